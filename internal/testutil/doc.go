@@ -1,0 +1,25 @@
+// Package testutil builds the real kernel objects and daemons that vifpath's
+// integration tests run against: throwaway network namespaces, bridges, veth
+// pairs, tap devices, addresses and real frames between namespaces.
+//
+// Every helper takes a testing.TB, calls t.Helper and registers t.Cleanup, so
+// nothing a test creates outlives it. Names carry random suffixes that fit the
+// kernel's 15-character interface-name limit, so packages can run their tests
+// in parallel.
+//
+// # Privileges
+//
+// Creating namespaces and links needs root (CAP_SYS_ADMIN for unshare, setns
+// and the bind mount under /run/netns, CAP_NET_ADMIN for links, CAP_NET_RAW
+// for raw frames). RequireRoot skips a test that lacks them when a person
+// runs `go test` unprivileged, and fails it when the CI environment variable
+// is set, so a green CI means the real thing ran.
+//
+// # Network namespaces
+//
+// A namespace is created on a fresh goroutine locked to its OS thread that is
+// never unlocked: when the goroutine ends, the Go runtime terminates that
+// thread instead of returning it to the pool. The test's own goroutine never
+// changes namespace. Work inside a namespace goes through NetNS.Do, which
+// follows the same rule, or through a netlink handle bound to it.
+package testutil
