@@ -1,0 +1,45 @@
+// Package dhcpns provides the DHCP side of a Neutron network on a
+// linuxbridge node, in one place: the qdhcp-<network> namespaces, the
+// dnsmasq that serves each one, its command line, hosts and lease files, a
+// health verdict with evidence, and ARP and DHCP probes.
+//
+// It answers the questions an operator asks with `ip netns`, `ip -n … a`,
+// `arp -n`, `ps -ef | grep dnsmasq`, `cat leases` and `arping` when a VM has
+// no address: is the namespace there, is dnsmasq alive and inside it, is the
+// serving interface up with an address in the subnet, is the VM's MAC in the
+// hosts file, did the guest renew its lease or is the row only Neutron's
+// seed, and does the VM answer ARP.
+//
+// The parsers (ParseCmdline, ParseHosts, ParseLeases) need no privileges and
+// run on any OS. Lease rows say whether they were seeded by Neutron
+// ("<expiry> <mac> <ip> * *") or renewed by the guest (Lease.Origin).
+//
+// # Privileges
+//
+// Listing namespaces needs read access to the netns run directory
+// (/run/netns). Inspecting one (Open, Inspect) needs CAP_SYS_ADMIN to setns
+// into it once, when the netlink handle is created. Finding dnsmasq reads
+// /proc/<pid>/ns/net, which needs CAP_SYS_PTRACE (root) for processes of
+// other users (dnsmasq runs as nobody). SweepARP and ProbeARP need
+// CAP_NET_RAW and CAP_SYS_ADMIN; ProbeDHCP creates a namespace and a veth
+// into the network's bridge and needs CAP_NET_ADMIN, CAP_NET_RAW and
+// CAP_SYS_ADMIN.
+//
+// # Network namespaces
+//
+// No function moves the caller's thread. One unexported helper enters a
+// namespace on a fresh goroutine locked to its OS thread, creates a netlink
+// handle (NETLINK_ROUTE only) or an AF_PACKET socket there, moves the thread
+// back, and unlocks it only if that worked; if not, the thread ends with the
+// goroutine. The objects created inside stay bound to the namespace and are
+// then used from any goroutine. Close them: an open handle keeps a deleted
+// namespace alive.
+//
+// # Example
+//
+//	ns, err := dhcpns.OpenNetwork(ctx, nil, "c3e375fb-0ac1-4b91-9c66-d297e7d090e6")
+//	if err != nil { … }
+//	defer ns.Close()
+//	snap, err := ns.Inspect(ctx)
+//	// snap.Links, snap.Addrs, snap.Routes, snap.Neighbors
+package dhcpns
