@@ -1,0 +1,5 @@
+package dhcpns
+
+import "golang.org/x/sys/unix"
+
+const syscallESRCH = unix.ESRCH
