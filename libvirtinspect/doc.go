@@ -1,0 +1,47 @@
+// Package libvirtinspect provides typed, read-only inspection of libvirt
+// domains as an OpenStack operator needs it on a compute node: the domain
+// list with state and reason (`virsh list --all`, `domstate --reason`), the
+// Nova metadata in each domain's XML (instance UUID, display name, flavor,
+// project, owner), interfaces (`domiflist`), addresses as libvirt's three
+// sources see them (`domifaddr`), and bulk statistics for every domain in one
+// RPC (`domstats`).
+//
+// It speaks libvirt's RPC protocol through github.com/digitalocean/go-libvirt
+// (no cgo, no libvirt.so), over the local socket or any remote transport
+// go-libvirt has (tcp, tls, ssh). A Client is safe for concurrent use; it
+// reconnects on the call after a lost connection, and every call takes a
+// context that it honours even though go-libvirt has none (see Client).
+//
+// # Privileges
+//
+// Access to the libvirtd socket, nothing else. The read-only socket
+// (/run/libvirt/libvirt-sock-ro, Config.ReadOnly) is enough for everything
+// here; its default permissions (0777) let any local user in when the
+// daemon's auth_unix_ro is "none". The read-write socket needs root or the
+// libvirt group. Without polkit, a non-root user is refused on a daemon
+// configured for polkit auth.
+//
+// # Network namespaces
+//
+// None are entered. Host device names (taps) in results are names in the
+// namespace libvirtd runs in, normally the host's.
+//
+// # Addresses of Nova guests
+//
+// libvirt cannot tell a Nova guest's IP: Nova uses <interface
+// type='bridge'>, for which the lease source is always empty (only
+// libvirt-managed networks have leases), the agent source needs a guest agent
+// Nova does not configure by default, and libvirt 9.0's arp source fails with
+// "wrong nlmsg len" on kernel 6.x. InterfaceAddresses reports each source's
+// answer or failure with a Note; join with Neutron's ports, the network's
+// dnsmasq leases, the bridge FDB or an ARP probe to find the address.
+//
+// # Example
+//
+//	c, err := libvirtinspect.Dial(ctx, &libvirtinspect.Config{ReadOnly: true})
+//	if err != nil { ... }
+//	defer c.Close()
+//	doms, err := c.Domains(ctx)           // one RPC
+//	stats, err := c.Stats(ctx, nil)       // one RPC, all groups, all domains
+//	d, err := c.Details(ctx, "instance-00000002") // Nova metadata + interfaces
+package libvirtinspect

@@ -1,0 +1,113 @@
+package libvirtinspect
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"syscall"
+
+	libvirt "github.com/digitalocean/go-libvirt"
+)
+
+// sentinel is an error value that also matches a standard error with
+// errors.Is (ErrNotFound matches fs.ErrNotExist).
+type sentinel struct {
+	msg  string
+	also error
+}
+
+func (s *sentinel) Error() string { return s.msg }
+
+func (s *sentinel) Unwrap() error { return s.also }
+
+var (
+	// ErrNotFound is returned when the asked-for domain does not exist (or
+	// was undefined between two calls). It satisfies
+	// errors.Is(err, fs.ErrNotExist).
+	ErrNotFound error = &sentinel{msg: "libvirtinspect: domain not found", also: fs.ErrNotExist}
+
+	// ErrUnavailable is returned when libvirtd cannot be reached: the
+	// socket is missing, refuses the connection, or the dial timed out.
+	ErrUnavailable = errors.New("libvirtinspect: libvirtd unavailable")
+
+	// ErrConnectionLost is returned when an established connection to
+	// libvirtd broke (the daemon stopped, was killed, or the Client tore a
+	// hung connection down). The next call dials again.
+	ErrConnectionLost = errors.New("libvirtinspect: connection to libvirtd lost")
+
+	// ErrClosed is returned by calls made after Close.
+	ErrClosed = errors.New("libvirtinspect: client closed")
+)
+
+// OpError describes a failed call: which operation, against which URI and
+// domain, and the cause. Err wraps one of the sentinels above when one
+// applies, together with the underlying libvirt or network error.
+type OpError struct {
+	// Op is the operation, such as "list domains" or "domain stats".
+	Op string
+	// URI is the libvirt URI the client is connected to.
+	URI string
+	// Domain is the domain reference the caller passed, "" for
+	// connection-wide calls.
+	Domain string
+	// Err is the cause.
+	Err error
+}
+
+func (e *OpError) Error() string {
+	s := "libvirtinspect: " + e.Op
+	if e.Domain != "" {
+		s += " " + fmt.Sprintf("%q", e.Domain)
+	}
+	if e.URI != "" {
+		s += " on " + e.URI
+	}
+	s += ": " + e.Err.Error()
+	switch {
+	case errors.Is(e.Err, ErrUnavailable):
+		s += " (is libvirtd running? start it with `libvirtd -d`, check the socket path and its permissions)"
+	case errors.Is(e.Err, ErrConnectionLost):
+		s += " (libvirtd went away or hung; the next call reconnects)"
+	}
+	return s
+}
+
+// Unwrap returns the cause.
+func (e *OpError) Unwrap() error { return e.Err }
+
+// IsNotFound reports whether err says a domain does not exist.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// IsConnectionLost reports whether err says the connection to libvirtd broke
+// during the call (or libvirtd could not be reached at all).
+func IsConnectionLost(err error) bool {
+	return errors.Is(err, ErrConnectionLost) || errors.Is(err, ErrUnavailable)
+}
+
+// isBrokenConn reports whether an error from a go-libvirt RPC means the
+// connection is gone.
+func isBrokenConn(err error) bool {
+	var ne net.Error
+	return errors.Is(err, libvirt.ErrInterrupted) ||
+		errors.Is(err, syscall.EINVAL) ||
+		errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) ||
+		errors.Is(err, net.ErrClosed) ||
+		errors.As(err, &ne)
+}
+
+// classify maps a libvirt error onto our sentinels.
+func classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case libvirt.IsNotFound(err):
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case isBrokenConn(err):
+		return fmt.Errorf("%w: %w", ErrConnectionLost, err)
+	}
+	return err
+}

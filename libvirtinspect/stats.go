@@ -1,0 +1,431 @@
+package libvirtinspect
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	libvirt "github.com/digitalocean/go-libvirt"
+)
+
+// StatsGroup selects groups of `virsh domstats` (libvirt's
+// virDomainStatsTypes). Combine with |. The zero value asks for every group
+// the hypervisor supports.
+type StatsGroup uint32
+
+// Stats groups.
+const (
+	StatsState     StatsGroup = 1 << 0
+	StatsCPU       StatsGroup = 1 << 1
+	StatsBalloon   StatsGroup = 1 << 2
+	StatsVCPU      StatsGroup = 1 << 3
+	StatsInterface StatsGroup = 1 << 4
+	StatsBlock     StatsGroup = 1 << 5
+	StatsPerf      StatsGroup = 1 << 6
+	StatsIOThread  StatsGroup = 1 << 7
+	StatsMemory    StatsGroup = 1 << 8
+	StatsDirtyRate StatsGroup = 1 << 9
+	StatsVM        StatsGroup = 1 << 10
+)
+
+// StatsRequest chooses what Stats returns. A nil *StatsRequest means every
+// group of every domain.
+type StatsRequest struct {
+	// Groups to fetch. Zero: all groups the hypervisor supports (the test
+	// driver supports only StatsState).
+	Groups StatsGroup
+	// ActiveOnly limits the result to running domains. Zero: running and
+	// stopped domains (virsh domstats without --list-*).
+	ActiveOnly bool
+	// Wait waits for domains that are busy with a job. Zero (false): the
+	// NOWAIT flag is sent, so a domain locked by a long job returns what
+	// is available instead of stalling every other domain.
+	Wait bool
+}
+
+// DomainStats is one domain's record from Stats. Groups that were not asked
+// for or not returned are nil/empty.
+type DomainStats struct {
+	Domain     Domain           `json:"domain"`
+	State      *StateStats      `json:"state,omitempty"`
+	CPU        *CPUStats        `json:"cpu,omitempty"`
+	Balloon    *BalloonStats    `json:"balloon,omitempty"`
+	VCPU       *VCPUStats       `json:"vcpu,omitempty"`
+	Interfaces []InterfaceStats `json:"interfaces,omitempty"`
+	Blocks     []BlockStats     `json:"blocks,omitempty"`
+	// Extra keeps every parameter this package does not decode, keyed by
+	// its libvirt name ("dirtyrate.calc_mode", "perf.cmt"), with its value
+	// as int64, uint64, float64, bool or string.
+	Extra map[string]any `json:"extra,omitempty"`
+}
+
+// StateStats is the state group.
+type StateStats struct {
+	State  State  `json:"state"`
+	Reason Reason `json:"reason"`
+}
+
+// CPUStats is the cpu-total group; times in nanoseconds.
+type CPUStats struct {
+	TimeNs   uint64 `json:"time_ns"`
+	UserNs   uint64 `json:"user_ns"`
+	SystemNs uint64 `json:"system_ns"`
+}
+
+// BalloonStats is the balloon group; sizes in KiB.
+type BalloonStats struct {
+	CurrentKiB uint64 `json:"current_kib"`
+	MaximumKiB uint64 `json:"maximum_kib"`
+	RSSKiB     uint64 `json:"rss_kib"`
+	// LastUpdate is the guest's last stats update (seconds since the
+	// epoch); 0 when the guest never reported.
+	LastUpdate int64 `json:"last_update,omitempty"`
+}
+
+// VCPUStats is the vcpu group.
+type VCPUStats struct {
+	Current int        `json:"current"`
+	Maximum int        `json:"maximum"`
+	VCPUs   []VCPUStat `json:"vcpus,omitempty"`
+}
+
+// VCPUStat is one virtual CPU.
+type VCPUStat struct {
+	State   int    `json:"state"`
+	TimeNs  uint64 `json:"time_ns"`
+	WaitNs  uint64 `json:"wait_ns"`
+	DelayNs uint64 `json:"delay_ns"`
+}
+
+// InterfaceStats is one net.N.* block. libvirt reports them from the
+// guest's point of view: Tx counts what the guest sent (the host tap's rx),
+// Rx what it received.
+type InterfaceStats struct {
+	// Name is the host device (the tap, Interface.Target).
+	Name      string `json:"name"`
+	RxBytes   uint64 `json:"rx_bytes"`
+	RxPackets uint64 `json:"rx_packets"`
+	RxErrors  uint64 `json:"rx_errors"`
+	RxDrops   uint64 `json:"rx_drops"`
+	TxBytes   uint64 `json:"tx_bytes"`
+	TxPackets uint64 `json:"tx_packets"`
+	TxErrors  uint64 `json:"tx_errors"`
+	TxDrops   uint64 `json:"tx_drops"`
+}
+
+// BlockStats is one block.N.* block; times in nanoseconds, sizes in bytes.
+type BlockStats struct {
+	Name         string `json:"name"`
+	Path         string `json:"path,omitempty"`
+	BackingIndex int    `json:"backing_index,omitempty"`
+	RdReqs       uint64 `json:"rd_reqs"`
+	RdBytes      uint64 `json:"rd_bytes"`
+	RdTimesNs    uint64 `json:"rd_times_ns"`
+	WrReqs       uint64 `json:"wr_reqs"`
+	WrBytes      uint64 `json:"wr_bytes"`
+	WrTimesNs    uint64 `json:"wr_times_ns"`
+	FlReqs       uint64 `json:"fl_reqs"`
+	FlTimesNs    uint64 `json:"fl_times_ns"`
+	Allocation   uint64 `json:"allocation"`
+	Capacity     uint64 `json:"capacity"`
+	Physical     uint64 `json:"physical"`
+}
+
+// Stats fetches the chosen stats groups of all domains in ONE RPC
+// (ConnectGetAllDomainStats, what `virsh domstats` sends).
+func (c *Client) Stats(ctx context.Context, req *StatsRequest) ([]DomainStats, error) {
+	if req == nil {
+		req = &StatsRequest{}
+	}
+	flags := libvirt.ConnectGetAllDomainsStatsActive
+	if !req.ActiveOnly {
+		flags |= libvirt.ConnectGetAllDomainsStatsInactive
+	}
+	if !req.Wait {
+		flags |= libvirt.ConnectGetAllDomainsStatsNowait
+	}
+	recs, err := call(ctx, c, "domain stats", "", func(l *libvirt.Libvirt) ([]libvirt.DomainStatsRecord, error) {
+		return l.ConnectGetAllDomainStats(nil, uint32(req.Groups), uint32(flags))
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DomainStats, len(recs))
+	for i, r := range recs {
+		out[i] = decodeStats(r)
+	}
+	return out, nil
+}
+
+// Param is one typed parameter as libvirt sends it, for DecodeStats.
+type Param struct {
+	Field string
+	// Value is int32, uint32, int64, uint64, float64, bool or string.
+	Value any
+}
+
+// DecodeStats decodes one domain's stats parameters (the `key=value` lines
+// of `virsh domstats`) into a DomainStats. It is exported so recorded
+// output can be decoded without a daemon; Stats uses it.
+func DecodeStats(d Domain, params []Param) DomainStats {
+	s := DomainStats{Domain: d}
+	for _, p := range params {
+		s.set(p.Field, p.Value)
+	}
+	if s.State != nil {
+		s.Domain.State, s.Domain.Reason = s.State.State, s.State.Reason
+	}
+	return s
+}
+
+func decodeStats(r libvirt.DomainStatsRecord) DomainStats {
+	ps := make([]Param, len(r.Params))
+	for i, p := range r.Params {
+		v := p.Value.I
+		if p.Value.D == 6 { // boolean travels as int32
+			if n, ok := v.(int32); ok {
+				v = n != 0
+			}
+		}
+		ps[i] = Param{Field: p.Field, Value: v}
+	}
+	return DecodeStats(fromLibvirt(r.Dom), ps)
+}
+
+func u64(v any) (uint64, bool) {
+	switch n := v.(type) {
+	case uint64:
+		return n, true
+	case int64:
+		return uint64(n), n >= 0
+	case uint32:
+		return uint64(n), true
+	case int32:
+		return uint64(n), n >= 0
+	case float64:
+		return uint64(n), n >= 0
+	case string:
+		x, err := strconv.ParseUint(n, 10, 64)
+		return x, err == nil
+	}
+	return 0, false
+}
+
+func i64(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case uint64:
+		return int64(n), true
+	case uint32:
+		return int64(n), true
+	case int32:
+		return int64(n), true
+	case string:
+		x, err := strconv.ParseInt(n, 10, 64)
+		return x, err == nil
+	}
+	return 0, false
+}
+
+// index splits "net.3.rx.bytes" into 3 and "rx.bytes".
+func index(rest string) (int, string, bool) {
+	i := strings.IndexByte(rest, '.')
+	if i <= 0 {
+		return 0, "", false
+	}
+	n, err := strconv.Atoi(rest[:i])
+	if err != nil || n < 0 || n > 1<<16 {
+		return 0, "", false
+	}
+	return n, rest[i+1:], true
+}
+
+func (s *DomainStats) extra(k string, v any) {
+	if s.Extra == nil {
+		s.Extra = map[string]any{}
+	}
+	switch n := v.(type) {
+	case int32:
+		v = int64(n)
+	case uint32:
+		v = uint64(n)
+	}
+	s.Extra[k] = v
+}
+
+func (s *DomainStats) set(k string, v any) {
+	u, uok := u64(v)
+	str, _ := v.(string)
+	known := true
+	group, rest, _ := strings.Cut(k, ".")
+	switch group {
+	case "state":
+		if s.State == nil {
+			s.State = &StateStats{}
+		}
+		n, ok := i64(v)
+		switch {
+		case rest == "state" && ok:
+			s.State.State = State(n)
+			s.State.Reason.State = State(n)
+		case rest == "reason" && ok:
+			s.State.Reason.Code = int(n)
+		default:
+			known = false
+		}
+	case "cpu":
+		if s.CPU == nil {
+			s.CPU = &CPUStats{}
+		}
+		switch {
+		case rest == "time" && uok:
+			s.CPU.TimeNs = u
+		case rest == "user" && uok:
+			s.CPU.UserNs = u
+		case rest == "system" && uok:
+			s.CPU.SystemNs = u
+		default:
+			known = false
+		}
+	case "balloon":
+		if s.Balloon == nil {
+			s.Balloon = &BalloonStats{}
+		}
+		switch {
+		case rest == "current" && uok:
+			s.Balloon.CurrentKiB = u
+		case rest == "maximum" && uok:
+			s.Balloon.MaximumKiB = u
+		case rest == "rss" && uok:
+			s.Balloon.RSSKiB = u
+		case rest == "last-update" && uok:
+			s.Balloon.LastUpdate = int64(u)
+		default:
+			known = false
+		}
+	case "vcpu":
+		if s.VCPU == nil {
+			s.VCPU = &VCPUStats{}
+		}
+		switch {
+		case rest == "current" && uok:
+			s.VCPU.Current = int(u)
+		case rest == "maximum" && uok:
+			s.VCPU.Maximum = int(u)
+		default:
+			i, f, ok := index(rest)
+			if !ok || i > 4096 {
+				known = false
+				break
+			}
+			for len(s.VCPU.VCPUs) <= i {
+				s.VCPU.VCPUs = append(s.VCPU.VCPUs, VCPUStat{})
+			}
+			c := &s.VCPU.VCPUs[i]
+			switch {
+			case f == "state" && uok:
+				c.State = int(u)
+			case f == "time" && uok:
+				c.TimeNs = u
+			case f == "wait" && uok:
+				c.WaitNs = u
+			case f == "delay" && uok:
+				c.DelayNs = u
+			default:
+				known = false
+			}
+		}
+	case "net":
+		if rest == "count" {
+			if s.Interfaces == nil && u > 0 && u <= 4096 {
+				s.Interfaces = make([]InterfaceStats, 0, u)
+			}
+			return
+		}
+		i, f, ok := index(rest)
+		if !ok || i > 4096 {
+			known = false
+			break
+		}
+		for len(s.Interfaces) <= i {
+			s.Interfaces = append(s.Interfaces, InterfaceStats{})
+		}
+		n := &s.Interfaces[i]
+		switch {
+		case f == "name":
+			n.Name = str
+		case f == "rx.bytes" && uok:
+			n.RxBytes = u
+		case f == "rx.pkts" && uok:
+			n.RxPackets = u
+		case f == "rx.errs" && uok:
+			n.RxErrors = u
+		case f == "rx.drop" && uok:
+			n.RxDrops = u
+		case f == "tx.bytes" && uok:
+			n.TxBytes = u
+		case f == "tx.pkts" && uok:
+			n.TxPackets = u
+		case f == "tx.errs" && uok:
+			n.TxErrors = u
+		case f == "tx.drop" && uok:
+			n.TxDrops = u
+		default:
+			known = false
+		}
+	case "block":
+		if rest == "count" {
+			if s.Blocks == nil && u > 0 && u <= 4096 {
+				s.Blocks = make([]BlockStats, 0, u)
+			}
+			return
+		}
+		i, f, ok := index(rest)
+		if !ok || i > 4096 {
+			known = false
+			break
+		}
+		for len(s.Blocks) <= i {
+			s.Blocks = append(s.Blocks, BlockStats{})
+		}
+		b := &s.Blocks[i]
+		switch {
+		case f == "name":
+			b.Name = str
+		case f == "path":
+			b.Path = str
+		case f == "backingIndex" && uok:
+			b.BackingIndex = int(u)
+		case f == "rd.reqs" && uok:
+			b.RdReqs = u
+		case f == "rd.bytes" && uok:
+			b.RdBytes = u
+		case f == "rd.times" && uok:
+			b.RdTimesNs = u
+		case f == "wr.reqs" && uok:
+			b.WrReqs = u
+		case f == "wr.bytes" && uok:
+			b.WrBytes = u
+		case f == "wr.times" && uok:
+			b.WrTimesNs = u
+		case f == "fl.reqs" && uok:
+			b.FlReqs = u
+		case f == "fl.times" && uok:
+			b.FlTimesNs = u
+		case f == "allocation" && uok:
+			b.Allocation = u
+		case f == "capacity" && uok:
+			b.Capacity = u
+		case f == "physical" && uok:
+			b.Physical = u
+		default:
+			known = false
+		}
+	default:
+		known = false
+	}
+	if !known {
+		s.extra(k, v)
+	}
+}

@@ -1,0 +1,269 @@
+package libvirtinspect
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// NovaNamespacePrefix starts the XML namespace of Nova's domain metadata
+// ("http://openstack.org/xmlns/libvirt/nova/1.1" on Zed; 1.0 and 1.2 exist).
+const NovaNamespacePrefix = "http://openstack.org/xmlns/libvirt/nova/"
+
+// DomainXML is what this package reads from a domain's XML.
+type DomainXML struct {
+	Type string `json:"type"`
+	Name string `json:"name"`
+	UUID string `json:"uuid"`
+	// Nova is nil when the XML carries no Nova metadata.
+	Nova       *NovaInstance `json:"nova,omitempty"`
+	Interfaces []Interface   `json:"interfaces"`
+}
+
+// NovaInstance is Nova's <nova:instance> metadata block. The Nova instance
+// UUID is the domain UUID (Domain.UUID); it is repeated here for joins.
+type NovaInstance struct {
+	InstanceUUID string `json:"instance_uuid"`
+	// Name is the server's display name (`openstack server show` name).
+	Name         string     `json:"name"`
+	Package      string     `json:"package,omitempty"`
+	CreationTime time.Time  `json:"creation_time,omitzero"`
+	Flavor       NovaFlavor `json:"flavor"`
+	UserUUID     string     `json:"user_uuid,omitempty"`
+	UserName     string     `json:"user_name,omitempty"`
+	ProjectUUID  string     `json:"project_uuid,omitempty"`
+	ProjectName  string     `json:"project_name,omitempty"`
+	// RootType is "image" or "volume"; RootUUID its id.
+	RootType string     `json:"root_type,omitempty"`
+	RootUUID string     `json:"root_uuid,omitempty"`
+	Ports    []NovaPort `json:"ports,omitempty"`
+}
+
+// NovaFlavor is the flavor as Nova wrote it into the domain.
+type NovaFlavor struct {
+	Name      string `json:"name"`
+	MemoryMiB int    `json:"memory_mib"`
+	DiskGiB   int    `json:"disk_gib"`
+	SwapMiB   int    `json:"swap_mib"`
+	Ephemeral int    `json:"ephemeral_gib"`
+	VCPUs     int    `json:"vcpus"`
+}
+
+// NovaPort is a Neutron port Nova recorded, with its fixed IPs.
+type NovaPort struct {
+	UUID string   `json:"uuid"`
+	IPs  []NovaIP `json:"ips,omitempty"`
+}
+
+// NovaIP is one <nova:ip>.
+type NovaIP struct {
+	Type    string `json:"type"`
+	Address string `json:"address"`
+	Version int    `json:"version"`
+}
+
+// Interface is one <interface> of a domain (`virsh domiflist` row).
+type Interface struct {
+	// Type is the interface type: "bridge", "network", "direct",
+	// "hostdev", "ethernet", "vhostuser", ...
+	Type string `json:"type"`
+	// Source is what virsh prints in the Source column: the bridge,
+	// network or device name; "" when the type has none (hostdev).
+	Source string `json:"source,omitempty"`
+	// Bridge, Network and Dev are the individual <source> attributes.
+	Bridge  string `json:"bridge,omitempty"`
+	Network string `json:"network,omitempty"`
+	Dev     string `json:"dev,omitempty"`
+	// Target is the host-side device (tap) name; "" when there is none
+	// (hostdev/SR-IOV interfaces, inactive domains without a fixed name).
+	Target string `json:"target,omitempty"`
+	// MAC is the guest MAC. The host tap usually has the same low five
+	// bytes with the first byte 0xfe.
+	MAC net.HardwareAddr `json:"mac,omitempty"`
+	// Model is the NIC model ("virtio", "e1000"); "" when unset.
+	Model string `json:"model,omitempty"`
+	// MTU is the <mtu size>; 0 when unset.
+	MTU int `json:"mtu,omitempty"`
+	// Alias is the device alias ("net0").
+	Alias string `json:"alias,omitempty"`
+	// PCI is the host PCI address of a hostdev interface's source
+	// ("0000:06:10.2"); "" otherwise.
+	PCI string `json:"pci,omitempty"`
+}
+
+type xmlDomain struct {
+	XMLName  xml.Name `xml:"domain"`
+	Type     string   `xml:"type,attr"`
+	Name     string   `xml:"name"`
+	UUID     string   `xml:"uuid"`
+	Metadata struct {
+		Items []xmlNovaInstance `xml:"instance"`
+	} `xml:"metadata"`
+	Devices struct {
+		Interfaces []xmlInterface `xml:"interface"`
+	} `xml:"devices"`
+}
+
+type xmlNovaInstance struct {
+	XMLName xml.Name
+	Package struct {
+		Version string `xml:"version,attr"`
+	} `xml:"package"`
+	Name         string `xml:"name"`
+	CreationTime string `xml:"creationTime"`
+	Flavor       struct {
+		Name      string `xml:"name,attr"`
+		Memory    string `xml:"memory"`
+		Disk      string `xml:"disk"`
+		Swap      string `xml:"swap"`
+		Ephemeral string `xml:"ephemeral"`
+		VCPUs     string `xml:"vcpus"`
+	} `xml:"flavor"`
+	Owner struct {
+		User    xmlNamed `xml:"user"`
+		Project xmlNamed `xml:"project"`
+	} `xml:"owner"`
+	Root struct {
+		Type string `xml:"type,attr"`
+		UUID string `xml:"uuid,attr"`
+	} `xml:"root"`
+	Ports []struct {
+		UUID string `xml:"uuid,attr"`
+		IPs  []struct {
+			Type    string `xml:"type,attr"`
+			Address string `xml:"address,attr"`
+			Version string `xml:"ipVersion,attr"`
+		} `xml:"ip"`
+	} `xml:"ports>port"`
+}
+
+type xmlNamed struct {
+	UUID string `xml:"uuid,attr"`
+	Name string `xml:",chardata"`
+}
+
+type xmlInterface struct {
+	Type string `xml:"type,attr"`
+	MAC  struct {
+		Address string `xml:"address,attr"`
+	} `xml:"mac"`
+	Source struct {
+		Bridge  string `xml:"bridge,attr"`
+		Network string `xml:"network,attr"`
+		Dev     string `xml:"dev,attr"`
+		Address struct {
+			Domain   string `xml:"domain,attr"`
+			Bus      string `xml:"bus,attr"`
+			Slot     string `xml:"slot,attr"`
+			Function string `xml:"function,attr"`
+		} `xml:"address"`
+	} `xml:"source"`
+	Target struct {
+		Dev string `xml:"dev,attr"`
+	} `xml:"target"`
+	Model struct {
+		Type string `xml:"type,attr"`
+	} `xml:"model"`
+	MTU struct {
+		Size string `xml:"size,attr"`
+	} `xml:"mtu"`
+	Alias struct {
+		Name string `xml:"name,attr"`
+	} `xml:"alias"`
+}
+
+// ParseDomainXML decodes a domain XML document (`virsh dumpxml` output).
+// It never panics; malformed XML gives an error, and fields it cannot
+// parse (a bad MAC, a non-numeric MTU) are left zero.
+func ParseDomainXML(b []byte) (*DomainXML, error) {
+	var x xmlDomain
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&x); err != nil {
+		return nil, fmt.Errorf("libvirtinspect: parse domain XML: %w", err)
+	}
+	out := &DomainXML{Type: x.Type, Name: strings.TrimSpace(x.Name), UUID: strings.ToLower(strings.TrimSpace(x.UUID)), Interfaces: []Interface{}}
+	for _, n := range x.Metadata.Items {
+		if !strings.HasPrefix(n.XMLName.Space, NovaNamespacePrefix) {
+			continue
+		}
+		nv := &NovaInstance{
+			InstanceUUID: out.UUID,
+			Name:         strings.TrimSpace(n.Name),
+			Package:      n.Package.Version,
+			UserUUID:     n.Owner.User.UUID,
+			UserName:     strings.TrimSpace(n.Owner.User.Name),
+			ProjectUUID:  n.Owner.Project.UUID,
+			ProjectName:  strings.TrimSpace(n.Owner.Project.Name),
+			RootType:     n.Root.Type,
+			RootUUID:     n.Root.UUID,
+			Flavor: NovaFlavor{
+				Name:      n.Flavor.Name,
+				MemoryMiB: atoi(n.Flavor.Memory),
+				DiskGiB:   atoi(n.Flavor.Disk),
+				SwapMiB:   atoi(n.Flavor.Swap),
+				Ephemeral: atoi(n.Flavor.Ephemeral),
+				VCPUs:     atoi(n.Flavor.VCPUs),
+			},
+		}
+		if t, err := time.Parse(time.DateTime, strings.TrimSpace(n.CreationTime)); err == nil {
+			nv.CreationTime = t.UTC()
+		}
+		for _, p := range n.Ports {
+			np := NovaPort{UUID: p.UUID}
+			for _, ip := range p.IPs {
+				np.IPs = append(np.IPs, NovaIP{Type: ip.Type, Address: ip.Address, Version: atoi(ip.Version)})
+			}
+			nv.Ports = append(nv.Ports, np)
+		}
+		out.Nova = nv
+		break
+	}
+	for _, xi := range x.Devices.Interfaces {
+		i := Interface{
+			Type:    xi.Type,
+			Bridge:  xi.Source.Bridge,
+			Network: xi.Source.Network,
+			Dev:     xi.Source.Dev,
+			Target:  xi.Target.Dev,
+			Model:   xi.Model.Type,
+			MTU:     atoi(xi.MTU.Size),
+			Alias:   xi.Alias.Name,
+		}
+		if m, err := net.ParseMAC(xi.MAC.Address); err == nil {
+			i.MAC = m
+		}
+		switch {
+		case i.Bridge != "":
+			i.Source = i.Bridge
+		case i.Network != "":
+			i.Source = i.Network
+		case i.Dev != "":
+			i.Source = i.Dev
+		}
+		if a := xi.Source.Address; a.Bus != "" {
+			i.PCI = fmt.Sprintf("%04x:%02x:%02x.%x", hexu(a.Domain), hexu(a.Bus), hexu(a.Slot), hexu(a.Function))
+		}
+		out.Interfaces = append(out.Interfaces, i)
+	}
+	return out, nil
+}
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+func hexu(s string) uint64 {
+	n, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(s), "0x"), 16, 32)
+	if err != nil {
+		return 0
+	}
+	return n
+}
