@@ -1,0 +1,298 @@
+package testutil
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// System libvirtd paths (Debian, privileged daemon).
+const (
+	SystemLibvirtSocket   = "/run/libvirt/libvirt-sock"
+	SystemLibvirtSocketRO = "/run/libvirt/libvirt-sock-ro"
+	systemVirtlogdSocket  = "/run/libvirt/virtlogd-sock"
+)
+
+// Libvirtd is a libvirtd the tests talk to over its unix sockets.
+type Libvirtd struct {
+	// Socket and ReadOnlySocket are the read-write and read-only sockets.
+	Socket         string
+	ReadOnlySocket string
+	// Private is true for a daemon from NewPrivateLibvirtd (which the test
+	// owns and may stop, kill and restart) and false for the shared system
+	// daemon (which tests must never stop).
+	Private bool
+
+	mu   sync.Mutex
+	dir  string
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  string
+}
+
+// URI returns a virsh-style URI for driver ("test", "qemu") through this
+// daemon's read-write socket: "test+unix:///default?socket=...".
+func (d *Libvirtd) URI(driver string) string {
+	path := "/system"
+	if driver == "test" {
+		path = "/default"
+	}
+	return driver + "+unix://" + path + "?socket=" + d.Socket
+}
+
+// socketAnswers reports whether something accepts connections on path.
+func socketAnswers(path string) bool {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+func waitSocket(path string, timeout time.Duration, alive func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if socketAnswers(path) {
+			return nil
+		}
+		if alive != nil && !alive() {
+			return errors.New("daemon exited")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not answer within %v", path, timeout)
+}
+
+// SystemLibvirtd returns the host's privileged libvirtd at
+// /run/libvirt/libvirt-sock. If its socket answers, it is used as it is
+// (another user, such as a Nova compute service, may share it and may have
+// its own /etc/libvirt/libvirtd.conf). Otherwise it starts `virtlogd -d` and
+// `libvirtd -d` (there is no systemd) and waits for the socket. It never
+// stops the daemon: it is shared, so tests must not stop, kill or restart it
+// (use NewPrivateLibvirtd for that). Skips (fails under CI) without root or
+// the binaries.
+func SystemLibvirtd(tb testing.TB) *Libvirtd {
+	tb.Helper()
+	RequireRoot(tb)
+	d := &Libvirtd{Socket: SystemLibvirtSocket, ReadOnlySocket: SystemLibvirtSocketRO}
+	if socketAnswers(SystemLibvirtSocket) {
+		return d
+	}
+	libvirtd := RequireBinary(tb, "libvirtd", "libvirt-daemon-system")
+	virtlogd := RequireBinary(tb, "virtlogd", "libvirt-daemon-system")
+	if !socketAnswers(systemVirtlogdSocket) {
+		if out, err := exec.Command(virtlogd, "-d").CombinedOutput(); err != nil {
+			tb.Fatalf("testutil: virtlogd -d: %v: %s", err, out)
+		}
+	}
+	if out, err := exec.Command(libvirtd, "-d").CombinedOutput(); err != nil {
+		// Another test package may have started it at the same moment.
+		if !socketAnswers(SystemLibvirtSocket) {
+			tb.Fatalf("testutil: libvirtd -d: %v: %s", err, out)
+		}
+	}
+	if err := waitSocket(SystemLibvirtSocket, 30*time.Second, nil); err != nil {
+		tb.Fatalf("testutil: started libvirtd -d, but %v", err)
+	}
+	tb.Logf("testutil: started the system libvirtd (libvirtd -d); it keeps running for others")
+	return d
+}
+
+// NewPrivateLibvirtd starts a libvirtd that belongs to this test alone, so
+// the test may stop, kill, freeze and restart it without touching the shared
+// system daemon. It runs as root (so the qemu and test drivers behave as on
+// a compute node) in its own mount namespace (unshare --mount) where tmpfs
+// hides /run/libvirt, /var/lib/libvirt, /var/cache/libvirt, /var/log/libvirt
+// and /etc/libvirt: its pid files, driver locks, state and persistent
+// configs never collide with the system daemon's (a second root libvirtd
+// without this fails to take /run/libvirt/*/driver.pid). Its sockets live in
+// a temporary directory outside those mounts; auth is "none"; qemu logs go
+// to files (stdio_handler = "file"), so no virtlogd is needed. The daemon is
+// a child of the test process (no -d), killed and reaped at cleanup.
+func NewPrivateLibvirtd(tb testing.TB) *Libvirtd {
+	tb.Helper()
+	RequireRoot(tb)
+	RequireBinary(tb, "libvirtd", "libvirt-daemon-system")
+	RequireBinary(tb, "unshare", "util-linux")
+	dir, err := os.MkdirTemp("", "lv-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d := &Libvirtd{
+		Socket:         filepath.Join(dir, "libvirt-sock"),
+		ReadOnlySocket: filepath.Join(dir, "libvirt-sock-ro"),
+		Private:        true,
+		dir:            dir,
+		log:            filepath.Join(dir, "libvirtd.log"),
+	}
+	conf := fmt.Sprintf(`unix_sock_dir = %q
+unix_sock_ro_perms = "0777"
+unix_sock_rw_perms = "0700"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+listen_tls = 0
+listen_tcp = 0
+log_outputs = "3:file:%s"
+`, dir, d.log)
+	if err := os.WriteFile(filepath.Join(dir, "libvirtd.conf"), []byte(conf), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		d.stop(syscall.SIGKILL)
+		if tb.Failed() {
+			if b, err := os.ReadFile(d.log); err == nil && len(b) > 0 {
+				tb.Logf("private libvirtd log:\n%s", tail(string(b), 4000))
+			}
+		}
+		os.RemoveAll(dir)
+	})
+	d.Start(tb)
+	return d
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// Start starts the private daemon (again) and waits until its socket
+// answers. State held in memory (the test driver's domains) starts afresh.
+func (d *Libvirtd) Start(tb testing.TB) {
+	tb.Helper()
+	if !d.Private {
+		tb.Fatal("testutil: Start on the shared system libvirtd")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cmd != nil {
+		tb.Fatal("testutil: private libvirtd already running")
+	}
+	os.Remove(d.Socket)
+	os.Remove(d.ReadOnlySocket)
+	script := `set -e
+for m in /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt /etc/libvirt; do
+	mkdir -p "$m"; mount -t tmpfs lvpriv "$m"
+done
+mkdir -p /var/lib/libvirt/qemu /var/cache/libvirt/qemu /var/log/libvirt/qemu /run/libvirt/qemu
+printf 'stdio_handler = "file"\n' > /etc/libvirt/qemu.conf
+exec libvirtd --config "$1/libvirtd.conf" --pid-file "$1/libvirtd.pid"`
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", d.dir)
+	out, err := os.Create(filepath.Join(d.dir, "stdout.log"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		tb.Fatalf("testutil: start private libvirtd: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); out.Close(); close(done) }()
+	d.cmd, d.done = cmd, done
+	alive := func() bool {
+		select {
+		case <-done:
+			return false
+		default:
+			return true
+		}
+	}
+	if err := waitSocket(d.Socket, 30*time.Second, alive); err != nil {
+		b, _ := os.ReadFile(filepath.Join(d.dir, "stdout.log"))
+		tb.Fatalf("testutil: private libvirtd: %v; output: %s", err, b)
+	}
+}
+
+// PID returns the private daemon's process id (0 when stopped).
+func (d *Libvirtd) PID() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cmd == nil {
+		return 0
+	}
+	return d.cmd.Process.Pid
+}
+
+// Stop stops the private daemon with SIGTERM and waits for it to exit.
+func (d *Libvirtd) Stop(tb testing.TB) {
+	tb.Helper()
+	if !d.Private {
+		tb.Fatal("testutil: Stop on the shared system libvirtd")
+	}
+	d.stop(syscall.SIGTERM)
+}
+
+// Kill kills the private daemon with SIGKILL and waits for it to exit.
+func (d *Libvirtd) Kill(tb testing.TB) {
+	tb.Helper()
+	if !d.Private {
+		tb.Fatal("testutil: Kill on the shared system libvirtd")
+	}
+	d.stop(syscall.SIGKILL)
+}
+
+// Freeze stops (SIGSTOP) the private daemon: connections stay open but
+// nothing answers, the "hung libvirtd" case. Thaw resumes it.
+func (d *Libvirtd) Freeze(tb testing.TB) { d.signal(tb, syscall.SIGSTOP) }
+
+// Thaw resumes a frozen private daemon (SIGCONT).
+func (d *Libvirtd) Thaw(tb testing.TB) { d.signal(tb, syscall.SIGCONT) }
+
+func (d *Libvirtd) signal(tb testing.TB, sig syscall.Signal) {
+	tb.Helper()
+	if !d.Private {
+		tb.Fatalf("testutil: %v to the shared system libvirtd", sig)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cmd == nil {
+		tb.Fatal("testutil: private libvirtd is not running")
+	}
+	if err := d.cmd.Process.Signal(sig); err != nil {
+		tb.Fatalf("testutil: %v to private libvirtd: %v", sig, err)
+	}
+}
+
+func (d *Libvirtd) stop(sig syscall.Signal) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cmd == nil {
+		return
+	}
+	d.cmd.Process.Signal(syscall.SIGCONT)
+	d.cmd.Process.Signal(sig)
+	select {
+	case <-d.done:
+	case <-time.After(15 * time.Second):
+		d.cmd.Process.Kill()
+		<-d.done
+	}
+	d.cmd, d.done = nil, nil
+}
+
+// Virsh runs virsh against uri and returns its standard output; it fails
+// the test on error.
+func Virsh(tb testing.TB, uri string, args ...string) string {
+	tb.Helper()
+	virsh := RequireBinary(tb, "virsh", "libvirt-clients")
+	out, err := exec.Command(virsh, append([]string{"-c", uri}, args...)...).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			tb.Fatalf("testutil: virsh %s: %v: %s", strings.Join(args, " "), err, ee.Stderr)
+		}
+		tb.Fatalf("testutil: virsh %s: %v", strings.Join(args, " "), err)
+	}
+	return string(out)
+}
