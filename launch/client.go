@@ -1,0 +1,411 @@
+package launch
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/config"
+	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
+)
+
+// Config tunes a Client. A nil *Config means all defaults.
+type Config struct {
+	// Cloud names the clouds.yaml entry to use. Zero: the OS_CLOUD
+	// environment variable; when that is empty too, the OS_* variables of
+	// an openrc (OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, …).
+	Cloud string
+	// CloudsFile is the clouds.yaml to read (secure.yaml next to it is
+	// merged). Zero: OS_CLIENT_CONFIG_FILE, then ./clouds.yaml,
+	// ~/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml.
+	CloudsFile string
+	// Region overrides the cloud's region_name. Zero: the cloud's region
+	// (or OS_REGION_NAME).
+	Region string
+	// HTTPClient carries every request. Zero: a client whose TLS
+	// verification is on unless the cloud config says verify: false (its
+	// cacert, cert and key are honoured; OS_CACERT for an openrc).
+	// When set, its Transport is used as is (TLS settings are then the
+	// caller's).
+	HTTPClient *http.Client
+	// Logger receives one debug record per HTTP request (method, URL
+	// without credentials, status, duration) and info records for what is
+	// created or found. Headers and bodies are never logged. Nil: silent.
+	Logger *slog.Logger
+	// MaxAttempts bounds the tries of one API call on transient errors
+	// (5xx, 429, 409 on create, connection resets). Zero: 5.
+	MaxAttempts int
+	// RetryBase is the first back-off between tries; it doubles up to
+	// RetryMax, with ±20 % jitter. Zero: 500 ms.
+	RetryBase time.Duration
+	// RetryMax caps one back-off, including a server's Retry-After.
+	// Zero: 30 s.
+	RetryMax time.Duration
+	// PollFirst is the wait before the first status poll of a server; each
+	// next wait is 1.5 times longer, up to PollMax. Zero: 2 s.
+	PollFirst time.Duration
+	// PollMax caps the wait between status polls. Zero: 10 s.
+	PollMax time.Duration
+	// ComputeMicroversion is sent to Nova. Zero: "2.79" (Train and later;
+	// fault, instance_name and remote consoles need ≥ 2.6).
+	ComputeMicroversion string
+}
+
+func (c *Config) withDefaults() Config {
+	var out Config
+	if c != nil {
+		out = *c
+	}
+	if out.MaxAttempts <= 0 {
+		out.MaxAttempts = 5
+	}
+	if out.RetryBase <= 0 {
+		out.RetryBase = 500 * time.Millisecond
+	}
+	if out.RetryMax <= 0 {
+		out.RetryMax = 30 * time.Second
+	}
+	if out.PollFirst <= 0 {
+		out.PollFirst = 2 * time.Second
+	}
+	if out.PollMax <= 0 {
+		out.PollMax = 10 * time.Second
+	}
+	if out.ComputeMicroversion == "" {
+		out.ComputeMicroversion = "2.79"
+	}
+	return out
+}
+
+// Client talks to Nova, Neutron and Glance for one project.
+//
+// A Client is safe for concurrent use. Close is not needed: it holds no
+// resource beyond idle HTTP connections.
+type Client struct {
+	cfg     Config
+	log     *slog.Logger
+	compute *gophercloud.ServiceClient
+	network *gophercloud.ServiceClient
+	image   *gophercloud.ServiceClient
+	project string
+
+	mu      sync.Mutex
+	created []createdResource
+}
+
+// Open authenticates with the cloud named by cfg (clouds.yaml + secure.yaml,
+// or the OS_* variables of an openrc) through gophercloud's own config
+// support and returns a Client whose token is renewed when it expires.
+func Open(ctx context.Context, cfg *Config) (*Client, error) {
+	c := cfg.withDefaults()
+	var (
+		ao     gophercloud.AuthOptions
+		eo     gophercloud.EndpointOpts
+		tlsCfg *tls.Config
+		err    error
+		source string
+	)
+	cloud := c.Cloud
+	if cloud == "" {
+		cloud = os.Getenv("OS_CLOUD")
+	}
+	if cloud != "" {
+		opts := []clouds.ParseOption{clouds.WithCloudName(cloud)}
+		if c.CloudsFile != "" {
+			opts = append(opts, clouds.WithLocations(c.CloudsFile))
+		}
+		if c.Region != "" {
+			opts = append(opts, clouds.WithRegion(c.Region))
+		}
+		ao, eo, tlsCfg, err = clouds.Parse(opts...)
+		if err != nil {
+			return nil, fmt.Errorf("launch: reading cloud %q from clouds.yaml: %w (set OS_CLIENT_CONFIG_FILE or Config.CloudsFile to the file that defines it)", cloud, err)
+		}
+		source = "clouds.yaml entry " + strconv.Quote(cloud)
+	} else {
+		ao, err = openstack.AuthOptionsFromEnv()
+		if err != nil {
+			return nil, fmt.Errorf("launch: no cloud configured: OS_CLOUD is empty and the openrc variables are incomplete (%w): set OS_CLOUD and a clouds.yaml, or source your openrc", err)
+		}
+		eo.Region = os.Getenv("OS_REGION_NAME")
+		if c.Region != "" {
+			eo.Region = c.Region
+		}
+		if ca := os.Getenv("OS_CACERT"); ca != "" {
+			pem, err := os.ReadFile(ca)
+			if err != nil {
+				return nil, fmt.Errorf("launch: reading OS_CACERT: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("launch: OS_CACERT %s holds no PEM certificate", ca)
+			}
+			tlsCfg = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		}
+		source = "OS_* environment"
+	}
+	ao.AllowReauth = true
+
+	hc := http.Client{}
+	if c.HTTPClient != nil {
+		hc = *c.HTTPClient
+	} else {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if tlsCfg != nil {
+			tr.TLSClientConfig = tlsCfg
+		}
+		hc.Transport = tr
+	}
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.New(discard{})
+	}
+	hc.Transport = &logTransport{base: base, log: log}
+
+	var provider *gophercloud.ProviderClient
+	err = retry(ctx, &c, log, "authenticate", false, func(ctx context.Context) error {
+		var err error
+		provider, err = config.NewProviderClient(ctx, ao, config.WithHTTPClient(hc))
+		return err
+	})
+	if err != nil {
+		if isStatus(err, http.StatusUnauthorized) {
+			return nil, fmt.Errorf("%w (check the username, password and project of the %s; the password is in secure.yaml or OS_PASSWORD)", err, source)
+		}
+		return nil, err
+	}
+	compute, err := openstack.NewComputeV2(provider, eo)
+	if err != nil {
+		return nil, fmt.Errorf("launch: finding Nova in the catalog of the %s: %w", source, err)
+	}
+	network, err := openstack.NewNetworkV2(provider, eo)
+	if err != nil {
+		return nil, fmt.Errorf("launch: finding Neutron in the catalog of the %s: %w", source, err)
+	}
+	image, err := openstack.NewImageV2(provider, eo)
+	if err != nil {
+		return nil, fmt.Errorf("launch: finding Glance in the catalog of the %s: %w", source, err)
+	}
+	return New(compute, network, image, cfg)
+}
+
+// New returns a Client on service clients the caller built (for tests and
+// for programs that already hold an authenticated gophercloud provider).
+// image may be nil when images are always given by ID. Requests go through
+// the clients' own HTTP client: the Config's HTTPClient is not used, and
+// requests are logged only if the caller's transport logs them.
+func New(compute, network, image *gophercloud.ServiceClient, cfg *Config) (*Client, error) {
+	if compute == nil || network == nil {
+		return nil, errors.New("launch: New needs a compute and a network service client")
+	}
+	c := cfg.withDefaults()
+	log := c.Logger
+	if log == nil {
+		log = slog.New(discard{})
+	}
+	compute.Microversion = c.ComputeMicroversion
+	cl := &Client{cfg: c, log: log, compute: compute, network: network, image: image}
+	if ar := compute.ProviderClient.GetAuthResult(); ar != nil {
+		if cr, ok := ar.(tokens.CreateResult); ok {
+			if p, err := cr.ExtractProject(); err == nil && p != nil {
+				cl.project = p.ID
+			}
+		}
+	}
+	return cl, nil
+}
+
+// ProjectID is the project the token is scoped to ("" when unknown).
+func (c *Client) ProjectID() string { return c.project }
+
+type discard struct{}
+
+func (discard) Enabled(context.Context, slog.Level) bool  { return false }
+func (discard) Handle(context.Context, slog.Record) error { return nil }
+func (d discard) WithAttrs([]slog.Attr) slog.Handler      { return d }
+func (d discard) WithGroup(string) slog.Handler           { return d }
+
+// logTransport logs method, URL (without user info) and status. Never
+// headers (X-Auth-Token, X-Subject-Token) nor bodies (passwords, adminPass).
+type logTransport struct {
+	base http.RoundTripper
+	log  *slog.Logger
+}
+
+func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.base.RoundTrip(req)
+	if !t.log.Enabled(req.Context(), slog.LevelDebug) {
+		return resp, err
+	}
+	if err != nil {
+		t.log.LogAttrs(req.Context(), slog.LevelDebug, "openstack request failed", slog.String("method", req.Method), slog.String("url", cleanURL(req.URL.String())), slog.String("error", err.Error()), slog.Duration("took", time.Since(start)))
+		return resp, err
+	}
+	t.log.LogAttrs(req.Context(), slog.LevelDebug, "openstack request", slog.String("method", req.Method), slog.String("url", cleanURL(req.URL.String())), slog.Int("status", resp.StatusCode), slog.Duration("took", time.Since(start)))
+	return resp, err
+}
+
+// retry runs fn until it succeeds, fails permanently, or MaxAttempts is
+// reached. create marks a call that creates something: a 409 conflict is
+// then retried (Nova answers 409 while a resource it depends on is busy).
+func retry(ctx context.Context, cfg *Config, log *slog.Logger, op string, create bool, fn func(context.Context) error) error {
+	backoff := cfg.RetryBase
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		wait, transient := classify(err, create)
+		if !transient || attempt >= cfg.MaxAttempts || ctx.Err() != nil {
+			return wrapAPI(op, err, attempt)
+		}
+		if wait == 0 {
+			j := 0.8 + 0.4*rand.Float64()
+			wait = time.Duration(float64(backoff) * j)
+			backoff = min(backoff*2, cfg.RetryMax)
+		}
+		wait = min(wait, cfg.RetryMax)
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return fmt.Errorf("%w (not retried: the next try in %s would be after the context deadline)", wrapAPI(op, err, attempt), wait)
+		}
+		log.LogAttrs(ctx, slog.LevelDebug, "retrying transient openstack error", slog.String("op", op), slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.String("error", wrapAPI(op, err, attempt).Error()))
+		if err := sleep(ctx, wait); err != nil {
+			return fmt.Errorf("%w (gave up waiting to retry: %w)", wrapAPI(op, err, attempt), ctx.Err())
+		}
+	}
+}
+
+func (c *Client) call(ctx context.Context, op string, create bool, fn func(context.Context) error) error {
+	return retry(ctx, &c.cfg, c.log, op, create, fn)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+func parseRetryAfter(h http.Header) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+type createdResource struct {
+	kind string // "server", "subnet", "network", "rule", "keypair", "flavor"
+	id   string
+	name string
+	file string // keypair: private key written
+}
+
+func (c *Client) record(r createdResource) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.created = append(c.created, r)
+}
+
+// Created lists what this Client created, oldest first, as "kind name (id)".
+func (c *Client) Created() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.created))
+	for _, r := range c.created {
+		out = append(out, fmt.Sprintf("%s %s (%s)", r.kind, r.name, r.id))
+	}
+	return out
+}
+
+// Cleanup deletes, newest first, everything this Client created (servers,
+// waiting until they are gone; subnets; networks; security group rules;
+// keypairs with the private key files it wrote; flavors). What existed
+// before is never touched. It tries every resource and returns the joined
+// errors; what it deleted is forgotten, what failed stays for a retry.
+func (c *Client) Cleanup(ctx context.Context) error {
+	c.mu.Lock()
+	list := append([]createdResource(nil), c.created...)
+	c.mu.Unlock()
+	var errs []error
+	var left []createdResource
+	for i := len(list) - 1; i >= 0; i-- {
+		r := list[i]
+		var err error
+		switch r.kind {
+		case "server":
+			err = c.DeleteServer(ctx, r.id)
+		case "subnet":
+			err = c.del(ctx, "delete subnet "+r.name, c.network, c.network.ServiceURL("subnets", r.id))
+		case "network":
+			err = c.del(ctx, "delete network "+r.name, c.network, c.network.ServiceURL("networks", r.id))
+		case "rule":
+			err = c.del(ctx, "delete security group rule", c.network, c.network.ServiceURL("security-group-rules", r.id))
+		case "keypair":
+			err = c.del(ctx, "delete keypair "+r.name, c.compute, c.compute.ServiceURL("os-keypairs", r.name))
+			if err == nil && r.file != "" {
+				if rerr := os.Remove(r.file); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+					err = fmt.Errorf("launch: removing private key file: %w", rerr)
+				}
+			}
+		case "flavor":
+			err = c.del(ctx, "delete flavor "+r.name, c.compute, c.compute.ServiceURL("flavors", r.id))
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			errs = append(errs, err)
+			left = append(left, r)
+			continue
+		}
+		c.log.LogAttrs(ctx, slog.LevelInfo, "deleted", slog.String("kind", r.kind), slog.String("name", r.name), slog.String("id", r.id))
+	}
+	c.mu.Lock()
+	c.created = left
+	c.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+func (c *Client) del(ctx context.Context, op string, sc *gophercloud.ServiceClient, url string) error {
+	return c.call(ctx, op, false, func(ctx context.Context) error {
+		_, err := sc.Delete(ctx, url, &gophercloud.RequestOpts{OkCodes: []int{202, 204}})
+		return err
+	})
+}
+
+// get fetches url into out with the retry policy.
+func (c *Client) get(ctx context.Context, op string, sc *gophercloud.ServiceClient, url string, out any) error {
+	return c.call(ctx, op, false, func(ctx context.Context) error {
+		_, err := sc.Get(ctx, url, out, &gophercloud.RequestOpts{OkCodes: []int{200}})
+		return err
+	})
+}

@@ -1,0 +1,492 @@
+package launch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"sort"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/remoteconsoles"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+)
+
+// ServerSpec asks for a server. Flavor, Image, Network, SecurityGroups and
+// KeyName take names or IDs.
+type ServerSpec struct {
+	Name   string `json:"name"`
+	Flavor string `json:"flavor"`
+	Image  string `json:"image"`
+	// Network to attach (name or ID); or Port, an existing port's ID.
+	Network string `json:"network,omitempty"`
+	Port    string `json:"port,omitempty"`
+	// SecurityGroups by name. Zero: Nova's default group.
+	SecurityGroups []string `json:"security_groups,omitempty"`
+	// KeyName of a Nova keypair. Zero: none.
+	KeyName string `json:"key_name,omitempty"`
+	// UserData (cloud-init); sent base64-encoded. Zero: none.
+	UserData []byte `json:"-"`
+	// AvailabilityZone. Zero: Nova's default.
+	AvailabilityZone string `json:"availability_zone,omitempty"`
+	// Host forces a compute host (admin only), sent as "zone:host".
+	// Zero: the scheduler chooses.
+	Host string `json:"host,omitempty"`
+}
+
+// Status is a Nova server status. The zero value is unknown.
+type Status string
+
+// Statuses a launch sees.
+const (
+	StatusUnknown Status = ""
+	StatusBuild   Status = "BUILD"
+	StatusActive  Status = "ACTIVE"
+	StatusError   Status = "ERROR"
+)
+
+// FixedIP is one fixed address of a port.
+type FixedIP struct {
+	SubnetID string     `json:"subnet_id"`
+	Address  netip.Addr `json:"address"`
+}
+
+// Port is a Neutron port with its binding.
+type Port struct {
+	ID        string           `json:"id"`
+	NetworkID string           `json:"network_id"`
+	MAC       net.HardwareAddr `json:"mac"`
+	FixedIPs  []FixedIP        `json:"fixed_ips"`
+	Status    string           `json:"status"`
+	// VIFType is binding:vif_type ("bridge" on linuxbridge, "binding_failed"
+	// when no agent could bind it, "unbound" before scheduling).
+	VIFType string `json:"vif_type"`
+	// HostID is binding:host_id.
+	HostID string `json:"host_id"`
+}
+
+// MarshalJSON writes the MAC as "fa:16:3e:…".
+func (p Port) MarshalJSON() ([]byte, error) {
+	type alias Port
+	return json.Marshal(struct {
+		alias
+		MAC string `json:"mac"`
+	}{alias(p), p.MAC.String()})
+}
+
+// MarshalJSON writes the MAC as "fa:16:3e:…".
+func (a Address) MarshalJSON() ([]byte, error) {
+	type alias Address
+	return json.Marshal(struct {
+		alias
+		MAC string `json:"mac"`
+	}{alias(a), a.MAC.String()})
+}
+
+// Address is one entry of a server's addresses.
+type Address struct {
+	Network string           `json:"network"`
+	Addr    netip.Addr       `json:"addr"`
+	MAC     net.HardwareAddr `json:"mac"`
+	Type    string           `json:"type"` // "fixed" or "floating"
+}
+
+// Server is a launched server.
+type Server struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Status Status `json:"status"`
+	// Host is OS-EXT-SRV-ATTR:host (admin only; "" otherwise).
+	Host string `json:"host"`
+	// InstanceName is the libvirt domain name (OS-EXT-SRV-ATTR:instance_name).
+	InstanceName     string    `json:"instance_name"`
+	AvailabilityZone string    `json:"availability_zone"`
+	Ports            []Port    `json:"ports"`
+	Addresses        []Address `json:"addresses"`
+	// Created is true when this call created the server (false: it
+	// existed already and was adopted).
+	Created bool `json:"created"`
+	// Polls is how many status polls the wait made.
+	Polls int `json:"polls"`
+	// Waited is how long the wait for ACTIVE took.
+	Waited time.Duration `json:"waited"`
+}
+
+type rawServer struct {
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Status       string `json:"status"`
+	TaskState    any    `json:"OS-EXT-STS:task_state"`
+	Host         string `json:"OS-EXT-SRV-ATTR:host"`
+	InstanceName string `json:"OS-EXT-SRV-ATTR:instance_name"`
+	AZ           string `json:"OS-EXT-AZ:availability_zone"`
+	Addresses    map[string][]struct {
+		Addr string `json:"addr"`
+		MAC  string `json:"OS-EXT-IPS-MAC:mac_addr"`
+		Type string `json:"OS-EXT-IPS:type"`
+	} `json:"addresses"`
+	Fault *struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+		Details string `json:"details"`
+		Created string `json:"created"`
+	} `json:"fault"`
+}
+
+func (r rawServer) typed() Server {
+	s := Server{ID: r.ID, Name: r.Name, Status: Status(r.Status), Host: r.Host, InstanceName: r.InstanceName, AvailabilityZone: r.AZ, Addresses: []Address{}, Ports: []Port{}}
+	nets := make([]string, 0, len(r.Addresses))
+	for n := range r.Addresses {
+		nets = append(nets, n)
+	}
+	sort.Strings(nets)
+	for _, n := range nets {
+		for _, a := range r.Addresses[n] {
+			ad := Address{Network: n, Type: a.Type}
+			ad.Addr, _ = netip.ParseAddr(a.Addr)
+			ad.MAC, _ = net.ParseMAC(a.MAC)
+			s.Addresses = append(s.Addresses, ad)
+		}
+	}
+	return s
+}
+
+func (c *Client) getServer(ctx context.Context, id string) (*rawServer, error) {
+	var body struct {
+		Server rawServer `json:"server"`
+	}
+	if err := c.get(ctx, "get server "+id, c.compute, c.compute.ServiceURL("servers", id), &body); err != nil {
+		return nil, err
+	}
+	return &body.Server, nil
+}
+
+// findServer returns the server with exactly this name, nil if none.
+func (c *Client) findServer(ctx context.Context, name string) (*rawServer, error) {
+	var body struct {
+		Servers []rawServer `json:"servers"`
+	}
+	u := c.compute.ServiceURL("servers", "detail") + "?name=" + url.QueryEscape("^"+regexpQuote(name)+"$")
+	if err := c.get(ctx, "find server "+name, c.compute, u, &body); err != nil {
+		return nil, err
+	}
+	var hits []rawServer
+	for _, s := range body.Servers {
+		if s.Name == name {
+			hits = append(hits, s)
+		}
+	}
+	switch len(hits) {
+	case 0:
+		return nil, nil
+	case 1:
+		return &hits[0], nil
+	}
+	var ids []string
+	for _, h := range hits {
+		ids = append(ids, h.ID+" ("+h.Status+")")
+	}
+	return nil, fmt.Errorf("%w: server %q matches %d servers: %v (delete the extra ones or use another name)", ErrAmbiguous, name, len(hits), ids)
+}
+
+func regexpQuote(s string) string {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		if (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' {
+			b = append(b, s[i])
+		} else {
+			b = append(b, '\\', s[i])
+		}
+	}
+	return string(b)
+}
+
+// Launch creates the server (or adopts an existing server of the same
+// name), waits until it is ACTIVE and returns it with its host, libvirt
+// instance name, ports and addresses.
+//
+// The wait polls with a growing interval (Config.PollFirst ×1.5 up to
+// Config.PollMax) until ctx ends. When the server goes to ERROR it returns
+// at once a *FaultError (errors.Is ErrServerError) with Nova's fault, the
+// port bindings and the compute service and agents of the host. When ctx
+// ends first, the error wraps ctx.Err() and names the server, which is left
+// in place (Cleanup or DeleteServer removes it).
+func (c *Client) Launch(ctx context.Context, spec ServerSpec) (*Server, error) {
+	if spec.Name == "" || spec.Flavor == "" || spec.Image == "" || (spec.Network == "") == (spec.Port == "") {
+		return nil, fmt.Errorf("launch: server spec needs a name, flavor, image and exactly one of network or port")
+	}
+	existing, err := c.findServer(ctx, spec.Name)
+	if err != nil {
+		return nil, err
+	}
+	if existing != nil {
+		c.log.LogAttrs(ctx, slog.LevelInfo, "found server", slog.String("name", spec.Name), slog.String("id", existing.ID), slog.String("status", existing.Status))
+		if existing.Status == string(StatusActive) {
+			s := existing.typed()
+			return c.finish(ctx, &s, 0, 0)
+		}
+		return c.WaitActive(ctx, existing.ID)
+	}
+	fl, err := c.FindFlavor(ctx, spec.Flavor)
+	if err != nil {
+		return nil, err
+	}
+	im, err := c.FindImage(ctx, spec.Image)
+	if err != nil {
+		return nil, err
+	}
+	var nets []servers.Network
+	if spec.Port != "" {
+		nets = []servers.Network{{Port: spec.Port}}
+	} else {
+		nw, err := c.findNetwork(ctx, spec.Network)
+		if err != nil {
+			return nil, err
+		}
+		nets = []servers.Network{{UUID: nw.ID}}
+	}
+	az := spec.AvailabilityZone
+	if spec.Host != "" {
+		if az == "" {
+			az = "nova"
+		}
+		az += ":" + spec.Host
+	}
+	opts := servers.CreateOpts{Name: spec.Name, FlavorRef: fl.ID, ImageRef: im.ID, Networks: nets, SecurityGroups: spec.SecurityGroups, UserData: spec.UserData, AvailabilityZone: az}
+	var kopts servers.CreateOptsBuilder = opts
+	if spec.KeyName != "" {
+		kopts = keyOpts{opts, spec.KeyName}
+	}
+	var id string
+	attempt := 0
+	err = c.call(ctx, "create server "+spec.Name, true, func(ctx context.Context) error {
+		attempt++
+		if attempt > 1 {
+			// A create that failed with 5xx or a reset may have happened:
+			// never make a second server of the same name.
+			if s, err := c.findServer(ctx, spec.Name); err == nil && s != nil {
+				id = s.ID
+				return nil
+			}
+		}
+		// The response carries adminPass: only the ID is kept.
+		s, err := servers.Create(ctx, c.compute, kopts, nil).Extract()
+		if err != nil {
+			return err
+		}
+		id = s.ID
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.record(createdResource{kind: "server", id: id, name: spec.Name})
+	c.log.LogAttrs(ctx, slog.LevelInfo, "created server", slog.String("name", spec.Name), slog.String("id", id), slog.String("flavor", fl.Name), slog.String("image", im.Name))
+	s, err := c.WaitActive(ctx, id)
+	if s != nil {
+		s.Created = true
+	}
+	return s, err
+}
+
+type keyOpts struct {
+	servers.CreateOpts
+	key string
+}
+
+func (k keyOpts) ToServerCreateMap() (map[string]any, error) {
+	m, err := k.CreateOpts.ToServerCreateMap()
+	if err != nil {
+		return nil, err
+	}
+	m["server"].(map[string]any)["key_name"] = k.key
+	return m, nil
+}
+
+// WaitActive waits for a server to become ACTIVE (see Launch for the
+// schedule and the errors).
+func (c *Client) WaitActive(ctx context.Context, id string) (*Server, error) {
+	start := time.Now()
+	d := c.cfg.PollFirst
+	polls := 0
+	var last *rawServer
+	for {
+		if err := sleep(ctx, d); err != nil {
+			return nil, c.waitErr(id, last, polls, start, err)
+		}
+		d = min(time.Duration(float64(d)*1.5), c.cfg.PollMax)
+		r, err := c.getServer(ctx, id)
+		polls++
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, c.waitErr(id, last, polls, start, err)
+			}
+			return nil, err
+		}
+		last = r
+		switch Status(r.Status) {
+		case StatusActive:
+			s := r.typed()
+			return c.finish(ctx, &s, polls, time.Since(start))
+		case StatusError:
+			return nil, c.explain(ctx, r, polls)
+		case StatusBuild:
+			c.log.LogAttrs(ctx, slog.LevelDebug, "server building", slog.String("id", id), slog.Any("task_state", r.TaskState), slog.Int("poll", polls))
+		default:
+			return nil, fmt.Errorf("launch: server %q (%s) is %s (task %v), not BUILD or ACTIVE: it was stopped, rebuilt or deleted while we waited", r.Name, id, r.Status, r.TaskState)
+		}
+	}
+}
+
+func (c *Client) waitErr(id string, last *rawServer, polls int, start time.Time, err error) error {
+	st, task, name := "not yet polled", any(nil), ""
+	if last != nil {
+		st, task, name = last.Status, last.TaskState, last.Name
+	}
+	return fmt.Errorf("launch: waiting for server %q (%s) to become ACTIVE: gave up after %d polls in %s, last status %s (task %v); the server is left in place: %w", name, id, polls, time.Since(start).Round(time.Millisecond), st, task, err)
+}
+
+func (c *Client) finish(ctx context.Context, s *Server, polls int, waited time.Duration) (*Server, error) {
+	s.Polls, s.Waited = polls, waited
+	ports, err := c.serverPorts(ctx, s.ID)
+	if err != nil {
+		return s, err
+	}
+	s.Ports = ports
+	c.log.LogAttrs(ctx, slog.LevelInfo, "server active", slog.String("name", s.Name), slog.String("id", s.ID), slog.String("host", s.Host), slog.String("instance_name", s.InstanceName), slog.Int("polls", polls))
+	return s, nil
+}
+
+type rawPort struct {
+	ID        string `json:"id"`
+	NetworkID string `json:"network_id"`
+	MAC       string `json:"mac_address"`
+	Status    string `json:"status"`
+	FixedIPs  []struct {
+		SubnetID  string `json:"subnet_id"`
+		IPAddress string `json:"ip_address"`
+	} `json:"fixed_ips"`
+	VIFType string `json:"binding:vif_type"`
+	HostID  string `json:"binding:host_id"`
+}
+
+func (r rawPort) typed() Port {
+	p := Port{ID: r.ID, NetworkID: r.NetworkID, Status: r.Status, VIFType: r.VIFType, HostID: r.HostID, FixedIPs: []FixedIP{}}
+	p.MAC, _ = net.ParseMAC(r.MAC)
+	for _, f := range r.FixedIPs {
+		a, _ := netip.ParseAddr(f.IPAddress)
+		p.FixedIPs = append(p.FixedIPs, FixedIP{SubnetID: f.SubnetID, Address: a})
+	}
+	return p
+}
+
+func (c *Client) serverPorts(ctx context.Context, id string) ([]Port, error) {
+	var body struct {
+		Ports []rawPort `json:"ports"`
+	}
+	if err := c.get(ctx, "list ports of server "+id, c.network, c.network.ServiceURL("ports")+"?device_id="+url.QueryEscape(id), &body); err != nil {
+		return nil, err
+	}
+	out := make([]Port, 0, len(body.Ports))
+	for _, p := range body.Ports {
+		out = append(out, p.typed())
+	}
+	return out, nil
+}
+
+// explain builds the FaultError of a server in ERROR. Lookups that fail are
+// left out: the fault itself always reaches the caller.
+func (c *Client) explain(ctx context.Context, r *rawServer, polls int) error {
+	fe := &FaultError{ServerID: r.ID, ServerName: r.Name, Host: r.Host, Polls: polls, Ports: []Port{}, Compute: []ComputeService{}, Agents: []NetworkAgent{}}
+	if r.Fault != nil {
+		fe.Fault = Fault{Code: r.Fault.Code, Message: r.Fault.Message, Details: r.Fault.Details, Created: parseTime(r.Fault.Created)}
+	} else {
+		fe.Fault.Message = "(Nova recorded no fault)"
+	}
+	if ports, err := c.serverPorts(ctx, r.ID); err == nil {
+		fe.Ports = ports
+	}
+	hosts := map[string]bool{}
+	if r.Host != "" {
+		hosts[r.Host] = true
+	}
+	for _, p := range fe.Ports {
+		if p.HostID != "" {
+			hosts[p.HostID] = true
+		}
+	}
+	if svcs, err := c.ComputeServices(ctx, ""); err == nil {
+		for _, s := range svcs {
+			if s.Binary == "nova-compute" && (len(hosts) == 0 || hosts[s.Host]) {
+				fe.Compute = append(fe.Compute, s)
+				hosts[s.Host] = true
+			}
+		}
+	}
+	if agents, err := c.NetworkAgents(ctx, ""); err == nil {
+		for _, a := range agents {
+			if hosts[a.Host] {
+				fe.Agents = append(fe.Agents, a)
+			}
+		}
+	}
+	c.log.LogAttrs(ctx, slog.LevelWarn, "server went to ERROR", slog.String("name", r.Name), slog.String("id", r.ID), slog.Int("fault_code", fe.Fault.Code), slog.String("fault", fe.Fault.Message))
+	return fe
+}
+
+// ConsoleURL returns the noVNC console URL of a server (Nova remote
+// consoles, microversion ≥ 2.6). The URL carries a short-lived console
+// token: hand it to the person who opens it, do not log it.
+func (c *Client) ConsoleURL(ctx context.Context, id string) (string, error) {
+	var u string
+	err := c.call(ctx, "get noVNC console of server "+id, false, func(ctx context.Context) error {
+		rc, err := remoteconsoles.Create(ctx, c.compute, id, remoteconsoles.CreateOpts{Protocol: remoteconsoles.ConsoleProtocolVNC, Type: remoteconsoles.ConsoleTypeNoVNC}).Extract()
+		if err != nil {
+			return err
+		}
+		u = rc.URL
+		return nil
+	})
+	if isStatus(err, 400) {
+		return "", fmt.Errorf("%w (is [vnc] enabled in nova.conf on the compute host, and nova-novncproxy running?)", err)
+	}
+	return u, err
+}
+
+// DeleteServer deletes a server and waits until Nova no longer lists it.
+// A server that is already gone is success.
+func (c *Client) DeleteServer(ctx context.Context, id string) error {
+	err := c.call(ctx, "delete server "+id, false, func(ctx context.Context) error {
+		_, err := c.compute.Delete(ctx, c.compute.ServiceURL("servers", id), &gophercloud.RequestOpts{OkCodes: []int{204, 202}})
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	d := c.cfg.PollFirst / 2
+	for {
+		if err := sleep(ctx, d); err != nil {
+			return fmt.Errorf("launch: waiting for server %s to be deleted: %w", id, err)
+		}
+		d = min(time.Duration(float64(d)*1.5), c.cfg.PollMax)
+		r, err := c.getServer(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			c.log.LogAttrs(ctx, slog.LevelInfo, "server deleted", slog.String("id", id))
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if r.Status == string(StatusError) && r.TaskState == nil {
+			return fmt.Errorf("launch: deleting server %s: it is in ERROR and no delete is in progress", id)
+		}
+	}
+}
