@@ -28,8 +28,8 @@ func FuzzParseLeases(f *testing.F) {
 			if l.Origin == OriginUnknown {
 				t.Fatalf("row %+v has no origin", l)
 			}
-			if l.Seeded() == (l.Hostname != "" || l.ClientID != "") {
-				t.Fatalf("row %+v: Seeded disagrees with hostname/client id", l)
+			if l.Seeded() == (l.Hostname != "" || l.ClientID != "") || l.Renewed() != (l.ClientID != "") {
+				t.Fatalf("row %+v: origin disagrees with hostname/client id", l)
 			}
 			if !l.IP.IsValid() {
 				t.Fatalf("row %+v has no IP", l)

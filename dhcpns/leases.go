@@ -24,13 +24,20 @@ const (
 	// ever asked for an address.
 	OriginSeeded
 	// OriginRenewed is a row dnsmasq wrote after a DHCP exchange: it carries
-	// the client's hostname or client id.
+	// the client id the client sent (only a DHCP exchange teaches dnsmasq a
+	// client id).
 	OriginRenewed
+	// OriginUnconfirmed is a row with a hostname but no client id. dnsmasq
+	// fills the hosts file's name into Neutron's seeded rows whenever it
+	// rewrites the lease file (measured with dnsmasq 2.90), so such a row
+	// is either a seeded row or a client that sent no client id (rare:
+	// udhcpc -C). It is not proof that the guest asked.
+	OriginUnconfirmed
 )
 
-var originNames = [...]string{"unknown", "seeded", "renewed"}
+var originNames = [...]string{"unknown", "seeded", "renewed", "unconfirmed"}
 
-// String returns "unknown", "seeded" or "renewed".
+// String returns "unknown", "seeded", "renewed" or "unconfirmed".
 func (o LeaseOrigin) String() string {
 	if o < 0 || int(o) >= len(originNames) {
 		return "unknown"
@@ -66,10 +73,11 @@ type Lease struct {
 }
 
 // Renewed reports whether the row was written after a DHCP exchange with the
-// client (it carries a hostname or a client id).
+// client (it carries a client id).
 func (l Lease) Renewed() bool { return l.Origin == OriginRenewed }
 
-// Seeded reports whether the row is only Neutron's pre-seeded row.
+// Seeded reports whether the row is only Neutron's pre-seeded row
+// ("* *"). A row with OriginUnconfirmed is neither Seeded nor Renewed.
 func (l Lease) Seeded() bool { return l.Origin == OriginSeeded }
 
 // Leases is the content of a lease file.
@@ -158,10 +166,13 @@ func parseLeaseRow(f []string) (Lease, error) {
 	if f[4] != "*" {
 		l.ClientID = f[4]
 	}
-	if l.Hostname == "" && l.ClientID == "" {
-		l.Origin = OriginSeeded
-	} else {
+	switch {
+	case l.ClientID != "":
 		l.Origin = OriginRenewed
+	case l.Hostname != "":
+		l.Origin = OriginUnconfirmed
+	default:
+		l.Origin = OriginSeeded
 	}
 	return l, nil
 }

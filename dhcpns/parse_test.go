@@ -213,7 +213,7 @@ func TestParseLeasesSeeded(t *testing.T) {
 	for _, l := range ls.Rows {
 		got = append(got, l.MAC.String()+" "+l.Origin.String())
 	}
-	want := []string{"fa:16:3e:57:19:35 renewed", "fa:16:3e:2c:b1:a0 seeded", "fa:16:3e:11:22:33 seeded"}
+	want := []string{"fa:16:3e:57:19:35 renewed", "fa:16:3e:2c:b1:a0 seeded", "fa:16:3e:11:22:33 seeded", "fa:16:3e:11:22:44 unconfirmed"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("origins (-want +got):\n%s", d)
 	}
