@@ -1,0 +1,487 @@
+#!/usr/bin/env bash
+# up.sh: bring up vifpath's all-in-one OpenStack Zed (ML2/linuxbridge, nova on
+# libvirt/qemu TCG) on this Debian 12 machine, as root, without systemd.
+#
+# Idempotent: every phase checks what exists; a second run only verifies.
+# State, pidfiles and logs: /var/lib/vifpath-aio (logs/ has one file per
+# service and per phase; timings.txt the durations). On failure the tails of
+# every service log are printed (aio/logs.sh prints them at any time).
+# Undo with aio/down.sh. Lab only: password "secret", everything on 127.0.0.1.
+#
+# Environment: AIO_STATE (state dir), AIO_CLOUDS_YAML (default
+# /etc/openstack/clouds.yaml), AIO_CLOUD (default vifpath-aio), AIO_SKIP_INSTALL=1.
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
+require_root
+
+PKGS=(
+  crudini curl sudo ca-certificates python3-openstackclient
+  mariadb-server python3-pymysql rabbitmq-server
+  keystone glance placement-api
+  nova-api nova-conductor nova-scheduler nova-compute-qemu
+  neutron-server neutron-linuxbridge-agent neutron-dhcp-agent neutron-metadata-agent
+  libvirt-daemon-system libvirt-daemon-system-sysv libvirt-clients qemu-system-x86 qemu-utils
+  dnsmasq-base iputils-arping bridge-utils ebtables iptables ipset conntrack iproute2 haproxy
+  busybox-static cpio xz-utils zstd
+)
+
+# ---------------------------------------------------------------- install ---
+phase_install() {
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    # Package postinst scripts must not start daemons: we start them below.
+    printf '#!/bin/sh\n# written by vifpath aio/up.sh: no service starts in postinst\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d; : > "$AIO_STATE/policy-rc.d.ours"
+    log "wrote /usr/sbin/policy-rc.d (postinst must not start services)"
+  fi
+  local missing=() p
+  for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    # Every OpenStack debconf question to false: postinst only creates users, dirs and configs.
+    debconf-set-selections <<'P'
+keystone keystone/configure_db boolean false
+keystone keystone/create-admin-tenant boolean false
+keystone keystone/register-endpoint boolean false
+glance-common glance/configure_db boolean false
+glance-common glance/configure_rabbit boolean false
+glance-common glance/configure_ksat boolean false
+glance-api glance/configure_api-endpoint boolean false
+nova-common nova/configure_db boolean false
+nova-common nova/configure_rabbit boolean false
+nova-common nova/configure_ksat boolean false
+nova-common nova/configure_neutron boolean false
+nova-common nova/configure_placement boolean false
+nova-api novaapi/configure_db boolean false
+nova-api nova/configure_api-endpoint boolean false
+placement-common placement/configure_db boolean false
+placement-common placement/configure_ksat boolean false
+placement-api placement/configure_api-endpoint boolean false
+neutron-common neutron/configure_db boolean false
+neutron-common neutron/configure_rabbit boolean false
+neutron-common neutron/configure_ksat boolean false
+neutron-common neutron/configure_nova boolean false
+neutron-metadata-agent neutron-metadata/configure boolean false
+P
+    log "installing ${#missing[@]} packages: ${missing[*]}"
+    "${APT[@]}" update
+    "${APT[@]}" install --no-install-recommends "${missing[@]}"
+  else
+    log "all ${#PKGS[@]} packages installed"
+  fi
+  # The guest kernel: the stock Debian kernel package, downloaded and unpacked (not installed).
+  local kpkg
+  kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+  [ -n "$kpkg" ] || die "cannot tell which kernel package linux-image-amd64 depends on (apt-get update?)"
+  if [ ! -e "$AIO_STATE/kernel/.done-$kpkg" ]; then
+    rm -rf "$AIO_STATE/kernel"; mkdir -p "$AIO_STATE/kernel"
+    (cd "$AIO_STATE/kernel" && "${APT[@]}" download "$kpkg" && dpkg-deb -x ./*.deb root && rm -f ./*.deb)
+    : > "$AIO_STATE/kernel/.done-$kpkg"
+  fi
+  log "guest kernel from $kpkg"
+}
+
+# ------------------------------------------------------------------- base ---
+phase_base() {
+  # MariaDB on loopback.
+  write_file /etc/mysql/mariadb.conf.d/99-vifpath-aio.cnf 644 <<'C'
+# written by vifpath aio/up.sh
+[mysqld]
+bind-address = 127.0.0.1
+max_connections = 512
+innodb_buffer_pool_size = 128M
+character-set-server = utf8
+collation-server = utf8_general_ci
+C
+  install -d -o mysql -g mysql /run/mysqld
+  if ! mysqladmin ping >/dev/null 2>&1; then
+    svc_ensure mariadb root /usr/sbin/mariadbd --user=mysql
+    wait_for 60 "mariadb to answer" mysqladmin ping
+  fi
+  # RabbitMQ on loopback (AMQP, epmd and Erlang distribution).
+  write_file /etc/rabbitmq/rabbitmq-env.conf 644 <<'R'
+# written by vifpath aio/up.sh
+NODENAME=rabbit@localhost
+NODE_IP_ADDRESS=127.0.0.1
+NODE_PORT=5672
+SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+R
+  export ERL_EPMD_ADDRESS=127.0.0.1
+  if ! rabbitmqctl -q -n rabbit@localhost status >/dev/null 2>&1; then
+    svc_ensure rabbitmq root env ERL_EPMD_ADDRESS=127.0.0.1 /usr/sbin/rabbitmq-server
+    rabbitmqctl -n rabbit@localhost await_startup --timeout 180 >/dev/null || die "rabbitmq did not start: see $AIO_LOGS/rabbitmq.log and /var/log/rabbitmq/"
+  fi
+  rabbitmqctl -q -n rabbit@localhost list_users | grep -q '^openstack' \
+    || rabbitmqctl -q -n rabbit@localhost add_user openstack "$PW"
+  rabbitmqctl -q -n rabbit@localhost set_permissions openstack '.*' '.*' '.*'
+
+  # libvirt. Another user of this machine may run libvirtd already: use it
+  # as it is (nova-compute runs as root, so libvirtd's polkit default does
+  # not matter). Otherwise start our own, with virtlogd (qemu's console log).
+  mkdir -p /var/log/libvirt /run/libvirt
+  if ! pgrep -x virtlogd >/dev/null; then svc_ensure virtlogd root /usr/sbin/virtlogd; fi
+  if ! pgrep -x libvirtd >/dev/null; then
+    svc_ensure libvirtd root /usr/sbin/libvirtd
+  else
+    log "libvirtd already running (pid $(pgrep -x libvirtd | head -1)): using it"
+  fi
+  wait_for 60 "libvirtd to answer on qemu:///system" virsh -c qemu:///system version
+}
+
+# ------------------------------------------------------------------ image ---
+# A tiny guest standing in for cirros: the Debian kernel, a busybox initramfs
+# whose /init loads virtio_net, runs udhcpc on eth0 and stays up, and a 1 MiB
+# raw "disk" (never mounted: the kernel and ramdisk are booted directly).
+phase_image() {
+  local K=$AIO_STATE/kernel/root KV O=$AIO_STATE/image R m f
+  KV=$(ls "$K/lib/modules" | head -1)
+  [ -n "$KV" ] || die "no kernel modules under $K (phase install failed?)"
+  if [ -e "$O/.done-$KV" ]; then log "image for $KV already built"; return 0; fi
+  rm -rf "$O"; mkdir -p "$O"
+  R=$(mktemp -d); trap 'rm -rf "$R"' RETURN
+  mkdir -p "$R"/{bin,sbin,etc,proc,sys,dev,tmp,run,lib/modules,var/run}
+  cp /bin/busybox "$R/bin/busybox"; ln -s busybox "$R/bin/sh"
+  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net; do
+    f=$(find "$K/lib/modules/$KV" -name "$m.ko*" | head -1)
+    if [ -z "$f" ]; then log "module $m not in $KV (built in?)"; continue; fi
+    case $f in
+      *.xz) xz -dc "$f" > "$R/lib/modules/$m.ko" ;;
+      *.zst) zstd -qdc "$f" > "$R/lib/modules/$m.ko" ;;
+      *) cp "$f" "$R/lib/modules/$m.ko" ;;
+    esac
+  done
+  cat > "$R/init" <<'I'
+#!/bin/sh
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin
+mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev 2>/dev/null
+echo "vifpath-tiny: kernel $(uname -r)"
+for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net; do
+  [ -e /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko 2>/dev/null
+done
+hostname vifpath-tiny
+ip link set lo up
+i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 40 ]; do sleep 0.25; i=$((i+1)); done
+ip link set eth0 up
+echo "vifpath-tiny: eth0 $(cat /sys/class/net/eth0/address 2>/dev/null)"
+udhcpc -i eth0 -s /etc/udhcpc.sh -x hostname:vifpath-tiny -t 60 -T 2 -A 5 -b
+while true; do
+  echo "vifpath-tiny: up $(cut -d' ' -f1 /proc/uptime)s $(ip -4 -o addr show eth0 2>/dev/null | awk '{print $4}')"
+  sleep 30
+done
+I
+  cat > "$R/etc/udhcpc.sh" <<'S'
+#!/bin/sh
+case "$1" in
+  deconfig) ip addr flush dev $interface; ip link set $interface up ;;
+  bound|renew)
+    ifconfig $interface $ip netmask ${subnet:-255.255.255.0} up
+    if [ -n "$router" ]; then ip route replace default via ${router%% *} dev $interface 2>/dev/null; fi
+    : > /etc/resolv.conf; for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+    echo "vifpath-tiny: DHCP $1 ip=$ip subnet=$subnet router=$router dns=$dns lease=$lease" ;;
+esac
+exit 0
+S
+  chmod 755 "$R/init" "$R/etc/udhcpc.sh"
+  (cd "$R" && find . | cpio -o -H newc --quiet | gzip -9) > "$O/initrd.img"
+  cp "$K/boot/vmlinuz-$KV" "$O/vmlinuz"
+  truncate -s 1M "$O/disk.raw"
+  : > "$O/.done-$KV"
+  log "image built: $(du -h "$O/vmlinuz" "$O/initrd.img" | awk '{print $2" "$1}' | tr '\n' ' ')"
+}
+
+# --------------------------------------------------------------- keystone ---
+phase_keystone() {
+  local C=/etc/keystone/keystone.conf
+  db_create keystone keystone
+  iset $C database connection "$(dburl keystone keystone)"
+  iset $C token provider fernet
+  idel $C DEFAULT log_dir; idel $C DEFAULT log_file; iset $C DEFAULT use_syslog false
+  if ! stamped keystone-db; then
+    su -s /bin/sh -c "keystone-manage db_sync" keystone
+    install -d -o keystone -g keystone -m 700 /etc/keystone/fernet-keys /etc/keystone/credential-keys
+    keystone-manage fernet_setup --keystone-user keystone --keystone-group keystone
+    keystone-manage credential_setup --keystone-user keystone --keystone-group keystone
+    keystone-manage bootstrap --bootstrap-password "$PW" \
+      --bootstrap-admin-url "$KS_URL/v3/" --bootstrap-internal-url "$KS_URL/v3/" \
+      --bootstrap-public-url "$KS_URL/v3/" --bootstrap-region-id "$REGION"
+    stamp keystone-db
+  fi
+  SVC_CONF=$C svc_ensure keystone keystone /usr/bin/uwsgi_python311 --ini "$(uwsgi_ini 5000 /usr/bin/keystone-wsgi-public keystone 2)"
+  wait_for 60 "keystone on $KS_URL/v3" curl -fsS "$KS_URL/v3"
+  write_clouds_yaml
+  admin_env
+  if stamped keystone-catalog; then log "keystone catalog already created"; return 0; fi
+  openstack project show service >/dev/null 2>&1 || openstack project create --domain default --description "Service Project" service
+  local users u
+  users=$(openstack user list -f value -c Name)
+  for u in glance placement nova neutron; do
+    grep -qx "$u" <<<"$users" || openstack user create --domain default --password "$PW" "$u"
+    openstack role add --project service --user "$u" admin
+  done
+  local services
+  services=$(openstack service list -f value -c Type)
+  mksvc() { # TYPE NAME URL
+    grep -qx "$1" <<<"$services" || openstack service create --name "$2" "$1"
+    local have i
+    have=$(openstack endpoint list --service "$1" -f value -c Interface)
+    for i in public internal admin; do
+      grep -qx "$i" <<<"$have" || openstack endpoint create --region "$REGION" "$1" "$i" "$3"
+    done
+  }
+  mksvc image glance http://$CTRL:9292
+  mksvc placement placement http://$CTRL:8778
+  mksvc compute nova http://$CTRL:8774/v2.1
+  mksvc network neutron http://$CTRL:9696
+  stamp keystone-catalog
+}
+
+write_clouds_yaml() {
+  if [ -e "$AIO_CLOUDS_YAML" ] && ! grep -q 'written by vifpath aio/up.sh' "$AIO_CLOUDS_YAML"; then
+    die "$AIO_CLOUDS_YAML exists and is not ours: set AIO_CLOUDS_YAML=<other path> to write elsewhere"
+  fi
+  mkdir -p "$(dirname "$AIO_CLOUDS_YAML")"
+  keep_pristine "$AIO_CLOUDS_YAML"
+  write_file "$AIO_CLOUDS_YAML" 600 <<Y
+# written by vifpath aio/up.sh: the all-in-one test cloud (lab password).
+clouds:
+  $AIO_CLOUD:
+    auth:
+      auth_url: $KS_URL/v3
+      username: admin
+      password: $PW
+      project_name: admin
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: $REGION
+    interface: public
+    identity_api_version: 3
+Y
+  write_file "$AIO_STATE/admin-openrc" 600 <<O
+export OS_AUTH_URL=$KS_URL/v3 OS_USERNAME=admin OS_PASSWORD=$PW OS_PROJECT_NAME=admin
+export OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default OS_REGION_NAME=$REGION OS_IDENTITY_API_VERSION=3
+O
+}
+
+# ----------------------------------------------------------------- glance ---
+phase_glance() {
+  local C=/etc/glance/glance-api.conf
+  db_create glance glance
+  iset $C DEFAULT bind_host $CTRL
+  iset $C DEFAULT workers 1
+  iset $C DEFAULT enabled_backends "fs:file"
+  idel $C DEFAULT log_dir; idel $C DEFAULT log_file
+  iset $C glance_store default_backend fs
+  idel $C glance_store filesystem_store_datadir
+  iset $C fs filesystem_store_datadir /var/lib/glance/images/
+  iset $C database connection "$(dburl glance glance)"
+  ks_auth $C keystone_authtoken glance
+  iset $C keystone_authtoken www_authenticate_uri "$KS_URL"
+  iset $C paste_deploy flavor keystone
+  iset $C oslo_concurrency lock_path /var/lock/glance
+  install -d -o glance -g glance /var/lib/glance/images /var/lock/glance
+  stamped glance-db || { su -s /bin/sh -c "glance-manage db_sync" glance; stamp glance-db; }
+  SVC_CONF=$C svc_ensure glance-api glance /usr/bin/glance-api --config-file $C --log-file "$AIO_LOGS/glance-api.log"
+  wait_for 60 "glance on :9292" http_up http://$CTRL:9292/
+}
+
+# -------------------------------------------------------------- placement ---
+phase_placement() {
+  local C=/etc/placement/placement.conf
+  db_create placement placement
+  iset $C placement_database connection "$(dburl placement placement)"
+  iset $C api auth_strategy keystone
+  idel $C DEFAULT log_dir; idel $C DEFAULT log_file
+  ks_auth $C keystone_authtoken placement
+  iset $C keystone_authtoken www_authenticate_uri "$KS_URL"
+  stamped placement-db || { su -s /bin/sh -c "placement-manage db sync" placement; stamp placement-db; }
+  SVC_CONF=$C svc_ensure placement-api placement /usr/bin/uwsgi_python311 --ini "$(uwsgi_ini 8778 /usr/bin/placement-api placement-api 1)"
+  wait_for 60 "placement on :8778" http_up http://$CTRL:8778/
+}
+
+# ------------------------------------------------------------------- nova ---
+phase_nova() {
+  local C=/etc/nova/nova.conf CC=/etc/nova/nova-compute.conf d
+  for d in nova nova_api nova_cell0; do db_create $d nova; done
+  iset $C DEFAULT transport_url "$RABBIT_URL"
+  iset $C DEFAULT my_ip $CTRL
+  iset $C DEFAULT state_path /var/lib/nova
+  iset $C DEFAULT enabled_apis osapi_compute,metadata
+  iset $C DEFAULT osapi_compute_listen $CTRL
+  iset $C DEFAULT metadata_listen $CTRL
+  iset $C DEFAULT osapi_compute_workers 1
+  iset $C DEFAULT metadata_workers 1
+  idel $C DEFAULT log_dir; idel $C DEFAULT log_file
+  iset $C conductor workers 1
+  iset $C scheduler workers 1
+  iset $C scheduler discover_hosts_in_cells_interval 30
+  iset $C api auth_strategy keystone
+  iset $C api_database connection "$(dburl nova_api nova)"
+  iset $C database connection "$(dburl nova nova)"
+  ks_auth $C keystone_authtoken nova
+  iset $C keystone_authtoken www_authenticate_uri "$KS_URL"
+  ks_auth $C service_user nova
+  iset $C service_user send_service_user_token true
+  iset $C vnc enabled false
+  iset $C spice enabled false
+  iset $C oslo_concurrency lock_path /var/lib/nova/tmp
+  ks_auth $C placement placement
+  idel $C neutron default_floating_pool
+  ks_auth $C neutron neutron
+  iset $C neutron service_metadata_proxy true
+  iset $C neutron metadata_proxy_shared_secret "$PW"
+  iset $C glance region_name "$REGION"
+  idel $C cinder os_region_name
+  iset $CC DEFAULT compute_driver libvirt.LibvirtDriver
+  iset $CC libvirt virt_type qemu   # TCG: KVM cannot run a stock guest kernel here
+  iset $CC libvirt cpu_mode none
+  install -d -o nova -g nova /var/lib/nova/tmp /var/lib/nova/instances
+  if ! stamped nova-db; then
+    su -s /bin/sh -c "nova-manage api_db sync" nova
+    su -s /bin/sh -c "nova-manage cell_v2 map_cell0" nova
+    su -s /bin/sh -c "nova-manage cell_v2 list_cells" nova | grep -q ' cell1 ' \
+      || su -s /bin/sh -c "nova-manage cell_v2 create_cell --name=cell1 --verbose" nova
+    su -s /bin/sh -c "nova-manage db sync" nova
+    stamp nova-db
+  fi
+  local s
+  for s in nova-api nova-conductor nova-scheduler; do
+    SVC_CONF=$C svc_ensure $s nova /usr/bin/$s --config-file=$C --log-file "$AIO_LOGS/$s.log"
+  done
+  # root: works with any libvirtd (also one started by someone else with polkit auth).
+  SVC_CONF="$C $CC" svc_ensure nova-compute root /usr/bin/nova-compute --config-file=$C --config-file=$CC --log-file "$AIO_LOGS/nova-compute.log"
+  wait_for 120 "nova-api on :8774" http_up http://$CTRL:8774/
+  admin_env
+  wait_for 120 "nova-compute to report up" sh -c 'openstack compute service list --service nova-compute -f value -c State | grep -qx up'
+  if ! stamped nova-hosts; then
+    su -s /bin/sh -c "nova-manage cell_v2 discover_hosts --verbose" nova
+    wait_for 60 "the hypervisor to appear" sh -c 'openstack hypervisor list -f value | grep -q .'
+    stamp nova-hosts
+  fi
+}
+
+# ---------------------------------------------------------------- neutron ---
+phase_neutron() {
+  local N=/etc/neutron/neutron.conf M=/etc/neutron/plugins/ml2/ml2_conf.ini
+  local L=/etc/neutron/plugins/ml2/linuxbridge_agent.ini D=/etc/neutron/dhcp_agent.ini MD=/etc/neutron/metadata_agent.ini
+  # The "physical" provider NIC: veth eth2 whose peer, in our namespace, is
+  # the provider gateway 192.168.31.1 (and .94 inside provider1subnet).
+  [ -e /run/netns/$GW_NS ] || ip netns add $GW_NS
+  if ! ip link show $PROVIDER_IF >/dev/null 2>&1; then
+    ip link add $PROVIDER_IF type veth peer name $GW_IF netns $GW_NS
+  elif [ "$(ip -d -j link show $PROVIDER_IF | python3 -c 'import json,sys;print(json.load(sys.stdin)[0].get("linkinfo",{}).get("info_kind",""))')" != veth ] \
+       || ! ip -n $GW_NS link show $GW_IF >/dev/null 2>&1; then
+    die "$PROVIDER_IF exists but is not our veth to $GW_IF in namespace $GW_NS: delete it or run aio/down.sh"
+  fi
+  ip link set $PROVIDER_IF up
+  ip -n $GW_NS link set lo up
+  ip -n $GW_NS link set $GW_IF up
+  ip -n $GW_NS addr replace 192.168.31.1/27 dev $GW_IF
+  ip -n $GW_NS addr replace 192.168.31.94/27 dev $GW_IF
+  modprobe br_netfilter 2>/dev/null || true
+
+  db_create neutron neutron
+  iset $N DEFAULT core_plugin ml2
+  iset $N DEFAULT service_plugins ""
+  iset $N DEFAULT transport_url "$RABBIT_URL"
+  iset $N DEFAULT auth_strategy keystone
+  iset $N DEFAULT bind_host $CTRL
+  iset $N DEFAULT api_workers 1
+  iset $N DEFAULT rpc_workers 1
+  iset $N DEFAULT rpc_state_report_workers 1
+  iset $N DEFAULT notify_nova_on_port_status_changes true
+  iset $N DEFAULT notify_nova_on_port_data_changes true
+  iset $N DEFAULT interface_driver linuxbridge
+  idel $N DEFAULT log_dir; idel $N DEFAULT log_file
+  iset $N database connection "$(dburl neutron neutron)"
+  ks_auth $N keystone_authtoken neutron
+  iset $N keystone_authtoken www_authenticate_uri "$KS_URL"
+  ks_auth $N nova nova
+  iset $N experimental linuxbridge true   # Zed refuses linuxbridge without it
+  iset $N oslo_concurrency lock_path /var/lib/neutron/tmp
+  iset $N agent root_helper "sudo neutron-rootwrap /etc/neutron/rootwrap.conf"
+  iset $N agent root_helper_daemon "sudo neutron-rootwrap-daemon /etc/neutron/rootwrap.conf"
+  idel $N oslo_policy policy_file
+  iset $M ml2 type_drivers flat,vlan
+  iset $M ml2 tenant_network_types ""
+  iset $M ml2 mechanism_drivers linuxbridge
+  iset $M ml2 extension_drivers port_security
+  iset $M ml2_type_flat flat_networks provider
+  idel $M ml2_type_vxlan vni_ranges
+  iset $M securitygroup enable_ipset true
+  iset $L linux_bridge physical_interface_mappings provider:$PROVIDER_IF
+  iset $L vxlan enable_vxlan false
+  iset $L securitygroup enable_security_group true
+  iset $L securitygroup firewall_driver iptables
+  iset $D DEFAULT interface_driver linuxbridge
+  iset $D DEFAULT dhcp_driver neutron.agent.linux.dhcp.Dnsmasq
+  iset $D DEFAULT enable_isolated_metadata true
+  iset $D DEFAULT dnsmasq_base_log_dir "$AIO_LOGS/dnsmasq"   # no syslog here: dnsmasq logs to files
+  iset $MD DEFAULT nova_metadata_host $CTRL
+  iset $MD DEFAULT metadata_proxy_shared_secret "$PW"
+  iset $MD DEFAULT metadata_workers 1
+  install -d -o neutron -g neutron /var/lib/neutron /var/lib/neutron/tmp /var/lock/neutron "$AIO_LOGS/dnsmasq"
+  stamped neutron-db || { su -s /bin/sh -c "neutron-db-manage --config-file $N --config-file $M upgrade head" neutron; stamp neutron-db; }
+  SVC_CONF="$N $M" svc_ensure neutron-server neutron /usr/bin/neutron-server --config-file $N --config-file $M --log-file "$AIO_LOGS/neutron-server.log"
+  wait_for 120 "neutron-server on :9696" http_up http://$CTRL:9696/
+  SVC_CONF="$N $M $L" svc_ensure neutron-linuxbridge-agent neutron /usr/bin/neutron-linuxbridge-agent --config-file $N --config-file $M --config-file $L --log-file "$AIO_LOGS/neutron-linuxbridge-agent.log"
+  SVC_CONF="$N $D" svc_ensure neutron-dhcp-agent neutron /usr/bin/neutron-dhcp-agent --config-file $N --config-file $D --log-file "$AIO_LOGS/neutron-dhcp-agent.log"
+  SVC_CONF="$N $MD" svc_ensure neutron-metadata-agent neutron /usr/bin/neutron-metadata-agent --config-file $N --config-file $MD --log-file "$AIO_LOGS/neutron-metadata-agent.log"
+}
+
+# ----------------------------------------------------------- glance image ---
+# The cirros stand-in, registered the classic way: kernel (aki), ramdisk (ari)
+# and a raw root disk pointing at both (Debian's nova rejects "ami" root disks
+# since the CVE-2024-32498 backport: "Image content does not match disk_format").
+phase_upload() {
+  admin_env
+  local O=$AIO_STATE/image have kid rid
+  have=$(openstack image list -f value -c Name)
+  if grep -qx cirros <<<"$have"; then log "image cirros already uploaded"; return 0; fi
+  grep -qx cirros-kernel <<<"$have" && openstack image delete cirros-kernel
+  grep -qx cirros-ramdisk <<<"$have" && openstack image delete cirros-ramdisk
+  kid=$(openstack image create cirros-kernel --disk-format aki --container-format aki --public --file "$O/vmlinuz" -f value -c id)
+  rid=$(openstack image create cirros-ramdisk --disk-format ari --container-format ari --public --file "$O/initrd.img" -f value -c id)
+  openstack image create cirros --disk-format raw --container-format bare --public --file "$O/disk.raw" \
+    --property kernel_id="$kid" --property ramdisk_id="$rid" \
+    --property os_command_line="console=ttyS0 panic=-1" \
+    --property description="vifpath aio stand-in for cirros: Debian kernel + busybox initramfs running udhcpc" -f value -c id
+}
+
+# ------------------------------------------------------------------ check ---
+phase_check() {
+  admin_env
+  wait_for 120 "all nova services up" sh -c '[ -z "$(openstack compute service list -f value -c State | grep -vx up)" ]'
+  wait_for 120 "3 neutron agents alive" sh -c '[ "$(openstack network agent list -f value -c Alive | grep -cx True)" -ge 3 ] && [ -z "$(openstack network agent list -f value -c Alive | grep -vx True)" ]'
+  openstack compute service list
+  openstack network agent list
+}
+
+# ------------------------------------------------------------------- main ---
+mkdir -p "$AIO_STATE" "$AIO_LOGS" "$AIO_RUN"
+chmod 755 "$AIO_STATE" "$AIO_LOGS"
+exec 9>"$AIO_STATE/.lock"
+flock -n 9 || die "another aio/up.sh or aio/down.sh is running (lock $AIO_STATE/.lock)"
+( while sleep 2; do awk '/MemTotal/{t=$2}/MemAvailable/{a=$2}END{print int((t-a)/1024)}' /proc/meminfo; done ) >> "$AIO_STATE/mem.log" 9>&- &
+MEMPID=$!
+trap 'kill $MEMPID 2>/dev/null || true' EXIT
+T0=$(date +%s)
+echo "=== up.sh $(date -u +%FT%TZ)" >> "$AIO_STATE/timings.txt"
+PHASES=(install base image keystone glance placement nova neutron upload check)
+[ "${AIO_SKIP_INSTALL:-0}" = 1 ] && PHASES=("${PHASES[@]:1}")
+for p in "${PHASES[@]}"; do
+  t=$(date +%s)
+  log "phase $p"
+  set +e
+  ( set -e; "phase_$p" ) 2>&1 | tee -a "$AIO_LOGS/phase-$p.log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  printf '%s\t%-10s\trc=%s\t%ss\n' "$(date -u +%FT%TZ)" "$p" "$rc" "$(( $(date +%s) - t ))" >> "$AIO_STATE/timings.txt"
+  if [ "$rc" != 0 ]; then
+    log "phase $p FAILED (rc $rc); service log tails follow"
+    "$AIO_DIR/logs.sh" 40 >&2 || true
+    die "bring-up failed in phase $p: see $AIO_LOGS/phase-$p.log"
+  fi
+done
+peak=$(sort -n "$AIO_STATE/mem.log" | tail -1)
+echo "total ${#PHASES[@]} phases $(( $(date +%s) - T0 ))s; peak used memory so far ${peak} MiB" | tee -a "$AIO_STATE/timings.txt"
+log "cloud $AIO_CLOUD ready: OS_CLOUD=$AIO_CLOUD OS_CLIENT_CONFIG_FILE=$AIO_CLOUDS_YAML (admin openrc: $AIO_STATE/admin-openrc)"
