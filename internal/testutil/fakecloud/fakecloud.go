@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -177,11 +178,15 @@ func mustRead(name string) []byte {
 }
 
 func list(name, key string) []obj {
-	var m map[string][]obj
+	var m map[string]json.RawMessage
 	if err := json.Unmarshal(mustRead(name), &m); err != nil {
 		panic("fakecloud: " + name + ": " + err.Error())
 	}
-	return m[key]
+	var l []obj
+	if err := json.Unmarshal(m[key], &l); err != nil {
+		panic("fakecloud: " + name + ": " + err.Error())
+	}
+	return l
 }
 
 func (c *Cloud) load() {
@@ -440,7 +445,9 @@ func (c *Cloud) Names(kind string) []string {
 		l = c.keypairs
 	case "servers":
 		for _, s := range c.servers {
-			l = append(l, s.body)
+			if !c.gone(s) {
+				l = append(l, s.body)
+			}
 		}
 	case "networks":
 		l = c.networks
@@ -481,7 +488,10 @@ func (c *Cloud) newID(kind int) string {
 func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	body, _ := io.ReadAll(r.Body)
+	var body []byte
+	if r.Body != nil {
+		body, _ = io.ReadAll(r.Body)
+	}
 	c.requests = append(c.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery})
 	idx := len(c.requests) - 1
 	sw := &statusWriter{ResponseWriter: w}
@@ -526,6 +536,10 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sw.Header().Set("Content-Type", "application/json")
 		sw.WriteHeader(http.StatusOK)
 		sw.Write(c.netVers)
+	case path == "/image/" || path == "/image":
+		// Not recorded: Glance Zed's version document, synthesized (see
+		// testdata/README.md).
+		writeJSON(sw, http.StatusMultipleChoices, obj{"versions": []obj{{"id": "v2.16", "status": "CURRENT", "links": []obj{{"rel": "self", "href": c.base + "/image/v2/"}}}}})
 	case strings.HasPrefix(path, "/image/v2"):
 		c.image(sw, r, strings.TrimPrefix(path, "/image/v2"))
 	default:
@@ -812,7 +826,12 @@ func (c *Cloud) compute(w http.ResponseWriter, r *http.Request, rest string, bod
 }
 
 func (c *Cloud) gone(sv *server) bool {
-	return !sv.deleted.IsZero() && !c.cfg.Now().Before(sv.deleted.Add(c.cfg.DeleteTime))
+	g := !sv.deleted.IsZero() && !c.cfg.Now().Before(sv.deleted.Add(c.cfg.DeleteTime))
+	if g {
+		// Nova deletes the ports it created for the server.
+		c.ports = slices.DeleteFunc(c.ports, func(p obj) bool { return p["device_id"] == sv.body["id"] })
+	}
+	return g
 }
 
 func (c *Cloud) server(id string) *server {
@@ -967,11 +986,16 @@ func (c *Cloud) createServer(w http.ResponseWriter, p string, body []byte) {
 			f.After = c.cfg.ErrorTime
 		}
 		sv.fault = &f
-	} else if ram, _ := fl["ram"].(float64); int(ram) > c.cfg.HostRAMMiB {
+	} else if ram, _ := strconv.Atoi(fmt.Sprint(fl["ram"])); ram > c.cfg.HostRAMMiB {
 		sv.fault = &ServerFault{Code: 500, Message: "No valid host was found. There are not enough hosts available.", Details: "Traceback (most recent call last):\n  File \"/usr/lib/python3/dist-packages/nova/conductor/manager.py\", line 1580, in schedule_and_build_instances\n    host_lists = self._schedule_instances(context, request_specs[0],\nnova.exception.NoValidHost: No valid host was found. There are not enough hosts available.\n", After: c.cfg.ErrorTime}
 	}
 	if sv.fault != nil {
 		b["OS-EXT-SRV-ATTR:host"], b["OS-EXT-SRV-ATTR:hypervisor_hostname"] = nil, nil
+		if strings.HasPrefix(sv.fault.Message, "No valid host") && rq.Networks[0].Port == "" {
+			// The scheduler failed: nova-compute never allocated a port.
+			c.ports = slices.DeleteFunc(c.ports, func(o obj) bool { return o["id"] == port["id"] })
+			b["addresses"] = obj{}
+		}
 	}
 	c.servers = append(c.servers, sv)
 	pass := fmt.Sprintf("AdminPass%06dSecret", seq)
