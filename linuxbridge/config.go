@@ -1,0 +1,22 @@
+package linuxbridge
+
+import "log/slog"
+
+// DefaultNetNSDir is where `ip netns add` and Neutron keep named network
+// namespaces.
+const DefaultNetNSDir = "/run/netns"
+
+// Config says which network namespace an Inspector reads. A nil *Config
+// means the current namespace of the process with no logging.
+type Config struct {
+	// NetNSPath is the path of a network namespace file to inspect
+	// (/run/netns/qdhcp-…, /proc/<pid>/ns/net). Empty means the namespace
+	// the process is in (no namespace switch, no privilege needed).
+	NetNSPath string
+	// NetNSDir is where OpenNamespace looks up named namespaces. Empty
+	// means DefaultNetNSDir (/run/netns).
+	NetNSDir string
+	// Logger receives debug records (dump retries, vanished links). Nil
+	// means silent.
+	Logger *slog.Logger
+}

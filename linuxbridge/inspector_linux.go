@@ -1,0 +1,515 @@
+package linuxbridge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Inspector reads bridges, ports and forwarding databases of one network
+// namespace through a NETLINK_ROUTE socket opened inside that namespace.
+// It never changes anything. Every call does a fixed number of netlink
+// dumps (Snapshot: three) whatever the number of bridges and ports.
+//
+// An Inspector is safe for concurrent use; calls are serialized on its one
+// socket. Close it when done: the socket keeps the namespace alive.
+type Inspector struct {
+	log    *slog.Logger
+	nsPath string // "" for the process's namespace
+	nsDev  uint64
+	nsIno  uint64
+
+	mu     sync.Mutex
+	c      *conn // nil once closed
+	links  []rawLink
+	byIdx  map[int]int
+	neighs []rawNeigh
+}
+
+// Open returns an Inspector for the namespace cfg names (nil or an empty
+// NetNSPath: the process's own namespace). Opening another namespace
+// needs CAP_SYS_ADMIN for setns, done once on a fresh locked goroutine;
+// the caller's thread never changes namespace.
+func Open(cfg *Config) (*Inspector, error) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	in := &Inspector{log: cfg.Logger, nsPath: cfg.NetNSPath}
+	if in.log == nil {
+		in.log = slog.New(slog.DiscardHandler)
+	}
+	if in.nsPath == "" {
+		c, err := newConn()
+		if err != nil {
+			return nil, permission(err, "open a netlink socket")
+		}
+		in.c = c
+		return in, nil
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(in.nsPath, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("%w: %s does not exist: check `ip netns list` or the path", ErrNoNetNS, in.nsPath)
+		}
+		return nil, fmt.Errorf("linuxbridge: stat network namespace %s: %w", in.nsPath, err)
+	}
+	in.nsDev, in.nsIno = st.Dev, st.Ino
+	err := inNetNS(in.nsPath, func() error {
+		c, err := newConn()
+		in.c = c
+		return err
+	})
+	if err != nil {
+		if in.c != nil {
+			in.c.close()
+		}
+		return nil, err
+	}
+	in.log.Debug("linuxbridge: opened", "netns", in.nsPath)
+	return in, nil
+}
+
+// OpenNamespace opens the named namespace (as `ip netns` names it) under
+// cfg.NetNSDir, default /run/netns. cfg.NetNSPath is ignored.
+func OpenNamespace(name string, cfg *Config) (*Inspector, error) {
+	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
+		return nil, fmt.Errorf("linuxbridge: bad namespace name %q: want a name such as qdhcp-<network id>", name)
+	}
+	c := Config{}
+	if cfg != nil {
+		c = *cfg
+	}
+	dir := c.NetNSDir
+	if dir == "" {
+		dir = DefaultNetNSDir
+	}
+	c.NetNSPath = filepath.Join(dir, name)
+	return Open(&c)
+}
+
+// Close closes the socket. It is idempotent; calls after Close return
+// ErrClosed.
+func (in *Inspector) Close() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.c == nil {
+		return nil
+	}
+	err := in.c.close()
+	in.c = nil
+	in.links, in.byIdx, in.neighs = nil, nil, nil
+	return err
+}
+
+// Snapshot reads every bridge, its ports and addresses, and the whole
+// forwarding database, in three netlink dumps.
+func (in *Inspector) Snapshot(ctx context.Context) (*Snapshot, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if err := in.begin(ctx); err != nil {
+		return nil, err
+	}
+	bridges, err := in.bridgesLocked(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	fdb, err := in.fdbLocked(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Bridges: bridges, FDB: fdb}, nil
+}
+
+// Bridges lists every bridge in the namespace with its ports and
+// addresses, sorted by name (two netlink dumps).
+func (in *Inspector) Bridges(ctx context.Context) ([]Bridge, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if err := in.begin(ctx); err != nil {
+		return nil, err
+	}
+	return in.bridgesLocked(ctx, "")
+}
+
+// Bridge returns the named bridge. It fails with an error satisfying
+// errors.Is(err, ErrNotFound) (and fs.ErrNotExist) when no such device
+// exists, and ErrNotBridge when the device is not a bridge.
+func (in *Inspector) Bridge(ctx context.Context, name string) (*Bridge, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if err := in.begin(ctx); err != nil {
+		return nil, err
+	}
+	bs, err := in.bridgesLocked(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(bs) == 1 {
+		return &bs[0], nil
+	}
+	for _, l := range in.links {
+		if l.name == name {
+			return nil, fmt.Errorf("%w: %s is a %s, not a bridge%s", ErrNotBridge, name, describeKind(&l), in.where())
+		}
+	}
+	return nil, fmt.Errorf("%w: no device %s%s: list bridges with Bridges or `brctl show`", ErrNotFound, name, in.where())
+}
+
+// BridgeForNetwork returns the bridge Neutron's Linux bridge agent made for
+// a network ("brq" + the first 11 characters of networkID). The error
+// satisfies errors.Is(err, ErrNotFound) when no agent wired the network
+// here (no port of it is bound to this host, or the agent is not running).
+func (in *Inspector) BridgeForNetwork(ctx context.Context, networkID string) (*Bridge, error) {
+	if len(networkID) < NeutronIDPrefixLen {
+		return nil, fmt.Errorf("linuxbridge: network ID %q is too short: want at least %d characters of the UUID", networkID, NeutronIDPrefixLen)
+	}
+	b, err := in.Bridge(ctx, NetworkBridgeName(networkID))
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("linuxbridge: network %s: %w: no bridge %s%s: is a port of the network bound to this host and the linuxbridge agent running?", networkID, ErrNotFound, NetworkBridgeName(networkID), in.where())
+	}
+	return b, err
+}
+
+// FDB returns every bridge's forwarding database (learned, permanent and
+// static entries), sorted by bridge, port and MAC (two netlink dumps).
+func (in *Inspector) FDB(ctx context.Context) ([]FDBEntry, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if err := in.begin(ctx); err != nil {
+		return nil, err
+	}
+	if err := in.loadLinks(ctx); err != nil {
+		return nil, err
+	}
+	return in.fdbLocked(ctx, nil)
+}
+
+// WhereIs returns the forwarding database entries for mac: which port of
+// which bridge leads to it. A MAC can appear on several bridges (and as a
+// port's own "permanent" address). The error satisfies
+// errors.Is(err, ErrNotFound) when no bridge knows mac: no frame from it
+// reached a bridge within the ageing time (300 s by default).
+func (in *Inspector) WhereIs(ctx context.Context, mac net.HardwareAddr) ([]FDBEntry, error) {
+	if len(mac) == 0 {
+		return nil, fmt.Errorf("linuxbridge: WhereIs: empty MAC address")
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if err := in.begin(ctx); err != nil {
+		return nil, err
+	}
+	if err := in.loadLinks(ctx); err != nil {
+		return nil, err
+	}
+	es, err := in.fdbLocked(ctx, mac)
+	if err != nil {
+		return nil, err
+	}
+	if len(es) == 0 {
+		return nil, fmt.Errorf("%w: no bridge%s has learned %s: the NIC sent nothing in the ageing time, or it is on another host", ErrNotFound, in.where(), mac)
+	}
+	return es, nil
+}
+
+func (in *Inspector) where() string {
+	if in.nsPath == "" {
+		return ""
+	}
+	return " in " + in.nsPath
+}
+
+// begin checks the Inspector is open, ctx is live, and the namespace it was
+// opened on still has its name (the socket would keep a deleted namespace
+// alive and show its stale devices).
+func (in *Inspector) begin(ctx context.Context) error {
+	if in.c == nil {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("linuxbridge: %w", err)
+	}
+	if in.nsPath != "" {
+		var st unix.Stat_t
+		if err := unix.Stat(in.nsPath, &st); err != nil || st.Dev != in.nsDev || st.Ino != in.nsIno {
+			return fmt.Errorf("%w: %s was deleted (or replaced) after the inspector was opened: close it and open again", ErrNoNetNS, in.nsPath)
+		}
+	}
+	return nil
+}
+
+// retry runs one dump attempt until it is not interrupted, at most
+// maxDumpTries times.
+func (in *Inspector) retry(ctx context.Context, what string, attempt func() error) error {
+	var err error
+	for i := 0; i < maxDumpTries; i++ {
+		err = attempt()
+		if !errors.Is(err, errDumpInterrupted) {
+			break
+		}
+		in.log.Debug("linuxbridge: dump interrupted, retrying", "dump", what, "try", i+1)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errDumpInterrupted):
+		return fmt.Errorf("linuxbridge: %s dump interrupted %d times by concurrent changes%s: retry later", what, maxDumpTries, in.where())
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("linuxbridge: %s dump%s: %w", what, in.where(), err)
+	}
+	return permission(fmt.Errorf("linuxbridge: %s dump%s: %w", what, in.where(), err), "read "+what)
+}
+
+// permission maps EPERM/EACCES to ErrPermission naming the capability.
+func permission(err error, what string) error {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("%w: %s: %v: grant CAP_NET_ADMIN or run as root", ErrPermission, what, err)
+	}
+	return err
+}
+
+// loadLinks dumps every link (RTM_GETLINK, AF_UNSPEC) into in.links.
+func (in *Inspector) loadLinks(ctx context.Context) error {
+	hdr := make([]byte, ifinfomsgLen)
+	hdr[0] = unix.AF_UNSPEC
+	return in.retry(ctx, "link", func() error {
+		in.links = in.links[:0]
+		err := in.c.dump(ctx, unix.RTM_GETLINK, hdr, nil, func(typ uint16, p []byte) error {
+			if typ != unix.RTM_NEWLINK {
+				return nil
+			}
+			in.links = append(in.links, rawLink{})
+			if !decodeLink(p, &in.links[len(in.links)-1]) {
+				in.links = in.links[:len(in.links)-1]
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if in.byIdx == nil {
+			in.byIdx = make(map[int]int, len(in.links))
+		}
+		clear(in.byIdx)
+		for i := range in.links {
+			in.byIdx[in.links[i].index] = i
+		}
+		return nil
+	})
+}
+
+func (in *Inspector) link(index int) *rawLink {
+	if i, ok := in.byIdx[index]; ok {
+		return &in.links[i]
+	}
+	return nil
+}
+
+// bridgesLocked dumps links and addresses and builds the bridges; only the
+// one named only if only is not empty.
+func (in *Inspector) bridgesLocked(ctx context.Context, only string) ([]Bridge, error) {
+	if err := in.loadLinks(ctx); err != nil {
+		return nil, err
+	}
+	var bridges []Bridge
+	bridgeAt := make(map[int]int)
+	for i := range in.links {
+		l := &in.links[i]
+		if l.kind != kindBridge || (only != "" && l.name != only) {
+			continue
+		}
+		bridgeAt[l.index] = len(bridges)
+		bridges = append(bridges, Bridge{
+			Name:      l.name,
+			Index:     l.index,
+			MAC:       l.mac,
+			MTU:       l.mtu,
+			OperState: OperState(l.oper),
+			Up:        l.flags&unix.IFF_UP != 0,
+			STP:       l.stp,
+			Neutron:   ParseDeviceName(l.name),
+		})
+	}
+	if len(bridges) == 0 {
+		return nil, nil
+	}
+	for i := range in.links {
+		l := &in.links[i]
+		if l.master == 0 || !l.bridgePort {
+			continue
+		}
+		bi, ok := bridgeAt[l.master]
+		if !ok {
+			// Not a bridge we report (filtered out, or it vanished
+			// between messages of the dump).
+			continue
+		}
+		bridges[bi].Ports = append(bridges[bi].Ports, makePort(l))
+	}
+	if err := in.loadAddrs(ctx, bridges, bridgeAt); err != nil {
+		return nil, err
+	}
+	sort.Slice(bridges, func(i, j int) bool { return bridges[i].Name < bridges[j].Name })
+	for i := range bridges {
+		ps := bridges[i].Ports
+		sort.Slice(ps, func(a, b int) bool { return ps[a].Name < ps[b].Name })
+	}
+	return bridges, nil
+}
+
+func makePort(l *rawLink) Port {
+	p := Port{
+		Name:      l.name,
+		Index:     l.index,
+		Kind:      portKind(l),
+		MAC:       l.mac,
+		MTU:       l.mtu,
+		OperState: OperState(l.oper),
+		Up:        l.flags&unix.IFF_UP != 0,
+		LowerUp:   l.flags&unix.IFF_LOWER_UP != 0,
+		Priority:  l.port.priority,
+		Cost:      l.port.cost,
+		Learning:  l.port.learning,
+		Flood:     l.port.flood,
+		Hairpin:   l.port.hairpin,
+		Stats:     l.stats,
+		Neutron:   ParseDeviceName(l.name),
+	}
+	if l.port.hasState {
+		p.STPState = STPState(l.port.state + 1)
+	}
+	if l.kind == kindVeth && l.link != 0 {
+		p.Peer = &VethPeer{NetNSID: l.netnsid, Index: l.link}
+	}
+	return p
+}
+
+func portKind(l *rawLink) PortKind {
+	switch l.kind {
+	case kindNone:
+		if l.arphrd == unix.ARPHRD_ETHER {
+			return PortPhysical
+		}
+		return PortOther
+	case kindTun:
+		if l.tunTap {
+			return PortTap
+		}
+		return PortOther
+	case kindVeth:
+		return PortVeth
+	case kindVLAN:
+		return PortVLAN
+	case kindBond:
+		return PortBond
+	}
+	return PortOther
+}
+
+func describeKind(l *rawLink) string {
+	switch l.kind {
+	case kindBridge:
+		return "bridge"
+	case kindNone:
+		return "device without a link kind"
+	}
+	return portKind(l).String() + " device"
+}
+
+// loadAddrs dumps addresses (RTM_GETADDR) and attaches the bridges'.
+func (in *Inspector) loadAddrs(ctx context.Context, bridges []Bridge, bridgeAt map[int]int) error {
+	hdr := make([]byte, ifaddrmsgLen)
+	return in.retry(ctx, "address", func() error {
+		for i := range bridges {
+			bridges[i].Addrs = bridges[i].Addrs[:0]
+		}
+		return in.c.dump(ctx, unix.RTM_GETADDR, hdr, nil, func(typ uint16, p []byte) error {
+			if typ != unix.RTM_NEWADDR {
+				return nil
+			}
+			idx, ip, family, bits, ok := decodeAddr(p)
+			if !ok {
+				return nil
+			}
+			bi, ok := bridgeAt[idx]
+			if !ok {
+				return nil
+			}
+			var a netip.Addr
+			if family == unix.AF_INET {
+				a = netip.AddrFrom4([4]byte(ip[:4]))
+			} else {
+				a = netip.AddrFrom16(ip)
+			}
+			bridges[bi].Addrs = append(bridges[bi].Addrs, netip.PrefixFrom(a, bits))
+			return nil
+		})
+	})
+}
+
+// fdbLocked dumps the bridge FDB (RTM_GETNEIGH, AF_BRIDGE); in.links must
+// be loaded. Only entries of a bridge's database (with NDA_MASTER) are
+// kept, not the "self" multicast lists of individual devices. If mac is
+// not nil only its entries are returned.
+func (in *Inspector) fdbLocked(ctx context.Context, mac net.HardwareAddr) ([]FDBEntry, error) {
+	hdr := make([]byte, ndmsgLen)
+	hdr[0] = unix.AF_BRIDGE
+	var out []FDBEntry
+	err := in.retry(ctx, "fdb", func() error {
+		out = out[:0]
+		var n rawNeigh
+		return in.c.dump(ctx, unix.RTM_GETNEIGH, hdr, nil, func(typ uint16, p []byte) error {
+			if typ != unix.RTM_NEWNEIGH || !decodeNeigh(p, &n) || n.master == 0 {
+				return nil
+			}
+			if mac != nil && !bytes.Equal(mac, n.mac) {
+				return nil
+			}
+			port, br := in.link(n.ifindex), in.link(n.master)
+			if port == nil || br == nil {
+				in.log.Debug("linuxbridge: fdb entry of a vanished link", "mac", n.mac, "ifindex", n.ifindex)
+				return nil
+			}
+			out = append(out, FDBEntry{
+				MAC:         n.mac,
+				Bridge:      br.name,
+				BridgeIndex: br.index,
+				Port:        port.name,
+				PortIndex:   port.index,
+				VLAN:        n.vlan,
+				State:       fdbState(n.state),
+				ExtLearned:  n.flags&unix.NTF_EXT_LEARNED != 0,
+			})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		if a.Bridge != b.Bridge {
+			return a.Bridge < b.Bridge
+		}
+		if a.Port != b.Port {
+			return a.Port < b.Port
+		}
+		if c := bytes.Compare(a.MAC, b.MAC); c != 0 {
+			return c < 0
+		}
+		return a.VLAN < b.VLAN
+	})
+	return out, nil
+}
