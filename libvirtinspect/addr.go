@@ -90,7 +90,9 @@ const (
 		"take the address from Neutron or the network's dnsmasq leases"
 	NoteARPNlmsg = "arp: libvirt 9.0's neighbour dump fails on newer kernels (\"wrong nlmsg len\"); " +
 		"read the neighbour table yourself or probe with ARP"
-	NoteAgent = "agent: needs a <channel> to org.qemu.guest_agent.0 and qemu-guest-agent running in the guest"
+	NoteAgent         = "agent: needs a <channel> to org.qemu.guest_agent.0 and qemu-guest-agent running in the guest"
+	NoteAgentReadOnly = "agent: libvirt refuses the agent source on a read-only connection; use the read-write socket " +
+		"(and a guest agent) if you need it"
 )
 
 // InterfaceAddresses asks each source (all of AllSources when none given)
@@ -100,7 +102,8 @@ const (
 // Say it plainly: for Nova's type='bridge' interfaces the lease source is
 // always empty, and on Debian 12 (libvirt 9.0) with kernel 6.x the arp
 // source fails with "wrong nlmsg len"; the agent source needs a guest agent
-// Nova does not configure by default. The error return is for the lookup and
+// Nova does not configure by default (and libvirt refuses it on a read-only
+// connection). The error return is for the lookup and
 // the connection only.
 func (c *Client) InterfaceAddresses(ctx context.Context, ref string, sources ...AddrSource) ([]AddrReport, error) {
 	if len(sources) == 0 {
@@ -163,6 +166,8 @@ func (c *Client) InterfaceAddresses(ctx context.Context, ref string, sources ...
 			r.Note = NoteLeaseBridge
 		case s == SourceARP && r.Err != nil && strings.Contains(r.Error, "wrong nlmsg len"):
 			r.Note = NoteARPNlmsg
+		case s == SourceAgent && r.Err != nil && strings.Contains(r.Error, "read only access"):
+			r.Note = NoteAgentReadOnly
 		case s == SourceAgent && r.Err != nil && strings.Contains(r.Error, "agent"):
 			r.Note = NoteAgent
 		}

@@ -163,3 +163,5 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+func parseMAC(s string) (net.HardwareAddr, error) { return net.ParseMAC(s) }
