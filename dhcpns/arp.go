@@ -1,0 +1,106 @@
+package dhcpns
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// ARPReply is one answer to an ARP request.
+type ARPReply struct {
+	// MAC is the responder's hardware address (ARP sender hardware address).
+	MAC net.HardwareAddr `json:"mac"`
+	// RTT is the time from sending the request to reading this reply.
+	RTT time.Duration `json:"rtt"`
+}
+
+// ARPResult is the outcome for one target of an ARP probe or sweep.
+type ARPResult struct {
+	// IP is the target.
+	IP netip.Addr `json:"ip"`
+	// Replies lists each distinct responder, first answer first.
+	Replies []ARPReply `json:"replies"`
+}
+
+// Answered reports whether any host answered.
+func (r ARPResult) Answered() bool { return len(r.Replies) > 0 }
+
+// Duplicate reports whether more than one MAC answered for the IP (an
+// address conflict, or a stale VM still holding the address).
+func (r ARPResult) Duplicate() bool { return len(r.Replies) > 1 }
+
+// ARPOptions tune a probe or sweep. A nil *ARPOptions means defaults.
+type ARPOptions struct {
+	// Timeout is how long each target is waited for after its request was
+	// sent. The sweep sends all requests first, so it waits one Timeout in
+	// total, not one per silent target. Zero value: 1 s. A ctx deadline
+	// that comes earlier wins.
+	Timeout time.Duration
+	// Settle is how long to keep listening for duplicate responders once
+	// every target has answered. Zero value: 2 ms. Negative: stop at once.
+	Settle time.Duration
+}
+
+func (o *ARPOptions) timeout() time.Duration {
+	if o == nil || o.Timeout <= 0 {
+		return time.Second
+	}
+	return o.Timeout
+}
+
+func (o *ARPOptions) settle() time.Duration {
+	switch {
+	case o == nil || o.Settle == 0:
+		return 2 * time.Millisecond
+	case o.Settle < 0:
+		return 0
+	}
+	return o.Settle
+}
+
+const (
+	etherTypeARP  = 0x0806
+	arpFrameLen   = 14 + 28
+	arpOpRequest  = 1
+	arpOpReply    = 2
+	etherTypeIPv4 = 0x0800
+)
+
+// arpRequest builds a broadcast ARP request frame for target from
+// (srcMAC, srcIP) into b (at least arpFrameLen bytes).
+func arpRequest(b []byte, srcMAC net.HardwareAddr, srcIP, target netip.Addr) []byte {
+	b = b[:arpFrameLen]
+	copy(b[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	copy(b[6:12], srcMAC)
+	binary.BigEndian.PutUint16(b[12:14], etherTypeARP)
+	a := b[14:]
+	binary.BigEndian.PutUint16(a[0:2], 1) // Ethernet
+	binary.BigEndian.PutUint16(a[2:4], etherTypeIPv4)
+	a[4], a[5] = 6, 4
+	binary.BigEndian.PutUint16(a[6:8], arpOpRequest)
+	copy(a[8:14], srcMAC)
+	s4 := srcIP.As4()
+	copy(a[14:18], s4[:])
+	copy(a[18:24], make([]byte, 6))
+	t4 := target.As4()
+	copy(a[24:28], t4[:])
+	return b
+}
+
+// parseARPReply returns the sender of an Ethernet/IPv4 ARP reply addressed
+// to ourMAC (target hardware address). ok is false for anything else.
+func parseARPReply(b []byte, ourMAC net.HardwareAddr) (mac net.HardwareAddr, ip netip.Addr, ok bool) {
+	if len(b) < arpFrameLen || binary.BigEndian.Uint16(b[12:14]) != etherTypeARP {
+		return nil, netip.Addr{}, false
+	}
+	a := b[14:]
+	if binary.BigEndian.Uint16(a[0:2]) != 1 || binary.BigEndian.Uint16(a[2:4]) != etherTypeIPv4 || a[4] != 6 || a[5] != 4 ||
+		binary.BigEndian.Uint16(a[6:8]) != arpOpReply {
+		return nil, netip.Addr{}, false
+	}
+	if ourMAC != nil && string(a[18:24]) != string(ourMAC) {
+		return nil, netip.Addr{}, false
+	}
+	return net.HardwareAddr(append([]byte(nil), a[8:14]...)), netip.AddrFrom4([4]byte(a[14:18])), true
+}

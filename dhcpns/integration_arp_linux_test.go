@@ -1,0 +1,107 @@
+package dhcpns
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/vifpath/vifpath/internal/testutil"
+)
+
+func TestIntegrationARP(t *testing.T) {
+	testutil.RequireRoot(t)
+	n := testutil.NewDHCPNetwork(t, t.TempDir(), netip.MustParsePrefix("192.168.31.64/27"), false)
+	ga := n.AddGuest(t, macA)
+	ga.NS.AddAddr(t, ga.If, "192.168.31.72/27")
+	// Two guests claim .80: a duplicate.
+	gb := n.AddGuest(t, macB)
+	gb.NS.AddAddr(t, gb.If, "192.168.31.80/27")
+	gc := n.AddGuest(t, macC)
+	gc.NS.AddAddr(t, gc.If, "192.168.31.80/27")
+
+	ctx := context.Background()
+	cfg := &Config{NetNSDir: n.Host.Dir}
+	p, err := OpenARPProber(ctx, cfg, n.QDHCP.Name, n.ServeIf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	src, mac := p.Source()
+	if src != n.ServerIP || mac.String() != n.ServeMAC.String() {
+		t.Errorf("Source() = %v %v, want %v %v", src, mac, n.ServerIP, n.ServeMAC)
+	}
+
+	r, err := p.ProbeARP(ctx, ipA, &ARPOptions{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Replies) != 1 || r.Replies[0].MAC.String() != macA.String() || r.Replies[0].RTT <= 0 || r.Replies[0].RTT > time.Second {
+		t.Errorf("ProbeARP(.72) = %+v; want one reply from %s", r, macA)
+	}
+
+	// A target that never answers.
+	silent := netip.MustParseAddr("192.168.31.90")
+	start := time.Now()
+	r, err = p.ProbeARP(ctx, silent, &ARPOptions{Timeout: 200 * time.Millisecond})
+	if !errors.Is(err, ErrNoReply) || r.Answered() {
+		t.Errorf("ProbeARP(silent) = %+v, %v; want ErrNoReply", r, err)
+	}
+	if el := time.Since(start); el < 200*time.Millisecond || el > 600*time.Millisecond {
+		t.Errorf("silent probe took %v, want about the 200ms timeout", el)
+	}
+
+	// A sweep: one answer, one duplicate, one silent, waiting one timeout.
+	start = time.Now()
+	rs, err := p.SweepARP(ctx, []netip.Addr{ipA, netip.MustParseAddr("192.168.31.80"), silent}, &ARPOptions{Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 700*time.Millisecond {
+		t.Errorf("sweep took %v, want one 300ms timeout", el)
+	}
+	if !rs[0].Answered() || rs[0].Duplicate() {
+		t.Errorf(".72: %+v", rs[0])
+	}
+	if !rs[1].Duplicate() {
+		t.Errorf(".80: %+v; want two responders (%s and %s)", rs[1], macB, macC)
+	} else {
+		got := map[string]bool{rs[1].Replies[0].MAC.String(): true, rs[1].Replies[1].MAC.String(): true}
+		if !got[macB.String()] || !got[macC.String()] {
+			t.Errorf(".80 responders %+v", rs[1].Replies)
+		}
+	}
+	if rs[2].Answered() {
+		t.Errorf("silent: %+v", rs[2])
+	}
+
+	// Cancellation ends a sweep early.
+	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	_, err = p.SweepARP(cctx, []netip.Addr{silent}, &ARPOptions{Timeout: 5 * time.Second})
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
+		t.Errorf("cancelled sweep: %v after %v", err, time.Since(start))
+	}
+	c2, cancel2 := context.WithCancel(ctx)
+	go func() { time.Sleep(30 * time.Millisecond); cancel2() }()
+	start = time.Now()
+	_, err = p.SweepARP(c2, []netip.Addr{silent}, &ARPOptions{Timeout: 5 * time.Second})
+	if !errors.Is(err, context.Canceled) || time.Since(start) > time.Second {
+		t.Errorf("cancelled sweep: %v after %v", err, time.Since(start))
+	}
+
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal("second Close:", err)
+	}
+	if _, err := p.ProbeARP(ctx, ipA, nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("ProbeARP after Close = %v", err)
+	}
+	if _, err := OpenARPProber(ctx, cfg, n.QDHCP.Name, "nosuchif"); !IsNotFound(err) {
+		t.Errorf("OpenARPProber(missing interface) = %v; want not found", err)
+	}
+}
