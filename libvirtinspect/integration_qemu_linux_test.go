@@ -2,8 +2,8 @@ package libvirtinspect_test
 
 import (
 	"errors"
-	"net"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
