@@ -25,6 +25,25 @@ func doInNetNS(path string, fn func() error) error {
 }
 
 func doInNetNSFd(fd int, name string, fn func() error) error {
+	return inNetNS(fd, name, fn)
+}
+
+// newNetNS creates an anonymous network namespace and returns an fd for
+// it; the namespace lives while the fd (or anything created inside it)
+// is open. It goes through the same helper as doInNetNS.
+func newNetNS() (*os.File, error) {
+	var f *os.File
+	err := inNetNS(-1, "a new namespace", func() error {
+		var err error
+		f, err = os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		return err
+	})
+	return f, err
+}
+
+// inNetNS runs fn on a fresh locked goroutine inside the namespace fd, or,
+// with fd -1, inside a new namespace made with unshare(CLONE_NEWNET).
+func inNetNS(fd int, name string, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -35,9 +54,15 @@ func doInNetNSFd(fd int, name string, fn func() error) error {
 			return
 		}
 		defer orig.Close()
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		if fd < 0 {
+			err = unix.Unshare(unix.CLONE_NEWNET)
+		} else {
+			err = unix.Setns(fd, unix.CLONE_NEWNET)
+		}
+		if err != nil {
+			// unshare/setns failed: the thread did not move.
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("dhcpns: setns %s: %w (needs CAP_SYS_ADMIN)", name, err)
+			errc <- fmt.Errorf("dhcpns: enter %s: %w (needs CAP_SYS_ADMIN)", name, err)
 			return
 		}
 		ferr := fn()

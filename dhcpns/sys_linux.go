@@ -1,6 +1,7 @@
 package dhcpns
 
 import (
+	"crypto/rand"
 	"io/fs"
 	"syscall"
 
@@ -15,3 +16,5 @@ func sysIno(fi fs.FileInfo) uint64 {
 	}
 	return 0
 }
+
+func randRead(b []byte) (int, error) { return rand.Read(b) }

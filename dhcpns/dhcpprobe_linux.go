@@ -1,0 +1,172 @@
+package dhcpns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/mdlayher/packet"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// ProbeDHCP sends DHCP DISCOVERs for clientMAC onto the network's bridge
+// and returns the first OFFER (this creates a probe endpoint and sends
+// packets). It never sends a REQUEST, so no lease is taken.
+//
+// Frames sent from inside qdhcp-<network> never reach that namespace's own
+// dnsmasq, so the probe uses its own endpoint: a new anonymous namespace
+// with a veth whose other end ("dhp-…") is attached to the bridge in
+// opts.BridgeNetNS. The endpoint is removed before ProbeDHCP returns, on
+// error and cancellation too; should the process die meanwhile, the kernel
+// removes it with the namespace. The DISCOVER sets the broadcast flag and
+// comes from the veth's own MAC, so the bridge never learns clientMAC on
+// the probe's port. Neutron's dnsmasq answers only MACs in its hosts file:
+// a MAC that is not there gets no OFFER (ErrNoReply). Needs CAP_NET_ADMIN,
+// CAP_NET_RAW and CAP_SYS_ADMIN.
+func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC net.HardwareAddr, opts *DHCPProbeOptions) (*DHCPOffer, error) {
+	if len(clientMAC) != 6 {
+		return nil, fmt.Errorf("dhcpns: DHCP probe: client MAC %q is not an Ethernet address", clientMAC)
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.timeout())
+	defer cancel()
+	bridge := bridgeName(networkID)
+	if opts != nil && opts.Bridge != "" {
+		bridge = opts.Bridge
+	}
+	brNS := "/proc/self/ns/net"
+	if opts != nil && opts.BridgeNetNS != "" {
+		brNS = opts.BridgeNetNS
+	}
+	fail := func(f string, a ...any) error {
+		return fmt.Errorf("dhcpns: DHCP probe for %s on bridge %s: "+f, append([]any{clientMAC, bridge}, a...)...)
+	}
+
+	var h *netlink.Handle
+	if err := doInNetNS(brNS, func() error {
+		var err error
+		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
+		return err
+	}); err != nil {
+		return nil, fail("netlink in %s: %w", brNS, err)
+	}
+	defer h.Close()
+	br, err := h.LinkByName(bridge)
+	if err != nil {
+		return nil, fail("%w: no bridge %s in %s (is the network's DHCP agent or a VM on this node? set DHCPProbeOptions.Bridge)", ErrNotFound, bridge, brNS)
+	}
+	if _, ok := br.(*netlink.Bridge); !ok {
+		return nil, fail("%s is a %s, not a bridge", bridge, br.Type())
+	}
+
+	probeNS, err := newNetNS()
+	if err != nil {
+		return nil, fail("create probe namespace: %w", err)
+	}
+	defer probeNS.Close()
+
+	suffix := randHex(6)
+	hostEnd, probeEnd := "dhp-"+suffix, "dhq-"+suffix
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: hostEnd, MasterIndex: br.Attrs().Index}, PeerName: probeEnd, PeerNamespace: netlink.NsFd(int(probeNS.Fd()))}
+	if err := h.LinkAdd(veth); err != nil {
+		return nil, fail("add probe veth %s: %w", hostEnd, err)
+	}
+	defer func() {
+		if l, err := h.LinkByName(hostEnd); err == nil {
+			h.LinkDel(l)
+		}
+	}()
+	hl, err := h.LinkByName(hostEnd)
+	if err != nil {
+		return nil, fail("probe veth %s vanished: %w", hostEnd, err)
+	}
+	if err := h.LinkSetUp(hl); err != nil {
+		return nil, fail("set %s up: %w", hostEnd, err)
+	}
+
+	var conn *packet.Conn
+	var srcMAC net.HardwareAddr
+	err = inNetNS(int(probeNS.Fd()), "probe namespace", func() error {
+		l, err := netlink.LinkByName(probeEnd)
+		if err != nil {
+			return err
+		}
+		if err := netlink.LinkSetUp(l); err != nil {
+			return err
+		}
+		ifi, err := net.InterfaceByName(probeEnd)
+		if err != nil {
+			return err
+		}
+		srcMAC = ifi.HardwareAddr
+		conn, err = packet.Listen(ifi, packet.Raw, etherTypeIPv4, nil)
+		return err
+	})
+	if err != nil {
+		return nil, fail("probe endpoint %s: %w", probeEnd, err)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	xid, err := dhcpv4.GenerateTransactionID()
+	if err != nil {
+		return nil, fail("transaction id: %w", err)
+	}
+	frame, err := discoverFrame(srcMAC, clientMAC, xid)
+	if err != nil {
+		return nil, fail("build DISCOVER: %w", err)
+	}
+	bcast := &packet.Addr{HardwareAddr: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}
+	buf := make([]byte, 1514)
+	var sentAt time.Time
+	next := time.Now()
+	sends := 0
+	for {
+		if now := time.Now(); !now.Before(next) {
+			if _, err := conn.WriteTo(frame, bcast); err != nil {
+				return nil, fail("send DISCOVER: %w", err)
+			}
+			sends++
+			sentAt = time.Now()
+			next = sentAt.Add(opts.retransmit())
+		}
+		conn.SetReadDeadline(next)
+		if ctx.Err() != nil {
+			conn.SetReadDeadline(time.Unix(1, 0))
+		}
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				if errors.Is(cerr, context.DeadlineExceeded) {
+					return nil, fail("no OFFER after %d DISCOVERs (is the MAC in the hosts file? is dnsmasq alive with an address on its interface?): %w", sends, ErrNoReply)
+				}
+				return nil, cerr
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			return nil, fail("read: %w", err)
+		}
+		if o, ok := parseOfferFrame(buf[:n], xid); ok {
+			o.RTT = time.Since(sentAt)
+			return o, nil
+		}
+	}
+}
+
+func randHex(n int) string {
+	b := make([]byte, (n+1)/2)
+	if _, err := randRead(b); err != nil {
+		// Fall back on the clock; names only need to be unlikely to clash.
+		t := time.Now().UnixNano()
+		for i := range b {
+			b[i] = byte(t >> (8 * i))
+		}
+	}
+	return fmt.Sprintf("%x", b)[:n]
+}
