@@ -303,3 +303,25 @@ func FuzzDecodeStats(f *testing.F) {
 		_ = DecodeStats(Domain{}, []Param{{k, n}, {k, s}, {k, int32(n)}})
 	})
 }
+
+func TestInterfaceJSON(t *testing.T) {
+	in := Interface{Type: "bridge", Source: "br0", Bridge: "br0", Target: "tap0", MAC: mac(t, "fa:16:3e:57:19:35"), MTU: 1500}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"mac":"fa:16:3e:57:19:35"`) {
+		t.Errorf("JSON %s lacks the MAC as text", b)
+	}
+	var out Interface
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(in, out); d != "" {
+		t.Errorf("round trip (-in +out):\n%s", d)
+	}
+	b, _ = json.Marshal(IfAddrs{Name: "tap0", MAC: mac(t, "52:54:00:00:00:01")})
+	if !strings.Contains(string(b), `"mac":"52:54:00:00:00:01"`) {
+		t.Errorf("IfAddrs JSON %s", b)
+	}
+}
