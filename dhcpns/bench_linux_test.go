@@ -192,4 +192,3 @@ func BenchmarkSweepARP100AllAnswer(b *testing.B) {
 		b.Errorf("sweep of 100 answering addresses took %v, want < 10ms", per)
 	}
 }
-
