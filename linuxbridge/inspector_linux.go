@@ -30,10 +30,63 @@ type Inspector struct {
 	nsIno  uint64
 
 	mu     sync.Mutex
-	c      *conn // nil once closed
+	c      *conn // link dumps; nil once closed
+	cAddr  *conn // address dumps, run in parallel with link dumps
+	cFDB   *conn // FDB dumps, run in parallel with link dumps
 	links  []rawLink
 	byIdx  map[int]int
 	neighs []rawNeigh
+	addrs  []rawAddr
+}
+
+// rawAddr is one address from an RTM_GETADDR dump.
+type rawAddr struct {
+	index  int
+	prefix netip.Prefix
+}
+
+// openConns opens the three sockets in the calling thread's namespace.
+func (in *Inspector) openConns() error {
+	var err error
+	for _, p := range []**conn{&in.c, &in.cAddr, &in.cFDB} {
+		if *p, err = newConn(); err != nil {
+			in.closeConns()
+			return err
+		}
+	}
+	return nil
+}
+
+func (in *Inspector) closeConns() error {
+	var errs []error
+	for _, p := range []**conn{&in.c, &in.cAddr, &in.cFDB} {
+		if *p != nil {
+			errs = append(errs, (*p).close())
+			*p = nil
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// parallel runs the dumps of one call, each on its own socket, at the same
+// time, and waits for all of them. The kernel serves them concurrently,
+// so a call costs about its slowest dump.
+func parallel(fns ...func() error) error {
+	if len(fns) == 1 {
+		return fns[0]()
+	}
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns[1:] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i+1] = fn()
+		}()
+	}
+	errs[0] = fns[0]()
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Open returns an Inspector for the namespace cfg names (nil or an empty
@@ -49,11 +102,9 @@ func Open(cfg *Config) (*Inspector, error) {
 		in.log = slog.New(slog.DiscardHandler)
 	}
 	if in.nsPath == "" {
-		c, err := newConn()
-		if err != nil {
+		if err := in.openConns(); err != nil {
 			return nil, permission(err, "open a netlink socket")
 		}
-		in.c = c
 		return in, nil
 	}
 	var st unix.Stat_t
@@ -64,15 +115,7 @@ func Open(cfg *Config) (*Inspector, error) {
 		return nil, fmt.Errorf("linuxbridge: stat network namespace %s: %w", in.nsPath, err)
 	}
 	in.nsDev, in.nsIno = st.Dev, st.Ino
-	err := inNetNS(in.nsPath, func() error {
-		c, err := newConn()
-		in.c = c
-		return err
-	})
-	if err != nil {
-		if in.c != nil {
-			in.c.close()
-		}
+	if err := inNetNS(in.nsPath, in.openConns); err != nil {
 		return nil, err
 	}
 	in.log.Debug("linuxbridge: opened", "netns", in.nsPath)
@@ -105,9 +148,8 @@ func (in *Inspector) Close() error {
 	if in.c == nil {
 		return nil
 	}
-	err := in.c.close()
-	in.c = nil
-	in.links, in.byIdx, in.neighs = nil, nil, nil
+	err := in.closeConns()
+	in.links, in.byIdx, in.neighs, in.addrs = nil, nil, nil, nil
 	return err
 }
 
@@ -119,15 +161,14 @@ func (in *Inspector) Snapshot(ctx context.Context) (*Snapshot, error) {
 	if err := in.begin(ctx); err != nil {
 		return nil, err
 	}
-	bridges, err := in.bridgesLocked(ctx, "")
-	if err != nil {
+	if err := parallel(
+		func() error { return in.loadLinks(ctx) },
+		func() error { return in.loadAddrs(ctx) },
+		func() error { return in.loadFDB(ctx) },
+	); err != nil {
 		return nil, err
 	}
-	fdb, err := in.fdbLocked(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	return &Snapshot{Bridges: bridges, FDB: fdb}, nil
+	return &Snapshot{Bridges: in.buildBridges(""), FDB: in.buildFDB(nil)}, nil
 }
 
 // Bridges lists every bridge in the namespace with its ports and
@@ -188,9 +229,6 @@ func (in *Inspector) FDB(ctx context.Context) ([]FDBEntry, error) {
 	if err := in.begin(ctx); err != nil {
 		return nil, err
 	}
-	if err := in.loadLinks(ctx); err != nil {
-		return nil, err
-	}
 	return in.fdbLocked(ctx, nil)
 }
 
@@ -206,9 +244,6 @@ func (in *Inspector) WhereIs(ctx context.Context, mac net.HardwareAddr) ([]FDBEn
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if err := in.begin(ctx); err != nil {
-		return nil, err
-	}
-	if err := in.loadLinks(ctx); err != nil {
 		return nil, err
 	}
 	es, err := in.fdbLocked(ctx, mac)
@@ -317,12 +352,20 @@ func (in *Inspector) link(index int) *rawLink {
 	return nil
 }
 
-// bridgesLocked dumps links and addresses and builds the bridges; only the
-// one named only if only is not empty.
+// bridgesLocked dumps links and addresses (in parallel) and builds the
+// bridges; only the one named only if only is not empty.
 func (in *Inspector) bridgesLocked(ctx context.Context, only string) ([]Bridge, error) {
-	if err := in.loadLinks(ctx); err != nil {
+	if err := parallel(
+		func() error { return in.loadLinks(ctx) },
+		func() error { return in.loadAddrs(ctx) },
+	); err != nil {
 		return nil, err
 	}
+	return in.buildBridges(only), nil
+}
+
+// buildBridges joins in.links and in.addrs into bridges.
+func (in *Inspector) buildBridges(only string) []Bridge {
 	var bridges []Bridge
 	bridgeAt := make(map[int]int)
 	for i := range in.links {
@@ -343,7 +386,7 @@ func (in *Inspector) bridgesLocked(ctx context.Context, only string) ([]Bridge, 
 		})
 	}
 	if len(bridges) == 0 {
-		return nil, nil
+		return nil
 	}
 	for i := range in.links {
 		l := &in.links[i]
@@ -358,15 +401,17 @@ func (in *Inspector) bridgesLocked(ctx context.Context, only string) ([]Bridge, 
 		}
 		bridges[bi].Ports = append(bridges[bi].Ports, makePort(l))
 	}
-	if err := in.loadAddrs(ctx, bridges, bridgeAt); err != nil {
-		return nil, err
+	for _, a := range in.addrs {
+		if bi, ok := bridgeAt[a.index]; ok {
+			bridges[bi].Addrs = append(bridges[bi].Addrs, a.prefix)
+		}
 	}
 	sort.Slice(bridges, func(i, j int) bool { return bridges[i].Name < bridges[j].Name })
 	for i := range bridges {
 		ps := bridges[i].Ports
 		sort.Slice(ps, func(a, b int) bool { return ps[a].Name < ps[b].Name })
 	}
-	return bridges, nil
+	return bridges
 }
 
 func makePort(l *rawLink) Port {
@@ -428,22 +473,16 @@ func describeKind(l *rawLink) string {
 	return portKind(l).String() + " device"
 }
 
-// loadAddrs dumps addresses (RTM_GETADDR) and attaches the bridges'.
-func (in *Inspector) loadAddrs(ctx context.Context, bridges []Bridge, bridgeAt map[int]int) error {
+// loadAddrs dumps every address (RTM_GETADDR) into in.addrs.
+func (in *Inspector) loadAddrs(ctx context.Context) error {
 	hdr := make([]byte, ifaddrmsgLen)
 	return in.retry(ctx, "address", func() error {
-		for i := range bridges {
-			bridges[i].Addrs = bridges[i].Addrs[:0]
-		}
-		return in.c.dump(ctx, unix.RTM_GETADDR, hdr, nil, func(typ uint16, p []byte) error {
+		in.addrs = in.addrs[:0]
+		return in.cAddr.dump(ctx, unix.RTM_GETADDR, hdr, nil, func(typ uint16, p []byte) error {
 			if typ != unix.RTM_NEWADDR {
 				return nil
 			}
 			idx, ip, family, bits, ok := decodeAddr(p)
-			if !ok {
-				return nil
-			}
-			bi, ok := bridgeAt[idx]
 			if !ok {
 				return nil
 			}
@@ -453,50 +492,65 @@ func (in *Inspector) loadAddrs(ctx context.Context, bridges []Bridge, bridgeAt m
 			} else {
 				a = netip.AddrFrom16(ip)
 			}
-			bridges[bi].Addrs = append(bridges[bi].Addrs, netip.PrefixFrom(a, bits))
+			in.addrs = append(in.addrs, rawAddr{index: idx, prefix: netip.PrefixFrom(a, bits)})
 			return nil
 		})
 	})
 }
 
-// fdbLocked dumps the bridge FDB (RTM_GETNEIGH, AF_BRIDGE); in.links must
-// be loaded. Only entries of a bridge's database (with NDA_MASTER) are
-// kept, not the "self" multicast lists of individual devices. If mac is
-// not nil only its entries are returned.
-func (in *Inspector) fdbLocked(ctx context.Context, mac net.HardwareAddr) ([]FDBEntry, error) {
+// loadFDB dumps the bridge FDB (RTM_GETNEIGH, AF_BRIDGE) into in.neighs.
+// Only entries of a bridge's database (with NDA_MASTER) are kept, not the
+// "self" multicast lists of individual devices.
+func (in *Inspector) loadFDB(ctx context.Context) error {
 	hdr := make([]byte, ndmsgLen)
 	hdr[0] = unix.AF_BRIDGE
-	var out []FDBEntry
-	err := in.retry(ctx, "fdb", func() error {
-		out = out[:0]
+	return in.retry(ctx, "fdb", func() error {
+		in.neighs = in.neighs[:0]
 		var n rawNeigh
-		return in.c.dump(ctx, unix.RTM_GETNEIGH, hdr, nil, func(typ uint16, p []byte) error {
-			if typ != unix.RTM_NEWNEIGH || !decodeNeigh(p, &n) || n.master == 0 {
-				return nil
+		return in.cFDB.dump(ctx, unix.RTM_GETNEIGH, hdr, nil, func(typ uint16, p []byte) error {
+			if typ == unix.RTM_NEWNEIGH && decodeNeigh(p, &n) && n.master != 0 {
+				in.neighs = append(in.neighs, n)
 			}
-			if mac != nil && !bytes.Equal(mac, n.mac) {
-				return nil
-			}
-			port, br := in.link(n.ifindex), in.link(n.master)
-			if port == nil || br == nil {
-				in.log.Debug("linuxbridge: fdb entry of a vanished link", "mac", n.mac, "ifindex", n.ifindex)
-				return nil
-			}
-			out = append(out, FDBEntry{
-				MAC:         n.mac,
-				Bridge:      br.name,
-				BridgeIndex: br.index,
-				Port:        port.name,
-				PortIndex:   port.index,
-				VLAN:        n.vlan,
-				State:       fdbState(n.state),
-				ExtLearned:  n.flags&unix.NTF_EXT_LEARNED != 0,
-			})
 			return nil
 		})
 	})
-	if err != nil {
+}
+
+// fdbLocked dumps links and the FDB (in parallel) and joins them; only
+// mac's entries if mac is not nil.
+func (in *Inspector) fdbLocked(ctx context.Context, mac net.HardwareAddr) ([]FDBEntry, error) {
+	if err := parallel(
+		func() error { return in.loadLinks(ctx) },
+		func() error { return in.loadFDB(ctx) },
+	); err != nil {
 		return nil, err
+	}
+	return in.buildFDB(mac), nil
+}
+
+// buildFDB joins in.neighs with in.links.
+func (in *Inspector) buildFDB(mac net.HardwareAddr) []FDBEntry {
+	var out []FDBEntry
+	for i := range in.neighs {
+		n := &in.neighs[i]
+		if mac != nil && !bytes.Equal(mac, n.mac) {
+			continue
+		}
+		port, br := in.link(n.ifindex), in.link(n.master)
+		if port == nil || br == nil {
+			in.log.Debug("linuxbridge: fdb entry of a vanished link", "mac", n.mac, "ifindex", n.ifindex)
+			continue
+		}
+		out = append(out, FDBEntry{
+			MAC:         n.mac,
+			Bridge:      br.name,
+			BridgeIndex: br.index,
+			Port:        port.name,
+			PortIndex:   port.index,
+			VLAN:        n.vlan,
+			State:       fdbState(n.state),
+			ExtLearned:  n.flags&unix.NTF_EXT_LEARNED != 0,
+		})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := &out[i], &out[j]
@@ -511,5 +565,5 @@ func (in *Inspector) fdbLocked(ctx context.Context, mac net.HardwareAddr) ([]FDB
 		}
 		return a.VLAN < b.VLAN
 	})
-	return out, nil
+	return out
 }

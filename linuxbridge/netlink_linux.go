@@ -36,10 +36,11 @@ func nlAlign(n int) int { return (n + 3) &^ 3 }
 // conn is a NETLINK_ROUTE socket bound to one namespace. It is not safe for
 // concurrent use; Inspector serializes calls.
 type conn struct {
-	fd  int
-	seq uint32
-	buf []byte
-	req []byte
+	fd   int
+	seq  uint32
+	seq0 uint32 // the first sequence number, for tests that count requests
+	buf  []byte
+	req  []byte
 }
 
 // newConn opens the socket in the calling thread's network namespace.
@@ -52,7 +53,8 @@ func newConn() (*conn, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("linuxbridge: bind netlink socket: %w", err)
 	}
-	return &conn{fd: fd, seq: uint32(time.Now().UnixNano()), buf: make([]byte, recvBufSize)}, nil
+	seq := uint32(time.Now().UnixNano())
+	return &conn{fd: fd, seq: seq, seq0: seq, buf: make([]byte, recvBufSize)}, nil
 }
 
 func (c *conn) close() error { return unix.Close(c.fd) }

@@ -1,0 +1,131 @@
+package linuxbridge_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vifpath/vifpath/internal/testutil"
+	"github.com/vifpath/vifpath/linuxbridge"
+)
+
+// buildScale makes nb bridges with np veth ports each in a fresh namespace
+// (peers, up, in a second namespace), with one `ip -batch` per namespace.
+func buildScale(tb testing.TB, nb, np int) (host, peers *testutil.NetNS) {
+	tb.Helper()
+	testutil.RequireRoot(tb)
+	testutil.RequireBinary(tb, "ip", "iproute2")
+	testutil.RequireBinary(tb, "bridge", "iproute2")
+	host, peers = testutil.NewNetNS(tb), testutil.NewNetNS(tb)
+	noIPv6(tb, peers) // the peers stay quiet; the host keeps IPv6 as a compute node does
+	var hb, pb strings.Builder
+	for b := 0; b < nb; b++ {
+		br := fmt.Sprintf("lbbr%d", b)
+		fmt.Fprintf(&hb, "link add %s up type bridge\n", br)
+		for p := 0; p < np; p++ {
+			port, peer := fmt.Sprintf("lbp%d.%d", b, p), fmt.Sprintf("lbq%d.%d", b, p)
+			fmt.Fprintf(&hb, "link add %s master %s up type veth peer name %s netns %s\n", port, br, peer, peers.Name)
+			fmt.Fprintf(&pb, "link set %s up\n", peer)
+		}
+	}
+	dir := tb.TempDir()
+	run := func(ns *testutil.NetNS, script string) {
+		f := filepath.Join(dir, ns.Name)
+		if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		if out, err := exec.Command("ip", "-n", ns.Name, "-batch", f).CombinedOutput(); err != nil {
+			tb.Fatalf("ip -batch in %s: %v\n%s", ns.Name, err, out)
+		}
+	}
+	start := time.Now()
+	run(host, hb.String())
+	run(peers, pb.String())
+	tb.Logf("built %d bridges x %d ports in %v", nb, np, time.Since(start))
+	// Let IPv6 address configuration and carrier events on the new links
+	// settle: until then they hold the RTNL lock and interrupt dumps.
+	time.Sleep(2 * time.Second)
+	return host, peers
+}
+
+// iproute2Once times `bridge -j link show` plus `bridge -j fdb show` run as
+// commands against the namespace, as an operator would (bridge -n NAME).
+func iproute2Once(tb testing.TB, ns *testutil.NetNS) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	for _, args := range [][]string{{"-n", ns.Name, "-j", "link", "show"}, {"-n", ns.Name, "-j", "fdb", "show"}} {
+		if out, err := exec.Command("bridge", args...).Output(); err != nil || len(out) < 2 {
+			tb.Fatalf("bridge %v: %v", args, err)
+		}
+	}
+	return time.Since(start)
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// BenchmarkSnapshot times a full inspection (bridges, ports, STP states,
+// flags, counters, addresses, FDB) against iproute2's two commands, timed
+// in the same run, and reports the ratio and the netlink requests per
+// call.
+func BenchmarkSnapshot(b *testing.B) {
+	for _, tc := range []struct{ bridges, ports int }{{100, 10}, {1, 500}} {
+		b.Run(fmt.Sprintf("%dx%d", tc.bridges, tc.ports), func(b *testing.B) {
+			host, _ := buildScale(b, tc.bridges, tc.ports)
+			in, err := linuxbridge.OpenNamespace(host.Name, &linuxbridge.Config{NetNSDir: host.Dir})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer in.Close()
+			ctx := context.Background()
+			snap, err := in.Snapshot(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			nports := 0
+			for _, br := range snap.Bridges {
+				nports += len(br.Ports)
+			}
+			if len(snap.Bridges) != tc.bridges || nports != tc.bridges*tc.ports || len(snap.FDB) < nports {
+				b.Fatalf("snapshot has %d bridges, %d ports, %d fdb entries; want %d, %d, >= %d", len(snap.Bridges), nports, len(snap.FDB), tc.bridges, tc.bridges*tc.ports, nports)
+			}
+			// The machine is shared: interleave the two, one iproute2 run
+			// every 8 inspections, and compare medians, so both see the
+			// same load.
+			req0 := linuxbridge.Requests(in)
+			var oursT, ipT []time.Duration
+			i := 0
+			for b.Loop() {
+				if i%8 == 0 {
+					b.StopTimer()
+					ipT = append(ipT, iproute2Once(b, host))
+					b.StartTimer()
+				}
+				i++
+				t0 := time.Now()
+				if _, err := in.Snapshot(ctx); err != nil {
+					b.Fatal(err)
+				}
+				oursT = append(oursT, time.Since(t0))
+			}
+			b.StopTimer()
+			reqs := float64(linuxbridge.Requests(in)-req0) / float64(len(oursT))
+			ours, ipt := median(oursT), median(ipT)
+			b.ReportMetric(float64(ours.Nanoseconds()), "median-ns/op")
+			b.ReportMetric(float64(ipt.Nanoseconds()), "iproute2-median-ns/op")
+			b.ReportMetric(float64(ipt)/float64(ours), "x-faster-than-iproute2")
+			b.ReportMetric(reqs, "netlink-requests/op")
+			b.ReportMetric(float64(ours.Nanoseconds())/float64(nports), "ns/port")
+			b.ReportMetric(float64(len(snap.FDB)), "fdb-entries")
+		})
+	}
+}
