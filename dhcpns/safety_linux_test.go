@@ -1,0 +1,196 @@
+package dhcpns
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vifpath/vifpath/internal/testutil"
+)
+
+func ownNetNS(t testing.TB) string {
+	t.Helper()
+	l, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// foreignThreads lists threads of this process not in namespace want.
+func foreignThreads(want string) []string {
+	var out []string
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, e := range tasks {
+		if l, err := os.Readlink("/proc/self/task/" + e.Name() + "/ns/net"); err == nil && l != want {
+			out = append(out, e.Name()+"→"+l)
+		}
+	}
+	return out
+}
+
+func countFDs(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// TestIntegrationNamespaceSafety runs 10,000 inspections and ARP probes (a
+// few hundred with a prober of their own, the rest on shared probers) from
+// 64 goroutines while other goroutines keep checking that the thread they
+// run on is in the process's namespace. Afterwards every thread must be in
+// the original namespace and fd and goroutine counts back to baseline.
+func TestIntegrationNamespaceSafety(t *testing.T) {
+	testutil.RequireRoot(t)
+	ops := 10000
+	if testing.Short() {
+		ops = 1000
+	}
+	home := ownNetNS(t)
+	tp := newQdhcpTopo(t)
+	cfg := tp.cfg()
+	ctx := context.Background()
+	peerIP := netip.MustParseAddr("192.168.31.72")
+
+	// Warm up everything that allocates fds once per process (netpoller,
+	// netlink), then take the baseline.
+	if ns, err := Open(ctx, cfg, tp.q.Name); err != nil {
+		t.Fatal(err)
+	} else {
+		ns.Inspect(ctx)
+		ns.Close()
+	}
+	runtime.GC()
+	time.Sleep(50 * time.Millisecond)
+	baseFDs, baseG := countFDs(t), runtime.NumGoroutine()
+
+	shared := make([]*ARPProber, 4)
+	for i := range shared {
+		p, err := OpenARPProber(ctx, cfg, tp.q.Name, tp.nsIf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shared[i] = p
+	}
+	sharedNS, err := Open(ctx, cfg, tp.q.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		stop     atomic.Bool
+		wrong    atomic.Int64
+		checks   atomic.Int64
+		watchers sync.WaitGroup
+	)
+	for range 8 {
+		watchers.Add(1)
+		go func() {
+			defer watchers.Done()
+			for !stop.Load() {
+				runtime.LockOSThread()
+				l, err := os.Readlink("/proc/thread-self/ns/net")
+				runtime.UnlockOSThread()
+				if err == nil && l != home {
+					wrong.Add(1)
+				}
+				checks.Add(1)
+				runtime.Gosched()
+			}
+		}()
+	}
+
+	var next atomic.Int64
+	var failures atomic.Int64
+	var firstErr sync.Once
+	var errMsg string
+	fail := func(err error) {
+		failures.Add(1)
+		firstErr.Do(func() { errMsg = err.Error() })
+	}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for g := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(ops) {
+					return
+				}
+				switch {
+				case i%40 == 0: // own prober: opened and closed (16 ms close)
+					p, err := OpenARPProber(ctx, cfg, tp.q.Name, tp.nsIf)
+					if err != nil {
+						fail(err)
+						continue
+					}
+					if _, err := p.ProbeARP(ctx, peerIP, &ARPOptions{Timeout: time.Second}); err != nil {
+						fail(err)
+					}
+					p.Close()
+				case i%4 == 1: // own namespace handle
+					ns, err := Open(ctx, cfg, tp.q.Name)
+					if err != nil {
+						fail(err)
+						continue
+					}
+					if _, err := ns.Inspect(ctx); err != nil {
+						fail(err)
+					}
+					ns.Close()
+				case i%4 == 2:
+					if _, err := sharedNS.Inspect(ctx); err != nil {
+						fail(err)
+					}
+				default:
+					if _, err := shared[g%len(shared)].ProbeARP(ctx, peerIP, &ARPOptions{Timeout: time.Second}); err != nil {
+						fail(err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	stop.Store(true)
+	watchers.Wait()
+	for _, p := range shared {
+		p.Close()
+	}
+	sharedNS.Close()
+	t.Logf("%d operations from 64 goroutines in %v; %d namespace checks by watchers", ops, elapsed, checks.Load())
+
+	if n := failures.Load(); n > 0 {
+		t.Errorf("%d of %d operations failed; first: %s", n, ops, errMsg)
+	}
+	if n := wrong.Load(); n > 0 {
+		t.Errorf("watcher goroutines ran %d times on a thread outside the process's namespace", n)
+	}
+	if f := foreignThreads(home); len(f) > 0 {
+		t.Errorf("threads outside the original namespace: %s", strings.Join(f, ", "))
+	}
+	// Goroutines and fds settle shortly after the last Close.
+	var fds, gs int
+	for i := 0; i < 100; i++ {
+		runtime.GC()
+		fds, gs = countFDs(t), runtime.NumGoroutine()
+		if fds <= baseFDs && gs <= baseG {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if fds > baseFDs || gs > baseG {
+		t.Errorf("after the run: %d fds (baseline %d), %d goroutines (baseline %d)", fds, baseFDs, gs, baseG)
+	}
+}
