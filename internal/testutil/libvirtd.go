@@ -270,8 +270,13 @@ func (d *Libvirtd) stop(sig syscall.Signal) {
 	if d.cmd == nil {
 		return
 	}
-	d.cmd.Process.Signal(syscall.SIGCONT)
 	d.cmd.Process.Signal(sig)
+	if sig != syscall.SIGKILL {
+		// A frozen daemon handles SIGTERM only once continued. (SIGKILL
+		// needs no SIGCONT, and must not get one: a frozen daemon would
+		// answer pending calls in the gap.)
+		d.cmd.Process.Signal(syscall.SIGCONT)
+	}
 	select {
 	case <-d.done:
 	case <-time.After(15 * time.Second):
