@@ -1,9 +1,12 @@
 package dhcpns
 
 import (
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
 func addFixtures(f *testing.F, names ...string) {
@@ -77,4 +80,71 @@ func FuzzParseCmdline(f *testing.F) {
 			}
 		}
 	})
+}
+
+func FuzzParseARPReply(f *testing.F) {
+	our := mustMAC("fa:16:3e:2c:b1:a0")
+	req := arpRequest(make([]byte, arpFrameLen), mustMAC("fa:16:3e:57:19:35"), netip.MustParseAddr("192.168.31.72"), netip.MustParseAddr("192.168.31.70"))
+	reply := append([]byte(nil), req...)
+	reply[14+7] = arpOpReply
+	copy(reply[14+18:14+24], our)
+	f.Add(reply)
+	f.Add(req)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		mac, ip, ok := parseARPReply(b, our)
+		if ok && (len(mac) != 6 || !ip.Is4()) {
+			t.Fatalf("bad reply %v %v", mac, ip)
+		}
+	})
+}
+
+func FuzzParseOfferFrame(f *testing.F) {
+	b, err := discoverFrame(mustMAC("fa:16:3e:2c:b1:a0"), mustMAC("fa:16:3e:57:19:35"), dhcpv4.TransactionID{1, 2, 3, 4})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	// The same frame turned into an OFFER to port 68.
+	o := append([]byte(nil), b...)
+	o[34+2], o[34+3] = 0, 68
+	o[42] = 2 // BOOTREPLY
+	for i := 42 + 240; i+2 < len(o); i++ {
+		if o[i] == 53 && o[i+1] == 1 {
+			o[i+2] = 2 // OFFER
+			break
+		}
+	}
+	f.Add(o)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		off, ok := parseOfferFrame(b, dhcpv4.TransactionID{1, 2, 3, 4})
+		if ok && (off == nil || len(off.ServerMAC) != 6) {
+			t.Fatalf("bad offer %+v", off)
+		}
+	})
+}
+
+func TestParseOfferFrameSeed(t *testing.T) {
+	b, _ := discoverFrame(mustMAC("fa:16:3e:2c:b1:a0"), mustMAC("fa:16:3e:57:19:35"), dhcpv4.TransactionID{1, 2, 3, 4})
+	if _, ok := parseOfferFrame(b, dhcpv4.TransactionID{1, 2, 3, 4}); ok {
+		t.Error("a DISCOVER parsed as an OFFER")
+	}
+	if ipChecksum(b[14:34]) != 0 {
+		t.Error("IPv4 header checksum does not verify")
+	}
+	o := append([]byte(nil), b...)
+	o[34+2], o[34+3] = 0, 68
+	o[42] = 2
+	for i := 42 + 240; i+2 < len(o); i++ {
+		if o[i] == 53 && o[i+1] == 1 {
+			o[i+2] = 2
+			break
+		}
+	}
+	off, ok := parseOfferFrame(o, dhcpv4.TransactionID{1, 2, 3, 4})
+	if !ok || off.ClientMAC.String() != "fa:16:3e:57:19:35" {
+		t.Errorf("parseOfferFrame = %+v, %v", off, ok)
+	}
+	if _, ok := parseOfferFrame(o, dhcpv4.TransactionID{9, 9, 9, 9}); ok {
+		t.Error("an OFFER with another xid matched")
+	}
 }
