@@ -1,0 +1,78 @@
+package linuxbridge_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+
+	"github.com/vifpath/vifpath/linuxbridge"
+)
+
+// A `brctl show` for one Neutron network on this host. Needs no
+// privileges in the process's own namespace.
+func ExampleInspector_BridgeForNetwork() {
+	in, err := linuxbridge.Open(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer in.Close()
+	br, err := in.BridgeForNetwork(context.Background(), "c3e375fb-0ac1-4b91-9c66-d297e7d090e6")
+	if linuxbridge.IsNotFound(err) {
+		fmt.Println("network not wired on this host")
+		return
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, p := range br.Ports {
+		fmt.Printf("%s %s %s %s port=%s\n", p.Name, p.Kind, p.OperState, p.STPState, p.Neutron.IDPrefix)
+	}
+}
+
+// Which port of which bridge learned a guest's MAC, inside a named
+// namespace (needs CAP_SYS_ADMIN to enter it).
+func ExampleInspector_WhereIs() {
+	in, err := linuxbridge.OpenNamespace("qdhcp-c3e375fb-0ac1-4b91-9c66-d297e7d090e6", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer in.Close()
+	mac, _ := net.ParseMAC("fa:16:3e:57:19:35")
+	es, err := in.WhereIs(context.Background(), mac)
+	if errors.Is(err, linuxbridge.ErrNotFound) {
+		fmt.Println("no bridge saw", mac)
+		return
+	}
+	for _, e := range es {
+		fmt.Println(e)
+	}
+}
+
+func ExampleParseDeviceName() {
+	for _, name := range []string{"brqc3e375fb-0a", "tap31f2d3e9-8d", "ns-10a8e6a2-5d", "eth2"} {
+		d := linuxbridge.ParseDeviceName(name)
+		fmt.Printf("%s: %s %s\n", name, d.Kind, d.IDPrefix)
+	}
+	// Output:
+	// brqc3e375fb-0a: bridge c3e375fb-0a
+	// tap31f2d3e9-8d: tap 31f2d3e9-8d
+	// ns-10a8e6a2-5d: ns 10a8e6a2-5d
+	// eth2: other
+}
+
+func ExampleTapMAC() {
+	port, _ := net.ParseMAC("fa:16:3e:57:19:35") // the Neutron port's MAC
+	tap := linuxbridge.TapMAC(port)              // what libvirt gives the tap
+	fmt.Println(tap, linuxbridge.SameNIC(tap, port))
+	// Output: fe:16:3e:57:19:35 true
+}
+
+func ExampleNetworkBridgeName() {
+	fmt.Println(linuxbridge.NetworkBridgeName("c3e375fb-0ac1-4b91-9c66-d297e7d090e6"))
+	fmt.Println(linuxbridge.PortTapName("31f2d3e9-8d9d-4393-b25f-e9e4ead0ec80"))
+	// Output:
+	// brqc3e375fb-0a
+	// tap31f2d3e9-8d
+}
