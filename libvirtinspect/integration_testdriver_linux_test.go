@@ -46,6 +46,20 @@ func TestIntegrationTestDriver(t *testing.T) {
 	defineTest(t, adm, testDomainXML(hostdev, `<interface type='hostdev' managed='yes'><mac address='fa:16:3e:00:00:99'/>
 <source><address type='pci' domain='0x0000' bus='0x06' slot='0x10' function='0x2'/></source></interface>`+bridgeIf(7)), false) // inactive: no target assigned
 
+	// A Nova-style domain: the metadata block of the recorded Zed domain,
+	// a random UUID (the Nova instance UUID).
+	novaName := prefix + "nova"
+	novaUUID := fmt.Sprintf("%s-%s-%s-%s-%s", randHex(8), randHex(4), randHex(4), randHex(4), randHex(12))
+	names[novaName] = true
+	defineTest(t, adm, fmt.Sprintf(`<domain type='test'><name>%s</name><uuid>%s</uuid><metadata>
+<nova:instance xmlns:nova="http://openstack.org/xmlns/libvirt/nova/1.1">
+  <nova:package version="26.2.2"/><nova:name>vm2</nova:name><nova:creationTime>2026-11-24 06:01:42</nova:creationTime>
+  <nova:flavor name="m1.micro"><nova:memory>128</nova:memory><nova:disk>1</nova:disk><nova:swap>0</nova:swap><nova:ephemeral>0</nova:ephemeral><nova:vcpus>1</nova:vcpus></nova:flavor>
+  <nova:owner><nova:user uuid="127f18415e5140cca7070c7ec85ed0f0">admin</nova:user><nova:project uuid="0e28594ddbe7463188629949de692f18">admin</nova:project></nova:owner>
+  <nova:root type="image" uuid="b1199e44-960b-4c65-8287-bdf5454eb889"/>
+  <nova:ports><nova:port uuid="31f2d3e9-8d9d-4393-b25f-e9e4ead0ec80"><nova:ip type="fixed" address="192.168.31.72" ipVersion="4"/></nova:port></nova:ports>
+</nova:instance></metadata><memory unit='KiB'>8192</memory><os><type>hvm</type></os><devices>%s</devices></domain>`, novaName, novaUUID, bridgeIf(8)), true)
+
 	counter := newRPCCounter(d.Socket)
 	c := libvirtinspect.New(counter, "test:///default", nil)
 	defer c.Close()
@@ -133,6 +147,18 @@ func TestIntegrationTestDriver(t *testing.T) {
 	}
 	if det.Nova != nil || det.Type != "test" {
 		t.Errorf("Details: type %q nova %+v", det.Type, det.Nova)
+	}
+
+	// Nova metadata through the daemon, found by the Nova instance UUID.
+	nd, err := c.Details(ctx, novaUUID)
+	if err != nil {
+		t.Fatalf("Details(nova instance uuid): %v", err)
+	}
+	if nd.Name != novaName || nd.Nova == nil || nd.Nova.InstanceUUID != novaUUID || nd.Nova.Name != "vm2" ||
+		nd.Nova.Flavor.Name != "m1.micro" || nd.Nova.Flavor.MemoryMiB != 128 || nd.Nova.ProjectName != "admin" ||
+		nd.Nova.ProjectUUID != "0e28594ddbe7463188629949de692f18" || nd.Nova.UserName != "admin" ||
+		len(nd.Nova.Ports) != 1 || nd.Nova.Ports[0].IPs[0].Address != "192.168.31.72" {
+		t.Errorf("Nova metadata via libvirtd: %+v %+v", nd.Domain, nd.Nova)
 	}
 
 	// Stats: the test driver has only the state group; compare with virsh.
