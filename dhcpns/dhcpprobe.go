@@ -22,7 +22,7 @@ type DHCPProbeOptions struct {
 	// comes earlier wins.
 	Timeout time.Duration
 	// Retransmit is the interval between DISCOVERs while no OFFER came.
-	// Zero value: 500 ms.
+	// Zero value: 250 ms.
 	Retransmit time.Duration
 }
 
@@ -35,7 +35,7 @@ func (o *DHCPProbeOptions) timeout() time.Duration {
 
 func (o *DHCPProbeOptions) retransmit() time.Duration {
 	if o == nil || o.Retransmit <= 0 {
-		return 500 * time.Millisecond
+		return 250 * time.Millisecond
 	}
 	return o.Retransmit
 }

@@ -110,6 +110,18 @@ func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC net
 		return nil, fail("probe endpoint %s: %w", probeEnd, err)
 	}
 	defer conn.Close()
+	// The first DISCOVER is lost if sent before the bridge port forwards:
+	// wait for the host end to be operationally up.
+	for {
+		l, err := h.LinkByName(hostEnd)
+		if err == nil && l.Attrs().OperState == netlink.OperUp {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, fail("probe veth %s never came up: %w", hostEnd, ctx.Err())
+		}
+		time.Sleep(time.Millisecond)
+	}
 	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 
