@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"strings"
 	"syscall"
 
 	libvirt "github.com/digitalocean/go-libvirt"
@@ -64,8 +65,10 @@ func (e *OpError) Error() string {
 	if e.URI != "" {
 		s += " on " + e.URI
 	}
-	s += ": " + e.Err.Error()
+	s += ": " + strings.TrimPrefix(e.Err.Error(), "libvirtinspect: ")
 	switch {
+	case errors.Is(e.Err, ErrNotFound):
+		s += " (check the name or UUID with `virsh list --all --uuid`; a Nova instance UUID is the domain UUID, on the compute node that hosts it)"
 	case errors.Is(e.Err, ErrUnavailable):
 		s += " (is libvirtd running? start it with `libvirtd -d`, check the socket path and its permissions)"
 	case errors.Is(e.Err, ErrConnectionLost):

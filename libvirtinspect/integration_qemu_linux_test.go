@@ -174,6 +174,17 @@ func TestIntegrationQemuGuest(t *testing.T) {
 	}
 	t.Logf("guest tap %s: tx %d pkts/%d bytes, rx %d pkts; %d params kept in Extra", tap, ni2.TxPackets, ni2.TxBytes, ni2.RxPackets, len(s2.Extra))
 
+	// Chosen groups only.
+	only, err := c.Stats(ctx, &libvirtinspect.StatsRequest{Groups: libvirtinspect.StatsInterface, ActiveOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range only {
+		if s.Domain.Name == name && (s.CPU != nil || s.Balloon != nil || s.State != nil || len(s.Interfaces) != 1 || s.Interfaces[0].Name != tap) {
+			t.Errorf("interface group only: %+v", s)
+		}
+	}
+
 	// Addresses: libvirt cannot tell them for a type='bridge' interface.
 	reps, err := c.InterfaceAddresses(ctx, name)
 	if err != nil {
