@@ -154,8 +154,9 @@ func (p *ARPProber) SweepARP(ctx context.Context, targets []netip.Addr, opts *AR
 		}
 	}
 	deadline := time.Now().Add(opts.timeout())
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	ctxDeadline, hasCtxDeadline := ctx.Deadline()
+	if hasCtxDeadline && ctxDeadline.Before(deadline) {
+		deadline = ctxDeadline
 	}
 	pending := len(sent)
 	seen := make(map[netip.Addr]map[string]bool, len(sent))
@@ -171,6 +172,10 @@ func (p *ARPProber) SweepARP(ctx context.Context, targets []netip.Addr, opts *AR
 				return res, cerr
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// The socket may time out just before ctx's own timer fires.
+				if hasCtxDeadline && !now.Before(ctxDeadline) {
+					return res, context.DeadlineExceeded
+				}
 				return res, nil
 			}
 			return res, fmt.Errorf("dhcpns: ARP sweep: read on %s: %w", p.ifname, err)

@@ -94,6 +94,16 @@ func TestIntegrationHealth(t *testing.T) {
 				t.Errorf("lease %+v; want renewed with client id", h.Lease)
 			}
 
+			// InspectAll finds the same dnsmasq in its one /proc pass.
+			res, err := InspectAll(context.Background(), e.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res) != 1 || res[0].Err != nil || len(res[0].Dnsmasq) != 1 || res[0].Dnsmasq[0].PID != e.net.Dnsmasq.PID ||
+				res[0].Dnsmasq[0].Config == nil || res[0].Dnsmasq[0].Config.NetworkID != e.net.NetworkID {
+				t.Errorf("InspectAll = %+v; want qdhcp-%s with dnsmasq pid %d", res, e.net.NetworkID, e.net.Dnsmasq.PID)
+			}
+
 			// Seeded only: in hosts, never asked.
 			h = health(t, e, macB)
 			wantCheck(t, h, CheckHost, StatusOK, ipB.String())

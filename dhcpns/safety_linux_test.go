@@ -2,6 +2,7 @@ package dhcpns
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"runtime"
@@ -44,8 +45,9 @@ func countFDs(t testing.TB) int {
 	return len(ents)
 }
 
-// TestIntegrationNamespaceSafety runs 10,000 inspections and ARP probes (a
-// few hundred with a prober of their own, the rest on shared probers) from
+// TestIntegrationNamespaceSafety runs 10,000 inspections and ARP and DHCP
+// probes (20 DHCP probes, each with its own namespace and veth; 230 ARP
+// probes with a prober of their own, the rest on shared probers) from
 // 64 goroutines while other goroutines keep checking that the thread they
 // run on is in the process's namespace. Afterwards every thread must be in
 // the original namespace and fd and goroutine counts back to baseline.
@@ -56,14 +58,19 @@ func TestIntegrationNamespaceSafety(t *testing.T) {
 		ops = 1000
 	}
 	home := ownNetNS(t)
-	tp := newQdhcpTopo(t)
-	cfg := tp.cfg()
+	n := testutil.NewDHCPNetwork(t, t.TempDir(), netip.MustParsePrefix("192.168.31.64/27"), false)
+	d := n.StartDnsmasq(t, testutil.DnsmasqOptions{Hosts: []testutil.DnsmasqHost{{MAC: macA, IP: ipA}}})
+	g := n.AddGuest(t, macA)
+	g.NS.AddAddr(t, g.If, "192.168.31.72/27")
+	cfg := &Config{NetNSDir: n.Host.Dir, StateDir: d.StateDir}
+	qname, serveIf := n.QDHCP.Name, n.ServeIf
+	dhcpOpts := &DHCPProbeOptions{BridgeNetNS: n.Host.Path, Timeout: 5 * time.Second}
 	ctx := context.Background()
-	peerIP := netip.MustParseAddr("192.168.31.72")
+	peerIP := ipA
 
 	// Warm up everything that allocates fds once per process (netpoller,
 	// netlink), then take the baseline.
-	if ns, err := Open(ctx, cfg, tp.q.Name); err != nil {
+	if ns, err := Open(ctx, cfg, qname); err != nil {
 		t.Fatal(err)
 	} else {
 		ns.Inspect(ctx)
@@ -75,13 +82,13 @@ func TestIntegrationNamespaceSafety(t *testing.T) {
 
 	shared := make([]*ARPProber, 4)
 	for i := range shared {
-		p, err := OpenARPProber(ctx, cfg, tp.q.Name, tp.nsIf)
+		p, err := OpenARPProber(ctx, cfg, qname, serveIf)
 		if err != nil {
 			t.Fatal(err)
 		}
 		shared[i] = p
 	}
-	sharedNS, err := Open(ctx, cfg, tp.q.Name)
+	sharedNS, err := Open(ctx, cfg, qname)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,8 +136,14 @@ func TestIntegrationNamespaceSafety(t *testing.T) {
 					return
 				}
 				switch {
+				case i%500 == 0: // DHCP probe: a namespace and a veth of its own
+					if o, err := ProbeDHCP(ctx, cfg, n.NetworkID, macA, dhcpOpts); err != nil {
+						fail(err)
+					} else if o.IP != ipA {
+						fail(fmt.Errorf("offer %v, want %v", o.IP, ipA))
+					}
 				case i%40 == 0: // own prober: opened and closed (16 ms close)
-					p, err := OpenARPProber(ctx, cfg, tp.q.Name, tp.nsIf)
+					p, err := OpenARPProber(ctx, cfg, qname, serveIf)
 					if err != nil {
 						fail(err)
 						continue
@@ -140,7 +153,7 @@ func TestIntegrationNamespaceSafety(t *testing.T) {
 					}
 					p.Close()
 				case i%4 == 1: // own namespace handle
-					ns, err := Open(ctx, cfg, tp.q.Name)
+					ns, err := Open(ctx, cfg, qname)
 					if err != nil {
 						fail(err)
 						continue
