@@ -61,6 +61,7 @@ type ipAddrJSON struct {
 	OperState   string `json:"operstate"`
 	Address     string `json:"address"`
 	LinkIndex   int    `json:"link_index"`
+	Link        string `json:"link"` // a peer in the same namespace, by name
 	LinkNetnsID *int   `json:"link_netnsid"`
 	LinkType    string `json:"link_type"`
 	AddrInfo    []struct {
@@ -97,6 +98,7 @@ func runJSON(t *testing.T, ns *testutil.NetNS, v any, args ...string) {
 
 func TestIntegrationInspectMatchesIproute2(t *testing.T) {
 	tp := newQdhcpTopo(t)
+	tp.q.Veth(t, "dhin-a", tp.q, "dhin-b") // a pair inside the namespace
 	ctx := context.Background()
 	list, err := List(ctx, tp.cfg())
 	if err != nil {
@@ -124,7 +126,14 @@ func TestIntegrationInspectMatchesIproute2(t *testing.T) {
 		Addrs                              []string
 	}
 	var want, got []linkRow
+	index := map[string]int{}
 	for _, l := range ipa {
+		index[l.IfName] = l.IfIndex
+	}
+	for _, l := range ipa {
+		if l.Link != "" {
+			l.LinkIndex = index[l.Link]
+		}
 		r := linkRow{Index: l.IfIndex, Name: l.IfName, MTU: l.MTU, MAC: l.Address, State: l.OperState, PeerIndex: l.LinkIndex, PeerNetNSID: -1}
 		if l.LinkNetnsID != nil {
 			r.PeerNetNSID = *l.LinkNetnsID
@@ -150,8 +159,11 @@ func TestIntegrationInspectMatchesIproute2(t *testing.T) {
 		t.Errorf("links+addrs vs ip -j addr (-want +got):\n%s", d)
 	}
 	l, ok := s.LinkByName(tp.nsIf)
-	if !ok || l.Kind != "veth" || !l.AdminUp || !l.LowerUp {
-		t.Errorf("serving link %+v: want an up veth with carrier", l)
+	if !ok || l.Kind != "veth" || !l.AdminUp || !l.LowerUp || l.PeerName != "" || l.PeerNetNSID < 0 {
+		t.Errorf("serving link %+v: want an up veth with carrier whose peer is elsewhere", l)
+	}
+	if l, ok := s.LinkByName("dhin-a"); !ok || l.PeerName != "dhin-b" || l.AdminUp {
+		t.Errorf("dhin-a = %+v; want a down veth with peer dhin-b", l)
 	}
 
 	// Routes against `ip -j route` (IPv4, main table).

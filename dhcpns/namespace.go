@@ -73,6 +73,10 @@ type Link struct {
 	// veth peer's namespace (`ip -j` link_netnsid), -1 if the peer is in the
 	// same namespace or there is no peer.
 	PeerNetNSID int `json:"peer_netnsid"`
+	// PeerName is the veth peer's name when the peer is in the same
+	// namespace, "" otherwise (the name in another namespace would need
+	// entering it).
+	PeerName string `json:"peer_name,omitempty"`
 	// MasterIndex is the ifindex of the bridge the link is a port of, 0 if
 	// none.
 	MasterIndex int `json:"master_index,omitempty"`

@@ -165,6 +165,11 @@ func (n *Namespace) Inspect(ctx context.Context) (*Snapshot, error) {
 				s.Links = append(s.Links, convLink(l))
 				names[l.Attrs().Index] = l.Attrs().Name
 			}
+			for i := range s.Links {
+				if l := &s.Links[i]; l.Kind == "veth" && l.PeerNetNSID < 0 && l.PeerIndex != 0 {
+					l.PeerName = names[l.PeerIndex]
+				}
+			}
 			return nil
 		}},
 		{"addresses", func() error {
