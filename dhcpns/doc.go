@@ -11,8 +11,22 @@
 // seed, and does the VM answer ARP.
 //
 // The parsers (ParseCmdline, ParseHosts, ParseLeases) need no privileges and
-// run on any OS. Lease rows say whether they were seeded by Neutron
-// ("<expiry> <mac> <ip> * *") or renewed by the guest (Lease.Origin).
+// run on any OS. They read both Neutron Pike's dnsmasq command line
+// (--bind-interfaces --interface=ns-…, set:tag0) and Zed's (--bind-dynamic,
+// set:subnet-<uuid>, no --interface); unknown flags are kept verbatim.
+//
+// Lease rows say who wrote them (Lease.Origin): Neutron seeds one row per
+// port when it starts dnsmasq ("<expiry> <mac> <ip> * *", OriginSeeded); a
+// row with a client id was written after a DHCP exchange (OriginRenewed).
+// dnsmasq 2.90 fills the hosts file's name into seeded rows whenever it
+// rewrites the file, so a row with a hostname and no client id proves
+// nothing (OriginUnconfirmed).
+//
+// # Concurrency
+//
+// Functions are safe for concurrent use. Namespace and ARPProber are safe for
+// concurrent use (their calls are serialised on one socket). Result types
+// (Snapshot, Health, DnsmasqConfig, Lease, …) are plain values.
 //
 // # Privileges
 //
@@ -33,7 +47,12 @@
 // back, and unlocks it only if that worked; if not, the thread ends with the
 // goroutine. The objects created inside stay bound to the namespace and are
 // then used from any goroutine. Close them: an open handle keeps a deleted
-// namespace alive.
+// namespace alive; Namespace.Inspect then fails with ErrNamespaceGone.
+//
+// ProbeDHCP also creates an anonymous namespace and a veth "dhp-…" on the
+// network's bridge for the length of the probe. On hosts with
+// net.bridge.bridge-nf-call-iptables=1 bridged DHCP crosses the iptables
+// FORWARD chain: a DROP policy there (as Docker sets) hides the OFFER.
 //
 // # Example
 //
