@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mdlayher/packet"
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -64,11 +65,20 @@ func OpenARPProber(ctx context.Context, cfg *Config, namespace, ifname string) (
 			}
 		}
 		// The ifindex is only meaningful here, inside the namespace.
-		c, err := packet.Listen(ifi, packet.Raw, etherTypeARP, nil)
+		c, err := packet.Listen(ifi, packet.Raw, etherTypeARP, &packet.Config{Filter: arpReplyFilter})
 		if err != nil {
 			return fmt.Errorf("AF_PACKET socket on %s: %w (needs CAP_NET_RAW)", ifname, err)
 		}
 		p.conn = c
+		// Replies to a large sweep queue up while requests go out: make
+		// room (SO_RCVBUFFORCE needs CAP_NET_ADMIN; else the capped size).
+		if rc, err := c.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) {
+				if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20) != nil {
+					unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+				}
+			})
+		}
 		return nil
 	})
 	if err != nil {
@@ -205,6 +215,25 @@ func (p *ARPProber) SweepARP(ctx context.Context, targets []netip.Addr, opts *AR
 			}
 		}
 	}
+}
+
+// arpReplyFilter keeps only Ethernet/IPv4 ARP replies, so the socket's
+// queue holds neither our own requests nor others' broadcasts.
+var arpReplyFilter = mustAssemble([]bpf.Instruction{
+	bpf.LoadAbsolute{Off: 12, Size: 2}, // EtherType
+	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: etherTypeARP, SkipTrue: 3},
+	bpf.LoadAbsolute{Off: 14 + 6, Size: 2}, // ARP operation
+	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: arpOpReply, SkipTrue: 1},
+	bpf.RetConstant{Val: 0xffff},
+	bpf.RetConstant{Val: 0},
+})
+
+func mustAssemble(prog []bpf.Instruction) []bpf.RawInstruction {
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		panic(err)
+	}
+	return raw
 }
 
 // drain discards frames queued before a sweep (broadcasts, late replies)

@@ -92,6 +92,33 @@ func TestIntegrationARP(t *testing.T) {
 		t.Errorf("cancelled sweep: %v after %v", err, time.Since(start))
 	}
 
+	// A large sweep: 400 targets, 300 of them on guest A; replies queue up
+	// while requests go out and none may be lost.
+	var many []netip.Addr
+	a := netip.MustParseAddr("10.99.0.1")
+	for i := range 400 {
+		if i < 300 {
+			ga.NS.AddAddr(t, ga.If, a.String()+"/22")
+		}
+		many = append(many, a)
+		a = a.Next()
+	}
+	start = time.Now()
+	rs, err = p.SweepARP(ctx, many, &ARPOptions{Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answered := 0
+	for i, r := range rs {
+		if r.Answered() != (i < 300) {
+			t.Errorf("%v: answered %v", r.IP, r.Answered())
+		}
+		if r.Answered() {
+			answered++
+		}
+	}
+	t.Logf("sweep of 400 (300 answer): %d answered in %v", answered, time.Since(start))
+
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
