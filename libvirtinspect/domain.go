@@ -86,19 +86,21 @@ func (c *Client) Domains(ctx context.Context) ([]Domain, error) {
 	return out, nil
 }
 
-// lookup resolves ref: a domain name, a domain UUID, or a Nova instance UUID
-// (which Nova uses as the domain UUID), in that order. A running domain's
-// numeric id is accepted too, as virsh does.
+// lookup resolves ref: a domain UUID or Nova instance UUID (which Nova uses
+// as the domain UUID) when ref looks like one, else a domain name; then
+// the other; then a running domain's numeric id, as virsh accepts. One RPC
+// in the common case.
 func lookup(l *libvirt.Libvirt, ref string) (libvirt.Domain, error) {
-	d, err := l.DomainLookupByName(ref)
-	if err == nil || !libvirt.IsNotFound(err) {
-		return d, err
-	}
-	if u, ok := parseUUID(ref); ok {
-		d, err2 := l.DomainLookupByUUID(u)
-		if err2 == nil || !libvirt.IsNotFound(err2) {
-			return d, err2
+	u, isUUID := parseUUID(ref)
+	if isUUID {
+		d, err := l.DomainLookupByUUID(u)
+		if err == nil || !libvirt.IsNotFound(err) {
+			return d, err
 		}
+	}
+	d, err := l.DomainLookupByName(ref)
+	if err == nil || !libvirt.IsNotFound(err) || isUUID {
+		return d, err
 	}
 	var id int32
 	if _, e := fmt.Sscanf(ref, "%d", &id); e == nil && fmt.Sprint(id) == ref && id > 0 {

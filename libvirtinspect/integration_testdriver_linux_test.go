@@ -106,7 +106,11 @@ func TestIntegrationTestDriver(t *testing.T) {
 			t.Errorf("%s: uuid virsh %q ours %q", dm.Name, uuid, dm.UUID)
 		}
 		// Lookup by name and by UUID give the same domain.
-		for _, ref := range []string{dm.Name, dm.UUID, strings.ToUpper(dm.UUID)} {
+		refs := []string{dm.Name, dm.UUID, strings.ToUpper(dm.UUID)}
+		if dm.ID > 0 {
+			refs = append(refs, strconv.Itoa(dm.ID)) // virsh accepts running ids too
+		}
+		for _, ref := range refs {
 			got, err := c.Lookup(ctx, ref)
 			if err != nil {
 				t.Fatalf("Lookup(%q): %v", ref, err)
