@@ -319,7 +319,8 @@ func (t *Topology) Close() error {
 }
 
 // newNetNS creates a network namespace bind-mounted at path, as `ip netns
-// add` does. The thread that unshares never returns to the pool.
+// add` does, on a fresh locked goroutine whose thread is moved back (or
+// ended if that fails).
 func newNetNS(path string) error {
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
 	if err != nil {
@@ -328,19 +329,32 @@ func newNetNS(path string) error {
 	f.Close()
 	errc := make(chan error, 1)
 	go func() {
-		// Locked until the goroutine ends: the runtime then ends the
-		// thread, which is in the new namespace.
 		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("demo: %w", err)
+			return
+		}
+		defer orig.Close()
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread() // unshare failed: still in orig
 			errc <- fmt.Errorf("demo: unshare(CLONE_NEWNET): %w: run as root", err)
 			return
 		}
 		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
-			errc <- fmt.Errorf("demo: bind mount %s: %w", path, err)
-			return
+		merr := unix.Mount(src, path, "none", unix.MS_BIND, "")
+		if merr != nil {
+			merr = fmt.Errorf("demo: bind mount %s: %w", path, merr)
 		}
-		errc <- nil
+		// Move back even though the thread would end with the goroutine:
+		// on the main thread, which cannot end, the runtime parks it.
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- errors.Join(merr, fmt.Errorf("demo: restore netns: %w", err))
+			return // still locked: the thread ends
+		}
+		runtime.UnlockOSThread()
+		errc <- merr
 	}()
 	if err := <-errc; err != nil {
 		os.Remove(path)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/linuxbridge"
@@ -47,10 +48,21 @@ func TestIntegrationBuild(t *testing.T) {
 	if _, err := os.Stat(topo.Dir); !os.IsNotExist(err) {
 		t.Errorf("%s still exists after Close (%v)", topo.Dir, err)
 	}
-	tasks, _ := os.ReadDir("/proc/self/task")
-	for _, e := range tasks {
-		if l, _ := os.Readlink("/proc/self/task/" + e.Name() + "/ns/net"); l != "" && l != ourNS {
-			t.Errorf("thread %s is in %s, not %s", e.Name(), l, ourNS)
+	var bad []string
+	for i := 0; i < 50; i++ { // exiting threads take a moment to go
+		bad = bad[:0]
+		tasks, _ := os.ReadDir("/proc/self/task")
+		for _, e := range tasks {
+			if l, _ := os.Readlink("/proc/self/task/" + e.Name() + "/ns/net"); l != "" && l != ourNS {
+				bad = append(bad, e.Name()+"="+l)
+			}
 		}
+		if len(bad) == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(bad) > 0 {
+		t.Errorf("threads outside %s: %v", ourNS, bad)
 	}
 }
