@@ -31,6 +31,10 @@ type Libvirtd struct {
 	// daemon (which tests must never stop).
 	Private bool
 
+	// TCPAddr is "127.0.0.1:port" when the daemon also listens on TCP
+	// (NewPrivateLibvirtdTCP), "" otherwise.
+	TCPAddr string
+
 	mu   sync.Mutex
 	dir  string
 	cmd  *exec.Cmd
@@ -120,6 +124,19 @@ func SystemLibvirtd(tb testing.TB) *Libvirtd {
 // a child of the test process (no -d), killed and reaped at cleanup.
 func NewPrivateLibvirtd(tb testing.TB) *Libvirtd {
 	tb.Helper()
+	return newPrivateLibvirtd(tb, false)
+}
+
+// NewPrivateLibvirtdTCP is NewPrivateLibvirtd that also listens for
+// unauthenticated, unencrypted TCP (qemu+tcp://, test+tcp://) on a free
+// loopback port, given in TCPAddr. Only the test talks to it.
+func NewPrivateLibvirtdTCP(tb testing.TB) *Libvirtd {
+	tb.Helper()
+	return newPrivateLibvirtd(tb, true)
+}
+
+func newPrivateLibvirtd(tb testing.TB, tcp bool) *Libvirtd {
+	tb.Helper()
 	RequireRoot(tb)
 	RequireBinary(tb, "libvirtd", "libvirt-daemon-system")
 	RequireBinary(tb, "unshare", "util-linux")
@@ -143,6 +160,16 @@ listen_tls = 0
 listen_tcp = 0
 log_outputs = "3:file:%s"
 `, dir, d.log)
+	if tcp {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		d.TCPAddr = ln.Addr().String()
+		ln.Close()
+		_, port, _ := net.SplitHostPort(d.TCPAddr)
+		conf = strings.Replace(conf, "listen_tcp = 0\n", fmt.Sprintf("listen_tcp = 1\nlisten_addr = \"127.0.0.1\"\ntcp_port = %q\nauth_tcp = \"none\"\n", port), 1)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "libvirtd.conf"), []byte(conf), 0o600); err != nil {
 		tb.Fatal(err)
 	}
@@ -186,8 +213,12 @@ for m in /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt /etc/
 done
 mkdir -p /var/lib/libvirt/qemu /var/cache/libvirt/qemu /var/log/libvirt/qemu /run/libvirt/qemu
 printf 'stdio_handler = "file"\n' > /etc/libvirt/qemu.conf
-exec libvirtd --config "$1/libvirtd.conf" --pid-file "$1/libvirtd.pid"`
-	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", d.dir)
+exec libvirtd --config "$1/libvirtd.conf" --pid-file "$1/libvirtd.pid" $2`
+	listen := ""
+	if d.TCPAddr != "" {
+		listen = "--listen"
+	}
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", d.dir, listen)
 	out, err := os.Create(filepath.Join(d.dir, "stdout.log"))
 	if err != nil {
 		tb.Fatal(err)
@@ -211,6 +242,20 @@ exec libvirtd --config "$1/libvirtd.conf" --pid-file "$1/libvirtd.pid"`
 	if err := waitSocket(d.Socket, 30*time.Second, alive); err != nil {
 		b, _ := os.ReadFile(filepath.Join(d.dir, "stdout.log"))
 		tb.Fatalf("testutil: private libvirtd: %v; output: %s", err, b)
+	}
+	if d.TCPAddr != "" {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c, err := net.DialTimeout("tcp", d.TCPAddr, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				tb.Fatalf("testutil: private libvirtd does not listen on %s: %v", d.TCPAddr, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }
 
