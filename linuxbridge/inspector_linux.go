@@ -17,12 +17,15 @@ import (
 )
 
 // Inspector reads bridges, ports and forwarding databases of one network
-// namespace through a NETLINK_ROUTE socket opened inside that namespace.
-// It never changes anything. Every call does a fixed number of netlink
-// dumps (Snapshot: three) whatever the number of bridges and ports.
+// namespace through three NETLINK_ROUTE sockets opened inside that
+// namespace (links, addresses, FDB, dumped in parallel). It never changes
+// anything. Every call does a fixed number of netlink dumps (Snapshot:
+// three; Bridges, FDB, WhereIs: two) whatever the number of bridges and
+// ports, plus a bounded number of retries of dumps the kernel reports as
+// interrupted by concurrent changes.
 //
-// An Inspector is safe for concurrent use; calls are serialized on its one
-// socket. Close it when done: the socket keeps the namespace alive.
+// An Inspector is safe for concurrent use; calls are serialized. Close it
+// when done: its sockets keep the namespace alive.
 type Inspector struct {
 	log    *slog.Logger
 	nsPath string // "" for the process's namespace
