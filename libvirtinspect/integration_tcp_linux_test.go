@@ -50,3 +50,28 @@ func TestIntegrationTCPURI(t *testing.T) {
 		t.Errorf("URI() = %q", c.URI())
 	}
 }
+
+// TestIntegrationTLSURI: test+tls:// with a throwaway PKI to a private
+// libvirtd on loopback, compared with virsh over the same URI.
+func TestIntegrationTLSURI(t *testing.T) {
+	d := testutil.NewPrivateLibvirtdTLS(t)
+	uri := "test+tls://" + d.TLSAddr + "/default?pkipath=" + d.PKIPath
+	ctx := ctxT(t, 30*time.Second)
+	c, err := libvirtinspect.Dial(ctx, &libvirtinspect.Config{URI: uri})
+	if err != nil {
+		t.Fatalf("Dial(%s): %v", uri, err)
+	}
+	defer c.Close()
+	doms, err := c.Domains(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ours [][]string
+	for _, dm := range doms {
+		ours = append(ours, []string{strconv.Itoa(dm.ID), dm.Name, dm.State.String()})
+	}
+	vir := virshTable(testutil.Virsh(t, uri, "list", "--all"))
+	if diff := cmp.Diff(vir, ours); diff != "" {
+		t.Errorf("virsh -c %s list --all (-virsh +ours):\n%s", uri, diff)
+	}
+}

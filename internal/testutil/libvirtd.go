@@ -1,8 +1,15 @@
 package testutil
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -34,6 +41,11 @@ type Libvirtd struct {
 	// TCPAddr is "127.0.0.1:port" when the daemon also listens on TCP
 	// (NewPrivateLibvirtdTCP), "" otherwise.
 	TCPAddr string
+	// TLSAddr is "127.0.0.1:port" when the daemon also listens on TLS
+	// (NewPrivateLibvirtdTLS), and PKIPath the directory with the client's
+	// cacert.pem, clientcert.pem and clientkey.pem (a URI's ?pkipath=).
+	TLSAddr string
+	PKIPath string
 
 	mu   sync.Mutex
 	dir  string
@@ -124,7 +136,7 @@ func SystemLibvirtd(tb testing.TB) *Libvirtd {
 // a child of the test process (no -d), killed and reaped at cleanup.
 func NewPrivateLibvirtd(tb testing.TB) *Libvirtd {
 	tb.Helper()
-	return newPrivateLibvirtd(tb, false)
+	return newPrivateLibvirtd(tb, false, false)
 }
 
 // NewPrivateLibvirtdTCP is NewPrivateLibvirtd that also listens for
@@ -132,10 +144,31 @@ func NewPrivateLibvirtd(tb testing.TB) *Libvirtd {
 // loopback port, given in TCPAddr. Only the test talks to it.
 func NewPrivateLibvirtdTCP(tb testing.TB) *Libvirtd {
 	tb.Helper()
-	return newPrivateLibvirtd(tb, true)
+	return newPrivateLibvirtd(tb, true, false)
 }
 
-func newPrivateLibvirtd(tb testing.TB, tcp bool) *Libvirtd {
+// NewPrivateLibvirtdTLS is NewPrivateLibvirtd that also listens for TLS
+// (qemu+tls://, test+tls://) on a free loopback port (TLSAddr), with a
+// throwaway CA, a server certificate for 127.0.0.1 and a client
+// certificate in PKIPath.
+func NewPrivateLibvirtdTLS(tb testing.TB) *Libvirtd {
+	tb.Helper()
+	return newPrivateLibvirtd(tb, false, true)
+}
+
+func freeLoopbackPort(tb testing.TB) (string, string) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	return addr, port
+}
+
+func newPrivateLibvirtd(tb testing.TB, tcp, withTLS bool) *Libvirtd {
 	tb.Helper()
 	RequireRoot(tb)
 	RequireBinary(tb, "libvirtd", "libvirt-daemon-system")
@@ -161,14 +194,21 @@ listen_tcp = 0
 log_outputs = "3:file:%s"
 `, dir, d.log)
 	if tcp {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		d.TCPAddr = ln.Addr().String()
-		ln.Close()
-		_, port, _ := net.SplitHostPort(d.TCPAddr)
+		var port string
+		d.TCPAddr, port = freeLoopbackPort(tb)
 		conf = strings.Replace(conf, "listen_tcp = 0\n", fmt.Sprintf("listen_tcp = 1\nlisten_addr = \"127.0.0.1\"\ntcp_port = %q\nauth_tcp = \"none\"\n", port), 1)
+	}
+	if withTLS {
+		var port string
+		d.TLSAddr, port = freeLoopbackPort(tb)
+		d.PKIPath = filepath.Join(dir, "pki")
+		if err := writeTestPKI(dir, d.PKIPath); err != nil {
+			tb.Fatalf("testutil: make test PKI: %v", err)
+		}
+		conf = strings.Replace(conf, "listen_tls = 0\n", fmt.Sprintf(
+			"listen_tls = 1\nlisten_addr = \"127.0.0.1\"\ntls_port = %q\nauth_tls = \"none\"\n"+
+				"key_file = %q\ncert_file = %q\nca_file = %q\n",
+			port, filepath.Join(dir, "serverkey.pem"), filepath.Join(dir, "servercert.pem"), filepath.Join(d.PKIPath, "cacert.pem")), 1)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "libvirtd.conf"), []byte(conf), 0o600); err != nil {
 		tb.Fatal(err)
@@ -215,7 +255,7 @@ mkdir -p /var/lib/libvirt/qemu /var/cache/libvirt/qemu /var/log/libvirt/qemu /ru
 printf 'stdio_handler = "file"\n' > /etc/libvirt/qemu.conf
 exec libvirtd --config "$1/libvirtd.conf" --pid-file "$1/libvirtd.pid" $2`
 	listen := ""
-	if d.TCPAddr != "" {
+	if d.TCPAddr != "" || d.TLSAddr != "" {
 		listen = "--listen"
 	}
 	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", d.dir, listen)
@@ -243,16 +283,19 @@ exec libvirtd --config "$1/libvirtd.conf" --pid-file "$1/libvirtd.pid" $2`
 		b, _ := os.ReadFile(filepath.Join(d.dir, "stdout.log"))
 		tb.Fatalf("testutil: private libvirtd: %v; output: %s", err, b)
 	}
-	if d.TCPAddr != "" {
+	for _, addr := range []string{d.TCPAddr, d.TLSAddr} {
+		if addr == "" {
+			continue
+		}
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			c, err := net.DialTimeout("tcp", d.TCPAddr, time.Second)
+			c, err := net.DialTimeout("tcp", addr, time.Second)
 			if err == nil {
 				c.Close()
 				break
 			}
 			if time.Now().After(deadline) {
-				tb.Fatalf("testutil: private libvirtd does not listen on %s: %v", d.TCPAddr, err)
+				tb.Fatalf("testutil: private libvirtd does not listen on %s: %v", addr, err)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -345,4 +388,77 @@ func Virsh(tb testing.TB, uri string, args ...string) string {
 		tb.Fatalf("testutil: virsh %s: %v", strings.Join(args, " "), err)
 	}
 	return string(out)
+}
+
+// writeTestPKI writes a throwaway CA, a server certificate for 127.0.0.1
+// (servercert.pem, serverkey.pem in serverDir) and a client certificate in
+// libvirt's pkipath layout (cacert.pem, clientcert.pem, clientkey.pem in
+// clientDir).
+func writeTestPKI(serverDir, clientDir string) error {
+	if err := os.MkdirAll(clientDir, 0o700); err != nil {
+		return err
+	}
+	now := time.Now()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "vifpath test CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return err
+	}
+	if err := writePEM(filepath.Join(clientDir, "cacert.pem"), "CERTIFICATE", caDER); err != nil {
+		return err
+	}
+	leaf := func(serial int64, cn string, usage x509.ExtKeyUsage, certPath, keyPath string) error {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial),
+			Subject:      pkix.Name{CommonName: cn, Organization: []string{"vifpath"}},
+			NotBefore:    now.Add(-time.Hour),
+			NotAfter:     now.Add(24 * time.Hour),
+			KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+			DNSNames:     []string{"localhost"},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			return err
+		}
+		kb, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return err
+		}
+		if err := writePEM(certPath, "CERTIFICATE", der); err != nil {
+			return err
+		}
+		return writePEM(keyPath, "PRIVATE KEY", kb)
+	}
+	if err := leaf(2, "127.0.0.1", x509.ExtKeyUsageServerAuth,
+		filepath.Join(serverDir, "servercert.pem"), filepath.Join(serverDir, "serverkey.pem")); err != nil {
+		return err
+	}
+	return leaf(3, "vifpath-test-client", x509.ExtKeyUsageClientAuth,
+		filepath.Join(clientDir, "clientcert.pem"), filepath.Join(clientDir, "clientkey.pem"))
+}
+
+func writePEM(path, typ string, der []byte) error {
+	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
 }
