@@ -12,6 +12,24 @@
 // reconnects on the call after a lost connection, and every call takes a
 // context that it honours even though go-libvirt has none (see Client).
 //
+// Results (Domain, Details, Interface, DomainStats, AddrReport) are plain
+// values owned by the caller: safe to read from many goroutines, not to
+// mutate concurrently. The package has no Linux-only code (it only speaks
+// libvirt's protocol over a socket), so it builds and works on every GOOS;
+// its integration tests are Linux-only.
+//
+// # Cancellation and lost connections
+//
+// Every method takes a context. go-libvirt has none, so each RPC runs on its
+// own goroutine and the method returns when ctx ends; the abandoned RPC
+// completes (result dropped) or fails with the connection. If it is still
+// unanswered Config.AbandonTimeout after its caller left, libvirtd is
+// considered hung and the connection's socket is closed, which ends the RPC
+// and every other one in flight with ErrConnectionLost. A broken connection
+// is reported as ErrConnectionLost (IsConnectionLost), an unreachable daemon
+// as ErrUnavailable, and the next call dials again. Close closes the socket
+// and waits for every goroutine the Client started.
+//
 // # Privileges
 //
 // Access to the libvirtd socket, nothing else. The read-only socket
