@@ -25,7 +25,8 @@ import (
 type ARPProber struct {
 	ifname string
 	mac    net.HardwareAddr
-	src    netip.Addr
+	src    netip.Addr     // default sender address
+	srcs   []netip.Prefix // the interface's IPv4 addresses
 	ns     string
 
 	mu     sync.Mutex // one probe at a time; guards conn
@@ -36,9 +37,10 @@ type ARPProber struct {
 
 // OpenARPProber opens an ARP prober on interface ifname inside the
 // namespace named namespace under cfg.NetNSDir (for a DHCP namespace,
-// NamespaceName(networkID)). Requests carry the interface's first IPv4
-// address as sender, or 0.0.0.0 (an RFC 5227 probe) if it has none. Needs
-// CAP_SYS_ADMIN and CAP_NET_RAW.
+// NamespaceName(networkID)). Each request's sender address is the
+// interface's IPv4 address whose subnet holds the target, else its first
+// address that is not link-local, else 0.0.0.0 (an RFC 5227 probe) if it
+// has none. Needs CAP_SYS_ADMIN and CAP_NET_RAW.
 func OpenARPProber(ctx context.Context, cfg *Config, namespace, ifname string) (*ARPProber, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -58,11 +60,22 @@ func OpenARPProber(ctx context.Context, cfg *Config, namespace, ifname string) (
 			for _, a := range addrs {
 				if n, ok := a.(*net.IPNet); ok {
 					if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap().Is4() {
-						p.src = ip.Unmap()
-						break
+						ones, _ := n.Mask.Size()
+						p.srcs = append(p.srcs, netip.PrefixFrom(ip.Unmap(), ones))
 					}
 				}
 			}
+		}
+		// Default sender: the first address that is not link-local
+		// (Neutron puts 169.254.169.254/32 on the DHCP port for metadata).
+		for _, pf := range p.srcs {
+			if !pf.Addr().IsLinkLocalUnicast() {
+				p.src = pf.Addr()
+				break
+			}
+		}
+		if p.src.IsUnspecified() && len(p.srcs) > 0 {
+			p.src = p.srcs[0].Addr()
 		}
 		// The ifindex is only meaningful here, inside the namespace.
 		c, err := packet.Listen(ifi, packet.Raw, etherTypeARP, &packet.Config{Filter: arpReplyFilter})
@@ -90,7 +103,8 @@ func OpenARPProber(ctx context.Context, cfg *Config, namespace, ifname string) (
 	return p, nil
 }
 
-// Source returns the sender IP address and MAC the prober's requests use.
+// Source returns the default sender IP address and the MAC the prober's
+// requests use.
 func (p *ARPProber) Source() (netip.Addr, net.HardwareAddr) { return p.src, p.mac }
 
 // Close closes the socket. It is idempotent.
@@ -157,7 +171,7 @@ func (p *ARPProber) SweepARP(ctx context.Context, targets []netip.Addr, opts *AR
 		if _, ok := sent[t]; ok {
 			continue
 		}
-		arpRequest(frame, p.mac, p.src, t)
+		arpRequest(frame, p.mac, p.srcFor(t), t)
 		sent[t] = time.Now()
 		if _, err := p.conn.WriteTo(frame, bcast); err != nil {
 			return res, fmt.Errorf("dhcpns: ARP sweep: send request for %s on %s: %w", t, p.ifname, err)
@@ -215,6 +229,15 @@ func (p *ARPProber) SweepARP(ctx context.Context, targets []netip.Addr, opts *AR
 			}
 		}
 	}
+}
+
+func (p *ARPProber) srcFor(t netip.Addr) netip.Addr {
+	for _, pf := range p.srcs {
+		if pf.Masked().Contains(t) && pf.Bits() < 32 {
+			return pf.Addr()
+		}
+	}
+	return p.src
 }
 
 // arpReplyFilter keeps only Ethernet/IPv4 ARP replies, so the socket's

@@ -21,6 +21,11 @@ func TestIntegrationARP(t *testing.T) {
 	gc := n.AddGuest(t, macC)
 	gc.NS.AddAddr(t, gc.If, "192.168.31.80/27")
 
+	// Neutron's metadata address on the DHCP port must not become the
+	// sender address.
+	n.QDHCP.Run(t, "ip", "addr", "add", "169.254.169.254/32", "dev", n.ServeIf)
+	n.QDHCP.Run(t, "ip", "addr", "del", n.ServerIP.String()+"/27", "dev", n.ServeIf)
+	n.QDHCP.AddAddr(t, n.ServeIf, n.ServerIP.String()+"/27")
 	ctx := context.Background()
 	cfg := &Config{NetNSDir: n.Host.Dir}
 	p, err := OpenARPProber(ctx, cfg, n.QDHCP.Name, n.ServeIf)
