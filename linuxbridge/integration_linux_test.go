@@ -165,6 +165,7 @@ func TestIntegrationInspect(t *testing.T) {
 		t.Fatal(err)
 	}
 	ipAfter := ipLinks(t, tp.host)
+	ipAddrs := ipAddrs(t, tp.host)
 	brLinks := bridgeLinks(t, tp.host)
 	brFDB := bridgeFDB(t, tp.host)
 
@@ -254,6 +255,14 @@ func TestIntegrationInspect(t *testing.T) {
 		compareLink(t, b.Name, ip, b.Index, b.MAC, b.MTU, b.OperState, b.Up, false)
 		if ip.LinkInfo.InfoKind != "bridge" {
 			t.Errorf("%s: ip says kind %q", b.Name, ip.LinkInfo.InfoKind)
+		}
+		var gotAddrs []string
+		for _, a := range b.Addrs {
+			gotAddrs = append(gotAddrs, a.String())
+		}
+		sort.Strings(gotAddrs)
+		if diff := cmp.Diff(ipAddrs[b.Name], gotAddrs); diff != "" {
+			t.Errorf("%s addresses vs ip -j addr show (-ip +ours):\n%s", b.Name, diff)
 		}
 		if got, want := b.STP, ip.LinkInfo.InfoData.STPState != 0; got != want {
 			t.Errorf("%s: STP %v, ip says stp_state %d", b.Name, got, ip.LinkInfo.InfoData.STPState)
@@ -514,6 +523,30 @@ func ipLinks(t *testing.T, ns *testutil.NetNS) map[string]ipLink {
 	m := map[string]ipLink{}
 	for _, l := range ls {
 		m[l.IfName] = l
+	}
+	return m
+}
+
+// ipAddrs returns `ip -j addr show` as sorted "addr/len" strings per link.
+func ipAddrs(t *testing.T, ns *testutil.NetNS) map[string][]string {
+	t.Helper()
+	var ls []struct {
+		IfName   string `json:"ifname"`
+		AddrInfo []struct {
+			Local     string `json:"local"`
+			PrefixLen int    `json:"prefixlen"`
+		} `json:"addr_info"`
+	}
+	out := ns.Run(t, "ip", "-j", "addr", "show")
+	if err := json.Unmarshal(out, &ls); err != nil {
+		t.Fatalf("ip -j addr show: %v\n%s", err, out)
+	}
+	m := map[string][]string{}
+	for _, l := range ls {
+		for _, a := range l.AddrInfo {
+			m[l.IfName] = append(m[l.IfName], fmt.Sprintf("%s/%d", a.Local, a.PrefixLen))
+		}
+		sort.Strings(m[l.IfName])
 	}
 	return m
 }

@@ -17,6 +17,17 @@ import (
 func TestIntegrationDemo(t *testing.T) {
 	testutil.RequireRoot(t)
 	ctx := context.Background()
+	demoDirs := func() map[string]bool {
+		m := map[string]bool{}
+		es, _ := os.ReadDir(os.TempDir())
+		for _, e := range es {
+			if strings.HasPrefix(e.Name(), "vifpath-demo-") {
+				m[e.Name()] = true
+			}
+		}
+		return m
+	}
+	before := demoDirs()
 	var out bytes.Buffer
 	if err := run(ctx, &out, opts{demo: true}); err != nil {
 		t.Fatalf("bridgeinfo -demo: %v\n%s", err, out.String())
@@ -49,10 +60,9 @@ func TestIntegrationDemo(t *testing.T) {
 	if learned < 3 {
 		t.Errorf("-json: %d learned MACs, want 3 (gateway, DHCP port, guest)", learned)
 	}
-	left, _ := os.ReadDir(os.TempDir())
-	for _, e := range left {
-		if strings.HasPrefix(e.Name(), "vifpath-demo-") {
-			t.Errorf("demo left %s behind", e.Name())
+	for d := range demoDirs() {
+		if !before[d] {
+			t.Errorf("demo left %s behind", d)
 		}
 	}
 }
