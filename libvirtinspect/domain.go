@@ -1,9 +1,11 @@
 package libvirtinspect
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 
 	libvirt "github.com/digitalocean/go-libvirt"
@@ -65,7 +67,8 @@ const allDomainsFlags = libvirt.ConnectListDomainsActive | libvirt.ConnectListDo
 
 // Domains lists every domain, running or not, with its state and reason
 // (`virsh list --all` + `domstate --reason`), in ONE RPC: the state group of
-// ConnectGetAllDomainStats. Sorted as libvirt returns them.
+// ConnectGetAllDomainStats. Sorted as `virsh list --all` sorts: running
+// domains by id, then the others by name.
 func (c *Client) Domains(ctx context.Context) ([]Domain, error) {
 	recs, err := call(ctx, c, "list domains", "", func(l *libvirt.Libvirt) ([]libvirt.DomainStatsRecord, error) {
 		return l.ConnectGetAllDomainStats(nil, uint32(libvirt.DomainStatsState),
@@ -83,7 +86,22 @@ func (c *Client) Domains(ctx context.Context) ([]Domain, error) {
 		}
 		out = append(out, d)
 	}
+	sortDomains(out)
 	return out, nil
+}
+
+func sortDomains(ds []Domain) {
+	slices.SortStableFunc(ds, func(a, b Domain) int {
+		switch {
+		case a.ID >= 0 && b.ID >= 0:
+			return cmp.Compare(a.ID, b.ID)
+		case a.ID >= 0:
+			return -1
+		case b.ID >= 0:
+			return 1
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
 }
 
 // lookup resolves ref: a domain UUID or Nova instance UUID (which Nova uses

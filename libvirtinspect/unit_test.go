@@ -325,3 +325,15 @@ func TestInterfaceJSON(t *testing.T) {
 		t.Errorf("IfAddrs JSON %s", b)
 	}
 }
+
+func TestSortDomainsLikeVirsh(t *testing.T) {
+	ds := []Domain{{ID: -1, Name: "b"}, {ID: 7, Name: "z"}, {ID: -1, Name: "a"}, {ID: 2, Name: "y"}}
+	sortDomains(ds)
+	var got []string
+	for _, d := range ds {
+		got = append(got, d.Name)
+	}
+	if d := cmp.Diff([]string{"y", "z", "a", "b"}, got); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+}
