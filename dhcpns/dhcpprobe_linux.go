@@ -75,9 +75,12 @@ func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC net
 	if err := h.LinkAdd(veth); err != nil {
 		return nil, fail("add probe veth %s: %w", hostEnd, err)
 	}
+	log := cfg.logger()
+	log.Debug("dhcpns: DHCP probe endpoint created", "bridge", bridge, "veth", hostEnd, "client_mac", clientMAC.String())
 	defer func() {
 		if l, err := h.LinkByName(hostEnd); err == nil {
-			h.LinkDel(l)
+			err = h.LinkDel(l)
+			log.Debug("dhcpns: DHCP probe endpoint removed", "veth", hostEnd, "err", err)
 		}
 	}()
 	hl, err := h.LinkByName(hostEnd)

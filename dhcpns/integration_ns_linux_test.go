@@ -304,4 +304,12 @@ func TestIntegrationInspectAllIsolatesErrors(t *testing.T) {
 	if ok != 5 || failed != 1 {
 		t.Errorf("ok=%d failed=%d, want 5 and 1", ok, failed)
 	}
+
+	// A cancelled ctx: the error says so and every result carries it.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err = InspectNamespaces(ctx, &Config{NetNSDir: dir, Workers: 1}, []NamespaceInfo{{Name: good[0].Name, Path: good[0].Path, Inode: good[0].Inode}})
+	if !errors.Is(err, context.Canceled) || len(res) != 1 || !errors.Is(res[0].Err, context.Canceled) {
+		t.Errorf("cancelled InspectNamespaces = %+v, %v", res, err)
+	}
 }

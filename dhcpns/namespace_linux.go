@@ -427,6 +427,9 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
+	if cerr == nil {
+		cerr = ctx.Err()
+	}
 	return res, cerr
 }
 
