@@ -2,6 +2,8 @@ package linuxbridge_test
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/linuxbridge"
@@ -51,6 +56,58 @@ func buildScale(tb testing.TB, nb, np int) (host, peers *testutil.NetNS) {
 	// Let IPv6 address configuration and carrier events on the new links
 	// settle: until then they hold the RTNL lock and interrupt dumps.
 	time.Sleep(2 * time.Second)
+	// Every peer sends a frame so each bridge learns one MAC per port, as
+	// a compute node's bridges know their guests'.
+	links, err := peers.Handle(tb).LinkList()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	send := func() error {
+		return peers.Do(func() error {
+			fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			frame := make([]byte, 60)
+			copy(frame, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+			binary.BigEndian.PutUint16(frame[12:], testutil.EtherTypeTest)
+			for _, l := range links {
+				if l.Type() != "veth" {
+					continue
+				}
+				copy(frame[6:12], l.Attrs().HardwareAddr)
+				sa := &unix.SockaddrLinklayer{Ifindex: l.Attrs().Index, Halen: 6}
+				copy(sa.Addr[:], frame[:6])
+				if err := unix.Sendto(fd, frame, 0, sa); err != nil {
+					return fmt.Errorf("send on %s: %w", l.Attrs().Name, err)
+				}
+			}
+			return nil
+		})
+	}
+	for try := 0; ; try++ {
+		if err := send(); err != nil {
+			tb.Fatalf("send frames from peers: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		fdb, err := host.Handle(tb).NeighList(0, unix.AF_BRIDGE)
+		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+			tb.Fatal(err)
+		}
+		learned := 0
+		for _, e := range fdb {
+			if e.MasterIndex != 0 && e.State&unix.NUD_PERMANENT == 0 {
+				learned++
+			}
+		}
+		if learned >= nb*np {
+			break
+		}
+		if try == 20 {
+			tb.Fatalf("bridges learned %d of %d peer MACs", learned, nb*np)
+		}
+	}
 	return host, peers
 }
 
@@ -95,8 +152,8 @@ func BenchmarkSnapshot(b *testing.B) {
 			for _, br := range snap.Bridges {
 				nports += len(br.Ports)
 			}
-			if len(snap.Bridges) != tc.bridges || nports != tc.bridges*tc.ports || len(snap.FDB) < nports {
-				b.Fatalf("snapshot has %d bridges, %d ports, %d fdb entries; want %d, %d, >= %d", len(snap.Bridges), nports, len(snap.FDB), tc.bridges, tc.bridges*tc.ports, nports)
+			if len(snap.Bridges) != tc.bridges || nports != tc.bridges*tc.ports || len(snap.FDB) < 2*nports {
+				b.Fatalf("snapshot has %d bridges, %d ports, %d fdb entries; want %d, %d, >= %d (own and learned MAC of each port)", len(snap.Bridges), nports, len(snap.FDB), tc.bridges, tc.bridges*tc.ports, 2*nports)
 			}
 			// The machine is shared: interleave the two, one iproute2 run
 			// every 8 inspections, and compare medians, so both see the
