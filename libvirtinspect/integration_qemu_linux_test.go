@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -227,6 +228,68 @@ func TestIntegrationQemuGuest(t *testing.T) {
 		t.Errorf("agent over the read-write socket: %+v, want %q failure with NoteAgent", ag, "QEMU guest agent is not configured")
 	}
 	t.Logf("agent (read-write): %v", ag[0].Err)
+
+	// NOWAIT: freeze the guest's qemu so a waiting stats call blocks inside
+	// a monitor job; a second, default (NOWAIT) Stats must not stall behind
+	// it and still return every domain.
+	pidb, err := os.ReadFile("/run/libvirt/qemu/" + name + ".pid")
+	if err != nil {
+		t.Fatalf("qemu pid file: %v", err)
+	}
+	qpid, err := strconv.Atoi(strings.TrimSpace(string(pidb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(qpid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	thawed := false
+	thaw := func() {
+		if !thawed {
+			syscall.Kill(qpid, syscall.SIGCONT)
+			thawed = true
+		}
+	}
+	t.Cleanup(thaw)
+	blocked := make(chan error, 1)
+	go func() {
+		_, err := rw.Stats(ctxT(t, 60*time.Second), &libvirtinspect.StatsRequest{Wait: true})
+		blocked <- err
+	}()
+	time.Sleep(time.Second)
+	select {
+	case err := <-blocked:
+		t.Fatalf("waiting Stats returned while qemu was frozen (%v): the NOWAIT check below would prove nothing", err)
+	default:
+		t.Logf("waiting Stats (no NOWAIT) is blocked behind the frozen qemu, as virsh domstats would be")
+	}
+	t0 := time.Now()
+	nw, err := c.Stats(ctxT(t, 10*time.Second), nil)
+	if err != nil {
+		t.Fatalf("NOWAIT Stats with a frozen guest: %v", err)
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Errorf("NOWAIT Stats took %v with a frozen guest", d)
+	}
+	foundFrozen := false
+	for _, s := range nw {
+		if s.Domain.Name == name {
+			foundFrozen = s.State != nil && s.State.State == libvirtinspect.StateRunning
+		}
+	}
+	if !foundFrozen {
+		t.Error("NOWAIT Stats lacks the frozen domain's state")
+	}
+	t.Logf("NOWAIT Stats with a frozen guest: %v, %d domains", time.Since(t0), len(nw))
+	thaw()
+	select {
+	case err := <-blocked:
+		if err != nil {
+			t.Errorf("waiting Stats after thaw: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("waiting Stats still blocked 30s after qemu was thawed")
+	}
 
 	// State changes, each compared with virsh domstate --reason.
 	check := func(step string, st libvirtinspect.State, reason string) {
