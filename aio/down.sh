@@ -35,7 +35,8 @@ kill_pids() { # NAME PID...: TERM, wait, KILL
 # 1. nova's libvirt domains (disk under /var/lib/nova/instances), nothing else.
 if command -v virsh >/dev/null && virsh -c qemu:///system version >/dev/null 2>&1; then
   for d in $(virsh -c qemu:///system list --all --name); do
-    virsh -c qemu:///system dumpxml "$d" 2>/dev/null | grep -q "/var/lib/nova/instances/" || continue
+    xml=$(virsh -c qemu:///system dumpxml "$d" 2>/dev/null || true)
+    case $xml in *"/var/lib/nova/instances/"*) ;; *) continue ;; esac
     virsh -c qemu:///system destroy "$d" >/dev/null 2>&1 || true
     virsh -c qemu:///system undefine "$d" --nvram >/dev/null 2>&1 || virsh -c qemu:///system undefine "$d" >/dev/null 2>&1 || true
     log "removed nova domain $d"
@@ -82,25 +83,32 @@ fi
 for ipt in iptables ip6tables; do
   command -v $ipt >/dev/null || continue
   for t in filter nat mangle raw; do
-    $ipt -t $t -S 2>/dev/null | grep -E '^-A [A-Z]+ .*-j neutron-' | sed 's/^-A/-D/' | while read -r rule; do
-      eval "$ipt -t $t $rule" 2>/dev/null || true
-    done
-    chains=$($ipt -t $t -S 2>/dev/null | awk '/^-N neutron-/{print $2}')
+    rules=$($ipt -t $t -S 2>/dev/null | grep -E '^-A [A-Z]+ .*-j neutron-' | sed 's/^-A/-D/' || true)
+    while read -r rule; do
+      [ -n "$rule" ] && { eval "$ipt -t $t $rule" 2>/dev/null || true; }
+    done <<<"$rules"
+    chains=$($ipt -t $t -S 2>/dev/null | awk '/^-N neutron-/{print $2}' || true)
     for c in $chains; do $ipt -t $t -F "$c" 2>/dev/null || true; done
     for c in $chains; do $ipt -t $t -X "$c" 2>/dev/null || true; done
-    [ -n "$chains" ] && log "removed $(echo "$chains" | wc -w) neutron chains from $ipt $t"
+    if [ -n "$chains" ]; then log "removed $(echo "$chains" | wc -w) neutron chains from $ipt $t"; fi
   done
 done
 if command -v ebtables >/dev/null; then
   for t in filter nat; do
-    ebtables -t $t -L 2>/dev/null | awk '/^Bridge chain: neutron/{sub(",","",$3); print $3}' | while read -r c; do
-      for b in PREROUTING INPUT FORWARD OUTPUT POSTROUTING; do ebtables -t $t -D $b -j "$c" 2>/dev/null || true; done
-      ebtables -t $t -X "$c" 2>/dev/null || true
-    done
+    listing=$(ebtables -t $t -L 2>/dev/null || true)
+    # jumps from the built-in chains: "-i tapX -j neutronMAC-tapX" under "Bridge chain: PREROUTING, ..."
+    jumps=$(awk '/^Bridge chain: /{c=$3; sub(",","",c); next} c ~ /^[A-Z]+$/ && / -j neutron/{print c" "$0}' <<<"$listing")
+    while read -r chain rule; do
+      [ -n "$chain" ] && { eval "ebtables -t $t -D $chain $rule" 2>/dev/null || true; }
+    done <<<"$jumps"
+    chains=$(awk '/^Bridge chain: neutron/{c=$3; sub(",","",c); print c}' <<<"$listing")
+    for c in $chains; do ebtables -t $t -F "$c" 2>/dev/null || true; done
+    for c in $chains; do ebtables -t $t -X "$c" 2>/dev/null || true; done
+    if [ -n "$chains" ]; then log "removed $(echo "$chains" | wc -w) neutron chains from ebtables $t"; fi
   done
 fi
 if command -v ipset >/dev/null; then
-  for s in $(ipset list -n 2>/dev/null | grep -E '^NIPv[46]'); do ipset destroy "$s" 2>/dev/null || true; done
+  for s in $(ipset list -n 2>/dev/null | grep -E '^NIPv[46]' || true); do ipset destroy "$s" 2>/dev/null || true; done
 fi
 
 # 5. databases, RabbitMQ, MariaDB.
@@ -145,6 +153,7 @@ if [ -d "$AIO_PRISTINE" ]; then
   done
   log "restored the packages' config files"
 fi
+[ -e "$AIO_STATE/etc-openstack.ours" ] && rmdir /etc/openstack 2>/dev/null || true
 rm -rf /etc/keystone/fernet-keys /etc/keystone/credential-keys \
   /var/lib/nova/instances/* /var/lib/glance/images/* /var/lib/neutron/dhcp \
   /var/lib/neutron/ns-metadata-proxy /var/lib/neutron/external /var/lib/neutron/tmp/*

@@ -71,7 +71,8 @@ svc_pid() {
 svc_ensure() {
   local name=$1 user=$2; shift 2
   local want have="" pidf=$AIO_RUN/$name.pid logf=$AIO_LOGS/$name.log
-  want=$( { echo "$user $*"; for f in ${SVC_CONF:-}; do cat "$f"; done; } | md5sum | cut -d' ' -f1)
+  # settings, not bytes: crudini's first edit of a package file reformats it once
+  want=$( { echo "$user $*"; for f in ${SVC_CONF:-}; do crudini --get --format=lines "$f" | sort; done; } | md5sum | cut -d' ' -f1)
   [ -f "$AIO_RUN/$name.hash" ] && have=$(cat "$AIO_RUN/$name.hash")
   if svc_pid "$name" >/dev/null && [ "$want" = "$have" ]; then
     log "$name already running (pid $(svc_pid "$name"))"; return 0
@@ -86,13 +87,19 @@ svc_ensure() {
   svc_pid "$name" >/dev/null || { tail -n 30 "$logf" >&2; die "$name exited right after start; its log: $logf"; }
   log "started $name (pid $(svc_pid "$name"), log $logf)"
 }
-# svc_stop NAME: TERM our daemon NAME and its process group, KILL after 15 s.
+# svc_stop NAME: TERM our daemon NAME and its process group (start-stop-daemon
+# --background made it a session leader, so the group is what we started:
+# API workers, rootwrap daemons), KILL after 15 s.
 svc_stop() {
-  local name=$1 p i
+  local name=$1 p i g target
   if p=$(svc_pid "$name"); then
-    kill -TERM "$p" 2>/dev/null || true
+    # the session start-stop-daemon created (pgid = sid != ours), else the pid alone
+    read -r g sid < <(ps -o pgid=,sid= -p "$p") || true
+    target=$p
+    if [ -n "${g:-}" ] && [ "$g" = "${sid:-}" ] && [ "$g" != "$(ps -o pgid= -p $$ | tr -d ' ')" ]; then target=-$g; fi
+    kill -TERM -- "$target" 2>/dev/null || true
     for i in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
-    if kill -0 "$p" 2>/dev/null; then log "$name (pid $p) ignored TERM for 15 s: KILL"; kill -KILL "$p" 2>/dev/null || true; fi
+    if kill -0 "$p" 2>/dev/null; then log "$name (pid $p) ignored TERM for 15 s: KILL"; kill -KILL -- "$target" 2>/dev/null || true; fi
     log "stopped $name (pid $p)"
   fi
   rm -f "$AIO_RUN/$name.pid" "$AIO_RUN/$name.hash"

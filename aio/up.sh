@@ -239,7 +239,10 @@ write_clouds_yaml() {
   if [ -e "$AIO_CLOUDS_YAML" ] && ! grep -q 'written by vifpath aio/up.sh' "$AIO_CLOUDS_YAML"; then
     die "$AIO_CLOUDS_YAML exists and is not ours: set AIO_CLOUDS_YAML=<other path> to write elsewhere"
   fi
-  mkdir -p "$(dirname "$AIO_CLOUDS_YAML")"
+  if [ ! -d "$(dirname "$AIO_CLOUDS_YAML")" ]; then
+    mkdir -p "$(dirname "$AIO_CLOUDS_YAML")"
+    [ "$(dirname "$AIO_CLOUDS_YAML")" = /etc/openstack ] && : > "$AIO_STATE/etc-openstack.ours"
+  fi
   keep_pristine "$AIO_CLOUDS_YAML"
   write_file "$AIO_CLOUDS_YAML" 600 <<Y
 # written by vifpath aio/up.sh: the all-in-one test cloud (lab password).
