@@ -39,6 +39,10 @@ type conn struct {
 	fd   int
 	seq  uint32
 	seq0 uint32 // the first sequence number, for tests that count requests
+	// pending is the sequence number of a dump whose replies were not all
+	// read (the caller's ctx ended, or a reply was malformed). The kernel
+	// refuses a new dump (EBUSY) on the socket until they are.
+	pending uint32
 	buf  []byte
 	req  []byte
 }
@@ -65,6 +69,11 @@ func (c *conn) close() error { return unix.Close(c.fd) }
 // A dump the kernel flags as interrupted (NLM_F_DUMP_INTR) is read to the
 // end and reported as errDumpInterrupted.
 func (c *conn) dump(ctx context.Context, typ uint16, hdr []byte, attrs []byte, fn func(typ uint16, payload []byte) error) error {
+	if c.pending != 0 {
+		if err := c.drain(ctx); err != nil {
+			return err
+		}
+	}
 	c.seq++
 	seq := c.seq
 	n := nlmsgHdrLen + len(hdr) + len(attrs)
@@ -83,6 +92,26 @@ func (c *conn) dump(ctx context.Context, typ uint16, hdr []byte, attrs []byte, f
 	if err := unix.Sendto(c.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return fmt.Errorf("send netlink request: %w", err)
 	}
+	c.pending = seq
+	return c.read(ctx, seq, fn)
+}
+
+// drain reads and drops the rest of an abandoned dump, for at most a
+// second.
+func (c *conn) drain(ctx context.Context) error {
+	dctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := c.read(dctx, c.pending, func(uint16, []byte) error { return nil }); err != nil && c.pending != 0 {
+		return fmt.Errorf("drain an abandoned netlink dump: %w", err)
+	}
+	c.pending = 0
+	return nil
+}
+
+// read reads the replies to request seq until its NLMSG_DONE or
+// NLMSG_ERROR (then clearing c.pending), calling fn for each other message.
+func (c *conn) read(ctx context.Context, seq uint32, fn func(typ uint16, payload []byte) error) error {
+	ne := binary.NativeEndian
 	interrupted := false
 	var ferr error
 	for {
@@ -113,6 +142,7 @@ func (c *conn) dump(ctx context.Context, typ uint16, hdr []byte, attrs []byte, f
 			}
 			switch mtyp {
 			case unix.NLMSG_DONE:
+				c.pending = 0
 				if len(payload) >= 4 {
 					if e := int32(ne.Uint32(payload)); e < 0 {
 						return unix.Errno(-e)
@@ -123,6 +153,7 @@ func (c *conn) dump(ctx context.Context, typ uint16, hdr []byte, attrs []byte, f
 				}
 				return ferr
 			case unix.NLMSG_ERROR:
+				c.pending = 0
 				if len(payload) >= 4 {
 					if e := int32(ne.Uint32(payload)); e < 0 {
 						return unix.Errno(-e)
