@@ -43,8 +43,8 @@ type conn struct {
 	// read (the caller's ctx ended, or a reply was malformed). The kernel
 	// refuses a new dump (EBUSY) on the socket until they are.
 	pending uint32
-	buf  []byte
-	req  []byte
+	buf     []byte
+	req     []byte
 }
 
 // newConn opens the socket in the calling thread's network namespace.
