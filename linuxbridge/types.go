@@ -101,14 +101,21 @@ type VethPeer struct {
 	Index int `json:"index"`
 }
 
-// Stats are interface counters (rtnl_link_stats64).
+// Stats are interface counters (rtnl_link_stats64), as `ip -s link`
+// prints them. Rx counts what the device received: for a guest's tap, what
+// the guest sent; Tx what it transmitted: what the bridge sent the guest.
 type Stats struct {
+	// RxPackets and TxPackets are packets received and transmitted.
 	RxPackets uint64 `json:"rx_packets"`
 	TxPackets uint64 `json:"tx_packets"`
-	RxBytes   uint64 `json:"rx_bytes"`
-	TxBytes   uint64 `json:"tx_bytes"`
-	RxErrors  uint64 `json:"rx_errors"`
-	TxErrors  uint64 `json:"tx_errors"`
+	// RxBytes and TxBytes are bytes received and transmitted.
+	RxBytes uint64 `json:"rx_bytes"`
+	TxBytes uint64 `json:"tx_bytes"`
+	// RxErrors and TxErrors are packets with errors.
+	RxErrors uint64 `json:"rx_errors"`
+	TxErrors uint64 `json:"tx_errors"`
+	// RxDropped and TxDropped are packets dropped (no buffer, guest not
+	// reading its tap, ...).
 	RxDropped uint64 `json:"rx_dropped"`
 	TxDropped uint64 `json:"tx_dropped"`
 }
