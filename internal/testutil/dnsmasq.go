@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
 )
 
 // DnsmasqHost is one port Neutron knows on the network: a line of the
@@ -337,6 +339,7 @@ func NewDHCPNetwork(tb testing.TB, netnsDir string, subnet netip.Prefix, noAddre
 	d.QDHCP.SetUp(tb, "lo")
 	d.QDHCP.SetUp(tb, d.ServeIf)
 	d.ServeMAC = d.QDHCP.Link(tb, d.ServeIf).Attrs().HardwareAddr
+	d.Host.waitOperUp(tb, "tap"+port)
 	a := d.Subnet.Addr()
 	for range 6 {
 		a = a.Next()
@@ -358,7 +361,26 @@ func (d *DHCPNetwork) AddGuest(tb testing.TB, mac net.HardwareAddr) *DHCPGuest {
 	d.Host.SetUp(tb, g.Port)
 	g.NS.SetMAC(tb, g.If, mac)
 	g.NS.SetUp(tb, g.If)
+	d.Host.waitOperUp(tb, g.Port)
 	return g
+}
+
+// waitOperUp waits until a link is operationally up. The kernel's link
+// watcher reports carrier changes up to a second late, and a bridge port
+// forwards only from then on: frames sent before are dropped.
+func (n *NetNS) waitOperUp(tb testing.TB, name string) {
+	tb.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		l, err := n.Handle(tb).LinkByName(name)
+		if err == nil && l.Attrs().OperState == netlink.OperUp {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("testutil: %s in %s not operationally up after 3s: %v", name, n.Name, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // StartDnsmasq starts dnsmasq in QDHCP for this network (o.NetworkID,
