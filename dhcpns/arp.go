@@ -11,7 +11,8 @@ import (
 type ARPReply struct {
 	// MAC is the responder's hardware address (ARP sender hardware address).
 	MAC net.HardwareAddr `json:"mac"`
-	// RTT is the time from sending the request to reading this reply.
+	// RTT is the time from sending the latest request for the target to
+	// reading this reply.
 	RTT time.Duration `json:"rtt"`
 }
 
@@ -40,6 +41,17 @@ type ARPOptions struct {
 	// Settle is how long to keep listening for duplicate responders once
 	// every target has answered. Zero value: 2 ms. Negative: stop at once.
 	Settle time.Duration
+	// Attempts is how many requests go to a target that has not answered:
+	// they are spread evenly over Timeout, so the sweep still waits one
+	// Timeout in total. Zero value: 1 (as `arping -c1`).
+	Attempts int
+}
+
+func (o *ARPOptions) attempts() int {
+	if o == nil || o.Attempts <= 0 {
+		return 1
+	}
+	return o.Attempts
 }
 
 func (o *ARPOptions) timeout() time.Duration {

@@ -136,8 +136,9 @@ func (p *ARPProber) ProbeARP(ctx context.Context, target netip.Addr, opts *ARPOp
 // SweepARP sends one ARP request per target (this sends packets) over the
 // prober's socket, all at once, then collects replies, matching them by
 // sender IP, until every target has answered (plus opts.Settle, to catch
-// duplicate responders) or one opts.Timeout has passed since the last
-// request. Results are in target order; a silent target has no replies.
+// duplicate responders) or one opts.Timeout has passed since the sweep
+// began. With opts.Attempts > 1, targets that have not answered get
+// another request at even intervals within that Timeout. Results are in target order; a silent target has no replies.
 // Cancelling ctx stops the sweep and returns ctx's error with the results
 // gathered so far. Targets must be IPv4.
 func (p *ARPProber) SweepARP(ctx context.Context, targets []netip.Addr, opts *ARPOptions) ([]ARPResult, error) {
@@ -165,27 +166,40 @@ func (p *ARPProber) SweepARP(ctx context.Context, targets []netip.Addr, opts *AR
 	defer stop()
 
 	sent := make(map[netip.Addr]time.Time, len(idx))
+	seen := make(map[netip.Addr]map[string]bool, len(idx))
 	frame := make([]byte, arpFrameLen)
 	bcast := &packet.Addr{HardwareAddr: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}
-	for t := range idx {
-		if _, ok := sent[t]; ok {
-			continue
+	send := func() error {
+		for t := range idx {
+			if seen[t] != nil {
+				continue // answered
+			}
+			arpRequest(frame, p.mac, p.srcFor(t), t)
+			sent[t] = time.Now()
+			if _, err := p.conn.WriteTo(frame, bcast); err != nil {
+				return fmt.Errorf("dhcpns: ARP sweep: send request for %s on %s: %w", t, p.ifname, err)
+			}
 		}
-		arpRequest(frame, p.mac, p.srcFor(t), t)
-		sent[t] = time.Now()
-		if _, err := p.conn.WriteTo(frame, bcast); err != nil {
-			return res, fmt.Errorf("dhcpns: ARP sweep: send request for %s on %s: %w", t, p.ifname, err)
-		}
+		return nil
 	}
+	if err := send(); err != nil {
+		return res, err
+	}
+	attemptsLeft := opts.attempts() - 1
+	interval := opts.timeout() / time.Duration(opts.attempts())
+	nextSend := time.Now().Add(interval)
 	deadline := time.Now().Add(opts.timeout())
 	ctxDeadline, hasCtxDeadline := ctx.Deadline()
 	if hasCtxDeadline && ctxDeadline.Before(deadline) {
 		deadline = ctxDeadline
 	}
 	pending := len(sent)
-	seen := make(map[netip.Addr]map[string]bool, len(sent))
 	for {
-		p.conn.SetReadDeadline(deadline)
+		rd := deadline
+		if attemptsLeft > 0 && pending > 0 && nextSend.Before(rd) {
+			rd = nextSend
+		}
+		p.conn.SetReadDeadline(rd)
 		if ctx.Err() != nil { // cancelled while we set it: undo
 			p.conn.SetReadDeadline(time.Unix(1, 0))
 		}
@@ -194,6 +208,15 @@ func (p *ARPProber) SweepARP(ctx context.Context, targets []netip.Addr, opts *AR
 		if err != nil {
 			if cerr := ctx.Err(); cerr != nil {
 				return res, cerr
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) && now.Before(deadline) {
+				// Time to resend to the targets that have not answered.
+				attemptsLeft--
+				nextSend = now.Add(interval)
+				if err := send(); err != nil {
+					return res, err
+				}
+				continue
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				// The socket may time out just before ctx's own timer fires.

@@ -97,6 +97,35 @@ func TestIntegrationARP(t *testing.T) {
 		t.Errorf("cancelled sweep: %v after %v", err, time.Since(start))
 	}
 
+	// Attempts: a host that comes up 150 ms into a 600 ms sweep answers
+	// the second or third request; with one attempt it is missed.
+	late := netip.MustParseAddr("192.168.31.77")
+	for _, attempts := range []int{1, 3} {
+		done := make(chan error, 1)
+		go func() {
+			time.Sleep(150 * time.Millisecond)
+			done <- ga.NS.Command("ip", "addr", "add", late.String()+"/27", "dev", ga.If).Run()
+		}()
+		start := time.Now()
+		rs, err := p.SweepARP(ctx, []netip.Addr{late}, &ARPOptions{Timeout: 600 * time.Millisecond, Attempts: attempts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if el := time.Since(start); el > 1200*time.Millisecond {
+			t.Errorf("attempts=%d: sweep took %v, want at most about one 600ms timeout", attempts, el)
+		}
+		if rs[0].Answered() != (attempts > 1) {
+			t.Errorf("attempts=%d: answered %v", attempts, rs[0].Answered())
+		}
+		if attempts > 1 && rs[0].Replies[0].RTT > 100*time.Millisecond {
+			t.Errorf("RTT %v is not measured from the latest request", rs[0].Replies[0].RTT)
+		}
+		ga.NS.Run(t, "ip", "addr", "del", late.String()+"/27", "dev", ga.If)
+	}
+
 	// A large sweep: 400 targets, 300 of them on guest A; replies queue up
 	// while requests go out and none may be lost.
 	var many []netip.Addr
