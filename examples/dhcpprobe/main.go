@@ -56,6 +56,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	procDir := fs.String("proc-dir", "", "procfs mount (default /proc)")
 	bridgeNS := fs.String("bridge-netns", "", "path of the namespace holding the brq bridge (default: this process's)")
 	timeout := fs.Duration("timeout", time.Second, "ARP per-target timeout")
+	attempts := fs.Int("arp-attempts", 1, "ARP requests per silent target, spread over -timeout")
 	dhcpTimeout := fs.Duration("dhcp-timeout", 3*time.Second, "DHCP probe timeout")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -112,7 +113,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			if err != nil {
 				return err
 			}
-			rep.ARP, err = p.SweepARP(ctx, targets, &dhcpns.ARPOptions{Timeout: *timeout})
+			rep.ARP, err = p.SweepARP(ctx, targets, &dhcpns.ARPOptions{Timeout: *timeout, Attempts: *attempts})
 			p.Close()
 			if err != nil {
 				return err
