@@ -9,7 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 
@@ -18,7 +18,7 @@ import (
 
 // Inspector reads bridges, ports and forwarding databases of one network
 // namespace through three NETLINK_ROUTE sockets opened inside that
-// namespace (links, addresses, FDB, dumped in parallel). It never changes
+// namespace (links, addresses, FDB, dumped concurrently). It never changes
 // anything. Every call does a fixed number of netlink dumps (Snapshot:
 // three; Bridges, FDB, WhereIs: two) whatever the number of bridges and
 // ports, plus a bounded number of retries of dumps the kernel reports as
@@ -72,8 +72,9 @@ func (in *Inspector) closeConns() error {
 }
 
 // parallel runs the dumps of one call, each on its own socket, at the same
-// time, and waits for all of them. The kernel serves them concurrently,
-// so a call costs about its slowest dump.
+// time, and waits for all of them. Measured on kernel 6.18 the gain is
+// small (link and FDB dumps both take the RTNL lock, so the kernel mostly
+// serializes them), but it never costs more than running them in turn.
 func parallel(fns ...func() error) error {
 	if len(fns) == 1 {
 		return fns[0]()
@@ -409,10 +410,9 @@ func (in *Inspector) buildBridges(only string) []Bridge {
 			bridges[bi].Addrs = append(bridges[bi].Addrs, a.prefix)
 		}
 	}
-	sort.Slice(bridges, func(i, j int) bool { return bridges[i].Name < bridges[j].Name })
+	slices.SortFunc(bridges, func(a, b Bridge) int { return strings.Compare(a.Name, b.Name) })
 	for i := range bridges {
-		ps := bridges[i].Ports
-		sort.Slice(ps, func(a, b int) bool { return ps[a].Name < ps[b].Name })
+		slices.SortFunc(bridges[i].Ports, func(a, b Port) int { return strings.Compare(a.Name, b.Name) })
 	}
 	return bridges
 }
@@ -555,18 +555,17 @@ func (in *Inspector) buildFDB(mac net.HardwareAddr) []FDBEntry {
 			ExtLearned:  n.flags&unix.NTF_EXT_LEARNED != 0,
 		})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := &out[i], &out[j]
-		if a.Bridge != b.Bridge {
-			return a.Bridge < b.Bridge
+	slices.SortFunc(out, func(a, b FDBEntry) int {
+		if c := strings.Compare(a.Bridge, b.Bridge); c != 0 {
+			return c
 		}
-		if a.Port != b.Port {
-			return a.Port < b.Port
+		if c := strings.Compare(a.Port, b.Port); c != 0 {
+			return c
 		}
 		if c := bytes.Compare(a.MAC, b.MAC); c != 0 {
-			return c < 0
+			return c
 		}
-		return a.VLAN < b.VLAN
+		return a.VLAN - b.VLAN
 	})
 	return out
 }
