@@ -97,30 +97,37 @@ func TestIntegrationARP(t *testing.T) {
 		t.Errorf("cancelled sweep: %v after %v", err, time.Since(start))
 	}
 
-	// Attempts: a host that comes up 150 ms into a 600 ms sweep answers
-	// the second or third request; with one attempt it is missed.
+	// Attempts: a host that comes up 150 ms into a 900 ms sweep answers
+	// a later request (sent at 300 or 600 ms); with one attempt it is
+	// missed. Under load `ip addr add` can wait long for the RTNL lock, so
+	// the answer is only required when the address was in place before the
+	// last request went out.
 	late := netip.MustParseAddr("192.168.31.77")
 	for _, attempts := range []int{1, 3} {
-		done := make(chan error, 1)
+		added := make(chan time.Duration, 1)
+		start := time.Now()
 		go func() {
 			time.Sleep(150 * time.Millisecond)
-			done <- ga.NS.Command("ip", "addr", "add", late.String()+"/27", "dev", ga.If).Run()
+			ga.NS.Command("ip", "addr", "add", late.String()+"/27", "dev", ga.If).Run()
+			added <- time.Since(start)
 		}()
-		start := time.Now()
-		rs, err := p.SweepARP(ctx, []netip.Addr{late}, &ARPOptions{Timeout: 600 * time.Millisecond, Attempts: attempts})
+		rs, err := p.SweepARP(ctx, []netip.Addr{late}, &ARPOptions{Timeout: 900 * time.Millisecond, Attempts: attempts})
+		el := time.Since(start)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := <-done; err != nil {
-			t.Fatal(err)
+		at := <-added
+		if el > 1500*time.Millisecond {
+			t.Errorf("attempts=%d: sweep took %v, want about one 900ms timeout", attempts, el)
 		}
-		if el := time.Since(start); el > 1200*time.Millisecond {
-			t.Errorf("attempts=%d: sweep took %v, want at most about one 600ms timeout", attempts, el)
-		}
-		if rs[0].Answered() != (attempts > 1) {
-			t.Errorf("attempts=%d: answered %v", attempts, rs[0].Answered())
-		}
-		if attempts > 1 && rs[0].Replies[0].RTT > 100*time.Millisecond {
+		switch {
+		case attempts == 1 && rs[0].Answered():
+			t.Errorf("attempts=1: answered although the address appeared after the only request")
+		case attempts > 1 && at < 550*time.Millisecond && !rs[0].Answered():
+			t.Errorf("attempts=%d: address added at %v, before the last request at 600ms, but no answer", attempts, at)
+		case attempts > 1 && !rs[0].Answered():
+			t.Logf("attempts=%d: address added only at %v (RTNL busy), after the last request: answer not required", attempts, at)
+		case attempts > 1 && rs[0].Replies[0].RTT > 100*time.Millisecond:
 			t.Errorf("RTT %v is not measured from the latest request", rs[0].Replies[0].RTT)
 		}
 		ga.NS.Run(t, "ip", "addr", "del", late.String()+"/27", "dev", ga.If)
