@@ -450,17 +450,23 @@ func decodeNeigh(p []byte, n *rawNeigh) bool {
 		state:   ne.Uint16(p[8:]),
 		flags:   p[10],
 	}
+	var mac []byte
 	forEachAttr(p[ndmsgLen:], func(typ uint16, v []byte) {
 		switch typ {
 		case unix.NDA_LLADDR:
-			n.mac = hwaddr(v)
+			mac = v
 		case unix.NDA_MASTER:
 			n.master = int(u32(v))
 		case unix.NDA_VLAN:
 			n.vlan = int(u16(v))
 		}
 	})
-	return n.mac != nil
+	// Copy the MAC only for entries of a bridge's table: most messages of
+	// the dump are devices' own multicast lists, which are dropped.
+	if n.master != 0 {
+		n.mac = hwaddr(mac)
+	}
+	return mac != nil
 }
 
 func fdbState(state uint16) FDBState {
