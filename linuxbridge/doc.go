@@ -25,9 +25,10 @@
 // names and back and need no privileges or Linux.
 //
 // Every call takes a context. Dumps wait for replies in steps of at most
-// 100 ms and give up when the context is done; the kernel finishes the
-// abandoned dump on its own and the Inspector discards its leftover
-// replies on the next call. Opening (one setns) is not interruptible.
+// 100 ms and give up when the context is done; the Inspector reads and
+// drops the rest of an abandoned dump before its next request (the kernel
+// refuses a new dump on a socket until then). Opening (one setns) is not
+// interruptible.
 //
 // Nothing here changes the system.
 //
