@@ -47,14 +47,17 @@ fi
 nets=$( { ls /var/lib/neutron/dhcp 2>/dev/null; mysql -N -e 'SELECT id FROM neutron.networks' 2>/dev/null; } | grep -E '^[0-9a-f-]{36}$' | sort -u || true)
 
 # 3. OpenStack daemons, newest first, with whatever they spawned and left attached.
+# (all at once: each takes 2-6 s to shut down gracefully; in parallel ~6 s in total)
+kids=""; stoppers=()
 for s in neutron-metadata-agent neutron-dhcp-agent neutron-linuxbridge-agent neutron-server \
          nova-compute nova-scheduler nova-conductor nova-api placement-api glance-api keystone; do
   p=$(svc_pid "$s") || { rm -f "$AIO_RUN/$s.pid" "$AIO_RUN/$s.hash"; continue; }
-  kids=$(descendants "$p")
-  svc_stop "$s"
-  alive=(); for k in $kids; do kill -0 "$k" 2>/dev/null && alive+=("$k"); done
-  kill_pids "children of $s" "${alive[@]}"
+  kids="$kids $(descendants "$p")"
+  svc_stop "$s" & stoppers+=($!)
 done
+for w in "${stoppers[@]}"; do wait "$w" || true; done
+alive=(); for k in $kids; do kill -0 "$k" 2>/dev/null && alive+=("$k"); done
+kill_pids "leftover children of the OpenStack daemons" "${alive[@]}"
 # dnsmasq and the metadata haproxy daemonize: their pidfiles name them.
 pids=()
 for f in /var/lib/neutron/dhcp/*/pid /var/lib/neutron/external/pids/*.pid*; do
