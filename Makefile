@@ -1,28 +1,42 @@
 # vifpath: the README's two commands are `make demo` and `make test`.
 SHELL := /bin/bash
 GO ?= go
+export GO
 PKGS := ./...
 
-.PHONY: all deps demo test lint unit bench
+.PHONY: all deps demo test lint check bench
 all: test
 
 ## deps: install the Debian packages the tests and demo need (root).
 deps:
 	bash scripts/deps.sh
 
-## demo: the main job: a demo topology in throwaway namespaces, inspected.
+## demo: the main job: a Neutron-like node in throwaway namespaces, inspected, then removed.
 demo: deps
 	$(GO) run ./examples/bridgeinfo -demo
 
-## lint: go vet and gofmt.
+## lint: go vet (this GOOS and darwin, with and without the acceptance tag) and gofmt.
 lint:
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags acceptance $(PKGS)
+	GOOS=darwin $(GO) vet $(PKGS)
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## test: every tier: unit, integration (root), acceptance.
-test: deps lint
-	$(GO) test -count=1 -timeout 40m $(PKGS)
+## check: unit and integration tiers (integration needs root; real kernel objects, dnsmasq, libvirtd, qemu).
+check: deps lint
+	GOTEST_FLAGS="-timeout 40m" bash scripts/gotest.sh $(PKGS)
 
-## bench: the benchmarks that compare against iproute2, virsh and friends.
+## test: every tier: lint, unit, integration, then acceptance on the all-in-one cloud (aio/).
+test: check acceptance-all
+
+## acceptance-all: bring up the all-in-one OpenStack (aio/up.sh) and run every acceptance suite.
+acceptance-all: aio-up
+	OS_CLOUD=vifpath-aio OS_CLIENT_CONFIG_FILE=/etc/openstack/clouds.yaml \
+	  GOTEST_FLAGS="-tags acceptance -timeout 30m" bash scripts/gotest.sh ./acceptance/... ./launch/... \
+	  || { bash aio/logs.sh 60; exit 1; }
+
+## bench: the benchmarks, each timing its CLI comparison (iproute2, virsh, arping) in the same run.
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 2s $(PKGS)
+
+include aio/aio.mk
