@@ -1,0 +1,41 @@
+// Package trace provides the path of one VM NIC through a Linux bridge
+// OpenStack node, hop by hop, with a verdict at each: the tap, the brq
+// bridge of its network and its physical port, the bridge's forwarding
+// database, the network's DHCP side (qdhcp namespace, dnsmasq, hosts
+// entry, lease), an ARP probe from the qdhcp namespace to the port's IP,
+// the tap's counters, and the host checks that break bridged traffic
+// (bridge-nf-call-iptables, NetworkManager managing the devices).
+//
+// It joins linuxbridge and dhcpns. Each Hop carries a Verdict (unknown,
+// ok, warn, fail), the Evidence it rests on and, for a warn or fail, a
+// one-line Cause and what to check Next. A Trace renders as a text table
+// (WriteText), JSON (its fields are tagged), Graphviz DOT (WriteDOT) and
+// Mermaid (WriteMermaid), with failing hops marked.
+//
+// This first version has the no-API mode only: Run, given a Neutron port
+// ID, a MAC or a tap name, on a node holding both the bridge and the DHCP
+// side (an all-in-one). The API-driven mode (server → ports via Nova and
+// Neutron) and the libvirt domain hop are not implemented yet.
+//
+// Run is read-only except for the ARP probe: it sends ARP requests from
+// the qdhcp namespace's serving interface to the port's IP (disable it
+// with Config.NoARP).
+//
+// # Privileges
+//
+// Run needs CAP_SYS_ADMIN to enter the namespaces (the bridge side when
+// Config.BridgeNetNS is set, and qdhcp-…), CAP_SYS_PTRACE to read
+// dnsmasq's /proc entries, and CAP_NET_RAW for the ARP probe: in practice,
+// root.
+//
+// # Network namespaces
+//
+// Run never moves the caller's thread: linuxbridge and dhcpns open their
+// sockets inside the namespaces on fresh locked goroutines, and the one
+// sysctl read in another namespace happens the same way (one unexported
+// helper, which discards its thread if it cannot move it back).
+//
+// # Concurrency
+//
+// Run is safe for concurrent use. Trace and Hop are plain values.
+package trace

@@ -1,0 +1,220 @@
+package trace
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// Verdict is the outcome of one hop or of a whole trace. Its zero value,
+// Unknown, means the hop could not be judged (not reached, not applicable,
+// or its evidence could not be read).
+type Verdict uint8
+
+// Verdicts, from least to most severe (Unknown sorts below OK).
+const (
+	Unknown Verdict = iota
+	OK
+	Warn
+	Fail
+)
+
+var verdictNames = [...]string{"unknown", "ok", "warn", "fail"}
+
+// String returns "unknown", "ok", "warn" or "fail".
+func (v Verdict) String() string {
+	if int(v) < len(verdictNames) {
+		return verdictNames[v]
+	}
+	return fmt.Sprintf("verdict(%d)", uint8(v))
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (v Verdict) MarshalText() ([]byte, error) {
+	if int(v) >= len(verdictNames) {
+		return nil, fmt.Errorf("trace: invalid verdict %d", uint8(v))
+	}
+	return []byte(v.String()), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler (any case).
+func (v *Verdict) UnmarshalText(b []byte) error {
+	for i, n := range verdictNames {
+		if strings.EqualFold(string(b), n) {
+			*v = Verdict(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("trace: unknown verdict %q: want unknown, ok, warn or fail", b)
+}
+
+// Kind says what a hop inspects. The zero value "" means unknown.
+type Kind string
+
+// Hop kinds, in path order. Run (no-API mode) produces KindTap through
+// KindHostCheck; KindServer, KindPort, KindDomain and KindInterface are
+// reserved for the API-driven mode and libvirt.
+const (
+	KindServer       Kind = "server"
+	KindPort         Kind = "port"
+	KindDomain       Kind = "domain"
+	KindInterface    Kind = "interface"
+	KindTap          Kind = "tap"
+	KindBridge       Kind = "bridge"
+	KindPhysicalPort Kind = "physical-port"
+	KindFDB          Kind = "fdb"
+	KindDHCPNS       Kind = "dhcp-namespace"
+	KindDHCPIf       Kind = "dhcp-interface"
+	KindDnsmasq      Kind = "dnsmasq"
+	KindHostsEntry   Kind = "hosts-entry"
+	KindLease        Kind = "lease"
+	KindARP          Kind = "arp"
+	KindCounters     Kind = "counters"
+	KindHostCheck    Kind = "host-check"
+)
+
+// MAC is a hardware address that reads and writes JSON in colon notation
+// (net.HardwareAddr would be base64).
+type MAC net.HardwareAddr
+
+// String returns the address in colon notation, "" for nil.
+func (m MAC) String() string { return net.HardwareAddr(m).String() }
+
+// MarshalText implements encoding.TextMarshaler.
+func (m MAC) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler; empty means nil.
+func (m *MAC) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*m = nil
+		return nil
+	}
+	hw, err := net.ParseMAC(string(b))
+	if err != nil {
+		return fmt.Errorf("trace: bad MAC %q: %w", b, err)
+	}
+	*m = MAC(hw)
+	return nil
+}
+
+// Evidence is one fact a verdict rests on, e.g. {"oper_state", "up"}.
+type Evidence struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Hop is one step of the path with its verdict.
+type Hop struct {
+	// Kind says what was inspected.
+	Kind Kind `json:"kind"`
+	// Name identifies the object: a device, namespace, file or check name.
+	Name string `json:"name"`
+	// Verdict is the outcome.
+	Verdict Verdict `json:"verdict"`
+	// Summary says what was found in one line.
+	Summary string `json:"summary"`
+	// Evidence lists the facts read, in the order they were read.
+	Evidence []Evidence `json:"evidence,omitempty"`
+	// Cause is, for a warn or fail, the likely cause in one line.
+	Cause string `json:"cause,omitempty"`
+	// Next is, for a warn or fail, what to check next.
+	Next string `json:"next,omitempty"`
+}
+
+// add appends one piece of evidence.
+func (h *Hop) add(key string, format string, args ...any) {
+	h.Evidence = append(h.Evidence, Evidence{Key: key, Value: fmt.Sprintf(format, args...)})
+}
+
+// Get returns the value of the first evidence with the given key and
+// whether there was one.
+func (h *Hop) Get(key string) (string, bool) {
+	for _, e := range h.Evidence {
+		if e.Key == key {
+			return e.Value, true
+		}
+	}
+	return "", false
+}
+
+// Target names the VM NIC to trace without an OpenStack API: set exactly
+// one of PortID, MAC and Tap.
+type Target struct {
+	// PortID is a Neutron port ID (full or at least its first 11
+	// characters); the tap is "tap" + its first 11 characters.
+	PortID string `json:"port_id,omitempty"`
+	// MAC is the Neutron port's (guest NIC's) MAC, fa:16:3e:…; the tap is
+	// the bridge port whose MAC is the same NIC (linuxbridge.SameNIC).
+	MAC MAC `json:"mac,omitempty"`
+	// Tap is the tap device's name, e.g. "tap31f2d3e9-8d".
+	Tap string `json:"tap,omitempty"`
+}
+
+// String returns the target as given.
+func (t Target) String() string {
+	switch {
+	case t.PortID != "":
+		return "port " + t.PortID
+	case t.MAC != nil:
+		return "mac " + t.MAC.String()
+	case t.Tap != "":
+		return "tap " + t.Tap
+	}
+	return "(no target)"
+}
+
+// Trace is the result of one run: the hops in path order and an overall
+// verdict. It is a plain value.
+type Trace struct {
+	// Target is what was asked for.
+	Target Target `json:"target"`
+	// Tap, PortMAC, NetworkID and IP are the identities the trace resolved
+	// ("" / nil / zero when it could not).
+	Tap       string `json:"tap,omitempty"`
+	PortMAC   MAC    `json:"port_mac,omitempty"`
+	NetworkID string `json:"network_id,omitempty"`
+	IP        string `json:"ip,omitempty"`
+	// Verdict is the worst verdict among Hops (Unknown only when every hop
+	// is Unknown).
+	Verdict Verdict `json:"verdict"`
+	// Hops are the hops in path order.
+	Hops []Hop `json:"hops"`
+	// Started is when the run began; Duration how long it took.
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration"`
+}
+
+// Hop returns the first hop of the given kind and name ("" matches any
+// name), and whether there is one.
+func (t *Trace) Hop(kind Kind, name string) (Hop, bool) {
+	for _, h := range t.Hops {
+		if h.Kind == kind && (name == "" || h.Name == name) {
+			return h, true
+		}
+	}
+	return Hop{}, false
+}
+
+// Worst returns the overall verdict of hops: Fail if any failed, else Warn
+// if any warned, else OK if any was OK, else Unknown.
+func Worst(hops []Hop) Verdict {
+	v := Unknown
+	for _, h := range hops {
+		if h.Verdict > v {
+			v = h.Verdict
+		}
+	}
+	return v
+}
+
+// Failing returns the hops whose verdict is Warn or Fail.
+func (t *Trace) Failing() []Hop {
+	var out []Hop
+	for _, h := range t.Hops {
+		if h.Verdict == Warn || h.Verdict == Fail {
+			out = append(out, h)
+		}
+	}
+	return out
+}
