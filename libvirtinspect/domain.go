@@ -62,9 +62,6 @@ func fromLibvirt(d libvirt.Domain) Domain {
 	return Domain{ID: int(d.ID), Name: d.Name, UUID: uuidString(d.UUID)}
 }
 
-// allDomainsFlags are `virsh list --all`'s.
-const allDomainsFlags = libvirt.ConnectListDomainsActive | libvirt.ConnectListDomainsInactive
-
 // Domains lists every domain, running or not, with its state and reason
 // (`virsh list --all` + `domstate --reason`), in ONE RPC: the state group of
 // ConnectGetAllDomainStats. Sorted as `virsh list --all` sorts: running

@@ -17,7 +17,7 @@ func TestRandName(t *testing.T) {
 			t.Errorf("RandName(%q) = %q: length %d, want %d", p, n, len(n), IfNameMax)
 		}
 	}
-	if RandName("x") == RandName("x") {
+	if a, b := RandName("x"), RandName("x"); a == b {
 		t.Error("RandName returned the same name twice")
 	}
 }
