@@ -256,11 +256,13 @@ func Build(ctx context.Context, cfg *Config) (t *Topology, err error) {
 		if _, err := t.tapFile.Write(frame(vm1.MAC, vnetHdrLen)); err != nil {
 			return nil, fmt.Errorf("demo: write to %s: %w", vm1.Device, err)
 		}
-		if n, err := learned(host, br.Attrs().Index, t.GatewayMAC, dhcpPort.MAC, vm1.MAC); err == nil && n == 3 {
+		// The kernel sets the bridge's operational state asynchronously
+		// (linkwatch); wait for "up" too, so the demo shows a settled node.
+		if n, err := learned(host, br.Attrs().Index, t.GatewayMAC, dhcpPort.MAC, vm1.MAC); err == nil && n == 3 && bridgeUp(host, t.Bridge) {
 			break
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("demo: the bridge did not learn the demo MACs in 5 s")
+			return nil, fmt.Errorf("demo: the bridge did not come up and learn the demo MACs in 5 s")
 		}
 		select {
 		case <-ctx.Done():
@@ -270,6 +272,12 @@ func Build(ctx context.Context, cfg *Config) (t *Topology, err error) {
 	}
 	t.log.Info("demo: MACs learned")
 	return t, nil
+}
+
+// bridgeUp reports whether the bridge's operational state is up.
+func bridgeUp(h *netlink.Handle, name string) bool {
+	l, err := h.LinkByName(name)
+	return err == nil && l.Attrs().OperState == netlink.OperUp
 }
 
 // learned counts how many of macs the bridge's FDB holds.
