@@ -79,6 +79,9 @@ func (e *APIError) hint() string {
 	switch {
 	case e.Status == http.StatusUnauthorized:
 		return "the credentials were refused"
+	case e.Status == http.StatusForbidden && strings.Contains(strings.ToLower(e.Message), "quota exceeded"):
+		// Nova answers an over-quota create with 403 too.
+		return "over the project's quota: ask for less or raise it with `openstack quota set`"
 	case e.Status == http.StatusForbidden:
 		return "this needs the admin role in the project"
 	case e.Status == http.StatusTooManyRequests:
