@@ -1,0 +1,70 @@
+package trace
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config says where Run looks. A nil *Config means every default: the
+// process's own namespace holds the bridges, qdhcp namespaces under
+// /run/netns, Neutron's state under /var/lib/neutron/dhcp, procfs at /proc,
+// NetworkManager's run directory at /run/NetworkManager. A Config must not
+// be changed while Run uses it.
+type Config struct {
+	// BridgeNetNS is the path of the network namespace holding the brq
+	// bridges and taps (/run/netns/…, /proc/<pid>/ns/net). Zero value: the
+	// process's own namespace, where the linuxbridge agent puts them.
+	BridgeNetNS string
+	// NetNSDir is where the qdhcp-… namespaces are bind-mounted. Zero
+	// value: /run/netns.
+	NetNSDir string
+	// StateDir is Neutron's DHCP state directory (<network>/pid, host,
+	// leases). Zero value: /var/lib/neutron/dhcp.
+	StateDir string
+	// ProcDir is the procfs mount. Zero value: /proc.
+	ProcDir string
+	// NMRunDir is NetworkManager's run directory (NetworkManager.pid,
+	// devices/<ifindex>). Zero value: /run/NetworkManager.
+	NMRunDir string
+	// NoARP skips the ARP probe (the only hop that sends packets); the arp
+	// hop is then unknown. Zero value: probe.
+	NoARP bool
+	// ARPTimeout bounds the ARP probe. Zero value: 1 s (three requests
+	// spread over it).
+	ARPTimeout time.Duration
+	// CounterInterval is the least time between the two samples of the
+	// tap's counters. Zero value: 1 s. The interval includes the ARP
+	// probe, whose reply the guest sends through the tap.
+	CounterInterval time.Duration
+	// Logger receives debug records. Zero value (nil): silent.
+	Logger *slog.Logger
+}
+
+func (c *Config) orDefault() Config {
+	var d Config
+	if c != nil {
+		d = *c
+	}
+	if d.NetNSDir == "" {
+		d.NetNSDir = "/run/netns"
+	}
+	if d.StateDir == "" {
+		d.StateDir = "/var/lib/neutron/dhcp"
+	}
+	if d.ProcDir == "" {
+		d.ProcDir = "/proc"
+	}
+	if d.NMRunDir == "" {
+		d.NMRunDir = "/run/NetworkManager"
+	}
+	if d.ARPTimeout == 0 {
+		d.ARPTimeout = time.Second
+	}
+	if d.CounterInterval == 0 {
+		d.CounterInterval = time.Second
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return d
+}

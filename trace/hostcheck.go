@@ -1,0 +1,106 @@
+package trace
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// brNFHop judges the content of bridge-nf-call-iptables (err: reading it).
+func brNFHop(path string, content []byte, err error) Hop {
+	h := Hop{Kind: KindHostCheck, Name: "bridge-nf-call-iptables"}
+	h.add("path", "%s", path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		h.Verdict = Warn
+		h.Summary = "br_netfilter is not loaded: bridged frames bypass iptables"
+		h.Cause = "Neutron's iptables firewall driver cannot filter bridged traffic (security groups not enforced)"
+		h.Next = "modprobe br_netfilter; sysctl net.bridge.bridge-nf-call-iptables=1 (the linuxbridge agent normally does both)"
+	case err != nil:
+		h.Summary = "cannot read it: " + err.Error()
+	default:
+		v := strings.TrimSpace(string(content))
+		h.add("value", "%s", v)
+		switch v {
+		case "1":
+			h.Verdict = OK
+			h.Summary = "1: bridged IPv4 crosses iptables (what Neutron's security groups need; a DROP FORWARD policy would drop VM traffic)"
+		case "0":
+			h.Verdict = Warn
+			h.Summary = "0: bridged IPv4 bypasses iptables"
+			h.Cause = "security groups are not enforced on bridged traffic"
+			h.Next = "sysctl -w net.bridge.bridge-nf-call-iptables=1 in the bridges' namespace; check the linuxbridge agent"
+		default:
+			h.Summary = fmt.Sprintf("unexpected value %q", v)
+		}
+	}
+	return h
+}
+
+// nmHop says whether NetworkManager runs and manages any of devs (name →
+// ifindex in the host's namespace). hostNS says whether devs live in the
+// namespace NetworkManager manages (the process's own); when not, only
+// NetworkManager's presence is reported.
+func nmHop(runDir, procDir string, devs map[string]int, names []string, hostNS bool) Hop {
+	h := Hop{Kind: KindHostCheck, Name: "networkmanager"}
+	pidFile := filepath.Join(runDir, "NetworkManager.pid")
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		h.add("pid_file", "%s: %v", pidFile, err)
+		h.Summary = "NetworkManager is not running (no pid file)"
+		return h
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		h.add("pid_file", "%s holds %q", pidFile, strings.TrimSpace(string(b)))
+		h.Summary = "NetworkManager's pid file holds no pid"
+		return h
+	}
+	if _, err := os.Stat(filepath.Join(procDir, strconv.Itoa(pid))); err != nil {
+		h.add("pid_file", "%s: pid %d has no %s entry (stale)", pidFile, pid, procDir)
+		h.Summary = "NetworkManager is not running (stale pid file)"
+		return h
+	}
+	h.add("pid", "%d", pid)
+	if !hostNS {
+		h.Summary = "NetworkManager runs, but the bridges are in another namespace, which it does not manage"
+		return h
+	}
+	var managed []string
+	for _, name := range names {
+		idx, ok := devs[name]
+		if !ok {
+			continue
+		}
+		p := filepath.Join(runDir, "devices", strconv.Itoa(idx))
+		b, err := os.ReadFile(p)
+		if err != nil {
+			h.add(name, "%s: %v", p, err)
+			continue
+		}
+		m := "unknown"
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "managed="); ok {
+				m = v
+			}
+		}
+		h.add(name, "%s: managed=%s", p, m)
+		if m == "true" || m == "1" {
+			managed = append(managed, name)
+		}
+	}
+	if len(managed) > 0 {
+		h.Verdict = Fail
+		h.Summary = "NetworkManager manages " + strings.Join(managed, ", ")
+		h.Cause = "NetworkManager may reconfigure, take down or re-address devices the linuxbridge agent owns"
+		h.Next = "nmcli d set <device> managed no for each, and add an unmanaged-devices rule to NetworkManager.conf"
+		return h
+	}
+	h.Verdict = OK
+	h.Summary = "NetworkManager runs but manages none of " + strings.Join(names, ", ")
+	return h
+}

@@ -1,0 +1,302 @@
+package trace_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vifpath/vifpath/internal/testutil"
+	"github.com/vifpath/vifpath/linuxbridge"
+	"github.com/vifpath/vifpath/trace"
+	"github.com/vishvananda/netlink"
+)
+
+// topo is the walkthrough's path in throwaway namespaces: a "host"
+// namespace with brq<net> holding a tap<port> veth to a guest namespace
+// (MAC fa:16:3e:…, the tap fe:16:3e:… as libvirt makes it), an "eth2" veth
+// to a gateway namespace holding 192.168.31.65, and the DHCP side from
+// testutil.NewDHCPNetwork with a real dnsmasq and Neutron's files.
+type topo struct {
+	dir    string
+	n      *testutil.DHCPNetwork
+	dns    *testutil.Dnsmasq
+	guest  *testutil.NetNS
+	portID string
+	tap    string
+	mac    net.HardwareAddr
+	ip     netip.Addr
+	cfg    *trace.Config
+}
+
+type topoOpts struct {
+	dhcp bool // the guest runs udhcpc (a renewed lease); else it only sends frames
+}
+
+func randHex(n int) string {
+	b := make([]byte, (n+1)/2)
+	rand.Read(b)
+	return fmt.Sprintf("%x", b)[:n]
+}
+
+func newTopo(t *testing.T, o topoOpts) *topo {
+	t.Helper()
+	testutil.RequireRoot(t)
+	testutil.RequireBinary(t, "dnsmasq", "dnsmasq-base")
+	testutil.RequireBinary(t, "busybox", "busybox")
+	tp := &topo{dir: t.TempDir()}
+	tp.n = testutil.NewDHCPNetwork(t, tp.dir, netip.MustParsePrefix("192.168.31.64/27"), false)
+	h := randHex(32)
+	tp.portID = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	tp.tap = linuxbridge.PortTapName(tp.portID)
+	tp.mac = net.HardwareAddr{0xfa, 0x16, 0x3e, 0, 0, 0}
+	rand.Read(tp.mac[3:])
+	tp.ip = netip.MustParseAddr("192.168.31.72")
+
+	tp.guest = testutil.NewNetNSAt(t, tp.dir, testutil.RandNameN("trguest-", 16))
+	// No IPv6 chatter: the guest sends only what the test makes it send.
+	tp.guest.Run(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+	host := tp.n.Host
+	host.Veth(t, tp.tap, tp.guest, "eth0")
+	host.SetMAC(t, tp.tap, linuxbridge.TapMAC(tp.mac))
+	tp.guest.SetMAC(t, "eth0", tp.mac)
+	host.Enslave(t, tp.tap, tp.n.Bridge)
+	host.SetUp(t, tp.tap)
+	tp.guest.SetUp(t, "lo")
+	tp.guest.SetUp(t, "eth0")
+
+	gw := testutil.NewNetNSAt(t, tp.dir, testutil.RandNameN("trgw-", 16))
+	host.Veth(t, "eth2", gw, "trgw0")
+	host.Enslave(t, "eth2", tp.n.Bridge)
+	host.SetUp(t, "eth2")
+	gw.SetUp(t, "trgw0")
+	gw.AddAddr(t, "trgw0", "192.168.31.65/27")
+	waitOperUp(t, host, tp.tap, "eth2")
+
+	other := net.HardwareAddr{0xfa, 0x16, 0x3e, 0xee, 0xee, 0x01}
+	tp.dns = tp.n.StartDnsmasq(t, testutil.DnsmasqOptions{
+		Hosts:      []testutil.DnsmasqHost{{MAC: tp.mac, IP: tp.ip}, {MAC: other, IP: netip.MustParseAddr("192.168.31.73")}},
+		SeedLeases: true,
+	})
+	if o.dhcp {
+		l := tp.guest.RunDHCPClient(t, "eth0", "vm1")
+		if l.IP != tp.ip {
+			t.Fatalf("guest leased %s, want %s", l.IP, tp.ip)
+		}
+	} else {
+		tp.guest.SendFrames(t, "eth0", 3)
+	}
+	tp.guest.AddAddr(t, "eth0", tp.ip.String()+"/27")
+	tp.cfg = &trace.Config{
+		BridgeNetNS:     host.Path,
+		NetNSDir:        tp.dir,
+		StateDir:        tp.dns.StateDir,
+		NMRunDir:        t.TempDir(), // no NetworkManager here
+		CounterInterval: 300 * time.Millisecond,
+		ARPTimeout:      600 * time.Millisecond,
+	}
+	return tp
+}
+
+func waitOperUp(t *testing.T, ns *testutil.NetNS, names ...string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for _, name := range names {
+		for ns.Link(t, name).Attrs().OperState != netlink.OperUp {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not operationally up after 3 s", name)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+func (tp *topo) run(t *testing.T, target trace.Target) *trace.Trace {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tr, err := trace.Run(ctx, tp.cfg, target)
+	if err != nil {
+		t.Fatalf("Run(%s): %v", target, err)
+	}
+	t.Logf("\n%s", tr)
+	return tr
+}
+
+// want asserts the verdict of every hop of the no-API path; kinds not in
+// want must be OK, except the two host checks, asserted separately.
+func want(t *testing.T, tr *trace.Trace, want map[trace.Kind]trace.Verdict) {
+	t.Helper()
+	kinds := []trace.Kind{trace.KindTap, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB, trace.KindDHCPNS, trace.KindDnsmasq,
+		trace.KindDHCPIf, trace.KindHostsEntry, trace.KindLease, trace.KindARP, trace.KindCounters}
+	if len(tr.Hops) != len(kinds)+2 {
+		t.Fatalf("%d hops, want %d", len(tr.Hops), len(kinds)+2)
+	}
+	for i, k := range kinds {
+		h := tr.Hops[i]
+		if h.Kind != k {
+			t.Errorf("hop %d is %s, want %s", i, h.Kind, k)
+			continue
+		}
+		v, ok := want[k]
+		if !ok {
+			v = trace.OK
+		}
+		if h.Verdict != v {
+			t.Errorf("%s %s: verdict %s (%s), want %s", h.Kind, h.Name, h.Verdict, h.Summary, v)
+		}
+		if (h.Verdict == trace.Fail || h.Verdict == trace.Warn) && (h.Cause == "" || h.Next == "") {
+			t.Errorf("%s %s: %s without cause/next: %+v", h.Kind, h.Name, h.Verdict, h)
+		}
+	}
+	if h := tr.Hops[len(kinds)+1]; h.Kind != trace.KindHostCheck || h.Name != "networkmanager" || h.Verdict != trace.Unknown {
+		t.Errorf("networkmanager hop = %+v, want unknown (no NetworkManager in the test's run dir)", h)
+	}
+}
+
+// checkBrNF compares the bridge-nf-call-iptables hop with `cat` run inside
+// the bridges' namespace.
+func checkBrNF(t *testing.T, tp *topo, tr *trace.Trace) {
+	t.Helper()
+	h, ok := tr.Hop(trace.KindHostCheck, "bridge-nf-call-iptables")
+	if !ok {
+		t.Fatal("no bridge-nf-call-iptables hop")
+	}
+	out, err := tp.n.Host.Command("cat", "/proc/sys/net/bridge/bridge-nf-call-iptables").Output()
+	if err != nil {
+		if h.Verdict != trace.Warn || !strings.Contains(h.Summary, "not loaded") {
+			t.Errorf("cat failed (%v) but hop = %+v", err, h)
+		}
+		return
+	}
+	v, _ := h.Get("value")
+	if v != strings.TrimSpace(string(out)) {
+		t.Errorf("hop value %q, cat in the namespace says %q", v, out)
+	}
+	wantV := map[string]trace.Verdict{"1": trace.OK, "0": trace.Warn}[v]
+	if h.Verdict != wantV {
+		t.Errorf("bridge-nf-call-iptables=%s: verdict %s, want %s", v, h.Verdict, wantV)
+	}
+}
+
+func TestIntegrationTraceHealthy(t *testing.T) {
+	tp := newTopo(t, topoOpts{dhcp: true})
+	tr := tp.run(t, trace.Target{Tap: tp.tap})
+	want(t, tr, nil)
+	checkBrNF(t, tp, tr)
+	if tr.Verdict != trace.OK {
+		t.Errorf("overall %s, want ok", tr.Verdict)
+	}
+	if tr.Tap != tp.tap || tr.PortMAC.String() != tp.mac.String() || tr.NetworkID != tp.n.NetworkID || tr.IP != tp.ip.String() {
+		t.Errorf("resolved tap %s mac %s network %s ip %s; want %s %s %s %s", tr.Tap, tr.PortMAC, tr.NetworkID, tr.IP, tp.tap, tp.mac, tp.n.NetworkID, tp.ip)
+	}
+	if h, _ := tr.Hop(trace.KindPhysicalPort, ""); h.Name != "eth2" {
+		t.Errorf("physical port %q, want eth2", h.Name)
+	}
+	if h, _ := tr.Hop(trace.KindBridge, ""); h.Name != tp.n.Bridge {
+		t.Errorf("bridge %q, want %s", h.Name, tp.n.Bridge)
+	}
+	if h, _ := tr.Hop(trace.KindARP, ""); !strings.Contains(h.Summary, tp.mac.String()) {
+		t.Errorf("arp hop does not name the port's MAC: %+v", h)
+	}
+	if h, _ := tr.Hop(trace.KindFDB, ""); !strings.Contains(h.Summary, "learned on "+tp.tap) {
+		t.Errorf("fdb hop: %+v", h)
+	}
+	// The same NIC by MAC and by port ID.
+	for _, target := range []trace.Target{{MAC: trace.MAC(tp.mac)}, {PortID: tp.portID}} {
+		tr2 := tp.run(t, target)
+		if tr2.Verdict != trace.OK || tr2.Tap != tp.tap || tr2.PortMAC.String() != tp.mac.String() {
+			t.Errorf("target %s: verdict %s tap %s mac %s", target, tr2.Verdict, tr2.Tap, tr2.PortMAC)
+		}
+	}
+}
+
+func TestIntegrationTraceTapDown(t *testing.T) {
+	tp := newTopo(t, topoOpts{dhcp: true})
+	tp.n.Host.SetDown(t, tp.tap)
+	tr := tp.run(t, trace.Target{Tap: tp.tap})
+	// A port going down flushes what the bridge learned on it; the guest
+	// behind it cannot answer ARP; the counters see the probe only on the
+	// other ports.
+	want(t, tr, map[trace.Kind]trace.Verdict{trace.KindTap: trace.Fail, trace.KindFDB: trace.Fail, trace.KindARP: trace.Fail, trace.KindCounters: trace.Warn})
+	if h, _ := tr.Hop(trace.KindTap, ""); !strings.Contains(h.Summary, "administratively down") {
+		t.Errorf("tap hop: %+v", h)
+	}
+}
+
+func TestIntegrationTracePhysicalPortMissing(t *testing.T) {
+	tp := newTopo(t, topoOpts{dhcp: true})
+	tp.n.Host.Release(t, "eth2")
+	tr := tp.run(t, trace.Target{Tap: tp.tap})
+	want(t, tr, map[trace.Kind]trace.Verdict{trace.KindPhysicalPort: trace.Fail})
+	if h, _ := tr.Hop(trace.KindPhysicalPort, ""); h.Name != "(none)" || !strings.Contains(h.Summary, "no provider interface") {
+		t.Errorf("physical-port hop: %+v", h)
+	}
+}
+
+func TestIntegrationTraceDnsmasqDead(t *testing.T) {
+	tp := newTopo(t, topoOpts{dhcp: true})
+	tp.dns.Kill(t, true)
+	tr := tp.run(t, trace.Target{Tap: tp.tap})
+	if h, _ := tr.Hop(trace.KindDnsmasq, ""); h.Verdict != trace.Fail {
+		t.Errorf("dnsmasq hop %s, want fail: %+v", h.Verdict, h)
+	}
+	for _, k := range []trace.Kind{trace.KindTap, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB, trace.KindDHCPNS} {
+		if h, _ := tr.Hop(k, ""); h.Verdict != trace.OK {
+			t.Errorf("%s hop %s, want ok: %+v", k, h.Verdict, h)
+		}
+	}
+	if tr.Verdict != trace.Fail {
+		t.Errorf("overall %s, want fail", tr.Verdict)
+	}
+}
+
+func TestIntegrationTraceMACNotInHosts(t *testing.T) {
+	tp := newTopo(t, topoOpts{dhcp: true})
+	hosts := filepath.Join(tp.dns.Dir, "host")
+	if err := os.WriteFile(hosts, []byte("fa:16:3e:ee:ee:01,host-192-168-31-73.openstacklocal,192.168.31.73\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tp.dns.Reload(t)
+	tr := tp.run(t, trace.Target{MAC: trace.MAC(tp.mac)})
+	// No hosts entry: no IP to probe, so the ARP hop is unknown, and
+	// without the probe's request nothing makes the guest send.
+	want(t, tr, map[trace.Kind]trace.Verdict{trace.KindHostsEntry: trace.Fail, trace.KindARP: trace.Unknown, trace.KindCounters: trace.Warn})
+	if tr.IP != "" {
+		t.Errorf("IP %q resolved without a hosts entry", tr.IP)
+	}
+}
+
+func TestIntegrationTraceLeaseOnlySeeded(t *testing.T) {
+	tp := newTopo(t, topoOpts{dhcp: false})
+	tr := tp.run(t, trace.Target{PortID: tp.portID})
+	want(t, tr, map[trace.Kind]trace.Verdict{trace.KindLease: trace.Warn})
+	if tr.Verdict != trace.Warn {
+		t.Errorf("overall %s, want warn", tr.Verdict)
+	}
+	if h, _ := tr.Hop(trace.KindLease, ""); !strings.Contains(h.Summary, "seed") {
+		t.Errorf("lease hop: %+v", h)
+	}
+}
+
+func TestIntegrationTraceBridgeNeverLearned(t *testing.T) {
+	tp := newTopo(t, topoOpts{dhcp: true})
+	tp.n.Host.Run(t, "ip", "link", "set", "dev", tp.tap, "type", "bridge_slave", "learning", "off", "fdb_flush")
+	tr := tp.run(t, trace.Target{Tap: tp.tap})
+	// Unknown unicast is flooded, so ARP still works: only the FDB hop fails.
+	want(t, tr, map[trace.Kind]trace.Verdict{trace.KindFDB: trace.Fail})
+	h, _ := tr.Hop(trace.KindFDB, "")
+	if v, _ := h.Get("tap_learning"); v != "false" || !strings.Contains(h.Cause, "learning is off") {
+		t.Errorf("fdb hop: %+v", h)
+	}
+	out := string(tp.n.Host.Run(t, "bridge", "fdb", "show", "br", tp.n.Bridge))
+	if strings.Contains(out, tp.mac.String()+" dev "+tp.tap) {
+		t.Errorf("bridge fdb still shows %s on %s:\n%s", tp.mac, tp.tap, out)
+	}
+}
