@@ -1,0 +1,46 @@
+package trace_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	"github.com/vifpath/vifpath/trace"
+)
+
+// Trace a VM NIC by its tap on an all-in-one node (needs root) and print
+// the table, then a Mermaid diagram.
+func ExampleRun() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tr, err := trace.Run(ctx, nil, trace.Target{Tap: "tap31f2d3e9-8d"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	tr.WriteText(os.Stdout)
+	for _, h := range tr.Failing() {
+		fmt.Printf("%s %s: %s; next: %s\n", h.Kind, h.Name, h.Cause, h.Next)
+	}
+	tr.WriteMermaid(os.Stdout)
+}
+
+func ExampleTrace_WriteText() {
+	tr := &trace.Trace{Target: trace.Target{Tap: "tap31f2d3e9-8d"}, Hops: []trace.Hop{
+		{Kind: trace.KindTap, Name: "tap31f2d3e9-8d", Verdict: trace.OK, Summary: "up on brqc3e375fb-0a, forwarding"},
+		{Kind: trace.KindPhysicalPort, Name: "eth2", Verdict: trace.Fail, Summary: "eth2 is down (up false, carrier false)",
+			Cause: "the provider NIC is down", Next: "ip link set eth2 up"},
+	}}
+	tr.Verdict = trace.Worst(tr.Hops)
+	tr.WriteText(os.Stdout)
+	// Output:
+	// trace tap tap31f2d3e9-8d: FAIL in 0s
+	// #  VERDICT  KIND           NAME            SUMMARY
+	// 1  OK       tap            tap31f2d3e9-8d  up on brqc3e375fb-0a, forwarding
+	// 2  FAIL     physical-port  eth2            eth2 is down (up false, carrier false)
+	//
+	// 2 FAIL physical-port eth2: eth2 is down (up false, carrier false)
+	//   cause: the provider NIC is down
+	//   next:  ip link set eth2 up
+}
