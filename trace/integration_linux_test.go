@@ -3,11 +3,13 @@ package trace_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -199,6 +201,7 @@ func TestIntegrationTraceHealthy(t *testing.T) {
 	if h, _ := tr.Hop(trace.KindPhysicalPort, ""); h.Name != "eth2" {
 		t.Errorf("physical port %q, want eth2", h.Name)
 	}
+	compareTapWithIP(t, tp, tr.Hops[0])
 	if h, _ := tr.Hop(trace.KindBridge, ""); h.Name != tp.n.Bridge {
 		t.Errorf("bridge %q, want %s", h.Name, tp.n.Bridge)
 	}
@@ -298,5 +301,113 @@ func TestIntegrationTraceBridgeNeverLearned(t *testing.T) {
 	out := string(tp.n.Host.Run(t, "bridge", "fdb", "show", "br", tp.n.Bridge))
 	if strings.Contains(out, tp.mac.String()+" dev "+tp.tap) {
 		t.Errorf("bridge fdb still shows %s on %s:\n%s", tp.mac, tp.tap, out)
+	}
+}
+
+// compareTapWithIP checks the tap hop's evidence field by field against
+// `ip -j -d link show dev <tap>` run in the bridges' namespace.
+func compareTapWithIP(t *testing.T, tp *topo, h trace.Hop) {
+	t.Helper()
+	var links []struct {
+		Address   string   `json:"address"`
+		Flags     []string `json:"flags"`
+		Operstate string   `json:"operstate"`
+		Master    string   `json:"master"`
+		Linkinfo  struct {
+			SlaveData struct {
+				State    string `json:"state"`
+				Learning bool   `json:"learning"`
+			} `json:"info_slave_data"`
+		} `json:"linkinfo"`
+	}
+	if err := json.Unmarshal(tp.n.Host.Run(t, "ip", "-j", "-d", "link", "show", "dev", tp.tap), &links); err != nil || len(links) != 1 {
+		t.Fatalf("ip -j -d link show dev %s: %v (%d links)", tp.tap, err, len(links))
+	}
+	l := links[0]
+	get := func(k string) string { v, _ := h.Get(k); return v }
+	checks := map[string]string{
+		"bridge":     l.Master,
+		"mac":        l.Address,
+		"up":         fmt.Sprint(slices.Contains(l.Flags, "UP")),
+		"lower_up":   fmt.Sprint(slices.Contains(l.Flags, "LOWER_UP")),
+		"oper_state": strings.ToLower(l.Operstate),
+		"stp_state":  l.Linkinfo.SlaveData.State,
+		"learning":   fmt.Sprint(l.Linkinfo.SlaveData.Learning),
+	}
+	for k, want := range checks {
+		if got := get(k); got != want {
+			t.Errorf("tap evidence %s = %q, ip -j -d link says %q", k, got, want)
+		}
+	}
+}
+
+func TestIntegrationTraceTapMissing(t *testing.T) {
+	tp := newTopo(t, topoOpts{dhcp: true})
+	tr := tp.run(t, trace.Target{Tap: "tapdeadbeef-00"})
+	if tr.Hops[0].Kind != trace.KindTap || tr.Hops[0].Verdict != trace.Fail || tr.Hops[0].Name != "tapdeadbeef-00" {
+		t.Errorf("tap hop: %+v", tr.Hops[0])
+	}
+	// Nothing after the tap can be judged, except the host checks.
+	for _, h := range tr.Hops[1:] {
+		if h.Kind != trace.KindHostCheck && h.Verdict != trace.Unknown {
+			t.Errorf("%s %s: %s (%s), want unknown", h.Kind, h.Name, h.Verdict, h.Summary)
+		}
+	}
+	if tr.Verdict != trace.Fail {
+		t.Errorf("overall %s", tr.Verdict)
+	}
+}
+
+func TestIntegrationTraceTapOnWrongBridge(t *testing.T) {
+	tp := newTopo(t, topoOpts{dhcp: true})
+	host := tp.n.Host
+	host.Bridge(t, "trbr0")
+	host.Enslave(t, tp.tap, "trbr0")
+	waitOperUp(t, host, tp.tap)
+	tr := tp.run(t, trace.Target{Tap: tp.tap})
+	want(t, tr, map[trace.Kind]trace.Verdict{
+		trace.KindTap: trace.Fail, trace.KindBridge: trace.Warn, trace.KindPhysicalPort: trace.Fail, trace.KindFDB: trace.Fail,
+		// No brq bridge, so no network ID: the DHCP side is not reached.
+		trace.KindDHCPNS: trace.Unknown, trace.KindDnsmasq: trace.Unknown, trace.KindDHCPIf: trace.Unknown,
+		trace.KindHostsEntry: trace.Unknown, trace.KindLease: trace.Unknown, trace.KindARP: trace.Unknown,
+		trace.KindCounters: trace.Warn,
+	})
+	h := tr.Hops[0]
+	if !strings.Contains(h.Summary, "trbr0, which is not a Neutron network's bridge") {
+		t.Errorf("tap hop: %+v", h)
+	}
+	compareTapWithIP(t, tp, h)
+}
+
+func TestIntegrationTraceARPWrongMAC(t *testing.T) {
+	tp := newTopo(t, topoOpts{dhcp: true})
+	// Another VM on the same network holds the port's IP.
+	dup := testutil.NewNetNSAt(t, tp.dir, testutil.RandNameN("trdup-", 16))
+	dupTap := linuxbridge.PortTapName(randHex(8) + "-" + randHex(4))
+	dupMAC := net.HardwareAddr{0xfa, 0x16, 0x3e, 0xdd, 0xdd, 0x01}
+	tp.n.Host.Veth(t, dupTap, dup, "eth0")
+	dup.SetMAC(t, "eth0", dupMAC)
+	tp.n.Host.Enslave(t, dupTap, tp.n.Bridge)
+	tp.n.Host.SetUp(t, dupTap)
+	dup.SetUp(t, "eth0")
+	dup.AddAddr(t, "eth0", tp.ip.String()+"/27")
+	waitOperUp(t, tp.n.Host, dupTap)
+	tr := tp.run(t, trace.Target{Tap: tp.tap})
+	want(t, tr, map[trace.Kind]trace.Verdict{trace.KindARP: trace.Fail})
+	h, _ := tr.Hop(trace.KindARP, "")
+	if !strings.Contains(h.Summary, "answered by "+dupMAC.String()) || !strings.Contains(h.Cause, "duplicate") {
+		t.Errorf("arp hop: %+v", h)
+	}
+	var replies []string
+	for _, e := range h.Evidence {
+		if e.Key == "reply" {
+			replies = append(replies, strings.Fields(e.Value)[0])
+		}
+	}
+	slices.Sort(replies)
+	w := []string{dupMAC.String(), tp.mac.String()}
+	slices.Sort(w)
+	if !slices.Equal(replies, w) {
+		t.Errorf("replies %v, want %v", replies, w)
 	}
 }

@@ -203,6 +203,8 @@ func (r *runner) tapHop(t Target) Hop {
 	if t.PortID != "" && !r.tap.Neutron.Matches(t.PortID) {
 		h.Verdict = Warn
 		h.Summary = fmt.Sprintf("%s does not name port %s", r.tap.Name, t.PortID)
+		h.Cause = "the tap found is not the port's"
+		h.Next = "openstack port show " + t.PortID
 	}
 	return h
 }
@@ -238,6 +240,8 @@ func (r *runner) bridgeHops() (Hop, Hop) {
 	case br.Neutron.Kind != linuxbridge.DeviceBridge:
 		b.Verdict = Warn
 		b.Summary = br.Name + " is not named for a Neutron network (brq + 11 characters of its ID)"
+		b.Cause = "not a bridge the linuxbridge agent made: the tap was plugged into the wrong bridge"
+		b.Next = "openstack port show <port> (its network); virsh domiflist <domain>; brctl show"
 	default:
 		b.Verdict = OK
 		b.Summary = fmt.Sprintf("up, %d ports, network %s…", len(br.Ports), br.Neutron.IDPrefix)
