@@ -33,8 +33,11 @@ type Config struct {
 	// spread over it).
 	ARPTimeout time.Duration
 	// CounterInterval is the least time between the two samples of the
-	// tap's counters. Zero value: 1 s. The interval includes the ARP
-	// probe, whose reply the guest sends through the tap.
+	// tap's counters. Zero value: 1 s. Negative: no wait, the second
+	// sample is taken right after the ARP probe (the fast mode: the
+	// counters then show little more than the probe's own exchange). The
+	// interval includes the ARP probe, whose reply the guest sends
+	// through the tap.
 	CounterInterval time.Duration
 	// Logger receives debug records. Zero value (nil): silent.
 	Logger *slog.Logger

@@ -47,7 +47,7 @@ func randHex(n int) string {
 	return fmt.Sprintf("%x", b)[:n]
 }
 
-func newTopo(t *testing.T, o topoOpts) *topo {
+func newTopo(t testing.TB, o topoOpts) *topo {
 	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.RequireBinary(t, "dnsmasq", "dnsmasq-base")
@@ -106,7 +106,7 @@ func newTopo(t *testing.T, o topoOpts) *topo {
 	return tp
 }
 
-func waitOperUp(t *testing.T, ns *testutil.NetNS, names ...string) {
+func waitOperUp(t testing.TB, ns *testutil.NetNS, names ...string) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
 	for _, name := range names {
