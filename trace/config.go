@@ -26,6 +26,10 @@ type Config struct {
 	// NMRunDir is NetworkManager's run directory (NetworkManager.pid,
 	// devices/<ifindex>). Zero value: /run/NetworkManager.
 	NMRunDir string
+	// SkipDHCP leaves the DHCP side (namespace, dnsmasq, hosts entry,
+	// lease) and the ARP probe unjudged (Unknown), for a compute node
+	// whose network's DHCP agent runs elsewhere. Zero value: check them.
+	SkipDHCP bool
 	// NoARP skips the ARP probe (the only hop that sends packets); the arp
 	// hop is then unknown. Zero value: probe.
 	NoARP bool

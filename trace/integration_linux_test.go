@@ -211,6 +211,34 @@ func TestIntegrationTraceHealthy(t *testing.T) {
 	if h, _ := tr.Hop(trace.KindFDB, ""); !strings.Contains(h.Summary, "learned on "+tp.tap) {
 		t.Errorf("fdb hop: %+v", h)
 	}
+	// JSON of a real trace reads back hop for hop.
+	js, err := json.Marshal(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back trace.Trace
+	if err := json.Unmarshal(js, &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Hops) != len(tr.Hops) || back.Verdict != tr.Verdict || back.PortMAC.String() != tp.mac.String() {
+		t.Errorf("JSON round trip: %d hops verdict %s mac %s", len(back.Hops), back.Verdict, back.PortMAC)
+	}
+	for i := range back.Hops {
+		if back.Hops[i].Kind != tr.Hops[i].Kind || back.Hops[i].Verdict != tr.Hops[i].Verdict || len(back.Hops[i].Evidence) != len(tr.Hops[i].Evidence) {
+			t.Errorf("hop %d after JSON: %+v, want %+v", i, back.Hops[i], tr.Hops[i])
+		}
+	}
+	// On a compute node whose DHCP agent runs elsewhere.
+	cfg := *tp.cfg
+	cfg.SkipDHCP = true
+	tr3, err := trace.Run(context.Background(), &cfg, trace.Target{Tap: tp.tap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, tr3, map[trace.Kind]trace.Verdict{trace.KindDHCPNS: trace.Unknown, trace.KindDnsmasq: trace.Unknown, trace.KindDHCPIf: trace.Unknown,
+		trace.KindHostsEntry: trace.Unknown, trace.KindLease: trace.Unknown, trace.KindARP: trace.Unknown,
+		// Without the probe nothing makes this idle guest send.
+		trace.KindCounters: trace.Warn})
 	// The same NIC by MAC and by port ID.
 	for _, target := range []trace.Target{{MAC: trace.MAC(tp.mac)}, {PortID: tp.portID}} {
 		tr2 := tp.run(t, target)
@@ -230,6 +258,16 @@ func TestIntegrationTraceTapDown(t *testing.T) {
 	want(t, tr, map[trace.Kind]trace.Verdict{trace.KindTap: trace.Fail, trace.KindFDB: trace.Fail, trace.KindARP: trace.Fail, trace.KindCounters: trace.Warn})
 	if h, _ := tr.Hop(trace.KindTap, ""); !strings.Contains(h.Summary, "administratively down") {
 		t.Errorf("tap hop: %+v", h)
+	}
+	// The diagrams mark the failing tap.
+	var dot, mmd strings.Builder
+	tr.WriteDOT(&dot)
+	tr.WriteMermaid(&mmd)
+	if !strings.Contains(dot.String(), `h0 [label="tap\n`+tp.tap+`\nFAIL\n`) || !strings.Contains(dot.String(), "fillcolor=salmon, color=red") {
+		t.Errorf("DOT does not mark the tap failing:\n%s", dot.String())
+	}
+	if !strings.Contains(mmd.String(), `h0["tap<br/>`+tp.tap+`<br/>FAIL<br/>`) || !strings.Contains(mmd.String(), "]:::fail\n") {
+		t.Errorf("Mermaid does not mark the tap failing:\n%s", mmd.String())
 	}
 }
 

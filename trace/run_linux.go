@@ -315,6 +315,9 @@ func unknownDHCP(summary string) []Hop {
 }
 
 func (r *runner) dhcpHops(ctx context.Context) dhcpResult {
+	if r.c.SkipDHCP {
+		return dhcpResult{hops: append([]Hop{{Kind: KindDHCPNS, Summary: "skipped (Config.SkipDHCP): trace on the node running the network's DHCP agent"}}, unknownDHCP("skipped (Config.SkipDHCP)")...)}
+	}
 	if r.bridge == nil || r.bridge.Neutron.Kind != linuxbridge.DeviceBridge {
 		return dhcpResult{hops: append([]Hop{{Kind: KindDHCPNS, Summary: "not reached: no Neutron bridge, so no network ID"}}, unknownDHCP("not reached")...)}
 	}
@@ -342,6 +345,9 @@ func (r *runner) dhcpHops(ctx context.Context) dhcpResult {
 		return dhcpResult{hops: append([]Hop{h}, unknownDHCP("not reached: no qdhcp namespace")...)}
 	}
 	r.t.NetworkID = netID
+	if len(seen) > 1 {
+		r.c.Logger.Debug("trace: several qdhcp namespaces match the bridge's network prefix", "prefix", prefix, "namespaces", seen)
+	}
 	// Confirm (or find) the port MAC from the hosts file.
 	hostsPath := filepath.Join(r.c.StateDir, netID, "host")
 	if b, err := os.ReadFile(hostsPath); err == nil {
@@ -409,6 +415,14 @@ func (r *runner) dhcpHops(ctx context.Context) dhcpResult {
 			}
 		}
 		h.Name = names[k]
+		if k == KindDHCPNS && len(seen) > 1 {
+			h.add("ambiguous", "%d namespaces match %s…: %s; traced the first", len(seen), prefix, strings.Join(seen, ", "))
+			if h.Verdict == OK {
+				h.Verdict = Warn
+				h.Cause = "two networks share the 11-character prefix the bridge name keeps"
+				h.Next = "give the network ID (API mode) or check which namespace serves the port"
+			}
+		}
 		if k == KindHostsEntry && r.mac != nil {
 			h.add("port_mac", "%s (from %s)", r.mac, r.macFrom)
 		}
