@@ -82,12 +82,7 @@ func nmHop(runDir, procDir string, devs map[string]int, names []string, hostNS b
 			h.add(name, "%s: %v", p, err)
 			continue
 		}
-		m := "unknown"
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "managed="); ok {
-				m = v
-			}
-		}
+		m := nmManaged(b)
 		h.add(name, "%s: managed=%s", p, m)
 		if m == "true" || m == "1" {
 			managed = append(managed, name)
@@ -103,4 +98,18 @@ func nmHop(runDir, procDir string, devs map[string]int, names []string, hostNS b
 	h.Verdict = OK
 	h.Summary = "NetworkManager runs but manages none of " + strings.Join(names, ", ")
 	return h
+}
+
+// nmManaged returns the managed= value of a NetworkManager device state
+// file (/run/NetworkManager/devices/<ifindex>, a key file whose [device]
+// group holds managed=true|false), "unknown" when it has none. The last
+// assignment wins, as in GKeyFile.
+func nmManaged(b []byte) string {
+	m := "unknown"
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "managed="); ok {
+			m = strings.TrimSpace(v)
+		}
+	}
+	return m
 }

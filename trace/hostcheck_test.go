@@ -92,3 +92,32 @@ func TestNMHop(t *testing.T) {
 		t.Errorf("other namespace: %+v", h)
 	}
 }
+
+func FuzzNMManaged(f *testing.F) {
+	f.Add([]byte("[device]\nmanaged=true\nperm-hw-addr-fake=52:54:00:00:00:01\n"))
+	f.Add([]byte("[device]\nmanaged=false\n"))
+	f.Add([]byte(""))
+	f.Add([]byte("managed=\r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m := nmManaged(b)
+		if m == "" && !strings.Contains(string(b), "managed=") {
+			t.Errorf("nmManaged(%q) = empty without a managed= line", b)
+		}
+		if strings.ContainsAny(m, "\n") {
+			t.Errorf("nmManaged(%q) = %q spans lines", b, m)
+		}
+	})
+}
+
+func TestNMManaged(t *testing.T) {
+	for in, want := range map[string]string{
+		"[device]\nmanaged=true\n":                "true",
+		"[device]\nmanaged=false\nmanaged=true\n": "true",
+		"[device]\n  managed=false \n":            "false",
+		"[device]\n":                              "unknown",
+	} {
+		if got := nmManaged([]byte(in)); got != want {
+			t.Errorf("nmManaged(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
