@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -447,5 +449,36 @@ func TestIntegrationTraceARPWrongMAC(t *testing.T) {
 	slices.Sort(w)
 	if !slices.Equal(replies, w) {
 		t.Errorf("replies %v, want %v", replies, w)
+	}
+}
+
+// Run honours ctx during the counter wait and leaves no goroutine behind.
+func TestIntegrationTraceCancelNoLeak(t *testing.T) {
+	tp := newTopo(t, topoOpts{dhcp: true})
+	cfg := *tp.cfg
+	cfg.CounterInterval = 10 * time.Second
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	tr, err := trace.Run(ctx, &cfg, trace.Target{Tap: tp.tap})
+	if !errors.Is(err, context.DeadlineExceeded) || tr != nil {
+		t.Fatalf("Run with a 200 ms deadline and a 10 s counter interval = %v, %v; want the deadline error", tr, err)
+	}
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Errorf("Run returned %s after its deadline", d)
+	}
+	cfg.CounterInterval = -1
+	for range 3 {
+		if _, err := trace.Run(context.Background(), &cfg, trace.Target{Tap: tp.tap}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after 4 runs, %d before", n, before)
 	}
 }
