@@ -299,6 +299,9 @@ type DHCPNetwork struct {
 	Bridge string
 	// QDHCP is the qdhcp-<NetworkID> namespace.
 	QDHCP *NetNS
+	// DHCPPortID is the DHCP port's (random) Neutron port ID; its devices are
+	// "tap" and "ns-" + DHCPPortID[:11], as Neutron names them.
+	DHCPPortID string
 	// ServeIf is the serving interface in QDHCP ("ns-" + 11 hex), up.
 	ServeIf string
 	// ServeMAC is ServeIf's MAC.
@@ -331,7 +334,8 @@ func NewDHCPNetwork(tb testing.TB, netnsDir string, subnet netip.Prefix, noAddre
 	d.Bridge = "brq" + d.NetworkID[:11]
 	d.Host.Bridge(tb, d.Bridge)
 	d.QDHCP = NewNetNSAt(tb, netnsDir, "qdhcp-"+d.NetworkID)
-	port := RandNameN("", 11)
+	d.DHCPPortID = randUUID()
+	port := d.DHCPPortID[:11] // Neutron's form: 8 hex, a dash, 2 hex
 	d.ServeIf = "ns-" + port
 	d.Host.Veth(tb, "tap"+port, d.QDHCP, d.ServeIf)
 	d.Host.Enslave(tb, "tap"+port, d.Bridge)
@@ -339,7 +343,7 @@ func NewDHCPNetwork(tb testing.TB, netnsDir string, subnet netip.Prefix, noAddre
 	d.QDHCP.SetUp(tb, "lo")
 	d.QDHCP.SetUp(tb, d.ServeIf)
 	d.ServeMAC = d.QDHCP.Link(tb, d.ServeIf).Attrs().HardwareAddr
-	d.Host.waitOperUp(tb, "tap"+port)
+	d.Host.WaitOperUp(tb, "tap"+port)
 	a := d.Subnet.Addr()
 	for range 6 {
 		a = a.Next()
@@ -361,14 +365,14 @@ func (d *DHCPNetwork) AddGuest(tb testing.TB, mac net.HardwareAddr) *DHCPGuest {
 	d.Host.SetUp(tb, g.Port)
 	g.NS.SetMAC(tb, g.If, mac)
 	g.NS.SetUp(tb, g.If)
-	d.Host.waitOperUp(tb, g.Port)
+	d.Host.WaitOperUp(tb, g.Port)
 	return g
 }
 
-// waitOperUp waits until a link is operationally up. The kernel's link
+// WaitOperUp waits until a link is operationally up. The kernel's link
 // watcher reports carrier changes up to a second late, and a bridge port
 // forwards only from then on: frames sent before are dropped.
-func (n *NetNS) waitOperUp(tb testing.TB, name string) {
+func (n *NetNS) WaitOperUp(tb testing.TB, name string) {
 	tb.Helper()
 	deadline := time.Now().Add(3 * time.Second)
 	for {

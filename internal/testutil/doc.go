@@ -2,6 +2,14 @@
 // integration tests run against: throwaway network namespaces, bridges, veth
 // pairs, tap devices, addresses and real frames between namespaces.
 //
+// Beyond kernel objects it runs the daemons vifpath inspects: the real
+// dnsmasq with Neutron's command line and state files, with busybox udhcpc
+// guests on the same bridge (NewDHCPNetwork, StartDnsmasq, AddGuest,
+// RunDHCPClient); the shared system libvirtd or a private one in its own
+// mount namespace that a test may stop, kill or freeze (SystemLibvirtd,
+// NewPrivateLibvirtd). Package fakecloud serves an in-process Keystone,
+// Nova, Neutron and Glance from bodies recorded on a real cloud.
+//
 // Every helper takes a testing.TB, calls t.Helper and registers t.Cleanup, so
 // nothing a test creates outlives it. Names carry random suffixes that fit the
 // kernel's 15-character interface-name limit, so packages can run their tests
