@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime"
 )
 
@@ -42,3 +43,54 @@ func Build(ctx context.Context, cfg *Config) (*Topology, error) {
 
 // Close does nothing.
 func (t *Topology) Close() error { return nil }
+
+// PathConfig tunes BuildPath.
+type PathConfig struct {
+	// Dir is where everything would go.
+	Dir string
+	// Dnsmasq and Busybox are the binaries to run.
+	Dnsmasq, Busybox string
+	// Logger receives progress records. Nil means silent.
+	Logger *slog.Logger
+}
+
+// Path is the walkthrough's path of one VM NIC (Linux only).
+type Path struct {
+	Dir, NetNSDir, HostPath, Gateway, DHCP, Guest string
+	StateDir, NMRunDir                            string
+	NetworkID, Bridge, Uplink, DHCPPortID, DHCPIf string
+	PortID, Tap                                   string
+	MAC                                           net.HardwareAddr
+	IP                                            netip.Addr
+	DnsmasqArgs                                   []string
+	DnsmasqPID                                    int
+	DHCPClientOutput                              string
+}
+
+// Breakage names a fault Break injects.
+type Breakage string
+
+// Faults Break can inject.
+const (
+	BreakDnsmasq Breakage = "dnsmasq"
+	BreakTapDown Breakage = "tap-down"
+)
+
+// Breakages lists the faults Break knows.
+func Breakages() []Breakage { return []Breakage{BreakDnsmasq, BreakTapDown} }
+
+// BuildPath fails: network namespaces exist only on Linux.
+func BuildPath(ctx context.Context, cfg *PathConfig) (*Path, error) {
+	return nil, fmt.Errorf("demo: not implemented on %s: network namespaces exist only on Linux", runtime.GOOS)
+}
+
+// Break fails: not implemented on this GOOS.
+func (p *Path) Break(b Breakage) error {
+	return fmt.Errorf("demo: not implemented on %s", runtime.GOOS)
+}
+
+// Close does nothing.
+func (p *Path) Close() error { return nil }
+
+// Leftovers returns nil.
+func (p *Path) Leftovers() []string { return nil }

@@ -1,0 +1,347 @@
+// Command vmtrace traces one VM NIC on a Linux bridge OpenStack node, hop by
+// hop, with a verdict at each: its tap, the brq bridge of its network and
+// the bridge's physical port, the bridge's forwarding database, the
+// network's DHCP side (qdhcp namespace, dnsmasq, hosts entry, lease), an ARP
+// probe from the qdhcp namespace to the port's IP, the tap's counters, and
+// the host checks (bridge-nf-call-iptables, NetworkManager).
+//
+// Usage:
+//
+//	vmtrace (-port ID | -mac MAC | -tap NAME) [-netns NAME|PATH] [-netns-dir DIR]
+//	        [-state-dir DIR] [-nm-run-dir DIR] [-skip-dhcp] [-no-arp]
+//	        [-interval D] [-json | -dot | -mermaid]
+//	vmtrace -demo [-break dnsmasq|tap-down] [-json | -dot | -mermaid]
+//
+// It runs without an OpenStack API (the -cloud/-server mode is not there
+// yet): give the Neutron port ID (or its first 11 characters), the port's
+// MAC, or the tap's name. -netns names the namespace holding the bridges
+// (a name under -netns-dir, or a path; default: vmtrace's own);
+// -netns-dir is where the qdhcp-… namespaces are (default /run/netns);
+// -state-dir is Neutron's DHCP state directory (default
+// /var/lib/neutron/dhcp). Output is a text table, or -json, or a Graphviz
+// (-dot) or Mermaid (-mermaid) diagram of the path with failing hops marked.
+//
+// -demo needs nothing but this machine and root: it builds the Pike
+// launch-instance walkthrough's path in throwaway namespaces under a
+// temporary directory (a brq bridge; an "eth2" veth to a gateway namespace
+// holding 192.168.31.1; a qdhcp-<network> namespace whose ns-<port> veth,
+// 192.168.31.70/27, is on the bridge, with the real dnsmasq started with
+// Neutron's command line, hosts, opts and seeded lease files; a guest
+// namespace on a tap<port> veth with libvirt's fe:16:3e MAC, whose busybox
+// udhcpc renews its lease of 192.168.31.74), traces the guest's port, breaks
+// one hop (-break: kill dnsmasq, the default, or set the tap down), traces
+// again to show the verdict change, and removes everything, also on error
+// or Ctrl-C, then checks nothing is left.
+//
+// Exit status: 0 when the overall verdict is ok; 1 when it is fail (or the
+// trace could not run); 3 when it is warn or unknown (the path may work but
+// something deserves a look); 2 on a usage error. With -demo: 0 when the
+// healthy trace is ok and the broken one fails, 1 otherwise.
+//
+// vmtrace needs root: it enters namespaces, reads dnsmasq's /proc entries
+// and sends the ARP probe (-no-arp skips it).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vifpath/vifpath/internal/demo"
+	"github.com/vifpath/vifpath/trace"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+	exitWarn  = 3
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+type opts struct {
+	port, mac, tap            string
+	netns, netnsDir, stateDir string
+	nmRunDir                  string
+	skipDHCP, noARP           bool
+	interval                  time.Duration
+	json, dot, mermaid        bool
+	demo                      bool
+	breakage                  string
+	verbose                   bool
+}
+
+// run parses args, runs, and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("vmtrace", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o opts
+	fs.StringVar(&o.port, "port", "", "Neutron port `ID` (or its first 11 characters)")
+	fs.StringVar(&o.mac, "mac", "", "the port's `MAC` (fa:16:3e:…)")
+	fs.StringVar(&o.tap, "tap", "", "the tap device's `NAME`")
+	fs.StringVar(&o.netns, "netns", "", "namespace holding the bridges: a `NAME` under -netns-dir or a path (default: this process's)")
+	fs.StringVar(&o.netnsDir, "netns-dir", "", "where qdhcp-… (and -netns names) live (default /run/netns)")
+	fs.StringVar(&o.stateDir, "state-dir", "", "Neutron's DHCP state directory (default /var/lib/neutron/dhcp)")
+	fs.StringVar(&o.nmRunDir, "nm-run-dir", "", "NetworkManager's run directory (default /run/NetworkManager)")
+	fs.BoolVar(&o.skipDHCP, "skip-dhcp", false, "leave the DHCP side unjudged (a compute node whose DHCP agent runs elsewhere)")
+	fs.BoolVar(&o.noARP, "no-arp", false, "skip the ARP probe (the only hop that sends packets)")
+	fs.DurationVar(&o.interval, "interval", 0, "least time between the two counter samples (default 1s; negative: no wait)")
+	fs.BoolVar(&o.json, "json", false, "print JSON")
+	fs.BoolVar(&o.dot, "dot", false, "print a Graphviz DOT diagram of the path")
+	fs.BoolVar(&o.mermaid, "mermaid", false, "print a Mermaid diagram of the path")
+	fs.BoolVar(&o.demo, "demo", false, "build the walkthrough's path in throwaway namespaces, trace it, break it, trace again, remove it (root)")
+	fs.StringVar(&o.breakage, "break", string(demo.BreakDnsmasq), "with -demo: the fault to inject: dnsmasq (kill it) or tap-down")
+	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "vmtrace: "+format+"\n", a...)
+		fs.Usage()
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		return usage("unexpected arguments %q", fs.Args())
+	}
+	if n := count(o.json, o.dot, o.mermaid); n > 1 {
+		return usage("-json, -dot and -mermaid exclude each other")
+	}
+	var log *slog.Logger
+	if o.verbose {
+		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if o.demo {
+		if o.port != "" || o.mac != "" || o.tap != "" || o.netns != "" || o.netnsDir != "" || o.stateDir != "" || o.nmRunDir != "" {
+			return usage("-demo traces its own topology: drop -port, -mac, -tap, -netns, -netns-dir, -state-dir and -nm-run-dir")
+		}
+		if !validBreakage(o.breakage) {
+			return usage("-break %q: want one of %v", o.breakage, demo.Breakages())
+		}
+		return runDemo(ctx, o, log, stdout, stderr)
+	}
+	if n := count(o.port != "", o.mac != "", o.tap != ""); n != 1 {
+		return usage("give exactly one of -port, -mac and -tap (or -demo)")
+	}
+	var target trace.Target
+	switch {
+	case o.port != "":
+		target.PortID = o.port
+	case o.mac != "":
+		m, err := net.ParseMAC(o.mac)
+		if err != nil {
+			return usage("-mac: %v", err)
+		}
+		target.MAC = trace.MAC(m)
+	default:
+		target.Tap = o.tap
+	}
+	cfg := &trace.Config{
+		NetNSDir:        o.netnsDir,
+		StateDir:        o.stateDir,
+		NMRunDir:        o.nmRunDir,
+		SkipDHCP:        o.skipDHCP,
+		NoARP:           o.noARP,
+		CounterInterval: o.interval,
+		Logger:          log,
+	}
+	if o.netns != "" {
+		cfg.BridgeNetNS = o.netns
+		if !strings.Contains(o.netns, "/") {
+			dir := o.netnsDir
+			if dir == "" {
+				dir = "/run/netns"
+			}
+			cfg.BridgeNetNS = filepath.Join(dir, o.netns)
+		}
+	}
+	tr, err := trace.Run(ctx, cfg, target)
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace:", err)
+		return exitFail
+	}
+	if err := render(stdout, o, tr); err != nil {
+		fmt.Fprintln(stderr, "vmtrace:", err)
+		return exitFail
+	}
+	return status(tr.Verdict)
+}
+
+func count(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+func validBreakage(s string) bool {
+	for _, b := range demo.Breakages() {
+		if string(b) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// status maps an overall verdict to the exit status.
+func status(v trace.Verdict) int {
+	switch v {
+	case trace.OK:
+		return exitOK
+	case trace.Fail:
+		return exitFail
+	}
+	return exitWarn
+}
+
+func render(w io.Writer, o opts, tr *trace.Trace) error {
+	switch {
+	case o.json:
+		e := json.NewEncoder(w)
+		e.SetIndent("", "  ")
+		return e.Encode(tr)
+	case o.dot:
+		return tr.WriteDOT(w)
+	case o.mermaid:
+		return tr.WriteMermaid(w)
+	}
+	return tr.WriteText(w)
+}
+
+// demoReport is -demo's JSON output.
+type demoReport struct {
+	Topology demoTopology `json:"topology"`
+	Break    string       `json:"break"`
+	Healthy  *trace.Trace `json:"healthy"`
+	Broken   *trace.Trace `json:"broken"`
+}
+
+type demoTopology struct {
+	Dir         string   `json:"dir"`
+	NetworkID   string   `json:"network_id"`
+	Bridge      string   `json:"bridge"`
+	Uplink      string   `json:"uplink"`
+	DHCPNetNS   string   `json:"dhcp_netns"`
+	DHCPIf      string   `json:"dhcp_interface"`
+	PortID      string   `json:"port_id"`
+	Tap         string   `json:"tap"`
+	MAC         string   `json:"mac"`
+	IP          string   `json:"ip"`
+	DnsmasqArgs []string `json:"dnsmasq_args"`
+}
+
+func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Writer) (code int) {
+	start := time.Now()
+	p, err := demo.BuildPath(ctx, &demo.PathConfig{Logger: log})
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace: demo:", err)
+		return exitFail
+	}
+	defer func() {
+		if err := p.Close(); err != nil {
+			fmt.Fprintln(stderr, "vmtrace: demo: cleanup:", err)
+			code = exitFail
+		}
+		if left := p.Leftovers(); len(left) > 0 {
+			fmt.Fprintf(stderr, "vmtrace: demo: left behind: %s\n", strings.Join(left, ", "))
+			code = exitFail
+		} else {
+			fmt.Fprintf(stderr, "vmtrace: demo: removed everything (namespaces, dnsmasq, %s) in %.1fs in all\n", p.Dir, time.Since(start).Seconds())
+		}
+	}()
+	text := !o.json && !o.dot && !o.mermaid
+	if text {
+		fmt.Fprintf(stdout, "Built in %s (%d ms): bridge %s with uplink %s, qdhcp-%s (%s 192.168.31.70/27, dnsmasq pid %d),\n"+
+			"guest port %s on %s, MAC %s, leased %s by udhcpc.\n\n",
+			p.Dir, time.Since(start).Milliseconds(), p.Bridge, p.Uplink, p.NetworkID, p.DHCPIf, p.DnsmasqPID, p.PortID, p.Tap, p.MAC, p.IP)
+	}
+	cfg := &trace.Config{
+		BridgeNetNS:     p.HostPath,
+		NetNSDir:        p.NetNSDir,
+		StateDir:        p.StateDir,
+		NMRunDir:        p.NMRunDir,
+		CounterInterval: 500 * time.Millisecond,
+		ARPTimeout:      500 * time.Millisecond,
+		Logger:          log,
+	}
+	target := trace.Target{PortID: p.PortID}
+	healthy, err := trace.Run(ctx, cfg, target)
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace: demo:", err)
+		return exitFail
+	}
+	what := map[string]string{
+		string(demo.BreakDnsmasq): fmt.Sprintf("kill -9 dnsmasq (pid %d)", p.DnsmasqPID),
+		string(demo.BreakTapDown): fmt.Sprintf("ip link set %s down", p.Tap),
+	}[o.breakage]
+	if text {
+		fmt.Fprintf(stdout, "== 1. The healthy path: vmtrace -port %s\n\n", p.PortID)
+		healthy.WriteText(stdout)
+		fmt.Fprintf(stdout, "\n== 2. Break one hop: %s, and trace again\n\n", what)
+	}
+	if err := p.Break(demo.Breakage(o.breakage)); err != nil {
+		fmt.Fprintln(stderr, "vmtrace: demo:", err)
+		return exitFail
+	}
+	broken, err := trace.Run(ctx, cfg, target)
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace: demo:", err)
+		return exitFail
+	}
+	switch {
+	case o.json:
+		rep := demoReport{
+			Topology: demoTopology{Dir: p.Dir, NetworkID: p.NetworkID, Bridge: p.Bridge, Uplink: p.Uplink,
+				DHCPNetNS: filepath.Base(p.DHCP), DHCPIf: p.DHCPIf, PortID: p.PortID, Tap: p.Tap,
+				MAC: p.MAC.String(), IP: p.IP.String(), DnsmasqArgs: p.DnsmasqArgs},
+			Break: o.breakage, Healthy: healthy, Broken: broken,
+		}
+		e := json.NewEncoder(stdout)
+		e.SetIndent("", "  ")
+		err = e.Encode(rep)
+	case o.dot || o.mermaid:
+		// Two diagrams, one after the other: before and after the break.
+		if err = render(stdout, o, healthy); err == nil {
+			err = render(stdout, o, broken)
+		}
+	default:
+		err = broken.WriteText(stdout)
+		var failing []string
+		for _, h := range broken.Failing() {
+			failing = append(failing, fmt.Sprintf("%s %s (%s)", h.Kind, h.Name, h.Verdict))
+		}
+		fmt.Fprintf(stdout, "\nVerdict: %s before, %s after %s; failing: %s.\n", healthy.Verdict, broken.Verdict, what, strings.Join(failing, ", "))
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace: demo:", err)
+		return exitFail
+	}
+	if healthy.Verdict != trace.OK || broken.Verdict != trace.Fail {
+		fmt.Fprintf(stderr, "vmtrace: demo: expected ok then fail, got %s then %s\n", healthy.Verdict, broken.Verdict)
+		return exitFail
+	}
+	return exitOK
+}

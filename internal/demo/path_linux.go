@@ -1,0 +1,532 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/vifpath/vifpath/linuxbridge"
+)
+
+// The walkthrough's addresses: subnet 192.168.31.64/27, gateway
+// 192.168.31.1 (outside the subnet, as the walkthrough created it), the
+// DHCP port at .70, the VM at .74.
+var (
+	pathSubnet  = netip.MustParsePrefix("192.168.31.64/27")
+	pathGateway = netip.MustParseAddr("192.168.31.1")
+	pathDHCPIP  = netip.MustParseAddr("192.168.31.70")
+	pathVMIP    = netip.MustParseAddr("192.168.31.74")
+	pathOtherIP = netip.MustParseAddr("192.168.31.79")
+)
+
+// PathConfig tunes BuildPath. A nil *PathConfig means defaults.
+type PathConfig struct {
+	// Dir is the directory everything goes under (namespaces, Neutron's
+	// state directory, an empty NetworkManager run directory). Empty
+	// means a new temporary directory; either way Close removes what
+	// BuildPath put in it, and the directory itself only if it made it.
+	Dir string
+	// Dnsmasq and Busybox are the binaries to run. Empty means "dnsmasq"
+	// and "busybox" looked up in $PATH.
+	Dnsmasq, Busybox string
+	// Logger receives progress records. Nil means silent.
+	Logger *slog.Logger
+}
+
+// Path is the walkthrough's path of one VM NIC, built in throwaway
+// namespaces by BuildPath: a "compute1" namespace (the node) holding
+// brq<network> with an "eth2" uplink (a veth to a "gateway" namespace
+// holding 192.168.31.1), the DHCP port's tap<port> (a veth to ns-<port>
+// in qdhcp-<network>, 192.168.31.70/27, where the real dnsmasq runs with
+// Neutron's command line and files), and the VM's tap<port> (fe:16:3e:…,
+// libvirt's rewrite of the port's MAC), a veth to eth0 in a "guest"
+// namespace that got 192.168.31.74 from dnsmasq with busybox udhcpc.
+//
+// Close removes it all. A Path is not safe for concurrent use.
+type Path struct {
+	// Dir holds everything; NetNSDir (== Dir) the namespaces' bind mounts.
+	Dir, NetNSDir string
+	// HostPath, Gateway, DHCP and Guest are the namespaces' paths.
+	HostPath, Gateway, DHCP, Guest string
+	// StateDir is shaped like /var/lib/neutron/dhcp: StateDir/<network>/
+	// holds pid, host, addn_hosts, opts, leases and dnsmasq's log.
+	StateDir string
+	// NMRunDir is an empty directory standing for /run/NetworkManager
+	// (nothing manages the demo's devices).
+	NMRunDir string
+	// NetworkID is the (random) Neutron network ID; Bridge its brq;
+	// Uplink the bridge's physical port, "eth2".
+	NetworkID, Bridge, Uplink string
+	// DHCPPortID is the DHCP port's ID; DHCPIf its ns-… device.
+	DHCPPortID, DHCPIf string
+	// PortID is the VM's Neutron port ID, Tap its tap…, MAC the port's
+	// (and the guest's eth0's) MAC, IP its fixed IP.
+	PortID, Tap string
+	MAC         net.HardwareAddr
+	IP          netip.Addr
+	// DnsmasqArgs is dnsmasq's command line; DnsmasqPID its pid (0 once
+	// stopped).
+	DnsmasqArgs []string
+	DnsmasqPID  int
+	// DHCPClientOutput is what udhcpc printed in the guest.
+	DHCPClientOutput string
+
+	log        *slog.Logger
+	ownDir     bool
+	madeDir    bool // Close removed the Dir BuildPath made
+	mounts     []string
+	allMounts  []string
+	dnsmasq    *exec.Cmd
+	dnsmasqPID int
+}
+
+// Breakage names a fault Break injects.
+type Breakage string
+
+// Faults Break can inject.
+const (
+	// BreakDnsmasq kills the network's dnsmasq (and reaps it), as when
+	// the DHCP agent's process died.
+	BreakDnsmasq Breakage = "dnsmasq"
+	// BreakTapDown sets the VM's tap administratively down.
+	BreakTapDown Breakage = "tap-down"
+)
+
+// Breakages lists the faults Break knows.
+func Breakages() []Breakage { return []Breakage{BreakDnsmasq, BreakTapDown} }
+
+// BuildPath creates the path, starts dnsmasq, and runs the guest's DHCP
+// client until it has a lease (so dnsmasq's lease row is renewed, not only
+// seeded), then gives eth0 the leased address. On error (or ctx
+// cancellation) it removes whatever it had created.
+func BuildPath(ctx context.Context, cfg *PathConfig) (p *Path, err error) {
+	if cfg == nil {
+		cfg = &PathConfig{}
+	}
+	p = &Path{Dir: cfg.Dir, log: cfg.Logger}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	dnsmasqBin, err := lookBin(cfg.Dnsmasq, "dnsmasq", "dnsmasq-base")
+	if err != nil {
+		return nil, err
+	}
+	busybox, err := lookBin(cfg.Busybox, "busybox", "busybox")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			p.Close()
+			p = nil
+		}
+	}()
+	if p.Dir == "" {
+		if p.Dir, err = os.MkdirTemp("", "vifpath-demo-"); err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		p.ownDir = true
+	}
+	// dnsmasq rereads its files as nobody.
+	if err := os.Chmod(p.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	p.NetNSDir = p.Dir
+	p.StateDir = filepath.Join(p.Dir, "neutron-dhcp")
+	p.NMRunDir = filepath.Join(p.Dir, "NetworkManager")
+	p.NetworkID = randUUID()
+	p.Bridge = linuxbridge.NetworkBridgeName(p.NetworkID)
+	p.Uplink = "eth2"
+	p.DHCPPortID = randUUID()
+	p.DHCPIf = linuxbridge.PortNSName(p.DHCPPortID)
+	p.PortID = randUUID()
+	p.Tap = linuxbridge.PortTapName(p.PortID)
+	p.MAC = randNeutronMAC()
+	p.IP = pathVMIP
+	for _, d := range []string{p.StateDir, filepath.Join(p.StateDir, p.NetworkID), p.NMRunDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+	}
+	p.HostPath = filepath.Join(p.Dir, "compute1")
+	p.Gateway = filepath.Join(p.Dir, "gateway")
+	p.DHCP = filepath.Join(p.Dir, "qdhcp-"+p.NetworkID)
+	p.Guest = filepath.Join(p.Dir, "guest")
+	for _, ns := range []string{p.HostPath, p.Gateway, p.DHCP, p.Guest} {
+		if err := newNetNS(ns); err != nil {
+			return nil, err
+		}
+		p.mounts = append(p.mounts, ns)
+		p.allMounts = append(p.allMounts, ns)
+	}
+	p.log.Info("demo: namespaces created", "dir", p.Dir)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := p.wire(); err != nil {
+		return nil, err
+	}
+	p.log.Info("demo: links wired", "bridge", p.Bridge, "tap", p.Tap)
+	if err := p.startDnsmasq(ctx, dnsmasqBin); err != nil {
+		return nil, err
+	}
+	p.log.Info("demo: dnsmasq started", "pid", p.DnsmasqPID)
+	if err := p.guestDHCP(ctx, busybox); err != nil {
+		return nil, err
+	}
+	p.log.Info("demo: guest leased its address", "ip", p.IP)
+	return p, nil
+}
+
+func lookBin(given, name, pkg string) (string, error) {
+	if given == "" {
+		given = name
+	}
+	bin, err := exec.LookPath(given)
+	if err != nil {
+		return "", fmt.Errorf("demo: %s not found (%w): apt-get install %s", name, err, pkg)
+	}
+	return bin, nil
+}
+
+// wire creates and configures the links.
+func (p *Path) wire() error {
+	host, err := handleIn(p.HostPath)
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	hs := map[string]*netlink.Handle{p.HostPath: host}
+	for _, ns := range []string{p.Gateway, p.DHCP, p.Guest} {
+		h, err := handleIn(ns)
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		hs[ns] = h
+	}
+	if err := host.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: p.Bridge}}); err != nil {
+		return fmt.Errorf("demo: add bridge %s: %w", p.Bridge, err)
+	}
+	dhcpTap := linuxbridge.PortTapName(p.DHCPPortID)
+	for _, v := range []struct{ name, peerNS, peer string }{
+		{p.Uplink, p.Gateway, "gw0"},
+		{dhcpTap, p.DHCP, p.DHCPIf},
+		{p.Tap, p.Guest, "eth0"},
+	} {
+		if err := vethTo(host, v.name, v.peerNS, v.peer); err != nil {
+			return err
+		}
+	}
+	br, err := host.LinkByName(p.Bridge)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	for _, s := range []struct {
+		ns, name string
+		mac      net.HardwareAddr
+		master   bool
+	}{
+		{p.HostPath, p.Bridge, nil, false},
+		{p.HostPath, p.Uplink, nil, true},
+		{p.HostPath, dhcpTap, nil, true},
+		{p.HostPath, p.Tap, linuxbridge.TapMAC(p.MAC), true},
+		{p.Gateway, "lo", nil, false},
+		{p.Gateway, "gw0", nil, false},
+		{p.DHCP, "lo", nil, false},
+		{p.DHCP, p.DHCPIf, randNeutronMAC(), false},
+		{p.Guest, "lo", nil, false},
+		{p.Guest, "eth0", p.MAC, false},
+	} {
+		h := hs[s.ns]
+		l, err := h.LinkByName(s.name)
+		if err != nil {
+			return fmt.Errorf("demo: %s: %w", s.name, err)
+		}
+		if s.mac != nil {
+			if err := h.LinkSetHardwareAddr(l, s.mac); err != nil {
+				return fmt.Errorf("demo: set %s mac: %w", s.name, err)
+			}
+		}
+		if s.master {
+			if err := h.LinkSetMaster(l, br); err != nil {
+				return fmt.Errorf("demo: enslave %s: %w", s.name, err)
+			}
+		}
+		if err := h.LinkSetUp(l); err != nil {
+			return fmt.Errorf("demo: set %s up: %w", s.name, err)
+		}
+	}
+	if err := addAddr(hs[p.Gateway], "gw0", "192.168.31.1/24"); err != nil {
+		return err
+	}
+	if err := addAddr(hs[p.DHCP], p.DHCPIf, netip.PrefixFrom(pathDHCPIP, pathSubnet.Bits()).String()); err != nil {
+		return err
+	}
+	// Neutron's CHECKSUM rule fills in the checksums of dnsmasq's replies;
+	// turning off TX checksum offload does the same, so udhcpc (a raw
+	// socket) accepts them.
+	if err := inNetNS(p.DHCP, func() error { return txCsumOff(p.DHCPIf) }); err != nil {
+		return err
+	}
+	// Wait for carrier: a bridge port forwards only once operationally up.
+	deadline := time.Now().Add(3 * time.Second)
+	for _, name := range []string{p.Bridge, p.Uplink, dhcpTap, p.Tap} {
+		for {
+			l, err := host.LinkByName(name)
+			if err == nil && l.Attrs().OperState == netlink.OperUp {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("demo: %s not operationally up after 3 s (%v)", name, err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// txCsumOff turns off TX checksum offload on dev (ethtool -K dev tx off)
+// in the calling thread's namespace.
+func txCsumOff(dev string) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer unix.Close(fd)
+	ev := struct{ cmd, data uint32 }{cmd: unix.ETHTOOL_STXCSUM, data: 0}
+	var ifr struct {
+		name [unix.IFNAMSIZ]byte
+		data uintptr
+		_    [16]byte
+	}
+	copy(ifr.name[:], dev)
+	ifr.data = uintptr(unsafe.Pointer(&ev))
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr))); errno != 0 {
+		return fmt.Errorf("demo: ethtool -K %s tx off: %w", dev, errno)
+	}
+	return nil
+}
+
+// startDnsmasq writes Neutron's files and starts dnsmasq in the qdhcp
+// namespace with the Pike DHCP agent's command line (plus
+// --keep-in-foreground, so the demo is its parent and reaps it).
+func (p *Path) startDnsmasq(ctx context.Context, bin string) error {
+	dir := filepath.Join(p.StateDir, p.NetworkID)
+	f := func(n string) string { return filepath.Join(dir, n) }
+	other := randNeutronMAC()
+	exp := time.Now().Add(24 * time.Hour).Unix()
+	var hosts, addn, leases bytes.Buffer
+	for _, h := range []struct {
+		mac net.HardwareAddr
+		ip  netip.Addr
+	}{{p.MAC, p.IP}, {other, pathOtherIP}} {
+		name := "host-" + strings.ReplaceAll(h.ip.String(), ".", "-")
+		fmt.Fprintf(&hosts, "%s,%s.openstacklocal,%s\n", h.mac, name, h.ip)
+		fmt.Fprintf(&addn, "%s\t%s.openstacklocal %s\n", h.ip, name, name)
+		fmt.Fprintf(&leases, "%d %s %s * *\n", exp, h.mac, h.ip)
+	}
+	opts := fmt.Sprintf("tag:tag0,option:dns-server,8.8.4.4\ntag:tag0,option:router,%s\n", pathGateway)
+	for n, b := range map[string][]byte{"host": hosts.Bytes(), "addn_hosts": addn.Bytes(), "leases": leases.Bytes(), "opts": []byte(opts)} {
+		if err := os.WriteFile(f(n), b, 0o644); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	p.DnsmasqArgs = []string{bin, "--no-hosts", "--no-resolv", "--strict-order", "--except-interface=lo",
+		"--pid-file=" + f("pid"),
+		"--dhcp-hostsfile=" + f("host"),
+		"--addn-hosts=" + f("addn_hosts"),
+		"--dhcp-optsfile=" + f("opts"),
+		"--dhcp-leasefile=" + f("leases"),
+		"--dhcp-match=set:ipxe,175",
+		"--bind-interfaces", "--interface=" + p.DHCPIf,
+		fmt.Sprintf("--dhcp-range=set:tag0,%s,static,%s,86400s", pathSubnet.Addr(), net.IP(net.CIDRMask(pathSubnet.Bits(), 32))),
+		"--dhcp-option-force=option:mtu,1500",
+		"--dhcp-lease-max=32",
+		"--conf-file=",
+		"--domain=openstacklocal",
+		"--log-dhcp",
+		"--log-facility=" + f("log"),
+		"--keep-in-foreground",
+	}
+	cmd := exec.Command(p.DnsmasqArgs[0], p.DnsmasqArgs[1:]...)
+	// Its own process group (a terminal's Ctrl-C reaches only the demo,
+	// which stops it), and killed if the demo's thread dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := inNetNS(p.DHCP, cmd.Start); err != nil {
+		return fmt.Errorf("demo: start dnsmasq: %w", err)
+	}
+	p.dnsmasq, p.DnsmasqPID, p.dnsmasqPID = cmd, cmd.Process.Pid, cmd.Process.Pid
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := os.ReadFile(f("pid"))
+		if err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(p.DnsmasqPID) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(f("log"))
+			return fmt.Errorf("demo: dnsmasq (pid %d) wrote no pid file within 5 s; its log:\n%s", p.DnsmasqPID, log)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+var leaseRE = regexp.MustCompile(`lease of ([0-9.]+) obtained`)
+
+// guestDHCP runs busybox udhcpc on the guest's eth0 until it has a lease
+// from dnsmasq, then puts the leased address on eth0.
+func (p *Path) guestDHCP(ctx context.Context, busybox string) error {
+	cmd := exec.CommandContext(ctx, busybox, "udhcpc", "-f", "-q", "-n", "-i", "eth0", "-t", "4", "-T", "1", "-s", "/bin/true", "-x", "hostname:vm1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := inNetNS(p.Guest, cmd.Start); err != nil {
+		return fmt.Errorf("demo: start udhcpc: %w", err)
+	}
+	err := cmd.Wait()
+	p.DHCPClientOutput = out.String()
+	m := leaseRE.FindStringSubmatch(p.DHCPClientOutput)
+	if err != nil || m == nil {
+		return errors.Join(fmt.Errorf("demo: the guest's udhcpc got no lease from dnsmasq: %s", strings.TrimSpace(p.DHCPClientOutput)), err, ctx.Err())
+	}
+	if m[1] != p.IP.String() {
+		return fmt.Errorf("demo: the guest leased %s, want %s", m[1], p.IP)
+	}
+	h, err := handleIn(p.Guest)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	return addAddr(h, "eth0", netip.PrefixFrom(p.IP, pathSubnet.Bits()).String())
+}
+
+// Break injects a fault into the path.
+func (p *Path) Break(b Breakage) error {
+	switch b {
+	case BreakDnsmasq:
+		if p.dnsmasq == nil {
+			return errors.New("demo: dnsmasq is not running")
+		}
+		err := p.stopDnsmasq(syscall.SIGKILL)
+		return err
+	case BreakTapDown:
+		h, err := handleIn(p.HostPath)
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		l, err := h.LinkByName(p.Tap)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		if err := h.LinkSetDown(l); err != nil {
+			return fmt.Errorf("demo: set %s down: %w", p.Tap, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, Breakages())
+}
+
+// stopDnsmasq signals dnsmasq and reaps it (SIGKILL after 3 s).
+func (p *Path) stopDnsmasq(sig syscall.Signal) error {
+	if p.dnsmasq == nil {
+		return nil
+	}
+	cmd := p.dnsmasq
+	p.dnsmasq, p.DnsmasqPID = nil, 0
+	if err := cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("demo: signal dnsmasq %d: %w", cmd.Process.Pid, err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		cmd.Process.Kill()
+		<-done
+	}
+	return nil
+}
+
+// Close stops dnsmasq, unmounts the namespaces (the kernel then deletes
+// their links) and removes the files it wrote, and the directory if
+// BuildPath made it. It is idempotent.
+func (p *Path) Close() error {
+	if p == nil {
+		return nil
+	}
+	var errs []error
+	errs = append(errs, p.stopDnsmasq(syscall.SIGTERM))
+	for _, m := range p.mounts {
+		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("demo: unmount %s: %w", m, err))
+		}
+		if err := os.Remove(m); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	p.mounts = nil
+	if p.Dir != "" {
+		for _, d := range []string{p.StateDir, p.NMRunDir} {
+			if d != "" {
+				errs = append(errs, os.RemoveAll(d))
+			}
+		}
+	}
+	if p.ownDir && p.Dir != "" {
+		errs = append(errs, os.Remove(p.Dir))
+		p.ownDir = false
+		p.madeDir = true
+	}
+	return errors.Join(errs...)
+}
+
+// Leftovers says what of the path still exists: a namespace mount point,
+// the dnsmasq process, the state or NetworkManager directory, or the
+// directory BuildPath made. After Close it should be empty.
+func (p *Path) Leftovers() []string {
+	var left []string
+	for _, m := range p.allMounts {
+		if _, err := os.Lstat(m); err == nil {
+			left = append(left, "namespace "+m)
+		}
+	}
+	if p.dnsmasqPID != 0 {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", p.dnsmasqPID)); err == nil {
+			left = append(left, fmt.Sprintf("dnsmasq process %d", p.dnsmasqPID))
+		}
+	}
+	dirs := []string{p.StateDir, p.NMRunDir}
+	if p.ownDir || p.madeDir {
+		dirs = append(dirs, p.Dir)
+	}
+	for _, d := range dirs {
+		if d == "" {
+			continue
+		}
+		if _, err := os.Lstat(d); err == nil {
+			left = append(left, "directory "+d)
+		}
+	}
+	return left
+}
