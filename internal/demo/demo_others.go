@@ -94,3 +94,6 @@ func (p *Path) Close() error { return nil }
 
 // Leftovers returns nil.
 func (p *Path) Leftovers() []string { return nil }
+
+// Residue returns nil.
+func Residue(dir string, keep bool) []string { return nil }

@@ -115,11 +115,11 @@ func Breakages() []Breakage { return []Breakage{BreakDnsmasq, BreakTapDown} }
 // client until it has a lease (so dnsmasq's lease row is renewed, not only
 // seeded), then gives eth0 the leased address. On error (or ctx
 // cancellation) it removes whatever it had created.
-func BuildPath(ctx context.Context, cfg *PathConfig) (p *Path, err error) {
+func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 	if cfg == nil {
 		cfg = &PathConfig{}
 	}
-	p = &Path{Dir: cfg.Dir, log: cfg.Logger}
+	p := &Path{Dir: cfg.Dir, log: cfg.Logger}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -133,8 +133,8 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (p *Path, err error) {
 	}
 	defer func() {
 		if err != nil {
+			// Every return below returns a nil *Path: clean up the local one.
 			p.Close()
-			p = nil
 		}
 	}()
 	if p.Dir == "" {
@@ -143,9 +143,18 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (p *Path, err error) {
 		}
 		p.ownDir = true
 	}
-	// dnsmasq rereads its files as nobody.
+	// dnsmasq reads its files as nobody: Dir and its parents must be
+	// searchable by others.
 	if err := os.Chmod(p.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
+	}
+	for d := filepath.Dir(p.Dir); ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o001 == 0 {
+			return nil, fmt.Errorf("demo: dnsmasq reads its files as nobody, but %s (a parent of %s) is not searchable by others: chmod o+x it or use another directory", d, p.Dir)
+		}
+		if d == "/" || d == "." {
+			break
+		}
 	}
 	p.NetNSDir = p.Dir
 	p.StateDir = filepath.Join(p.Dir, "neutron-dhcp")
@@ -337,7 +346,7 @@ func (p *Path) startDnsmasq(ctx context.Context, bin string) error {
 		mac net.HardwareAddr
 		ip  netip.Addr
 	}{{p.MAC, p.IP}, {other, pathOtherIP}} {
-		name := "host-" + strings.ReplaceAll(h.ip.String(), ".", "-")
+		name := hostName(h.ip)
 		fmt.Fprintf(&hosts, "%s,%s.openstacklocal,%s\n", h.mac, name, h.ip)
 		fmt.Fprintf(&addn, "%s\t%s.openstacklocal %s\n", h.ip, name, name)
 		fmt.Fprintf(&leases, "%d %s %s * *\n", exp, h.mac, h.ip)
@@ -405,12 +414,35 @@ func (p *Path) guestDHCP(ctx context.Context, busybox string) error {
 	}
 	err := cmd.Wait()
 	p.DHCPClientOutput = out.String()
+	if ctx.Err() != nil {
+		return fmt.Errorf("demo: the guest's DHCP client was stopped: %w", ctx.Err())
+	}
 	m := leaseRE.FindStringSubmatch(p.DHCPClientOutput)
 	if err != nil || m == nil {
-		return errors.Join(fmt.Errorf("demo: the guest's udhcpc got no lease from dnsmasq: %s", strings.TrimSpace(p.DHCPClientOutput)), err, ctx.Err())
+		return errors.Join(fmt.Errorf("demo: the guest's udhcpc got no lease from dnsmasq: %s", strings.TrimSpace(p.DHCPClientOutput)), err)
 	}
 	if m[1] != p.IP.String() {
 		return fmt.Errorf("demo: the guest leased %s, want %s", m[1], p.IP)
+	}
+	// dnsmasq rewrites the lease file after it has sent the ACK: wait for
+	// the renewed row (hostname and client id filled in).
+	leases := filepath.Join(p.StateDir, p.NetworkID, "leases")
+	// (dnsmasq names the row after the hosts file, not the client's
+	// hostname option.)
+	row := []byte(fmt.Sprintf(" %s %s %s 01:%s\n", p.MAC, p.IP, hostName(p.IP), p.MAC))
+	for deadline := time.Now().Add(3 * time.Second); ; {
+		if b, err := os.ReadFile(leases); err == nil && bytes.Contains(b, row) {
+			break
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(leases)
+			return fmt.Errorf("demo: dnsmasq did not write the guest's renewed lease into %s within 3 s; it holds:\n%s", leases, b)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 	h, err := handleIn(p.Guest)
 	if err != nil {
@@ -516,11 +548,10 @@ func (p *Path) Leftovers() []string {
 			left = append(left, fmt.Sprintf("dnsmasq process %d", p.dnsmasqPID))
 		}
 	}
-	dirs := []string{p.StateDir, p.NMRunDir}
-	if p.ownDir || p.madeDir {
-		dirs = append(dirs, p.Dir)
+	if (p.ownDir || p.madeDir) && p.Dir != "" {
+		left = append(left, Residue(p.Dir, false)...)
 	}
-	for _, d := range dirs {
+	for _, d := range []string{p.StateDir, p.NMRunDir} {
 		if d == "" {
 			continue
 		}
@@ -529,4 +560,45 @@ func (p *Path) Leftovers() []string {
 		}
 	}
 	return left
+}
+
+// Residue lists what still refers to dir, a directory a demo used: the
+// directory itself (or its entries, if keep is true: a directory the
+// caller made and removes), mounts under it (/proc/self/mountinfo), and
+// processes whose command line names it (a dnsmasq whose files were
+// there). It is how the demo and its tests prove that nothing was left.
+func Residue(dir string, keep bool) []string {
+	var left []string
+	if keep {
+		es, _ := os.ReadDir(dir)
+		for _, e := range es {
+			left = append(left, "file "+filepath.Join(dir, e.Name()))
+		}
+	} else if _, err := os.Lstat(dir); err == nil {
+		left = append(left, "directory "+dir)
+	}
+	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+				left = append(left, "mount "+f[4])
+			}
+		}
+	}
+	procs, _ := os.ReadDir("/proc")
+	for _, e := range procs {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cl, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(cl, []byte(dir+"/")) {
+			left = append(left, fmt.Sprintf("process %d (%s)", pid, bytes.ReplaceAll(bytes.TrimRight(cl, "\x00"), []byte{0}, []byte{' '})))
+		}
+	}
+	return left
+}
+
+// hostName is Neutron's host name for a fixed IP.
+func hostName(ip netip.Addr) string {
+	return "host-" + strings.ReplaceAll(ip.String(), ".", "-")
 }
