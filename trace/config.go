@@ -3,6 +3,8 @@ package trace
 import (
 	"log/slog"
 	"time"
+
+	"github.com/vifpath/vifpath/libvirtinspect"
 )
 
 // Config says where Run looks. A nil *Config means every default: the
@@ -43,6 +45,11 @@ type Config struct {
 	// interval includes the ARP probe, whose reply the guest sends
 	// through the tap.
 	CounterInterval time.Duration
+	// Libvirt is the libvirtd connection for the domain and interface
+	// hops and the domain's counters; Run neither opens nor closes it (the
+	// read-only socket is enough). Zero value (nil): those hops are
+	// Unknown with the evidence "no libvirt client".
+	Libvirt *libvirtinspect.Client
 	// Logger receives debug records. Zero value (nil): silent.
 	Logger *slog.Logger
 }

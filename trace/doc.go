@@ -1,21 +1,23 @@
 // Package trace provides the path of one VM NIC through a Linux bridge
-// OpenStack node, hop by hop, with a verdict at each: the tap, the brq
+// OpenStack node, hop by hop, with a verdict at each: the libvirt domain
+// and its interface (Config.Libvirt), the tap, the brq
 // bridge of its network and its physical port, the bridge's forwarding
 // database, the network's DHCP side (qdhcp namespace, dnsmasq, hosts
 // entry, lease), an ARP probe from the qdhcp namespace to the port's IP,
-// the tap's counters, and the host checks that break bridged traffic
+// the tap's and the domain's counters, and the host checks that break bridged traffic
 // (bridge-nf-call-iptables, NetworkManager managing the devices).
 //
-// It joins linuxbridge and dhcpns. Each Hop carries a Verdict (unknown,
+// It joins linuxbridge, dhcpns and libvirtinspect. Each Hop carries a Verdict (unknown,
 // ok, warn, fail), the Evidence it rests on and, for a warn or fail, a
 // one-line Cause and what to check Next. A Trace renders as a text table
 // (WriteText), JSON (its fields are tagged), Graphviz DOT (WriteDOT) and
 // Mermaid (WriteMermaid), with failing hops marked.
 //
-// This first version has the no-API mode only: Run, given a Neutron port
-// ID, a MAC or a tap name, on a node holding both the bridge and the DHCP
-// side (an all-in-one). The API-driven mode (server → ports via Nova and
-// Neutron) and the libvirt domain hop are not implemented yet.
+// Run is the no-API mode: given a Neutron port ID, a MAC or a tap name, it
+// traces on this node. The domain is the one whose interface targets the
+// tap (or Target.Domain); without a libvirt client its two hops are
+// Unknown. On a compute node whose DHCP agent runs elsewhere set
+// Config.SkipDHCP and trace the DHCP side on the network node.
 //
 // Run is read-only except for the ARP probe: it sends ARP requests from
 // the qdhcp namespace's serving interface to the port's IP (disable it

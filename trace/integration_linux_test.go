@@ -139,11 +139,13 @@ func want(t *testing.T, tr *trace.Trace, want map[trace.Kind]trace.Verdict) {
 	t.Helper()
 	kinds := []trace.Kind{trace.KindTap, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB, trace.KindDHCPNS, trace.KindDnsmasq,
 		trace.KindDHCPIf, trace.KindHostsEntry, trace.KindLease, trace.KindARP, trace.KindCounters}
-	if len(tr.Hops) != len(kinds)+2 {
-		t.Fatalf("%d hops, want %d", len(tr.Hops), len(kinds)+2)
+	if len(tr.Hops) != len(kinds)+4 {
+		t.Fatalf("%d hops, want %d", len(tr.Hops), len(kinds)+4)
 	}
+	noLibvirt(t, tr)
+	hops := tr.Hops[2:]
 	for i, k := range kinds {
-		h := tr.Hops[i]
+		h := hops[i]
 		if h.Kind != k {
 			t.Errorf("hop %d is %s, want %s", i, h.Kind, k)
 			continue
@@ -159,8 +161,20 @@ func want(t *testing.T, tr *trace.Trace, want map[trace.Kind]trace.Verdict) {
 			t.Errorf("%s %s: %s without cause/next: %+v", h.Kind, h.Name, h.Verdict, h)
 		}
 	}
-	if h := tr.Hops[len(kinds)+1]; h.Kind != trace.KindHostCheck || h.Name != "networkmanager" || h.Verdict != trace.Unknown {
+	if h := hops[len(kinds)+1]; h.Kind != trace.KindHostCheck || h.Name != "networkmanager" || h.Verdict != trace.Unknown {
 		t.Errorf("networkmanager hop = %+v, want unknown (no NetworkManager in the test's run dir)", h)
+	}
+}
+
+// noLibvirt asserts the first two hops are the domain and interface hops,
+// unknown for want of a libvirt client (the no-libvirt topologies).
+func noLibvirt(t *testing.T, tr *trace.Trace) {
+	t.Helper()
+	for i, k := range []trace.Kind{trace.KindDomain, trace.KindInterface} {
+		h := tr.Hops[i]
+		if v, _ := h.Get("libvirt"); h.Kind != k || h.Verdict != trace.Unknown || v != "no libvirt client" {
+			t.Errorf("hop %d = %+v, want %s unknown with evidence libvirt: no libvirt client", i, h, k)
+		}
 	}
 }
 
@@ -203,7 +217,7 @@ func TestIntegrationTraceHealthy(t *testing.T) {
 	if h, _ := tr.Hop(trace.KindPhysicalPort, ""); h.Name != "eth2" {
 		t.Errorf("physical port %q, want eth2", h.Name)
 	}
-	compareTapWithIP(t, tp, tr.Hops[0])
+	compareTapWithIP(t, tp, tr.Hops[2])
 	if h, _ := tr.Hop(trace.KindBridge, ""); h.Name != tp.n.Bridge {
 		t.Errorf("bridge %q, want %s", h.Name, tp.n.Bridge)
 	}
@@ -265,10 +279,10 @@ func TestIntegrationTraceTapDown(t *testing.T) {
 	var dot, mmd strings.Builder
 	tr.WriteDOT(&dot)
 	tr.WriteMermaid(&mmd)
-	if !strings.Contains(dot.String(), `h0 [label="tap\n`+tp.tap+`\nFAIL\n`) || !strings.Contains(dot.String(), "fillcolor=salmon, color=red") {
+	if !strings.Contains(dot.String(), `h2 [label="tap\n`+tp.tap+`\nFAIL\n`) || !strings.Contains(dot.String(), "fillcolor=salmon, color=red") {
 		t.Errorf("DOT does not mark the tap failing:\n%s", dot.String())
 	}
-	if !strings.Contains(mmd.String(), `h0["tap<br/>`+tp.tap+`<br/>FAIL<br/>`) || !strings.Contains(mmd.String(), "]:::fail\n") {
+	if !strings.Contains(mmd.String(), `h2["tap<br/>`+tp.tap+`<br/>FAIL<br/>`) || !strings.Contains(mmd.String(), "]:::fail\n") {
 		t.Errorf("Mermaid does not mark the tap failing:\n%s", mmd.String())
 	}
 }
@@ -384,11 +398,12 @@ func compareTapWithIP(t *testing.T, tp *topo, h trace.Hop) {
 func TestIntegrationTraceTapMissing(t *testing.T) {
 	tp := newTopo(t, topoOpts{dhcp: true})
 	tr := tp.run(t, trace.Target{Tap: "tapdeadbeef-00"})
-	if tr.Hops[0].Kind != trace.KindTap || tr.Hops[0].Verdict != trace.Fail || tr.Hops[0].Name != "tapdeadbeef-00" {
-		t.Errorf("tap hop: %+v", tr.Hops[0])
+	noLibvirt(t, tr)
+	if tr.Hops[2].Kind != trace.KindTap || tr.Hops[2].Verdict != trace.Fail || tr.Hops[2].Name != "tapdeadbeef-00" {
+		t.Errorf("tap hop: %+v", tr.Hops[2])
 	}
 	// Nothing after the tap can be judged, except the host checks.
-	for _, h := range tr.Hops[1:] {
+	for _, h := range tr.Hops[3:] {
 		if h.Kind != trace.KindHostCheck && h.Verdict != trace.Unknown {
 			t.Errorf("%s %s: %s (%s), want unknown", h.Kind, h.Name, h.Verdict, h.Summary)
 		}
@@ -412,7 +427,7 @@ func TestIntegrationTraceTapOnWrongBridge(t *testing.T) {
 		trace.KindHostsEntry: trace.Unknown, trace.KindLease: trace.Unknown, trace.KindARP: trace.Unknown,
 		trace.KindCounters: trace.Warn,
 	})
-	h := tr.Hops[0]
+	h := tr.Hops[2]
 	if !strings.Contains(h.Summary, "trbr0, which is not a Neutron network's bridge") {
 		t.Errorf("tap hop: %+v", h)
 	}

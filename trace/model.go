@@ -52,9 +52,9 @@ func (v *Verdict) UnmarshalText(b []byte) error {
 // Kind says what a hop inspects. The zero value "" means unknown.
 type Kind string
 
-// Hop kinds, in path order. Run (no-API mode) produces KindTap through
-// KindHostCheck; KindServer, KindPort, KindDomain and KindInterface are
-// reserved for the API-driven mode and libvirt.
+// Hop kinds, in path order. Run produces KindDomain through KindHostCheck
+// (the domain and interface hops are Unknown without Config.Libvirt);
+// Server prepends KindServer and KindPort.
 const (
 	KindServer       Kind = "server"
 	KindPort         Kind = "port"
@@ -149,6 +149,12 @@ type Target struct {
 	MAC MAC `json:"mac,omitempty"`
 	// Tap is the tap device's name, e.g. "tap31f2d3e9-8d".
 	Tap string `json:"tap,omitempty"`
+	// Domain optionally names the libvirt domain holding the NIC: its
+	// name ("instance-0000000a"), UUID or Nova instance UUID. It is not
+	// one of the three targets, only a hint for the domain hop. Zero
+	// value: the domain is found by the tap (the domain whose interface
+	// targets it).
+	Domain string `json:"domain,omitempty"`
 }
 
 // String returns the target as given.
@@ -175,6 +181,9 @@ type Trace struct {
 	PortMAC   MAC    `json:"port_mac,omitempty"`
 	NetworkID string `json:"network_id,omitempty"`
 	IP        string `json:"ip,omitempty"`
+	// Domain is the libvirt domain's name ("" when not found or no
+	// libvirt client was given).
+	Domain string `json:"domain,omitempty"`
 	// Verdict is the worst verdict among Hops (Unknown only when every hop
 	// is Unknown).
 	Verdict Verdict `json:"verdict"`

@@ -29,6 +29,17 @@ import (
 // missing privilege); a missing tap, bridge, namespace or daemon is a
 // failed hop, not an error.
 func Run(ctx context.Context, cfg *Config, target Target) (*Trace, error) {
+	return run(ctx, cfg, target, nil)
+}
+
+// apiHints are what the API mode knows about the port before the local
+// trace starts.
+type apiHints struct {
+	mac       net.HardwareAddr // the Neutron port's MAC
+	networkID string           // the port's network: its bridge is brq + 11 characters
+}
+
+func run(ctx context.Context, cfg *Config, target Target, hints *apiHints) (*Trace, error) {
 	c := cfg.orDefault()
 	n := 0
 	for _, set := range []bool{target.PortID != "", target.MAC != nil, target.Tap != ""} {
@@ -46,6 +57,9 @@ func Run(ctx context.Context, cfg *Config, target Target) (*Trace, error) {
 		return nil, fmt.Errorf("trace: MAC %s is not a 6-byte Ethernet address", target.MAC)
 	}
 	r := &runner{c: c, t: &Trace{Target: target, Started: time.Now()}}
+	if hints != nil {
+		r.wantNet = hints.networkID
+	}
 	defer func() { r.t.Duration = time.Since(r.t.Started) }()
 
 	in, err := linuxbridge.Open(&linuxbridge.Config{NetNSPath: c.BridgeNetNS, Logger: c.Logger})
@@ -59,18 +73,26 @@ func Run(ctx context.Context, cfg *Config, target Target) (*Trace, error) {
 	}
 	r.sampled = time.Now()
 	r.resolve(snap, target)
+	if hints != nil && len(hints.mac) == 6 && target.MAC == nil {
+		r.mac, r.macFrom, r.macExact = hints.mac, "Neutron port", true
+	}
 
 	// Hops are computed in dependency order and emitted in path order.
+	r.findDomain(ctx, target) // may take the guest MAC from libvirt
 	tapHop := r.tapHop(target)
 	bridgeHop, physHop := r.bridgeHops()
 	dhcp := r.dhcpHops(ctx) // refines the port MAC from the hosts file
+	domHop, ifHop := r.domainHops()
+	if r.mac != nil && r.t.PortMAC == nil {
+		r.t.PortMAC = MAC(r.mac)
+	}
 	fdbHop := r.fdbHop(snap)
 	arpHop := r.arpHop(ctx, dhcp.health)
 	ctrHop := r.countersHop(ctx, in)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("trace: %w", err)
 	}
-	r.t.Hops = append(r.t.Hops, tapHop, bridgeHop, physHop, fdbHop)
+	r.t.Hops = append(r.t.Hops, domHop, ifHop, tapHop, bridgeHop, physHop, fdbHop)
 	r.t.Hops = append(r.t.Hops, dhcp.hops...)
 	r.t.Hops = append(r.t.Hops, arpHop, ctrHop, r.brNF(), r.nm())
 	r.t.Verdict = Worst(r.t.Hops)
@@ -85,8 +107,16 @@ type runner struct {
 	phys    []linuxbridge.Port
 	mac     net.HardwareAddr // the port's (guest's) MAC
 	macFrom string
-	sampled time.Time
-	ip      netip.Addr
+	// macExact is set when mac is the port's own (given, from Neutron,
+	// from libvirt or the hosts file), not derived from the tap's MAC.
+	macExact bool
+	wantNet  string // network ID known from the API
+	hostsMAC bool   // the hosts file has the port MAC
+	// macLibvirt is set when mac came from the domain's interface.
+	macLibvirt bool
+	dom        domainResult
+	sampled    time.Time
+	ip         netip.Addr
 }
 
 // resolve finds the tap and its bridge in the snapshot.
@@ -105,7 +135,7 @@ func (r *runner) resolve(snap *linuxbridge.Snapshot, t Target) {
 		}
 	}
 	if t.MAC != nil {
-		r.mac, r.macFrom = net.HardwareAddr(t.MAC), "target"
+		r.mac, r.macFrom, r.macExact = net.HardwareAddr(t.MAC), "target", true
 	} else if r.tap != nil && len(r.tap.MAC) == 6 && r.tap.MAC[0] == 0xfe {
 		m := append(net.HardwareAddr{0xfa}, r.tap.MAC[1:]...)
 		r.mac, r.macFrom = m, "tap MAC with fa: (libvirt's fe: rule, unconfirmed)"
@@ -356,9 +386,12 @@ func (r *runner) dhcpHops(ctx context.Context) dhcpResult {
 				if hst.MAC == nil {
 					continue
 				}
-				if (r.macFrom == "target" && hst.MAC.String() == r.mac.String()) ||
-					(r.macFrom != "target" && r.tap != nil && linuxbridge.SameNIC(r.tap.MAC, hst.MAC)) {
-					r.mac, r.macFrom = hst.MAC, fmt.Sprintf("%s line %d", hostsPath, hst.Line)
+				if (r.macExact && hst.MAC.String() == r.mac.String()) ||
+					(!r.macExact && r.tap != nil && linuxbridge.SameNIC(r.tap.MAC, hst.MAC)) {
+					if !r.macExact {
+						r.mac, r.macFrom, r.macExact = hst.MAC, fmt.Sprintf("%s line %d", hostsPath, hst.Line), true
+					}
+					r.hostsMAC = true
 					break
 				}
 			}
@@ -574,8 +607,9 @@ func (r *runner) countersHop(ctx context.Context, in *linuxbridge.Inspector) Hop
 	h.add("rx_packets", "%d -> %d (+%d, from the guest)", a.RxPackets, b.RxPackets, drx)
 	h.add("tx_packets", "%d -> %d (+%d, to the guest)", a.TxPackets, b.TxPackets, dtx)
 	h.add("drops", "rx +%d tx +%d", b.RxDropped-a.RxDropped, b.TxDropped-a.TxDropped)
+	dmoved := r.domainCounters(ctx, &h)
 	switch {
-	case drx > 0:
+	case drx > 0 || dmoved:
 		h.Verdict = OK
 		h.Summary = fmt.Sprintf("moving: guest sent %d, received %d packets in %s", drx, dtx, el)
 		if b.TxDropped > a.TxDropped {
