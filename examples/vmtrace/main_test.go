@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vifpath/vifpath/internal/demo"
+	"github.com/vifpath/vifpath/internal/testutil"
+	"github.com/vifpath/vifpath/trace"
+)
+
+func runArgs(ctx context.Context, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(ctx, args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestUsage checks that bad command lines exit 2 with a message, before
+// anything is inspected or built.
+func TestUsage(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{nil, "exactly one of -port, -mac and -tap"},
+		{[]string{"-port", "p", "-tap", "t"}, "exactly one of"},
+		{[]string{"-port", "p", "-mac", "fa:16:3e:00:00:01", "-tap", "t"}, "exactly one of"},
+		{[]string{"-mac", "not-a-mac"}, "-mac:"},
+		{[]string{"-tap", "t", "-json", "-dot"}, "exclude each other"},
+		{[]string{"-tap", "t", "-mermaid", "-dot"}, "exclude each other"},
+		{[]string{"-tap", "t", "extra"}, "unexpected arguments"},
+		{[]string{"-nosuchflag"}, "flag provided but not defined"},
+		{[]string{"-interval", "soon"}, "invalid value"},
+		{[]string{"-demo", "-tap", "t"}, "-demo traces its own topology"},
+		{[]string{"-demo", "-netns", "x"}, "-demo traces its own topology"},
+		{[]string{"-demo", "-break", "bogus"}, `-break "bogus"`},
+		{[]string{"-demo", "-json", "-mermaid"}, "exclude each other"},
+	} {
+		code, out, errs := runArgs(context.Background(), c.args...)
+		if code != exitUsage {
+			t.Errorf("%q: exit %d, want %d", c.args, code, exitUsage)
+		}
+		if out != "" {
+			t.Errorf("%q: wrote to stdout: %q", c.args, out)
+		}
+		if !strings.Contains(errs, c.msg) || !strings.Contains(errs, "Usage of vmtrace") {
+			t.Errorf("%q: stderr %q lacks %q and the usage", c.args, errs, c.msg)
+		}
+	}
+	if code, _, errs := runArgs(context.Background(), "-h"); code != exitOK || !strings.Contains(errs, "-port ID") {
+		t.Errorf("-h: exit %d, stderr %q", code, errs)
+	}
+}
+
+func TestStatus(t *testing.T) {
+	for v, want := range map[trace.Verdict]int{trace.OK: 0, trace.Fail: 1, trace.Warn: 3, trace.Unknown: 3} {
+		if got := status(v); got != want {
+			t.Errorf("status(%s) = %d, want %d", v, got, want)
+		}
+	}
+}
+
+func requireDemo(t *testing.T) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	testutil.RequireBinary(t, "dnsmasq", "dnsmasq-base")
+	testutil.RequireBinary(t, "busybox", "busybox")
+	testutil.RequireBinary(t, "nsenter", "util-linux")
+}
+
+// searchableTempDir is a t.TempDir() whose parents others may search
+// (dnsmasq reads its files as nobody).
+func searchableTempDir(t *testing.T) string {
+	dir := t.TempDir()
+	for d := dir; d != os.TempDir() && d != "/" && d != "."; d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	return dir
+}
+
+// TestIntegrationExitCodes runs vmtrace against the demo path built by the
+// test: ok (0) by -tap, -mac and -port with -netns as a name and as a
+// path, warn (3) once bridge-nf-call-iptables is 0 in the bridges'
+// namespace, fail (1) once the tap is down, and 1 for a missing namespace.
+func TestIntegrationExitCodes(t *testing.T) {
+	requireDemo(t)
+	testutil.RequireBinary(t, "sysctl", "procps")
+	dir := searchableTempDir(t)
+	p, err := demo.BuildPath(context.Background(), &demo.PathConfig{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	common := []string{"-netns-dir", p.NetNSDir, "-state-dir", p.StateDir, "-nm-run-dir", p.NMRunDir, "-interval", "200ms"}
+	ctx := context.Background()
+	for _, target := range [][]string{
+		{"-tap", p.Tap, "-netns", filepath.Base(p.HostPath)},
+		{"-mac", p.MAC.String(), "-netns", p.HostPath},
+		{"-port", p.PortID, "-netns", p.HostPath, "-json"},
+	} {
+		code, out, errs := runArgs(ctx, append(target, common...)...)
+		if code != exitOK {
+			t.Errorf("%q: exit %d, want 0\n%s%s", target, code, out, errs)
+		}
+		if target[len(target)-1] == "-json" {
+			var tr trace.Trace
+			if err := json.Unmarshal([]byte(out), &tr); err != nil {
+				t.Errorf("-json: %v\n%s", err, out)
+			} else if tr.Verdict != trace.OK || tr.Tap != p.Tap || tr.PortMAC.String() != p.MAC.String() {
+				t.Errorf("-json: verdict %s tap %s mac %s", tr.Verdict, tr.Tap, tr.PortMAC)
+			}
+		} else if !strings.Contains(out, p.Tap) || !strings.Contains(out, "OK") {
+			t.Errorf("%q: text output lacks the tap or OK:\n%s", target, out)
+		}
+	}
+
+	// A warning: bridged IPv4 bypasses iptables in the bridges' namespace.
+	if out, err := exec.Command("nsenter", "--net="+p.HostPath, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0").CombinedOutput(); err != nil {
+		testutil.SkipOrFail(t, "cannot set bridge-nf-call-iptables in the demo namespace (br_netfilter not loaded?): %v %s", err, out)
+	}
+	code, out, errs := runArgs(ctx, append([]string{"-tap", p.Tap, "-netns", p.HostPath, "-dot"}, common...)...)
+	if code != exitWarn {
+		t.Errorf("bridge-nf-call-iptables=0: exit %d, want %d\n%s%s", code, exitWarn, out, errs)
+	}
+	if !strings.HasPrefix(out, "digraph") {
+		t.Errorf("-dot output does not start with digraph:\n%s", out)
+	}
+
+	if err := p.Break(demo.BreakTapDown); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = runArgs(ctx, append([]string{"-tap", p.Tap, "-netns", p.HostPath, "-mermaid"}, common...)...)
+	if code != exitFail {
+		t.Errorf("tap down: exit %d, want %d\n%s%s", code, exitFail, out, errs)
+	}
+	if !strings.Contains(out, "flowchart") || !strings.Contains(out, "fail") {
+		t.Errorf("-mermaid output lacks a flowchart with a failing hop:\n%s", out)
+	}
+
+	code, _, errs = runArgs(ctx, "-tap", p.Tap, "-netns", filepath.Join(dir, "no-such-ns"))
+	if code != exitFail || !strings.Contains(errs, "vmtrace:") {
+		t.Errorf("missing -netns: exit %d, stderr %q; want 1 and an error", code, errs)
+	}
+}
+
+// TestIntegrationDemo runs -demo (text, -json with -break tap-down) with
+// TMPDIR pointing at a directory of the test's, and checks the verdicts,
+// the exit status and that nothing is left in TMPDIR.
+func TestIntegrationDemo(t *testing.T) {
+	requireDemo(t)
+	tmp := searchableTempDir(t)
+	t.Setenv("TMPDIR", tmp)
+
+	start := time.Now()
+	code, out, errs := runArgs(context.Background(), "-demo")
+	t.Logf("-demo took %v", time.Since(start))
+	if code != exitOK {
+		t.Errorf("-demo: exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{"== 1. The healthy path", "== 2. Break one hop: kill -9 dnsmasq", "FAIL     dnsmasq", "Verdict: ok before, fail after"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("-demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errs, "removed everything") {
+		t.Errorf("-demo stderr lacks the cleanup line: %q", errs)
+	}
+	if left := demo.Residue(tmp, true); len(left) > 0 {
+		t.Errorf("-demo left: %v", left)
+	}
+
+	code, out, errs = runArgs(context.Background(), "-demo", "-json", "-break", "tap-down")
+	if code != exitOK {
+		t.Errorf("-demo -json -break tap-down: exit %d\n%s", code, errs)
+	}
+	var rep demoReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("-demo -json: %v\n%s", err, out)
+	}
+	if rep.Healthy == nil || rep.Broken == nil || rep.Break != "tap-down" {
+		t.Fatalf("-demo -json: %+v", rep)
+	}
+	if rep.Healthy.Verdict != trace.OK || rep.Broken.Verdict != trace.Fail {
+		t.Errorf("verdicts %s then %s, want ok then fail", rep.Healthy.Verdict, rep.Broken.Verdict)
+	}
+	if h, _ := rep.Broken.Hop(trace.KindTap, ""); h.Verdict != trace.Fail || h.Name != rep.Topology.Tap {
+		t.Errorf("broken tap hop %+v, want fail on %s", h, rep.Topology.Tap)
+	}
+	if h, _ := rep.Broken.Hop(trace.KindDnsmasq, ""); h.Verdict != trace.OK {
+		t.Errorf("tap-down: dnsmasq hop %s, want ok", h.Verdict)
+	}
+	if left := demo.Residue(tmp, true); len(left) > 0 {
+		t.Errorf("-demo -json left: %v", left)
+	}
+}
+
+// TestIntegrationDemoInterrupt cancels -demo midway (as Ctrl-C does
+// through signal.NotifyContext) and checks it exits 1 leaving nothing.
+func TestIntegrationDemoInterrupt(t *testing.T) {
+	requireDemo(t)
+	tmp := searchableTempDir(t)
+	t.Setenv("TMPDIR", tmp)
+	for _, after := range []time.Duration{50 * time.Millisecond, 400 * time.Millisecond} {
+		ctx, cancel := context.WithTimeout(context.Background(), after)
+		code, _, errs := runArgs(ctx, "-demo")
+		cancel()
+		if code != exitFail || !strings.Contains(errs, "context deadline exceeded") {
+			t.Errorf("cancelled after %v: exit %d, stderr %q; want 1 and the cancellation", after, code, errs)
+		}
+		if left := demo.Residue(tmp, true); len(left) > 0 {
+			t.Errorf("cancelled after %v, left: %v", after, left)
+		}
+	}
+}
