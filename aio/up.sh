@@ -21,7 +21,7 @@ PKGS=(
   neutron-server neutron-linuxbridge-agent neutron-dhcp-agent neutron-metadata-agent
   libvirt-daemon-system libvirt-daemon-system-sysv libvirt-clients qemu-system-x86 qemu-utils
   dnsmasq-base iputils-arping bridge-utils ebtables iptables ipset conntrack iproute2 haproxy
-  busybox-static cpio xz-utils zstd
+  cpio xz-utils zstd
 )
 
 # ---------------------------------------------------------------- install ---
@@ -78,6 +78,19 @@ P
     : > "$AIO_STATE/kernel/.done-$kpkg"
   fi
   log "guest kernel from $kpkg"
+  # The guest's busybox: busybox-static's binary, downloaded and unpacked,
+  # not installed (it conflicts with the dynamic `busybox` other tests
+  # install, and a dynamic busybox in the initramfs panics the guest with
+  # "No working init found").
+  local bver
+  bver=$(apt-cache policy busybox-static | awk '/Candidate:/ && v == "" {v = $2} END {print v}')
+  [ -n "$bver" ] && [ "$bver" != "(none)" ] || die "no busybox-static candidate (apt-get update?)"
+  if [ ! -e "$AIO_STATE/busybox/.done-$bver" ]; then
+    rm -rf "$AIO_STATE/busybox"; mkdir -p "$AIO_STATE/busybox"
+    (cd "$AIO_STATE/busybox" && "${APT[@]}" download busybox-static && dpkg-deb -x ./*.deb root && rm -f ./*.deb)
+    : > "$AIO_STATE/busybox/.done-$bver"
+  fi
+  log "guest busybox from busybox-static $bver"
 }
 
 # ------------------------------------------------------------------- base ---
@@ -132,14 +145,19 @@ R
 # whose /init loads virtio_net, runs udhcpc on eth0 and stays up, and a 1 MiB
 # raw "disk" (never mounted: the kernel and ramdisk are booted directly).
 phase_image() {
-  local K=$AIO_STATE/kernel/root KV O=$AIO_STATE/image R m f
+  local K=$AIO_STATE/kernel/root KV O=$AIO_STATE/image R m f BB=$AIO_STATE/busybox/root/bin/busybox recipe
   KV=$(ls "$K/lib/modules" | head -1)
   [ -n "$KV" ] || die "no kernel modules under $K (phase install failed?)"
-  if [ -e "$O/.done-$KV" ]; then log "image for $KV already built"; return 0; fi
+  [ -x "$BB" ] || die "no static busybox at $BB (phase install failed?)"
+  # Rebuilt when the kernel, the busybox or this recipe changes.
+  recipe=$( { declare -f phase_image; md5sum < "$BB"; } | md5sum | cut -c1-12)
+  if [ -e "$O/.done-$KV-$recipe" ]; then log "image for $KV already built"; return 0; fi
   rm -rf "$O"; mkdir -p "$O"
   R=$(mktemp -d); trap 'rm -rf "$R"' RETURN
   mkdir -p "$R"/{bin,sbin,etc,proc,sys,dev,tmp,run,lib/modules,var/run}
-  cp /bin/busybox "$R/bin/busybox"; ln -s busybox "$R/bin/sh"
+  cp "$BB" "$R/bin/busybox"; ln -s busybox "$R/bin/sh"
+  # /init must run with nothing but what the initramfs holds.
+  chroot "$R" /bin/sh -c 'exit 0' || die "busybox $BB does not run alone in the initramfs (not static?)"
   for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net; do
     f=$(find "$K/lib/modules/$KV" -name "$m.ko*" | head -1)
     if [ -z "$f" ]; then log "module $m not in $KV (built in?)"; continue; fi
@@ -185,7 +203,7 @@ S
   (cd "$R" && find . | cpio -o -H newc --quiet | gzip -9) > "$O/initrd.img"
   cp "$K/boot/vmlinuz-$KV" "$O/vmlinuz"
   truncate -s 1M "$O/disk.raw"
-  : > "$O/.done-$KV"
+  : > "$O/.done-$KV-$recipe"
   log "image built: $(du -h "$O/vmlinuz" "$O/initrd.img" | awk '{print $2" "$1}' | tr '\n' ' ')"
 }
 
@@ -439,9 +457,16 @@ phase_upload() {
   admin_env
   local O=$AIO_STATE/image have kid rid
   have=$(openstack image list -f value -c Name)
-  if grep -qx cirros <<<"$have"; then log "image cirros already uploaded"; return 0; fi
-  grep -qx cirros-kernel <<<"$have" && openstack image delete cirros-kernel
-  grep -qx cirros-ramdisk <<<"$have" && openstack image delete cirros-ramdisk
+  # Up to date when Glance holds exactly the kernel and initramfs built here.
+  if grep -qx cirros <<<"$have" \
+    && [ "$(openstack image show cirros-kernel -f value -c checksum 2>/dev/null)" = "$(md5sum < "$O/vmlinuz" | cut -d' ' -f1)" ] \
+    && [ "$(openstack image show cirros-ramdisk -f value -c checksum 2>/dev/null)" = "$(md5sum < "$O/initrd.img" | cut -d' ' -f1)" ]; then
+    log "image cirros already uploaded"; return 0
+  fi
+  local n
+  for n in cirros cirros-kernel cirros-ramdisk; do
+    if grep -qx "$n" <<<"$have"; then log "replacing image $n"; openstack image delete "$n"; fi
+  done
   kid=$(openstack image create cirros-kernel --disk-format aki --container-format aki --public --file "$O/vmlinuz" -f value -c id)
   rid=$(openstack image create cirros-ramdisk --disk-format ari --container-format ari --public --file "$O/initrd.img" -f value -c id)
   openstack image create cirros --disk-format raw --container-format bare --public --file "$O/disk.raw" \
