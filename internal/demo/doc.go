@@ -6,13 +6,28 @@
 // running guest's tap and a stopped guest's tap. It sends frames so the
 // bridge learns the gateway's, the DHCP port's and the guest's MACs.
 //
+// BuildPath builds the whole path of one VM NIC as the Pike
+// launch-instance walkthrough has it, for vmtrace -demo: the brq bridge
+// with its "eth2" uplink to a gateway namespace holding 192.168.31.1, a
+// qdhcp-<network> namespace whose ns-<port> veth (192.168.31.70/27) is on
+// the bridge and where the real dnsmasq runs with Neutron's command line,
+// hosts, opts and seeded lease files under a state directory shaped like
+// /var/lib/neutron/dhcp, and a guest namespace on a tap<port> veth (with
+// libvirt's fe:16:3e MAC) whose busybox udhcpc renews its lease. Break
+// injects a fault (dnsmasq killed, tap down); Leftovers and Residue say
+// what, if anything, survived Close.
+//
 // Everything lives in namespaces under a fresh temporary directory, never
-// in the host's namespace or /run/netns; Close removes it all.
+// in the host's namespace or /run/netns; Close removes it all (a process
+// killed with SIGKILL cannot: BuildPath's dnsmasq and the namespace mounts
+// then stay until removed by hand).
 //
 // # Privileges
 //
 // Build needs CAP_SYS_ADMIN (unshare, mount, setns), CAP_NET_ADMIN (links,
-// taps) and CAP_NET_RAW (frames): run as root.
+// taps) and CAP_NET_RAW (frames): run as root. BuildPath also runs
+// dnsmasq (dnsmasq-base) and busybox udhcpc; dnsmasq reads its files as
+// nobody, so the directory's parents must be searchable by others.
 //
 // # Network namespaces
 //

@@ -375,8 +375,10 @@ func (p *Path) startDnsmasq(ctx context.Context, bin string) error {
 		"--keep-in-foreground",
 	}
 	cmd := exec.Command(p.DnsmasqArgs[0], p.DnsmasqArgs[1:]...)
-	// Its own process group (a terminal's Ctrl-C reaches only the demo,
-	// which stops it), and killed if the demo's thread dies.
+	// Its own process group: a terminal's Ctrl-C reaches only the demo,
+	// which stops it. Pdeathsig covers a demo dying during dnsmasq's
+	// start-up only: the kernel clears it when dnsmasq drops root for
+	// nobody, so a SIGKILLed demo leaves dnsmasq running.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := inNetNS(p.DHCP, cmd.Start); err != nil {
 		return fmt.Errorf("demo: start dnsmasq: %w", err)
