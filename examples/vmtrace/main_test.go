@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +18,17 @@ import (
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/trace"
 )
+
+// TestMain runs vmtrace's main instead of the tests when VMTRACE_MAIN is
+// set, so the signal tests can run the real command as a child.
+func TestMain(m *testing.M) {
+	if os.Getenv("VMTRACE_MAIN") == "1" {
+		os.Args = append([]string{"vmtrace"}, strings.Fields(os.Getenv("VMTRACE_ARGS"))...)
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
 
 func runArgs(ctx context.Context, args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
@@ -217,5 +231,53 @@ func TestIntegrationDemoInterrupt(t *testing.T) {
 		if left := demo.Residue(tmp, true); len(left) > 0 {
 			t.Errorf("cancelled after %v, left: %v", after, left)
 		}
+	}
+}
+
+// TestIntegrationDemoSignals runs the real command (this test binary
+// re-executed as vmtrace) with -demo and interrupts it as a person would:
+// SIGINT once it has printed its first line, SIGTERM, and a reader that
+// goes away after the first line (vmtrace -demo | head -1: SIGPIPE).
+// Each time it must exit 1 after removing everything.
+func TestIntegrationDemoSignals(t *testing.T) {
+	requireDemo(t)
+	tmp := searchableTempDir(t)
+	for _, c := range []struct {
+		name string
+		sig  syscall.Signal // 0: close the pipe instead
+	}{{"SIGINT", syscall.SIGINT}, {"SIGTERM", syscall.SIGTERM}, {"SIGPIPE", 0}} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), "VMTRACE_MAIN=1", "VMTRACE_ARGS=-demo", "TMPDIR="+tmp)
+			var errb bytes.Buffer
+			cmd.Stderr = &errb
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			line, err := bufio.NewReader(out).ReadString('\n')
+			if err != nil || !strings.HasPrefix(line, "Built in ") {
+				t.Errorf("first line %q, %v", line, err)
+			}
+			if c.sig != 0 {
+				cmd.Process.Signal(c.sig)
+			} else {
+				out.Close()
+			}
+			err = cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != exitFail {
+				t.Errorf("exit: %v, want status 1\n%s", err, errb.String())
+			}
+			if !strings.Contains(errb.String(), "removed everything") {
+				t.Errorf("stderr lacks the cleanup line:\n%s", errb.String())
+			}
+			if left := demo.Residue(tmp, true); len(left) > 0 {
+				t.Errorf("left behind: %v", left)
+			}
+		})
 	}
 }
