@@ -10,7 +10,7 @@
 //	vmtrace (-port ID | -mac MAC | -tap NAME) [-netns NAME|PATH] [-netns-dir DIR]
 //	        [-state-dir DIR] [-nm-run-dir DIR] [-skip-dhcp] [-no-arp]
 //	        [-interval D] [-json | -dot | -mermaid]
-//	vmtrace -demo [-break dnsmasq|tap-down] [-json | -dot | -mermaid]
+//	vmtrace -demo [-break dnsmasq|tap-down|uplink|hosts-entry] [-json | -dot | -mermaid]
 //
 // It runs without an OpenStack API (the -cloud/-server mode is not there
 // yet): give the Neutron port ID (or its first 11 characters), the port's
@@ -29,7 +29,8 @@
 // Neutron's command line, hosts, opts and seeded lease files; a guest
 // namespace on a tap<port> veth with libvirt's fe:16:3e MAC, whose busybox
 // udhcpc renews its lease of 192.168.31.74), traces the guest's port, breaks
-// one hop (-break: kill dnsmasq, the default, or set the tap down), traces
+// one hop (-break: kill dnsmasq, the default; set the tap down; delete the
+// uplink eth2; drop the port from dnsmasq's hosts file), traces
 // again to show the verdict change, and removes everything, also on error,
 // Ctrl-C or SIGTERM, then checks nothing is left (only a SIGKILL leaves the
 // demo's dnsmasq and namespace mounts under $TMPDIR/vifpath-demo-*). It
@@ -112,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.dot, "dot", false, "print a Graphviz DOT diagram of the path")
 	fs.BoolVar(&o.mermaid, "mermaid", false, "print a Mermaid diagram of the path")
 	fs.BoolVar(&o.demo, "demo", false, "build the walkthrough's path in throwaway namespaces, trace it, break it, trace again, remove it (root)")
-	fs.StringVar(&o.breakage, "break", string(demo.BreakDnsmasq), "with -demo: the fault to inject: dnsmasq (kill it) or tap-down")
+	fs.StringVar(&o.breakage, "break", string(demo.BreakDnsmasq), "with -demo: the fault to inject: dnsmasq (kill it), tap-down, uplink (delete eth2) or hosts-entry")
 	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -136,8 +137,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if o.demo {
-		if o.port != "" || o.mac != "" || o.tap != "" || o.netns != "" || o.netnsDir != "" || o.stateDir != "" || o.nmRunDir != "" {
-			return usage("-demo traces its own topology: drop -port, -mac, -tap, -netns, -netns-dir, -state-dir and -nm-run-dir")
+		if o.port != "" || o.mac != "" || o.tap != "" || o.netns != "" || o.netnsDir != "" || o.stateDir != "" || o.nmRunDir != "" ||
+			o.skipDHCP || o.noARP || o.interval != 0 {
+			return usage("-demo traces its own topology: drop -port, -mac, -tap, -netns, -netns-dir, -state-dir, -nm-run-dir, -skip-dhcp, -no-arp and -interval")
 		}
 		if !validBreakage(o.breakage) {
 			return usage("-break %q: want one of %v", o.breakage, demo.Breakages())
@@ -298,8 +300,10 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 		return exitFail
 	}
 	what := map[string]string{
-		string(demo.BreakDnsmasq): fmt.Sprintf("kill -9 dnsmasq (pid %d)", p.DnsmasqPID),
-		string(demo.BreakTapDown): fmt.Sprintf("ip link set %s down", p.Tap),
+		string(demo.BreakDnsmasq):    fmt.Sprintf("kill -9 dnsmasq (pid %d)", p.DnsmasqPID),
+		string(demo.BreakTapDown):    fmt.Sprintf("ip link set %s down", p.Tap),
+		string(demo.BreakUplink):     fmt.Sprintf("ip link delete %s (the bridge's physical port)", p.Uplink),
+		string(demo.BreakHostsEntry): fmt.Sprintf("drop %s from dnsmasq's hosts file and SIGHUP it", p.MAC),
 	}[o.breakage]
 	if text {
 		fmt.Fprintf(stdout, "== 1. The healthy path: vmtrace -port %s\n\n", p.PortID)

@@ -55,6 +55,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"-demo", "-tap", "t"}, "-demo traces its own topology"},
 		{[]string{"-demo", "-netns", "x"}, "-demo traces its own topology"},
 		{[]string{"-demo", "-break", "bogus"}, `-break "bogus"`},
+		{[]string{"-demo", "-no-arp"}, "-demo traces its own topology"},
+		{[]string{"-demo", "-interval", "1s"}, "-demo traces its own topology"},
 		{[]string{"-demo", "-json", "-mermaid"}, "exclude each other"},
 	} {
 		code, out, errs := runArgs(context.Background(), c.args...)
@@ -212,6 +214,16 @@ func TestIntegrationDemo(t *testing.T) {
 	}
 	if left := demo.Residue(tmp, true); len(left) > 0 {
 		t.Errorf("-demo -json left: %v", left)
+	}
+
+	for _, c := range []struct{ b, failing string }{{"uplink", "failing: physical-port"}, {"hosts-entry", "failing: hosts-entry"}} {
+		code, out, errs = runArgs(context.Background(), "-demo", "-break", c.b)
+		if code != exitOK || !strings.Contains(out, "Verdict: ok before, fail after") || !strings.Contains(out, c.failing) {
+			t.Errorf("-demo -break %s: exit %d, output lacks the verdict change or %q:\n%s%s", c.b, code, c.failing, out, errs)
+		}
+		if left := demo.Residue(tmp, true); len(left) > 0 {
+			t.Errorf("-demo -break %s left: %v", c.b, left)
+		}
 	}
 }
 

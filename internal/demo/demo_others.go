@@ -72,12 +72,16 @@ type Breakage string
 
 // Faults Break can inject.
 const (
-	BreakDnsmasq Breakage = "dnsmasq"
-	BreakTapDown Breakage = "tap-down"
+	BreakDnsmasq    Breakage = "dnsmasq"
+	BreakTapDown    Breakage = "tap-down"
+	BreakUplink     Breakage = "uplink"
+	BreakHostsEntry Breakage = "hosts-entry"
 )
 
 // Breakages lists the faults Break knows.
-func Breakages() []Breakage { return []Breakage{BreakDnsmasq, BreakTapDown} }
+func Breakages() []Breakage {
+	return []Breakage{BreakDnsmasq, BreakTapDown, BreakUplink, BreakHostsEntry}
+}
 
 // BuildPath fails: network namespaces exist only on Linux.
 func BuildPath(ctx context.Context, cfg *PathConfig) (*Path, error) {

@@ -106,10 +106,19 @@ const (
 	BreakDnsmasq Breakage = "dnsmasq"
 	// BreakTapDown sets the VM's tap administratively down.
 	BreakTapDown Breakage = "tap-down"
+	// BreakUplink deletes the bridge's physical port, eth2 (the
+	// walkthrough's provider NIC missing from the bridge).
+	BreakUplink Breakage = "uplink"
+	// BreakHostsEntry rewrites dnsmasq's hosts file without the VM's port
+	// and makes dnsmasq reread it (SIGHUP), as when the DHCP agent missed
+	// the port.
+	BreakHostsEntry Breakage = "hosts-entry"
 )
 
 // Breakages lists the faults Break knows.
-func Breakages() []Breakage { return []Breakage{BreakDnsmasq, BreakTapDown} }
+func Breakages() []Breakage {
+	return []Breakage{BreakDnsmasq, BreakTapDown, BreakUplink, BreakHostsEntry}
+}
 
 // BuildPath creates the path, starts dnsmasq, and runs the guest's DHCP
 // client until it has a lease (so dnsmasq's lease row is renewed, not only
@@ -475,6 +484,42 @@ func (p *Path) Break(b Breakage) error {
 		}
 		if err := h.LinkSetDown(l); err != nil {
 			return fmt.Errorf("demo: set %s down: %w", p.Tap, err)
+		}
+		return nil
+	case BreakUplink:
+		h, err := handleIn(p.HostPath)
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		l, err := h.LinkByName(p.Uplink)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		if err := h.LinkDel(l); err != nil {
+			return fmt.Errorf("demo: delete %s: %w", p.Uplink, err)
+		}
+		return nil
+	case BreakHostsEntry:
+		if p.dnsmasq == nil {
+			return errors.New("demo: dnsmasq is not running")
+		}
+		hosts := filepath.Join(p.StateDir, p.NetworkID, "host")
+		b, err := os.ReadFile(hosts)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		var keep []string
+		for _, line := range strings.SplitAfter(string(b), "\n") {
+			if line != "" && !strings.HasPrefix(line, p.MAC.String()+",") {
+				keep = append(keep, line)
+			}
+		}
+		if err := os.WriteFile(hosts, []byte(strings.Join(keep, "")), 0o644); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		if err := p.dnsmasq.Process.Signal(syscall.SIGHUP); err != nil {
+			return fmt.Errorf("demo: SIGHUP dnsmasq: %w", err)
 		}
 		return nil
 	}

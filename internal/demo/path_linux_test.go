@@ -221,42 +221,70 @@ func TestIntegrationPath(t *testing.T) {
 	checkClean(t, p, dir, false, pid)
 }
 
-// TestIntegrationPathTapDown builds the path in a caller's directory,
-// sets the tap down and checks the trace fails at the tap.
-func TestIntegrationPathTapDown(t *testing.T) {
+// TestIntegrationPathBreak builds the path in a caller's directory for
+// each of the other faults, checks the fault with iproute2 or the hosts
+// file, and checks the trace fails at that hop while the hops the fault
+// does not touch stay ok.
+func TestIntegrationPathBreak(t *testing.T) {
 	requirePath(t)
-	dir := searchableTempDir(t)
-	p, err := BuildPath(context.Background(), &PathConfig{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
+	for _, c := range []struct {
+		b    Breakage
+		hop  trace.Kind
+		okay []trace.Kind // hops the fault must not touch
+	}{
+		{BreakTapDown, trace.KindTap, []trace.Kind{trace.KindBridge, trace.KindPhysicalPort, trace.KindDHCPNS, trace.KindDnsmasq, trace.KindHostsEntry, trace.KindLease}},
+		{BreakUplink, trace.KindPhysicalPort, []trace.Kind{trace.KindTap, trace.KindFDB, trace.KindDHCPNS, trace.KindDnsmasq, trace.KindHostsEntry, trace.KindLease, trace.KindARP}},
+		{BreakHostsEntry, trace.KindHostsEntry, []trace.Kind{trace.KindTap, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB, trace.KindDHCPNS, trace.KindDnsmasq}},
+	} {
+		t.Run(string(c.b), func(t *testing.T) {
+			dir := searchableTempDir(t)
+			p, err := BuildPath(context.Background(), &PathConfig{Dir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			pid := p.DnsmasqPID
+			if err := p.Break(c.b); err != nil {
+				t.Fatal(err)
+			}
+			switch c.b {
+			case BreakTapDown:
+				if l := link(t, p.HostPath, p.Tap); slices.Contains(anySlice(l["flags"]), "UP") {
+					t.Errorf("ip says %s flags %v after Break(tap-down)", p.Tap, l["flags"])
+				}
+			case BreakUplink:
+				for _, l := range ipJSON(t, p.HostPath, "link", "show", "master", p.Bridge) {
+					if l["ifname"] == p.Uplink {
+						t.Errorf("ip still shows %s on %s after Break(uplink)", p.Uplink, p.Bridge)
+					}
+				}
+			case BreakHostsEntry:
+				b, _ := os.ReadFile(filepath.Join(p.StateDir, p.NetworkID, "host"))
+				if bytes.Contains(b, []byte(p.MAC.String())) || len(b) == 0 {
+					t.Errorf("hosts file after Break(hosts-entry):\n%s", b)
+				}
+			}
+			tr := runTrace(t, p)
+			if h, _ := tr.Hop(c.hop, ""); h.Verdict != trace.Fail || h.Cause == "" || h.Next == "" {
+				t.Errorf("%s hop %s (%s, cause %q, next %q), want fail with cause and next", c.hop, h.Verdict, h.Summary, h.Cause, h.Next)
+			}
+			if tr.Verdict != trace.Fail {
+				t.Errorf("verdict %s, want fail", tr.Verdict)
+			}
+			for _, k := range c.okay {
+				if h, _ := tr.Hop(k, ""); h.Verdict != trace.OK {
+					t.Errorf("%s hop %s (%s), want ok: the fault is elsewhere", k, h.Verdict, h.Summary)
+				}
+			}
+			if err := p.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			if _, err := os.Stat(dir); err != nil {
+				t.Errorf("Close removed the caller's directory: %v", err)
+			}
+			checkClean(t, p, dir, true, pid)
+		})
 	}
-	defer p.Close()
-	pid := p.DnsmasqPID
-	if err := p.Break(BreakTapDown); err != nil {
-		t.Fatal(err)
-	}
-	if l := link(t, p.HostPath, p.Tap); slices.Contains(anySlice(l["flags"]), "UP") {
-		t.Errorf("ip says %s flags %v after Break(tap-down)", p.Tap, l["flags"])
-	}
-	tr := runTrace(t, p)
-	if h, _ := tr.Hop(trace.KindTap, ""); h.Verdict != trace.Fail {
-		t.Errorf("tap hop %s (%s), want fail", h.Verdict, h.Summary)
-	}
-	if tr.Verdict != trace.Fail {
-		t.Errorf("verdict %s, want fail", tr.Verdict)
-	}
-	for _, k := range []trace.Kind{trace.KindBridge, trace.KindPhysicalPort, trace.KindDHCPNS, trace.KindDnsmasq, trace.KindHostsEntry, trace.KindLease} {
-		if h, _ := tr.Hop(k, ""); h.Verdict != trace.OK {
-			t.Errorf("%s hop %s (%s), want ok: the tap is the only fault", k, h.Verdict, h.Summary)
-		}
-	}
-	if err := p.Close(); err != nil {
-		t.Errorf("Close: %v", err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Errorf("Close removed the caller's directory: %v", err)
-	}
-	checkClean(t, p, dir, true, pid)
 }
 
 func anySlice(v any) []string {
