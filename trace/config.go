@@ -50,6 +50,10 @@ type Config struct {
 	// read-only socket is enough). Zero value (nil): those hops are
 	// Unknown with the evidence "no libvirt client".
 	Libvirt *libvirtinspect.Client
+	// ServerWait bounds how long Server waits for Nova to answer about
+	// the server, including waiting for a server in BUILD to become
+	// ACTIVE or ERROR (the launch client's polling). Zero value: 30 s.
+	ServerWait time.Duration
 	// Logger receives debug records. Zero value (nil): silent.
 	Logger *slog.Logger
 }
@@ -76,6 +80,9 @@ func (c *Config) orDefault() Config {
 	}
 	if d.CounterInterval == 0 {
 		d.CounterInterval = time.Second
+	}
+	if d.ServerWait == 0 {
+		d.ServerWait = 30 * time.Second
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)

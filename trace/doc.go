@@ -13,7 +13,11 @@
 // (WriteText), JSON (its fields are tagged), Graphviz DOT (WriteDOT) and
 // Mermaid (WriteMermaid), with failing hops marked.
 //
-// Run is the no-API mode: given a Neutron port ID, a MAC or a tap name, it
+// Server is the API mode: given a Nova server's ID and a launch.Client,
+// it reads the server (status, host, instance name; Nova's fault when it
+// is in ERROR) and its Neutron ports (binding host, vif_type, network,
+// MAC, fixed IPs), and traces each port's tap locally with those
+// identities, prepending a server and a port hop. Run is the no-API mode: given a Neutron port ID, a MAC or a tap name, it
 // traces on this node. The domain is the one whose interface targets the
 // tap (or Target.Domain); without a libvirt client its two hops are
 // Unknown. On a compute node whose DHCP agent runs elsewhere set

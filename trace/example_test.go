@@ -7,6 +7,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/vifpath/vifpath/launch"
+	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/trace"
 )
 
@@ -43,4 +45,27 @@ func ExampleTrace_WriteText() {
 	// 2 FAIL physical-port eth2: eth2 is down (up false, carrier false)
 	//   cause: the provider NIC is down
 	//   next:  ip link set eth2 up
+}
+
+// Trace every port of a Nova server from its compute node (needs root and
+// the admin role for the server's host and instance name), with the
+// libvirt domain and interface hops.
+func ExampleServer() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	api, err := launch.Open(ctx, &launch.Config{Cloud: "aio"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	lv, err := libvirtinspect.Dial(ctx, &libvirtinspect.Config{ReadOnly: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer lv.Close()
+	st, err := trace.Server(ctx, &trace.Config{Libvirt: lv}, api, "9b8c4b1e-3f0a-4a53-8f0e-1d2a6c7e5b40")
+	if err != nil {
+		log.Fatal(err)
+	}
+	st.WriteText(os.Stdout)
+	fmt.Println("overall:", st.Verdict)
 }

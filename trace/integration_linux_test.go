@@ -41,6 +41,41 @@ type topo struct {
 
 type topoOpts struct {
 	dhcp bool // the guest runs udhcpc (a renewed lease); else it only sends frames
+	// netID, portID, mac and ip are the Neutron identities to build with
+	// (an API's); zero: random network and port, a random fa:16:3e MAC,
+	// 192.168.31.72.
+	netID  string
+	portID string
+	mac    net.HardwareAddr
+	ip     netip.Addr
+}
+
+// dhcpNetworkWithID is testutil.NewDHCPNetwork with a chosen network ID
+// (to match a fake cloud's network), built the same way.
+func dhcpNetworkWithID(t testing.TB, dir string, subnet netip.Prefix, netID string) *testutil.DHCPNetwork {
+	t.Helper()
+	d := &testutil.DHCPNetwork{NetworkID: netID, Subnet: subnet.Masked()}
+	d.Host = testutil.NewNetNSAt(t, dir, testutil.RandNameN("trhost-", 16))
+	d.Bridge = linuxbridge.NetworkBridgeName(netID)
+	d.Host.Bridge(t, d.Bridge)
+	d.QDHCP = testutil.NewNetNSAt(t, dir, "qdhcp-"+netID)
+	h := randHex(32)
+	d.DHCPPortID = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	tap := linuxbridge.PortTapName(d.DHCPPortID)
+	d.ServeIf = linuxbridge.PortNSName(d.DHCPPortID)
+	d.Host.Veth(t, tap, d.QDHCP, d.ServeIf)
+	d.Host.Enslave(t, tap, d.Bridge)
+	d.Host.SetUp(t, tap)
+	d.QDHCP.SetUp(t, "lo")
+	d.QDHCP.SetUp(t, d.ServeIf)
+	d.ServeMAC = d.QDHCP.Link(t, d.ServeIf).Attrs().HardwareAddr
+	d.Host.WaitOperUp(t, tap)
+	// The subnet's 2nd address (.66): the fake cloud allocates from .70,
+	// where NewDHCPNetwork puts the server.
+	a := d.Subnet.Addr().Next().Next()
+	d.ServerIP = a
+	d.QDHCP.AddAddr(t, d.ServeIf, netip.PrefixFrom(a, d.Subnet.Bits()).String())
+	return d
 }
 
 func randHex(n int) string {
@@ -55,13 +90,26 @@ func newTopo(t testing.TB, o topoOpts) *topo {
 	testutil.RequireBinary(t, "dnsmasq", "dnsmasq-base")
 	testutil.RequireBinary(t, "busybox", "busybox")
 	tp := &topo{dir: t.TempDir()}
-	tp.n = testutil.NewDHCPNetwork(t, tp.dir, netip.MustParsePrefix("192.168.31.64/27"), false)
+	if o.netID != "" {
+		tp.n = dhcpNetworkWithID(t, tp.dir, netip.MustParsePrefix("192.168.31.64/27"), o.netID)
+	} else {
+		tp.n = testutil.NewDHCPNetwork(t, tp.dir, netip.MustParsePrefix("192.168.31.64/27"), false)
+	}
 	h := randHex(32)
 	tp.portID = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	if o.portID != "" {
+		tp.portID = o.portID
+	}
 	tp.tap = linuxbridge.PortTapName(tp.portID)
 	tp.mac = net.HardwareAddr{0xfa, 0x16, 0x3e, 0, 0, 0}
 	rand.Read(tp.mac[3:])
+	if o.mac != nil {
+		tp.mac = o.mac
+	}
 	tp.ip = netip.MustParseAddr("192.168.31.72")
+	if o.ip.IsValid() {
+		tp.ip = o.ip
+	}
 
 	tp.guest = testutil.NewNetNSAt(t, tp.dir, testutil.RandNameN("trguest-", 16))
 	// No IPv6 chatter: the guest sends only what the test makes it send.
@@ -85,7 +133,7 @@ func newTopo(t testing.TB, o topoOpts) *topo {
 
 	other := net.HardwareAddr{0xfa, 0x16, 0x3e, 0xee, 0xee, 0x01}
 	tp.dns = tp.n.StartDnsmasq(t, testutil.DnsmasqOptions{
-		Hosts:      []testutil.DnsmasqHost{{MAC: tp.mac, IP: tp.ip}, {MAC: other, IP: netip.MustParseAddr("192.168.31.73")}},
+		Hosts:      []testutil.DnsmasqHost{{MAC: tp.mac, IP: tp.ip}, {MAC: other, IP: netip.MustParseAddr("192.168.31.78")}},
 		SeedLeases: true,
 	})
 	if o.dhcp {

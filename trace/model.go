@@ -2,6 +2,7 @@ package trace
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"time"
@@ -226,4 +227,40 @@ func (t *Trace) Failing() []Hop {
 		}
 	}
 	return out
+}
+
+// ServerTrace is the result of Server: the server's identity as Nova has
+// it and one Trace per Neutron port, each starting with the server hop and
+// that port's hop. It is a plain value.
+type ServerTrace struct {
+	// ServerID, ServerName, Status, Host and InstanceName are what Nova
+	// said ("" when it did not say: Host and InstanceName need the admin
+	// role; a server in ERROR has no instance name in the fault report).
+	ServerID     string `json:"server_id"`
+	ServerName   string `json:"server_name,omitempty"`
+	Status       string `json:"status,omitempty"`
+	Host         string `json:"host,omitempty"`
+	InstanceName string `json:"instance_name,omitempty"`
+	// Verdict is the worst verdict of all Traces.
+	Verdict Verdict `json:"verdict"`
+	// Traces holds one trace per port, in Neutron's order; a server
+	// without ports has one Trace holding the server hop and a failed port
+	// hop.
+	Traces []*Trace `json:"traces"`
+}
+
+// WriteText writes each port's trace (see Trace.WriteText), separated by a
+// blank line.
+func (s *ServerTrace) WriteText(w io.Writer) error {
+	for i, t := range s.Traces {
+		if i > 0 {
+			if _, err := io.WriteString(w, "\n"); err != nil {
+				return err
+			}
+		}
+		if err := t.WriteText(w); err != nil {
+			return err
+		}
+	}
+	return nil
 }

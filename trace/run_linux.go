@@ -37,6 +37,7 @@ func Run(ctx context.Context, cfg *Config, target Target) (*Trace, error) {
 type apiHints struct {
 	mac       net.HardwareAddr // the Neutron port's MAC
 	networkID string           // the port's network: its bridge is brq + 11 characters
+	ip        netip.Addr       // the port's first fixed IPv4 (the ARP probe's target when the hosts file lacks it)
 }
 
 func run(ctx context.Context, cfg *Config, target Target, hints *apiHints) (*Trace, error) {
@@ -59,6 +60,9 @@ func run(ctx context.Context, cfg *Config, target Target, hints *apiHints) (*Tra
 	r := &runner{c: c, t: &Trace{Target: target, Started: time.Now()}}
 	if hints != nil {
 		r.wantNet = hints.networkID
+		if hints.ip.IsValid() {
+			r.ip, r.t.IP = hints.ip, hints.ip.String()
+		}
 	}
 	defer func() { r.t.Duration = time.Since(r.t.Started) }()
 
@@ -275,6 +279,15 @@ func (r *runner) bridgeHops() (Hop, Hop) {
 	default:
 		b.Verdict = OK
 		b.Summary = fmt.Sprintf("up, %d ports, network %s…", len(br.Ports), br.Neutron.IDPrefix)
+	}
+	if want := linuxbridge.NetworkBridgeName(r.wantNet); r.wantNet != "" && br.Name != want {
+		b.add("network_bridge", "%s (port's network %s)", want, r.wantNet)
+		if b.Verdict != Fail {
+			b.Verdict = Fail
+			b.Summary = fmt.Sprintf("the tap is on %s, but the port's network bridge is %s", br.Name, want)
+			b.Cause = "the tap was plugged into another network's bridge: the guest is on the wrong L2 segment"
+			b.Next = "brctl show; ip link set " + r.t.Tap + " master " + want + "; the linuxbridge agent's log"
+		}
 	}
 
 	if len(r.phys) == 0 {

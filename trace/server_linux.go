@@ -1,0 +1,201 @@
+package trace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/vifpath/vifpath/launch"
+	"github.com/vifpath/vifpath/linuxbridge"
+)
+
+// Server traces every Neutron port of a Nova server (the API mode): it
+// asks Nova and Neutron through api for the server and its ports (by
+// device_id), then runs the local trace (see Run) for each port's tap on
+// this node, with the port's MAC and network from Neutron and the server's
+// libvirt instance name (or its UUID, which is the domain's) for the
+// domain hop. Each port's Trace starts with two hops: the server (status;
+// for a server in ERROR, Nova's fault as evidence) and the port (binding
+// host, network, MAC, fixed IPs, vif_type; binding_failed fails it).
+//
+// serverID is the Nova server's ID (the launch client reads servers by
+// ID). A server in BUILD is waited for, up to cfg.ServerWait. The error
+// is non-nil when the server cannot be read (not found: errors.Is
+// fs.ErrNotExist), ctx ends, or a local trace cannot run at all (see Run);
+// a server in ERROR or a port that failed to bind is a failed hop, not an
+// error.
+//
+// Server sends what Run sends (the ARP probe unless cfg.NoARP) and, on
+// the cloud, only GET requests. It is safe for concurrent use if api is.
+func Server(ctx context.Context, cfg *Config, api *launch.Client, serverID string) (*ServerTrace, error) {
+	if api == nil {
+		return nil, errors.New("trace: Server needs a launch.Client (or use Run with a port ID, MAC or tap)")
+	}
+	if serverID == "" {
+		return nil, errors.New("trace: Server needs the server's ID")
+	}
+	c := cfg.orDefault()
+	st := &ServerTrace{ServerID: serverID}
+	sh := Hop{Kind: KindServer, Name: serverID}
+	var ports []launch.Port
+	wctx, cancel := context.WithTimeout(ctx, c.ServerWait)
+	srv, err := api.WaitActive(wctx, serverID)
+	cancel()
+	var fe *launch.FaultError
+	switch {
+	case err == nil:
+		st.ServerName, st.Status, st.Host, st.InstanceName = srv.Name, string(srv.Status), srv.Host, srv.InstanceName
+		ports = srv.Ports
+		sh.Name = serverName(srv.Name, srv.ID)
+		sh.add("id", "%s", srv.ID)
+		sh.add("status", "%s", srv.Status)
+		sh.add("host", "%s", orUnknown(srv.Host, "(not shown: needs the admin role)"))
+		sh.add("instance_name", "%s", orUnknown(srv.InstanceName, "(not shown: needs the admin role)"))
+		for _, a := range srv.Addresses {
+			sh.add("address", "%v", a)
+		}
+		sh.Verdict = OK
+		sh.Summary = fmt.Sprintf("%s on %s, %d ports", srv.Status, orUnknown(srv.Host, "?"), len(srv.Ports))
+	case errors.As(err, &fe):
+		st.ServerName, st.Status, st.Host = fe.ServerName, string(launch.StatusError), fe.Host
+		ports = fe.Ports
+		sh.Name = serverName(fe.ServerName, fe.ServerID)
+		sh.Verdict = Fail
+		sh.Summary = "ERROR: " + fe.Fault.Message
+		sh.add("id", "%s", fe.ServerID)
+		sh.add("status", "ERROR")
+		sh.add("host", "%s", orUnknown(fe.Host, "(never scheduled)"))
+		sh.add("fault_code", "%d", fe.Fault.Code)
+		sh.add("fault_message", "%s", fe.Fault.Message)
+		if !fe.Fault.Created.IsZero() {
+			sh.add("fault_created", "%s", fe.Fault.Created.UTC().Format("2006-01-02T15:04:05Z"))
+		}
+		if d := firstLine(fe.Fault.Details); d != "" {
+			sh.add("fault_details", "%s", d)
+		}
+		for _, cs := range fe.Compute {
+			sh.add("nova-compute", "%v", cs)
+		}
+		for _, a := range fe.Agents {
+			sh.add("agent", "%v", a)
+		}
+		sh.Cause = "Nova put the server in ERROR: " + fe.Fault.Message
+		sh.Next = "openstack server show " + fe.ServerID + " -c fault; " + strings.Join(fe.Explain(), "; ")
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("trace: server %q: %w (give the server's ID: openstack server list)", serverID, err)
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("trace: server %q: %w", serverID, ctx.Err())
+	default:
+		sh.Verdict = Fail
+		sh.Summary = "cannot use the server: " + err.Error()
+		sh.add("error", "%v", err)
+		sh.Cause = "the server is not ACTIVE (still building past the wait, stopped, or being deleted), or the API failed"
+		sh.Next = "openstack server show " + serverID
+	}
+
+	if len(ports) == 0 {
+		ph := Hop{Kind: KindPort, Name: "(none)", Verdict: Fail,
+			Summary: "Neutron has no port with device_id " + serverID,
+			Cause:   "the server has no network interface: Nova never allocated one (scheduling failed) or it was detached",
+			Next:    "openstack port list --device-id " + serverID}
+		if sh.Verdict == Fail && err != nil && fe == nil {
+			ph.Verdict, ph.Summary, ph.Cause, ph.Next = Unknown, "not reached: the server could not be read", "", ""
+		}
+		t := &Trace{Hops: []Hop{sh, ph}}
+		t.Verdict = Worst(t.Hops)
+		st.Traces = []*Trace{t}
+		st.Verdict = t.Verdict
+		return st, nil
+	}
+	domRef := st.InstanceName
+	if domRef == "" {
+		domRef = serverID // the domain's UUID is the instance's
+	}
+	for _, p := range ports {
+		ph := portHop(p, st.Host)
+		target := Target{PortID: p.ID, Domain: domRef}
+		hints := &apiHints{mac: p.MAC, networkID: p.NetworkID}
+		for _, f := range p.FixedIPs {
+			if f.Address.Is4() && !hints.ip.IsValid() {
+				hints.ip = f.Address
+			}
+		}
+		t, err := run(ctx, cfg, target, hints)
+		if err != nil {
+			return nil, fmt.Errorf("trace: server %s port %s: %w", serverID, p.ID, err)
+		}
+		t.Hops = append([]Hop{sh, ph}, t.Hops...)
+		if t.NetworkID == "" {
+			t.NetworkID = p.NetworkID
+		}
+		t.Verdict = Worst(t.Hops)
+		st.Traces = append(st.Traces, t)
+		st.Verdict = max(st.Verdict, t.Verdict)
+	}
+	return st, nil
+}
+
+func portHop(p launch.Port, serverHost string) Hop {
+	h := Hop{Kind: KindPort, Name: p.ID}
+	h.add("network_id", "%s", p.NetworkID)
+	h.add("bridge", "%s", linuxbridge.NetworkBridgeName(p.NetworkID))
+	h.add("mac", "%s", p.MAC)
+	for _, f := range p.FixedIPs {
+		h.add("fixed_ip", "%s (subnet %s)", f.Address, f.SubnetID)
+	}
+	h.add("status", "%s", p.Status)
+	h.add("vif_type", "%s", p.VIFType)
+	h.add("binding_host", "%s", p.HostID)
+	h.add("tap", "%s", linuxbridge.PortTapName(p.ID))
+	h.Verdict = OK
+	h.Summary = fmt.Sprintf("%s bound to %s (%s), MAC %s", p.Status, orUnknown(p.HostID, "?"), p.VIFType, p.MAC)
+	switch {
+	case p.VIFType == "binding_failed":
+		h.Verdict = Fail
+		h.Summary = fmt.Sprintf("binding failed on %s", orUnknown(p.HostID, "(no host)"))
+		h.Cause = "no mechanism driver could bind the port on its host: the linuxbridge agent there is dead, or has no mapping for the network's physical network"
+		h.Next = "openstack network agent list --host " + orUnknown(p.HostID, "<host>") + "; physical_interface_mappings in linuxbridge_agent.ini; neutron-server's log for the binding"
+	case p.VIFType == "unbound" || p.VIFType == "":
+		h.Verdict = Fail
+		h.Summary = "the port is not bound to any host"
+		h.Cause = "Nova never asked Neutron to bind it (the server was not scheduled), or the binding was cleared"
+		h.Next = "openstack port show " + p.ID + " -c binding_host_id -c binding_vif_type"
+	case serverHost != "" && p.HostID != "" && p.HostID != serverHost:
+		h.Verdict = Fail
+		h.Summary = fmt.Sprintf("bound to %s, but the server runs on %s", p.HostID, serverHost)
+		h.Cause = "a stale binding (after a migration or evacuation): the agents wire the port on the wrong host"
+		h.Next = "openstack port show " + p.ID + "; nova-compute's log on " + serverHost
+	case len(p.FixedIPs) == 0:
+		h.Verdict = Warn
+		h.Summary += "; no fixed IP"
+		h.Cause = "the port has no address: DHCP cannot serve the guest"
+		h.Next = "openstack port show " + p.ID + " -c fixed_ips; the network's subnets"
+	case p.Status != "ACTIVE":
+		h.Verdict = Warn
+		h.Summary = fmt.Sprintf("status %s (the agent has not reported it wired)", p.Status)
+		h.Cause = "the linuxbridge agent has not (yet) plugged the tap into the network's bridge"
+		h.Next = "the linuxbridge agent's log on " + orUnknown(p.HostID, "the host") + "; the tap and bridge hops"
+	}
+	return h
+}
+
+func serverName(name, id string) string {
+	if name == "" {
+		return id
+	}
+	return name
+}
+
+func orUnknown(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
