@@ -11,9 +11,10 @@ all: test
 deps:
 	bash scripts/deps.sh
 
-## demo: the main job: a Neutron-like node in throwaway namespaces, inspected, then removed.
+## demo: the main job: the walkthrough's path in throwaway namespaces (real dnsmasq, a DHCP-ing
+## guest), traced hop by hop, one hop broken, traced again, everything removed.
 demo: deps
-	$(GO) run ./examples/bridgeinfo -demo
+	$(GO) run ./examples/vmtrace -demo
 
 ## lint: go vet (this GOOS and darwin, with and without the acceptance tag) and gofmt.
 lint:

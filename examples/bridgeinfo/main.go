@@ -48,7 +48,7 @@ func main() {
 		verbose  = flag.Bool("v", false, "log progress to stderr")
 	)
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
 	err := run(ctx, os.Stdout, opts{*netns, *netnsDir, *network, *mac, *asJSON, *runDemo, *verbose})
 	stop()
 	if err != nil {
