@@ -54,6 +54,13 @@ func (r *runner) findDomain(ctx context.Context, target Target) {
 	}
 	if ref != "" {
 		det, err := lv.Details(ctx, ref)
+		if err != nil && libvirtinspect.IsNotFound(err) && r.serverID != "" && r.serverID != ref {
+			// The instance name may be wrong or hidden; the domain's
+			// UUID is the server's.
+			ref = r.serverID
+			d.how = "its UUID is the server's"
+			det, err = lv.Details(ctx, ref)
+		}
 		if err != nil {
 			if !libvirtinspect.IsNotFound(err) {
 				d.err = err
@@ -253,12 +260,12 @@ func (r *runner) domainHops() (Hop, Hop) {
 		ih.Summary = fmt.Sprintf("libvirt says %s is on %s, but it is a port of %s", i.Target, i.Source, r.bridge.Name)
 		ih.Cause = "the tap was moved to another bridge after the guest started (by hand, or an agent re-plugged it)"
 		ih.Next = "ip link set " + i.Target + " master " + i.Source + "; brctl show; the linuxbridge agent's log"
-	case r.tap == nil && det.State == libvirtinspect.StateRunning:
+	case r.tap == nil && holdsTap(det.State):
 		ih.Verdict = Fail
 		ih.Summary = fmt.Sprintf("the domain runs but its tap %s is on no bridge", i.Target)
 		ih.Cause = "the tap exists without a master, or libvirt's plug failed"
 		ih.Next = "ip -d link show " + i.Target + "; virsh domiflist " + det.Name
-	case det.State != libvirtinspect.StateRunning && det.State != libvirtinspect.StateBlocked:
+	case !holdsTap(det.State):
 		ih.Verdict = Unknown
 		ih.Summary = "the domain is not running: its interface has no tap to check"
 	case r.macLibvirt:
@@ -307,4 +314,10 @@ func (r *runner) domainCounters(ctx context.Context, h *Hop) (moved bool) {
 	}
 	h.add("domain", "second sample: %s no longer reports %s", d.det.Name, d.stats0.Name)
 	return false
+}
+
+// holdsTap reports whether a domain in state st has its qemu process, and
+// so its taps.
+func holdsTap(st libvirtinspect.State) bool {
+	return st == libvirtinspect.StateRunning || st == libvirtinspect.StateBlocked || st == libvirtinspect.StatePaused
 }

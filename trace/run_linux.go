@@ -38,6 +38,7 @@ type apiHints struct {
 	mac       net.HardwareAddr // the Neutron port's MAC
 	networkID string           // the port's network: its bridge is brq + 11 characters
 	ip        netip.Addr       // the port's first fixed IPv4 (the ARP probe's target when the hosts file lacks it)
+	serverID  string           // the Nova server's ID: the domain's UUID, tried when Target.Domain is not found
 }
 
 func run(ctx context.Context, cfg *Config, target Target, hints *apiHints) (*Trace, error) {
@@ -60,6 +61,7 @@ func run(ctx context.Context, cfg *Config, target Target, hints *apiHints) (*Tra
 	r := &runner{c: c, t: &Trace{Target: target, Started: time.Now()}}
 	if hints != nil {
 		r.wantNet = hints.networkID
+		r.serverID = hints.serverID
 		if hints.ip.IsValid() {
 			r.ip, r.t.IP = hints.ip, hints.ip.String()
 		}
@@ -115,6 +117,7 @@ type runner struct {
 	// from libvirt or the hosts file), not derived from the tap's MAC.
 	macExact bool
 	wantNet  string // network ID known from the API
+	serverID string // server ID known from the API
 	hostsMAC bool   // the hosts file has the port MAC
 	// macLibvirt is set when mac came from the domain's interface.
 	macLibvirt bool

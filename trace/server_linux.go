@@ -116,7 +116,7 @@ func Server(ctx context.Context, cfg *Config, api *launch.Client, serverID strin
 	for _, p := range ports {
 		ph := portHop(p, st.Host)
 		target := Target{PortID: p.ID, Domain: domRef}
-		hints := &apiHints{mac: p.MAC, networkID: p.NetworkID}
+		hints := &apiHints{mac: p.MAC, networkID: p.NetworkID, serverID: serverID}
 		for _, f := range p.FixedIPs {
 			if f.Address.Is4() && !hints.ip.IsValid() {
 				hints.ip = f.Address
