@@ -3,6 +3,7 @@ package trace_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
@@ -11,8 +12,13 @@ import (
 	"testing"
 	"time"
 
+	libvirt "github.com/digitalocean/go-libvirt"
+	"github.com/digitalocean/go-libvirt/socket/dialers"
+
+	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/internal/testutil/fakecloud"
 	"github.com/vifpath/vifpath/launch"
+	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/trace"
 )
 
@@ -213,5 +219,84 @@ func TestServerError(t *testing.T) {
 	}
 	if tr.Verdict != trace.Fail {
 		t.Errorf("verdict %s", tr.Verdict)
+	}
+}
+
+// TestIntegrationServerLibvirt adds the domain and interface hops to the
+// API mode, with a domain of the system libvirtd's test driver (no qemu,
+// no host device) whose UUID is the fake server's and whose interface is
+// the port's tap on its network's bridge. The fake reports a recorded
+// instance name that is no domain here, so the domain is found by the
+// server's UUID. Then the domain is redefined with another port's MAC: the
+// interface hop fails.
+func TestIntegrationServerLibvirt(t *testing.T) {
+	d := testutil.SystemLibvirtd(t)
+	adm := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(d.Socket), dialers.WithLocalTimeout(5*time.Second)))
+	if err := adm.ConnectToURI(libvirt.ConnectURI("test:///default")); err != nil {
+		t.Fatalf("admin connect: %v", err)
+	}
+	t.Cleanup(func() { adm.Disconnect() })
+
+	fake := fakecloud.New(nil)
+	c := fakeClient(t, fake)
+	id, port, _ := launchFake(t, c, "trvm4")
+	tp := topoForPort(t, port)
+	name := testutil.RandNameN("tr-", 15)
+	define := func(mac string) {
+		t.Helper()
+		dom, err := adm.DomainDefineXML(fmt.Sprintf(`<domain type='test'><name>%s</name><uuid>%s</uuid><memory unit='KiB'>8192</memory>
+<os><type>hvm</type></os><devices><interface type='bridge'><mac address='%s'/><source bridge='%s'/><target dev='%s'/><model type='virtio'/></interface></devices></domain>`,
+			name, id, mac, tp.n.Bridge, tp.tap))
+		if err != nil {
+			t.Fatalf("define: %v", err)
+		}
+		t.Cleanup(func() { adm.DomainDestroy(dom); adm.DomainUndefine(dom) })
+		if err := adm.DomainCreate(dom); err != nil {
+			t.Fatalf("start: %v", err)
+		}
+	}
+	define(port.MAC.String())
+	lv, err := libvirtinspect.Dial(context.Background(), &libvirtinspect.Config{URI: d.URI("test")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lv.Close()
+	cfg := *tp.cfg
+	cfg.Libvirt = lv
+
+	st := runServer(t, &cfg, c, id)
+	tr := st.Traces[0]
+	dh, _ := tr.Hop(trace.KindDomain, "")
+	ih, _ := tr.Hop(trace.KindInterface, "")
+	if v, _ := dh.Get("found"); dh.Verdict != trace.OK || dh.Name != name || v != "its UUID is the server's" || tr.Domain != name {
+		t.Errorf("domain hop %+v", dh)
+	}
+	if ih.Verdict != trace.OK || ih.Name != name+"/"+tp.tap {
+		t.Errorf("interface hop %+v", ih)
+	}
+	for k, want := range map[string]string{"mac": port.MAC.String(), "source": tp.n.Bridge, "tap_bridge": tp.n.Bridge, "network_bridge": tp.n.Bridge} {
+		if v, _ := ih.Get(k); v != want {
+			t.Errorf("interface evidence %s = %q, want %q", k, v, want)
+		}
+	}
+	if v, _ := ih.Get("port_mac"); !strings.Contains(v, "Neutron port") {
+		t.Errorf("interface port_mac %q: not from Neutron", v)
+	}
+	if tr.Verdict != trace.OK {
+		t.Errorf("verdict %s, want ok", tr.Verdict)
+	}
+
+	// The domain's NIC has another MAC than the Neutron port.
+	dom, err := adm.DomainLookupByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm.DomainDestroy(dom)
+	adm.DomainUndefine(dom)
+	define("fa:16:3e:ab:cd:ef")
+	st = runServer(t, &cfg, c, id)
+	ih, _ = st.Traces[0].Hop(trace.KindInterface, "")
+	if ih.Verdict != trace.Fail || ih.Summary != "guest MAC fa:16:3e:ab:cd:ef is not the port's "+port.MAC.String() {
+		t.Errorf("other MAC: interface hop %+v", ih)
 	}
 }
