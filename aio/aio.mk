@@ -27,9 +27,3 @@ acceptance: aio-up
 	  $(GO) test -tags acceptance -count=1 -timeout $(ACCEPTANCE_TIMEOUT) -v ./acceptance/... \
 	  || { bash $(AIO_DIR)/logs.sh 60; exit 1; }
 
-# The acceptance suites of acceptance/ and launch/ share this one cloud: its
-# only flat network (physnet provider allows one: provider1) and the default
-# group's ICMP/SSH rules, which each suite creates, checks on a second pass
-# and deletes. go test runs packages in parallel (-p = cores), so for the
-# root Makefile's acceptance-all they must run one after the other.
-acceptance-all: export GOFLAGS := $(strip $(GOFLAGS) -p=1)
