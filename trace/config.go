@@ -50,6 +50,12 @@ type Config struct {
 	// read-only socket is enough). Zero value (nil): those hops are
 	// Unknown with the evidence "no libvirt client".
 	Libvirt *libvirtinspect.Client
+	// NodeName is this node's name as Nova and Neutron know it (a port's
+	// binding host). Server compares it with each port's binding host: a
+	// port bound elsewhere has its tap on that host, so the port hop warns
+	// to trace there. Zero value: os.Hostname(); "-" disables the
+	// comparison.
+	NodeName string
 	// ServerWait bounds how long Server waits for Nova to answer about
 	// the server, including waiting for a server in BUILD to become
 	// ACTIVE or ERROR (the launch client's polling). Zero value: 30 s.

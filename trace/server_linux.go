@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/vifpath/vifpath/launch"
@@ -37,6 +38,13 @@ func Server(ctx context.Context, cfg *Config, api *launch.Client, serverID strin
 		return nil, errors.New("trace: Server needs the server's ID")
 	}
 	c := cfg.orDefault()
+	node := c.NodeName
+	if node == "" {
+		node, _ = os.Hostname()
+	}
+	if node == "-" {
+		node = ""
+	}
 	st := &ServerTrace{ServerID: serverID}
 	sh := Hop{Kind: KindServer, Name: serverID}
 	var ports []launch.Port
@@ -114,7 +122,7 @@ func Server(ctx context.Context, cfg *Config, api *launch.Client, serverID strin
 		domRef = serverID // the domain's UUID is the instance's
 	}
 	for _, p := range ports {
-		ph := portHop(p, st.Host)
+		ph := portHop(p, st.Host, node)
 		target := Target{PortID: p.ID, Domain: domRef}
 		hints := &apiHints{mac: p.MAC, networkID: p.NetworkID, serverID: serverID}
 		for _, f := range p.FixedIPs {
@@ -137,7 +145,7 @@ func Server(ctx context.Context, cfg *Config, api *launch.Client, serverID strin
 	return st, nil
 }
 
-func portHop(p launch.Port, serverHost string) Hop {
+func portHop(p launch.Port, serverHost, node string) Hop {
 	h := Hop{Kind: KindPort, Name: p.ID}
 	h.add("network_id", "%s", p.NetworkID)
 	h.add("bridge", "%s", linuxbridge.NetworkBridgeName(p.NetworkID))
@@ -167,6 +175,12 @@ func portHop(p launch.Port, serverHost string) Hop {
 		h.Summary = fmt.Sprintf("bound to %s, but the server runs on %s", p.HostID, serverHost)
 		h.Cause = "a stale binding (after a migration or evacuation): the agents wire the port on the wrong host"
 		h.Next = "openstack port show " + p.ID + "; nova-compute's log on " + serverHost
+	case node != "" && p.HostID != "" && p.HostID != node:
+		h.add("this_node", "%s", node)
+		h.Verdict = Warn
+		h.Summary = fmt.Sprintf("bound to %s; this trace runs on %s", p.HostID, node)
+		h.Cause = "the port's tap and the domain are on " + p.HostID + ": the local hops below describe this node, not the VM's"
+		h.Next = "run the trace on " + p.HostID + " (and Config.NodeName if Nova knows this node by another name)"
 	case len(p.FixedIPs) == 0:
 		h.Verdict = Warn
 		h.Summary += "; no fixed IP"

@@ -65,7 +65,9 @@ func launchFake(t *testing.T, c *launch.Client, name string) (string, launch.Por
 // (network, port ID, MAC, fixed IP) so the local hops match Neutron's.
 func topoForPort(t *testing.T, p launch.Port) *topo {
 	t.Helper()
-	return newTopo(t, topoOpts{dhcp: true, netID: p.NetworkID, portID: p.ID, mac: p.MAC, ip: p.FixedIPs[0].Address})
+	tp := newTopo(t, topoOpts{dhcp: true, netID: p.NetworkID, portID: p.ID, mac: p.MAC, ip: p.FixedIPs[0].Address})
+	tp.cfg.NodeName = fakecloud.Host // this node plays the fake's compute host
+	return tp
 }
 
 func runServer(t *testing.T, cfg *trace.Config, c *launch.Client, id string) *trace.ServerTrace {
@@ -126,6 +128,15 @@ func TestIntegrationServerHealthy(t *testing.T) {
 	}
 	if st.Verdict != trace.OK || tr.Verdict != trace.OK {
 		t.Errorf("verdicts: server trace %s, trace %s", st.Verdict, tr.Verdict)
+	}
+
+	// Traced from another node: the port hop warns that its tap is on the
+	// binding host.
+	elsewhere := *tp.cfg
+	elsewhere.NodeName = "trnode2"
+	st = runServer(t, &elsewhere, c, id)
+	if ph := st.Traces[0].Hops[1]; ph.Verdict != trace.Warn || ph.Summary != "bound to "+fakecloud.Host+"; this trace runs on trnode2" || ph.Cause == "" {
+		t.Errorf("traced elsewhere: port hop %+v", ph)
 	}
 
 	// The port's network is not the bridge the tap is on: the bridge hop
