@@ -21,7 +21,7 @@ import (
 	"time"
 )
 
-//go:embed testdata/*.json
+//go:embed testdata/*.json testdata/recorded/*.json
 var testdata embed.FS
 
 // Credentials the fake Keystone accepts.
@@ -167,6 +167,25 @@ func New(cfg *Config) *Cloud {
 	}
 	c.load()
 	return c
+}
+
+// noValidHost is the fault the real Zed cloud recorded for a flavor no host
+// can take (testdata/recorded/nova-server-error-fault.json).
+func noValidHost() ServerFault {
+	var m struct {
+		Server struct {
+			Fault struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+				Details string `json:"details"`
+			} `json:"fault"`
+		} `json:"server"`
+	}
+	if err := json.Unmarshal(mustRead("recorded/nova-server-error-fault.json"), &m); err != nil {
+		panic("fakecloud: recorded fault: " + err.Error())
+	}
+	f := m.Server.Fault
+	return ServerFault{Code: f.Code, Message: f.Message, Details: f.Details}
 }
 
 func mustRead(name string) []byte {
@@ -767,7 +786,7 @@ func (c *Cloud) compute(w http.ResponseWriter, r *http.Request, rest string, bod
 		}
 		k := obj{"name": req.Keypair.Name, "public_key": req.Keypair.PublicKey, "fingerprint": fmt.Sprintf("fake:%d", len(req.Keypair.PublicKey)), "type": "ssh", "user_id": "127f18415e5140cca7070c7ec85ed0f0"}
 		c.keypairs = append(c.keypairs, k)
-		writeJSON(w, 200, obj{"keypair": k})
+		writeJSON(w, 201, obj{"keypair": k}) // as recorded: testdata/recorded/nova-keypair-import.json
 	case len(s) == 2 && s[0] == "os-keypairs" && r.Method == http.MethodDelete:
 		if i, _ := find(c.keypairs, "name", s[1]); i >= 0 {
 			c.keypairs = slices.Delete(c.keypairs, i, i+1)
@@ -987,7 +1006,9 @@ func (c *Cloud) createServer(w http.ResponseWriter, p string, body []byte) {
 		}
 		sv.fault = &f
 	} else if ram, _ := strconv.Atoi(fmt.Sprint(fl["ram"])); ram > c.cfg.HostRAMMiB {
-		sv.fault = &ServerFault{Code: 500, Message: "No valid host was found. There are not enough hosts available.", Details: "Traceback (most recent call last):\n  File \"/usr/lib/python3/dist-packages/nova/conductor/manager.py\", line 1580, in schedule_and_build_instances\n    host_lists = self._schedule_instances(context, request_specs[0],\nnova.exception.NoValidHost: No valid host was found. There are not enough hosts available.\n", After: c.cfg.ErrorTime}
+		f := noValidHost()
+		f.After = c.cfg.ErrorTime
+		sv.fault = &f
 	}
 	if sv.fault != nil {
 		b["OS-EXT-SRV-ATTR:host"], b["OS-EXT-SRV-ATTR:hypervisor_hostname"] = nil, nil
