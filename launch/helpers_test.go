@@ -92,7 +92,6 @@ func walk(ctx context.Context, c *launch.Client, keyPath string) (*walkResult, e
 // recordHandler keeps every slog record, with all attributes, as text.
 type recordHandler struct {
 	out *[]string
-	h   slog.Handler
 }
 
 func newRecorder() (*slog.Logger, *[]string) {
