@@ -16,12 +16,15 @@ deps:
 demo: deps
 	$(GO) run ./examples/vmtrace -demo
 
-## lint: go vet (this GOOS and darwin, with and without the acceptance tag) and gofmt.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+## lint: go vet (this GOOS and darwin, with and without the acceptance tag), gofmt, staticcheck (pinned).
 lint:
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags acceptance $(PKGS)
 	GOOS=darwin $(GO) vet $(PKGS)
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) run $(STATICCHECK) $(PKGS)
 
 ## check: unit and integration tiers (integration needs root; real kernel objects, dnsmasq, libvirtd, qemu).
 check: deps lint

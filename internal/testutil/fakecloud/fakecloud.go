@@ -936,7 +936,7 @@ func (c *Cloud) createServer(w http.ResponseWriter, p string, body []byte) {
 	}
 	if rq.KeyName != "" {
 		if _, k := find(c.keypairs, "name", rq.KeyName); k == nil {
-			c.fail(w, 400, p, fmt.Sprintf("Invalid key_name provided."))
+			c.fail(w, 400, p, "Invalid key_name provided.")
 			return
 		}
 	}
