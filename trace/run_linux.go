@@ -464,6 +464,12 @@ func (r *runner) dhcpHops(ctx context.Context) dhcpResult {
 			}
 		}
 		h.Name = names[k]
+		if k == KindHostsEntry || k == KindLease {
+			// The state dir's full path would make the table unreadably
+			// wide: the hop is named by the file, the path is evidence.
+			h.add("file", "%s", h.Name)
+			h.Name = filepath.Base(h.Name)
+		}
 		if k == KindDHCPNS && len(seen) > 1 {
 			h.add("ambiguous", "%d namespaces match %s…: %s; traced the first", len(seen), prefix, strings.Join(seen, ", "))
 			if h.Verdict == OK {
