@@ -48,6 +48,9 @@ const (
 	StatusBuild   Status = "BUILD"
 	StatusActive  Status = "ACTIVE"
 	StatusError   Status = "ERROR"
+	// StatusShutoff: the server is stopped (Client.Server reports it; a
+	// launch never waits for it).
+	StatusShutoff Status = "SHUTOFF"
 )
 
 // FixedIP is one fixed address of a port.
@@ -108,6 +111,12 @@ type Server struct {
 	AvailabilityZone string    `json:"availability_zone"`
 	Ports            []Port    `json:"ports"`
 	Addresses        []Address `json:"addresses"`
+	// TaskState is OS-EXT-STS:task_state ("spawning", "deleting"…; ""
+	// when no task runs).
+	TaskState string `json:"task_state,omitempty"`
+	// Fault is Nova's fault of a server in ERROR as Client.Server reads it
+	// (nil otherwise; Launch returns a *FaultError instead).
+	Fault *Fault `json:"fault,omitempty"`
 	// Created is true when this call created the server (false: it
 	// existed already and was adopted).
 	Created bool `json:"created"`
@@ -140,6 +149,9 @@ type rawServer struct {
 
 func (r rawServer) typed() Server {
 	s := Server{ID: r.ID, Name: r.Name, Status: Status(r.Status), Host: r.Host, InstanceName: r.InstanceName, AvailabilityZone: r.AZ, Addresses: []Address{}, Ports: []Port{}}
+	if ts, ok := r.TaskState.(string); ok {
+		s.TaskState = ts
+	}
 	nets := make([]string, 0, len(r.Addresses))
 	for n := range r.Addresses {
 		nets = append(nets, n)
@@ -192,6 +204,83 @@ func (c *Client) findServer(ctx context.Context, name string) (*rawServer, error
 		ids = append(ids, h.ID+" ("+h.Status+")")
 	}
 	return nil, fmt.Errorf("%w: server %q matches %d servers: %v (delete the extra ones or use another name)", ErrAmbiguous, name, len(hits), ids)
+}
+
+// Server reads a server in any status (ACTIVE, SHUTOFF, BUILD, ERROR…)
+// by ID or by name, with its Neutron ports (by device_id) and, for a server
+// in ERROR, Nova's fault in Server.Fault. It never waits and never changes
+// anything: only GET requests.
+//
+// nameOrID is tried as an ID first when it looks like a UUID, then as an
+// exact name among the project's servers. A name that matches several
+// servers is an error wrapping ErrAmbiguous that lists their IDs and
+// statuses; no match is an error wrapping ErrNotFound (errors.Is
+// fs.ErrNotExist). Polls and Waited are zero, Created false. Host and
+// InstanceName are "" unless the credentials have the admin role.
+func (c *Client) Server(ctx context.Context, nameOrID string) (*Server, error) {
+	if nameOrID == "" {
+		return nil, errors.New("launch: Server needs a server name or ID")
+	}
+	var r *rawServer
+	if looksLikeUUID(nameOrID) {
+		got, err := c.getServer(ctx, nameOrID)
+		switch {
+		case err == nil:
+			r = got
+		case !errors.Is(err, ErrNotFound):
+			return nil, err
+		}
+	}
+	if r == nil {
+		got, err := c.findServer(ctx, nameOrID)
+		if err != nil {
+			return nil, err
+		}
+		if got == nil {
+			return nil, fmt.Errorf("launch: server %q: no server has this ID or name in the project (openstack server list): %w", nameOrID, ErrNotFound)
+		}
+		r = got
+	}
+	s := r.typed()
+	if r.Fault != nil {
+		s.Fault = &Fault{Code: r.Fault.Code, Message: r.Fault.Message, Details: r.Fault.Details, Created: parseTime(r.Fault.Created)}
+	}
+	ports, err := c.Ports(ctx, s.ID)
+	if err != nil {
+		return &s, err
+	}
+	s.Ports = ports
+	return &s, nil
+}
+
+// Ports lists the Neutron ports whose device_id is deviceID (a server's
+// ID, or a DHCP port's "dhcp…" device), with their binding (host,
+// vif_type), in Neutron's order. None is an empty slice, not an error.
+// Only a GET request.
+func (c *Client) Ports(ctx context.Context, deviceID string) ([]Port, error) {
+	if deviceID == "" {
+		return nil, errors.New("launch: Ports needs a device ID (an empty one would list every port)")
+	}
+	return c.serverPorts(ctx, deviceID)
+}
+
+func looksLikeUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if ch != '-' {
+				return false
+			}
+		case (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F'):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func regexpQuote(s string) string {

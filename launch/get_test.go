@@ -1,0 +1,232 @@
+package launch_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/netip"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/vifpath/vifpath/internal/testutil/fakecloud"
+	"github.com/vifpath/vifpath/launch"
+)
+
+// The recorded cloud's vm2 (fakecloud's testdata/nova-server.json).
+const (
+	vm2ID  = "3fc516db-bae9-4e60-a58c-0d8beace5d6e"
+	vm2MAC = "fa:16:3e:57:19:35"
+)
+
+// onlyGETs fails the test if the fake saw anything but GETs (and the
+// Keystone token POST) since ResetRequests.
+func onlyGETs(t *testing.T, fake *fakecloud.Cloud) {
+	t.Helper()
+	for _, r := range fake.Requests() {
+		if r.Method != http.MethodGet && !strings.HasPrefix(r.Path, "/identity/") {
+			t.Errorf("a read-only call sent %s %s", r.Method, r.Path)
+		}
+	}
+}
+
+func TestServerByIDAndName(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := fakecloud.New(nil)
+		c := openFake(t, fake, nil)
+		ctx := context.Background()
+		fake.ResetRequests()
+		byID, err := c.Server(ctx, vm2ID)
+		if err != nil {
+			t.Fatalf("Server(id): %v", err)
+		}
+		byName, err := c.Server(ctx, "vm2")
+		if err != nil {
+			t.Fatalf("Server(name): %v", err)
+		}
+		if diff := cmp.Diff(byID, byName, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+			t.Errorf("by ID and by name differ (-id +name):\n%s", diff)
+		}
+		onlyGETs(t, fake)
+		s := byID
+		if s.ID != vm2ID || s.Name != "vm2" || s.Status != launch.StatusActive || s.Host != fakecloud.Host || s.InstanceName != "instance-00000002" || s.Fault != nil || s.TaskState != "" {
+			t.Errorf("server = %+v", s)
+		}
+		if len(s.Ports) != 1 || s.Ports[0].MAC.String() != vm2MAC || s.Ports[0].VIFType != "bridge" || s.Ports[0].HostID != fakecloud.Host {
+			t.Fatalf("ports = %+v", s.Ports)
+		}
+		if len(s.Addresses) != 1 || s.Addresses[0].Addr.String() != "192.168.31.72" || s.Addresses[0].Addr != s.Ports[0].FixedIPs[0].Address {
+			t.Errorf("addresses = %+v, port %+v", s.Addresses, s.Ports[0])
+		}
+		if s.Polls != 0 || s.Waited != 0 || s.Created {
+			t.Errorf("a get reports polls %d, waited %s, created %v", s.Polls, s.Waited, s.Created)
+		}
+		ports, err := c.Ports(ctx, vm2ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(s.Ports, ports, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+			t.Errorf("Ports(vm2) differs from Server's ports (-server +ports):\n%s", diff)
+		}
+	})
+}
+
+func TestServerNotFound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := openFake(t, fakecloud.New(nil), nil)
+		for _, ref := range []string{"no-such-vm", "00000000-0000-4000-8000-000000000000", "vm"} {
+			s, err := c.Server(context.Background(), ref)
+			if !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, launch.ErrNotFound) || s != nil {
+				t.Errorf("Server(%q) = %v, %v; want ErrNotFound", ref, s, err)
+			}
+			if err != nil && !strings.Contains(err.Error(), ref) {
+				t.Errorf("error %q does not name %q", err, ref)
+			}
+		}
+		if _, err := c.Server(context.Background(), ""); err == nil {
+			t.Error("Server(\"\") succeeded")
+		}
+	})
+}
+
+func TestPorts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := openFake(t, fakecloud.New(nil), nil)
+		ctx := context.Background()
+		ports, err := c.Ports(ctx, "00000000-0000-4000-8000-000000000000")
+		if err != nil || ports == nil || len(ports) != 0 {
+			t.Errorf("Ports(unknown device) = %v, %v; want an empty slice", ports, err)
+		}
+		if _, err := c.Ports(ctx, ""); err == nil {
+			t.Error("Ports(\"\") listed every port")
+		}
+	})
+}
+
+// TestServerBuildAndError reads a server still in BUILD (a launch that
+// gave up waiting) and one in ERROR: no wait, no error, the status and
+// Nova's fault in the result.
+func TestServerBuildAndError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := fakecloud.New(&fakecloud.Config{BuildTime: time.Hour, ErrorTime: time.Second})
+		c := openFake(t, fake, &launch.Config{PollFirst: time.Second, PollMax: time.Second})
+		ctx := context.Background()
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := c.Launch(wctx, launch.ServerSpec{Name: "slow1", Flavor: "m1.nano", Image: "aio-tiny", Network: "provider1"})
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Launch of a 1 h build: %v", err)
+		}
+		fake.ResetRequests()
+		start := time.Now()
+		s, err := c.Server(ctx, "slow1")
+		if err != nil {
+			t.Fatalf("Server(BUILD): %v", err)
+		}
+		if time.Since(start) != 0 {
+			t.Errorf("Server waited %s", time.Since(start))
+		}
+		if s.Status != launch.StatusBuild || s.TaskState != "spawning" || s.Fault != nil || len(s.Ports) != 1 || s.Ports[0].Status != "DOWN" {
+			t.Errorf("BUILD server = %+v", s)
+		}
+		onlyGETs(t, fake)
+
+		const msg = "Build of instance aborted: Failed to allocate the network(s), not rescheduling."
+		fake.FailServer("broken1", fakecloud.ServerFault{Code: 500, Message: msg, Details: "VirtualInterfaceCreateException", BindingFailed: true})
+		_, err = c.Launch(ctx, launch.ServerSpec{Name: "broken1", Flavor: "m1.nano", Image: "aio-tiny", Network: "provider1"})
+		var fe *launch.FaultError
+		if !errors.As(err, &fe) {
+			t.Fatalf("Launch(broken1): %v", err)
+		}
+		s, err = c.Server(ctx, fe.ServerID)
+		if err != nil {
+			t.Fatalf("Server(ERROR): %v", err)
+		}
+		if s.Status != launch.StatusError || s.Fault == nil || s.Fault.Code != 500 || s.Fault.Message != msg || s.Fault.Details != "VirtualInterfaceCreateException" || s.Fault.Created.IsZero() {
+			t.Fatalf("ERROR server = %+v fault %+v", s, s.Fault)
+		}
+		if len(s.Ports) != 1 || s.Ports[0].VIFType != "binding_failed" {
+			t.Errorf("ERROR server ports = %+v", s.Ports)
+		}
+	})
+}
+
+// shutoff rewrites the status of servers as a stopped server's (the fake
+// has no os-stop action).
+type shutoff struct{ rt http.RoundTripper }
+
+func (s shutoff) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := s.rt.RoundTrip(r)
+	if err != nil || r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/servers") {
+		return resp, err
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	b = bytes.ReplaceAll(b, []byte(`"status": "ACTIVE"`), []byte(`"status": "SHUTOFF"`))
+	b = bytes.ReplaceAll(b, []byte(`"status":"ACTIVE"`), []byte(`"status":"SHUTOFF"`))
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+func TestServerShutoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := fakecloud.New(nil)
+		c := openFake(t, fake, &launch.Config{HTTPClient: &http.Client{Transport: shutoff{fake.Transport()}}})
+		s, err := c.Server(context.Background(), "vm2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Status != launch.StatusShutoff || s.ID != vm2ID || len(s.Ports) != 1 || s.Ports[0].MAC.String() != vm2MAC {
+			t.Errorf("SHUTOFF server = %+v", s)
+		}
+	})
+}
+
+// TestServerAmbiguous creates a second server named like the first one
+// directly through Nova's API (Launch adopts by name, so it never does)
+// and wants the name refused with both candidates, while each ID works.
+func TestServerAmbiguous(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := fakecloud.New(nil)
+		c := openFake(t, fake, nil)
+		ctx := context.Background()
+		fl, err := c.FindFlavor(ctx, "m1.nano")
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := c.FindImage(ctx, "aio-tiny")
+		if err != nil {
+			t.Fatal(err)
+		}
+		nw, err := c.FindNetwork(ctx, "provider1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks := fake.Tokens()
+		body := fmt.Sprintf(`{"server":{"name":"vm2","flavorRef":%q,"imageRef":%q,"networks":[{"uuid":%q}]}}`, fl.ID, im.ID, nw.ID)
+		req, _ := http.NewRequest(http.MethodPost, fakecloud.InternalBase+"/compute/v2.1/servers", strings.NewReader(body))
+		req.Header.Set("X-Auth-Token", toks[len(toks)-1])
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := fake.Transport().RoundTrip(req)
+		if err != nil || resp.StatusCode != 202 {
+			t.Fatalf("second vm2: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		_, err = c.Server(ctx, "vm2")
+		if !errors.Is(err, launch.ErrAmbiguous) || !strings.Contains(err.Error(), vm2ID) || strings.Count(err.Error(), "(") < 2 {
+			t.Errorf("Server(vm2) with two vm2: %v; want ErrAmbiguous listing both", err)
+		}
+		if s, err := c.Server(ctx, vm2ID); err != nil || s.ID != vm2ID {
+			t.Errorf("Server(id) with two vm2: %v, %v", s, err)
+		}
+	})
+}
