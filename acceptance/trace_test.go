@@ -1,0 +1,403 @@
+//go:build acceptance && linux
+
+package acceptance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/launch"
+	"github.com/vifpath/vifpath/libvirtinspect"
+	"github.com/vifpath/vifpath/linuxbridge"
+	"github.com/vifpath/vifpath/trace"
+)
+
+// pathKinds are the hops of a healthy path on the all-in-one node, in
+// path order: each must be OK on the walkthrough's booted server.
+var pathKinds = []trace.Kind{
+	trace.KindServer, trace.KindPort, trace.KindDomain, trace.KindInterface,
+	trace.KindTap, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB,
+	trace.KindDHCPNS, trace.KindDnsmasq, trace.KindDHCPIf, trace.KindHostsEntry,
+	trace.KindLease, trace.KindARP, trace.KindCounters,
+}
+
+// TestAcceptanceTrace traces the walkthrough's server on the real
+// all-in-one cloud with vifpath's trace package: a healthy path, then three
+// faults injected on the node (the guest's tap down, eth2 released from the
+// brq bridge, the network's dnsmasq killed), each of which must be diagnosed
+// at its own hop, undone, and followed by a healthy trace again. The faults
+// are injected with ip(8) and kill(2) and undone in t.Cleanup even when a
+// check fails, so the cloud stays healthy for the next run.
+func TestAcceptanceTrace(t *testing.T) {
+	c := cloud(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	t.Cleanup(func() {
+		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer ccancel()
+		if err := c.Cleanup(cctx); err != nil {
+			t.Errorf("cleanup of %v: %v", c.Created(), err)
+		}
+	})
+
+	p := walkthrough(ctx, t, c, 1)
+	port := p.server.Ports[0]
+	netID := p.network.ID
+	tap := linuxbridge.PortTapName(port.ID)
+	brq := linuxbridge.NetworkBridgeName(netID)
+	waitFor(ctx, t, "a renewed lease for "+port.MAC.String(), func() (bool, string) {
+		h, err := dhcpns.CheckHealth(ctx, nil, netID, port.MAC)
+		if err != nil {
+			return false, err.Error()
+		}
+		return h.Status == dhcpns.StatusOK && h.Lease != nil && h.Lease.Renewed(), healthSummary(h)
+	})
+
+	lv, err := libvirtinspect.Open(&libvirtinspect.Config{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("libvirtinspect: %v", err)
+	}
+	defer lv.Close()
+	cfg := &trace.Config{Libvirt: lv}
+
+	// Healthy: every hop of the path OK.
+	healthy := traceHealthy(ctx, t, c, cfg, p, "healthy")
+	tr := healthy.Traces[0]
+	if healthy.ServerID != p.server.ID || healthy.ServerName != serverName || healthy.Status != string(launch.StatusActive) ||
+		healthy.InstanceName != p.server.InstanceName {
+		t.Errorf("server trace = %s %q %s %s; want %s %q ACTIVE %s", healthy.ServerID, healthy.ServerName, healthy.Status,
+			healthy.InstanceName, p.server.ID, serverName, p.server.InstanceName)
+	}
+	if tr.Tap != tap || tr.NetworkID != netID || tr.PortMAC.String() != port.MAC.String() ||
+		tr.IP != port.FixedIPs[0].Address.String() || tr.Domain != p.server.InstanceName {
+		t.Errorf("trace identities tap %s network %s MAC %s IP %s domain %s; want %s %s %s %s %s",
+			tr.Tap, tr.NetworkID, tr.PortMAC, tr.IP, tr.Domain, tap, netID, port.MAC, port.FixedIPs[0].Address, p.server.InstanceName)
+	}
+	if h, _ := tr.Hop(trace.KindPhysicalPort, ""); h.Name != providerNIC {
+		t.Errorf("physical-port hop names %q; want %s", h.Name, providerNIC)
+	}
+	if h, _ := tr.Hop(trace.KindBridge, ""); h.Name != brq {
+		t.Errorf("bridge hop names %q; want %s", h.Name, brq)
+	}
+
+	// Fault 1: the guest's tap set administratively down.
+	t.Run("tap-down", func(t *testing.T) {
+		t.Cleanup(func() { ipLink(t, "set", tap, "up") })
+		ipLink(t, "set", tap, "down")
+		st := traceServer(ctx, t, c, cfg, p.server.ID, "tap down")
+		h := wantFirstFailure(t, st.Traces[0], trace.KindTap, tap)
+		if v, _ := h.Get("admin_up"); v != "" && v != "false" {
+			t.Errorf("tap hop evidence admin_up = %q; want false", v)
+		}
+	})
+	traceHealthyAgain(ctx, t, c, cfg, p, "after tap up")
+
+	// Fault 2: eth2, the provider NIC, released from the brq bridge.
+	t.Run("physical-port-released", func(t *testing.T) {
+		t.Cleanup(func() { reenslave(ctx, t, providerNIC, brq) })
+		ipLink(t, "set", providerNIC, "nomaster")
+		st := traceServer(ctx, t, c, cfg, p.server.ID, "eth2 released")
+		tr := st.Traces[0]
+		h, ok := tr.Hop(trace.KindPhysicalPort, "")
+		if !ok || h.Verdict != trace.Fail {
+			// The linuxbridge agent may have put it back already.
+			if master(t, providerNIC) == brq {
+				t.Fatalf("%s was back on %s before the trace ran (the linuxbridge agent re-added it); physical-port hop %s: %s", providerNIC, brq, h.Verdict, h.Summary)
+			}
+		}
+		wantFirstFailure(t, tr, trace.KindPhysicalPort, "")
+	})
+	traceHealthyAgain(ctx, t, c, cfg, p, "after eth2 re-enslaved")
+
+	// Fault 3: the network's dnsmasq killed; the DHCP agent's process
+	// monitor respawns it (check_child_processes_interval, 60 s by default).
+	t.Run("dnsmasq-killed", func(t *testing.T) {
+		pidFile := filepath.Join("/var/lib/neutron/dhcp", netID, "pid")
+		pid := readPID(t, pidFile)
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !strings.Contains(string(cmdline), netID) {
+			t.Fatalf("dnsmasq pid %d from %s: cmdline %q, %v; want one naming %s", pid, pidFile, cmdline, err, netID)
+		}
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		t.Cleanup(func() { ensureDnsmasq(ctx, t, netID, pidFile, pid, args) })
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill dnsmasq %d: %v", pid, err)
+		}
+		t.Logf("killed dnsmasq pid %d of %s", pid, netID)
+		time.Sleep(200 * time.Millisecond)
+		st := traceServer(ctx, t, c, cfg, p.server.ID, "dnsmasq killed")
+		wantFirstFailure(t, st.Traces[0], trace.KindDnsmasq, "")
+	})
+	traceHealthyAgain(ctx, t, c, cfg, p, "after dnsmasq respawned")
+}
+
+// traceServer runs trace.Server on the walkthrough's server, logs the text
+// table and returns the result, which must hold exactly one port's trace.
+func traceServer(ctx context.Context, t *testing.T, c *launch.Client, cfg *trace.Config, id, label string) *trace.ServerTrace {
+	t.Helper()
+	start := time.Now()
+	st, err := trace.Server(ctx, cfg, c, id)
+	if err != nil {
+		t.Fatalf("%s: trace.Server(%s): %v", label, id, err)
+	}
+	t.Logf("%s: trace of %s in %s (local part %s), verdict %s:\n%s", label, id, time.Since(start).Round(time.Millisecond),
+		durationOf(st), st.Verdict, textOf(st))
+	if len(st.Traces) != 1 {
+		t.Fatalf("%s: %d traces; want one (the server has one port)", label, len(st.Traces))
+	}
+	return st
+}
+
+func durationOf(st *trace.ServerTrace) time.Duration {
+	var d time.Duration
+	for _, tr := range st.Traces {
+		d += tr.Duration
+	}
+	return d.Round(time.Millisecond)
+}
+
+func textOf(st *trace.ServerTrace) string {
+	var b strings.Builder
+	if err := st.WriteText(&b); err != nil {
+		return "WriteText: " + err.Error()
+	}
+	return b.String()
+}
+
+// traceHealthy traces the server and requires every path hop OK and the
+// host checks OK or, for NetworkManager, not running (see checkHostHops).
+func traceHealthy(ctx context.Context, t *testing.T, c *launch.Client, cfg *trace.Config, p pass, label string) *trace.ServerTrace {
+	t.Helper()
+	st := traceServer(ctx, t, c, cfg, p.server.ID, label)
+	tr := st.Traces[0]
+	for _, k := range pathKinds {
+		h, ok := tr.Hop(k, "")
+		if !ok {
+			t.Errorf("%s: no %s hop", label, k)
+			continue
+		}
+		if h.Verdict != trace.OK {
+			t.Errorf("%s: %s hop %s is %s: %s (cause %q)", label, k, h.Name, h.Verdict, h.Summary, h.Cause)
+		}
+	}
+	checkHostHops(t, tr, label)
+	if st.Verdict != trace.OK || tr.Verdict != trace.OK {
+		t.Errorf("%s: verdict %s (trace %s); want ok, failing hops %+v", label, st.Verdict, tr.Verdict, tr.Failing())
+	}
+	return st
+}
+
+// traceHealthyAgain waits (bounded) for a fully healthy trace after a fault
+// was undone: the counters and ARP hops need the guest to answer again.
+func traceHealthyAgain(ctx context.Context, t *testing.T, c *launch.Client, cfg *trace.Config, p pass, label string) {
+	t.Helper()
+	if t.Failed() {
+		t.Logf("%s: earlier failure; still checking the path is healthy again", label)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		st, err := trace.Server(ctx, cfg, c, p.server.ID)
+		if err == nil && st.Verdict == trace.OK {
+			break
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		if err == nil {
+			t.Logf("%s: not yet healthy: %s", label, failingSummary(st))
+		}
+		time.Sleep(2 * time.Second)
+	}
+	traceHealthy(ctx, t, c, cfg, p, label)
+}
+
+func failingSummary(st *trace.ServerTrace) string {
+	var s []string
+	for _, tr := range st.Traces {
+		for _, h := range tr.Failing() {
+			s = append(s, fmt.Sprintf("%s %s %s: %s", h.Verdict, h.Kind, h.Name, h.Summary))
+		}
+	}
+	return strings.Join(s, "; ")
+}
+
+// checkHostHops: bridge-nf-call-iptables must be OK (Neutron's
+// linuxbridge firewall needs it on). NetworkManager is not installed on the
+// aio machine (no pid file under /run/NetworkManager), and trace then says
+// Unknown ("not running"), honestly: it cannot judge a daemon that is not
+// there. Where NetworkManager does run, the hop must be OK (not managing
+// eth2, the bridge or the tap).
+func checkHostHops(t *testing.T, tr *trace.Trace, label string) {
+	t.Helper()
+	h, ok := tr.Hop(trace.KindHostCheck, "bridge-nf-call-iptables")
+	if !ok || h.Verdict != trace.OK {
+		t.Errorf("%s: host check bridge-nf-call-iptables = %v %s: %s; want ok", label, ok, h.Verdict, h.Summary)
+	}
+	h, ok = tr.Hop(trace.KindHostCheck, "networkmanager")
+	if !ok {
+		t.Errorf("%s: no host check networkmanager", label)
+		return
+	}
+	if _, err := os.Stat("/run/NetworkManager/NetworkManager.pid"); err == nil {
+		if h.Verdict != trace.OK {
+			t.Errorf("%s: NetworkManager runs; host check networkmanager is %s: %s; want ok", label, h.Verdict, h.Summary)
+		}
+	} else if h.Verdict != trace.Unknown || !strings.Contains(h.Summary, "not running") {
+		t.Errorf("%s: NetworkManager has no pid file (%v); host check networkmanager is %s: %s; want unknown, not running", label, err, h.Verdict, h.Summary)
+	}
+}
+
+// wantFirstFailure requires the hop of kind (and name, if set) to fail,
+// and no hop before it in path order to warn or fail: the fault is
+// diagnosed where it is, not upstream. Later hops may fail as a
+// consequence (a down tap also stops ARP and counters); they are logged.
+func wantFirstFailure(t *testing.T, tr *trace.Trace, kind trace.Kind, name string) trace.Hop {
+	t.Helper()
+	h, ok := tr.Hop(kind, name)
+	if !ok {
+		t.Fatalf("no %s hop %q in %+v", kind, name, tr.Hops)
+	}
+	if h.Verdict != trace.Fail {
+		t.Errorf("%s hop %s is %s (%s); want fail", kind, h.Name, h.Verdict, h.Summary)
+	}
+	if h.Cause == "" || h.Next == "" {
+		t.Errorf("%s hop %s fails without a cause (%q) or next step (%q)", kind, h.Name, h.Cause, h.Next)
+	}
+	if tr.Verdict != trace.Fail {
+		t.Errorf("trace verdict %s; want fail", tr.Verdict)
+	}
+	for _, o := range tr.Hops {
+		if o.Kind == kind && (name == "" || o.Name == name) {
+			break
+		}
+		if o.Verdict == trace.Warn || o.Verdict == trace.Fail {
+			t.Errorf("%s hop %s is %s (%s) before the faulty %s hop", o.Kind, o.Name, o.Verdict, o.Summary, kind)
+		}
+	}
+	var after []string
+	for _, o := range tr.Failing() {
+		if o.Kind != kind {
+			after = append(after, fmt.Sprintf("%s %s %s", o.Verdict, o.Kind, o.Name))
+		}
+	}
+	t.Logf("diagnosed: %s %s %s: %s; cause: %s; next: %s; other failing hops: %v", h.Verdict, h.Kind, h.Name, h.Summary, h.Cause, h.Next, after)
+	return h
+}
+
+// ipLink runs `ip link ARGS` to inject or undo a fault (never to check).
+func ipLink(t *testing.T, args ...string) {
+	t.Helper()
+	out, err := exec.Command("ip", append([]string{"link"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Errorf("ip link %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+}
+
+// master returns the bridge a link is enslaved to ("" if none), through
+// linuxbridge.
+func master(t *testing.T, link string) string {
+	t.Helper()
+	in, err := linuxbridge.Open(nil)
+	if err != nil {
+		t.Errorf("linuxbridge: %v", err)
+		return ""
+	}
+	defer in.Close()
+	bs, err := in.Bridges(context.Background())
+	if err != nil {
+		t.Errorf("linuxbridge bridges: %v", err)
+		return ""
+	}
+	for _, b := range bs {
+		if _, ok := b.Port(link); ok {
+			return b.Name
+		}
+	}
+	return ""
+}
+
+// reenslave puts nic back on br unless the linuxbridge agent already did.
+func reenslave(ctx context.Context, t *testing.T, nic, br string) {
+	t.Helper()
+	if m := master(t, nic); m == br {
+		t.Logf("%s already back on %s", nic, br)
+		return
+	}
+	ipLink(t, "set", nic, "master", br)
+	if m := master(t, nic); m != br {
+		t.Errorf("%s is on %q after re-enslaving; want %s", nic, m, br)
+	}
+}
+
+func readPID(t *testing.T, file string) int {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("dnsmasq pid file: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		t.Fatalf("dnsmasq pid file %s holds %q", file, b)
+	}
+	return pid
+}
+
+// ensureDnsmasq waits for the DHCP agent to respawn the network's dnsmasq
+// (a new, live pid in the pid file, seen through dhcpns). If the agent has
+// not done it in 100 s, it starts the same command line in the namespace
+// itself, so the cloud is left serving DHCP either way.
+func ensureDnsmasq(ctx context.Context, t *testing.T, netID, pidFile string, old int, args []string) {
+	t.Helper()
+	alive := func() (bool, string) {
+		h, err := dhcpns.CheckHealth(ctx, nil, netID, nil)
+		if err != nil {
+			return false, err.Error()
+		}
+		if h.Dnsmasq == nil {
+			return false, healthSummary(h)
+		}
+		d := h.Dnsmasq
+		if d.Process == nil {
+			return false, "no dnsmasq process for the pid file"
+		}
+		return d.Alive && d.InsideNamespace && d.Process.PID != old, fmt.Sprintf("pid %d alive %t", d.Process.PID, d.Alive)
+	}
+	start := time.Now()
+	for time.Since(start) < 100*time.Second {
+		if ok, _ := alive(); ok {
+			t.Logf("the DHCP agent respawned dnsmasq %s after %s", pidOf(pidFile), time.Since(start).Round(100*time.Millisecond))
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	t.Errorf("the DHCP agent did not respawn dnsmasq for %s in 100 s; starting it", netID)
+	ns := dhcpns.NamespaceName(netID)
+	out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Errorf("restart dnsmasq in %s: %v: %s", ns, err, out)
+	}
+	if ok, detail := alive(); !ok {
+		t.Errorf("dnsmasq still not alive after restarting it: %s", detail)
+	}
+}
+
+func pidOf(file string) string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "(no pid file)"
+		}
+		return err.Error()
+	}
+	return "pid " + strings.TrimSpace(string(b))
+}
