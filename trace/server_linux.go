@@ -13,29 +13,33 @@ import (
 )
 
 // Server traces every Neutron port of a Nova server (the API mode): it
-// asks Nova and Neutron through api for the server and its ports (by
-// device_id), then runs the local trace (see Run) for each port's tap on
-// this node, with the port's MAC and network from Neutron and the server's
-// libvirt instance name (or its UUID, which is the domain's) for the
-// domain hop. Each port's Trace starts with two hops: the server (status;
-// for a server in ERROR, Nova's fault as evidence) and the port (binding
-// host, network, MAC, fixed IPs, vif_type; binding_failed fails it).
+// reads the server and its ports (by device_id) once through api
+// (launch.Client.Server: any status, never waited for), then runs the
+// local trace (see Run) for each port's tap on this node, with the port's
+// MAC and network from Neutron and the server's libvirt instance name (or
+// its UUID, which is the domain's) for the domain hop. Each port's Trace
+// starts with two hops: the server (status; ACTIVE is ok; SHUTOFF, BUILD
+// and other transitional states warn, saying the local hops below reflect
+// that; ERROR fails with Nova's fault, the host's nova-compute service and
+// its agents as evidence) and the port (binding host, network, MAC, fixed
+// IPs, vif_type; binding_failed fails it). A stopped server's ports are
+// still traced: its domain hop says the domain is not running.
 //
-// serverID is the Nova server's ID (the launch client reads servers by
-// ID). A server in BUILD is waited for, up to cfg.ServerWait. The error
-// is non-nil when the server cannot be read (not found: errors.Is
-// fs.ErrNotExist), ctx ends, or a local trace cannot run at all (see Run);
-// a server in ERROR or a port that failed to bind is a failed hop, not an
-// error.
+// server is the Nova server's ID or its unique name. The error is non-nil
+// when the server cannot be found (errors.Is fs.ErrNotExist), its name is
+// ambiguous (errors.Is launch.ErrAmbiguous, listing the candidates), ctx
+// ends, or a local trace cannot run at all (see Run); a server in ERROR,
+// a stopped one, or a port that failed to bind is a hop's verdict, not an
+// error. cfg.ServerWait bounds the API reads.
 //
 // Server sends what Run sends (the ARP probe unless cfg.NoARP) and, on
 // the cloud, only GET requests. It is safe for concurrent use if api is.
-func Server(ctx context.Context, cfg *Config, api *launch.Client, serverID string) (*ServerTrace, error) {
+func Server(ctx context.Context, cfg *Config, api *launch.Client, server string) (*ServerTrace, error) {
 	if api == nil {
 		return nil, errors.New("trace: Server needs a launch.Client (or use Run with a port ID, MAC or tap)")
 	}
-	if serverID == "" {
-		return nil, errors.New("trace: Server needs the server's ID")
+	if server == "" {
+		return nil, errors.New("trace: Server needs the server's ID or name")
 	}
 	c := cfg.orDefault()
 	node := c.NodeName
@@ -45,62 +49,34 @@ func Server(ctx context.Context, cfg *Config, api *launch.Client, serverID strin
 	if node == "-" {
 		node = ""
 	}
-	st := &ServerTrace{ServerID: serverID}
-	sh := Hop{Kind: KindServer, Name: serverID}
+	serverID := server
+	st := &ServerTrace{ServerID: server}
+	sh := Hop{Kind: KindServer, Name: server}
 	var ports []launch.Port
 	wctx, cancel := context.WithTimeout(ctx, c.ServerWait)
-	srv, err := api.WaitActive(wctx, serverID)
+	srv, err := api.Server(wctx, server)
+	if err == nil && srv.Status == launch.StatusError {
+		sh = errorHop(wctx, api, srv)
+	}
 	cancel()
-	var fe *launch.FaultError
 	switch {
 	case err == nil:
-		st.ServerName, st.Status, st.Host, st.InstanceName = srv.Name, string(srv.Status), srv.Host, srv.InstanceName
+		serverID = srv.ID
+		st.ServerID, st.ServerName, st.Status, st.Host, st.InstanceName = srv.ID, srv.Name, string(srv.Status), srv.Host, srv.InstanceName
 		ports = srv.Ports
-		sh.Name = serverName(srv.Name, srv.ID)
-		sh.add("id", "%s", srv.ID)
-		sh.add("status", "%s", srv.Status)
-		sh.add("host", "%s", orUnknown(srv.Host, "(not shown: needs the admin role)"))
-		sh.add("instance_name", "%s", orUnknown(srv.InstanceName, "(not shown: needs the admin role)"))
-		for _, a := range srv.Addresses {
-			sh.add("address", "%v", a)
+		if srv.Status != launch.StatusError {
+			sh = statusHop(srv)
 		}
-		sh.Verdict = OK
-		sh.Summary = fmt.Sprintf("%s on %s, %d ports", srv.Status, orUnknown(srv.Host, "?"), len(srv.Ports))
-	case errors.As(err, &fe):
-		st.ServerName, st.Status, st.Host = fe.ServerName, string(launch.StatusError), fe.Host
-		ports = fe.Ports
-		sh.Name = serverName(fe.ServerName, fe.ServerID)
-		sh.Verdict = Fail
-		sh.Summary = "ERROR: " + fe.Fault.Message
-		sh.add("id", "%s", fe.ServerID)
-		sh.add("status", "ERROR")
-		sh.add("host", "%s", orUnknown(fe.Host, "(never scheduled)"))
-		sh.add("fault_code", "%d", fe.Fault.Code)
-		sh.add("fault_message", "%s", fe.Fault.Message)
-		if !fe.Fault.Created.IsZero() {
-			sh.add("fault_created", "%s", fe.Fault.Created.UTC().Format("2006-01-02T15:04:05Z"))
-		}
-		if d := firstLine(fe.Fault.Details); d != "" {
-			sh.add("fault_details", "%s", d)
-		}
-		for _, cs := range fe.Compute {
-			sh.add("nova-compute", "%v", cs)
-		}
-		for _, a := range fe.Agents {
-			sh.add("agent", "%v", a)
-		}
-		sh.Cause = "Nova put the server in ERROR: " + fe.Fault.Message
-		sh.Next = "openstack server show " + fe.ServerID + " -c fault; " + strings.Join(fe.Explain(), "; ")
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("trace: server %q: %w (give the server's ID: openstack server list)", serverID, err)
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, launch.ErrAmbiguous):
+		return nil, fmt.Errorf("trace: server %q: %w", server, err)
 	case ctx.Err() != nil:
-		return nil, fmt.Errorf("trace: server %q: %w", serverID, ctx.Err())
+		return nil, fmt.Errorf("trace: server %q: %w", server, ctx.Err())
 	default:
 		sh.Verdict = Fail
-		sh.Summary = "cannot use the server: " + err.Error()
+		sh.Summary = "cannot read the server: " + err.Error()
 		sh.add("error", "%v", err)
-		sh.Cause = "the server is not ACTIVE (still building past the wait, stopped, or being deleted), or the API failed"
-		sh.Next = "openstack server show " + serverID
+		sh.Cause = "Nova or Neutron did not answer about the server (down, slow past Config.ServerWait, or the credentials lack a role)"
+		sh.Next = "openstack server show " + server
 	}
 
 	if len(ports) == 0 {
@@ -108,7 +84,7 @@ func Server(ctx context.Context, cfg *Config, api *launch.Client, serverID strin
 			Summary: "Neutron has no port with device_id " + serverID,
 			Cause:   "the server has no network interface: Nova never allocated one (scheduling failed) or it was detached",
 			Next:    "openstack port list --device-id " + serverID}
-		if sh.Verdict == Fail && err != nil && fe == nil {
+		if err != nil {
 			ph.Verdict, ph.Summary, ph.Cause, ph.Next = Unknown, "not reached: the server could not be read", "", ""
 		}
 		t := &Trace{Hops: []Hop{sh, ph}}
@@ -143,6 +119,100 @@ func Server(ctx context.Context, cfg *Config, api *launch.Client, serverID strin
 		st.Verdict = max(st.Verdict, t.Verdict)
 	}
 	return st, nil
+}
+
+// statusHop judges a server that is not in ERROR by its status.
+func statusHop(srv *launch.Server) Hop {
+	sh := Hop{Kind: KindServer, Name: serverName(srv.Name, srv.ID)}
+	sh.add("id", "%s", srv.ID)
+	sh.add("status", "%s", srv.Status)
+	if srv.TaskState != "" {
+		sh.add("task_state", "%s", srv.TaskState)
+	}
+	sh.add("host", "%s", orUnknown(srv.Host, "(not shown: needs the admin role)"))
+	sh.add("instance_name", "%s", orUnknown(srv.InstanceName, "(not shown: needs the admin role)"))
+	for _, a := range srv.Addresses {
+		sh.add("address", "%v", a)
+	}
+	sh.Summary = fmt.Sprintf("%s on %s, %d ports", srv.Status, orUnknown(srv.Host, "?"), len(srv.Ports))
+	if srv.TaskState != "" {
+		sh.Summary += ", task " + srv.TaskState
+	}
+	switch srv.Status {
+	case launch.StatusActive:
+		sh.Verdict = OK
+	case launch.StatusShutoff, "SUSPENDED", "PAUSED", "SHELVED", "SHELVED_OFFLOADED":
+		sh.Verdict = Warn
+		sh.Cause = fmt.Sprintf("the server is %s: its domain does not run, so the tap, domain and counter hops below fail or stay unknown for that reason alone", srv.Status)
+		sh.Next = "openstack server start " + srv.ID + " (or resume/unpause/unshelve), then trace again"
+	case launch.StatusBuild, "REBOOT", "HARD_REBOOT", "REBUILD", "MIGRATING", "RESIZE", "VERIFY_RESIZE", "REVERT_RESIZE", "PASSWORD", "RESCUE":
+		sh.Verdict = Warn
+		sh.Cause = fmt.Sprintf("the server is %s: Nova is still working on it, so the tap and domain may not exist yet or be about to change", srv.Status)
+		sh.Next = "wait, then trace again; openstack server show " + srv.ID + " -c status -c OS-EXT-STS:task_state"
+	default:
+		sh.Verdict = Fail
+		sh.Cause = fmt.Sprintf("the server is %s: no VM runs for it", orUnknown(string(srv.Status), "in no status"))
+		sh.Next = "openstack server show " + srv.ID
+	}
+	return sh
+}
+
+// errorHop is the server hop of a server in ERROR: Nova's fault, and the
+// nova-compute services and agents of its host (lookups that fail are
+// left out).
+func errorHop(ctx context.Context, api *launch.Client, srv *launch.Server) Hop {
+	fe := &launch.FaultError{ServerID: srv.ID, ServerName: srv.Name, Host: srv.Host, Ports: srv.Ports}
+	if srv.Fault != nil {
+		fe.Fault = *srv.Fault
+	} else {
+		fe.Fault.Message = "(Nova recorded no fault)"
+	}
+	hosts := map[string]bool{}
+	if srv.Host != "" {
+		hosts[srv.Host] = true
+	}
+	for _, p := range srv.Ports {
+		if p.HostID != "" {
+			hosts[p.HostID] = true
+		}
+	}
+	if svcs, err := api.ComputeServices(ctx, ""); err == nil {
+		for _, s := range svcs {
+			if s.Binary == "nova-compute" && (len(hosts) == 0 || hosts[s.Host]) {
+				fe.Compute = append(fe.Compute, s)
+				hosts[s.Host] = true
+			}
+		}
+	}
+	if agents, err := api.NetworkAgents(ctx, ""); err == nil {
+		for _, a := range agents {
+			if hosts[a.Host] {
+				fe.Agents = append(fe.Agents, a)
+			}
+		}
+	}
+	sh := Hop{Kind: KindServer, Name: serverName(srv.Name, srv.ID), Verdict: Fail}
+	sh.Summary = "ERROR: " + fe.Fault.Message
+	sh.add("id", "%s", srv.ID)
+	sh.add("status", "ERROR")
+	sh.add("host", "%s", orUnknown(srv.Host, "(never scheduled, or not shown: needs the admin role)"))
+	sh.add("fault_code", "%d", fe.Fault.Code)
+	sh.add("fault_message", "%s", fe.Fault.Message)
+	if !fe.Fault.Created.IsZero() {
+		sh.add("fault_created", "%s", fe.Fault.Created.UTC().Format("2006-01-02T15:04:05Z"))
+	}
+	if d := firstLine(fe.Fault.Details); d != "" {
+		sh.add("fault_details", "%s", d)
+	}
+	for _, cs := range fe.Compute {
+		sh.add("nova-compute", "%v", cs)
+	}
+	for _, a := range fe.Agents {
+		sh.add("agent", "%v", a)
+	}
+	sh.Cause = "Nova put the server in ERROR: " + fe.Fault.Message
+	sh.Next = "openstack server show " + srv.ID + " -c fault; " + strings.Join(fe.Explain(), "; ")
+	return sh
 }
 
 func portHop(p launch.Port, serverHost, node string) Hop {

@@ -1,0 +1,164 @@
+package trace_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vifpath/vifpath/internal/testutil/fakecloud"
+	"github.com/vifpath/vifpath/launch"
+	"github.com/vifpath/vifpath/trace"
+)
+
+// stopper makes Nova's answers show ACTIVE servers as SHUTOFF while on
+// (the fake has no os-stop action).
+type stopper struct {
+	rt http.RoundTripper
+	on atomic.Bool
+}
+
+func (s *stopper) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := s.rt.RoundTrip(r)
+	if err != nil || !s.on.Load() || r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/servers") {
+		return resp, err
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	b = bytes.ReplaceAll(b, []byte(`"status":"ACTIVE"`), []byte(`"status":"SHUTOFF"`))
+	b = bytes.ReplaceAll(b, []byte(`"status": "ACTIVE"`), []byte(`"status": "SHUTOFF"`))
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+func fakeClientRT(t *testing.T, fake *fakecloud.Cloud, rt http.RoundTripper) *launch.Client {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "clouds.yaml")
+	if err := os.WriteFile(path, []byte(fake.CloudsYAML("fake")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := launch.Open(context.Background(), &launch.Config{Cloud: "fake", CloudsFile: path,
+		HTTPClient: &http.Client{Transport: rt}, PollFirst: 10 * time.Millisecond, PollMax: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("launch.Open: %v", err)
+	}
+	return c
+}
+
+// TestIntegrationServerShutoffByName traces a stopped server given by
+// name: the server hop warns with its status, and its port is still traced
+// through the local hops.
+func TestIntegrationServerShutoffByName(t *testing.T) {
+	fake := fakecloud.New(nil)
+	rt := &stopper{rt: fake.Transport()}
+	c := fakeClientRT(t, fake, rt)
+	id, port, _ := launchFake(t, c, "trvm5")
+	tp := topoForPort(t, port)
+	rt.on.Store(true)
+	fake.ResetRequests()
+	st := runServer(t, tp.cfg, c, "trvm5")
+	for _, r := range fake.Requests() {
+		if r.Method != http.MethodGet && !strings.HasPrefix(r.Path, "/identity/") {
+			t.Errorf("the trace sent %s %s", r.Method, r.Path)
+		}
+	}
+	if st.ServerID != id || st.ServerName != "trvm5" || st.Status != "SHUTOFF" || len(st.Traces) != 1 {
+		t.Fatalf("server trace %+v", st)
+	}
+	tr := st.Traces[0]
+	sh, ph := tr.Hops[0], tr.Hops[1]
+	if v, _ := sh.Get("status"); sh.Verdict != trace.Warn || v != "SHUTOFF" || !strings.HasPrefix(sh.Summary, "SHUTOFF on ") || !strings.Contains(sh.Cause, "SHUTOFF") || !strings.Contains(sh.Next, "openstack server start "+id) {
+		t.Errorf("server hop %+v", sh)
+	}
+	if ph.Kind != trace.KindPort || ph.Name != port.ID || ph.Verdict != trace.OK {
+		t.Errorf("port hop %+v", ph)
+	}
+	if h, ok := tr.Hop(trace.KindTap, ""); !ok || h.Name != tp.tap || h.Verdict != trace.OK {
+		t.Errorf("the stopped server's port was not traced locally: tap hop %+v (found %v)", h, ok)
+	}
+	if st.Verdict != trace.Warn {
+		t.Errorf("verdict %s, want warn (the local path itself is healthy)", st.Verdict)
+	}
+}
+
+// TestIntegrationServerBuild traces a server still in BUILD without
+// waiting for it.
+func TestIntegrationServerBuild(t *testing.T) {
+	fake := fakecloud.New(&fakecloud.Config{BuildTime: time.Hour})
+	c := fakeClient(t, fake)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	_, err := c.Launch(ctx, launch.ServerSpec{Name: "trvm6", Flavor: "m1.nano", Image: "aio-tiny", Network: "provider1"})
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Launch of a 1 h build: %v", err)
+	}
+	srv, err := c.Server(context.Background(), "trvm6")
+	if err != nil || len(srv.Ports) != 1 {
+		t.Fatalf("Server(trvm6) = %+v, %v", srv, err)
+	}
+	tp := topoForPort(t, srv.Ports[0])
+	start := time.Now()
+	st := runServer(t, tp.cfg, c, "trvm6")
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the trace took %s: it waited for the build", d)
+	}
+	sh := st.Traces[0].Hops[0]
+	if st.Status != "BUILD" || sh.Verdict != trace.Warn || !strings.Contains(sh.Summary, "task spawning") || sh.Cause == "" {
+		t.Errorf("status %s, server hop %+v", st.Status, sh)
+	}
+	if v, _ := sh.Get("task_state"); v != "spawning" {
+		t.Errorf("task_state evidence %q", v)
+	}
+	if ph := st.Traces[0].Hops[1]; ph.Verdict != trace.Warn || !strings.HasPrefix(ph.Summary, "status DOWN") {
+		t.Errorf("port hop %+v, want warn (DOWN)", ph)
+	}
+}
+
+// TestServerNameErrors (no root: nothing local runs): an unknown name is
+// fs.ErrNotExist, an ambiguous one launch.ErrAmbiguous naming both IDs.
+func TestServerNameErrors(t *testing.T) {
+	fake := fakecloud.New(nil)
+	c := fakeClient(t, fake)
+	ctx := context.Background()
+	if _, err := trace.Server(ctx, nil, c, "no-such-vm"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("unknown name: %v, want fs.ErrNotExist", err)
+	}
+	// A second "vm2" (the recorded server's name), created through Nova's
+	// API directly: Launch would adopt the first one.
+	fl, err := c.FindFlavor(ctx, "m1.nano")
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := c.FindImage(ctx, "aio-tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw, err := c.FindNetwork(ctx, "provider1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks := fake.Tokens()
+	body := fmt.Sprintf(`{"server":{"name":"vm2","flavorRef":%q,"imageRef":%q,"networks":[{"uuid":%q}]}}`, fl.ID, im.ID, nw.ID)
+	req, _ := http.NewRequest(http.MethodPost, fakecloud.InternalBase+"/compute/v2.1/servers", strings.NewReader(body))
+	req.Header.Set("X-Auth-Token", toks[len(toks)-1])
+	resp, err := fake.Transport().RoundTrip(req)
+	if err != nil || resp.StatusCode != 202 {
+		t.Fatalf("second vm2: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	_, err = trace.Server(ctx, nil, c, "vm2")
+	if !errors.Is(err, launch.ErrAmbiguous) || !strings.Contains(err.Error(), "3fc516db-bae9-4e60-a58c-0d8beace5d6e") {
+		t.Errorf("ambiguous name: %v", err)
+	}
+}
