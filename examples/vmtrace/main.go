@@ -10,11 +10,23 @@
 //	vmtrace (-port ID | -mac MAC | -tap NAME) [-netns NAME|PATH] [-netns-dir DIR]
 //	        [-state-dir DIR] [-nm-run-dir DIR] [-skip-dhcp] [-no-arp]
 //	        [-interval D] [-json | -dot | -mermaid]
+//	vmtrace -server NAME|ID [-cloud NAME] [-libvirt-uri URI|none] [-node NAME]
+//	        [-netns …] [-netns-dir …] [-state-dir …] [-nm-run-dir …] [-skip-dhcp]
+//	        [-no-arp] [-interval D] [-json | -dot | -mermaid]
 //	vmtrace -demo [-break dnsmasq|tap-down|uplink|hosts-entry] [-json | -dot | -mermaid]
 //
-// It runs without an OpenStack API (the -cloud/-server mode is not there
-// yet): give the Neutron port ID (or its first 11 characters), the port's
-// MAC, or the tap's name. -netns names the namespace holding the bridges
+// With -server it asks Nova and Neutron (the cloud -cloud names in
+// clouds.yaml; default OS_CLOUD, else an openrc's OS_* variables) for the
+// server, in any status, by ID or unique name, and traces each of its
+// ports on this node, starting with a server hop (ACTIVE ok; SHUTOFF or
+// BUILD warn; ERROR fails with Nova's fault) and a port hop (binding). The
+// domain and interface hops ask libvirtd: -libvirt-uri (default: the local
+// read-only socket when it exists; "none", or no socket, leaves those hops
+// unknown). -node is this node's name as Nova knows it (default the
+// hostname). Only GET requests reach the cloud.
+//
+// Without an API, give the Neutron port ID (or its first 11 characters),
+// the port's MAC, or the tap's name. -netns names the namespace holding the bridges
 // (a name under -netns-dir, or a path; default: vmtrace's own);
 // -netns-dir is where the qdhcp-… namespaces are (default /run/netns);
 // -state-dir is Neutron's DHCP state directory (default
@@ -62,6 +74,8 @@ import (
 	"time"
 
 	"github.com/vifpath/vifpath/internal/demo"
+	"github.com/vifpath/vifpath/launch"
+	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/trace"
 )
 
@@ -84,6 +98,8 @@ func main() {
 
 type opts struct {
 	port, mac, tap            string
+	cloud, server             string
+	libvirtURI, node          string
 	netns, netnsDir, stateDir string
 	nmRunDir                  string
 	skipDHCP, noARP           bool
@@ -102,6 +118,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.port, "port", "", "Neutron port `ID` (or its first 11 characters)")
 	fs.StringVar(&o.mac, "mac", "", "the port's `MAC` (fa:16:3e:…)")
 	fs.StringVar(&o.tap, "tap", "", "the tap device's `NAME`")
+	fs.StringVar(&o.server, "server", "", "trace a Nova server's ports: its `NAME or ID` (asks the cloud)")
+	fs.StringVar(&o.cloud, "cloud", "", "with -server: the clouds.yaml entry `NAME` (default: OS_CLOUD, else the OS_* variables)")
+	fs.StringVar(&o.libvirtURI, "libvirt-uri", "", "with -server: libvirtd `URI` for the domain hops, or none (default: the local read-only socket if it exists)")
+	fs.StringVar(&o.node, "node", "", "with -server: this node's `NAME` as Nova knows it (default: the hostname; - : do not compare)")
 	fs.StringVar(&o.netns, "netns", "", "namespace holding the bridges: a `NAME` under -netns-dir or a path (default: this process's)")
 	fs.StringVar(&o.netnsDir, "netns-dir", "", "where qdhcp-… (and -netns names) live (default /run/netns)")
 	fs.StringVar(&o.stateDir, "state-dir", "", "Neutron's DHCP state directory (default /var/lib/neutron/dhcp)")
@@ -137,6 +157,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if o.demo {
+		if o.server != "" || o.cloud != "" || o.libvirtURI != "" || o.node != "" {
+			return usage("-demo traces its own topology: drop -server, -cloud, -libvirt-uri and -node")
+		}
 		if o.port != "" || o.mac != "" || o.tap != "" || o.netns != "" || o.netnsDir != "" || o.stateDir != "" || o.nmRunDir != "" ||
 			o.skipDHCP || o.noARP || o.interval != 0 {
 			return usage("-demo traces its own topology: drop -port, -mac, -tap, -netns, -netns-dir, -state-dir, -nm-run-dir, -skip-dhcp, -no-arp and -interval")
@@ -146,8 +169,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return runDemo(ctx, o, log, stdout, stderr)
 	}
-	if n := count(o.port != "", o.mac != "", o.tap != ""); n != 1 {
-		return usage("give exactly one of -port, -mac and -tap (or -demo)")
+	if o.server == "" && (o.cloud != "" || o.libvirtURI != "" || o.node != "") {
+		return usage("-cloud, -libvirt-uri and -node go with -server")
+	}
+	if n := count(o.port != "", o.mac != "", o.tap != "", o.server != ""); n != 1 {
+		return usage("give exactly one of -server, -port, -mac and -tap (or -demo)")
 	}
 	var target trace.Target
 	switch {
@@ -181,6 +207,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			cfg.BridgeNetNS = filepath.Join(dir, o.netns)
 		}
 	}
+	if o.server != "" {
+		return runServer(ctx, o, cfg, log, stdout, stderr)
+	}
 	tr, err := trace.Run(ctx, cfg, target)
 	if err != nil {
 		fmt.Fprintln(stderr, "vmtrace:", err)
@@ -191,6 +220,62 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return status(tr.Verdict)
+}
+
+// runServer is the -server mode: the cloud names the server and its
+// ports, libvirtd (when there is one) its domain.
+func runServer(ctx context.Context, o opts, cfg *trace.Config, log *slog.Logger, stdout, stderr io.Writer) int {
+	api, err := launch.Open(ctx, &launch.Config{Cloud: o.cloud, Logger: log})
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace:", err)
+		return exitFail
+	}
+	cfg.NodeName = o.node
+	switch {
+	case o.libvirtURI == "none":
+	case o.libvirtURI != "":
+		lv, err := libvirtinspect.Open(&libvirtinspect.Config{URI: o.libvirtURI, ReadOnly: true, Logger: log})
+		if err != nil {
+			fmt.Fprintf(stderr, "vmtrace: -libvirt-uri: %v\n", err)
+			return exitUsage
+		}
+		defer lv.Close()
+		cfg.Libvirt = lv
+	default:
+		// libvirtd absent (a network node): the domain hops stay unknown.
+		if _, err := os.Stat(libvirtinspect.DefaultReadOnlySocket); err == nil {
+			lv, err := libvirtinspect.Open(&libvirtinspect.Config{ReadOnly: true, Logger: log})
+			if err == nil {
+				defer lv.Close()
+				cfg.Libvirt = lv
+			}
+		}
+	}
+	st, err := trace.Server(ctx, cfg, api, o.server)
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace:", err)
+		return exitFail
+	}
+	switch {
+	case o.json:
+		e := json.NewEncoder(stdout)
+		e.SetIndent("", "  ")
+		err = e.Encode(st)
+	case o.dot || o.mermaid:
+		// One diagram per port.
+		for _, tr := range st.Traces {
+			if err = render(stdout, o, tr); err != nil {
+				break
+			}
+		}
+	default:
+		err = st.WriteText(stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace:", err)
+		return exitFail
+	}
+	return status(st.Verdict)
 }
 
 func count(bs ...bool) int {

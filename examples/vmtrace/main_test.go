@@ -43,7 +43,15 @@ func TestUsage(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{nil, "exactly one of -port, -mac and -tap"},
+		{nil, "exactly one of -server, -port, -mac and -tap"},
+		{[]string{"-server", "vm2", "-port", "p"}, "exactly one of"},
+		{[]string{"-server", "vm2", "-tap", "t"}, "exactly one of"},
+		{[]string{"-cloud", "aio", "-port", "p"}, "-cloud, -libvirt-uri and -node go with -server"},
+		{[]string{"-libvirt-uri", "none", "-tap", "t"}, "go with -server"},
+		{[]string{"-node", "vm", "-mac", "fa:16:3e:00:00:01"}, "go with -server"},
+		{[]string{"-demo", "-server", "vm2"}, "drop -server, -cloud"},
+		{[]string{"-demo", "-cloud", "aio"}, "drop -server, -cloud"},
+		{[]string{"-server", "vm2", "-json", "-dot"}, "exclude each other"},
 		{[]string{"-port", "p", "-tap", "t"}, "exactly one of"},
 		{[]string{"-port", "p", "-mac", "fa:16:3e:00:00:01", "-tap", "t"}, "exactly one of"},
 		{[]string{"-mac", "not-a-mac"}, "-mac:"},
@@ -70,7 +78,7 @@ func TestUsage(t *testing.T) {
 			t.Errorf("%q: stderr %q lacks %q and the usage", c.args, errs, c.msg)
 		}
 	}
-	if code, _, errs := runArgs(context.Background(), "-h"); code != exitOK || !strings.Contains(errs, "-port ID") {
+	if code, _, errs := runArgs(context.Background(), "-h"); code != exitOK || !strings.Contains(errs, "-port ID") || !strings.Contains(errs, "-server NAME or ID") || !strings.Contains(errs, "-cloud NAME") {
 		t.Errorf("-h: exit %d, stderr %q", code, errs)
 	}
 }
