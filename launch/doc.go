@@ -19,6 +19,11 @@
 // *FaultError carrying Nova's fault, the port bindings and the state of the
 // compute service and agents on the host.
 //
+// Server reads an existing server in any status (ACTIVE, SHUTOFF, BUILD,
+// ERROR with Nova's fault) by ID or unique name, with its ports; Ports
+// lists the Neutron ports of a device ID with their binding. Both only
+// GET and never wait.
+//
 // Transient failures (HTTP 5xx, 429 with Retry-After, 409 on create,
 // connection resets) are retried with bounded back-off; the rest come back
 // as *APIError naming the request (method and URL) that failed. No secret

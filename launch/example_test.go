@@ -52,3 +52,30 @@ func Example() {
 		fmt.Println(srv.ID, srv.Host, srv.InstanceName, srv.Addresses)
 	}
 }
+
+// Reading a server someone else launched, whatever its status, by name.
+// Compile-only: it needs a real cloud.
+func ExampleClient_Server() {
+	ctx := context.Background()
+	c, err := launch.Open(ctx, &launch.Config{Cloud: "aio"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv, err := c.Server(ctx, "cirros1")
+	switch {
+	case errors.Is(err, launch.ErrNotFound), errors.Is(err, launch.ErrAmbiguous):
+		fmt.Println(err)
+		return
+	case err != nil:
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(srv.Status, srv.Host, srv.InstanceName)
+	if srv.Fault != nil {
+		fmt.Println(srv.Fault.Code, srv.Fault.Message)
+	}
+	for _, p := range srv.Ports {
+		fmt.Println(p.ID, p.MAC, p.VIFType, p.HostID)
+	}
+}

@@ -225,11 +225,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // runServer is the -server mode: the cloud names the server and its
 // ports, libvirtd (when there is one) its domain.
 func runServer(ctx context.Context, o opts, cfg *trace.Config, log *slog.Logger, stdout, stderr io.Writer) int {
-	api, err := launch.Open(ctx, &launch.Config{Cloud: o.cloud, Logger: log})
-	if err != nil {
-		fmt.Fprintln(stderr, "vmtrace:", err)
-		return exitFail
-	}
 	cfg.NodeName = o.node
 	switch {
 	case o.libvirtURI == "none":
@@ -242,14 +237,22 @@ func runServer(ctx context.Context, o opts, cfg *trace.Config, log *slog.Logger,
 		defer lv.Close()
 		cfg.Libvirt = lv
 	default:
-		// libvirtd absent (a network node): the domain hops stay unknown.
+		// libvirtd absent or not answering (a network node): the domain
+		// hops stay unknown ("no libvirt client").
 		if _, err := os.Stat(libvirtinspect.DefaultReadOnlySocket); err == nil {
-			lv, err := libvirtinspect.Open(&libvirtinspect.Config{ReadOnly: true, Logger: log})
+			lv, err := libvirtinspect.Dial(ctx, &libvirtinspect.Config{ReadOnly: true, DialTimeout: 2 * time.Second, Logger: log})
 			if err == nil {
 				defer lv.Close()
 				cfg.Libvirt = lv
+			} else if log != nil {
+				log.Debug("no libvirt: the domain hops stay unknown", "err", err)
 			}
 		}
+	}
+	api, err := launch.Open(ctx, &launch.Config{Cloud: o.cloud, Logger: log})
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace:", err)
+		return exitFail
 	}
 	st, err := trace.Server(ctx, cfg, api, o.server)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -104,7 +105,26 @@ func TestIntegrationServerAgainstFakeCloud(t *testing.T) {
 		}
 	}
 
-	code, out, errs := runArgs(ctx, append([]string{"-cloud", "fake", "-server", "no-such-vm"}, local...)...)
+	// An explicit libvirt URI whose daemon is absent: the domain hop says
+	// so (not ok); an unparsable URI is a usage error.
+	sock := filepath.Join(dir, "no-libvirt-sock")
+	args := append([]string{"-cloud", "fake", "-server", "vm2", "-json"}, local...)
+	args = append(args, "-libvirt-uri", "qemu+unix:///system?socket="+sock)
+	code, out, errs := runArgs(ctx, args...)
+	var st trace.ServerTrace
+	if err := json.Unmarshal([]byte(out), &st); err != nil || code != exitFail || len(st.Traces) != 1 {
+		t.Fatalf("absent libvirtd: exit %d, %v, stderr %s", code, err, errs)
+	}
+	if h, ok := st.Traces[0].Hop(trace.KindDomain, ""); !ok || h.Verdict == trace.OK || !strings.Contains(fmt.Sprint(h), sock) {
+		t.Errorf("domain hop with an absent libvirtd %+v", h)
+	} else {
+		t.Logf("domain hop with an absent libvirtd: %s %s", h.Verdict, h.Summary)
+	}
+	if code, _, errs := runArgs(ctx, append(append([]string{"-server", "vm2"}, local[:len(local)-4]...), "-libvirt-uri", "bogus+carrier-pigeon://x/y")...); code != exitUsage || !strings.Contains(errs, "-libvirt-uri") {
+		t.Errorf("bad -libvirt-uri: exit %d, stderr %q", code, errs)
+	}
+
+	code, out, errs = runArgs(ctx, append([]string{"-cloud", "fake", "-server", "no-such-vm"}, local...)...)
 	if code != exitFail || out != "" || !strings.Contains(errs, `"no-such-vm"`) || !strings.Contains(errs, "not found") {
 		t.Errorf("unknown server: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
