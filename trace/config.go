@@ -56,9 +56,9 @@ type Config struct {
 	// to trace there. Zero value: os.Hostname(); "-" disables the
 	// comparison.
 	NodeName string
-	// ServerWait bounds how long Server waits for Nova to answer about
-	// the server, including waiting for a server in BUILD to become
-	// ACTIVE or ERROR (the launch client's polling). Zero value: 30 s.
+	// ServerWait bounds Server's API reads (the server and its ports).
+	// The server is read once, in whatever status it is, never waited
+	// for. Zero value: 30 s.
 	ServerWait time.Duration
 	// Logger receives debug records. Zero value (nil): silent.
 	Logger *slog.Logger
