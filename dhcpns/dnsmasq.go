@@ -21,5 +21,10 @@ type Process struct {
 // zombie still answers kill(pid, 0), but it serves nothing: it is dead.
 func (p Process) Zombie() bool { return p.State == "Z" || p.State == "X" }
 
+// Stopped reports whether the process is stopped by a signal or traced
+// (state T or t): it exists, so Neutron counts it alive, but it answers
+// nothing until it gets SIGCONT.
+func (p Process) Stopped() bool { return p.State == "T" || p.State == "t" }
+
 // Alive reports whether the process exists and is not a zombie.
 func (p Process) Alive() bool { return p.PID > 0 && p.State != "" && !p.Zombie() }

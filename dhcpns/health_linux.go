@@ -142,6 +142,9 @@ func dnsmasqCheck(d *DnsmasqStatus, cfg *Config) Check {
 	case d.Process != nil && d.Process.Zombie():
 		c.Status = StatusFail
 		c.Summary = fmt.Sprintf("dnsmasq pid %d is dead (zombie, state %s): restart the DHCP agent or `kill -HUP` it to respawn dnsmasq", d.Process.PID, d.Process.State)
+	case d.Alive && d.Process.Stopped():
+		c.Status = StatusFail
+		c.Summary = fmt.Sprintf("dnsmasq pid %d is stopped (state %s): Neutron counts it alive, but it answers no DHCP until `kill -CONT %d`", d.Process.PID, d.Process.State, d.Process.PID)
 	case d.Alive && d.InsideNamespace:
 		c.Status = StatusOK
 		c.Summary = fmt.Sprintf("dnsmasq pid %d alive inside %s", d.Process.PID, NamespaceName(d.NetworkID))

@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vifpath/vifpath/internal/testutil"
 )
@@ -155,6 +157,37 @@ func TestIntegrationHealthDnsmasqKilled(t *testing.T) {
 	if !strings.Contains(h.Dnsmasq.PIDFileError, "stale pid file") {
 		t.Errorf("reaped: pid file error %q", h.Dnsmasq.PIDFileError)
 	}
+}
+
+func TestIntegrationHealthDnsmasqStopped(t *testing.T) {
+	e := newDHCPEnv(t, false, false)
+	pid := e.net.Dnsmasq.PID
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
+	// The state changes once the kernel has delivered the signal.
+	var h *Health
+	for i := 0; i < 100; i++ {
+		if h = health(t, e, macA); h.Dnsmasq.Process != nil && h.Dnsmasq.Process.Stopped() {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	wantCheck(t, h, CheckDnsmasq, StatusFail, "stopped")
+	if !h.Dnsmasq.Alive {
+		t.Errorf("a stopped dnsmasq is alive by Neutron's rule: %+v", h.Dnsmasq)
+	}
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		if h = health(t, e, macA); h.Dnsmasq.Process != nil && !h.Dnsmasq.Process.Stopped() {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	wantCheck(t, h, CheckDnsmasq, StatusOK, "alive inside")
 }
 
 func TestIntegrationHealthNamespaceMissing(t *testing.T) {
