@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -199,29 +198,10 @@ func TestServerAmbiguous(t *testing.T) {
 		fake := fakecloud.New(nil)
 		c := openFake(t, fake, nil)
 		ctx := context.Background()
-		fl, err := c.FindFlavor(ctx, "m1.nano")
-		if err != nil {
-			t.Fatal(err)
+		if err := fake.PostServer("vm2", "m1.nano", "aio-tiny", "provider1"); err != nil {
+			t.Fatalf("second vm2: %v", err)
 		}
-		im, err := c.FindImage(ctx, "aio-tiny")
-		if err != nil {
-			t.Fatal(err)
-		}
-		nw, err := c.FindNetwork(ctx, "provider1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		toks := fake.Tokens()
-		body := fmt.Sprintf(`{"server":{"name":"vm2","flavorRef":%q,"imageRef":%q,"networks":[{"uuid":%q}]}}`, fl.ID, im.ID, nw.ID)
-		req, _ := http.NewRequest(http.MethodPost, fakecloud.InternalBase+"/compute/v2.1/servers", strings.NewReader(body))
-		req.Header.Set("X-Auth-Token", toks[len(toks)-1])
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := fake.Transport().RoundTrip(req)
-		if err != nil || resp.StatusCode != 202 {
-			t.Fatalf("second vm2: %v %v", resp, err)
-		}
-		resp.Body.Close()
-		_, err = c.Server(ctx, "vm2")
+		_, err := c.Server(ctx, "vm2")
 		if !errors.Is(err, launch.ErrAmbiguous) || !strings.Contains(err.Error(), vm2ID) || strings.Count(err.Error(), "(") < 2 {
 			t.Errorf("Server(vm2) with two vm2: %v; want ErrAmbiguous listing both", err)
 		}

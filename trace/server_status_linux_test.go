@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -136,28 +135,10 @@ func TestServerNameErrors(t *testing.T) {
 	}
 	// A second "vm2" (the recorded server's name), created through Nova's
 	// API directly: Launch would adopt the first one.
-	fl, err := c.FindFlavor(ctx, "m1.nano")
-	if err != nil {
-		t.Fatal(err)
+	if err := fake.PostServer("vm2", "m1.nano", "aio-tiny", "provider1"); err != nil {
+		t.Fatalf("second vm2: %v", err)
 	}
-	im, err := c.FindImage(ctx, "aio-tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	nw, err := c.FindNetwork(ctx, "provider1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	toks := fake.Tokens()
-	body := fmt.Sprintf(`{"server":{"name":"vm2","flavorRef":%q,"imageRef":%q,"networks":[{"uuid":%q}]}}`, fl.ID, im.ID, nw.ID)
-	req, _ := http.NewRequest(http.MethodPost, fakecloud.InternalBase+"/compute/v2.1/servers", strings.NewReader(body))
-	req.Header.Set("X-Auth-Token", toks[len(toks)-1])
-	resp, err := fake.Transport().RoundTrip(req)
-	if err != nil || resp.StatusCode != 202 {
-		t.Fatalf("second vm2: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	_, err = trace.Server(ctx, nil, c, "vm2")
+	_, err := trace.Server(ctx, nil, c, "vm2")
 	if !errors.Is(err, launch.ErrAmbiguous) || !strings.Contains(err.Error(), "3fc516db-bae9-4e60-a58c-0d8beace5d6e") {
 		t.Errorf("ambiguous name: %v", err)
 	}

@@ -401,6 +401,46 @@ func (c *Cloud) Tokens() []string {
 	return slices.Clone(c.issued)
 }
 
+// PostServer creates a server through Nova's own API, as another client
+// would (a POST to /servers with the newest token), from the names of a
+// flavor, an image and a network the fake holds. Tests use it for what
+// launch never does itself, such as a second server with a name in use.
+// A client must have authenticated first.
+func (c *Cloud) PostServer(name, flavor, image, network string) error {
+	c.mu.Lock()
+	_, fl := find(c.flavors, "name", flavor)
+	_, im := find(c.images, "name", image)
+	_, nw := find(c.networks, "name", network)
+	var tok string
+	if len(c.issued) > 0 {
+		tok = c.issued[len(c.issued)-1]
+	}
+	c.mu.Unlock()
+	switch {
+	case fl == nil || im == nil || nw == nil:
+		return fmt.Errorf("fakecloud: post server %s: flavor %q, image %q or network %q not in the fake", name, flavor, image, network)
+	case tok == "":
+		return fmt.Errorf("fakecloud: post server %s: no token issued yet: authenticate a client first", name)
+	}
+	body := fmt.Sprintf(`{"server":{"name":%q,"flavorRef":"%v","imageRef":"%v","networks":[{"uuid":"%v"}]}}`, name, fl["id"], im["id"], nw["id"])
+	req, err := http.NewRequest(http.MethodPost, InternalBase+"/compute/v2.1/servers", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Auth-Token", tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Transport().RoundTrip(req)
+	if err != nil {
+		return fmt.Errorf("fakecloud: post server %s: %w", name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("fakecloud: post server %s: HTTP %d: %s", name, resp.StatusCode, b)
+	}
+	return nil
+}
+
 // AdminPasswords returns every adminPass the fake returned from a server
 // create (secrets a client must never log).
 func (c *Cloud) AdminPasswords() []string {
