@@ -14,8 +14,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
-	"unsafe"
 
+	"github.com/vifpath/vifpath/internal/tuntap"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -165,17 +165,17 @@ func Build(ctx context.Context, cfg *Config) (t *Topology, err error) {
 	vm2 := Port{ID: randUUID(), MAC: randNeutronMAC(), Role: "compute"}
 	vm2.Device = linuxbridge.PortTapName(vm2.ID)
 	err = inNetNS(t.HostPath, func() error {
-		f, err := openTap(vm1.Device)
+		f, err := tuntap.Open(vm1.Device)
 		if err != nil {
 			return err
 		}
 		t.tapFile = f
-		f2, err := openTap(vm2.Device)
+		f2, err := tuntap.Open(vm2.Device)
 		if err != nil {
 			return err
 		}
 		defer f2.Close()
-		return ioctlInt(f2, unix.TUNSETPERSIST, 1)
+		return tuntap.Persist(f2)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("demo: taps: %w", err)
@@ -253,7 +253,7 @@ func Build(ctx context.Context, cfg *Config) (t *Topology, err error) {
 		if err := sendFrames(t.DHCP, nsLink.Attrs().Index, dhcpPort.MAC); err != nil {
 			return nil, err
 		}
-		if _, err := t.tapFile.Write(frame(vm1.MAC, vnetHdrLen)); err != nil {
+		if _, err := t.tapFile.Write(frame(vm1.MAC, tuntap.VnetHdrLen)); err != nil {
 			return nil, fmt.Errorf("demo: write to %s: %w", vm1.Device, err)
 		}
 		// The kernel sets the bridge's operational state asynchronously
@@ -448,8 +448,6 @@ func addAddr(h *netlink.Handle, dev, cidr string) error {
 	return nil
 }
 
-const vnetHdrLen = 10 // virtio-net header on taps opened with IFF_VNET_HDR
-
 // frame is a broadcast frame from src with an experimental EtherType,
 // after pad bytes of (zero) virtio-net header.
 func frame(src net.HardwareAddr, pad int) []byte {
@@ -473,32 +471,4 @@ func sendFrames(nsPath string, ifindex int, src net.HardwareAddr) error {
 		copy(sa.Addr[:], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 		return unix.Sendto(fd, frame(src, 0), 0, sa)
 	})
-}
-
-// openTap opens (creating) a tap with libvirt's flags.
-func openTap(name string) (*os.File, error) {
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open /dev/net/tun: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "/dev/net/tun")
-	var req struct {
-		name  [unix.IFNAMSIZ]byte
-		flags uint16
-		_     [22]byte
-	}
-	copy(req.name[:], name)
-	req.flags = unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.TUNSETIFF, uintptr(unsafe.Pointer(&req))); errno != 0 {
-		f.Close()
-		return nil, fmt.Errorf("TUNSETIFF %s: %w", name, errno)
-	}
-	return f, nil
-}
-
-func ioctlInt(f *os.File, req uint, v int) error {
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), uintptr(req), uintptr(v)); errno != 0 {
-		return errno
-	}
-	return nil
 }

@@ -1,16 +1,14 @@
 package testutil
 
 import (
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"testing"
-	"unsafe"
 
+	"github.com/vifpath/vifpath/internal/tuntap"
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // Link looks up a link by name in the namespace, failing the test if absent.
@@ -52,7 +50,7 @@ func (n *NetNS) Veth(tb testing.TB, name string, peer *NetNS, peerName string) (
 }
 
 // TapFlags are the flags libvirt opens tap devices with.
-const TapFlags = unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR
+const TapFlags = tuntap.Flags
 
 // Tap creates a persistent tap device in the namespace, as libvirt makes
 // them (IFF_TAP|IFF_NO_PI|IFF_VNET_HDR). With no process attached its
@@ -61,15 +59,12 @@ const TapFlags = unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR
 func (n *NetNS) Tap(tb testing.TB, name string) netlink.Link {
 	tb.Helper()
 	err := n.Do(func() error {
-		f, err := openTap(name)
+		f, err := tuntap.Open(name)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		if err := ioctlInt(f, unix.TUNSETPERSIST, 1); err != nil {
-			return fmt.Errorf("TUNSETPERSIST: %w", err)
-		}
-		return nil
+		return tuntap.Persist(f)
 	})
 	if err != nil {
 		tb.Fatalf("testutil: add tap %s in %s: %v", name, n.Name, err)
@@ -87,7 +82,7 @@ func (n *NetNS) AttachTap(tb testing.TB, name string) *os.File {
 	var f *os.File
 	err := n.Do(func() error {
 		var err error
-		f, err = openTap(name)
+		f, err = tuntap.Open(name)
 		return err
 	})
 	if err != nil {
@@ -99,34 +94,7 @@ func (n *NetNS) AttachTap(tb testing.TB, name string) *os.File {
 
 // VnetHdrLen is the size of the virtio-net header on a tap opened with
 // IFF_VNET_HDR.
-const VnetHdrLen = 10
-
-func openTap(name string) (*os.File, error) {
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open /dev/net/tun: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "/dev/net/tun")
-	var req struct {
-		name  [unix.IFNAMSIZ]byte
-		flags uint16
-		_     [22]byte
-	}
-	copy(req.name[:], name)
-	req.flags = TapFlags
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.TUNSETIFF, uintptr(unsafe.Pointer(&req))); errno != 0 {
-		f.Close()
-		return nil, fmt.Errorf("TUNSETIFF %s: %w", name, errno)
-	}
-	return f, nil
-}
-
-func ioctlInt(f *os.File, req uint, v int) error {
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), uintptr(req), uintptr(v)); errno != 0 {
-		return errno
-	}
-	return nil
-}
+const VnetHdrLen = tuntap.VnetHdrLen
 
 // SetUp brings a link up.
 func (n *NetNS) SetUp(tb testing.TB, name string) {
