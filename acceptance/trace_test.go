@@ -42,13 +42,6 @@ func TestAcceptanceTrace(t *testing.T) {
 	c := cloud(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	t.Cleanup(func() {
-		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer ccancel()
-		if err := c.Cleanup(cctx); err != nil {
-			t.Errorf("cleanup of %v: %v", c.Created(), err)
-		}
-	})
 
 	p := walkthrough(ctx, t, c, 1)
 	port := p.server.Ports[0]

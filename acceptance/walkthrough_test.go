@@ -57,6 +57,15 @@ func cloud(t *testing.T) *launch.Client {
 	if err != nil {
 		testutil.SkipOrFail(t, "no reachable cloud %q (bring one up with `sudo aio/up.sh`): %v", cfg.Cloud, err)
 	}
+	// Whatever the test makes through c is deleted when it ends, even if a
+	// check fails.
+	t.Cleanup(func() {
+		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer ccancel()
+		if err := c.Cleanup(cctx); err != nil {
+			t.Errorf("cleanup of %v: %v", c.Created(), err)
+		}
+	})
 	return c
 }
 
@@ -162,13 +171,6 @@ func TestAcceptanceWalkthrough(t *testing.T) {
 	c := cloud(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	t.Cleanup(func() {
-		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer ccancel()
-		if err := c.Cleanup(cctx); err != nil {
-			t.Errorf("cleanup of %v: %v", c.Created(), err)
-		}
-	})
 
 	first := walkthrough(ctx, t, c, 1)
 	if !first.created["server"] {
