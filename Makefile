@@ -36,8 +36,9 @@ test: check acceptance-all
 ## acceptance-all: bring up the all-in-one OpenStack (aio/up.sh) and run every acceptance suite.
 ## The suites share the cloud's one flat network and the default group's rules, which each
 ## creates, checks and deletes: -p 1 runs the packages one after the other.
+## The project's cloud serves noVNC, so launch's console check must get a real URL.
 acceptance-all: aio-up
-	OS_CLOUD=vifpath-aio OS_CLIENT_CONFIG_FILE=/etc/openstack/clouds.yaml \
+	OS_CLOUD=vifpath-aio OS_CLIENT_CONFIG_FILE=/etc/openstack/clouds.yaml VIFPATH_ACCEPTANCE_CONSOLE=required \
 	  GOTEST_FLAGS="-p 1 -tags acceptance -timeout 30m" bash scripts/gotest.sh ./acceptance/... ./launch/... \
 	  || { bash aio/logs.sh 60; exit 1; }
 

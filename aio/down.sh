@@ -50,7 +50,7 @@ nets=$( { ls /var/lib/neutron/dhcp 2>/dev/null; mysql -N -e 'SELECT id FROM neut
 # (all at once: each takes 2-6 s to shut down gracefully; in parallel ~6 s in total)
 kids=""; stoppers=()
 for s in neutron-metadata-agent neutron-dhcp-agent neutron-linuxbridge-agent neutron-server \
-         nova-compute nova-scheduler nova-conductor nova-api placement-api glance-api keystone; do
+         nova-compute nova-novncproxy nova-scheduler nova-conductor nova-api placement-api glance-api keystone; do
   p=$(svc_pid "$s") || { rm -f "$AIO_RUN/$s.pid" "$AIO_RUN/$s.hash"; continue; }
   kids="$kids $(descendants "$p")"
   svc_stop "$s" & stoppers+=($!)

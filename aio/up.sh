@@ -17,7 +17,7 @@ PKGS=(
   crudini curl sudo ca-certificates python3-openstackclient
   mariadb-server python3-pymysql rabbitmq-server
   keystone glance placement-api
-  nova-api nova-conductor nova-scheduler nova-compute-qemu
+  nova-api nova-conductor nova-scheduler nova-compute-qemu nova-consoleproxy
   neutron-server neutron-linuxbridge-agent neutron-dhcp-agent neutron-metadata-agent
   libvirt-daemon-system libvirt-daemon-system-sysv libvirt-clients qemu-system-x86 qemu-utils
   dnsmasq-base iputils-arping bridge-utils ebtables iptables ipset conntrack iproute2 haproxy
@@ -53,6 +53,7 @@ nova-common nova/configure_neutron boolean false
 nova-common nova/configure_placement boolean false
 nova-api novaapi/configure_db boolean false
 nova-api nova/configure_api-endpoint boolean false
+nova-consoleproxy nova-consoleproxy/daemon_type select novnc
 placement-common placement/configure_db boolean false
 placement-common placement/configure_ksat boolean false
 placement-api placement/configure_api-endpoint boolean false
@@ -342,7 +343,13 @@ phase_nova() {
   iset $C keystone_authtoken www_authenticate_uri "$KS_URL"
   ks_auth $C service_user nova
   iset $C service_user send_service_user_token true
-  iset $C vnc enabled false
+  # The walkthrough's console: noVNC through nova-novncproxy on loopback.
+  iset $C vnc enabled true
+  iset $C vnc server_listen 127.0.0.1
+  iset $C vnc server_proxyclient_address 127.0.0.1
+  iset $C vnc novncproxy_host 127.0.0.1
+  iset $C vnc novncproxy_port 6080
+  iset $C vnc novncproxy_base_url http://127.0.0.1:6080/vnc_auto.html
   iset $C spice enabled false
   iset $C oslo_concurrency lock_path /var/lib/nova/tmp
   ks_auth $C placement placement
@@ -365,12 +372,13 @@ phase_nova() {
     stamp nova-db
   fi
   local s
-  for s in nova-api nova-conductor nova-scheduler; do
+  for s in nova-api nova-conductor nova-scheduler nova-novncproxy; do
     SVC_CONF=$C svc_ensure $s nova /usr/bin/$s --config-file=$C --log-file "$AIO_LOGS/$s.log"
   done
   # root: works with any libvirtd (also one started by someone else with polkit auth).
   SVC_CONF="$C $CC" svc_ensure nova-compute root /usr/bin/nova-compute --config-file=$C --config-file=$CC --log-file "$AIO_LOGS/nova-compute.log"
   wait_for 120 "nova-api on :8774" http_up http://$CTRL:8774/
+  wait_for 60 "nova-novncproxy on :6080" http_up http://127.0.0.1:6080/vnc_auto.html
   admin_env
   wait_for 120 "nova-compute to report up" sh -c 'openstack compute service list --service nova-compute -f value -c State | grep -qx up'
   if ! stamped nova-hosts; then

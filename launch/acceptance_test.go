@@ -3,9 +3,15 @@
 package launch_test
 
 import (
+	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -263,6 +269,81 @@ func checkConsole(ctx context.Context, t *testing.T, c *launch.Client, id string
 		t.Errorf("GET console URL %s://%s%s: HTTP %d, %d bytes; want noVNC's page", pu.Scheme, pu.Host, pu.Path, resp.StatusCode, len(body))
 	}
 	t.Logf("console URL %s://%s%s served noVNC (%d bytes)", pu.Scheme, pu.Host, pu.Path, len(body))
+	// The page alone proves little: open the websocket noVNC would open
+	// with the URL's token and read the guest's VNC server greeting
+	// through the proxy.
+	greeting, err := vncGreeting(pu)
+	if err != nil {
+		t.Fatalf("console websocket through %s: %v", pu.Host, err)
+	}
+	if !strings.HasPrefix(greeting, "RFB 003.") {
+		t.Errorf("console websocket gave %q; want the guest's VNC greeting \"RFB 003.xxx\"", greeting)
+	}
+	t.Logf("console websocket with the token reached the guest's VNC server: %q", strings.TrimSpace(greeting))
+}
+
+// vncGreeting opens noVNC's websocket on the console URL's proxy with the
+// URL's token (Zed puts it in ?path=%3Ftoken%3D…) and returns the first
+// binary message, the VNC server's protocol version. The token never
+// appears in what it returns.
+func vncGreeting(u *url.URL) (string, error) {
+	token := u.Query().Get("token")
+	if p := u.Query().Get("path"); token == "" && p != "" {
+		if q, err := url.ParseQuery(strings.TrimPrefix(p, "?")); err == nil {
+			token = q.Get("token")
+		}
+	}
+	if token == "" {
+		return "", errors.New("no token in the console URL")
+	}
+	c, err := net.DialTimeout("tcp", u.Host, 10*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	key := make([]byte, 16)
+	rand.Read(key)
+	req := "GET /?token=" + url.QueryEscape(token) + " HTTP/1.1\r\n" +
+		"Host: " + u.Host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + base64.StdEncoding.EncodeToString(key) + "\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\n" +
+		"Origin: " + u.Scheme + "://" + u.Host + "\r\n\r\n"
+	if _, err := io.WriteString(c, req); err != nil {
+		return "", err
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return "", fmt.Errorf("upgrade response: %w", err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return "", fmt.Errorf("upgrade answered HTTP %d, want 101", resp.StatusCode)
+	}
+	// One server frame: unmasked, FIN, binary (or text), short payload.
+	var hdr [2]byte
+	if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		return "", fmt.Errorf("first frame: %w", err)
+	}
+	n := int(hdr[1] & 0x7f)
+	switch n {
+	case 126:
+		var ext [2]byte
+		if _, err := io.ReadFull(br, ext[:]); err != nil {
+			return "", err
+		}
+		n = int(binary.BigEndian.Uint16(ext[:]))
+	case 127:
+		return "", errors.New("first frame longer than 64 KiB")
+	}
+	if op := hdr[0] & 0x0f; op != 2 && op != 1 {
+		return "", fmt.Errorf("first frame has opcode %d, want a binary message", op)
+	}
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(br, payload); err != nil {
+		return "", err
+	}
+	return string(payload), nil
 }
 
 func TestAcceptanceFlavorTooLargeFaultReachesCaller(t *testing.T) {
