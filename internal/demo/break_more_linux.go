@@ -16,11 +16,6 @@ import (
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
-// WrongBridge is the bridge BreakWrongBridge moves the VM's tap to: the
-// name of libvirt's default network's bridge, a bridge no Neutron agent
-// made.
-const WrongBridge = "virbr0"
-
 // ImpostorNetNS is the path of the namespace BreakDupIP adds: another
 // host on the bridge holding the VM's IP on its eth0. It exists only after
 // Break(BreakDupIP) and until Close.
