@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -89,7 +90,26 @@ func (p *Path) breakLeaseSeeded() error {
 	if err := p.startDnsmasq(ctx, bin); err != nil {
 		return fmt.Errorf("demo: restart dnsmasq: %w", err)
 	}
-	return nil
+	// dnsmasq rewrites the lease file in place (truncate, write) soon
+	// after it starts, filling the hosts file's names into the seeded
+	// rows (2.90): a reader in between sees no row at all. Wait for the
+	// rewritten row; a dnsmasq that leaves the file alone leaves the seed.
+	leases := filepath.Join(p.StateDir, p.NetworkID, "leases")
+	rewritten := []byte(fmt.Sprintf(" %s %s %s ", p.MAC, p.IP, hostName(p.IP)))
+	seeded := []byte(fmt.Sprintf(" %s %s * *\n", p.MAC, p.IP))
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		b, err := os.ReadFile(leases)
+		if err == nil && bytes.Contains(b, rewritten) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil && bytes.Contains(b, seeded) {
+				return nil
+			}
+			return fmt.Errorf("demo: dnsmasq restarted, but %s has no row for %s after 2 s; it holds:\n%s", leases, p.MAC, b)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // breakDupIP adds another host holding the VM's IP: a namespace

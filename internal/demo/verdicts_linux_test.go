@@ -98,9 +98,9 @@ func TestIntegrationVerdicts(t *testing.T) {
 				trace.KindARP: trace.OK, trace.KindCounters: trace.OK}},
 		{name: "hosts-entry", b: BreakHostsEntry, overall: trace.Fail,
 			hop: trace.KindHostsEntry, verdict: trace.Fail, cause: "not in the hosts file",
-			// No hosts entry: no IP to probe, and without the probe
-			// nothing makes the guest send.
-			after: map[trace.Kind]trace.Verdict{trace.KindARP: trace.Unknown, trace.KindCounters: trace.Warn},
+			// No hosts entry: no IP to probe. (The counters depend on
+			// whether the guest's IPv6 happens to send.)
+			after: map[trace.Kind]trace.Verdict{trace.KindARP: trace.Unknown},
 			check: func(t *testing.T, p *Path) {
 				b, _ := os.ReadFile(filepath.Join(p.StateDir, p.NetworkID, "host"))
 				if bytes.Contains(b, []byte(p.MAC.String())) || len(b) == 0 {
