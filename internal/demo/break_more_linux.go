@@ -33,6 +33,9 @@ func (p *Path) breakWrongBridge() error {
 	}
 	defer h.Close()
 	if err := h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: WrongBridge}}); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("demo: break %s: %s already exists in %s (the fault is already injected): %w", BreakWrongBridge, WrongBridge, p.HostPath, err)
+		}
 		return fmt.Errorf("demo: add bridge %s: %w", WrongBridge, err)
 	}
 	br, err := h.LinkByName(WrongBridge)
@@ -79,7 +82,7 @@ func waitOperUp(h *netlink.Handle, names ...string) error {
 // (12 h): its row stays Neutron's seed.
 func (p *Path) breakLeaseSeeded() error {
 	if p.dnsmasq == nil || len(p.DnsmasqArgs) == 0 {
-		return errors.New("demo: dnsmasq is not running")
+		return fmt.Errorf("demo: break %s: dnsmasq is not running (stopped by Break(%s)?): nothing to restart", BreakLeaseSeeded, BreakDnsmasq)
 	}
 	bin := p.DnsmasqArgs[0]
 	if err := p.stopDnsmasq(syscall.SIGTERM); err != nil {
@@ -122,6 +125,9 @@ func (p *Path) breakLeaseSeeded() error {
 func (p *Path) breakDupIP() (err error) {
 	ns := p.ImpostorNetNS()
 	if err := newNetNS(ns); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("demo: break %s: the impostor's namespace %s already exists (the fault is already injected): %w", BreakDupIP, ns, err)
+		}
 		return err
 	}
 	p.mounts = append(p.mounts, ns)

@@ -232,6 +232,21 @@ func testVerdict(t *testing.T, c verdictCase) {
 	if c.hop != "" && !slices.ContainsFunc(tr.Failing(), func(h trace.Hop) bool { return h.Kind == c.hop }) {
 		t.Errorf("Failing() does not list the %s hop", c.hop)
 	}
+	// Faults that cannot be injected twice, or need dnsmasq, say so.
+	var refused []Breakage
+	switch c.b {
+	case BreakWrongBridge, BreakDupIP:
+		refused = []Breakage{c.b}
+	case BreakDnsmasq:
+		refused = []Breakage{BreakLeaseSeeded, BreakHostsEntry}
+	}
+	for _, b := range refused {
+		if err := p.Break(b); err == nil {
+			t.Errorf("Break(%s) after Break(%s) succeeded", b, c.b)
+		} else {
+			t.Logf("Break(%s) after Break(%s): %v", b, c.b, err)
+		}
+	}
 
 	if err := p.Close(); err != nil {
 		t.Errorf("Close: %v", err)
