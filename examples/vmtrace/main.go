@@ -13,7 +13,7 @@
 //	vmtrace -server NAME|ID [-cloud NAME] [-libvirt-uri URI|none] [-node NAME]
 //	        [-netns …] [-netns-dir …] [-state-dir …] [-nm-run-dir …] [-skip-dhcp]
 //	        [-no-arp] [-interval D] [-json | -dot | -mermaid]
-//	vmtrace -demo [-break dnsmasq|tap-down|uplink|hosts-entry] [-json | -dot | -mermaid]
+//	vmtrace -demo [-break FAULT] [-json | -dot | -mermaid]
 //
 // With -server it asks Nova and Neutron (the cloud -cloud names in
 // clouds.yaml; default OS_CLOUD, else an openrc's OS_* variables) for the
@@ -41,8 +41,13 @@
 // Neutron's command line, hosts, opts and seeded lease files; a guest
 // namespace on a tap<port> veth with libvirt's fe:16:3e MAC, whose busybox
 // udhcpc renews its lease of 192.168.31.74), traces the guest's port, breaks
-// one hop (-break: kill dnsmasq, the default; set the tap down; delete the
-// uplink eth2; drop the port from dnsmasq's hosts file), traces
+// one hop (-break: dnsmasq, kill dnsmasq, the default; tap-down, set the
+// tap down; uplink, delete the uplink eth2; hosts-entry, drop the port from
+// dnsmasq's hosts file; wrong-bridge, move the tap to a virbr0 bridge;
+// lease-seeded, restart dnsmasq with the lease file seeded as Neutron does
+// while the guest does not renew; dup-ip, another host on the bridge
+// holding the guest's IP, the guest ignoring ARP; fdb-never-learned,
+// learning off on the tap and its FDB entry deleted), traces
 // again to show the verdict change, and removes everything, also on error,
 // Ctrl-C or SIGTERM, then checks nothing is left (only a SIGKILL leaves the
 // demo's dnsmasq and namespace mounts under $TMPDIR/vifpath-demo-*). It
@@ -51,7 +56,8 @@
 // Exit status: 0 when the overall verdict is ok; 1 when it is fail (or the
 // trace could not run); 3 when it is warn or unknown (the path may work but
 // something deserves a look); 2 on a usage error. With -demo: 0 when the
-// healthy trace is ok and the broken one fails, 1 otherwise.
+// healthy trace is ok and the broken one fails (warns, for lease-seeded),
+// 1 otherwise.
 //
 // vmtrace needs root: it enters namespaces, reads dnsmasq's /proc entries
 // and sends the ARP probe (-no-arp skips it).
@@ -133,7 +139,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.dot, "dot", false, "print a Graphviz DOT diagram of the path")
 	fs.BoolVar(&o.mermaid, "mermaid", false, "print a Mermaid diagram of the path")
 	fs.BoolVar(&o.demo, "demo", false, "build the walkthrough's path in throwaway namespaces, trace it, break it, trace again, remove it (root)")
-	fs.StringVar(&o.breakage, "break", string(demo.BreakDnsmasq), "with -demo: the fault to inject: dnsmasq (kill it), tap-down, uplink (delete eth2) or hosts-entry")
+	fs.StringVar(&o.breakage, "break", string(demo.BreakDnsmasq), "with -demo: the fault to inject: dnsmasq (kill it), tap-down, uplink (delete eth2), hosts-entry (drop the port from the hosts file), wrong-bridge (tap on virbr0), lease-seeded (dnsmasq restarted, lease not renewed), dup-ip (another host with the VM's IP) or fdb-never-learned (learning off on the tap)")
 	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -388,10 +394,14 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 		return exitFail
 	}
 	what := map[string]string{
-		string(demo.BreakDnsmasq):    fmt.Sprintf("kill -9 dnsmasq (pid %d)", p.DnsmasqPID),
-		string(demo.BreakTapDown):    fmt.Sprintf("ip link set %s down", p.Tap),
-		string(demo.BreakUplink):     fmt.Sprintf("ip link delete %s (the bridge's physical port)", p.Uplink),
-		string(demo.BreakHostsEntry): fmt.Sprintf("drop %s from dnsmasq's hosts file and SIGHUP it", p.MAC),
+		string(demo.BreakDnsmasq):         fmt.Sprintf("kill -9 dnsmasq (pid %d)", p.DnsmasqPID),
+		string(demo.BreakTapDown):         fmt.Sprintf("ip link set %s down", p.Tap),
+		string(demo.BreakUplink):          fmt.Sprintf("ip link delete %s (the bridge's physical port)", p.Uplink),
+		string(demo.BreakHostsEntry):      fmt.Sprintf("drop %s from dnsmasq's hosts file and SIGHUP it", p.MAC),
+		string(demo.BreakWrongBridge):     fmt.Sprintf("ip link set %s master %s (a bridge no Neutron agent made)", p.Tap, demo.WrongBridge),
+		string(demo.BreakLeaseSeeded):     "restart dnsmasq as the DHCP agent does (lease file seeded), the guest not renewing",
+		string(demo.BreakDupIP):           fmt.Sprintf("another host on %s holding %s, the guest ignoring ARP (arp_ignore=8)", p.Bridge, p.IP),
+		string(demo.BreakFDBNeverLearned): fmt.Sprintf("bridge link set dev %s learning off; bridge fdb del %s dev %s master", p.Tap, p.MAC, p.Tap),
 	}[o.breakage]
 	if text {
 		fmt.Fprintf(stdout, "== 1. The healthy path: vmtrace -port %s\n\n", p.PortID)
@@ -435,8 +445,13 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 		fmt.Fprintln(stderr, "vmtrace: demo:", err)
 		return exitFail
 	}
-	if healthy.Verdict != trace.OK || broken.Verdict != trace.Fail {
-		fmt.Fprintf(stderr, "vmtrace: demo: expected ok then fail, got %s then %s\n", healthy.Verdict, broken.Verdict)
+	// A lease only seeded is a warning: the path may still work.
+	wantBroken := trace.Fail
+	if o.breakage == string(demo.BreakLeaseSeeded) {
+		wantBroken = trace.Warn
+	}
+	if healthy.Verdict != trace.OK || broken.Verdict != wantBroken {
+		fmt.Fprintf(stderr, "vmtrace: demo: expected ok then %s, got %s then %s\n", wantBroken, healthy.Verdict, broken.Verdict)
 		return exitFail
 	}
 	return exitOK

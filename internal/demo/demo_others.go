@@ -76,11 +76,17 @@ const (
 	BreakTapDown    Breakage = "tap-down"
 	BreakUplink     Breakage = "uplink"
 	BreakHostsEntry Breakage = "hosts-entry"
+
+	BreakWrongBridge     Breakage = "wrong-bridge"
+	BreakLeaseSeeded     Breakage = "lease-seeded"
+	BreakDupIP           Breakage = "dup-ip"
+	BreakFDBNeverLearned Breakage = "fdb-never-learned"
 )
 
 // Breakages lists the faults Break knows.
 func Breakages() []Breakage {
-	return []Breakage{BreakDnsmasq, BreakTapDown, BreakUplink, BreakHostsEntry}
+	return []Breakage{BreakDnsmasq, BreakTapDown, BreakUplink, BreakHostsEntry,
+		BreakWrongBridge, BreakLeaseSeeded, BreakDupIP, BreakFDBNeverLearned}
 }
 
 // BuildPath fails: network namespaces exist only on Linux.

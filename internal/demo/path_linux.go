@@ -113,11 +113,32 @@ const (
 	// and makes dnsmasq reread it (SIGHUP), as when the DHCP agent missed
 	// the port.
 	BreakHostsEntry Breakage = "hosts-entry"
+	// BreakWrongBridge moves the VM's tap from the network's brq bridge
+	// to WrongBridge, a bridge no Neutron agent made (libvirt's default
+	// network, or a tap plugged by hand). Another network's brq would be
+	// judged a healthy bridge without the API saying which network the
+	// port is on.
+	BreakWrongBridge Breakage = "wrong-bridge"
+	// BreakLeaseSeeded restarts dnsmasq as the DHCP agent does, rewriting
+	// its files with the lease file seeded ("<expiry> <mac> <ip> * *"),
+	// while the guest, which got its address earlier and runs no DHCP
+	// client, does not renew: its lease row is only Neutron's seed.
+	BreakLeaseSeeded Breakage = "lease-seeded"
+	// BreakDupIP adds another host on the bridge holding the VM's IP (a
+	// namespace, ImpostorNetNS, on another tap with its own MAC) and makes
+	// the guest ignore ARP for its address, so the IP is answered by the
+	// wrong MAC (a duplicate address).
+	BreakDupIP Breakage = "dup-ip"
+	// BreakFDBNeverLearned turns learning off on the VM's tap and deletes
+	// the bridge's FDB entry for the VM's MAC: the bridge never learns it
+	// (traffic to the VM is flooded).
+	BreakFDBNeverLearned Breakage = "fdb-never-learned"
 )
 
 // Breakages lists the faults Break knows.
 func Breakages() []Breakage {
-	return []Breakage{BreakDnsmasq, BreakTapDown, BreakUplink, BreakHostsEntry}
+	return []Breakage{BreakDnsmasq, BreakTapDown, BreakUplink, BreakHostsEntry,
+		BreakWrongBridge, BreakLeaseSeeded, BreakDupIP, BreakFDBNeverLearned}
 }
 
 // BuildPath creates the path, starts dnsmasq, and runs the guest's DHCP
@@ -522,6 +543,14 @@ func (p *Path) Break(b Breakage) error {
 			return fmt.Errorf("demo: SIGHUP dnsmasq: %w", err)
 		}
 		return nil
+	case BreakWrongBridge:
+		return p.breakWrongBridge()
+	case BreakLeaseSeeded:
+		return p.breakLeaseSeeded()
+	case BreakDupIP:
+		return p.breakDupIP()
+	case BreakFDBNeverLearned:
+		return p.breakFDBNeverLearned()
 	}
 	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, Breakages())
 }

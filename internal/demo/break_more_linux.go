@@ -1,0 +1,214 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/vifpath/vifpath/linuxbridge"
+)
+
+// ImpostorNetNS is the path of the namespace BreakDupIP adds: another
+// host on the bridge holding the VM's IP on its eth0. It exists only after
+// Break(BreakDupIP) and until Close.
+func (p *Path) ImpostorNetNS() string {
+	return filepath.Join(p.Dir, "impostor")
+}
+
+// breakWrongBridge moves the VM's tap from the network's brq bridge to
+// WrongBridge (created, up) in the node's namespace.
+func (p *Path) breakWrongBridge() error {
+	h, err := handleIn(p.HostPath)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: WrongBridge}}); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("demo: break %s: %s already exists in %s (the fault is already injected): %w", BreakWrongBridge, WrongBridge, p.HostPath, err)
+		}
+		return fmt.Errorf("demo: add bridge %s: %w", WrongBridge, err)
+	}
+	br, err := h.LinkByName(WrongBridge)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if err := h.LinkSetUp(br); err != nil {
+		return fmt.Errorf("demo: set %s up: %w", WrongBridge, err)
+	}
+	tap, err := h.LinkByName(p.Tap)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if err := h.LinkSetMaster(tap, br); err != nil {
+		return fmt.Errorf("demo: move %s to %s: %w", p.Tap, WrongBridge, err)
+	}
+	return waitOperUp(h, p.Tap, WrongBridge)
+}
+
+// waitOperUp waits up to 3 s for the links to be operationally up (a
+// bridge port forwards only then).
+func waitOperUp(h *netlink.Handle, names ...string) error {
+	deadline := time.Now().Add(3 * time.Second)
+	for _, name := range names {
+		for {
+			l, err := h.LinkByName(name)
+			if err == nil && l.Attrs().OperState == netlink.OperUp {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("demo: %s not operationally up after 3 s (%v)", name, err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// breakLeaseSeeded stops dnsmasq and starts it again as the DHCP agent
+// does when it restarts it: the hosts, opts and lease files rewritten,
+// the lease file with one seeded row per port ("<expiry> <mac> <ip> * *").
+// The guest keeps its address and runs no DHCP client (its udhcpc quit
+// once it had the lease), so it will not renew before half the lease time
+// (12 h): its row stays Neutron's seed.
+func (p *Path) breakLeaseSeeded() error {
+	if p.dnsmasq == nil || len(p.DnsmasqArgs) == 0 {
+		return fmt.Errorf("demo: break %s: dnsmasq is not running (stopped by Break(%s)?): nothing to restart", BreakLeaseSeeded, BreakDnsmasq)
+	}
+	bin := p.DnsmasqArgs[0]
+	if err := p.stopDnsmasq(syscall.SIGTERM); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.startDnsmasq(ctx, bin); err != nil {
+		return fmt.Errorf("demo: restart dnsmasq: %w", err)
+	}
+	// dnsmasq rewrites the lease file in place (truncate, write) soon
+	// after it starts, filling the hosts file's names into the seeded
+	// rows (2.90): a reader in between sees no row at all. Wait for the
+	// rewritten row; a dnsmasq that leaves the file alone leaves the seed.
+	leases := filepath.Join(p.StateDir, p.NetworkID, "leases")
+	rewritten := []byte(fmt.Sprintf(" %s %s %s ", p.MAC, p.IP, hostName(p.IP)))
+	seeded := []byte(fmt.Sprintf(" %s %s * *\n", p.MAC, p.IP))
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		b, err := os.ReadFile(leases)
+		if err == nil && bytes.Contains(b, rewritten) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil && bytes.Contains(b, seeded) {
+				return nil
+			}
+			return fmt.Errorf("demo: dnsmasq restarted, but %s has no row for %s after 2 s; it holds:\n%s", leases, p.MAC, b)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// breakDupIP adds another host holding the VM's IP: a namespace
+// (ImpostorNetNS) whose eth0, with a random fa:16:3e MAC and the VM's
+// address, is a veth to another tap<port> on the network's bridge, as a
+// second VM given the same address by hand. The guest is set to ignore ARP
+// requests for its own addresses (arp_ignore=8), so the probe's answer is
+// the impostor's alone: two answers a few microseconds apart would depend
+// on how long the prober listens after the first.
+func (p *Path) breakDupIP() (err error) {
+	ns := p.ImpostorNetNS()
+	if err := newNetNS(ns); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("demo: break %s: the impostor's namespace %s already exists (the fault is already injected): %w", BreakDupIP, ns, err)
+		}
+		return err
+	}
+	p.mounts = append(p.mounts, ns)
+	p.allMounts = append(p.allMounts, ns)
+	host, err := handleIn(p.HostPath)
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	imp, err := handleIn(ns)
+	if err != nil {
+		return err
+	}
+	defer imp.Close()
+	tap := linuxbridge.PortTapName(randUUID())
+	if err := vethTo(host, tap, ns, "eth0"); err != nil {
+		return err
+	}
+	br, err := host.LinkByName(p.Bridge)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	hl, err := host.LinkByName(tap)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if err := host.LinkSetMaster(hl, br); err != nil {
+		return fmt.Errorf("demo: enslave %s: %w", tap, err)
+	}
+	if err := host.LinkSetUp(hl); err != nil {
+		return fmt.Errorf("demo: set %s up: %w", tap, err)
+	}
+	el, err := imp.LinkByName("eth0")
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if err := imp.LinkSetHardwareAddr(el, randNeutronMAC()); err != nil {
+		return fmt.Errorf("demo: set the impostor's MAC: %w", err)
+	}
+	if err := imp.LinkSetUp(el); err != nil {
+		return fmt.Errorf("demo: set the impostor's eth0 up: %w", err)
+	}
+	if err := addAddr(imp, "eth0", netip.PrefixFrom(p.IP, pathSubnet.Bits()).String()); err != nil {
+		return err
+	}
+	if err := inNetNS(p.Guest, func() error {
+		return os.WriteFile("/proc/sys/net/ipv4/conf/eth0/arp_ignore", []byte("8\n"), 0o644)
+	}); err != nil {
+		return fmt.Errorf("demo: set arp_ignore=8 on the guest's eth0: %w", err)
+	}
+	return waitOperUp(host, tap)
+}
+
+// breakFDBNeverLearned turns learning off on the VM's tap (bridge link set
+// dev tap… learning off) and deletes what the bridge had learned of the
+// VM's MAC there (bridge fdb del), so the bridge never learns it again.
+func (p *Path) breakFDBNeverLearned() error {
+	h, err := handleIn(p.HostPath)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	l, err := h.LinkByName(p.Tap)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if err := h.LinkSetLearning(l, false); err != nil {
+		return fmt.Errorf("demo: learning off on %s: %w", p.Tap, err)
+	}
+	ns, err := h.NeighList(l.Attrs().Index, unix.AF_BRIDGE)
+	if err != nil {
+		return fmt.Errorf("demo: list %s's FDB entries: %w", p.Tap, err)
+	}
+	for i := range ns {
+		n := &ns[i]
+		if n.HardwareAddr.String() != p.MAC.String() || n.LinkIndex != l.Attrs().Index {
+			continue
+		}
+		if err := h.NeighDel(n); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("demo: delete FDB entry %s on %s: %w", n.HardwareAddr, p.Tap, err)
+		}
+	}
+	return nil
+}
