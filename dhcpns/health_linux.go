@@ -285,8 +285,8 @@ func (h *Health) hostCheck(path string, mac net.HardwareAddr) Check {
 
 func (h *Health) leaseCheck(path string, mac net.HardwareAddr) Check {
 	c := Check{Name: CheckLease}
-	b, err := os.ReadFile(path)
-	if err != nil {
+	ls, err := ReadLeaseFile(path)
+	if ls == nil {
 		c.Status = StatusFail
 		if errors.Is(err, fs.ErrNotExist) {
 			c.Summary = "no lease file"
@@ -295,7 +295,6 @@ func (h *Health) leaseCheck(path string, mac net.HardwareAddr) Check {
 		}
 		return c
 	}
-	ls, err := ParseLeasesBytes(b)
 	if err != nil {
 		c.Evidence = append(c.Evidence, err.Error())
 	}
