@@ -1240,6 +1240,18 @@ func (c *Cloud) network(w http.ResponseWriter, r *http.Request, rest string, bod
 		w.WriteHeader(204)
 	case len(s) == 1 && s[0] == "subnets" && r.Method == http.MethodGet:
 		writeJSON(w, 200, obj{"subnets": filter(c.subnets, q)})
+	case len(s) == 2 && s[0] == "subnets" && r.Method == http.MethodGet:
+		if _, sn := find(c.subnets, "id", s[1]); sn != nil {
+			writeJSON(w, 200, obj{"subnet": sn})
+			return
+		}
+		c.fail(w, 404, p, "Subnet "+s[1]+" could not be found.")
+	case len(s) == 2 && s[0] == "ports" && r.Method == http.MethodGet:
+		if _, pt := find(c.ports, "id", s[1]); pt != nil {
+			writeJSON(w, 200, obj{"port": pt})
+			return
+		}
+		c.fail(w, 404, p, "Port "+s[1]+" could not be found.")
 	case len(s) == 1 && s[0] == "subnets" && r.Method == http.MethodPost:
 		var req struct {
 			Subnet obj `json:"subnet"`
