@@ -30,7 +30,9 @@ const (
 // (DHCPPortID, network:dhcp, 192.168.31.70, the ns- device's MAC); and
 // the server cirros1 (ACTIVE on the node NodeName, libvirt name
 // instance-00000002) with its port (PortID, MAC, 192.168.31.74, bound to
-// NodeName with vif_type bridge, ACTIVE). StartCloud serves it on
+// NodeName with vif_type bridge, ACTIVE). Its nova-compute service and
+// Neutron agents (recorded from a real cloud) run on NodeName too.
+// StartCloud serves it on
 // 127.0.0.1 and writes a clouds.yaml for it, so launch.Open and
 // trace.Server reach it exactly as they reach a real cloud.
 //
@@ -83,7 +85,7 @@ func (p *Path) StartCloud(ctx context.Context) (_ *Cloud, err error) {
 		NodeName:     filepath.Base(p.HostPath),
 		password:     "demo-" + hex.EncodeToString(pw),
 	}
-	c.srv, err = fakecloud.Start(ctx, &fakecloud.Config{Fresh: true, Password: c.password})
+	c.srv, err = fakecloud.Start(ctx, &fakecloud.Config{Fresh: true, Password: c.password, Host: c.NodeName})
 	if err != nil {
 		return nil, fmt.Errorf("demo: start the fake cloud: %w", err)
 	}

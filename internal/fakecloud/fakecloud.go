@@ -61,6 +61,11 @@ type Config struct {
 	Fresh bool
 	// Now is the fake's clock. Nil: time.Now.
 	Now func() time.Time
+	// Host is the name of the only compute (and network) node: the
+	// recorded nova-compute service, Neutron agents, vm2 and its port are
+	// renamed to it, and servers land there. Zero: Host ("vm", the
+	// recorded cloud's).
+	Host string
 }
 
 // Fault makes the fake answer matching requests with an error instead of
@@ -165,7 +170,13 @@ func New(cfg *Config) *Cloud {
 	if c.cfg.Now == nil {
 		c.cfg.Now = time.Now
 	}
+	if c.cfg.Host == "" {
+		c.cfg.Host = Host
+	}
 	c.load()
+	if c.cfg.Host != Host {
+		c.rehost()
+	}
 	return c
 }
 
@@ -244,6 +255,29 @@ func (c *Cloud) load() {
 		panic(err)
 	}
 	c.servers = append(c.servers, &server{body: s["server"], created: time.Time{}})
+}
+
+// rehost moves what the recorded cloud had on its host "vm" to Config.Host.
+func (c *Cloud) rehost() {
+	set := func(o obj, keys ...string) {
+		for _, k := range keys {
+			if o[k] == Host {
+				o[k] = c.cfg.Host
+			}
+		}
+	}
+	for _, o := range c.services {
+		set(o, "host")
+	}
+	for _, o := range c.agents {
+		set(o, "host")
+	}
+	for _, o := range c.ports {
+		set(o, "binding:host_id")
+	}
+	for _, sv := range c.servers {
+		set(sv.body, "OS-EXT-SRV-ATTR:host", "OS-EXT-SRV-ATTR:hypervisor_hostname")
+	}
 }
 
 // template returns a deep copy of the first recorded object in name.
@@ -1070,7 +1104,7 @@ func (c *Cloud) createServer(w http.ResponseWriter, p string, body []byte) {
 		port = c.newPort(nw)
 	}
 	port["device_id"], port["device_owner"] = id, "compute:nova"
-	port["binding:host_id"] = Host
+	port["binding:host_id"] = c.cfg.Host
 	var groups []any
 	for _, g := range rq.SecurityGroups {
 		groups = append(groups, obj{"name": g.Name})
@@ -1086,6 +1120,7 @@ func (c *Cloud) createServer(w http.ResponseWriter, p string, body []byte) {
 	}
 	seq := c.seq
 	b["id"], b["name"], b["status"] = id, rq.Name, "BUILD"
+	b["OS-EXT-SRV-ATTR:host"], b["OS-EXT-SRV-ATTR:hypervisor_hostname"] = c.cfg.Host, c.cfg.Host
 	b["OS-EXT-STS:vm_state"], b["OS-EXT-STS:task_state"], b["OS-EXT-STS:power_state"] = "building", "scheduling", 0
 	b["OS-EXT-SRV-ATTR:instance_name"] = fmt.Sprintf("instance-%08x", seq)
 	b["OS-EXT-SRV-ATTR:hostname"], b["description"] = rq.Name, rq.Name

@@ -16,6 +16,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
 
 	"github.com/vifpath/vifpath/internal/fakecloud"
 )
@@ -321,5 +322,71 @@ func TestCloseJoinsGoroutines(t *testing.T) {
 			t.Fatalf("%d goroutines before Start, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestConfigHost: Config.Host moves the recorded node (services, agents,
+// vm2 and its port) and every new server to another name; GET of a
+// subnet and a port by ID answers the object or Neutron's 404.
+func TestConfigHost(t *testing.T) {
+	s := start(t, &fakecloud.Config{Host: "compute1"})
+	nova, neutron := clients(t, s, "fake-secret-password")
+	ctx := context.Background()
+	var svcs struct {
+		Services []struct{ Binary, Host string } `json:"services"`
+	}
+	if _, err := nova.Get(ctx, nova.ServiceURL("os-services"), &svcs, nil); err != nil {
+		t.Fatal(err)
+	}
+	var agents struct {
+		Agents []struct {
+			Type string `json:"agent_type"`
+			Host string `json:"host"`
+		} `json:"agents"`
+	}
+	if _, err := neutron.Get(ctx, neutron.ServiceURL("agents"), &agents, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(svcs.Services) == 0 || len(agents.Agents) == 0 {
+		t.Fatalf("services %+v, agents %+v", svcs, agents)
+	}
+	for _, sv := range svcs.Services {
+		if sv.Host != "compute1" {
+			t.Errorf("service %+v not on compute1", sv)
+		}
+	}
+	for _, a := range agents.Agents {
+		if a.Host != "compute1" {
+			t.Errorf("agent %+v not on compute1", a)
+		}
+	}
+	const vm2, vm2port = "3fc516db-bae9-4e60-a58c-0d8beace5d6e", "31f2d3e9-8d9d-4393-b25f-e9e4ead0ec80"
+	g, err := servers.Get(ctx, nova, vm2).Extract()
+	if err != nil || g.Host != "compute1" || g.HypervisorHostname != "compute1" {
+		t.Errorf("vm2: %+v, %v", g, err)
+	}
+	p, err := ports.Get(ctx, neutron, vm2port).Extract()
+	if err != nil || p.DeviceID != vm2 {
+		t.Errorf("GET port %s: %+v, %v", vm2port, p, err)
+	}
+	var binding struct {
+		Host string `json:"binding:host_id"`
+	}
+	if err := ports.Get(ctx, neutron, vm2port).ExtractInto(&binding); err != nil || binding.Host != "compute1" {
+		t.Errorf("vm2's port binding host %q, %v", binding.Host, err)
+	}
+	if _, err := ports.Get(ctx, neutron, "nope").Extract(); !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		t.Errorf("GET of a missing port: %v, want 404", err)
+	}
+	if _, err := subnets.Get(ctx, neutron, "nope").Extract(); !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		t.Errorf("GET of a missing subnet: %v, want 404", err)
+	}
+	sn, err := subnets.Get(ctx, neutron, "d6eaa99d-3374-4c3a-ac7f-f88a035a0a8d").Extract()
+	if err != nil || sn.CIDR != "192.168.31.64/27" {
+		t.Errorf("GET of the recorded subnet: %+v, %v", sn, err)
+	}
+	sv, err := s.Cloud().AddServer(fakecloud.ServerSpec{Name: "new"})
+	if err != nil || sv.Host != "compute1" {
+		t.Errorf("AddServer: %+v, %v", sv, err)
 	}
 }

@@ -54,7 +54,7 @@ type PortSpec struct {
 	// device_owner ("compute:nova", "network:dhcp"). Zero: "" and
 	// "compute:nova". AddServer sets them for the server's ports.
 	DeviceID, DeviceOwner string
-	// HostID is binding:host_id. Zero: Host.
+	// HostID is binding:host_id. Zero: Config.Host.
 	HostID string
 	// VIFType is binding:vif_type. Zero: "bridge".
 	VIFType string
@@ -72,7 +72,8 @@ type ServerSpec struct {
 	Name string
 	// Status is "ACTIVE" or "SHUTOFF". Zero: "ACTIVE".
 	Status string
-	// Host is OS-EXT-SRV-ATTR:host and hypervisor_hostname. Zero: Host.
+	// Host is OS-EXT-SRV-ATTR:host and hypervisor_hostname. Zero:
+	// Config.Host.
 	Host string
 	// InstanceName is OS-EXT-SRV-ATTR:instance_name, libvirt's domain
 	// name. Zero: instance-%08x of a counter.
@@ -173,7 +174,7 @@ func (c *Cloud) AddPort(p PortSpec) (PortSpec, error) {
 		p.DeviceOwner = "compute:nova"
 	}
 	if p.HostID == "" {
-		p.HostID = Host
+		p.HostID = c.cfg.Host
 	}
 	if p.VIFType == "" {
 		p.VIFType = "bridge"
@@ -232,7 +233,7 @@ func (c *Cloud) AddServer(s ServerSpec) (ServerSpec, error) {
 		s.Status = "ACTIVE"
 	}
 	if s.Host == "" {
-		s.Host = Host
+		s.Host = c.cfg.Host
 	}
 	if s.InstanceName == "" {
 		c.seq++
