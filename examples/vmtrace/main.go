@@ -40,10 +40,14 @@
 // 192.168.31.70/27, is on the bridge, with the real dnsmasq started with
 // Neutron's command line, hosts, opts and seeded lease files; a guest
 // namespace on a tap<port> veth with libvirt's fe:16:3e MAC, whose busybox
-// udhcpc renews its lease of 192.168.31.74), traces the guest's port, breaks
-// one hop (-break: dnsmasq, kill dnsmasq, the default; tap-down, set the
-// tap down; uplink, delete the uplink eth2; hosts-entry, drop the port from
-// dnsmasq's hosts file; wrong-bridge, move the tap to a virbr0 bridge;
+// udhcpc renews its lease of 192.168.31.74) and, on 127.0.0.1, an
+// in-process fake Keystone, Nova and Neutron that knows it as the
+// walkthrough's cloud does (server cirros1, instance-00000002, on node
+// compute1, its port, the DHCP port, provider1 and its subnet), traces the
+// server as -cloud and -server do (server hop, port hop, then the path),
+// breaks one hop (-break: dnsmasq, kill dnsmasq, the default; tap-down, set
+// the tap down; uplink, delete the uplink eth2; hosts-entry, drop the port
+// from dnsmasq's hosts file; wrong-bridge, move the tap to a virbr0 bridge;
 // lease-seeded, restart dnsmasq with the lease file seeded as Neutron does
 // while the guest does not renew; dup-ip, another host on the bridge
 // holding the guest's IP, the guest ignoring ARP; fdb-never-learned,
@@ -340,17 +344,23 @@ type demoReport struct {
 }
 
 type demoTopology struct {
-	Dir         string   `json:"dir"`
-	NetworkID   string   `json:"network_id"`
-	Bridge      string   `json:"bridge"`
-	Uplink      string   `json:"uplink"`
-	DHCPNetNS   string   `json:"dhcp_netns"`
-	DHCPIf      string   `json:"dhcp_interface"`
-	PortID      string   `json:"port_id"`
-	Tap         string   `json:"tap"`
-	MAC         string   `json:"mac"`
-	IP          string   `json:"ip"`
-	DnsmasqArgs []string `json:"dnsmasq_args"`
+	Dir string `json:"dir"`
+	// The fake cloud's server and where it listens (loopback).
+	ServerID     string   `json:"server_id"`
+	ServerName   string   `json:"server_name"`
+	InstanceName string   `json:"instance_name"`
+	Node         string   `json:"node"`
+	AuthURL      string   `json:"auth_url"`
+	NetworkID    string   `json:"network_id"`
+	Bridge       string   `json:"bridge"`
+	Uplink       string   `json:"uplink"`
+	DHCPNetNS    string   `json:"dhcp_netns"`
+	DHCPIf       string   `json:"dhcp_interface"`
+	PortID       string   `json:"port_id"`
+	Tap          string   `json:"tap"`
+	MAC          string   `json:"mac"`
+	IP           string   `json:"ip"`
+	DnsmasqArgs  []string `json:"dnsmasq_args"`
 }
 
 func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Writer) (code int) {
@@ -372,11 +382,25 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 			fmt.Fprintf(stderr, "vmtrace: demo: removed everything (namespaces, dnsmasq, %s) in %.1fs in all\n", p.Dir, time.Since(start).Seconds())
 		}
 	}()
+	// The fake Nova/Neutron that knows this path; Path.Close stops it.
+	cloud, err := p.StartCloud(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace: demo:", err)
+		return exitFail
+	}
 	text := !o.json && !o.dot && !o.mermaid
 	if text {
 		fmt.Fprintf(stdout, "Built in %s (%d ms): bridge %s with uplink %s, qdhcp-%s (%s 192.168.31.70/27, dnsmasq pid %d),\n"+
-			"guest port %s on %s, MAC %s, leased %s by udhcpc.\n\n",
-			p.Dir, time.Since(start).Milliseconds(), p.Bridge, p.Uplink, p.NetworkID, p.DHCPIf, p.DnsmasqPID, p.PortID, p.Tap, p.MAC, p.IP)
+			"guest port %s on %s, MAC %s, leased %s by udhcpc;\n"+
+			"a fake Nova/Neutron on %s knows it as server %s (%s, %s on %s).\n\n",
+			p.Dir, time.Since(start).Milliseconds(), p.Bridge, p.Uplink, p.NetworkID, p.DHCPIf, p.DnsmasqPID, p.PortID, p.Tap, p.MAC, p.IP,
+			cloud.AuthURL, cloud.ServerName, cloud.ServerID, cloud.InstanceName, cloud.NodeName)
+	}
+	// As -cloud X -server NAME: the clouds.yaml entry, then the server.
+	api, err := launch.Open(ctx, &launch.Config{Cloud: cloud.CloudName, CloudsFile: cloud.CloudsFile, Logger: log})
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace: demo:", err)
+		return exitFail
 	}
 	cfg := &trace.Config{
 		BridgeNetNS:     p.HostPath,
@@ -385,14 +409,15 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 		NMRunDir:        p.NMRunDir,
 		CounterInterval: 500 * time.Millisecond,
 		ARPTimeout:      500 * time.Millisecond,
+		NodeName:        cloud.NodeName,
 		Logger:          log,
 	}
-	target := trace.Target{PortID: p.PortID}
-	healthy, err := trace.Run(ctx, cfg, target)
+	healthySrv, err := trace.Server(ctx, cfg, api, cloud.ServerName)
 	if err != nil {
 		fmt.Fprintln(stderr, "vmtrace: demo:", err)
 		return exitFail
 	}
+	healthy := healthySrv.Traces[0] // the server has one port
 	what := map[string]string{
 		string(demo.BreakDnsmasq):         fmt.Sprintf("kill -9 dnsmasq (pid %d)", p.DnsmasqPID),
 		string(demo.BreakTapDown):         fmt.Sprintf("ip link set %s down", p.Tap),
@@ -404,23 +429,25 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 		string(demo.BreakFDBNeverLearned): fmt.Sprintf("bridge link set dev %s learning off; bridge fdb del %s dev %s master", p.Tap, p.MAC, p.Tap),
 	}[o.breakage]
 	if text {
-		fmt.Fprintf(stdout, "== 1. The healthy path: vmtrace -port %s\n\n", p.PortID)
-		healthy.WriteText(stdout)
+		fmt.Fprintf(stdout, "== 1. The healthy path: vmtrace -cloud %s -server %s\n\n", cloud.CloudName, cloud.ServerName)
+		healthySrv.WriteText(stdout)
 		fmt.Fprintf(stdout, "\n== 2. Break one hop: %s, and trace again\n\n", what)
 	}
 	if err := p.Break(demo.Breakage(o.breakage)); err != nil {
 		fmt.Fprintln(stderr, "vmtrace: demo:", err)
 		return exitFail
 	}
-	broken, err := trace.Run(ctx, cfg, target)
+	brokenSrv, err := trace.Server(ctx, cfg, api, cloud.ServerName)
 	if err != nil {
 		fmt.Fprintln(stderr, "vmtrace: demo:", err)
 		return exitFail
 	}
+	broken := brokenSrv.Traces[0]
 	switch {
 	case o.json:
 		rep := demoReport{
-			Topology: demoTopology{Dir: p.Dir, NetworkID: p.NetworkID, Bridge: p.Bridge, Uplink: p.Uplink,
+			Topology: demoTopology{Dir: p.Dir, ServerID: cloud.ServerID, ServerName: cloud.ServerName, InstanceName: cloud.InstanceName,
+				Node: cloud.NodeName, AuthURL: cloud.AuthURL, NetworkID: p.NetworkID, Bridge: p.Bridge, Uplink: p.Uplink,
 				DHCPNetNS: filepath.Base(p.DHCP), DHCPIf: p.DHCPIf, PortID: p.PortID, Tap: p.Tap,
 				MAC: p.MAC.String(), IP: p.IP.String(), DnsmasqArgs: p.DnsmasqArgs},
 			Break: o.breakage, Healthy: healthy, Broken: broken,
@@ -434,7 +461,7 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 			err = render(stdout, o, broken)
 		}
 	default:
-		err = broken.WriteText(stdout)
+		err = brokenSrv.WriteText(stdout)
 		var failing []string
 		for _, h := range broken.Failing() {
 			failing = append(failing, fmt.Sprintf("%s %s (%s)", h.Kind, h.Name, h.Verdict))
@@ -450,8 +477,8 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 	if o.breakage == string(demo.BreakLeaseSeeded) {
 		wantBroken = trace.Warn
 	}
-	if healthy.Verdict != trace.OK || broken.Verdict != wantBroken {
-		fmt.Fprintf(stderr, "vmtrace: demo: expected ok then %s, got %s then %s\n", wantBroken, healthy.Verdict, broken.Verdict)
+	if healthySrv.Verdict != trace.OK || brokenSrv.Verdict != wantBroken {
+		fmt.Fprintf(stderr, "vmtrace: demo: expected ok then %s, got %s then %s\n", wantBroken, healthySrv.Verdict, brokenSrv.Verdict)
 		return exitFail
 	}
 	return exitOK

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -188,7 +189,8 @@ func TestIntegrationDemo(t *testing.T) {
 	if code != exitOK {
 		t.Errorf("-demo: exit %d\n%s%s", code, out, errs)
 	}
-	for _, want := range []string{"== 1. The healthy path", "== 2. Break one hop: kill -9 dnsmasq", "FAIL     dnsmasq", "Verdict: ok before, fail after"} {
+	for _, want := range []string{"== 1. The healthy path: vmtrace -cloud vifpath-demo -server cirros1", "1   OK       server          cirros1",
+		"2   OK       port  ", "== 2. Break one hop: kill -9 dnsmasq", "FAIL     dnsmasq", "Verdict: ok before, fail after"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("-demo output lacks %q:\n%s", want, out)
 		}
@@ -200,9 +202,14 @@ func TestIntegrationDemo(t *testing.T) {
 		t.Errorf("-demo left: %v", left)
 	}
 
-	code, out, errs = runArgs(context.Background(), "-demo", "-json", "-break", "tap-down")
+	// -v: the debug log shows every request to the fake cloud, never its
+	// password (demo-<32 hex>) or a token.
+	code, out, errs = runArgs(context.Background(), "-demo", "-json", "-break", "tap-down", "-v")
 	if code != exitOK {
 		t.Errorf("-demo -json -break tap-down: exit %d\n%s", code, errs)
+	}
+	if !strings.Contains(errs, "/compute/v2.1/servers/detail") || regexp.MustCompile(`demo-[0-9a-f]{32}|fake-token|X-Auth-Token|password`).MatchString(out+errs) {
+		t.Errorf("-v logged no request to the fake, or a secret:\n%s", errs)
 	}
 	var rep demoReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
@@ -213,6 +220,15 @@ func TestIntegrationDemo(t *testing.T) {
 	}
 	if rep.Healthy.Verdict != trace.OK || rep.Broken.Verdict != trace.Fail {
 		t.Errorf("verdicts %s then %s, want ok then fail", rep.Healthy.Verdict, rep.Broken.Verdict)
+	}
+	// Both traces start at the server, as -server's do, with the path's IDs.
+	for _, tr := range []*trace.Trace{rep.Healthy, rep.Broken} {
+		if len(tr.Hops) < 2 || tr.Hops[0].Kind != trace.KindServer || tr.Hops[0].Name != rep.Topology.ServerName || tr.Hops[0].Verdict != trace.OK ||
+			tr.Hops[1].Kind != trace.KindPort || tr.Hops[1].Name != rep.Topology.PortID || tr.Hops[1].Verdict != trace.OK {
+			t.Errorf("-demo -json: the trace does not start with ok server %s and port %s hops: %+v", rep.Topology.ServerName, rep.Topology.PortID, tr.Hops[:min(2, len(tr.Hops))])
+		} else if id, _ := tr.Hops[0].Get("id"); id != rep.Topology.ServerID || rep.Topology.Node != "compute1" || !strings.HasPrefix(rep.Topology.AuthURL, "http://127.0.0.1:") {
+			t.Errorf("-demo -json: server hop id %q, topology %+v", id, rep.Topology)
+		}
 	}
 	if h, _ := rep.Broken.Hop(trace.KindTap, ""); h.Verdict != trace.Fail || h.Name != rep.Topology.Tap {
 		t.Errorf("broken tap hop %+v, want fail on %s", h, rep.Topology.Tap)

@@ -13,7 +13,12 @@
 // the bridge and where the real dnsmasq runs with Neutron's command line,
 // hosts, opts and seeded lease files under a state directory shaped like
 // /var/lib/neutron/dhcp, and a guest namespace on a tap<port> veth (with
-// libvirt's fe:16:3e MAC) whose busybox udhcpc renews its lease. Break
+// libvirt's fe:16:3e MAC) whose busybox udhcpc renews its lease.
+// Path.StartCloud adds, on 127.0.0.1, a fake Keystone, Nova and Neutron
+// (internal/fakecloud) that knows the path as the walkthrough's cloud
+// does (server cirros1 on compute1, its port, the DHCP port, provider1
+// and its subnet), with a clouds.yaml for launch.Open, so trace.Server
+// traces it from the server down. Break
 // injects a fault (dnsmasq killed, tap down); Leftovers and Residue say
 // what, if anything, survived Close.
 //

@@ -94,6 +94,7 @@ type Path struct {
 	allMounts  []string
 	dnsmasq    *exec.Cmd
 	dnsmasqPID int
+	cloud      *Cloud // StartCloud's fake Nova/Neutron, closed by Close
 }
 
 // Breakage names a fault Break injects.
@@ -584,7 +585,7 @@ func (p *Path) Close() error {
 		return nil
 	}
 	var errs []error
-	errs = append(errs, p.stopDnsmasq(syscall.SIGTERM))
+	errs = append(errs, p.cloud.Close(), p.stopDnsmasq(syscall.SIGTERM))
 	for _, m := range p.mounts {
 		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("demo: unmount %s: %w", m, err))

@@ -1,0 +1,164 @@
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	"github.com/vifpath/vifpath/internal/fakecloud"
+)
+
+// The walkthrough's server: `openstack server create … cirros1` became
+// libvirt's instance-00000002 on the compute node.
+const (
+	demoServerName   = "cirros1"
+	demoInstanceName = "instance-00000002"
+	demoCloudName    = "vifpath-demo"
+)
+
+// Cloud is an in-process fake Keystone, Nova and Neutron
+// (internal/fakecloud) that knows the Path as the walkthrough's cloud
+// does: the network provider1 (flat, physical network "provider") with
+// the Path's NetworkID and subnet provider1subnet 192.168.31.64/27
+// (gateway 192.168.31.1, pool .70-.79, DNS 8.8.4.4); the DHCP port
+// (DHCPPortID, network:dhcp, 192.168.31.70, the ns- device's MAC); and
+// the server cirros1 (ACTIVE on the node NodeName, libvirt name
+// instance-00000002) with its port (PortID, MAC, 192.168.31.74, bound to
+// NodeName with vif_type bridge, ACTIVE). Its nova-compute service and
+// Neutron agents (recorded from a real cloud) run on NodeName too.
+// StartCloud serves it on
+// 127.0.0.1 and writes a clouds.yaml for it, so launch.Open and
+// trace.Server reach it exactly as they reach a real cloud.
+//
+// The fake's password is random per Cloud and lives only in the
+// clouds.yaml (mode 0600) and the fake's memory; nothing prints it.
+//
+// Close stops the fake and removes the clouds.yaml; Path.Close calls it.
+// A Cloud is not safe for concurrent use, but the fake it serves is.
+type Cloud struct {
+	// CloudName is the clouds.yaml entry naming the fake, and
+	// CloudsFile that clouds.yaml (launch.Config.Cloud and CloudsFile).
+	CloudName, CloudsFile string
+	// AuthURL is the fake Keystone's v3 endpoint, on 127.0.0.1.
+	AuthURL string
+	// ServerID and ServerName are the Nova server's; InstanceName its
+	// libvirt domain name (OS-EXT-SRV-ATTR:instance_name).
+	ServerID, ServerName, InstanceName string
+	// NodeName is the compute host Nova and the port bindings name: the
+	// base name of Path.HostPath, "compute1" (trace.Config.NodeName).
+	NodeName string
+	// SubnetID is the ID of the network's subnet.
+	SubnetID string
+
+	srv      *fakecloud.Server
+	password string
+}
+
+// StartCloud starts the Path's fake cloud (see Cloud) on 127.0.0.1 and
+// writes its clouds.yaml under Path.Dir. The fake stops when ctx ends,
+// Cloud.Close or Path.Close is called. A Path has at most one Cloud.
+func (p *Path) StartCloud(ctx context.Context) (_ *Cloud, err error) {
+	if p.cloud != nil {
+		return nil, errors.New("demo: the path's cloud is already started: use the Cloud StartCloud returned")
+	}
+	if p.Dir == "" || p.PortID == "" {
+		return nil, errors.New("demo: StartCloud needs a Path from BuildPath")
+	}
+	dhcpMAC, err := p.dhcpMAC()
+	if err != nil {
+		return nil, err
+	}
+	pw := make([]byte, 16)
+	rand.Read(pw)
+	c := &Cloud{
+		CloudName:    demoCloudName,
+		CloudsFile:   filepath.Join(p.Dir, "clouds.yaml"),
+		ServerID:     randUUID(),
+		ServerName:   demoServerName,
+		InstanceName: demoInstanceName,
+		NodeName:     filepath.Base(p.HostPath),
+		password:     "demo-" + hex.EncodeToString(pw),
+	}
+	c.srv, err = fakecloud.Start(ctx, &fakecloud.Config{Fresh: true, Password: c.password, Host: c.NodeName})
+	if err != nil {
+		return nil, fmt.Errorf("demo: start the fake cloud: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+	c.AuthURL = c.srv.AuthURL()
+	fc := c.srv.Cloud()
+	n, err := fc.AddNetwork(fakecloud.NetworkSpec{
+		ID: p.NetworkID, Name: "provider1", NetworkType: "flat", PhysicalNetwork: "provider",
+		SubnetName: "provider1subnet", CIDR: pathSubnet, Gateway: pathGateway,
+		PoolStart: pathDHCPIP, PoolEnd: pathOtherIP, DNS: []netip.Addr{netip.MustParseAddr("8.8.4.4")},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	c.SubnetID = n.SubnetID
+	// Neutron names a DHCP port's device after the agent's host and the
+	// network: dhcp<uuid5(host)>-<network>.
+	if _, err := fc.AddPort(fakecloud.PortSpec{
+		ID: p.DHCPPortID, NetworkID: p.NetworkID, MAC: dhcpMAC, IPs: []netip.Addr{pathDHCPIP},
+		DeviceID: "dhcp" + randUUID() + "-" + p.NetworkID, DeviceOwner: "network:dhcp", HostID: c.NodeName,
+	}); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	if _, err := fc.AddPort(fakecloud.PortSpec{
+		ID: p.PortID, NetworkID: p.NetworkID, MAC: p.MAC, IPs: []netip.Addr{p.IP}, HostID: c.NodeName,
+	}); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	if _, err := fc.AddServer(fakecloud.ServerSpec{
+		ID: c.ServerID, Name: c.ServerName, Host: c.NodeName, InstanceName: c.InstanceName, PortIDs: []string{p.PortID},
+	}); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	if err := os.WriteFile(c.CloudsFile, []byte(fc.CloudsYAML(c.CloudName)), 0o600); err != nil {
+		return nil, fmt.Errorf("demo: write the fake cloud's clouds.yaml: %w", err)
+	}
+	p.cloud = c
+	return c, nil
+}
+
+// dhcpMAC reads the MAC of the DHCP port's ns- device in the qdhcp
+// namespace (BuildPath gives it a random fa:16:3e one).
+func (p *Path) dhcpMAC() (net.HardwareAddr, error) {
+	h, err := handleIn(p.DHCP)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	l, err := h.LinkByName(p.DHCPIf)
+	if err != nil {
+		return nil, fmt.Errorf("demo: the DHCP port's %s in %s: %w", p.DHCPIf, p.DHCP, err)
+	}
+	return l.Attrs().HardwareAddr, nil
+}
+
+// Server is the fake cloud itself, for what the demo does to the cloud
+// side (os-stop through Nova, a failed binding, Requests).
+func (c *Cloud) Server() *fakecloud.Server { return c.srv }
+
+// Close stops the fake cloud (joining its goroutines) and removes its
+// clouds.yaml. It is idempotent and safe on a nil *Cloud.
+func (c *Cloud) Close() error {
+	if c == nil || c.srv == nil {
+		return nil
+	}
+	errs := []error{c.srv.Close()}
+	if err := os.Remove(c.CloudsFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("demo: %w", err))
+	}
+	c.srv = nil
+	return errors.Join(errs...)
+}
