@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -284,15 +285,17 @@ func looksLikeUUID(s string) bool {
 }
 
 func regexpQuote(s string) string {
-	var b []byte
-	for i := 0; i < len(s); i++ {
-		if (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' {
-			b = append(b, s[i])
-		} else {
-			b = append(b, '\\', s[i])
+	var b strings.Builder
+	for _, r := range s {
+		// Only ASCII punctuation and spaces can be special to Nova's
+		// (Python or database) regex; a backslash before a byte of a
+		// multi-byte rune would split it into invalid UTF-8.
+		if r < 0x80 && !(r >= 'a' && r <= 'z') && !(r >= 'A' && r <= 'Z') && !(r >= '0' && r <= '9') && r != '-' && r != '_' {
+			b.WriteByte('\\')
 		}
+		b.WriteRune(r)
 	}
-	return string(b)
+	return b.String()
 }
 
 // Launch creates the server (or adopts an existing server of the same
