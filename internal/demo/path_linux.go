@@ -326,20 +326,7 @@ func (p *Path) wire() error {
 		return err
 	}
 	// Wait for carrier: a bridge port forwards only once operationally up.
-	deadline := time.Now().Add(3 * time.Second)
-	for _, name := range []string{p.Bridge, p.Uplink, dhcpTap, p.Tap} {
-		for {
-			l, err := host.LinkByName(name)
-			if err == nil && l.Attrs().OperState == netlink.OperUp {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("demo: %s not operationally up after 3 s (%v)", name, err)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	return nil
+	return waitOperUp(host, p.Bridge, p.Uplink, dhcpTap, p.Tap)
 }
 
 // txCsumOff turns off TX checksum offload on dev (ethtool -K dev tx off)
