@@ -176,6 +176,9 @@ func (t Target) String() string {
 type Trace struct {
 	// Target is what was asked for.
 	Target Target `json:"target"`
+	// Role is the side of the path this node traced (Config's effective
+	// role: aio, compute or network).
+	Role Role `json:"role"`
 	// Tap, PortMAC, NetworkID and IP are the identities the trace resolved
 	// ("" / nil / zero when it could not).
 	Tap       string `json:"tap,omitempty"`
