@@ -122,10 +122,10 @@ func run(ctx context.Context, cfg *Config, target Target, hints *apiHints) (*Tra
 }
 
 type runner struct {
-	c       Config
-	role    Role
-	t       *Trace
-	snap    *linuxbridge.Snapshot
+	c    Config
+	role Role
+	t    *Trace
+	snap *linuxbridge.Snapshot
 	// agent holds the linuxbridge agent's mappings (nil: none, agentErr
 	// says why).
 	agent    *AgentMappings
@@ -139,11 +139,11 @@ type runner struct {
 	netType   string // the network's type, physical network and segment (API)
 	physnet   string
 	segID     int
-	bridge  *linuxbridge.Bridge
-	tap     *linuxbridge.Port
-	phys    []linuxbridge.Port
-	mac     net.HardwareAddr // the port's (guest's) MAC
-	macFrom string
+	bridge    *linuxbridge.Bridge
+	tap       *linuxbridge.Port
+	phys      []linuxbridge.Port
+	mac       net.HardwareAddr // the port's (guest's) MAC
+	macFrom   string
 	// macExact is set when mac is the port's own (given, from Neutron,
 	// from libvirt or the hosts file), not derived from the tap's MAC.
 	macExact bool
