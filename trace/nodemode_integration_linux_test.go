@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vifpath/vifpath/internal/testutil/fakecloud"
+	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/linuxbridge"
 	"github.com/vifpath/vifpath/trace"
 )
@@ -350,4 +352,79 @@ func TestIntegrationTraceUplinkMappings(t *testing.T) {
 	// eth2 deleted: named, not "(none)".
 	host.Run(t, "ip", "link", "del", "eth2")
 	check(phys(nil), trace.Fail, "eth2", "eth2 missing from "+br+": no such interface on this node")
+}
+
+// With the API the network's provider attributes choose the uplink: a
+// flat network on physnet "provider" expects the mapped eth2 even with two
+// mappings; a VLAN network (segment 100) expects eth2.100, and says the
+// agent did not create it while only eth2 exists.
+func TestIntegrationServerUplinkFromNetwork(t *testing.T) {
+	fake := fakecloud.New(nil)
+	c := fakeClient(t, fake)
+	mappings := map[string]string{"provider": "eth2", "physnet2": "eth3"}
+
+	id, port, _ := launchFake(t, c, "trvmflat")
+	tp := topoForPort(t, port)
+	cfg := *tp.cfg
+	cfg.InterfaceMappings = mappings
+	st := runServer(t, &cfg, c, id)
+	tr := st.Traces[0]
+	ph, _ := tr.Hop(trace.KindPhysicalPort, "")
+	if ph.Verdict != trace.OK || ph.Name != "eth2" || ph.Summary != "eth2 up and forwarding on "+tp.n.Bridge+" (physical_interface_mappings provider:eth2, the network's physical network)" {
+		t.Errorf("flat network: physical-port hop %+v", ph)
+	}
+	for k, want := range map[string]string{"network_type": "flat", "physical_network": "provider"} {
+		if v, _ := tr.Hops[1].Get(k); v != want {
+			t.Errorf("port hop %s = %q, want %q", k, v, want)
+		}
+	}
+	if tr.Verdict != trace.OK {
+		t.Errorf("flat network: verdict %s", tr.Verdict)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nw, err := c.EnsureNetwork(ctx, launch.NetworkSpec{Name: "trvlan", Type: launch.NetworkVLAN, PhysicalNetwork: "provider", SegmentationID: 100})
+	if err != nil {
+		t.Fatalf("EnsureNetwork: %v", err)
+	}
+	if _, err := c.EnsureSubnet(ctx, launch.SubnetSpec{Name: "trvlan-v4", Network: nw.ID, CIDR: netip.MustParsePrefix("192.168.31.64/27"),
+		PoolStart: netip.MustParseAddr("192.168.31.70"), PoolEnd: netip.MustParseAddr("192.168.31.90"), Gateway: netip.MustParseAddr("192.168.31.65")}); err != nil {
+		t.Fatalf("EnsureSubnet: %v", err)
+	}
+	srv, err := c.Launch(ctx, launch.ServerSpec{Name: "trvmvlan", Flavor: "m1.nano", Image: "aio-tiny", Network: "trvlan"})
+	if err != nil || len(srv.Ports) != 1 || len(srv.Ports[0].FixedIPs) != 1 {
+		t.Fatalf("Launch on the VLAN network: %+v, %v", srv, err)
+	}
+	vp := srv.Ports[0]
+	tv := topoForPort(t, vp)
+	cfg = *tv.cfg
+	cfg.InterfaceMappings = mappings
+	st = runServer(t, &cfg, c, srv.ID)
+	tr = st.Traces[0]
+	ph, _ = tr.Hop(trace.KindPhysicalPort, "")
+	if ph.Verdict != trace.Fail || ph.Name != "eth2.100" || ph.Summary != "eth2.100 missing from "+tv.n.Bridge+": no such interface on this node" ||
+		!strings.Contains(ph.Cause, "did not create the VLAN interface eth2.100") {
+		t.Errorf("VLAN network, eth2 untagged on the bridge: physical-port hop %+v", ph)
+	}
+	if v, _ := ph.Get("other_port"); !strings.HasPrefix(v, "eth2 ") {
+		t.Errorf("other_port evidence %q, want eth2", v)
+	}
+	if v, _ := tr.Hops[1].Get("segmentation_id"); v != "100" {
+		t.Errorf("port hop segmentation_id %q", v)
+	}
+	// The agent's VLAN interface in place of eth2 (a veth of that name
+	// stands in where the kernel lacks 8021q).
+	host := tv.n.Host
+	host.Release(t, "eth2")
+	host.Veth(t, "eth2.100", host, "trvlanpeer")
+	host.Enslave(t, "eth2.100", tv.n.Bridge)
+	host.SetUp(t, "trvlanpeer")
+	host.SetUp(t, "eth2.100")
+	waitOperUp(t, host, "eth2.100")
+	st = runServer(t, &cfg, c, srv.ID)
+	ph, _ = st.Traces[0].Hop(trace.KindPhysicalPort, "")
+	if ph.Verdict != trace.OK || ph.Summary != "eth2.100 up and forwarding on "+tv.n.Bridge+" (physical_interface_mappings provider:eth2, the network's physical network, VLAN 100)" {
+		t.Errorf("VLAN interface on the bridge: physical-port hop %+v", ph)
+	}
 }
