@@ -372,8 +372,8 @@ func TestIntegrationTraceDnsmasqDead(t *testing.T) {
 	tp := newTopo(t, topoOpts{dhcp: true})
 	tp.dns.Kill(t, true)
 	tr := tp.run(t, trace.Target{Tap: tp.tap})
-	if h, _ := tr.Hop(trace.KindDnsmasq, ""); h.Verdict != trace.Fail {
-		t.Errorf("dnsmasq hop %s, want fail: %+v", h.Verdict, h)
+	if h, _ := tr.Hop(trace.KindDnsmasq, ""); h.Verdict != trace.Fail || h.Cause == h.Summary || !strings.HasPrefix(h.Cause, "no live dnsmasq serves the network") || h.Next == "" {
+		t.Errorf("dnsmasq hop %s, want fail with a cause of its own: %+v", h.Verdict, h)
 	}
 	for _, k := range []trace.Kind{trace.KindTap, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB, trace.KindDHCPNS} {
 		if h, _ := tr.Hop(k, ""); h.Verdict != trace.OK {

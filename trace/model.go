@@ -239,7 +239,9 @@ type ServerTrace struct {
 	// ServerID, ServerName, Status, Host and InstanceName are what Nova
 	// said ("" when it did not say: Host and InstanceName need the admin
 	// role; a server in ERROR has no instance name in the fault report).
-	ServerID     string `json:"server_id"`
+	ServerID string `json:"server_id"`
+	// Role is the side of the path this node traced (as in each Trace).
+	Role         Role   `json:"role"`
 	ServerName   string `json:"server_name,omitempty"`
 	Status       string `json:"status,omitempty"`
 	Host         string `json:"host,omitempty"`

@@ -24,7 +24,12 @@ import (
 // cfg.CounterInterval, and the host checks. Every hop is in the result,
 // with Unknown for hops that could not be reached.
 //
-// The error is non-nil only when target is invalid, ctx ends, or the
+// cfg.Role says which hops this node judges (see Role): with RoleNetwork
+// the target must be the MAC, and the network is the one whose hosts
+// file lists it.
+//
+// The error is non-nil only when target is invalid (or one cfg.Role
+// cannot resolve: errors.Is ErrRole), ctx ends, or the
 // bridges' namespace cannot be inspected at all (missing namespace,
 // missing privilege); a missing tap, bridge, namespace or daemon is a
 // failed hop, not an error.

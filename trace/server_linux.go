@@ -32,6 +32,12 @@ import (
 // a stopped one, or a port that failed to bind is a hop's verdict, not an
 // error. cfg.ServerWait bounds the API reads.
 //
+// With cfg.Role RoleNetwork the ports' network, MAC and IPs come from
+// Neutron and only the DHCP side is traced; a port bound to another host
+// is then expected, not a warning. In the other roles the port's network
+// is read too (its type, physical network and segment choose the
+// physical-port hop's interface).
+//
 // Server sends what Run sends (the ARP probe unless cfg.NoARP) and, on
 // the cloud, only GET requests. It is safe for concurrent use if api is.
 func Server(ctx context.Context, cfg *Config, api *launch.Client, server string) (*ServerTrace, error) {
@@ -54,7 +60,7 @@ func Server(ctx context.Context, cfg *Config, api *launch.Client, server string)
 		node = "" // a network node traces ports bound elsewhere by design
 	}
 	serverID := server
-	st := &ServerTrace{ServerID: server}
+	st := &ServerTrace{ServerID: server, Role: role}
 	sh := Hop{Kind: KindServer, Name: server}
 	var ports []launch.Port
 	wctx, cancel := context.WithTimeout(ctx, c.ServerWait)
@@ -91,7 +97,7 @@ func Server(ctx context.Context, cfg *Config, api *launch.Client, server string)
 		if err != nil {
 			ph.Verdict, ph.Summary, ph.Cause, ph.Next = Unknown, "not reached: the server could not be read", "", ""
 		}
-		t := &Trace{Hops: []Hop{sh, ph}}
+		t := &Trace{Role: role, Hops: []Hop{sh, ph}}
 		t.Verdict = Worst(t.Hops)
 		st.Traces = []*Trace{t}
 		st.Verdict = t.Verdict
