@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -295,7 +296,48 @@ func TestIntegrationTraceUplinkMappings(t *testing.T) {
 	if v, _ := h.Get("eth2"); !strings.Contains(v, "up false") {
 		t.Errorf("eth2 evidence %q", v)
 	}
+
+	// NetworkManager manages the down NIC. Its run directory and procfs
+	// are Config paths: a NetworkManager.pid naming a pid that the fake
+	// procfs has, a device state file for eth2's real ifindex, and
+	// self/ns/net pointing at the bridges' namespace (NetworkManager
+	// manages the namespace vmtrace runs in).
+	nmDir, procDir := t.TempDir(), t.TempDir()
+	idx := host.Link(t, "eth2").Attrs().Index
+	os.MkdirAll(filepath.Join(nmDir, "devices"), 0o755)
+	os.WriteFile(filepath.Join(nmDir, "NetworkManager.pid"), []byte("4242\n"), 0o644)
+	os.WriteFile(filepath.Join(nmDir, "devices", fmt.Sprint(idx)), []byte("# NetworkManager device state\n[device]\nmanaged=true\n"), 0o644)
+	os.MkdirAll(filepath.Join(procDir, "4242"), 0o755)
+	os.MkdirAll(filepath.Join(procDir, "self", "ns"), 0o755)
+	if err := os.Symlink(host.Path, filepath.Join(procDir, "self", "ns", "net")); err != nil {
+		t.Fatal(err)
+	}
+	nm := *tp.cfg
+	nm.NMRunDir, nm.ProcDir = nmDir, procDir
+	h = phys(&nm)
+	check(h, trace.Fail, "eth2", "eth2 exists but is down (on "+br+")")
+	if v, _ := h.Get("networkmanager"); !strings.HasPrefix(h.Cause, "NetworkManager manages eth2 and has taken it down") || v != filepath.Join(nmDir, "devices", fmt.Sprint(idx))+": managed=true" {
+		t.Errorf("NetworkManager managing eth2: %+v", h)
+	}
+	// Released from the bridge and still managed: the same cause, and
+	// the host check names eth2 too.
+	host.Release(t, "eth2")
+	c := nm
+	c.NoARP, c.CounterInterval = true, -1
+	tr, err := trace.Run(context.Background(), &c, trace.Target{Tap: tp.tap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ = tr.Hop(trace.KindPhysicalPort, "")
+	if h.Summary != "eth2 exists but is down and not on "+br || !strings.HasPrefix(h.Cause, "NetworkManager manages eth2") {
+		t.Errorf("released and managed: %+v", h)
+	}
+	if h, _ := tr.Hop(trace.KindHostCheck, "networkmanager"); h.Verdict != trace.Fail || !strings.Contains(h.Summary, "eth2") {
+		t.Errorf("networkmanager host check: %+v", h)
+	}
+	host.Enslave(t, "eth2", br)
 	host.SetUp(t, "eth2")
+	waitOperUp(t, host, "eth2")
 
 	// Two mappings, no API: the one on the bridge is chosen.
 	two := *tp.cfg

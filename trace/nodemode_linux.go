@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -73,6 +74,7 @@ func (r *runner) searchHosts() {
 		r.c.Logger.Debug("trace: cannot read the DHCP state directory", "dir", r.c.StateDir, "err", err)
 		return
 	}
+	want := []byte(strings.ToLower(r.mac.String()))
 	for _, e := range ents {
 		if !e.IsDir() {
 			continue
@@ -83,6 +85,9 @@ func (r *runner) searchHosts() {
 			continue
 		}
 		s.files++
+		if !bytes.Contains(bytes.ToLower(b), want) {
+			continue // most files: no need to parse them
+		}
 		hosts, err := dhcpns.ParseHostsBytes(b)
 		if err != nil {
 			continue
