@@ -213,6 +213,27 @@ func TestIntegrationServerNetworkRole(t *testing.T) {
 	if _, err := trace.Run(context.Background(), &cfg, trace.Target{PortID: port.ID}); !errors.Is(err, trace.ErrRole) {
 		t.Errorf("Run by port ID on a network node: %v", err)
 	}
+
+	// A server on a network no DHCP agent of this node hosts.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nw, err := c.EnsureNetwork(ctx, launch.NetworkSpec{Name: "trelsewhere", Type: launch.NetworkFlat, PhysicalNetwork: "physnet2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.EnsureSubnet(ctx, launch.SubnetSpec{Name: "trelsewhere-v4", Network: nw.ID, CIDR: netip.MustParsePrefix("10.9.0.0/24"),
+		PoolStart: netip.MustParseAddr("10.9.0.10"), PoolEnd: netip.MustParseAddr("10.9.0.20"), Gateway: netip.MustParseAddr("10.9.0.1")}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := c.Launch(ctx, launch.ServerSpec{Name: "trvmelsewhere", Flavor: "m1.nano", Image: "aio-tiny", Network: "trelsewhere"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = runServer(t, &cfg, c, srv.ID)
+	ns, _ := st.Traces[0].Hop(trace.KindDHCPNS, "")
+	if ns.Verdict != trace.Fail || ns.Name != "qdhcp-"+nw.ID || !strings.HasPrefix(ns.Cause, "no DHCP agent on this node hosts the network") || !strings.Contains(ns.Next, "--network "+nw.ID) {
+		t.Errorf("network not hosted here: %+v", ns)
+	}
 }
 
 // The tap is missing but the API knows the network: the DHCP side is

@@ -446,6 +446,10 @@ func (r *runner) dhcpHops(ctx context.Context) dhcpResult {
 			Cause:   "no DHCP agent serves the network on this node (it may run on a network node: trace there), or the agent failed to set it up",
 			Next:    dhcpNext[KindDHCPNS]}
 		h.add("namespaces", "%d qdhcp namespaces", len(nss))
+		if r.role == RoleNetwork {
+			h.Cause = "no DHCP agent on this node hosts the network: another node's agent does, or this agent failed to set it up"
+			h.Next = "openstack network agent list --agent-type dhcp --network " + orUnknown(r.wantNet, "<network>") + "; trace on the node listed there; " + dhcpNext[KindDHCPNS]
+		}
 		r.noteSearch(&h)
 		return dhcpResult{hops: append([]Hop{h}, unknownDHCP("not reached: no qdhcp namespace")...)}
 	}
