@@ -127,9 +127,28 @@ func run(ctx context.Context, cfg *Config, target Target, hints *apiHints) (*Tra
 }
 
 type runner struct {
-	c    Config
+	c       Config
+	t       *Trace
+	bridge  *linuxbridge.Bridge
+	tap     *linuxbridge.Port
+	phys    []linuxbridge.Port
+	mac     net.HardwareAddr // the port's (guest's) MAC
+	macFrom string
+	// macExact is set when mac is the port's own (given, from Neutron,
+	// from libvirt or the hosts file), not derived from the tap's MAC.
+	macExact bool
+	wantNet  string // network ID known from the API
+	serverID string // server ID known from the API
+	hostsMAC bool   // the hosts file has the port MAC
+	// macLibvirt is set when mac came from the domain's interface.
+	macLibvirt bool
+	dom        domainResult
+	sampled    time.Time
+	ip         netip.Addr
+
+	// The node's role, and what the roles and mappings need (role.go,
+	// uplink_linux.go, nodemode_linux.go).
 	role Role
-	t    *Trace
 	snap *linuxbridge.Snapshot
 	// agent holds the linuxbridge agent's mappings (nil: none, agentErr
 	// says why).
@@ -144,22 +163,6 @@ type runner struct {
 	netType   string // the network's type, physical network and segment (API)
 	physnet   string
 	segID     int
-	bridge    *linuxbridge.Bridge
-	tap       *linuxbridge.Port
-	phys      []linuxbridge.Port
-	mac       net.HardwareAddr // the port's (guest's) MAC
-	macFrom   string
-	// macExact is set when mac is the port's own (given, from Neutron,
-	// from libvirt or the hosts file), not derived from the tap's MAC.
-	macExact bool
-	wantNet  string // network ID known from the API
-	serverID string // server ID known from the API
-	hostsMAC bool   // the hosts file has the port MAC
-	// macLibvirt is set when mac came from the domain's interface.
-	macLibvirt bool
-	dom        domainResult
-	sampled    time.Time
-	ip         netip.Addr
 }
 
 // resolve finds the tap and its bridge in the snapshot.
