@@ -444,6 +444,15 @@ func TestIntegrationServerUplinkFromNetwork(t *testing.T) {
 	if tr.Verdict != trace.OK {
 		t.Errorf("flat network: verdict %s", tr.Verdict)
 	}
+	// bridge_mappings gives physnet "provider" an existing bridge: the
+	// tap on the brq bridge is then on the wrong one.
+	bm := *tp.cfg
+	bm.InterfaceMappings, bm.BridgeMappings = map[string]string{}, map[string]string{"provider": "br-ex"}
+	st = runServer(t, &bm, c, id)
+	ph, _ = st.Traces[0].Hop(trace.KindPhysicalPort, "")
+	if ph.Verdict != trace.Fail || ph.Name != "br-ex" || ph.Summary != "physical network provider uses the existing bridge br-ex (bridge_mappings), but the tap is on "+tp.n.Bridge {
+		t.Errorf("bridge_mappings: physical-port hop %+v", ph)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
