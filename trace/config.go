@@ -28,10 +28,30 @@ type Config struct {
 	// NMRunDir is NetworkManager's run directory (NetworkManager.pid,
 	// devices/<ifindex>). Zero value: /run/NetworkManager.
 	NMRunDir string
-	// SkipDHCP leaves the DHCP side (namespace, dnsmasq, hosts entry,
-	// lease) and the ARP probe unjudged (Unknown), for a compute node
-	// whose network's DHCP agent runs elsewhere. Zero value: check them.
+	// Role says which side of the path this node holds (see Role):
+	// RoleCompute leaves the DHCP side and the ARP probe Unknown,
+	// RoleNetwork the libvirt, tap, bridge, FDB and counter hops. Zero
+	// value: RoleAllInOne (both), or RoleCompute when SkipDHCP is set.
+	Role Role
+	// SkipDHCP is the older spelling of Role: RoleCompute (the DHCP side
+	// and the ARP probe are Unknown, for a compute node whose network's
+	// DHCP agent runs elsewhere); setting it with another Role is an
+	// error. Zero value: the role decides.
 	SkipDHCP bool
+	// AgentConfig is the linuxbridge agent's configuration file, whose
+	// [linux_bridge] physical_interface_mappings and bridge_mappings name
+	// the interface the physical-port hop expects on the bridge. Zero
+	// value: DefaultAgentConfig; "-": read none. When there is no file
+	// (and InterfaceMappings is nil) the hop guesses the provider NIC (a
+	// bridge port Neutron did not name) and says so in its evidence.
+	AgentConfig string
+	// InterfaceMappings, when non-nil, is physical_interface_mappings
+	// (physical network → interface, e.g. {"provider": "eth2"}) and
+	// AgentConfig is not read. Zero value (nil): read AgentConfig.
+	InterfaceMappings map[string]string
+	// BridgeMappings is bridge_mappings (physical network → existing
+	// bridge), used with InterfaceMappings. Zero value: none.
+	BridgeMappings map[string]string
 	// NoARP skips the ARP probe (the only hop that sends packets); the arp
 	// hop is then unknown. Zero value: probe.
 	NoARP bool
@@ -71,6 +91,9 @@ func (c *Config) orDefault() Config {
 	}
 	if d.NetNSDir == "" {
 		d.NetNSDir = "/run/netns"
+	}
+	if d.AgentConfig == "" {
+		d.AgentConfig = DefaultAgentConfig
 	}
 	if d.StateDir == "" {
 		d.StateDir = "/var/lib/neutron/dhcp"

@@ -20,8 +20,37 @@
 // identities, prepending a server and a port hop. Run is the no-API mode: given a Neutron port ID, a MAC or a tap name, it
 // traces on this node. The domain is the one whose interface targets the
 // tap (or Target.Domain); without a libvirt client its two hops are
-// Unknown. On a compute node whose DHCP agent runs elsewhere set
-// Config.SkipDHCP and trace the DHCP side on the network node.
+// Unknown.
+//
+// # Node roles
+//
+// Config.Role says which side of the path this node holds. RoleAllInOne
+// (the zero value) traces every hop. RoleCompute traces the domain, the
+// tap, the bridge and its physical port, the FDB and the counters, and
+// leaves the DHCP side and the ARP probe Unknown with the evidence "DHCP
+// side not on this node (role compute)" (Config.SkipDHCP is the older
+// spelling). RoleNetwork traces the qdhcp namespace, dnsmasq, its serving
+// interface, the hosts entry, the lease and the ARP probe from the qdhcp
+// namespace, and leaves the compute side Unknown ("compute side not on
+// this node"); with Server the network, MAC and IPs come from the port,
+// with Run the target must be the MAC, and the network is the one whose
+// hosts file under Config.StateDir lists it (Neutron's rows are
+// "mac,host-…,ip": a port ID or tap alone is an ErrRole error). On an
+// all-in-one whose tap is missing, the DHCP side is still judged when the
+// network is known (from the API, or from the hosts files by the MAC).
+//
+// # The physical port
+//
+// The physical-port hop expects the interface the linuxbridge agent's
+// [linux_bridge] physical_interface_mappings names (Config.AgentConfig,
+// default DefaultAgentConfig, or Config.InterfaceMappings; see
+// ParseAgentConfig): with Server the network's provider:physical_network
+// picks the mapping and a VLAN network expects <nic>.<segmentation_id>
+// (a VXLAN one vxlan-<VNI>); without the API the only mapping, or the
+// mapped interface found on the bridge. The hop then says whether that
+// interface is missing, down, on another bridge, or managed by
+// NetworkManager. Without an agent config it guesses the provider NIC (a
+// bridge port Neutron did not name), and its "mappings" evidence says so.
 //
 // Run is read-only except for the ARP probe: it sends ARP requests from
 // the qdhcp namespace's serving interface to the port's IP (disable it

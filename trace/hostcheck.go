@@ -66,6 +66,10 @@ func nmHop(runDir, procDir string, devs map[string]int, names []string, hostNS b
 		return h
 	}
 	h.add("pid", "%d", pid)
+	if len(names) == 0 {
+		h.Summary = "NetworkManager runs; no device of the path on this node to check"
+		return h
+	}
 	if !hostNS {
 		h.Summary = "NetworkManager runs, but the bridges are in another namespace, which it does not manage"
 		return h

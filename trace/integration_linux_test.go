@@ -145,7 +145,13 @@ func newTopo(t testing.TB, o topoOpts) *topo {
 		tp.guest.SendFrames(t, "eth0", 3)
 	}
 	tp.guest.AddAddr(t, "eth0", tp.ip.String()+"/27")
+	// The linuxbridge agent's config as the all-in-one writes it.
+	agentINI := filepath.Join(tp.dir, "linuxbridge_agent.ini")
+	if err := os.WriteFile(agentINI, []byte("[DEFAULT]\n[linux_bridge]\nphysical_interface_mappings = provider:eth2\n[vxlan]\nenable_vxlan = false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tp.cfg = &trace.Config{
+		AgentConfig:     agentINI,
 		BridgeNetNS:     host.Path,
 		NetNSDir:        tp.dir,
 		StateDir:        tp.dns.StateDir,
@@ -340,8 +346,25 @@ func TestIntegrationTracePhysicalPortMissing(t *testing.T) {
 	tp.n.Host.Release(t, "eth2")
 	tr := tp.run(t, trace.Target{Tap: tp.tap})
 	want(t, tr, map[trace.Kind]trace.Verdict{trace.KindPhysicalPort: trace.Fail})
-	if h, _ := tr.Hop(trace.KindPhysicalPort, ""); h.Name != "(none)" || !strings.Contains(h.Summary, "no provider interface") {
+	// The hop names the NIC physical_interface_mappings expects.
+	h, _ := tr.Hop(trace.KindPhysicalPort, "")
+	if h.Name != "eth2" || h.Summary != "eth2 missing from "+tp.n.Bridge+": it exists but is not enslaved" || h.Cause == h.Summary {
 		t.Errorf("physical-port hop: %+v", h)
+	}
+	if v, _ := h.Get("expected"); v != "eth2 (physical_interface_mappings provider:eth2, the only mapping)" {
+		t.Errorf("physical-port expected = %q", v)
+	}
+	// ip -j link agrees: eth2 exists, up, with no master.
+	var links []struct {
+		Master    string   `json:"master"`
+		Flags     []string `json:"flags"`
+		Operstate string   `json:"operstate"`
+	}
+	if err := json.Unmarshal(tp.n.Host.Run(t, "ip", "-j", "link", "show", "dev", "eth2"), &links); err != nil || len(links) != 1 {
+		t.Fatalf("ip -j link show dev eth2: %v", err)
+	}
+	if v, _ := h.Get("link"); links[0].Master != "" || v != fmt.Sprintf("eth2 exists: up %t lower_up %t oper %s, no master", slices.Contains(links[0].Flags, "UP"), slices.Contains(links[0].Flags, "LOWER_UP"), strings.ToLower(links[0].Operstate)) {
+		t.Errorf("link evidence %q; ip -j link: master %q flags %v", v, links[0].Master, links[0].Flags)
 	}
 }
 
@@ -349,8 +372,8 @@ func TestIntegrationTraceDnsmasqDead(t *testing.T) {
 	tp := newTopo(t, topoOpts{dhcp: true})
 	tp.dns.Kill(t, true)
 	tr := tp.run(t, trace.Target{Tap: tp.tap})
-	if h, _ := tr.Hop(trace.KindDnsmasq, ""); h.Verdict != trace.Fail {
-		t.Errorf("dnsmasq hop %s, want fail: %+v", h.Verdict, h)
+	if h, _ := tr.Hop(trace.KindDnsmasq, ""); h.Verdict != trace.Fail || h.Cause == h.Summary || !strings.HasPrefix(h.Cause, "no live dnsmasq serves the network") || h.Next == "" {
+		t.Errorf("dnsmasq hop %s, want fail with a cause of its own: %+v", h.Verdict, h)
 	}
 	for _, k := range []trace.Kind{trace.KindTap, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB, trace.KindDHCPNS} {
 		if h, _ := tr.Hop(k, ""); h.Verdict != trace.OK {

@@ -176,6 +176,9 @@ func (t Target) String() string {
 type Trace struct {
 	// Target is what was asked for.
 	Target Target `json:"target"`
+	// Role is the side of the path this node traced (Config's effective
+	// role: aio, compute or network).
+	Role Role `json:"role"`
 	// Tap, PortMAC, NetworkID and IP are the identities the trace resolved
 	// ("" / nil / zero when it could not).
 	Tap       string `json:"tap,omitempty"`
@@ -236,7 +239,9 @@ type ServerTrace struct {
 	// ServerID, ServerName, Status, Host and InstanceName are what Nova
 	// said ("" when it did not say: Host and InstanceName need the admin
 	// role; a server in ERROR has no instance name in the fault report).
-	ServerID     string `json:"server_id"`
+	ServerID string `json:"server_id"`
+	// Role is the side of the path this node traced (as in each Trace).
+	Role         Role   `json:"role"`
 	ServerName   string `json:"server_name,omitempty"`
 	Status       string `json:"status,omitempty"`
 	Host         string `json:"host,omitempty"`

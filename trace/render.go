@@ -14,18 +14,24 @@ import (
 func (t *Trace) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "trace %s: %s", t.Target, strings.ToUpper(t.Verdict.String()))
-	if t.Tap != "" {
-		fmt.Fprintf(bw, " (tap %s", t.Tap)
+	if t.Role != "" && t.Role != RoleAllInOne {
+		fmt.Fprintf(bw, " [role %s]", t.Role)
+	}
+	if t.Tap != "" || t.NetworkID != "" {
+		var ids []string
+		if t.Tap != "" {
+			ids = append(ids, "tap "+t.Tap)
+		}
 		if t.PortMAC != nil {
-			fmt.Fprintf(bw, ", mac %s", t.PortMAC)
+			ids = append(ids, "mac "+t.PortMAC.String())
 		}
 		if t.NetworkID != "" {
-			fmt.Fprintf(bw, ", network %s", t.NetworkID)
+			ids = append(ids, "network "+t.NetworkID)
 		}
 		if t.IP != "" {
-			fmt.Fprintf(bw, ", ip %s", t.IP)
+			ids = append(ids, "ip "+t.IP)
 		}
-		fmt.Fprint(bw, ")")
+		fmt.Fprintf(bw, " (%s)", strings.Join(ids, ", "))
 	}
 	fmt.Fprintf(bw, " in %s\n", t.Duration.Round(100_000))
 	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)

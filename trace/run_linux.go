@@ -24,7 +24,12 @@ import (
 // cfg.CounterInterval, and the host checks. Every hop is in the result,
 // with Unknown for hops that could not be reached.
 //
-// The error is non-nil only when target is invalid, ctx ends, or the
+// cfg.Role says which hops this node judges (see Role): with RoleNetwork
+// the target must be the MAC, and the network is the one whose hosts
+// file lists it.
+//
+// The error is non-nil only when target is invalid (or one cfg.Role
+// cannot resolve: errors.Is ErrRole), ctx ends, or the
 // bridges' namespace cannot be inspected at all (missing namespace,
 // missing privilege); a missing tap, bridge, namespace or daemon is a
 // failed hop, not an error.
@@ -39,10 +44,20 @@ type apiHints struct {
 	networkID string           // the port's network: its bridge is brq + 11 characters
 	ip        netip.Addr       // the port's first fixed IPv4 (the ARP probe's target when the hosts file lacks it)
 	serverID  string           // the Nova server's ID: the domain's UUID, tried when Target.Domain is not found
+	netType   string           // the network's provider:network_type ("" unknown)
+	physnet   string           // its provider:physical_network
+	segID     int              // its provider:segmentation_id
 }
 
 func run(ctx context.Context, cfg *Config, target Target, hints *apiHints) (*Trace, error) {
 	c := cfg.orDefault()
+	role, err := cfg.EffectiveRole()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRoleTarget(role, target, hints); err != nil {
+		return nil, err
+	}
 	n := 0
 	for _, set := range []bool{target.PortID != "", target.MAC != nil, target.Tap != ""} {
 		if set {
@@ -58,15 +73,20 @@ func run(ctx context.Context, cfg *Config, target Target, hints *apiHints) (*Tra
 	if target.MAC != nil && len(target.MAC) != 6 {
 		return nil, fmt.Errorf("trace: MAC %s is not a 6-byte Ethernet address", target.MAC)
 	}
-	r := &runner{c: c, t: &Trace{Target: target, Started: time.Now()}}
+	r := &runner{c: c, role: role, t: &Trace{Target: target, Role: role, Started: time.Now()}}
 	if hints != nil {
 		r.wantNet = hints.networkID
 		r.serverID = hints.serverID
+		r.netType, r.physnet, r.segID = hints.netType, hints.physnet, hints.segID
 		if hints.ip.IsValid() {
 			r.ip, r.t.IP = hints.ip, hints.ip.String()
 		}
 	}
 	defer func() { r.t.Duration = time.Since(r.t.Started) }()
+	if !role.compute() {
+		return r.runNetwork(ctx, target, hints)
+	}
+	r.loadAgent()
 
 	in, err := linuxbridge.Open(&linuxbridge.Config{NetNSPath: c.BridgeNetNS, Logger: c.Logger})
 	if err != nil {
@@ -78,6 +98,7 @@ func run(ctx context.Context, cfg *Config, target Target, hints *apiHints) (*Tra
 		return nil, fmt.Errorf("trace: read bridges and FDB: %w", err)
 	}
 	r.sampled = time.Now()
+	r.snap = snap
 	r.resolve(snap, target)
 	if hints != nil && len(hints.mac) == 6 && target.MAC == nil {
 		r.mac, r.macFrom, r.macExact = hints.mac, "Neutron port", true
@@ -124,6 +145,24 @@ type runner struct {
 	dom        domainResult
 	sampled    time.Time
 	ip         netip.Addr
+
+	// The node's role, and what the roles and mappings need (role.go,
+	// uplink_linux.go, nodemode_linux.go).
+	role Role
+	snap *linuxbridge.Snapshot
+	// agent holds the linuxbridge agent's mappings (nil: none, agentErr
+	// says why).
+	agent    *AgentMappings
+	agentErr error
+	// uplinkIndex is the ifindex of the expected provider NIC when it is
+	// not a port of the bridge (for the NetworkManager check).
+	uplinkIndex int
+	uplinkName  string
+	// netSearch is the hosts-file search for the port's MAC (nil: none).
+	netSearch *hostsSearch
+	netType   string // the network's type, physical network and segment (API)
+	physnet   string
+	segID     int
 }
 
 // resolve finds the tap and its bridge in the snapshot.
@@ -283,7 +322,7 @@ func (r *runner) bridgeHops() (Hop, Hop) {
 		b.Verdict = OK
 		b.Summary = fmt.Sprintf("up, %d ports, network %s…", len(br.Ports), br.Neutron.IDPrefix)
 	}
-	if want := linuxbridge.NetworkBridgeName(r.wantNet); r.wantNet != "" && br.Name != want {
+	if want := linuxbridge.NetworkBridgeName(r.wantNet); r.wantNet != "" && br.Name != want && !r.mappedBridge(br.Name) {
 		b.add("network_bridge", "%s (port's network %s)", want, r.wantNet)
 		if b.Verdict != Fail {
 			b.Verdict = Fail
@@ -293,6 +332,9 @@ func (r *runner) bridgeHops() (Hop, Hop) {
 		}
 	}
 
+	if r.uplinkHop(&p) {
+		return b, p
+	}
 	if len(r.phys) == 0 {
 		p.Name = "(none)"
 		p.Verdict = Fail
@@ -361,13 +403,28 @@ func unknownDHCP(summary string) []Hop {
 }
 
 func (r *runner) dhcpHops(ctx context.Context) dhcpResult {
-	if r.c.SkipDHCP {
-		return dhcpResult{hops: append([]Hop{{Kind: KindDHCPNS, Summary: "skipped (Config.SkipDHCP): trace on the node running the network's DHCP agent"}}, unknownDHCP("skipped (Config.SkipDHCP)")...)}
+	if !r.role.dhcp() {
+		var hs []Hop
+		for _, k := range []Kind{KindDHCPNS, KindDnsmasq, KindDHCPIf, KindHostsEntry, KindLease} {
+			hs = append(hs, offNode(k, notDHCPSide))
+		}
+		return dhcpResult{hops: hs}
 	}
-	if r.bridge == nil || r.bridge.Neutron.Kind != linuxbridge.DeviceBridge {
+	if r.wantNet == "" && r.bridge == nil && r.macExact {
+		r.searchHosts() // no tap, but the MAC may be in a network's hosts file
+	}
+	if r.wantNet == "" && r.netSearch != nil {
+		return r.notInHosts()
+	}
+	if r.wantNet == "" && (r.bridge == nil || r.bridge.Neutron.Kind != linuxbridge.DeviceBridge) {
 		return dhcpResult{hops: append([]Hop{{Kind: KindDHCPNS, Summary: "not reached: no Neutron bridge, so no network ID"}}, unknownDHCP("not reached")...)}
 	}
-	prefix := strings.ToLower(r.bridge.Neutron.IDPrefix)
+	var prefix string
+	if r.wantNet != "" {
+		prefix = strings.ToLower(r.wantNet)
+	} else {
+		prefix = strings.ToLower(r.bridge.Neutron.IDPrefix)
+	}
 	nss, err := dhcpns.List(ctx, r.dcfg())
 	if err != nil {
 		return dhcpResult{hops: append([]Hop{{Kind: KindDHCPNS, Summary: "cannot list namespaces: " + err.Error()}}, unknownDHCP("not reached")...)}
@@ -383,11 +440,20 @@ func (r *runner) dhcpHops(ctx context.Context) dhcpResult {
 		}
 	}
 	if netID == "" {
-		h := Hop{Kind: KindDHCPNS, Name: "qdhcp-" + prefix + "…", Verdict: Fail,
-			Summary: fmt.Sprintf("no qdhcp namespace for network %s… under %s", prefix, r.c.NetNSDir),
+		ell := "…"
+		if r.wantNet != "" {
+			ell = ""
+		}
+		h := Hop{Kind: KindDHCPNS, Name: "qdhcp-" + prefix + ell, Verdict: Fail,
+			Summary: fmt.Sprintf("no qdhcp namespace for network %s%s under %s", prefix, ell, r.c.NetNSDir),
 			Cause:   "no DHCP agent serves the network on this node (it may run on a network node: trace there), or the agent failed to set it up",
 			Next:    dhcpNext[KindDHCPNS]}
 		h.add("namespaces", "%d qdhcp namespaces", len(nss))
+		if r.role == RoleNetwork {
+			h.Cause = "no DHCP agent on this node hosts the network: another node's agent does, or this agent failed to set it up"
+			h.Next = "openstack network agent list --agent-type dhcp --network " + orUnknown(r.wantNet, "<network>") + "; trace on the node listed there; " + dhcpNext[KindDHCPNS]
+		}
+		r.noteSearch(&h)
 		return dhcpResult{hops: append([]Hop{h}, unknownDHCP("not reached: no qdhcp namespace")...)}
 	}
 	r.t.NetworkID = netID
@@ -437,7 +503,7 @@ func (r *runner) dhcpHops(ctx context.Context) dhcpResult {
 			h.Verdict = Fail
 		}
 		if h.Verdict == Warn || h.Verdict == Fail {
-			h.Cause = ch.Summary
+			h.Cause = dhcpCause(k, h.Verdict, ch.Summary)
 			h.Next = dhcpNext[k]
 		}
 		for _, e := range ch.Evidence {
@@ -469,6 +535,9 @@ func (r *runner) dhcpHops(ctx context.Context) dhcpResult {
 			// wide: the hop is named by the file, the path is evidence.
 			h.add("file", "%s", h.Name)
 			h.Name = filepath.Base(h.Name)
+		}
+		if k == KindDHCPNS {
+			r.noteSearch(&h)
 		}
 		if k == KindDHCPNS && len(seen) > 1 {
 			h.add("ambiguous", "%d namespaces match %s…: %s; traced the first", len(seen), prefix, strings.Join(seen, ", "))
@@ -540,6 +609,8 @@ func (r *runner) fdbHop(snap *linuxbridge.Snapshot) Hop {
 func (r *runner) arpHop(ctx context.Context, health *dhcpns.Health) Hop {
 	h := Hop{Kind: KindARP}
 	switch {
+	case !r.role.dhcp():
+		return offNode(KindARP, notDHCPSide+": the probe is sent from the qdhcp namespace")
 	case r.c.NoARP:
 		h.Summary = "skipped (Config.NoARP)"
 		return h
@@ -690,6 +761,10 @@ func (r *runner) nm() Hop {
 			devs[r.tap.Name] = r.tap.Index
 			names = append(names, r.tap.Name)
 		}
+	}
+	if r.uplinkIndex > 0 {
+		devs[r.uplinkName] = r.uplinkIndex
+		names = append(names, r.uplinkName)
 	}
 	return nmHop(r.c.NMRunDir, r.c.ProcDir, devs, names, r.c.BridgeNetNS == "" || sameNetNS(r.c.BridgeNetNS, filepath.Join(r.c.ProcDir, "self/ns/net")))
 }

@@ -32,6 +32,12 @@ import (
 // a stopped one, or a port that failed to bind is a hop's verdict, not an
 // error. cfg.ServerWait bounds the API reads.
 //
+// With cfg.Role RoleNetwork the ports' network, MAC and IPs come from
+// Neutron and only the DHCP side is traced; a port bound to another host
+// is then expected, not a warning. In the other roles the port's network
+// is read too (its type, physical network and segment choose the
+// physical-port hop's interface).
+//
 // Server sends what Run sends (the ARP probe unless cfg.NoARP) and, on
 // the cloud, only GET requests. It is safe for concurrent use if api is.
 func Server(ctx context.Context, cfg *Config, api *launch.Client, server string) (*ServerTrace, error) {
@@ -42,15 +48,19 @@ func Server(ctx context.Context, cfg *Config, api *launch.Client, server string)
 		return nil, errors.New("trace: Server needs the server's ID or name")
 	}
 	c := cfg.orDefault()
+	role, err := cfg.EffectiveRole()
+	if err != nil {
+		return nil, err
+	}
 	node := c.NodeName
 	if node == "" {
 		node, _ = os.Hostname()
 	}
-	if node == "-" {
-		node = ""
+	if node == "-" || role == RoleNetwork {
+		node = "" // a network node traces ports bound elsewhere by design
 	}
 	serverID := server
-	st := &ServerTrace{ServerID: server}
+	st := &ServerTrace{ServerID: server, Role: role}
 	sh := Hop{Kind: KindServer, Name: server}
 	var ports []launch.Port
 	wctx, cancel := context.WithTimeout(ctx, c.ServerWait)
@@ -87,7 +97,7 @@ func Server(ctx context.Context, cfg *Config, api *launch.Client, server string)
 		if err != nil {
 			ph.Verdict, ph.Summary, ph.Cause, ph.Next = Unknown, "not reached: the server could not be read", "", ""
 		}
-		t := &Trace{Hops: []Hop{sh, ph}}
+		t := &Trace{Role: role, Hops: []Hop{sh, ph}}
 		t.Verdict = Worst(t.Hops)
 		st.Traces = []*Trace{t}
 		st.Verdict = t.Verdict
@@ -97,10 +107,15 @@ func Server(ctx context.Context, cfg *Config, api *launch.Client, server string)
 	if domRef == "" {
 		domRef = serverID // the domain's UUID is the instance's
 	}
+	nets := map[string]*launch.Network{}
 	for _, p := range ports {
 		ph := portHop(p, st.Host, node)
+		nw := portNetwork(ctx, c, api, role, p.NetworkID, nets, &ph)
 		target := Target{PortID: p.ID, Domain: domRef}
 		hints := &apiHints{mac: p.MAC, networkID: p.NetworkID, serverID: serverID}
+		if nw != nil {
+			hints.netType, hints.physnet, hints.segID = string(nw.Type), nw.PhysicalNetwork, nw.SegmentationID
+		}
 		for _, f := range p.FixedIPs {
 			if f.Address.Is4() && !hints.ip.IsValid() {
 				hints.ip = f.Address
@@ -282,4 +297,36 @@ func orUnknown(s, def string) string {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
+}
+
+// portNetwork reads the port's network once per server (its type,
+// physical network and segment choose the physical-port hop's interface)
+// and adds them to the port hop; nil when the role has no bridge to judge
+// or Neutron did not say (the error is evidence, not a failure).
+func portNetwork(ctx context.Context, c Config, api *launch.Client, role Role, id string, cache map[string]*launch.Network, ph *Hop) *launch.Network {
+	if !role.compute() || id == "" {
+		return nil
+	}
+	nw, ok := cache[id]
+	if !ok {
+		wctx, cancel := context.WithTimeout(ctx, c.ServerWait)
+		var err error
+		nw, err = api.FindNetwork(wctx, id)
+		cancel()
+		if err != nil {
+			ph.add("network", "cannot read network %s: %v", id, err)
+			nw = nil
+		}
+		cache[id] = nw
+	}
+	if nw != nil {
+		ph.add("network_type", "%s", orUnknown(string(nw.Type), "(not shown: needs the admin role)"))
+		if nw.PhysicalNetwork != "" {
+			ph.add("physical_network", "%s", nw.PhysicalNetwork)
+		}
+		if nw.SegmentationID != 0 {
+			ph.add("segmentation_id", "%d", nw.SegmentationID)
+		}
+	}
+	return nw
 }

@@ -7,12 +7,13 @@
 //
 // Usage:
 //
-//	vmtrace (-port ID | -mac MAC | -tap NAME) [-netns NAME|PATH] [-netns-dir DIR]
-//	        [-state-dir DIR] [-nm-run-dir DIR] [-skip-dhcp] [-no-arp]
-//	        [-interval D] [-json | -dot | -mermaid]
+//	vmtrace (-port ID | -mac MAC | -tap NAME) [-role aio|compute|network]
+//	        [-agent-config FILE | -interface-mappings PHYSNET:NIC,…]
+//	        [-netns NAME|PATH] [-netns-dir DIR] [-state-dir DIR] [-nm-run-dir DIR]
+//	        [-skip-dhcp] [-no-arp] [-interval D] [-json | -dot | -mermaid]
 //	vmtrace -server NAME|ID [-cloud NAME] [-libvirt-uri URI|none] [-node NAME]
-//	        [-netns …] [-netns-dir …] [-state-dir …] [-nm-run-dir …] [-skip-dhcp]
-//	        [-no-arp] [-interval D] [-json | -dot | -mermaid]
+//	        [-role …] [-agent-config …] [-netns …] [-netns-dir …] [-state-dir …]
+//	        [-nm-run-dir …] [-skip-dhcp] [-no-arp] [-interval D] [-json | -dot | -mermaid]
 //	vmtrace -demo [-break FAULT] [-json | -dot | -mermaid]
 //
 // With -server it asks Nova and Neutron (the cloud -cloud names in
@@ -24,6 +25,18 @@
 // read-only socket when it exists; "none", or no socket, leaves those hops
 // unknown). -node is this node's name as Nova knows it (default the
 // hostname). Only GET requests reach the cloud.
+//
+// -role says which side of the path this node holds: aio (the default:
+// all of it), compute (libvirt, the tap, the bridge and its physical port,
+// the FDB, the counters; the DHCP side is unknown; -skip-dhcp is the older
+// spelling) or network (the qdhcp namespace, dnsmasq, the hosts entry, the
+// lease and the ARP probe; the compute side is unknown). On a network node
+// without the API give -mac: the network is the one whose hosts file under
+// -state-dir lists it (a port ID or tap name is a usage error there). The
+// physical-port hop expects the interface the linuxbridge agent's
+// physical_interface_mappings names (-agent-config, default
+// /etc/neutron/plugins/ml2/linuxbridge_agent.ini; or -interface-mappings),
+// chosen by the network's physical network with -server.
 //
 // Without an API, give the Neutron port ID (or its first 11 characters),
 // the port's MAC, or the tap's name. -netns names the namespace holding the bridges
@@ -112,6 +125,8 @@ type opts struct {
 	libvirtURI, node          string
 	netns, netnsDir, stateDir string
 	nmRunDir                  string
+	role, agentConfig         string
+	ifMappings                string
 	skipDHCP, noARP           bool
 	interval                  time.Duration
 	json, dot, mermaid        bool
@@ -136,7 +151,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.netnsDir, "netns-dir", "", "where qdhcp-… (and -netns names) live (default /run/netns)")
 	fs.StringVar(&o.stateDir, "state-dir", "", "Neutron's DHCP state directory (default /var/lib/neutron/dhcp)")
 	fs.StringVar(&o.nmRunDir, "nm-run-dir", "", "NetworkManager's run directory (default /run/NetworkManager)")
-	fs.BoolVar(&o.skipDHCP, "skip-dhcp", false, "leave the DHCP side unjudged (a compute node whose DHCP agent runs elsewhere)")
+	fs.BoolVar(&o.skipDHCP, "skip-dhcp", false, "leave the DHCP side unjudged (a compute node whose DHCP agent runs elsewhere): the same as -role compute")
+	fs.StringVar(&o.role, "role", "", "this node's side of the path: `aio` (all of it, the default), compute or network")
+	fs.StringVar(&o.agentConfig, "agent-config", "", "the linuxbridge agent's `FILE`, for physical_interface_mappings (default "+trace.DefaultAgentConfig+"; - : none, guess the NIC)")
+	fs.StringVar(&o.ifMappings, "interface-mappings", "", "physical_interface_mappings given here, `PHYSNET:NIC,…` (instead of -agent-config)")
 	fs.BoolVar(&o.noARP, "no-arp", false, "skip the ARP probe (the only hop that sends packets)")
 	fs.DurationVar(&o.interval, "interval", 0, "least time between the two counter samples (default 1s; negative: no wait)")
 	fs.BoolVar(&o.json, "json", false, "print JSON")
@@ -174,6 +192,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			o.skipDHCP || o.noARP || o.interval != 0 {
 			return usage("-demo traces its own topology: drop -port, -mac, -tap, -netns, -netns-dir, -state-dir, -nm-run-dir, -skip-dhcp, -no-arp and -interval")
 		}
+		if o.role != "" || o.agentConfig != "" || o.ifMappings != "" {
+			return usage("-demo traces its own all-in-one topology: drop -role, -agent-config and -interface-mappings")
+		}
 		if !validBreakage(o.breakage) {
 			return usage("-break %q: want one of %v", o.breakage, demo.Breakages())
 		}
@@ -198,6 +219,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	default:
 		target.Tap = o.tap
 	}
+	role, ifMappings, msg := roleFlags(o)
+	if msg != "" {
+		return usage("%s", msg)
+	}
 	cfg := &trace.Config{
 		NetNSDir:        o.netnsDir,
 		StateDir:        o.stateDir,
@@ -207,6 +232,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		CounterInterval: o.interval,
 		Logger:          log,
 	}
+	cfg.Role, cfg.AgentConfig, cfg.InterfaceMappings = role, o.agentConfig, ifMappings
 	if o.netns != "" {
 		cfg.BridgeNetNS = o.netns
 		if !strings.Contains(o.netns, "/") {
@@ -237,7 +263,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func runServer(ctx context.Context, o opts, cfg *trace.Config, log *slog.Logger, stdout, stderr io.Writer) int {
 	cfg.NodeName = o.node
 	switch {
-	case o.libvirtURI == "none":
+	case o.libvirtURI == "none", cfg.Role == trace.RoleNetwork: // no domain on a network node
 	case o.libvirtURI != "":
 		lv, err := libvirtinspect.Open(&libvirtinspect.Config{URI: o.libvirtURI, ReadOnly: true, Logger: log})
 		if err != nil {
@@ -482,4 +508,39 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 		return exitFail
 	}
 	return exitOK
+}
+
+// roleFlags checks -role, -skip-dhcp, -agent-config and
+// -interface-mappings against each other and the target; msg is the
+// usage error.
+func roleFlags(o opts) (role trace.Role, mappings map[string]string, msg string) {
+	role, err := trace.ParseRole(o.role)
+	if err != nil {
+		return "", nil, fmt.Sprintf("-role %q: want aio, compute or network", o.role)
+	}
+	if o.role == "" {
+		role = "" // the zero value: -skip-dhcp may still make it compute
+	}
+	switch {
+	case o.skipDHCP && o.role != "" && role != trace.RoleCompute:
+		return "", nil, fmt.Sprintf("-skip-dhcp means -role compute: drop one of -skip-dhcp and -role %s", role)
+	case o.agentConfig != "" && o.ifMappings != "":
+		return "", nil, "-agent-config and -interface-mappings exclude each other"
+	case role == trace.RoleNetwork && (o.agentConfig != "" || o.ifMappings != ""):
+		return "", nil, "-agent-config and -interface-mappings judge the bridge's physical port, which -role network does not trace"
+	case role == trace.RoleNetwork && o.libvirtURI != "" && o.libvirtURI != "none":
+		return "", nil, "-libvirt-uri with -role network: the domain is on the compute node"
+	case role == trace.RoleNetwork && o.tap != "":
+		return "", nil, "-tap with -role network: the tap is on the compute node; give -mac (the network is found by the hosts files) or -server"
+	case role == trace.RoleNetwork && o.port != "":
+		return "", nil, "-port with -role network: Neutron's hosts files hold mac,host-…,ip, not the port ID; give -mac or use -server"
+	}
+	if o.ifMappings != "" {
+		m, err := trace.ParseMappings(o.ifMappings)
+		if err != nil {
+			return "", nil, fmt.Sprintf("-interface-mappings: %v", err)
+		}
+		mappings = m
+	}
+	return role, mappings, ""
 }
