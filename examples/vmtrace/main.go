@@ -433,6 +433,7 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 		NetNSDir:        p.NetNSDir,
 		StateDir:        p.StateDir,
 		NMRunDir:        p.NMRunDir,
+		AgentConfig:     p.AgentConfig,
 		CounterInterval: 500 * time.Millisecond,
 		ARPTimeout:      500 * time.Millisecond,
 		NodeName:        cloud.NodeName,

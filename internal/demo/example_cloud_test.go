@@ -32,7 +32,7 @@ func ExamplePath_StartCloud() {
 		return
 	}
 	st, err := trace.Server(ctx, &trace.Config{BridgeNetNS: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir,
-		NMRunDir: p.NMRunDir, NodeName: cloud.NodeName}, api, cloud.ServerName)
+		NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig, NodeName: cloud.NodeName}, api, cloud.ServerName)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return

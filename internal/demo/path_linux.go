@@ -70,6 +70,10 @@ type Path struct {
 	// NMRunDir is an empty directory standing for /run/NetworkManager
 	// (nothing manages the demo's devices).
 	NMRunDir string
+	// AgentConfig is the node's linuxbridge agent configuration, as
+	// Neutron's installer writes it: physical_interface_mappings =
+	// provider:eth2 (trace.Config.AgentConfig).
+	AgentConfig string
 	// NetworkID is the (random) Neutron network ID; Bridge its brq;
 	// Uplink the bridge's physical port, "eth2".
 	NetworkID, Bridge, Uplink string
@@ -203,6 +207,11 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			return nil, fmt.Errorf("demo: %w", err)
 		}
+	}
+	p.AgentConfig = filepath.Join(p.Dir, "linuxbridge_agent.ini")
+	agent := "[linux_bridge]\nphysical_interface_mappings = provider:" + p.Uplink + "\n\n[vxlan]\nenable_vxlan = false\n"
+	if err := os.WriteFile(p.AgentConfig, []byte(agent), 0o644); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
 	}
 	p.HostPath = filepath.Join(p.Dir, "compute1")
 	p.Gateway = filepath.Join(p.Dir, "gateway")
@@ -583,7 +592,7 @@ func (p *Path) Close() error {
 	}
 	p.mounts = nil
 	if p.Dir != "" {
-		for _, d := range []string{p.StateDir, p.NMRunDir} {
+		for _, d := range []string{p.StateDir, p.NMRunDir, p.AgentConfig} {
 			if d != "" {
 				errs = append(errs, os.RemoveAll(d))
 			}

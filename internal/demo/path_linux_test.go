@@ -72,7 +72,7 @@ func runTrace(t *testing.T, p *Path) *trace.Trace {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	tr, err := trace.Run(ctx, &trace.Config{
-		BridgeNetNS: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir,
+		BridgeNetNS: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig,
 		CounterInterval: 300 * time.Millisecond, ARPTimeout: 500 * time.Millisecond,
 	}, trace.Target{PortID: p.PortID})
 	if err != nil {

@@ -80,7 +80,7 @@ func TestIntegrationVerdicts(t *testing.T) {
 				}
 			}},
 		{name: "uplink", b: BreakUplink, overall: trace.Fail,
-			hop: trace.KindPhysicalPort, verdict: trace.Fail, cause: "the provider NIC is missing or not enslaved", summary: "has no provider interface",
+			hop: trace.KindPhysicalPort, verdict: trace.Fail, cause: "the interface physical_interface_mappings names does not exist", summary: "eth2 missing from brq",
 			after: map[trace.Kind]trace.Verdict{trace.KindFDB: trace.OK, trace.KindDHCPNS: trace.OK, trace.KindDnsmasq: trace.OK,
 				trace.KindDHCPIf: trace.OK, trace.KindHostsEntry: trace.OK, trace.KindLease: trace.OK, trace.KindARP: trace.OK, trace.KindCounters: trace.OK},
 			check: func(t *testing.T, p *Path) {
@@ -91,13 +91,13 @@ func TestIntegrationVerdicts(t *testing.T) {
 				}
 			}},
 		{name: "dnsmasq", b: BreakDnsmasq, overall: trace.Fail,
-			hop: trace.KindDnsmasq, verdict: trace.Fail, cause: "no dnsmasq",
+			hop: trace.KindDnsmasq, verdict: trace.Fail, cause: "no live dnsmasq serves the network", summary: "no dnsmasq serves this network",
 			// With dnsmasq gone its command line (the subnet) is unknown,
 			// so the serving interface can only be warned about.
 			after: map[trace.Kind]trace.Verdict{trace.KindDHCPIf: trace.Warn, trace.KindHostsEntry: trace.OK, trace.KindLease: trace.OK,
 				trace.KindARP: trace.OK, trace.KindCounters: trace.OK}},
 		{name: "hosts-entry", b: BreakHostsEntry, overall: trace.Fail,
-			hop: trace.KindHostsEntry, verdict: trace.Fail, cause: "not in the hosts file",
+			hop: trace.KindHostsEntry, verdict: trace.Fail, cause: "dnsmasq has no row for the port's MAC", summary: "is not in the hosts file",
 			// No hosts entry: no IP to probe. (The counters depend on
 			// whether the guest's IPv6 happens to send.)
 			after: map[trace.Kind]trace.Verdict{trace.KindARP: trace.Unknown},
@@ -108,7 +108,7 @@ func TestIntegrationVerdicts(t *testing.T) {
 				}
 			}},
 		{name: "lease-seeded", b: BreakLeaseSeeded, overall: trace.Warn,
-			hop: trace.KindLease, verdict: trace.Warn, cause: "only Neutron's seed",
+			hop: trace.KindLease, verdict: trace.Warn, cause: "has not completed DHCP with dnsmasq", summary: "only Neutron's seed",
 			after: map[trace.Kind]trace.Verdict{trace.KindARP: trace.OK, trace.KindCounters: trace.OK},
 			check: func(t *testing.T, p *Path) {
 				ls := leaseRow(t, p)
