@@ -58,6 +58,12 @@ type Config struct {
 	// ARPTimeout bounds the ARP probe. Zero value: 1 s (three requests
 	// spread over it).
 	ARPTimeout time.Duration
+	// ARPSettle is how long the ARP probe keeps listening after the
+	// first answer, for a second MAC claiming the same address (a
+	// duplicate IP answers within microseconds on one bridge, within a
+	// millisecond or two across a physical network). Zero value: 5 ms.
+	// Negative: stop at the first answer.
+	ARPSettle time.Duration
 	// CounterInterval is the least time between the two samples of the
 	// tap's counters. Zero value: 1 s. Negative: no wait, the second
 	// sample is taken right after the ARP probe (the fast mode: the
@@ -106,6 +112,9 @@ func (c *Config) orDefault() Config {
 	}
 	if d.ARPTimeout == 0 {
 		d.ARPTimeout = time.Second
+	}
+	if d.ARPSettle == 0 {
+		d.ARPSettle = 5 * time.Millisecond
 	}
 	if d.CounterInterval == 0 {
 		d.CounterInterval = time.Second

@@ -633,7 +633,7 @@ func (r *runner) arpHop(ctx context.Context, health *dhcpns.Health) Hop {
 		return h
 	}
 	defer p.Close()
-	res, err := p.ProbeARP(ctx, r.ip, &dhcpns.ARPOptions{Timeout: r.c.ARPTimeout, Attempts: 3})
+	res, err := p.ProbeARP(ctx, r.ip, &dhcpns.ARPOptions{Timeout: r.c.ARPTimeout, Attempts: 3, Settle: r.c.ARPSettle})
 	if err != nil && !errors.Is(err, dhcpns.ErrNoReply) {
 		h.Summary = "ARP probe failed: " + err.Error()
 		return h

@@ -63,7 +63,7 @@
 // from dnsmasq's hosts file; wrong-bridge, move the tap to a virbr0 bridge;
 // lease-seeded, restart dnsmasq with the lease file seeded as Neutron does
 // while the guest does not renew; dup-ip, another host on the bridge
-// holding the guest's IP, the guest ignoring ARP; fdb-never-learned,
+// holding the guest's IP, both answering ARP; fdb-never-learned,
 // learning off on the tap and its FDB entry deleted), traces
 // again to show the verdict change, and removes everything, also on error,
 // Ctrl-C or SIGTERM, then checks nothing is left (only a SIGKILL leaves the
@@ -452,7 +452,7 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 		string(demo.BreakHostsEntry):      fmt.Sprintf("drop %s from dnsmasq's hosts file and SIGHUP it", p.MAC),
 		string(demo.BreakWrongBridge):     fmt.Sprintf("ip link set %s master %s (a bridge no Neutron agent made)", p.Tap, demo.WrongBridge),
 		string(demo.BreakLeaseSeeded):     "restart dnsmasq as the DHCP agent does (lease file seeded), the guest not renewing",
-		string(demo.BreakDupIP):           fmt.Sprintf("another host on %s holding %s, the guest ignoring ARP (arp_ignore=8)", p.Bridge, p.IP),
+		string(demo.BreakDupIP):           fmt.Sprintf("another host on %s holding %s (a duplicate address: both answer ARP)", p.Bridge, p.IP),
 		string(demo.BreakFDBNeverLearned): fmt.Sprintf("bridge link set dev %s learning off; bridge fdb del %s dev %s master", p.Tap, p.MAC, p.Tap),
 	}[o.breakage]
 	if text {

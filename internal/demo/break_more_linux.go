@@ -118,10 +118,9 @@ func (p *Path) breakLeaseSeeded() error {
 // breakDupIP adds another host holding the VM's IP: a namespace
 // (ImpostorNetNS) whose eth0, with a random fa:16:3e MAC and the VM's
 // address, is a veth to another tap<port> on the network's bridge, as a
-// second VM given the same address by hand. The guest is set to ignore ARP
-// requests for its own addresses (arp_ignore=8), so the probe's answer is
-// the impostor's alone: two answers a few microseconds apart would depend
-// on how long the prober listens after the first.
+// second VM given the same address by hand. Both then answer ARP for the
+// address; the trace listens ARPSettle after the first answer and sees
+// both.
 func (p *Path) breakDupIP() (err error) {
 	ns := p.ImpostorNetNS()
 	if err := newNetNS(ns); err != nil {
@@ -172,11 +171,6 @@ func (p *Path) breakDupIP() (err error) {
 	}
 	if err := addAddr(imp, "eth0", netip.PrefixFrom(p.IP, pathSubnet.Bits()).String()); err != nil {
 		return err
-	}
-	if err := inNetNS(p.Guest, func() error {
-		return os.WriteFile("/proc/sys/net/ipv4/conf/eth0/arp_ignore", []byte("8\n"), 0o644)
-	}); err != nil {
-		return fmt.Errorf("demo: set arp_ignore=8 on the guest's eth0: %w", err)
 	}
 	return waitOperUp(host, tap)
 }
