@@ -66,9 +66,10 @@
 // holding the guest's IP, both answering ARP; fdb-never-learned,
 // learning off on the tap and its FDB entry deleted), traces
 // again to show the verdict change, and removes everything, also on error,
-// Ctrl-C or SIGTERM, then checks nothing is left (only a SIGKILL leaves the
-// demo's dnsmasq and namespace mounts under $TMPDIR/vifpath-demo-*). It
-// takes about a second.
+// Ctrl-C or SIGTERM, then checks nothing is left. A SIGKILL leaves the
+// demo's dnsmasq and namespace mounts under $TMPDIR/vifpath-demo-*; the
+// next -demo removes them first (demo.ReclaimStale). It takes about a
+// second.
 //
 // Exit status: 0 when the overall verdict is ok; 1 when it is fail (or the
 // trace could not run); 3 when it is warn or unknown (the path may work but
@@ -391,6 +392,15 @@ type demoTopology struct {
 
 func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Writer) (code int) {
 	start := time.Now()
+	// A demo killed with SIGKILL could not remove its dnsmasq and
+	// namespace mounts: remove them now.
+	done, err := demo.ReclaimStale("")
+	if len(done) > 0 {
+		fmt.Fprintf(stderr, "vmtrace: demo: removed what an earlier demo killed with SIGKILL left: %s\n", strings.Join(done, "; "))
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace: demo: removing an earlier demo's leftovers:", err)
+	}
 	p, err := demo.BuildPath(ctx, &demo.PathConfig{Logger: log})
 	if err != nil {
 		fmt.Fprintln(stderr, "vmtrace: demo:", err)

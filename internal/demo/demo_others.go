@@ -57,7 +57,7 @@ type PathConfig struct {
 // Path is the walkthrough's path of one VM NIC (Linux only).
 type Path struct {
 	Dir, NetNSDir, HostPath, Gateway, DHCP, Guest string
-	StateDir, NMRunDir                            string
+	StateDir, NMRunDir, AgentConfig               string
 	NetworkID, Bridge, Uplink, DHCPPortID, DHCPIf string
 	PortID, Tap                                   string
 	MAC                                           net.HardwareAddr
@@ -107,3 +107,6 @@ func (p *Path) Leftovers() []string { return nil }
 
 // Residue returns nil.
 func Residue(dir string, keep bool) []string { return nil }
+
+// ReclaimStale does nothing: demos run only on Linux.
+func ReclaimStale(tmp string) ([]string, error) { return nil, nil }

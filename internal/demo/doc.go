@@ -18,14 +18,16 @@
 // (internal/fakecloud) that knows the path as the walkthrough's cloud
 // does (server cirros1 on compute1, its port, the DHCP port, provider1
 // and its subnet), with a clouds.yaml for launch.Open, so trace.Server
-// traces it from the server down. Break
-// injects a fault (dnsmasq killed, tap down); Leftovers and Residue say
-// what, if anything, survived Close.
+// traces it from the server down. Break injects one of eight faults
+// (Breakages), one per verdict the trace must tell apart; Leftovers and
+// Residue say what, if anything, survived Close.
 //
 // Everything lives in namespaces under a fresh temporary directory, never
-// in the host's namespace or /run/netns; Close removes it all (a process
-// killed with SIGKILL cannot: BuildPath's dnsmasq and the namespace mounts
-// then stay until removed by hand).
+// in the host's namespace or /run/netns; Close removes it all. A process
+// killed with SIGKILL cannot: BuildPath's dnsmasq (which clears its
+// parent-death signal when it drops privileges) and the namespace mounts
+// stay, and ReclaimStale, which vmtrace -demo calls first, removes them
+// once the owner recorded in the directory is gone.
 //
 // # Privileges
 //

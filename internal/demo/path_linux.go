@@ -177,6 +177,9 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 			return nil, fmt.Errorf("demo: %w", err)
 		}
 		p.ownDir = true
+		if err := writeOwner(p.Dir); err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
 	}
 	// dnsmasq reads its files as nobody: Dir and its parents must be
 	// searchable by others.
@@ -599,6 +602,9 @@ func (p *Path) Close() error {
 		}
 	}
 	if p.ownDir && p.Dir != "" {
+		if err := os.Remove(filepath.Join(p.Dir, ownerFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
 		errs = append(errs, os.Remove(p.Dir))
 		p.ownDir = false
 		p.madeDir = true
@@ -624,12 +630,12 @@ func (p *Path) Leftovers() []string {
 	if (p.ownDir || p.madeDir) && p.Dir != "" {
 		left = append(left, Residue(p.Dir, false)...)
 	}
-	for _, d := range []string{p.StateDir, p.NMRunDir} {
+	for _, d := range []string{p.StateDir, p.NMRunDir, p.AgentConfig} {
 		if d == "" {
 			continue
 		}
 		if _, err := os.Lstat(d); err == nil {
-			left = append(left, "directory "+d)
+			left = append(left, "file or directory "+d)
 		}
 	}
 	return left
