@@ -1,0 +1,235 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vifpath/vifpath/internal/testutil"
+	"github.com/vifpath/vifpath/libvirtinspect"
+	"github.com/vifpath/vifpath/linuxbridge"
+	"github.com/vifpath/vifpath/trace"
+)
+
+// requireLibvirtGuest checks what the libvirt guest needs and builds (or
+// finds up to date) the guest image with scripts/guest-image.sh, as
+// `make demo` does; it returns the image directory.
+func requireLibvirtGuest(t *testing.T) string {
+	t.Helper()
+	requirePath(t)
+	testutil.RequireBinary(t, "libvirtd", "libvirt-daemon-system")
+	testutil.RequireBinary(t, "qemu-system-x86_64", "qemu-system-x86")
+	testutil.RequireBinary(t, "virsh", "libvirt-clients")
+	testutil.RequireBinary(t, "unshare", "util-linux")
+	testutil.RequireBinary(t, "cpio", "cpio")
+	dir := os.Getenv("VIFPATH_GUEST_IMAGE_DIR")
+	if dir == "" {
+		dir = DefaultGuestImageDir
+	}
+	start := time.Now()
+	out, err := exec.Command("bash", "../../scripts/guest-image.sh", dir).CombinedOutput()
+	if err != nil {
+		testutil.SkipOrFail(t, "scripts/guest-image.sh %s: %v: %s", dir, err, out)
+	}
+	t.Logf("guest image (%v): %s", time.Since(start).Round(time.Millisecond), bytes.TrimSpace(out))
+	return dir
+}
+
+// virshIn runs virsh against the demo's libvirtd.
+func virshIn(t *testing.T, p *Path, args ...string) string {
+	t.Helper()
+	return testutil.Virsh(t, p.LibvirtURI, args...)
+}
+
+func buildLibvirtPath(t *testing.T, imageDir, dir string) *Path {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	start := time.Now()
+	p, err := BuildPath(ctx, &PathConfig{Dir: dir, Guest: GuestLibvirt, GuestImageDir: imageDir,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("built with the libvirt guest in %v (guest boot to renewed lease %v)", time.Since(start).Round(time.Millisecond), p.GuestBoot.Round(time.Millisecond))
+	return p
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+// runTraceLibvirt traces p with a libvirtinspect.Client on the demo's
+// libvirtd's read-only socket, as vmtrace -demo does.
+func runTraceLibvirt(t *testing.T, p *Path) *trace.Trace {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lv, err := libvirtinspect.Dial(ctx, &libvirtinspect.Config{Socket: p.LibvirtSocketRO, ReadOnly: true})
+	if err != nil {
+		t.Fatalf("libvirtinspect.Dial %s: %v", p.LibvirtSocketRO, err)
+	}
+	defer lv.Close()
+	tr, err := trace.Run(ctx, &trace.Config{
+		BridgeNetNS: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir,
+		CounterInterval: 300 * time.Millisecond, ARPTimeout: 500 * time.Millisecond, Libvirt: lv,
+	}, trace.Target{PortID: p.PortID})
+	if err != nil {
+		t.Fatalf("trace.Run: %v", err)
+	}
+	t.Logf("\n%s", tr)
+	return tr
+}
+
+// domIface is the interface in `virsh dumpxml`.
+type domIface struct {
+	Type string `xml:"type,attr"`
+	MAC  struct {
+		Address string `xml:"address,attr"`
+	} `xml:"mac"`
+	Source struct {
+		Bridge string `xml:"bridge,attr"`
+	} `xml:"source"`
+	Target struct {
+		Dev string `xml:"dev,attr"`
+	} `xml:"target"`
+	Model struct {
+		Type string `xml:"type,attr"`
+	} `xml:"model"`
+}
+
+type domXML struct {
+	Type    string `xml:"type,attr"`
+	Name    string `xml:"name"`
+	UUID    string `xml:"uuid"`
+	Devices struct {
+		Interfaces []domIface `xml:"interface"`
+	} `xml:"devices"`
+	Metadata struct {
+		Instance struct {
+			Name  string `xml:"name"`
+			Ports []struct {
+				UUID string `xml:"uuid,attr"`
+			} `xml:"ports>port"`
+		} `xml:"instance"`
+	} `xml:"metadata"`
+}
+
+// TestIntegrationLibvirtGuest builds the path with a real qemu TCG domain
+// as the guest, in the demo's own libvirtd inside the compute1 namespace,
+// and checks: the domain as virsh sees it (Nova's shape: instance name,
+// server UUID, Nova metadata with the port, <interface type='bridge'> on
+// the brq with the tap and the port's MAC, virtio); the tap libvirt made
+// as iproute2 sees it (fe:16:3e MAC, on the bridge, carrier from qemu);
+// dnsmasq's renewed lease row; a trace with a libvirtinspect.Client on the
+// demo's daemon whose path, domain, interface and counter hops are all ok
+// (the domain's own counters moved); and that Close leaves no libvirtd, no
+// qemu, no namespace and nothing in the directory.
+func TestIntegrationLibvirtGuest(t *testing.T) {
+	img := requireLibvirtGuest(t)
+	dir := searchableTempDir(t)
+	p := buildLibvirtPath(t, img, dir)
+	defer p.Close()
+	pid, qemu := p.DnsmasqPID, p.QemuPID
+	t.Logf("guest console:\n%s", p.DHCPClientOutput)
+
+	if p.GuestKind != GuestLibvirt || p.GuestWhy != "" || p.Guest != "" {
+		t.Errorf("GuestKind %q GuestWhy %q Guest %q, want libvirt, no reason, no guest namespace", p.GuestKind, p.GuestWhy, p.Guest)
+	}
+	if !processHas(qemu, "qemu-system-x86_64") || !processHas(qemu, "guest="+p.Domain+",") {
+		t.Errorf("QemuPID %d is not a qemu for %s", qemu, p.Domain)
+	}
+	if !strings.HasPrefix(p.Domain, "instance-") || len(p.Domain) != len("instance-0000000a") {
+		t.Errorf("domain name %q is not Nova's instance-%%08x", p.Domain)
+	}
+	// The domain as virsh sees it.
+	var x domXML
+	if err := xml.Unmarshal([]byte(virshIn(t, p, "dumpxml", p.Domain)), &x); err != nil {
+		t.Fatal(err)
+	}
+	if x.Type != "qemu" || x.Name != p.Domain || x.UUID != p.DomainUUID {
+		t.Errorf("virsh dumpxml: type %q name %q uuid %q, want qemu %s %s", x.Type, x.Name, x.UUID, p.Domain, p.DomainUUID)
+	}
+	if len(x.Devices.Interfaces) != 1 {
+		t.Fatalf("virsh dumpxml: %d interfaces, want 1", len(x.Devices.Interfaces))
+	}
+	i := x.Devices.Interfaces[0]
+	if i.Type != "bridge" || i.Source.Bridge != p.Bridge || i.Target.Dev != p.Tap || i.MAC.Address != p.MAC.String() || i.Model.Type != "virtio" {
+		t.Errorf("virsh dumpxml interface %+v, want bridge %s target %s mac %s virtio", i, p.Bridge, p.Tap, p.MAC)
+	}
+	if m := x.Metadata.Instance; m.Name != "vm1" || len(m.Ports) != 1 || m.Ports[0].UUID != p.PortID {
+		t.Errorf("Nova metadata %+v, want name vm1 and port %s", m, p.PortID)
+	}
+	if st := strings.TrimSpace(virshIn(t, p, "domstate", "--reason", p.Domain)); st != "running (booted)" {
+		t.Errorf("virsh domstate: %q, want running (booted)", st)
+	}
+	// The tap libvirt made in the compute1 namespace, as iproute2 sees it.
+	tap := link(t, p.HostPath, p.Tap)
+	// (A tap's operstate is UNKNOWN; LOWER_UP is its carrier: qemu holds it.)
+	if tap["address"] != linuxbridge.TapMAC(p.MAC).String() || tap["master"] != p.Bridge || !slices.Contains(anySlice(tap["flags"]), "LOWER_UP") || !slices.Contains(anySlice(tap["flags"]), "UP") {
+		t.Errorf("tap %s: ip says address %v master %v flags %v; want %s on %s, UP and LOWER_UP", p.Tap, tap["address"], tap["master"], tap["flags"], linuxbridge.TapMAC(p.MAC), p.Bridge)
+	}
+	if _, err := os.Stat("/sys/class/net/" + p.Tap); err == nil {
+		t.Errorf("tap %s is in the test's own namespace: libvirtd is not in compute1's", p.Tap)
+	}
+	leases, _ := os.ReadFile(filepath.Join(p.StateDir, p.NetworkID, "leases"))
+	if !bytes.Contains(leases, []byte(fmt.Sprintf(" %s %s host-192-168-31-74 01:%s\n", p.MAC, p.IP, p.MAC))) {
+		t.Errorf("lease file has no renewed row for %s:\n%s", p.MAC, leases)
+	}
+	if !strings.Contains(p.DHCPClientOutput, "DHCP bound ip="+p.IP.String()) {
+		t.Errorf("the guest's console does not say it bound %s:\n%s", p.IP, p.DHCPClientOutput)
+	}
+
+	tr := runTraceLibvirt(t, p)
+	wantHops(t, tr, nil)
+	for _, k := range []trace.Kind{trace.KindDomain, trace.KindInterface} {
+		if h, ok := tr.Hop(k, ""); !ok || h.Verdict != trace.OK {
+			t.Errorf("%s hop %s (%s), want ok", k, h.Verdict, h.Summary)
+		}
+	}
+	if h, _ := tr.Hop(trace.KindDomain, ""); h.Name != p.Domain || evidence(h, "nova_instance") != p.DomainUUID {
+		t.Errorf("domain hop %q evidence %v, want %s with nova_instance %s", h.Name, h.Evidence, p.Domain, p.DomainUUID)
+	}
+	if h, _ := tr.Hop(trace.KindCounters, ""); !strings.Contains(evidence(h, "domain_tx_packets"), "guest sent, libvirt") {
+		t.Errorf("counters hop has no libvirt counters: %v", h.Evidence)
+	}
+	if tr.Verdict != trace.OK {
+		t.Errorf("verdict %s, want ok", tr.Verdict)
+	}
+
+	if err := p.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	checkClean(t, p, dir, true, pid)
+	if processHas(qemu, "guest="+p.Domain+",") {
+		t.Errorf("qemu %d still runs after Close", qemu)
+	}
+	if pid := findProcess(dir + "/"); pid != 0 {
+		t.Errorf("process %d still names %s after Close", pid, dir)
+	}
+}
+
+// evidence returns the value of h's evidence key ("" if absent).
+func evidence(h trace.Hop, key string) string {
+	for _, e := range h.Evidence {
+		if e.Key == key {
+			return e.Value
+		}
+	}
+	return ""
+}
