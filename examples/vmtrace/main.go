@@ -13,7 +13,8 @@
 //	vmtrace -server NAME|ID [-cloud NAME] [-libvirt-uri URI|none] [-node NAME]
 //	        [-netns …] [-netns-dir …] [-state-dir …] [-nm-run-dir …] [-skip-dhcp]
 //	        [-no-arp] [-interval D] [-json | -dot | -mermaid]
-//	vmtrace -demo [-break dnsmasq|tap-down|uplink|hosts-entry] [-json | -dot | -mermaid]
+//	vmtrace -demo [-break dnsmasq|tap-down|uplink|hosts-entry] [-guest auto|netns|libvirt]
+//	        [-json | -dot | -mermaid]
 //
 // With -server it asks Nova and Neutron (the cloud -cloud names in
 // clouds.yaml; default OS_CLOUD, else an openrc's OS_* variables) for the
@@ -48,6 +49,16 @@
 // demo's dnsmasq and namespace mounts under $TMPDIR/vifpath-demo-*). It
 // takes about a second.
 //
+// -guest chooses the demo's VM: libvirt boots a real qemu TCG domain
+// shaped like Nova's (instance-…, the server's UUID, Nova metadata,
+// <interface type='bridge'> on the brq with the tap) in a libvirtd the demo
+// runs inside its compute1 namespace, from the kernel and initramfs
+// scripts/guest-image.sh builds in /var/cache/vifpath/guest; the trace
+// then also judges the domain, its interface and its libvirt counters
+// (about 10 s more). netns is the namespace guest above. auto (the
+// default) is libvirt when libvirtd, qemu and the image are there, else
+// netns, saying why.
+//
 // Exit status: 0 when the overall verdict is ok; 1 when it is fail (or the
 // trace could not run); 3 when it is warn or unknown (the path may work but
 // something deserves a look); 2 on a usage error. With -demo: 0 when the
@@ -58,6 +69,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -107,6 +119,7 @@ type opts struct {
 	json, dot, mermaid        bool
 	demo                      bool
 	breakage                  string
+	guest                     string
 	verbose                   bool
 }
 
@@ -134,6 +147,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.mermaid, "mermaid", false, "print a Mermaid diagram of the path")
 	fs.BoolVar(&o.demo, "demo", false, "build the walkthrough's path in throwaway namespaces, trace it, break it, trace again, remove it (root)")
 	fs.StringVar(&o.breakage, "break", string(demo.BreakDnsmasq), "with -demo: the fault to inject: dnsmasq (kill it), tap-down, uplink (delete eth2) or hosts-entry")
+	fs.StringVar(&o.guest, "guest", string(demo.GuestAuto), "with -demo: the VM: libvirt (a qemu TCG domain), netns (a namespace) or auto (libvirt when available)")
 	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -166,6 +180,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		if !validBreakage(o.breakage) {
 			return usage("-break %q: want one of %v", o.breakage, demo.Breakages())
+		}
+		if _, err := demo.ParseGuestKind(o.guest); err != nil {
+			return usage("-guest %q: want one of %v", o.guest, demo.GuestKinds())
 		}
 		return runDemo(ctx, o, log, stdout, stderr)
 	}
@@ -345,11 +362,14 @@ type demoTopology struct {
 	MAC         string   `json:"mac"`
 	IP          string   `json:"ip"`
 	DnsmasqArgs []string `json:"dnsmasq_args"`
+	// Guest: which guest ran, and the libvirt guest's daemon and domain.
+	demo.GuestInfo
 }
 
 func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Writer) (code int) {
 	start := time.Now()
-	p, err := demo.BuildPath(ctx, &demo.PathConfig{Logger: log})
+	guest, _ := demo.ParseGuestKind(o.guest)
+	p, err := demo.BuildPath(ctx, &demo.PathConfig{Logger: log, Guest: guest})
 	if err != nil {
 		fmt.Fprintln(stderr, "vmtrace: demo:", err)
 		return exitFail
@@ -363,14 +383,20 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 			fmt.Fprintf(stderr, "vmtrace: demo: left behind: %s\n", strings.Join(left, ", "))
 			code = exitFail
 		} else {
-			fmt.Fprintf(stderr, "vmtrace: demo: removed everything (namespaces, dnsmasq, %s) in %.1fs in all\n", p.Dir, time.Since(start).Seconds())
+			fmt.Fprintf(stderr, "vmtrace: demo: removed everything (namespaces, dnsmasq, the %s guest, %s) in %.1fs in all\n", p.GuestKind, p.Dir, time.Since(start).Seconds())
 		}
 	}()
 	text := !o.json && !o.dot && !o.mermaid
 	if text {
 		fmt.Fprintf(stdout, "Built in %s (%d ms): bridge %s with uplink %s, qdhcp-%s (%s 192.168.31.70/27, dnsmasq pid %d),\n"+
-			"guest port %s on %s, MAC %s, leased %s by udhcpc.\n\n",
+			"guest port %s on %s, MAC %s, leased %s by udhcpc.\n",
 			p.Dir, time.Since(start).Milliseconds(), p.Bridge, p.Uplink, p.NetworkID, p.DHCPIf, p.DnsmasqPID, p.PortID, p.Tap, p.MAC, p.IP)
+		if p.GuestKind == demo.GuestLibvirt {
+			fmt.Fprintf(stdout, "Guest: libvirt TCG domain %s (uuid %s, qemu pid %d) in the demo's libvirtd (%s), booted to its lease in %.1fs.\n\n",
+				p.Domain, p.DomainUUID, p.QemuPID, p.LibvirtURI, p.GuestBoot.Seconds())
+		} else {
+			fmt.Fprintf(stdout, "Guest: a network namespace on a veth (not a libvirt domain: %s).\n\n", cmp.Or(p.GuestWhy, "-guest netns"))
+		}
 	}
 	cfg := &trace.Config{
 		BridgeNetNS:     p.HostPath,
@@ -380,6 +406,15 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 		CounterInterval: 500 * time.Millisecond,
 		ARPTimeout:      500 * time.Millisecond,
 		Logger:          log,
+	}
+	if p.LibvirtSocketRO != "" {
+		lv, err := libvirtinspect.Dial(ctx, &libvirtinspect.Config{Socket: p.LibvirtSocketRO, ReadOnly: true, Logger: log})
+		if err != nil {
+			fmt.Fprintln(stderr, "vmtrace: demo:", err)
+			return exitFail
+		}
+		defer lv.Close() // before p.Close: deferred calls run last-in first-out
+		cfg.Libvirt = lv
 	}
 	target := trace.Target{PortID: p.PortID}
 	healthy, err := trace.Run(ctx, cfg, target)
@@ -412,7 +447,7 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 		rep := demoReport{
 			Topology: demoTopology{Dir: p.Dir, NetworkID: p.NetworkID, Bridge: p.Bridge, Uplink: p.Uplink,
 				DHCPNetNS: filepath.Base(p.DHCP), DHCPIf: p.DHCPIf, PortID: p.PortID, Tap: p.Tap,
-				MAC: p.MAC.String(), IP: p.IP.String(), DnsmasqArgs: p.DnsmasqArgs},
+				MAC: p.MAC.String(), IP: p.IP.String(), DnsmasqArgs: p.DnsmasqArgs, GuestInfo: p.GuestInfo},
 			Break: o.breakage, Healthy: healthy, Broken: broken,
 		}
 		e := json.NewEncoder(stdout)

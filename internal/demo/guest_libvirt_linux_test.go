@@ -151,6 +151,11 @@ func TestIntegrationLibvirtGuest(t *testing.T) {
 	if !processHas(qemu, "qemu-system-x86_64") || !processHas(qemu, "guest="+p.Domain+",") {
 		t.Errorf("QemuPID %d is not a qemu for %s", qemu, p.Domain)
 	}
+	// The demo pins its libvirtd to CPU 0 (for the capabilities cache);
+	// libvirt must give qemu every CPU the test may use.
+	if got, want := cpusAllowed(t, qemu), cpusAllowed(t, os.Getpid()); got != want {
+		t.Errorf("qemu %d may run on CPUs %q, the test on %q", qemu, got, want)
+	}
 	if !strings.HasPrefix(p.Domain, "instance-") || len(p.Domain) != len("instance-0000000a") {
 		t.Errorf("domain name %q is not Nova's instance-%%08x", p.Domain)
 	}
@@ -231,5 +236,20 @@ func evidence(h trace.Hop, key string) string {
 			return e.Value
 		}
 	}
+	return ""
+}
+
+func cpusAllowed(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Cpus_allowed_list:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("no Cpus_allowed_list in /proc/%d/status", pid)
 	return ""
 }
