@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -214,6 +216,22 @@ func TestIntegrationLibvirtGuest(t *testing.T) {
 		t.Errorf("verdict %s, want ok", tr.Verdict)
 	}
 
+	// Kill dnsmasq: the trace fails at the dnsmasq hop; the guest's hops
+	// stay ok.
+	if err := p.Break(BreakDnsmasq); err != nil {
+		t.Fatal(err)
+	}
+	broken := runTraceLibvirt(t, p)
+	wantHops(t, broken, map[trace.Kind]trace.Verdict{trace.KindDnsmasq: trace.Fail, trace.KindDHCPIf: trace.Warn})
+	for _, k := range []trace.Kind{trace.KindDomain, trace.KindInterface} {
+		if h, _ := broken.Hop(k, ""); h.Verdict != trace.OK {
+			t.Errorf("after Break(dnsmasq): %s hop %s (%s), want ok", k, h.Verdict, h.Summary)
+		}
+	}
+	if broken.Verdict != trace.Fail {
+		t.Errorf("broken verdict %s, want fail", broken.Verdict)
+	}
+
 	if err := p.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
@@ -237,6 +255,113 @@ func evidence(h trace.Hop, key string) string {
 		}
 	}
 	return ""
+}
+
+// TestIntegrationLibvirtGuestBreak injects the other faults into a path
+// whose guest is the libvirt domain (one path each) and checks the trace
+// fails at the fault's hop while the hops it does not touch, the domain's
+// and its interface's included, stay ok; then that Close leaves nothing.
+func TestIntegrationLibvirtGuestBreak(t *testing.T) {
+	img := requireLibvirtGuest(t)
+	for _, c := range []struct {
+		b    Breakage
+		hop  trace.Kind
+		okay []trace.Kind // hops the fault must not touch
+	}{
+		{BreakTapDown, trace.KindTap, []trace.Kind{trace.KindDomain, trace.KindInterface, trace.KindBridge, trace.KindPhysicalPort, trace.KindDHCPNS, trace.KindDnsmasq, trace.KindHostsEntry, trace.KindLease}},
+		{BreakUplink, trace.KindPhysicalPort, []trace.Kind{trace.KindDomain, trace.KindInterface, trace.KindTap, trace.KindFDB, trace.KindDHCPNS, trace.KindDnsmasq, trace.KindHostsEntry, trace.KindLease, trace.KindARP, trace.KindCounters}},
+		{BreakHostsEntry, trace.KindHostsEntry, []trace.Kind{trace.KindDomain, trace.KindInterface, trace.KindTap, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB, trace.KindDHCPNS, trace.KindDnsmasq}},
+	} {
+		t.Run(string(c.b), func(t *testing.T) {
+			dir := searchableTempDir(t)
+			p := buildLibvirtPath(t, img, dir)
+			defer p.Close()
+			pid, qemu := p.DnsmasqPID, p.QemuPID
+			if err := p.Break(c.b); err != nil {
+				t.Fatal(err)
+			}
+			if c.b == BreakTapDown {
+				if l := link(t, p.HostPath, p.Tap); slices.Contains(anySlice(l["flags"]), "UP") {
+					t.Errorf("ip says %s flags %v after Break(tap-down)", p.Tap, l["flags"])
+				}
+			}
+			tr := runTraceLibvirt(t, p)
+			if h, _ := tr.Hop(c.hop, ""); h.Verdict != trace.Fail || h.Cause == "" || h.Next == "" {
+				t.Errorf("%s hop %s (%s, cause %q, next %q), want fail with cause and next", c.hop, h.Verdict, h.Summary, h.Cause, h.Next)
+			}
+			if tr.Verdict != trace.Fail {
+				t.Errorf("verdict %s, want fail", tr.Verdict)
+			}
+			for _, k := range c.okay {
+				if h, _ := tr.Hop(k, ""); h.Verdict != trace.OK {
+					t.Errorf("%s hop %s (%s), want ok: the fault is elsewhere", k, h.Verdict, h.Summary)
+				}
+			}
+			if err := p.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			checkClean(t, p, dir, true, pid)
+			if processHas(qemu, "guest="+p.Domain+",") {
+				t.Errorf("qemu %d still runs after Close", qemu)
+			}
+		})
+	}
+}
+
+// TestIntegrationGuestChoice checks how BuildPath chooses the guest
+// without an image: GuestAuto falls back to the namespace guest and says
+// why, GuestLibvirt fails with an error that satisfies
+// errors.Is(fs.ErrNotExist) and leaves nothing, and the zero value is the
+// namespace guest.
+func TestIntegrationGuestChoice(t *testing.T) {
+	requirePath(t)
+	noImage := t.TempDir()
+	ctx := context.Background()
+
+	dir := searchableTempDir(t)
+	p, err := BuildPath(ctx, &PathConfig{Dir: dir, Guest: GuestAuto, GuestImageDir: noImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.GuestKind != GuestNetNS || !strings.Contains(p.GuestWhy, "no guest image in "+noImage) || p.Guest == "" || p.LibvirtSocket != "" {
+		t.Errorf("auto without an image: GuestKind %q GuestWhy %q Guest %q LibvirtSocket %q; want netns, the reason, a guest namespace, no libvirt", p.GuestKind, p.GuestWhy, p.Guest, p.LibvirtSocket)
+	}
+	if g := link(t, p.Guest, "eth0"); !hasAddr(g, p.IP.String()+"/27") {
+		t.Errorf("the namespace guest's eth0 lacks %s/27: %v", p.IP, g["addr_info"])
+	}
+	pid := p.DnsmasqPID
+	if err := p.Close(); err != nil {
+		t.Error(err)
+	}
+	checkClean(t, p, dir, true, pid)
+
+	dir = searchableTempDir(t)
+	p, err = BuildPath(ctx, &PathConfig{Dir: dir, Guest: GuestLibvirt, GuestImageDir: noImage})
+	if err == nil {
+		p.Close()
+		t.Fatal("GuestLibvirt without an image: BuildPath succeeded")
+	}
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "scripts/guest-image.sh") {
+		t.Errorf("GuestLibvirt without an image: %v; want fs.ErrNotExist and how to build the image", err)
+	}
+	if left := Residue(dir, true); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+
+	p, err = BuildPath(ctx, &PathConfig{Dir: searchableTempDir(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.GuestKind != GuestNetNS || p.GuestWhy != "" {
+		t.Errorf("zero Guest: %q (%q), want netns", p.GuestKind, p.GuestWhy)
+	}
+	if err := p.Close(); err != nil {
+		t.Error(err)
+	}
+
+	if _, err := BuildPath(ctx, &PathConfig{Guest: "vmware"}); err == nil || !strings.Contains(err.Error(), `unknown guest "vmware"`) {
+		t.Errorf("Guest vmware: %v", err)
+	}
 }
 
 func cpusAllowed(t *testing.T, pid int) string {
