@@ -190,6 +190,9 @@ cgroup_controllers = [ ]
 	copy(n[:], randNeutronMAC()[2:]) // 3e + 3 random bytes: an id no small cloud has
 	p.Domain = fmt.Sprintf("instance-%02x%02x%02x%02x", n[0]&0x7f, n[1], n[2], n[3])
 	g.qemuMark = "guest=" + p.Domain + ","
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	xml := p.domainXML(b)
 	created := time.Now()
 	dom, err := g.conn.DomainCreateXML(xml, 0)
@@ -208,6 +211,9 @@ cgroup_controllers = [ ]
 		timeout = DefaultGuestTimeout
 	}
 	if err := p.waitLease(ctx, timeout-time.Since(start)); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
 		return fmt.Errorf("%w; the guest's console:\n%s", err, tailFile(p.Console, 1500))
 	}
 	// The lease row is written as the ACK leaves: the guest answers ARP
@@ -284,6 +290,13 @@ func (g *libvirtGuest) waitSocket(ctx context.Context, path string, timeout time
 // It boots the cached kernel and initramfs directly (no disk), under TCG.
 func (p *Path) domainXML(b libvirtBins) string {
 	now := time.Now().UTC().Format("2006-01-02 15:04:05")
+	// libvirt hands qemu the console as a file descriptor: a parameter the
+	// guest kernel ignores puts Dir into qemu's command line, so Residue
+	// finds a qemu that outlived its demo.
+	mark := ""
+	if !strings.ContainsAny(p.Dir, " \t\n'\"<>&") {
+		mark = " vifpath.demo=" + p.Dir + "/"
+	}
 	return fmt.Sprintf(`<domain type='qemu'>
   <name>%[1]s</name>
   <uuid>%[2]s</uuid>
@@ -325,7 +338,7 @@ func (p *Path) domainXML(b libvirtBins) string {
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>%[8]s</kernel>
     <initrd>%[9]s</initrd>
-    <cmdline>console=ttyS0 quiet panic=-1 mitigations=off</cmdline>
+    <cmdline>console=ttyS0 quiet panic=-1 mitigations=off%[15]s</cmdline>
     <smbios mode='sysinfo'/>
   </os>
   <features><acpi/><apic/></features>
@@ -349,7 +362,7 @@ func (p *Path) domainXML(b libvirtBins) string {
     <memballoon model='none'/>
   </devices>
 </domain>`, p.Domain, p.DomainUUID, now, randUUID(), randUUID(), p.PortID, p.IP,
-		b.kernel, b.initrd, b.qemu, p.MAC, p.Bridge, p.Tap, p.Console)
+		b.kernel, b.initrd, b.qemu, p.MAC, p.Bridge, p.Tap, p.Console, mark)
 }
 
 // stopLibvirtGuest destroys the domain, stops the daemon (SIGKILL after

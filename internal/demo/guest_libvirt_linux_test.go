@@ -150,7 +150,7 @@ func TestIntegrationLibvirtGuest(t *testing.T) {
 	if p.GuestKind != GuestLibvirt || p.GuestWhy != "" || p.Guest != "" {
 		t.Errorf("GuestKind %q GuestWhy %q Guest %q, want libvirt, no reason, no guest namespace", p.GuestKind, p.GuestWhy, p.Guest)
 	}
-	if !processHas(qemu, "qemu-system-x86_64") || !processHas(qemu, "guest="+p.Domain+",") {
+	if !processHas(qemu, "qemu-system-x86_64") || !processHas(qemu, "guest="+p.Domain+",") || !processHas(qemu, dir+"/") {
 		t.Errorf("QemuPID %d is not a qemu for %s", qemu, p.Domain)
 	}
 	// The demo pins its libvirtd to CPU 0 (for the capabilities cache);
@@ -303,6 +303,35 @@ func TestIntegrationLibvirtGuestBreak(t *testing.T) {
 			checkClean(t, p, dir, true, pid)
 			if processHas(qemu, "guest="+p.Domain+",") {
 				t.Errorf("qemu %d still runs after Close", qemu)
+			}
+		})
+	}
+}
+
+// TestIntegrationLibvirtGuestCancel cancels BuildPath while the demo's
+// libvirtd starts and while the guest boots, and checks BuildPath returns
+// the cancellation and leaves no libvirtd, no qemu, no namespace and
+// nothing in its directory.
+func TestIntegrationLibvirtGuestCancel(t *testing.T) {
+	img := requireLibvirtGuest(t)
+	// (Residue also finds a libvirtd or qemu left: their command lines name
+	// dir, as the first test checks.)
+	for _, after := range []time.Duration{30 * time.Millisecond, 2 * time.Second} {
+		t.Run(after.String(), func(t *testing.T) {
+			dir := searchableTempDir(t)
+			ctx, cancel := context.WithTimeout(context.Background(), after)
+			defer cancel()
+			p, err := BuildPath(ctx, &PathConfig{Dir: dir, Guest: GuestLibvirt, GuestImageDir: img})
+			if err == nil {
+				p.Close()
+				t.Fatalf("BuildPath finished within %v", after)
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("BuildPath: %v, want the deadline", err)
+			}
+			t.Logf("BuildPath: %v", err)
+			if left := Residue(dir, true); len(left) > 0 {
+				t.Errorf("after a cancelled BuildPath: %v", left)
 			}
 		})
 	}
