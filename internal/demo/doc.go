@@ -17,17 +17,35 @@
 // injects a fault (dnsmasq killed, tap down); Leftovers and Residue say
 // what, if anything, survived Close.
 //
+// The guest is a namespace by default (PathConfig.Guest GuestNetNS). With
+// GuestLibvirt (or GuestAuto, when libvirtd, qemu and the image are
+// there) it is a real qemu TCG domain shaped like Nova's Linux bridge
+// domain: name instance-<hex>, the server's UUID, Nova's metadata with the
+// port, <interface type='bridge'> on the brq with target tap<port> and the
+// port's MAC, virtio. BuildPath runs its own libvirtd (a child, in its
+// own mount namespace whose tmpfs hide the system daemon's state, and
+// inside the compute1 network namespace, so libvirt makes the tap there),
+// boots the Debian kernel and busybox initramfs scripts/guest-image.sh
+// builds in DefaultGuestImageDir, and waits until the guest's udhcpc has
+// renewed its seeded lease and bound the address. Path.LibvirtSocketRO is
+// for a libvirtinspect.Client, so a trace judges the domain, its
+// interface and its libvirt counters. Close destroys the domain and stops
+// the daemon.
+//
 // Everything lives in namespaces under a fresh temporary directory, never
 // in the host's namespace or /run/netns; Close removes it all (a process
-// killed with SIGKILL cannot: BuildPath's dnsmasq and the namespace mounts
-// then stay until removed by hand).
+// killed with SIGKILL cannot: BuildPath's dnsmasq, the namespace mounts and
+// the libvirt guest's qemu then stay until removed by hand; its libvirtd
+// dies with the process).
 //
 // # Privileges
 //
 // Build needs CAP_SYS_ADMIN (unshare, mount, setns), CAP_NET_ADMIN (links,
 // taps) and CAP_NET_RAW (frames): run as root. BuildPath also runs
 // dnsmasq (dnsmasq-base) and busybox udhcpc; dnsmasq reads its files as
-// nobody, so the directory's parents must be searchable by others.
+// nobody, so the directory's parents must be searchable by others. The
+// libvirt guest also runs libvirtd, unshare, taskset and
+// qemu-system-x86_64 (scripts/deps.d/guest.txt), as root.
 //
 // # Network namespaces
 //
