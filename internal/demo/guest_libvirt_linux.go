@@ -373,16 +373,22 @@ func (p *Path) stopLibvirtGuest() error {
 		return nil
 	}
 	var errs []error
+	t0 := time.Now()
 	if g.conn != nil {
 		if g.running {
-			if err := g.conn.DomainDestroy(g.dom); err != nil {
+			// (libvirt waits until qemu, which it daemonized, has been
+			// reaped: as long as PID 1 takes to reap orphans, 1-2 s on
+			// the test machine.)
+			if err := g.conn.DomainDestroy(g.dom); err != nil && !isNotRunning(err) {
 				errs = append(errs, fmt.Errorf("demo: destroy domain %s: %w", p.Domain, err))
 			}
 			g.running = false
 		}
 		g.conn.Disconnect()
 		g.conn = nil
+		p.log.Info("demo: guest domain destroyed", "domain", p.Domain, "took", time.Since(t0).Round(time.Millisecond))
 	}
+	t0 = time.Now()
 	if g.cmd != nil {
 		g.cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -392,6 +398,7 @@ func (p *Path) stopLibvirtGuest() error {
 			<-g.done
 		}
 		g.cmd = nil
+		p.log.Info("demo: libvirtd stopped", "took", time.Since(t0).Round(time.Millisecond))
 	}
 	// qemu is not the demo's child: if destroy failed it outlives libvirtd.
 	if pid := g.qemuPID; pid != 0 && processHas(pid, g.qemuMark) {
@@ -484,4 +491,11 @@ func consoleLines(path string) string {
 		}
 	}
 	return strings.Join(keep, "\n")
+}
+
+// isNotRunning reports whether err is libvirt's "domain is not running"
+// (the domain ended before virDomainDestroy).
+func isNotRunning(err error) bool {
+	var le libvirt.Error
+	return errors.As(err, &le) && (le.Code == uint32(libvirt.ErrOperationInvalid) || le.Code == uint32(libvirt.ErrNoDomain))
 }
