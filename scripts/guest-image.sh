@@ -8,7 +8,8 @@
 # keeps answering ARP) and stays up, printing "vifpath-guest: ..." lines on
 # the serial console.
 #
-# OUTDIR defaults to /var/cache/vifpath/guest. Idempotent: it rebuilds only
+# OUTDIR defaults to /var/cache/vifpath/guest. Idempotent and serialized
+# (flock on OUTDIR/.lock): it rebuilds only
 # when the kernel package, the busybox-static version or this script
 # changes (OUTDIR/stamp records them), so a second run takes milliseconds.
 # Needs root only to write OUTDIR; uses apt-get download (network to the
@@ -30,6 +31,11 @@ fi
 [ -n "$K" ] || die "cannot tell which kernel package linux-image-amd64 depends on"
 [ -n "$B" ] && [ "$B" != "(none)" ] || die "no busybox-static candidate"
 stamp="kernel=$K busybox-static=$B recipe=$(md5sum < "${BASH_SOURCE[0]}" | cut -c1-12)"
+# One build at a time (test packages run in parallel): a second caller
+# waits, then finds the image up to date.
+mkdir -p "$out"
+exec 9>"$out/.lock"
+flock 9
 if [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.img" ] && [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ]; then
 	log "up to date in $out ($stamp)"
 	exit 0

@@ -117,9 +117,9 @@ mkdir -p /var/lib/libvirt/qemu /var/cache/libvirt/qemu /var/log/libvirt/qemu /ru
 if [ -n "$3" ] && mkdir -p "$3"; then mount --bind "$3" /var/cache/libvirt/qemu; fi
 cp "$1/qemu.conf" /etc/libvirt/qemu.conf
 # The capabilities cache is valid only for the CPU that probed it (its
-# cpuid differs per CPU here): pin libvirtd to CPU 0 (libvirt gives qemu
+# cpuid differs per CPU here): pin libvirtd to one CPU (libvirt gives qemu
 # all CPUs back).
-exec taskset -c 0 "$2" --config "$1/libvirtd.conf" --pid-file "$1/libvirtd.pid"`
+exec taskset -c "$4" "$2" --config "$1/libvirtd.conf" --pid-file "$1/libvirtd.pid"`
 
 // startLibvirtGuest starts the demo's libvirtd in the compute1 namespace,
 // creates the transient domain and waits until dnsmasq has written the
@@ -162,7 +162,7 @@ cgroup_controllers = [ ]
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	cmd := exec.Command(b.unshare, "--mount", "--propagation", "private", "sh", "-c", libvirtdScript, "sh", g.dir, b.libvirtd, b.capsCache)
+	cmd := exec.Command(b.unshare, "--mount", "--propagation", "private", "sh", "-c", libvirtdScript, "sh", g.dir, b.libvirtd, b.capsCache, strconv.Itoa(firstCPU()))
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group (Ctrl-C reaches only the demo, which stops
 	// it); SIGKILLed if the demo dies (libvirtd stays root, so the kernel
@@ -498,4 +498,17 @@ func consoleLines(path string) string {
 func isNotRunning(err error) bool {
 	var le libvirt.Error
 	return errors.As(err, &le) && (le.Code == uint32(libvirt.ErrOperationInvalid) || le.Code == uint32(libvirt.ErrNoDomain))
+}
+
+// firstCPU is the lowest CPU this process may run on (0 if unknown).
+func firstCPU() int {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err == nil {
+		for i := 0; i < 1024; i++ {
+			if set.IsSet(i) {
+				return i
+			}
+		}
+	}
+	return 0
 }
