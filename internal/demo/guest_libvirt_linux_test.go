@@ -209,8 +209,13 @@ func TestIntegrationLibvirtGuest(t *testing.T) {
 	if h, _ := tr.Hop(trace.KindDomain, ""); h.Name != p.Domain || evidence(h, "nova_instance") != p.DomainUUID {
 		t.Errorf("domain hop %q evidence %v, want %s with nova_instance %s", h.Name, h.Evidence, p.Domain, p.DomainUUID)
 	}
+	// libvirt's counters of the domain's interface moved: the guest
+	// answered the ARP probe between the two samples.
+	var a, b, d uint64
 	if h, _ := tr.Hop(trace.KindCounters, ""); !strings.Contains(evidence(h, "domain_tx_packets"), "guest sent, libvirt") {
 		t.Errorf("counters hop has no libvirt counters: %v", h.Evidence)
+	} else if _, err := fmt.Sscanf(evidence(h, "domain_tx_packets"), "%d -> %d (+%d,", &a, &b, &d); err != nil || d == 0 || b != a+d {
+		t.Errorf("domain_tx_packets %q (%v): want the guest's tx to have moved", evidence(h, "domain_tx_packets"), err)
 	}
 	if tr.Verdict != trace.OK {
 		t.Errorf("verdict %s, want ok", tr.Verdict)
