@@ -70,13 +70,16 @@ type PathConfig struct {
 // in qdhcp-<network>, 192.168.31.70/27, where the real dnsmasq runs with
 // Neutron's command line and files), and the VM's tap<port> (fe:16:3e:…,
 // libvirt's rewrite of the port's MAC), a veth to eth0 in a "guest"
-// namespace that got 192.168.31.74 from dnsmasq with busybox udhcpc.
+// namespace that got 192.168.31.74 from dnsmasq with busybox udhcpc (or,
+// with PathConfig.Guest GuestLibvirt, the tap libvirt made for a qemu TCG
+// domain whose own udhcpc got it: see GuestInfo).
 //
 // Close removes it all. A Path is not safe for concurrent use.
 type Path struct {
 	// Dir holds everything; NetNSDir (== Dir) the namespaces' bind mounts.
 	Dir, NetNSDir string
-	// HostPath, Gateway, DHCP and Guest are the namespaces' paths.
+	// HostPath, Gateway, DHCP and Guest are the namespaces' paths (Guest
+	// is empty for the libvirt guest).
 	HostPath, Gateway, DHCP, Guest string
 	// StateDir is shaped like /var/lib/neutron/dhcp: StateDir/<network>/
 	// holds pid, host, addn_hosts, opts, leases and dnsmasq's log.
