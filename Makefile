@@ -12,8 +12,11 @@ deps:
 	bash scripts/deps.sh
 
 ## demo: the main job: the walkthrough's path in throwaway namespaces (real dnsmasq, a DHCP-ing
-## guest), traced hop by hop, one hop broken, traced again, everything removed.
+## guest: a qemu TCG domain in the demo's own libvirtd, its image built once by
+## scripts/guest-image.sh), traced hop by hop from the server of an in-process fake
+## Nova/Neutron, one hop broken, traced again, everything removed.
 demo: deps
+	bash scripts/guest-image.sh
 	$(GO) run ./examples/vmtrace -demo
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2

@@ -14,7 +14,7 @@
 //	vmtrace -server NAME|ID [-cloud NAME] [-libvirt-uri URI|none] [-node NAME]
 //	        [-role …] [-agent-config …] [-netns …] [-netns-dir …] [-state-dir …]
 //	        [-nm-run-dir …] [-skip-dhcp] [-no-arp] [-interval D] [-json | -dot | -mermaid]
-//	vmtrace -demo [-break FAULT] [-json | -dot | -mermaid]
+//	vmtrace -demo [-break FAULT] [-guest auto|netns|libvirt] [-json | -dot | -mermaid]
 //
 // With -server it asks Nova and Neutron (the cloud -cloud names in
 // clouds.yaml; default OS_CLOUD, else an openrc's OS_* variables) for the
@@ -71,6 +71,16 @@
 // next -demo removes them first (demo.ReclaimStale). It takes about a
 // second.
 //
+// -guest chooses the demo's VM: libvirt boots a real qemu TCG domain
+// shaped like Nova's (instance-…, the server's UUID, Nova metadata,
+// <interface type='bridge'> on the brq with the tap) in a libvirtd the demo
+// runs inside its compute1 namespace, from the kernel and initramfs
+// scripts/guest-image.sh builds in /var/cache/vifpath/guest; the trace
+// then also judges the domain, its interface and its libvirt counters
+// (about 10 s more). netns is the namespace guest above. auto (the
+// default) is libvirt when libvirtd, qemu and the image are there, else
+// netns, saying why.
+//
 // Exit status: 0 when the overall verdict is ok; 1 when it is fail (or the
 // trace could not run); 3 when it is warn or unknown (the path may work but
 // something deserves a look); 2 on a usage error. With -demo: 0 when the
@@ -82,6 +92,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -133,6 +144,7 @@ type opts struct {
 	json, dot, mermaid        bool
 	demo                      bool
 	breakage                  string
+	guest                     string
 	verbose                   bool
 }
 
@@ -163,6 +175,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.mermaid, "mermaid", false, "print a Mermaid diagram of the path")
 	fs.BoolVar(&o.demo, "demo", false, "build the walkthrough's path in throwaway namespaces, trace it, break it, trace again, remove it (root)")
 	fs.StringVar(&o.breakage, "break", string(demo.BreakDnsmasq), "with -demo: the fault to inject: dnsmasq (kill it), tap-down, uplink (delete eth2), hosts-entry (drop the port from the hosts file), wrong-bridge (tap on virbr0), lease-seeded (dnsmasq restarted, lease not renewed), dup-ip (another host with the VM's IP) or fdb-never-learned (learning off on the tap)")
+	fs.StringVar(&o.guest, "guest", string(demo.GuestAuto), "with -demo: the VM: libvirt (a qemu TCG domain), netns (a namespace) or auto (libvirt when available)")
 	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -198,6 +211,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		if !validBreakage(o.breakage) {
 			return usage("-break %q: want one of %v", o.breakage, demo.Breakages())
+		}
+		if _, err := demo.ParseGuestKind(o.guest); err != nil {
+			return usage("-guest %q: want one of %v", o.guest, demo.GuestKinds())
 		}
 		return runDemo(ctx, o, log, stdout, stderr)
 	}
@@ -388,6 +404,8 @@ type demoTopology struct {
 	MAC          string   `json:"mac"`
 	IP           string   `json:"ip"`
 	DnsmasqArgs  []string `json:"dnsmasq_args"`
+	// Guest: which guest ran, and the libvirt guest's daemon and domain.
+	demo.GuestInfo
 }
 
 func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Writer) (code int) {
@@ -401,7 +419,8 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 	if err != nil {
 		fmt.Fprintln(stderr, "vmtrace: demo: removing an earlier demo's leftovers:", err)
 	}
-	p, err := demo.BuildPath(ctx, &demo.PathConfig{Logger: log})
+	guest, _ := demo.ParseGuestKind(o.guest)
+	p, err := demo.BuildPath(ctx, &demo.PathConfig{Logger: log, Guest: guest})
 	if err != nil {
 		fmt.Fprintln(stderr, "vmtrace: demo:", err)
 		return exitFail
@@ -415,7 +434,7 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 			fmt.Fprintf(stderr, "vmtrace: demo: left behind: %s\n", strings.Join(left, ", "))
 			code = exitFail
 		} else {
-			fmt.Fprintf(stderr, "vmtrace: demo: removed everything (namespaces, dnsmasq, %s) in %.1fs in all\n", p.Dir, time.Since(start).Seconds())
+			fmt.Fprintf(stderr, "vmtrace: demo: removed everything (namespaces, dnsmasq, the %s guest, %s) in %.1fs in all\n", p.GuestKind, p.Dir, time.Since(start).Seconds())
 		}
 	}()
 	// The fake Nova/Neutron that knows this path; Path.Close stops it.
@@ -428,9 +447,15 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 	if text {
 		fmt.Fprintf(stdout, "Built in %s (%d ms): bridge %s with uplink %s, qdhcp-%s (%s 192.168.31.70/27, dnsmasq pid %d),\n"+
 			"guest port %s on %s, MAC %s, leased %s by udhcpc;\n"+
-			"a fake Nova/Neutron on %s knows it as server %s (%s, %s on %s).\n\n",
+			"a fake Nova/Neutron on %s knows it as server %s (%s, %s on %s).\n",
 			p.Dir, time.Since(start).Milliseconds(), p.Bridge, p.Uplink, p.NetworkID, p.DHCPIf, p.DnsmasqPID, p.PortID, p.Tap, p.MAC, p.IP,
 			cloud.AuthURL, cloud.ServerName, cloud.ServerID, cloud.InstanceName, cloud.NodeName)
+		if p.GuestKind == demo.GuestLibvirt {
+			fmt.Fprintf(stdout, "Guest: libvirt TCG domain %s (uuid %s, qemu pid %d) in the demo's libvirtd (%s), booted to its lease in %.1fs.\n\n",
+				p.Domain, p.DomainUUID, p.QemuPID, p.LibvirtURI, p.GuestBoot.Seconds())
+		} else {
+			fmt.Fprintf(stdout, "Guest: a network namespace on a veth (not a libvirt domain: %s).\n\n", cmp.Or(p.GuestWhy, "-guest netns"))
+		}
 	}
 	// As -cloud X -server NAME: the clouds.yaml entry, then the server.
 	api, err := launch.Open(ctx, &launch.Config{Cloud: cloud.CloudName, CloudsFile: cloud.CloudsFile, Logger: log})
@@ -448,6 +473,15 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 		ARPTimeout:      500 * time.Millisecond,
 		NodeName:        cloud.NodeName,
 		Logger:          log,
+	}
+	if p.LibvirtSocketRO != "" {
+		lv, err := libvirtinspect.Dial(ctx, &libvirtinspect.Config{Socket: p.LibvirtSocketRO, ReadOnly: true, Logger: log})
+		if err != nil {
+			fmt.Fprintln(stderr, "vmtrace: demo:", err)
+			return exitFail
+		}
+		defer lv.Close() // before p.Close: deferred calls run last-in first-out
+		cfg.Libvirt = lv
 	}
 	healthySrv, err := trace.Server(ctx, cfg, api, cloud.ServerName)
 	if err != nil {
@@ -486,7 +520,7 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 			Topology: demoTopology{Dir: p.Dir, ServerID: cloud.ServerID, ServerName: cloud.ServerName, InstanceName: cloud.InstanceName,
 				Node: cloud.NodeName, AuthURL: cloud.AuthURL, NetworkID: p.NetworkID, Bridge: p.Bridge, Uplink: p.Uplink,
 				DHCPNetNS: filepath.Base(p.DHCP), DHCPIf: p.DHCPIf, PortID: p.PortID, Tap: p.Tap,
-				MAC: p.MAC.String(), IP: p.IP.String(), DnsmasqArgs: p.DnsmasqArgs},
+				MAC: p.MAC.String(), IP: p.IP.String(), DnsmasqArgs: p.DnsmasqArgs, GuestInfo: p.GuestInfo},
 			Break: o.breakage, Healthy: healthy, Broken: broken,
 		}
 		e := json.NewEncoder(stdout)

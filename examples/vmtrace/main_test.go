@@ -64,6 +64,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"-demo", "-tap", "t"}, "-demo traces its own topology"},
 		{[]string{"-demo", "-netns", "x"}, "-demo traces its own topology"},
 		{[]string{"-demo", "-break", "bogus"}, `-break "bogus"`},
+		{[]string{"-demo", "-guest", "kvm"}, `-guest "kvm"`},
 		{[]string{"-demo", "-no-arp"}, "-demo traces its own topology"},
 		{[]string{"-demo", "-interval", "1s"}, "-demo traces its own topology"},
 		{[]string{"-demo", "-json", "-mermaid"}, "exclude each other"},

@@ -85,6 +85,11 @@ func (p *Path) StartCloud(ctx context.Context) (_ *Cloud, err error) {
 		NodeName:     filepath.Base(p.HostPath),
 		password:     "demo-" + hex.EncodeToString(pw),
 	}
+	if p.Domain != "" {
+		// The libvirt guest is the server: Nova names the domain
+		// instance-%08x and gives it the server's UUID.
+		c.ServerID, c.InstanceName = p.DomainUUID, p.Domain
+	}
 	c.srv, err = fakecloud.Start(ctx, &fakecloud.Config{Fresh: true, Password: c.password, Host: c.NodeName})
 	if err != nil {
 		return nil, fmt.Errorf("demo: start the fake cloud: %w", err)

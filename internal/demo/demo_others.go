@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"time"
 )
 
 // Config tunes Build.
@@ -52,6 +53,12 @@ type PathConfig struct {
 	Dnsmasq, Busybox string
 	// Logger receives progress records. Nil means silent.
 	Logger *slog.Logger
+	// Guest, GuestImageDir, Libvirtd, Qemu and GuestTimeout choose and
+	// tune the guest (see the Linux documentation).
+	Guest          GuestKind
+	GuestImageDir  string
+	Libvirtd, Qemu string
+	GuestTimeout   time.Duration
 }
 
 // Path is the walkthrough's path of one VM NIC (Linux only).
@@ -65,6 +72,7 @@ type Path struct {
 	DnsmasqArgs                                   []string
 	DnsmasqPID                                    int
 	DHCPClientOutput                              string
+	GuestInfo
 }
 
 // Breakage names a fault Break injects.

@@ -22,19 +22,37 @@
 // (Breakages), one per verdict the trace must tell apart; Leftovers and
 // Residue say what, if anything, survived Close.
 //
+// The guest is a namespace by default (PathConfig.Guest GuestNetNS). With
+// GuestLibvirt (or GuestAuto, when libvirtd, qemu and the image are
+// there) it is a real qemu TCG domain shaped like Nova's Linux bridge
+// domain: name instance-<hex>, the server's UUID, Nova's metadata with the
+// port, <interface type='bridge'> on the brq with target tap<port> and the
+// port's MAC, virtio. BuildPath runs its own libvirtd (a child, in its
+// own mount namespace whose tmpfs hide the system daemon's state, and
+// inside the compute1 network namespace, so libvirt makes the tap there),
+// boots the Debian kernel and busybox initramfs scripts/guest-image.sh
+// builds in DefaultGuestImageDir, and waits until the guest's udhcpc has
+// renewed its seeded lease and bound the address. Path.LibvirtSocketRO is
+// for a libvirtinspect.Client, so a trace judges the domain, its
+// interface and its libvirt counters. Close destroys the domain and stops
+// the daemon.
+//
 // Everything lives in namespaces under a fresh temporary directory, never
 // in the host's namespace or /run/netns; Close removes it all. A process
 // killed with SIGKILL cannot: BuildPath's dnsmasq (which clears its
-// parent-death signal when it drops privileges) and the namespace mounts
-// stay, and ReclaimStale, which vmtrace -demo calls first, removes them
-// once the owner recorded in the directory is gone.
+// parent-death signal when it drops privileges), the libvirt guest's qemu
+// and the namespace mounts stay (its libvirtd dies with the process), and
+// ReclaimStale, which vmtrace -demo calls first, removes them once the
+// owner recorded in the directory is gone.
 //
 // # Privileges
 //
 // Build needs CAP_SYS_ADMIN (unshare, mount, setns), CAP_NET_ADMIN (links,
 // taps) and CAP_NET_RAW (frames): run as root. BuildPath also runs
 // dnsmasq (dnsmasq-base) and busybox udhcpc; dnsmasq reads its files as
-// nobody, so the directory's parents must be searchable by others.
+// nobody, so the directory's parents must be searchable by others. The
+// libvirt guest also runs libvirtd, unshare, taskset and
+// qemu-system-x86_64 (scripts/deps.d/guest.txt), as root.
 //
 // # Network namespaces
 //

@@ -47,6 +47,20 @@ type PathConfig struct {
 	Dnsmasq, Busybox string
 	// Logger receives progress records. Nil means silent.
 	Logger *slog.Logger
+	// Guest chooses the VM: GuestNetNS (the zero value means it),
+	// GuestLibvirt (an error when libvirtd, qemu or the guest image is
+	// missing) or GuestAuto (the libvirt guest when possible, else the
+	// namespace guest; Path.GuestWhy says why).
+	Guest GuestKind
+	// GuestImageDir holds the libvirt guest's vmlinuz and initrd.img
+	// (scripts/guest-image.sh). Empty means DefaultGuestImageDir.
+	GuestImageDir string
+	// Libvirtd and Qemu are the libvirt guest's binaries. Empty means
+	// "libvirtd" and "qemu-system-x86_64" looked up in $PATH.
+	Libvirtd, Qemu string
+	// GuestTimeout bounds the libvirt guest's boot to its renewed lease.
+	// Zero means DefaultGuestTimeout.
+	GuestTimeout time.Duration
 }
 
 // Path is the walkthrough's path of one VM NIC, built in throwaway
@@ -56,13 +70,16 @@ type PathConfig struct {
 // in qdhcp-<network>, 192.168.31.70/27, where the real dnsmasq runs with
 // Neutron's command line and files), and the VM's tap<port> (fe:16:3e:…,
 // libvirt's rewrite of the port's MAC), a veth to eth0 in a "guest"
-// namespace that got 192.168.31.74 from dnsmasq with busybox udhcpc.
+// namespace that got 192.168.31.74 from dnsmasq with busybox udhcpc (or,
+// with PathConfig.Guest GuestLibvirt, the tap libvirt made for a qemu TCG
+// domain whose own udhcpc got it: see GuestInfo).
 //
 // Close removes it all. A Path is not safe for concurrent use.
 type Path struct {
 	// Dir holds everything; NetNSDir (== Dir) the namespaces' bind mounts.
 	Dir, NetNSDir string
-	// HostPath, Gateway, DHCP and Guest are the namespaces' paths.
+	// HostPath, Gateway, DHCP and Guest are the namespaces' paths (Guest
+	// is empty for the libvirt guest).
 	HostPath, Gateway, DHCP, Guest string
 	// StateDir is shaped like /var/lib/neutron/dhcp: StateDir/<network>/
 	// holds pid, host, addn_hosts, opts, leases and dnsmasq's log.
@@ -88,8 +105,12 @@ type Path struct {
 	// stopped).
 	DnsmasqArgs []string
 	DnsmasqPID  int
-	// DHCPClientOutput is what udhcpc printed in the guest.
+	// DHCPClientOutput is what udhcpc printed in the guest (for the
+	// libvirt guest, its console's vifpath-guest lines).
 	DHCPClientOutput string
+	// GuestInfo says which guest ran and, for the libvirt guest, where
+	// its libvirtd and domain are.
+	GuestInfo
 
 	log        *slog.Logger
 	ownDir     bool
@@ -99,6 +120,7 @@ type Path struct {
 	dnsmasq    *exec.Cmd
 	dnsmasqPID int
 	cloud      *Cloud // StartCloud's fake Nova/Neutron, closed by Close
+	lv         *libvirtGuest
 }
 
 // Breakage names a fault Break injects.
@@ -162,9 +184,19 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 	if err != nil {
 		return nil, err
 	}
-	busybox, err := lookBin(cfg.Busybox, "busybox", "busybox")
+	guest, why, lvBins, err := resolveGuest(cfg)
 	if err != nil {
 		return nil, err
+	}
+	p.GuestKind, p.GuestWhy = guest, why
+	if why != "" {
+		p.log.Info("demo: the guest is a namespace, not a libvirt domain", "why", why)
+	}
+	var busybox string
+	if guest == GuestNetNS {
+		if busybox, err = lookBin(cfg.Busybox, "busybox", "busybox"); err != nil {
+			return nil, err
+		}
 	}
 	defer func() {
 		if err != nil {
@@ -219,8 +251,12 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 	p.HostPath = filepath.Join(p.Dir, "compute1")
 	p.Gateway = filepath.Join(p.Dir, "gateway")
 	p.DHCP = filepath.Join(p.Dir, "qdhcp-"+p.NetworkID)
-	p.Guest = filepath.Join(p.Dir, "guest")
-	for _, ns := range []string{p.HostPath, p.Gateway, p.DHCP, p.Guest} {
+	nss := []string{p.HostPath, p.Gateway, p.DHCP}
+	if guest == GuestNetNS {
+		p.Guest = filepath.Join(p.Dir, "guest")
+		nss = append(nss, p.Guest)
+	}
+	for _, ns := range nss {
 		if err := newNetNS(ns); err != nil {
 			return nil, err
 		}
@@ -239,6 +275,12 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 		return nil, err
 	}
 	p.log.Info("demo: dnsmasq started", "pid", p.DnsmasqPID)
+	if guest == GuestLibvirt {
+		if err := p.startLibvirtGuest(ctx, cfg, lvBins); err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
 	if err := p.guestDHCP(ctx, busybox); err != nil {
 		return nil, err
 	}
@@ -266,6 +308,9 @@ func (p *Path) wire() error {
 	defer host.Close()
 	hs := map[string]*netlink.Handle{p.HostPath: host}
 	for _, ns := range []string{p.Gateway, p.DHCP, p.Guest} {
+		if ns == "" {
+			continue // the libvirt guest: libvirt makes the tap
+		}
 		h, err := handleIn(ns)
 		if err != nil {
 			return err
@@ -282,6 +327,9 @@ func (p *Path) wire() error {
 		{dhcpTap, p.DHCP, p.DHCPIf},
 		{p.Tap, p.Guest, "eth0"},
 	} {
+		if v.peerNS == "" {
+			continue
+		}
 		if err := vethTo(host, v.name, v.peerNS, v.peer); err != nil {
 			return err
 		}
@@ -307,6 +355,9 @@ func (p *Path) wire() error {
 		{p.Guest, "eth0", p.MAC, false},
 	} {
 		h := hs[s.ns]
+		if h == nil || (s.name == p.Tap && p.Guest == "") {
+			continue
+		}
 		l, err := h.LinkByName(s.name)
 		if err != nil {
 			return fmt.Errorf("demo: %s: %w", s.name, err)
@@ -338,7 +389,12 @@ func (p *Path) wire() error {
 		return err
 	}
 	// Wait for carrier: a bridge port forwards only once operationally up.
-	return waitOperUp(host, p.Bridge, p.Uplink, dhcpTap, p.Tap)
+	links := []string{p.Bridge, p.Uplink, dhcpTap}
+	if p.Guest != "" {
+		// The namespace guest's veth end; libvirt makes the domain's tap.
+		links = append(links, p.Tap)
+	}
+	return waitOperUp(host, links...)
 }
 
 // txCsumOff turns off TX checksum offload on dev (ethtool -K dev tx off)
@@ -456,25 +512,8 @@ func (p *Path) guestDHCP(ctx context.Context, busybox string) error {
 	if m[1] != p.IP.String() {
 		return fmt.Errorf("demo: the guest leased %s, want %s", m[1], p.IP)
 	}
-	// dnsmasq rewrites the lease file after it has sent the ACK: wait for
-	// the renewed row (hostname and client id filled in).
-	leases := filepath.Join(p.StateDir, p.NetworkID, "leases")
-	// (dnsmasq names the row after the hosts file, not the client's
-	// hostname option.)
-	row := []byte(fmt.Sprintf(" %s %s %s 01:%s\n", p.MAC, p.IP, hostName(p.IP), p.MAC))
-	for deadline := time.Now().Add(3 * time.Second); ; {
-		if b, err := os.ReadFile(leases); err == nil && bytes.Contains(b, row) {
-			break
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(leases)
-			return fmt.Errorf("demo: dnsmasq did not write the guest's renewed lease into %s within 3 s; it holds:\n%s", leases, b)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
+	if err := p.waitLease(ctx, 3*time.Second); err != nil {
+		return err
 	}
 	h, err := handleIn(p.Guest)
 	if err != nil {
@@ -482,6 +521,32 @@ func (p *Path) guestDHCP(ctx context.Context, busybox string) error {
 	}
 	defer h.Close()
 	return addAddr(h, "eth0", netip.PrefixFrom(p.IP, pathSubnet.Bits()).String())
+}
+
+// waitLease waits until dnsmasq's lease file holds the guest's renewed
+// row. dnsmasq rewrites the file after it has sent the ACK.
+func (p *Path) waitLease(ctx context.Context, timeout time.Duration) error {
+	// dnsmasq rewrites the lease file after it has sent the ACK: wait for
+	// the renewed row (hostname and client id filled in).
+	leases := filepath.Join(p.StateDir, p.NetworkID, "leases")
+	// (dnsmasq names the row after the hosts file, not the client's
+	// hostname option.)
+	row := []byte(fmt.Sprintf(" %s %s %s 01:%s\n", p.MAC, p.IP, hostName(p.IP), p.MAC))
+	for deadline := time.Now().Add(timeout); ; {
+		if b, err := os.ReadFile(leases); err == nil && bytes.Contains(b, row) {
+			break
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(leases)
+			return fmt.Errorf("demo: dnsmasq did not write the guest's renewed lease into %s within %v; it holds:\n%s", leases, timeout, b)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // Break injects a fault into the path.
@@ -584,7 +649,8 @@ func (p *Path) Close() error {
 		return nil
 	}
 	var errs []error
-	errs = append(errs, p.cloud.Close(), p.stopDnsmasq(syscall.SIGTERM))
+	// The demo's libvirtd holds a copy of the namespace mounts: stop it first.
+	errs = append(errs, p.cloud.Close(), p.stopLibvirtGuest(), p.stopDnsmasq(syscall.SIGTERM))
 	for _, m := range p.mounts {
 		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("demo: unmount %s: %w", m, err))
@@ -627,6 +693,7 @@ func (p *Path) Leftovers() []string {
 			left = append(left, fmt.Sprintf("dnsmasq process %d", p.dnsmasqPID))
 		}
 	}
+	left = append(left, p.libvirtLeftovers()...)
 	if (p.ownDir || p.madeDir) && p.Dir != "" {
 		left = append(left, Residue(p.Dir, false)...)
 	}
