@@ -56,13 +56,16 @@ func (p *Path) breakWrongBridge() error {
 }
 
 // waitOperUp waits up to 3 s for the links to be operationally up (a
-// bridge port forwards only then).
+// bridge port forwards only then), or, for a tap, to have carrier.
 func waitOperUp(h *netlink.Handle, names ...string) error {
 	deadline := time.Now().Add(3 * time.Second)
 	for _, name := range names {
 		for {
 			l, err := h.LinkByName(name)
-			if err == nil && l.Attrs().OperState == netlink.OperUp {
+			// A tap qemu holds reports operstate "unknown" with carrier
+			// (LOWER_UP): that is up too.
+			if err == nil && (l.Attrs().OperState == netlink.OperUp ||
+				l.Attrs().OperState == netlink.OperUnknown && l.Attrs().RawFlags&unix.IFF_LOWER_UP != 0) {
 				break
 			}
 			if time.Now().After(deadline) {
