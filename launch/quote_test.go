@@ -21,7 +21,7 @@ func TestRegexpQuoteMatchesOnlyTheName(t *testing.T) {
 		if !re.MatchString(name) {
 			t.Errorf("^%s$ does not match %q", q, name)
 		}
-		if re.MatchString(name + "x") || re.MatchString("x"+name) {
+		if re.MatchString(name+"x") || re.MatchString("x"+name) {
 			t.Errorf("^%s$ matches more than %q", q, name)
 		}
 	}
