@@ -82,6 +82,41 @@ func TestAcceptanceTrace(t *testing.T) {
 	if h, _ := tr.Hop(trace.KindBridge, ""); h.Name != brq {
 		t.Errorf("bridge hop names %q; want %s", h.Name, brq)
 	}
+	// The provider NIC comes from the agent's own configuration on this
+	// node (aio/up.sh writes physical_interface_mappings provider:eth2).
+	if h, _ := tr.Hop(trace.KindPhysicalPort, ""); !strings.Contains(fmt.Sprint(h.Evidence), "physical_interface_mappings") {
+		t.Errorf("physical-port hop evidence %v; want the mappings read from %s", h.Evidence, trace.DefaultAgentConfig)
+	}
+
+	// The same node seen as a compute node and as a network node: each
+	// judges its side and leaves the other unknown, saying why.
+	t.Run("roles", func(t *testing.T) {
+		dhcpSide := []trace.Kind{trace.KindDHCPNS, trace.KindDnsmasq, trace.KindDHCPIf, trace.KindHostsEntry, trace.KindLease, trace.KindARP}
+		computeSide := []trace.Kind{trace.KindDomain, trace.KindInterface, trace.KindTap, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB, trace.KindCounters}
+		for _, role := range []trace.Role{trace.RoleCompute, trace.RoleNetwork} {
+			rcfg := *cfg
+			rcfg.Role = role
+			st := traceServer(ctx, t, c, &rcfg, p.server.ID, "role "+string(role))
+			rt := st.Traces[0]
+			judged, unjudged := computeSide, dhcpSide
+			if role == trace.RoleNetwork {
+				judged, unjudged = dhcpSide, computeSide
+			}
+			for _, k := range append([]trace.Kind{trace.KindServer, trace.KindPort}, judged...) {
+				if h, ok := rt.Hop(k, ""); !ok || h.Verdict != trace.OK {
+					t.Errorf("role %s: %s hop %s: %s; want ok", role, k, h.Verdict, h.Summary)
+				}
+			}
+			for _, k := range unjudged {
+				if h, ok := rt.Hop(k, ""); !ok || h.Verdict != trace.Unknown || !strings.Contains(fmt.Sprint(h.Summary, h.Evidence), "role "+string(role)) {
+					t.Errorf("role %s: %s hop %s: %s %v; want unknown, naming the role", role, k, h.Verdict, h.Summary, h.Evidence)
+				}
+			}
+			if st.Verdict == trace.Fail || rt.Role != role {
+				t.Errorf("role %s: verdict %s, trace role %s", role, st.Verdict, rt.Role)
+			}
+		}
+	})
 
 	// Fault 1: the guest's tap set administratively down.
 	t.Run("tap-down", func(t *testing.T) {
