@@ -307,7 +307,13 @@ func (t *trackingDialer) Dial() (net.Conn, error) {
 			ch <- res{nc, err}
 		}()
 	}
-	timer := time.NewTimer(t.timeout)
+	wait := t.timeout
+	if _, ok := t.inner.(contextDialer); ok {
+		// It ends at t.timeout itself, with a more precise error; the
+		// timer is only a safety net.
+		wait += time.Second
+	}
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case r := <-ch:

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"time"
@@ -69,10 +70,11 @@ func newSSHDialer(u *url.URL, transport string, readOnly bool, timeout time.Dura
 		return nil, errors.New("libvirtinspect: ssh URI without a host")
 	}
 	d.addr = net.JoinHostPort(u.Hostname(), port)
-	if d.user == "" {
-		d.user = os.Getenv("USER")
-		if d.user == "" {
-			d.user = "root"
+	if d.user == "" { // libvirt logs in as the local user
+		if cu, err := user.Current(); err == nil {
+			d.user = cu.Username
+		} else {
+			d.user = os.Getenv("USER")
 		}
 	}
 	if d.socket == "" {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,6 +71,32 @@ func fdsSettle(t *testing.T, want int) {
 	}
 	if n > want {
 		t.Errorf("%d fds open after Close, %d before the client: leaked %d", n, want, n-want)
+	}
+}
+
+// sshGoroutinesSettle fails the test if a goroutine of x/crypto/ssh (a
+// client's connection mux, keepalive or channel) is still alive.
+func sshGoroutinesSettle(t *testing.T) {
+	t.Helper()
+	count := func() (int, string) {
+		buf := make([]byte, 1<<20)
+		n, dump := 0, ""
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "golang.org/x/crypto/ssh") {
+				n++
+				dump += g + "\n\n"
+			}
+		}
+		return n, dump
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	n, dump := count()
+	for n > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		n, dump = count()
+	}
+	if n > 0 {
+		t.Errorf("%d x/crypto/ssh goroutines alive after Close:\n%s", n, dump)
 	}
 }
 
@@ -162,6 +189,7 @@ func TestIntegrationSSHURI(t *testing.T) {
 	c.Close()
 	adm.Disconnect() // the test's own connection, so only the client's goroutines count
 	goroutinesSettle(t)
+	sshGoroutinesSettle(t)
 	sessionsSettle(t, s)
 	fdsSettle(t, fds)
 }
@@ -299,6 +327,7 @@ func TestIntegrationSSHHostKey(t *testing.T) {
 	})
 	noSecret("logs", errors.New(logs.String()))
 	goroutinesSettle(t)
+	sshGoroutinesSettle(t)
 	sessionsSettle(t, s)
 }
 
@@ -378,14 +407,15 @@ func TestIntegrationSSHDialFaults(t *testing.T) {
 				t.Fatal("Dial to a blackhole succeeded")
 			}
 			t.Logf("blackhole (%v): %v", took, err)
-			if !errors.Is(err, libvirtinspect.ErrUnavailable) {
-				t.Errorf("error %v: want ErrUnavailable", err)
+			if !errors.Is(err, libvirtinspect.ErrUnavailable) || !strings.Contains(err.Error(), "no SSH handshake within 1.5s") || strings.Contains(err.Error(), "is libvirtd running") {
+				t.Errorf("error %v: want ErrUnavailable saying no SSH handshake came within DialTimeout", err)
 			}
 			if took < to-100*time.Millisecond || took > to+time.Second {
 				t.Errorf("Dial returned after %v, want about DialTimeout %v", took, to)
 			}
 			// The ssh handshake goroutine must not outlive the timeout.
 			goroutinesSettle(t)
+			sshGoroutinesSettle(t)
 			// ctx shorter than DialTimeout wins.
 			short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 			defer cancel()
@@ -440,8 +470,38 @@ func TestIntegrationSSHRestart(t *testing.T) {
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Errorf("domains before and after the sshd restart differ:\n%s", diff)
 	}
+
+	// sshd stops DURING a call: libvirtd is frozen so the call is in
+	// flight, then sshd goes away. The call must end with ErrConnectionLost
+	// as soon as the SSH connection breaks, not at AbandonTimeout or ctx.
+	d.Freeze(t)
+	errc := make(chan error, 1)
+	go func() { _, err := c.Domains(ctx); errc <- err }()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-errc:
+		t.Fatalf("call returned while libvirtd was frozen: %v", err)
+	default:
+	}
+	start = time.Now()
+	s.Stop(t)
+	select {
+	case err := <-errc:
+		t.Logf("call in flight when sshd stopped (%v): %v", time.Since(start), err)
+		if !errors.Is(err, libvirtinspect.ErrConnectionLost) || !strings.Contains(err.Error(), "next call reconnects") {
+			t.Errorf("in-flight call: %v, want ErrConnectionLost", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the in-flight call did not end within 10s of sshd stopping")
+	}
+	d.Thaw(t)
+	s.Start(t)
+	if _, err := c.Domains(ctx); err != nil {
+		t.Fatalf("call after sshd came back: %v", err)
+	}
 	c.Close()
 	goroutinesSettle(t)
+	sshGoroutinesSettle(t)
 	sessionsSettle(t, s)
 	fdsSettle(t, fds)
 }
