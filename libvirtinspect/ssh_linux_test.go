@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -504,4 +505,55 @@ func TestIntegrationSSHRestart(t *testing.T) {
 	sshGoroutinesSettle(t)
 	sessionsSettle(t, s)
 	fdsSettle(t, fds)
+}
+
+// TestIntegrationSSHAgent: sshauth=agent with the key held by a real
+// ssh-agent (the way to use a passphrase-protected key), no keyfile.
+func TestIntegrationSSHAgent(t *testing.T) {
+	d := testutil.NewPrivateLibvirtd(t)
+	s := testutil.NewPrivateSSHD(t)
+	agentBin := testutil.RequireBinary(t, "ssh-agent", "openssh-client")
+	addBin := testutil.RequireBinary(t, "ssh-add", "openssh-client")
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	agent := exec.Command(agentBin, "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("ssh-agent socket %s: %v", sock, err)
+		}
+	}
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	ctx := ctxT(t, 30*time.Second)
+	uri := sshURI(s, d, map[string]string{"keyfile": "", "sshauth": "agent"})
+
+	// An empty agent: authentication fails, and says the agent had no keys.
+	_, err := libvirtinspect.Dial(ctx, &libvirtinspect.Config{URI: uri})
+	if err == nil || !strings.Contains(err.Error(), "ssh-agent has no keys") {
+		t.Fatalf("Dial with an empty agent: %v, want an auth failure naming the empty agent", err)
+	}
+	add := exec.Command(addBin, s.ClientKey)
+	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-add: %v: %s", err, out)
+	}
+	c, err := libvirtinspect.Dial(ctx, &libvirtinspect.Config{URI: uri})
+	if err != nil {
+		t.Fatalf("Dial with the key in ssh-agent: %v", err)
+	}
+	doms, err := c.Domains(ctx)
+	if err != nil || len(doms) != 1 || doms[0].Name != "test" {
+		t.Fatalf("Domains via agent auth: %v, %v", doms, err)
+	}
+	if want := strings.Fields(testutil.Virsh(t, d.URI("test"), "list", "--all", "--uuid")); len(want) != 1 || want[0] != doms[0].UUID {
+		t.Errorf("UUID over ssh %s, virsh over the local socket %v", doms[0].UUID, want)
+	}
+	c.Close()
+	goroutinesSettle(t)
+	sshGoroutinesSettle(t)
+	sessionsSettle(t, s)
 }
