@@ -252,10 +252,13 @@ func dialerFor(cfg *Config) (Dialer, libvirt.ConnectURI, string, error) {
 // logs.
 func redactURI(u *url.URL) string {
 	r := *u
-	if q := r.Query(); q.Has("keyfile") {
-		q.Set("keyfile", "redacted")
-		r.RawQuery = q.Encode()
+	parts := strings.Split(r.RawQuery, "&")
+	for i, p := range parts {
+		if k, _, _ := strings.Cut(p, "="); k == "keyfile" {
+			parts[i] = "keyfile=redacted"
+		}
 	}
+	r.RawQuery = strings.Join(parts, "&")
 	return r.Redacted()
 }
 

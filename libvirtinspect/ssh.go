@@ -152,7 +152,7 @@ func (d *sshDialer) DialContext(ctx context.Context) (_ net.Conn, err error) {
 	var nd net.Dialer
 	nc, err := nd.DialContext(ctx, "tcp", d.addr)
 	if err != nil {
-		return nil, fmt.Errorf("libvirtinspect: ssh to %s: %w", d.addr, err)
+		return nil, fmt.Errorf("ssh to %s: %w", d.addr, err)
 	}
 	// The handshake and the channel open read from nc: a server that
 	// accepts and never speaks fails them at the deadline, and an ended
@@ -178,9 +178,9 @@ func (d *sshDialer) DialContext(ctx context.Context) (_ net.Conn, err error) {
 		nc.Close()
 		if ctx.Err() != nil && !errors.Is(err, ErrSSHHostKey) {
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, fmt.Errorf("libvirtinspect: ssh to %s: no SSH handshake within %v (is sshd listening there, or a firewall or a hung server swallowing the connection?): %w", d.addr, d.timeout, err)
+				return nil, fmt.Errorf("ssh to %s: no SSH handshake within %v (is sshd listening there, or a firewall or a hung server swallowing the connection?): %w", d.addr, d.timeout, err)
 			}
-			return nil, fmt.Errorf("libvirtinspect: ssh to %s: %w", d.addr, ctx.Err())
+			return nil, fmt.Errorf("ssh to %s: %w", d.addr, ctx.Err())
 		}
 		return nil, d.handshakeError(err, authNotes)
 	}
@@ -193,12 +193,12 @@ func (d *sshDialer) DialContext(ctx context.Context) (_ net.Conn, err error) {
 	if err != nil {
 		client.Close()
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("libvirtinspect: ssh to %s: %w", d.addr, ctx.Err())
+			return nil, fmt.Errorf("ssh to %s: %w", d.addr, ctx.Err())
 		}
 		if ne, ok := err.(net.Error); ok && ne.Timeout() {
-			return nil, fmt.Errorf("libvirtinspect: ssh to %s: opening a channel to %s timed out after %v", d.addr, d.socket, d.timeout)
+			return nil, fmt.Errorf("ssh to %s: opening a channel to %s timed out after %v", d.addr, d.socket, d.timeout)
 		}
-		return nil, fmt.Errorf("libvirtinspect: ssh to %s: the server refused a channel to the libvirtd socket %s (is libvirtd running there, with that socket? does sshd allow AllowStreamLocalForwarding and AllowTcpForwarding?): %w", d.addr, d.socket, err)
+		return nil, fmt.Errorf("ssh to %s: the server refused a channel to the libvirtd socket %s (is libvirtd running there, with that socket? does sshd allow AllowStreamLocalForwarding and AllowTcpForwarding?): %w", d.addr, d.socket, err)
 	}
 	nc.SetDeadline(time.Time{})
 	return &sshConn{Conn: ch, client: client}, nil
@@ -348,20 +348,20 @@ func appendKnownHost(file, host string, key ssh.PublicKey) error {
 // handshakeError turns x/crypto/ssh's handshake errors into ours.
 func (d *sshDialer) handshakeError(err error, notes []string) error {
 	if errors.Is(err, ErrSSHHostKey) {
-		return fmt.Errorf("libvirtinspect: ssh to %s: %w", d.addr, unwrapHostKey(err))
+		return fmt.Errorf("ssh to %s: %w", d.addr, unwrapHostKey(err))
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return fmt.Errorf("libvirtinspect: ssh to %s: no SSH handshake within %v (is sshd listening there, or a firewall or a hung server swallowing the connection?): %w", d.addr, d.timeout, err)
+		return fmt.Errorf("ssh to %s: no SSH handshake within %v (is sshd listening there, or a firewall or a hung server swallowing the connection?): %w", d.addr, d.timeout, err)
 	}
 	if strings.Contains(err.Error(), "unable to authenticate") {
-		msg := fmt.Sprintf("libvirtinspect: ssh to %s as %s: authentication failed (the key must be in %s's authorized_keys on the host; check ?keyfile=, ?sshauth= and the user in the URI)", d.addr, d.user, d.user)
+		msg := fmt.Sprintf("ssh to %s as %s: authentication failed (the key must be in %s's authorized_keys on the host; check ?keyfile=, ?sshauth= and the user in the URI)", d.addr, d.user, d.user)
 		if len(notes) > 0 {
 			msg += ": " + strings.Join(notes, "; ")
 		}
 		return fmt.Errorf("%s: %w", msg, err)
 	}
-	return fmt.Errorf("libvirtinspect: ssh to %s: %w", d.addr, err)
+	return fmt.Errorf("ssh to %s: %w", d.addr, err)
 }
 
 // unwrapHostKey returns our host key error from inside x/crypto/ssh's
@@ -377,7 +377,8 @@ func unwrapHostKey(err error) error {
 }
 
 // sshError marks errors of the ssh transport, so OpError points at sshd and
-// the URI rather than at libvirtd.
+// the URI rather than at libvirtd. The dialer's messages carry no package
+// prefix: the Client always wraps them in ErrUnavailable, which has it.
 type sshError struct{ err error }
 
 func (e *sshError) Error() string { return e.err.Error() }
