@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"os/user"
 	"strings"
 	"sync"
 	"time"
@@ -37,9 +36,16 @@ type Config struct {
 	// URI is the libvirt URI to open, as virsh -c takes it:
 	// "qemu:///system", "test:///default", "qemu+unix:///system?socket=/x",
 	// "qemu+tcp://host/system", "qemu+tls://host/system?pkipath=/dir",
-	// "qemu+ssh://user@host/system?keyfile=/k&no_verify=1". Zero: DefaultURI
+	// "qemu+ssh://user@host/system?keyfile=/k&known_hosts=/kh". Zero: DefaultURI
 	// over the local socket. A local URI (no host, transport unix) is served
-	// through Socket unless the URI carries ?socket=.
+	// through Socket unless the URI carries ?socket=. ssh, libssh and
+	// libssh2 URIs reach the remote libvirtd socket over SSH
+	// (direct-streamlocal, no remote command) and take libvirt's query
+	// parameters socket, keyfile, known_hosts, no_verify,
+	// known_hosts_verify (normal, auto, ignore) and sshauth (agent, privkey,
+	// password); the host key is checked against known_hosts (default
+	// ~/.ssh/known_hosts for ssh, $XDG_CONFIG_HOME/libvirt/known_hosts for
+	// libssh) and an unknown or changed key fails with ErrSSHHostKey.
 	URI string
 	// Socket is the local libvirtd socket. Zero: DefaultSocket, or
 	// DefaultReadOnlySocket when ReadOnly is set.
@@ -166,7 +172,9 @@ func newClient(d Dialer, remote libvirt.ConnectURI, shown string, cfg *Config) *
 	return c
 }
 
-// URI returns the URI the Client connects to.
+// URI returns the URI the Client connects to, as Config.URI gave it, except
+// that for ssh URIs a password and the keyfile path are redacted (this is
+// also the URI errors name).
 func (c *Client) URI() string { return c.uri }
 
 // dialerFor turns a Config into a dialer and the URI to ask libvirtd for.
@@ -227,36 +235,31 @@ func dialerFor(cfg *Config) (Dialer, libvirt.ConnectURI, string, error) {
 		}
 		d = dialers.NewTLS(u.Hostname(), opts...) // timeout enforced by trackingDialer
 	case "ssh", "libssh", "libssh2":
-		var opts []dialers.SSHOption
-		if cu, err := user.Current(); err == nil {
-			opts = append(opts, dialers.WithSystemSSHDefaults(cu))
+		sd, err := newSSHDialer(u, transport, cfg.ReadOnly, timeout)
+		if err != nil {
+			return nil, "", "", err
 		}
-		if p := u.Port(); p != "" {
-			opts = append(opts, dialers.UseSSHPort(p))
-		}
-		if n := u.User.Username(); n != "" {
-			opts = append(opts, dialers.UseSSHUsername(n))
-		}
-		if pw, ok := u.User.Password(); ok {
-			opts = append(opts, dialers.UseSSHPassword(pw))
-		}
-		if s := u.Query().Get("socket"); s != "" {
-			opts = append(opts, dialers.WithRemoteSocket(s))
-		}
-		if k := u.Query().Get("keyfile"); k != "" {
-			opts = append(opts, dialers.UseKeyFile(k))
-		}
-		if k := u.Query().Get("known_hosts"); k != "" {
-			opts = append(opts, dialers.UseKnownHostsFile(k))
-		}
-		if nv := u.Query().Get("no_verify"); nv != "" && nv != "0" {
-			opts = append(opts, dialers.WithInsecureIgnoreHostKey())
-		}
-		d = dialers.NewSSH(u.Hostname(), opts...)
+		d = sd
+		raw = redactURI(u)
 	default:
 		return nil, "", "", fmt.Errorf("libvirtinspect: URI %q: unsupported transport %q (use unix, tcp, tls, ssh or libssh)", raw, transport)
 	}
 	return d, remote, raw, nil
+}
+
+// redactURI returns u for messages: a password in the user info becomes
+// "xxxxx" and the keyfile path "redacted", so neither appears in errors or
+// logs.
+func redactURI(u *url.URL) string {
+	r := *u
+	parts := strings.Split(r.RawQuery, "&")
+	for i, p := range parts {
+		if k, _, _ := strings.Cut(p, "="); k == "keyfile" {
+			parts[i] = "keyfile=redacted"
+		}
+	}
+	r.RawQuery = strings.Join(parts, "&")
+	return r.Redacted()
 }
 
 // trackingDialer bounds the inner dial by a timeout and remembers the
@@ -265,9 +268,20 @@ func dialerFor(cfg *Config) (Dialer, libvirt.ConnectURI, string, error) {
 type trackingDialer struct {
 	inner   Dialer
 	timeout time.Duration
+	abort   chan struct{} // closed by kill: a dial in progress gives up
 	mu      sync.Mutex
 	nc      net.Conn
 	dead    bool
+}
+
+// contextDialer is a Dialer that can abandon a dial in progress (the ssh
+// dialer: closing its TCP connection ends the handshake at once).
+type contextDialer interface {
+	DialContext(ctx context.Context) (net.Conn, error)
+}
+
+func newTrackingDialer(inner Dialer, timeout time.Duration) *trackingDialer {
+	return &trackingDialer{inner: inner, timeout: timeout, abort: make(chan struct{})}
 }
 
 func (t *trackingDialer) Dial() (net.Conn, error) {
@@ -276,11 +290,33 @@ func (t *trackingDialer) Dial() (net.Conn, error) {
 		err error
 	}
 	ch := make(chan res, 1)
-	go func() {
-		nc, err := t.inner.Dial()
-		ch <- res{nc, err}
-	}()
-	timer := time.NewTimer(t.timeout)
+	if cd, ok := t.inner.(contextDialer); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
+		go func() {
+			defer cancel()
+			nc, err := cd.DialContext(ctx)
+			ch <- res{nc, err}
+		}()
+		go func() { // kill aborts the dial
+			select {
+			case <-t.abort:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	} else {
+		go func() {
+			nc, err := t.inner.Dial()
+			ch <- res{nc, err}
+		}()
+	}
+	wait := t.timeout
+	if _, ok := t.inner.(contextDialer); ok {
+		// It ends at t.timeout itself, with a more precise error; the
+		// timer is only a safety net.
+		wait += time.Second
+	}
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case r := <-ch:
@@ -302,6 +338,13 @@ func (t *trackingDialer) Dial() (net.Conn, error) {
 			}
 		}()
 		return nil, fmt.Errorf("%w: dial timed out after %v", ErrUnavailable, t.timeout)
+	case <-t.abort:
+		go func() { // as above
+			if r := <-ch; r.nc != nil {
+				r.nc.Close()
+			}
+		}()
+		return nil, fmt.Errorf("%w: dial abandoned", ErrUnavailable)
 	}
 }
 
@@ -309,6 +352,9 @@ func (t *trackingDialer) Dial() (net.Conn, error) {
 func (t *trackingDialer) kill() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if !t.dead {
+		close(t.abort)
+	}
 	t.dead = true
 	if t.nc != nil {
 		t.nc.Close()
@@ -331,7 +377,7 @@ func (c *Client) connection(ctx context.Context) (*conn, error) {
 	if cc, err := c.live(); cc != nil || err != nil {
 		return cc, err
 	}
-	td := &trackingDialer{inner: c.dialer, timeout: c.dialTO}
+	td := newTrackingDialer(c.dialer, c.dialTO)
 	l := libvirt.NewWithDialer(td)
 	errc := make(chan error, 1)
 	c.wg.Add(1)

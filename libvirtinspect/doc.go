@@ -7,8 +7,11 @@
 // RPC (`domstats`).
 //
 // It speaks libvirt's RPC protocol through github.com/digitalocean/go-libvirt
-// (no cgo, no libvirt.so), over the local socket or any remote transport
-// go-libvirt has (tcp, tls, ssh). A Client is safe for concurrent use; it
+// (no cgo, no libvirt.so), over the local socket or a remote transport: tcp
+// and tls through go-libvirt's dialers; ssh, libssh and libssh2 URIs through
+// the package's own SSH dialer, which forwards to the remote libvirtd socket
+// with golang.org/x/crypto/ssh, checks the host key against known_hosts and
+// bounds the handshake by Config.DialTimeout and ctx. A Client is safe for concurrent use; it
 // reconnects on the call after a lost connection, and every call takes a
 // context that it honours even though go-libvirt has none (see Client).
 //

@@ -69,6 +69,10 @@ func (e *OpError) Error() string {
 	switch {
 	case errors.Is(e.Err, ErrNotFound):
 		s += " (check the name or UUID with `virsh list --all --uuid`; a Nova instance UUID is the domain UUID, on the compute node that hosts it)"
+	case errors.Is(e.Err, ErrSSHHostKey):
+		// The message already says what to check and how to fix it.
+	case errors.As(e.Err, new(*sshError)):
+		s += " (check that sshd runs on that host and port and accepts the user and key in the URI, and that libvirtd listens on the remote ?socket=)"
 	case errors.Is(e.Err, ErrUnavailable):
 		s += " (is libvirtd running? start it with `libvirtd -d`, check the socket path and its permissions)"
 	case errors.Is(e.Err, ErrConnectionLost):
