@@ -25,6 +25,17 @@
 // every issued token answer 401 so clients must re-authenticate; Requests
 // and Count report every request the fake saw.
 //
+// It answers what the openstack CLI (python-openstackclient with
+// keystoneauth, novaclient and openstacksdk) asks before and while it
+// creates a server: Keystone's version documents, the version roots of
+// Nova, Neutron and Glance without a token (with every href pointing
+// back at the fake: links in recorded bodies are rewritten on the way
+// out), Nova's flavor summary list, and Neutron's typed 404s and
+// security groups by ID for lookups by name. Each Request records when
+// the fake saw it, its User-Agent, and for server creates and shows the
+// server's ID and the status answered, so a benchmark can count one
+// client's status polls of one server.
+//
 // Start (or Cloud.Listen) serves it on a loopback port only; Transport
 // serves it with no socket at all. The fake logs nothing and prints
 // nothing: its password and tokens appear only in what it answers.

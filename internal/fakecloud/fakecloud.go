@@ -106,6 +106,18 @@ type Request struct {
 	Query string
 	// Status is what the fake answered (0 for a reset connection).
 	Status int
+	// Time is when the fake saw the request, on its clock (Config.Now).
+	Time time.Time
+	// UserAgent is the request's User-Agent header (gophercloud's,
+	// python-novaclient's, openstacksdk's …), to tell clients apart.
+	UserAgent string
+	// ServerID is the Nova server a request created (POST /servers) or
+	// showed (GET /servers/{id}); empty for other requests.
+	ServerID string
+	// ServerStatus is the status a GET /servers/{id} answered (BUILD,
+	// ACTIVE, ERROR …), or BUILD for the server a POST created; empty
+	// for other requests.
+	ServerStatus string
 }
 
 type obj = map[string]any
@@ -142,6 +154,7 @@ type Cloud struct {
 	agents     []obj
 	versions   []byte
 	netVers    []byte
+	imageVers  []byte
 	consoleErr []byte
 
 	serverFaults map[string]ServerFault
@@ -227,6 +240,7 @@ func (c *Cloud) load() {
 	c.tokenBody = tok
 	c.versions = mustRead("nova-versions.json")
 	c.netVers = mustRead("neutron-versions.json")
+	c.imageVers = mustRead("recorded/glance-versions.json")
 	c.consoleErr = mustRead("nova-remote-console.json")
 	c.images = list("glance-images.json", "images")
 	c.services = list("nova-os-services.json", "services")
@@ -572,10 +586,14 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		body, _ = io.ReadAll(r.Body)
 	}
-	c.requests = append(c.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery})
+	c.requests = append(c.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Time: c.cfg.Now(), UserAgent: r.UserAgent()})
 	idx := len(c.requests) - 1
-	sw := &statusWriter{ResponseWriter: w}
-	defer func() { c.requests[idx].Status = sw.status }()
+	rw := &rebaseWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: rw}
+	defer func() {
+		c.requests[idx].Status = sw.status
+		rw.flush(c)
+	}()
 
 	for i, f := range c.faults {
 		if (f.Method == "" || f.Method == r.Method) && strings.Contains(r.URL.Path, f.Path) {
@@ -595,11 +613,14 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	path := r.URL.Path
+	if c.identityVersions(sw, r) {
+		return
+	}
 	if rest, ok := strings.CutPrefix(path, "/identity/v3"); ok {
 		c.identity(sw, r, rest, body)
 		return
 	}
-	if tok := r.Header.Get("X-Auth-Token"); !c.tokens[tok] {
+	if tok := r.Header.Get("X-Auth-Token"); !c.tokens[tok] && !isVersionRoot(path) {
 		writeJSON(sw, http.StatusUnauthorized, obj{"error": obj{"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}})
 		return
 	}
@@ -609,17 +630,18 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/compute/" || path == "/compute":
 		sw.Header().Set("Content-Type", "application/json")
 		sw.WriteHeader(http.StatusOK)
-		sw.Write(c.versions)
+		sw.Write(c.rebase(c.versions))
 	case strings.HasPrefix(path, "/network/v2.0"):
 		c.network(sw, r, strings.TrimPrefix(path, "/network/v2.0"), body)
 	case path == "/network/" || path == "/network":
 		sw.Header().Set("Content-Type", "application/json")
 		sw.WriteHeader(http.StatusOK)
-		sw.Write(c.netVers)
+		sw.Write(c.rebase(c.netVers))
 	case path == "/image/" || path == "/image":
-		// Not recorded: Glance Zed's version document, synthesized (see
-		// testdata/README.md).
-		writeJSON(sw, http.StatusMultipleChoices, obj{"versions": []obj{{"id": "v2.16", "status": "CURRENT", "links": []obj{{"rel": "self", "href": c.base + "/image/v2/"}}}}})
+		// Glance Zed's version document as recorded (v2.15 CURRENT).
+		sw.Header().Set("Content-Type", "application/json")
+		sw.WriteHeader(http.StatusMultipleChoices)
+		sw.Write(c.rebase(c.imageVers))
 	case strings.HasPrefix(path, "/image/v2"):
 		c.image(sw, r, strings.TrimPrefix(path, "/image/v2"))
 	default:
@@ -772,6 +794,14 @@ func (c *Cloud) compute(w http.ResponseWriter, r *http.Request, rest string, bod
 	s := seg(rest)
 	p := "/compute" + rest
 	switch {
+	case len(s) == 1 && s[0] == "flavors" && r.Method == http.MethodGet:
+		// The summary list (novaclient's find by name starts here): id,
+		// name and links of each flavor, as Nova answers below 2.55.
+		l := []obj{}
+		for _, f := range c.flavors {
+			l = append(l, obj{"id": f["id"], "name": f["name"], "links": f["links"]})
+		}
+		writeJSON(w, 200, obj{"flavors": l})
 	case len(s) == 2 && s[0] == "flavors" && s[1] == "detail" && r.Method == http.MethodGet:
 		writeJSON(w, 200, obj{"flavors": filter(c.flavors, url.Values{})})
 	case len(s) == 2 && s[0] == "flavors" && r.Method == http.MethodGet:
@@ -865,7 +895,9 @@ func (c *Cloud) compute(w http.ResponseWriter, r *http.Request, rest string, bod
 		c.serverAction(w, p, s[1], body)
 	case len(s) == 2 && s[0] == "servers" && r.Method == http.MethodGet:
 		if sv := c.server(s[1]); sv != nil {
-			writeJSON(w, 200, obj{"server": c.serverView(sv)})
+			b := c.serverView(sv)
+			c.noteServer(s[1], fmt.Sprint(b["status"]))
+			writeJSON(w, 200, obj{"server": b})
 			return
 		}
 		c.fail(w, 404, p, "Instance "+s[1]+" could not be found.")
@@ -1107,7 +1139,13 @@ func (c *Cloud) createServer(w http.ResponseWriter, p string, body []byte) {
 	port["binding:host_id"] = c.cfg.Host
 	var groups []any
 	for _, g := range rq.SecurityGroups {
-		groups = append(groups, obj{"name": g.Name})
+		// Nova takes a group's name or ID (the CLI sends the ID) and
+		// shows its name.
+		name := g.Name
+		if _, sg := find(c.secgroups, "id", name); sg != nil {
+			name = fmt.Sprint(sg["name"])
+		}
+		groups = append(groups, obj{"name": name})
 	}
 	if groups == nil {
 		groups = []any{obj{"name": "default"}}
@@ -1163,6 +1201,7 @@ func (c *Cloud) createServer(w http.ResponseWriter, p string, body []byte) {
 		}
 	}
 	c.servers = append(c.servers, sv)
+	c.noteServer(id, "BUILD")
 	pass := fmt.Sprintf("AdminPass%06dSecret", seq)
 	c.adminPasses = append(c.adminPasses, pass)
 	writeJSON(w, 202, obj{"server": obj{"id": id, "links": []any{}, "OS-DCF:diskConfig": "MANUAL", "security_groups": groups, "adminPass": pass}})
@@ -1222,7 +1261,7 @@ func (c *Cloud) network(w http.ResponseWriter, r *http.Request, rest string, bod
 			writeJSON(w, 200, obj{"network": n})
 			return
 		}
-		c.fail(w, 404, p, "Network "+s[1]+" could not be found.")
+		c.neutronNotFound(w, "NetworkNotFound", "Network "+s[1]+" could not be found.")
 	case len(s) == 3 && s[0] == "networks" && s[2] == "dhcp-agents" && r.Method == http.MethodGet:
 		var l []obj
 		for _, a := range c.agents {
@@ -1323,25 +1362,17 @@ func (c *Cloud) network(w http.ResponseWriter, r *http.Request, rest string, bod
 	case len(s) == 1 && s[0] == "ports" && r.Method == http.MethodGet:
 		writeJSON(w, 200, obj{"ports": filter(c.ports, q)})
 	case len(s) == 1 && s[0] == "security-groups" && r.Method == http.MethodGet:
-		var l []obj
+		l := []obj{}
 		for _, g := range filter(c.secgroups, q) {
-			g2 := obj{}
-			for k, v := range g {
-				g2[k] = v
-			}
-			var rs []any
-			for _, ru := range c.rules {
-				if ru["security_group_id"] == g["id"] {
-					rs = append(rs, ru)
-				}
-			}
-			g2["security_group_rules"] = rs
-			l = append(l, g2)
-		}
-		if l == nil {
-			l = []obj{}
+			l = append(l, c.secgroupView(g))
 		}
 		writeJSON(w, 200, obj{"security_groups": l})
+	case len(s) == 2 && s[0] == "security-groups" && r.Method == http.MethodGet:
+		if _, g := find(c.secgroups, "id", s[1]); g != nil {
+			writeJSON(w, 200, obj{"security_group": c.secgroupView(g)})
+			return
+		}
+		c.neutronNotFound(w, "SecurityGroupNotFound", "Security group "+s[1]+" does not exist")
 	case len(s) == 1 && s[0] == "security-group-rules" && r.Method == http.MethodGet:
 		writeJSON(w, 200, obj{"security_group_rules": filter(c.rules, q)})
 	case len(s) == 1 && s[0] == "security-group-rules" && r.Method == http.MethodPost:

@@ -292,7 +292,7 @@ func TestCloseJoinsGoroutines(t *testing.T) {
 	}
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Get(s.URL() + "/compute/")
+	resp, err := (&http.Client{Transport: tr}).Get(s.URL() + "/compute/v2.1/servers")
 	if err != nil {
 		t.Fatal(err)
 	}
