@@ -244,7 +244,10 @@ func runCLIScenario(b *testing.B, bin, name string, fail bool) (*cliScenario, er
 	sc.ourID, sc.ourPost = created(sc.reqs, true)
 	if sc.cli.err != nil || sc.cliID == "" {
 		logTail(b, sc.fake, sc.cli.log)
-		return nil, fmt.Errorf("openstack server create --wait %s: %v (exit %d, server created: %q)", cliName, sc.cli.err, sc.cli.exitCode, sc.cliID)
+		if sc.cli.err == nil {
+			sc.cli.err = errors.New("no server created")
+		}
+		return nil, fmt.Errorf("openstack server create --wait %s: exit code %d: %w (see the log tail above)", cliName, sc.cli.exitCode, sc.cli.err)
 	}
 	sc.adminPassInLog = checkCLILog(b, sc.fake, sc.base, sc.cli.log)
 	for _, r := range sc.reqs {
