@@ -31,7 +31,10 @@
 // Nova, Neutron and Glance without a token (with every href pointing
 // back at the fake: links in recorded bodies are rewritten on the way
 // out), Nova's flavor summary list, and Neutron's typed 404s and
-// security groups by ID for lookups by name. Each Request records when
+// security groups by ID for lookups by name. A server is shown at the
+// request's compute microversion as far as the flavor goes (a reference
+// below 2.47, the embedded copy from 2.47 on); other fields are the
+// recorded 2.79 ones whatever the microversion. Each Request records when
 // the fake saw it, its User-Agent, and for server creates and shows the
 // server's ID and the status answered, so a benchmark can count one
 // client's status polls of one server.

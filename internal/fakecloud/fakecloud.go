@@ -897,7 +897,7 @@ func (c *Cloud) compute(w http.ResponseWriter, r *http.Request, rest string, bod
 		if sv := c.server(s[1]); sv != nil {
 			b := c.serverView(sv)
 			c.noteServer(s[1], fmt.Sprint(b["status"]))
-			writeJSON(w, 200, obj{"server": b})
+			writeJSON(w, 200, obj{"server": c.serverAt(b, r)})
 			return
 		}
 		c.fail(w, 404, p, "Instance "+s[1]+" could not be found.")
@@ -952,7 +952,7 @@ func (c *Cloud) listServers(w http.ResponseWriter, r *http.Request, p string, de
 		if re != nil && !re.MatchString(fmt.Sprint(sv.body["name"])) {
 			continue
 		}
-		b := c.serverView(sv)
+		b := c.serverAt(c.serverView(sv), r)
 		if !detail {
 			b = obj{"id": b["id"], "name": b["name"], "links": b["links"]}
 		}

@@ -2,6 +2,7 @@ package fakecloud_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -253,4 +254,54 @@ func TestRequestServerFields(t *testing.T) {
 	if r := s.Cloud().Requests()[4]; r.ServerID != "" || r.ServerStatus != "" {
 		t.Errorf("GET flavors marked with server %q %q", r.ServerID, r.ServerStatus)
 	}
+}
+
+// TestServerFlavorByMicroversion: below 2.47 Nova shows a server's flavor
+// as a reference (the openstack CLI, at 2.1, then GETs it); from 2.47 on
+// as the embedded copy the recorded body has.
+func TestServerFlavorByMicroversion(t *testing.T) {
+	s := start(t, nil)
+	tok := token(t, s)
+	const vm2 = "3fc516db-bae9-4e60-a58c-0d8beace5d6e"
+	for _, tc := range []struct {
+		header, value string
+		ref           bool
+	}{
+		{"", "", true},
+		{"X-OpenStack-Nova-API-Version", "2.1", true},
+		{"OpenStack-API-Version", "compute 2.46", true},
+		{"OpenStack-API-Version", "compute 2.47", false},
+		{"X-OpenStack-Nova-API-Version", "2.79", false},
+		{"OpenStack-API-Version", "compute latest", false},
+	} {
+		req, _ := http.NewRequest("GET", s.URL()+"/compute/v2.1/servers/"+vm2, nil)
+		req.Header.Set("X-Auth-Token", tok)
+		if tc.header != "" {
+			req.Header.Set(tc.header, tc.value)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct {
+			Server struct {
+				Flavor map[string]any `json:"flavor"`
+			} `json:"server"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fl := v.Server.Flavor
+		if tc.ref {
+			links, _ := fl["links"].([]any)
+			if fl["id"] != "1" || len(fl) != 2 || len(links) != 1 || !strings.Contains(fmt.Sprint(links[0]), s.URL()+"/compute/flavors/1") {
+				t.Errorf("%s: %s: flavor %v, want a reference to m1.micro (id 1)", tc.header, tc.value, fl)
+			}
+		} else if fl["original_name"] != "m1.micro" || fl["ram"] != 128.0 {
+			t.Errorf("%s: %s: flavor %v, want the embedded m1.micro", tc.header, tc.value, fl)
+		}
+	}
+	http.DefaultClient.CloseIdleConnections()
 }
