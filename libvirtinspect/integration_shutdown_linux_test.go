@@ -226,10 +226,13 @@ func TestIntegrationQemuACPIShutdown(t *testing.T) {
 			t.Fatal(err)
 		}
 		i, j := bytes.Index(b, []byte(consoleACPIDReady)), bytes.Index(b, []byte(consolePowerOff))
+		line := ""
 		if i < 0 || j < i {
 			t.Errorf("%s: the console does not show %q after %q: the guest did not power itself off:\n%s", step, consolePowerOff, consoleACPIDReady, b)
+		} else {
+			line, _, _ = strings.Cut(string(b[j:]), "\n")
 		}
-		t.Logf("%s: power button to shut off %v, states seen %q", step, took.Round(time.Millisecond), seen)
+		t.Logf("%s: power button to shut off %v, states seen %q; console: %q", step, took.Round(time.Millisecond), seen, strings.TrimSpace(line))
 		return took, seen
 	}
 
