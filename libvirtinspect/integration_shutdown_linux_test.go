@@ -23,6 +23,9 @@ import (
 const (
 	consoleACPIDReady = "vifpath-guest: acpid ready"
 	consolePowerOff   = "vifpath-guest: power button, powering off"
+	// consoleACPIDNotReady is /init's line when acpid did not open the
+	// power button's event device: the guest will ignore the button.
+	consoleACPIDNotReady = "vifpath-guest: acpid NOT ready"
 )
 
 // guestImage builds (or finds up to date) the tiny Linux guest of
@@ -79,14 +82,17 @@ func guestImage(t *testing.T) (dir, kernel, initrd string) {
 }
 
 // waitConsole waits until the console file holds want and returns how long
-// that took.
-func waitConsole(t *testing.T, console, want string, timeout time.Duration) time.Duration {
+// that took; it fails at once when the console holds bad.
+func waitConsole(t *testing.T, console, want, bad string, timeout time.Duration) time.Duration {
 	t.Helper()
 	t0 := time.Now()
 	for {
 		b, _ := os.ReadFile(console)
 		if bytes.Contains(b, []byte(want)) {
 			return time.Since(t0)
+		}
+		if bad != "" && bytes.Contains(b, []byte(bad)) {
+			t.Fatalf("console %s says %q:\n%s", console, bad, b)
 		}
 		if time.Since(t0) > timeout {
 			t.Fatalf("console %s does not say %q within %v:\n%s", console, want, timeout, b)
@@ -177,7 +183,7 @@ func TestIntegrationQemuACPIShutdown(t *testing.T) {
 		if got.ID < 1 {
 			t.Errorf("%s: running domain has id %d", step, got.ID)
 		}
-		ready := waitConsole(t, console, consoleACPIDReady, 2*time.Minute)
+		ready := waitConsole(t, console, consoleACPIDReady, consoleACPIDNotReady, 2*time.Minute)
 		line := ""
 		if b, err := os.ReadFile(console); err == nil {
 			if i := bytes.Index(b, []byte(consoleACPIDReady)); i >= 0 {
