@@ -49,7 +49,8 @@ func hostBridge(t *testing.T) string {
 // the test names. The guest has no disk and boots from the network, so
 // qemu's iPXE ROM sends DHCP DISCOVERs by itself: the interface counters
 // move. It checks interfaces, stats, addresses and state changes against
-// virsh on the same daemon.
+// virsh on the same daemon (a real ACPI shutdown is in
+// TestIntegrationQemuACPIShutdown).
 func TestIntegrationQemuGuest(t *testing.T) {
 	testutil.RequireBinary(t, "qemu-system-x86_64", "qemu-system-x86")
 	d := testutil.SystemLibvirtd(t)
@@ -320,6 +321,9 @@ func TestIntegrationQemuGuest(t *testing.T) {
 	check("resume", libvirtinspect.StateRunning, "unpaused")
 	// iPXE ignores the ACPI power button, so a shutdown request leaves the
 	// guest running: the state must still be reported as libvirt has it.
+	// TestIntegrationQemuACPIShutdown (integration_shutdown_linux_test.go)
+	// boots a Linux guest that honours the button and sees it end as
+	// "shut off (shutdown)".
 	if err := adm.DomainShutdown(dom); err != nil && !errors.Is(err, libvirt.ErrUnsupported) {
 		t.Logf("shutdown request: %v", err)
 	}

@@ -3,10 +3,14 @@
 # libvirt TCG domain (examples/vmtrace -demo -guest libvirt): the stock
 # Debian kernel (linux-image-amd64's dependency, downloaded and unpacked,
 # not installed) as OUTDIR/vmlinuz, and a busybox-static initramfs as
-# OUTDIR/initrd.img whose /init loads virtio_net, brings up lo and eth0,
-# runs udhcpc on eth0 (in the background: it renews its lease at T1 and
-# keeps answering ARP) and stays up, printing "vifpath-guest: ..." lines on
-# the serial console.
+# OUTDIR/initrd.img whose /init loads virtio_net, starts busybox acpid on
+# the ACPI power button (button + evdev modules; its action
+# /etc/acpi/PWRF/00000080 syncs and powers off with `poweroff -f`, since
+# PID 1 is the /init shell, not an init that handles SIGUSR2), brings up lo
+# and eth0, runs udhcpc on eth0 (in the background: it renews its lease at
+# T1 and keeps answering ARP) and stays up, printing "vifpath-guest: ..."
+# lines on the serial console ("acpid ready" once acpid holds the power
+# button's event device; "power button, powering off" in the action).
 #
 # OUTDIR defaults to /var/cache/vifpath/guest. Idempotent and serialized
 # (flock on OUTDIR/.lock): it rebuilds only
@@ -51,13 +55,15 @@ dpkg-deb -x "$work"/dl/busybox-static_*.deb "$work/b"
 KV=$(ls "$work/k/lib/modules" | head -1)
 [ -n "$KV" ] && [ -s "$work/k/boot/vmlinuz-$KV" ] || die "no kernel image or modules in $K"
 R=$work/root
-mkdir -p "$R"/{bin,sbin,etc,proc,sys,dev,tmp,run,lib/modules,var/run}
+mkdir -p "$R"/{bin,sbin,etc/acpi/PWRF,proc,sys,dev,tmp,run,lib/modules,var/run}
 cp "$work/b/bin/busybox" "$R/bin/busybox"
 ln -s busybox "$R/bin/sh"
 # /init must run with nothing but what the initramfs holds (a dynamic
 # busybox panics the guest with "No working init found").
 chroot "$R" /bin/sh -c 'exit 0' || die "busybox-static's busybox does not run alone (not static?)"
-mods="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net"
+# button (the ACPI power button as an input device) before evdev (which
+# then gives it /dev/input/event*, where acpid listens).
+mods="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net button evdev"
 for m in $mods; do
 	f=$(find "$work/k/lib/modules/$KV" -name "$m.ko*" | head -1)
 	if [ -z "$f" ]; then log "module $m not in $KV (built in?)"; continue; fi
@@ -77,6 +83,34 @@ for m in $mods; do
   [ -e /lib/modules/\$m.ko ] && insmod /lib/modules/\$m.ko 2>/dev/null
 done
 hostname vifpath-guest
+# ACPI power button -> busybox acpid (reads /dev/input/event*, which it
+# opens once at start: wait for devtmpfs's nodes) -> /etc/acpi/PWRF/00000080.
+pwr=
+i=0; while [ \$i -lt 40 ]; do
+  pwr=; missing=
+  for e in /sys/class/input/event*; do
+    [ -e "\$e" ] || continue
+    [ -e /dev/input/\${e##*/} ] || missing=1
+    [ "\$(cat \$e/device/name 2>/dev/null)" = "Power Button" ] && pwr=\${e##*/}
+  done
+  [ -n "\$pwr" ] && [ -z "\$missing" ] && break
+  sleep 0.05; i=\$((i+1))
+done
+acpid -d -c /etc/acpi >/dev/console 2>&1 &
+apid=\$!
+ready=
+i=0; while [ -n "\$pwr" ] && [ \$i -lt 40 ]; do
+  for f in /proc/\$apid/fd/*; do
+    [ "\$(readlink \$f 2>/dev/null)" = /dev/input/\$pwr ] && ready=1
+  done
+  [ -n "\$ready" ] && break
+  sleep 0.05; i=\$((i+1))
+done
+if [ -n "\$ready" ]; then
+  echo "vifpath-guest: acpid ready (pid \$apid, power button /dev/input/\$pwr) at \$(cut -d' ' -f1 /proc/uptime)s"
+else
+  echo "vifpath-guest: acpid NOT ready (power button event device '\$pwr', acpid pid \$apid): the guest ignores ACPI shutdown"
+fi
 ip link set lo up
 i=0; while [ ! -e /sys/class/net/eth0 ] && [ \$i -lt 80 ]; do sleep 0.25; i=\$((i+1)); done
 ip link set eth0 up
@@ -100,7 +134,16 @@ bound|renew)
 esac
 exit 0
 S
-chmod 755 "$R/init" "$R/etc/udhcpc.sh"
+# busybox acpid runs ./PWRF/00000080 (relative to -c /etc/acpi) when the
+# power button's KEY_POWER goes down. PID 1 is /init, a shell that ignores
+# poweroff's signal: power off directly.
+cat >"$R/etc/acpi/PWRF/00000080" <<'S'
+#!/bin/sh
+echo "vifpath-guest: power button, powering off at $(cut -d' ' -f1 /proc/uptime)s" >/dev/console
+sync
+poweroff -f
+S
+chmod 755 "$R/init" "$R/etc/udhcpc.sh" "$R/etc/acpi/PWRF/00000080"
 mkdir -p "$out"
 (cd "$R" && find . | cpio -o -H newc --quiet | gzip -9) >"$work/initrd.img"
 cp "$work/k/boot/vmlinuz-$KV" "$work/vmlinuz"
