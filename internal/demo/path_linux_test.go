@@ -74,6 +74,10 @@ func runTrace(t *testing.T, p *Path) *trace.Trace {
 	tr, err := trace.Run(ctx, &trace.Config{
 		BridgeNetNS: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig,
 		CounterInterval: 300 * time.Millisecond, ARPTimeout: 500 * time.Millisecond,
+		// A TCG guest answers ARP in about a millisecond, now and then in
+		// more than the default 5 ms settle: listen long enough to hear
+		// both hosts of the dup-ip fault every time.
+		ARPSettle: 100 * time.Millisecond,
 	}, trace.Target{PortID: p.PortID})
 	if err != nil {
 		t.Fatalf("trace.Run: %v", err)
