@@ -103,7 +103,14 @@ func TestAcceptanceTrace(t *testing.T) {
 				judged, unjudged = dhcpSide, computeSide
 			}
 			for _, k := range append([]trace.Kind{trace.KindServer, trace.KindPort}, judged...) {
-				if h, ok := rt.Hop(k, ""); !ok || h.Verdict != trace.OK {
+				h, ok := rt.Hop(k, "")
+				// Without the ARP probe (the DHCP side's, not a compute
+				// node's) an idle guest may send nothing in the interval:
+				// the counters then warn, they do not fail.
+				if k == trace.KindCounters && ok && h.Verdict == trace.Warn {
+					continue
+				}
+				if !ok || h.Verdict != trace.OK {
 					t.Errorf("role %s: %s hop %s: %s; want ok", role, k, h.Verdict, h.Summary)
 				}
 			}

@@ -69,29 +69,6 @@ P
   else
     log "all ${#PKGS[@]} packages installed"
   fi
-  # The guest kernel: the stock Debian kernel package, downloaded and unpacked (not installed).
-  local kpkg
-  kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
-  [ -n "$kpkg" ] || die "cannot tell which kernel package linux-image-amd64 depends on (apt-get update?)"
-  if [ ! -e "$AIO_STATE/kernel/.done-$kpkg" ]; then
-    rm -rf "$AIO_STATE/kernel"; mkdir -p "$AIO_STATE/kernel"
-    (cd "$AIO_STATE/kernel" && "${APT[@]}" download "$kpkg" && dpkg-deb -x ./*.deb root && rm -f ./*.deb)
-    : > "$AIO_STATE/kernel/.done-$kpkg"
-  fi
-  log "guest kernel from $kpkg"
-  # The guest's busybox: busybox-static's binary, downloaded and unpacked,
-  # not installed (it conflicts with the dynamic `busybox` other tests
-  # install, and a dynamic busybox in the initramfs panics the guest with
-  # "No working init found").
-  local bver
-  bver=$(apt-cache policy busybox-static | awk '/Candidate:/ && v == "" {v = $2} END {print v}')
-  [ -n "$bver" ] && [ "$bver" != "(none)" ] || die "no busybox-static candidate (apt-get update?)"
-  if [ ! -e "$AIO_STATE/busybox/.done-$bver" ]; then
-    rm -rf "$AIO_STATE/busybox"; mkdir -p "$AIO_STATE/busybox"
-    (cd "$AIO_STATE/busybox" && "${APT[@]}" download busybox-static && dpkg-deb -x ./*.deb root && rm -f ./*.deb)
-    : > "$AIO_STATE/busybox/.done-$bver"
-  fi
-  log "guest busybox from busybox-static $bver"
 }
 
 # ------------------------------------------------------------------- base ---
@@ -142,70 +119,16 @@ R
 }
 
 # ------------------------------------------------------------------ image ---
-# A tiny guest standing in for cirros: the Debian kernel, a busybox initramfs
-# whose /init loads virtio_net, runs udhcpc on eth0 and stays up, and a 1 MiB
-# raw "disk" (never mounted: the kernel and ramdisk are booted directly).
+# A tiny guest standing in for cirros: scripts/guest-image.sh's (the one the
+# demo boots): the Debian kernel and a busybox initramfs whose /init loads
+# virtio_net, runs udhcpc on eth0, honours the ACPI power button and stays
+# up; plus a 1 MiB raw "disk" (never mounted: the kernel and ramdisk are
+# booted directly). The script rebuilds only when its inputs change.
 phase_image() {
-  local K=$AIO_STATE/kernel/root KV O=$AIO_STATE/image R m f BB=$AIO_STATE/busybox/root/bin/busybox recipe
-  KV=$(ls "$K/lib/modules" | head -1)
-  [ -n "$KV" ] || die "no kernel modules under $K (phase install failed?)"
-  [ -x "$BB" ] || die "no static busybox at $BB (phase install failed?)"
-  # Rebuilt when the kernel, the busybox or this recipe changes.
-  recipe=$( { declare -f phase_image; md5sum < "$BB"; } | md5sum | cut -c1-12)
-  if [ -e "$O/.done-$KV-$recipe" ]; then log "image for $KV already built"; return 0; fi
-  rm -rf "$O"; mkdir -p "$O"
-  R=$(mktemp -d); trap 'rm -rf "$R"' RETURN
-  mkdir -p "$R"/{bin,sbin,etc,proc,sys,dev,tmp,run,lib/modules,var/run}
-  cp "$BB" "$R/bin/busybox"; ln -s busybox "$R/bin/sh"
-  # /init must run with nothing but what the initramfs holds.
-  chroot "$R" /bin/sh -c 'exit 0' || die "busybox $BB does not run alone in the initramfs (not static?)"
-  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net; do
-    f=$(find "$K/lib/modules/$KV" -name "$m.ko*" | head -1)
-    if [ -z "$f" ]; then log "module $m not in $KV (built in?)"; continue; fi
-    case $f in
-      *.xz) xz -dc "$f" > "$R/lib/modules/$m.ko" ;;
-      *.zst) zstd -qdc "$f" > "$R/lib/modules/$m.ko" ;;
-      *) cp "$f" "$R/lib/modules/$m.ko" ;;
-    esac
-  done
-  cat > "$R/init" <<'I'
-#!/bin/sh
-/bin/busybox --install -s /bin
-export PATH=/bin:/sbin
-mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev 2>/dev/null
-echo "vifpath-tiny: kernel $(uname -r)"
-for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net; do
-  [ -e /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko 2>/dev/null
-done
-hostname vifpath-tiny
-ip link set lo up
-i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 40 ]; do sleep 0.25; i=$((i+1)); done
-ip link set eth0 up
-echo "vifpath-tiny: eth0 $(cat /sys/class/net/eth0/address 2>/dev/null)"
-udhcpc -i eth0 -s /etc/udhcpc.sh -x hostname:vifpath-tiny -t 60 -T 2 -A 5 -b
-while true; do
-  echo "vifpath-tiny: up $(cut -d' ' -f1 /proc/uptime)s $(ip -4 -o addr show eth0 2>/dev/null | awk '{print $4}')"
-  sleep 30
-done
-I
-  cat > "$R/etc/udhcpc.sh" <<'S'
-#!/bin/sh
-case "$1" in
-  deconfig) ip addr flush dev $interface; ip link set $interface up ;;
-  bound|renew)
-    ifconfig $interface $ip netmask ${subnet:-255.255.255.0} up
-    if [ -n "$router" ]; then ip route replace default via ${router%% *} dev $interface 2>/dev/null; fi
-    : > /etc/resolv.conf; for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
-    echo "vifpath-tiny: DHCP $1 ip=$ip subnet=$subnet router=$router dns=$dns lease=$lease" ;;
-esac
-exit 0
-S
-  chmod 755 "$R/init" "$R/etc/udhcpc.sh"
-  (cd "$R" && find . | cpio -o -H newc --quiet | gzip -9) > "$O/initrd.img"
-  cp "$K/boot/vmlinuz-$KV" "$O/vmlinuz"
-  truncate -s 1M "$O/disk.raw"
-  : > "$O/.done-$KV-$recipe"
-  log "image built: $(du -h "$O/vmlinuz" "$O/initrd.img" | awk '{print $2" "$1}' | tr '\n' ' ')"
+  local O=$AIO_STATE/image
+  bash "$AIO_DIR/../scripts/guest-image.sh" "$O"
+  [ -s "$O/disk.raw" ] || truncate -s 1M "$O/disk.raw"
+  log "image: $(du -h "$O/vmlinuz" "$O/initrd.img" | awk '{print $2" "$1}' | tr '\n' ' ')"
 }
 
 # --------------------------------------------------------------- keystone ---
