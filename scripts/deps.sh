@@ -21,6 +21,15 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Packages' postinst must not start daemons on the host (sshd on :22, the
+# system libvirtd, virtlogd): the tests start their own. Without systemd,
+# invoke-rc.d asks /usr/sbin/policy-rc.d; write one for this install
+# unless one exists, and remove it afterwards.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\n# written by vifpath scripts/deps.sh for one apt-get install\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "deps: done"
