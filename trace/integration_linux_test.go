@@ -380,6 +380,12 @@ func TestIntegrationTraceDnsmasqDead(t *testing.T) {
 			t.Errorf("%s hop %s, want ok: %+v", k, h.Verdict, h)
 		}
 	}
+	// With dnsmasq dead its command line (the subnet) cannot be read: the
+	// interface hop warns for that reason, and says so, not that the
+	// interface is down.
+	if h, _ := tr.Hop(trace.KindDHCPIf, ""); h.Verdict != trace.Warn || !strings.Contains(h.Cause, "the interface itself is up with an address") || !strings.HasPrefix(h.Next, "the dnsmasq hop first") {
+		t.Errorf("dhcp-interface hop %s (cause %q, next %q), want warn blaming the dead dnsmasq", h.Verdict, h.Cause, h.Next)
+	}
 	if tr.Verdict != trace.Fail {
 		t.Errorf("overall %s, want fail", tr.Verdict)
 	}

@@ -172,6 +172,9 @@ func dhcpCause(k Kind, v Verdict, summary string) string {
 		}
 		return "no live dnsmasq serves the network (it died or was killed, and the DHCP agent has not restarted it): guests get no lease or renewal"
 	case KindDHCPIf:
+		if strings.Contains(summary, "subnet is unknown") {
+			return "no running dnsmasq, so the subnet it serves (read from its command line) is unknown: the interface itself is up with an address"
+		}
 		return "dnsmasq's interface in the namespace is down or lacks the DHCP port's address: it cannot answer on the network"
 	case KindHostsEntry:
 		return "dnsmasq has no row for the port's MAC: it ignores the guest's DHCP requests (the agent has not applied the port, or the port has no fixed IP)"

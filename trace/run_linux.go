@@ -505,6 +505,9 @@ func (r *runner) dhcpHops(ctx context.Context) dhcpResult {
 		if h.Verdict == Warn || h.Verdict == Fail {
 			h.Cause = dhcpCause(k, h.Verdict, ch.Summary)
 			h.Next = dhcpNext[k]
+			if k == KindDHCPIf && strings.Contains(ch.Summary, "subnet is unknown") {
+				h.Next = "the dnsmasq hop first; then " + dhcpNext[k]
+			}
 		}
 		for _, e := range ch.Evidence {
 			h.add(ch.Name, "%s", e)
