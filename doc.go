@@ -22,16 +22,26 @@
 //     network, and ARP and DHCP probes.
 //   - [github.com/vifpath/vifpath/libvirtinspect]: libvirt domains, their
 //     interfaces, addresses, state and bulk statistics, over the local socket
-//     or a remote libvirtd, with a context on every call.
+//     or a remote libvirtd (TCP, TLS, SSH), with a context on every call.
+//   - [github.com/vifpath/vifpath/trace]: the four joined: a server's (or,
+//     without an API, one port's, MAC's or tap's) path hop by hop — server,
+//     port, domain, interface, tap, bridge, physical NIC, FDB, qdhcp
+//     namespace, dnsmasq, hosts entry, lease, ARP probe, counters, host
+//     checks — with a verdict, evidence, cause and next step at each, on an
+//     all-in-one, a compute node or a network node; text, JSON, DOT and
+//     Mermaid.
 //   - examples/: one thin binary per task (bridgeinfo, dhcpprobe, vminspect,
-//     launch), each holding no logic the library lacks.
+//     launch, vmtrace), each holding no logic the library lacks. `vmtrace
+//     -demo`, the README's main job, builds the walkthrough's node in
+//     throwaway namespaces (with a qemu TCG guest and an in-process fake
+//     Nova/Neutron), traces it, breaks a hop and traces again.
 //
 // They compose along the path a VM's frames take: launch gives the server's
 // host, libvirt instance name and Neutron ports; libvirtinspect maps the
 // instance to its tap devices; linuxbridge finds the brq bridge of each port's
 // network, its physical port, and whether the bridge learned the VM's MAC;
 // dhcpns checks the network's DHCP namespace and dnsmasq and probes the VM's
-// fixed IPs from there.
+// fixed IPs from there. trace does exactly that, in one call.
 //
 // # Privileges
 //
@@ -45,6 +55,8 @@
 //	libvirtinspect                               access to libvirtd's socket (the read-only
 //	                                             socket is enough for inspection)
 //	launch                                       OpenStack credentials (admin for services/agents)
+//	trace                                        the union of the parts it uses (root on a node);
+//	                                             Config.NoARP drops CAP_NET_RAW
 //
 // The integration tests need root; see the README.
 //
