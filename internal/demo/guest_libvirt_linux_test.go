@@ -290,18 +290,7 @@ func TestIntegrationLibvirtGuestBreak(t *testing.T) {
 					t.Errorf("ip says %s flags %v after Break(tap-down)", p.Tap, l["flags"])
 				}
 			}
-			tr := runTraceLibvirt(t, p)
-			if h, _ := tr.Hop(c.hop, ""); h.Verdict != trace.Fail || h.Cause == "" || h.Next == "" {
-				t.Errorf("%s hop %s (%s, cause %q, next %q), want fail with cause and next", c.hop, h.Verdict, h.Summary, h.Cause, h.Next)
-			}
-			if tr.Verdict != trace.Fail {
-				t.Errorf("verdict %s, want fail", tr.Verdict)
-			}
-			for _, k := range c.okay {
-				if h, _ := tr.Hop(k, ""); h.Verdict != trace.OK {
-					t.Errorf("%s hop %s (%s), want ok: the fault is elsewhere", k, h.Verdict, h.Summary)
-				}
-			}
+			wantFailAt(t, runTraceLibvirt(t, p), c.hop, c.okay)
 			if err := p.Close(); err != nil {
 				t.Errorf("Close: %v", err)
 			}

@@ -268,18 +268,7 @@ func TestIntegrationPathBreak(t *testing.T) {
 					t.Errorf("hosts file after Break(hosts-entry):\n%s", b)
 				}
 			}
-			tr := runTrace(t, p)
-			if h, _ := tr.Hop(c.hop, ""); h.Verdict != trace.Fail || h.Cause == "" || h.Next == "" {
-				t.Errorf("%s hop %s (%s, cause %q, next %q), want fail with cause and next", c.hop, h.Verdict, h.Summary, h.Cause, h.Next)
-			}
-			if tr.Verdict != trace.Fail {
-				t.Errorf("verdict %s, want fail", tr.Verdict)
-			}
-			for _, k := range c.okay {
-				if h, _ := tr.Hop(k, ""); h.Verdict != trace.OK {
-					t.Errorf("%s hop %s (%s), want ok: the fault is elsewhere", k, h.Verdict, h.Summary)
-				}
-			}
+			wantFailAt(t, runTrace(t, p), c.hop, c.okay)
 			if err := p.Close(); err != nil {
 				t.Errorf("Close: %v", err)
 			}
@@ -368,5 +357,22 @@ func TestIntegrationPathUnsearchableDir(t *testing.T) {
 	}
 	if left := Residue(dir, true); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// wantFailAt asserts the trace fails, at hop with a cause and a next step,
+// and that the hops in okay are OK (the fault is elsewhere).
+func wantFailAt(t *testing.T, tr *trace.Trace, hop trace.Kind, okay []trace.Kind) {
+	t.Helper()
+	if h, _ := tr.Hop(hop, ""); h.Verdict != trace.Fail || h.Cause == "" || h.Next == "" {
+		t.Errorf("%s hop %s (%s, cause %q, next %q), want fail with cause and next", hop, h.Verdict, h.Summary, h.Cause, h.Next)
+	}
+	if tr.Verdict != trace.Fail {
+		t.Errorf("verdict %s, want fail", tr.Verdict)
+	}
+	for _, k := range okay {
+		if h, _ := tr.Hop(k, ""); h.Verdict != trace.OK {
+			t.Errorf("%s hop %s (%s), want ok: the fault is elsewhere", k, h.Verdict, h.Summary)
+		}
 	}
 }
