@@ -67,9 +67,9 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Client inspects domains through one libvirtd connection. It is safe for
-// concurrent use: go-libvirt multiplexes concurrent RPCs over the one
-// connection. The connection is opened lazily, and again on the first call
+// Client inspects domains through one libvirtd connection (plus a second
+// one that only Stats uses, see Stats). It is safe for concurrent use:
+// go-libvirt multiplexes concurrent RPCs over the one connection. The connection is opened lazily, and again on the first call
 // after it was lost. Close is idempotent.
 //
 // # Cancellation
@@ -96,6 +96,12 @@ type Client struct {
 	closed  bool
 	done    chan struct{}
 	wg      sync.WaitGroup
+
+	// The stats connection (statsrpc.go): Stats' own, guarded by mu.
+	readOnly bool          // CONNECT_OPEN with VIR_CONNECT_RO
+	statsSem chan struct{} // one stats dial at a time
+	sc       *statsConn
+	scGen    uint64
 }
 
 // conn is one connection generation.
@@ -131,7 +137,9 @@ func Open(cfg *Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newClient(d, remote, shown, cfg), nil
+	c := newClient(d, remote, shown, cfg)
+	c.readOnly = cfg.ReadOnly
+	return c, nil
 }
 
 // New returns a Client that opens its connections with d and asks libvirtd
@@ -158,6 +166,7 @@ func newClient(d Dialer, remote libvirt.ConnectURI, shown string, cfg *Config) *
 		abandonTO: cfg.AbandonTimeout,
 		log:       cfg.Logger,
 		dialSem:   make(chan struct{}, 1),
+		statsSem:  make(chan struct{}, 1),
 		done:      make(chan struct{}),
 	}
 	if c.dialTO <= 0 {
@@ -520,6 +529,7 @@ func (c *Client) Close() error {
 		cur.d.kill()
 		<-ok
 	}
+	c.closeStats()
 	c.wg.Wait()
 	return nil
 }

@@ -33,6 +33,13 @@
 // as ErrUnavailable, and the next call dials again. Close closes the socket
 // and waits for every goroutine the Client started.
 //
+// Stats has a connection of its own (the first Stats call opens it with the
+// same Dialer and URI; it obeys the same rules), on which it decodes the
+// ConnectGetAllDomainStats reply with a hand-written XDR decoder, several
+// times cheaper than go-libvirt's reflection decoder for hundreds of
+// domains. A Client that calls Stats therefore holds two libvirtd
+// connections (two SSH sessions over ssh URIs).
+//
 // # Privileges
 //
 // Access to the libvirtd socket, nothing else. The read-only socket

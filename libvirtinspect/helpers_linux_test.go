@@ -15,10 +15,35 @@ import (
 
 	libvirt "github.com/digitalocean/go-libvirt"
 	"github.com/digitalocean/go-libvirt/socket/dialers"
+	"github.com/vifpath/vifpath/libvirtinspect"
 )
 
 // procConnectGetAllDomainStats is remote_protocol's REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS.
 const procConnectGetAllDomainStats = 344
+
+// The handshake procedures (REMOTE_PROC_AUTH_LIST, _AUTH_POLKIT,
+// _CONNECT_OPEN) a new connection sends, the stats connection included.
+const (
+	procAuthList    = 66
+	procAuthPolkit  = 70
+	procConnectOpen = 1
+)
+
+// warmStats makes the first Stats call, which opens the Client's stats
+// connection, and checks that it sent the handshake once and exactly one
+// ConnectGetAllDomainStats; the counter is reset afterwards.
+func warmStats(tb testing.TB, c *libvirtinspect.Client, counter *rpcCounter) {
+	tb.Helper()
+	counter.reset()
+	if _, err := c.Stats(context.Background(), nil); err != nil {
+		tb.Fatal(err)
+	}
+	got := counter.reset()
+	if got[procConnectGetAllDomainStats] != 1 || got[procAuthList] != 1 || got[procConnectOpen] != 1 || got[procAuthPolkit] > 1 || len(got) > 4 {
+		tb.Fatalf("first Stats sent %v, want the stats connection's handshake (%d, %d, maybe %d) once and one ConnectGetAllDomainStats",
+			got, procAuthList, procConnectOpen, procAuthPolkit)
+	}
+}
 
 // rpcCounter is a Dialer that counts the RPC calls written on its
 // connections, by procedure number, parsing libvirt's framing (4-byte

@@ -49,6 +49,7 @@ func TestIntegrationTCPURI(t *testing.T) {
 	if c.URI() != uri {
 		t.Errorf("URI() = %q", c.URI())
 	}
+	statsMatchVirsh(t, c, uri) // the stats connection over TCP
 }
 
 // TestIntegrationTLSURI: test+tls:// with a throwaway PKI to a private
@@ -74,4 +75,5 @@ func TestIntegrationTLSURI(t *testing.T) {
 	if diff := cmp.Diff(vir, ours); diff != "" {
 		t.Errorf("virsh -c %s list --all (-virsh +ours):\n%s", uri, diff)
 	}
+	statsMatchVirsh(t, c, uri) // the stats connection over TLS
 }

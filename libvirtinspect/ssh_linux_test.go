@@ -168,6 +168,7 @@ func TestIntegrationSSHURI(t *testing.T) {
 	if len(doms) != 3 || !slices.ContainsFunc(doms, func(x libvirtinspect.Domain) bool { return x.Name == name }) {
 		t.Errorf("over ssh: %d domains %v, want test and our two", len(doms), names)
 	}
+	statsMatchVirsh(t, c, local) // the stats connection over its own SSH session
 	// Concurrent calls share the one SSH channel.
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)

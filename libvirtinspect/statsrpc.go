@@ -1,0 +1,550 @@
+package libvirtinspect
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	libvirt "github.com/digitalocean/go-libvirt"
+	"github.com/digitalocean/go-libvirt/socket"
+)
+
+// Stats runs on a dedicated connection of its own (the stats connection)
+// and decodes the ConnectGetAllDomainStats reply with the hand-written XDR
+// decoder below instead of go-libvirt's reflection decoder, which took about
+// half of the client's CPU for 1000 domains. go-libvirt has no raw-RPC API on
+// *libvirt.Libvirt, so the connection is a go-libvirt socket.Socket (its
+// exported framing) with this file as its Router.
+//
+// The stats connection is dialed with the Client's own Dialer (so every
+// transport the main connection supports works the same way: unix, tcp,
+// tls, ssh), through a trackingDialer with the same DialTimeout, lazily on
+// the first Stats call, again after it was lost, and it obeys the same ctx,
+// AbandonTimeout and Close rules as the main connection.
+//
+// Wire constants, from libvirt's remote_protocol.x as go-libvirt's
+// internal/constants/remote_protocol.gen.go and remote_protocol.gen.go give
+// them.
+const (
+	remoteProgram                = 0x20008086 // REMOTE_PROGRAM
+	remoteProcConnectOpen        = 1          // REMOTE_PROC_CONNECT_OPEN
+	remoteProcAuthList           = 66         // REMOTE_PROC_AUTH_LIST
+	remoteProcAuthPolkit         = 70         // REMOTE_PROC_AUTH_POLKIT
+	remoteProcGetAllDomainStats  = 344        // REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS
+	remoteAuthNone               = 0          // REMOTE_AUTH_NONE
+	remoteAuthPolkit             = 2          // REMOTE_AUTH_POLKIT
+	virConnectRO                 = 1          // VIR_CONNECT_RO
+	minStatsRecordLen            = 4 + 16 + 4 + 4
+	minTypedParamLen             = 4 + 4 + 4
+	errUnknownProcedureSubstring = "unknown procedure"
+)
+
+// statsConn is one generation of the stats connection. It is the Router of
+// its socket: replies are matched to waiting calls by serial.
+type statsConn struct {
+	gen     uint64
+	d       *trackingDialer
+	s       *socket.Socket
+	serial  atomic.Int32
+	mu      sync.Mutex
+	pending map[int32]chan rpcReply
+}
+
+type rpcReply struct {
+	status  uint32
+	payload []byte
+}
+
+// Route implements socket.Router; it runs on the socket's reader goroutine.
+func (sc *statsConn) Route(h *socket.Header, buf []byte) {
+	if h.Program != remoteProgram || h.Type != socket.Reply {
+		return // no events are registered on this connection
+	}
+	sc.mu.Lock()
+	ch, ok := sc.pending[h.Serial]
+	delete(sc.pending, h.Serial)
+	sc.mu.Unlock()
+	if ok {
+		ch <- rpcReply{status: h.Status, payload: buf} // buffered
+	}
+}
+
+func (sc *statsConn) alive() bool {
+	select {
+	case <-sc.s.Disconnected():
+		return false
+	default:
+		return true
+	}
+}
+
+// roundTrip sends one call and waits for its reply or the end of the
+// connection. Callers bound it by ctx through statsCall.
+func (sc *statsConn) roundTrip(proc uint32, payload []byte) ([]byte, error) {
+	serial := sc.serial.Add(1)
+	ch := make(chan rpcReply, 1)
+	sc.mu.Lock()
+	sc.pending[serial] = ch
+	sc.mu.Unlock()
+	defer func() {
+		sc.mu.Lock()
+		delete(sc.pending, serial)
+		sc.mu.Unlock()
+	}()
+	if err := sc.s.SendPacket(serial, proc, remoteProgram, payload, socket.Call, socket.StatusOK); err != nil {
+		// A failed write leaves the stream unusable, whatever the error.
+		return nil, fmt.Errorf("%w: send: %w", ErrConnectionLost, err)
+	}
+	var r rpcReply
+	select {
+	case r = <-ch:
+	case <-sc.s.Disconnected():
+		select { // the reader routes a reply before it reports the end
+		case r = <-ch:
+		default:
+			return nil, libvirt.ErrInterrupted
+		}
+	}
+	switch r.status {
+	case socket.StatusOK:
+		return r.payload, nil
+	case socket.StatusError:
+		return nil, decodeRemoteError(r.payload)
+	}
+	return nil, fmt.Errorf("libvirtinspect: procedure %d: reply with status %d, want 0 (ok) or 1 (error)", proc, r.status)
+}
+
+// open runs the handshake go-libvirt's ConnectToURI runs: AUTH_LIST, then
+// AUTH_POLKIT if that is what the daemon asks for, then CONNECT_OPEN.
+func (sc *statsConn) open(c *Client) error {
+	if err := sc.s.Connect(); err != nil {
+		return err
+	}
+	c.wg.Add(1)
+	go func() { // joins the socket's reader goroutine
+		defer c.wg.Done()
+		<-sc.s.Disconnected()
+	}()
+	p, err := sc.roundTrip(remoteProcAuthList, nil)
+	if err != nil {
+		return fmt.Errorf("auth list: %w", err)
+	}
+	r := xdrReader{b: p}
+	n, err := r.count(4)
+	if err != nil {
+		return fmt.Errorf("auth list reply: %w", err)
+	}
+	for range n {
+		t, err := r.u32()
+		if err != nil {
+			return fmt.Errorf("auth list reply: %w", err)
+		}
+		if t == remoteAuthNone {
+			break
+		}
+		if t == remoteAuthPolkit {
+			if _, err := sc.roundTrip(remoteProcAuthPolkit, nil); err != nil {
+				return fmt.Errorf("polkit auth: %w", err)
+			}
+			break
+		}
+	}
+	// remote_connect_open_args: remote_string name (optional: present
+	// flag, string), int flags.
+	uri := string(c.remoteURI)
+	args := make([]byte, 0, 12+len(uri)+3)
+	args = binary.BigEndian.AppendUint32(args, 1)
+	args = appendXDRString(args, uri)
+	var flags uint32
+	if c.readOnly {
+		flags = virConnectRO
+	}
+	args = binary.BigEndian.AppendUint32(args, flags)
+	if _, err := sc.roundTrip(remoteProcConnectOpen, args); err != nil {
+		return fmt.Errorf("connect open %s: %w", uri, err)
+	}
+	return nil
+}
+
+// statsConnection returns the live stats connection, dialing if there is
+// none (as connection does for the main one).
+func (c *Client) statsConnection(ctx context.Context) (*statsConn, error) {
+	live := func() (*statsConn, error) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.closed {
+			return nil, ErrClosed
+		}
+		if c.sc != nil && c.sc.alive() {
+			return c.sc, nil
+		}
+		if c.sc != nil {
+			c.sc.d.kill()
+			c.sc = nil
+		}
+		return nil, nil
+	}
+	if sc, err := live(); sc != nil || err != nil {
+		return sc, err
+	}
+	select {
+	case c.statsSem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.done:
+		return nil, ErrClosed
+	}
+	defer func() { <-c.statsSem }()
+	if sc, err := live(); sc != nil || err != nil {
+		return sc, err
+	}
+	td := newTrackingDialer(c.dialer, c.dialTO)
+	sc := &statsConn{d: td, pending: map[int32]chan rpcReply{}}
+	sc.s = socket.New(td, sc)
+	errc := make(chan error, 1)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		errc <- sc.open(c)
+	}()
+	select {
+	case err := <-errc:
+		if err != nil {
+			td.kill()
+			if !errors.Is(err, ErrUnavailable) {
+				err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+			c.log.Debug("libvirtinspect: stats connection dial failed", "uri", c.uri, "err", err)
+			return nil, err
+		}
+	case <-ctx.Done():
+		td.kill() // ends open: its RPCs fail on the closed socket
+		return nil, ctx.Err()
+	case <-c.done:
+		td.kill()
+		return nil, ErrClosed
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		td.kill()
+		return nil, ErrClosed
+	}
+	c.scGen++
+	sc.gen = c.scGen
+	c.sc = sc
+	c.log.Debug("libvirtinspect: stats connection open", "uri", c.uri, "generation", sc.gen)
+	return sc, nil
+}
+
+// dropStats tears stats connection generation sc down (if still current).
+func (c *Client) dropStats(sc *statsConn, why string) {
+	c.mu.Lock()
+	if c.sc == sc {
+		c.sc = nil
+	}
+	c.mu.Unlock()
+	c.log.Warn("libvirtinspect: dropping stats connection", "uri", c.uri, "generation", sc.gen, "reason", why)
+	sc.d.kill()
+}
+
+// closeStats kills the stats connection for Close; Close's wg.Wait then
+// joins its reader.
+func (c *Client) closeStats() {
+	c.mu.Lock()
+	sc := c.sc
+	c.sc = nil
+	c.mu.Unlock()
+	if sc != nil {
+		sc.d.kill()
+	}
+}
+
+// statsRPC sends ConnectGetAllDomainStats for every domain on the stats
+// connection and decodes the reply, honouring ctx like call does: the RPC
+// runs on a goroutine; if ctx ends first, a watchdog drops the connection
+// when the abandoned RPC is still unanswered AbandonTimeout later.
+func (c *Client) statsRPC(ctx context.Context, op string, groups, flags uint32) ([]DomainStats, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, &OpError{Op: op, URI: c.uri, Err: err}
+	}
+	sc, err := c.statsConnection(ctx)
+	if err != nil {
+		return nil, &OpError{Op: op, URI: c.uri, Err: err}
+	}
+	// remote_connect_get_all_domain_stats_args: remote_nonnull_domain
+	// doms<> (empty: all domains), unsigned int stats, unsigned int flags.
+	args := make([]byte, 12)
+	binary.BigEndian.PutUint32(args[4:], groups)
+	binary.BigEndian.PutUint32(args[8:], flags)
+	type res struct {
+		v   []DomainStats
+		err error
+	}
+	ch := make(chan res, 1)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		p, err := sc.roundTrip(remoteProcGetAllDomainStats, args)
+		if err != nil {
+			ch <- res{nil, err}
+			return
+		}
+		v, err := decodeStatsReply(p)
+		ch <- res{v, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			err := classify(r.err)
+			if errors.Is(err, ErrConnectionLost) {
+				c.dropStats(sc, r.err.Error())
+			}
+			return nil, &OpError{Op: op, URI: c.uri, Err: err}
+		}
+		return r.v, nil
+	case <-ctx.Done():
+		c.wg.Add(1)
+		go func() { // watchdog for the abandoned RPC
+			defer c.wg.Done()
+			t := time.NewTimer(c.abandonTO)
+			defer t.Stop()
+			select {
+			case <-ch:
+			case <-t.C:
+				c.dropStats(sc, fmt.Sprintf("%s RPC still unanswered %v after its caller gave up: libvirtd hung", op, c.abandonTO))
+				<-ch
+			case <-c.done:
+				<-ch // Close killed the socket
+			}
+		}()
+		return nil, &OpError{Op: op, URI: c.uri, Err: ctx.Err()}
+	case <-c.done:
+		<-ch
+		return nil, &OpError{Op: op, URI: c.uri, Err: ErrClosed}
+	}
+}
+
+// decodeRemoteError decodes a remote_error (int code; int domain;
+// remote_string message; ...) as go-libvirt's decodeError does, into the
+// same libvirt.Error value, so classify treats it the same way.
+func decodeRemoteError(p []byte) error {
+	r := xdrReader{b: p}
+	code, err := r.u32()
+	if err == nil {
+		_, err = r.u32() // domain
+	}
+	var msg string
+	if err == nil {
+		var present uint32
+		if present, err = r.u32(); err == nil && present != 0 {
+			msg, err = r.str()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("libvirtinspect: libvirtd sent an error reply that does not decode (%w)", err)
+	}
+	if strings.Contains(msg, errUnknownProcedureSubstring) {
+		return fmt.Errorf("%w: %s", libvirt.ErrUnsupported, msg)
+	}
+	if code == 0 {
+		return fmt.Errorf("libvirtinspect: libvirtd sent an error reply with code VIR_ERR_OK: %q", msg)
+	}
+	return libvirt.Error{Code: code, Message: msg}
+}
+
+// errXDR is wrapped by every decoding error.
+var errXDR = errors.New("malformed XDR")
+
+// xdrReader reads XDR (RFC 4506) items from a byte slice; it never reads
+// past the end and never allocates more than the input can hold.
+type xdrReader struct {
+	b   []byte
+	off int
+}
+
+func (r *xdrReader) fail(what string) error {
+	return fmt.Errorf("%w: %s at offset %d of %d bytes", errXDR, what, r.off, len(r.b))
+}
+
+func (r *xdrReader) u32() (uint32, error) {
+	if len(r.b)-r.off < 4 {
+		return 0, r.fail("truncated 32-bit item")
+	}
+	v := binary.BigEndian.Uint32(r.b[r.off:])
+	r.off += 4
+	return v, nil
+}
+
+func (r *xdrReader) u64() (uint64, error) {
+	if len(r.b)-r.off < 8 {
+		return 0, r.fail("truncated 64-bit item")
+	}
+	v := binary.BigEndian.Uint64(r.b[r.off:])
+	r.off += 8
+	return v, nil
+}
+
+// bytes returns the next n bytes plus padding to a multiple of 4 (the
+// padding is skipped, not checked, as go-libvirt's decoder does).
+func (r *xdrReader) bytes(n uint32) ([]byte, error) {
+	padded := (uint64(n) + 3) &^ 3
+	if n > math.MaxInt32 || uint64(len(r.b)-r.off) < padded {
+		return nil, r.fail(fmt.Sprintf("%d-byte item past the end", n))
+	}
+	v := r.b[r.off : r.off+int(n)]
+	r.off += int(padded)
+	return v, nil
+}
+
+func (r *xdrReader) str() (string, error) {
+	n, err := r.u32()
+	if err != nil {
+		return "", err
+	}
+	b, err := r.bytes(n)
+	return string(b), err
+}
+
+// count reads an array length and checks that the rest of the input can
+// hold that many elements of at least size bytes each.
+func (r *xdrReader) count(size int) (int, error) {
+	n, err := r.u32()
+	if err != nil {
+		return 0, err
+	}
+	if uint64(n)*uint64(size) > uint64(len(r.b)-r.off) {
+		return 0, r.fail(fmt.Sprintf("array of %d items longer than the %d bytes left", n, len(r.b)-r.off))
+	}
+	return int(n), nil
+}
+
+// decodeStatsReply decodes remote_connect_get_all_domain_stats_ret:
+//
+//	remote_domain_stats_record retStats<>;
+//	struct remote_domain_stats_record {
+//	    remote_nonnull_domain dom;  // string name; opaque uuid[16]; int id
+//	    remote_typed_param params<>;
+//	};
+//	struct remote_typed_param {
+//	    remote_nonnull_string field;
+//	    remote_typed_param_value value; // union switch (int type):
+//	    // 1 int, 2 unsigned int, 3 hyper, 4 unsigned hyper, 5 double,
+//	    // 6 int (boolean), 7 remote_nonnull_string
+//	};
+//
+// into the same []DomainStats that decodeStats gives for go-libvirt's
+// decoded records. Trailing bytes are ignored, as go-libvirt does.
+func decodeStatsReply(p []byte) ([]DomainStats, error) {
+	r := xdrReader{b: p}
+	n, err := r.count(minStatsRecordLen)
+	if err != nil {
+		return nil, fmt.Errorf("libvirtinspect: domain stats reply: %w", err)
+	}
+	out := make([]DomainStats, n)
+	fields := map[string]string{} // field names repeat in every record
+	var ps []Param
+	for i := range out {
+		var d libvirt.Domain
+		if d.Name, err = r.str(); err != nil {
+			return nil, fmt.Errorf("libvirtinspect: domain stats reply: record %d name: %w", i, err)
+		}
+		u, err := r.bytes(uint32(len(d.UUID)))
+		if err != nil {
+			return nil, fmt.Errorf("libvirtinspect: domain stats reply: record %d uuid: %w", i, err)
+		}
+		copy(d.UUID[:], u)
+		id, err := r.u32()
+		if err != nil {
+			return nil, fmt.Errorf("libvirtinspect: domain stats reply: record %d id: %w", i, err)
+		}
+		d.ID = int32(id)
+		np, err := r.count(minTypedParamLen)
+		if err != nil {
+			return nil, fmt.Errorf("libvirtinspect: domain stats reply: record %d (%q) params: %w", i, d.Name, err)
+		}
+		ps = ps[:0]
+		for j := range np {
+			p, err := r.typedParam(fields)
+			if err != nil {
+				return nil, fmt.Errorf("libvirtinspect: domain stats reply: record %d (%q) param %d: %w", i, d.Name, j, err)
+			}
+			ps = append(ps, p)
+		}
+		out[i] = DecodeStats(fromLibvirt(d), ps)
+	}
+	return out, nil
+}
+
+func (r *xdrReader) typedParam(fields map[string]string) (Param, error) {
+	n, err := r.u32()
+	if err != nil {
+		return Param{}, err
+	}
+	fb, err := r.bytes(n)
+	if err != nil {
+		return Param{}, err
+	}
+	f, ok := fields[string(fb)] // no allocation for the lookup
+	if !ok {
+		f = string(fb)
+		fields[f] = f
+	}
+	t, err := r.u32()
+	if err != nil {
+		return Param{}, err
+	}
+	var v any
+	switch t {
+	case 1, 2, 6: // int, unsigned int, boolean
+		x, err := r.u32()
+		if err != nil {
+			return Param{}, err
+		}
+		switch t {
+		case 1:
+			v = int32(x)
+		case 2:
+			v = x
+		default:
+			v = x != 0
+		}
+	case 3, 4, 5: // hyper, unsigned hyper, double
+		x, err := r.u64()
+		if err != nil {
+			return Param{}, err
+		}
+		switch t {
+		case 3:
+			v = int64(x)
+		case 4:
+			v = x
+		default:
+			v = math.Float64frombits(x)
+		}
+	case 7:
+		s, err := r.str()
+		if err != nil {
+			return Param{}, err
+		}
+		v = s
+	default:
+		return Param{}, r.fail(fmt.Sprintf("typed parameter %q of unknown type %d", f, t))
+	}
+	return Param{Field: f, Value: v}, nil
+}
+
+func appendXDRString(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+	b = append(b, s...)
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
