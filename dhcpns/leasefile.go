@@ -8,19 +8,24 @@ import (
 	"time"
 )
 
-// leaseReadTries bounds ReadLeaseFile's re-reads of a file caught mid-rewrite.
-const leaseReadTries = 20
+// How ReadLeaseFile waits out a rewrite in progress.
+const (
+	leasePause     = 2 * time.Millisecond   // between two reads
+	leaseEmptyHold = 50 * time.Millisecond  // an empty file must stay empty this long
+	leaseMaxWait   = 250 * time.Millisecond // then the last read is taken as it is
+)
 
 // ReadLeaseFile reads and parses dnsmasq's lease file at path.
 //
 // dnsmasq rewrites its lease file in place (rewind, truncate, write, fsync),
 // not by renaming a new file over it, so a reader can catch it empty or cut
-// short. ReadLeaseFile reads until two reads a moment apart agree and the
-// content ends in a newline, at most 20 times (about 40 ms), then parses the
-// last read. A missing file is an error satisfying
-// errors.Is(err, fs.ErrNotExist).
+// short. ReadLeaseFile reads until two reads 2 ms apart agree in content and
+// modification time and the content ends in a newline; an empty file must
+// stay empty for 50 ms (a rewrite leaves it empty for microseconds). After
+// 250 ms it parses the last read as it is. A missing file is an error
+// satisfying errors.Is(err, fs.ErrNotExist).
 func ReadLeaseFile(path string) (*Leases, error) {
-	b, err := readSettled(path, leaseReadTries, 2*time.Millisecond)
+	b, err := readSettled(path, leasePause, leaseEmptyHold, leaseMaxWait)
 	if err != nil {
 		return nil, fmt.Errorf("dhcpns: read lease file: %w", err)
 	}
@@ -28,22 +33,33 @@ func ReadLeaseFile(path string) (*Leases, error) {
 }
 
 // readSettled reads path until two consecutive reads, pause apart, return
-// the same bytes with the same modification time, and those bytes are empty
-// or end in a newline; after tries reads it returns the last one. (A
-// rewrite's truncation and its write each set the time, so two reads of
-// one half-written state are told from two reads of a settled file.)
-func readSettled(path string, tries int, pause time.Duration) ([]byte, error) {
+// the same bytes with the same modification time, and those bytes end in a
+// newline, or are empty and have been for emptyHold; after maxWait it
+// returns the last read. (A rewrite's truncation and its write each set
+// the time, so two reads of one half-written state are told from two reads
+// of a settled file.)
+func readSettled(path string, pause, emptyHold, maxWait time.Duration) ([]byte, error) {
+	start := time.Now()
 	prev, prevT, err := readStamped(path)
 	if err != nil {
 		return nil, err
 	}
-	for i := 1; i < tries; i++ {
+	emptySince := start
+	for time.Since(start) < maxWait {
 		time.Sleep(pause)
 		cur, curT, err := readStamped(path)
 		if err != nil {
 			return nil, err
 		}
-		if curT.Equal(prevT) && bytes.Equal(cur, prev) && (len(cur) == 0 || cur[len(cur)-1] == '\n') {
+		same := curT.Equal(prevT) && bytes.Equal(cur, prev)
+		switch {
+		case !same:
+			emptySince = time.Now()
+		case len(cur) == 0:
+			if time.Since(emptySince) >= emptyHold {
+				return cur, nil
+			}
+		case cur[len(cur)-1] == '\n':
 			return cur, nil
 		}
 		prev, prevT = cur, curT

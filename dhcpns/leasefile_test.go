@@ -15,29 +15,49 @@ const threeLeases = `1700000000 fa:16:3e:00:00:01 192.0.2.11 host-192-0-2-11 01:
 1700000000 fa:16:3e:00:00:03 192.0.2.13 * *
 `
 
-// rewriteInPlace rewrites path as dnsmasq does (truncate, then write the
-// rows in two halves), every period, until stop closes. Each rewrite leaves
-// the file empty, then half written, for about window.
-func rewriteInPlace(t *testing.T, path string, period, window time.Duration, stop <-chan struct{}) {
+// rewriter rewrites a lease file as dnsmasq does (truncate, then the rows
+// in one write), every period, leaving it empty for about window each
+// time, and records when each rewrite began and ended.
+type rewriter struct {
+	mu      sync.Mutex
+	windows [][2]time.Time
+}
+
+func (w *rewriter) run(t *testing.T, path string, period, window time.Duration, stop <-chan struct{}) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		t.Error(err)
 		return
 	}
 	defer f.Close()
-	half := len(threeLeases) / 2
 	for {
 		select {
 		case <-stop:
 			return
 		case <-time.After(period):
 		}
+		t0 := time.Now()
 		f.Truncate(0)
-		time.Sleep(window / 2)
-		f.WriteAt([]byte(threeLeases[:half]), 0)
-		time.Sleep(window / 2)
-		f.WriteAt([]byte(threeLeases[half:]), int64(half))
+		time.Sleep(window)
+		f.WriteAt([]byte(threeLeases), 0)
+		w.mu.Lock()
+		w.windows = append(w.windows, [2]time.Time{t0, time.Now()})
+		w.mu.Unlock()
 	}
+}
+
+// stalled reports whether a rewrite that left the file empty for at least
+// d overlapped [from, to]: then the file really was empty that long, which
+// no reader can tell from an empty lease file.
+func (w *rewriter) stalled(from, to time.Time, d time.Duration) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, iv := range w.windows {
+		if iv[1].Sub(iv[0]) >= d && iv[0].Before(to) && iv[1].After(from) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestReadLeaseFileDuringInPlaceRewrites(t *testing.T) {
@@ -45,13 +65,14 @@ func TestReadLeaseFileDuringInPlaceRewrites(t *testing.T) {
 	if err := os.WriteFile(path, []byte(threeLeases), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	var w rewriter
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); rewriteInPlace(t, path, 3*time.Millisecond, 600*time.Microsecond, stop) }()
+	go func() { defer wg.Done(); w.run(t, path, 3*time.Millisecond, 500*time.Microsecond, stop) }()
 	defer func() { close(stop); wg.Wait() }()
 
-	// The writer really tears naive reads: os.ReadFile sees a short file.
+	// The writer really tears naive reads: os.ReadFile sees an empty file.
 	torn, naive := 0, 0
 	for deadline := time.Now().Add(3 * time.Second); torn == 0 && time.Now().Before(deadline); naive++ {
 		b, err := os.ReadFile(path)
@@ -66,14 +87,26 @@ func TestReadLeaseFileDuringInPlaceRewrites(t *testing.T) {
 	if torn == 0 {
 		t.Fatalf("%d plain reads never caught a rewrite in progress: the test does not exercise the race", naive)
 	}
+	stalls := 0
 	for i := 0; i < 60; i++ {
+		from := time.Now()
 		ls, err := ReadLeaseFile(path)
 		if err != nil {
 			t.Fatalf("read %d: %v", i, err)
 		}
 		if len(ls.Rows) != 3 {
+			if w.stalled(from, time.Now(), leaseEmptyHold) {
+				// The writer was descheduled between truncate and
+				// write for longer than the empty hold (a loaded
+				// machine): the file was empty that long.
+				stalls++
+				continue
+			}
 			t.Fatalf("read %d: %d rows, want 3 (a torn read got through)", i, len(ls.Rows))
 		}
+	}
+	if stalls > 10 {
+		t.Errorf("%d of 60 reads overlapped a writer stall of %v or more: the machine is too loaded to tell", stalls, leaseEmptyHold)
 	}
 }
 
@@ -91,7 +124,19 @@ func TestReadLeaseFileMissingAndEmpty(t *testing.T) {
 	if err != nil || len(ls.Rows) != 0 {
 		t.Errorf("empty file: %+v, %v; want no rows, no error", ls, err)
 	}
+	// An empty file is believed once it stayed empty for the hold.
+	if el := time.Since(start); el < leaseEmptyHold || el > leaseMaxWait {
+		t.Errorf("a settled empty file took %v to read; want between %v and %v", el, leaseEmptyHold, leaseMaxWait)
+	}
+	full := filepath.Join(dir, "full")
+	if err := os.WriteFile(full, []byte(threeLeases), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	if ls, err := ReadLeaseFile(full); err != nil || len(ls.Rows) != 3 {
+		t.Errorf("settled file: %v rows, %v", ls, err)
+	}
 	if el := time.Since(start); el > 20*time.Millisecond {
-		t.Errorf("a settled empty file took %v to read; want one pause (~2 ms)", el)
+		t.Errorf("a settled file took %v to read; want about one pause (2 ms)", el)
 	}
 }
