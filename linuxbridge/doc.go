@@ -7,16 +7,19 @@
 // An Inspector reads one network namespace through NETLINK_ROUTE sockets
 // opened inside it. Each call does a fixed number of netlink dumps
 // (Snapshot: links, addresses, FDB — three requests, issued concurrently
-// on three sockets), whatever the number of bridges and ports, with a lean
+// on three sockets; on an Inspector that snapshots again while the kernel
+// reports no link change, five lighter ones: see Inspector.Snapshot),
+// whatever the number of bridges and ports, with a lean
 // decoder that reads only the attributes the package reports (about 0.5 µs
 // a link), so inspecting a host with a thousand ports costs a few
 // milliseconds, nearly all of it the kernel filling messages. The cost
 // grows linearly with ports, except that the kernel's FDB dump walks a
 // bridge's whole table once per port, so one very large bridge costs more
 // per port (about 6 µs a port for 100 bridges of 10 ports, 10 µs for one
-// bridge of 500 on this machine); iproute2's `bridge fdb` pays the same. A bridge port's STP state, learning, flood and hairpin
-// flags come from IFLA_INFO_SLAVE_DATA (IFLA_BRPORT_*), the same values
-// `bridge link` prints from IFLA_PROTINFO. Dumps interrupted by concurrent
+// bridge of 500 on this machine); iproute2's `bridge fdb` pays the same.
+// A bridge port's STP state, learning, flood and hairpin flags come from
+// IFLA_INFO_SLAVE_DATA (IFLA_BRPORT_*), the same values `bridge link`
+// prints from IFLA_PROTINFO. Dumps interrupted by concurrent
 // changes (NLM_F_DUMP_INTR) are retried a bounded number of times; a link
 // that vanishes during an inspection is left out, not an error.
 //

@@ -36,6 +36,8 @@ type Inspector struct {
 	c      *conn // link dumps; nil once closed
 	cAddr  *conn // address dumps, run in parallel with link dumps
 	cFDB   *conn // FDB dumps, run in parallel with link dumps
+	cMon   *conn // link notifications (RTMGRP_LINK): a change drops static
+	static map[int]linkStatic
 	links  []rawLink
 	byIdx  map[int]int
 	neighs []rawNeigh
@@ -57,12 +59,16 @@ func (in *Inspector) openConns() error {
 			return err
 		}
 	}
+	if in.cMon, err = newConnGroups(unix.RTMGRP_LINK); err != nil {
+		in.closeConns()
+		return err
+	}
 	return nil
 }
 
 func (in *Inspector) closeConns() error {
 	var errs []error
-	for _, p := range []**conn{&in.c, &in.cAddr, &in.cFDB} {
+	for _, p := range []**conn{&in.c, &in.cAddr, &in.cFDB, &in.cMon} {
 		if *p != nil {
 			errs = append(errs, (*p).close())
 			*p = nil
@@ -153,12 +159,22 @@ func (in *Inspector) Close() error {
 		return nil
 	}
 	err := in.closeConns()
-	in.links, in.byIdx, in.neighs, in.addrs = nil, nil, nil, nil
+	in.links, in.byIdx, in.neighs, in.addrs, in.static = nil, nil, nil, nil, nil
 	return err
 }
 
 // Snapshot reads every bridge, its ports and addresses, and the whole
-// forwarding database, in three netlink dumps.
+// forwarding database, in three netlink dumps (links, addresses, FDB).
+//
+// An Inspector kept for repeated snapshots (a monitor) does less: the full
+// link dump's costly part for a port is what never changes while the
+// device exists (its kind, a tun's tap flag, a veth peer's namespace id),
+// so Snapshot keeps that per ifindex and, while a socket subscribed to the
+// namespace's link notifications has seen no change since, reads bridges
+// and ports with five lighter dumps: bridges only, `bridge link`'s
+// AF_BRIDGE dump, RTM_GETSTATS counters, addresses and FDB (about 0.5 ms
+// less for 500 ports). Any link notification, a lost one, or a port the
+// cache does not know makes the next snapshot a full one again.
 func (in *Inspector) Snapshot(ctx context.Context) (*Snapshot, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -166,7 +182,7 @@ func (in *Inspector) Snapshot(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	if err := parallel(
-		func() error { return in.loadLinks(ctx) },
+		in.snapshotLinks(ctx),
 		func() error { return in.loadAddrs(ctx) },
 		func() error { return in.loadFDB(ctx) },
 	); err != nil {

@@ -157,267 +157,280 @@ func TestIntegrationInspect(t *testing.T) {
 	defer in.Close()
 	tp.learn(t, in)
 
-	// iproute2 before and after, ours in between: the counters may move
-	// (the bridge itself sends IPv6 multicast), so ours must lie between.
-	ipBefore := ipLinks(t, tp.host)
-	snap, err := in.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ipAfter := ipLinks(t, tp.host)
-	ipAddrs := ipAddrs(t, tp.host)
-	brLinks := bridgeLinks(t, tp.host)
-	brFDB := bridgeFDB(t, tp.host)
+	// Twice on one Inspector: the first snapshot makes the full link dump,
+	// the second uses the light dumps and the cached static part
+	// (fastlinks_linux.go). Both must match iproute2 field by field.
+	for round, path := range []string{"full link dump", "light dumps"} {
+		t.Run(path, func(t *testing.T) {
+			req0 := linuxbridge.Requests(in)
+			// iproute2 before and after, ours in between: the counters may move
+			// (the bridge itself sends IPv6 multicast), so ours must lie between.
+			ipBefore := ipLinks(t, tp.host)
+			snap, err := in.Snapshot(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ipAfter := ipLinks(t, tp.host)
+			// The full path is 3 dumps (links, addresses, FDB); the light one
+			// 5 (bridges, ports, counters, addresses, FDB).
+			if reqs, want := linuxbridge.Requests(in)-req0, []uint32{3, 5}[round]; reqs != want {
+				t.Errorf("%s: %d netlink requests, want %d", path, reqs, want)
+			}
+			ipAddrs := ipAddrs(t, tp.host)
+			brLinks := bridgeLinks(t, tp.host)
+			brFDB := bridgeFDB(t, tp.host)
 
-	// What the test built, checked directly.
-	byName := map[string]linuxbridge.Bridge{}
-	for _, b := range snap.Bridges {
-		byName[b.Name] = b
-	}
-	for _, name := range []string{tp.br1, tp.br2, tp.br3} {
-		if _, ok := byName[name]; !ok {
-			t.Fatalf("bridge %s missing from snapshot: %v", name, snap.Bridges)
-		}
-	}
-	if got := len(snap.Bridges); got != 3 {
-		t.Errorf("got %d bridges, want 3", got)
-	}
-	b1, b2, b3 := byName[tp.br1], byName[tp.br2], byName[tp.br3]
-	if b1.Neutron.Kind != linuxbridge.DeviceBridge || !b1.Neutron.Matches(tp.net1) {
-		t.Errorf("%s: Neutron = %+v, want bridge of %s", tp.br1, b1.Neutron, tp.net1)
-	}
-	if b1.STP || !b2.STP || b3.STP {
-		t.Errorf("STP: %s=%v %s=%v %s=%v, want false true false", b1.Name, b1.STP, b2.Name, b2.STP, b3.Name, b3.STP)
-	}
-	if b3.Up || b3.OperState != linuxbridge.OperDown || len(b3.Ports) != 0 {
-		t.Errorf("%s: up=%v oper=%v ports=%d, want down, down, 0", b3.Name, b3.Up, b3.OperState, len(b3.Ports))
-	}
-	if !slices.Contains(b1.Addrs, netip.MustParsePrefix("192.0.2.1/24")) {
-		t.Errorf("%s addrs %v lack 192.0.2.1/24", b1.Name, b1.Addrs)
-	}
-	wantPorts := map[string][]string{
-		tp.br1: sorted(tp.eth, tp.tap1, tp.tap2, tp.tapDHCP),
-		tp.br2: sorted(tp.va, tp.tp),
-		tp.br3: nil,
-	}
-	for name, want := range wantPorts {
-		var got []string
-		for _, p := range byName[name].Ports {
-			got = append(got, p.Name)
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("%s ports (-want +got):\n%s", name, diff)
-		}
-	}
-	type want struct {
-		kind    linuxbridge.PortKind
-		stp     linuxbridge.STPState
-		up      bool
-		neutron linuxbridge.DeviceKind
-	}
-	for name, w := range map[string]want{
-		tp.eth:     {linuxbridge.PortVeth, linuxbridge.STPForwarding, true, linuxbridge.DeviceOther},
-		tp.tap1:    {linuxbridge.PortTap, linuxbridge.STPForwarding, true, linuxbridge.DeviceTap},
-		tp.tap2:    {linuxbridge.PortTap, linuxbridge.STPDisabled, false, linuxbridge.DeviceTap},
-		tp.tapDHCP: {linuxbridge.PortVeth, linuxbridge.STPForwarding, true, linuxbridge.DeviceTap},
-		tp.va:      {linuxbridge.PortVeth, linuxbridge.STPDisabled, false, linuxbridge.DeviceOther},
-		tp.tp:      {linuxbridge.PortTap, linuxbridge.STPListening, true, linuxbridge.DeviceOther},
-	} {
-		p, ok := b1.Port(name)
-		if !ok {
-			p, _ = b2.Port(name)
-		}
-		if p.Kind != w.kind || p.STPState != w.stp || p.Up != w.up || p.Neutron.Kind != w.neutron {
-			t.Errorf("port %s: kind=%v stp=%v up=%v neutron=%v, want %v %v %v %v", name, p.Kind, p.STPState, p.Up, p.Neutron.Kind, w.kind, w.stp, w.up, w.neutron)
-		}
-	}
-	if p, _ := b1.Port(tp.tap1); !linuxbridge.SameNIC(p.MAC, tp.guestMAC) || p.MAC[0] != 0xfe {
-		t.Errorf("%s MAC %s does not pair with guest MAC %s", tp.tap1, p.MAC, tp.guestMAC)
-	}
-	if p, _ := b1.Port(tp.tapDHCP); !p.Hairpin || p.Neutron.IDPrefix != tp.dhcpPort[:11] {
-		t.Errorf("%s: hairpin=%v neutron=%+v, want hairpin on, port %s", p.Name, p.Hairpin, p.Neutron, tp.dhcpPort)
-	}
-	if p, _ := b2.Port(tp.va); p.Learning || p.Peer == nil || p.Peer.NetNSID != -1 {
-		t.Errorf("%s: learning=%v peer=%+v, want learning off and a peer in the same namespace", p.Name, p.Learning, p.Peer)
-	}
-	if p, _ := b2.Port(tp.tp); p.Flood {
-		t.Errorf("%s: flood on, want off", p.Name)
-	}
-	if p, _ := b1.Port(tp.eth); p.Peer == nil || p.Peer.NetNSID < 0 || p.Peer.Index != tp.gw.Link(t, tp.gwEth).Attrs().Index {
-		t.Errorf("%s: peer %+v, want %s's index %d in another namespace", p.Name, p.Peer, tp.gwEth, tp.gw.Link(t, tp.gwEth).Attrs().Index)
-	}
-
-	// Field by field against `ip -j -d -s link show`.
-	ours := map[string]bool{}
-	for _, b := range snap.Bridges {
-		ours[b.Name] = true
-		ip := ipBefore[b.Name]
-		compareLink(t, b.Name, ip, b.Index, b.MAC, b.MTU, b.OperState, b.Up, false)
-		if ip.LinkInfo.InfoKind != "bridge" {
-			t.Errorf("%s: ip says kind %q", b.Name, ip.LinkInfo.InfoKind)
-		}
-		var gotAddrs []string
-		for _, a := range b.Addrs {
-			gotAddrs = append(gotAddrs, a.String())
-		}
-		sort.Strings(gotAddrs)
-		if diff := cmp.Diff(ipAddrs[b.Name], gotAddrs); diff != "" {
-			t.Errorf("%s addresses vs ip -j addr show (-ip +ours):\n%s", b.Name, diff)
-		}
-		if got, want := b.STP, ip.LinkInfo.InfoData.STPState != 0; got != want {
-			t.Errorf("%s: STP %v, ip says stp_state %d", b.Name, got, ip.LinkInfo.InfoData.STPState)
-		}
-		for _, p := range b.Ports {
-			ours[p.Name] = true
-			ip := ipBefore[p.Name]
-			compareLink(t, p.Name, ip, p.Index, p.MAC, p.MTU, p.OperState, p.Up, true)
-			if ip.Master != b.Name {
-				t.Errorf("%s: on %s, ip says master %q", p.Name, b.Name, ip.Master)
+			// What the test built, checked directly.
+			byName := map[string]linuxbridge.Bridge{}
+			for _, b := range snap.Bridges {
+				byName[b.Name] = b
 			}
-			if got := hasFlag(ip.Flags, "LOWER_UP"); got != p.LowerUp {
-				t.Errorf("%s: lower up %v, ip flags %v", p.Name, p.LowerUp, ip.Flags)
-			}
-			wantKind := map[string]linuxbridge.PortKind{"veth": linuxbridge.PortVeth, "tun": linuxbridge.PortTap}[ip.LinkInfo.InfoKind]
-			if ip.LinkInfo.InfoKind == "tun" && ip.LinkInfo.InfoData.Type != "tap" {
-				wantKind = linuxbridge.PortOther
-			}
-			if p.Kind != wantKind {
-				t.Errorf("%s: kind %v, ip says %q/%q", p.Name, p.Kind, ip.LinkInfo.InfoKind, ip.LinkInfo.InfoData.Type)
-			}
-			sd := ip.LinkInfo.InfoSlaveData
-			if ip.LinkInfo.InfoSlaveKind != "bridge" || sd.State != p.STPState.String() || sd.Priority != p.Priority || sd.Cost != p.Cost ||
-				sd.Hairpin != p.Hairpin || sd.Learning != p.Learning || sd.Flood != p.Flood {
-				t.Errorf("%s: port %+v, ip -d says %s %+v", p.Name, p, ip.LinkInfo.InfoSlaveKind, sd)
-			}
-			if p.Kind == linuxbridge.PortVeth {
-				// ip prints a peer in the same namespace by name, one in
-				// another namespace by index and netnsid.
-				wantNSID, wantIndex := -1, ipBefore[ip.Link].IfIndex
-				if ip.LinkNetNSID != nil {
-					wantNSID, wantIndex = *ip.LinkNetNSID, ip.LinkIndex
-				}
-				if wantIndex == 0 {
-					t.Errorf("%s: ip shows no peer (link %q, link_index %d)", p.Name, ip.Link, ip.LinkIndex)
-				}
-				if p.Peer == nil || p.Peer.Index != wantIndex || p.Peer.NetNSID != wantNSID {
-					t.Errorf("%s: peer %+v, ip says peer index %d link_netnsid %d", p.Name, p.Peer, wantIndex, wantNSID)
+			for _, name := range []string{tp.br1, tp.br2, tp.br3} {
+				if _, ok := byName[name]; !ok {
+					t.Fatalf("bridge %s missing from snapshot: %v", name, snap.Bridges)
 				}
 			}
-			compareStats(t, p.Name, ipBefore[p.Name].Stats64, p.Stats, ipAfter[p.Name].Stats64)
-		}
-	}
-	for name, l := range ipBefore {
-		if (l.LinkInfo.InfoKind == "bridge" || l.LinkInfo.InfoSlaveKind == "bridge") && !ours[name] {
-			t.Errorf("ip shows bridge or port %s, the snapshot does not", name)
-		}
-	}
+			if got := len(snap.Bridges); got != 3 {
+				t.Errorf("got %d bridges, want 3", got)
+			}
+			b1, b2, b3 := byName[tp.br1], byName[tp.br2], byName[tp.br3]
+			if b1.Neutron.Kind != linuxbridge.DeviceBridge || !b1.Neutron.Matches(tp.net1) {
+				t.Errorf("%s: Neutron = %+v, want bridge of %s", tp.br1, b1.Neutron, tp.net1)
+			}
+			if b1.STP || !b2.STP || b3.STP {
+				t.Errorf("STP: %s=%v %s=%v %s=%v, want false true false", b1.Name, b1.STP, b2.Name, b2.STP, b3.Name, b3.STP)
+			}
+			if b3.Up || b3.OperState != linuxbridge.OperDown || len(b3.Ports) != 0 {
+				t.Errorf("%s: up=%v oper=%v ports=%d, want down, down, 0", b3.Name, b3.Up, b3.OperState, len(b3.Ports))
+			}
+			if !slices.Contains(b1.Addrs, netip.MustParsePrefix("192.0.2.1/24")) {
+				t.Errorf("%s addrs %v lack 192.0.2.1/24", b1.Name, b1.Addrs)
+			}
+			wantPorts := map[string][]string{
+				tp.br1: sorted(tp.eth, tp.tap1, tp.tap2, tp.tapDHCP),
+				tp.br2: sorted(tp.va, tp.tp),
+				tp.br3: nil,
+			}
+			for name, want := range wantPorts {
+				var got []string
+				for _, p := range byName[name].Ports {
+					got = append(got, p.Name)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("%s ports (-want +got):\n%s", name, diff)
+				}
+			}
+			type want struct {
+				kind    linuxbridge.PortKind
+				stp     linuxbridge.STPState
+				up      bool
+				neutron linuxbridge.DeviceKind
+			}
+			for name, w := range map[string]want{
+				tp.eth:     {linuxbridge.PortVeth, linuxbridge.STPForwarding, true, linuxbridge.DeviceOther},
+				tp.tap1:    {linuxbridge.PortTap, linuxbridge.STPForwarding, true, linuxbridge.DeviceTap},
+				tp.tap2:    {linuxbridge.PortTap, linuxbridge.STPDisabled, false, linuxbridge.DeviceTap},
+				tp.tapDHCP: {linuxbridge.PortVeth, linuxbridge.STPForwarding, true, linuxbridge.DeviceTap},
+				tp.va:      {linuxbridge.PortVeth, linuxbridge.STPDisabled, false, linuxbridge.DeviceOther},
+				tp.tp:      {linuxbridge.PortTap, linuxbridge.STPListening, true, linuxbridge.DeviceOther},
+			} {
+				p, ok := b1.Port(name)
+				if !ok {
+					p, _ = b2.Port(name)
+				}
+				if p.Kind != w.kind || p.STPState != w.stp || p.Up != w.up || p.Neutron.Kind != w.neutron {
+					t.Errorf("port %s: kind=%v stp=%v up=%v neutron=%v, want %v %v %v %v", name, p.Kind, p.STPState, p.Up, p.Neutron.Kind, w.kind, w.stp, w.up, w.neutron)
+				}
+			}
+			if p, _ := b1.Port(tp.tap1); !linuxbridge.SameNIC(p.MAC, tp.guestMAC) || p.MAC[0] != 0xfe {
+				t.Errorf("%s MAC %s does not pair with guest MAC %s", tp.tap1, p.MAC, tp.guestMAC)
+			}
+			if p, _ := b1.Port(tp.tapDHCP); !p.Hairpin || p.Neutron.IDPrefix != tp.dhcpPort[:11] {
+				t.Errorf("%s: hairpin=%v neutron=%+v, want hairpin on, port %s", p.Name, p.Hairpin, p.Neutron, tp.dhcpPort)
+			}
+			if p, _ := b2.Port(tp.va); p.Learning || p.Peer == nil || p.Peer.NetNSID != -1 {
+				t.Errorf("%s: learning=%v peer=%+v, want learning off and a peer in the same namespace", p.Name, p.Learning, p.Peer)
+			}
+			if p, _ := b2.Port(tp.tp); p.Flood {
+				t.Errorf("%s: flood on, want off", p.Name)
+			}
+			if p, _ := b1.Port(tp.eth); p.Peer == nil || p.Peer.NetNSID < 0 || p.Peer.Index != tp.gw.Link(t, tp.gwEth).Attrs().Index {
+				t.Errorf("%s: peer %+v, want %s's index %d in another namespace", p.Name, p.Peer, tp.gwEth, tp.gw.Link(t, tp.gwEth).Attrs().Index)
+			}
 
-	// Field by field against `bridge -d -j link show`, which reads
-	// IFLA_PROTINFO from the AF_BRIDGE dump.
-	nports := 0
-	for _, bl := range brLinks {
-		if bl.Master == "" {
-			continue
-		}
-		nports++
-		br := byName[bl.Master]
-		p, ok := br.Port(bl.IfName)
-		if !ok {
-			t.Errorf("bridge link shows %s on %s, the snapshot does not", bl.IfName, bl.Master)
-			continue
-		}
-		got := brLink{IfIndex: p.Index, IfName: p.Name, Master: br.Name, MTU: p.MTU, State: p.STPState.String(),
-			Priority: p.Priority, Cost: p.Cost, Hairpin: p.Hairpin, Learning: p.Learning, Flood: p.Flood}
-		bl.Flags = nil
-		if diff := cmp.Diff(bl, got); diff != "" {
-			t.Errorf("port %s vs bridge -d -j link show (-bridge +ours):\n%s", p.Name, diff)
-		}
-	}
-	if nports != 6 {
-		t.Errorf("bridge link shows %d ports, want 6", nports)
-	}
+			// Field by field against `ip -j -d -s link show`.
+			ours := map[string]bool{}
+			for _, b := range snap.Bridges {
+				ours[b.Name] = true
+				ip := ipBefore[b.Name]
+				compareLink(t, b.Name, ip, b.Index, b.MAC, b.MTU, b.OperState, b.Up, false)
+				if ip.LinkInfo.InfoKind != "bridge" {
+					t.Errorf("%s: ip says kind %q", b.Name, ip.LinkInfo.InfoKind)
+				}
+				var gotAddrs []string
+				for _, a := range b.Addrs {
+					gotAddrs = append(gotAddrs, a.String())
+				}
+				sort.Strings(gotAddrs)
+				if diff := cmp.Diff(ipAddrs[b.Name], gotAddrs); diff != "" {
+					t.Errorf("%s addresses vs ip -j addr show (-ip +ours):\n%s", b.Name, diff)
+				}
+				if got, want := b.STP, ip.LinkInfo.InfoData.STPState != 0; got != want {
+					t.Errorf("%s: STP %v, ip says stp_state %d", b.Name, got, ip.LinkInfo.InfoData.STPState)
+				}
+				for _, p := range b.Ports {
+					ours[p.Name] = true
+					ip := ipBefore[p.Name]
+					compareLink(t, p.Name, ip, p.Index, p.MAC, p.MTU, p.OperState, p.Up, true)
+					if ip.Master != b.Name {
+						t.Errorf("%s: on %s, ip says master %q", p.Name, b.Name, ip.Master)
+					}
+					if got := hasFlag(ip.Flags, "LOWER_UP"); got != p.LowerUp {
+						t.Errorf("%s: lower up %v, ip flags %v", p.Name, p.LowerUp, ip.Flags)
+					}
+					wantKind := map[string]linuxbridge.PortKind{"veth": linuxbridge.PortVeth, "tun": linuxbridge.PortTap}[ip.LinkInfo.InfoKind]
+					if ip.LinkInfo.InfoKind == "tun" && ip.LinkInfo.InfoData.Type != "tap" {
+						wantKind = linuxbridge.PortOther
+					}
+					if p.Kind != wantKind {
+						t.Errorf("%s: kind %v, ip says %q/%q", p.Name, p.Kind, ip.LinkInfo.InfoKind, ip.LinkInfo.InfoData.Type)
+					}
+					sd := ip.LinkInfo.InfoSlaveData
+					if ip.LinkInfo.InfoSlaveKind != "bridge" || sd.State != p.STPState.String() || sd.Priority != p.Priority || sd.Cost != p.Cost ||
+						sd.Hairpin != p.Hairpin || sd.Learning != p.Learning || sd.Flood != p.Flood {
+						t.Errorf("%s: port %+v, ip -d says %s %+v", p.Name, p, ip.LinkInfo.InfoSlaveKind, sd)
+					}
+					if p.Kind == linuxbridge.PortVeth {
+						// ip prints a peer in the same namespace by name, one in
+						// another namespace by index and netnsid.
+						wantNSID, wantIndex := -1, ipBefore[ip.Link].IfIndex
+						if ip.LinkNetNSID != nil {
+							wantNSID, wantIndex = *ip.LinkNetNSID, ip.LinkIndex
+						}
+						if wantIndex == 0 {
+							t.Errorf("%s: ip shows no peer (link %q, link_index %d)", p.Name, ip.Link, ip.LinkIndex)
+						}
+						if p.Peer == nil || p.Peer.Index != wantIndex || p.Peer.NetNSID != wantNSID {
+							t.Errorf("%s: peer %+v, ip says peer index %d link_netnsid %d", p.Name, p.Peer, wantIndex, wantNSID)
+						}
+					}
+					compareStats(t, p.Name, ipBefore[p.Name].Stats64, p.Stats, ipAfter[p.Name].Stats64)
+				}
+			}
+			for name, l := range ipBefore {
+				if (l.LinkInfo.InfoKind == "bridge" || l.LinkInfo.InfoSlaveKind == "bridge") && !ours[name] {
+					t.Errorf("ip shows bridge or port %s, the snapshot does not", name)
+				}
+			}
 
-	// The FDB against `bridge -j fdb show`, as sets of entries. Only a
-	// bridge's own database counts (entries with a master), not the
-	// devices' "self" multicast lists.
-	var wantFDB, gotFDB []string
-	for _, e := range brFDB {
-		if e.Master == "" {
-			continue
-		}
-		wantFDB = append(wantFDB, fmt.Sprintf("%s %s %d %s %s", e.MAC, e.IfName, e.VLAN, e.Master, e.State))
-	}
-	for _, e := range snap.FDB {
-		st := e.State.String()
-		if e.State == linuxbridge.FDBReachable {
-			st = ""
-		}
-		gotFDB = append(gotFDB, fmt.Sprintf("%s %s %d %s %s", e.MAC, e.Port, e.VLAN, e.Bridge, st))
-	}
-	learned := 0
-	for _, e := range snap.FDB {
-		if e.Learned() {
-			learned++
-		}
-	}
-	t.Logf("compared %d bridges, %d ports, %d FDB entries (%d learned) with iproute2", len(snap.Bridges), nports, len(snap.FDB), learned)
-	if learned < 3 {
-		t.Errorf("%d learned FDB entries, want at least 3 (gateway, DHCP port, guest)", learned)
-	}
-	sort.Strings(wantFDB)
-	sort.Strings(gotFDB)
-	if diff := cmp.Diff(wantFDB, gotFDB); diff != "" {
-		t.Errorf("FDB vs bridge -j fdb show (-bridge +ours):\n%s", diff)
-	}
+			// Field by field against `bridge -d -j link show`, which reads
+			// IFLA_PROTINFO from the AF_BRIDGE dump.
+			nports := 0
+			for _, bl := range brLinks {
+				if bl.Master == "" {
+					continue
+				}
+				nports++
+				br := byName[bl.Master]
+				p, ok := br.Port(bl.IfName)
+				if !ok {
+					t.Errorf("bridge link shows %s on %s, the snapshot does not", bl.IfName, bl.Master)
+					continue
+				}
+				got := brLink{IfIndex: p.Index, IfName: p.Name, Master: br.Name, MTU: p.MTU, State: p.STPState.String(),
+					Priority: p.Priority, Cost: p.Cost, Hairpin: p.Hairpin, Learning: p.Learning, Flood: p.Flood}
+				bl.Flags = nil
+				if diff := cmp.Diff(bl, got); diff != "" {
+					t.Errorf("port %s vs bridge -d -j link show (-bridge +ours):\n%s", p.Name, diff)
+				}
+			}
+			if nports != 6 {
+				t.Errorf("bridge link shows %d ports, want 6", nports)
+			}
 
-	// WhereIs: the guest's MAC was learned on its tap, the gateway's on eth.
-	es, err := in.WhereIs(ctx, tp.guestMAC)
-	if err != nil || len(es) != 1 || es[0].Port != tp.tap1 || es[0].Bridge != tp.br1 || !es[0].Learned() {
-		t.Errorf("WhereIs(%s) = %v, %v; want learned on %s of %s", tp.guestMAC, es, err, tp.tap1, tp.br1)
-	}
-	gwMAC := tp.gw.Link(t, tp.gwEth).Attrs().HardwareAddr
-	if es, err := in.WhereIs(ctx, gwMAC); err != nil || len(es) != 1 || es[0].Port != tp.eth {
-		t.Errorf("WhereIs(%s) = %v, %v; want learned on %s", gwMAC, es, err, tp.eth)
-	}
-	if _, err := in.WhereIs(ctx, net.HardwareAddr{2, 0, 0, 0, 0, 1}); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("WhereIs(unknown) error %v, want not found", err)
-	}
+			// The FDB against `bridge -j fdb show`, as sets of entries. Only a
+			// bridge's own database counts (entries with a master), not the
+			// devices' "self" multicast lists.
+			var wantFDB, gotFDB []string
+			for _, e := range brFDB {
+				if e.Master == "" {
+					continue
+				}
+				wantFDB = append(wantFDB, fmt.Sprintf("%s %s %d %s %s", e.MAC, e.IfName, e.VLAN, e.Master, e.State))
+			}
+			for _, e := range snap.FDB {
+				st := e.State.String()
+				if e.State == linuxbridge.FDBReachable {
+					st = ""
+				}
+				gotFDB = append(gotFDB, fmt.Sprintf("%s %s %d %s %s", e.MAC, e.Port, e.VLAN, e.Bridge, st))
+			}
+			learned := 0
+			for _, e := range snap.FDB {
+				if e.Learned() {
+					learned++
+				}
+			}
+			t.Logf("compared %d bridges, %d ports, %d FDB entries (%d learned) with iproute2", len(snap.Bridges), nports, len(snap.FDB), learned)
+			if learned < 3 {
+				t.Errorf("%d learned FDB entries, want at least 3 (gateway, DHCP port, guest)", learned)
+			}
+			sort.Strings(wantFDB)
+			sort.Strings(gotFDB)
+			if diff := cmp.Diff(wantFDB, gotFDB); diff != "" {
+				t.Errorf("FDB vs bridge -j fdb show (-bridge +ours):\n%s", diff)
+			}
 
-	// One bridge, by name and by network.
-	b, err := in.BridgeForNetwork(ctx, tp.net1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(b1.Name, b.Name); diff != "" || len(b.Ports) != 4 {
-		t.Errorf("BridgeForNetwork(%s) = %s with %d ports, want %s with 4", tp.net1, b.Name, len(b.Ports), b1.Name)
-	}
-	if _, err := in.BridgeForNetwork(ctx, randUUID(t)); !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, linuxbridge.ErrNotFound) {
-		t.Errorf("BridgeForNetwork(unknown) error %v, want ErrNotFound", err)
-	}
-	if _, err := in.Bridge(ctx, tp.vb); !errors.Is(err, linuxbridge.ErrNotBridge) {
-		t.Errorf("Bridge(%s) (a veth) error %v, want ErrNotBridge", tp.vb, err)
-	}
-	fdb, err := in.FDB(ctx)
-	if err != nil || len(fdb) != len(snap.FDB) {
-		t.Errorf("FDB() = %d entries, %v; the snapshot had %d", len(fdb), err, len(snap.FDB))
-	}
+			// WhereIs: the guest's MAC was learned on its tap, the gateway's on eth.
+			es, err := in.WhereIs(ctx, tp.guestMAC)
+			if err != nil || len(es) != 1 || es[0].Port != tp.tap1 || es[0].Bridge != tp.br1 || !es[0].Learned() {
+				t.Errorf("WhereIs(%s) = %v, %v; want learned on %s of %s", tp.guestMAC, es, err, tp.tap1, tp.br1)
+			}
+			gwMAC := tp.gw.Link(t, tp.gwEth).Attrs().HardwareAddr
+			if es, err := in.WhereIs(ctx, gwMAC); err != nil || len(es) != 1 || es[0].Port != tp.eth {
+				t.Errorf("WhereIs(%s) = %v, %v; want learned on %s", gwMAC, es, err, tp.eth)
+			}
+			if _, err := in.WhereIs(ctx, net.HardwareAddr{2, 0, 0, 0, 0, 1}); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("WhereIs(unknown) error %v, want not found", err)
+			}
 
-	// JSON carries the enums as text.
-	js, err := json.Marshal(b1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []string{`"oper_state":"up"`, `"stp_state":"forwarding"`, `"kind":"tap"`, `"kind":"bridge"`, `"mac":"` + b1.MAC.String() + `"`} {
-		if !strings.Contains(string(js), s) {
-			t.Errorf("JSON of %s lacks %s: %s", b1.Name, s, js)
-		}
-	}
-	var back linuxbridge.Bridge
-	if err := json.Unmarshal(js, &back); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(b1, back, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
-		t.Errorf("JSON round trip (-want +got):\n%s", diff)
+			// One bridge, by name and by network.
+			b, err := in.BridgeForNetwork(ctx, tp.net1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(b1.Name, b.Name); diff != "" || len(b.Ports) != 4 {
+				t.Errorf("BridgeForNetwork(%s) = %s with %d ports, want %s with 4", tp.net1, b.Name, len(b.Ports), b1.Name)
+			}
+			if _, err := in.BridgeForNetwork(ctx, randUUID(t)); !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, linuxbridge.ErrNotFound) {
+				t.Errorf("BridgeForNetwork(unknown) error %v, want ErrNotFound", err)
+			}
+			if _, err := in.Bridge(ctx, tp.vb); !errors.Is(err, linuxbridge.ErrNotBridge) {
+				t.Errorf("Bridge(%s) (a veth) error %v, want ErrNotBridge", tp.vb, err)
+			}
+			fdb, err := in.FDB(ctx)
+			if err != nil || len(fdb) != len(snap.FDB) {
+				t.Errorf("FDB() = %d entries, %v; the snapshot had %d", len(fdb), err, len(snap.FDB))
+			}
+
+			// JSON carries the enums as text.
+			js, err := json.Marshal(b1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range []string{`"oper_state":"up"`, `"stp_state":"forwarding"`, `"kind":"tap"`, `"kind":"bridge"`, `"mac":"` + b1.MAC.String() + `"`} {
+				if !strings.Contains(string(js), s) {
+					t.Errorf("JSON of %s lacks %s: %s", b1.Name, s, js)
+				}
+			}
+			var back linuxbridge.Bridge
+			if err := json.Unmarshal(js, &back); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(b1, back, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+				t.Errorf("JSON round trip (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

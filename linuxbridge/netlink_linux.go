@@ -48,12 +48,16 @@ type conn struct {
 }
 
 // newConn opens the socket in the calling thread's network namespace.
-func newConn() (*conn, error) {
+func newConn() (*conn, error) { return newConnGroups(0) }
+
+// newConnGroups opens a socket subscribed to the rtnetlink multicast
+// groups (RTMGRP_*) in groups.
+func newConnGroups(groups uint32) (*conn, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("linuxbridge: open netlink socket: %w", err)
 	}
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("linuxbridge: bind netlink socket: %w", err)
 	}
@@ -333,23 +337,31 @@ func decodeLink(p []byte, l *rawLink) bool {
 		case unix.IFLA_LINK_NETNSID:
 			l.netnsid = int(int32(u32(v)))
 		case unix.IFLA_STATS64:
-			if len(v) >= sizeofStats64 {
-				l.stats = Stats{
-					RxPackets: ne.Uint64(v[0:]),
-					TxPackets: ne.Uint64(v[8:]),
-					RxBytes:   ne.Uint64(v[16:]),
-					TxBytes:   ne.Uint64(v[24:]),
-					RxErrors:  ne.Uint64(v[32:]),
-					TxErrors:  ne.Uint64(v[40:]),
-					RxDropped: ne.Uint64(v[48:]),
-					TxDropped: ne.Uint64(v[56:]),
-				}
-			}
+			l.stats = decodeStats64(v)
 		case unix.IFLA_LINKINFO:
 			decodeLinkInfo(v, l)
 		}
 	})
 	return l.name != ""
+}
+
+// decodeStats64 reads the counters Stats reports from a struct
+// rtnl_link_stats64 (IFLA_STATS64, IFLA_STATS_LINK_64).
+func decodeStats64(v []byte) Stats {
+	if len(v) < sizeofStats64 {
+		return Stats{}
+	}
+	ne := binary.NativeEndian
+	return Stats{
+		RxPackets: ne.Uint64(v[0:]),
+		TxPackets: ne.Uint64(v[8:]),
+		RxBytes:   ne.Uint64(v[16:]),
+		TxBytes:   ne.Uint64(v[24:]),
+		RxErrors:  ne.Uint64(v[32:]),
+		TxErrors:  ne.Uint64(v[40:]),
+		RxDropped: ne.Uint64(v[48:]),
+		TxDropped: ne.Uint64(v[56:]),
+	}
 }
 
 func decodeLinkInfo(b []byte, l *rawLink) {
