@@ -388,28 +388,8 @@ func (c *Client) connection(ctx context.Context) (*conn, error) {
 	}
 	td := newTrackingDialer(c.dialer, c.dialTO)
 	l := libvirt.NewWithDialer(td)
-	errc := make(chan error, 1)
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		errc <- l.ConnectToURI(c.remoteURI)
-	}()
-	select {
-	case err := <-errc:
-		if err != nil {
-			td.kill()
-			if !errors.Is(err, ErrUnavailable) {
-				err = fmt.Errorf("%w: %w", ErrUnavailable, err)
-			}
-			c.log.Debug("libvirtinspect: dial failed", "uri", c.uri, "err", err)
-			return nil, err
-		}
-	case <-ctx.Done():
-		td.kill() // ends ConnectToURI: its RPCs fail on the closed socket
-		return nil, ctx.Err()
-	case <-c.done:
-		td.kill()
-		return nil, ErrClosed
+	if err := c.handshake(ctx, td, "dial", func() error { return l.ConnectToURI(c.remoteURI) }); err != nil {
+		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -540,3 +520,34 @@ func (discard) Enabled(context.Context, slog.Level) bool  { return false }
 func (discard) Handle(context.Context, slog.Record) error { return nil }
 func (d discard) WithAttrs([]slog.Attr) slog.Handler      { return d }
 func (d discard) WithGroup(string) slog.Handler           { return d }
+
+// handshake runs open (a connection's handshake over td) on its own
+// goroutine and waits for it, ctx or Close. On failure, cancellation or
+// Close it kills td, which ends open's RPCs on the closed socket. Errors
+// wrap ErrUnavailable; what names the connection in the debug log.
+func (c *Client) handshake(ctx context.Context, td *trackingDialer, what string, open func() error) error {
+	errc := make(chan error, 1)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		errc <- open()
+	}()
+	select {
+	case err := <-errc:
+		if err != nil {
+			td.kill()
+			if !errors.Is(err, ErrUnavailable) {
+				err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+			c.log.Debug("libvirtinspect: "+what+" failed", "uri", c.uri, "err", err)
+			return err
+		}
+		return nil
+	case <-ctx.Done():
+		td.kill()
+		return ctx.Err()
+	case <-c.done:
+		td.kill()
+		return ErrClosed
+	}
+}

@@ -207,28 +207,8 @@ func (c *Client) statsConnection(ctx context.Context) (*statsConn, error) {
 	td := newTrackingDialer(c.dialer, c.dialTO)
 	sc := &statsConn{d: td, pending: map[int32]chan rpcReply{}}
 	sc.s = socket.New(td, sc)
-	errc := make(chan error, 1)
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		errc <- sc.open(c)
-	}()
-	select {
-	case err := <-errc:
-		if err != nil {
-			td.kill()
-			if !errors.Is(err, ErrUnavailable) {
-				err = fmt.Errorf("%w: %w", ErrUnavailable, err)
-			}
-			c.log.Debug("libvirtinspect: stats connection dial failed", "uri", c.uri, "err", err)
-			return nil, err
-		}
-	case <-ctx.Done():
-		td.kill() // ends open: its RPCs fail on the closed socket
-		return nil, ctx.Err()
-	case <-c.done:
-		td.kill()
-		return nil, ErrClosed
+	if err := c.handshake(ctx, td, "stats connection dial", func() error { return sc.open(c) }); err != nil {
+		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
