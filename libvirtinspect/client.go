@@ -440,6 +440,14 @@ func call[T any](ctx context.Context, c *Client, op, dom string, fn func(*libvir
 	if err != nil {
 		return zero, &OpError{Op: op, URI: c.uri, Domain: dom, Err: err}
 	}
+	return await(ctx, c, op, dom, func(why string) { c.drop(cc, why) }, func() (T, error) { return fn(cc.l) })
+}
+
+// await runs rpc on its own goroutine and waits for it, ctx or Close. A
+// lost connection calls drop; an RPC abandoned by ctx is watched for
+// c.abandonTO, after which drop tears the hung connection down.
+func await[T any](ctx context.Context, c *Client, op, dom string, drop func(why string), rpc func() (T, error)) (T, error) {
+	var zero T
 	type res struct {
 		v   T
 		err error
@@ -448,7 +456,7 @@ func call[T any](ctx context.Context, c *Client, op, dom string, fn func(*libvir
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		v, err := fn(cc.l)
+		v, err := rpc()
 		ch <- res{v, err}
 	}()
 	select {
@@ -456,7 +464,7 @@ func call[T any](ctx context.Context, c *Client, op, dom string, fn func(*libvir
 		if r.err != nil {
 			err := classify(r.err)
 			if errors.Is(err, ErrConnectionLost) {
-				c.drop(cc, r.err.Error())
+				drop(r.err.Error())
 			}
 			return zero, &OpError{Op: op, URI: c.uri, Domain: dom, Err: err}
 		}
@@ -470,7 +478,7 @@ func call[T any](ctx context.Context, c *Client, op, dom string, fn func(*libvir
 			select {
 			case <-ch:
 			case <-t.C:
-				c.drop(cc, fmt.Sprintf("%s RPC still unanswered %v after its caller gave up: libvirtd hung", op, c.abandonTO))
+				drop(fmt.Sprintf("%s RPC still unanswered %v after its caller gave up: libvirtd hung", op, c.abandonTO))
 				<-ch
 			case <-c.done:
 				<-ch // Close killed the socket

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	libvirt "github.com/digitalocean/go-libvirt"
 	"github.com/digitalocean/go-libvirt/socket"
@@ -263,52 +262,13 @@ func (c *Client) statsRPC(ctx context.Context, op string, groups, flags uint32) 
 	args := make([]byte, 12)
 	binary.BigEndian.PutUint32(args[4:], groups)
 	binary.BigEndian.PutUint32(args[8:], flags)
-	type res struct {
-		v   []DomainStats
-		err error
-	}
-	ch := make(chan res, 1)
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	return await(ctx, c, op, "", func(why string) { c.dropStats(sc, why) }, func() ([]DomainStats, error) {
 		p, err := sc.roundTrip(remoteProcGetAllDomainStats, args)
 		if err != nil {
-			ch <- res{nil, err}
-			return
+			return nil, err
 		}
-		v, err := decodeStatsReply(p)
-		ch <- res{v, err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			err := classify(r.err)
-			if errors.Is(err, ErrConnectionLost) {
-				c.dropStats(sc, r.err.Error())
-			}
-			return nil, &OpError{Op: op, URI: c.uri, Err: err}
-		}
-		return r.v, nil
-	case <-ctx.Done():
-		c.wg.Add(1)
-		go func() { // watchdog for the abandoned RPC
-			defer c.wg.Done()
-			t := time.NewTimer(c.abandonTO)
-			defer t.Stop()
-			select {
-			case <-ch:
-			case <-t.C:
-				c.dropStats(sc, fmt.Sprintf("%s RPC still unanswered %v after its caller gave up: libvirtd hung", op, c.abandonTO))
-				<-ch
-			case <-c.done:
-				<-ch // Close killed the socket
-			}
-		}()
-		return nil, &OpError{Op: op, URI: c.uri, Err: ctx.Err()}
-	case <-c.done:
-		<-ch
-		return nil, &OpError{Op: op, URI: c.uri, Err: ErrClosed}
-	}
+		return decodeStatsReply(p)
+	})
 }
 
 // decodeRemoteError decodes a remote_error (int code; int domain;
