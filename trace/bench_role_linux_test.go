@@ -80,12 +80,5 @@ func BenchmarkRunNetworkRole200(b *testing.B) {
 		cliTotal += time.Since(t0)
 	}
 	b.StopTimer()
-	n := float64(b.N)
-	b.ReportMetric(float64(libTotal.Microseconds())/n/1000, "trace-ms/op")
-	b.ReportMetric(float64(maxLib.Microseconds())/1000, "trace-max-ms")
-	b.ReportMetric(float64(cliTotal.Microseconds())/n/1000, "cli-ms/op")
-	b.ReportMetric(float64(cliTotal)/float64(libTotal), "x-faster-than-cli")
-	if maxLib > 100*time.Millisecond {
-		b.Errorf("slowest network-role trace took %s, want under 100 ms", maxLib)
-	}
+	reportTraceVsCLI(b, "network-role trace", libTotal, maxLib, cliTotal)
 }

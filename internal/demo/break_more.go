@@ -4,3 +4,48 @@ package demo
 // name of libvirt's default network's bridge, a bridge no Neutron agent
 // made.
 const WrongBridge = "virbr0"
+
+// Breakage names a fault Break injects.
+type Breakage string
+
+// Faults Break can inject.
+const (
+	// BreakDnsmasq kills the network's dnsmasq (and reaps it), as when
+	// the DHCP agent's process died.
+	BreakDnsmasq Breakage = "dnsmasq"
+	// BreakTapDown sets the VM's tap administratively down.
+	BreakTapDown Breakage = "tap-down"
+	// BreakUplink deletes the bridge's physical port, eth2 (the
+	// walkthrough's provider NIC missing from the bridge).
+	BreakUplink Breakage = "uplink"
+	// BreakHostsEntry rewrites dnsmasq's hosts file without the VM's port
+	// and makes dnsmasq reread it (SIGHUP), as when the DHCP agent missed
+	// the port.
+	BreakHostsEntry Breakage = "hosts-entry"
+	// BreakWrongBridge moves the VM's tap from the network's brq bridge
+	// to WrongBridge, a bridge no Neutron agent made (libvirt's default
+	// network, or a tap plugged by hand). Another network's brq would be
+	// judged a healthy bridge without the API saying which network the
+	// port is on.
+	BreakWrongBridge Breakage = "wrong-bridge"
+	// BreakLeaseSeeded restarts dnsmasq as the DHCP agent does, rewriting
+	// its files with the lease file seeded ("<expiry> <mac> <ip> * *"),
+	// while the guest, which got its address earlier and runs no DHCP
+	// client, does not renew: its lease row is only Neutron's seed.
+	BreakLeaseSeeded Breakage = "lease-seeded"
+	// BreakDupIP adds another host on the bridge holding the VM's IP (a
+	// namespace, ImpostorNetNS, on another tap with its own MAC): both
+	// answer ARP for the address, one with the wrong MAC (a duplicate
+	// address).
+	BreakDupIP Breakage = "dup-ip"
+	// BreakFDBNeverLearned turns learning off on the VM's tap and deletes
+	// the bridge's FDB entry for the VM's MAC: the bridge never learns it
+	// (traffic to the VM is flooded).
+	BreakFDBNeverLearned Breakage = "fdb-never-learned"
+)
+
+// Breakages lists the faults Break knows.
+func Breakages() []Breakage {
+	return []Breakage{BreakDnsmasq, BreakTapDown, BreakUplink, BreakHostsEntry,
+		BreakWrongBridge, BreakLeaseSeeded, BreakDupIP, BreakFDBNeverLearned}
+}

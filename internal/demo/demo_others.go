@@ -75,28 +75,6 @@ type Path struct {
 	GuestInfo
 }
 
-// Breakage names a fault Break injects.
-type Breakage string
-
-// Faults Break can inject.
-const (
-	BreakDnsmasq    Breakage = "dnsmasq"
-	BreakTapDown    Breakage = "tap-down"
-	BreakUplink     Breakage = "uplink"
-	BreakHostsEntry Breakage = "hosts-entry"
-
-	BreakWrongBridge     Breakage = "wrong-bridge"
-	BreakLeaseSeeded     Breakage = "lease-seeded"
-	BreakDupIP           Breakage = "dup-ip"
-	BreakFDBNeverLearned Breakage = "fdb-never-learned"
-)
-
-// Breakages lists the faults Break knows.
-func Breakages() []Breakage {
-	return []Breakage{BreakDnsmasq, BreakTapDown, BreakUplink, BreakHostsEntry,
-		BreakWrongBridge, BreakLeaseSeeded, BreakDupIP, BreakFDBNeverLearned}
-}
-
 // BuildPath fails: network namespaces exist only on Linux.
 func BuildPath(ctx context.Context, cfg *PathConfig) (*Path, error) {
 	return nil, fmt.Errorf("demo: not implemented on %s: network namespaces exist only on Linux", runtime.GOOS)
