@@ -73,6 +73,24 @@ const (
 	KindARP          Kind = "arp"
 	KindCounters     Kind = "counters"
 	KindHostCheck    Kind = "host-check"
+
+	// Hops of the firewall the linuxbridge agent builds for the tap
+	// (compute side) and the probes through it (network side).
+	KindSecurityGroup Kind = "security-group"
+	KindAntiSpoofing  Kind = "anti-spoofing"
+	KindReachability  Kind = "reachability"
+
+	// Hops of the rest of the path: the guest's own view (its console),
+	// the metadata proxy, the MTU chain, and the agents the port needs.
+	KindGuest    Kind = "guest"
+	KindMetadata Kind = "metadata"
+	KindMTU      Kind = "mtu"
+	KindAgents   Kind = "agents"
+
+	// KindProviderLink is the cross-node hop of a joined trace: the
+	// provider network between the compute node's and the network node's
+	// physical ports.
+	KindProviderLink Kind = "provider-link"
 )
 
 // MAC is a hardware address that reads and writes JSON in colon notation
