@@ -197,6 +197,12 @@ type Trace struct {
 	// Role is the side of the path this node traced (Config's effective
 	// role: aio, compute or network).
 	Role Role `json:"role"`
+	// ServerID, ServerName and PortID name the Nova server and Neutron
+	// port of this NIC when known (from the API, or from the domain's Nova
+	// metadata and the tap's name); "" otherwise.
+	ServerID   string `json:"server_id,omitempty"`
+	ServerName string `json:"server_name,omitempty"`
+	PortID     string `json:"port_id,omitempty"`
 	// Tap, PortMAC, NetworkID and IP are the identities the trace resolved
 	// ("" / nil / zero when it could not).
 	Tap       string `json:"tap,omitempty"`
