@@ -3,9 +3,10 @@ package trace
 import (
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"time"
+
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // Verdict is the outcome of one hop or of a whole trace. Its zero value,
@@ -93,29 +94,11 @@ const (
 	KindProviderLink Kind = "provider-link"
 )
 
-// MAC is a hardware address that reads and writes JSON in colon notation
-// (net.HardwareAddr would be base64).
-type MAC net.HardwareAddr
-
-// String returns the address in colon notation, "" for nil.
-func (m MAC) String() string { return net.HardwareAddr(m).String() }
-
-// MarshalText implements encoding.TextMarshaler.
-func (m MAC) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
-
-// UnmarshalText implements encoding.TextUnmarshaler; empty means nil.
-func (m *MAC) UnmarshalText(b []byte) error {
-	if len(b) == 0 {
-		*m = nil
-		return nil
-	}
-	hw, err := net.ParseMAC(string(b))
-	if err != nil {
-		return fmt.Errorf("trace: bad MAC %q: %w", b, err)
-	}
-	*m = MAC(hw)
-	return nil
-}
+// MAC is hwaddr.MAC, the module's one hardware-address type (colon text
+// in JSON and flags).
+//
+// Deprecated: use hwaddr.MAC; this alias stays for v0 callers.
+type MAC = hwaddr.MAC
 
 // Evidence is one fact a verdict rests on, e.g. {"oper_state", "up"}.
 type Evidence struct {
