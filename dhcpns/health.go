@@ -47,6 +47,9 @@ type Check struct {
 	Summary string `json:"summary"`
 	// Evidence lists what was read: paths, pids, states, file lines.
 	Evidence []string `json:"evidence,omitempty"`
+	// Reason says why the check is not ok, as a typed fact (ReasonNone
+	// when it is ok or has no particular reason).
+	Reason Reason `json:"reason,omitzero"`
 }
 
 // DnsmasqStatus is what FindDnsmasq found for one network.
