@@ -222,7 +222,7 @@ func nodeNICs(obs *Observation) []nicReq {
 				continue
 			}
 			for _, p := range b.Ports {
-				if p.Kind == linuxbridge.PortTap && !seen[p.Name] {
+				if isVMTap(obs, &p) && !seen[p.Name] {
 					seen[p.Name] = true
 					out = append(out, nicReq{target: Target{Tap: p.Name}})
 				}
@@ -325,7 +325,7 @@ func orphans(obs *Observation, traces []*Trace) []Orphan {
 				continue
 			}
 			for _, p := range b.Ports {
-				if t := byTap[p.Name]; p.Kind == linuxbridge.PortTap && (t == nil || t.Domain == "") {
+				if t := byTap[p.Name]; isVMTap(obs, &p) && (t == nil || t.Domain == "") {
 					out = append(out, Orphan{Kind: OrphanTapNoDomain, Name: p.Name, Verdict: Warn,
 						Detail: fmt.Sprintf("on %s; no libvirt domain's interface targets it (a leftover of a deleted or migrated guest?)", b.Name)})
 				}
@@ -364,7 +364,7 @@ func orphans(obs *Observation, traces []*Trace) []Orphan {
 				continue
 			}
 			for _, p := range b.Ports {
-				if p.Kind == linuxbridge.PortTap && !ports[p.Name] {
+				if isVMTap(obs, &p) && !ports[p.Name] {
 					out = append(out, Orphan{Kind: OrphanTapNoPort, Name: p.Name, Verdict: Warn,
 						Detail: fmt.Sprintf("on %s; no Neutron port bound to %s has this tap", b.Name, obs.Node)})
 				}
@@ -375,4 +375,26 @@ func orphans(obs *Observation, traces []*Trace) []Orphan {
 		return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Name, b.Name))
 	})
 	return out
+}
+
+// isVMTap reports whether a bridge port is a VM NIC's tap: a tap device,
+// or a port Neutron named tap<port> that is not the bridge end of an
+// observed DHCP port (whose twin ns-<port> serves a qdhcp namespace).
+// Router ports (qr-…) on a network node are not told apart.
+func isVMTap(obs *Observation, p *linuxbridge.Port) bool {
+	if p.Kind == linuxbridge.PortTap {
+		return true
+	}
+	if p.Neutron.Kind != linuxbridge.DeviceTap {
+		return false
+	}
+	if obs.DHCP != nil {
+		twin := "ns-" + strings.TrimPrefix(p.Name, "tap")
+		for _, n := range obs.DHCP.Networks {
+			if n.ServingInterface == twin {
+				return false
+			}
+		}
+	}
+	return true
 }
