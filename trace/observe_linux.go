@@ -239,8 +239,32 @@ func (o *observer) observeDomains(ctx context.Context) {
 		return true
 	}
 	if o.nics == nil {
-		for _, s := range stats {
-			add(s.Domain.UUID)
+		// Every domain, 4 RPCs in flight (the client multiplexes them;
+		// libvirtd serves 5 at once per client by default,
+		// max_client_requests).
+		dets := make([]*libvirtinspect.Details, len(stats))
+		errs := make([]error, len(stats))
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 4)
+		for i := range stats {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				dets[i], errs[i] = o.libvirt.Details(ctx, stats[i].Domain.UUID)
+			}()
+		}
+		wg.Wait()
+		for i, det := range dets {
+			switch {
+			case errs[i] != nil && !libvirtinspect.IsNotFound(errs[i]):
+				if lv.LookupErrors == nil {
+					lv.LookupErrors = map[string]string{}
+				}
+				lv.LookupErrors[stats[i].Domain.UUID] = errs[i].Error()
+			case errs[i] == nil:
+				lv.Domains = append(lv.Domains, domainFacts(det, &stats[i]))
+			}
 		}
 		return
 	}
@@ -276,8 +300,8 @@ func (o *observer) observeDomains(ctx context.Context) {
 			given = n.hint.port.MAC
 		}
 		for _, s := range stats {
-			if tap != "" && s.Domain.State == libvirtinspect.StateRunning {
-				continue
+			if tap != "" && s.Domain.State == libvirtinspect.StateRunning && len(s.Interfaces) > 0 {
+				continue // its interfaces' devices are in the stats: not the tap
 			}
 			lv.Searched++
 			if !add(s.Domain.UUID) {
@@ -340,9 +364,19 @@ func (o *observer) observeDHCP(ctx context.Context) error {
 		d.Namespaces = append(d.Namespaces, ns.NetworkID)
 	}
 	var want []string
-	if o.nics == nil {
+	switch {
+	case o.nics == nil && o.obs.Role == RoleNetwork:
+		// The NICs are the hosts files' rows: every network.
 		want = d.Namespaces
-	} else {
+	case o.nics == nil:
+		// The networks of the node's NICs (a qdhcp namespace no NIC here
+		// uses belongs to no trace).
+		for _, v := range o.views() {
+			if v.id.NetworkID != "" && !slices.Contains(want, v.id.NetworkID) {
+				want = append(want, v.id.NetworkID)
+			}
+		}
+	default:
 		var macs []hwaddr.MAC
 		for _, n := range o.nics {
 			v := resolve(o.obs, n.target, n.hint)

@@ -309,8 +309,8 @@ func (v *view) findDomain(t Target, given hwaddr.MAC) {
 	if d == nil && t.Domain == "" {
 		for i := range lv.Domains {
 			c := &lv.Domains[i]
-			if tap != "" && c.State == libvirtinspect.StateRunning {
-				continue
+			if tap != "" && c.Running {
+				continue // its interfaces' devices are in Stats: not the tap
 			}
 			if i := pickInterface(c, tap, given, v.tap); i != nil && (tap == "" || i.Target == tap) {
 				d, how = c, "its XML has an interface on "+tap
