@@ -51,7 +51,7 @@ func (f *fakeLibvirt) Details(_ context.Context, ref string) (*libvirtinspect.De
 }
 
 type fakeDHCP struct {
-	netID string
+	netID  string
 	sweeps [][]netip.Addr
 	answer net.HardwareAddr
 }
