@@ -31,9 +31,7 @@ func (v *view) trace(withHost bool) *Trace {
 		t.Domain = v.dom.Name
 	}
 	if !v.role.compute() {
-		if id.Target.Tap == "" && id.Target.PortID == "" {
-			t.Tap = ""
-		}
+		t.Tap = "" // the tap is on the compute node
 		for _, k := range []Kind{KindDomain, KindInterface, KindTap, KindBridge, KindPhysicalPort, KindFDB} {
 			t.Hops = append(t.Hops, offNode(k, notComputeSide))
 		}
@@ -159,7 +157,7 @@ func JudgeServer(obs *Observation) (*ServerTrace, error) {
 // serverNode is the node name the port hop compares binding hosts with
 // ("" disables the comparison).
 func serverNode(obs *Observation) string {
-	if obs.Node == "-" || obs.Role == RoleNetwork {
+	if obs.Settings.IgnoreBinding || obs.Role == RoleNetwork {
 		return "" // a network node traces ports bound elsewhere by design
 	}
 	return obs.Node
