@@ -2,6 +2,7 @@ package trace
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -25,6 +26,10 @@ func (f *fakeBridges) Snapshot(context.Context) (*linuxbridge.Snapshot, error) {
 	s := f.snaps[min(f.n, len(f.snaps)-1)]
 	f.n++
 	return s, nil
+}
+
+func (f *fakeBridges) Link(_ context.Context, name string) (*linuxbridge.Link, error) {
+	return nil, fmt.Errorf("%w: no interface %s", linuxbridge.ErrNotFound, name)
 }
 
 type fakeLibvirt struct{ doms []libvirtinspect.Details }

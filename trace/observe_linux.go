@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -19,14 +18,13 @@ import (
 	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // bridgeSource is what the observation reads the bridges through
 // (*linuxbridge.Inspector).
 type bridgeSource interface {
 	Snapshot(ctx context.Context) (*linuxbridge.Snapshot, error)
+	Link(ctx context.Context, name string) (*linuxbridge.Link, error)
 }
 
 // libvirtSource is what the observation reads the domains through
@@ -128,7 +126,7 @@ func (o *observer) observe(ctx context.Context) error {
 	}
 	views := o.views()
 	if role.compute() {
-		o.observeLinks(views)
+		o.observeLinks(ctx, views)
 	}
 	if role.dhcp() && !c.NoARP {
 		o.probe(ctx, views)
@@ -565,7 +563,7 @@ func (o *observer) probe(ctx context.Context, views []*view) {
 
 // observeLinks looks up the interfaces the physical-port hops expect but
 // did not find on a bridge.
-func (o *observer) observeLinks(views []*view) {
+func (o *observer) observeLinks(ctx context.Context, views []*view) {
 	need := map[string]bool{}
 	for _, v := range views {
 		if v.bridge == nil {
@@ -574,54 +572,35 @@ func (o *observer) observeLinks(views []*view) {
 		v.needLinks = need
 		v.bridgeHops()
 		// A second pass for the parent of a missing VLAN interface.
-		o.lookupLinks(need)
+		o.lookupLinks(ctx, need)
 		v.bridgeHops()
 		v.needLinks = nil
 	}
-	o.lookupLinks(need)
+	o.lookupLinks(ctx, need)
 }
 
-func (o *observer) lookupLinks(need map[string]bool) {
+func (o *observer) lookupLinks(ctx context.Context, need map[string]bool) {
 	bf := o.obs.Bridges
 	for name := range need {
 		if slices.ContainsFunc(bf.Links, func(l LinkFacts) bool { return l.Name == name }) {
 			continue
 		}
-		bf.Links = append(bf.Links, o.lookupLink(name))
+		bf.Links = append(bf.Links, o.lookupLink(ctx, name))
 	}
 	slices.SortFunc(bf.Links, func(a, b LinkFacts) int { return strings.Compare(a.Name, b.Name) })
 }
 
 // lookupLink reads one interface in the bridges' namespace.
-func (o *observer) lookupLink(name string) LinkFacts {
+func (o *observer) lookupLink(ctx context.Context, name string) LinkFacts {
 	st := LinkFacts{Name: name}
-	get := func() error {
-		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-		if err != nil {
-			return err
-		}
-		defer h.Close()
-		l, err := h.LinkByName(name)
-		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) {
-			st.Missing = true
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		a := l.Attrs()
-		st.Index, st.Up, st.LowerUp, st.OperState = a.Index, a.Flags&net.FlagUp != 0, a.RawFlags&unix.IFF_LOWER_UP != 0, strings.ToLower(a.OperState.String())
-		return nil
-	}
-	var err error
-	if o.c.BridgeNetNS == "" {
-		err = get()
-	} else {
-		err = inNetNS(o.c.BridgeNetNS, get)
-	}
-	if err != nil {
+	l, err := o.bridges.Link(ctx, name)
+	switch {
+	case linuxbridge.IsNotFound(err):
+		st.Missing = true
+	case err != nil:
 		st.Error = err.Error()
+	default:
+		st.Index, st.Up, st.LowerUp, st.OperState = l.Index, l.Up, l.LowerUp, l.OperState.String()
 	}
 	return st
 }
