@@ -23,7 +23,7 @@ func TestResolveMACOrderOfTrust(t *testing.T) {
 		br := linuxbridge.Bridge{Name: linuxbridge.NetworkBridgeName(netID), Neutron: linuxbridge.DeviceName{Kind: linuxbridge.DeviceBridge, IDPrefix: netID[:11]},
 			Ports: []linuxbridge.Port{{Name: tap, Kind: linuxbridge.PortTap, MAC: linuxbridge.TapMAC(net.HardwareAddr(guest))}}}
 		o := &Observation{Role: RoleAllInOne, Bridges: &BridgeFacts{Before: &linuxbridge.Snapshot{Bridges: []linuxbridge.Bridge{br}}},
-			DHCP: &DHCPFacts{Namespaces: []string{netID}, Networks: []NetworkFacts{{NetworkID: netID, HostsPath: "/x/host"}}},
+			DHCP:    &DHCPFacts{Namespaces: []string{netID}, Networks: []NetworkFacts{{NetworkID: netID, HostsPath: "/x/host"}}},
 			Libvirt: &LibvirtFacts{}, Settings: Settings{Libvirt: true}}
 		if withDomain {
 			o.Libvirt.Domains = []DomainFacts{{Name: "instance-1", UUID: "u1", State: libvirtinspect.StateRunning, Running: true,
