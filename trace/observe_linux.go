@@ -115,14 +115,29 @@ func (o *observer) observe(ctx context.Context) error {
 			return fmt.Errorf("trace: read bridges and FDB: %w", err)
 		}
 		obs.Bridges.Before, obs.Bridges.BeforeAt = snap, time.Now()
-		if o.libvirt != nil {
-			o.observeDomains(ctx)
-		}
 	}
+	// The domains are read while the DHCP side is: both wait on daemons
+	// (libvirtd's RPCs, /proc and the namespaces), and a NIC's network
+	// does not depend on its domain. The goroutine resolves on a copy of
+	// the observation taken now; obs.Libvirt is set once it is done.
+	var lv *LibvirtFacts
+	var wg sync.WaitGroup
+	if role.compute() && o.libvirt != nil {
+		base := *obs
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lv = o.observeDomains(ctx, &base)
+		}()
+	}
+	var dhcpErr error
 	if role.dhcp() {
-		if err := o.observeDHCP(ctx); err != nil {
-			return err
-		}
+		dhcpErr = o.observeDHCP(ctx)
+	}
+	wg.Wait()
+	obs.Libvirt = lv
+	if dhcpErr != nil {
+		return dhcpErr
 	}
 	views := o.views()
 	if role.compute() {
@@ -164,8 +179,9 @@ func (o *observer) observe(ctx context.Context) error {
 func (o *observer) views() []*view {
 	var vs []*view
 	if o.nics == nil {
+		ix := newIndex(o.obs)
 		for _, n := range nodeNICs(o.obs) {
-			vs = append(vs, resolve(o.obs, n.target, n.hint))
+			vs = append(vs, resolveIx(o.obs, ix, n.target, n.hint))
 		}
 		return vs
 	}
@@ -198,13 +214,12 @@ func (o *observer) loadAgent() {
 
 // observeDomains takes the first counter sample of every domain and reads
 // the details of the domains the request needs (all in node mode).
-func (o *observer) observeDomains(ctx context.Context) {
+func (o *observer) observeDomains(ctx context.Context, base *Observation) *LibvirtFacts {
 	lv := &LibvirtFacts{Domains: []DomainFacts{}}
-	o.obs.Libvirt = lv
 	stats, err := o.libvirt.Stats(ctx, &libvirtinspect.StatsRequest{Groups: libvirtinspect.StatsState | libvirtinspect.StatsInterface})
 	if err != nil {
 		lv.Error = err.Error()
-		return
+		return lv
 	}
 	lv.StatsAt = time.Now()
 	byUUID := map[string]*libvirtinspect.DomainStats{}
@@ -264,10 +279,10 @@ func (o *observer) observeDomains(ctx context.Context) {
 				lv.Domains = append(lv.Domains, domainFacts(det, &stats[i]))
 			}
 		}
-		return
+		return lv
 	}
 	for _, n := range o.nics {
-		v := resolve(o.obs, n.target, n.hint)
+		v := resolve(base, n.target, n.hint)
 		tap := v.id.Tap
 		if n.target.Domain != "" {
 			if !add(n.target.Domain) && v.id.ServerID != "" && v.id.ServerID != n.target.Domain {
@@ -311,6 +326,7 @@ func (o *observer) observeDomains(ctx context.Context) {
 			}
 		}
 	}
+	return lv
 }
 
 func domainFacts(det *libvirtinspect.Details, s *libvirtinspect.DomainStats) DomainFacts {
