@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
@@ -49,7 +50,7 @@ func TestAcceptanceTrace(t *testing.T) {
 	tap := linuxbridge.PortTapName(port.ID)
 	brq := linuxbridge.NetworkBridgeName(netID)
 	waitFor(ctx, t, "a renewed lease for "+port.MAC.String(), func() (bool, string) {
-		h, err := dhcpns.CheckHealth(ctx, nil, netID, port.MAC)
+		h, err := dhcpns.CheckHealth(ctx, nil, netID, hwaddr.MAC(port.MAC))
 		if err != nil {
 			return false, err.Error()
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/libvirtinspect"
@@ -220,8 +221,8 @@ func checkNode(ctx context.Context, t *testing.T, p pass) {
 		t.Errorf("bridge = %s up=%t neutron=%+v; want %s, up, naming network %s", bridge.Name, bridge.Up, bridge.Neutron, brName, netID)
 	}
 	tap, _ := bridge.Port(tapName)
-	if tap.Kind != linuxbridge.PortTap || !bytes.Equal(tap.MAC, linuxbridge.TapMAC(port.MAC)) || !linuxbridge.SameNIC(tap.MAC, port.MAC) || !tap.Neutron.Matches(port.ID) {
-		t.Errorf("tap = %+v; want a tap with MAC %s naming port %s", tap, linuxbridge.TapMAC(port.MAC), port.ID)
+	if tap.Kind != linuxbridge.PortTap || !bytes.Equal(tap.MAC, linuxbridge.TapMAC(hwaddr.MAC(port.MAC))) || !linuxbridge.SameNIC(tap.MAC, hwaddr.MAC(port.MAC)) || !tap.Neutron.Matches(port.ID) {
+		t.Errorf("tap = %+v; want a tap with MAC %s naming port %s", tap, linuxbridge.TapMAC(hwaddr.MAC(port.MAC)), port.ID)
 	}
 	if nic, _ := bridge.Port(providerNIC); nic.Kind != linuxbridge.PortVeth || !nic.Up {
 		t.Errorf("%s = %+v; want aio's veth, up", providerNIC, nic)
@@ -241,7 +242,7 @@ func checkNode(ctx context.Context, t *testing.T, p pass) {
 	var h *dhcpns.Health
 	waitFor(ctx, t, "a healthy DHCP namespace with a renewed lease for "+port.MAC.String(), func() (bool, string) {
 		var err error
-		h, err = dhcpns.CheckHealth(ctx, nil, netID, port.MAC)
+		h, err = dhcpns.CheckHealth(ctx, nil, netID, hwaddr.MAC(port.MAC))
 		if err != nil {
 			return false, err.Error()
 		}
@@ -314,7 +315,7 @@ func checkNode(ctx context.Context, t *testing.T, p pass) {
 	}
 
 	// linuxbridge FDB: the guest's MAC was learned on its tap.
-	entries, err := br.WhereIs(ctx, port.MAC)
+	entries, err := br.WhereIs(ctx, hwaddr.MAC(port.MAC))
 	if err != nil {
 		t.Fatalf("WhereIs(%s): %v", port.MAC, err)
 	}

@@ -2,15 +2,16 @@ package dhcpns
 
 import (
 	"encoding/binary"
-	"net"
 	"net/netip"
 	"time"
+
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // ARPReply is one answer to an ARP request.
 type ARPReply struct {
 	// MAC is the responder's hardware address (ARP sender hardware address).
-	MAC net.HardwareAddr `json:"mac"`
+	MAC hwaddr.MAC `json:"mac"`
 	// RTT is the time from sending the latest request for the target to
 	// reading this reply.
 	RTT time.Duration `json:"rtt"`
@@ -81,7 +82,7 @@ const (
 
 // arpRequest builds a broadcast ARP request frame for target from
 // (srcMAC, srcIP) into b (at least arpFrameLen bytes).
-func arpRequest(b []byte, srcMAC net.HardwareAddr, srcIP, target netip.Addr) []byte {
+func arpRequest(b []byte, srcMAC hwaddr.MAC, srcIP, target netip.Addr) []byte {
 	b = b[:arpFrameLen]
 	copy(b[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	copy(b[6:12], srcMAC)
@@ -102,7 +103,7 @@ func arpRequest(b []byte, srcMAC net.HardwareAddr, srcIP, target netip.Addr) []b
 
 // parseARPReply returns the sender of an Ethernet/IPv4 ARP reply addressed
 // to ourMAC (target hardware address). ok is false for anything else.
-func parseARPReply(b []byte, ourMAC net.HardwareAddr) (mac net.HardwareAddr, ip netip.Addr, ok bool) {
+func parseARPReply(b []byte, ourMAC hwaddr.MAC) (mac hwaddr.MAC, ip netip.Addr, ok bool) {
 	if len(b) < arpFrameLen || binary.BigEndian.Uint16(b[12:14]) != etherTypeARP {
 		return nil, netip.Addr{}, false
 	}
@@ -114,5 +115,5 @@ func parseARPReply(b []byte, ourMAC net.HardwareAddr) (mac net.HardwareAddr, ip 
 	if ourMAC != nil && string(a[18:24]) != string(ourMAC) {
 		return nil, netip.Addr{}, false
 	}
-	return net.HardwareAddr(append([]byte(nil), a[8:14]...)), netip.AddrFrom4([4]byte(a[14:18])), true
+	return hwaddr.MAC(append([]byte(nil), a[8:14]...)), netip.AddrFrom4([4]byte(a[14:18])), true
 }

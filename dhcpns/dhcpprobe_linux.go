@@ -10,6 +10,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/mdlayher/packet"
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -28,7 +29,7 @@ import (
 // the probe's port. Neutron's dnsmasq answers only MACs in its hosts file:
 // a MAC that is not there gets no OFFER (ErrNoReply). Needs CAP_NET_ADMIN,
 // CAP_NET_RAW and CAP_SYS_ADMIN.
-func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC net.HardwareAddr, opts *DHCPProbeOptions) (*DHCPOffer, error) {
+func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC hwaddr.MAC, opts *DHCPProbeOptions) (*DHCPOffer, error) {
 	if len(clientMAC) != 6 {
 		return nil, fmt.Errorf("dhcpns: DHCP probe: client MAC %q is not an Ethernet address", clientMAC)
 	}
@@ -92,7 +93,7 @@ func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC net
 	}
 
 	var conn *packet.Conn
-	var srcMAC net.HardwareAddr
+	var srcMAC hwaddr.MAC
 	err = inNetNS(int(probeNS.Fd()), "probe namespace", func() error {
 		l, err := netlink.LinkByName(probeEnd)
 		if err != nil {
@@ -105,7 +106,7 @@ func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC net
 		if err != nil {
 			return err
 		}
-		srcMAC = ifi.HardwareAddr
+		srcMAC = hwaddr.MAC(ifi.HardwareAddr)
 		conn, err = packet.Listen(ifi, packet.Raw, etherTypeIPv4, nil)
 		return err
 	})

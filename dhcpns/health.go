@@ -1,6 +1,6 @@
 package dhcpns
 
-import "net"
+import "github.com/vifpath/vifpath/hwaddr"
 
 // CheckStatus is the outcome of one health check. The zero value means
 // unknown.
@@ -96,7 +96,7 @@ type Health struct {
 	NetworkID string `json:"network_id"`
 	// MAC is the port MAC asked about, nil if none (host and lease checks
 	// are then skipped).
-	MAC net.HardwareAddr `json:"mac,omitempty"`
+	MAC hwaddr.MAC `json:"mac,omitempty"`
 	// Status is the worst status among Checks.
 	Status CheckStatus `json:"status"`
 	// Checks are the verdicts in order: namespace, dnsmasq, interface, host,

@@ -3,6 +3,7 @@ package dhcpns
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -31,7 +32,7 @@ func probeLinks(t *testing.T, ns *testutil.NetNS) []string {
 func TestIntegrationProbeDHCP(t *testing.T) {
 	testutil.RequireRoot(t)
 	n := testutil.NewDHCPNetwork(t, t.TempDir(), netip.MustParsePrefix("192.168.31.64/27"), false)
-	d := n.StartDnsmasq(t, testutil.DnsmasqOptions{Hosts: []testutil.DnsmasqHost{{MAC: macA, IP: ipA}}})
+	d := n.StartDnsmasq(t, testutil.DnsmasqOptions{Hosts: []testutil.DnsmasqHost{{MAC: net.HardwareAddr(macA), IP: ipA}}})
 	cfg := &Config{NetNSDir: n.Host.Dir, StateDir: d.StateDir}
 	opts := &DHCPProbeOptions{BridgeNetNS: n.Host.Path, Timeout: 2 * time.Second, Retransmit: 200 * time.Millisecond}
 	ctx := context.Background()

@@ -1,9 +1,10 @@
 package dhcpns
 
 import (
-	"net"
 	"net/netip"
 	"time"
+
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // NamespaceInfo names one qdhcp namespace found in the netns run directory.
@@ -57,7 +58,7 @@ type Link struct {
 	// loopback and physical devices), ….
 	Kind string `json:"kind"`
 	// MAC is the hardware address.
-	MAC net.HardwareAddr `json:"mac,omitempty"`
+	MAC hwaddr.MAC `json:"mac,omitempty"`
 	// MTU is the link's MTU.
 	MTU int `json:"mtu"`
 	// AdminUp is true when the link is set up (IFF_UP).
@@ -121,7 +122,7 @@ type Neighbor struct {
 	IP netip.Addr `json:"ip"`
 	// MAC is its link-layer address, nil while unresolved (INCOMPLETE or
 	// FAILED).
-	MAC net.HardwareAddr `json:"mac,omitempty"`
+	MAC hwaddr.MAC `json:"mac,omitempty"`
 	// LinkIndex and Link name the interface.
 	LinkIndex int    `json:"link_index"`
 	Link      string `json:"link"`

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -245,7 +246,7 @@ func convLink(l netlink.Link) Link {
 		PeerNetNSID: -1,
 	}
 	if len(a.HardwareAddr) > 0 {
-		out.MAC = append(net.HardwareAddr(nil), a.HardwareAddr...)
+		out.MAC = append(hwaddr.MAC(nil), a.HardwareAddr...)
 	}
 	if a.ParentIndex != 0 {
 		out.PeerIndex = a.ParentIndex
@@ -355,7 +356,7 @@ func convNeigh(x netlink.Neigh, names map[int]string) (Neighbor, bool) {
 	}
 	nb := Neighbor{IP: ip, LinkIndex: x.LinkIndex, Link: names[x.LinkIndex], State: []string{}}
 	if len(x.HardwareAddr) > 0 {
-		nb.MAC = append(net.HardwareAddr(nil), x.HardwareAddr...)
+		nb.MAC = append(hwaddr.MAC(nil), x.HardwareAddr...)
 	}
 	for _, n := range nudNames {
 		if x.State&n.bit != 0 {

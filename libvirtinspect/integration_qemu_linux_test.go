@@ -3,7 +3,6 @@ package libvirtinspect_test
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/vishvananda/netlink"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/libvirtinspect"
 )
@@ -350,7 +350,7 @@ func TestIntegrationQemuGuest(t *testing.T) {
 	}
 }
 
-func mustMAC(t *testing.T, s string) net.HardwareAddr {
+func mustMAC(t *testing.T, s string) hwaddr.MAC {
 	t.Helper()
 	m, err := parseMAC(s)
 	if err != nil {

@@ -2,11 +2,11 @@ package libvirtinspect
 
 import (
 	"bufio"
+	"net/netip"
 
 	"encoding/json"
 	"errors"
 	"io/fs"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 func TestParseDomainXMLNova(t *testing.T) {
@@ -37,14 +39,14 @@ func TestParseDomainXMLNova(t *testing.T) {
 			ProjectUUID: "0e28594ddbe7463188629949de692f18", ProjectName: "admin",
 			RootType: "image", RootUUID: "b1199e44-960b-4c65-8287-bdf5454eb889",
 			Ports: []NovaPort{{UUID: "31f2d3e9-8d9d-4393-b25f-e9e4ead0ec80",
-				IPs: []NovaIP{{Type: "fixed", Address: "192.168.31.72", Version: 4}}}},
+				IPs: []NovaIP{{Type: "fixed", Address: netip.MustParseAddr("192.168.31.72"), Version: 4}}}},
 		},
 		Interfaces: []Interface{{
 			Type: "bridge", Source: "brqc3e375fb-0a", Bridge: "brqc3e375fb-0a", Target: "tap31f2d3e9-8d",
 			MAC: mac(t, "fa:16:3e:57:19:35"), Model: "virtio", MTU: 1500, Alias: "net0",
 		}},
 	}
-	if d := cmp.Diff(want, x); d != "" {
+	if d := cmp.Diff(want, x, cmpopts.EquateComparable(netip.Addr{})); d != "" {
 		t.Errorf("ParseDomainXML (-want +got):\n%s", d)
 	}
 	// And the virsh domiflist rows recorded from the same domain.
@@ -59,8 +61,8 @@ func TestParseDomainXMLNova(t *testing.T) {
 	}
 }
 
-func mac(t testing.TB, s string) net.HardwareAddr {
-	m, err := net.ParseMAC(s)
+func mac(t testing.TB, s string) hwaddr.MAC {
+	m, err := hwaddr.Parse(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"net"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -39,7 +39,7 @@ func ExampleInspector_WhereIs() {
 		log.Fatal(err)
 	}
 	defer in.Close()
-	mac, _ := net.ParseMAC("fa:16:3e:57:19:35")
+	mac := hwaddr.MustParse("fa:16:3e:57:19:35")
 	es, err := in.WhereIs(context.Background(), mac)
 	if errors.Is(err, linuxbridge.ErrNotFound) {
 		fmt.Println("no bridge saw", mac)
@@ -63,8 +63,8 @@ func ExampleParseDeviceName() {
 }
 
 func ExampleTapMAC() {
-	port, _ := net.ParseMAC("fa:16:3e:57:19:35") // the Neutron port's MAC
-	tap := linuxbridge.TapMAC(port)              // what libvirt gives the tap
+	port := hwaddr.MustParse("fa:16:3e:57:19:35") // the Neutron port's MAC
+	tap := linuxbridge.TapMAC(port)               // what libvirt gives the tap
 	fmt.Println(tap, linuxbridge.SameNIC(tap, port))
 	// Output: fe:16:3e:57:19:35 true
 }

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"golang.org/x/sys/unix"
 )
 
@@ -257,7 +257,7 @@ func (in *Inspector) FDB(ctx context.Context) ([]FDBEntry, error) {
 // port's own "permanent" address). The error satisfies
 // errors.Is(err, ErrNotFound) when no bridge knows mac: no frame from it
 // reached a bridge within the ageing time (300 s by default).
-func (in *Inspector) WhereIs(ctx context.Context, mac net.HardwareAddr) ([]FDBEntry, error) {
+func (in *Inspector) WhereIs(ctx context.Context, mac hwaddr.MAC) ([]FDBEntry, error) {
 	if len(mac) == 0 {
 		return nil, fmt.Errorf("linuxbridge: WhereIs: empty MAC address")
 	}
@@ -537,7 +537,7 @@ func (in *Inspector) loadFDB(ctx context.Context) error {
 
 // fdbLocked dumps links and the FDB (in parallel) and joins them; only
 // mac's entries if mac is not nil.
-func (in *Inspector) fdbLocked(ctx context.Context, mac net.HardwareAddr) ([]FDBEntry, error) {
+func (in *Inspector) fdbLocked(ctx context.Context, mac hwaddr.MAC) ([]FDBEntry, error) {
 	if err := parallel(
 		func() error { return in.loadLinks(ctx) },
 		func() error { return in.loadFDB(ctx) },
@@ -548,7 +548,7 @@ func (in *Inspector) fdbLocked(ctx context.Context, mac net.HardwareAddr) ([]FDB
 }
 
 // buildFDB joins in.neighs with in.links.
-func (in *Inspector) buildFDB(mac net.HardwareAddr) []FDBEntry {
+func (in *Inspector) buildFDB(mac hwaddr.MAC) []FDBEntry {
 	var out []FDBEntry
 	for i := range in.neighs {
 		n := &in.neighs[i]

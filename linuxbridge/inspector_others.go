@@ -5,8 +5,9 @@ package linuxbridge
 import (
 	"context"
 	"fmt"
-	"net"
 	"runtime"
+
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 var errNotLinux = fmt.Errorf("linuxbridge: not implemented on %s: Linux bridges exist only on Linux", runtime.GOOS)
@@ -44,6 +45,6 @@ func (in *Inspector) BridgeForNetwork(ctx context.Context, networkID string) (*B
 func (in *Inspector) FDB(ctx context.Context) ([]FDBEntry, error) { return nil, errNotLinux }
 
 // WhereIs fails: not implemented on this GOOS.
-func (in *Inspector) WhereIs(ctx context.Context, mac net.HardwareAddr) ([]FDBEntry, error) {
+func (in *Inspector) WhereIs(ctx context.Context, mac hwaddr.MAC) ([]FDBEntry, error) {
 	return nil, errNotLinux
 }

@@ -3,6 +3,7 @@ package trace
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -107,7 +108,7 @@ func (r *runner) findDomain(ctx context.Context, target Target) {
 			}
 		}
 		if !r.macExact && len(d.iface.MAC) == 6 {
-			r.mac, r.macFrom, r.macExact = d.iface.MAC, "libvirt interface of "+d.det.Name, true
+			r.mac, r.macFrom, r.macExact = net.HardwareAddr(d.iface.MAC), "libvirt interface of "+d.det.Name, true
 			r.macLibvirt = true
 		}
 	}

@@ -175,7 +175,7 @@ func (r *runner) resolve(snap *linuxbridge.Snapshot, t Target) {
 		b := &snap.Bridges[i]
 		for j := range b.Ports {
 			p := &b.Ports[j]
-			if (name != "" && p.Name == name) || (t.MAC != nil && name == "" && r.tap == nil && linuxbridge.SameNIC(p.MAC, net.HardwareAddr(t.MAC))) {
+			if (name != "" && p.Name == name) || (t.MAC != nil && name == "" && r.tap == nil && linuxbridge.SameNIC(p.MAC, t.MAC)) {
 				r.bridge, r.tap = b, p
 			}
 		}
@@ -471,7 +471,7 @@ func (r *runner) dhcpHops(ctx context.Context) dhcpResult {
 				if (r.macExact && hst.MAC.String() == r.mac.String()) ||
 					(!r.macExact && r.tap != nil && linuxbridge.SameNIC(r.tap.MAC, hst.MAC)) {
 					if !r.macExact {
-						r.mac, r.macFrom, r.macExact = hst.MAC, fmt.Sprintf("%s line %d", hostsPath, hst.Line), true
+						r.mac, r.macFrom, r.macExact = net.HardwareAddr(hst.MAC), fmt.Sprintf("%s line %d", hostsPath, hst.Line), true
 					}
 					r.hostsMAC = true
 					break
@@ -482,7 +482,7 @@ func (r *runner) dhcpHops(ctx context.Context) dhcpResult {
 	if r.mac != nil {
 		r.t.PortMAC = MAC(r.mac)
 	}
-	health, err := dhcpns.CheckHealth(ctx, r.dcfg(), netID, r.mac)
+	health, err := dhcpns.CheckHealth(ctx, r.dcfg(), netID, MAC(r.mac))
 	if err != nil {
 		return dhcpResult{hops: append([]Hop{{Kind: KindDHCPNS, Name: dhcpns.NamespaceName(netID), Summary: "health check failed: " + err.Error()}}, unknownDHCP("not reached")...)}
 	}

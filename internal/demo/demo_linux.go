@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/tuntap"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -216,8 +217,8 @@ func Build(ctx context.Context, cfg *Config) (t *Topology, err error) {
 		{gw, "gw0", nil, nil, true},
 		{host, dhcpPort.Device, nil, br, true},
 		{dhcp, nsDev, dhcpPort.MAC, nil, true},
-		{host, vm1.Device, linuxbridge.TapMAC(vm1.MAC), br, true},
-		{host, vm2.Device, linuxbridge.TapMAC(vm2.MAC), br, false},
+		{host, vm1.Device, net.HardwareAddr(linuxbridge.TapMAC(hwaddr.MAC(vm1.MAC))), br, true},
+		{host, vm2.Device, net.HardwareAddr(linuxbridge.TapMAC(hwaddr.MAC(vm2.MAC))), br, false},
 	} {
 		if err := set(s.h, s.name, s.mac, s.master, s.up); err != nil {
 			return nil, err

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/linuxbridge"
 	"github.com/vifpath/vifpath/trace"
 	"golang.org/x/sys/unix"
@@ -290,7 +291,7 @@ func leaseRow(t *testing.T, p *Path) dhcpns.Lease {
 	if err != nil {
 		t.Fatalf("lease file: %v\n%s", err, b)
 	}
-	l, ok := ls.Find(p.MAC)
+	l, ok := ls.Find(hwaddr.MAC(p.MAC))
 	if !ok {
 		t.Fatalf("no lease row for %s:\n%s", p.MAC, b)
 	}
