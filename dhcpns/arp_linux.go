@@ -96,8 +96,8 @@ func OpenARPProber(ctx context.Context, cfg *Config, namespace, ifname string) (
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) && !errors.Is(err, ErrNotFound) {
-			err = fmt.Errorf("%w: namespace %s: %v", ErrNotFound, path, err)
+		if errors.Is(err, ErrNoNetNS) {
+			err = fmt.Errorf("namespace %s: %w (`ip netns` lists namespaces)", path, ErrNoNetNS)
 		}
 		return nil, fmt.Errorf("dhcpns: open ARP prober on %s in %s: %w", ifname, namespace, err)
 	}

@@ -94,7 +94,7 @@ func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC hwa
 
 	var conn *packet.Conn
 	var srcMAC hwaddr.MAC
-	err = inNetNS(int(probeNS.Fd()), "probe namespace", func() error {
+	err = doInNetNSFile(probeNS, "probe namespace", func() error {
 		l, err := netlink.LinkByName(probeEnd)
 		if err != nil {
 			return err

@@ -120,7 +120,7 @@ func Open(cfg *Config) (*Inspector, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(in.nsPath, &st); err != nil {
 		if errors.Is(err, unix.ENOENT) {
-			return nil, fmt.Errorf("%w: %s does not exist: check `ip netns list` or the path", ErrNoNetNS, in.nsPath)
+			return nil, fmt.Errorf("linuxbridge: open network namespace %s: %w: check `ip netns list` or the path", in.nsPath, ErrNoNetNS)
 		}
 		return nil, fmt.Errorf("linuxbridge: stat network namespace %s: %w", in.nsPath, err)
 	}
@@ -296,7 +296,7 @@ func (in *Inspector) begin(ctx context.Context) error {
 	if in.nsPath != "" {
 		var st unix.Stat_t
 		if err := unix.Stat(in.nsPath, &st); err != nil || st.Dev != in.nsDev || st.Ino != in.nsIno {
-			return fmt.Errorf("%w: %s was deleted (or replaced) after the inspector was opened: close it and open again", ErrNoNetNS, in.nsPath)
+			return fmt.Errorf("linuxbridge: %s was deleted (or replaced) after the inspector was opened: %w: close it and open again", in.nsPath, ErrNoNetNS)
 		}
 	}
 	return nil
