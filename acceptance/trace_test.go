@@ -57,7 +57,7 @@ func TestAcceptanceTrace(t *testing.T) {
 		return h.Status == dhcpns.StatusOK && h.Lease != nil && h.Lease.Renewed(), healthSummary(h)
 	})
 
-	lv, err := libvirtinspect.Open(&libvirtinspect.Config{ReadOnly: true})
+	lv, err := libvirtinspect.NewFromConfig(&libvirtinspect.Config{ReadOnly: true})
 	if err != nil {
 		t.Fatalf("libvirtinspect: %v", err)
 	}
@@ -374,7 +374,7 @@ func ipLink(t *testing.T, args ...string) {
 // linuxbridge.
 func master(t *testing.T, link string) string {
 	t.Helper()
-	in, err := linuxbridge.Open(nil)
+	in, err := linuxbridge.Open(context.Background(), nil)
 	if err != nil {
 		t.Errorf("linuxbridge: %v", err)
 		return ""

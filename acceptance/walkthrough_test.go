@@ -274,7 +274,7 @@ func checkNode(ctx context.Context, t *testing.T, p pass) {
 
 	// libvirtinspect: the domain (UUID = server ID), its interface on the
 	// bridge, and counters that move while we ARP the guest.
-	lv, err := libvirtinspect.Open(&libvirtinspect.Config{ReadOnly: true})
+	lv, err := libvirtinspect.NewFromConfig(&libvirtinspect.Config{ReadOnly: true})
 	if err != nil {
 		t.Fatalf("libvirtinspect: %v", err)
 	}
@@ -287,7 +287,7 @@ func checkNode(ctx context.Context, t *testing.T, p pass) {
 		t.Errorf("domain = %+v; want UUID %s, running, type qemu (TCG)", d.Domain, p.server.ID)
 	}
 	if d.Nova == nil || d.Nova.Name != serverName || len(d.Nova.Ports) != 1 || d.Nova.Ports[0].UUID != port.ID ||
-		len(d.Nova.Ports[0].IPs) != 1 || d.Nova.Ports[0].IPs[0].Address != guestIP.String() || d.Nova.Flavor.Name != flavorMicro {
+		len(d.Nova.Ports[0].IPs) != 1 || d.Nova.Ports[0].IPs[0].Address != guestIP || d.Nova.Flavor.Name != flavorMicro {
 		t.Errorf("nova metadata = %+v; want %s, flavor %s, port %s with %s", d.Nova, serverName, flavorMicro, port.ID, guestIP)
 	}
 	if len(d.Interfaces) != 1 || d.Interfaces[0].Type != "bridge" || d.Interfaces[0].Bridge != brName ||
@@ -328,7 +328,7 @@ func checkNode(ctx context.Context, t *testing.T, p pass) {
 
 func openBridge(t *testing.T) *linuxbridge.Inspector {
 	t.Helper()
-	in, err := linuxbridge.Open(nil)
+	in, err := linuxbridge.Open(context.Background(), nil)
 	if err != nil {
 		t.Fatalf("linuxbridge: %v", err)
 	}
@@ -426,7 +426,7 @@ func checkNanoServer(ctx context.Context, t *testing.T, c *launch.Client, p pass
 		_, ok := b.Port(tapName)
 		return ok, portNames(b)
 	})
-	lv, err := libvirtinspect.Open(&libvirtinspect.Config{ReadOnly: true})
+	lv, err := libvirtinspect.NewFromConfig(&libvirtinspect.Config{ReadOnly: true})
 	if err != nil {
 		t.Fatalf("libvirtinspect: %v", err)
 	}

@@ -48,29 +48,33 @@ type ARPOptions struct {
 	Attempts int
 }
 
-func (o *ARPOptions) attempts() int {
-	if o == nil || o.Attempts <= 0 {
-		return 1
+// orDefault returns a copy of o (nil: the zero ARPOptions) with every
+// zero field set to its documented default; a negative Settle becomes 0.
+func (o *ARPOptions) orDefault() ARPOptions {
+	var d ARPOptions
+	if o != nil {
+		d = *o
 	}
-	return o.Attempts
-}
-
-func (o *ARPOptions) timeout() time.Duration {
-	if o == nil || o.Timeout <= 0 {
-		return time.Second
+	if d.Timeout <= 0 {
+		d.Timeout = time.Second
 	}
-	return o.Timeout
-}
-
-func (o *ARPOptions) settle() time.Duration {
 	switch {
-	case o == nil || o.Settle == 0:
-		return 2 * time.Millisecond
-	case o.Settle < 0:
-		return 0
+	case d.Settle == 0:
+		d.Settle = 2 * time.Millisecond
+	case d.Settle < 0:
+		d.Settle = 0
 	}
-	return o.Settle
+	if d.Attempts <= 0 {
+		d.Attempts = 1
+	}
+	return d
 }
+
+func (o *ARPOptions) attempts() int { return o.orDefault().Attempts }
+
+func (o *ARPOptions) timeout() time.Duration { return o.orDefault().Timeout }
+
+func (o *ARPOptions) settle() time.Duration { return o.orDefault().Settle }
 
 const (
 	etherTypeARP  = 0x0806

@@ -15,9 +15,15 @@ type DHCPProbeOptions struct {
 	// Bridge is the network's bridge. Zero value: Neutron's name,
 	// "brq" + the first 11 characters of the network ID.
 	Bridge string
-	// BridgeNetNS is the path of the network namespace holding the bridge.
-	// Zero value: the process's own namespace (/proc/self/ns/net), where
-	// the linuxbridge agent puts brq bridges.
+	// BridgeNetNSPath is the path of the network namespace holding the
+	// bridge (the module names every namespace path field NetNSPath, as
+	// linuxbridge.Config.NetNSPath). Zero value: the process's own
+	// namespace (/proc/self/ns/net), where the linuxbridge agent puts brq
+	// bridges.
+	BridgeNetNSPath string
+	// BridgeNetNS is BridgeNetNSPath, used when that is empty.
+	//
+	// Deprecated: use BridgeNetNSPath.
 	BridgeNetNS string
 	// Timeout bounds the whole probe. Zero value: 3 s. A ctx deadline that
 	// comes earlier wins.
@@ -27,19 +33,33 @@ type DHCPProbeOptions struct {
 	Retransmit time.Duration
 }
 
-func (o *DHCPProbeOptions) timeout() time.Duration {
-	if o == nil || o.Timeout <= 0 {
-		return 3 * time.Second
+// orDefault returns a copy of o (nil: the zero DHCPProbeOptions) with every
+// zero field set to its documented default, except Bridge, which depends
+// on the network.
+func (o *DHCPProbeOptions) orDefault() DHCPProbeOptions {
+	var d DHCPProbeOptions
+	if o != nil {
+		d = *o
 	}
-	return o.Timeout
+	if d.BridgeNetNSPath == "" {
+		d.BridgeNetNSPath = d.BridgeNetNS
+	}
+	if d.BridgeNetNSPath == "" {
+		d.BridgeNetNSPath = "/proc/self/ns/net"
+	}
+	d.BridgeNetNS = d.BridgeNetNSPath
+	if d.Timeout <= 0 {
+		d.Timeout = 3 * time.Second
+	}
+	if d.Retransmit <= 0 {
+		d.Retransmit = 250 * time.Millisecond
+	}
+	return d
 }
 
-func (o *DHCPProbeOptions) retransmit() time.Duration {
-	if o == nil || o.Retransmit <= 0 {
-		return 250 * time.Millisecond
-	}
-	return o.Retransmit
-}
+func (o *DHCPProbeOptions) timeout() time.Duration { return o.orDefault().Timeout }
+
+func (o *DHCPProbeOptions) retransmit() time.Duration { return o.orDefault().Retransmit }
 
 // DHCPOffer is what a DHCP server offered to a DISCOVER.
 type DHCPOffer struct {

@@ -22,7 +22,7 @@ import (
 // Frames sent from inside qdhcp-<network> never reach that namespace's own
 // dnsmasq, so the probe uses its own endpoint: a new anonymous namespace
 // with a veth whose other end ("dhp-…") is attached to the bridge in
-// opts.BridgeNetNS. The endpoint is removed before ProbeDHCP returns, on
+// opts.BridgeNetNSPath. The endpoint is removed before ProbeDHCP returns, on
 // error and cancellation too; should the process die meanwhile, the kernel
 // removes it with the namespace. The DISCOVER sets the broadcast flag and
 // comes from the veth's own MAC, so the bridge never learns clientMAC on
@@ -39,10 +39,7 @@ func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC hwa
 	if opts != nil && opts.Bridge != "" {
 		bridge = opts.Bridge
 	}
-	brNS := "/proc/self/ns/net"
-	if opts != nil && opts.BridgeNetNS != "" {
-		brNS = opts.BridgeNetNS
-	}
+	brNS := opts.orDefault().BridgeNetNSPath
 	fail := func(f string, a ...any) error {
 		return fmt.Errorf("dhcpns: DHCP probe for %s on bridge %s: "+f, append([]any{clientMAC, bridge}, a...)...)
 	}

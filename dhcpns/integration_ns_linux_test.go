@@ -134,7 +134,7 @@ func TestIntegrationInspectMatchesIproute2(t *testing.T) {
 		if l.Link != "" {
 			l.LinkIndex = index[l.Link]
 		}
-		r := linkRow{Index: l.IfIndex, Name: l.IfName, MTU: l.MTU, MAC: l.Address, State: l.OperState, PeerIndex: l.LinkIndex, PeerNetNSID: -1}
+		r := linkRow{Index: l.IfIndex, Name: l.IfName, MTU: l.MTU, MAC: l.Address, State: strings.ToLower(l.OperState), PeerIndex: l.LinkIndex, PeerNetNSID: -1}
 		if l.LinkNetnsID != nil {
 			r.PeerNetNSID = *l.LinkNetnsID
 		}

@@ -65,7 +65,7 @@ func TestIntegrationNamespaceSafety(t *testing.T) {
 	g.NS.AddAddr(t, g.If, "192.168.31.72/27")
 	cfg := &Config{NetNSDir: n.Host.Dir, StateDir: d.StateDir}
 	qname, serveIf := n.QDHCP.Name, n.ServeIf
-	dhcpOpts := &DHCPProbeOptions{BridgeNetNS: n.Host.Path, Timeout: 5 * time.Second}
+	dhcpOpts := &DHCPProbeOptions{BridgeNetNSPath: n.Host.Path, Timeout: 5 * time.Second}
 	ctx := context.Background()
 	peerIP := ipA
 

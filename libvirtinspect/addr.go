@@ -8,6 +8,7 @@ import (
 
 	libvirt "github.com/digitalocean/go-libvirt"
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/internal/sentinel"
 )
 
 // AddrSource is where `virsh domifaddr --source` gets addresses from. The
@@ -187,4 +188,4 @@ func (c *Client) InterfaceAddresses(ctx context.Context, ref string, sources ...
 	return reports, nil
 }
 
-var errUnknownSource = &sentinel{msg: "unknown address source (use SourceLease, SourceAgent or SourceARP)"}
+var errUnknownSource = sentinel.New("unknown address source (use SourceLease, SourceAgent or SourceARP)", nil)

@@ -182,7 +182,8 @@ func TestDecodeStatsFixture(t *testing.T) {
 		CPU:        &CPUStats{TimeNs: 5702209000, UserNs: 4727997000, SystemNs: 974211000},
 		Balloon:    &BalloonStats{CurrentKiB: 131072, MaximumKiB: 131072, RSSKiB: 215496},
 		VCPU:       &VCPUStats{Current: 1, Maximum: 1, VCPUs: []VCPUStat{{State: 1, TimeNs: 5160000000, DelayNs: 364336818}}},
-		Interfaces: []InterfaceStats{{Name: "tap31f2d3e9-8d", RxBytes: 2280, RxPackets: 24, TxBytes: 2028, TxPackets: 21}},
+		// virsh domstats: net.0.rx.bytes=2280 rx.pkts=24 (the guest received), tx.bytes=2028 tx.pkts=21 (sent); seen from the tap they swap.
+		Interfaces: []InterfaceStats{{Name: "tap31f2d3e9-8d", RxBytes: 2028, RxPackets: 21, TxBytes: 2280, TxPackets: 24}},
 		Blocks: []BlockStats{{Name: "vda", Path: "/var/lib/nova/instances/3fc516db-bae9-4e60-a58c-0d8beace5d6e/disk",
 			BackingIndex: 1, RdReqs: 1, RdBytes: 512, RdTimesNs: 193939, Capacity: 1073741824, Physical: 204800}},
 		Extra: map[string]any{
@@ -212,7 +213,7 @@ func TestDecodeStatsTypes(t *testing.T) {
 	if got.State.State != StatePaused || got.State.Reason.String() != "user" {
 		t.Errorf("state = %+v", got.State)
 	}
-	if len(got.Interfaces) != 2 || got.Interfaces[1].Name != "vnet1" || got.Interfaces[1].TxPackets != 9 {
+	if len(got.Interfaces) != 2 || got.Interfaces[1].Name != "vnet1" || got.Interfaces[1].RxPackets != 9 {
 		t.Errorf("interfaces = %+v", got.Interfaces)
 	}
 	wantExtra := map[string]any{"perf.cmt": uint64(5), "vm.halt_poll_success_ns": int64(-1), "x.flag": true, "net.bogus": uint64(1)}
@@ -262,18 +263,18 @@ func TestOpenURIs(t *testing.T) {
 		{"qemu+tls://h/system?pkipath=/p", "qemu:///system"},
 		{"qemu+ssh://root@h/system?keyfile=/k&no_verify=1", "qemu:///system"},
 	} {
-		c, err := Open(&Config{URI: tc.uri})
+		c, err := NewFromConfig(&Config{URI: tc.uri})
 		if err != nil {
-			t.Errorf("Open(%q): %v", tc.uri, err)
+			t.Errorf("NewFromConfig(%q): %v", tc.uri, err)
 			continue
 		}
 		if string(c.remoteURI) != tc.remote {
-			t.Errorf("Open(%q) asks libvirtd for %q, want %q", tc.uri, c.remoteURI, tc.remote)
+			t.Errorf("NewFromConfig(%q) asks libvirtd for %q, want %q", tc.uri, c.remoteURI, tc.remote)
 		}
 		c.Close()
 		c.Close()
 	}
-	if _, err := Open(&Config{URI: "qemu+bogus:///system"}); err == nil {
+	if _, err := NewFromConfig(&Config{URI: "qemu+bogus:///system"}); err == nil {
 		t.Error("unsupported transport accepted")
 	}
 }

@@ -13,7 +13,7 @@ import (
 // A `brctl show` for one Neutron network on this host. Needs no
 // privileges in the process's own namespace.
 func ExampleInspector_BridgeForNetwork() {
-	in, err := linuxbridge.Open(nil)
+	in, err := linuxbridge.Open(context.Background(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func ExampleInspector_BridgeForNetwork() {
 // Which port of which bridge learned a guest's MAC, inside a named
 // namespace (needs CAP_SYS_ADMIN to enter it).
 func ExampleInspector_WhereIs() {
-	in, err := linuxbridge.OpenNamespace("qdhcp-c3e375fb-0ac1-4b91-9c66-d297e7d090e6", nil)
+	in, err := linuxbridge.OpenNamespace(context.Background(), nil, "qdhcp-c3e375fb-0ac1-4b91-9c66-d297e7d090e6")
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -100,17 +100,17 @@ func parallel(fns ...func() error) error {
 }
 
 // Open returns an Inspector for the namespace cfg names (nil or an empty
-// NetNSPath: the process's own namespace). Opening another namespace
-// needs CAP_SYS_ADMIN for setns, done once on a fresh locked goroutine;
-// the caller's thread never changes namespace.
-func Open(cfg *Config) (*Inspector, error) {
-	if cfg == nil {
-		cfg = &Config{}
+// NetNSPath: the process's own namespace). It does I/O now: it opens the
+// inspector's netlink sockets, entering the namespace once for that
+// (CAP_SYS_ADMIN, on a fresh locked goroutine; the caller's thread never
+// changes namespace). ctx is checked first; the open itself (a stat, a
+// setns and two sockets) is not interruptible.
+func Open(ctx context.Context, cfg *Config) (*Inspector, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("linuxbridge: open: %w", err)
 	}
-	in := &Inspector{log: cfg.Logger, nsPath: cfg.NetNSPath}
-	if in.log == nil {
-		in.log = slog.New(slog.DiscardHandler)
-	}
+	c := cfg.orDefault()
+	in := &Inspector{log: c.Logger, nsPath: c.NetNSPath}
 	if in.nsPath == "" {
 		if err := in.openConns(); err != nil {
 			return nil, permission(err, "open a netlink socket")
@@ -133,21 +133,15 @@ func Open(cfg *Config) (*Inspector, error) {
 }
 
 // OpenNamespace opens the named namespace (as `ip netns` names it) under
-// cfg.NetNSDir, default /run/netns. cfg.NetNSPath is ignored.
-func OpenNamespace(name string, cfg *Config) (*Inspector, error) {
+// cfg.NetNSDir, default /run/netns, as Open does. cfg.NetNSPath is
+// ignored. The argument order is dhcpns.Open's.
+func OpenNamespace(ctx context.Context, cfg *Config, name string) (*Inspector, error) {
 	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
 		return nil, fmt.Errorf("linuxbridge: bad namespace name %q: want a name such as qdhcp-<network id>", name)
 	}
-	c := Config{}
-	if cfg != nil {
-		c = *cfg
-	}
-	dir := c.NetNSDir
-	if dir == "" {
-		dir = DefaultNetNSDir
-	}
-	c.NetNSPath = filepath.Join(dir, name)
-	return Open(&c)
+	c := cfg.orDefault()
+	c.NetNSPath = filepath.Join(c.NetNSDir, name)
+	return Open(ctx, &c)
 }
 
 // Close closes the socket. It is idempotent; calls after Close return

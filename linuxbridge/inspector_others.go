@@ -17,10 +17,12 @@ var errNotLinux = fmt.Errorf("linuxbridge: not implemented on %s: Linux bridges 
 type Inspector struct{}
 
 // Open fails: not implemented on this GOOS.
-func Open(cfg *Config) (*Inspector, error) { return nil, errNotLinux }
+func Open(ctx context.Context, cfg *Config) (*Inspector, error) { return nil, errNotLinux }
 
 // OpenNamespace fails: not implemented on this GOOS.
-func OpenNamespace(name string, cfg *Config) (*Inspector, error) { return nil, errNotLinux }
+func OpenNamespace(ctx context.Context, cfg *Config, name string) (*Inspector, error) {
+	return nil, errNotLinux
+}
 
 // Close does nothing.
 func (in *Inspector) Close() error { return nil }

@@ -151,7 +151,7 @@ func (tp *topo) learn(t *testing.T, in *linuxbridge.Inspector) {
 func TestIntegrationInspect(t *testing.T) {
 	tp := newTopo(t)
 	ctx := context.Background()
-	in, err := linuxbridge.OpenNamespace(tp.host.Name, &linuxbridge.Config{NetNSDir: tp.host.Dir})
+	in, err := linuxbridge.OpenNamespace(context.Background(), &linuxbridge.Config{NetNSDir: tp.host.Dir}, tp.host.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,14 +439,14 @@ func TestIntegrationErrors(t *testing.T) {
 	testutil.RequireRoot(t)
 	ctx := context.Background()
 	dir := t.TempDir()
-	if _, err := linuxbridge.OpenNamespace("lbmissing", &linuxbridge.Config{NetNSDir: dir}); !errors.Is(err, linuxbridge.ErrNoNetNS) || !errors.Is(err, fs.ErrNotExist) {
+	if _, err := linuxbridge.OpenNamespace(context.Background(), &linuxbridge.Config{NetNSDir: dir}, "lbmissing"); !errors.Is(err, linuxbridge.ErrNoNetNS) || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("OpenNamespace(missing) error %v, want ErrNoNetNS", err)
 	}
-	if _, err := linuxbridge.Open(&linuxbridge.Config{NetNSPath: "/proc/self/ns/uts"}); err == nil {
+	if _, err := linuxbridge.Open(context.Background(), &linuxbridge.Config{NetNSPath: "/proc/self/ns/uts"}); err == nil {
 		t.Error("Open(a UTS namespace) succeeded")
 	}
 	ns := testutil.NewNetNSAt(t, dir, testutil.RandName("lbns"))
-	in, err := linuxbridge.Open(&linuxbridge.Config{NetNSPath: ns.Path})
+	in, err := linuxbridge.Open(context.Background(), &linuxbridge.Config{NetNSPath: ns.Path})
 	if err != nil {
 		t.Fatal(err)
 	}

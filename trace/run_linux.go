@@ -88,7 +88,7 @@ func run(ctx context.Context, cfg *Config, target Target, hints *apiHints) (*Tra
 	}
 	r.loadAgent()
 
-	in, err := linuxbridge.Open(&linuxbridge.Config{NetNSPath: c.BridgeNetNS, Logger: c.Logger})
+	in, err := linuxbridge.Open(ctx, &linuxbridge.Config{NetNSPath: c.BridgeNetNS, Logger: c.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("trace: inspect the bridges' namespace %q: %w", c.BridgeNetNS, err)
 	}

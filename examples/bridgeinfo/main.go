@@ -120,9 +120,9 @@ func inspect(ctx context.Context, w io.Writer, cfg *linuxbridge.Config, o opts) 
 	var in *linuxbridge.Inspector
 	var err error
 	if o.netns != "" {
-		in, err = linuxbridge.OpenNamespace(o.netns, cfg)
+		in, err = linuxbridge.OpenNamespace(ctx, cfg, o.netns)
 	} else {
-		in, err = linuxbridge.Open(cfg)
+		in, err = linuxbridge.Open(ctx, cfg)
 	}
 	if err != nil {
 		return err

@@ -120,7 +120,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			}
 		}
 		if *dhcpFlag != "" {
-			o, err := dhcpns.ProbeDHCP(ctx, cfg, *network, mac, &dhcpns.DHCPProbeOptions{BridgeNetNS: *bridgeNS, Timeout: *dhcpTimeout})
+			o, err := dhcpns.ProbeDHCP(ctx, cfg, *network, mac, &dhcpns.DHCPProbeOptions{BridgeNetNSPath: *bridgeNS, Timeout: *dhcpTimeout})
 			if err != nil && !errors.Is(err, dhcpns.ErrNoReply) {
 				return err
 			}

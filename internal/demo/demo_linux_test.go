@@ -21,7 +21,7 @@ func TestIntegrationBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := linuxbridge.Open(&linuxbridge.Config{NetNSPath: topo.HostPath})
+	in, err := linuxbridge.Open(context.Background(), &linuxbridge.Config{NetNSPath: topo.HostPath})
 	if err != nil {
 		topo.Close()
 		t.Fatal(err)

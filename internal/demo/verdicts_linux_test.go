@@ -348,7 +348,7 @@ func checkNotLearned(t *testing.T, p *Path) {
 	}
 	// linuxbridge agrees with bridge(8) that the tap is a port that does
 	// not learn.
-	in, err := linuxbridge.Open(&linuxbridge.Config{NetNSPath: p.HostPath})
+	in, err := linuxbridge.Open(context.Background(), &linuxbridge.Config{NetNSPath: p.HostPath})
 	if err != nil {
 		t.Fatal(err)
 	}

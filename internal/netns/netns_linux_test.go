@@ -322,7 +322,9 @@ func TestIntegrationRestoreFailsThreadDies(t *testing.T) {
 		}
 		return out
 	}
-	if !settle(func() bool { return len(others(foreignThreads(home))) == 0 && len(others(threadsWithoutSysAdmin())) == 0 }) {
+	if !settle(func() bool {
+		return len(others(foreignThreads(home))) == 0 && len(others(threadsWithoutSysAdmin())) == 0
+	}) {
 		t.Fatalf("threads still outside %s: %v; threads without CAP_SYS_ADMIN: %v (main thread %s)", home, foreignThreads(home), threadsWithoutSysAdmin(), main)
 	}
 	if len(foreignThreads(home)) > 0 {
