@@ -49,6 +49,12 @@ func (o LeaseOrigin) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (o LeaseOrigin) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler; it reads what
+// MarshalText writes.
+func (o *LeaseOrigin) UnmarshalText(b []byte) error {
+	return unmarshalEnum(b, originNames[:], (*int)(o), "lease origin")
+}
+
 // Lease is one row of dnsmasq's lease file:
 // "<expiry> <mac> <ip> <hostname|*> <client-id|*>".
 type Lease struct {

@@ -177,11 +177,11 @@ func TestDecodeStatsFixture(t *testing.T) {
 	name, ps := readDomstats(t, "testdata/domstats.txt")
 	got := DecodeStats(Domain{Name: name, ID: 7}, ps)
 	want := DomainStats{
-		Domain:     Domain{Name: "instance-00000002", ID: 7, State: StateRunning, Reason: Reason{State: StateRunning, Code: 5}},
-		State:      &StateStats{State: StateRunning, Reason: Reason{State: StateRunning, Code: 5}},
-		CPU:        &CPUStats{TimeNs: 5702209000, UserNs: 4727997000, SystemNs: 974211000},
-		Balloon:    &BalloonStats{CurrentKiB: 131072, MaximumKiB: 131072, RSSKiB: 215496},
-		VCPU:       &VCPUStats{Current: 1, Maximum: 1, VCPUs: []VCPUStat{{State: 1, TimeNs: 5160000000, DelayNs: 364336818}}},
+		Domain:  Domain{Name: "instance-00000002", ID: 7, State: StateRunning, Reason: Reason{State: StateRunning, Code: 5}},
+		State:   &StateStats{State: StateRunning, Reason: Reason{State: StateRunning, Code: 5}},
+		CPU:     &CPUStats{TimeNs: 5702209000, UserNs: 4727997000, SystemNs: 974211000},
+		Balloon: &BalloonStats{CurrentKiB: 131072, MaximumKiB: 131072, RSSKiB: 215496},
+		VCPU:    &VCPUStats{Current: 1, Maximum: 1, VCPUs: []VCPUStat{{State: 1, TimeNs: 5160000000, DelayNs: 364336818}}},
 		// virsh domstats: net.0.rx.bytes=2280 rx.pkts=24 (the guest received), tx.bytes=2028 tx.pkts=21 (sent); seen from the tap they swap.
 		Interfaces: []InterfaceStats{{Name: "tap31f2d3e9-8d", RxBytes: 2028, RxPackets: 21, TxBytes: 2280, TxPackets: 24}},
 		Blocks: []BlockStats{{Name: "vda", Path: "/var/lib/nova/instances/3fc516db-bae9-4e60-a58c-0d8beace5d6e/disk",
