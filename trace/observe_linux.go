@@ -17,6 +17,7 @@ import (
 
 	"github.com/vifpath/vifpath/dhcpns"
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/internal/netns"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
 	"github.com/vishvananda/netlink"
@@ -105,7 +106,7 @@ func (o *observer) observe(ctx context.Context) error {
 		o.loadAgent()
 		if o.bridges == nil {
 			var err error
-			in, err = linuxbridge.Open(&linuxbridge.Config{NetNSPath: c.BridgeNetNS, Logger: c.Logger})
+			in, err = linuxbridge.Open(ctx, &linuxbridge.Config{NetNSPath: c.BridgeNetNS, Logger: c.Logger})
 			if err != nil {
 				return fmt.Errorf("trace: inspect the bridges' namespace %q: %w", c.BridgeNetNS, err)
 			}
@@ -584,7 +585,7 @@ func (o *observer) lookupLink(name string) LinkFacts {
 	if o.c.BridgeNetNS == "" {
 		err = get()
 	} else {
-		err = inNetNS(o.c.BridgeNetNS, get)
+		err = netns.Do(o.c.BridgeNetNS, get)
 	}
 	if err != nil {
 		st.Error = err.Error()
@@ -603,7 +604,7 @@ func (o *observer) observeHost() {
 	if c.BridgeNetNS == "" {
 		b, err = os.ReadFile(h.BrNFPath)
 	} else {
-		err = inNetNS(c.BridgeNetNS, func() error {
+		err = netns.Do(c.BridgeNetNS, func() error {
 			var e error
 			b, e = os.ReadFile(h.BrNFPath)
 			return e
