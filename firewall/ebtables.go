@@ -104,6 +104,9 @@ func parseEbRule(line string) (EbRule, error) {
 		case "--among-src":
 			v, _ := next()
 			for _, s := range strings.Split(v, ",") {
+				if s == "" {
+					continue // ebtables-legacy ends the list with a comma
+				}
 				// --among-src may carry "mac=ip" pairs.
 				s, _, _ = strings.Cut(s, "=")
 				if mac, err := parseLooseMAC(s); err == nil {
