@@ -146,7 +146,7 @@ Bridge chain: neutronMAC-tapabc, entries: 2, policy: RETURN
 func TestJSONRoundTrip(t *testing.T) {
 	tables, _ := ParseIPTablesSave(evalTable, BackendLegacy, IPv4)
 	s := Snapshot{Tables: tables, Sets: []Set{{Name: "NIPv4g", Type: "hash:net", Members: []netip.Prefix{netip.MustParsePrefix("10.9.0.0/16")}}},
-		Ebtables: &EbTable{Backend: BackendNFT, Name: "nat", Chains: []EbChain{{Name: "x", Policy: "DROP", Rules: []EbRule{{Chain: "x", Num: 1, AmongSrc: []hwaddr.MAC{hwaddr.MustParse("fa:16:3e:00:00:01")}, ARPIPSrc: netip.MustParsePrefix("10.0.0.5/32"), Target: "ACCEPT"}}}}},
+		Ebtables:             &EbTable{Backend: BackendNFT, Name: "nat", Chains: []EbChain{{Name: "x", Policy: "DROP", Rules: []EbRule{{Chain: "x", Num: 1, AmongSrc: []hwaddr.MAC{hwaddr.MustParse("fa:16:3e:00:00:01")}, ARPIPSrc: netip.MustParsePrefix("10.0.0.5/32"), Target: "ACCEPT"}}}}},
 		BridgeNFCallIptables: "1", Missing: []string{"x"}}
 	pol := Policy{PortID: "p", MAC: hwaddr.MustParse("fa:16:3e:00:00:01"), FixedIPs: []netip.Addr{netip.MustParseAddr("10.0.0.5")},
 		AllowedAddressPairs: []AddressPair{{IP: netip.MustParsePrefix("10.0.0.0/24")}}, PortSecurityEnabled: true,
