@@ -208,8 +208,10 @@ func TestAcceptanceFirewall(t *testing.T) {
 	if h := hs[0]; !strings.Contains(h.Summary, "ICMP to") || !strings.Contains(h.Summary, firewall.FallbackChain) || !strings.Contains(h.Summary, "no ingress rule") {
 		t.Errorf("ICMP rule deleted: security-group hop %q; want ICMP dropped by %s and no ingress rule admitting ICMP", h.Summary, firewall.FallbackChain)
 	}
-	if h := hs[2]; h.Verdict != trace.Fail || !strings.Contains(h.Summary, "ping") || !strings.Contains(h.Summary, firewall.FallbackChain) {
-		t.Errorf("ICMP rule deleted: reachability %s %q; want the ping silent, dropped by %s", h.Verdict, h.Summary, firewall.FallbackChain)
+	// Only the remote-group rule admits ICMP now, from the group's members:
+	// the DHCP port is not one, so the silent ping is a warn naming the drop.
+	if h := hs[2]; h.Verdict != trace.Warn || !strings.Contains(h.Summary, "ping") || !strings.Contains(h.Summary, firewall.FallbackChain) || !strings.Contains(h.Summary, "group members") {
+		t.Errorf("ICMP rule deleted: reachability %s %q; want a warn: the ping silent, dropped by %s, its source admitted only as a group member", h.Verdict, h.Summary, firewall.FallbackChain)
 	}
 	record(t, "icmp-rule-deleted", f)
 	t.Logf("ICMP rule deleted:\n%s", hopsText(hs))
@@ -266,8 +268,8 @@ func TestAcceptanceFirewall(t *testing.T) {
 	if h := hs[1]; h.Verdict != trace.Fail || !strings.Contains(h.Summary, o.mac.String()) || !strings.Contains(h.Summary, macChain+"#1") {
 		t.Errorf("MAC removed: anti-spoofing %s %q; want frames from %s dropped by %s#1", h.Verdict, h.Summary, o.mac, macChain)
 	}
-	if h := hs[2]; h.Verdict != trace.Fail {
-		t.Errorf("MAC removed: reachability %s %q; want fail", h.Verdict, h.Summary)
+	if h := hs[2]; h.Verdict != trace.Fail || !strings.Contains(h.Summary, macChain+"#1") {
+		t.Errorf("MAC removed: reachability %s %q; want fail, the VM's frames dropped by %s#1", h.Verdict, h.Summary, macChain)
 	}
 	record(t, "mac-removed", f)
 	t.Logf("MAC removed:\n%s", hopsText(hs))

@@ -33,17 +33,29 @@ func JudgeReachability(f FirewallFacts) Hop {
 		h.Summary = "the port has no IPv4 address to probe"
 		return h
 	}
-	// Would the rules admit the probe's own source? (needs the snapshot)
-	srcAdmitted := map[string]*bool{}
+	// Do the rules admit the probe's own source? A probe that nothing
+	// admits, while a rule admits the protocol from a group's members or
+	// a prefix, is not a broken path: the DHCP port is not one of them.
+	notAdmitted := map[string]bool{}
 	if f.Snapshot != nil && f.ProbeSource.IsValid() {
 		if b, ok := f.Snapshot.NeutronBackend(); ok {
+			in := f.Snapshot.Port(f.Tap, firewall.IPv4).Ingress
 			for _, proto := range []string{"icmp", "tcp"} {
 				r, err := f.Snapshot.Evaluate(b, "FORWARD", walkthroughPacket(proto, f.ProbeSource, f.Probes[0].Target, f.ProbeSourceTap, f.Tap))
-				if err == nil {
-					v := r.Verdict == "ACCEPT"
-					srcAdmitted[proto] = &v
+				if err == nil && r.Verdict != "ACCEPT" && (r.Rule == nil || r.Rule.Chain == firewall.FallbackChain) && sourceRestricted(in, proto) {
+					notAdmitted[proto] = true
 				}
 			}
+		}
+	}
+	// Frames from the VM dropped by its anti-spoofing chains (ebtables
+	// counters are not in Moved): the replies never reach the bridge.
+	ebDrop := ""
+	if f.Snapshot != nil && f.Snapshot.Ebtables != nil && f.MAC != nil {
+		if r, err := f.Snapshot.EvaluateEbtables(firewall.Frame{InIface: f.Tap, SrcMAC: f.MAC}); err == nil && r.Verdict == "DROP" {
+			ebDrop = ebDecider(r)
+		} else if r, err := f.Snapshot.EvaluateEbtables(firewall.Frame{InIface: f.Tap, SrcMAC: f.MAC, ARP: true, ARPSrcIP: f.Probes[0].Target}); err == nil && r.Verdict == "DROP" {
+			ebDrop = ebDecider(r) + " (the VM's ARP)"
 		}
 	}
 	var fail, warn, ok []string
@@ -66,15 +78,18 @@ func JudgeReachability(f FirewallFacts) Hop {
 			case dhcpns.ReachUnreachable:
 				fail = append(fail, fmt.Sprintf("%s %s unreachable from %s (no ARP answer or no route)", probe.name, p.Target, srcText(f)))
 			case dhcpns.ReachSilent:
-				if a := srcAdmitted[probe.proto]; a != nil && !*a {
-					warn = append(warn, fmt.Sprintf("%s %s silent, but the rules do not admit the probe's source %s (a remote-group rule admits the group's members, not the DHCP port): this does not show the VM unreachable for its clients", probe.name, p.Target, f.ProbeSource))
-					continue
-				}
 				msg := fmt.Sprintf("%s %s silent", probe.name, p.Target)
-				if d := dropMoved(f.Moved, f.Tap); d != "" {
+				switch d := dropMoved(f.Moved, f.Tap); {
+				case d != "":
 					msg += ": dropped by " + d
-				} else if f.Moved != nil {
+				case ebDrop != "":
+					msg += ": the VM's frames are dropped by " + ebDrop
+				case f.Moved != nil:
 					msg += ": no DROP counter moved on this node (dropped elsewhere, or the guest does not answer)"
+				}
+				if notAdmitted[probe.proto] && ebDrop == "" {
+					warn = append(warn, msg+fmt.Sprintf("; the rules admit %s only from group members or prefixes, not the probe's source %s (the DHCP port): this alone does not show the VM unreachable for its clients", probe.proto, f.ProbeSource))
+					continue
 				}
 				fail = append(fail, msg)
 			}
@@ -100,6 +115,21 @@ func JudgeReachability(f FirewallFacts) Hop {
 		h.Summary = strings.Join(ok, "; ")
 	}
 	return h
+}
+
+// sourceRestricted reports whether a RETURN rule of the chain admits the
+// protocol only from a set or a prefix.
+func sourceRestricted(c *firewall.Chain, proto string) bool {
+	if c == nil {
+		return false
+	}
+	for _, r := range c.Rules {
+		m := r.Match
+		if r.Target == "RETURN" && len(m.States) == 0 && (m.Protocol == "" || m.Protocol == proto) && (m.Set != "" || m.Source.IsValid()) {
+			return true
+		}
+	}
+	return false
 }
 
 func rtt(p dhcpns.ReachResult) string {

@@ -102,7 +102,11 @@ func JudgeAntiSpoofing(f FirewallFacts) Hop {
 			continue
 		}
 		if r.Verdict == "DROP" {
-			fail = append(fail, fmt.Sprintf("ARP from %s (%s %s) is dropped by %s: %s lacks --arp-ip-src %s", sd.ip, sd.why, sd.mac, ebDecider(r), firewall.EbARPChain(f.Tap), sd.ip))
+			msg := fmt.Sprintf("ARP from %s (%s, %s) is dropped by %s", sd.ip, sd.why, sd.mac, ebDecider(r))
+			if r.Rule != nil && r.Rule.Chain == firewall.EbARPChain(f.Tap) {
+				msg += fmt.Sprintf(": %s lacks --arp-ip-src %s", r.Rule.Chain, sd.ip)
+			}
+			fail = append(fail, msg)
 		} else {
 			h.add("arp", "%s from %s admitted by %s", sd.ip, sd.mac, ebDecider(r))
 		}

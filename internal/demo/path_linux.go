@@ -226,6 +226,9 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 		return nil, err
 	}
 	p.log.Info("demo: links wired", "bridge", p.Bridge, "tap", p.Tap)
+	if err := p.installFirewall(ctx); err != nil {
+		return nil, err
+	}
 	if err := p.startDnsmasq(ctx, dnsmasqBin); err != nil {
 		return nil, err
 	}
@@ -571,6 +574,8 @@ func (p *Path) Break(b Breakage) error {
 		return p.breakDupIP()
 	case BreakFDBNeverLearned:
 		return p.breakFDBNeverLearned()
+	case BreakICMPRule, BreakSSHRule, BreakARPSpoof:
+		return p.breakFirewall(b)
 	}
 	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, Breakages())
 }
