@@ -577,7 +577,7 @@ func (p *Path) Break(b Breakage) error {
 	case BreakICMPRule, BreakSSHRule, BreakARPSpoof:
 		return p.breakFirewall(b)
 	}
-	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, Breakages())
+	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, append(Breakages(), FirewallBreakages()...))
 }
 
 // stopDnsmasq signals dnsmasq and reaps it (SIGKILL after 3 s).
