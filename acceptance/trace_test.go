@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
@@ -49,14 +50,14 @@ func TestAcceptanceTrace(t *testing.T) {
 	tap := linuxbridge.PortTapName(port.ID)
 	brq := linuxbridge.NetworkBridgeName(netID)
 	waitFor(ctx, t, "a renewed lease for "+port.MAC.String(), func() (bool, string) {
-		h, err := dhcpns.CheckHealth(ctx, nil, netID, port.MAC)
+		h, err := dhcpns.CheckHealth(ctx, nil, netID, hwaddr.MAC(port.MAC))
 		if err != nil {
 			return false, err.Error()
 		}
 		return h.Status == dhcpns.StatusOK && h.Lease != nil && h.Lease.Renewed(), healthSummary(h)
 	})
 
-	lv, err := libvirtinspect.Open(&libvirtinspect.Config{ReadOnly: true})
+	lv, err := libvirtinspect.NewFromConfig(&libvirtinspect.Config{ReadOnly: true})
 	if err != nil {
 		t.Fatalf("libvirtinspect: %v", err)
 	}
@@ -95,7 +96,7 @@ func TestAcceptanceTrace(t *testing.T) {
 		if err != nil {
 			t.Fatalf("node: %v", err)
 		}
-		record(t, obs, "node healthy")
+		recordObservation(t, obs, "node healthy")
 		nt := trace.Judge(obs)
 		var b strings.Builder
 		nt.WriteLines(&b)
@@ -241,7 +242,7 @@ func traceServer(ctx context.Context, t *testing.T, c *launch.Client, cfg *trace
 	if err != nil {
 		t.Fatalf("%s: trace.Server(%s): %v", label, id, err)
 	}
-	record(t, obs, label)
+	recordObservation(t, obs, label)
 	st, err := trace.JudgeServer(obs)
 	if err != nil {
 		t.Fatalf("%s: trace.Server(%s): %v", label, id, err)
@@ -403,7 +404,7 @@ func ipLink(t *testing.T, args ...string) {
 // linuxbridge.
 func master(t *testing.T, link string) string {
 	t.Helper()
-	in, err := linuxbridge.Open(nil)
+	in, err := linuxbridge.Open(context.Background(), nil)
 	if err != nil {
 		t.Errorf("linuxbridge: %v", err)
 		return ""
@@ -498,9 +499,9 @@ func pidOf(file string) string {
 	return "pid " + strings.TrimSpace(string(b))
 }
 
-// record writes obs to $VIFPATH_RECORD_DIR/aio-<label>.json when that is
+// recordObservation writes obs to $VIFPATH_RECORD_DIR/aio-<label>.json when that is
 // set (how trace/testdata/observations/aio-*.json were recorded).
-func record(t *testing.T, obs *trace.Observation, label string) {
+func recordObservation(t *testing.T, obs *trace.Observation, label string) {
 	t.Helper()
 	dir := os.Getenv("VIFPATH_RECORD_DIR")
 	if dir == "" {

@@ -3,7 +3,6 @@ package trace
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
@@ -58,7 +58,7 @@ func (f *fakeLibvirt) Details(_ context.Context, ref string) (*libvirtinspect.De
 type fakeDHCP struct {
 	netID  string
 	sweeps [][]netip.Addr
-	answer net.HardwareAddr
+	answer hwaddr.MAC
 }
 
 func (f *fakeDHCP) List(context.Context) ([]dhcpns.NamespaceInfo, error) {
@@ -91,9 +91,9 @@ func (f *fakeDHCP) SweepARP(_ context.Context, ns, ifname string, ips []netip.Ad
 func TestObserveNodeWithFakes(t *testing.T) {
 	const netID = "c3e375fb-0ac1-4b91-9c66-d297e7d090e6"
 	br := linuxbridge.NetworkBridgeName(netID)
-	mac1, _ := net.ParseMAC("fa:16:3e:00:00:01")
-	mac2, _ := net.ParseMAC("fa:16:3e:00:00:02")
-	port := func(name string, mac net.HardwareAddr) linuxbridge.Port {
+	mac1 := hwaddr.MustParse("fa:16:3e:00:00:01")
+	mac2 := hwaddr.MustParse("fa:16:3e:00:00:02")
+	port := func(name string, mac hwaddr.MAC) linuxbridge.Port {
 		return linuxbridge.Port{Name: name, Kind: linuxbridge.PortTap, MAC: linuxbridge.TapMAC(mac), Up: true, LowerUp: true,
 			OperState: linuxbridge.OperUp, STPState: linuxbridge.STPForwarding, Learning: true,
 			Neutron: linuxbridge.DeviceName{Kind: linuxbridge.DeviceTap, IDPrefix: name[3:]}}
@@ -114,7 +114,7 @@ func TestObserveNodeWithFakes(t *testing.T) {
 	dom := libvirtinspect.Details{Domain: libvirtinspect.Domain{ID: 1, Name: "instance-00000001", UUID: "6b1e7b9e-0c1d-4b0e-9a43-3f3c2f4b1a10", State: libvirtinspect.StateRunning},
 		Type: "kvm", Interfaces: []libvirtinspect.Interface{
 			{Type: "bridge", Source: br, Target: "tap11111111-11", MAC: mac1, Model: "virtio"},
-			{Type: "bridge", Source: br, Target: "tap33333333-33", MAC: net.HardwareAddr{0xfa, 0x16, 0x3e, 0, 0, 3}, Model: "virtio"}}}
+			{Type: "bridge", Source: br, Target: "tap33333333-33", MAC: hwaddr.MAC{0xfa, 0x16, 0x3e, 0, 0, 3}, Model: "virtio"}}}
 
 	c := (&Config{StateDir: state, NetNSDir: dir, ProcDir: dir, NMRunDir: dir, AgentConfig: "-", CounterInterval: -1, NodeName: "compute1"}).orDefault()
 	fd := &fakeDHCP{netID: netID, answer: mac1}

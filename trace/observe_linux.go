@@ -16,6 +16,7 @@ import (
 
 	"github.com/vifpath/vifpath/dhcpns"
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/internal/netns"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
@@ -73,6 +74,7 @@ type observer struct {
 	bridges bridgeSource
 	libvirt libvirtSource
 	dhcp    dhcpSource
+	fw      firewallSource
 	// nics are the NICs of a nic or server request (nil in node mode,
 	// where every NIC is observed).
 	nics []nicReq
@@ -86,7 +88,7 @@ func newObservation(c Config, role Role, req Request) *Observation {
 	return &Observation{
 		Version: ObservationVersion, Node: node, Role: role, Request: req, Started: time.Now(),
 		Settings: Settings{NetNSDir: c.NetNSDir, StateDir: c.StateDir, ProcDir: c.ProcDir, NMRunDir: c.NMRunDir,
-			BridgeNetNS: c.BridgeNetNS, NoARP: c.NoARP, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
+			BridgeNetNS: c.BridgeNetNS, NoARP: c.NoARP, NoFirewall: c.NoFirewall, NoReach: c.NoReach, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
 			Libvirt:   c.Libvirt != nil,
 			HostNetNS: c.BridgeNetNS == "" || sameNetNS(c.BridgeNetNS, filepath.Join(c.ProcDir, "self/ns/net"))},
 	}
@@ -103,7 +105,7 @@ func (o *observer) observe(ctx context.Context) error {
 		o.loadAgent()
 		if o.bridges == nil {
 			var err error
-			in, err = linuxbridge.Open(&linuxbridge.Config{NetNSPath: c.BridgeNetNS, Logger: c.Logger})
+			in, err = linuxbridge.Open(ctx, &linuxbridge.Config{NetNSPath: c.BridgeNetNS, Logger: c.Logger})
 			if err != nil {
 				return fmt.Errorf("trace: inspect the bridges' namespace %q: %w", c.BridgeNetNS, err)
 			}
@@ -115,6 +117,7 @@ func (o *observer) observe(ctx context.Context) error {
 			return fmt.Errorf("trace: read bridges and FDB: %w", err)
 		}
 		obs.Bridges.Before, obs.Bridges.BeforeAt = snap, time.Now()
+		o.readFirewall(ctx, false)
 	}
 	// The domains are read while the DHCP side is: both wait on daemons
 	// (libvirtd's RPCs, /proc and the namespaces), and a NIC's network
@@ -145,6 +148,9 @@ func (o *observer) observe(ctx context.Context) error {
 	}
 	if role.dhcp() && !c.NoARP {
 		o.probe(ctx, views)
+		if !c.NoReach {
+			o.probeReach(ctx, views)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("trace: %w", err)
@@ -163,6 +169,7 @@ func (o *observer) observe(ctx context.Context) error {
 			obs.Bridges.After = snap
 		}
 		obs.Bridges.AfterAt = time.Now()
+		o.readFirewall(ctx, true)
 		if o.libvirt != nil && obs.Libvirt.Error == "" {
 			o.resampleDomains(ctx)
 		}
@@ -632,7 +639,7 @@ func (o *observer) observeHost() {
 	if c.BridgeNetNS == "" {
 		b, err = os.ReadFile(h.BrNFPath)
 	} else {
-		err = inNetNS(c.BridgeNetNS, func() error {
+		err = netns.Do(c.BridgeNetNS, func() error {
 			var e error
 			b, e = os.ReadFile(h.BrNFPath)
 			return e

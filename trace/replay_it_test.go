@@ -41,6 +41,22 @@ func TestReplayIntegrationRecordings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Hops added since the recording (the firewall's, judged
+			// Unknown on an observation without firewall facts) are not
+			// in the live trace: compare the hops it has.
+			kinds := map[trace.Kind]bool{}
+			for _, h := range live.Hops {
+				kinds[h.Kind] = true
+			}
+			var hops []trace.Hop
+			for _, h := range got.Hops {
+				if kinds[h.Kind] {
+					hops = append(hops, h)
+				} else if h.Verdict != trace.Unknown {
+					t.Errorf("new hop %s %s on a recording that predates it: %s", h.Kind, h.Verdict, h.Summary)
+				}
+			}
+			got.Hops = hops
 			got.Started, got.Duration, live.Started, live.Duration = time.Time{}, 0, time.Time{}, 0
 			a, _ := json.Marshal(got)
 			w, _ := json.Marshal(&live)

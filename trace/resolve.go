@@ -2,7 +2,6 @@ package trace
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 
@@ -234,7 +233,7 @@ func resolveIx(obs *Observation, ix *obsIndex, t Target, hint *portHint) *view {
 			if h.MAC == nil {
 				continue
 			}
-			if (mac != nil && h.MAC.Equal(mac)) || (mac == nil && v.tap != nil && linuxbridge.SameNIC(v.tap.MAC, net.HardwareAddr(h.MAC))) {
+			if (mac != nil && h.MAC.Equal(mac)) || (mac == nil && v.tap != nil && linuxbridge.SameNIC(v.tap.MAC, h.MAC)) {
 				if mac == nil {
 					mac, src, from = h.MAC, MACFromHosts, fmt.Sprintf("%s line %d", v.netw.HostsPath, h.Line)
 				}
@@ -245,7 +244,7 @@ func resolveIx(obs *Observation, ix *obsIndex, t Target, hint *portHint) *view {
 	}
 	if mac == nil && v.tap != nil {
 		if g := linuxbridge.GuestMACOfTap(v.tap.MAC); g != nil {
-			mac, src, from = hwaddr.MAC(g), MACFromTap, "tap MAC with fa: (libvirt's fe: rule, unconfirmed)"
+			mac, src, from = g, MACFromTap, "tap MAC with fa: (libvirt's fe: rule, unconfirmed)"
 		}
 	}
 	id.MAC, id.MACSource, id.MACFrom = mac, src, from
@@ -307,7 +306,7 @@ func (v *view) scanTap(snap *linuxbridge.Snapshot, t Target, name string) {
 		b := &snap.Bridges[i]
 		for j := range b.Ports {
 			p := &b.Ports[j]
-			if (name != "" && p.Name == name) || (t.MAC != nil && name == "" && v.tap == nil && linuxbridge.SameNIC(p.MAC, net.HardwareAddr(t.MAC))) {
+			if (name != "" && p.Name == name) || (t.MAC != nil && name == "" && v.tap == nil && linuxbridge.SameNIC(p.MAC, t.MAC)) {
 				v.bridge, v.tap = b, p
 			}
 		}

@@ -1,7 +1,6 @@
 package trace
 
 import (
-	"net"
 	"testing"
 
 	"github.com/vifpath/vifpath/hwaddr"
@@ -21,13 +20,13 @@ func TestResolveMACOrderOfTrust(t *testing.T) {
 	hostsOnly := hwaddr.MustParse("fc:16:3e:11:22:33") // same NIC as the tap, another first byte
 	obs := func(withDomain, withHosts bool) *Observation {
 		br := linuxbridge.Bridge{Name: linuxbridge.NetworkBridgeName(netID), Neutron: linuxbridge.DeviceName{Kind: linuxbridge.DeviceBridge, IDPrefix: netID[:11]},
-			Ports: []linuxbridge.Port{{Name: tap, Kind: linuxbridge.PortTap, MAC: linuxbridge.TapMAC(net.HardwareAddr(guest))}}}
+			Ports: []linuxbridge.Port{{Name: tap, Kind: linuxbridge.PortTap, MAC: linuxbridge.TapMAC(guest)}}}
 		o := &Observation{Role: RoleAllInOne, Bridges: &BridgeFacts{Before: &linuxbridge.Snapshot{Bridges: []linuxbridge.Bridge{br}}},
 			DHCP:    &DHCPFacts{Namespaces: []string{netID}, Networks: []NetworkFacts{{NetworkID: netID, HostsPath: "/x/host"}}},
 			Libvirt: &LibvirtFacts{}, Settings: Settings{Libvirt: true}}
 		if withDomain {
 			o.Libvirt.Domains = []DomainFacts{{Name: "instance-1", UUID: "u1", State: libvirtinspect.StateRunning, Running: true,
-				Interfaces: []libvirtinspect.Interface{{Type: "bridge", Target: tap, MAC: net.HardwareAddr(libv)}},
+				Interfaces: []libvirtinspect.Interface{{Type: "bridge", Target: tap, MAC: libv}},
 				Stats:      []libvirtinspect.InterfaceStats{{Name: tap}}}}
 		}
 		if withHosts {

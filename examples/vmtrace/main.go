@@ -386,7 +386,7 @@ func runServer(ctx context.Context, o opts, cfg *trace.Config, log *slog.Logger,
 	switch {
 	case o.libvirtURI == "none", cfg.Role == trace.RoleNetwork: // no domain on a network node
 	case o.libvirtURI != "":
-		lv, err := libvirtinspect.Open(&libvirtinspect.Config{URI: o.libvirtURI, ReadOnly: true, Logger: log})
+		lv, err := libvirtinspect.NewFromConfig(&libvirtinspect.Config{URI: o.libvirtURI, ReadOnly: true, Logger: log})
 		if err != nil {
 			fmt.Fprintf(stderr, "vmtrace: -libvirt-uri: %v\n", err)
 			return exitUsage
