@@ -28,12 +28,6 @@ func (s CheckStatus) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (s CheckStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// UnmarshalText implements encoding.TextUnmarshaler; it reads what
-// MarshalText writes.
-func (s *CheckStatus) UnmarshalText(b []byte) error {
-	return unmarshalEnum(b, statusNames[:], (*int)(s), "check status")
-}
-
 // Check names, in the order CheckHealth runs them.
 const (
 	CheckNamespace = "namespace"
@@ -53,6 +47,9 @@ type Check struct {
 	Summary string `json:"summary"`
 	// Evidence lists what was read: paths, pids, states, file lines.
 	Evidence []string `json:"evidence,omitempty"`
+	// Reason says why the check is not ok, as a typed fact (ReasonNone
+	// when it is ok or has no particular reason).
+	Reason Reason `json:"reason,omitzero"`
 }
 
 // DnsmasqStatus is what FindDnsmasq found for one network.

@@ -141,28 +141,28 @@ func dnsmasqCheck(d *DnsmasqStatus, cfg *Config) Check {
 	}
 	switch {
 	case d.Process != nil && d.Process.Zombie():
-		c.Status = StatusFail
+		c.Status, c.Reason = StatusFail, ReasonDnsmasqZombie
 		c.Summary = fmt.Sprintf("dnsmasq pid %d is dead (zombie, state %s): restart the DHCP agent or `kill -HUP` it to respawn dnsmasq", d.Process.PID, d.Process.State)
 	case d.Alive && d.Process.Stopped():
-		c.Status = StatusFail
+		c.Status, c.Reason = StatusFail, ReasonDnsmasqStopped
 		c.Summary = fmt.Sprintf("dnsmasq pid %d is stopped (state %s): Neutron counts it alive, but it answers no DHCP until `kill -CONT %d`", d.Process.PID, d.Process.State, d.Process.PID)
 	case d.Alive && d.InsideNamespace:
 		c.Status = StatusOK
 		c.Summary = fmt.Sprintf("dnsmasq pid %d alive inside %s", d.Process.PID, NamespaceName(d.NetworkID))
 	case d.Alive && d.NamespaceInode == 0:
-		c.Status = StatusFail
+		c.Status, c.Reason = StatusFail, ReasonNamespaceGone
 		c.Summary = fmt.Sprintf("dnsmasq pid %d alive but namespace %s is missing", d.Process.PID, NamespaceName(d.NetworkID))
 	case d.Alive:
-		c.Status = StatusFail
+		c.Status, c.Reason = StatusFail, ReasonOtherNamespace
 		c.Summary = fmt.Sprintf("dnsmasq pid %d is alive but runs in another namespace (net:[%d], want net:[%d])", d.Process.PID, d.Process.NetNSInode, d.NamespaceInode)
 	case d.Process != nil && !d.CmdlineHasNetwork:
-		c.Status = StatusFail
+		c.Status, c.Reason = StatusFail, ReasonStalePIDFile
 		c.Summary = fmt.Sprintf("pid file names pid %d (%s), which is not this network's dnsmasq: stale pid file, restart the DHCP agent", d.Process.PID, d.Process.Comm)
 	case len(d.InNamespace) > 0:
-		c.Status = StatusWarn
+		c.Status, c.Reason = StatusWarn, ReasonPIDFileMismatch
 		c.Summary = fmt.Sprintf("dnsmasq pid %d runs in the namespace but the pid file does not name it (%s): Neutron will think it is dead", d.InNamespace[0].PID, d.PIDFileError)
 	default:
-		c.Status = StatusFail
+		c.Status, c.Reason = StatusFail, ReasonNoDnsmasq
 		c.Summary = "no dnsmasq serves this network: restart the DHCP agent (neutron-dhcp-agent) and check its log"
 	}
 	return c
@@ -249,7 +249,7 @@ func (h *Health) interfaceCheck(conf *DnsmasqConfig) Check {
 		c.Status = StatusFail
 		c.Summary = fmt.Sprintf("serving interface %s has no address in the served subnet %v", name, subnets)
 	case len(subnets) == 0:
-		c.Status = StatusWarn
+		c.Status, c.Reason = StatusWarn, ReasonSubnetUnknown
 		c.Summary = fmt.Sprintf("serving interface %s is up with an address, but the subnet is unknown (dnsmasq command line not read)", name)
 	default:
 		c.Status = StatusOK
