@@ -5,8 +5,8 @@ import (
 	"fmt"
 )
 
-// UnmarshalJSON decodes what MarshalJSON encodes (the state's String), or
-// a number.
+// UnmarshalJSON decodes what MarshalText encodes (the state's String, read
+// by UnmarshalText), or a number.
 func (s *State) UnmarshalJSON(b []byte) error {
 	var name string
 	if err := json.Unmarshal(b, &name); err != nil {
