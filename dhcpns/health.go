@@ -28,6 +28,12 @@ func (s CheckStatus) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (s CheckStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler; it reads what
+// MarshalText writes.
+func (s *CheckStatus) UnmarshalText(b []byte) error {
+	return unmarshalEnum(b, statusNames[:], (*int)(s), "check status")
+}
+
 // Check names, in the order CheckHealth runs them.
 const (
 	CheckNamespace = "namespace"

@@ -181,7 +181,7 @@ func (v *view) domainCounters(h *Hop) (moved bool) {
 		}
 		el := lv.StatsAfterAt.Sub(lv.StatsAt).Round(time.Millisecond)
 		h.add("domain_interval", "%s", el)
-		// libvirtinspect counts from the tap's side: Rx is what the guest sent.
+		// InterfaceStats counts from the tap's side: Rx is what the guest sent.
 		h.add("domain_tx_packets", "%d -> %d (+%d, guest sent, libvirt)", a.RxPackets, b.RxPackets, b.RxPackets-a.RxPackets)
 		h.add("domain_rx_packets", "%d -> %d (+%d, guest received, libvirt)", a.TxPackets, b.TxPackets, b.TxPackets-a.TxPackets)
 		return b.RxPackets > a.RxPackets

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vifpath/vifpath/dhcpns"
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/internal/netns"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
 	"github.com/vishvananda/netlink"
@@ -75,6 +76,7 @@ type observer struct {
 	bridges bridgeSource
 	libvirt libvirtSource
 	dhcp    dhcpSource
+	fw      firewallSource
 	// nics are the NICs of a nic or server request (nil in node mode,
 	// where every NIC is observed).
 	nics []nicReq
@@ -88,7 +90,7 @@ func newObservation(c Config, role Role, req Request) *Observation {
 	return &Observation{
 		Version: ObservationVersion, Node: node, Role: role, Request: req, Started: time.Now(),
 		Settings: Settings{NetNSDir: c.NetNSDir, StateDir: c.StateDir, ProcDir: c.ProcDir, NMRunDir: c.NMRunDir,
-			BridgeNetNS: c.BridgeNetNS, NoARP: c.NoARP, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
+			BridgeNetNS: c.BridgeNetNS, NoARP: c.NoARP, NoFirewall: c.NoFirewall, NoReach: c.NoReach, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
 			Libvirt:   c.Libvirt != nil,
 			HostNetNS: c.BridgeNetNS == "" || sameNetNS(c.BridgeNetNS, filepath.Join(c.ProcDir, "self/ns/net"))},
 	}
@@ -117,6 +119,7 @@ func (o *observer) observe(ctx context.Context) error {
 			return fmt.Errorf("trace: read bridges and FDB: %w", err)
 		}
 		obs.Bridges.Before, obs.Bridges.BeforeAt = snap, time.Now()
+		o.readFirewall(ctx, false)
 		if o.libvirt != nil {
 			o.observeDomains(ctx)
 		}
@@ -132,6 +135,9 @@ func (o *observer) observe(ctx context.Context) error {
 	}
 	if role.dhcp() && !c.NoARP {
 		o.probe(ctx, views)
+		if !c.NoReach {
+			o.probeReach(ctx, views)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("trace: %w", err)
@@ -150,6 +156,7 @@ func (o *observer) observe(ctx context.Context) error {
 			obs.Bridges.After = snap
 		}
 		obs.Bridges.AfterAt = time.Now()
+		o.readFirewall(ctx, true)
 		if o.libvirt != nil && obs.Libvirt.Error == "" {
 			o.resampleDomains(ctx)
 		}
@@ -584,7 +591,7 @@ func (o *observer) lookupLink(name string) LinkFacts {
 	if o.c.BridgeNetNS == "" {
 		err = get()
 	} else {
-		err = inNetNS(o.c.BridgeNetNS, get)
+		err = netns.Do(o.c.BridgeNetNS, get)
 	}
 	if err != nil {
 		st.Error = err.Error()
@@ -603,7 +610,7 @@ func (o *observer) observeHost() {
 	if c.BridgeNetNS == "" {
 		b, err = os.ReadFile(h.BrNFPath)
 	} else {
-		err = inNetNS(c.BridgeNetNS, func() error {
+		err = netns.Do(c.BridgeNetNS, func() error {
 			var e error
 			b, e = os.ReadFile(h.BrNFPath)
 			return e

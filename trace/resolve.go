@@ -211,7 +211,7 @@ func resolve(obs *Observation, t Target, hint *portHint) *view {
 	}
 	if mac == nil && v.tap != nil {
 		if g := linuxbridge.GuestMACOfTap(v.tap.MAC); g != nil {
-			mac, src, from = hwaddr.MAC(g), MACFromTap, "tap MAC with fa: (libvirt's fe: rule, unconfirmed)"
+			mac, src, from = g, MACFromTap, "tap MAC with fa: (libvirt's fe: rule, unconfirmed)"
 		}
 	}
 	id.MAC, id.MACSource, id.MACFrom = mac, src, from

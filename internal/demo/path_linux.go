@@ -227,6 +227,9 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 		return nil, err
 	}
 	p.log.Info("demo: links wired", "bridge", p.Bridge, "tap", p.Tap)
+	if err := p.installFirewall(ctx); err != nil {
+		return nil, err
+	}
 	if err := p.startDnsmasq(ctx, dnsmasqBin); err != nil {
 		return nil, err
 	}
@@ -572,8 +575,10 @@ func (p *Path) Break(b Breakage) error {
 		return p.breakDupIP()
 	case BreakFDBNeverLearned:
 		return p.breakFDBNeverLearned()
+	case BreakICMPRule, BreakSSHRule, BreakARPSpoof:
+		return p.breakFirewall(b)
 	}
-	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, Breakages())
+	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, append(Breakages(), FirewallBreakages()...))
 }
 
 // stopDnsmasq signals dnsmasq and reaps it (SIGKILL after 3 s).
