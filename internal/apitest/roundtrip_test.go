@@ -33,18 +33,19 @@ import (
 var results = map[string]any{
 	"hwaddr.MAC": hwaddr.MAC{},
 
-	"linuxbridge.Bridge":     linuxbridge.Bridge{},
-	"linuxbridge.DeviceKind": linuxbridge.DeviceKind(0),
-	"linuxbridge.DeviceName": linuxbridge.DeviceName{},
-	"linuxbridge.FDBEntry":   linuxbridge.FDBEntry{},
-	"linuxbridge.FDBState":   linuxbridge.FDBState(0),
-	"linuxbridge.OperState":  linuxbridge.OperState(0),
-	"linuxbridge.Port":       linuxbridge.Port{},
-	"linuxbridge.PortKind":   linuxbridge.PortKind(0),
-	"linuxbridge.STPState":   linuxbridge.STPState(0),
-	"linuxbridge.Snapshot":   linuxbridge.Snapshot{},
-	"linuxbridge.Stats":      linuxbridge.Stats{},
-	"linuxbridge.VethPeer":   linuxbridge.VethPeer{},
+	"linuxbridge.AgentMappings": linuxbridge.AgentMappings{},
+	"linuxbridge.Bridge":        linuxbridge.Bridge{},
+	"linuxbridge.DeviceKind":    linuxbridge.DeviceKind(0),
+	"linuxbridge.DeviceName":    linuxbridge.DeviceName{},
+	"linuxbridge.FDBEntry":      linuxbridge.FDBEntry{},
+	"linuxbridge.FDBState":      linuxbridge.FDBState(0),
+	"linuxbridge.OperState":     linuxbridge.OperState(0),
+	"linuxbridge.Port":          linuxbridge.Port{},
+	"linuxbridge.PortKind":      linuxbridge.PortKind(0),
+	"linuxbridge.STPState":      linuxbridge.STPState(0),
+	"linuxbridge.Snapshot":      linuxbridge.Snapshot{},
+	"linuxbridge.Stats":         linuxbridge.Stats{},
+	"linuxbridge.VethPeer":      linuxbridge.VethPeer{},
 
 	"dhcpns.ARPReply":      dhcpns.ARPReply{},
 	"dhcpns.ARPResult":     dhcpns.ARPResult{},
@@ -67,6 +68,9 @@ var results = map[string]any{
 	"dhcpns.Neighbor":      dhcpns.Neighbor{},
 	"dhcpns.OperState":     dhcpns.OperState(0),
 	"dhcpns.Process":       dhcpns.Process{},
+	"dhcpns.ReachOutcome":  dhcpns.ReachOutcome(""),
+	"dhcpns.ReachResult":   dhcpns.ReachResult{},
+	"dhcpns.Reason":        dhcpns.Reason(0),
 	"dhcpns.Route":         dhcpns.Route{},
 	"dhcpns.Snapshot":      dhcpns.Snapshot{},
 
@@ -111,16 +115,20 @@ var notResults = map[string]string{
 	"dhcpns.ARPOptions":           "request options, not a result",
 	"dhcpns.DHCPProbeOptions":     "request options, not a result",
 	"libvirtinspect.StatsRequest": "request options, not a result",
+	"dhcpns.ReachOptions":         "request options, not a result",
 
 	// owned elsewhere this session: trace is being rebuilt, launch moved
 	// onto gophercloud's typed packages; their owners add them here.
 	"trace.*":  "owned elsewhere this session",
 	"launch.*": "owned elsewhere this session",
+	// firewall arrived this session from another helper; its owner lists
+	// its results here.
+	"firewall.*": "owned elsewhere this session",
 }
 
 // packages are the module's non-internal packages with an API (examples
 // are commands, acceptance is tests).
-var packages = []string{".", "hwaddr", "linuxbridge", "dhcpns", "libvirtinspect", "trace", "launch"}
+var packages = []string{".", "hwaddr", "linuxbridge", "dhcpns", "libvirtinspect", "trace", "launch", "firewall"}
 
 // exportedTypes parses dir's non-test Go files (every GOOS) and returns
 // "pkg.Type" for each exported type declaration.
