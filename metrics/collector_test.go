@@ -366,7 +366,6 @@ func TestScrapeDuringHungRound(t *testing.T) {
 	}
 }
 
-
 // TestSourceIgnoringContext: a trace that ignores its ctx keeps its round
 // (no second round overlaps it: every due one is skipped) while scrapes
 // go on; Close waits for it and leaks no goroutine.
