@@ -13,7 +13,7 @@
 //	        [--role aio|compute|network] [--node NAME] [--cloud NAME]
 //	        [--libvirt-uri URI|none] [--netns NAME|PATH] [--netns-dir DIR]
 //	        [--state-dir DIR] [--nm-run-dir DIR] [--agent-config FILE]
-//	        [--counter-interval D] [--no-arp] [--log-level info]
+//	        [--counter-interval D] [--arp-timeout D] [--no-arp] [--log-level info]
 //
 // A scrape returns the last round's result and never waits for a trace:
 // a slow node, a dead libvirtd or a hung namespace shows as
@@ -100,6 +100,7 @@ type options struct {
 	nmRunDir        string
 	agentConfig     string
 	counterInterval time.Duration
+	arpTimeout      time.Duration
 	noARP           bool
 	logLevel        string
 }
@@ -123,6 +124,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.nmRunDir, "nm-run-dir", "", "NetworkManager's run directory (default /run/NetworkManager)")
 	fs.StringVar(&o.agentConfig, "agent-config", "", "linuxbridge agent configuration (default "+trace.DefaultAgentConfig+")")
 	fs.DurationVar(&o.counterInterval, "counter-interval", time.Second, "interval between the two samples of each tap's counters")
+	fs.DurationVar(&o.arpTimeout, "arp-timeout", time.Second, "bound on each NIC's ARP probe")
 	fs.BoolVar(&o.noARP, "no-arp", false, "send no ARP probe (the arp hop is then unknown)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -173,7 +175,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready func([]net.A
 	}
 	cfg := &trace.Config{
 		NetNSDir: o.netnsDir, StateDir: o.stateDir, NMRunDir: o.nmRunDir, AgentConfig: o.agentConfig,
-		Role: role, NoARP: o.noARP, CounterInterval: o.counterInterval, NodeName: o.node, Logger: log,
+		Role: role, NoARP: o.noARP, CounterInterval: o.counterInterval, ARPTimeout: o.arpTimeout, NodeName: o.node, Logger: log,
 	}
 	if o.netns != "" {
 		cfg.BridgeNetNS = o.netns
