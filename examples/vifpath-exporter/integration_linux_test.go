@@ -46,7 +46,6 @@ func setLinkUp(t *testing.T, nsPath, name string) {
 // ok in PromQL and the alert resolves.
 func TestIntegrationPrometheusDemo(t *testing.T) {
 	requireDemo(t)
-	testutil.RequireBinary(t, "prometheus", "prometheus")
 	dir := searchableTempDir(t)
 	p, err := demo.BuildPath(context.Background(), &demo.PathConfig{Dir: dir})
 	if err != nil {
@@ -55,13 +54,13 @@ func TestIntegrationPrometheusDemo(t *testing.T) {
 	t.Cleanup(func() { p.Close() })
 	const scrapeEvery = time.Second
 	addr := startExporter(t, demoArgs(p, "1s")...)
-	prom := startPrometheus(t, scrapeEvery, testRules(t, t.TempDir(), "3s"), addr)
+	prom := testutil.StartPrometheus(t, scrapeEvery, testutil.ShortenRuleFor(t, "rules/vifpath.rules.yml", t.TempDir(), "3s"), addr)
 
 	nic := fmt.Sprintf(`tap=%q,node="compute1"`, p.Tap)
 	waitFor(t, "healthy NIC in PromQL", 30*time.Second, func() bool {
-		return len(prom.query(t, `vifpath_nic_verdict{`+nic+`,verdict="ok"} == 1`)) == 1
+		return len(prom.Query(t, `vifpath_nic_verdict{`+nic+`,verdict="ok"} == 1`)) == 1
 	})
-	if s := prom.query(t, `vifpath_hop_verdict{`+nic+`,verdict="fail"} == 1`); len(s) != 0 {
+	if s := prom.Query(t, `vifpath_hop_verdict{`+nic+`,verdict="fail"} == 1`); len(s) != 0 {
 		t.Fatalf("healthy demo has failing hops: %v", s)
 	}
 
@@ -75,7 +74,7 @@ func TestIntegrationPrometheusDemo(t *testing.T) {
 			strings.Contains(body, `tap="`+p.Tap+`",verdict="fail"} 1`)
 	})
 	seen := waitFor(t, "the tap hop failing in PromQL", 2*scrapeEvery+time.Second, func() bool {
-		return len(prom.query(t, `vifpath_hop_verdict{`+nic+`,hop="tap",verdict="fail"} == 1`)) == 1
+		return len(prom.Query(t, `vifpath_hop_verdict{`+nic+`,hop="tap",verdict="fail"} == 1`)) == 1
 	})
 	t.Logf("tap down at 0: exporter served the fail at %v, PromQL saw it at %v (%v after the exporter; scrape interval %v)",
 		served.Sub(broke).Round(time.Millisecond), seen.Sub(broke).Round(time.Millisecond), seen.Sub(served).Round(time.Millisecond), scrapeEvery)
@@ -84,7 +83,7 @@ func TestIntegrationPrometheusDemo(t *testing.T) {
 	}
 
 	state := func() string {
-		for _, a := range prom.alerts(t, "VifpathNICPathFailing") {
+		for _, a := range prom.Alerts(t, "VifpathNICPathFailing") {
 			if a.Labels["tap"] == p.Tap {
 				return a.State
 			}
@@ -98,11 +97,11 @@ func TestIntegrationPrometheusDemo(t *testing.T) {
 	setLinkUp(t, p.HostPath, p.Tap)
 	undone := time.Now()
 	ok := waitFor(t, "NIC ok again in PromQL", 30*time.Second, func() bool {
-		return len(prom.query(t, `vifpath_nic_verdict{`+nic+`,verdict="ok"} == 1`)) == 1
+		return len(prom.Query(t, `vifpath_nic_verdict{`+nic+`,verdict="ok"} == 1`)) == 1
 	})
 	waitFor(t, "alert resolved", 10*time.Second, func() bool { return state() == "" })
 	t.Logf("tap up: ok in PromQL after %v", ok.Sub(undone).Round(time.Millisecond))
-	if s := prom.query(t, `vifpath_exporter_rounds_total{result="success"} > 0`); len(s) != 1 {
+	if s := prom.Query(t, `vifpath_exporter_rounds_total{result="success"} > 0`); len(s) != 1 {
 		t.Errorf("rounds: %v", s)
 	}
 }
