@@ -14,17 +14,23 @@ import (
 	"github.com/vifpath/vifpath/trace"
 )
 
-// TestRulesPromtool runs `promtool check rules` on the shipped rules and
+// TestRulesPromtool runs `promtool check rules` on the shipped rules,
 // `promtool test rules` on their unit tests (rules/vifpath.rules_test.yml:
-// a NIC failing for 5 minutes, a trace that stopped, an orphan tap).
+// a NIC failing for 5 minutes, a trace that stopped, an orphan tap), and
+// `promtool check config` on the fleet configuration example.
 func TestRulesPromtool(t *testing.T) {
 	promtool := testutil.RequireBinary(t, "promtool", "prometheus")
-	for _, args := range [][]string{
-		{"check", "rules", "vifpath.rules.yml"},
-		{"test", "rules", "vifpath.rules_test.yml"},
+	for _, c := range []struct {
+		dir  string
+		args []string
+	}{
+		{"rules", []string{"check", "rules", "vifpath.rules.yml"}},
+		{"rules", []string{"test", "rules", "vifpath.rules_test.yml"}},
+		{"fleet", []string{"check", "config", "prometheus.yml"}},
 	} {
+		args := c.args
 		cmd := exec.Command(promtool, args...)
-		cmd.Dir = "rules"
+		cmd.Dir = c.dir
 		out, err := cmd.CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "SUCCESS") {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
