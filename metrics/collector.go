@@ -105,6 +105,7 @@ func New(cfg *Config) (*Collector, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	c.st.hasStats, c.st.hasBridges = cfg.Stats != nil, cfg.Bridges != nil
 	c.st.lastOK = map[string]time.Time{}
 	c.st.runs = map[string]float64{}
 	c.ctx, c.cancel = context.WithCancel(context.Background())

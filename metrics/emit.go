@@ -23,9 +23,11 @@ type state struct {
 	skipped         float64
 	running         bool
 
-	domains  []libvirtinspect.DomainStats
-	statsErr error
-	bridges  *linuxbridge.Snapshot
+	// hasStats and hasBridges say whether those sources are configured.
+	hasStats, hasBridges bool
+	domains              []libvirtinspect.DomainStats
+	statsErr             error
+	bridges              *linuxbridge.Snapshot
 	// bridgeErr is the last bridge snapshot's error.
 	bridgeErr error
 }
@@ -148,10 +150,10 @@ func (d *descs) metrics(st *state) []prometheus.Metric {
 	if !st.lastRun.IsZero() {
 		out = append(out, gauge(d.traceRun, unix(st.lastRun)), gauge(d.roundDuration, st.lastRunDuration.Seconds()),
 			gauge(d.lastErr, b2f(st.traceErr != nil), SourceTrace))
-		if st.domains != nil || st.statsErr != nil {
+		if st.hasStats {
 			out = append(out, gauge(d.lastErr, b2f(st.statsErr != nil), SourceLibvirt))
 		}
-		if st.bridges != nil || st.bridgeErr != nil {
+		if st.hasBridges {
 			out = append(out, gauge(d.lastErr, b2f(st.bridgeErr != nil), SourceBridges))
 		}
 	}
