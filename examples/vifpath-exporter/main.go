@@ -139,6 +139,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	if !strings.HasPrefix(o.telemetryPath, "/") || o.telemetryPath == "/-/healthy" {
 		return nil, fmt.Errorf("--web.telemetry-path %q: want an absolute path other than /-/healthy", o.telemetryPath)
 	}
+	if _, err := trace.ParseRole(o.role); err != nil {
+		return nil, fmt.Errorf("--role: %w", err)
+	}
 	if o.interval <= 0 || o.timeout < 0 {
 		return nil, fmt.Errorf("--interval %v, --timeout %v: want a positive interval and a non-negative timeout", o.interval, o.timeout)
 	}
