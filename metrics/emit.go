@@ -98,7 +98,7 @@ func newDescs() *descs {
 		portCounters: map[string]*prometheus.Desc{},
 	}
 	for _, n := range counterNames {
-		d.ifCounters[n] = prometheus.NewDesc("vifpath_libvirt_interface_"+n+"_total", "A libvirt domain interface's counter from the guest's side (receive: what the guest received), from one bulk stats call.", []string{"domain", "uuid", "interface"}, nil)
+		d.ifCounters[n] = prometheus.NewDesc("vifpath_libvirt_interface_"+n+"_total", "A libvirt domain interface's counter, from the tap's side like the bridge port counters (receive: what the guest sent), from one bulk stats call.", []string{"domain", "uuid", "interface"}, nil)
 		d.portCounters[n] = prometheus.NewDesc("vifpath_bridge_port_"+n+"_total", "A bridge port's interface counter, from the host's side (receive: what the port received from its peer or guest).", []string{"bridge", "port"}, nil)
 	}
 	return d
@@ -170,7 +170,7 @@ func (d *descs) metrics(st *state) []prometheus.Metric {
 		}
 		out = append(out, gauge(d.domInfo, 1, ds.Domain.Name, ds.Domain.UUID, state))
 		for _, i := range dedupIfaces(ds.Interfaces) {
-			vals := []uint64{i.RxBytes, i.RxPackets, i.RxErrors, i.RxDrops, i.TxBytes, i.TxPackets, i.TxErrors, i.TxDrops}
+			vals := []uint64{i.RxBytes, i.RxPackets, i.RxErrors, i.RxDropped, i.TxBytes, i.TxPackets, i.TxErrors, i.TxDropped}
 			for k, n := range counterNames {
 				out = append(out, counter(d.ifCounters[n], float64(vals[k]), ds.Domain.Name, ds.Domain.UUID, i.Name))
 			}

@@ -25,11 +25,12 @@
 // --web.config.file is the Prometheus exporter-toolkit web configuration
 // (TLS, basic auth). /-/healthy answers 200 while the process serves.
 //
-// Without --cloud the node alone names each NIC: the tap, the port ID's
-// first 11 characters (from the tap's name), and the server's ID and name
-// from the libvirt domain's Nova metadata. With --cloud (a clouds.yaml
-// entry) each local domain's server is traced from the API, which names
-// its ports fully and adds the server and port hops. Only GET requests
+// Without --cloud the node alone names each NIC (trace.Node: every tap on
+// a brq bridge and every libvirt interface, with the server from the
+// domain's Nova metadata). With --cloud (a clouds.yaml entry) every
+// server with a port bound to this node is traced from the API
+// (trace.NodeServers, which names servers and ports and adds their hops;
+// listing ports by binding host needs the admin role). Only GET requests
 // reach the cloud.
 //
 // It needs root (the trace enters the qdhcp namespaces and sends one ARP
@@ -196,9 +197,9 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready func([]net.A
 		if o.libvirtURI != "" {
 			lc.URI = o.libvirtURI
 		}
-		// Open is lazy: a libvirtd that is down now is dialled again each
+		// NewFromConfig is lazy: a libvirtd that is down now is dialled again each
 		// round, and its absence is a failed source, not a failed start.
-		lv, err = libvirtinspect.Open(lc)
+		lv, err = libvirtinspect.NewFromConfig(lc)
 		if err != nil {
 			return fmt.Errorf("libvirt %q: %w", o.libvirtURI, err)
 		}
@@ -212,8 +213,12 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready func([]net.A
 			return fmt.Errorf("cloud %q: %w", o.cloud, err)
 		}
 	}
+	nodeTrace := func(ctx context.Context) (*trace.NodeTrace, error) { return trace.Node(ctx, cfg) }
+	if api != nil {
+		nodeTrace = func(ctx context.Context) (*trace.NodeTrace, error) { return trace.NodeServers(ctx, cfg, api) }
+	}
 	mc := &metrics.Config{
-		Trace:    tapsNodeTrace(cfg, api),
+		Trace:    nodeTrace,
 		Interval: o.interval, Timeout: o.timeout, Logger: log,
 	}
 	if lv != nil {
@@ -222,7 +227,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready func([]net.A
 		}
 	}
 	if role != trace.RoleNetwork {
-		in, err := linuxbridge.Open(&linuxbridge.Config{NetNSPath: cfg.BridgeNetNS, Logger: log})
+		in, err := linuxbridge.Open(ctx, &linuxbridge.Config{NetNSPath: cfg.BridgeNetNS, Logger: log})
 		if err != nil {
 			return fmt.Errorf("bridges' namespace %q: %w", cfg.BridgeNetNS, err)
 		}
