@@ -179,7 +179,7 @@ func (tp *topo) run(t *testing.T, target trace.Target) *trace.Trace {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	tr, err := trace.Run(ctx, tp.cfg, target)
+	tr, err := runRec(t, ctx, tp.cfg, target)
 	if err != nil {
 		t.Fatalf("Run(%s): %v", target, err)
 	}

@@ -578,7 +578,7 @@ func (p *Path) Break(b Breakage) error {
 	case BreakICMPRule, BreakSSHRule, BreakARPSpoof:
 		return p.breakFirewall(b)
 	}
-	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, append(Breakages(), FirewallBreakages()...))
+	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, Breakages())
 }
 
 // stopDnsmasq signals dnsmasq and reaps it (SIGKILL after 3 s).
