@@ -256,8 +256,8 @@ func traceGraph(t *Trace) *graph {
 	}
 	if len(byPlace[placeBridge]) > 0 {
 		label := "bridge"
-		if b := first(KindBridge); b != nil && b.name != "" {
-			label = "bridge " + b.name
+		if b, ok := t.Hop(KindBridge, ""); ok && b.Name != "" {
+			label = "bridge " + b.Name
 		}
 		brc := g.cluster("bridge", label, "ns", node)
 		for _, i := range byPlace[placeBridge] {
@@ -266,8 +266,8 @@ func traceGraph(t *Trace) *graph {
 	}
 	if len(byPlace[placeDHCP]) > 0 {
 		label := "DHCP namespace"
-		if ns := first(KindDHCPNS); ns != nil && ns.name != "" {
-			label = "namespace " + ns.name
+		if ns, ok := t.Hop(KindDHCPNS, ""); ok && ns.Name != "" {
+			label = "namespace " + ns.Name
 		} else if t.NetworkID != "" {
 			label = "namespace qdhcp-" + t.NetworkID
 		}
@@ -308,6 +308,18 @@ func traceGraph(t *Trace) *graph {
 	if len(uplink) > 0 {
 		vmSide = append(vmSide, uplink[0])
 		dhcpSide = append(dhcpSide, uplink[0])
+	}
+	// A tap on another bridge than its network's: the DHCP side meets
+	// the network's bridge, which the VM side does not reach.
+	if bridge != nil && len(dhcpSide) > 1 {
+		if h := t.Hops[hopIdx(nodes, bridge)]; h.Verdict == Fail {
+			if v, ok := h.Get("network_bridge"); ok {
+				name, _, _ := strings.Cut(v, " ")
+				nb := &gnode{id: "netbridge", lines: []string{"network's bridge", name, "(the tap is not on it)"}, cl: bridge.cl, title: v}
+				g.nodes = append(g.nodes, nb)
+				dhcpSide[len(dhcpSide)-1] = nb
+			}
+		}
 	}
 	chain(vmSide)
 	chain(dhcpSide)
@@ -351,4 +363,14 @@ func traceGraph(t *Trace) *graph {
 		}
 	}
 	return g
+}
+
+// hopIdx returns the index of n in nodes (the hop index of a hop node).
+func hopIdx(nodes []*gnode, n *gnode) int {
+	for i, m := range nodes {
+		if m == n {
+			return i
+		}
+	}
+	return -1
 }

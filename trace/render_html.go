@@ -1,0 +1,179 @@
+package trace
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+)
+
+// The HTML report: one self-contained page (inline CSS and SVG, no
+// script, no external resource: it opens anywhere, offline, and prints).
+// The picture is drawn in Go (render_svg.go), never by a program run at
+// report time, so the report is the same on every machine.
+
+const htmlStyle = `
+:root { --ok:#b8f0b8; --warn:#ffe07a; --fail:#ff9c8c; --unknown:#e2e2e2; }
+* { box-sizing: border-box; }
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; line-height: 1.35; }
+h1 { font-size: 1.4em; margin: 0 0 .3em; }
+h2 { font-size: 1.15em; margin: 1.4em 0 .5em; border-bottom: 1px solid #ccc; }
+h3 { font-size: 1em; margin: 1em 0 .3em; }
+code, td.mono, .mono { font-family: ui-monospace, monospace; font-size: .92em; }
+table { border-collapse: collapse; margin: .3em 0; }
+th, td { border: 1px solid #ccc; padding: .2em .5em; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; }
+.verdict { display: inline-block; padding: .1em .6em; border-radius: .3em; font-weight: bold; font-family: ui-monospace, monospace; }
+.v-ok { background: var(--ok); } .v-warn { background: var(--warn); } .v-fail { background: var(--fail); } .v-unknown { background: var(--unknown); }
+tr.v-ok td.v, tr.v-warn td.v, tr.v-fail td.v, tr.v-unknown td.v { font-weight: bold; }
+.first { border: 3px solid #c00; background: #fff3f1; padding: .6em 1em; margin: 1em 0; border-radius: .4em; }
+.first.warn { border-color: #b07800; background: #fffbea; }
+.first p { margin: .25em 0; }
+.picture { overflow-x: auto; border: 1px solid #ddd; padding: .5em; background: #fff; }
+.hop { border-left: 6px solid var(--unknown); padding: .1em .8em .4em; margin: .8em 0; break-inside: avoid; }
+.hop.v-ok { border-left-color: #2a8a2a; background: none; } .hop.v-warn { border-left-color: #b07800; background: none; }
+.hop.v-fail { border-left-color: #cc0000; background: none; } .hop.v-unknown { border-left-color: #888; background: none; }
+.meta td:first-child { font-weight: bold; white-space: nowrap; }
+footer { margin-top: 2em; color: #666; font-size: .85em; }
+@media print {
+  body { margin: 0; font-size: 10pt; }
+  .picture { overflow: visible; border: none; padding: 0; }
+  .picture svg { max-width: 100%; height: auto; }
+  .hop, .first, table { break-inside: avoid; }
+  h2 { break-after: avoid; }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
+`
+
+var htmlFuncs = template.FuncMap{
+	"upper": func(v Verdict) string { return strings.ToUpper(v.String()) },
+	"inc":   func(i int) int { return i + 1 },
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "(not recorded)"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05.000 UTC")
+	},
+	"dur": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+}
+
+var traceHTML = template.Must(template.New("trace").Funcs(htmlFuncs).Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>vifpath trace {{.T.Target}}: {{upper .T.Verdict}}</title>
+<style>{{.Style}}</style>
+</head>
+<body>
+<h1>VM NIC trace: {{.T.Target}} <span class="verdict v-{{.T.Verdict}}" id="verdict">{{upper .T.Verdict}}</span></h1>
+{{- with .First}}
+<div class="first {{.Hop.Verdict}}" id="first-failing">
+<p><strong>First {{.Word}}: hop {{inc .Index}}, {{.Hop.Kind}} <code>{{.Hop.Name}}</code></strong> <span class="verdict v-{{.Hop.Verdict}}">{{upper .Hop.Verdict}}</span></p>
+<p>{{.Hop.Summary}}</p>
+{{- with .Hop.Cause}}<p><strong>Cause:</strong> <span class="cause">{{.}}</span></p>{{end}}
+{{- with .Hop.Next}}<p><strong>Next step:</strong> <span class="next">{{.}}</span></p>{{end}}
+</div>
+{{- end}}
+<h2>Target</h2>
+<table class="meta">
+<tr><td>asked for</td><td class="mono">{{.T.Target}}</td></tr>
+{{- with .Server}}<tr><td>server</td><td class="mono">{{.}}</td></tr>{{end}}
+{{- with .T.PortID}}<tr><td>port</td><td class="mono">{{.}}</td></tr>{{end}}
+{{- with .T.Domain}}<tr><td>domain</td><td class="mono">{{.}}</td></tr>{{end}}
+{{- with .T.Tap}}<tr><td>tap</td><td class="mono">{{.}}</td></tr>{{end}}
+{{- with .MAC}}<tr><td>MAC</td><td class="mono">{{.}}</td></tr>{{end}}
+{{- with .T.NetworkID}}<tr><td>network</td><td class="mono">{{.}}</td></tr>{{end}}
+{{- with .T.IP}}<tr><td>IP</td><td class="mono">{{.}}</td></tr>{{end}}
+<tr><td>role</td><td class="mono">{{.T.Role}}</td></tr>
+<tr><td>started</td><td class="mono">{{when .T.Started}}</td></tr>
+<tr><td>took</td><td class="mono">{{dur .T.Duration}}</td></tr>
+</table>
+<h2>The path</h2>
+<div class="picture">
+{{.SVG}}</div>
+<h2>Verdicts</h2>
+<table class="verdicts">
+<tr><th>#</th><th>verdict</th><th>kind</th><th>name</th><th>summary</th></tr>
+{{- range $i, $h := .T.Hops}}
+<tr class="v-{{$h.Verdict}}"><td><a href="#hop-{{inc $i}}">{{inc $i}}</a></td><td class="v"><span class="verdict v-{{$h.Verdict}}">{{upper $h.Verdict}}</span></td><td class="mono">{{$h.Kind}}</td><td class="mono">{{$h.Name}}</td><td>{{$h.Summary}}</td></tr>
+{{- end}}
+</table>
+<h2>Hops</h2>
+{{- range $i, $h := .T.Hops}}
+<div class="hop v-{{$h.Verdict}}" id="hop-{{inc $i}}">
+<h3>{{inc $i}}. {{$h.Kind}} <code>{{$h.Name}}</code> <span class="verdict v-{{$h.Verdict}}">{{upper $h.Verdict}}</span></h3>
+<p>{{$h.Summary}}</p>
+{{- with $h.Cause}}<p><strong>Cause:</strong> {{.}}</p>{{end}}
+{{- with $h.Next}}<p><strong>Next step:</strong> <code>{{.}}</code></p>{{end}}
+{{- with $h.Evidence}}
+<table class="evidence"><tr><th>evidence</th><th>value</th></tr>
+{{- range .}}<tr><td class="mono">{{.Key}}</td><td class="mono">{{.Value}}</td></tr>{{end}}
+</table>
+{{- end}}
+</div>
+{{- end}}
+<footer>Written by vifpath's trace.WriteHTML. Self-contained: no script, no external resource; the picture is SVG drawn by vifpath.</footer>
+</body>
+</html>
+`))
+
+type firstFailingView struct {
+	Index int
+	Hop   Hop
+	Word  string
+}
+
+// WriteHTML writes the trace as one self-contained HTML page to hand on
+// with a ticket: the verdict, the first failing hop with its cause and
+// next step at the top, the target (server, port, domain, tap, MAC,
+// network, IP, role) and timings, the topology drawn as inline SVG (the
+// picture WriteDOT describes, laid out in Go: no Graphviz, no network),
+// the verdict table, and each hop's summary, cause, next step and
+// evidence. It needs no JavaScript, loads nothing, and prints (print CSS
+// keeps colours and hop blocks whole).
+func (t *Trace) WriteHTML(w io.Writer) error {
+	var svg bytes.Buffer
+	if err := traceGraph(t).writeSVG(&svg); err != nil {
+		return err
+	}
+	data := struct {
+		T     *Trace
+		Style template.CSS
+		SVG   template.HTML
+		First *firstFailingView
+		// Server and MAC are the server's name and ID, and the MAC as text.
+		Server, MAC string
+	}{T: t, Style: template.CSS(htmlStyle), SVG: template.HTML(svg.String())}
+	if i, h, ok := t.firstFailing(); ok {
+		data.First = &firstFailingView{Index: i, Hop: h, Word: failWord(h.Verdict)}
+	}
+	data.Server = serverLabel(t)
+	if t.PortMAC != nil {
+		data.MAC = t.PortMAC.String()
+	}
+	return traceHTML.Execute(w, data)
+}
+
+// serverLabel names the trace's server: "name (id)", from the Trace's
+// fields or else its server hop.
+func serverLabel(t *Trace) string {
+	name, id := t.ServerName, t.ServerID
+	if h, ok := t.Hop(KindServer, ""); ok {
+		if name == "" {
+			name = h.Name
+		}
+		if v, ok := h.Get("id"); ok && id == "" {
+			id = v
+		}
+	}
+	switch {
+	case name != "" && id != "" && name != id:
+		return fmt.Sprintf("%s (%s)", name, id)
+	case name != "":
+		return name
+	}
+	return id
+}
