@@ -177,3 +177,108 @@ func serverLabel(t *Trace) string {
 	}
 	return id
 }
+
+var nodeHTML = template.Must(template.New("node").Funcs(htmlFuncs).Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>vifpath node {{.N.Node}}: {{upper .N.Verdict}}</title>
+<style>{{.Style}}</style>
+</head>
+<body>
+<h1>Node trace: {{.N.Node}} <span class="verdict v-{{.N.Verdict}}" id="verdict">{{upper .N.Verdict}}</span></h1>
+<table class="meta">
+<tr><td>node</td><td class="mono">{{.N.Node}}</td></tr>
+<tr><td>role</td><td class="mono">{{.N.Role}}</td></tr>
+<tr><td>VM NICs</td><td>{{len .N.Traces}}: {{.Counts}}</td></tr>
+<tr><td>orphans</td><td>{{len .N.Orphans}}</td></tr>
+<tr><td>started</td><td class="mono">{{when .N.Started}}</td></tr>
+<tr><td>took</td><td class="mono">{{dur .N.Duration}}</td></tr>
+</table>
+<h2>The node</h2>
+<div class="picture">
+{{.SVG}}</div>
+<h2>VM NICs</h2>
+<table class="verdicts">
+<tr><th>#</th><th>verdict</th><th>tap</th><th>server</th><th>IP</th><th>bridge</th><th>first failing hop</th><th>cause</th><th>next step</th></tr>
+{{- range .NICs}}
+<tr class="v-{{.T.Verdict}}"><td>{{if .Detail}}<a href="#nic-{{.N}}">{{.N}}</a>{{else}}{{.N}}{{end}}</td><td class="v"><span class="verdict v-{{.T.Verdict}}">{{upper .T.Verdict}}</span></td><td class="mono">{{.T.Tap}}</td><td class="mono">{{.Server}}</td><td class="mono">{{.T.IP}}</td><td class="mono">{{.Bridge}}</td>
+{{- with .First}}<td class="mono">{{.Kind}} {{.Name}}</td><td>{{.Cause}}</td><td><code>{{.Next}}</code></td>{{else}}<td></td><td></td><td></td>{{end}}</tr>
+{{- end}}
+</table>
+{{- with .N.Orphans}}
+<h2>Orphans</h2>
+<table class="verdicts"><tr><th>verdict</th><th>kind</th><th>name</th><th>detail</th></tr>
+{{- range .}}<tr class="v-{{.Verdict}}"><td class="v"><span class="verdict v-{{.Verdict}}">{{upper .Verdict}}</span></td><td class="mono">{{.Kind}}</td><td class="mono">{{.Name}}</td><td>{{.Detail}}</td></tr>{{end}}
+</table>
+{{- end}}
+{{- with .N.HostChecks}}
+<h2>Host checks</h2>
+{{- range .}}
+<div class="hop v-{{.Verdict}}">
+<h3>{{.Kind}} <code>{{.Name}}</code> <span class="verdict v-{{.Verdict}}">{{upper .Verdict}}</span></h3>
+<p>{{.Summary}}</p>
+{{- with .Cause}}<p><strong>Cause:</strong> {{.}}</p>{{end}}
+{{- with .Next}}<p><strong>Next step:</strong> <code>{{.}}</code></p>{{end}}
+{{- with .Evidence}}<table class="evidence">{{range .}}<tr><td class="mono">{{.Key}}</td><td class="mono">{{.Value}}</td></tr>{{end}}</table>{{end}}
+</div>
+{{- end}}
+{{- end}}
+<h2>NICs that are not ok: their warn and fail hops</h2>
+{{- range .NICs}}{{if .Detail}}
+<h3 id="nic-{{.N}}">{{.N}}. {{.T.Tap}} {{.Server}} <span class="verdict v-{{.T.Verdict}}">{{upper .T.Verdict}}</span></h3>
+{{- range .Detail}}
+<div class="hop v-{{.Verdict}}">
+<h3>{{.Kind}} <code>{{.Name}}</code> <span class="verdict v-{{.Verdict}}">{{upper .Verdict}}</span></h3>
+<p>{{.Summary}}</p>
+{{- with .Cause}}<p><strong>Cause:</strong> {{.}}</p>{{end}}
+{{- with .Next}}<p><strong>Next step:</strong> <code>{{.}}</code></p>{{end}}
+{{- with .Evidence}}<table class="evidence">{{range .}}<tr><td class="mono">{{.Key}}</td><td class="mono">{{.Value}}</td></tr>{{end}}</table>{{end}}
+</div>
+{{- end}}
+{{- end}}{{end}}
+<footer>Written by vifpath's NodeTrace.WriteHTML. Self-contained: no script, no external resource; the picture is SVG drawn by vifpath.</footer>
+</body>
+</html>
+`))
+
+type nicView struct {
+	N              int
+	T              *Trace
+	Server, Bridge string
+	First          *Hop
+	Detail         []Hop
+}
+
+// WriteHTML writes the node's report as one self-contained HTML page:
+// the node's verdict, counts and timings, its picture (see WriteDOT; SVG
+// laid out in Go), a table of every VM NIC with its verdict and first
+// failing hop's cause and next step, the orphans, the host checks, and
+// the warn and fail hops of every NIC that is not ok with their
+// evidence. No JavaScript, no external resource; printable.
+func (nt *NodeTrace) WriteHTML(w io.Writer) error {
+	var svg bytes.Buffer
+	if err := nodeGraph(nt).writeSVG(&svg); err != nil {
+		return err
+	}
+	data := struct {
+		N      *NodeTrace
+		Style  template.CSS
+		SVG    template.HTML
+		Counts string
+		NICs   []nicView
+	}{N: nt, Style: template.CSS(htmlStyle), SVG: template.HTML(svg.String())}
+	var vs []Verdict
+	for i, t := range nt.Traces {
+		vs = append(vs, t.Verdict)
+		v := nicView{N: i + 1, T: t, Server: serverLabel(t), Bridge: nicBridge(t)}
+		if _, h, ok := t.firstFailing(); ok {
+			v.First = &h
+			v.Detail = t.Failing()
+		}
+		data.NICs = append(data.NICs, v)
+	}
+	data.Counts, _ = countLines(vs)
+	return nodeHTML.Execute(w, data)
+}
