@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"os"
 	"strings"
 	"time"
 )
@@ -68,9 +69,15 @@ var traceHTML = template.Must(template.New("trace").Funcs(htmlFuncs).Parse(`<!DO
 <style>{{.Style}}</style>
 </head>
 <body>
-<h1>VM NIC trace: {{.T.Target}} <span class="verdict v-{{.T.Verdict}}" id="verdict">{{upper .T.Verdict}}</span></h1>
+{{template "body" .}}
+<footer>Written by vifpath's trace.WriteHTML. Self-contained: no script, no external resource; the picture is SVG drawn by vifpath.</footer>
+</body>
+</html>
+{{define "body"}}
+{{if .Top}}<h1>VM NIC trace: {{.T.Target}} <span class="verdict v-{{.T.Verdict}}" id="verdict">{{upper .T.Verdict}}</span></h1>
+{{- else}}<h2 class="port">Port trace: {{.T.Target}} <span class="verdict v-{{.T.Verdict}}">{{upper .T.Verdict}}</span></h2>{{end}}
 {{- with .First}}
-<div class="first {{.Hop.Verdict}}" id="first-failing">
+<div class="first {{.Hop.Verdict}}">
 <p><strong>First {{.Word}}: hop {{inc .Index}}, {{.Hop.Kind}} <code>{{.Hop.Name}}</code></strong> <span class="verdict v-{{.Hop.Verdict}}">{{upper .Hop.Verdict}}</span></p>
 <p>{{.Hop.Summary}}</p>
 {{- with .Hop.Cause}}<p><strong>Cause:</strong> <span class="cause">{{.}}</span></p>{{end}}
@@ -98,12 +105,12 @@ var traceHTML = template.Must(template.New("trace").Funcs(htmlFuncs).Parse(`<!DO
 <table class="verdicts">
 <tr><th>#</th><th>verdict</th><th>kind</th><th>name</th><th>summary</th></tr>
 {{- range $i, $h := .T.Hops}}
-<tr class="v-{{$h.Verdict}}"><td><a href="#hop-{{inc $i}}">{{inc $i}}</a></td><td class="v"><span class="verdict v-{{$h.Verdict}}">{{upper $h.Verdict}}</span></td><td class="mono">{{$h.Kind}}</td><td class="mono">{{$h.Name}}</td><td>{{$h.Summary}}</td></tr>
+<tr class="v-{{$h.Verdict}}"><td><a href="#{{$.ID}}hop-{{inc $i}}">{{inc $i}}</a></td><td class="v"><span class="verdict v-{{$h.Verdict}}">{{upper $h.Verdict}}</span></td><td class="mono">{{$h.Kind}}</td><td class="mono">{{$h.Name}}</td><td>{{$h.Summary}}</td></tr>
 {{- end}}
 </table>
 <h2>Hops</h2>
 {{- range $i, $h := .T.Hops}}
-<div class="hop v-{{$h.Verdict}}" id="hop-{{inc $i}}">
+<div class="hop v-{{$h.Verdict}}" id="{{$.ID}}hop-{{inc $i}}">
 <h3>{{inc $i}}. {{$h.Kind}} <code>{{$h.Name}}</code> <span class="verdict v-{{$h.Verdict}}">{{upper $h.Verdict}}</span></h3>
 <p>{{$h.Summary}}</p>
 {{- with $h.Cause}}<p><strong>Cause:</strong> {{.}}</p>{{end}}
@@ -115,7 +122,33 @@ var traceHTML = template.Must(template.New("trace").Funcs(htmlFuncs).Parse(`<!DO
 {{- end}}
 </div>
 {{- end}}
-<footer>Written by vifpath's trace.WriteHTML. Self-contained: no script, no external resource; the picture is SVG drawn by vifpath.</footer>
+{{end}}
+`))
+
+var serverHTML = template.Must(template.Must(traceHTML.Clone()).New("server").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>vifpath server {{.Name}}: {{upper .S.Verdict}}</title>
+<style>{{.Style}}</style>
+</head>
+<body>
+<h1>Server trace: {{.Name}} <span class="verdict v-{{.S.Verdict}}" id="verdict">{{upper .S.Verdict}}</span></h1>
+<table class="meta">
+<tr><td>server</td><td class="mono">{{.Name}}</td></tr>
+{{- with .S.Status}}<tr><td>status</td><td class="mono">{{.}}</td></tr>{{end}}
+{{- with .S.Host}}<tr><td>host</td><td class="mono">{{.}}</td></tr>{{end}}
+{{- with .S.InstanceName}}<tr><td>instance</td><td class="mono">{{.}}</td></tr>{{end}}
+<tr><td>role</td><td class="mono">{{.S.Role}}</td></tr>
+<tr><td>ports</td><td>{{len .S.Traces}}</td></tr>
+</table>
+{{- range .Traces}}
+<section class="port">
+{{template "body" .}}
+</section>
+{{- end}}
+<footer>Written by vifpath's ServerTrace.WriteHTML. Self-contained: no script, no external resource; the pictures are SVG drawn by vifpath.</footer>
 </body>
 </html>
 `))
@@ -135,26 +168,90 @@ type firstFailingView struct {
 // evidence. It needs no JavaScript, loads nothing, and prints (print CSS
 // keeps colours and hop blocks whole).
 func (t *Trace) WriteHTML(w io.Writer) error {
-	var svg bytes.Buffer
-	if err := traceGraph(t).writeSVG(&svg); err != nil {
+	v, err := newTraceView(t, "", true)
+	if err != nil {
 		return err
 	}
-	data := struct {
-		T     *Trace
-		Style template.CSS
-		SVG   template.HTML
-		First *firstFailingView
-		// Server and MAC are the server's name and ID, and the MAC as text.
-		Server, MAC string
-	}{T: t, Style: template.CSS(htmlStyle), SVG: template.HTML(svg.String())}
+	return traceHTML.Execute(w, v)
+}
+
+// traceView is what the "body" template draws of one trace.
+type traceView struct {
+	T     *Trace
+	Style template.CSS
+	SVG   template.HTML
+	First *firstFailingView
+	// Server and MAC are the server's name and ID, and the MAC as text.
+	Server, MAC string
+	// ID prefixes its anchors; Top says the trace is the page's (its
+	// heading is the page's h1, its verdict gets id="verdict").
+	ID  string
+	Top bool
+}
+
+func newTraceView(t *Trace, id string, top bool) (*traceView, error) {
+	var svg bytes.Buffer
+	if err := traceGraph(t).writeSVG(&svg); err != nil {
+		return nil, err
+	}
+	v := &traceView{T: t, Style: template.CSS(htmlStyle), SVG: template.HTML(svg.String()), ID: id, Top: top}
 	if i, h, ok := t.firstFailing(); ok {
-		data.First = &firstFailingView{Index: i, Hop: h, Word: failWord(h.Verdict)}
+		v.First = &firstFailingView{Index: i, Hop: h, Word: failWord(h.Verdict)}
 	}
-	data.Server = serverLabel(t)
+	v.Server = serverLabel(t)
 	if t.PortMAC != nil {
-		data.MAC = t.PortMAC.String()
+		v.MAC = t.PortMAC.String()
 	}
-	return traceHTML.Execute(w, data)
+	return v, nil
+}
+
+// WriteHTML writes the server's report as one self-contained HTML page:
+// the server's verdict, status, host and instance, then each port's trace
+// as Trace.WriteHTML draws it (first failing hop, target, picture,
+// verdicts, hops).
+func (s *ServerTrace) WriteHTML(w io.Writer) error {
+	data := struct {
+		S      *ServerTrace
+		Name   string
+		Style  template.CSS
+		Traces []*traceView
+	}{S: s, Name: s.ServerName, Style: template.CSS(htmlStyle)}
+	if data.Name == "" {
+		data.Name = s.ServerID
+	} else if s.ServerID != "" {
+		data.Name += " (" + s.ServerID + ")"
+	}
+	for i, t := range s.Traces {
+		v, err := newTraceView(t, fmt.Sprintf("p%d-", i+1), false)
+		if err != nil {
+			return err
+		}
+		data.Traces = append(data.Traces, v)
+	}
+	return serverHTML.Execute(w, data)
+}
+
+// HTMLReport is a result that writes a self-contained HTML report: a
+// *Trace, *ServerTrace or *NodeTrace.
+type HTMLReport interface {
+	WriteHTML(w io.Writer) error
+}
+
+// WriteHTMLFile creates (or truncates) the file at path, mode 0644, and
+// writes r's HTML report into it.
+func WriteHTMLFile(path string, r HTMLReport) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("trace: create the HTML report: %w", err)
+	}
+	if err := r.WriteHTML(f); err != nil {
+		f.Close()
+		return fmt.Errorf("trace: write the HTML report to %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("trace: write the HTML report to %s: %w", path, err)
+	}
+	return nil
 }
 
 // serverLabel names the trace's server: "name (id)", from the Trace's

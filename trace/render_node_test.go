@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"html"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -243,5 +245,65 @@ func BenchmarkNodePicture200(b *testing.B) {
 	}
 	if maxLib > time.Second {
 		b.Errorf("slowest 200-NIC render took %s, the issue asks for under 1 s", maxLib)
+	}
+}
+
+// TestWriteHTML checks the reports' content from the recordings: the
+// verdict, the first failing hop's cause and next step before the
+// picture, every hop's evidence, the timings; the server report holds
+// each port's trace; WriteHTMLFile writes the same bytes.
+func TestWriteHTML(t *testing.T) {
+	rec := loadRecording(t, "dnsmasq")
+	var b bytes.Buffer
+	if err := rec.Broken.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	s := html.UnescapeString(b.String())
+	_, h, _ := rec.Broken.firstFailing()
+	if h.Kind != KindDnsmasq {
+		t.Fatalf("first failing hop %s, want dnsmasq", h.Kind)
+	}
+	cause := strings.Index(s, (h.Cause))
+	next := strings.Index(s, (h.Next))
+	pic := strings.Index(s, "<svg")
+	if cause < 0 || next < 0 || pic < 0 || cause > pic || next > pic {
+		t.Errorf("cause at %d, next at %d, picture at %d: want the cause and next step before the picture", cause, next, pic)
+	}
+	for _, want := range []string{`id="verdict">FAIL</span>`, "<title>vifpath trace", "took</td>", "started</td>", "@media print",
+		`<tr class="v-fail">`, `id="hop-10"`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+	for _, hop := range rec.Broken.Hops {
+		for _, e := range hop.Evidence {
+			if !strings.Contains(s, (e.Value)) {
+				t.Errorf("HTML lacks %s's evidence %s=%q", hop.Kind, e.Key, e.Value)
+			}
+		}
+	}
+	if strings.Contains(strings.ToLower(s), "<script") {
+		t.Error("HTML holds a script")
+	}
+	// The server report: one section per port.
+	st := &ServerTrace{ServerID: "926b964b", ServerName: "cirros1", Status: "ACTIVE", Verdict: Fail, Traces: []*Trace{rec.Healthy, rec.Broken}}
+	b.Reset()
+	if err := st.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	s = html.UnescapeString(b.String())
+	if strings.Count(s, `<section class="port">`) != 2 || strings.Count(s, `id="verdict"`) != 1 || !strings.Contains(s, "cirros1 (926b964b)") ||
+		!strings.Contains(s, `id="p2-hop-10"`) || !strings.Contains(s, (h.Cause)) {
+		t.Errorf("server report: want two port sections, one page verdict, per-port anchors and the cause")
+	}
+	path := filepath.Join(t.TempDir(), "r.html")
+	if err := WriteHTMLFile(path, st); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, b.Bytes()) {
+		t.Errorf("WriteHTMLFile wrote %d bytes (%v), want the %d WriteHTML writes", len(got), err, b.Len())
+	}
+	if err := WriteHTMLFile(filepath.Join(t.TempDir(), "no", "such", "dir.html"), st); err == nil || !strings.HasPrefix(err.Error(), "trace: ") {
+		t.Errorf("WriteHTMLFile into a missing directory: %v", err)
 	}
 }

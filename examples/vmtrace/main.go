@@ -16,6 +16,10 @@
 //	        [-nm-run-dir …] [-skip-dhcp] [-no-arp] [-interval D] [-json | -dot | -mermaid]
 //	vmtrace -demo [-break FAULT] [-guest auto|netns|libvirt] [-json | -dot | -mermaid]
 //
+// Every mode also takes -html FILE: a self-contained HTML report of the
+// trace (the server's, with -server; the broken one, with -demo) written
+// to FILE besides the output: verdict, first failing hop, picture, hops.
+//
 // With -server it asks Nova and Neutron (the cloud -cloud names in
 // clouds.yaml; default OS_CLOUD, else an openrc's OS_* variables) for the
 // server, in any status, by ID or unique name, and traces each of its
@@ -146,6 +150,7 @@ type opts struct {
 	breakage                  string
 	guest                     string
 	verbose                   bool
+	html                      string
 }
 
 // run parses args, runs, and returns the exit status.
@@ -177,6 +182,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.breakage, "break", string(demo.BreakDnsmasq), "with -demo: the fault to inject: dnsmasq (kill it), tap-down, uplink (delete eth2), hosts-entry (drop the port from the hosts file), wrong-bridge (tap on virbr0), lease-seeded (dnsmasq restarted, lease not renewed), dup-ip (another host with the VM's IP) or fdb-never-learned (learning off on the tap)")
 	fs.StringVar(&o.guest, "guest", string(demo.GuestAuto), "with -demo: the VM: libvirt (a qemu TCG domain), netns (a namespace) or auto (libvirt when available)")
 	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
+	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report (picture, verdicts, evidence) to `FILE`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -272,6 +278,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "vmtrace:", err)
 		return exitFail
 	}
+	if !report(o, tr, stderr) {
+		return exitFail
+	}
 	return status(tr.Verdict)
 }
 
@@ -331,6 +340,9 @@ func runServer(ctx context.Context, o opts, cfg *trace.Config, log *slog.Logger,
 		fmt.Fprintln(stderr, "vmtrace:", err)
 		return exitFail
 	}
+	if !report(o, st, stderr) {
+		return exitFail
+	}
 	return status(st.Verdict)
 }
 
@@ -351,6 +363,19 @@ func validBreakage(s string) bool {
 		}
 	}
 	return false
+}
+
+// report writes -html's file (nothing without -html), saying on stderr
+// why it could not.
+func report(o opts, r trace.HTMLReport, stderr io.Writer) bool {
+	if o.html == "" {
+		return true
+	}
+	err := trace.WriteHTMLFile(o.html, r)
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace: -html:", err)
+	}
+	return err == nil
 }
 
 // status maps an overall verdict to the exit status.
@@ -541,6 +566,9 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "vmtrace: demo:", err)
+		return exitFail
+	}
+	if !report(o, brokenSrv, stderr) {
 		return exitFail
 	}
 	// A lease only seeded is a warning: the path may still work.
