@@ -262,6 +262,7 @@ func TestRenderGolden(t *testing.T) {
 			if c.brk == "" && c.trace.Verdict != OK || c.brk != "" && c.trace.Verdict == OK {
 				t.Fatalf("recording %s has verdict %s", c.name, c.trace.Verdict)
 			}
+			checkLayout(t, traceGraph(c.trace))
 			checkTopology(t, c, parseDOT(t, dot.String()),
 				func(a string) bool { return strings.Contains(a, "color=red, penwidth=3") },
 				func(a string) bool { return strings.Contains(a, "color=red") })

@@ -171,6 +171,7 @@ func TestNodePicture(t *testing.T) {
 	if !strings.Contains(mmd.String(), ":::fail") || !strings.Contains(mmd.String(), "subgraph c_br0[") {
 		t.Errorf("node Mermaid lacks failing NICs or the bridge subgraph:\n%s", mmd.String())
 	}
+	checkLayout(t, nodeGraph(nt))
 	// A small node: every NIC drawn.
 	small := syntheticNode(t, 8)
 	dot.Reset()
