@@ -170,11 +170,74 @@ func (g *graph) layout() *svgLayout {
 		children[c.parent] = append(children[c.parent], c)
 	}
 	L := &svgLayout{node: map[*gnode]svgRect{}, cl: map[*gcluster]svgRect{}}
-	y := svgMargin
-	lane := func(c *gcluster) {
+	// x comes from the columns alone.
+	nodeX := make([]float64, nn)
+	for i, n := range g.nodes {
+		w, _ := nodeSize(n)
+		nodeX[i] = colX[rank[i]] + (colW[rank[i]]-w)/2
+	}
+	type span struct {
+		x0, x1 float64
+		ok     bool
+	}
+	xr := map[*gcluster]span{}
+	var extent func(c *gcluster) span
+	extent = func(c *gcluster) span {
+		sp := span{x0: math.Inf(1), x1: math.Inf(-1)}
+		for _, i := range members[c] {
+			w, _ := nodeSize(g.nodes[i])
+			sp.x0, sp.x1, sp.ok = min(sp.x0, nodeX[i]), max(sp.x1, nodeX[i]+w), true
+		}
+		for _, k := range children[c] {
+			if ks := extent(k); ks.ok {
+				sp.x0, sp.x1, sp.ok = min(sp.x0, ks.x0), max(sp.x1, ks.x1), true
+			}
+		}
+		if sp.ok && c != nil {
+			sp.x0 -= svgClPad
+			sp.x1 = max(sp.x1+svgClPad, sp.x0+float64(len([]rune(c.label)))*svgCharW+2*svgClPad)
+		}
+		xr[c] = sp
+		return sp
+	}
+	extent(nil)
+	// bands packs sibling clusters into horizontal bands: a cluster joins
+	// the first band none of whose clusters it overlaps in x, so the VM,
+	// its tap and the bridge share one band and the qdhcp namespace takes
+	// the next, meeting the bridge from below.
+	bands := func(cs []*gcluster) [][]*gcluster {
+		var out [][]*gcluster
+		for _, c := range cs {
+			sp := xr[c]
+			if !sp.ok {
+				continue
+			}
+			placed := false
+			for bi := range out {
+				free := true
+				for _, o := range out[bi] {
+					if so := xr[o]; sp.x0 < so.x1+svgClPad && so.x0 < sp.x1+svgClPad {
+						free = false
+						break
+					}
+				}
+				if free {
+					out[bi] = append(out[bi], c)
+					placed = true
+					break
+				}
+			}
+			if !placed {
+				out = append(out, []*gcluster{c})
+			}
+		}
+		return out
+	}
+	// lane places c's own nodes from y down and returns its height.
+	lane := func(c *gcluster, y float64) float64 {
 		ids := members[c]
 		if len(ids) == 0 {
-			return
+			return 0
 		}
 		count := map[int]int{}
 		for _, i := range ids {
@@ -199,46 +262,38 @@ func (g *graph) layout() *svgLayout {
 		for _, i := range ids {
 			n := g.nodes[i]
 			w, h := nodeSize(n)
-			// Centre the box in its column.
-			L.node[n] = svgRect{x: colX[rank[i]] + (colW[rank[i]]-w)/2, y: rowY[stack[i]] + (rowH[stack[i]]-h)/2, w: w, h: h}
+			L.node[n] = svgRect{x: nodeX[i], y: rowY[stack[i]] + (rowH[stack[i]]-h)/2, w: w, h: h}
 		}
-		y = yy - svgRowGap
+		return yy - svgRowGap - y
 	}
-	var walk func(c *gcluster) (svgRect, bool)
-	walk = func(c *gcluster) (svgRect, bool) {
-		y0 := y
-		y += svgClLabelH + svgClPad
-		lane(c)
-		minX, maxX := math.Inf(1), math.Inf(-1)
-		for _, i := range members[c] {
-			r := L.node[g.nodes[i]]
-			minX, maxX = min(minX, r.x), max(maxX, r.x+r.w)
+	// walk places cluster c from y0 down and returns its height.
+	var walk func(c *gcluster, y0 float64) float64
+	walk = func(c *gcluster, y0 float64) float64 {
+		y := y0 + svgClLabelH + svgClPad
+		if h := lane(c, y); h > 0 {
+			y += h + svgRowGap
 		}
-		for _, k := range children[c] {
-			if len(members[c]) > 0 {
-				y += svgRowGap
+		for _, band := range bands(children[c]) {
+			bh := 0.0
+			for _, k := range band {
+				bh = max(bh, walk(k, y))
 			}
-			if r, ok := walk(k); ok {
-				minX, maxX = min(minX, r.x), max(maxX, r.x+r.w)
-				y += svgRowGap
-			}
+			y += bh + svgRowGap
 		}
-		if math.IsInf(minX, 1) {
-			y = y0
-			return svgRect{}, false
-		}
-		y += svgClPad
-		label := float64(len([]rune(c.label)))*svgCharW + 2*svgClPad
-		r := svgRect{x: minX - svgClPad, y: y0, w: max(maxX-minX+2*svgClPad, label), h: y - y0}
-		L.cl[c] = r
-		return r, true
+		y += svgClPad - svgRowGap
+		sp := xr[c]
+		L.cl[c] = svgRect{x: sp.x0, y: y0, w: sp.x1 - sp.x0, h: y - y0}
+		return y - y0
 	}
-	for _, c := range children[nil] {
-		if _, ok := walk(c); ok {
-			y += svgRowGap * 2
+	y := svgMargin
+	for _, band := range bands(children[nil]) {
+		bh := 0.0
+		for _, c := range band {
+			bh = max(bh, walk(c, y))
 		}
+		y += bh + 2*svgRowGap
 	}
-	lane(nil)
+	lane(nil, y)
 	// Size.
 	for _, r := range L.node {
 		L.w, L.h = max(L.w, r.x+r.w), max(L.h, r.y+r.h)
