@@ -1,10 +1,13 @@
 package trace
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"image/png"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -251,4 +254,150 @@ func runChromium(t *testing.T, bin string, args ...string) string {
 		t.Fatalf("chromium %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	return out.String()
+}
+
+// mermaidVersion is the Mermaid release the golden diagrams are checked
+// with (npm package mermaid; its dist/mermaid.min.js is one self-contained
+// file).
+const mermaidVersion = "11.17.2"
+
+// mermaidJS returns the path of mermaid.min.js, fetched once with `npm
+// pack mermaid@<version>` into /var/cache/vifpath (when writable, else
+// the test's temporary directory).
+func mermaidJS(t *testing.T) string {
+	t.Helper()
+	npm := testutil.RequireBinary(t, "npm", "npm")
+	dir := filepath.Join("/var/cache/vifpath", "mermaid-"+mermaidVersion)
+	js := filepath.Join(dir, "mermaid.min.js")
+	if _, err := os.Stat(js); err == nil {
+		return js
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		dir = t.TempDir()
+		js = filepath.Join(dir, "mermaid.min.js")
+	}
+	tmp := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, "pack", "--silent", "--pack-destination", tmp, "mermaid@"+mermaidVersion)
+	cmd.Dir = tmp
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("npm pack mermaid@%s: %v\n%s", mermaidVersion, err, out)
+	}
+	tgz := filepath.Join(tmp, "mermaid-"+mermaidVersion+".tgz")
+	f, err := os.Open(tgz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("%s has no package/dist/mermaid.min.js: %v", tgz, err)
+		}
+		if h.Name != "package/dist/mermaid.min.js" {
+			continue
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		part := js + ".part"
+		if err := os.WriteFile(part, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(part, js); err != nil {
+			t.Fatal(err)
+		}
+		return js
+	}
+}
+
+// TestIntegrationMermaidRenders parses and renders every golden Mermaid
+// file and two node pictures (8 and 200 NICs) with Mermaid itself, in
+// headless Chromium: each must render to SVG without an error.
+func TestIntegrationMermaidRenders(t *testing.T) {
+	chromium := testutil.RequireBinary(t, "chromium", "chromium")
+	js := mermaidJS(t)
+	files, err := filepath.Glob("testdata/render/*.mmd")
+	if err != nil || len(files) < 9 {
+		t.Fatalf("golden Mermaid files: %v, %v", files, err)
+	}
+	diagrams := map[string]string{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		diagrams[filepath.Base(f)] = string(b)
+	}
+	for _, n := range []int{8, 200} {
+		var b bytes.Buffer
+		if err := syntheticNode(t, n).WriteMermaid(&b); err != nil {
+			t.Fatal(err)
+		}
+		diagrams["node-"+itoa(n)+".mmd"] = b.String()
+	}
+	// A broken diagram must be caught.
+	diagrams["control-broken.mmd"] = "flowchart LR\n  a[\"x\"] --> \n  subgraph\n"
+	dir := t.TempDir()
+	src, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "mermaid.min.js"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(diagrams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := `<!DOCTYPE html><html><head><meta charset="utf-8"></head><body><pre id="out">pending</pre>
+<script src="mermaid.min.js"></script>
+<script>
+const ds = ` + string(data) + `;
+mermaid.initialize({startOnLoad: false, securityLevel: 'strict', maxEdges: 5000});
+(async () => {
+  const res = [];
+  let i = 0;
+  for (const name of Object.keys(ds).sort()) {
+    try { await mermaid.parse(ds[name]); const r = await mermaid.render('g' + (i++), ds[name]); res.push(name + ' OK ' + r.svg.length); }
+    catch (e) { res.push(name + ' ERROR ' + String(e.message || e).split('\n').join(' ')); }
+  }
+  document.getElementById('out').textContent = res.join('\n');
+})();
+</script></body></html>`
+	path := filepath.Join(dir, "check.html")
+	if err := os.WriteFile(path, []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dom := runChromium(t, chromium, append(chromiumFlags(dir), "--allow-file-access-from-files", "--virtual-time-budget=30000", "--dump-dom", "file://"+path)...)
+	m := regexp.MustCompile(`(?s)<pre id="out">(.*?)</pre>`).FindStringSubmatch(dom)
+	if m == nil {
+		t.Fatalf("no result in the page:\n%.2000s", dom)
+	}
+	got := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(m[1]), "\n") {
+		name, rest, _ := strings.Cut(l, " ")
+		got[name] = rest
+	}
+	for name := range diagrams {
+		res, ok := got[name]
+		switch {
+		case !ok:
+			t.Errorf("%s: not rendered (page said %q)", name, m[1])
+		case name == "control-broken.mmd":
+			if !strings.HasPrefix(res, "ERROR") {
+				t.Errorf("the broken control diagram rendered: %s", res)
+			}
+		case !strings.HasPrefix(res, "OK "):
+			t.Errorf("Mermaid %s: %s", name, res)
+		}
+	}
+	t.Logf("Mermaid %s rendered %d diagrams", mermaidVersion, len(diagrams)-1)
 }
