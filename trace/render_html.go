@@ -242,7 +242,7 @@ type HTMLReport interface {
 func WriteHTMLFile(path string, r HTMLReport) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return fmt.Errorf("trace: create the HTML report: %w", err)
+		return fmt.Errorf("trace: create the HTML report: %w: give a file in a writable directory", err)
 	}
 	if err := r.WriteHTML(f); err != nil {
 		f.Close()
