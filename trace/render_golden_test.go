@@ -199,8 +199,19 @@ func checkTopology(t *testing.T, c renderCase, d drawn, failMark func(attrs stri
 		return ids[0]
 	}
 	br, tap, dif, phys := one(KindBridge), one(KindTap), one(KindDHCPIf), one(KindPhysicalPort)
-	if _, ok := d.edge(tap, br); !ok {
-		t.Errorf("no edge tap %s -> bridge %s: the VM side does not reach the bridge", tap, br)
+	// The VM side: the tap, then the firewall acting on it, into the
+	// bridge.
+	last := tap
+	for _, k := range []Kind{KindAntiSpoofing, KindSecurityGroup} {
+		for _, id := range d.idsOf(string(k)) {
+			if _, ok := d.edge(last, id); !ok {
+				t.Errorf("no edge %s -> %s (%s) on the VM side", last, id, k)
+			}
+			last = id
+		}
+	}
+	if _, ok := d.edge(last, br); !ok {
+		t.Errorf("no edge %s -> bridge %s: the VM side does not reach the bridge", last, br)
 	}
 	_, dhcpMeets := d.edge(dif, br)
 	if c.brk == "wrong-bridge" {

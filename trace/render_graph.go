@@ -358,9 +358,6 @@ func traceGraph(t *Trace) *graph {
 		e := g.edge(from, vmip, edgeProbe)
 		e.verdict = h.Verdict
 		e.label = fmt.Sprintf("%s %s", h.Kind, strings.ToUpper(h.Verdict.String()))
-		if h.Name != "" && h.Name != t.IP {
-			e.label = fmt.Sprintf("%s %s %s", h.Kind, h.Name, strings.ToUpper(h.Verdict.String()))
-		}
 	}
 	return g
 }

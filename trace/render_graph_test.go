@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -151,7 +152,8 @@ func TestWriteTextOneScreen(t *testing.T) {
 	}
 	// Broken: the first failing hop right under the header.
 	s := rec.Broken.String()
-	if !strings.Contains(s, "\nfirst failing hop:\n10 FAIL dnsmasq ") {
+	i, h, _ := rec.Broken.firstFailing()
+	if h.Kind != KindDnsmasq || !strings.Contains(s, fmt.Sprintf("\nfirst failing hop:\n%d FAIL dnsmasq ", i+1)) {
 		t.Errorf("broken trace does not start with its first failing hop:\n%s", s)
 	}
 }
