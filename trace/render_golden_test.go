@@ -200,15 +200,17 @@ func checkTopology(t *testing.T, c renderCase, d drawn, failMark func(attrs stri
 	}
 	br, tap, dif, phys := one(KindBridge), one(KindTap), one(KindDHCPIf), one(KindPhysicalPort)
 	// The VM side: the tap, then the firewall acting on it, into the
-	// bridge.
+	// bridge, in path order.
 	last := tap
-	for _, k := range []Kind{KindAntiSpoofing, KindSecurityGroup} {
-		for _, id := range d.idsOf(string(k)) {
-			if _, ok := d.edge(last, id); !ok {
-				t.Errorf("no edge %s -> %s (%s) on the VM side", last, id, k)
-			}
-			last = id
+	for i, h := range tr.Hops {
+		if h.Kind != KindAntiSpoofing && h.Kind != KindSecurityGroup {
+			continue
 		}
+		id := "h" + strconv.Itoa(i)
+		if _, ok := d.edge(last, id); !ok {
+			t.Errorf("no edge %s -> %s (%s) on the VM side", last, id, h.Kind)
+		}
+		last = id
 	}
 	if _, ok := d.edge(last, br); !ok {
 		t.Errorf("no edge %s -> bridge %s: the VM side does not reach the bridge", last, br)
