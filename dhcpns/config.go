@@ -16,6 +16,16 @@ type Config struct {
 	// StateDir is Neutron's DHCP state directory holding <network>/pid,
 	// host, addn_hosts, opts and leases. Zero value: "/var/lib/neutron/dhcp".
 	StateDir string
+	// MetadataPIDDir holds the pid files of the metadata proxies the
+	// DHCP agent spawns (<network>.pid.haproxy; <network>.pid before
+	// Pike). Zero value: "/var/lib/neutron/external/pids".
+	MetadataPIDDir string
+	// MetadataProxyDir holds their haproxy configurations
+	// (<network>.conf). Zero value: "/var/lib/neutron/ns-metadata-proxy".
+	MetadataProxyDir string
+	// MetadataAgentSocket is the metadata agent's unix socket, the
+	// proxies' backend. Zero value: "/var/lib/neutron/metadata_proxy".
+	MetadataAgentSocket string
 	// Workers bounds how many namespaces InspectAll inspects at once. Zero
 	// value: twice the number of CPUs, at least 4.
 	Workers int
@@ -42,6 +52,27 @@ func (c *Config) stateDir() string {
 		return "/var/lib/neutron/dhcp"
 	}
 	return c.StateDir
+}
+
+func (c *Config) metadataPIDDir() string {
+	if c == nil || c.MetadataPIDDir == "" {
+		return "/var/lib/neutron/external/pids"
+	}
+	return c.MetadataPIDDir
+}
+
+func (c *Config) metadataProxyDir() string {
+	if c == nil || c.MetadataProxyDir == "" {
+		return "/var/lib/neutron/ns-metadata-proxy"
+	}
+	return c.MetadataProxyDir
+}
+
+func (c *Config) metadataAgentSocket() string {
+	if c == nil || c.MetadataAgentSocket == "" {
+		return "/var/lib/neutron/metadata_proxy"
+	}
+	return c.MetadataAgentSocket
 }
 
 func (c *Config) workers() int {

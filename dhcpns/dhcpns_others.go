@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"time"
 )
 
 // List is not implemented on this OS.
@@ -79,5 +80,21 @@ func (p *ARPProber) SweepARP(ctx context.Context, targets []netip.Addr, opts *AR
 
 // ProbeDHCP is not implemented on this OS.
 func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC net.HardwareAddr, opts *DHCPProbeOptions) (*DHCPOffer, error) {
+	return nil, ErrNotImplemented
+}
+
+// FindMetadataProxy is not implemented on this OS.
+func FindMetadataProxy(ctx context.Context, cfg *Config, networkID string) (*MetadataProxy, error) {
+	return nil, ErrNotImplemented
+}
+
+// MetadataProbeOptions tunes ProbeMetadata (Linux only).
+type MetadataProbeOptions struct {
+	Timeout time.Duration
+	Path    string
+}
+
+// ProbeMetadata is not implemented on this OS.
+func ProbeMetadata(ctx context.Context, cfg *Config, networkID string, opts *MetadataProbeOptions) (*MetadataProbeResult, error) {
 	return nil, ErrNotImplemented
 }
