@@ -271,3 +271,18 @@ type MetadataProbeResult struct {
 	// Duration is how long the probe took.
 	Duration time.Duration `json:"duration"`
 }
+
+// MetadataAddrLink returns the link holding 169.254.169.254 in the
+// namespace (Neutron puts it on the serving ns- interface when isolated
+// metadata is on), and whether one does.
+func (s *Snapshot) MetadataAddrLink() (string, bool) {
+	if s == nil {
+		return "", false
+	}
+	for _, a := range s.Addrs {
+		if a.Prefix.Addr() == metadataAddr {
+			return a.Link, true
+		}
+	}
+	return "", false
+}
