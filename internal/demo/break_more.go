@@ -42,10 +42,16 @@ const (
 	// the bridge's FDB entry for the VM's MAC: the bridge never learns it
 	// (traffic to the VM is flooded).
 	BreakFDBNeverLearned Breakage = "fdb-never-learned"
+	// BreakMetadata kills the metadata proxy (haproxy) in the qdhcp
+	// namespace, leaving its pid file stale, as when it died.
+	BreakMetadata Breakage = "metadata"
+	// BreakMTU lowers the uplink eth2's MTU to 1400 (the bridge follows)
+	// while DHCP keeps advertising 1500.
+	BreakMTU Breakage = "mtu"
 )
 
 // Breakages lists the faults Break knows.
 func Breakages() []Breakage {
 	return []Breakage{BreakDnsmasq, BreakTapDown, BreakUplink, BreakHostsEntry,
-		BreakWrongBridge, BreakLeaseSeeded, BreakDupIP, BreakFDBNeverLearned}
+		BreakWrongBridge, BreakLeaseSeeded, BreakDupIP, BreakFDBNeverLearned, BreakMetadata, BreakMTU}
 }
