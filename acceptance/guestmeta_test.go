@@ -171,6 +171,16 @@ func TestAcceptanceGuestMetadataMTU(t *testing.T) {
 	}
 	m := trace.JudgeMetadata(metadataFacts(ctx, t, netID, agentAlive))
 	logHop(t, "healthy", m)
+	// What Neutron wrote, logged as the fixture it is (recorded from the
+	// real cloud): the proxy's configuration and pid file.
+	if mp0, err := dhcpns.FindMetadataProxy(ctx, nil, netID); err == nil {
+		conf, _ := os.ReadFile(mp0.ConfigFile)
+		pidb, _ := os.ReadFile(mp0.PIDFile)
+		t.Logf("recorded %s:\n%s\nrecorded %s: %q", mp0.ConfigFile, conf, mp0.PIDFile, pidb)
+	}
+	if l, err := lv.ConsoleLog(ctx, p.server.InstanceName, 0); err == nil {
+		t.Logf("recorded %s (%d bytes):\n%s", l.Path, len(l.Data), l.Data)
+	}
 	if m.Verdict != trace.OK {
 		t.Errorf("metadata hop: %s %q, want ok", m.Verdict, m.Summary)
 	}
