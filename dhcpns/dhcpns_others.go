@@ -4,9 +4,10 @@ package dhcpns
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"time"
+
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // List is not implemented on this OS.
@@ -50,7 +51,7 @@ func FindDnsmasq(ctx context.Context, cfg *Config, networkID string) (*DnsmasqSt
 }
 
 // CheckHealth is not implemented on this OS.
-func CheckHealth(ctx context.Context, cfg *Config, networkID string, mac net.HardwareAddr) (*Health, error) {
+func CheckHealth(ctx context.Context, cfg *Config, networkID string, mac hwaddr.MAC) (*Health, error) {
 	return nil, ErrNotImplemented
 }
 
@@ -63,7 +64,7 @@ func OpenARPProber(ctx context.Context, cfg *Config, namespace, ifname string) (
 }
 
 // Source returns nothing on this OS.
-func (p *ARPProber) Source() (netip.Addr, net.HardwareAddr) { return netip.Addr{}, nil }
+func (p *ARPProber) Source() (netip.Addr, hwaddr.MAC) { return netip.Addr{}, nil }
 
 // Close does nothing on this OS.
 func (p *ARPProber) Close() error { return nil }
@@ -79,7 +80,7 @@ func (p *ARPProber) SweepARP(ctx context.Context, targets []netip.Addr, opts *AR
 }
 
 // ProbeDHCP is not implemented on this OS.
-func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC net.HardwareAddr, opts *DHCPProbeOptions) (*DHCPOffer, error) {
+func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC hwaddr.MAC, opts *DHCPProbeOptions) (*DHCPOffer, error) {
 	return nil, ErrNotImplemented
 }
 

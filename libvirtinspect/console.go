@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"time"
+
+	"github.com/vifpath/vifpath/internal/sentinel"
 )
 
 // DefaultConsoleMax is how many bytes of a console log ReadConsoleLog
@@ -26,7 +28,7 @@ const DefaultConsoleMax = 64 << 10
 // user's `virsh console` is refused. It also carries only output from
 // the moment it is opened, not the boot. Use Nova's os-getConsoleOutput
 // (`openstack console log show`) instead.
-var ErrNoConsoleLog error = &sentinel{msg: "libvirtinspect: the domain declares no console log file", also: fs.ErrNotExist}
+var ErrNoConsoleLog = sentinel.New("libvirtinspect: the domain declares no console log file", fs.ErrNotExist)
 
 // ConsoleSource says where console output was read from. The zero value
 // "" means unknown.

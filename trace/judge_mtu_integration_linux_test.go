@@ -43,7 +43,7 @@ func TestIntegrationJudgeMTU(t *testing.T) {
 	node.WaitOperUp(t, tap)
 	node.WaitOperUp(t, "eth2")
 
-	in, err := linuxbridge.Open(&linuxbridge.Config{NetNSPath: node.Path})
+	in, err := linuxbridge.Open(context.Background(), &linuxbridge.Config{NetNSPath: node.Path})
 	if err != nil {
 		t.Fatal(err)
 	}

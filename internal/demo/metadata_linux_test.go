@@ -66,7 +66,7 @@ func mtuFactsOf(t *testing.T, p *Path) trace.MTUFacts {
 		opts, _ := dhcpns.ParseOptsBytes(b)
 		f.DHCPOptsMTU, _ = dhcpns.OptionMTUValue(opts)
 	}
-	in, err := linuxbridge.Open(&linuxbridge.Config{NetNSPath: p.HostPath})
+	in, err := linuxbridge.Open(context.Background(), &linuxbridge.Config{NetNSPath: p.HostPath})
 	if err != nil {
 		t.Fatal(err)
 	}

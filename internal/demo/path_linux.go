@@ -21,6 +21,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -307,7 +308,7 @@ func (p *Path) wire() error {
 		{p.HostPath, p.Bridge, nil, false},
 		{p.HostPath, p.Uplink, nil, true},
 		{p.HostPath, dhcpTap, nil, true},
-		{p.HostPath, p.Tap, linuxbridge.TapMAC(p.MAC), true},
+		{p.HostPath, p.Tap, net.HardwareAddr(linuxbridge.TapMAC(hwaddr.MAC(p.MAC))), true},
 		{p.Gateway, "lo", nil, false},
 		{p.Gateway, "gw0", nil, false},
 		{p.DHCP, "lo", nil, false},

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/linuxbridge"
 	"github.com/vifpath/vifpath/trace"
 	"golang.org/x/sys/unix"
@@ -297,7 +298,7 @@ func leaseRow(t *testing.T, p *Path) dhcpns.Lease {
 	if err != nil {
 		t.Fatalf("lease file: %v\n%s", err, b)
 	}
-	l, ok := ls.Find(p.MAC)
+	l, ok := ls.Find(hwaddr.MAC(p.MAC))
 	if !ok {
 		t.Fatalf("no lease row for %s:\n%s", p.MAC, b)
 	}
@@ -354,7 +355,7 @@ func checkNotLearned(t *testing.T, p *Path) {
 	}
 	// linuxbridge agrees with bridge(8) that the tap is a port that does
 	// not learn.
-	in, err := linuxbridge.Open(&linuxbridge.Config{NetNSPath: p.HostPath})
+	in, err := linuxbridge.Open(context.Background(), &linuxbridge.Config{NetNSPath: p.HostPath})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package trace_test
+package linuxbridge_test
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vifpath/vifpath/trace"
+	"github.com/vifpath/vifpath/linuxbridge"
 )
 
 func TestParseMappings(t *testing.T) {
@@ -33,7 +33,7 @@ func TestParseMappings(t *testing.T) {
 		{in: "a:eth2 # the provider NIC", err: "not a Linux interface name"},
 		{in: "a:e/th", err: "not a Linux interface name"},
 	} {
-		got, err := trace.ParseMappings(c.in)
+		got, err := linuxbridge.ParseMappings(c.in)
 		switch {
 		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
 			t.Errorf("ParseMappings(%q) = %v, %v; want an error containing %q", c.in, got, err, c.err)
@@ -64,7 +64,7 @@ other = 1
 enable_vxlan = false
 bridge_mappings = notthis:br0
 `
-	m, err := trace.ParseAgentConfig(strings.NewReader(ini))
+	m, err := linuxbridge.ParseAgentConfig(strings.NewReader(ini))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,28 +79,28 @@ bridge_mappings = notthis:br0
 	}
 
 	// The last assignment wins; a blank line or a comment ends a value.
-	m, err = trace.ParseAgentConfig(strings.NewReader("[linux_bridge]\nphysical_interface_mappings = a:eth1\nphysical_interface_mappings = b:eth2\n\n  c:eth3\n"))
+	m, err = linuxbridge.ParseAgentConfig(strings.NewReader("[linux_bridge]\nphysical_interface_mappings = a:eth1\nphysical_interface_mappings = b:eth2\n\n  c:eth3\n"))
 	if err != nil || !maps.Equal(m.Interfaces, map[string]string{"b": "eth2"}) {
 		t.Errorf("last assignment: %v, %v", m, err)
 	}
 	// No section: empty maps, no error.
-	m, err = trace.ParseAgentConfig(strings.NewReader("[DEFAULT]\ndebug = true\n"))
+	m, err = linuxbridge.ParseAgentConfig(strings.NewReader("[DEFAULT]\ndebug = true\n"))
 	if err != nil || len(m.Interfaces) != 0 || len(m.Bridges) != 0 {
 		t.Errorf("no [linux_bridge]: %v, %v", m, err)
 	}
 	for _, bad := range []string{"[linux_bridge\nx=1\n", "[linux_bridge]\njust a line\n", "[linux_bridge]\nphysical_interface_mappings = a:eth1:x\n"} {
-		if _, err := trace.ParseAgentConfig(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "line ") {
+		if _, err := linuxbridge.ParseAgentConfig(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "line ") {
 			t.Errorf("ParseAgentConfig(%q) = %v, want an error naming the line", bad, err)
 		}
 	}
 	// A missing file is fs.ErrNotExist; the path is recorded.
 	dir := t.TempDir()
-	if _, err := trace.ReadAgentConfig(filepath.Join(dir, "nope.ini")); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := linuxbridge.ReadAgentConfig(filepath.Join(dir, "nope.ini")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
 	p := filepath.Join(dir, "linuxbridge_agent.ini")
 	os.WriteFile(p, []byte(ini), 0o644)
-	if m, err := trace.ReadAgentConfig(p); err != nil || m.Path != p || m.Interfaces["provider"] != "eth2" {
+	if m, err := linuxbridge.ReadAgentConfig(p); err != nil || m.Path != p || m.Interfaces["provider"] != "eth2" {
 		t.Errorf("ReadAgentConfig = %+v, %v", m, err)
 	}
 }
@@ -111,7 +111,7 @@ func FuzzParseAgentConfig(f *testing.F) {
 	f.Add("[linux_bridge\n")
 	f.Add("[linux_bridge]\nphysical_interface_mappings = a:b:c,,:\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		m, err := trace.ParseAgentConfig(strings.NewReader(s))
+		m, err := linuxbridge.ParseAgentConfig(strings.NewReader(s))
 		if err != nil {
 			return
 		}
@@ -127,7 +127,7 @@ func FuzzParseAgentConfig(f *testing.F) {
 				seen[v] = true
 				items = append(items, k+":"+v)
 			}
-			back, err := trace.ParseMappings(strings.Join(items, ","))
+			back, err := linuxbridge.ParseMappings(strings.Join(items, ","))
 			if err != nil || !maps.Equal(back, mm) {
 				t.Fatalf("round trip of %v: %v, %v", mm, back, err)
 			}
@@ -140,7 +140,7 @@ func FuzzParseMappings(f *testing.F) {
 	f.Add(" a : eth1 ,b:eth2.100,")
 	f.Add("a:b:c")
 	f.Fuzz(func(t *testing.T, s string) {
-		m, err := trace.ParseMappings(s)
+		m, err := linuxbridge.ParseMappings(s)
 		if err != nil {
 			return
 		}
