@@ -66,6 +66,27 @@ func TestParseProxyConfigNeutronTemplate(t *testing.T) {
 	}
 }
 
+// The configuration Neutron Zed's DHCP agent wrote on the project's cloud
+// (testdata/zed-aio-haproxy.conf) parses, and is what neutronconf writes
+// for the same inputs, byte for byte.
+func TestProxyConfigZedCloud(t *testing.T) {
+	b, err := os.ReadFile("testdata/zed-aio-haproxy.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const net = "c3a83b33-e2ee-4a42-a65f-87a0249782e4"
+	c := ParseProxyConfig(b)
+	if len(c.Binds) != 2 || c.Binds[0] != netip.MustParseAddrPort("169.254.169.254:80") || c.NetworkID != net ||
+		c.Backend != "/var/lib/neutron/metadata_proxy" || c.User != "neutron" || len(c.BindInterfaces) != 1 || c.BindInterfaces[0] != "ns-be197903-c1" {
+		t.Errorf("Zed's haproxy config parsed as %+v", c)
+	}
+	ours := neutronconf.HaproxyConfig(neutronconf.HaproxyMetadata{NetworkID: net, PIDFile: c.PIDFile, Backend: c.Backend,
+		User: "neutron", Group: "neutron", BindInterface: "ns-be197903-c1"})
+	if d := cmp.Diff(string(b), ours); d != "" {
+		t.Errorf("neutronconf.HaproxyConfig differs from what Neutron wrote (-neutron +ours):\n%s", d)
+	}
+}
+
 func TestParseProcNetTCP(t *testing.T) {
 	// /proc/<haproxy>/net/tcp read in TestIntegrationMetadataProxy's
 	// namespace (one listener on 169.254.169.254:80), plus an established

@@ -34,6 +34,8 @@ func TestSummarizeFixtures(t *testing.T) {
 	}{
 		{"demo-guest-leased.log", want{discovers: 1, leases: 2, bound: true, ip: a("192.168.31.74"), server: a("192.168.31.70"),
 			sources: []Source{SourceUdhcpc, SourceVifpathGuest}}},
+		{"aio-guest-leased.log", want{discovers: 1, leases: 2, bound: true, ip: a("192.168.31.78"), server: a("192.168.31.70"),
+			sources: []Source{SourceUdhcpc, SourceVifpathGuest}}},
 		{"demo-guest-no-offer.log", want{discovers: 3, since: 3, sources: []Source{SourceUdhcpc}}},
 		{"cirros-0.4-udhcpc-metadata-ok.log", want{discovers: 1, leases: 1, bound: true, ip: a("192.168.31.72"), mdOK: 1,
 			sources: []Source{SourceUdhcpc, SourceCirros}}},

@@ -64,6 +64,7 @@ func TestJudgeGuest(t *testing.T) {
 		has     string
 	}{
 		{"demo guest leased", withIPs(guestFacts(t, "demo-guest-leased.log"), "192.168.31.74", "192.168.31.70"), OK, "leased 192.168.31.74 from 192.168.31.70"},
+		{"aio guest (Nova's console.log) leased", withIPs(guestFacts(t, "aio-guest-leased.log"), "192.168.31.78", "192.168.31.70"), OK, "leased 192.168.31.78 from 192.168.31.70"},
 		{"demo guest, dnsmasq killed before boot", guestFacts(t, "demo-guest-no-offer.log"), Fail, "DISCOVERs and got no offer"},
 		{"cirros 0.4 no offer", guestFacts(t, "cirros-0.4-udhcpc-no-offer.log"), Fail, "sent 3 DISCOVERs and got no offer"},
 		{"dhclient no offer", guestFacts(t, "dhclient-no-offer.log"), Fail, "sent 3 DISCOVERs"},
