@@ -214,3 +214,48 @@ func TestJudgeMTU(t *testing.T) {
 		t.Error("EncapOverhead")
 	}
 }
+
+// The judges' inputs (and the dhcpns and guestlog values inside them)
+// round-trip through JSON, so recorded facts replay exactly.
+func TestJudgeFactsJSONRoundTrip(t *testing.T) {
+	yes := true
+	for _, v := range []any{
+		metadataFixture(t, "metadata-alive.json"),
+		metadataFixture(t, "metadata-not-listening.json"),
+		func() MetadataFacts {
+			f := metadataFixture(t, "metadata-alive.json")
+			f.IsolatedMetadata, f.SubnetHasGateway, f.AgentAlive, f.RouteVia = &yes, &yes, &yes, netip.MustParseAddr("192.168.31.70")
+			return f
+		}(),
+		zedMTUFacts(t),
+		guestFacts(t, "dhclient-leased.log"),
+	} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back := reflectNew(v)
+		if err := json.Unmarshal(b, back); err != nil {
+			t.Fatalf("%T: %v", v, err)
+		}
+		b2, err := json.Marshal(back)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != string(b2) {
+			t.Errorf("%T does not round-trip:\n%s\n%s", v, b, b2)
+		}
+	}
+}
+
+func reflectNew(v any) any {
+	switch v.(type) {
+	case MetadataFacts:
+		return new(MetadataFacts)
+	case MTUFacts:
+		return new(MTUFacts)
+	case GuestFacts:
+		return new(GuestFacts)
+	}
+	panic("unknown type")
+}
