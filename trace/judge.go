@@ -38,7 +38,8 @@ func (v *view) trace(withHost bool) *Trace {
 			t.Hops = append(t.Hops, offNode(k, notComputeSide))
 		}
 		t.Hops = append(t.Hops, v.dhcpHops()...)
-		t.Hops = append(t.Hops, v.arpHop(), offNode(KindCounters, notComputeSide))
+		t.Hops = append(t.Hops, offNode(KindSecurityGroup, notComputeSide), offNode(KindAntiSpoofing, notComputeSide))
+		t.Hops = append(t.Hops, v.arpHop(), v.reachHop(), offNode(KindCounters, notComputeSide))
 		if withHost {
 			t.Hops = append(t.Hops, v.hostHops(nil)...)
 		}
@@ -48,9 +49,15 @@ func (v *view) trace(withHost bool) *Trace {
 	domHop, ifHop := v.domainHops()
 	tapHop := v.tapHop()
 	bridgeHop, physHop, up := v.bridgeHops()
-	t.Hops = append(t.Hops, domHop, ifHop, tapHop, bridgeHop, physHop, v.fdbHop())
+	t.Hops = append(t.Hops, domHop, ifHop, tapHop)
+	t.Hops = append(t.Hops, v.firewallHops()...)
+	t.Hops = append(t.Hops, bridgeHop, physHop, v.fdbHop())
 	t.Hops = append(t.Hops, v.dhcpHops()...)
-	t.Hops = append(t.Hops, v.arpHop(), v.countersHop())
+	if v.role.dhcp() {
+		t.Hops = append(t.Hops, v.arpHop(), v.reachHop(), v.countersHop())
+	} else {
+		t.Hops = append(t.Hops, v.arpHop(), offNode(KindReachability, notDHCPSide), v.countersHop())
+	}
 	if withHost {
 		t.Hops = append(t.Hops, v.hostHops(&up)...)
 	}
@@ -95,7 +102,28 @@ func hostHops(obs *Observation, devs map[string]int, names []string) []Hop {
 	if obs.Settings.BridgeNetNS != "" {
 		br.add("netns", "%s", obs.Settings.BridgeNetNS)
 	}
-	return []Hop{br, judgeNM(obs.Host.NM, devs, names, obs.Settings.HostNetNS)}
+	hops := []Hop{br, judgeNM(obs.Host.NM, devs, names, obs.Settings.HostNetNS)}
+	if fw := obs.Firewall; fw != nil && fw.Before != nil {
+		hops = append(hops, JudgeFirewallHost(fw.Before, nodeTaps(obs))...)
+	}
+	return hops
+}
+
+// nodeTaps are the taps on the node's bridges (nil when the bridges were
+// not read, which skips the stale-chain check).
+func nodeTaps(obs *Observation) []string {
+	if obs.Bridges == nil || obs.Bridges.Before == nil {
+		return nil
+	}
+	taps := []string{}
+	for _, b := range obs.Bridges.Before.Bridges {
+		for _, p := range b.Ports {
+			if strings.HasPrefix(p.Name, "tap") {
+				taps = append(taps, p.Name)
+			}
+		}
+	}
+	return taps
 }
 
 // ErrReplay is the error of judging an Observation that cannot be judged

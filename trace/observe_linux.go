@@ -76,6 +76,7 @@ type observer struct {
 	bridges bridgeSource
 	libvirt libvirtSource
 	dhcp    dhcpSource
+	fw      firewallSource
 	// nics are the NICs of a nic or server request (nil in node mode,
 	// where every NIC is observed).
 	nics []nicReq
@@ -89,7 +90,7 @@ func newObservation(c Config, role Role, req Request) *Observation {
 	return &Observation{
 		Version: ObservationVersion, Node: node, Role: role, Request: req, Started: time.Now(),
 		Settings: Settings{NetNSDir: c.NetNSDir, StateDir: c.StateDir, ProcDir: c.ProcDir, NMRunDir: c.NMRunDir,
-			BridgeNetNS: c.BridgeNetNS, NoARP: c.NoARP, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
+			BridgeNetNS: c.BridgeNetNS, NoARP: c.NoARP, NoFirewall: c.NoFirewall, NoReach: c.NoReach, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
 			Libvirt:   c.Libvirt != nil,
 			HostNetNS: c.BridgeNetNS == "" || sameNetNS(c.BridgeNetNS, filepath.Join(c.ProcDir, "self/ns/net"))},
 	}
@@ -118,6 +119,7 @@ func (o *observer) observe(ctx context.Context) error {
 			return fmt.Errorf("trace: read bridges and FDB: %w", err)
 		}
 		obs.Bridges.Before, obs.Bridges.BeforeAt = snap, time.Now()
+		o.readFirewall(ctx, false)
 		if o.libvirt != nil {
 			o.observeDomains(ctx)
 		}
@@ -133,6 +135,9 @@ func (o *observer) observe(ctx context.Context) error {
 	}
 	if role.dhcp() && !c.NoARP {
 		o.probe(ctx, views)
+		if !c.NoReach {
+			o.probeReach(ctx, views)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("trace: %w", err)
@@ -151,6 +156,7 @@ func (o *observer) observe(ctx context.Context) error {
 			obs.Bridges.After = snap
 		}
 		obs.Bridges.AfterAt = time.Now()
+		o.readFirewall(ctx, true)
 		if o.libvirt != nil && obs.Libvirt.Error == "" {
 			o.resampleDomains(ctx)
 		}

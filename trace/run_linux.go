@@ -134,7 +134,7 @@ func Observe(ctx context.Context, cfg *Config, req Request, api *launch.Client) 
 	if err != nil {
 		return nil, err
 	}
-	o := &observer{c: c, obs: newObservation(c, role, req), dhcp: dhcpnsSource{cfg: &dhcpns.Config{NetNSDir: c.NetNSDir, ProcDir: c.ProcDir, StateDir: c.StateDir, Logger: c.Logger}}}
+	o := &observer{c: c, obs: newObservation(c, role, req), dhcp: dhcpnsSource{cfg: &dhcpns.Config{NetNSDir: c.NetNSDir, ProcDir: c.ProcDir, StateDir: c.StateDir, Logger: c.Logger}}, fw: newFirewallSource(c)}
 	if c.Libvirt != nil {
 		o.libvirt = c.Libvirt
 	}
@@ -239,6 +239,7 @@ func readServer(ctx context.Context, c Config, role Role, api *launch.Client, se
 	if role.compute() {
 		readNetworks(ctx, c, api, facts)
 	}
+	readPolicies(ctx, c, api, facts)
 	return facts, nil
 }
 
@@ -271,6 +272,7 @@ func readNodeServers(ctx context.Context, c Config, api *launch.Client, node str
 		facts.Servers = append(facts.Servers, serverFacts(srv, fe))
 	}
 	readNetworks(ctx, c, api, facts)
+	readPolicies(ctx, c, api, facts)
 	return facts, nil
 }
 

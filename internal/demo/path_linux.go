@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -230,6 +231,9 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 		return nil, err
 	}
 	p.log.Info("demo: links wired", "bridge", p.Bridge, "tap", p.Tap)
+	if err := p.installFirewall(ctx); err != nil {
+		return nil, err
+	}
 	if err := p.startDnsmasq(ctx, dnsmasqBin); err != nil {
 		return nil, err
 	}
@@ -578,12 +582,14 @@ func (p *Path) Break(b Breakage) error {
 		return p.breakDupIP()
 	case BreakFDBNeverLearned:
 		return p.breakFDBNeverLearned()
+	case BreakICMPRule, BreakSSHRule, BreakARPSpoof:
+		return p.breakFirewall(b)
 	case BreakMetadata:
 		return p.breakMetadata()
 	case BreakMTU:
 		return p.breakMTU()
 	}
-	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, Breakages())
+	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, slices.Concat(Breakages(), FirewallBreakages(), MetadataMTUBreakages()))
 }
 
 // stopDnsmasq signals dnsmasq and reaps it (SIGKILL after 3 s).

@@ -136,13 +136,6 @@ func TestIntegrationVerdicts(t *testing.T) {
 				trace.KindHostsEntry: trace.OK, trace.KindLease: trace.OK, trace.KindARP: trace.OK, trace.KindCounters: trace.OK},
 			check:      checkNotLearned,
 			checkAfter: checkNotLearned},
-		// The metadata and mtu hops are judged by trace.JudgeMetadata and
-		// trace.JudgeMTU (issue 13): these two cases pass once trace.Run
-		// produces those hops.
-		{name: "metadata", b: BreakMetadata, overall: trace.Fail,
-			hop: trace.KindMetadata, verdict: trace.Fail, cause: "haproxy died", summary: "is not running"},
-		{name: "mtu", b: BreakMTU, overall: trace.Fail,
-			hop: trace.KindMTU, verdict: trace.Fail, cause: "packets larger than", summary: "physical eth2 (MTU 1400)"},
 	}
 	// Every fault Break knows has its verdict here.
 	for _, b := range Breakages() {
