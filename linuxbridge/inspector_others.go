@@ -50,3 +50,6 @@ func (in *Inspector) FDB(ctx context.Context) ([]FDBEntry, error) { return nil, 
 func (in *Inspector) WhereIs(ctx context.Context, mac hwaddr.MAC) ([]FDBEntry, error) {
 	return nil, errNotLinux
 }
+
+// Link returns one interface; it is implemented on Linux only.
+func (in *Inspector) Link(ctx context.Context, name string) (*Link, error) { return nil, errNotLinux }

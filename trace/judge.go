@@ -31,9 +31,7 @@ func (v *view) trace(withHost bool) *Trace {
 		t.Domain = v.dom.Name
 	}
 	if !v.role.compute() {
-		if id.Target.Tap == "" && id.Target.PortID == "" {
-			t.Tap = ""
-		}
+		t.Tap = "" // the tap is on the compute node
 		for _, k := range []Kind{KindDomain, KindInterface, KindTap, KindBridge, KindPhysicalPort, KindFDB} {
 			t.Hops = append(t.Hops, offNode(k, notComputeSide))
 		}
@@ -177,7 +175,7 @@ func JudgeServer(obs *Observation) (*ServerTrace, error) {
 	}
 	node := serverNode(obs)
 	for _, p := range srv.Ports {
-		t := judgePort(obs, srv, p, sh, node, true)
+		t := judgePort(obs, nil, srv, p, sh, node, true)
 		st.Traces = append(st.Traces, t)
 		st.Verdict = max(st.Verdict, t.Verdict)
 	}
@@ -187,7 +185,7 @@ func JudgeServer(obs *Observation) (*ServerTrace, error) {
 // serverNode is the node name the port hop compares binding hosts with
 // ("" disables the comparison).
 func serverNode(obs *Observation) string {
-	if obs.Node == "-" || obs.Role == RoleNetwork {
+	if obs.Settings.IgnoreBinding || obs.Role == RoleNetwork {
 		return "" // a network node traces ports bound elsewhere by design
 	}
 	return obs.Node
@@ -208,13 +206,13 @@ func portReq(obs *Observation, srv *ServerFacts, p *PortFacts) nicReq {
 
 // judgePort is one port's trace of a server: the server hop, the port
 // hop, then the local hops.
-func judgePort(obs *Observation, srv *ServerFacts, p PortFacts, sh Hop, node string, withHost bool) *Trace {
+func judgePort(obs *Observation, ix *obsIndex, srv *ServerFacts, p PortFacts, sh Hop, node string, withHost bool) *Trace {
 	ph := portHop(p, srv.Host, node)
 	if obs.Role.compute() && p.NetworkID != "" {
 		networkEvidence(obs.API, p.NetworkID, &ph)
 	}
 	r := portReq(obs, srv, &p)
-	v := resolve(obs, r.target, r.hint)
+	v := resolveIx(obs, ix, r.target, r.hint)
 	t := v.trace(withHost)
 	t.ServerID, t.ServerName, t.PortID = srv.ID, srv.Name, p.ID
 	t.Hops = append([]Hop{sh, ph}, t.Hops...)
@@ -291,12 +289,13 @@ func Judge(obs *Observation) *NodeTrace {
 	devs := map[string]int{}
 	var names []string
 	node := serverNode(obs)
+	ix := newIndex(obs)
 	for _, r := range nodeNICs(obs) {
 		var t *Trace
-		v := resolve(obs, r.target, r.hint)
+		v := resolveIx(obs, ix, r.target, r.hint)
 		if r.hint != nil && obs.API != nil {
 			srv := obs.API.server(r.hint.serverID)
-			t = judgePort(obs, srv, *r.hint.port, serverHop(srv), node, false)
+			t = judgePort(obs, ix, srv, *r.hint.port, serverHop(srv), node, false)
 		} else {
 			t = v.trace(false)
 		}

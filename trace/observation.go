@@ -93,6 +93,9 @@ type Settings struct {
 	CounterInterval time.Duration `json:"counter_interval"`
 	// Libvirt is set when a libvirt client was given.
 	Libvirt bool `json:"libvirt"`
+	// IgnoreBinding is set when Config.NodeName was "-": the port hop
+	// does not compare the binding host with this node.
+	IgnoreBinding bool `json:"ignore_binding,omitempty"`
 }
 
 // BridgeFacts are the bridges' namespace: two snapshots around the probes

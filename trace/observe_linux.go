@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -20,14 +19,13 @@ import (
 	"github.com/vifpath/vifpath/internal/netns"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // bridgeSource is what the observation reads the bridges through
 // (*linuxbridge.Inspector).
 type bridgeSource interface {
 	Snapshot(ctx context.Context) (*linuxbridge.Snapshot, error)
+	Link(ctx context.Context, name string) (*linuxbridge.Link, error)
 }
 
 // libvirtSource is what the observation reads the domains through
@@ -120,18 +118,33 @@ func (o *observer) observe(ctx context.Context) error {
 		}
 		obs.Bridges.Before, obs.Bridges.BeforeAt = snap, time.Now()
 		o.readFirewall(ctx, false)
-		if o.libvirt != nil {
-			o.observeDomains(ctx)
-		}
 	}
+	// The domains are read while the DHCP side is: both wait on daemons
+	// (libvirtd's RPCs, /proc and the namespaces), and a NIC's network
+	// does not depend on its domain. The goroutine resolves on a copy of
+	// the observation taken now; obs.Libvirt is set once it is done.
+	var lv *LibvirtFacts
+	var wg sync.WaitGroup
+	if role.compute() && o.libvirt != nil {
+		base := *obs
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lv = o.observeDomains(ctx, &base)
+		}()
+	}
+	var dhcpErr error
 	if role.dhcp() {
-		if err := o.observeDHCP(ctx); err != nil {
-			return err
-		}
+		dhcpErr = o.observeDHCP(ctx)
+	}
+	wg.Wait()
+	obs.Libvirt = lv
+	if dhcpErr != nil {
+		return dhcpErr
 	}
 	views := o.views()
 	if role.compute() {
-		o.observeLinks(views)
+		o.observeLinks(ctx, views)
 	}
 	if role.dhcp() && !c.NoARP {
 		o.probe(ctx, views)
@@ -173,8 +186,9 @@ func (o *observer) observe(ctx context.Context) error {
 func (o *observer) views() []*view {
 	var vs []*view
 	if o.nics == nil {
+		ix := newIndex(o.obs)
 		for _, n := range nodeNICs(o.obs) {
-			vs = append(vs, resolve(o.obs, n.target, n.hint))
+			vs = append(vs, resolveIx(o.obs, ix, n.target, n.hint))
 		}
 		return vs
 	}
@@ -207,13 +221,12 @@ func (o *observer) loadAgent() {
 
 // observeDomains takes the first counter sample of every domain and reads
 // the details of the domains the request needs (all in node mode).
-func (o *observer) observeDomains(ctx context.Context) {
+func (o *observer) observeDomains(ctx context.Context, base *Observation) *LibvirtFacts {
 	lv := &LibvirtFacts{Domains: []DomainFacts{}}
-	o.obs.Libvirt = lv
 	stats, err := o.libvirt.Stats(ctx, &libvirtinspect.StatsRequest{Groups: libvirtinspect.StatsState | libvirtinspect.StatsInterface})
 	if err != nil {
 		lv.Error = err.Error()
-		return
+		return lv
 	}
 	lv.StatsAt = time.Now()
 	byUUID := map[string]*libvirtinspect.DomainStats{}
@@ -246,13 +259,37 @@ func (o *observer) observeDomains(ctx context.Context) {
 		return true
 	}
 	if o.nics == nil {
-		for _, s := range stats {
-			add(s.Domain.UUID)
+		// Every domain, 4 RPCs in flight (the client multiplexes them;
+		// libvirtd serves 5 at once per client by default,
+		// max_client_requests).
+		dets := make([]*libvirtinspect.Details, len(stats))
+		errs := make([]error, len(stats))
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 4)
+		for i := range stats {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				dets[i], errs[i] = o.libvirt.Details(ctx, stats[i].Domain.UUID)
+			}()
 		}
-		return
+		wg.Wait()
+		for i, det := range dets {
+			switch {
+			case errs[i] != nil && !libvirtinspect.IsNotFound(errs[i]):
+				if lv.LookupErrors == nil {
+					lv.LookupErrors = map[string]string{}
+				}
+				lv.LookupErrors[stats[i].Domain.UUID] = errs[i].Error()
+			case errs[i] == nil:
+				lv.Domains = append(lv.Domains, domainFacts(det, &stats[i]))
+			}
+		}
+		return lv
 	}
 	for _, n := range o.nics {
-		v := resolve(o.obs, n.target, n.hint)
+		v := resolve(base, n.target, n.hint)
 		tap := v.id.Tap
 		if n.target.Domain != "" {
 			if !add(n.target.Domain) && v.id.ServerID != "" && v.id.ServerID != n.target.Domain {
@@ -283,8 +320,8 @@ func (o *observer) observeDomains(ctx context.Context) {
 			given = n.hint.port.MAC
 		}
 		for _, s := range stats {
-			if tap != "" && s.Domain.State == libvirtinspect.StateRunning {
-				continue
+			if tap != "" && s.Domain.State == libvirtinspect.StateRunning && len(s.Interfaces) > 0 {
+				continue // its interfaces' devices are in the stats: not the tap
 			}
 			lv.Searched++
 			if !add(s.Domain.UUID) {
@@ -296,6 +333,7 @@ func (o *observer) observeDomains(ctx context.Context) {
 			}
 		}
 	}
+	return lv
 }
 
 func domainFacts(det *libvirtinspect.Details, s *libvirtinspect.DomainStats) DomainFacts {
@@ -347,9 +385,19 @@ func (o *observer) observeDHCP(ctx context.Context) error {
 		d.Namespaces = append(d.Namespaces, ns.NetworkID)
 	}
 	var want []string
-	if o.nics == nil {
+	switch {
+	case o.nics == nil && o.obs.Role == RoleNetwork:
+		// The NICs are the hosts files' rows: every network.
 		want = d.Namespaces
-	} else {
+	case o.nics == nil:
+		// The networks of the node's NICs (a qdhcp namespace no NIC here
+		// uses belongs to no trace).
+		for _, v := range o.views() {
+			if v.id.NetworkID != "" && !slices.Contains(want, v.id.NetworkID) {
+				want = append(want, v.id.NetworkID)
+			}
+		}
+	default:
 		var macs []hwaddr.MAC
 		for _, n := range o.nics {
 			v := resolve(o.obs, n.target, n.hint)
@@ -538,7 +586,7 @@ func (o *observer) probe(ctx context.Context, views []*view) {
 
 // observeLinks looks up the interfaces the physical-port hops expect but
 // did not find on a bridge.
-func (o *observer) observeLinks(views []*view) {
+func (o *observer) observeLinks(ctx context.Context, views []*view) {
 	need := map[string]bool{}
 	for _, v := range views {
 		if v.bridge == nil {
@@ -547,54 +595,35 @@ func (o *observer) observeLinks(views []*view) {
 		v.needLinks = need
 		v.bridgeHops()
 		// A second pass for the parent of a missing VLAN interface.
-		o.lookupLinks(need)
+		o.lookupLinks(ctx, need)
 		v.bridgeHops()
 		v.needLinks = nil
 	}
-	o.lookupLinks(need)
+	o.lookupLinks(ctx, need)
 }
 
-func (o *observer) lookupLinks(need map[string]bool) {
+func (o *observer) lookupLinks(ctx context.Context, need map[string]bool) {
 	bf := o.obs.Bridges
 	for name := range need {
 		if slices.ContainsFunc(bf.Links, func(l LinkFacts) bool { return l.Name == name }) {
 			continue
 		}
-		bf.Links = append(bf.Links, o.lookupLink(name))
+		bf.Links = append(bf.Links, o.lookupLink(ctx, name))
 	}
 	slices.SortFunc(bf.Links, func(a, b LinkFacts) int { return strings.Compare(a.Name, b.Name) })
 }
 
 // lookupLink reads one interface in the bridges' namespace.
-func (o *observer) lookupLink(name string) LinkFacts {
+func (o *observer) lookupLink(ctx context.Context, name string) LinkFacts {
 	st := LinkFacts{Name: name}
-	get := func() error {
-		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-		if err != nil {
-			return err
-		}
-		defer h.Close()
-		l, err := h.LinkByName(name)
-		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) {
-			st.Missing = true
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		a := l.Attrs()
-		st.Index, st.Up, st.LowerUp, st.OperState = a.Index, a.Flags&net.FlagUp != 0, a.RawFlags&unix.IFF_LOWER_UP != 0, strings.ToLower(a.OperState.String())
-		return nil
-	}
-	var err error
-	if o.c.BridgeNetNS == "" {
-		err = get()
-	} else {
-		err = netns.Do(o.c.BridgeNetNS, get)
-	}
-	if err != nil {
+	l, err := o.bridges.Link(ctx, name)
+	switch {
+	case linuxbridge.IsNotFound(err):
+		st.Missing = true
+	case err != nil:
 		st.Error = err.Error()
+	default:
+		st.Index, st.Up, st.LowerUp, st.OperState = l.Index, l.Up, l.LowerUp, l.OperState.String()
 	}
 	return st
 }

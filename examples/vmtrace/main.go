@@ -128,9 +128,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/demo"
 	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/libvirtinspect"
+	"github.com/vifpath/vifpath/linuxbridge"
 	"github.com/vifpath/vifpath/trace"
 )
 
@@ -266,7 +268,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return usage("-mac: %v", err)
 		}
-		target.MAC = trace.MAC(m)
+		target.MAC = hwaddr.MAC(m)
 	default:
 		target.Tap = o.tap
 	}
@@ -710,7 +712,7 @@ func roleFlags(o opts) (role trace.Role, mappings map[string]string, msg string)
 		return "", nil, "-port with -role network: Neutron's hosts files hold mac,host-…,ip, not the port ID; give -mac or use -server"
 	}
 	if o.ifMappings != "" {
-		m, err := trace.ParseMappings(o.ifMappings)
+		m, err := linuxbridge.ParseMappings(o.ifMappings)
 		if err != nil {
 			return "", nil, fmt.Sprintf("-interface-mappings: %v", err)
 		}

@@ -589,7 +589,7 @@ func (p *Path) Break(b Breakage) error {
 	case BreakMTU:
 		return p.breakMTU()
 	}
-	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, slices.Concat(Breakages(), FirewallBreakages(), MetadataMTUBreakages()))
+	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, slices.Concat(Breakages(), MetadataMTUBreakages()))
 }
 
 // stopDnsmasq signals dnsmasq and reaps it (SIGKILL after 3 s).

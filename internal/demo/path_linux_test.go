@@ -65,8 +65,8 @@ func hasAddr(l map[string]any, cidr string) bool {
 
 // pathKinds are the hops of the path proper (not the host checks, not the
 // libvirt hops the no-API mode cannot judge).
-var pathKinds = []trace.Kind{trace.KindTap, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB, trace.KindDHCPNS,
-	trace.KindDnsmasq, trace.KindDHCPIf, trace.KindHostsEntry, trace.KindLease, trace.KindARP, trace.KindCounters}
+var pathKinds = []trace.Kind{trace.KindTap, trace.KindSecurityGroup, trace.KindAntiSpoofing, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB, trace.KindDHCPNS,
+	trace.KindDnsmasq, trace.KindDHCPIf, trace.KindHostsEntry, trace.KindLease, trace.KindARP, trace.KindReachability, trace.KindCounters}
 
 func runTrace(t *testing.T, p *Path) *trace.Trace {
 	t.Helper()

@@ -136,6 +136,17 @@ func TestIntegrationVerdicts(t *testing.T) {
 				trace.KindHostsEntry: trace.OK, trace.KindLease: trace.OK, trace.KindARP: trace.OK, trace.KindCounters: trace.OK},
 			check:      checkNotLearned,
 			checkAfter: checkNotLearned},
+		{name: "icmp-rule", b: BreakICMPRule, overall: trace.Fail,
+			hop: trace.KindSecurityGroup, verdict: trace.Fail, cause: "does not admit what the walkthrough needs", summary: "ICMP to " + pathVMIP.String(),
+			after: map[trace.Kind]trace.Verdict{trace.KindAntiSpoofing: trace.OK, trace.KindBridge: trace.OK, trace.KindDnsmasq: trace.OK,
+				trace.KindLease: trace.OK, trace.KindARP: trace.OK}},
+		{name: "ssh-rule", b: BreakSSHRule, overall: trace.Fail,
+			hop: trace.KindSecurityGroup, verdict: trace.Fail, cause: "does not admit what the walkthrough needs", summary: "SSH to " + pathVMIP.String(),
+			after: map[trace.Kind]trace.Verdict{trace.KindAntiSpoofing: trace.OK, trace.KindBridge: trace.OK, trace.KindDnsmasq: trace.OK,
+				trace.KindLease: trace.OK, trace.KindARP: trace.OK}},
+		{name: "arp-spoof", b: BreakARPSpoof, overall: trace.Fail,
+			hop: trace.KindAntiSpoofing, verdict: trace.Fail, cause: "anti-spoofing drops the VM's own traffic", summary: "lacks --arp-ip-src " + pathVMIP.String(),
+			after: map[trace.Kind]trace.Verdict{trace.KindBridge: trace.OK, trace.KindDnsmasq: trace.OK, trace.KindARP: trace.Fail}},
 	}
 	// Every fault Break knows has its verdict here.
 	for _, b := range Breakages() {
