@@ -82,3 +82,13 @@ func (p *ARPProber) SweepARP(ctx context.Context, targets []netip.Addr, opts *AR
 func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC hwaddr.MAC, opts *DHCPProbeOptions) (*DHCPOffer, error) {
 	return nil, ErrNotImplemented
 }
+
+// FindMetadataProxy is not implemented on this OS.
+func FindMetadataProxy(ctx context.Context, cfg *Config, networkID string) (*MetadataProxy, error) {
+	return nil, ErrNotImplemented
+}
+
+// ProbeMetadata is not implemented on this OS.
+func ProbeMetadata(ctx context.Context, cfg *Config, networkID string, opts *MetadataProbeOptions) (*MetadataProbeResult, error) {
+	return nil, ErrNotImplemented
+}
