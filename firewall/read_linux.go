@@ -74,6 +74,13 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 		return nil
 	})
 	if err != nil {
+		// The thread could not go back: reap what was started before.
+		for _, s := range srcs {
+			if s.cmd != nil {
+				s.cmd.Process.Kill()
+				s.cmd.Wait()
+			}
+		}
 		return nil, err
 	}
 	var errs []error
