@@ -37,12 +37,14 @@ type source struct {
 func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 	srcs := []*source{
 		{path: cfg.orDefault(func(c *Config) string { return c.IPTablesNFTSave }, "/usr/sbin/iptables-nft-save"), args: []string{"-c", "-t", "filter"}, backend: BackendNFT, family: IPv4},
-		{path: cfg.orDefault(func(c *Config) string { return c.IPTablesLegacySave }, "/usr/sbin/iptables-legacy-save"), args: []string{"-c", "-t", "filter"}, backend: BackendLegacy, family: IPv4},
+		// Legacy without -t: naming a table makes the kernel instantiate
+		// it in the namespace; a bare save lists only tables that exist.
+		{path: cfg.orDefault(func(c *Config) string { return c.IPTablesLegacySave }, "/usr/sbin/iptables-legacy-save"), args: []string{"-c"}, backend: BackendLegacy, family: IPv4},
 	}
 	if cfg == nil || !cfg.SkipIPv6 {
 		srcs = append(srcs,
 			&source{path: cfg.orDefault(func(c *Config) string { return c.IP6TablesNFTSave }, "/usr/sbin/ip6tables-nft-save"), args: []string{"-c", "-t", "filter"}, backend: BackendNFT, family: IPv6},
-			&source{path: cfg.orDefault(func(c *Config) string { return c.IP6TablesLegacySave }, "/usr/sbin/ip6tables-legacy-save"), args: []string{"-c", "-t", "filter"}, backend: BackendLegacy, family: IPv6},
+			&source{path: cfg.orDefault(func(c *Config) string { return c.IP6TablesLegacySave }, "/usr/sbin/ip6tables-legacy-save"), args: []string{"-c"}, backend: BackendLegacy, family: IPv6},
 		)
 	}
 	ebPath := cfg.orDefault(func(c *Config) string { return c.Ebtables }, "/usr/sbin/ebtables")
@@ -120,13 +122,19 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 			errs = append(errs, err)
 			continue
 		}
-		if len(ts) == 0 {
-			// iptables-legacy-save prints nothing when the backend holds
-			// no tables: an empty filter table with ACCEPT policies is what
-			// the kernel applies.
-			ts = []Table{{Backend: s.backend, Family: s.family, Name: "filter"}}
+		hasFilter := false
+		for _, t := range ts {
+			if t.Name == "filter" {
+				hasFilter = true
+				snap.Tables = append(snap.Tables, t)
+			}
 		}
-		snap.Tables = append(snap.Tables, ts...)
+		if !hasFilter {
+			// iptables-legacy-save lists only the tables that exist: no
+			// filter table filters nothing (as an empty one with ACCEPT
+			// policies would).
+			snap.Tables = append(snap.Tables, Table{Backend: s.backend, Family: s.family, Name: "filter"})
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("firewall: read: %w", err)
