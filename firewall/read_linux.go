@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -22,6 +23,10 @@ type source struct {
 	out     bytes.Buffer
 	errb    bytes.Buffer
 	missing string
+	// names is the /proc/net file listing the backend's existing tables
+	// (legacy only): without "filter" there, nothing is run.
+	names  string
+	absent bool
 }
 
 // Read takes one Snapshot of the namespace's firewall: the filter tables
@@ -39,12 +44,12 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 		{path: cfg.orDefault(func(c *Config) string { return c.IPTablesNFTSave }, "/usr/sbin/iptables-nft-save"), args: []string{"-c", "-t", "filter"}, backend: BackendNFT, family: IPv4},
 		// Legacy without -t: naming a table makes the kernel instantiate
 		// it in the namespace; a bare save lists only tables that exist.
-		{path: cfg.orDefault(func(c *Config) string { return c.IPTablesLegacySave }, "/usr/sbin/iptables-legacy-save"), args: []string{"-c"}, backend: BackendLegacy, family: IPv4},
+		{path: cfg.orDefault(func(c *Config) string { return c.IPTablesLegacySave }, "/usr/sbin/iptables-legacy-save"), args: []string{"-c"}, backend: BackendLegacy, family: IPv4, names: "ip_tables_names"},
 	}
 	if cfg == nil || !cfg.SkipIPv6 {
 		srcs = append(srcs,
 			&source{path: cfg.orDefault(func(c *Config) string { return c.IP6TablesNFTSave }, "/usr/sbin/ip6tables-nft-save"), args: []string{"-c", "-t", "filter"}, backend: BackendNFT, family: IPv6},
-			&source{path: cfg.orDefault(func(c *Config) string { return c.IP6TablesLegacySave }, "/usr/sbin/ip6tables-legacy-save"), args: []string{"-c"}, backend: BackendLegacy, family: IPv6},
+			&source{path: cfg.orDefault(func(c *Config) string { return c.IP6TablesLegacySave }, "/usr/sbin/ip6tables-legacy-save"), args: []string{"-c"}, backend: BackendLegacy, family: IPv6, names: "ip6_tables_names"},
 		)
 	}
 	ebPath := cfg.orDefault(func(c *Config) string { return c.Ebtables }, "/usr/sbin/ebtables")
@@ -59,6 +64,13 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 	snap := &Snapshot{Sets: []Set{}, Tables: []Table{}}
 	err := inNetNS(netnsPath, func() error {
 		for _, s := range srcs {
+			if s.names != "" {
+				// The thread's own /proc/net: this namespace's tables.
+				if b, err := os.ReadFile("/proc/thread-self/net/" + s.names); err == nil && !slices.Contains(strings.Fields(string(b)), "filter") {
+					s.absent = true
+					continue
+				}
+			}
 			if _, err := os.Stat(s.path); err != nil {
 				s.missing = fmt.Sprintf("%s: %v", s.path, err)
 				continue
@@ -91,6 +103,11 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 			if err := s.cmd.Wait(); err != nil {
 				s.missing = fmt.Sprintf("%s %s: %v: %s", s.path, strings.Join(s.args, " "), err, strings.TrimSpace(s.errb.String()))
 			}
+		}
+		if s.absent {
+			// No legacy filter table in the namespace: it filters nothing.
+			snap.Tables = append(snap.Tables, Table{Backend: s.backend, Family: s.family, Name: "filter"})
+			continue
 		}
 		if s.missing != "" {
 			snap.Missing = append(snap.Missing, s.missing)
