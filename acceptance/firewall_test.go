@@ -148,7 +148,7 @@ func TestAcceptanceFirewall(t *testing.T) {
 		ns.Close()
 	}
 	waitFor(ctx, t, "a renewed lease for "+port.MAC.String(), func() (bool, string) {
-		h, err := dhcpns.CheckHealth(ctx, nil, p.network.ID, port.MAC)
+		h, err := dhcpns.CheckHealth(ctx, nil, p.network.ID, hwaddr.MAC(port.MAC))
 		if err != nil {
 			return false, err.Error()
 		}

@@ -47,7 +47,7 @@
 // back, and unlocks it only if that worked; if not, the thread ends with the
 // goroutine. The objects created inside stay bound to the namespace and are
 // then used from any goroutine. Close them: an open handle keeps a deleted
-// namespace alive; Namespace.Inspect then fails with ErrNamespaceGone.
+// namespace alive; Namespace.Inspect then fails with ErrNoNetNS.
 //
 // ProbeDHCP also creates an anonymous namespace and a veth "dhp-…" on the
 // network's bridge for the length of the probe. On hosts with

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"net"
 	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // Parse a lease file and tell the rows a guest renewed from Neutron's seed.
@@ -45,7 +45,7 @@ func ExampleParseCmdline() {
 
 // The DHCP health of one network and one VM port (needs root).
 func ExampleCheckHealth() {
-	mac, _ := net.ParseMAC("fa:16:3e:57:19:35")
+	mac := hwaddr.MustParse("fa:16:3e:57:19:35")
 	h, err := dhcpns.CheckHealth(context.Background(), nil, "c3e375fb-0ac1-4b91-9c66-d297e7d090e6", mac)
 	if err != nil {
 		log.Fatal(err)
@@ -82,7 +82,7 @@ func ExampleARPProber_SweepARP() {
 // Ask the network's dnsmasq what it would offer a port, without taking a
 // lease (creates a probe endpoint on brq…; needs root).
 func ExampleProbeDHCP() {
-	mac, _ := net.ParseMAC("fa:16:3e:57:19:35")
+	mac := hwaddr.MustParse("fa:16:3e:57:19:35")
 	o, err := dhcpns.ProbeDHCP(context.Background(), nil, "c3e375fb-0ac1-4b91-9c66-d297e7d090e6", mac, nil)
 	if err != nil {
 		log.Fatal(err)

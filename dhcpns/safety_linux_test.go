@@ -3,6 +3,7 @@ package dhcpns
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"runtime"
@@ -59,12 +60,12 @@ func TestIntegrationNamespaceSafety(t *testing.T) {
 	}
 	home := ownNetNS(t)
 	n := testutil.NewDHCPNetwork(t, t.TempDir(), netip.MustParsePrefix("192.168.31.64/27"), false)
-	d := n.StartDnsmasq(t, testutil.DnsmasqOptions{Hosts: []testutil.DnsmasqHost{{MAC: macA, IP: ipA}}})
-	g := n.AddGuest(t, macA)
+	d := n.StartDnsmasq(t, testutil.DnsmasqOptions{Hosts: []testutil.DnsmasqHost{{MAC: net.HardwareAddr(macA), IP: ipA}}})
+	g := n.AddGuest(t, net.HardwareAddr(macA))
 	g.NS.AddAddr(t, g.If, "192.168.31.72/27")
 	cfg := &Config{NetNSDir: n.Host.Dir, StateDir: d.StateDir}
 	qname, serveIf := n.QDHCP.Name, n.ServeIf
-	dhcpOpts := &DHCPProbeOptions{BridgeNetNS: n.Host.Path, Timeout: 5 * time.Second}
+	dhcpOpts := &DHCPProbeOptions{BridgeNetNSPath: n.Host.Path, Timeout: 5 * time.Second}
 	ctx := context.Background()
 	peerIP := ipA
 

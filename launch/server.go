@@ -503,30 +503,7 @@ func (c *Client) explain(ctx context.Context, r *rawServer, polls int) error {
 	if ports, err := c.serverPorts(ctx, r.ID); err == nil {
 		fe.Ports = ports
 	}
-	hosts := map[string]bool{}
-	if r.Host != "" {
-		hosts[r.Host] = true
-	}
-	for _, p := range fe.Ports {
-		if p.HostID != "" {
-			hosts[p.HostID] = true
-		}
-	}
-	if svcs, err := c.ComputeServices(ctx, ""); err == nil {
-		for _, s := range svcs {
-			if s.Binary == "nova-compute" && (len(hosts) == 0 || hosts[s.Host]) {
-				fe.Compute = append(fe.Compute, s)
-				hosts[s.Host] = true
-			}
-		}
-	}
-	if agents, err := c.NetworkAgents(ctx, ""); err == nil {
-		for _, a := range agents {
-			if hosts[a.Host] {
-				fe.Agents = append(fe.Agents, a)
-			}
-		}
-	}
+	c.explainHosts(ctx, fe)
 	c.log.LogAttrs(ctx, slog.LevelWarn, "server went to ERROR", slog.String("name", r.Name), slog.String("id", r.ID), slog.Int("fault_code", fe.Fault.Code), slog.String("fault", fe.Fault.Message))
 	return fe
 }

@@ -50,7 +50,7 @@ func Example() {
 // Counters of every interface of every domain, in one RPC.
 func ExampleClient_Stats() {
 	ctx := context.Background()
-	c, err := libvirtinspect.Open(&libvirtinspect.Config{URI: "qemu:///system", ReadOnly: true})
+	c, err := libvirtinspect.NewFromConfig(&libvirtinspect.Config{URI: "qemu:///system", ReadOnly: true})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -63,7 +63,7 @@ func ExampleClient_Stats() {
 	}
 	for _, s := range stats {
 		for _, n := range s.Interfaces {
-			fmt.Println(s.Domain.Name, n.Name, n.TxPackets, n.RxPackets)
+			fmt.Println(s.Domain.Name, n.Name, "guest sent", n.RxPackets, "guest received", n.TxPackets)
 		}
 	}
 }
@@ -77,14 +77,14 @@ func ExampleDecodeStats() {
 		{Field: "net.0.tx.pkts", Value: uint64(21)},
 		{Field: "dirtyrate.calc_mode", Value: "page-sampling"},
 	})
-	fmt.Println(s.Domain.State, s.Domain.Reason, s.Interfaces[0].Name, s.Interfaces[0].TxPackets, s.Extra["dirtyrate.calc_mode"])
+	fmt.Println(s.Domain.State, s.Domain.Reason, s.Interfaces[0].Name, s.Interfaces[0].RxPackets, s.Extra["dirtyrate.calc_mode"])
 	// Output: running unpaused tap31f2d3e9-8d 21 page-sampling
 }
 
 // Which libvirt address sources answered, and why the others did not.
 func ExampleClient_InterfaceAddresses() {
 	ctx := context.Background()
-	c, err := libvirtinspect.Open(nil)
+	c, err := libvirtinspect.NewFromConfig(nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return

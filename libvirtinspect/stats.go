@@ -97,20 +97,32 @@ type VCPUStat struct {
 	DelayNs uint64 `json:"delay_ns"`
 }
 
-// InterfaceStats is one net.N.* block. libvirt reports them from the
-// guest's point of view: Tx counts what the guest sent (the host tap's rx),
-// Rx what it received.
+// InterfaceStats is one net.N.* block, with counters seen from the host
+// device Name (the tap), as every counter in this module is
+// (linuxbridge.Stats, `ip -s link`): Rx is what the tap received, which is
+// what the guest sent; Tx is what the tap transmitted, which the guest
+// received. libvirt reports them the other way round, from the guest's
+// side, so `virsh domstats` prints net.N.rx.* for what is TxBytes,
+// TxPackets, TxErrors and TxDropped here, and net.N.tx.* for the Rx
+// fields.
 type InterfaceStats struct {
 	// Name is the host device (the tap, Interface.Target).
-	Name      string `json:"name"`
+	Name string `json:"name"`
+	// RxBytes and RxPackets are what the tap received: the guest sent them
+	// (libvirt's net.N.tx.bytes and tx.pkts).
 	RxBytes   uint64 `json:"rx_bytes"`
 	RxPackets uint64 `json:"rx_packets"`
+	// RxErrors and RxDropped are libvirt's net.N.tx.errs and tx.drop.
 	RxErrors  uint64 `json:"rx_errors"`
-	RxDrops   uint64 `json:"rx_drops"`
+	RxDropped uint64 `json:"rx_dropped"`
+	// TxBytes and TxPackets are what the tap transmitted: the guest
+	// received them (libvirt's net.N.rx.bytes and rx.pkts).
 	TxBytes   uint64 `json:"tx_bytes"`
 	TxPackets uint64 `json:"tx_packets"`
+	// TxErrors and TxDropped are libvirt's net.N.rx.errs and rx.drop
+	// (TxDropped: frames the bridge sent the guest that it did not take).
 	TxErrors  uint64 `json:"tx_errors"`
-	TxDrops   uint64 `json:"tx_drops"`
+	TxDropped uint64 `json:"tx_dropped"`
 }
 
 // BlockStats is one block.N.* block; times in nanoseconds, sizes in bytes.
@@ -354,22 +366,24 @@ func (s *DomainStats) set(k string, v any) {
 		switch {
 		case f == "name":
 			n.Name = str
+		// libvirt counts from the guest's side; InterfaceStats from the
+		// tap's: its rx is our tx.
 		case f == "rx.bytes" && uok:
-			n.RxBytes = u
-		case f == "rx.pkts" && uok:
-			n.RxPackets = u
-		case f == "rx.errs" && uok:
-			n.RxErrors = u
-		case f == "rx.drop" && uok:
-			n.RxDrops = u
-		case f == "tx.bytes" && uok:
 			n.TxBytes = u
-		case f == "tx.pkts" && uok:
+		case f == "rx.pkts" && uok:
 			n.TxPackets = u
-		case f == "tx.errs" && uok:
+		case f == "rx.errs" && uok:
 			n.TxErrors = u
+		case f == "rx.drop" && uok:
+			n.TxDropped = u
+		case f == "tx.bytes" && uok:
+			n.RxBytes = u
+		case f == "tx.pkts" && uok:
+			n.RxPackets = u
+		case f == "tx.errs" && uok:
+			n.RxErrors = u
 		case f == "tx.drop" && uok:
-			n.TxDrops = u
+			n.RxDropped = u
 		default:
 			known = false
 		}

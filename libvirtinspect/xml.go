@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
-	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // NovaNamespacePrefix starts the XML namespace of Nova's domain metadata
@@ -61,9 +63,13 @@ type NovaPort struct {
 
 // NovaIP is one <nova:ip>.
 type NovaIP struct {
-	Type    string `json:"type"`
-	Address string `json:"address"`
-	Version int    `json:"version"`
+	// Type is Nova's address type, "fixed" or "floating".
+	Type string `json:"type"`
+	// Address is the address; invalid when Nova wrote something that does
+	// not parse.
+	Address netip.Addr `json:"address,omitzero"`
+	// Version is 4 or 6, as Nova wrote it.
+	Version int `json:"version"`
 }
 
 // Interface is one <interface> of a domain (`virsh domiflist` row).
@@ -83,7 +89,7 @@ type Interface struct {
 	Target string `json:"target,omitempty"`
 	// MAC is the guest MAC. The host tap usually has the same low five
 	// bytes with the first byte 0xfe.
-	MAC net.HardwareAddr `json:"mac,omitempty"`
+	MAC hwaddr.MAC `json:"mac,omitempty"`
 	// Model is the NIC model ("virtio", "e1000"); "" when unset.
 	Model string `json:"model,omitempty"`
 	// MTU is the <mtu size>; 0 when unset.
@@ -215,7 +221,8 @@ func ParseDomainXML(b []byte) (*DomainXML, error) {
 		for _, p := range n.Ports {
 			np := NovaPort{UUID: p.UUID}
 			for _, ip := range p.IPs {
-				np.IPs = append(np.IPs, NovaIP{Type: ip.Type, Address: ip.Address, Version: atoi(ip.Version)})
+				a, _ := netip.ParseAddr(strings.TrimSpace(ip.Address))
+				np.IPs = append(np.IPs, NovaIP{Type: ip.Type, Address: a, Version: atoi(ip.Version)})
 			}
 			nv.Ports = append(nv.Ports, np)
 		}
@@ -233,7 +240,7 @@ func ParseDomainXML(b []byte) (*DomainXML, error) {
 			MTU:     atoi(xi.MTU.Size),
 			Alias:   xi.Alias.Name,
 		}
-		if m, err := net.ParseMAC(xi.MAC.Address); err == nil {
+		if m, err := hwaddr.Parse(xi.MAC.Address); err == nil {
 			i.MAC = m
 		}
 		switch {

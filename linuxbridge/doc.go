@@ -56,7 +56,7 @@
 //
 // Example:
 //
-//	in, err := linuxbridge.Open(nil) // this namespace
+//	in, err := linuxbridge.Open(ctx, nil) // this namespace
 //	if err != nil { ... }
 //	defer in.Close()
 //	br, err := in.BridgeForNetwork(ctx, "c3e375fb-0ac1-4b91-9c66-d297e7d090e6")

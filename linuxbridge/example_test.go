@@ -5,15 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"net"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
 // A `brctl show` for one Neutron network on this host. Needs no
 // privileges in the process's own namespace.
 func ExampleInspector_BridgeForNetwork() {
-	in, err := linuxbridge.Open(nil)
+	in, err := linuxbridge.Open(context.Background(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -34,12 +34,12 @@ func ExampleInspector_BridgeForNetwork() {
 // Which port of which bridge learned a guest's MAC, inside a named
 // namespace (needs CAP_SYS_ADMIN to enter it).
 func ExampleInspector_WhereIs() {
-	in, err := linuxbridge.OpenNamespace("qdhcp-c3e375fb-0ac1-4b91-9c66-d297e7d090e6", nil)
+	in, err := linuxbridge.OpenNamespace(context.Background(), nil, "qdhcp-c3e375fb-0ac1-4b91-9c66-d297e7d090e6")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer in.Close()
-	mac, _ := net.ParseMAC("fa:16:3e:57:19:35")
+	mac := hwaddr.MustParse("fa:16:3e:57:19:35")
 	es, err := in.WhereIs(context.Background(), mac)
 	if errors.Is(err, linuxbridge.ErrNotFound) {
 		fmt.Println("no bridge saw", mac)
@@ -63,8 +63,8 @@ func ExampleParseDeviceName() {
 }
 
 func ExampleTapMAC() {
-	port, _ := net.ParseMAC("fa:16:3e:57:19:35") // the Neutron port's MAC
-	tap := linuxbridge.TapMAC(port)              // what libvirt gives the tap
+	port := hwaddr.MustParse("fa:16:3e:57:19:35") // the Neutron port's MAC
+	tap := linuxbridge.TapMAC(port)               // what libvirt gives the tap
 	fmt.Println(tap, linuxbridge.SameNIC(tap, port))
 	// Output: fe:16:3e:57:19:35 true
 }

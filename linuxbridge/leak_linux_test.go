@@ -77,7 +77,7 @@ func TestIntegrationLeaks(t *testing.T) {
 	}
 	fds0, gor0 := countFDs(t), runtime.NumGoroutine()
 
-	shared, err := linuxbridge.OpenNamespace(ns.Name, &linuxbridge.Config{NetNSDir: ns.Dir})
+	shared, err := linuxbridge.OpenNamespace(context.Background(), &linuxbridge.Config{NetNSDir: ns.Dir}, ns.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestIntegrationLeaks(t *testing.T) {
 				in := shared
 				if w%2 == 0 {
 					var err error
-					if in, err = linuxbridge.OpenNamespace(ns.Name, &linuxbridge.Config{NetNSDir: ns.Dir}); err != nil {
+					if in, err = linuxbridge.OpenNamespace(context.Background(), &linuxbridge.Config{NetNSDir: ns.Dir}, ns.Name); err != nil {
 						errs <- err
 						continue
 					}

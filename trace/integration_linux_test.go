@@ -116,7 +116,7 @@ func newTopo(t testing.TB, o topoOpts) *topo {
 	tp.guest.Run(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
 	host := tp.n.Host
 	host.Veth(t, tp.tap, tp.guest, "eth0")
-	host.SetMAC(t, tp.tap, linuxbridge.TapMAC(tp.mac))
+	host.SetMAC(t, tp.tap, linuxbridge.TapMAC(trace.MAC(tp.mac)))
 	tp.guest.SetMAC(t, "eth0", tp.mac)
 	host.Enslave(t, tp.tap, tp.n.Bridge)
 	host.SetUp(t, tp.tap)
@@ -179,7 +179,7 @@ func (tp *topo) run(t *testing.T, target trace.Target) *trace.Trace {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	tr, err := trace.Run(ctx, tp.cfg, target)
+	tr, err := runRec(t, ctx, tp.cfg, target)
 	if err != nil {
 		t.Fatalf("Run(%s): %v", target, err)
 	}

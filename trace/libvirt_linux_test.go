@@ -151,7 +151,7 @@ func TestIntegrationTraceLibvirtQemu(t *testing.T) {
 
 	runT := func(target trace.Target) *trace.Trace {
 		t.Helper()
-		tr, err := trace.Run(ctx, cfg, target)
+		tr, err := runRec(t, ctx, cfg, target)
 		if err != nil {
 			t.Fatalf("Run(%s): %v", target, err)
 		}

@@ -54,15 +54,13 @@ const (
 )
 
 // FirewallBreakages lists the faults Break injects in the node's
-// firewall. They join Breakages once the trace judges the firewall hops
-// (until then a trace of the demo cannot see them, which is the bug they
-// show).
+// firewall (a subset of Breakages).
 func FirewallBreakages() []Breakage {
 	return []Breakage{BreakICMPRule, BreakSSHRule, BreakARPSpoof}
 }
 
 // Breakages lists the faults Break knows.
 func Breakages() []Breakage {
-	return []Breakage{BreakDnsmasq, BreakTapDown, BreakUplink, BreakHostsEntry,
-		BreakWrongBridge, BreakLeaseSeeded, BreakDupIP, BreakFDBNeverLearned}
+	return append([]Breakage{BreakDnsmasq, BreakTapDown, BreakUplink, BreakHostsEntry,
+		BreakWrongBridge, BreakLeaseSeeded, BreakDupIP, BreakFDBNeverLearned}, FirewallBreakages()...)
 }

@@ -13,10 +13,12 @@ import (
 )
 
 // DemoSecurityGroupID is the ID of the demo port's security group: the
-// project's Zed cloud's "default" group, whose layout (the remote-group
-// rule, egress any, and the walkthrough's ICMP and SSH rules) the demo
-// node's firewall reproduces (firewall/testdata/zed-aio).
-const DemoSecurityGroupID = "351acb45-01f6-4d2c-9bba-2feb56697def"
+// "default" group the demo's fake cloud serves for the port (recorded on
+// the project's Zed cloud, internal/fakecloud/testdata), whose layout (the
+// remote-group rule, egress any, and the walkthrough's ICMP and SSH rules)
+// the demo node's firewall reproduces (firewall/testdata/zed-aio), so the
+// security-group hop compares the API's rules with the chain they made.
+const DemoSecurityGroupID = "d822dd80-1481-4952-a69d-68598f875426"
 
 // FirewallPort is the demo port as the linuxbridge agent's firewall sees
 // it: its ID, MAC, fixed IP and the default group with the walkthrough's

@@ -21,6 +21,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -304,7 +305,7 @@ func (p *Path) wire() error {
 		{p.HostPath, p.Bridge, nil, false},
 		{p.HostPath, p.Uplink, nil, true},
 		{p.HostPath, dhcpTap, nil, true},
-		{p.HostPath, p.Tap, linuxbridge.TapMAC(p.MAC), true},
+		{p.HostPath, p.Tap, net.HardwareAddr(linuxbridge.TapMAC(hwaddr.MAC(p.MAC))), true},
 		{p.Gateway, "lo", nil, false},
 		{p.Gateway, "gw0", nil, false},
 		{p.DHCP, "lo", nil, false},
@@ -577,7 +578,7 @@ func (p *Path) Break(b Breakage) error {
 	case BreakICMPRule, BreakSSHRule, BreakARPSpoof:
 		return p.breakFirewall(b)
 	}
-	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, append(Breakages(), FirewallBreakages()...))
+	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, Breakages())
 }
 
 // stopDnsmasq signals dnsmasq and reaps it (SIGKILL after 3 s).
