@@ -72,6 +72,7 @@ func (s AddrSource) libvirt() (uint32, bool) {
 
 // AddrReport is what one source answered.
 type AddrReport struct {
+	// Source is the source that answered.
 	Source AddrSource `json:"source"`
 	// Interfaces are the interfaces the source knew addresses for; empty
 	// when it answered nothing.

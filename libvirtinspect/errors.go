@@ -48,6 +48,7 @@ type OpError struct {
 	Err error
 }
 
+// Error says what failed, where, why, and what to check.
 func (e *OpError) Error() string {
 	s := "libvirtinspect: " + e.Op
 	if e.Domain != "" {

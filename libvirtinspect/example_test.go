@@ -99,3 +99,17 @@ func ExampleClient_InterfaceAddresses() {
 		fmt.Println(r.Source, len(r.Interfaces), r.Err, r.Note)
 	}
 }
+
+// Interface counters are seen from the tap, as linuxbridge.Stats and `ip -s
+// link` show them: Rx is what the guest sent. libvirt's own net.0.tx.* (the
+// guest's side) become Rx*.
+func ExampleInterfaceStats() {
+	s := libvirtinspect.DecodeStats(libvirtinspect.Domain{Name: "instance-00000002"}, []libvirtinspect.Param{
+		{Field: "net.0.name", Value: "tap31f2d3e9-8d"},
+		{Field: "net.0.rx.pkts", Value: uint64(24)}, // the guest received
+		{Field: "net.0.tx.pkts", Value: uint64(21)}, // the guest sent
+	})
+	n := s.Interfaces[0]
+	fmt.Println(n.Name, "rx", n.RxPackets, "tx", n.TxPackets)
+	// Output: tap31f2d3e9-8d rx 21 tx 24
+}

@@ -59,8 +59,10 @@ func (s *State) UnmarshalText(b []byte) error {
 // Reason says why a domain is in its state (libvirt's virDomain*Reason
 // enums, which are numbered per state). The zero value means "unknown".
 type Reason struct {
+	// State is the state whose reason enum Code belongs to.
 	State State `json:"-"`
-	Code  int   `json:"-"`
+	// Code is libvirt's reason number within that enum.
+	Code int `json:"-"`
 }
 
 // reasonNames are virsh's strings (tools/virsh-domain-monitor.c).

@@ -46,13 +46,20 @@ type StatsRequest struct {
 // DomainStats is one domain's record from Stats. Groups that were not asked
 // for or not returned are nil/empty.
 type DomainStats struct {
-	Domain     Domain           `json:"domain"`
-	State      *StateStats      `json:"state,omitempty"`
-	CPU        *CPUStats        `json:"cpu,omitempty"`
-	Balloon    *BalloonStats    `json:"balloon,omitempty"`
-	VCPU       *VCPUStats       `json:"vcpu,omitempty"`
+	// Domain is the domain the record is about.
+	Domain Domain `json:"domain"`
+	// State is the state group (state.*).
+	State *StateStats `json:"state,omitempty"`
+	// CPU is the cpu-total group (cpu.*).
+	CPU *CPUStats `json:"cpu,omitempty"`
+	// Balloon is the balloon group (balloon.*).
+	Balloon *BalloonStats `json:"balloon,omitempty"`
+	// VCPU is the vcpu group (vcpu.*).
+	VCPU *VCPUStats `json:"vcpu,omitempty"`
+	// Interfaces are the interface group's blocks (net.N.*), by N.
 	Interfaces []InterfaceStats `json:"interfaces,omitempty"`
-	Blocks     []BlockStats     `json:"blocks,omitempty"`
+	// Blocks are the block group's blocks (block.N.*), by N.
+	Blocks []BlockStats `json:"blocks,omitempty"`
 	// Extra keeps every parameter this package does not decode, keyed by
 	// its libvirt name ("dirtyrate.calc_mode", "perf.cmt"), with its value
 	// as int64, uint64, float64, bool or string.
@@ -61,22 +68,29 @@ type DomainStats struct {
 
 // StateStats is the state group.
 type StateStats struct {
-	State  State  `json:"state"`
+	// State is state.state.
+	State State `json:"state"`
+	// Reason is state.reason, read against State.
 	Reason Reason `json:"reason"`
 }
 
 // CPUStats is the cpu-total group; times in nanoseconds.
 type CPUStats struct {
-	TimeNs   uint64 `json:"time_ns"`
+	// TimeNs is cpu.time: CPU time the domain used in total.
+	TimeNs uint64 `json:"time_ns"`
+	// UserNs and SystemNs are cpu.user and cpu.system.
 	UserNs   uint64 `json:"user_ns"`
 	SystemNs uint64 `json:"system_ns"`
 }
 
 // BalloonStats is the balloon group; sizes in KiB.
 type BalloonStats struct {
+	// CurrentKiB and MaximumKiB are balloon.current and balloon.maximum:
+	// the memory the guest has now and may have at most.
 	CurrentKiB uint64 `json:"current_kib"`
 	MaximumKiB uint64 `json:"maximum_kib"`
-	RSSKiB     uint64 `json:"rss_kib"`
+	// RSSKiB is balloon.rss: the qemu process's resident set on the host.
+	RSSKiB uint64 `json:"rss_kib"`
 	// LastUpdate is the guest's last stats update (seconds since the
 	// epoch); 0 when the guest never reported.
 	LastUpdate int64 `json:"last_update,omitempty"`
@@ -84,14 +98,19 @@ type BalloonStats struct {
 
 // VCPUStats is the vcpu group.
 type VCPUStats struct {
-	Current int        `json:"current"`
-	Maximum int        `json:"maximum"`
-	VCPUs   []VCPUStat `json:"vcpus,omitempty"`
+	// Current and Maximum are vcpu.current and vcpu.maximum.
+	Current int `json:"current"`
+	Maximum int `json:"maximum"`
+	// VCPUs are the vcpu.N.* blocks, by N.
+	VCPUs []VCPUStat `json:"vcpus,omitempty"`
 }
 
 // VCPUStat is one virtual CPU.
 type VCPUStat struct {
-	State   int    `json:"state"`
+	// State is vcpu.N.state (libvirt's virVcpuState: 0 offline, 1
+	// running, 2 blocked).
+	State int `json:"state"`
+	// TimeNs, WaitNs and DelayNs are vcpu.N.time, .wait and .delay.
 	TimeNs  uint64 `json:"time_ns"`
 	WaitNs  uint64 `json:"wait_ns"`
 	DelayNs uint64 `json:"delay_ns"`
@@ -127,20 +146,25 @@ type InterfaceStats struct {
 
 // BlockStats is one block.N.* block; times in nanoseconds, sizes in bytes.
 type BlockStats struct {
-	Name         string `json:"name"`
-	Path         string `json:"path,omitempty"`
-	BackingIndex int    `json:"backing_index,omitempty"`
-	RdReqs       uint64 `json:"rd_reqs"`
-	RdBytes      uint64 `json:"rd_bytes"`
-	RdTimesNs    uint64 `json:"rd_times_ns"`
-	WrReqs       uint64 `json:"wr_reqs"`
-	WrBytes      uint64 `json:"wr_bytes"`
-	WrTimesNs    uint64 `json:"wr_times_ns"`
-	FlReqs       uint64 `json:"fl_reqs"`
-	FlTimesNs    uint64 `json:"fl_times_ns"`
-	Allocation   uint64 `json:"allocation"`
-	Capacity     uint64 `json:"capacity"`
-	Physical     uint64 `json:"physical"`
+	// Name is the target device ("vda").
+	Name string `json:"name"`
+	// Path is the source file or device, "" for network disks.
+	Path string `json:"path,omitempty"`
+	// BackingIndex is the position in the backing chain, 0 for the top.
+	BackingIndex int `json:"backing_index,omitempty"`
+	// The rest are block.N.rd.reqs, rd.bytes, rd.times, wr.*, fl.*,
+	// allocation, capacity and physical.
+	RdReqs     uint64 `json:"rd_reqs"`
+	RdBytes    uint64 `json:"rd_bytes"`
+	RdTimesNs  uint64 `json:"rd_times_ns"`
+	WrReqs     uint64 `json:"wr_reqs"`
+	WrBytes    uint64 `json:"wr_bytes"`
+	WrTimesNs  uint64 `json:"wr_times_ns"`
+	FlReqs     uint64 `json:"fl_reqs"`
+	FlTimesNs  uint64 `json:"fl_times_ns"`
+	Allocation uint64 `json:"allocation"`
+	Capacity   uint64 `json:"capacity"`
+	Physical   uint64 `json:"physical"`
 }
 
 // Stats fetches the chosen stats groups of all domains in ONE RPC
@@ -170,9 +194,10 @@ func (c *Client) Stats(ctx context.Context, req *StatsRequest) ([]DomainStats, e
 
 // Param is one typed parameter as libvirt sends it, for DecodeStats.
 type Param struct {
-	Field string
+	// Field is the parameter's name ("net.0.rx.bytes").
+	Field string `json:"field"`
 	// Value is int32, uint32, int64, uint64, float64, bool or string.
-	Value any
+	Value any `json:"value"`
 }
 
 // DecodeStats decodes one domain's stats parameters (the `key=value` lines

@@ -18,8 +18,11 @@ const NovaNamespacePrefix = "http://openstack.org/xmlns/libvirt/nova/"
 
 // DomainXML is what this package reads from a domain's XML.
 type DomainXML struct {
+	// Type is the domain type ("qemu", "kvm").
 	Type string `json:"type"`
+	// Name is the domain name ("instance-00000002").
 	Name string `json:"name"`
+	// UUID is the domain UUID, which for Nova is the instance UUID.
 	UUID string `json:"uuid"`
 	// Nova is nil when the XML carries no Nova metadata.
 	Nova       *NovaInstance `json:"nova,omitempty"`
@@ -29,6 +32,7 @@ type DomainXML struct {
 // NovaInstance is Nova's <nova:instance> metadata block. The Nova instance
 // UUID is the domain UUID (Domain.UUID); it is repeated here for joins.
 type NovaInstance struct {
+	// InstanceUUID is the Nova instance UUID (the domain UUID).
 	InstanceUUID string `json:"instance_uuid"`
 	// Name is the server's display name (`openstack server show` name).
 	Name         string     `json:"name"`
@@ -47,18 +51,23 @@ type NovaInstance struct {
 
 // NovaFlavor is the flavor as Nova wrote it into the domain.
 type NovaFlavor struct {
-	Name      string `json:"name"`
-	MemoryMiB int    `json:"memory_mib"`
-	DiskGiB   int    `json:"disk_gib"`
-	SwapMiB   int    `json:"swap_mib"`
-	Ephemeral int    `json:"ephemeral_gib"`
-	VCPUs     int    `json:"vcpus"`
+	// Name is the flavor's name ("m1.tiny").
+	Name string `json:"name"`
+	// MemoryMiB, DiskGiB, SwapMiB, Ephemeral (GiB) and VCPUs are the
+	// flavor's sizes.
+	MemoryMiB int `json:"memory_mib"`
+	DiskGiB   int `json:"disk_gib"`
+	SwapMiB   int `json:"swap_mib"`
+	Ephemeral int `json:"ephemeral_gib"`
+	VCPUs     int `json:"vcpus"`
 }
 
 // NovaPort is a Neutron port Nova recorded, with its fixed IPs.
 type NovaPort struct {
-	UUID string   `json:"uuid"`
-	IPs  []NovaIP `json:"ips,omitempty"`
+	// UUID is the Neutron port ID.
+	UUID string `json:"uuid"`
+	// IPs are the port's addresses as Nova recorded them.
+	IPs []NovaIP `json:"ips,omitempty"`
 }
 
 // NovaIP is one <nova:ip>.

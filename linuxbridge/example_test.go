@@ -2,9 +2,11 @@ package linuxbridge_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
+	"os"
 
 	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/linuxbridge"
@@ -75,4 +77,38 @@ func ExampleNetworkBridgeName() {
 	// Output:
 	// brqc3e375fb-0a
 	// tap31f2d3e9-8d
+}
+
+// The main path: open the namespace the bridges live in, take one
+// snapshot, and print it as JSON (MACs as colon text, states as words),
+// which reads back into a Snapshot.
+func ExampleInspector_Snapshot() {
+	ctx := context.Background()
+	in, err := linuxbridge.Open(ctx, nil) // or &linuxbridge.Config{NetNSPath: "/run/netns/…"}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer in.Close()
+	snap, err := in.Snapshot(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(snap); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// A forwarding database entry in JSON: the MAC is text, the state a word.
+func ExampleFDBEntry() {
+	e := linuxbridge.FDBEntry{
+		MAC:    hwaddr.MustParse("fa:16:3e:57:19:35"),
+		Bridge: "brqc3e375fb-0a", Port: "tap31f2d3e9-8d",
+		State: linuxbridge.FDBReachable,
+	}
+	b, _ := json.Marshal(e)
+	fmt.Println(string(b))
+	fmt.Println(e)
+	// Output:
+	// {"mac":"fa:16:3e:57:19:35","bridge":"brqc3e375fb-0a","bridge_index":0,"port":"tap31f2d3e9-8d","port_index":0,"state":"learned"}
+	// fa:16:3e:57:19:35 dev tap31f2d3e9-8d master brqc3e375fb-0a
 }

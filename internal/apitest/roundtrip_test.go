@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vifpath/vifpath/firewall"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
@@ -33,18 +35,19 @@ import (
 var results = map[string]any{
 	"hwaddr.MAC": hwaddr.MAC{},
 
-	"linuxbridge.Bridge":     linuxbridge.Bridge{},
-	"linuxbridge.DeviceKind": linuxbridge.DeviceKind(0),
-	"linuxbridge.DeviceName": linuxbridge.DeviceName{},
-	"linuxbridge.FDBEntry":   linuxbridge.FDBEntry{},
-	"linuxbridge.FDBState":   linuxbridge.FDBState(0),
-	"linuxbridge.OperState":  linuxbridge.OperState(0),
-	"linuxbridge.Port":       linuxbridge.Port{},
-	"linuxbridge.PortKind":   linuxbridge.PortKind(0),
-	"linuxbridge.STPState":   linuxbridge.STPState(0),
-	"linuxbridge.Snapshot":   linuxbridge.Snapshot{},
-	"linuxbridge.Stats":      linuxbridge.Stats{},
-	"linuxbridge.VethPeer":   linuxbridge.VethPeer{},
+	"linuxbridge.AgentMappings": linuxbridge.AgentMappings{},
+	"linuxbridge.Bridge":        linuxbridge.Bridge{},
+	"linuxbridge.DeviceKind":    linuxbridge.DeviceKind(0),
+	"linuxbridge.DeviceName":    linuxbridge.DeviceName{},
+	"linuxbridge.FDBEntry":      linuxbridge.FDBEntry{},
+	"linuxbridge.FDBState":      linuxbridge.FDBState(0),
+	"linuxbridge.OperState":     linuxbridge.OperState(0),
+	"linuxbridge.Port":          linuxbridge.Port{},
+	"linuxbridge.PortKind":      linuxbridge.PortKind(0),
+	"linuxbridge.STPState":      linuxbridge.STPState(0),
+	"linuxbridge.Snapshot":      linuxbridge.Snapshot{},
+	"linuxbridge.Stats":         linuxbridge.Stats{},
+	"linuxbridge.VethPeer":      linuxbridge.VethPeer{},
 
 	"dhcpns.ARPReply":      dhcpns.ARPReply{},
 	"dhcpns.ARPResult":     dhcpns.ARPResult{},
@@ -67,6 +70,9 @@ var results = map[string]any{
 	"dhcpns.Neighbor":      dhcpns.Neighbor{},
 	"dhcpns.OperState":     dhcpns.OperState(0),
 	"dhcpns.Process":       dhcpns.Process{},
+	"dhcpns.ReachOutcome":  dhcpns.ReachOutcome(""),
+	"dhcpns.ReachResult":   dhcpns.ReachResult{},
+	"dhcpns.Reason":        dhcpns.Reason(0),
 	"dhcpns.Route":         dhcpns.Route{},
 	"dhcpns.Snapshot":      dhcpns.Snapshot{},
 
@@ -93,6 +99,35 @@ var results = map[string]any{
 	"libvirtinspect.StatsGroup":     libvirtinspect.StatsGroup(0),
 	"libvirtinspect.VCPUStat":       libvirtinspect.VCPUStat{},
 	"libvirtinspect.VCPUStats":      libvirtinspect.VCPUStats{},
+
+	"linuxbridge.Link": linuxbridge.Link{},
+
+	"firewall.RuleDelta":         firewall.RuleDelta{},
+	"firewall.Packet":            firewall.Packet{},
+	"firewall.Result":            firewall.Result{},
+	"firewall.EbResult":          firewall.EbResult{},
+	"firewall.Frame":             firewall.Frame{},
+	"firewall.Policy":            firewall.Policy{},
+	"firewall.AddressPair":       firewall.AddressPair{},
+	"firewall.SecurityGroup":     firewall.SecurityGroup{},
+	"firewall.SecurityGroupRule": firewall.SecurityGroupRule{},
+	"firewall.BackendSplit":      firewall.BackendSplit{},
+	"firewall.OtherBackend":      firewall.OtherBackend{},
+	"firewall.Port":              firewall.Port{},
+	"firewall.Snapshot":          firewall.Snapshot{},
+	"firewall.Table":             firewall.Table{},
+	"firewall.Chain":             firewall.Chain{},
+	"firewall.Rule":              firewall.Rule{},
+	"firewall.Match":             firewall.Match{},
+	"firewall.PortRange":         firewall.PortRange{},
+	"firewall.ICMPMatch":         firewall.ICMPMatch{},
+	"firewall.Set":               firewall.Set{},
+	"firewall.EbTable":           firewall.EbTable{},
+	"firewall.EbChain":           firewall.EbChain{},
+	"firewall.EbRule":            firewall.EbRule{},
+	"firewall.Direction":         firewall.Direction(""),
+	"firewall.Backend":           firewall.Backend(""),
+	"firewall.Family":            firewall.Family(""),
 }
 
 // notResults are exported types that are not results, each with why.
@@ -111,16 +146,18 @@ var notResults = map[string]string{
 	"dhcpns.ARPOptions":           "request options, not a result",
 	"dhcpns.DHCPProbeOptions":     "request options, not a result",
 	"libvirtinspect.StatsRequest": "request options, not a result",
+	"dhcpns.ReachOptions":         "request options, not a result",
 
 	// owned elsewhere this session: trace is being rebuilt, launch moved
 	// onto gophercloud's typed packages; their owners add them here.
-	"trace.*":  "owned elsewhere this session",
-	"launch.*": "owned elsewhere this session",
+	"trace.*":         "owned elsewhere this session",
+	"launch.*":        "owned elsewhere this session",
+	"firewall.Config": "configuration (paths of the pinned tools)",
 }
 
 // packages are the module's non-internal packages with an API (examples
 // are commands, acceptance is tests).
-var packages = []string{".", "hwaddr", "linuxbridge", "dhcpns", "libvirtinspect", "trace", "launch"}
+var packages = []string{".", "hwaddr", "linuxbridge", "dhcpns", "libvirtinspect", "trace", "launch", "firewall"}
 
 // exportedTypes parses dir's non-test Go files (every GOOS) and returns
 // "pkg.Type" for each exported type declaration.

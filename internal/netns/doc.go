@@ -6,8 +6,9 @@
 // the thread's own namespace first and moves the thread back after fn; it
 // unlocks the thread only if that worked. When the restore fails the
 // goroutine exits still locked, and the Go runtime ends the thread instead
-// of handing it, inside the wrong namespace, to another goroutine. The
-// caller's goroutine and thread never change namespace. Goroutines fn
+// of handing it, inside the wrong namespace, to another goroutine (the main
+// thread, which the runtime cannot end, is wedged instead: no goroutine runs
+// on it again). The caller's goroutine and thread never change namespace. Goroutines fn
 // starts do not run in the namespace: open what you need inside fn (a
 // netlink handle, an AF_PACKET socket, a started exec.Cmd) and use it
 // outside.

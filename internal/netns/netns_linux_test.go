@@ -12,61 +12,19 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/vifpath/vifpath/internal/netns"
 	"github.com/vifpath/vifpath/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
-// own is the namespace of the test's thread. (Not /proc/self, the main
-// thread's: TestIntegrationRestoreFailsThreadDies may leave the main thread
-// wedged in another namespace, and -count reruns the tests.)
-func own(t testing.TB) string {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	l, err := nsOfThread()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
+func own(t testing.TB) string { return testutil.ThreadNetNS(t) }
 
-// foreignThreads lists this process's threads whose network namespace is
-// not want.
-func foreignThreads(want string) []string {
-	var out []string
-	tasks, _ := os.ReadDir("/proc/self/task")
-	for _, e := range tasks {
-		if l, err := os.Readlink("/proc/self/task/" + e.Name() + "/ns/net"); err == nil && l != want {
-			out = append(out, e.Name()+"="+l)
-		}
-	}
-	return out
-}
-
-func countFDs(t testing.TB) int {
-	t.Helper()
-	es, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(es)
-}
-
-// settle waits up to 2 s for f (exiting goroutines and threads take a
-// moment to go).
-func settle(f func() bool) bool {
-	for range 100 {
-		if f() {
-			return true
-		}
-		runtime.GC()
-		time.Sleep(20 * time.Millisecond)
-	}
-	return f()
-}
+var (
+	foreignThreads = testutil.ForeignThreads
+	countFDs       = testutil.CountFDs
+	settle         = testutil.Settle
+)
 
 func nsOfThread() (string, error) { return os.Readlink("/proc/thread-self/ns/net") }
 
