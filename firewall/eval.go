@@ -114,7 +114,7 @@ func (s *Snapshot) Evaluate(b Backend, start string, p Packet) (Result, error) {
 			res.Skipped = append(res.Skipped, *r)
 			continue
 		}
-		if !matches(r.Match, p, sets) {
+		if !matches(&r.Match, &p, sets) {
 			continue
 		}
 		res.Path = append(res.Path, *r)
@@ -170,7 +170,7 @@ func inRanges(rs []PortRange, port uint16) bool {
 	return false
 }
 
-func matches(m Match, p Packet, sets map[string]*Set) bool {
+func matches(m *Match, p *Packet, sets map[string]*Set) bool {
 	if m.Protocol != "" && normProto(m.Protocol) != "all" {
 		if (normProto(m.Protocol) == normProto(p.Protocol)) == m.NotProtocol {
 			return false
@@ -296,7 +296,7 @@ func (s *Snapshot) EvaluateEbtables(f Frame) (EbResult, error) {
 		}
 		r := &top.chain.Rules[top.next]
 		top.next++
-		if len(r.Unknown) > 0 || !ebMatches(*r, f) {
+		if len(r.Unknown) > 0 || !ebMatches(r, &f) {
 			continue
 		}
 		res.Path = append(res.Path, *r)
@@ -320,7 +320,7 @@ func (s *Snapshot) EvaluateEbtables(f Frame) (EbResult, error) {
 	return res, nil
 }
 
-func ebMatches(r EbRule, f Frame) bool {
+func ebMatches(r *EbRule, f *Frame) bool {
 	if r.Proto != "" {
 		if !strings.EqualFold(r.Proto, "ARP") || !f.ARP {
 			return false

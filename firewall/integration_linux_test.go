@@ -209,6 +209,25 @@ func TestIntegrationAgentLayout(t *testing.T) {
 	}
 }
 
+// TestIntegrationReadOnly reads a fresh namespace and checks the read
+// created nothing: no legacy table instantiated (naming one with -t
+// would), no nf_tables table, no ebtables table.
+func TestIntegrationReadOnly(t *testing.T) {
+	testutil.RequireRoot(t)
+	ns := testutil.NewNetNSAt(t, testutil.DefaultNetNSDir, testutil.RandNameN("fw-r", 16))
+	s, err := firewall.Read(context.Background(), &firewall.Config{NetNS: ns.Path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bs := s.Backends(); len(bs.Neutron) != 0 || len(bs.Others) != 0 || len(bs.Read) != 2 {
+		t.Errorf("fresh namespace: %+v, want both backends read, no Neutron, no filtering", bs)
+	}
+	out := ns.Run(t, "/bin/sh", "-c", "cat /proc/net/ip_tables_names /proc/net/ip6_tables_names; /usr/sbin/iptables-nft-save; /usr/sbin/ip6tables-nft-save; /usr/sbin/ebtables-nft-save")
+	if len(strings.TrimSpace(string(out))) != 0 {
+		t.Errorf("Read left tables in a fresh namespace:\n%s", out)
+	}
+}
+
 func lastIn(path []firewall.Rule, chain string) *firewall.Rule {
 	for i := len(path) - 1; i >= 0; i-- {
 		if path[i].Chain == chain {

@@ -32,8 +32,8 @@ func (t *Table) Chain(name string) *Chain {
 // RuleCount is the number of rules in the table.
 func (t *Table) RuleCount() int {
 	n := 0
-	for _, c := range t.Chains {
-		n += len(c.Rules)
+	for i := range t.Chains {
+		n += len(t.Chains[i].Rules)
 	}
 	return n
 }
@@ -74,7 +74,8 @@ func (s *Snapshot) Backends() BackendSplit {
 			}
 		}
 	}
-	for _, t := range s.Tables {
+	for i := range s.Tables {
+		t := &s.Tables[i]
 		if t.Name != "filter" || slices.Contains(bs.Neutron, t.Backend) {
 			continue
 		}
@@ -135,10 +136,11 @@ func (s *Snapshot) Port(portIDOrTap string, f Family) Port {
 		p.Egress = t.Chain(PortChain(tap, Egress))
 		p.Spoof = t.Chain(PortChain(tap, Spoof))
 		if t != nil {
-			for _, c := range t.Chains {
-				for _, r := range c.Rules {
-					if r.Match.PhysdevIn == tap || r.Match.PhysdevOut == tap {
-						p.Jumps = append(p.Jumps, r)
+			for i := range t.Chains {
+				rules := t.Chains[i].Rules
+				for j := range rules {
+					if m := &rules[j].Match; m.PhysdevIn == tap || m.PhysdevOut == tap {
+						p.Jumps = append(p.Jumps, rules[j])
 					}
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -22,6 +23,10 @@ type source struct {
 	out     bytes.Buffer
 	errb    bytes.Buffer
 	missing string
+	// names is the /proc/net file listing the backend's existing tables
+	// (legacy only): without "filter" there, nothing is run.
+	names  string
+	absent bool
 }
 
 // Read takes one Snapshot of the namespace's firewall: the filter tables
@@ -37,12 +42,14 @@ type source struct {
 func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 	srcs := []*source{
 		{path: cfg.orDefault(func(c *Config) string { return c.IPTablesNFTSave }, "/usr/sbin/iptables-nft-save"), args: []string{"-c", "-t", "filter"}, backend: BackendNFT, family: IPv4},
-		{path: cfg.orDefault(func(c *Config) string { return c.IPTablesLegacySave }, "/usr/sbin/iptables-legacy-save"), args: []string{"-c", "-t", "filter"}, backend: BackendLegacy, family: IPv4},
+		// Legacy without -t: naming a table makes the kernel instantiate
+		// it in the namespace; a bare save lists only tables that exist.
+		{path: cfg.orDefault(func(c *Config) string { return c.IPTablesLegacySave }, "/usr/sbin/iptables-legacy-save"), args: []string{"-c"}, backend: BackendLegacy, family: IPv4, names: "ip_tables_names"},
 	}
 	if cfg == nil || !cfg.SkipIPv6 {
 		srcs = append(srcs,
 			&source{path: cfg.orDefault(func(c *Config) string { return c.IP6TablesNFTSave }, "/usr/sbin/ip6tables-nft-save"), args: []string{"-c", "-t", "filter"}, backend: BackendNFT, family: IPv6},
-			&source{path: cfg.orDefault(func(c *Config) string { return c.IP6TablesLegacySave }, "/usr/sbin/ip6tables-legacy-save"), args: []string{"-c", "-t", "filter"}, backend: BackendLegacy, family: IPv6},
+			&source{path: cfg.orDefault(func(c *Config) string { return c.IP6TablesLegacySave }, "/usr/sbin/ip6tables-legacy-save"), args: []string{"-c"}, backend: BackendLegacy, family: IPv6, names: "ip6_tables_names"},
 		)
 	}
 	ebPath := cfg.orDefault(func(c *Config) string { return c.Ebtables }, "/usr/sbin/ebtables")
@@ -57,6 +64,13 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 	snap := &Snapshot{Sets: []Set{}, Tables: []Table{}}
 	err := inNetNS(netnsPath, func() error {
 		for _, s := range srcs {
+			if s.names != "" {
+				// The thread's own /proc/net: this namespace's tables.
+				if b, err := os.ReadFile("/proc/thread-self/net/" + s.names); err == nil && !slices.Contains(strings.Fields(string(b)), "filter") {
+					s.absent = true
+					continue
+				}
+			}
 			if _, err := os.Stat(s.path); err != nil {
 				s.missing = fmt.Sprintf("%s: %v", s.path, err)
 				continue
@@ -74,6 +88,13 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 		return nil
 	})
 	if err != nil {
+		// The thread could not go back: reap what was started before.
+		for _, s := range srcs {
+			if s.cmd != nil {
+				s.cmd.Process.Kill()
+				s.cmd.Wait()
+			}
+		}
 		return nil, err
 	}
 	var errs []error
@@ -82,6 +103,11 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 			if err := s.cmd.Wait(); err != nil {
 				s.missing = fmt.Sprintf("%s %s: %v: %s", s.path, strings.Join(s.args, " "), err, strings.TrimSpace(s.errb.String()))
 			}
+		}
+		if s.absent {
+			// No legacy filter table in the namespace: it filters nothing.
+			snap.Tables = append(snap.Tables, Table{Backend: s.backend, Family: s.family, Name: "filter"})
+			continue
 		}
 		if s.missing != "" {
 			snap.Missing = append(snap.Missing, s.missing)
@@ -113,13 +139,19 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 			errs = append(errs, err)
 			continue
 		}
-		if len(ts) == 0 {
-			// iptables-legacy-save prints nothing when the backend holds
-			// no tables: an empty filter table with ACCEPT policies is what
-			// the kernel applies.
-			ts = []Table{{Backend: s.backend, Family: s.family, Name: "filter"}}
+		hasFilter := false
+		for _, t := range ts {
+			if t.Name == "filter" {
+				hasFilter = true
+				snap.Tables = append(snap.Tables, t)
+			}
 		}
-		snap.Tables = append(snap.Tables, ts...)
+		if !hasFilter {
+			// iptables-legacy-save lists only the tables that exist: no
+			// filter table filters nothing (as an empty one with ACCEPT
+			// policies would).
+			snap.Tables = append(snap.Tables, Table{Backend: s.backend, Family: s.family, Name: "filter"})
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("firewall: read: %w", err)

@@ -54,11 +54,16 @@ func BenchmarkFirewall200(b *testing.B) {
 	}
 	b.Logf("installed the agent's layout for 200 ports in %s", time.Since(t0).Round(time.Millisecond))
 	cfg := &firewall.Config{NetNS: ns.Path}
+	var readTotal, judgeTotal time.Duration
 	judge := func() int {
+		t0 := time.Now()
 		s, err := firewall.Read(ctx, cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
+		t1 := time.Now()
+		readTotal += t1.Sub(t0)
+		defer func() { judgeTotal += time.Since(t1) }()
 		ok := 0
 		for _, p := range ports {
 			f := trace.FirewallFacts{Tap: p.Tap(), MAC: p.MAC, FixedIPs: p.IPs, Snapshot: s}
@@ -77,6 +82,7 @@ func BenchmarkFirewall200(b *testing.B) {
 		fmt.Fprintf(&script, " /usr/sbin/ipset list %s;", firewall.IPSetName(g.ID, firewall.IPv4))
 	}
 	var libTotal, cliTotal time.Duration
+	readTotal, judgeTotal = 0, 0
 	b.ResetTimer()
 	for b.Loop() {
 		t0 := time.Now()
@@ -94,5 +100,7 @@ func BenchmarkFirewall200(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(libTotal.Microseconds())/float64(b.N)/1000, "lib-ms/op")
 	b.ReportMetric(float64(cliTotal.Microseconds())/float64(b.N)/1000, "cli-ms/op")
+	b.ReportMetric(float64(readTotal.Microseconds())/float64(b.N)/1000, "read-ms/op")
+	b.ReportMetric(float64(judgeTotal.Microseconds())/float64(b.N)/1000, "judge-ms/op")
 	b.ReportMetric(float64(cliTotal)/float64(libTotal), "cli/lib")
 }

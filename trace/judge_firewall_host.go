@@ -72,6 +72,9 @@ func JudgeFirewallHost(s *firewall.Snapshot, presentTaps []string) []Hop {
 		h.add("ebtables", "%s, %d chains in nat", s.Ebtables.Backend, len(s.Ebtables.Chains))
 	}
 	h.add("ipsets", "%d", len(s.Sets))
+	if s.Ebtables == nil && len(miss) == 0 {
+		miss = append(miss, "ebtables: not read")
+	}
 	if len(miss) > 0 {
 		h.Verdict = Warn
 		h.Summary = "cannot read " + strings.Join(miss, "; ")

@@ -198,3 +198,26 @@ func TestJudgeFirewallVariants(t *testing.T) {
 		}
 	})
 }
+
+// FuzzJudgeFirewall: the judges never panic on any parsed snapshot.
+func FuzzJudgeFirewall(f *testing.F) {
+	f.Add("*filter\n:FORWARD ACCEPT [0:0]\n:neutron-linuxbri-sg-chain - [0:0]\n-A FORWARD -m physdev --physdev-out tapx --physdev-is-bridged -j neutron-linuxbri-sg-chain\nCOMMIT\n",
+		"Bridge table: nat\nBridge chain: PREROUTING, entries: 1, policy: ACCEPT\n-i tapx -j neutronMAC-tapx\nBridge chain: neutronMAC-tapx, entries: 1, policy: DROP\n-j DROP\n")
+	f.Add("*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n", "") // no ebtables read: JudgeFirewallHost once dereferenced it
+	f.Fuzz(func(t *testing.T, ipt, eb string) {
+		tables, err := firewall.ParseIPTablesSave(ipt, firewall.BackendNFT, firewall.IPv4)
+		if err != nil {
+			return
+		}
+		s := &firewall.Snapshot{Tables: tables}
+		if e, err := firewall.ParseEbtablesList(eb, firewall.BackendNFT); err == nil {
+			s.Ebtables = e
+		}
+		ff := FirewallFacts{Tap: "tapx", MAC: []byte{0xfa, 0x16, 0x3e, 0, 0, 1}, FixedIPs: []netip.Addr{netip.MustParseAddr("10.0.0.5")}, Snapshot: s,
+			ProbeSource: netip.MustParseAddr("10.0.0.2"), Probes: []dhcpns.ReachResult{{Target: netip.MustParseAddr("10.0.0.5"), ICMP: dhcpns.ReachSilent, TCP: dhcpns.ReachSilent}}}
+		JudgeSecurityGroup(ff)
+		JudgeAntiSpoofing(ff)
+		JudgeReachability(ff)
+		JudgeFirewallHost(s, []string{"tapy"})
+	})
+}
