@@ -62,6 +62,11 @@ type Config struct {
 	// ComputeMicroversion is sent to Nova. Zero: "2.79" (Train and later;
 	// fault, instance_name and remote consoles need ≥ 2.6).
 	ComputeMicroversion string
+	// Placement is the placement service client New uses. Zero: New looks
+	// placement up in the catalog of the compute client's provider (Open
+	// always does); without one, the placement checks report placement
+	// unreachable.
+	Placement *gophercloud.ServiceClient
 }
 
 func (c *Config) withDefaults() Config {
@@ -100,7 +105,9 @@ type Client struct {
 	compute *gophercloud.ServiceClient
 	network *gophercloud.ServiceClient
 	image   *gophercloud.ServiceClient
-	project string
+	// placement is nil when the catalog has none.
+	placement *gophercloud.ServiceClient
+	project   string
 
 	mu      sync.Mutex
 	created []createdResource
@@ -203,6 +210,15 @@ func Open(ctx context.Context, cfg *Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("launch: finding Glance in the catalog of the %s: %w", source, err)
 	}
+	if cfg == nil || cfg.Placement == nil {
+		pc := c
+		pc.Placement, err = openstack.NewPlacementV1(provider, eo)
+		if err != nil {
+			log.LogAttrs(ctx, slog.LevelInfo, "no placement endpoint in the catalog", slog.String("source", source), slog.String("error", err.Error()))
+			pc.Placement = nil
+		}
+		cfg = &pc
+	}
 	return New(compute, network, image, cfg)
 }
 
@@ -210,7 +226,9 @@ func Open(ctx context.Context, cfg *Config) (*Client, error) {
 // for programs that already hold an authenticated gophercloud provider).
 // image may be nil when images are always given by ID. Requests go through
 // the clients' own HTTP client: the Config's HTTPClient is not used, and
-// requests are logged only if the caller's transport logs them.
+// requests are logged only if the caller's transport logs them. The
+// caller's clients are never changed: the Client works on copies (with
+// Config.ComputeMicroversion on its copy of compute).
 func New(compute, network, image *gophercloud.ServiceClient, cfg *Config) (*Client, error) {
 	if compute == nil || network == nil {
 		return nil, errors.New("launch: New needs a compute and a network service client")
@@ -220,8 +238,22 @@ func New(compute, network, image *gophercloud.ServiceClient, cfg *Config) (*Clie
 	if log == nil {
 		log = slog.New(discard{})
 	}
-	compute.Microversion = c.ComputeMicroversion
-	cl := &Client{cfg: c, log: log, compute: compute, network: network, image: image}
+	cc := *compute
+	cc.Microversion = c.ComputeMicroversion
+	nc := *network
+	cl := &Client{cfg: c, log: log, compute: &cc, network: &nc}
+	if image != nil {
+		ic := *image
+		cl.image = &ic
+	}
+	if c.Placement != nil {
+		pc := *c.Placement
+		cl.placement = &pc
+	} else if compute.ProviderClient != nil && compute.ProviderClient.EndpointLocator != nil {
+		if pc, err := openstack.NewPlacementV1(compute.ProviderClient, gophercloud.EndpointOpts{Region: c.Region}); err == nil {
+			cl.placement = pc
+		}
+	}
 	if ar := compute.ProviderClient.GetAuthResult(); ar != nil {
 		if cr, ok := ar.(tokens.CreateResult); ok {
 			if p, err := cr.ExtractProject(); err == nil && p != nil {

@@ -115,6 +115,9 @@ type Server struct {
 	// TaskState is OS-EXT-STS:task_state ("spawning", "deleting"…; ""
 	// when no task runs).
 	TaskState string `json:"task_state,omitempty"`
+	// Flavor is the server's flavor as Nova embeds it (name, vCPUs, RAM,
+	// disk; ID empty), nil when Nova did not show it.
+	Flavor *Flavor `json:"flavor,omitempty"`
 	// Fault is Nova's fault of a server in ERROR as Client.Server reads it
 	// (nil otherwise; Launch returns a *FaultError instead).
 	Fault *Fault `json:"fault,omitempty"`
@@ -140,6 +143,12 @@ type rawServer struct {
 		MAC  string `json:"OS-EXT-IPS-MAC:mac_addr"`
 		Type string `json:"OS-EXT-IPS:type"`
 	} `json:"addresses"`
+	Flavor *struct {
+		VCPUs int    `json:"vcpus"`
+		RAM   int    `json:"ram"`
+		Disk  int    `json:"disk"`
+		Name  string `json:"original_name"`
+	} `json:"flavor"`
 	Fault *struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
@@ -152,6 +161,9 @@ func (r rawServer) typed() Server {
 	s := Server{ID: r.ID, Name: r.Name, Status: Status(r.Status), Host: r.Host, InstanceName: r.InstanceName, AvailabilityZone: r.AZ, Addresses: []Address{}, Ports: []Port{}}
 	if ts, ok := r.TaskState.(string); ok {
 		s.TaskState = ts
+	}
+	if r.Flavor != nil {
+		s.Flavor = &Flavor{Name: r.Flavor.Name, VCPUs: r.Flavor.VCPUs, RAMMiB: r.Flavor.RAM, DiskGiB: r.Flavor.Disk}
 	}
 	nets := make([]string, 0, len(r.Addresses))
 	for n := range r.Addresses {
@@ -407,6 +419,7 @@ func (c *Client) WaitActive(ctx context.Context, id string) (*Server, error) {
 	d := c.cfg.PollFirst
 	polls := 0
 	var last *rawServer
+	lastHost := ""
 	for {
 		if err := sleep(ctx, d); err != nil {
 			return nil, c.waitErr(id, last, polls, start, err)
@@ -421,12 +434,15 @@ func (c *Client) WaitActive(ctx context.Context, id string) (*Server, error) {
 			return nil, err
 		}
 		last = r
+		if r.Host != "" {
+			lastHost = r.Host
+		}
 		switch Status(r.Status) {
 		case StatusActive:
 			s := r.typed()
 			return c.finish(ctx, &s, polls, time.Since(start))
 		case StatusError:
-			return nil, c.explain(ctx, r, polls)
+			return nil, c.explain(ctx, r, lastHost, polls)
 		case StatusBuild:
 			c.log.LogAttrs(ctx, slog.LevelDebug, "server building", slog.String("id", id), slog.Any("task_state", r.TaskState), slog.Int("poll", polls))
 		default:
@@ -493,19 +509,53 @@ func (c *Client) serverPorts(ctx context.Context, id string) ([]Port, error) {
 
 // explain builds the FaultError of a server in ERROR. Lookups that fail are
 // left out: the fault itself always reaches the caller.
-func (c *Client) explain(ctx context.Context, r *rawServer, polls int) error {
-	fe := &FaultError{ServerID: r.ID, ServerName: r.Name, Host: r.Host, Polls: polls, Ports: []Port{}, Compute: []ComputeService{}, Agents: []NetworkAgent{}}
+func (c *Client) explain(ctx context.Context, r *rawServer, lastHost string, polls int) error {
+	fe := &FaultError{ServerID: r.ID, ServerName: r.Name, Host: r.Host, LastHost: lastHost, Polls: polls}
 	if r.Fault != nil {
 		fe.Fault = Fault{Code: r.Fault.Code, Message: r.Fault.Message, Details: r.Fault.Details, Created: parseTime(r.Fault.Created)}
 	} else {
 		fe.Fault.Message = "(Nova recorded no fault)"
 	}
-	if ports, err := c.serverPorts(ctx, r.ID); err == nil {
+	if r.Flavor != nil {
+		fe.Flavor = &Flavor{Name: r.Flavor.Name, VCPUs: r.Flavor.VCPUs, RAMMiB: r.Flavor.RAM, DiskGiB: r.Flavor.Disk}
+	}
+	ports, err := c.serverPorts(ctx, r.ID)
+	if err != nil {
+		ports = nil
+	}
+	c.fillFault(ctx, fe, ports)
+	c.log.LogAttrs(ctx, slog.LevelWarn, "server went to ERROR", slog.String("name", r.Name), slog.String("id", r.ID), slog.Int("fault_code", fe.Fault.Code), slog.String("fault", fe.Fault.Message), slog.String("kind", string(fe.Kind)))
+	return fe
+}
+
+// FaultOf builds the *FaultError of a server Client.Server read in ERROR:
+// its fault, ports, the nova-compute services and agents of its host (all
+// hosts when it has none) and, for "No valid host", the placement check
+// for its flavor. Lookups that fail are left out. A server that is not in
+// ERROR gives nil.
+func (c *Client) FaultOf(ctx context.Context, srv *Server) *FaultError {
+	if srv == nil || srv.Status != StatusError {
+		return nil
+	}
+	fe := &FaultError{ServerID: srv.ID, ServerName: srv.Name, Host: srv.Host, Flavor: srv.Flavor}
+	if srv.Fault != nil {
+		fe.Fault = *srv.Fault
+	} else {
+		fe.Fault.Message = "(Nova recorded no fault)"
+	}
+	c.fillFault(ctx, fe, srv.Ports)
+	return fe
+}
+
+func (c *Client) fillFault(ctx context.Context, fe *FaultError, ports []Port) {
+	fe.Kind = KindOf(fe.Fault)
+	fe.Ports, fe.Compute, fe.Agents = []Port{}, []ComputeService{}, []NetworkAgent{}
+	if ports != nil {
 		fe.Ports = ports
 	}
 	hosts := map[string]bool{}
-	if r.Host != "" {
-		hosts[r.Host] = true
+	if h := fe.host(); h != "" {
+		hosts[h] = true
 	}
 	for _, p := range fe.Ports {
 		if p.HostID != "" {
@@ -514,7 +564,7 @@ func (c *Client) explain(ctx context.Context, r *rawServer, polls int) error {
 	}
 	if svcs, err := c.ComputeServices(ctx, ""); err == nil {
 		for _, s := range svcs {
-			if s.Binary == "nova-compute" && (len(hosts) == 0 || hosts[s.Host]) {
+			if s.Binary == BinaryNovaCompute && (len(hosts) == 0 || hosts[s.Host]) {
 				fe.Compute = append(fe.Compute, s)
 				hosts[s.Host] = true
 			}
@@ -527,8 +577,11 @@ func (c *Client) explain(ctx context.Context, r *rawServer, polls int) error {
 			}
 		}
 	}
-	c.log.LogAttrs(ctx, slog.LevelWarn, "server went to ERROR", slog.String("name", r.Name), slog.String("id", r.ID), slog.Int("fault_code", fe.Fault.Code), slog.String("fault", fe.Fault.Message))
-	return fe
+	if fe.Kind == FaultNoValidHost {
+		if pr, err := c.Placement(ctx, fe.Flavor); err == nil {
+			fe.Placement = pr
+		}
+	}
 }
 
 // ConsoleURL returns the noVNC console URL of a server (Nova remote
