@@ -170,7 +170,7 @@ func (e *FaultError) explainVIF() []string {
 			continue
 		}
 		age := ""
-		if !e.Fault.Created.IsZero() && !a.Heartbeat.IsZero() {
+		if !e.Fault.Created.IsZero() && !a.Heartbeat.IsZero() && !a.Heartbeat.After(e.Fault.Created) {
 			age = fmt.Sprintf(", last heartbeat %s before the fault", e.Fault.Created.Sub(a.Heartbeat).Round(time.Second))
 		}
 		msg := fmt.Sprintf("not a scheduling failure: VIF plugging timed out on host %s: the Linux bridge agent there (%s) is alive%s but never reported the port ACTIVE (Nova's vif_plugging_timeout ran out)", a.Host, a.ID, age)

@@ -221,18 +221,22 @@ func (r *PreflightReport) String() string {
 	if !r.Ready {
 		v = "NOT ready"
 	}
-	seen := map[string]bool{}
+	covered := map[string]bool{}
+	for _, p := range r.Problems {
+		covered[p.Detail] = true
+	}
 	var l []string
+	seen := map[string]bool{}
 	for _, d := range r.Down {
-		if !seen[d] {
+		if !covered[d] && !seen[d] {
 			seen[d] = true
 			l = append(l, d)
 		}
 	}
 	for _, p := range r.Problems {
-		if !seen[p.Detail] {
-			seen[p.Detail] = true
-			l = append(l, p.String())
+		if s := p.String(); !seen[s] {
+			seen[s] = true
+			l = append(l, s)
 		}
 	}
 	return "preflight: " + v + ": " + strings.Join(l, "; ")

@@ -16,6 +16,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/remoteconsoles"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // ServerSpec asks for a server. Flavor, Image, Network, SecurityGroups and
@@ -74,22 +75,52 @@ type Port struct {
 	HostID string `json:"host_id"`
 }
 
-// MarshalJSON writes the MAC as "fa:16:3e:…".
+// MarshalJSON writes the MAC as "fa:16:3e:…" (hwaddr.MAC's text).
 func (p Port) MarshalJSON() ([]byte, error) {
 	type alias Port
 	return json.Marshal(struct {
 		alias
-		MAC string `json:"mac"`
-	}{alias(p), p.MAC.String()})
+		MAC hwaddr.MAC `json:"mac"`
+	}{alias(p), hwaddr.MAC(p.MAC)})
 }
 
-// MarshalJSON writes the MAC as "fa:16:3e:…".
+// UnmarshalJSON reads what MarshalJSON writes.
+func (p *Port) UnmarshalJSON(b []byte) error {
+	type alias Port
+	var v struct {
+		alias
+		MAC hwaddr.MAC `json:"mac"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*p = Port(v.alias)
+	p.MAC = net.HardwareAddr(v.MAC)
+	return nil
+}
+
+// MarshalJSON writes the MAC as "fa:16:3e:…" (hwaddr.MAC's text).
 func (a Address) MarshalJSON() ([]byte, error) {
 	type alias Address
 	return json.Marshal(struct {
 		alias
-		MAC string `json:"mac"`
-	}{alias(a), a.MAC.String()})
+		MAC hwaddr.MAC `json:"mac"`
+	}{alias(a), hwaddr.MAC(a.MAC)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (a *Address) UnmarshalJSON(b []byte) error {
+	type alias Address
+	var v struct {
+		alias
+		MAC hwaddr.MAC `json:"mac"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*a = Address(v.alias)
+	a.MAC = net.HardwareAddr(v.MAC)
+	return nil
 }
 
 // Address is one entry of a server's addresses.

@@ -484,8 +484,12 @@ func (c *Cloud) createServer(w http.ResponseWriter, p string, body []byte) {
 		f.After = c.cfg.ErrorTime
 		sv.fault = &f
 	}
-	if sv.fault != nil {
+	if sv.fault != nil && !sv.fault.DeletePorts {
+		// (A build aborted on the host, DeletePorts, shows the host while
+		// it builds; Nova clears it at ERROR.)
 		b["OS-EXT-SRV-ATTR:host"], b["OS-EXT-SRV-ATTR:hypervisor_hostname"] = nil, nil
+	}
+	if sv.fault != nil {
 		if strings.HasPrefix(sv.fault.Message, "No valid host") && rq.Networks[0].Port == "" {
 			// The scheduler failed: nova-compute never allocated a port.
 			c.ports = slices.DeleteFunc(c.ports, func(o obj) bool { return o["id"] == port["id"] })
