@@ -7,16 +7,18 @@
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 require_root
 name=${1:-neutron-linuxbridge-agent}
-pid=$(svc_pid "$name") || die "$name is not running (start the cloud with aio/up.sh)"
-user=$(ps -o user= -p "$pid" | tr -d ' ')
-mapfile -d '' cmd < "/proc/$pid/cmdline"
-# the interpreter line of a python console script: keep what follows it
-[ "${cmd[0]##*/}" = python3 ] || [[ "${cmd[0]##*/}" == python3.* ]] && cmd=("${cmd[@]:1}")
-conf=() logf=
+svc_pid "$name" >/dev/null || log "$name is not running: starting it"
+# The command line up.sh started it with, from the service log (svc_ensure
+# writes "=== <time> aio starting NAME as USER: CMD" there): /proc/PID/cmdline
+# is no good, the agents rewrite their process title.
+logf=$AIO_LOGS/$name.log
+line=$(grep -E "^=== [^ ]+ aio starting $name as [^:]+: /" "$logf" | tail -n 1)
+[ -n "$line" ] || die "no 'aio starting $name' line in $logf: cannot tell how up.sh started it"
+user=${line#* aio starting $name as }; user=${user%%:*}
+read -r -a cmd <<<"${line#*: }"
+conf=()
 for ((i = 0; i < ${#cmd[@]}; i++)); do
-  case ${cmd[$i]} in
-    --config-file) conf+=("${cmd[$((i + 1))]}") ;;
-  esac
+  [ "${cmd[$i]}" = --config-file ] && conf+=("${cmd[$((i + 1))]}")
 done
 before=$(date -u +%s)
 svc_stop "$name"
