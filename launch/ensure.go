@@ -16,6 +16,10 @@ import (
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/rules"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -44,24 +48,21 @@ type FlavorSpec struct {
 	ID string `json:"id,omitempty"`
 }
 
-type rawFlavor struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	VCPUs int    `json:"vcpus"`
-	RAM   int    `json:"ram"`
-	Disk  int    `json:"disk"`
+func flavorOf(f flavors.Flavor) Flavor {
+	return Flavor{ID: f.ID, Name: f.Name, VCPUs: f.VCPUs, RAMMiB: f.RAM, DiskGiB: f.Disk}
 }
 
-func (r rawFlavor) typed() Flavor {
-	return Flavor{ID: r.ID, Name: r.Name, VCPUs: r.VCPUs, RAMMiB: r.RAM, DiskGiB: r.Disk}
-}
-
-func (c *Client) listFlavors(ctx context.Context) ([]rawFlavor, error) {
-	var body struct {
-		Flavors []rawFlavor `json:"flavors"`
-	}
-	err := c.get(ctx, "list flavors", c.compute, c.compute.ServiceURL("flavors", "detail")+"?is_public=None", &body)
-	return body.Flavors, err
+func (c *Client) listFlavors(ctx context.Context) ([]flavors.Flavor, error) {
+	var out []flavors.Flavor
+	err := c.call(ctx, "list flavors", false, func(ctx context.Context) error {
+		pages, err := flavors.ListDetail(c.compute, flavors.ListOpts{AccessType: flavors.AllAccess}).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		out, err = flavors.ExtractFlavors(pages)
+		return err
+	})
+	return out, err
 }
 
 // FindFlavor finds a flavor by ID or exact name.
@@ -70,10 +71,10 @@ func (c *Client) FindFlavor(ctx context.Context, nameOrID string) (*Flavor, erro
 	if err != nil {
 		return nil, err
 	}
-	var hits []rawFlavor
+	var hits []flavors.Flavor
 	for _, f := range fl {
 		if f.ID == nameOrID {
-			t := f.typed()
+			t := flavorOf(f)
 			return &t, nil
 		}
 		if f.Name == nameOrID {
@@ -84,7 +85,7 @@ func (c *Client) FindFlavor(ctx context.Context, nameOrID string) (*Flavor, erro
 	case 0:
 		return nil, fmt.Errorf("launch: flavor %q: %w among %d flavors (create it with EnsureFlavor or `openstack flavor create`)", nameOrID, ErrNotFound, len(fl))
 	case 1:
-		t := hits[0].typed()
+		t := flavorOf(hits[0])
 		return &t, nil
 	}
 	ids := make([]string, 0, len(hits))
@@ -116,15 +117,10 @@ func (c *Client) EnsureFlavor(ctx context.Context, spec FlavorSpec) (*Flavor, er
 		return nil, err
 	}
 	disk := spec.DiskGiB
-	req := map[string]any{"flavor": map[string]any{"name": spec.Name, "vcpus": spec.VCPUs, "ram": spec.RAMMiB, "disk": disk}}
-	if spec.ID != "" {
-		req["flavor"].(map[string]any)["id"] = spec.ID
-	}
-	var body struct {
-		Flavor rawFlavor `json:"flavor"`
-	}
+	var created *flavors.Flavor
 	err = c.call(ctx, "create flavor "+spec.Name, false, func(ctx context.Context) error {
-		_, err := c.compute.Post(ctx, c.compute.ServiceURL("flavors"), req, &body, &gophercloud.RequestOpts{OkCodes: []int{200, 201}})
+		var err error
+		created, err = flavors.Create(ctx, c.compute, flavors.CreateOpts{Name: spec.Name, VCPUs: spec.VCPUs, RAM: spec.RAMMiB, Disk: &disk, ID: spec.ID}).Extract()
 		return err
 	})
 	if isStatus(err, 409) {
@@ -136,7 +132,7 @@ func (c *Client) EnsureFlavor(ctx context.Context, spec FlavorSpec) (*Flavor, er
 	if err != nil {
 		return nil, err
 	}
-	t := body.Flavor.typed()
+	t := flavorOf(*created)
 	t.Created = true
 	c.record(createdResource{kind: "flavor", id: t.ID, name: t.Name})
 	c.log.LogAttrs(ctx, slog.LevelInfo, "created flavor", slog.String("name", t.Name), slog.String("id", t.ID))
@@ -172,16 +168,14 @@ func (c *Client) EnsureKeypair(ctx context.Context, spec KeypairSpec) (*Keypair,
 	if spec.Name == "" {
 		return nil, errors.New("launch: keypair spec needs a name")
 	}
-	var got struct {
-		Keypair struct {
-			Name        string `json:"name"`
-			PublicKey   string `json:"public_key"`
-			Fingerprint string `json:"fingerprint"`
-		} `json:"keypair"`
-	}
-	err := c.get(ctx, "get keypair "+spec.Name, c.compute, c.compute.ServiceURL("os-keypairs", spec.Name), &got)
+	var got *keypairs.KeyPair
+	err := c.call(ctx, "get keypair "+spec.Name, false, func(ctx context.Context) error {
+		var err error
+		got, err = keypairs.Get(ctx, c.compute, spec.Name, keypairs.GetOpts{}).Extract()
+		return err
+	})
 	if err == nil {
-		k := got.Keypair
+		k := got
 		if spec.PublicKey != "" && !sameKey(k.PublicKey, spec.PublicKey) {
 			return nil, fmt.Errorf("%w: keypair %q exists with another public key (fingerprint %s): use another name or delete it", ErrMismatch, spec.Name, k.Fingerprint)
 		}
@@ -202,9 +196,9 @@ func (c *Client) EnsureKeypair(ctx context.Context, spec KeypairSpec) (*Keypair,
 		}
 		wrote = spec.PrivateKeyPath
 	}
-	req := map[string]any{"keypair": map[string]any{"name": spec.Name, "public_key": pub}}
 	err = c.call(ctx, "import keypair "+spec.Name, false, func(ctx context.Context) error {
-		_, err := c.compute.Post(ctx, c.compute.ServiceURL("os-keypairs"), req, &got, &gophercloud.RequestOpts{OkCodes: []int{200, 201}})
+		var err error
+		got, err = keypairs.Create(ctx, c.compute, keypairs.CreateOpts{Name: spec.Name, PublicKey: pub}).Extract()
 		return err
 	})
 	if err != nil {
@@ -216,7 +210,7 @@ func (c *Client) EnsureKeypair(ctx context.Context, spec KeypairSpec) (*Keypair,
 		}
 		return nil, err
 	}
-	k := &Keypair{Name: got.Keypair.Name, PublicKey: got.Keypair.PublicKey, Fingerprint: got.Keypair.Fingerprint, PrivateKeyPath: wrote, Created: true}
+	k := &Keypair{Name: got.Name, PublicKey: got.PublicKey, Fingerprint: got.Fingerprint, PrivateKeyPath: wrote, Created: true}
 	c.record(createdResource{kind: "keypair", id: k.Name, name: k.Name, file: wrote})
 	c.log.LogAttrs(ctx, slog.LevelInfo, "created keypair", slog.String("name", k.Name), slog.String("fingerprint", k.Fingerprint), slog.String("private_key_path", wrote))
 	return k, nil
@@ -309,34 +303,15 @@ func (r Rule) norm() Rule {
 	return r
 }
 
-type rawRule struct {
-	ID             string  `json:"id"`
-	GroupID        string  `json:"security_group_id"`
-	Direction      string  `json:"direction"`
-	EtherType      string  `json:"ethertype"`
-	Protocol       *string `json:"protocol"`
-	PortMin        *int    `json:"port_range_min"`
-	PortMax        *int    `json:"port_range_max"`
-	RemoteIPPrefix *string `json:"remote_ip_prefix"`
-	RemoteGroupID  *string `json:"remote_group_id"`
-}
-
-func (r rawRule) typed() (Rule, bool) {
-	if r.RemoteGroupID != nil {
+// ruleOf turns a Neutron rule into a Rule; rules with a remote group are
+// not comparable to ours (false).
+func ruleOf(r rules.SecGroupRule) (Rule, bool) {
+	if r.RemoteGroupID != "" {
 		return Rule{}, false
 	}
-	t := Rule{ID: r.ID, Direction: r.Direction, EtherType: r.EtherType}
-	if r.Protocol != nil {
-		t.Protocol = *r.Protocol
-	}
-	if r.PortMin != nil {
-		t.PortMin = *r.PortMin
-	}
-	if r.PortMax != nil {
-		t.PortMax = *r.PortMax
-	}
-	if r.RemoteIPPrefix != nil {
-		t.Remote, _ = netip.ParsePrefix(*r.RemoteIPPrefix)
+	t := Rule{ID: r.ID, Direction: r.Direction, EtherType: r.EtherType, Protocol: r.Protocol, PortMin: r.PortRangeMin, PortMax: r.PortRangeMax}
+	if r.RemoteIPPrefix != "" {
+		t.Remote, _ = netip.ParsePrefix(r.RemoteIPPrefix)
 	}
 	return t.norm(), true
 }
@@ -356,28 +331,28 @@ type SecurityGroup struct {
 // FindSecurityGroup finds a group by ID, or by exact name in the client's
 // project (all projects when the project is unknown).
 func (c *Client) FindSecurityGroup(ctx context.Context, nameOrID string) (*SecurityGroup, error) {
-	q := url.Values{}
+	opts := groups.ListOpts{}
 	if isUUID(nameOrID) {
-		q.Set("id", nameOrID)
+		opts.ID = nameOrID
 	} else {
-		q.Set("name", nameOrID)
-		if c.project != "" {
-			q.Set("project_id", c.project)
+		opts.Name, opts.ProjectID = nameOrID, c.project
+	}
+	var list []groups.SecGroup
+	err := c.call(ctx, "find security group "+nameOrID, false, func(ctx context.Context) error {
+		pages, err := groups.List(c.network, opts).AllPages(ctx)
+		if err != nil {
+			return err
 		}
-	}
-	q.Set("fields", "id")
-	q.Add("fields", "name")
-	q.Add("fields", "project_id")
-	var body struct {
-		Groups []SecurityGroup `json:"security_groups"`
-	}
-	if err := c.get(ctx, "find security group "+nameOrID, c.network, c.network.ServiceURL("security-groups")+"?"+q.Encode(), &body); err != nil {
+		list, err = groups.ExtractGroups(pages)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	var hits []SecurityGroup
-	for _, g := range body.Groups {
+	for _, g := range list {
 		if g.ID == nameOrID || g.Name == nameOrID {
-			hits = append(hits, g)
+			hits = append(hits, SecurityGroup{ID: g.ID, Name: g.Name, ProjectID: g.ProjectID})
 		}
 	}
 	switch len(hits) {
@@ -397,26 +372,32 @@ func (c *Client) FindSecurityGroup(ctx context.Context, nameOrID string) (*Secur
 // rules already present (or created concurrently: Neutron's 409
 // SecurityGroupRuleExists) count as success. It returns the rules with
 // their IDs and whether this call created them.
-func (c *Client) EnsureSecurityGroupRules(ctx context.Context, group string, rules []Rule) ([]Rule, error) {
+func (c *Client) EnsureSecurityGroupRules(ctx context.Context, group string, wanted []Rule) ([]Rule, error) {
 	g, err := c.FindSecurityGroup(ctx, group)
 	if err != nil {
 		return nil, err
 	}
-	var body struct {
-		Rules []rawRule `json:"security_group_rules"`
-	}
-	if err := c.get(ctx, "list rules of security group "+g.Name, c.network, c.network.ServiceURL("security-group-rules")+"?security_group_id="+url.QueryEscape(g.ID), &body); err != nil {
+	var list []rules.SecGroupRule
+	err = c.call(ctx, "list rules of security group "+g.Name, false, func(ctx context.Context) error {
+		pages, err := rules.List(c.network, rules.ListOpts{SecGroupID: g.ID}).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		list, err = rules.ExtractRules(pages)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	var existing []Rule
-	for _, r := range body.Rules {
-		if t, ok := r.typed(); ok {
+	for _, r := range list {
+		if t, ok := ruleOf(r); ok {
 			existing = append(existing, t)
 		}
 	}
-	out := make([]Rule, 0, len(rules))
+	out := make([]Rule, 0, len(wanted))
 next:
-	for _, want := range rules {
+	for _, want := range wanted {
 		want = want.norm()
 		for _, ex := range existing {
 			if ex.same(want) {
@@ -425,18 +406,14 @@ next:
 				continue next
 			}
 		}
-		req := map[string]any{"security_group_id": g.ID, "direction": want.Direction, "ethertype": want.EtherType, "remote_ip_prefix": want.Remote.String()}
-		if want.Protocol != "" {
-			req["protocol"] = want.Protocol
-		}
+		opts := rules.CreateOpts{SecGroupID: g.ID, Direction: rules.RuleDirection(want.Direction), EtherType: rules.RuleEtherType(want.EtherType), RemoteIPPrefix: want.Remote.String(), Protocol: rules.RuleProtocol(want.Protocol)}
 		if want.PortMin != 0 {
-			req["port_range_min"], req["port_range_max"] = want.PortMin, want.PortMax
+			opts.PortRangeMin, opts.PortRangeMax = want.PortMin, want.PortMax
 		}
-		var created struct {
-			Rule rawRule `json:"security_group_rule"`
-		}
+		var created *rules.SecGroupRule
 		err := c.call(ctx, fmt.Sprintf("create %s %s rule in security group %s", want.Direction, orAny(want.Protocol), g.Name), false, func(ctx context.Context) error {
-			_, err := c.network.Post(ctx, c.network.ServiceURL("security-group-rules"), map[string]any{"security_group_rule": req}, &created, &gophercloud.RequestOpts{OkCodes: []int{201}})
+			var err error
+			created, err = rules.Create(ctx, c.network, opts).Extract()
 			return err
 		})
 		if isStatus(err, 409) {
@@ -447,7 +424,7 @@ next:
 		if err != nil {
 			return out, err
 		}
-		want.ID, want.Created = created.Rule.ID, true
+		want.ID, want.Created = created.ID, true
 		c.record(createdResource{kind: "rule", id: want.ID, name: g.Name + "/" + orAny(want.Protocol)})
 		c.log.LogAttrs(ctx, slog.LevelInfo, "created security group rule", slog.String("group", g.Name), slog.String("protocol", want.Protocol), slog.String("id", want.ID))
 		out = append(out, want)
