@@ -17,9 +17,14 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
 	"github.com/gophercloud/gophercloud/v2/openstack/config"
 	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/fwaas_v2/rules"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
 )
 
 // Config tunes a Client. A nil *Config means all defaults.
@@ -400,20 +405,22 @@ func (c *Client) Cleanup(ctx context.Context) error {
 		case "server":
 			err = c.DeleteServer(ctx, r.id)
 		case "subnet":
-			err = c.del(ctx, "delete subnet "+r.name, c.network, c.network.ServiceURL("subnets", r.id))
+			err = c.del(ctx, "delete subnet "+r.name, func(ctx context.Context) error { return subnets.Delete(ctx, c.network, r.id).ExtractErr() })
 		case "network":
-			err = c.del(ctx, "delete network "+r.name, c.network, c.network.ServiceURL("networks", r.id))
+			err = c.del(ctx, "delete network "+r.name, func(ctx context.Context) error { return networks.Delete(ctx, c.network, r.id).ExtractErr() })
 		case "rule":
-			err = c.del(ctx, "delete security group rule", c.network, c.network.ServiceURL("security-group-rules", r.id))
+			err = c.del(ctx, "delete security group rule", func(ctx context.Context) error { return rules.Delete(ctx, c.network, r.id).ExtractErr() })
 		case "keypair":
-			err = c.del(ctx, "delete keypair "+r.name, c.compute, c.compute.ServiceURL("os-keypairs", r.name))
+			err = c.del(ctx, "delete keypair "+r.name, func(ctx context.Context) error {
+				return keypairs.Delete(ctx, c.compute, r.name, keypairs.DeleteOpts{}).ExtractErr()
+			})
 			if err == nil && r.file != "" {
 				if rerr := os.Remove(r.file); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 					err = fmt.Errorf("launch: removing private key file: %w", rerr)
 				}
 			}
 		case "flavor":
-			err = c.del(ctx, "delete flavor "+r.name, c.compute, c.compute.ServiceURL("flavors", r.id))
+			err = c.del(ctx, "delete flavor "+r.name, func(ctx context.Context) error { return flavors.Delete(ctx, c.compute, r.id).ExtractErr() })
 		}
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			errs = append(errs, err)
@@ -428,17 +435,6 @@ func (c *Client) Cleanup(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (c *Client) del(ctx context.Context, op string, sc *gophercloud.ServiceClient, url string) error {
-	return c.call(ctx, op, false, func(ctx context.Context) error {
-		_, err := sc.Delete(ctx, url, &gophercloud.RequestOpts{OkCodes: []int{202, 204}})
-		return err
-	})
-}
-
-// get fetches url into out with the retry policy.
-func (c *Client) get(ctx context.Context, op string, sc *gophercloud.ServiceClient, url string, out any) error {
-	return c.call(ctx, op, false, func(ctx context.Context) error {
-		_, err := sc.Get(ctx, url, out, &gophercloud.RequestOpts{OkCodes: []int{200}})
-		return err
-	})
+func (c *Client) del(ctx context.Context, op string, fn func(context.Context) error) error {
+	return c.call(ctx, op, false, fn)
 }

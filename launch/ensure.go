@@ -9,17 +9,23 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/external"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/mtu"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/provider"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/rules"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -451,19 +457,8 @@ type Image struct {
 	Created         time.Time `json:"created"`
 }
 
-type rawImage struct {
-	ID              string `json:"id"`
-	Name            string `json:"name"`
-	Status          string `json:"status"`
-	DiskFormat      string `json:"disk_format"`
-	ContainerFormat string `json:"container_format"`
-	Size            int64  `json:"size"`
-	Visibility      string `json:"visibility"`
-	CreatedAt       string `json:"created_at"`
-}
-
-func (r rawImage) typed() Image {
-	return Image{ID: r.ID, Name: r.Name, Status: r.Status, DiskFormat: r.DiskFormat, ContainerFormat: r.ContainerFormat, SizeBytes: r.Size, Visibility: r.Visibility, Created: parseTime(r.CreatedAt)}
+func imageOf(r images.Image) Image {
+	return Image{ID: r.ID, Name: r.Name, Status: string(r.Status), DiskFormat: r.DiskFormat, ContainerFormat: r.ContainerFormat, SizeBytes: r.SizeBytes, Visibility: string(r.Visibility), Created: r.CreatedAt.UTC()}
 }
 
 // FindImage finds an image by ID or exact name. A name shared by several
@@ -477,24 +472,34 @@ func (c *Client) FindImage(ctx context.Context, nameOrID string) (*Image, error)
 		return nil, fmt.Errorf("launch: image %q: no image service client: give an image ID", nameOrID)
 	}
 	if isUUID(nameOrID) {
-		var r rawImage
-		err := c.get(ctx, "get image "+nameOrID, c.image, c.image.ServiceURL("images", nameOrID), &r)
+		var r *images.Image
+		err := c.call(ctx, "get image "+nameOrID, false, func(ctx context.Context) error {
+			var err error
+			r, err = images.Get(ctx, c.image, nameOrID).Extract()
+			return err
+		})
 		if err == nil {
-			t := r.typed()
+			t := imageOf(*r)
 			return &t, nil
 		}
 		if !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
 	}
-	var body struct {
-		Images []rawImage `json:"images"`
-	}
-	if err := c.get(ctx, "find image "+nameOrID, c.image, c.image.ServiceURL("images")+"?name="+url.QueryEscape(nameOrID), &body); err != nil {
+	var list []images.Image
+	err := c.call(ctx, "find image "+nameOrID, false, func(ctx context.Context) error {
+		pages, err := images.List(c.image, images.ListOpts{Name: nameOrID}).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		list, err = images.ExtractImages(pages)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	var hits []rawImage
-	for _, im := range body.Images {
+	var hits []images.Image
+	for _, im := range list {
 		if im.Name == nameOrID {
 			hits = append(hits, im)
 		}
@@ -503,12 +508,12 @@ func (c *Client) FindImage(ctx context.Context, nameOrID string) (*Image, error)
 	case 0:
 		return nil, fmt.Errorf("launch: image %q: %w (upload it with `openstack image create`, or check its visibility)", nameOrID, ErrNotFound)
 	case 1:
-		t := hits[0].typed()
+		t := imageOf(hits[0])
 		return &t, nil
 	}
 	var cands []string
 	for _, h := range hits {
-		cands = append(cands, fmt.Sprintf("%s (%s, %s, created %s)", h.ID, h.Status, h.DiskFormat, h.CreatedAt))
+		cands = append(cands, fmt.Sprintf("%s (%s, %s, created %s)", h.ID, h.Status, h.DiskFormat, h.CreatedAt.UTC().Format(time.RFC3339)))
 	}
 	return nil, fmt.Errorf("%w: image %q matches %d images: %s (give an ID)", ErrAmbiguous, nameOrID, len(hits), strings.Join(cands, ", "))
 }
@@ -552,43 +557,60 @@ type Network struct {
 	Created         bool        `json:"created"`
 }
 
-type rawNetwork struct {
-	ID       string   `json:"id"`
-	Name     string   `json:"name"`
-	Status   string   `json:"status"`
-	Type     string   `json:"provider:network_type"`
-	Physnet  *string  `json:"provider:physical_network"`
-	SegID    *int     `json:"provider:segmentation_id"`
-	Shared   bool     `json:"shared"`
-	External bool     `json:"router:external"`
-	MTU      int      `json:"mtu"`
-	Subnets  []string `json:"subnets"`
+// networkExt is a Neutron network with the provider, external and MTU
+// extensions.
+type networkExt struct {
+	networks.Network
+	provider.NetworkProviderExt
+	external.NetworkExternalExt
+	mtu.NetworkMTUExt
 }
 
-func (r rawNetwork) typed() Network {
-	n := Network{ID: r.ID, Name: r.Name, Status: r.Status, Type: NetworkType(r.Type), Shared: r.Shared, External: r.External, MTU: r.MTU, Subnets: r.Subnets}
-	if r.Physnet != nil {
-		n.PhysicalNetwork = *r.Physnet
-	}
-	if r.SegID != nil {
-		n.SegmentationID = *r.SegID
-	}
+func networkOf(r networkExt) Network {
+	n := Network{ID: r.ID, Name: r.Name, Status: r.Status, Type: NetworkType(r.NetworkType), PhysicalNetwork: r.PhysicalNetwork, Shared: r.Shared, External: r.External, MTU: r.MTU, Subnets: r.Subnets}
+	n.SegmentationID, _ = strconv.Atoi(r.SegmentationID)
 	return n
 }
 
-func (c *Client) findNetwork(ctx context.Context, nameOrID string) (*Network, error) {
-	key := "name"
-	if isUUID(nameOrID) {
-		key = "id"
-	}
-	var body struct {
-		Networks []rawNetwork `json:"networks"`
-	}
-	if err := c.get(ctx, "find network "+nameOrID, c.network, c.network.ServiceURL("networks")+"?"+key+"="+url.QueryEscape(nameOrID), &body); err != nil {
+// networkCreate adds the provider attributes to networks.CreateOpts (the
+// provider package only builds multi-segment requests).
+type networkCreate struct {
+	networks.CreateOptsBuilder
+	spec NetworkSpec
+}
+
+func (o networkCreate) ToNetworkCreateMap() (map[string]any, error) {
+	m, err := o.CreateOptsBuilder.ToNetworkCreateMap()
+	if err != nil {
 		return nil, err
 	}
-	var hits []rawNetwork
-	for _, n := range body.Networks {
+	n := m["network"].(map[string]any)
+	n["provider:network_type"], n["provider:physical_network"] = string(o.spec.Type), o.spec.PhysicalNetwork
+	if o.spec.Type == NetworkVLAN && o.spec.SegmentationID != 0 {
+		n["provider:segmentation_id"] = o.spec.SegmentationID
+	}
+	return m, nil
+}
+
+func (c *Client) findNetwork(ctx context.Context, nameOrID string) (*Network, error) {
+	opts := networks.ListOpts{Name: nameOrID}
+	if isUUID(nameOrID) {
+		opts = networks.ListOpts{ID: nameOrID}
+	}
+	var list []networkExt
+	err := c.call(ctx, "find network "+nameOrID, false, func(ctx context.Context) error {
+		pages, err := networks.List(c.network, opts).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		list = nil
+		return networks.ExtractNetworksInto(pages, &list)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var hits []networkExt
+	for _, n := range list {
 		if n.ID == nameOrID || n.Name == nameOrID {
 			hits = append(hits, n)
 		}
@@ -597,7 +619,7 @@ func (c *Client) findNetwork(ctx context.Context, nameOrID string) (*Network, er
 	case 0:
 		return nil, fmt.Errorf("launch: network %q: %w (create it with EnsureNetwork)", nameOrID, ErrNotFound)
 	case 1:
-		t := hits[0].typed()
+		t := networkOf(hits[0])
 		return &t, nil
 	}
 	var ids []string
@@ -631,21 +653,16 @@ func (c *Client) EnsureNetwork(ctx context.Context, spec NetworkSpec) (*Network,
 	if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	req := map[string]any{"name": spec.Name, "shared": spec.Shared, "router:external": spec.External, "provider:network_type": string(spec.Type), "provider:physical_network": spec.PhysicalNetwork, "admin_state_up": true}
-	if spec.Type == NetworkVLAN && spec.SegmentationID != 0 {
-		req["provider:segmentation_id"] = spec.SegmentationID
-	}
-	var body struct {
-		Network rawNetwork `json:"network"`
-	}
+	up := true
+	opts := networkCreate{CreateOptsBuilder: external.CreateOptsExt{CreateOptsBuilder: networks.CreateOpts{Name: spec.Name, Shared: &spec.Shared, AdminStateUp: &up}, External: &spec.External}, spec: spec}
+	var created networkExt
 	err = c.call(ctx, "create network "+spec.Name, false, func(ctx context.Context) error {
-		_, err := c.network.Post(ctx, c.network.ServiceURL("networks"), map[string]any{"network": req}, &body, &gophercloud.RequestOpts{OkCodes: []int{201}})
-		return err
+		return networks.Create(ctx, c.network, opts).ExtractIntoStructPtr(&created, "network")
 	})
 	if err != nil {
 		return nil, err
 	}
-	t := body.Network.typed()
+	t := networkOf(created)
 	t.Created = true
 	c.record(createdResource{kind: "network", id: t.ID, name: t.Name})
 	c.log.LogAttrs(ctx, slog.LevelInfo, "created network", slog.String("name", t.Name), slog.String("id", t.ID))
@@ -684,31 +701,15 @@ type Subnet struct {
 	Created   bool         `json:"created"`
 }
 
-type rawSubnet struct {
-	ID        string  `json:"id"`
-	Name      string  `json:"name"`
-	NetworkID string  `json:"network_id"`
-	CIDR      string  `json:"cidr"`
-	Gateway   *string `json:"gateway_ip"`
-	Pools     []struct {
-		Start string `json:"start"`
-		End   string `json:"end"`
-	} `json:"allocation_pools"`
-	DNS  []string `json:"dns_nameservers"`
-	DHCP bool     `json:"enable_dhcp"`
-}
-
-func (r rawSubnet) typed() Subnet {
-	s := Subnet{ID: r.ID, Name: r.Name, NetworkID: r.NetworkID, DHCP: r.DHCP, DNS: []netip.Addr{}}
+func subnetOf(r subnets.Subnet) Subnet {
+	s := Subnet{ID: r.ID, Name: r.Name, NetworkID: r.NetworkID, DHCP: r.EnableDHCP, DNS: []netip.Addr{}}
 	s.CIDR, _ = netip.ParsePrefix(r.CIDR)
-	if r.Gateway != nil {
-		s.Gateway, _ = netip.ParseAddr(*r.Gateway)
+	s.Gateway, _ = netip.ParseAddr(r.GatewayIP)
+	if len(r.AllocationPools) > 0 {
+		s.PoolStart, _ = netip.ParseAddr(r.AllocationPools[0].Start)
+		s.PoolEnd, _ = netip.ParseAddr(r.AllocationPools[0].End)
 	}
-	if len(r.Pools) > 0 {
-		s.PoolStart, _ = netip.ParseAddr(r.Pools[0].Start)
-		s.PoolEnd, _ = netip.ParseAddr(r.Pools[0].End)
-	}
-	for _, d := range r.DNS {
+	for _, d := range r.DNSNameservers {
 		if a, err := netip.ParseAddr(d); err == nil {
 			s.DNS = append(s.DNS, a)
 		}
@@ -727,15 +728,20 @@ func (c *Client) EnsureSubnet(ctx context.Context, spec SubnetSpec) (*Subnet, er
 	if err != nil {
 		return nil, err
 	}
-	var body struct {
-		Subnets []rawSubnet `json:"subnets"`
-	}
-	q := url.Values{"name": {spec.Name}, "network_id": {nw.ID}}
-	if err := c.get(ctx, "find subnet "+spec.Name, c.network, c.network.ServiceURL("subnets")+"?"+q.Encode(), &body); err != nil {
+	var list []subnets.Subnet
+	err = c.call(ctx, "find subnet "+spec.Name, false, func(ctx context.Context) error {
+		pages, err := subnets.List(c.network, subnets.ListOpts{Name: spec.Name, NetworkID: nw.ID}).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		list, err = subnets.ExtractSubnets(pages)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	var hits []rawSubnet
-	for _, s := range body.Subnets {
+	var hits []subnets.Subnet
+	for _, s := range list {
 		if s.Name == spec.Name && s.NetworkID == nw.ID {
 			hits = append(hits, s)
 		}
@@ -748,7 +754,7 @@ func (c *Client) EnsureSubnet(ctx context.Context, spec SubnetSpec) (*Subnet, er
 		return nil, fmt.Errorf("%w: subnet %q on network %s matches %d subnets: %s", ErrAmbiguous, spec.Name, nw.Name, len(hits), strings.Join(ids, ", "))
 	}
 	if len(hits) == 1 {
-		s := hits[0].typed()
+		s := subnetOf(hits[0])
 		bad := s.CIDR.Masked() != spec.CIDR.Masked() || s.DHCP == spec.DisableDHCP ||
 			(spec.Gateway.IsValid() && s.Gateway != spec.Gateway) ||
 			(spec.PoolStart.IsValid() && (s.PoolStart != spec.PoolStart || s.PoolEnd != spec.PoolEnd))
@@ -758,31 +764,28 @@ func (c *Client) EnsureSubnet(ctx context.Context, spec SubnetSpec) (*Subnet, er
 		c.log.LogAttrs(ctx, slog.LevelInfo, "found subnet", slog.String("name", s.Name), slog.String("id", s.ID))
 		return &s, nil
 	}
-	req := map[string]any{"name": spec.Name, "network_id": nw.ID, "ip_version": 4, "cidr": spec.CIDR.Masked().String(), "enable_dhcp": !spec.DisableDHCP}
+	dhcp := !spec.DisableDHCP
+	opts := subnets.CreateOpts{Name: spec.Name, NetworkID: nw.ID, IPVersion: gophercloud.IPv4, CIDR: spec.CIDR.Masked().String(), EnableDHCP: &dhcp}
 	if spec.Gateway.IsValid() {
-		req["gateway_ip"] = spec.Gateway.String()
+		gw := spec.Gateway.String()
+		opts.GatewayIP = &gw
 	}
 	if spec.PoolStart.IsValid() && spec.PoolEnd.IsValid() {
-		req["allocation_pools"] = []map[string]string{{"start": spec.PoolStart.String(), "end": spec.PoolEnd.String()}}
+		opts.AllocationPools = []subnets.AllocationPool{{Start: spec.PoolStart.String(), End: spec.PoolEnd.String()}}
 	}
-	if len(spec.DNS) > 0 {
-		var d []string
-		for _, a := range spec.DNS {
-			d = append(d, a.String())
-		}
-		req["dns_nameservers"] = d
+	for _, a := range spec.DNS {
+		opts.DNSNameservers = append(opts.DNSNameservers, a.String())
 	}
-	var created struct {
-		Subnet rawSubnet `json:"subnet"`
-	}
+	var created *subnets.Subnet
 	err = c.call(ctx, "create subnet "+spec.Name, false, func(ctx context.Context) error {
-		_, err := c.network.Post(ctx, c.network.ServiceURL("subnets"), map[string]any{"subnet": req}, &created, &gophercloud.RequestOpts{OkCodes: []int{201}})
+		var err error
+		created, err = subnets.Create(ctx, c.network, opts).Extract()
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	s := created.Subnet.typed()
+	s := subnetOf(*created)
 	s.Created = true
 	c.record(createdResource{kind: "subnet", id: s.ID, name: s.Name})
 	c.log.LogAttrs(ctx, slog.LevelInfo, "created subnet", slog.String("name", s.Name), slog.String("id", s.ID), slog.String("cidr", s.CIDR.String()))

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/remoteconsoles"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/portsbinding"
@@ -361,7 +362,7 @@ func (c *Client) Launch(ctx context.Context, spec ServerSpec) (*Server, error) {
 	opts := servers.CreateOpts{Name: spec.Name, FlavorRef: fl.ID, ImageRef: im.ID, Networks: nets, SecurityGroups: spec.SecurityGroups, UserData: spec.UserData, AvailabilityZone: az}
 	var kopts servers.CreateOptsBuilder = opts
 	if spec.KeyName != "" {
-		kopts = keyOpts{opts, spec.KeyName}
+		kopts = keypairs.CreateOptsExt{CreateOptsBuilder: opts, KeyName: spec.KeyName}
 	}
 	var id string
 	attempt := 0
@@ -393,20 +394,6 @@ func (c *Client) Launch(ctx context.Context, spec ServerSpec) (*Server, error) {
 		s.Created = true
 	}
 	return s, err
-}
-
-type keyOpts struct {
-	servers.CreateOpts
-	key string
-}
-
-func (k keyOpts) ToServerCreateMap() (map[string]any, error) {
-	m, err := k.CreateOpts.ToServerCreateMap()
-	if err != nil {
-		return nil, err
-	}
-	m["server"].(map[string]any)["key_name"] = k.key
-	return m, nil
 }
 
 // WaitActive waits for a server to become ACTIVE (see Launch for the
