@@ -175,9 +175,9 @@ func TestKindOf(t *testing.T) {
 	if got := launch.KindOf(nvh); got != launch.FaultNoValidHost {
 		t.Errorf("recorded No valid host fault %q: kind %q", nvh.Message, got)
 	}
-	vif := fakecloud.VIFPluggingTimeout(0)
-	if got := launch.KindOf(launch.Fault{Code: vif.Code, Message: vif.Message, Details: vif.Details}); got != launch.FaultNetworkAllocation {
-		t.Errorf("VIF plugging timeout: kind %q", got)
+	vif := recordedFault(t, "../internal/fakecloud/testdata/recorded/nova-server-vif-timeout-fault.json")
+	if got := launch.KindOf(vif); got != launch.FaultNetworkAllocation {
+		t.Errorf("recorded VIF plugging timeout %q: kind %q", vif.Message, got)
 	}
 	if got := launch.KindOf(launch.Fault{Code: 500, Message: "Image 1234 could not be found."}); got != launch.FaultOther {
 		t.Errorf("other fault: kind %q", got)

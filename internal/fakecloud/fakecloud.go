@@ -106,12 +106,25 @@ type ServerFault struct {
 // VIFPluggingTimeout is the fault Nova records when nova-compute's
 // vif_plugging_timeout runs out (the Linux bridge agent never reported the
 // port ACTIVE): the server goes to ERROR after After, its host cleared and
-// the ports Nova made deleted. The message is Zed's
-// (nova/compute/manager.py, BuildAbortException with
-// "Failed to allocate the network(s), not rescheduling."), as the project's
-// cloud showed it (shared NOTES.md); {id} is the server's ID.
+// the ports Nova made deleted. Message and details are the ones recorded
+// on the project's cloud (testdata/recorded/nova-server-vif-timeout-fault.json),
+// with the server's ID in place of the recorded one.
 func VIFPluggingTimeout(after time.Duration) ServerFault {
-	return ServerFault{Code: 500, Message: "Build of instance {id} aborted: Failed to allocate the network(s), not rescheduling.", Details: "  File \"/usr/lib/python3/dist-packages/nova/compute/manager.py\", line 2521, in _build_and_run_instance\n    raise exception.BuildAbortException(\nnova.exception.BuildAbortException: Build of instance {id} aborted: Failed to allocate the network(s), not rescheduling.\n", After: after, DeletePorts: true}
+	var m struct {
+		Server struct {
+			ID    string `json:"id"`
+			Fault struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+				Details string `json:"details"`
+			} `json:"fault"`
+		} `json:"server"`
+	}
+	if err := json.Unmarshal(mustRead("recorded/nova-server-vif-timeout-fault.json"), &m); err != nil {
+		panic("fakecloud: recorded VIF timeout fault: " + err.Error())
+	}
+	f, id := m.Server.Fault, m.Server.ID
+	return ServerFault{Code: f.Code, Message: strings.ReplaceAll(f.Message, id, "{id}"), Details: strings.ReplaceAll(f.Details, id, "{id}"), After: after, DeletePorts: true}
 }
 
 // Request is one request the fake saw.
