@@ -22,6 +22,12 @@
 // rewrites the file, so a row with a hostname and no client id proves
 // nothing (OriginUnconfirmed).
 //
+// Results are plain values that marshal to JSON and back: MACs as
+// hwaddr.MAC colon text, addresses as netip, states as text. Link.State is
+// linuxbridge.OperState, the module's one operational-state enum. A
+// missing or deleted namespace is ErrNoNetNS, the same value linuxbridge
+// returns.
+//
 // # Concurrency
 //
 // Functions are safe for concurrent use. Namespace and ARPProber are safe for
@@ -41,13 +47,14 @@
 //
 // # Network namespaces
 //
-// No function moves the caller's thread. One unexported helper enters a
-// namespace on a fresh goroutine locked to its OS thread, creates a netlink
+// No function moves the caller's thread. The module's one namespace helper
+// (internal/netns) enters a namespace on a fresh goroutine locked to its OS
+// thread, creates a netlink
 // handle (NETLINK_ROUTE only) or an AF_PACKET socket there, moves the thread
 // back, and unlocks it only if that worked; if not, the thread ends with the
 // goroutine. The objects created inside stay bound to the namespace and are
 // then used from any goroutine. Close them: an open handle keeps a deleted
-// namespace alive; Namespace.Inspect then fails with ErrNamespaceGone.
+// namespace alive; Namespace.Inspect then fails with ErrNoNetNS.
 //
 // ProbeDHCP also creates an anonymous namespace and a veth "dhp-…" on the
 // network's bridge for the length of the probe. On hosts with

@@ -1,6 +1,6 @@
 package dhcpns
 
-import "net"
+import "github.com/vifpath/vifpath/hwaddr"
 
 // CheckStatus is the outcome of one health check. The zero value means
 // unknown.
@@ -28,6 +28,12 @@ func (s CheckStatus) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (s CheckStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler; it reads what
+// MarshalText writes.
+func (s *CheckStatus) UnmarshalText(b []byte) error {
+	return unmarshalEnum(b, statusNames[:], (*int)(s), "check status")
+}
+
 // Check names, in the order CheckHealth runs them.
 const (
 	CheckNamespace = "namespace"
@@ -47,6 +53,9 @@ type Check struct {
 	Summary string `json:"summary"`
 	// Evidence lists what was read: paths, pids, states, file lines.
 	Evidence []string `json:"evidence,omitempty"`
+	// Reason says why the check is not ok, as a typed fact (ReasonNone
+	// when it is ok or has no particular reason).
+	Reason Reason `json:"reason,omitzero"`
 }
 
 // DnsmasqStatus is what FindDnsmasq found for one network.
@@ -96,7 +105,7 @@ type Health struct {
 	NetworkID string `json:"network_id"`
 	// MAC is the port MAC asked about, nil if none (host and lease checks
 	// are then skipped).
-	MAC net.HardwareAddr `json:"mac,omitempty"`
+	MAC hwaddr.MAC `json:"mac,omitempty"`
 	// Status is the worst status among Checks.
 	Status CheckStatus `json:"status"`
 	// Checks are the verdicts in order: namespace, dnsmasq, interface, host,

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // FindDnsmasq finds the dnsmasq serving a network: it reads the pid file
@@ -67,7 +68,7 @@ func FindDnsmasq(ctx context.Context, cfg *Config, networkID string) (*DnsmasqSt
 // Neutron's seed). Every check carries its evidence. The error is non-nil
 // only when ctx ends or /proc cannot be read: a missing namespace is a
 // failed check, not an error.
-func CheckHealth(ctx context.Context, cfg *Config, networkID string, mac net.HardwareAddr) (*Health, error) {
+func CheckHealth(ctx context.Context, cfg *Config, networkID string, mac hwaddr.MAC) (*Health, error) {
 	h := &Health{NetworkID: networkID, MAC: mac}
 	nsPath := filepath.Join(cfg.netnsDir(), NamespaceName(networkID))
 	ns, err := Open(ctx, cfg, NamespaceName(networkID))
@@ -140,28 +141,28 @@ func dnsmasqCheck(d *DnsmasqStatus, cfg *Config) Check {
 	}
 	switch {
 	case d.Process != nil && d.Process.Zombie():
-		c.Status = StatusFail
+		c.Status, c.Reason = StatusFail, ReasonDnsmasqZombie
 		c.Summary = fmt.Sprintf("dnsmasq pid %d is dead (zombie, state %s): restart the DHCP agent or `kill -HUP` it to respawn dnsmasq", d.Process.PID, d.Process.State)
 	case d.Alive && d.Process.Stopped():
-		c.Status = StatusFail
+		c.Status, c.Reason = StatusFail, ReasonDnsmasqStopped
 		c.Summary = fmt.Sprintf("dnsmasq pid %d is stopped (state %s): Neutron counts it alive, but it answers no DHCP until `kill -CONT %d`", d.Process.PID, d.Process.State, d.Process.PID)
 	case d.Alive && d.InsideNamespace:
 		c.Status = StatusOK
 		c.Summary = fmt.Sprintf("dnsmasq pid %d alive inside %s", d.Process.PID, NamespaceName(d.NetworkID))
 	case d.Alive && d.NamespaceInode == 0:
-		c.Status = StatusFail
+		c.Status, c.Reason = StatusFail, ReasonNamespaceGone
 		c.Summary = fmt.Sprintf("dnsmasq pid %d alive but namespace %s is missing", d.Process.PID, NamespaceName(d.NetworkID))
 	case d.Alive:
-		c.Status = StatusFail
+		c.Status, c.Reason = StatusFail, ReasonOtherNamespace
 		c.Summary = fmt.Sprintf("dnsmasq pid %d is alive but runs in another namespace (net:[%d], want net:[%d])", d.Process.PID, d.Process.NetNSInode, d.NamespaceInode)
 	case d.Process != nil && !d.CmdlineHasNetwork:
-		c.Status = StatusFail
+		c.Status, c.Reason = StatusFail, ReasonStalePIDFile
 		c.Summary = fmt.Sprintf("pid file names pid %d (%s), which is not this network's dnsmasq: stale pid file, restart the DHCP agent", d.Process.PID, d.Process.Comm)
 	case len(d.InNamespace) > 0:
-		c.Status = StatusWarn
+		c.Status, c.Reason = StatusWarn, ReasonPIDFileMismatch
 		c.Summary = fmt.Sprintf("dnsmasq pid %d runs in the namespace but the pid file does not name it (%s): Neutron will think it is dead", d.InNamespace[0].PID, d.PIDFileError)
 	default:
-		c.Status = StatusFail
+		c.Status, c.Reason = StatusFail, ReasonNoDnsmasq
 		c.Summary = "no dnsmasq serves this network: restart the DHCP agent (neutron-dhcp-agent) and check its log"
 	}
 	return c
@@ -248,7 +249,7 @@ func (h *Health) interfaceCheck(conf *DnsmasqConfig) Check {
 		c.Status = StatusFail
 		c.Summary = fmt.Sprintf("serving interface %s has no address in the served subnet %v", name, subnets)
 	case len(subnets) == 0:
-		c.Status = StatusWarn
+		c.Status, c.Reason = StatusWarn, ReasonSubnetUnknown
 		c.Summary = fmt.Sprintf("serving interface %s is up with an address, but the subnet is unknown (dnsmasq command line not read)", name)
 	default:
 		c.Status = StatusOK
@@ -257,7 +258,7 @@ func (h *Health) interfaceCheck(conf *DnsmasqConfig) Check {
 	return c
 }
 
-func (h *Health) hostCheck(path string, mac net.HardwareAddr) Check {
+func (h *Health) hostCheck(path string, mac hwaddr.MAC) Check {
 	c := Check{Name: CheckHost}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -283,7 +284,7 @@ func (h *Health) hostCheck(path string, mac net.HardwareAddr) Check {
 	return c
 }
 
-func (h *Health) leaseCheck(path string, mac net.HardwareAddr) Check {
+func (h *Health) leaseCheck(path string, mac hwaddr.MAC) Check {
 	c := Check{Name: CheckLease}
 	ls, err := ReadLeaseFile(path)
 	if ls == nil {

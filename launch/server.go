@@ -509,25 +509,6 @@ func (c *Client) explain(ctx context.Context, r *servers.Server, lastHost string
 	return fe
 }
 
-// FaultOf builds the *FaultError of a server Client.Server read in ERROR:
-// its fault, ports, the nova-compute services and agents of its host (all
-// hosts when it has none) and, for "No valid host", the placement check
-// for its flavor. Lookups that fail are left out. A server that is not in
-// ERROR gives nil.
-func (c *Client) FaultOf(ctx context.Context, srv *Server) *FaultError {
-	if srv == nil || srv.Status != StatusError {
-		return nil
-	}
-	fe := &FaultError{ServerID: srv.ID, ServerName: srv.Name, Host: srv.Host, Flavor: srv.Flavor}
-	if srv.Fault != nil {
-		fe.Fault = *srv.Fault
-	} else {
-		fe.Fault.Message = "(Nova recorded no fault)"
-	}
-	c.fillFault(ctx, fe, srv.Ports)
-	return fe
-}
-
 func (c *Client) fillFault(ctx context.Context, fe *FaultError, ports []Port) {
 	fe.Kind = KindOf(fe.Fault)
 	fe.Ports, fe.Compute, fe.Agents = []Port{}, []ComputeService{}, []NetworkAgent{}

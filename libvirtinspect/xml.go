@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
-	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // NovaNamespacePrefix starts the XML namespace of Nova's domain metadata
@@ -16,8 +18,11 @@ const NovaNamespacePrefix = "http://openstack.org/xmlns/libvirt/nova/"
 
 // DomainXML is what this package reads from a domain's XML.
 type DomainXML struct {
+	// Type is the domain type ("qemu", "kvm").
 	Type string `json:"type"`
+	// Name is the domain name ("instance-00000002").
 	Name string `json:"name"`
+	// UUID is the domain UUID, which for Nova is the instance UUID.
 	UUID string `json:"uuid"`
 	// Nova is nil when the XML carries no Nova metadata.
 	Nova       *NovaInstance `json:"nova,omitempty"`
@@ -27,6 +32,7 @@ type DomainXML struct {
 // NovaInstance is Nova's <nova:instance> metadata block. The Nova instance
 // UUID is the domain UUID (Domain.UUID); it is repeated here for joins.
 type NovaInstance struct {
+	// InstanceUUID is the Nova instance UUID (the domain UUID).
 	InstanceUUID string `json:"instance_uuid"`
 	// Name is the server's display name (`openstack server show` name).
 	Name         string     `json:"name"`
@@ -45,25 +51,34 @@ type NovaInstance struct {
 
 // NovaFlavor is the flavor as Nova wrote it into the domain.
 type NovaFlavor struct {
-	Name      string `json:"name"`
-	MemoryMiB int    `json:"memory_mib"`
-	DiskGiB   int    `json:"disk_gib"`
-	SwapMiB   int    `json:"swap_mib"`
-	Ephemeral int    `json:"ephemeral_gib"`
-	VCPUs     int    `json:"vcpus"`
+	// Name is the flavor's name ("m1.tiny").
+	Name string `json:"name"`
+	// MemoryMiB, DiskGiB, SwapMiB, Ephemeral (GiB) and VCPUs are the
+	// flavor's sizes.
+	MemoryMiB int `json:"memory_mib"`
+	DiskGiB   int `json:"disk_gib"`
+	SwapMiB   int `json:"swap_mib"`
+	Ephemeral int `json:"ephemeral_gib"`
+	VCPUs     int `json:"vcpus"`
 }
 
 // NovaPort is a Neutron port Nova recorded, with its fixed IPs.
 type NovaPort struct {
-	UUID string   `json:"uuid"`
-	IPs  []NovaIP `json:"ips,omitempty"`
+	// UUID is the Neutron port ID.
+	UUID string `json:"uuid"`
+	// IPs are the port's addresses as Nova recorded them.
+	IPs []NovaIP `json:"ips,omitempty"`
 }
 
 // NovaIP is one <nova:ip>.
 type NovaIP struct {
-	Type    string `json:"type"`
-	Address string `json:"address"`
-	Version int    `json:"version"`
+	// Type is Nova's address type, "fixed" or "floating".
+	Type string `json:"type"`
+	// Address is the address; invalid when Nova wrote something that does
+	// not parse.
+	Address netip.Addr `json:"address,omitzero"`
+	// Version is 4 or 6, as Nova wrote it.
+	Version int `json:"version"`
 }
 
 // Interface is one <interface> of a domain (`virsh domiflist` row).
@@ -83,7 +98,7 @@ type Interface struct {
 	Target string `json:"target,omitempty"`
 	// MAC is the guest MAC. The host tap usually has the same low five
 	// bytes with the first byte 0xfe.
-	MAC net.HardwareAddr `json:"mac,omitempty"`
+	MAC hwaddr.MAC `json:"mac,omitempty"`
 	// Model is the NIC model ("virtio", "e1000"); "" when unset.
 	Model string `json:"model,omitempty"`
 	// MTU is the <mtu size>; 0 when unset.
@@ -215,7 +230,8 @@ func ParseDomainXML(b []byte) (*DomainXML, error) {
 		for _, p := range n.Ports {
 			np := NovaPort{UUID: p.UUID}
 			for _, ip := range p.IPs {
-				np.IPs = append(np.IPs, NovaIP{Type: ip.Type, Address: ip.Address, Version: atoi(ip.Version)})
+				a, _ := netip.ParseAddr(strings.TrimSpace(ip.Address))
+				np.IPs = append(np.IPs, NovaIP{Type: ip.Type, Address: a, Version: atoi(ip.Version)})
 			}
 			nv.Ports = append(nv.Ports, np)
 		}
@@ -233,7 +249,7 @@ func ParseDomainXML(b []byte) (*DomainXML, error) {
 			MTU:     atoi(xi.MTU.Size),
 			Alias:   xi.Alias.Name,
 		}
-		if m, err := net.ParseMAC(xi.MAC.Address); err == nil {
+		if m, err := hwaddr.Parse(xi.MAC.Address); err == nil {
 			i.MAC = m
 		}
 		switch {

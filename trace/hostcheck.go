@@ -42,30 +42,71 @@ func brNFHop(path string, content []byte, err error) Hop {
 }
 
 // nmHop says whether NetworkManager runs and manages any of devs (name →
-// ifindex in the host's namespace). hostNS says whether devs live in the
-// namespace NetworkManager manages (the process's own); when not, only
-// NetworkManager's presence is reported.
+// ifindex in the host's namespace), reading its run directory. hostNS
+// says whether devs live in the namespace NetworkManager manages (the
+// process's own); when not, only NetworkManager's presence is reported.
 func nmHop(runDir, procDir string, devs map[string]int, names []string, hostNS bool) Hop {
-	h := Hop{Kind: KindHostCheck, Name: "networkmanager"}
-	pidFile := filepath.Join(runDir, "NetworkManager.pid")
-	b, err := os.ReadFile(pidFile)
+	return judgeNM(readNM(runDir, procDir), devs, names, hostNS)
+}
+
+// readNM reads NetworkManager's pid file, whether its process exists, and
+// every device state file of its run directory.
+func readNM(runDir, procDir string) NMFacts {
+	n := NMFacts{PIDFile: filepath.Join(runDir, "NetworkManager.pid")}
+	b, err := os.ReadFile(n.PIDFile)
 	if err != nil {
-		h.add("pid_file", "%s: %v", pidFile, err)
-		h.Summary = "NetworkManager is not running (no pid file)"
-		return h
+		n.PIDFileError = err.Error()
+		return n
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 0 {
-		h.add("pid_file", "%s holds %q", pidFile, strings.TrimSpace(string(b)))
+		n.PIDContent = strings.TrimSpace(string(b))
+		return n
+	}
+	n.PID = pid
+	if _, err := os.Stat(filepath.Join(procDir, strconv.Itoa(pid))); err != nil {
+		n.Stale = true
+		return n
+	}
+	dir := filepath.Join(runDir, "devices")
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		idx, err := strconv.Atoi(e.Name())
+		if err != nil || idx <= 0 {
+			continue
+		}
+		d := NMDevice{Path: filepath.Join(dir, e.Name())}
+		if b, err := os.ReadFile(d.Path); err != nil {
+			d.Error = err.Error()
+		} else {
+			d.Managed = nmManaged(b)
+		}
+		if n.Devices == nil {
+			n.Devices = map[int]NMDevice{}
+		}
+		n.Devices[idx] = d
+	}
+	return n
+}
+
+// judgeNM is nmHop on observed facts.
+func judgeNM(n NMFacts, devs map[string]int, names []string, hostNS bool) Hop {
+	h := Hop{Kind: KindHostCheck, Name: "networkmanager"}
+	switch {
+	case n.PIDFileError != "":
+		h.add("pid_file", "%s: %s", n.PIDFile, n.PIDFileError)
+		h.Summary = "NetworkManager is not running (no pid file)"
+		return h
+	case n.PID <= 0:
+		h.add("pid_file", "%s holds %q", n.PIDFile, n.PIDContent)
 		h.Summary = "NetworkManager's pid file holds no pid"
 		return h
-	}
-	if _, err := os.Stat(filepath.Join(procDir, strconv.Itoa(pid))); err != nil {
-		h.add("pid_file", "%s: pid %d has no %s entry (stale)", pidFile, pid, procDir)
+	case n.Stale:
+		h.add("pid_file", "%s: pid %d has no /proc entry (stale)", n.PIDFile, n.PID)
 		h.Summary = "NetworkManager is not running (stale pid file)"
 		return h
 	}
-	h.add("pid", "%d", pid)
+	h.add("pid", "%d", n.PID)
 	if len(names) == 0 {
 		h.Summary = "NetworkManager runs; no device of the path on this node to check"
 		return h
@@ -80,15 +121,17 @@ func nmHop(runDir, procDir string, devs map[string]int, names []string, hostNS b
 		if !ok {
 			continue
 		}
-		p := filepath.Join(runDir, "devices", strconv.Itoa(idx))
-		b, err := os.ReadFile(p)
-		if err != nil {
-			h.add(name, "%s: %v", p, err)
+		d, ok := n.Devices[idx]
+		if !ok {
+			h.add(name, "%s: no such file", filepath.Join(filepath.Dir(n.PIDFile), "devices", strconv.Itoa(idx)))
 			continue
 		}
-		m := nmManaged(b)
-		h.add(name, "%s: managed=%s", p, m)
-		if m == "true" || m == "1" {
+		if d.Error != "" {
+			h.add(name, "%s: %s", d.Path, d.Error)
+			continue
+		}
+		h.add(name, "%s: managed=%s", d.Path, d.Managed)
+		if d.Managed == "true" || d.Managed == "1" {
 			managed = append(managed, name)
 		}
 	}
@@ -102,6 +145,18 @@ func nmHop(runDir, procDir string, devs map[string]int, names []string, hostNS b
 	h.Verdict = OK
 	h.Summary = "NetworkManager runs but manages none of " + strings.Join(names, ", ")
 	return h
+}
+
+// brNFFacts judges the observed bridge-nf-call-iptables.
+func brNFFacts(f *HostFacts) Hop {
+	var err error
+	switch {
+	case f.BrNFMissing:
+		err = fs.ErrNotExist
+	case f.BrNFError != "":
+		err = errors.New(f.BrNFError)
+	}
+	return brNFHop(f.BrNFPath, []byte(f.BrNF), err)
 }
 
 // nmManaged returns the managed= value of a NetworkManager device state

@@ -14,7 +14,27 @@
 //	vmtrace -server NAME|ID [-cloud NAME] [-libvirt-uri URI|none] [-node NAME]
 //	        [-role …] [-agent-config …] [-netns …] [-netns-dir …] [-state-dir …]
 //	        [-nm-run-dir …] [-skip-dhcp] [-no-arp] [-interval D] [-json | -dot | -mermaid]
+//	vmtrace -all [-cloud NAME] [-libvirt-uri URI|none] [-node NAME] [-role …] [-netns …]
+//	        [-netns-dir …] [-state-dir …] [-no-arp] [-interval D] [-json]
 //	vmtrace -demo [-break FAULT] [-guest auto|netns|libvirt] [-json | -dot | -mermaid]
+//	vmtrace -replay FILE [-json | -dot | -mermaid]
+//
+// Any trace takes -record FILE: the observation the verdicts were judged
+// on (bridges, domains, DHCP facts, probe results, the API's answers;
+// tokens and passwords removed) is written to FILE as JSON, and
+// vmtrace -replay FILE judges it again anywhere, without root, the node or
+// the cloud, and prints what the live run printed. With -demo, FILE gets
+// the broken trace's observation and FILE.healthy (before its extension)
+// the healthy one's.
+//
+// -all traces every VM NIC on this node from one observation (every tap
+// on a brq bridge and every interface of a running libvirt domain; with
+// -cloud, every server with a port bound to -node as well), with one
+// counter interval and one ARP sweep per qdhcp namespace, and prints one
+// line per NIC (verdict, tap, server, MAC, IP, first failing hop, cause),
+// the orphans (taps no domain or port owns, interfaces and ports without
+// a tap) and the failing host checks; -json prints the NodeTrace. It
+// exits with the worst verdict.
 //
 // With -server it asks Nova and Neutron (the cloud -cloud names in
 // clouds.yaml; default OS_CLOUD, else an openrc's OS_* variables) for the
@@ -108,9 +128,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/demo"
 	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/libvirtinspect"
+	"github.com/vifpath/vifpath/linuxbridge"
 	"github.com/vifpath/vifpath/trace"
 )
 
@@ -146,6 +168,8 @@ type opts struct {
 	breakage                  string
 	guest                     string
 	verbose                   bool
+	all                       bool
+	record, replay            string
 }
 
 // run parses args, runs, and returns the exit status.
@@ -177,6 +201,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.breakage, "break", string(demo.BreakDnsmasq), "with -demo: the fault to inject: dnsmasq (kill it), tap-down, uplink (delete eth2), hosts-entry (drop the port from the hosts file), wrong-bridge (tap on virbr0), lease-seeded (dnsmasq restarted, lease not renewed), dup-ip (another host with the VM's IP) or fdb-never-learned (learning off on the tap)")
 	fs.StringVar(&o.guest, "guest", string(demo.GuestAuto), "with -demo: the VM: libvirt (a qemu TCG domain), netns (a namespace) or auto (libvirt when available)")
 	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
+	fs.BoolVar(&o.all, "all", false, "trace every VM NIC on this node from one observation (with -cloud: every server bound to -node too); one line per NIC")
+	fs.StringVar(&o.record, "record", "", "also write the observation the trace judged to `FILE` (JSON, secrets removed), for -replay anywhere")
+	fs.StringVar(&o.replay, "replay", "", "judge the observation recorded in `FILE` (no root, node or cloud needed) and print it as the live run did")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -198,7 +225,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.verbose {
 		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	if o.replay != "" {
+		if o.demo || o.all || o.record != "" || o.server != "" || o.cloud != "" || o.port != "" || o.mac != "" || o.tap != "" {
+			return usage("-replay judges a recorded observation: drop -demo, -all, -record, -server, -cloud, -port, -mac and -tap")
+		}
+		return runReplay(o, stdout, stderr)
+	}
 	if o.demo {
+		if o.all {
+			return usage("-demo traces its own topology: drop -all")
+		}
 		if o.server != "" || o.cloud != "" || o.libvirtURI != "" || o.node != "" {
 			return usage("-demo traces its own topology: drop -server, -cloud, -libvirt-uri and -node")
 		}
@@ -217,11 +253,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return runDemo(ctx, o, log, stdout, stderr)
 	}
-	if o.server == "" && (o.cloud != "" || o.libvirtURI != "" || o.node != "") {
-		return usage("-cloud, -libvirt-uri and -node go with -server")
+	if o.server == "" && !o.all && (o.cloud != "" || o.libvirtURI != "" || o.node != "") {
+		return usage("-cloud, -libvirt-uri and -node go with -server or -all")
 	}
-	if n := count(o.port != "", o.mac != "", o.tap != "", o.server != ""); n != 1 {
-		return usage("give exactly one of -server, -port, -mac and -tap (or -demo)")
+	if n := count(o.port != "", o.mac != "", o.tap != "", o.server != "", o.all); n != 1 {
+		return usage("give exactly one of -server, -port, -mac and -tap (or -all, -demo or -replay)")
 	}
 	var target trace.Target
 	switch {
@@ -232,7 +268,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return usage("-mac: %v", err)
 		}
-		target.MAC = trace.MAC(m)
+		target.MAC = hwaddr.MAC(m)
 	default:
 		target.Tap = o.tap
 	}
@@ -260,10 +296,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			cfg.BridgeNetNS = filepath.Join(dir, o.netns)
 		}
 	}
-	if o.server != "" {
+	if o.server != "" || o.all {
 		return runServer(ctx, o, cfg, log, stdout, stderr)
 	}
-	tr, err := trace.Run(ctx, cfg, target)
+	obs, err := observe(ctx, o, cfg, trace.Request{Mode: trace.ModeNIC, Target: &target}, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace:", err)
+		return exitFail
+	}
+	tr, err := trace.JudgeTrace(obs)
 	if err != nil {
 		fmt.Fprintln(stderr, "vmtrace:", err)
 		return exitFail
@@ -275,14 +316,77 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return status(tr.Verdict)
 }
 
-// runServer is the -server mode: the cloud names the server and its
-// ports, libvirtd (when there is one) its domain.
+// observe observes the node for req and, with -record, writes the
+// observation.
+func observe(ctx context.Context, o opts, cfg *trace.Config, req trace.Request, api *launch.Client) (*trace.Observation, error) {
+	obs, err := trace.Observe(ctx, cfg, req, api)
+	if err != nil {
+		return nil, err
+	}
+	if o.record != "" {
+		if err := obs.WriteFile(o.record); err != nil {
+			return nil, err
+		}
+	}
+	return obs, nil
+}
+
+// runReplay is -replay: judge a recorded observation and print it as the
+// mode it was recorded in printed it.
+func runReplay(o opts, stdout, stderr io.Writer) int {
+	obs, err := trace.ReadObservationFile(o.replay)
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace:", err)
+		return exitFail
+	}
+	switch obs.Request.Mode {
+	case trace.ModeNIC:
+		tr, err := trace.JudgeTrace(obs)
+		if err == nil {
+			err = render(stdout, o, tr)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "vmtrace:", err)
+			return exitFail
+		}
+		return status(tr.Verdict)
+	case trace.ModeServer:
+		st, err := trace.JudgeServer(obs)
+		if err != nil {
+			fmt.Fprintln(stderr, "vmtrace:", err)
+			return exitFail
+		}
+		return printServer(o, st, stdout, stderr)
+	}
+	return printNode(o, trace.Judge(obs), stdout, stderr)
+}
+
+// printNode prints a node's traces: one line per NIC, or -json.
+func printNode(o opts, nt *trace.NodeTrace, stdout, stderr io.Writer) int {
+	var err error
+	if o.json {
+		e := json.NewEncoder(stdout)
+		e.SetIndent("", "  ")
+		err = e.Encode(nt)
+	} else {
+		err = nt.WriteLines(stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace:", err)
+		return exitFail
+	}
+	return status(nt.Verdict)
+}
+
+// runServer is the -server and -all mode: the cloud names the server and
+// its ports (or the servers bound to this node), libvirtd (when there is
+// one) the domains.
 func runServer(ctx context.Context, o opts, cfg *trace.Config, log *slog.Logger, stdout, stderr io.Writer) int {
 	cfg.NodeName = o.node
 	switch {
 	case o.libvirtURI == "none", cfg.Role == trace.RoleNetwork: // no domain on a network node
 	case o.libvirtURI != "":
-		lv, err := libvirtinspect.Open(&libvirtinspect.Config{URI: o.libvirtURI, ReadOnly: true, Logger: log})
+		lv, err := libvirtinspect.NewFromConfig(&libvirtinspect.Config{URI: o.libvirtURI, ReadOnly: true, Logger: log})
 		if err != nil {
 			fmt.Fprintf(stderr, "vmtrace: -libvirt-uri: %v\n", err)
 			return exitUsage
@@ -302,16 +406,43 @@ func runServer(ctx context.Context, o opts, cfg *trace.Config, log *slog.Logger,
 			}
 		}
 	}
-	api, err := launch.Open(ctx, &launch.Config{Cloud: o.cloud, Logger: log})
+	if o.all && o.dot || o.all && o.mermaid {
+		fmt.Fprintln(stderr, "vmtrace: -all prints one line per NIC or -json")
+		return exitUsage
+	}
+	var api *launch.Client
+	if o.server != "" || o.cloud != "" {
+		var err error
+		api, err = launch.Open(ctx, &launch.Config{Cloud: o.cloud, Logger: log})
+		if err != nil {
+			fmt.Fprintln(stderr, "vmtrace:", err)
+			return exitFail
+		}
+	}
+	if o.all {
+		obs, err := observe(ctx, o, cfg, trace.Request{Mode: trace.ModeNode}, api)
+		if err != nil {
+			fmt.Fprintln(stderr, "vmtrace:", err)
+			return exitFail
+		}
+		return printNode(o, trace.Judge(obs), stdout, stderr)
+	}
+	obs, err := observe(ctx, o, cfg, trace.Request{Mode: trace.ModeServer, Server: o.server}, api)
 	if err != nil {
 		fmt.Fprintln(stderr, "vmtrace:", err)
 		return exitFail
 	}
-	st, err := trace.Server(ctx, cfg, api, o.server)
+	st, err := trace.JudgeServer(obs)
 	if err != nil {
 		fmt.Fprintln(stderr, "vmtrace:", err)
 		return exitFail
 	}
+	return printServer(o, st, stdout, stderr)
+}
+
+// printServer prints a server's traces.
+func printServer(o opts, st *trace.ServerTrace, stdout, stderr io.Writer) int {
+	var err error
 	switch {
 	case o.json:
 		e := json.NewEncoder(stdout)
@@ -483,7 +614,7 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 		defer lv.Close() // before p.Close: deferred calls run last-in first-out
 		cfg.Libvirt = lv
 	}
-	healthySrv, err := trace.Server(ctx, cfg, api, cloud.ServerName)
+	healthySrv, err := demoServer(ctx, cfg, api, cloud.ServerName, recordName(o.record, "healthy"))
 	if err != nil {
 		fmt.Fprintln(stderr, "vmtrace: demo:", err)
 		return exitFail
@@ -508,7 +639,7 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 		fmt.Fprintln(stderr, "vmtrace: demo:", err)
 		return exitFail
 	}
-	brokenSrv, err := trace.Server(ctx, cfg, api, cloud.ServerName)
+	brokenSrv, err := demoServer(ctx, cfg, api, cloud.ServerName, o.record)
 	if err != nil {
 		fmt.Fprintln(stderr, "vmtrace: demo:", err)
 		return exitFail
@@ -581,11 +712,38 @@ func roleFlags(o opts) (role trace.Role, mappings map[string]string, msg string)
 		return "", nil, "-port with -role network: Neutron's hosts files hold mac,host-…,ip, not the port ID; give -mac or use -server"
 	}
 	if o.ifMappings != "" {
-		m, err := trace.ParseMappings(o.ifMappings)
+		m, err := linuxbridge.ParseMappings(o.ifMappings)
 		if err != nil {
 			return "", nil, fmt.Sprintf("-interface-mappings: %v", err)
 		}
 		mappings = m
 	}
 	return role, mappings, ""
+}
+
+// demoServer traces the demo's server as Server does and, when record is
+// set, writes the observation it judged there.
+func demoServer(ctx context.Context, cfg *trace.Config, api *launch.Client, server, record string) (*trace.ServerTrace, error) {
+	if record == "" {
+		return trace.Server(ctx, cfg, api, server)
+	}
+	obs, err := trace.Observe(ctx, cfg, trace.Request{Mode: trace.ModeServer, Server: server}, api)
+	if err != nil {
+		return nil, err
+	}
+	if err := obs.WriteFile(record); err != nil {
+		return nil, err
+	}
+	return trace.JudgeServer(obs)
+}
+
+// recordName is where -demo -record FILE writes the healthy trace's
+// observation: FILE with ".healthy" before its extension (FILE itself
+// gets the broken one).
+func recordName(file, what string) string {
+	if file == "" {
+		return ""
+	}
+	ext := filepath.Ext(file)
+	return strings.TrimSuffix(file, ext) + "." + what + ext
 }

@@ -42,10 +42,25 @@ const (
 	// the bridge's FDB entry for the VM's MAC: the bridge never learns it
 	// (traffic to the VM is flooded).
 	BreakFDBNeverLearned Breakage = "fdb-never-learned"
+	// BreakICMPRule deletes the walkthrough's ICMP rule from the port's
+	// ingress chain (neutron-linuxbri-i…): the ping falls to the
+	// sg-fallback DROP.
+	BreakICMPRule Breakage = "icmp-rule"
+	// BreakSSHRule deletes the TCP/22 rule from the port's ingress chain.
+	BreakSSHRule Breakage = "ssh-rule"
+	// BreakARPSpoof removes the VM's address from its ebtables ARP
+	// anti-spoofing chain (neutronARP-tap…): the VM's ARP is dropped.
+	BreakARPSpoof Breakage = "arp-spoof"
 )
+
+// FirewallBreakages lists the faults Break injects in the node's
+// firewall (a subset of Breakages).
+func FirewallBreakages() []Breakage {
+	return []Breakage{BreakICMPRule, BreakSSHRule, BreakARPSpoof}
+}
 
 // Breakages lists the faults Break knows.
 func Breakages() []Breakage {
-	return []Breakage{BreakDnsmasq, BreakTapDown, BreakUplink, BreakHostsEntry,
-		BreakWrongBridge, BreakLeaseSeeded, BreakDupIP, BreakFDBNeverLearned}
+	return append([]Breakage{BreakDnsmasq, BreakTapDown, BreakUplink, BreakHostsEntry,
+		BreakWrongBridge, BreakLeaseSeeded, BreakDupIP, BreakFDBNeverLearned}, FirewallBreakages()...)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -226,6 +227,9 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 		return nil, err
 	}
 	p.log.Info("demo: links wired", "bridge", p.Bridge, "tap", p.Tap)
+	if err := p.installFirewall(ctx); err != nil {
+		return nil, err
+	}
 	if err := p.startDnsmasq(ctx, dnsmasqBin); err != nil {
 		return nil, err
 	}
@@ -301,7 +305,7 @@ func (p *Path) wire() error {
 		{p.HostPath, p.Bridge, nil, false},
 		{p.HostPath, p.Uplink, nil, true},
 		{p.HostPath, dhcpTap, nil, true},
-		{p.HostPath, p.Tap, linuxbridge.TapMAC(p.MAC), true},
+		{p.HostPath, p.Tap, net.HardwareAddr(linuxbridge.TapMAC(hwaddr.MAC(p.MAC))), true},
 		{p.Gateway, "lo", nil, false},
 		{p.Gateway, "gw0", nil, false},
 		{p.DHCP, "lo", nil, false},
@@ -571,6 +575,8 @@ func (p *Path) Break(b Breakage) error {
 		return p.breakDupIP()
 	case BreakFDBNeverLearned:
 		return p.breakFDBNeverLearned()
+	case BreakICMPRule, BreakSSHRule, BreakARPSpoof:
+		return p.breakFirewall(b)
 	}
 	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, Breakages())
 }

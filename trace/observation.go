@@ -1,0 +1,399 @@
+package trace
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/firewall"
+	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/libvirtinspect"
+	"github.com/vifpath/vifpath/linuxbridge"
+)
+
+// ObservationVersion is the Version of the Observations this package
+// writes; ReadObservation refuses others.
+const ObservationVersion = 1
+
+// Observation is what one look at a node saw: the facts every hop is
+// judged on, gathered once (Observe) and judged by pure functions (Judge),
+// so an observation recorded on a node (WriteFile) judges the same
+// anywhere (ReadObservation). It is a plain value that round-trips through
+// JSON. Facts are grouped per node (Bridges, Host), per network (DHCP)
+// and per domain (Libvirt); later hops add fields to these groups.
+type Observation struct {
+	// Version is ObservationVersion.
+	Version int `json:"version"`
+	// Node is the node's name (Config.NodeName, else the hostname).
+	Node string `json:"node"`
+	// Role is the side of the path this node holds.
+	Role Role `json:"role"`
+	// Request is what was asked: one NIC, one server or the whole node.
+	Request Request `json:"request"`
+	// Settings are the Config values the verdicts mention.
+	Settings Settings `json:"settings"`
+	// Started is when observing began; Duration how long it took.
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration"`
+	// Bridges are the brq bridges, their ports and FDB (nil: role
+	// network).
+	Bridges *BridgeFacts `json:"bridges,omitempty"`
+	// Libvirt are the domains (nil: no libvirt client).
+	Libvirt *LibvirtFacts `json:"libvirt,omitempty"`
+	// DHCP are the qdhcp namespaces and their networks (nil: role
+	// compute).
+	DHCP *DHCPFacts `json:"dhcp,omitempty"`
+	// Host are the node-wide facts of the host checks.
+	Host HostFacts `json:"host"`
+	// API are the OpenStack API's answers used (nil: no API).
+	API *APIFacts `json:"api,omitempty"`
+	// Firewall is the compute node's firewall around the probes (nil:
+	// role network, or Config.NoFirewall).
+	Firewall *FirewallObs `json:"firewall,omitempty"`
+}
+
+// RequestMode says what an Observation was taken for.
+type RequestMode string
+
+// Request modes.
+const (
+	// ModeNIC is one NIC (Run).
+	ModeNIC RequestMode = "nic"
+	// ModeServer is one server's ports (Server).
+	ModeServer RequestMode = "server"
+	// ModeNode is every VM NIC on the node (Node, NodeServers).
+	ModeNode RequestMode = "node"
+)
+
+// Request is what an Observation was taken for.
+type Request struct {
+	// Mode is nic, server or node.
+	Mode RequestMode `json:"mode"`
+	// Target is the NIC of ModeNIC.
+	Target *Target `json:"target,omitempty"`
+	// Server is the server ID or name of ModeServer.
+	Server string `json:"server,omitempty"`
+}
+
+// Settings are the Config values an observation was taken with.
+type Settings struct {
+	NetNSDir    string `json:"netns_dir"`
+	StateDir    string `json:"state_dir"`
+	ProcDir     string `json:"proc_dir"`
+	NMRunDir    string `json:"nm_run_dir"`
+	BridgeNetNS string `json:"bridge_netns,omitempty"`
+	// HostNetNS is set when the bridges are in the namespace
+	// NetworkManager manages (the process's own).
+	HostNetNS bool `json:"host_netns"`
+	// NoARP, ARPTimeout and CounterInterval are Config's.
+	NoARP           bool          `json:"no_arp,omitempty"`
+	NoFirewall      bool          `json:"no_firewall,omitempty"`
+	NoReach         bool          `json:"no_reach,omitempty"`
+	ARPTimeout      time.Duration `json:"arp_timeout"`
+	CounterInterval time.Duration `json:"counter_interval"`
+	// Libvirt is set when a libvirt client was given.
+	Libvirt bool `json:"libvirt"`
+	// IgnoreBinding is set when Config.NodeName was "-": the port hop
+	// does not compare the binding host with this node.
+	IgnoreBinding bool `json:"ignore_binding,omitempty"`
+}
+
+// BridgeFacts are the bridges' namespace: two snapshots around the probes
+// and the counter interval, the agent's mappings and the interfaces the
+// physical-port hop looked up outside any bridge.
+type BridgeFacts struct {
+	// Before is the first snapshot (ports, states, counters, FDB), taken
+	// before any probe.
+	Before *linuxbridge.Snapshot `json:"before"`
+	// BeforeAt is when it was taken.
+	BeforeAt time.Time `json:"before_at"`
+	// After is the snapshot taken after the ARP probes and the counter
+	// interval: the FDB and counters a probe can change are judged on it.
+	// Nil when it failed (AfterError).
+	After      *linuxbridge.Snapshot `json:"after,omitempty"`
+	AfterAt    time.Time             `json:"after_at,omitzero"`
+	AfterError string                `json:"after_error,omitempty"`
+	// Agent are the linuxbridge agent's mappings (nil: AgentError says
+	// why there are none).
+	Agent      *linuxbridge.AgentMappings `json:"agent,omitempty"`
+	AgentError string                     `json:"agent_error,omitempty"`
+	// Links are interfaces looked up by name (an expected uplink that is
+	// on no bridge, and its parent).
+	Links []LinkFacts `json:"links,omitempty"`
+}
+
+// LinkFacts is one interface looked up by name in the bridges' namespace.
+type LinkFacts struct {
+	Name string `json:"name"`
+	// Missing is set when there is no such interface; Error when it could
+	// not be read.
+	Missing   bool   `json:"missing,omitempty"`
+	Error     string `json:"error,omitempty"`
+	Index     int    `json:"index,omitempty"`
+	Up        bool   `json:"up,omitempty"`
+	LowerUp   bool   `json:"lower_up,omitempty"`
+	OperState string `json:"oper_state,omitempty"`
+}
+
+// LibvirtFacts are the domains libvirt reported.
+type LibvirtFacts struct {
+	// Error is set when libvirt could not be asked at all.
+	Error string `json:"error,omitempty"`
+	// Domains are the domains whose details were read (every domain in
+	// node mode; in a NIC's trace the one holding it, or those searched).
+	Domains []DomainFacts `json:"domains"`
+	// LookupErrors are errors (other than not-found) of looking up a
+	// domain by a reference, keyed by the reference.
+	LookupErrors map[string]string `json:"lookup_errors,omitempty"`
+	// Searched is how many domains' XML were looked at to find the NIC.
+	Searched int `json:"searched,omitempty"`
+	// StatsAt and StatsAfterAt are when the two interface counter samples
+	// were taken; StatsAfterError why the second failed.
+	StatsAt         time.Time `json:"stats_at,omitzero"`
+	StatsAfterAt    time.Time `json:"stats_after_at,omitzero"`
+	StatsAfterError string    `json:"stats_after_error,omitempty"`
+}
+
+// DomainFacts is one libvirt domain.
+type DomainFacts struct {
+	Name   string               `json:"name"`
+	UUID   string               `json:"uuid"`
+	ID     int                  `json:"id"`
+	Type   string               `json:"type"`
+	State  libvirtinspect.State `json:"state"`
+	Reason string               `json:"reason"`
+	// Nova is the Nova metadata of the domain's XML (nil: none).
+	Nova *NovaFacts `json:"nova,omitempty"`
+	// Interfaces are the domain's interfaces from its XML.
+	Interfaces []libvirtinspect.Interface `json:"interfaces"`
+	// Stats and StatsAfter are the interfaces' counters before and after
+	// the probes (running domains only).
+	Stats      []libvirtinspect.InterfaceStats `json:"stats,omitempty"`
+	StatsAfter []libvirtinspect.InterfaceStats `json:"stats_after,omitempty"`
+	// Running is set when the first counter sample listed the domain
+	// (its interfaces' devices are then those of Stats).
+	Running bool `json:"running,omitempty"`
+}
+
+// NovaFacts is what Nova wrote into a domain's XML.
+type NovaFacts struct {
+	InstanceUUID string   `json:"instance_uuid"`
+	Name         string   `json:"name"`
+	Ports        []string `json:"ports,omitempty"`
+}
+
+// DHCPFacts are the node's qdhcp namespaces and the networks observed.
+type DHCPFacts struct {
+	// Namespaces are the network IDs of the qdhcp namespaces found.
+	Namespaces []string `json:"namespaces"`
+	// ListError is set when the namespaces could not be listed.
+	ListError string `json:"list_error,omitempty"`
+	// Networks are the networks observed, in Namespaces' order.
+	Networks []NetworkFacts `json:"networks,omitempty"`
+	// HostsSearch is the search of every hosts file for MACs, when the
+	// network was not known (role network without the API).
+	HostsSearch *HostsSearch `json:"hosts_search,omitempty"`
+}
+
+// HostsSearch is a search of the DHCP state directory's hosts files.
+type HostsSearch struct {
+	// Files is how many hosts files were read.
+	Files int `json:"files"`
+	// Rows are the rows found for the MACs searched.
+	Rows []HostsHit `json:"rows,omitempty"`
+}
+
+// HostsHit is one hosts-file row found by a search.
+type HostsHit struct {
+	NetworkID string     `json:"network_id"`
+	Path      string     `json:"path"`
+	Line      int        `json:"line"`
+	MAC       hwaddr.MAC `json:"mac"`
+	IP        netip.Addr `json:"ip,omitzero"`
+}
+
+// NetworkFacts are the DHCP facts of one network.
+type NetworkFacts struct {
+	NetworkID string `json:"network_id"`
+	// Checks are dhcpns's network-wide checks (namespace, dnsmasq,
+	// serving interface), with their typed reasons.
+	Checks []dhcpns.Check `json:"checks,omitempty"`
+	// HealthError is set when the checks could not run.
+	HealthError string `json:"health_error,omitempty"`
+	// DnsmasqPID is the pid file's pid (0: none).
+	DnsmasqPID int `json:"dnsmasq_pid,omitempty"`
+	// ServingInterface is the interface dnsmasq serves on ("" unknown).
+	ServingInterface string `json:"serving_interface,omitempty"`
+	// Hosts is dnsmasq's hosts file.
+	HostsPath  string    `json:"hosts_path"`
+	HostsError string    `json:"hosts_error,omitempty"`
+	HostsNote  string    `json:"hosts_note,omitempty"`
+	Hosts      []HostRow `json:"hosts,omitempty"`
+	// Leases is dnsmasq's lease file (LeasesMissing: no such file).
+	LeasesPath    string     `json:"leases_path"`
+	LeasesMissing bool       `json:"leases_missing,omitempty"`
+	LeasesError   string     `json:"leases_error,omitempty"`
+	LeasesNote    string     `json:"leases_note,omitempty"`
+	Leases        []LeaseRow `json:"leases,omitempty"`
+	// ARP are the ARP probes sent from the serving interface (one sweep).
+	ARP []ARPFacts `json:"arp,omitempty"`
+	// Reach are the reachability probes (ICMP echo, TCP SYN to 22) sent
+	// from the namespace after the ARP sweep, one per address; ReachError
+	// says why they could not run.
+	Reach      []dhcpns.ReachResult `json:"reach,omitempty"`
+	ReachError string               `json:"reach_error,omitempty"`
+}
+
+// HostRow is one row of a dnsmasq hosts file.
+type HostRow struct {
+	MAC      hwaddr.MAC `json:"mac,omitempty"`
+	IP       netip.Addr `json:"ip,omitzero"`
+	Hostname string     `json:"hostname,omitempty"`
+	Line     int        `json:"line"`
+}
+
+// LeaseRow is one row of a dnsmasq lease file.
+type LeaseRow struct {
+	MAC      hwaddr.MAC `json:"mac,omitempty"`
+	IP       netip.Addr `json:"ip,omitzero"`
+	Hostname string     `json:"hostname,omitempty"`
+	ClientID string     `json:"client_id,omitempty"`
+	Expiry   time.Time  `json:"expiry,omitzero"`
+	// Origin is dhcpns's classification (renewed, seeded, …); Renewed is
+	// set when the guest itself renewed it.
+	Origin  string `json:"origin"`
+	Renewed bool   `json:"renewed,omitempty"`
+	Line    int    `json:"line"`
+}
+
+// ARPFacts is the ARP probe of one address.
+type ARPFacts struct {
+	IP netip.Addr `json:"ip"`
+	// From is the serving interface the probe left from.
+	From string `json:"from"`
+	// Error is set when the probe could not run.
+	Error   string     `json:"error,omitempty"`
+	Replies []ARPReply `json:"replies,omitempty"`
+}
+
+// ARPReply is one answer to an ARP probe.
+type ARPReply struct {
+	MAC hwaddr.MAC    `json:"mac"`
+	RTT time.Duration `json:"rtt"`
+}
+
+// HostFacts are the node's own facts.
+type HostFacts struct {
+	// BrNF is bridge-nf-call-iptables in the bridges' namespace.
+	BrNFPath    string `json:"br_nf_path"`
+	BrNF        string `json:"br_nf,omitempty"`
+	BrNFMissing bool   `json:"br_nf_missing,omitempty"`
+	BrNFError   string `json:"br_nf_error,omitempty"`
+	// NM is NetworkManager's state.
+	NM NMFacts `json:"networkmanager"`
+}
+
+// NMFacts are NetworkManager's run-directory facts.
+type NMFacts struct {
+	PIDFile      string `json:"pid_file"`
+	PIDFileError string `json:"pid_file_error,omitempty"`
+	// PIDContent is the pid file's content when it holds no pid.
+	PIDContent string `json:"pid_content,omitempty"`
+	PID        int    `json:"pid,omitempty"`
+	// Stale is set when the pid has no process.
+	Stale bool `json:"stale,omitempty"`
+	// Devices are the device state files read, by ifindex.
+	Devices map[int]NMDevice `json:"devices,omitempty"`
+}
+
+// Running reports whether NetworkManager runs.
+func (n *NMFacts) Running() bool { return n.PID > 0 && !n.Stale }
+
+// NMDevice is one NetworkManager device state file.
+type NMDevice struct {
+	Path    string `json:"path"`
+	Managed string `json:"managed,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// APIFacts are the OpenStack API's answers an observation used.
+type APIFacts struct {
+	// Error is set when the server could not be read (not a lookup
+	// failure: those are errors of Server).
+	Error string `json:"error,omitempty"`
+	// Servers are the servers read, each with its ports.
+	Servers []ServerFacts `json:"servers,omitempty"`
+	// Networks are the ports' networks, by ID (nil entry: not read).
+	Networks map[string]*NetworkInfo `json:"networks,omitempty"`
+	// NetworkErrors say why a network could not be read, by ID.
+	NetworkErrors map[string]string `json:"network_errors,omitempty"`
+	// HostPorts are the VM ports bound to this node (NodeServers).
+	HostPorts []PortFacts `json:"host_ports,omitempty"`
+	// Policies are the ports' security policies (groups, rules, port
+	// security, allowed address pairs) by port ID; PolicyErrors say why
+	// one could not be read.
+	Policies     map[string]*firewall.Policy `json:"policies,omitempty"`
+	PolicyErrors map[string]string           `json:"policy_errors,omitempty"`
+}
+
+// FirewallObs is the compute node's firewall (iptables of both backends,
+// ebtables, ipsets) read before the probes and again after them, so a
+// drop counter the reachability probe moved names its rule.
+type FirewallObs struct {
+	Before      *firewall.Snapshot `json:"before,omitempty"`
+	BeforeError string             `json:"before_error,omitempty"`
+	After       *firewall.Snapshot `json:"after,omitempty"`
+	AfterError  string             `json:"after_error,omitempty"`
+}
+
+// ServerFacts is a Nova server as read.
+type ServerFacts struct {
+	ID           string       `json:"id"`
+	Name         string       `json:"name,omitempty"`
+	Status       string       `json:"status,omitempty"`
+	TaskState    string       `json:"task_state,omitempty"`
+	Host         string       `json:"host,omitempty"`
+	InstanceName string       `json:"instance_name,omitempty"`
+	Addresses    []string     `json:"addresses,omitempty"`
+	Ports        []PortFacts  `json:"ports"`
+	Fault        *ServerFault `json:"fault,omitempty"`
+}
+
+// ServerFault is the explanation of a server in ERROR (launch's
+// FaultError, as text).
+type ServerFault struct {
+	Code    int       `json:"code"`
+	Message string    `json:"message"`
+	Details string    `json:"details,omitempty"`
+	Created time.Time `json:"created,omitzero"`
+	// Compute and Agents are the host's services and agents, one line
+	// each; Explain is launch's explanation.
+	Compute []string `json:"compute,omitempty"`
+	Agents  []string `json:"agents,omitempty"`
+	Explain []string `json:"explain,omitempty"`
+}
+
+// PortFacts is a Neutron port as read.
+type PortFacts struct {
+	ID        string     `json:"id"`
+	DeviceID  string     `json:"device_id,omitempty"`
+	NetworkID string     `json:"network_id"`
+	MAC       hwaddr.MAC `json:"mac"`
+	FixedIPs  []FixedIP  `json:"fixed_ips,omitempty"`
+	Status    string     `json:"status"`
+	VIFType   string     `json:"vif_type"`
+	HostID    string     `json:"host_id"`
+}
+
+// FixedIP is one fixed IP of a port.
+type FixedIP struct {
+	Address  netip.Addr `json:"address"`
+	SubnetID string     `json:"subnet_id"`
+}
+
+// NetworkInfo is what Neutron said of a port's network.
+type NetworkInfo struct {
+	Type            string `json:"type,omitempty"`
+	PhysicalNetwork string `json:"physical_network,omitempty"`
+	SegmentationID  int    `json:"segmentation_id,omitempty"`
+}

@@ -1,0 +1,657 @@
+package trace
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/internal/netns"
+	"github.com/vifpath/vifpath/libvirtinspect"
+	"github.com/vifpath/vifpath/linuxbridge"
+)
+
+// bridgeSource is what the observation reads the bridges through
+// (*linuxbridge.Inspector).
+type bridgeSource interface {
+	Snapshot(ctx context.Context) (*linuxbridge.Snapshot, error)
+	Link(ctx context.Context, name string) (*linuxbridge.Link, error)
+}
+
+// libvirtSource is what the observation reads the domains through
+// (*libvirtinspect.Client).
+type libvirtSource interface {
+	Stats(ctx context.Context, req *libvirtinspect.StatsRequest) ([]libvirtinspect.DomainStats, error)
+	Details(ctx context.Context, ref string) (*libvirtinspect.Details, error)
+}
+
+// dhcpSource is what the observation reads the DHCP side through (the
+// dhcpns functions, see dhcpnsSource).
+type dhcpSource interface {
+	List(ctx context.Context) ([]dhcpns.NamespaceInfo, error)
+	CheckHealth(ctx context.Context, networkID string) (*dhcpns.Health, error)
+	SweepARP(ctx context.Context, namespace, ifname string, ips []netip.Addr, opts *dhcpns.ARPOptions) ([]dhcpns.ARPResult, error)
+}
+
+// dhcpnsSource is dhcpSource on the dhcpns package.
+type dhcpnsSource struct{ cfg *dhcpns.Config }
+
+func (d dhcpnsSource) List(ctx context.Context) ([]dhcpns.NamespaceInfo, error) {
+	return dhcpns.List(ctx, d.cfg)
+}
+
+func (d dhcpnsSource) CheckHealth(ctx context.Context, networkID string) (*dhcpns.Health, error) {
+	return dhcpns.CheckHealth(ctx, d.cfg, networkID, nil)
+}
+
+func (d dhcpnsSource) SweepARP(ctx context.Context, namespace, ifname string, ips []netip.Addr, opts *dhcpns.ARPOptions) ([]dhcpns.ARPResult, error) {
+	p, err := dhcpns.OpenARPProber(ctx, d.cfg, namespace, ifname)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the ARP prober: %w", err)
+	}
+	defer p.Close()
+	rs, err := p.SweepARP(ctx, ips, opts)
+	if err != nil {
+		return nil, fmt.Errorf("ARP probe failed: %w", err)
+	}
+	return rs, nil
+}
+
+// observer gathers one Observation.
+type observer struct {
+	c       Config
+	obs     *Observation
+	bridges bridgeSource
+	libvirt libvirtSource
+	dhcp    dhcpSource
+	fw      firewallSource
+	// nics are the NICs of a nic or server request (nil in node mode,
+	// where every NIC is observed).
+	nics []nicReq
+}
+
+func newObservation(c Config, role Role, req Request) *Observation {
+	node := c.NodeName
+	if node == "" || node == "-" {
+		node, _ = os.Hostname()
+	}
+	return &Observation{
+		Version: ObservationVersion, Node: node, Role: role, Request: req, Started: time.Now(),
+		Settings: Settings{NetNSDir: c.NetNSDir, StateDir: c.StateDir, ProcDir: c.ProcDir, NMRunDir: c.NMRunDir,
+			BridgeNetNS: c.BridgeNetNS, NoARP: c.NoARP, NoFirewall: c.NoFirewall, NoReach: c.NoReach, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
+			Libvirt:   c.Libvirt != nil,
+			HostNetNS: c.BridgeNetNS == "" || sameNetNS(c.BridgeNetNS, filepath.Join(c.ProcDir, "self/ns/net"))},
+	}
+}
+
+// observe runs the observation: the node's facts before any probe, the
+// NICs resolved on them, the ARP sweeps, then (after the counter
+// interval) the facts a probe can change.
+func (o *observer) observe(ctx context.Context) error {
+	c, obs := &o.c, o.obs
+	role := obs.Role
+	var in *linuxbridge.Inspector
+	if role.compute() {
+		o.loadAgent()
+		if o.bridges == nil {
+			var err error
+			in, err = linuxbridge.Open(ctx, &linuxbridge.Config{NetNSPath: c.BridgeNetNS, Logger: c.Logger})
+			if err != nil {
+				return fmt.Errorf("trace: inspect the bridges' namespace %q: %w", c.BridgeNetNS, err)
+			}
+			defer in.Close()
+			o.bridges = in
+		}
+		snap, err := o.bridges.Snapshot(ctx)
+		if err != nil {
+			return fmt.Errorf("trace: read bridges and FDB: %w", err)
+		}
+		obs.Bridges.Before, obs.Bridges.BeforeAt = snap, time.Now()
+		o.readFirewall(ctx, false)
+	}
+	// The domains are read while the DHCP side is: both wait on daemons
+	// (libvirtd's RPCs, /proc and the namespaces), and a NIC's network
+	// does not depend on its domain. The goroutine resolves on a copy of
+	// the observation taken now; obs.Libvirt is set once it is done.
+	var lv *LibvirtFacts
+	var wg sync.WaitGroup
+	if role.compute() && o.libvirt != nil {
+		base := *obs
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lv = o.observeDomains(ctx, &base)
+		}()
+	}
+	var dhcpErr error
+	if role.dhcp() {
+		dhcpErr = o.observeDHCP(ctx)
+	}
+	wg.Wait()
+	obs.Libvirt = lv
+	if dhcpErr != nil {
+		return dhcpErr
+	}
+	views := o.views()
+	if role.compute() {
+		o.observeLinks(ctx, views)
+	}
+	if role.dhcp() && !c.NoARP {
+		o.probe(ctx, views)
+		if !c.NoReach {
+			o.probeReach(ctx, views)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("trace: %w", err)
+	}
+	if role.compute() {
+		if d := c.CounterInterval - time.Since(obs.Bridges.BeforeAt); d > 0 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("trace: %w", ctx.Err())
+			case <-time.After(d):
+			}
+		}
+		if snap, err := o.bridges.Snapshot(ctx); err != nil {
+			obs.Bridges.AfterError = err.Error()
+		} else {
+			obs.Bridges.After = snap
+		}
+		obs.Bridges.AfterAt = time.Now()
+		o.readFirewall(ctx, true)
+		if o.libvirt != nil && obs.Libvirt.Error == "" {
+			o.resampleDomains(ctx)
+		}
+	}
+	o.observeHost()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("trace: %w", err)
+	}
+	obs.Duration = time.Since(obs.Started)
+	return nil
+}
+
+// views resolves the NICs to observe on what is observed so far.
+func (o *observer) views() []*view {
+	var vs []*view
+	if o.nics == nil {
+		ix := newIndex(o.obs)
+		for _, n := range nodeNICs(o.obs) {
+			vs = append(vs, resolveIx(o.obs, ix, n.target, n.hint))
+		}
+		return vs
+	}
+	for _, n := range o.nics {
+		vs = append(vs, resolve(o.obs, n.target, n.hint))
+	}
+	return vs
+}
+
+// loadAgent reads the linuxbridge agent's mappings: Config's maps, else
+// Config.AgentConfig.
+func (o *observer) loadAgent() {
+	c := &o.c
+	bf := &BridgeFacts{}
+	o.obs.Bridges = bf
+	switch {
+	case c.InterfaceMappings != nil:
+		bf.Agent = &linuxbridge.AgentMappings{Interfaces: c.InterfaceMappings, Bridges: c.BridgeMappings}
+	case c.AgentConfig == "-":
+		bf.AgentError = "Config.AgentConfig is \"-\" (read none)"
+	default:
+		m, err := linuxbridge.ReadAgentConfig(c.AgentConfig)
+		if err != nil {
+			bf.AgentError = err.Error()
+			c.Logger.Warn("trace: no linuxbridge agent mappings: the physical-port hop guesses the provider NIC", "err", err)
+		}
+		bf.Agent = m
+	}
+}
+
+// observeDomains takes the first counter sample of every domain and reads
+// the details of the domains the request needs (all in node mode).
+func (o *observer) observeDomains(ctx context.Context, base *Observation) *LibvirtFacts {
+	lv := &LibvirtFacts{Domains: []DomainFacts{}}
+	stats, err := o.libvirt.Stats(ctx, &libvirtinspect.StatsRequest{Groups: libvirtinspect.StatsState | libvirtinspect.StatsInterface})
+	if err != nil {
+		lv.Error = err.Error()
+		return lv
+	}
+	lv.StatsAt = time.Now()
+	byUUID := map[string]*libvirtinspect.DomainStats{}
+	for i := range stats {
+		byUUID[stats[i].Domain.UUID] = &stats[i]
+	}
+	have := map[string]bool{}
+	// add reads a domain's details; found is false when it does not exist.
+	add := func(ref string) (found bool) {
+		for _, d := range lv.Domains {
+			if d.Name == ref || strings.EqualFold(d.UUID, ref) {
+				return true
+			}
+		}
+		det, err := o.libvirt.Details(ctx, ref)
+		if err != nil {
+			if !libvirtinspect.IsNotFound(err) {
+				if lv.LookupErrors == nil {
+					lv.LookupErrors = map[string]string{}
+				}
+				lv.LookupErrors[ref] = err.Error()
+			}
+			return false
+		}
+		if have[det.UUID] {
+			return true
+		}
+		have[det.UUID] = true
+		lv.Domains = append(lv.Domains, domainFacts(det, byUUID[det.UUID]))
+		return true
+	}
+	if o.nics == nil {
+		// Every domain, 4 RPCs in flight (the client multiplexes them;
+		// libvirtd serves 5 at once per client by default,
+		// max_client_requests).
+		dets := make([]*libvirtinspect.Details, len(stats))
+		errs := make([]error, len(stats))
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 4)
+		for i := range stats {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				dets[i], errs[i] = o.libvirt.Details(ctx, stats[i].Domain.UUID)
+			}()
+		}
+		wg.Wait()
+		for i, det := range dets {
+			switch {
+			case errs[i] != nil && !libvirtinspect.IsNotFound(errs[i]):
+				if lv.LookupErrors == nil {
+					lv.LookupErrors = map[string]string{}
+				}
+				lv.LookupErrors[stats[i].Domain.UUID] = errs[i].Error()
+			case errs[i] == nil:
+				lv.Domains = append(lv.Domains, domainFacts(det, &stats[i]))
+			}
+		}
+		return lv
+	}
+	for _, n := range o.nics {
+		v := resolve(base, n.target, n.hint)
+		tap := v.id.Tap
+		if n.target.Domain != "" {
+			if !add(n.target.Domain) && v.id.ServerID != "" && v.id.ServerID != n.target.Domain {
+				add(v.id.ServerID)
+			}
+			continue
+		}
+		ref := ""
+		if tap != "" {
+			for _, s := range stats {
+				for _, is := range s.Interfaces {
+					if is.Name == tap {
+						ref = s.Domain.UUID
+					}
+				}
+			}
+		}
+		if ref != "" {
+			add(ref)
+			continue
+		}
+		// Not among the running domains' devices: look at each domain's
+		// XML (a stopped domain keeps a Nova tap name as its target).
+		var given hwaddr.MAC
+		if n.target.MAC != nil {
+			given = n.target.MAC
+		} else if n.hint != nil && n.hint.port != nil {
+			given = n.hint.port.MAC
+		}
+		for _, s := range stats {
+			if tap != "" && s.Domain.State == libvirtinspect.StateRunning && len(s.Interfaces) > 0 {
+				continue // its interfaces' devices are in the stats: not the tap
+			}
+			lv.Searched++
+			if !add(s.Domain.UUID) {
+				continue
+			}
+			d := lv.domainByRef(s.Domain.UUID)
+			if i := pickInterface(d, tap, given, v.tap); i != nil && (tap == "" || i.Target == tap) {
+				break
+			}
+		}
+	}
+	return lv
+}
+
+func domainFacts(det *libvirtinspect.Details, s *libvirtinspect.DomainStats) DomainFacts {
+	d := DomainFacts{Name: det.Name, UUID: det.UUID, ID: det.ID, Type: det.Type, State: det.State, Reason: det.Reason.String(), Interfaces: det.Interfaces}
+	if det.Nova != nil {
+		d.Nova = &NovaFacts{InstanceUUID: det.Nova.InstanceUUID, Name: det.Nova.Name}
+		for _, p := range det.Nova.Ports {
+			d.Nova.Ports = append(d.Nova.Ports, p.UUID)
+		}
+	}
+	if s != nil && len(s.Interfaces) > 0 {
+		d.Stats, d.Running = s.Interfaces, true
+	}
+	return d
+}
+
+// resampleDomains takes the second counter sample of the domains read.
+func (o *observer) resampleDomains(ctx context.Context) {
+	lv := o.obs.Libvirt
+	if len(lv.Domains) == 0 {
+		return
+	}
+	all, err := o.libvirt.Stats(ctx, &libvirtinspect.StatsRequest{Groups: libvirtinspect.StatsInterface, ActiveOnly: true})
+	lv.StatsAfterAt = time.Now()
+	if err != nil {
+		lv.StatsAfterError = err.Error()
+		return
+	}
+	for _, s := range all {
+		if d := lv.domainByRef(s.Domain.UUID); d != nil {
+			d.StatsAfter = s.Interfaces
+		}
+	}
+}
+
+// observeDHCP lists the qdhcp namespaces and reads the networks the
+// request needs (every one in node mode).
+func (o *observer) observeDHCP(ctx context.Context) error {
+	d := &DHCPFacts{Namespaces: []string{}}
+	o.obs.DHCP = d
+	nss, err := o.dhcp.List(ctx)
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("trace: %w", cerr)
+		}
+		d.ListError = err.Error()
+	}
+	for _, ns := range nss {
+		d.Namespaces = append(d.Namespaces, ns.NetworkID)
+	}
+	var want []string
+	switch {
+	case o.nics == nil && o.obs.Role == RoleNetwork:
+		// The NICs are the hosts files' rows: every network.
+		want = d.Namespaces
+	case o.nics == nil:
+		// The networks of the node's NICs (a qdhcp namespace no NIC here
+		// uses belongs to no trace).
+		for _, v := range o.views() {
+			if v.id.NetworkID != "" && !slices.Contains(want, v.id.NetworkID) {
+				want = append(want, v.id.NetworkID)
+			}
+		}
+	default:
+		var macs []hwaddr.MAC
+		for _, n := range o.nics {
+			v := resolve(o.obs, n.target, n.hint)
+			var given hwaddr.MAC
+			if n.target.MAC != nil {
+				given = n.target.MAC
+			} else if n.hint != nil && n.hint.port != nil && len(n.hint.port.MAC) == 6 {
+				given = n.hint.port.MAC
+			}
+			if v.id.WantNetwork == "" && v.bridge == nil && given != nil {
+				macs = append(macs, given)
+			}
+		}
+		if len(macs) > 0 {
+			d.HostsSearch = o.searchHosts(macs)
+		}
+		for _, n := range o.nics {
+			v := resolve(o.obs, n.target, n.hint)
+			if v.id.NetworkID != "" && !slices.Contains(want, v.id.NetworkID) {
+				want = append(want, v.id.NetworkID)
+			}
+		}
+	}
+	d.Networks = make([]NetworkFacts, len(want))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i, id := range want {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			d.Networks[i] = o.network(ctx, id)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("trace: %w", err)
+	}
+	return nil
+}
+
+// network reads one network's DHCP facts: dhcpns's network-wide checks,
+// the hosts and lease files.
+func (o *observer) network(ctx context.Context, id string) NetworkFacts {
+	n := NetworkFacts{NetworkID: id}
+	h, err := o.dhcp.CheckHealth(ctx, id)
+	if err != nil {
+		n.HealthError = err.Error()
+		return n
+	}
+	for _, c := range h.Checks {
+		if c.Name == dhcpns.CheckNamespace || c.Name == dhcpns.CheckDnsmasq || c.Name == dhcpns.CheckInterface {
+			n.Checks = append(n.Checks, c)
+		}
+	}
+	n.ServingInterface = h.ServingInterface
+	n.HostsPath = filepath.Join(o.c.StateDir, id, "host")
+	n.LeasesPath = filepath.Join(o.c.StateDir, id, "leases")
+	if h.Dnsmasq != nil {
+		n.DnsmasqPID = h.Dnsmasq.PIDFromFile
+		if conf := h.Dnsmasq.Config(); conf != nil {
+			if conf.HostsFile != "" {
+				n.HostsPath = conf.HostsFile
+			}
+			if conf.LeaseFile != "" {
+				n.LeasesPath = conf.LeaseFile
+			}
+		}
+	}
+	if b, err := os.ReadFile(n.HostsPath); err != nil {
+		n.HostsError = err.Error()
+	} else {
+		hosts, err := dhcpns.ParseHostsBytes(b)
+		if err != nil {
+			n.HostsNote = err.Error()
+		}
+		n.Hosts = hostRows(hosts)
+	}
+	ls, err := dhcpns.ReadLeaseFile(n.LeasesPath)
+	switch {
+	case ls == nil && errors.Is(err, fs.ErrNotExist):
+		n.LeasesMissing = true
+	case ls == nil:
+		n.LeasesError = err.Error()
+	default:
+		if err != nil {
+			n.LeasesNote = err.Error()
+		}
+		for _, l := range ls.Rows {
+			n.Leases = append(n.Leases, LeaseRow{MAC: hwaddr.MAC(l.MAC), IP: l.IP, Hostname: l.Hostname, ClientID: l.ClientID,
+				Expiry: l.Expiry, Origin: l.Origin.String(), Renewed: l.Origin == dhcpns.OriginRenewed, Line: l.Line})
+		}
+	}
+	return n
+}
+
+func hostRows(hosts []dhcpns.Host) []HostRow {
+	out := make([]HostRow, 0, len(hosts))
+	for _, h := range hosts {
+		out = append(out, HostRow{MAC: hwaddr.MAC(h.MAC), IP: h.IP, Hostname: h.Hostname, Line: h.Line})
+	}
+	return out
+}
+
+// searchHosts finds the networks of macs by the state directory's
+// <network>/host files (Neutron writes "mac,host-…,ip" rows), in
+// directory order.
+func (o *observer) searchHosts(macs []hwaddr.MAC) *HostsSearch {
+	s := &HostsSearch{}
+	ents, err := os.ReadDir(o.c.StateDir)
+	if err != nil {
+		o.c.Logger.Debug("trace: cannot read the DHCP state directory", "dir", o.c.StateDir, "err", err)
+		return s
+	}
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		path := filepath.Join(o.c.StateDir, e.Name(), "host")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		s.Files++
+		lower := bytes.ToLower(b)
+		if !slices.ContainsFunc(macs, func(m hwaddr.MAC) bool { return bytes.Contains(lower, []byte(m.String())) }) {
+			continue // most files: no need to parse them
+		}
+		hosts, err := dhcpns.ParseHostsBytes(b)
+		if err != nil {
+			continue
+		}
+		for _, m := range macs {
+			for _, h := range hosts {
+				if h.MAC != nil && hwaddr.MAC(h.MAC).Equal(m) {
+					s.Rows = append(s.Rows, HostsHit{NetworkID: e.Name(), Path: path, Line: h.Line, MAC: m, IP: h.IP})
+					break
+				}
+			}
+		}
+	}
+	return s
+}
+
+// probe sends one ARP sweep per qdhcp namespace for the addresses of the
+// NICs resolved there.
+func (o *observer) probe(ctx context.Context, views []*view) {
+	byNet := map[string][]netip.Addr{}
+	var order []string
+	for _, v := range views {
+		id, ip, ok := v.probeTarget()
+		if !ok {
+			continue
+		}
+		if _, seen := byNet[id]; !seen {
+			order = append(order, id)
+		}
+		if !slices.Contains(byNet[id], ip) {
+			byNet[id] = append(byNet[id], ip)
+		}
+	}
+	d := o.obs.DHCP
+	var wg sync.WaitGroup
+	for _, id := range order {
+		n := d.network(id)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ips := byNet[id]
+			rs, err := o.dhcp.SweepARP(ctx, dhcpns.NamespaceName(id), n.ServingInterface, ips, &dhcpns.ARPOptions{Timeout: o.c.ARPTimeout, Attempts: 3, Settle: o.c.ARPSettle})
+			for i, ip := range ips {
+				a := ARPFacts{IP: ip, From: n.ServingInterface}
+				if err != nil {
+					a.Error = err.Error()
+				} else {
+					for _, r := range rs[i].Replies {
+						a.Replies = append(a.Replies, ARPReply{MAC: hwaddr.MAC(r.MAC), RTT: r.RTT})
+					}
+				}
+				n.ARP = append(n.ARP, a)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// observeLinks looks up the interfaces the physical-port hops expect but
+// did not find on a bridge.
+func (o *observer) observeLinks(ctx context.Context, views []*view) {
+	need := map[string]bool{}
+	for _, v := range views {
+		if v.bridge == nil {
+			continue
+		}
+		v.needLinks = need
+		v.bridgeHops()
+		// A second pass for the parent of a missing VLAN interface.
+		o.lookupLinks(ctx, need)
+		v.bridgeHops()
+		v.needLinks = nil
+	}
+	o.lookupLinks(ctx, need)
+}
+
+func (o *observer) lookupLinks(ctx context.Context, need map[string]bool) {
+	bf := o.obs.Bridges
+	for name := range need {
+		if slices.ContainsFunc(bf.Links, func(l LinkFacts) bool { return l.Name == name }) {
+			continue
+		}
+		bf.Links = append(bf.Links, o.lookupLink(ctx, name))
+	}
+	slices.SortFunc(bf.Links, func(a, b LinkFacts) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// lookupLink reads one interface in the bridges' namespace.
+func (o *observer) lookupLink(ctx context.Context, name string) LinkFacts {
+	st := LinkFacts{Name: name}
+	l, err := o.bridges.Link(ctx, name)
+	switch {
+	case linuxbridge.IsNotFound(err):
+		st.Missing = true
+	case err != nil:
+		st.Error = err.Error()
+	default:
+		st.Index, st.Up, st.LowerUp, st.OperState = l.Index, l.Up, l.LowerUp, l.OperState.String()
+	}
+	return st
+}
+
+// observeHost reads bridge-nf-call-iptables in the bridges' namespace
+// (the value is per network namespace since Linux 5.3) and
+// NetworkManager's state.
+func (o *observer) observeHost() {
+	c, h := &o.c, &o.obs.Host
+	h.BrNFPath = filepath.Join(c.ProcDir, "sys/net/bridge/bridge-nf-call-iptables")
+	var b []byte
+	var err error
+	if c.BridgeNetNS == "" {
+		b, err = os.ReadFile(h.BrNFPath)
+	} else {
+		err = netns.Do(c.BridgeNetNS, func() error {
+			var e error
+			b, e = os.ReadFile(h.BrNFPath)
+			return e
+		})
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		h.BrNFMissing = true
+	case err != nil:
+		h.BrNFError = err.Error()
+	default:
+		h.BrNF = string(b)
+	}
+	h.NM = readNM(c.NMRunDir, c.ProcDir)
+}
