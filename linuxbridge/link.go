@@ -2,8 +2,11 @@ package linuxbridge
 
 // Link is one interface of a namespace, whatever its kind (Inspector.Link).
 type Link struct {
-	Name      string    `json:"name"`
-	Index     int       `json:"index"`
+	// Name and Index are the interface's name and ifindex.
+	Name  string `json:"name"`
+	Index int    `json:"index"`
+	// Up is the administrative state (IFF_UP), LowerUp the carrier
+	// (IFF_LOWER_UP), OperState the kernel's operational state.
 	Up        bool      `json:"up"`
 	LowerUp   bool      `json:"lower_up"`
 	OperState OperState `json:"oper_state"`

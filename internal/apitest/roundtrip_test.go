@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vifpath/vifpath/firewall"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
@@ -97,6 +99,35 @@ var results = map[string]any{
 	"libvirtinspect.StatsGroup":     libvirtinspect.StatsGroup(0),
 	"libvirtinspect.VCPUStat":       libvirtinspect.VCPUStat{},
 	"libvirtinspect.VCPUStats":      libvirtinspect.VCPUStats{},
+
+	"linuxbridge.Link": linuxbridge.Link{},
+
+	"firewall.RuleDelta":         firewall.RuleDelta{},
+	"firewall.Packet":            firewall.Packet{},
+	"firewall.Result":            firewall.Result{},
+	"firewall.EbResult":          firewall.EbResult{},
+	"firewall.Frame":             firewall.Frame{},
+	"firewall.Policy":            firewall.Policy{},
+	"firewall.AddressPair":       firewall.AddressPair{},
+	"firewall.SecurityGroup":     firewall.SecurityGroup{},
+	"firewall.SecurityGroupRule": firewall.SecurityGroupRule{},
+	"firewall.BackendSplit":      firewall.BackendSplit{},
+	"firewall.OtherBackend":      firewall.OtherBackend{},
+	"firewall.Port":              firewall.Port{},
+	"firewall.Snapshot":          firewall.Snapshot{},
+	"firewall.Table":             firewall.Table{},
+	"firewall.Chain":             firewall.Chain{},
+	"firewall.Rule":              firewall.Rule{},
+	"firewall.Match":             firewall.Match{},
+	"firewall.PortRange":         firewall.PortRange{},
+	"firewall.ICMPMatch":         firewall.ICMPMatch{},
+	"firewall.Set":               firewall.Set{},
+	"firewall.EbTable":           firewall.EbTable{},
+	"firewall.EbChain":           firewall.EbChain{},
+	"firewall.EbRule":            firewall.EbRule{},
+	"firewall.Direction":         firewall.Direction(""),
+	"firewall.Backend":           firewall.Backend(""),
+	"firewall.Family":            firewall.Family(""),
 }
 
 // notResults are exported types that are not results, each with why.
@@ -119,11 +150,9 @@ var notResults = map[string]string{
 
 	// owned elsewhere this session: trace is being rebuilt, launch moved
 	// onto gophercloud's typed packages; their owners add them here.
-	"trace.*":  "owned elsewhere this session",
-	"launch.*": "owned elsewhere this session",
-	// firewall arrived this session from another helper; its owner lists
-	// its results here.
-	"firewall.*": "owned elsewhere this session",
+	"trace.*":         "owned elsewhere this session",
+	"launch.*":        "owned elsewhere this session",
+	"firewall.Config": "configuration (paths of the pinned tools)",
 }
 
 // packages are the module's non-internal packages with an API (examples
