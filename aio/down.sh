@@ -110,6 +110,11 @@ if command -v ebtables >/dev/null; then
     if [ -n "$chains" ]; then log "removed $(echo "$chains" | wc -w) neutron chains from ebtables $t"; fi
   done
 fi
+# the ebtables wrapper up.sh installed (after the chains: their among rules
+# are deleted through it)
+if grep -qs vifpath-aio-ebtables-wrapper /usr/local/sbin/ebtables; then
+  rm -f /usr/local/sbin/ebtables && log "removed /usr/local/sbin/ebtables (aio's wrapper)"
+fi
 if command -v ipset >/dev/null; then
   for s in $(ipset list -n 2>/dev/null | grep -E '^NIPv[46]' || true); do ipset destroy "$s" 2>/dev/null || true; done
 fi

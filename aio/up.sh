@@ -312,6 +312,19 @@ phase_nova() {
 }
 
 # ---------------------------------------------------------------- neutron ---
+# install_ebtables_fix: aio/ebtables-among.sh as /usr/local/sbin/ebtables, the
+# first ebtables on sudo's secure_path, so the agent's privsep daemon runs it
+# (ebtables-nft cannot delete an among rule by its spec: without it the
+# linuxbridge agent loops after a restart and wires no new port).
+# Idempotent; refuses to replace an ebtables in /usr/local/sbin that is not ours.
+install_ebtables_fix() {
+  local dst=/usr/local/sbin/ebtables
+  if [ -e "$dst" ] && ! grep -q vifpath-aio-ebtables-wrapper "$dst"; then
+    die "$dst exists and is not aio's ebtables wrapper: move it away (aio needs its own there, see aio/ebtables-among.sh)"
+  fi
+  cmp -s "$AIO_DIR/ebtables-among.sh" "$dst" || { install -m 0755 "$AIO_DIR/ebtables-among.sh" "$dst"; log "installed $dst (aio/ebtables-among.sh)"; }
+}
+
 phase_neutron() {
   local N=/etc/neutron/neutron.conf M=/etc/neutron/plugins/ml2/ml2_conf.ini
   local L=/etc/neutron/plugins/ml2/linuxbridge_agent.ini D=/etc/neutron/dhcp_agent.ini MD=/etc/neutron/metadata_agent.ini
@@ -375,6 +388,7 @@ phase_neutron() {
   stamped neutron-db || { su -s /bin/sh -c "neutron-db-manage --config-file $N --config-file $M upgrade head" neutron; stamp neutron-db; }
   SVC_CONF="$N $M" svc_ensure neutron-server neutron /usr/bin/neutron-server --config-file $N --config-file $M --log-file "$AIO_LOGS/neutron-server.log"
   wait_for 120 "neutron-server on :9696" http_up http://$CTRL:9696/
+  install_ebtables_fix
   SVC_CONF="$N $M $L" svc_ensure neutron-linuxbridge-agent neutron /usr/bin/neutron-linuxbridge-agent --config-file $N --config-file $M --config-file $L --log-file "$AIO_LOGS/neutron-linuxbridge-agent.log"
   SVC_CONF="$N $D" svc_ensure neutron-dhcp-agent neutron /usr/bin/neutron-dhcp-agent --config-file $N --config-file $D --log-file "$AIO_LOGS/neutron-dhcp-agent.log"
   SVC_CONF="$N $MD" svc_ensure neutron-metadata-agent neutron /usr/bin/neutron-metadata-agent --config-file $N --config-file $MD --log-file "$AIO_LOGS/neutron-metadata-agent.log"

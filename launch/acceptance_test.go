@@ -392,6 +392,10 @@ func TestAcceptanceFlavorTooLargeFaultReachesCaller(t *testing.T) {
 	if fe.Host != "" || len(fe.Compute) == 0 {
 		t.Errorf("fault error host %q, compute %+v; want no host and the compute services listed", fe.Host, fe.Compute)
 	}
+	// Explained by placement: the host's DISK_GB cannot hold 64 TiB.
+	if ex := strings.Join(fe.Explain(), "; "); fe.Kind != launch.FaultNoValidHost || fe.Placement == nil || !strings.Contains(ex, "GiB disk") || !strings.Contains(ex, "DISK_GB: total") || !strings.Contains(ex, "disk_allocation_ratio") {
+		t.Errorf("kind %q, explain %q; want No valid host explained by the hosts' DISK_GB inventory", fe.Kind, ex)
+	}
 	// ERROR is noticed within one poll: the scheduler fails in seconds,
 	// so a handful of polls at most.
 	if fe.Polls < 1 || fe.Polls > 5 {

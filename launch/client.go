@@ -17,9 +17,14 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
 	"github.com/gophercloud/gophercloud/v2/openstack/config"
 	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/fwaas_v2/rules"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
 )
 
 // Config tunes a Client. A nil *Config means all defaults.
@@ -62,6 +67,11 @@ type Config struct {
 	// ComputeMicroversion is sent to Nova. Zero: "2.79" (Train and later;
 	// fault, instance_name and remote consoles need ≥ 2.6).
 	ComputeMicroversion string
+	// Placement is the placement service client New uses. Zero: New looks
+	// placement up in the catalog of the compute client's provider (Open
+	// always does); without one, the placement checks report placement
+	// unreachable.
+	Placement *gophercloud.ServiceClient
 }
 
 func (c *Config) withDefaults() Config {
@@ -100,7 +110,9 @@ type Client struct {
 	compute *gophercloud.ServiceClient
 	network *gophercloud.ServiceClient
 	image   *gophercloud.ServiceClient
-	project string
+	// placement is nil when the catalog has none.
+	placement *gophercloud.ServiceClient
+	project   string
 
 	mu      sync.Mutex
 	created []createdResource
@@ -203,6 +215,15 @@ func Open(ctx context.Context, cfg *Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("launch: finding Glance in the catalog of the %s: %w", source, err)
 	}
+	if cfg == nil || cfg.Placement == nil {
+		pc := c
+		pc.Placement, err = openstack.NewPlacementV1(provider, eo)
+		if err != nil {
+			log.LogAttrs(ctx, slog.LevelInfo, "no placement endpoint in the catalog", slog.String("source", source), slog.String("error", err.Error()))
+			pc.Placement = nil
+		}
+		cfg = &pc
+	}
 	return New(compute, network, image, cfg)
 }
 
@@ -210,7 +231,9 @@ func Open(ctx context.Context, cfg *Config) (*Client, error) {
 // for programs that already hold an authenticated gophercloud provider).
 // image may be nil when images are always given by ID. Requests go through
 // the clients' own HTTP client: the Config's HTTPClient is not used, and
-// requests are logged only if the caller's transport logs them.
+// requests are logged only if the caller's transport logs them. The
+// caller's clients are never changed: the Client works on copies (with
+// Config.ComputeMicroversion on its copy of compute).
 func New(compute, network, image *gophercloud.ServiceClient, cfg *Config) (*Client, error) {
 	if compute == nil || network == nil {
 		return nil, errors.New("launch: New needs a compute and a network service client")
@@ -220,8 +243,22 @@ func New(compute, network, image *gophercloud.ServiceClient, cfg *Config) (*Clie
 	if log == nil {
 		log = slog.New(discard{})
 	}
-	compute.Microversion = c.ComputeMicroversion
-	cl := &Client{cfg: c, log: log, compute: compute, network: network, image: image}
+	cc := *compute
+	cc.Microversion = c.ComputeMicroversion
+	nc := *network
+	cl := &Client{cfg: c, log: log, compute: &cc, network: &nc}
+	if image != nil {
+		ic := *image
+		cl.image = &ic
+	}
+	if c.Placement != nil {
+		pc := *c.Placement
+		cl.placement = &pc
+	} else if compute.ProviderClient != nil && compute.ProviderClient.EndpointLocator != nil {
+		if pc, err := openstack.NewPlacementV1(compute.ProviderClient, gophercloud.EndpointOpts{Region: c.Region}); err == nil {
+			cl.placement = pc
+		}
+	}
 	if ar := compute.ProviderClient.GetAuthResult(); ar != nil {
 		if cr, ok := ar.(tokens.CreateResult); ok {
 			if p, err := cr.ExtractProject(); err == nil && p != nil {
@@ -368,20 +405,22 @@ func (c *Client) Cleanup(ctx context.Context) error {
 		case "server":
 			err = c.DeleteServer(ctx, r.id)
 		case "subnet":
-			err = c.del(ctx, "delete subnet "+r.name, c.network, c.network.ServiceURL("subnets", r.id))
+			err = c.del(ctx, "delete subnet "+r.name, func(ctx context.Context) error { return subnets.Delete(ctx, c.network, r.id).ExtractErr() })
 		case "network":
-			err = c.del(ctx, "delete network "+r.name, c.network, c.network.ServiceURL("networks", r.id))
+			err = c.del(ctx, "delete network "+r.name, func(ctx context.Context) error { return networks.Delete(ctx, c.network, r.id).ExtractErr() })
 		case "rule":
-			err = c.del(ctx, "delete security group rule", c.network, c.network.ServiceURL("security-group-rules", r.id))
+			err = c.del(ctx, "delete security group rule", func(ctx context.Context) error { return rules.Delete(ctx, c.network, r.id).ExtractErr() })
 		case "keypair":
-			err = c.del(ctx, "delete keypair "+r.name, c.compute, c.compute.ServiceURL("os-keypairs", r.name))
+			err = c.del(ctx, "delete keypair "+r.name, func(ctx context.Context) error {
+				return keypairs.Delete(ctx, c.compute, r.name, keypairs.DeleteOpts{}).ExtractErr()
+			})
 			if err == nil && r.file != "" {
 				if rerr := os.Remove(r.file); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 					err = fmt.Errorf("launch: removing private key file: %w", rerr)
 				}
 			}
 		case "flavor":
-			err = c.del(ctx, "delete flavor "+r.name, c.compute, c.compute.ServiceURL("flavors", r.id))
+			err = c.del(ctx, "delete flavor "+r.name, func(ctx context.Context) error { return flavors.Delete(ctx, c.compute, r.id).ExtractErr() })
 		}
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			errs = append(errs, err)
@@ -396,17 +435,6 @@ func (c *Client) Cleanup(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (c *Client) del(ctx context.Context, op string, sc *gophercloud.ServiceClient, url string) error {
-	return c.call(ctx, op, false, func(ctx context.Context) error {
-		_, err := sc.Delete(ctx, url, &gophercloud.RequestOpts{OkCodes: []int{202, 204}})
-		return err
-	})
-}
-
-// get fetches url into out with the retry policy.
-func (c *Client) get(ctx context.Context, op string, sc *gophercloud.ServiceClient, url string, out any) error {
-	return c.call(ctx, op, false, func(ctx context.Context) error {
-		_, err := sc.Get(ctx, url, out, &gophercloud.RequestOpts{OkCodes: []int{200}})
-		return err
-	})
+func (c *Client) del(ctx context.Context, op string, fn func(context.Context) error) error {
+	return c.call(ctx, op, false, fn)
 }

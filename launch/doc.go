@@ -19,6 +19,16 @@
 // *FaultError carrying Nova's fault, the port bindings and the state of the
 // compute service and agents on the host.
 //
+// Preflight is the walkthrough's checks before a boot: nova-compute and
+// the Linux bridge agent up on each host, a live DHCP agent for the
+// network, and `nova-status upgrade check` through the APIs (placement
+// reachable, a resource provider for every compute host, its inventory
+// large enough for the flavor, the host in Nova's hypervisor list), each
+// failure a Problem with the command that fixes it. FaultError.Explain
+// tells "No valid host" (naming the placement check that failed) from a
+// VIF-plugging timeout (naming the Linux bridge agent and host that never
+// reported the port ACTIVE). PortAgents reads the agents one port needs.
+//
 // Server reads an existing server in any status (ACTIVE, SHUTOFF, BUILD,
 // ERROR with Nova's fault) by ID or unique name, with its ports; Ports
 // lists the Neutron ports of a device ID with their binding. Both only
@@ -33,7 +43,8 @@
 // # Privileges
 //
 // No local privilege. On the cloud: creating flavors and provider
-// networks, listing compute services and network agents, reading a
+// networks, listing compute services, network agents, hypervisors and
+// placement's resource providers, reading a
 // server's host and instance name, and forcing a host need the admin role;
 // the rest works with member.
 //

@@ -9,13 +9,23 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/external"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/mtu"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/provider"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/rules"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -44,24 +54,21 @@ type FlavorSpec struct {
 	ID string `json:"id,omitempty"`
 }
 
-type rawFlavor struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	VCPUs int    `json:"vcpus"`
-	RAM   int    `json:"ram"`
-	Disk  int    `json:"disk"`
+func flavorOf(f flavors.Flavor) Flavor {
+	return Flavor{ID: f.ID, Name: f.Name, VCPUs: f.VCPUs, RAMMiB: f.RAM, DiskGiB: f.Disk}
 }
 
-func (r rawFlavor) typed() Flavor {
-	return Flavor{ID: r.ID, Name: r.Name, VCPUs: r.VCPUs, RAMMiB: r.RAM, DiskGiB: r.Disk}
-}
-
-func (c *Client) listFlavors(ctx context.Context) ([]rawFlavor, error) {
-	var body struct {
-		Flavors []rawFlavor `json:"flavors"`
-	}
-	err := c.get(ctx, "list flavors", c.compute, c.compute.ServiceURL("flavors", "detail")+"?is_public=None", &body)
-	return body.Flavors, err
+func (c *Client) listFlavors(ctx context.Context) ([]flavors.Flavor, error) {
+	var out []flavors.Flavor
+	err := c.call(ctx, "list flavors", false, func(ctx context.Context) error {
+		pages, err := flavors.ListDetail(c.compute, flavors.ListOpts{AccessType: flavors.AllAccess}).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		out, err = flavors.ExtractFlavors(pages)
+		return err
+	})
+	return out, err
 }
 
 // FindFlavor finds a flavor by ID or exact name.
@@ -70,10 +77,10 @@ func (c *Client) FindFlavor(ctx context.Context, nameOrID string) (*Flavor, erro
 	if err != nil {
 		return nil, err
 	}
-	var hits []rawFlavor
+	var hits []flavors.Flavor
 	for _, f := range fl {
 		if f.ID == nameOrID {
-			t := f.typed()
+			t := flavorOf(f)
 			return &t, nil
 		}
 		if f.Name == nameOrID {
@@ -84,7 +91,7 @@ func (c *Client) FindFlavor(ctx context.Context, nameOrID string) (*Flavor, erro
 	case 0:
 		return nil, fmt.Errorf("launch: flavor %q: %w among %d flavors (create it with EnsureFlavor or `openstack flavor create`)", nameOrID, ErrNotFound, len(fl))
 	case 1:
-		t := hits[0].typed()
+		t := flavorOf(hits[0])
 		return &t, nil
 	}
 	ids := make([]string, 0, len(hits))
@@ -116,15 +123,10 @@ func (c *Client) EnsureFlavor(ctx context.Context, spec FlavorSpec) (*Flavor, er
 		return nil, err
 	}
 	disk := spec.DiskGiB
-	req := map[string]any{"flavor": map[string]any{"name": spec.Name, "vcpus": spec.VCPUs, "ram": spec.RAMMiB, "disk": disk}}
-	if spec.ID != "" {
-		req["flavor"].(map[string]any)["id"] = spec.ID
-	}
-	var body struct {
-		Flavor rawFlavor `json:"flavor"`
-	}
+	var created *flavors.Flavor
 	err = c.call(ctx, "create flavor "+spec.Name, false, func(ctx context.Context) error {
-		_, err := c.compute.Post(ctx, c.compute.ServiceURL("flavors"), req, &body, &gophercloud.RequestOpts{OkCodes: []int{200, 201}})
+		var err error
+		created, err = flavors.Create(ctx, c.compute, flavors.CreateOpts{Name: spec.Name, VCPUs: spec.VCPUs, RAM: spec.RAMMiB, Disk: &disk, ID: spec.ID}).Extract()
 		return err
 	})
 	if isStatus(err, 409) {
@@ -136,7 +138,7 @@ func (c *Client) EnsureFlavor(ctx context.Context, spec FlavorSpec) (*Flavor, er
 	if err != nil {
 		return nil, err
 	}
-	t := body.Flavor.typed()
+	t := flavorOf(*created)
 	t.Created = true
 	c.record(createdResource{kind: "flavor", id: t.ID, name: t.Name})
 	c.log.LogAttrs(ctx, slog.LevelInfo, "created flavor", slog.String("name", t.Name), slog.String("id", t.ID))
@@ -172,16 +174,14 @@ func (c *Client) EnsureKeypair(ctx context.Context, spec KeypairSpec) (*Keypair,
 	if spec.Name == "" {
 		return nil, errors.New("launch: keypair spec needs a name")
 	}
-	var got struct {
-		Keypair struct {
-			Name        string `json:"name"`
-			PublicKey   string `json:"public_key"`
-			Fingerprint string `json:"fingerprint"`
-		} `json:"keypair"`
-	}
-	err := c.get(ctx, "get keypair "+spec.Name, c.compute, c.compute.ServiceURL("os-keypairs", spec.Name), &got)
+	var got *keypairs.KeyPair
+	err := c.call(ctx, "get keypair "+spec.Name, false, func(ctx context.Context) error {
+		var err error
+		got, err = keypairs.Get(ctx, c.compute, spec.Name, keypairs.GetOpts{}).Extract()
+		return err
+	})
 	if err == nil {
-		k := got.Keypair
+		k := got
 		if spec.PublicKey != "" && !sameKey(k.PublicKey, spec.PublicKey) {
 			return nil, fmt.Errorf("%w: keypair %q exists with another public key (fingerprint %s): use another name or delete it", ErrMismatch, spec.Name, k.Fingerprint)
 		}
@@ -202,9 +202,9 @@ func (c *Client) EnsureKeypair(ctx context.Context, spec KeypairSpec) (*Keypair,
 		}
 		wrote = spec.PrivateKeyPath
 	}
-	req := map[string]any{"keypair": map[string]any{"name": spec.Name, "public_key": pub}}
 	err = c.call(ctx, "import keypair "+spec.Name, false, func(ctx context.Context) error {
-		_, err := c.compute.Post(ctx, c.compute.ServiceURL("os-keypairs"), req, &got, &gophercloud.RequestOpts{OkCodes: []int{200, 201}})
+		var err error
+		got, err = keypairs.Create(ctx, c.compute, keypairs.CreateOpts{Name: spec.Name, PublicKey: pub}).Extract()
 		return err
 	})
 	if err != nil {
@@ -216,7 +216,7 @@ func (c *Client) EnsureKeypair(ctx context.Context, spec KeypairSpec) (*Keypair,
 		}
 		return nil, err
 	}
-	k := &Keypair{Name: got.Keypair.Name, PublicKey: got.Keypair.PublicKey, Fingerprint: got.Keypair.Fingerprint, PrivateKeyPath: wrote, Created: true}
+	k := &Keypair{Name: got.Name, PublicKey: got.PublicKey, Fingerprint: got.Fingerprint, PrivateKeyPath: wrote, Created: true}
 	c.record(createdResource{kind: "keypair", id: k.Name, name: k.Name, file: wrote})
 	c.log.LogAttrs(ctx, slog.LevelInfo, "created keypair", slog.String("name", k.Name), slog.String("fingerprint", k.Fingerprint), slog.String("private_key_path", wrote))
 	return k, nil
@@ -309,34 +309,15 @@ func (r Rule) norm() Rule {
 	return r
 }
 
-type rawRule struct {
-	ID             string  `json:"id"`
-	GroupID        string  `json:"security_group_id"`
-	Direction      string  `json:"direction"`
-	EtherType      string  `json:"ethertype"`
-	Protocol       *string `json:"protocol"`
-	PortMin        *int    `json:"port_range_min"`
-	PortMax        *int    `json:"port_range_max"`
-	RemoteIPPrefix *string `json:"remote_ip_prefix"`
-	RemoteGroupID  *string `json:"remote_group_id"`
-}
-
-func (r rawRule) typed() (Rule, bool) {
-	if r.RemoteGroupID != nil {
+// ruleOf turns a Neutron rule into a Rule; rules with a remote group are
+// not comparable to ours (false).
+func ruleOf(r rules.SecGroupRule) (Rule, bool) {
+	if r.RemoteGroupID != "" {
 		return Rule{}, false
 	}
-	t := Rule{ID: r.ID, Direction: r.Direction, EtherType: r.EtherType}
-	if r.Protocol != nil {
-		t.Protocol = *r.Protocol
-	}
-	if r.PortMin != nil {
-		t.PortMin = *r.PortMin
-	}
-	if r.PortMax != nil {
-		t.PortMax = *r.PortMax
-	}
-	if r.RemoteIPPrefix != nil {
-		t.Remote, _ = netip.ParsePrefix(*r.RemoteIPPrefix)
+	t := Rule{ID: r.ID, Direction: r.Direction, EtherType: r.EtherType, Protocol: r.Protocol, PortMin: r.PortRangeMin, PortMax: r.PortRangeMax}
+	if r.RemoteIPPrefix != "" {
+		t.Remote, _ = netip.ParsePrefix(r.RemoteIPPrefix)
 	}
 	return t.norm(), true
 }
@@ -356,28 +337,28 @@ type SecurityGroup struct {
 // FindSecurityGroup finds a group by ID, or by exact name in the client's
 // project (all projects when the project is unknown).
 func (c *Client) FindSecurityGroup(ctx context.Context, nameOrID string) (*SecurityGroup, error) {
-	q := url.Values{}
+	opts := groups.ListOpts{}
 	if isUUID(nameOrID) {
-		q.Set("id", nameOrID)
+		opts.ID = nameOrID
 	} else {
-		q.Set("name", nameOrID)
-		if c.project != "" {
-			q.Set("project_id", c.project)
+		opts.Name, opts.ProjectID = nameOrID, c.project
+	}
+	var list []groups.SecGroup
+	err := c.call(ctx, "find security group "+nameOrID, false, func(ctx context.Context) error {
+		pages, err := groups.List(c.network, opts).AllPages(ctx)
+		if err != nil {
+			return err
 		}
-	}
-	q.Set("fields", "id")
-	q.Add("fields", "name")
-	q.Add("fields", "project_id")
-	var body struct {
-		Groups []SecurityGroup `json:"security_groups"`
-	}
-	if err := c.get(ctx, "find security group "+nameOrID, c.network, c.network.ServiceURL("security-groups")+"?"+q.Encode(), &body); err != nil {
+		list, err = groups.ExtractGroups(pages)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	var hits []SecurityGroup
-	for _, g := range body.Groups {
+	for _, g := range list {
 		if g.ID == nameOrID || g.Name == nameOrID {
-			hits = append(hits, g)
+			hits = append(hits, SecurityGroup{ID: g.ID, Name: g.Name, ProjectID: g.ProjectID})
 		}
 	}
 	switch len(hits) {
@@ -397,26 +378,32 @@ func (c *Client) FindSecurityGroup(ctx context.Context, nameOrID string) (*Secur
 // rules already present (or created concurrently: Neutron's 409
 // SecurityGroupRuleExists) count as success. It returns the rules with
 // their IDs and whether this call created them.
-func (c *Client) EnsureSecurityGroupRules(ctx context.Context, group string, rules []Rule) ([]Rule, error) {
+func (c *Client) EnsureSecurityGroupRules(ctx context.Context, group string, wanted []Rule) ([]Rule, error) {
 	g, err := c.FindSecurityGroup(ctx, group)
 	if err != nil {
 		return nil, err
 	}
-	var body struct {
-		Rules []rawRule `json:"security_group_rules"`
-	}
-	if err := c.get(ctx, "list rules of security group "+g.Name, c.network, c.network.ServiceURL("security-group-rules")+"?security_group_id="+url.QueryEscape(g.ID), &body); err != nil {
+	var list []rules.SecGroupRule
+	err = c.call(ctx, "list rules of security group "+g.Name, false, func(ctx context.Context) error {
+		pages, err := rules.List(c.network, rules.ListOpts{SecGroupID: g.ID}).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		list, err = rules.ExtractRules(pages)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	var existing []Rule
-	for _, r := range body.Rules {
-		if t, ok := r.typed(); ok {
+	for _, r := range list {
+		if t, ok := ruleOf(r); ok {
 			existing = append(existing, t)
 		}
 	}
-	out := make([]Rule, 0, len(rules))
+	out := make([]Rule, 0, len(wanted))
 next:
-	for _, want := range rules {
+	for _, want := range wanted {
 		want = want.norm()
 		for _, ex := range existing {
 			if ex.same(want) {
@@ -425,18 +412,14 @@ next:
 				continue next
 			}
 		}
-		req := map[string]any{"security_group_id": g.ID, "direction": want.Direction, "ethertype": want.EtherType, "remote_ip_prefix": want.Remote.String()}
-		if want.Protocol != "" {
-			req["protocol"] = want.Protocol
-		}
+		opts := rules.CreateOpts{SecGroupID: g.ID, Direction: rules.RuleDirection(want.Direction), EtherType: rules.RuleEtherType(want.EtherType), RemoteIPPrefix: want.Remote.String(), Protocol: rules.RuleProtocol(want.Protocol)}
 		if want.PortMin != 0 {
-			req["port_range_min"], req["port_range_max"] = want.PortMin, want.PortMax
+			opts.PortRangeMin, opts.PortRangeMax = want.PortMin, want.PortMax
 		}
-		var created struct {
-			Rule rawRule `json:"security_group_rule"`
-		}
+		var created *rules.SecGroupRule
 		err := c.call(ctx, fmt.Sprintf("create %s %s rule in security group %s", want.Direction, orAny(want.Protocol), g.Name), false, func(ctx context.Context) error {
-			_, err := c.network.Post(ctx, c.network.ServiceURL("security-group-rules"), map[string]any{"security_group_rule": req}, &created, &gophercloud.RequestOpts{OkCodes: []int{201}})
+			var err error
+			created, err = rules.Create(ctx, c.network, opts).Extract()
 			return err
 		})
 		if isStatus(err, 409) {
@@ -447,7 +430,7 @@ next:
 		if err != nil {
 			return out, err
 		}
-		want.ID, want.Created = created.Rule.ID, true
+		want.ID, want.Created = created.ID, true
 		c.record(createdResource{kind: "rule", id: want.ID, name: g.Name + "/" + orAny(want.Protocol)})
 		c.log.LogAttrs(ctx, slog.LevelInfo, "created security group rule", slog.String("group", g.Name), slog.String("protocol", want.Protocol), slog.String("id", want.ID))
 		out = append(out, want)
@@ -474,19 +457,8 @@ type Image struct {
 	Created         time.Time `json:"created"`
 }
 
-type rawImage struct {
-	ID              string `json:"id"`
-	Name            string `json:"name"`
-	Status          string `json:"status"`
-	DiskFormat      string `json:"disk_format"`
-	ContainerFormat string `json:"container_format"`
-	Size            int64  `json:"size"`
-	Visibility      string `json:"visibility"`
-	CreatedAt       string `json:"created_at"`
-}
-
-func (r rawImage) typed() Image {
-	return Image{ID: r.ID, Name: r.Name, Status: r.Status, DiskFormat: r.DiskFormat, ContainerFormat: r.ContainerFormat, SizeBytes: r.Size, Visibility: r.Visibility, Created: parseTime(r.CreatedAt)}
+func imageOf(r images.Image) Image {
+	return Image{ID: r.ID, Name: r.Name, Status: string(r.Status), DiskFormat: r.DiskFormat, ContainerFormat: r.ContainerFormat, SizeBytes: r.SizeBytes, Visibility: string(r.Visibility), Created: r.CreatedAt.UTC()}
 }
 
 // FindImage finds an image by ID or exact name. A name shared by several
@@ -500,24 +472,34 @@ func (c *Client) FindImage(ctx context.Context, nameOrID string) (*Image, error)
 		return nil, fmt.Errorf("launch: image %q: no image service client: give an image ID", nameOrID)
 	}
 	if isUUID(nameOrID) {
-		var r rawImage
-		err := c.get(ctx, "get image "+nameOrID, c.image, c.image.ServiceURL("images", nameOrID), &r)
+		var r *images.Image
+		err := c.call(ctx, "get image "+nameOrID, false, func(ctx context.Context) error {
+			var err error
+			r, err = images.Get(ctx, c.image, nameOrID).Extract()
+			return err
+		})
 		if err == nil {
-			t := r.typed()
+			t := imageOf(*r)
 			return &t, nil
 		}
 		if !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
 	}
-	var body struct {
-		Images []rawImage `json:"images"`
-	}
-	if err := c.get(ctx, "find image "+nameOrID, c.image, c.image.ServiceURL("images")+"?name="+url.QueryEscape(nameOrID), &body); err != nil {
+	var list []images.Image
+	err := c.call(ctx, "find image "+nameOrID, false, func(ctx context.Context) error {
+		pages, err := images.List(c.image, images.ListOpts{Name: nameOrID}).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		list, err = images.ExtractImages(pages)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	var hits []rawImage
-	for _, im := range body.Images {
+	var hits []images.Image
+	for _, im := range list {
 		if im.Name == nameOrID {
 			hits = append(hits, im)
 		}
@@ -526,12 +508,12 @@ func (c *Client) FindImage(ctx context.Context, nameOrID string) (*Image, error)
 	case 0:
 		return nil, fmt.Errorf("launch: image %q: %w (upload it with `openstack image create`, or check its visibility)", nameOrID, ErrNotFound)
 	case 1:
-		t := hits[0].typed()
+		t := imageOf(hits[0])
 		return &t, nil
 	}
 	var cands []string
 	for _, h := range hits {
-		cands = append(cands, fmt.Sprintf("%s (%s, %s, created %s)", h.ID, h.Status, h.DiskFormat, h.CreatedAt))
+		cands = append(cands, fmt.Sprintf("%s (%s, %s, created %s)", h.ID, h.Status, h.DiskFormat, h.CreatedAt.UTC().Format(time.RFC3339)))
 	}
 	return nil, fmt.Errorf("%w: image %q matches %d images: %s (give an ID)", ErrAmbiguous, nameOrID, len(hits), strings.Join(cands, ", "))
 }
@@ -575,43 +557,60 @@ type Network struct {
 	Created         bool        `json:"created"`
 }
 
-type rawNetwork struct {
-	ID       string   `json:"id"`
-	Name     string   `json:"name"`
-	Status   string   `json:"status"`
-	Type     string   `json:"provider:network_type"`
-	Physnet  *string  `json:"provider:physical_network"`
-	SegID    *int     `json:"provider:segmentation_id"`
-	Shared   bool     `json:"shared"`
-	External bool     `json:"router:external"`
-	MTU      int      `json:"mtu"`
-	Subnets  []string `json:"subnets"`
+// networkExt is a Neutron network with the provider, external and MTU
+// extensions.
+type networkExt struct {
+	networks.Network
+	provider.NetworkProviderExt
+	external.NetworkExternalExt
+	mtu.NetworkMTUExt
 }
 
-func (r rawNetwork) typed() Network {
-	n := Network{ID: r.ID, Name: r.Name, Status: r.Status, Type: NetworkType(r.Type), Shared: r.Shared, External: r.External, MTU: r.MTU, Subnets: r.Subnets}
-	if r.Physnet != nil {
-		n.PhysicalNetwork = *r.Physnet
-	}
-	if r.SegID != nil {
-		n.SegmentationID = *r.SegID
-	}
+func networkOf(r networkExt) Network {
+	n := Network{ID: r.ID, Name: r.Name, Status: r.Status, Type: NetworkType(r.NetworkType), PhysicalNetwork: r.PhysicalNetwork, Shared: r.Shared, External: r.External, MTU: r.MTU, Subnets: r.Subnets}
+	n.SegmentationID, _ = strconv.Atoi(r.SegmentationID)
 	return n
 }
 
-func (c *Client) findNetwork(ctx context.Context, nameOrID string) (*Network, error) {
-	key := "name"
-	if isUUID(nameOrID) {
-		key = "id"
-	}
-	var body struct {
-		Networks []rawNetwork `json:"networks"`
-	}
-	if err := c.get(ctx, "find network "+nameOrID, c.network, c.network.ServiceURL("networks")+"?"+key+"="+url.QueryEscape(nameOrID), &body); err != nil {
+// networkCreate adds the provider attributes to networks.CreateOpts (the
+// provider package only builds multi-segment requests).
+type networkCreate struct {
+	networks.CreateOptsBuilder
+	spec NetworkSpec
+}
+
+func (o networkCreate) ToNetworkCreateMap() (map[string]any, error) {
+	m, err := o.CreateOptsBuilder.ToNetworkCreateMap()
+	if err != nil {
 		return nil, err
 	}
-	var hits []rawNetwork
-	for _, n := range body.Networks {
+	n := m["network"].(map[string]any)
+	n["provider:network_type"], n["provider:physical_network"] = string(o.spec.Type), o.spec.PhysicalNetwork
+	if o.spec.Type == NetworkVLAN && o.spec.SegmentationID != 0 {
+		n["provider:segmentation_id"] = o.spec.SegmentationID
+	}
+	return m, nil
+}
+
+func (c *Client) findNetwork(ctx context.Context, nameOrID string) (*Network, error) {
+	opts := networks.ListOpts{Name: nameOrID}
+	if isUUID(nameOrID) {
+		opts = networks.ListOpts{ID: nameOrID}
+	}
+	var list []networkExt
+	err := c.call(ctx, "find network "+nameOrID, false, func(ctx context.Context) error {
+		pages, err := networks.List(c.network, opts).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		list = nil
+		return networks.ExtractNetworksInto(pages, &list)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var hits []networkExt
+	for _, n := range list {
 		if n.ID == nameOrID || n.Name == nameOrID {
 			hits = append(hits, n)
 		}
@@ -620,7 +619,7 @@ func (c *Client) findNetwork(ctx context.Context, nameOrID string) (*Network, er
 	case 0:
 		return nil, fmt.Errorf("launch: network %q: %w (create it with EnsureNetwork)", nameOrID, ErrNotFound)
 	case 1:
-		t := hits[0].typed()
+		t := networkOf(hits[0])
 		return &t, nil
 	}
 	var ids []string
@@ -654,21 +653,16 @@ func (c *Client) EnsureNetwork(ctx context.Context, spec NetworkSpec) (*Network,
 	if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	req := map[string]any{"name": spec.Name, "shared": spec.Shared, "router:external": spec.External, "provider:network_type": string(spec.Type), "provider:physical_network": spec.PhysicalNetwork, "admin_state_up": true}
-	if spec.Type == NetworkVLAN && spec.SegmentationID != 0 {
-		req["provider:segmentation_id"] = spec.SegmentationID
-	}
-	var body struct {
-		Network rawNetwork `json:"network"`
-	}
+	up := true
+	opts := networkCreate{CreateOptsBuilder: external.CreateOptsExt{CreateOptsBuilder: networks.CreateOpts{Name: spec.Name, Shared: &spec.Shared, AdminStateUp: &up}, External: &spec.External}, spec: spec}
+	var created networkExt
 	err = c.call(ctx, "create network "+spec.Name, false, func(ctx context.Context) error {
-		_, err := c.network.Post(ctx, c.network.ServiceURL("networks"), map[string]any{"network": req}, &body, &gophercloud.RequestOpts{OkCodes: []int{201}})
-		return err
+		return networks.Create(ctx, c.network, opts).ExtractIntoStructPtr(&created, "network")
 	})
 	if err != nil {
 		return nil, err
 	}
-	t := body.Network.typed()
+	t := networkOf(created)
 	t.Created = true
 	c.record(createdResource{kind: "network", id: t.ID, name: t.Name})
 	c.log.LogAttrs(ctx, slog.LevelInfo, "created network", slog.String("name", t.Name), slog.String("id", t.ID))
@@ -707,31 +701,15 @@ type Subnet struct {
 	Created   bool         `json:"created"`
 }
 
-type rawSubnet struct {
-	ID        string  `json:"id"`
-	Name      string  `json:"name"`
-	NetworkID string  `json:"network_id"`
-	CIDR      string  `json:"cidr"`
-	Gateway   *string `json:"gateway_ip"`
-	Pools     []struct {
-		Start string `json:"start"`
-		End   string `json:"end"`
-	} `json:"allocation_pools"`
-	DNS  []string `json:"dns_nameservers"`
-	DHCP bool     `json:"enable_dhcp"`
-}
-
-func (r rawSubnet) typed() Subnet {
-	s := Subnet{ID: r.ID, Name: r.Name, NetworkID: r.NetworkID, DHCP: r.DHCP, DNS: []netip.Addr{}}
+func subnetOf(r subnets.Subnet) Subnet {
+	s := Subnet{ID: r.ID, Name: r.Name, NetworkID: r.NetworkID, DHCP: r.EnableDHCP, DNS: []netip.Addr{}}
 	s.CIDR, _ = netip.ParsePrefix(r.CIDR)
-	if r.Gateway != nil {
-		s.Gateway, _ = netip.ParseAddr(*r.Gateway)
+	s.Gateway, _ = netip.ParseAddr(r.GatewayIP)
+	if len(r.AllocationPools) > 0 {
+		s.PoolStart, _ = netip.ParseAddr(r.AllocationPools[0].Start)
+		s.PoolEnd, _ = netip.ParseAddr(r.AllocationPools[0].End)
 	}
-	if len(r.Pools) > 0 {
-		s.PoolStart, _ = netip.ParseAddr(r.Pools[0].Start)
-		s.PoolEnd, _ = netip.ParseAddr(r.Pools[0].End)
-	}
-	for _, d := range r.DNS {
+	for _, d := range r.DNSNameservers {
 		if a, err := netip.ParseAddr(d); err == nil {
 			s.DNS = append(s.DNS, a)
 		}
@@ -750,15 +728,20 @@ func (c *Client) EnsureSubnet(ctx context.Context, spec SubnetSpec) (*Subnet, er
 	if err != nil {
 		return nil, err
 	}
-	var body struct {
-		Subnets []rawSubnet `json:"subnets"`
-	}
-	q := url.Values{"name": {spec.Name}, "network_id": {nw.ID}}
-	if err := c.get(ctx, "find subnet "+spec.Name, c.network, c.network.ServiceURL("subnets")+"?"+q.Encode(), &body); err != nil {
+	var list []subnets.Subnet
+	err = c.call(ctx, "find subnet "+spec.Name, false, func(ctx context.Context) error {
+		pages, err := subnets.List(c.network, subnets.ListOpts{Name: spec.Name, NetworkID: nw.ID}).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		list, err = subnets.ExtractSubnets(pages)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	var hits []rawSubnet
-	for _, s := range body.Subnets {
+	var hits []subnets.Subnet
+	for _, s := range list {
 		if s.Name == spec.Name && s.NetworkID == nw.ID {
 			hits = append(hits, s)
 		}
@@ -771,7 +754,7 @@ func (c *Client) EnsureSubnet(ctx context.Context, spec SubnetSpec) (*Subnet, er
 		return nil, fmt.Errorf("%w: subnet %q on network %s matches %d subnets: %s", ErrAmbiguous, spec.Name, nw.Name, len(hits), strings.Join(ids, ", "))
 	}
 	if len(hits) == 1 {
-		s := hits[0].typed()
+		s := subnetOf(hits[0])
 		bad := s.CIDR.Masked() != spec.CIDR.Masked() || s.DHCP == spec.DisableDHCP ||
 			(spec.Gateway.IsValid() && s.Gateway != spec.Gateway) ||
 			(spec.PoolStart.IsValid() && (s.PoolStart != spec.PoolStart || s.PoolEnd != spec.PoolEnd))
@@ -781,31 +764,28 @@ func (c *Client) EnsureSubnet(ctx context.Context, spec SubnetSpec) (*Subnet, er
 		c.log.LogAttrs(ctx, slog.LevelInfo, "found subnet", slog.String("name", s.Name), slog.String("id", s.ID))
 		return &s, nil
 	}
-	req := map[string]any{"name": spec.Name, "network_id": nw.ID, "ip_version": 4, "cidr": spec.CIDR.Masked().String(), "enable_dhcp": !spec.DisableDHCP}
+	dhcp := !spec.DisableDHCP
+	opts := subnets.CreateOpts{Name: spec.Name, NetworkID: nw.ID, IPVersion: gophercloud.IPv4, CIDR: spec.CIDR.Masked().String(), EnableDHCP: &dhcp}
 	if spec.Gateway.IsValid() {
-		req["gateway_ip"] = spec.Gateway.String()
+		gw := spec.Gateway.String()
+		opts.GatewayIP = &gw
 	}
 	if spec.PoolStart.IsValid() && spec.PoolEnd.IsValid() {
-		req["allocation_pools"] = []map[string]string{{"start": spec.PoolStart.String(), "end": spec.PoolEnd.String()}}
+		opts.AllocationPools = []subnets.AllocationPool{{Start: spec.PoolStart.String(), End: spec.PoolEnd.String()}}
 	}
-	if len(spec.DNS) > 0 {
-		var d []string
-		for _, a := range spec.DNS {
-			d = append(d, a.String())
-		}
-		req["dns_nameservers"] = d
+	for _, a := range spec.DNS {
+		opts.DNSNameservers = append(opts.DNSNameservers, a.String())
 	}
-	var created struct {
-		Subnet rawSubnet `json:"subnet"`
-	}
+	var created *subnets.Subnet
 	err = c.call(ctx, "create subnet "+spec.Name, false, func(ctx context.Context) error {
-		_, err := c.network.Post(ctx, c.network.ServiceURL("subnets"), map[string]any{"subnet": req}, &created, &gophercloud.RequestOpts{OkCodes: []int{201}})
+		var err error
+		created, err = subnets.Create(ctx, c.network, opts).Extract()
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	s := created.Subnet.typed()
+	s := subnetOf(*created)
 	s.Created = true
 	c.record(createdResource{kind: "subnet", id: s.ID, name: s.Name})
 	c.log.LogAttrs(ctx, slog.LevelInfo, "created subnet", slog.String("name", s.Name), slog.String("id", s.ID), slog.String("cidr", s.CIDR.String()))

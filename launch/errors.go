@@ -110,59 +110,6 @@ type Fault struct {
 	Created time.Time `json:"created"`
 }
 
-// FaultError is returned when a server goes to ERROR: Nova's fault and
-// what else explains it, read right after the ERROR was seen.
-type FaultError struct {
-	ServerID   string `json:"server_id"`
-	ServerName string `json:"server_name"`
-	Fault      Fault  `json:"fault"`
-	// Host is where Nova placed the server ("" if it was never scheduled).
-	Host string `json:"host,omitempty"`
-	// Ports are the server's Neutron ports with their bindings.
-	Ports []Port `json:"ports"`
-	// Compute lists nova-compute services (on Host, or all when Host is "").
-	Compute []ComputeService `json:"compute"`
-	// Agents lists Neutron agents on the same hosts.
-	Agents []NetworkAgent `json:"agents"`
-	// Polls is how many status polls the wait made.
-	Polls int `json:"polls"`
-}
-
-func (e *FaultError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "launch: server %q (%s) went to ERROR: nova fault %d: %s", e.ServerName, e.ServerID, e.Fault.Code, strings.TrimSpace(e.Fault.Message))
-	if ex := e.Explain(); len(ex) > 0 {
-		b.WriteString("; " + strings.Join(ex, "; "))
-	}
-	return b.String()
-}
-
-// Explain lists what, besides the fault, points at the cause.
-func (e *FaultError) Explain() []string {
-	var out []string
-	for _, p := range e.Ports {
-		if p.VIFType == "binding_failed" {
-			out = append(out, fmt.Sprintf("port %s binding failed (binding:vif_type=binding_failed, binding:host_id=%q): no mechanism driver/agent could bind it on that host", p.ID, p.HostID))
-		}
-	}
-	for _, s := range e.Compute {
-		if s.State == StateDown {
-			out = append(out, fmt.Sprintf("nova-compute on %s is down (last update %s)", s.Host, s.Updated.Format(time.RFC3339)))
-		} else if !s.Enabled {
-			out = append(out, fmt.Sprintf("nova-compute on %s is disabled", s.Host))
-		}
-	}
-	for _, a := range e.Agents {
-		if !a.Alive {
-			out = append(out, fmt.Sprintf("%s on %s is not alive (last heartbeat %s)", a.Type, a.Host, a.Heartbeat.Format(time.RFC3339)))
-		}
-	}
-	if len(e.Ports) == 0 && e.Host == "" {
-		out = append(out, "the server was never scheduled to a host (no port bound): compare the flavor with the hosts' free RAM, disk and vCPUs")
-	}
-	return out
-}
-
 // Is matches ErrServerError.
 func (e *FaultError) Is(target error) bool { return target == ErrServerError }
 

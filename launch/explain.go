@@ -4,53 +4,27 @@ import (
 	"context"
 	"errors"
 	"net/url"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 )
 
 // ExplainServer builds the FaultError of srv, a server already read (by
-// Server) that is in ERROR: Nova's fault, srv's ports, and the nova-compute
+// Server) that is in ERROR: Nova's fault, srv's ports, the nova-compute
 // services and network agents of the hosts involved (the server's and its
-// ports' binding hosts). Lookups that fail are left out: the fault itself
-// is always in the result. It is the explanation Launch returns when a
-// server goes to ERROR, for a caller that found the server in that state.
-// Only GET requests.
+// ports' binding hosts; all when it names none) and, for "No valid host",
+// the placement check for its flavor. Lookups that fail are left out: the
+// fault itself is always in the result. It is the explanation Launch
+// returns when a server goes to ERROR, for a caller that found the server
+// in that state. Only GET requests.
 func (c *Client) ExplainServer(ctx context.Context, srv *Server) *FaultError {
-	fe := &FaultError{ServerID: srv.ID, ServerName: srv.Name, Host: srv.Host, Ports: srv.Ports}
+	fe := &FaultError{ServerID: srv.ID, ServerName: srv.Name, Host: srv.Host, Flavor: srv.Flavor}
 	if srv.Fault != nil {
 		fe.Fault = *srv.Fault
 	} else {
 		fe.Fault.Message = "(Nova recorded no fault)"
 	}
-	c.explainHosts(ctx, fe)
+	c.fillFault(ctx, fe, srv.Ports)
 	return fe
-}
-
-// explainHosts adds to fe the nova-compute services and network agents of
-// the hosts fe names (all nova-compute services when it names none).
-func (c *Client) explainHosts(ctx context.Context, fe *FaultError) {
-	hosts := map[string]bool{}
-	if fe.Host != "" {
-		hosts[fe.Host] = true
-	}
-	for _, p := range fe.Ports {
-		if p.HostID != "" {
-			hosts[p.HostID] = true
-		}
-	}
-	if svcs, err := c.ComputeServices(ctx, ""); err == nil {
-		for _, s := range svcs {
-			if s.Binary == "nova-compute" && (len(hosts) == 0 || hosts[s.Host]) {
-				fe.Compute = append(fe.Compute, s)
-				hosts[s.Host] = true
-			}
-		}
-	}
-	if agents, err := c.NetworkAgents(ctx, ""); err == nil {
-		for _, a := range agents {
-			if hosts[a.Host] {
-				fe.Agents = append(fe.Agents, a)
-			}
-		}
-	}
 }
 
 // PortsOnHost lists the Neutron ports bound to host (binding:host_id),
@@ -61,21 +35,31 @@ func (c *Client) PortsOnHost(ctx context.Context, host string) ([]HostPort, erro
 	if host == "" {
 		return nil, errors.New("launch: PortsOnHost needs a host name (an empty one would list every port)")
 	}
-	var body struct {
-		Ports []struct {
-			rawPort
-			DeviceID    string `json:"device_id"`
-			DeviceOwner string `json:"device_owner"`
-		} `json:"ports"`
-	}
-	if err := c.get(ctx, "list ports bound to host "+host, c.network, c.network.ServiceURL("ports")+"?binding:host_id="+url.QueryEscape(host), &body); err != nil {
+	var list []portWithBinding
+	err := c.call(ctx, "list ports bound to host "+host, false, func(ctx context.Context) error {
+		pages, err := ports.List(c.network, boundTo(host)).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		list = nil
+		return ports.ExtractPortsInto(pages, &list)
+	})
+	if err != nil {
 		return nil, err
 	}
-	out := make([]HostPort, 0, len(body.Ports))
-	for _, p := range body.Ports {
-		out = append(out, HostPort{Port: p.rawPort.typed(), DeviceID: p.DeviceID, DeviceOwner: p.DeviceOwner})
+	out := make([]HostPort, 0, len(list))
+	for _, p := range list {
+		out = append(out, HostPort{Port: portOf(p), DeviceID: p.DeviceID, DeviceOwner: p.DeviceOwner})
 	}
 	return out, nil
+}
+
+// boundTo lists the ports bound to a host (binding:host_id, a filter
+// gophercloud's ports.ListOpts lacks).
+type boundTo string
+
+func (h boundTo) ToPortListQuery() (string, error) {
+	return "?" + url.Values{"binding:host_id": {string(h)}}.Encode(), nil
 }
 
 // HostPort is a port bound to a host, with the device it belongs to.

@@ -237,8 +237,9 @@ func TestFlavorTooLargeReachesCaller(t *testing.T) {
 		if !errors.As(err, &fe) || !strings.Contains(err.Error(), "No valid host was found") || fe.Polls != 2 {
 			t.Fatalf("err = %v (%+v)", err, fe)
 		}
-		if !strings.Contains(strings.Join(fe.Explain(), ";"), "never scheduled") {
-			t.Errorf("Explain() = %q", fe.Explain())
+		ex := strings.Join(fe.Explain(), ";")
+		if fe.Kind != launch.FaultNoValidHost || !strings.Contains(ex, "flavor huge asks 1048576 MiB RAM") || !strings.Contains(ex, "MEMORY_MB: total 2048") || !strings.Contains(ex, "ram_allocation_ratio") {
+			t.Errorf("Kind %q, Explain() = %q", fe.Kind, fe.Explain())
 		}
 	})
 }

@@ -3,49 +3,8 @@ package launch
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
-)
-
-// State is a service's liveness as Nova reports it. The zero value is
-// StateUnknown.
-type State string
-
-// States.
-const (
-	StateUnknown State = ""
-	StateUp      State = "up"
-	StateDown    State = "down"
-)
-
-// ComputeService is one row of Nova's os-services.
-type ComputeService struct {
-	Binary         string    `json:"binary"`
-	Host           string    `json:"host"`
-	Zone           string    `json:"zone"`
-	Enabled        bool      `json:"enabled"`
-	State          State     `json:"state"`
-	Updated        time.Time `json:"updated"`
-	DisabledReason string    `json:"disabled_reason,omitempty"`
-}
-
-// NetworkAgent is one row of Neutron's agents.
-type NetworkAgent struct {
-	ID     string `json:"id"`
-	Type   string `json:"type"` // "Linux bridge agent", "DHCP agent", "Metadata agent", …
-	Binary string `json:"binary"`
-	Host   string `json:"host"`
-	Alive  bool   `json:"alive"`
-	// AdminUp is admin_state_up.
-	AdminUp   bool      `json:"admin_up"`
-	Heartbeat time.Time `json:"heartbeat"`
-}
-
-// Agent types as Neutron names them.
-const (
-	AgentLinuxBridge = "Linux bridge agent"
-	AgentDHCP        = "DHCP agent"
 )
 
 // PreflightOptions narrows the verdict. A nil *PreflightOptions means all
@@ -56,6 +15,13 @@ type PreflightOptions struct {
 	Host string
 	// Network (name or ID) that needs a live DHCP agent. Zero: not checked.
 	Network string
+	// Flavor (name or ID) the placement check sizes the hosts' inventories
+	// against. Zero: placement, resource providers and hypervisors are
+	// still checked, capacity is not.
+	Flavor string
+	// SkipPlacement leaves out the placement check (placement, resource
+	// providers, inventories, hypervisors). Zero: checked.
+	SkipPlacement bool
 }
 
 // PreflightReport is the state of the services a launch depends on, with a
@@ -73,29 +39,18 @@ type PreflightReport struct {
 	// NetworkID checked for DHCP, and whether a DHCP agent hosting it is alive.
 	NetworkID string `json:"network_id,omitempty"`
 	DHCPAlive bool   `json:"dhcp_alive"`
+	// DHCPAgents are the DHCP agents hosting NetworkID.
+	DHCPAgents []NetworkAgent `json:"dhcp_agents,omitempty"`
+	// Placement is `nova-status upgrade check` through the APIs (nil with
+	// SkipPlacement).
+	Placement *PlacementReport `json:"placement,omitempty"`
+	// Problems lists every failed check with the command that fixes it
+	// (the placement report's problems included).
+	Problems []Problem `json:"problems"`
 	// Ready: every checked host has nova-compute and its Linux bridge agent
-	// up, and (when a network was given) a live DHCP agent serves it.
+	// up, (when a network was given) a live DHCP agent serves it, and
+	// (unless skipped) placement has a host that can take the flavor.
 	Ready bool `json:"ready"`
-}
-
-type rawService struct {
-	Binary         string  `json:"binary"`
-	Host           string  `json:"host"`
-	Zone           string  `json:"zone"`
-	Status         string  `json:"status"`
-	State          string  `json:"state"`
-	UpdatedAt      string  `json:"updated_at"`
-	DisabledReason *string `json:"disabled_reason"`
-}
-
-type rawAgent struct {
-	ID        string `json:"id"`
-	AgentType string `json:"agent_type"`
-	Binary    string `json:"binary"`
-	Host      string `json:"host"`
-	Alive     bool   `json:"alive"`
-	AdminUp   bool   `json:"admin_state_up"`
-	Heartbeat string `json:"heartbeat_timestamp"`
 }
 
 // parseTime reads the timestamp shapes OpenStack uses
@@ -110,64 +65,9 @@ func parseTime(s string) time.Time {
 	return time.Time{}
 }
 
-func (r rawService) typed() ComputeService {
-	s := ComputeService{Binary: r.Binary, Host: r.Host, Zone: r.Zone, Enabled: r.Status == "enabled", Updated: parseTime(r.UpdatedAt)}
-	switch r.State {
-	case "up":
-		s.State = StateUp
-	case "down":
-		s.State = StateDown
-	}
-	if r.DisabledReason != nil {
-		s.DisabledReason = *r.DisabledReason
-	}
-	return s
-}
-
-func (r rawAgent) typed() NetworkAgent {
-	return NetworkAgent{ID: r.ID, Type: r.AgentType, Binary: r.Binary, Host: r.Host, Alive: r.Alive, AdminUp: r.AdminUp, Heartbeat: parseTime(r.Heartbeat)}
-}
-
-// ComputeServices lists Nova's services; host "" lists every host.
-func (c *Client) ComputeServices(ctx context.Context, host string) ([]ComputeService, error) {
-	u := c.compute.ServiceURL("os-services")
-	if host != "" {
-		u += "?host=" + url.QueryEscape(host)
-	}
-	var body struct {
-		Services []rawService `json:"services"`
-	}
-	if err := c.get(ctx, "list compute services", c.compute, u, &body); err != nil {
-		return nil, err
-	}
-	out := make([]ComputeService, 0, len(body.Services))
-	for _, s := range body.Services {
-		out = append(out, s.typed())
-	}
-	return out, nil
-}
-
-// NetworkAgents lists Neutron's agents; host "" lists every host.
-func (c *Client) NetworkAgents(ctx context.Context, host string) ([]NetworkAgent, error) {
-	u := c.network.ServiceURL("agents")
-	if host != "" {
-		u += "?host=" + url.QueryEscape(host)
-	}
-	var body struct {
-		Agents []rawAgent `json:"agents"`
-	}
-	if err := c.get(ctx, "list network agents", c.network, u, &body); err != nil {
-		return nil, err
-	}
-	out := make([]NetworkAgent, 0, len(body.Agents))
-	for _, a := range body.Agents {
-		out = append(out, a.typed())
-	}
-	return out, nil
-}
-
 // Preflight reads compute services and network agents (and, for a network,
-// the DHCP agents hosting it) and says what is down.
+// the DHCP agents hosting it), runs the placement check, and says what is
+// down and what fixes it.
 func (c *Client) Preflight(ctx context.Context, opts *PreflightOptions) (*PreflightReport, error) {
 	var o PreflightOptions
 	if opts != nil {
@@ -181,15 +81,56 @@ func (c *Client) Preflight(ctx context.Context, opts *PreflightOptions) (*Prefli
 	if err != nil {
 		return nil, err
 	}
-	r := &PreflightReport{Services: svcs, Agents: agents, ComputeUp: map[string]bool{}, LinuxBridgeUp: map[string]bool{}, Down: []string{}}
-	for _, s := range svcs {
+	var f preflightFacts
+	f.opts, f.services, f.agents = o, svcs, agents
+	if o.Network != "" {
+		nw, err := c.findNetwork(ctx, o.Network)
+		if err != nil {
+			return nil, err
+		}
+		f.network = nw
+		if f.dhcp, err = c.DHCPAgents(ctx, nw.ID); err != nil {
+			return nil, err
+		}
+	}
+	if !o.SkipPlacement {
+		var fl *Flavor
+		if o.Flavor != "" {
+			if fl, err = c.FindFlavor(ctx, o.Flavor); err != nil {
+				return nil, err
+			}
+		}
+		hvs, err := c.Hypervisors(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rps, perr := c.ResourceProviders(ctx)
+		f.placement = JudgePlacement(svcs, hvs, rps, perr, fl)
+	}
+	return judgePreflight(f), nil
+}
+
+type preflightFacts struct {
+	opts      PreflightOptions
+	services  []ComputeService
+	agents    []NetworkAgent
+	network   *Network
+	dhcp      []NetworkAgent
+	placement *PlacementReport
+}
+
+// judgePreflight is Preflight's verdict, a pure function of what it read.
+func judgePreflight(f preflightFacts) *PreflightReport {
+	o := f.opts
+	r := &PreflightReport{Services: f.services, Agents: f.agents, ComputeUp: map[string]bool{}, LinuxBridgeUp: map[string]bool{}, Down: []string{}, Problems: []Problem{}}
+	for _, s := range f.services {
 		switch {
 		case s.State != StateUp:
 			r.Down = append(r.Down, fmt.Sprintf("%s on %s is %s (last update %s)", s.Binary, s.Host, orUnknown(string(s.State)), s.Updated.Format(time.RFC3339)))
 		case !s.Enabled:
 			r.Down = append(r.Down, fmt.Sprintf("%s on %s is disabled (%s)", s.Binary, s.Host, s.DisabledReason))
 		}
-		if s.Binary == "nova-compute" && (o.Host == "" || o.Host == s.Host) {
+		if s.Binary == BinaryNovaCompute && (o.Host == "" || o.Host == s.Host) {
 			r.ComputeUp[s.Host] = s.State == StateUp && s.Enabled
 			if _, ok := r.LinuxBridgeUp[s.Host]; !ok {
 				r.LinuxBridgeUp[s.Host] = false
@@ -201,9 +142,10 @@ func (c *Client) Preflight(ctx context.Context, opts *PreflightOptions) (*Prefli
 			r.ComputeUp[o.Host] = false
 			r.LinuxBridgeUp[o.Host] = false
 			r.Down = append(r.Down, fmt.Sprintf("no nova-compute service on host %s", o.Host))
+			r.Problems = append(r.Problems, Problem{Check: CheckComputeUp, Host: o.Host, Detail: "no nova-compute service on host " + o.Host, Fix: "start nova-compute there, then `nova-manage cell_v2 discover_hosts --verbose`"})
 		}
 	}
-	for _, a := range agents {
+	for _, a := range f.agents {
 		if !a.Alive {
 			r.Down = append(r.Down, fmt.Sprintf("%s on %s is not alive (last heartbeat %s)", a.Type, a.Host, a.Heartbeat.Format(time.RFC3339)))
 		} else if !a.AdminUp {
@@ -211,7 +153,7 @@ func (c *Client) Preflight(ctx context.Context, opts *PreflightOptions) (*Prefli
 		}
 		if a.Type == AgentLinuxBridge {
 			if _, ok := r.LinuxBridgeUp[a.Host]; ok {
-				r.LinuxBridgeUp[a.Host] = a.Alive && a.AdminUp
+				r.LinuxBridgeUp[a.Host] = a.Up()
 			}
 		}
 	}
@@ -219,41 +161,48 @@ func (c *Client) Preflight(ctx context.Context, opts *PreflightOptions) (*Prefli
 	for h, up := range r.ComputeUp {
 		if !up {
 			r.Ready = false
+			if f.placement == nil { // the placement report names down hosts itself
+				r.Problems = append(r.Problems, Problem{Check: CheckComputeUp, Host: h, Detail: "nova-compute on " + h + " is down or disabled", Fix: "start it (`openstack compute service set --enable " + h + " nova-compute` if disabled) and read /var/log/nova/nova-compute.log"})
+			}
 		}
 		if !r.LinuxBridgeUp[h] {
 			r.Ready = false
 			found := false
-			for _, a := range agents {
+			for _, a := range f.agents {
 				found = found || (a.Type == AgentLinuxBridge && a.Host == h)
 			}
+			detail := "the Linux bridge agent on " + h + " is not alive or administratively down"
 			if !found {
-				r.Down = append(r.Down, fmt.Sprintf("no Linux bridge agent on host %s", h))
+				detail = "no Linux bridge agent on host " + h
+				r.Down = append(r.Down, detail)
 			}
+			r.Problems = append(r.Problems, Problem{Check: CheckL2Agent, Host: h, Detail: detail, Fix: "start neutron-linuxbridge-agent on " + h + " and check `openstack network agent list --host " + h + "`"})
 		}
 	}
-	if o.Network != "" {
-		nw, err := c.findNetwork(ctx, o.Network)
-		if err != nil {
-			return nil, err
-		}
+	if f.network != nil {
+		nw := f.network
 		r.NetworkID = nw.ID
-		var body struct {
-			Agents []rawAgent `json:"agents"`
-		}
-		if err := c.get(ctx, "list DHCP agents of network "+nw.Name, c.network, c.network.ServiceURL("networks", nw.ID, "dhcp-agents"), &body); err != nil {
-			return nil, err
-		}
-		for _, a := range body.Agents {
-			if a.Alive && a.AdminUp {
+		r.DHCPAgents = f.dhcp
+		for _, a := range f.dhcp {
+			if a.Up() {
 				r.DHCPAlive = true
 			}
 		}
 		if !r.DHCPAlive {
 			r.Ready = false
-			r.Down = append(r.Down, fmt.Sprintf("no live DHCP agent hosts network %s (%s): guests will get no address", nw.Name, nw.ID))
+			d := fmt.Sprintf("no live DHCP agent hosts network %s (%s): guests will get no address", nw.Name, nw.ID)
+			r.Down = append(r.Down, d)
+			r.Problems = append(r.Problems, Problem{Check: CheckDHCPAgent, Detail: d, Fix: "start neutron-dhcp-agent, or `openstack network agent add network --dhcp AGENT " + nw.ID + "`"})
 		}
 	}
-	return r, nil
+	if f.placement != nil {
+		r.Placement = f.placement
+		r.Problems = append(r.Problems, f.placement.Problems...)
+		if !f.placement.Ready() {
+			r.Ready = false
+		}
+	}
+	return r
 }
 
 func orUnknown(s string) string {
@@ -265,12 +214,30 @@ func orUnknown(s string) string {
 
 // String summarises the report in one line.
 func (r *PreflightReport) String() string {
-	if r.Ready && len(r.Down) == 0 {
+	if r.Ready && len(r.Down) == 0 && len(r.Problems) == 0 {
 		return "preflight: ready"
 	}
 	v := "ready"
 	if !r.Ready {
 		v = "NOT ready"
 	}
-	return "preflight: " + v + ": " + strings.Join(r.Down, "; ")
+	covered := map[string]bool{}
+	for _, p := range r.Problems {
+		covered[p.Detail] = true
+	}
+	var l []string
+	seen := map[string]bool{}
+	for _, d := range r.Down {
+		if !covered[d] && !seen[d] {
+			seen[d] = true
+			l = append(l, d)
+		}
+	}
+	for _, p := range r.Problems {
+		if s := p.String(); !seen[s] {
+			seen[s] = true
+			l = append(l, s)
+		}
+	}
+	return "preflight: " + v + ": " + strings.Join(l, "; ")
 }

@@ -8,14 +8,16 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/remoteconsoles"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/portsbinding"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // ServerSpec asks for a server. Flavor, Image, Network, SecurityGroups and
@@ -74,22 +76,52 @@ type Port struct {
 	HostID string `json:"host_id"`
 }
 
-// MarshalJSON writes the MAC as "fa:16:3e:…".
+// MarshalJSON writes the MAC as "fa:16:3e:…" (hwaddr.MAC's text).
 func (p Port) MarshalJSON() ([]byte, error) {
 	type alias Port
 	return json.Marshal(struct {
 		alias
-		MAC string `json:"mac"`
-	}{alias(p), p.MAC.String()})
+		MAC hwaddr.MAC `json:"mac"`
+	}{alias(p), hwaddr.MAC(p.MAC)})
 }
 
-// MarshalJSON writes the MAC as "fa:16:3e:…".
+// UnmarshalJSON reads what MarshalJSON writes.
+func (p *Port) UnmarshalJSON(b []byte) error {
+	type alias Port
+	var v struct {
+		alias
+		MAC hwaddr.MAC `json:"mac"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*p = Port(v.alias)
+	p.MAC = net.HardwareAddr(v.MAC)
+	return nil
+}
+
+// MarshalJSON writes the MAC as "fa:16:3e:…" (hwaddr.MAC's text).
 func (a Address) MarshalJSON() ([]byte, error) {
 	type alias Address
 	return json.Marshal(struct {
 		alias
-		MAC string `json:"mac"`
-	}{alias(a), a.MAC.String()})
+		MAC hwaddr.MAC `json:"mac"`
+	}{alias(a), hwaddr.MAC(a.MAC)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (a *Address) UnmarshalJSON(b []byte) error {
+	type alias Address
+	var v struct {
+		alias
+		MAC hwaddr.MAC `json:"mac"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*a = Address(v.alias)
+	a.MAC = net.HardwareAddr(v.MAC)
+	return nil
 }
 
 // Address is one entry of a server's addresses.
@@ -115,6 +147,9 @@ type Server struct {
 	// TaskState is OS-EXT-STS:task_state ("spawning", "deleting"…; ""
 	// when no task runs).
 	TaskState string `json:"task_state,omitempty"`
+	// Flavor is the server's flavor as Nova embeds it (name, vCPUs, RAM,
+	// disk; ID empty), nil when Nova did not show it.
+	Flavor *Flavor `json:"flavor,omitempty"`
 	// Fault is Nova's fault of a server in ERROR as Client.Server reads it
 	// (nil otherwise; Launch returns a *FaultError instead).
 	Fault *Fault `json:"fault,omitempty"`
@@ -127,31 +162,20 @@ type Server struct {
 	Waited time.Duration `json:"waited"`
 }
 
-type rawServer struct {
-	ID           string `json:"id"`
-	Name         string `json:"name"`
-	Status       string `json:"status"`
-	TaskState    any    `json:"OS-EXT-STS:task_state"`
-	Host         string `json:"OS-EXT-SRV-ATTR:host"`
-	InstanceName string `json:"OS-EXT-SRV-ATTR:instance_name"`
-	AZ           string `json:"OS-EXT-AZ:availability_zone"`
-	Addresses    map[string][]struct {
-		Addr string `json:"addr"`
-		MAC  string `json:"OS-EXT-IPS-MAC:mac_addr"`
-		Type string `json:"OS-EXT-IPS:type"`
-	} `json:"addresses"`
-	Fault *struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-		Details string `json:"details"`
-		Created string `json:"created"`
-	} `json:"fault"`
-}
-
-func (r rawServer) typed() Server {
-	s := Server{ID: r.ID, Name: r.Name, Status: Status(r.Status), Host: r.Host, InstanceName: r.InstanceName, AvailabilityZone: r.AZ, Addresses: []Address{}, Ports: []Port{}}
-	if ts, ok := r.TaskState.(string); ok {
-		s.TaskState = ts
+// serverOf turns gophercloud's server (its extended attributes need the
+// admin role and microversion ≥ 2.47 for the embedded flavor) into a Server.
+func serverOf(r *servers.Server) Server {
+	s := Server{ID: r.ID, Name: r.Name, Status: Status(r.Status), Host: r.Host, InstanceName: r.InstanceName, AvailabilityZone: r.AvailabilityZone, TaskState: r.TaskState, Addresses: []Address{}, Ports: []Port{}}
+	if r.Flavor != nil {
+		num := func(k string) int { f, _ := r.Flavor[k].(float64); return int(f) }
+		name, _ := r.Flavor["original_name"].(string)
+		s.Flavor = &Flavor{Name: name, VCPUs: num("vcpus"), RAMMiB: num("ram"), DiskGiB: num("disk")}
+		if id, ok := r.Flavor["id"].(string); ok && name == "" {
+			s.Flavor.ID = id // below microversion 2.47 Nova gives only the ID
+		}
+	}
+	if r.Fault.Code != 0 || r.Fault.Message != "" {
+		s.Fault = &Fault{Code: r.Fault.Code, Message: r.Fault.Message, Details: r.Fault.Details, Created: r.Fault.Created.UTC()}
 	}
 	nets := make([]string, 0, len(r.Addresses))
 	for n := range r.Addresses {
@@ -159,37 +183,45 @@ func (r rawServer) typed() Server {
 	}
 	sort.Strings(nets)
 	for _, n := range nets {
-		for _, a := range r.Addresses[n] {
-			ad := Address{Network: n, Type: a.Type}
-			ad.Addr, _ = netip.ParseAddr(a.Addr)
-			ad.MAC, _ = net.ParseMAC(a.MAC)
+		l, _ := r.Addresses[n].([]any)
+		for _, e := range l {
+			m, _ := e.(map[string]any)
+			str := func(k string) string { v, _ := m[k].(string); return v }
+			ad := Address{Network: n, Type: str("OS-EXT-IPS:type")}
+			ad.Addr, _ = netip.ParseAddr(str("addr"))
+			ad.MAC, _ = net.ParseMAC(str("OS-EXT-IPS-MAC:mac_addr"))
 			s.Addresses = append(s.Addresses, ad)
 		}
 	}
 	return s
 }
 
-func (c *Client) getServer(ctx context.Context, id string) (*rawServer, error) {
-	var body struct {
-		Server rawServer `json:"server"`
-	}
-	if err := c.get(ctx, "get server "+id, c.compute, c.compute.ServiceURL("servers", id), &body); err != nil {
-		return nil, err
-	}
-	return &body.Server, nil
+func (c *Client) getServer(ctx context.Context, id string) (*servers.Server, error) {
+	var out *servers.Server
+	err := c.call(ctx, "get server "+id, false, func(ctx context.Context) error {
+		var err error
+		out, err = servers.Get(ctx, c.compute, id).Extract()
+		return err
+	})
+	return out, err
 }
 
 // findServer returns the server with exactly this name, nil if none.
-func (c *Client) findServer(ctx context.Context, name string) (*rawServer, error) {
-	var body struct {
-		Servers []rawServer `json:"servers"`
-	}
-	u := c.compute.ServiceURL("servers", "detail") + "?name=" + url.QueryEscape("^"+regexpQuote(name)+"$")
-	if err := c.get(ctx, "find server "+name, c.compute, u, &body); err != nil {
+func (c *Client) findServer(ctx context.Context, name string) (*servers.Server, error) {
+	var list []servers.Server
+	err := c.call(ctx, "find server "+name, false, func(ctx context.Context) error {
+		pages, err := servers.List(c.compute, servers.ListOpts{Name: "^" + regexpQuote(name) + "$"}).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		list, err = servers.ExtractServers(pages)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	var hits []rawServer
-	for _, s := range body.Servers {
+	var hits []servers.Server
+	for _, s := range list {
 		if s.Name == name {
 			hits = append(hits, s)
 		}
@@ -222,8 +254,8 @@ func (c *Client) Server(ctx context.Context, nameOrID string) (*Server, error) {
 	if nameOrID == "" {
 		return nil, errors.New("launch: Server needs a server name or ID")
 	}
-	var r *rawServer
-	if looksLikeUUID(nameOrID) {
+	var r *servers.Server
+	if isUUID(nameOrID) {
 		got, err := c.getServer(ctx, nameOrID)
 		switch {
 		case err == nil:
@@ -242,10 +274,7 @@ func (c *Client) Server(ctx context.Context, nameOrID string) (*Server, error) {
 		}
 		r = got
 	}
-	s := r.typed()
-	if r.Fault != nil {
-		s.Fault = &Fault{Code: r.Fault.Code, Message: r.Fault.Message, Details: r.Fault.Details, Created: parseTime(r.Fault.Created)}
-	}
+	s := serverOf(r)
 	ports, err := c.Ports(ctx, s.ID)
 	if err != nil {
 		return &s, err
@@ -263,25 +292,6 @@ func (c *Client) Ports(ctx context.Context, deviceID string) ([]Port, error) {
 		return nil, errors.New("launch: Ports needs a device ID (an empty one would list every port)")
 	}
 	return c.serverPorts(ctx, deviceID)
-}
-
-func looksLikeUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if ch != '-' {
-				return false
-			}
-		case (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F'):
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func regexpQuote(s string) string {
@@ -319,7 +329,7 @@ func (c *Client) Launch(ctx context.Context, spec ServerSpec) (*Server, error) {
 	if existing != nil {
 		c.log.LogAttrs(ctx, slog.LevelInfo, "found server", slog.String("name", spec.Name), slog.String("id", existing.ID), slog.String("status", existing.Status))
 		if existing.Status == string(StatusActive) {
-			s := existing.typed()
+			s := serverOf(existing)
 			return c.finish(ctx, &s, 0, 0)
 		}
 		return c.WaitActive(ctx, existing.ID)
@@ -352,7 +362,7 @@ func (c *Client) Launch(ctx context.Context, spec ServerSpec) (*Server, error) {
 	opts := servers.CreateOpts{Name: spec.Name, FlavorRef: fl.ID, ImageRef: im.ID, Networks: nets, SecurityGroups: spec.SecurityGroups, UserData: spec.UserData, AvailabilityZone: az}
 	var kopts servers.CreateOptsBuilder = opts
 	if spec.KeyName != "" {
-		kopts = keyOpts{opts, spec.KeyName}
+		kopts = keypairs.CreateOptsExt{CreateOptsBuilder: opts, KeyName: spec.KeyName}
 	}
 	var id string
 	attempt := 0
@@ -386,27 +396,14 @@ func (c *Client) Launch(ctx context.Context, spec ServerSpec) (*Server, error) {
 	return s, err
 }
 
-type keyOpts struct {
-	servers.CreateOpts
-	key string
-}
-
-func (k keyOpts) ToServerCreateMap() (map[string]any, error) {
-	m, err := k.CreateOpts.ToServerCreateMap()
-	if err != nil {
-		return nil, err
-	}
-	m["server"].(map[string]any)["key_name"] = k.key
-	return m, nil
-}
-
 // WaitActive waits for a server to become ACTIVE (see Launch for the
 // schedule and the errors).
 func (c *Client) WaitActive(ctx context.Context, id string) (*Server, error) {
 	start := time.Now()
 	d := c.cfg.PollFirst
 	polls := 0
-	var last *rawServer
+	var last *servers.Server
+	lastHost := ""
 	for {
 		if err := sleep(ctx, d); err != nil {
 			return nil, c.waitErr(id, last, polls, start, err)
@@ -421,12 +418,15 @@ func (c *Client) WaitActive(ctx context.Context, id string) (*Server, error) {
 			return nil, err
 		}
 		last = r
+		if r.Host != "" {
+			lastHost = r.Host
+		}
 		switch Status(r.Status) {
 		case StatusActive:
-			s := r.typed()
+			s := serverOf(r)
 			return c.finish(ctx, &s, polls, time.Since(start))
 		case StatusError:
-			return nil, c.explain(ctx, r, polls)
+			return nil, c.explain(ctx, r, lastHost, polls)
 		case StatusBuild:
 			c.log.LogAttrs(ctx, slog.LevelDebug, "server building", slog.String("id", id), slog.Any("task_state", r.TaskState), slog.Int("poll", polls))
 		default:
@@ -435,8 +435,8 @@ func (c *Client) WaitActive(ctx context.Context, id string) (*Server, error) {
 	}
 }
 
-func (c *Client) waitErr(id string, last *rawServer, polls int, start time.Time, err error) error {
-	st, task, name := "not yet polled", any(nil), ""
+func (c *Client) waitErr(id string, last *servers.Server, polls int, start time.Time, err error) error {
+	st, task, name := "not yet polled", "", ""
 	if last != nil {
 		st, task, name = last.Status, last.TaskState, last.Name
 	}
@@ -454,22 +454,15 @@ func (c *Client) finish(ctx context.Context, s *Server, polls int, waited time.D
 	return s, nil
 }
 
-type rawPort struct {
-	ID        string `json:"id"`
-	NetworkID string `json:"network_id"`
-	MAC       string `json:"mac_address"`
-	Status    string `json:"status"`
-	FixedIPs  []struct {
-		SubnetID  string `json:"subnet_id"`
-		IPAddress string `json:"ip_address"`
-	} `json:"fixed_ips"`
-	VIFType string `json:"binding:vif_type"`
-	HostID  string `json:"binding:host_id"`
+// portWithBinding is a Neutron port with its binding extension.
+type portWithBinding struct {
+	ports.Port
+	portsbinding.PortsBindingExt
 }
 
-func (r rawPort) typed() Port {
+func portOf(r portWithBinding) Port {
 	p := Port{ID: r.ID, NetworkID: r.NetworkID, Status: r.Status, VIFType: r.VIFType, HostID: r.HostID, FixedIPs: []FixedIP{}}
-	p.MAC, _ = net.ParseMAC(r.MAC)
+	p.MAC, _ = net.ParseMAC(r.MACAddress)
 	for _, f := range r.FixedIPs {
 		a, _ := netip.ParseAddr(f.IPAddress)
 		p.FixedIPs = append(p.FixedIPs, FixedIP{SubnetID: f.SubnetID, Address: a})
@@ -478,34 +471,79 @@ func (r rawPort) typed() Port {
 }
 
 func (c *Client) serverPorts(ctx context.Context, id string) ([]Port, error) {
-	var body struct {
-		Ports []rawPort `json:"ports"`
-	}
-	if err := c.get(ctx, "list ports of server "+id, c.network, c.network.ServiceURL("ports")+"?device_id="+url.QueryEscape(id), &body); err != nil {
+	var list []portWithBinding
+	err := c.call(ctx, "list ports of server "+id, false, func(ctx context.Context) error {
+		pages, err := ports.List(c.network, ports.ListOpts{DeviceID: id}).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		list = nil
+		return ports.ExtractPortsInto(pages, &list)
+	})
+	if err != nil {
 		return nil, err
 	}
-	out := make([]Port, 0, len(body.Ports))
-	for _, p := range body.Ports {
-		out = append(out, p.typed())
+	out := make([]Port, 0, len(list))
+	for _, p := range list {
+		out = append(out, portOf(p))
 	}
 	return out, nil
 }
 
 // explain builds the FaultError of a server in ERROR. Lookups that fail are
 // left out: the fault itself always reaches the caller.
-func (c *Client) explain(ctx context.Context, r *rawServer, polls int) error {
-	fe := &FaultError{ServerID: r.ID, ServerName: r.Name, Host: r.Host, Polls: polls, Ports: []Port{}, Compute: []ComputeService{}, Agents: []NetworkAgent{}}
-	if r.Fault != nil {
-		fe.Fault = Fault{Code: r.Fault.Code, Message: r.Fault.Message, Details: r.Fault.Details, Created: parseTime(r.Fault.Created)}
+func (c *Client) explain(ctx context.Context, r *servers.Server, lastHost string, polls int) error {
+	sv := serverOf(r)
+	fe := &FaultError{ServerID: r.ID, ServerName: r.Name, Host: r.Host, LastHost: lastHost, Polls: polls, Flavor: sv.Flavor}
+	if sv.Fault != nil {
+		fe.Fault = *sv.Fault
 	} else {
 		fe.Fault.Message = "(Nova recorded no fault)"
 	}
-	if ports, err := c.serverPorts(ctx, r.ID); err == nil {
+	ports, err := c.serverPorts(ctx, r.ID)
+	if err != nil {
+		ports = nil
+	}
+	c.fillFault(ctx, fe, ports)
+	c.log.LogAttrs(ctx, slog.LevelWarn, "server went to ERROR", slog.String("name", r.Name), slog.String("id", r.ID), slog.Int("fault_code", fe.Fault.Code), slog.String("fault", fe.Fault.Message), slog.String("kind", string(fe.Kind)))
+	return fe
+}
+
+func (c *Client) fillFault(ctx context.Context, fe *FaultError, ports []Port) {
+	fe.Kind = KindOf(fe.Fault)
+	fe.Ports, fe.Compute, fe.Agents = []Port{}, []ComputeService{}, []NetworkAgent{}
+	if ports != nil {
 		fe.Ports = ports
 	}
-	c.explainHosts(ctx, fe)
-	c.log.LogAttrs(ctx, slog.LevelWarn, "server went to ERROR", slog.String("name", r.Name), slog.String("id", r.ID), slog.Int("fault_code", fe.Fault.Code), slog.String("fault", fe.Fault.Message))
-	return fe
+	hosts := map[string]bool{}
+	if h := fe.host(); h != "" {
+		hosts[h] = true
+	}
+	for _, p := range fe.Ports {
+		if p.HostID != "" {
+			hosts[p.HostID] = true
+		}
+	}
+	if svcs, err := c.ComputeServices(ctx, ""); err == nil {
+		for _, s := range svcs {
+			if s.Binary == BinaryNovaCompute && (len(hosts) == 0 || hosts[s.Host]) {
+				fe.Compute = append(fe.Compute, s)
+				hosts[s.Host] = true
+			}
+		}
+	}
+	if agents, err := c.NetworkAgents(ctx, ""); err == nil {
+		for _, a := range agents {
+			if hosts[a.Host] {
+				fe.Agents = append(fe.Agents, a)
+			}
+		}
+	}
+	if fe.Kind == FaultNoValidHost {
+		if pr, err := c.Placement(ctx, fe.Flavor); err == nil {
+			fe.Placement = pr
+		}
+	}
 }
 
 // ConsoleURL returns the noVNC console URL of a server (Nova remote
@@ -531,8 +569,7 @@ func (c *Client) ConsoleURL(ctx context.Context, id string) (string, error) {
 // A server that is already gone is success.
 func (c *Client) DeleteServer(ctx context.Context, id string) error {
 	err := c.call(ctx, "delete server "+id, false, func(ctx context.Context) error {
-		_, err := c.compute.Delete(ctx, c.compute.ServiceURL("servers", id), &gophercloud.RequestOpts{OkCodes: []int{204, 202}})
-		return err
+		return servers.Delete(ctx, c.compute, id).ExtractErr()
 	})
 	if errors.Is(err, ErrNotFound) {
 		return nil
@@ -554,7 +591,7 @@ func (c *Client) DeleteServer(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if r.Status == string(StatusError) && r.TaskState == nil {
+		if r.Status == string(StatusError) && r.TaskState == "" {
 			return fmt.Errorf("launch: deleting server %s: it is in ERROR and no delete is in progress", id)
 		}
 	}

@@ -99,10 +99,12 @@ func main() {
 func run(ctx context.Context, c *launch.Client, flavor string, vcpus, ram, disk int, image, network, physnet, cidr, pool, gateway, dns, name, key, keyFile string) (*report, error) {
 	r := &report{}
 	var err error
-	if r.Preflight, err = c.Preflight(ctx, nil); err != nil {
+	if r.Flavor, err = c.EnsureFlavor(ctx, launch.FlavorSpec{Name: flavor, VCPUs: vcpus, RAMMiB: ram, DiskGiB: disk}); err != nil {
 		return r, err
 	}
-	if r.Flavor, err = c.EnsureFlavor(ctx, launch.FlavorSpec{Name: flavor, VCPUs: vcpus, RAMMiB: ram, DiskGiB: disk}); err != nil {
+	// Services, agents and `nova-status upgrade check` for this flavor:
+	// a host whose resource provider can take it.
+	if r.Preflight, err = c.Preflight(ctx, &launch.PreflightOptions{Flavor: r.Flavor.ID}); err != nil {
 		return r, err
 	}
 	if key != "" {

@@ -1,6 +1,6 @@
-// Package fakecloud provides an in-process fake of the four OpenStack
+// Package fakecloud provides an in-process fake of the five OpenStack
 // services the launch package talks to — Keystone v3, Nova v2.1, Neutron
-// v2.0 and Glance v2 — for unit tests, benchmarks and the demo (vmtrace
+// v2.0, Glance v2 and Placement — for unit tests, benchmarks and the demo (vmtrace
 // -demo traces a server of this fake). It does not import testing: tests
 // use the testing.TB wrapper in internal/testutil/fakecloud.
 //
@@ -12,15 +12,29 @@
 // prefixes (OS-EXT-SRV-ATTR:instance_name, binding:vif_type,
 // provider:network_type) are the real ones.
 //
+// One file per service (keystone.go, nova.go, neutron.go, glance.go,
+// placement.go) registers its handlers on a net/http ServeMux with
+// method-and-path patterns ("GET /network/v2.0/ports/{id}"); fakecloud.go
+// holds the state, the knobs, authentication and fault injection.
+//
 // It behaves as an operator sees Nova and Neutron: servers are created,
 // listed (the name filter is a regular expression, as Nova's), shown,
 // stopped and started (os-stop/os-start: SHUTOFF with power_state 4, then
 // ACTIVE) and deleted; ports are listed by device_id.
 //
+// Placement holds one resource provider for the compute host with the
+// recorded VCPU and DISK_GB inventories and Config.HostRAMMiB of
+// MEMORY_MB; usages are the flavors of the host's servers, and the fake's
+// scheduler puts a server that does not fit into ERROR with Nova's "No
+// valid host was found.". Nova's hypervisor list and the DHCP agents'
+// networks come from recorded bodies too.
+//
 // It is programmable: Inject answers matching requests with a 409, 5xx or
-// 429 with Retry-After, or resets the connection; FailServer and the flavor
-// RAM limit put servers into ERROR with a Nova fault and a failed port
-// binding; Config.BuildTime is how long a server stays in BUILD; SetService
+// 429 with Retry-After, or resets the connection; FailServer and the
+// placement inventories put servers into ERROR with a Nova fault and a
+// failed port binding (VIFPluggingTimeout is the fault of a build whose
+// port was never wired); DeleteResourceProvider and RemoveHypervisor take
+// the host out of placement or of Nova's hypervisor list; Config.BuildTime is how long a server stays in BUILD; SetService
 // and SetAgent take nova-compute or a Neutron agent down; ExpireTokens makes
 // every issued token answer 401 so clients must re-authenticate; Requests
 // and Count report every request the fake saw.

@@ -2,6 +2,7 @@ package fakecloud
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -9,12 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"net/url"
 	"os"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -47,9 +45,12 @@ type Config struct {
 	// DELETED... Nova shows ACTIVE with task_state deleting). Zero: gone at
 	// once.
 	DeleteTime time.Duration
-	// HostRAMMiB is the RAM of the only compute host: a server whose flavor
-	// asks for more goes to ERROR with Nova's "No valid host was found."
-	// fault after ErrorTime. Zero: 8192.
+	// HostRAMMiB is the RAM of the only compute host: its placement
+	// MEMORY_MB inventory (reserved 0, allocation ratio 1). A server whose
+	// flavor does not fit placement's inventories (this RAM, the recorded
+	// VCPU and DISK_GB, minus what the host's servers use) goes to ERROR
+	// with Nova's "No valid host was found." fault after ErrorTime. Zero:
+	// 8192.
 	HostRAMMiB int
 	// ErrorTime is how long a server that fails stays in BUILD first.
 	// Zero: 3 s (the scheduler's answer time seen on the recorded cloud).
@@ -96,6 +97,34 @@ type ServerFault struct {
 	After time.Duration
 	// BindingFailed marks the server's port binding:vif_type=binding_failed.
 	BindingFailed bool
+	// DeletePorts deletes the ports the create made when the server goes
+	// to ERROR, as Nova does when it aborts a build after allocating the
+	// network (VIFPluggingTimeout).
+	DeletePorts bool
+}
+
+// VIFPluggingTimeout is the fault Nova records when nova-compute's
+// vif_plugging_timeout runs out (the Linux bridge agent never reported the
+// port ACTIVE): the server goes to ERROR after After, its host cleared and
+// the ports Nova made deleted. Message and details are the ones recorded
+// on the project's cloud (testdata/recorded/nova-server-vif-timeout-fault.json),
+// with the server's ID in place of the recorded one.
+func VIFPluggingTimeout(after time.Duration) ServerFault {
+	var m struct {
+		Server struct {
+			ID    string `json:"id"`
+			Fault struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+				Details string `json:"details"`
+			} `json:"fault"`
+		} `json:"server"`
+	}
+	if err := json.Unmarshal(mustRead("recorded/nova-server-vif-timeout-fault.json"), &m); err != nil {
+		panic("fakecloud: recorded VIF timeout fault: " + err.Error())
+	}
+	f, id := m.Server.Fault, m.Server.ID
+	return ServerFault{Code: f.Code, Message: strings.ReplaceAll(f.Message, id, "{id}"), Details: strings.ReplaceAll(f.Details, id, "{id}"), After: after, DeletePorts: true}
 }
 
 // Request is one request the fake saw.
@@ -133,6 +162,7 @@ type server struct {
 // Cloud is the fake. Create it with New.
 type Cloud struct {
 	mu   sync.Mutex
+	mux  *http.ServeMux
 	cfg  Config
 	base string
 
@@ -141,21 +171,25 @@ type Cloud struct {
 	issued    []string
 	seq       int
 
-	flavors    []obj
-	keypairs   []obj
-	servers    []*server
-	networks   []obj
-	subnets    []obj
-	ports      []obj
-	secgroups  []obj
-	rules      []obj
-	images     []obj
-	services   []obj
-	agents     []obj
-	versions   []byte
-	netVers    []byte
-	imageVers  []byte
-	consoleErr []byte
+	flavors   []obj
+	keypairs  []obj
+	servers   []*server
+	networks  []obj
+	subnets   []obj
+	ports     []obj
+	secgroups []obj
+	rules     []obj
+	images    []obj
+	services  []obj
+	agents    []obj
+	// placement and Nova's hypervisors (placement.go)
+	providers     []*provider
+	hypervisors   []obj
+	placementVers []byte
+	versions      []byte
+	netVers       []byte
+	imageVers     []byte
+	consoleErr    []byte
 
 	serverFaults map[string]ServerFault
 	faults       []*Fault
@@ -187,6 +221,8 @@ func New(cfg *Config) *Cloud {
 		c.cfg.Host = Host
 	}
 	c.load()
+	c.loadPlacement()
+	c.routes()
 	if c.cfg.Host != Host {
 		c.rehost()
 	}
@@ -291,6 +327,15 @@ func (c *Cloud) rehost() {
 	}
 	for _, sv := range c.servers {
 		set(sv.body, "OS-EXT-SRV-ATTR:host", "OS-EXT-SRV-ATTR:hypervisor_hostname")
+	}
+	for _, p := range c.providers {
+		set(p.body, "name")
+	}
+	for _, h := range c.hypervisors {
+		set(h, "hypervisor_hostname")
+		if s, ok := h["service"].(obj); ok {
+			set(s, "host")
+		}
 	}
 }
 
@@ -616,37 +661,57 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.identityVersions(sw, r) {
 		return
 	}
-	if rest, ok := strings.CutPrefix(path, "/identity/v3"); ok {
-		c.identity(sw, r, rest, body)
-		return
-	}
-	if tok := r.Header.Get("X-Auth-Token"); !c.tokens[tok] && !isVersionRoot(path) {
+	if tok := r.Header.Get("X-Auth-Token"); !c.tokens[tok] && !isVersionRoot(path) && !strings.HasPrefix(path, "/identity/") {
 		writeJSON(sw, http.StatusUnauthorized, obj{"error": obj{"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}})
 		return
 	}
-	switch {
-	case strings.HasPrefix(path, "/compute/v2.1"):
-		c.compute(sw, r, strings.TrimPrefix(path, "/compute/v2.1"), body)
-	case path == "/compute/" || path == "/compute":
-		sw.Header().Set("Content-Type", "application/json")
-		sw.WriteHeader(http.StatusOK)
-		sw.Write(c.rebase(c.versions))
-	case strings.HasPrefix(path, "/network/v2.0"):
-		c.network(sw, r, strings.TrimPrefix(path, "/network/v2.0"), body)
-	case path == "/network/" || path == "/network":
-		sw.Header().Set("Content-Type", "application/json")
-		sw.WriteHeader(http.StatusOK)
-		sw.Write(c.rebase(c.netVers))
-	case path == "/image/" || path == "/image":
-		// Glance Zed's version document as recorded (v2.15 CURRENT).
-		sw.Header().Set("Content-Type", "application/json")
-		sw.WriteHeader(http.StatusMultipleChoices)
-		sw.Write(c.rebase(c.imageVers))
-	case strings.HasPrefix(path, "/image/v2"):
-		c.image(sw, r, strings.TrimPrefix(path, "/image/v2"))
-	default:
-		c.notFound(sw, path)
+	// The services ignore a trailing slash (/servers/ is /servers).
+	if p := strings.TrimSuffix(path, "/"); p != path && strings.Count(path, "/") > 2 {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = p
+		r = r2
 	}
+	r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, body))
+	c.mux.ServeHTTP(sw, r)
+}
+
+type bodyKey struct{}
+
+// handle registers a handler for a method-and-path pattern
+// ("GET /network/v2.0/ports/{id}"); it gets the request body read once.
+func (c *Cloud) handle(pattern string, h func(w http.ResponseWriter, r *http.Request, body []byte)) {
+	c.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := r.Context().Value(bodyKey{}).([]byte)
+		h(w, r, b)
+	})
+}
+
+// routes builds the mux: one file per service registers its patterns.
+func (c *Cloud) routes() {
+	c.mux = http.NewServeMux()
+	c.keystoneRoutes()
+	c.novaRoutes()
+	c.neutronRoutes()
+	c.glanceRoutes()
+	c.placementRoutes()
+	version := func(doc func() []byte, status int) func(http.ResponseWriter, *http.Request, []byte) {
+		return func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			w.Write(c.rebase(doc()))
+		}
+	}
+	for _, p := range []string{"GET /compute", "GET /compute/{$}"} {
+		c.handle(p, version(func() []byte { return c.versions }, http.StatusOK))
+	}
+	for _, p := range []string{"GET /network", "GET /network/{$}"} {
+		c.handle(p, version(func() []byte { return c.netVers }, http.StatusOK))
+	}
+	// Glance Zed's version document as recorded (v2.15 CURRENT).
+	for _, p := range []string{"GET /image", "GET /image/{$}"} {
+		c.handle(p, version(func() []byte { return c.imageVers }, http.StatusMultipleChoices))
+	}
+	c.handle("/", func(w http.ResponseWriter, r *http.Request, _ []byte) { c.notFound(w, r.URL.Path) })
 }
 
 type statusWriter struct {
@@ -706,57 +771,6 @@ func (c *Cloud) notFound(w http.ResponseWriter, path string) {
 	c.fail(w, http.StatusNotFound, path, "The resource could not be found.")
 }
 
-func (c *Cloud) identity(w http.ResponseWriter, r *http.Request, rest string, body []byte) {
-	if r.Method != http.MethodPost || strings.TrimSuffix(rest, "/") != "/auth/tokens" {
-		c.notFound(w, "/identity")
-		return
-	}
-	var req struct {
-		Auth struct {
-			Identity struct {
-				Password struct {
-					User struct {
-						Name     string `json:"name"`
-						Password string `json:"password"`
-					} `json:"user"`
-				} `json:"password"`
-			} `json:"identity"`
-		} `json:"auth"`
-	}
-	if err := json.Unmarshal(body, &req); err != nil || req.Auth.Identity.Password.User.Name != Username || req.Auth.Identity.Password.User.Password != c.cfg.Password {
-		writeJSON(w, http.StatusUnauthorized, obj{"error": obj{"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}})
-		return
-	}
-	c.seq++
-	tok := fmt.Sprintf("gAAAAAfake-token-%06d-secret", c.seq)
-	c.tokens[tok] = true
-	c.issued = append(c.issued, tok)
-	b, _ := json.Marshal(c.tokenBody)
-	var body2 obj
-	json.Unmarshal(b, &body2)
-	t := body2["token"].(obj)
-	now := c.cfg.Now().UTC()
-	t["issued_at"] = now.Format("2006-01-02T15:04:05.000000Z")
-	t["expires_at"] = now.Add(time.Hour).Format("2006-01-02T15:04:05.000000Z")
-	svcPath := map[string]string{"compute": "/compute/v2.1", "network": "/network", "image": "/image", "identity": "/identity/v3/", "placement": "/placement"}
-	for _, e := range t["catalog"].([]any) {
-		e := e.(obj)
-		for _, ep := range e["endpoints"].([]any) {
-			ep.(obj)["url"] = c.base + svcPath[e["type"].(string)]
-		}
-	}
-	w.Header().Set("X-Subject-Token", tok)
-	writeJSON(w, http.StatusCreated, body2)
-}
-
-func seg(rest string) []string {
-	rest = strings.Trim(rest, "/")
-	if rest == "" {
-		return nil
-	}
-	return strings.Split(rest, "/")
-}
-
 // filter keeps the objects whose fields equal every query parameter that
 // names a field the objects have (other parameters are ignored, as the
 // services ignore unknown ones).
@@ -788,653 +802,4 @@ func find(l []obj, key, val string) (int, obj) {
 		}
 	}
 	return -1, nil
-}
-
-func (c *Cloud) compute(w http.ResponseWriter, r *http.Request, rest string, body []byte) {
-	s := seg(rest)
-	p := "/compute" + rest
-	switch {
-	case len(s) == 1 && s[0] == "flavors" && r.Method == http.MethodGet:
-		// The summary list (novaclient's find by name starts here): id,
-		// name and links of each flavor, as Nova answers below 2.55.
-		l := []obj{}
-		for _, f := range c.flavors {
-			l = append(l, obj{"id": f["id"], "name": f["name"], "links": f["links"]})
-		}
-		writeJSON(w, 200, obj{"flavors": l})
-	case len(s) == 2 && s[0] == "flavors" && s[1] == "detail" && r.Method == http.MethodGet:
-		writeJSON(w, 200, obj{"flavors": filter(c.flavors, url.Values{})})
-	case len(s) == 2 && s[0] == "flavors" && r.Method == http.MethodGet:
-		if _, f := find(c.flavors, "id", s[1]); f != nil {
-			writeJSON(w, 200, obj{"flavor": f})
-			return
-		}
-		c.fail(w, 404, p, fmt.Sprintf("Flavor %s could not be found.", s[1]))
-	case len(s) == 1 && s[0] == "flavors" && r.Method == http.MethodPost:
-		var req struct {
-			Flavor struct {
-				Name  string `json:"name"`
-				RAM   int    `json:"ram"`
-				VCPUs int    `json:"vcpus"`
-				Disk  *int   `json:"disk"`
-				ID    string `json:"id"`
-			} `json:"flavor"`
-		}
-		json.Unmarshal(body, &req)
-		if _, f := find(c.flavors, "name", req.Flavor.Name); f != nil {
-			c.fail(w, 409, p, fmt.Sprintf("Flavor with name %s already exists.", req.Flavor.Name))
-			return
-		}
-		f := template("nova-flavors-detail.json", "flavors")
-		id := req.Flavor.ID
-		if id == "" {
-			id = c.newID(0xf1)
-		}
-		disk := 0
-		if req.Flavor.Disk != nil {
-			disk = *req.Flavor.Disk
-		}
-		f["id"], f["name"], f["ram"], f["vcpus"], f["disk"] = id, req.Flavor.Name, req.Flavor.RAM, req.Flavor.VCPUs, disk
-		c.flavors = append(c.flavors, f)
-		writeJSON(w, 200, obj{"flavor": f})
-	case len(s) == 2 && s[0] == "flavors" && r.Method == http.MethodDelete:
-		if i, _ := find(c.flavors, "id", s[1]); i >= 0 {
-			c.flavors = slices.Delete(c.flavors, i, i+1)
-			w.WriteHeader(202)
-			return
-		}
-		c.notFound(w, p)
-	case len(s) == 1 && s[0] == "os-keypairs" && r.Method == http.MethodGet:
-		var l []obj
-		for _, k := range c.keypairs {
-			l = append(l, obj{"keypair": obj{"name": k["name"], "public_key": k["public_key"], "fingerprint": k["fingerprint"], "type": k["type"]}})
-		}
-		if l == nil {
-			l = []obj{}
-		}
-		writeJSON(w, 200, obj{"keypairs": l})
-	case len(s) == 2 && s[0] == "os-keypairs" && r.Method == http.MethodGet:
-		if _, k := find(c.keypairs, "name", s[1]); k != nil {
-			writeJSON(w, 200, obj{"keypair": k})
-			return
-		}
-		c.fail(w, 404, p, fmt.Sprintf("Keypair %s not found for user 127f18415e5140cca7070c7ec85ed0f0", s[1]))
-	case len(s) == 1 && s[0] == "os-keypairs" && r.Method == http.MethodPost:
-		var req struct {
-			Keypair struct {
-				Name      string `json:"name"`
-				PublicKey string `json:"public_key"`
-			} `json:"keypair"`
-		}
-		json.Unmarshal(body, &req)
-		if _, k := find(c.keypairs, "name", req.Keypair.Name); k != nil {
-			c.fail(w, 409, p, fmt.Sprintf("Key pair '%s' already exists.", req.Keypair.Name))
-			return
-		}
-		if req.Keypair.PublicKey == "" {
-			c.fail(w, 400, p, "Invalid input for field/attribute keypair. Value: {'name': ...}. 'public_key' is a required property")
-			return
-		}
-		k := obj{"name": req.Keypair.Name, "public_key": req.Keypair.PublicKey, "fingerprint": fmt.Sprintf("fake:%d", len(req.Keypair.PublicKey)), "type": "ssh", "user_id": "127f18415e5140cca7070c7ec85ed0f0"}
-		c.keypairs = append(c.keypairs, k)
-		writeJSON(w, 201, obj{"keypair": k}) // as recorded: testdata/recorded/nova-keypair-import.json
-	case len(s) == 2 && s[0] == "os-keypairs" && r.Method == http.MethodDelete:
-		if i, _ := find(c.keypairs, "name", s[1]); i >= 0 {
-			c.keypairs = slices.Delete(c.keypairs, i, i+1)
-			w.WriteHeader(202)
-			return
-		}
-		c.notFound(w, p)
-	case len(s) == 1 && s[0] == "os-services" && r.Method == http.MethodGet:
-		writeJSON(w, 200, obj{"services": filter(c.services, r.URL.Query())})
-	case len(s) == 1 && s[0] == "servers" && r.Method == http.MethodPost:
-		c.createServer(w, p, body)
-	case len(s) <= 2 && len(s) >= 1 && s[0] == "servers" && (len(s) == 1 || s[1] == "detail") && r.Method == http.MethodGet:
-		c.listServers(w, r, p, len(s) == 2)
-	case len(s) == 3 && s[0] == "servers" && s[2] == "action" && r.Method == http.MethodPost:
-		c.serverAction(w, p, s[1], body)
-	case len(s) == 2 && s[0] == "servers" && r.Method == http.MethodGet:
-		if sv := c.server(s[1]); sv != nil {
-			b := c.serverView(sv)
-			c.noteServer(s[1], fmt.Sprint(b["status"]))
-			writeJSON(w, 200, obj{"server": c.serverAt(b, r)})
-			return
-		}
-		c.fail(w, 404, p, "Instance "+s[1]+" could not be found.")
-	case len(s) == 2 && s[0] == "servers" && r.Method == http.MethodDelete:
-		sv := c.server(s[1])
-		if sv == nil {
-			c.fail(w, 404, p, "Instance "+s[1]+" could not be found.")
-			return
-		}
-		if sv.deleted.IsZero() {
-			sv.deleted = c.cfg.Now()
-		}
-		w.WriteHeader(204)
-	case len(s) == 3 && s[0] == "servers" && s[2] == "remote-consoles" && r.Method == http.MethodPost:
-		sv := c.server(s[1])
-		if sv == nil {
-			c.fail(w, 404, p, "Instance "+s[1]+" could not be found.")
-			return
-		}
-		if !c.consoleOn {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(400)
-			w.Write(c.consoleErr)
-			return
-		}
-		writeJSON(w, 200, obj{"remote_console": obj{"protocol": "vnc", "type": "novnc", "url": c.base + "/vnc_auto.html?path=%3Ftoken%3Dfake-console-token"}})
-	default:
-		c.notFound(w, p)
-	}
-}
-
-// listServers answers GET /servers and /servers/detail. Like Nova, it
-// treats the name filter as a regular expression searched anywhere in
-// the name (Nova hands it to the database's REGEXP: "^vm$" is an exact
-// match, "vm" matches "vm1" and "myvm"); an invalid expression is a 400
-// (Nova on MySQL fails with a 500 instead). Other query parameters are
-// ignored.
-func (c *Cloud) listServers(w http.ResponseWriter, r *http.Request, p string, detail bool) {
-	var re *regexp.Regexp
-	if name := r.URL.Query().Get("name"); name != "" {
-		var err error
-		if re, err = regexp.Compile(name); err != nil {
-			c.fail(w, 400, p, fmt.Sprintf("Invalid regular expression in name filter %q: %v", name, err))
-			return
-		}
-	}
-	l := []obj{}
-	for _, sv := range c.servers {
-		if c.gone(sv) {
-			continue
-		}
-		if re != nil && !re.MatchString(fmt.Sprint(sv.body["name"])) {
-			continue
-		}
-		b := c.serverAt(c.serverView(sv), r)
-		if !detail {
-			b = obj{"id": b["id"], "name": b["name"], "links": b["links"]}
-		}
-		l = append(l, b)
-	}
-	writeJSON(w, 200, obj{"servers": l})
-}
-
-// serverAction answers POST /servers/{id}/action for os-stop and
-// os-start. Nova does both asynchronously (task_state powering-off, then
-// vm_state stopped); the fake changes the state at once, so the next GET
-// shows SHUTOFF (power_state 4, vm_state stopped) or ACTIVE (power_state
-// 1, vm_state active). As the Linux bridge agent does when the tap goes
-// away or comes back, the server's ports turn DOWN or ACTIVE. A server in
-// the wrong state answers Nova's 409.
-func (c *Cloud) serverAction(w http.ResponseWriter, p, id string, body []byte) {
-	sv := c.server(id)
-	if sv == nil {
-		c.fail(w, 404, p, "Instance "+id+" could not be found.")
-		return
-	}
-	var req map[string]json.RawMessage
-	if err := json.Unmarshal(body, &req); err != nil || len(req) != 1 {
-		c.fail(w, 400, p, "Malformed request body")
-		return
-	}
-	var action string
-	for k := range req {
-		action = k
-	}
-	b := c.serverView(sv)
-	vmState := fmt.Sprint(b["OS-EXT-STS:vm_state"])
-	conflict := func(verb string) {
-		c.fail(w, 409, p, fmt.Sprintf("Cannot '%s' instance %s while it is in vm_state %s", verb, id, vmState))
-	}
-	portStatus := ""
-	switch action {
-	case "os-stop":
-		if !sv.deleted.IsZero() || (vmState != "active" && vmState != "error" && vmState != "rescued") {
-			conflict("stop")
-			return
-		}
-		b["status"], b["OS-EXT-STS:vm_state"], b["OS-EXT-STS:task_state"], b["OS-EXT-STS:power_state"] = "SHUTOFF", "stopped", nil, 4
-		portStatus = "DOWN"
-	case "os-start":
-		if !sv.deleted.IsZero() || vmState != "stopped" {
-			conflict("start")
-			return
-		}
-		b["status"], b["OS-EXT-STS:vm_state"], b["OS-EXT-STS:task_state"], b["OS-EXT-STS:power_state"] = "ACTIVE", "active", nil, 1
-		delete(b, "fault")
-		portStatus = "ACTIVE"
-	default:
-		c.fail(w, 400, p, "There is no such action: "+action)
-		return
-	}
-	sv.fault = nil
-	b["updated"] = c.cfg.Now().UTC().Format(time.RFC3339)
-	for _, pt := range c.ports {
-		if pt["device_id"] == b["id"] {
-			pt["status"] = portStatus
-		}
-	}
-	w.WriteHeader(202)
-}
-
-func (c *Cloud) gone(sv *server) bool {
-	g := !sv.deleted.IsZero() && !c.cfg.Now().Before(sv.deleted.Add(c.cfg.DeleteTime))
-	if g {
-		// Nova deletes the ports it created for the server.
-		c.ports = slices.DeleteFunc(c.ports, func(p obj) bool { return p["device_id"] == sv.body["id"] })
-	}
-	return g
-}
-
-func (c *Cloud) server(id string) *server {
-	for _, sv := range c.servers {
-		if sv.body["id"] == id && !c.gone(sv) {
-			return sv
-		}
-	}
-	return nil
-}
-
-// serverView updates a server's status from the clock and returns its body.
-func (c *Cloud) serverView(sv *server) obj {
-	b := sv.body
-	if sv.created.IsZero() || b["status"] == "ERROR" || b["status"] == "ACTIVE" || b["status"] == "SHUTOFF" {
-		if !sv.deleted.IsZero() {
-			b["OS-EXT-STS:task_state"] = "deleting"
-		}
-		return b
-	}
-	el := c.cfg.Now().Sub(sv.created)
-	switch {
-	case sv.fault != nil && el >= sv.fault.After:
-		b["status"], b["OS-EXT-STS:vm_state"], b["OS-EXT-STS:task_state"] = "ERROR", "error", nil
-		b["OS-EXT-SRV-ATTR:host"], b["OS-EXT-SRV-ATTR:hypervisor_hostname"] = nil, nil
-		b["fault"] = obj{"code": sv.fault.Code, "message": sv.fault.Message, "details": sv.fault.Details, "created": c.cfg.Now().UTC().Format(time.RFC3339)}
-		if sv.fault.BindingFailed {
-			for _, p := range c.ports {
-				if p["device_id"] == b["id"] {
-					p["binding:vif_type"], p["status"] = "binding_failed", "DOWN"
-				}
-			}
-		}
-	case sv.fault == nil && el >= sv.buildTime:
-		b["status"], b["OS-EXT-STS:vm_state"], b["OS-EXT-STS:task_state"], b["OS-EXT-STS:power_state"] = "ACTIVE", "active", nil, 1
-		b["OS-SRV-USG:launched_at"] = c.cfg.Now().UTC().Format("2006-01-02T15:04:05.000000")
-		for _, p := range c.ports {
-			if p["device_id"] == b["id"] {
-				p["status"] = "ACTIVE"
-			}
-		}
-	default:
-		if el > time.Second {
-			b["OS-EXT-STS:task_state"] = "spawning"
-		}
-	}
-	b["updated"] = c.cfg.Now().UTC().Format(time.RFC3339)
-	return b
-}
-
-func (c *Cloud) createServer(w http.ResponseWriter, p string, body []byte) {
-	var req struct {
-		Server struct {
-			Name      string `json:"name"`
-			ImageRef  string `json:"imageRef"`
-			FlavorRef string `json:"flavorRef"`
-			KeyName   string `json:"key_name"`
-			AZ        string `json:"availability_zone"`
-			Host      string `json:"host"`
-			Networks  []struct {
-				UUID string `json:"uuid"`
-				Port string `json:"port"`
-			} `json:"networks"`
-			SecurityGroups []struct {
-				Name string `json:"name"`
-			} `json:"security_groups"`
-		} `json:"server"`
-	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		c.fail(w, 400, p, "Malformed request body")
-		return
-	}
-	rq := req.Server
-	_, fl := find(c.flavors, "id", rq.FlavorRef)
-	if fl == nil {
-		c.fail(w, 400, p, fmt.Sprintf("Flavor %s could not be found.", rq.FlavorRef))
-		return
-	}
-	_, im := find(c.images, "id", rq.ImageRef)
-	if im == nil {
-		c.fail(w, 400, p, fmt.Sprintf("Image %s could not be found.", rq.ImageRef))
-		return
-	}
-	if rq.KeyName != "" {
-		if _, k := find(c.keypairs, "name", rq.KeyName); k == nil {
-			c.fail(w, 400, p, "Invalid key_name provided.")
-			return
-		}
-	}
-	if len(rq.Networks) != 1 {
-		c.fail(w, 409, p, "Multiple possible networks found, use a Network ID to be more specific.")
-		return
-	}
-	id := c.newID(0x5e)
-	var port obj
-	if pid := rq.Networks[0].Port; pid != "" {
-		_, port = find(c.ports, "id", pid)
-		if port == nil {
-			c.fail(w, 400, p, "Port "+pid+" not found.")
-			return
-		}
-	} else {
-		_, nw := find(c.networks, "id", rq.Networks[0].UUID)
-		if nw == nil {
-			c.fail(w, 400, p, fmt.Sprintf("Network %s could not be found.", rq.Networks[0].UUID))
-			return
-		}
-		port = c.newPort(nw)
-	}
-	port["device_id"], port["device_owner"] = id, "compute:nova"
-	port["binding:host_id"] = c.cfg.Host
-	var groups []any
-	for _, g := range rq.SecurityGroups {
-		// Nova takes a group's name or ID (the CLI sends the ID) and
-		// shows its name.
-		name := g.Name
-		if _, sg := find(c.secgroups, "id", name); sg != nil {
-			name = fmt.Sprint(sg["name"])
-		}
-		groups = append(groups, obj{"name": name})
-	}
-	if groups == nil {
-		groups = []any{obj{"name": "default"}}
-	}
-	b := template("nova-server.json", "server")
-	now := c.cfg.Now().UTC()
-	az := rq.AZ
-	if az == "" {
-		az = "nova"
-	}
-	seq := c.seq
-	b["id"], b["name"], b["status"] = id, rq.Name, "BUILD"
-	b["OS-EXT-SRV-ATTR:host"], b["OS-EXT-SRV-ATTR:hypervisor_hostname"] = c.cfg.Host, c.cfg.Host
-	b["OS-EXT-STS:vm_state"], b["OS-EXT-STS:task_state"], b["OS-EXT-STS:power_state"] = "building", "scheduling", 0
-	b["OS-EXT-SRV-ATTR:instance_name"] = fmt.Sprintf("instance-%08x", seq)
-	b["OS-EXT-SRV-ATTR:hostname"], b["description"] = rq.Name, rq.Name
-	b["OS-EXT-AZ:availability_zone"] = az
-	b["created"], b["updated"] = now.Format(time.RFC3339), now.Format(time.RFC3339)
-	b["OS-SRV-USG:launched_at"] = nil
-	b["key_name"] = nil
-	if rq.KeyName != "" {
-		b["key_name"] = rq.KeyName
-	}
-	b["security_groups"] = groups
-	b["image"] = obj{"id": rq.ImageRef, "links": []any{}}
-	b["flavor"] = obj{"vcpus": fl["vcpus"], "ram": fl["ram"], "disk": fl["disk"], "ephemeral": 0, "swap": 0, "original_name": fl["name"], "extra_specs": obj{}}
-	var netName string
-	if _, nw := find(c.networks, "id", fmt.Sprint(port["network_id"])); nw != nil {
-		netName = fmt.Sprint(nw["name"])
-	}
-	var addrs []any
-	for _, ip := range port["fixed_ips"].([]any) {
-		addrs = append(addrs, obj{"version": 4, "addr": ip.(obj)["ip_address"], "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": port["mac_address"]})
-	}
-	b["addresses"] = obj{netName: addrs}
-	sv := &server{body: b, created: c.cfg.Now(), buildTime: c.cfg.BuildTime}
-	if f, ok := c.serverFaults[rq.Name]; ok {
-		if f.After == 0 {
-			f.After = c.cfg.ErrorTime
-		}
-		sv.fault = &f
-	} else if ram, _ := strconv.Atoi(fmt.Sprint(fl["ram"])); ram > c.cfg.HostRAMMiB {
-		f := noValidHost()
-		f.After = c.cfg.ErrorTime
-		sv.fault = &f
-	}
-	if sv.fault != nil {
-		b["OS-EXT-SRV-ATTR:host"], b["OS-EXT-SRV-ATTR:hypervisor_hostname"] = nil, nil
-		if strings.HasPrefix(sv.fault.Message, "No valid host") && rq.Networks[0].Port == "" {
-			// The scheduler failed: nova-compute never allocated a port.
-			c.ports = slices.DeleteFunc(c.ports, func(o obj) bool { return o["id"] == port["id"] })
-			b["addresses"] = obj{}
-		}
-	}
-	c.servers = append(c.servers, sv)
-	c.noteServer(id, "BUILD")
-	pass := fmt.Sprintf("AdminPass%06dSecret", seq)
-	c.adminPasses = append(c.adminPasses, pass)
-	writeJSON(w, 202, obj{"server": obj{"id": id, "links": []any{}, "OS-DCF:diskConfig": "MANUAL", "security_groups": groups, "adminPass": pass}})
-}
-
-func (c *Cloud) newPort(nw obj) obj {
-	p := template("neutron-ports-by-device.json", "ports")
-	id := c.newID(0x90)
-	p["id"], p["network_id"], p["status"] = id, nw["id"], "DOWN"
-	p["mac_address"] = fmt.Sprintf("fa:16:3e:%02x:%02x:%02x", (c.seq>>16)&0xff, (c.seq>>8)&0xff, c.seq&0xff)
-	var fixed []any
-	for _, sn := range c.subnets {
-		if sn["network_id"] != nw["id"] {
-			continue
-		}
-		pools, _ := sn["allocation_pools"].([]any)
-		if len(pools) == 0 {
-			continue
-		}
-		start, err := netip.ParseAddr(fmt.Sprint(pools[0].(obj)["start"]))
-		if err != nil {
-			continue
-		}
-		a := start
-		for used := true; used; {
-			used = false
-			for _, op := range c.ports {
-				for _, ip := range op["fixed_ips"].([]any) {
-					if ip.(obj)["ip_address"] == a.String() {
-						used = true
-					}
-				}
-			}
-			if used {
-				a = a.Next()
-			}
-		}
-		fixed = append(fixed, obj{"subnet_id": sn["id"], "ip_address": a.String()})
-	}
-	if fixed == nil {
-		fixed = []any{}
-	}
-	p["fixed_ips"] = fixed
-	c.ports = append(c.ports, p)
-	return p
-}
-
-func (c *Cloud) network(w http.ResponseWriter, r *http.Request, rest string, body []byte) {
-	s := seg(rest)
-	p := "/network" + rest
-	q := r.URL.Query()
-	switch {
-	case len(s) == 1 && s[0] == "networks" && r.Method == http.MethodGet:
-		writeJSON(w, 200, obj{"networks": filter(c.networks, q)})
-	case len(s) == 2 && s[0] == "networks" && r.Method == http.MethodGet:
-		if _, n := find(c.networks, "id", s[1]); n != nil {
-			writeJSON(w, 200, obj{"network": n})
-			return
-		}
-		c.neutronNotFound(w, "NetworkNotFound", "Network "+s[1]+" could not be found.")
-	case len(s) == 3 && s[0] == "networks" && s[2] == "dhcp-agents" && r.Method == http.MethodGet:
-		var l []obj
-		for _, a := range c.agents {
-			if a["agent_type"] != "DHCP agent" {
-				continue
-			}
-			for _, sn := range c.subnets {
-				if sn["network_id"] == s[1] && sn["enable_dhcp"] == true {
-					l = append(l, a)
-					break
-				}
-			}
-		}
-		if l == nil {
-			l = []obj{}
-		}
-		writeJSON(w, 200, obj{"agents": l})
-	case len(s) == 1 && s[0] == "networks" && r.Method == http.MethodPost:
-		var req struct {
-			Network obj `json:"network"`
-		}
-		json.Unmarshal(body, &req)
-		n := template("neutron-networks.json", "networks")
-		n["id"], n["subnets"] = c.newID(0x4e), []any{}
-		for _, k := range []string{"name", "shared", "router:external", "provider:network_type", "provider:physical_network", "provider:segmentation_id", "admin_state_up"} {
-			if v, ok := req.Network[k]; ok {
-				n[k] = v
-			} else if k == "shared" || k == "router:external" {
-				n[k] = false
-			} else if k == "provider:segmentation_id" {
-				n[k] = nil
-			}
-		}
-		c.networks = append(c.networks, n)
-		writeJSON(w, 201, obj{"network": n})
-	case len(s) == 2 && s[0] == "networks" && r.Method == http.MethodDelete:
-		i, _ := find(c.networks, "id", s[1])
-		if i < 0 {
-			c.notFound(w, p)
-			return
-		}
-		for _, pt := range c.ports {
-			if pt["network_id"] == s[1] && pt["device_owner"] != "network:dhcp" {
-				c.fail(w, 409, p, fmt.Sprintf("Unable to complete operation on network %s. There are one or more ports still in use on the network.", s[1]))
-				return
-			}
-		}
-		c.networks = slices.Delete(c.networks, i, i+1)
-		c.subnets = slices.DeleteFunc(c.subnets, func(o obj) bool { return o["network_id"] == s[1] })
-		w.WriteHeader(204)
-	case len(s) == 1 && s[0] == "subnets" && r.Method == http.MethodGet:
-		writeJSON(w, 200, obj{"subnets": filter(c.subnets, q)})
-	case len(s) == 2 && s[0] == "subnets" && r.Method == http.MethodGet:
-		if _, sn := find(c.subnets, "id", s[1]); sn != nil {
-			writeJSON(w, 200, obj{"subnet": sn})
-			return
-		}
-		c.fail(w, 404, p, "Subnet "+s[1]+" could not be found.")
-	case len(s) == 2 && s[0] == "ports" && r.Method == http.MethodGet:
-		if _, pt := find(c.ports, "id", s[1]); pt != nil {
-			writeJSON(w, 200, obj{"port": pt})
-			return
-		}
-		c.fail(w, 404, p, "Port "+s[1]+" could not be found.")
-	case len(s) == 1 && s[0] == "subnets" && r.Method == http.MethodPost:
-		var req struct {
-			Subnet obj `json:"subnet"`
-		}
-		json.Unmarshal(body, &req)
-		_, nw := find(c.networks, "id", fmt.Sprint(req.Subnet["network_id"]))
-		if nw == nil {
-			c.fail(w, 404, p, fmt.Sprintf("Network %v could not be found.", req.Subnet["network_id"]))
-			return
-		}
-		sn := template("neutron-subnets.json", "subnets")
-		sn["id"] = c.newID(0x5b)
-		for k, v := range req.Subnet {
-			sn[k] = v
-		}
-		if _, ok := req.Subnet["enable_dhcp"]; !ok {
-			sn["enable_dhcp"] = true
-		}
-		for _, k := range []string{"dns_nameservers", "allocation_pools", "host_routes"} {
-			if _, ok := req.Subnet[k]; !ok {
-				sn[k] = []any{}
-			}
-		}
-		nw["subnets"] = append(nw["subnets"].([]any), sn["id"])
-		c.subnets = append(c.subnets, sn)
-		writeJSON(w, 201, obj{"subnet": sn})
-	case len(s) == 2 && s[0] == "subnets" && r.Method == http.MethodDelete:
-		if i, _ := find(c.subnets, "id", s[1]); i >= 0 {
-			c.subnets = slices.Delete(c.subnets, i, i+1)
-			w.WriteHeader(204)
-			return
-		}
-		c.notFound(w, p)
-	case len(s) == 1 && s[0] == "ports" && r.Method == http.MethodGet:
-		writeJSON(w, 200, obj{"ports": filter(c.ports, q)})
-	case len(s) == 1 && s[0] == "security-groups" && r.Method == http.MethodGet:
-		l := []obj{}
-		for _, g := range filter(c.secgroups, q) {
-			l = append(l, c.secgroupView(g))
-		}
-		writeJSON(w, 200, obj{"security_groups": l})
-	case len(s) == 2 && s[0] == "security-groups" && r.Method == http.MethodGet:
-		if _, g := find(c.secgroups, "id", s[1]); g != nil {
-			writeJSON(w, 200, obj{"security_group": c.secgroupView(g)})
-			return
-		}
-		c.neutronNotFound(w, "SecurityGroupNotFound", "Security group "+s[1]+" does not exist")
-	case len(s) == 1 && s[0] == "security-group-rules" && r.Method == http.MethodGet:
-		writeJSON(w, 200, obj{"security_group_rules": filter(c.rules, q)})
-	case len(s) == 1 && s[0] == "security-group-rules" && r.Method == http.MethodPost:
-		var req struct {
-			Rule obj `json:"security_group_rule"`
-		}
-		json.Unmarshal(body, &req)
-		if _, g := find(c.secgroups, "id", fmt.Sprint(req.Rule["security_group_id"])); g == nil {
-			c.fail(w, 404, p, fmt.Sprintf("Security group %v does not exist", req.Rule["security_group_id"]))
-			return
-		}
-		norm := func(v any) string {
-			if v == nil {
-				return ""
-			}
-			return fmt.Sprint(v)
-		}
-		for _, ex := range c.rules {
-			same := true
-			for _, k := range []string{"security_group_id", "direction", "ethertype", "protocol", "port_range_min", "port_range_max", "remote_ip_prefix", "remote_group_id"} {
-				if norm(ex[k]) != norm(req.Rule[k]) {
-					same = false
-				}
-			}
-			if same {
-				writeJSON(w, 409, obj{"NeutronError": obj{"type": "SecurityGroupRuleExists", "message": fmt.Sprintf("Security group rule already exists. Rule id is %v.", ex["id"]), "detail": ""}})
-				return
-			}
-		}
-		ru := obj{"id": c.newID(0x5c), "tenant_id": "0e28594ddbe7463188629949de692f18", "project_id": "0e28594ddbe7463188629949de692f18", "port_range_min": nil, "port_range_max": nil, "protocol": nil, "remote_ip_prefix": nil, "remote_group_id": nil, "description": "", "revision_number": 0}
-		for k, v := range req.Rule {
-			ru[k] = v
-		}
-		c.rules = append(c.rules, ru)
-		writeJSON(w, 201, obj{"security_group_rule": ru})
-	case len(s) == 2 && s[0] == "security-group-rules" && r.Method == http.MethodDelete:
-		if i, _ := find(c.rules, "id", s[1]); i >= 0 {
-			c.rules = slices.Delete(c.rules, i, i+1)
-			w.WriteHeader(204)
-			return
-		}
-		c.notFound(w, p)
-	case len(s) == 1 && s[0] == "agents" && r.Method == http.MethodGet:
-		writeJSON(w, 200, obj{"agents": filter(c.agents, q)})
-	default:
-		c.notFound(w, p)
-	}
-}
-
-func (c *Cloud) image(w http.ResponseWriter, r *http.Request, rest string) {
-	s := seg(rest)
-	switch {
-	case len(s) == 1 && s[0] == "images" && r.Method == http.MethodGet:
-		writeJSON(w, 200, obj{"images": filter(c.images, r.URL.Query()), "schema": "/v2/schemas/images", "first": "/v2/images"})
-	case len(s) == 2 && s[0] == "images" && r.Method == http.MethodGet:
-		if _, im := find(c.images, "id", s[1]); im != nil {
-			writeJSON(w, 200, im)
-			return
-		}
-		w.WriteHeader(404)
-		io.WriteString(w, "404 Not Found\n\nThe resource could not be found.\n\n   ")
-	default:
-		c.notFound(w, "/image"+rest)
-	}
 }

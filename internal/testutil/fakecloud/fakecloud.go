@@ -3,6 +3,7 @@ package fakecloud
 import (
 	"context"
 	"testing"
+	"time"
 
 	fc "github.com/vifpath/vifpath/internal/fakecloud"
 )
@@ -59,3 +60,7 @@ func (c *Cloud) Start(tb testing.TB) string {
 	tb.Cleanup(func() { s.Close() })
 	return s.AuthURL()
 }
+
+// VIFPluggingTimeout is the fault Nova records when its
+// vif_plugging_timeout runs out (see the server package's).
+func VIFPluggingTimeout(after time.Duration) ServerFault { return fc.VIFPluggingTimeout(after) }

@@ -1,0 +1,244 @@
+//go:build acceptance
+
+package launch_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/config"
+	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
+	"github.com/gophercloud/gophercloud/v2/openstack/placement/v1/resourceproviders"
+	"github.com/vifpath/vifpath/internal/testutil"
+	"github.com/vifpath/vifpath/launch"
+	"github.com/vifpath/vifpath/trace"
+)
+
+// aioScript is the path of one of aio/'s scripts; the tests that restart
+// the cloud's daemons need root and the project's own cloud (aio/up.sh).
+func aioScript(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "aio", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat("/var/lib/vifpath-aio/run/neutron-linuxbridge-agent.pid"); err != nil {
+		testutil.SkipOrFail(t, "not the project's all-in-one cloud (no /var/lib/vifpath-aio/run): this test restarts its daemons with %s", p)
+	}
+	if os.Geteuid() != 0 {
+		testutil.SkipOrFail(t, "restarting the cloud's daemons needs root")
+	}
+	return p
+}
+
+// TestAcceptanceAgentRestartThenBoot restarts the Linux bridge agent while a
+// server (and so its tap's ebtables among rule) exists, then boots another
+// server, which must go ACTIVE with its port ACTIVE: the Zed agent under
+// ebtables-nft used to loop on deleting that among rule after a restart
+// and wire no new port (Nova failed the boot after 300 s). aio/up.sh
+// installs the fix (aio/ebtables-among.sh).
+func TestAcceptanceAgentRestartThenBoot(t *testing.T) {
+	restart := aioScript(t, "restart-agent.sh")
+	c := acceptanceClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	t.Cleanup(func() {
+		if err := c.Cleanup(context.Background()); err != nil {
+			t.Errorf("Cleanup: %v", err)
+		}
+	})
+	suffix := time.Now().UTC().Format("150405")
+	fl, err := c.EnsureFlavor(ctx, launch.FlavorSpec{Name: "vpt-ag-" + suffix, VCPUs: 1, RAMMiB: 128, DiskGiB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := c.FindImage(ctx, env("VIFPATH_ACCEPTANCE_IMAGE", "cirros"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw, _ := ensureProviderNetwork(ctx, t, c, 1)
+	first, err := c.Launch(ctx, launch.ServerSpec{Name: "vpt-ag-a-" + suffix, Flavor: fl.ID, Image: im.ID, Network: nw.ID})
+	if err != nil {
+		t.Fatalf("first server: %v", err)
+	}
+	t.Logf("first server %s ACTIVE after %s", first.ID, first.Waited.Round(time.Second))
+
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, restart, "neutron-linuxbridge-agent").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", restart, err, out)
+	}
+	t.Logf("agent restarted and alive again after %s:\n%s", time.Since(start).Round(time.Second), out)
+
+	start = time.Now()
+	bctx, bcancel := context.WithTimeout(ctx, 6*time.Minute)
+	defer bcancel()
+	second, err := c.Launch(bctx, launch.ServerSpec{Name: "vpt-ag-b-" + suffix, Flavor: fl.ID, Image: im.ID, Network: nw.ID})
+	var fe *launch.FaultError
+	if errors.As(err, &fe) {
+		b, _ := json.MarshalIndent(fe, "", "  ")
+		t.Fatalf("second server after the agent restart went to ERROR (kind %q): %v\nexplain: %q\n%s", fe.Kind, err, fe.Explain(), b)
+	}
+	if err != nil {
+		t.Fatalf("second server after the agent restart: %v", err)
+	}
+	t.Logf("second server %s ACTIVE %s after the restart", second.ID, time.Since(start).Round(time.Second))
+	if len(second.Ports) != 1 || second.Ports[0].Status != "ACTIVE" {
+		t.Fatalf("second server's ports = %+v; want one ACTIVE port", second.Ports)
+	}
+	pa, err := c.PortAgents(ctx, second, second.Ports[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := trace.JudgeAgents(*pa); h.Verdict != trace.OK {
+		t.Errorf("agents hop after the restart = %+v; want ok", h)
+	} else {
+		t.Logf("agents hop: %s", h.Summary)
+	}
+}
+
+// placementClient is a placement client of the acceptance cloud, for the
+// test that removes a resource provider (launch only reads placement).
+func placementClient(ctx context.Context, t *testing.T) *gophercloud.ServiceClient {
+	t.Helper()
+	ao, eo, tlsCfg, err := clouds.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = tlsCfg
+	pc, err := config.NewProviderClient(ctx, ao)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := openstack.NewPlacementV1(pc, eo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+// TestAcceptanceMissingResourceProvider deletes the compute host's
+// resource provider (only when nothing is allocated from it), checks that
+// Preflight and a boot's FaultError name it with the fix, then brings it
+// back by restarting nova-compute (aio/restart-agent.sh nova-compute) and
+// checks Preflight is ready again. It also measures whether nova-compute's
+// periodic task alone recreates it within VIFPATH_ACCEPTANCE_RP_WAIT
+// (default 90 s).
+func TestAcceptanceMissingResourceProvider(t *testing.T) {
+	restart := aioScript(t, "restart-agent.sh")
+	c := acceptanceClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+	t.Cleanup(func() {
+		if err := c.Cleanup(context.Background()); err != nil {
+			t.Errorf("Cleanup: %v", err)
+		}
+	})
+	rps, err := c.ResourceProviders(ctx)
+	if err != nil || len(rps) == 0 {
+		t.Fatalf("resource providers: %v %v", rps, err)
+	}
+	rp := rps[0]
+	for class, inv := range rp.Inventories {
+		if inv.Used != 0 {
+			t.Skipf("resource provider %s has %d %s allocated (servers on it): deleting it is refused; run with no server", rp.Name, inv.Used, class)
+		}
+	}
+	pl := placementClient(ctx, t)
+	restored := false
+	restore := func() {
+		if restored {
+			return
+		}
+		start := time.Now()
+		out, err := exec.Command(restart, "nova-compute").CombinedOutput()
+		if err != nil {
+			t.Errorf("restoring: %s nova-compute: %v\n%s", restart, err, out)
+			return
+		}
+		for time.Since(start) < 3*time.Minute {
+			if l, err := c.ResourceProviders(context.Background()); err == nil && len(l) > 0 {
+				restored = true
+				t.Logf("resource provider %s back %s after restarting nova-compute", l[0].Name, time.Since(start).Round(time.Second))
+				return
+			}
+			time.Sleep(2 * time.Second)
+		}
+		t.Errorf("resource provider not back 3 min after restarting nova-compute")
+	}
+	if err := resourceproviders.Delete(ctx, pl, rp.UUID).ExtractErr(); err != nil {
+		t.Fatalf("deleting resource provider %s: %v", rp.UUID, err)
+	}
+	t.Cleanup(restore)
+	deleted := time.Now()
+
+	pf, err := c.Preflight(ctx, &launch.PreflightOptions{Flavor: "", Host: rp.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found *launch.Problem
+	for i, p := range pf.Problems {
+		if p.Check == launch.CheckResourceProvider && p.Host == rp.Name {
+			found = &pf.Problems[i]
+		}
+	}
+	if pf.Ready || found == nil || !strings.Contains(found.Fix, "restart nova-compute") {
+		t.Fatalf("preflight with the provider deleted = %s; want not ready, a resource-provider problem on %s with its fix", pf, rp.Name)
+	}
+	t.Logf("preflight: %s", pf)
+
+	fl, err := c.EnsureFlavor(ctx, launch.FlavorSpec{Name: "vpt-rp-" + deleted.UTC().Format("150405"), VCPUs: 1, RAMMiB: 128, DiskGiB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := c.FindImage(ctx, env("VIFPATH_ACCEPTANCE_IMAGE", "cirros"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw, _ := ensureProviderNetwork(ctx, t, c, 1)
+	_, err = c.Launch(ctx, launch.ServerSpec{Name: "vpt-rp-" + deleted.UTC().Format("150405"), Flavor: fl.ID, Image: im.ID, Network: nw.ID})
+	var fe *launch.FaultError
+	if !errors.As(err, &fe) {
+		t.Fatalf("boot without a resource provider: %v; want a *FaultError", err)
+	}
+	ex := strings.Join(fe.Explain(), "; ")
+	if fe.Kind != launch.FaultNoValidHost || !strings.Contains(ex, "no resource provider for compute node "+rp.Name) || !strings.Contains(ex, "restart nova-compute") {
+		t.Errorf("kind %q, explain %q; want No valid host explained by the missing provider of %s", fe.Kind, ex, rp.Name)
+	}
+	t.Logf("fault %q explained: %s", fe.Fault.Message, ex)
+	if err := c.Cleanup(ctx); err != nil {
+		t.Errorf("Cleanup: %v", err)
+	}
+
+	wait := 90 * time.Second
+	if v := os.Getenv("VIFPATH_ACCEPTANCE_RP_WAIT"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			wait = d
+		}
+	}
+	for time.Since(deleted) < wait {
+		if l, err := c.ResourceProviders(ctx); err == nil && len(l) > 0 {
+			restored = true
+			t.Logf("nova-compute's periodic task recreated the provider %s after the delete", time.Since(deleted).Round(time.Second))
+			break
+		}
+		time.Sleep(5 * time.Second)
+	}
+	if !restored {
+		t.Logf("no provider %s after the delete without a restart: restarting nova-compute", time.Since(deleted).Round(time.Second))
+		restore()
+	}
+	pf, err = c.Preflight(ctx, nil)
+	if err != nil || !pf.Ready {
+		t.Errorf("preflight after the restore = %v, %v; want ready", pf, err)
+	}
+}

@@ -1,0 +1,163 @@
+package trace
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vifpath/vifpath/launch"
+)
+
+// AgentDownTime is Neutron's default agent_down_time: an agent whose last
+// heartbeat is older is reported dead by the API.
+const AgentDownTime = 75 * time.Second
+
+// JudgeAgents is the agents hop of one port: a pure function of what the
+// APIs showed (launch.Client.PortAgents). It checks the Linux bridge agent
+// on the port's binding host, the DHCP agents hosting its network, the
+// metadata agent and nova-compute on the server's host (alive, admin state
+// up, heartbeat age), and tells an agent that heartbeats but does not wire
+// the port (bound to the host, server ACTIVE or building, port not ACTIVE)
+// from one that is down.
+func JudgeAgents(f launch.PortAgents) Hop {
+	h := Hop{Kind: KindAgents, Name: f.Port.ID}
+	host := f.Port.HostID
+	if host == "" {
+		host = f.ServerHost
+	}
+	age := func(t time.Time) string {
+		if t.IsZero() || f.ReadAt.IsZero() {
+			return "unknown"
+		}
+		return f.ReadAt.Sub(t).Round(time.Second).String()
+	}
+	state := func(a launch.NetworkAgent) string {
+		s := "alive"
+		if !a.Alive {
+			s = "dead"
+		}
+		if !a.AdminUp {
+			s += ", admin down"
+		}
+		return fmt.Sprintf("%s on %s: %s, heartbeat %s ago (id %s)", a.Type, a.Host, s, age(a.Heartbeat), a.ID)
+	}
+	h.add("binding_host", "%s", agentsOr(f.Port.HostID, "(not bound)"))
+	h.add("port_status", "%s", agentsOr(f.Port.Status, "(unknown)"))
+	h.add("vif_type", "%s", agentsOr(f.Port.VIFType, "(unknown)"))
+	var fails, warns []string
+	var cause, next string
+	setCause := func(c, n string) {
+		if cause == "" {
+			cause, next = c, n
+		}
+	}
+
+	// nova-compute on the server's host.
+	switch {
+	case f.Compute != nil:
+		h.add("nova-compute", "on %s: %s, %s, updated %s ago", f.Compute.Host, agentsOr(string(f.Compute.State), "unknown"), map[bool]string{true: "enabled", false: "disabled"}[f.Compute.Enabled], age(f.Compute.Updated))
+		if !f.Compute.Up() {
+			fails = append(fails, "nova-compute on "+f.Compute.Host+" is not up and enabled")
+			setCause("nova-compute on "+f.Compute.Host+" is down or disabled: nothing on that host is built, started or plugged", "openstack compute service list --host "+f.Compute.Host+"; start nova-compute there and read its log")
+		}
+	case f.ServerHost != "":
+		h.add("nova-compute", "none on %s", f.ServerHost)
+		fails = append(fails, "no nova-compute on "+f.ServerHost)
+		setCause("the server's host "+f.ServerHost+" runs no nova-compute service Nova knows", "openstack compute service list; nova-manage cell_v2 discover_hosts --verbose")
+	}
+
+	// The L2 agent on the binding host, and whether it wired the port.
+	switch {
+	case host == "":
+		h.add("l2_agent", "not looked up: the port is not bound and the server's host is unknown")
+	case f.L2 == nil:
+		h.add("l2_agent", "none on %s", host)
+		fails = append(fails, "no Linux bridge agent on "+host)
+		setCause("no Linux bridge agent runs on "+host+": nothing wires the port into the bridge", "start neutron-linuxbridge-agent on "+host+"; openstack network agent list --host "+host)
+	default:
+		a := *f.L2
+		h.add("l2_agent", "%s", state(a))
+		switch {
+		case !a.Alive:
+			fails = append(fails, "Linux bridge agent on "+a.Host+" is dead")
+			setCause("the Linux bridge agent on "+a.Host+" is dead (last heartbeat "+age(a.Heartbeat)+" ago): new ports stay DOWN and Nova's boot fails after vif_plugging_timeout", "restart neutron-linuxbridge-agent on "+a.Host+" and read its log")
+		case !a.AdminUp:
+			fails = append(fails, "Linux bridge agent on "+a.Host+" is administratively down")
+			setCause("the Linux bridge agent on "+a.Host+" is administratively down", "openstack network agent set --enable "+a.ID)
+		case f.Port.VIFType == "binding_failed":
+			fails = append(fails, "port binding failed on "+a.Host)
+			setCause("Neutron could not bind the port on "+a.Host+" although its Linux bridge agent is alive: the network's physnet is probably missing from the agent's physical_interface_mappings", "compare the network's provider:physical_network with physical_interface_mappings in linuxbridge_agent.ini on "+a.Host)
+		case f.Port.HostID != "" && f.Port.Status != "ACTIVE" && (f.ServerStatus == launch.StatusActive || f.ServerStatus == launch.StatusBuild):
+			msg := fmt.Sprintf("the Linux bridge agent on %s is alive (heartbeat %s ago) but has not reported port %s ACTIVE (it is %s) while the server is %s", a.Host, age(a.Heartbeat), f.Port.ID, agentsOr(f.Port.Status, "unknown"), f.ServerStatus)
+			if f.ServerStatus == launch.StatusBuild {
+				warns = append(warns, msg)
+				setCause(msg+": Nova waits for it (vif_plugging_timeout, 300 s) and fails the boot with \"Failed to allocate the network(s)\" if it never comes", "watch neutron-linuxbridge-agent's log on "+a.Host+" for a command it retries")
+			} else {
+				fails = append(fails, msg)
+				setCause(msg+": the agent heartbeats but does not wire ports, stuck on a command it retries", "read neutron-linuxbridge-agent's log on "+a.Host+" (an ebtables or iptables call failing again and again), fix it, restart the agent")
+			}
+		}
+	}
+
+	// DHCP agents hosting the network.
+	live := 0
+	for _, a := range f.DHCP {
+		h.add("dhcp_agent", "%s", state(a))
+		if a.Up() {
+			live++
+		}
+	}
+	switch {
+	case f.Port.NetworkID == "":
+	case len(f.DHCP) == 0:
+		h.add("dhcp_agent", "none hosts network %s", f.Port.NetworkID)
+		fails = append(fails, "no DHCP agent hosts the network")
+		setCause("no DHCP agent hosts network "+f.Port.NetworkID+": the guest gets no address (unless the subnet has DHCP off)", "openstack network agent list --agent-type dhcp; openstack network agent add network --dhcp AGENT "+f.Port.NetworkID)
+	case live == 0:
+		fails = append(fails, "every DHCP agent of the network is down")
+		setCause("no live DHCP agent hosts network "+f.Port.NetworkID+": the guest gets no address", "restart neutron-dhcp-agent on "+f.DHCP[0].Host)
+	case live < len(f.DHCP):
+		warns = append(warns, fmt.Sprintf("%d of %d DHCP agents of the network are down", len(f.DHCP)-live, len(f.DHCP)))
+		setCause("some DHCP agents of the network are down; the live one answers", "openstack network agent list --network "+f.Port.NetworkID)
+	}
+
+	// The metadata agent.
+	mlive := 0
+	for _, a := range f.Metadata {
+		h.add("metadata_agent", "%s", state(a))
+		if a.Up() {
+			mlive++
+		}
+	}
+	if mlive == 0 {
+		if len(f.Metadata) == 0 {
+			h.add("metadata_agent", "none")
+		}
+		warns = append(warns, "no live metadata agent")
+		setCause("no live metadata agent: the guest reaches no metadata (cloud-init gets no SSH key: the VM \"has no SSH\"), the network path itself is not affected", "start neutron-metadata-agent; openstack network agent list --agent-type metadata")
+	}
+
+	switch {
+	case len(fails) > 0:
+		h.Verdict, h.Summary = Fail, strings.Join(fails, "; ")
+	case len(warns) > 0:
+		h.Verdict, h.Summary = Warn, strings.Join(warns, "; ")
+	default:
+		h.Verdict = OK
+		h.Summary = fmt.Sprintf("agents up: Linux bridge on %s, %d DHCP, %d metadata; nova-compute up", host, live, mlive)
+		if f.Compute == nil {
+			h.Summary = fmt.Sprintf("agents up: Linux bridge on %s, %d DHCP, %d metadata", host, live, mlive)
+		}
+		return h
+	}
+	h.Cause, h.Next = cause, next
+	return h
+}
+
+// agentsOr is s, or def when s is empty.
+func agentsOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
