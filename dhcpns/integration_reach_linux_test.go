@@ -57,7 +57,16 @@ func TestIntegrationProbeReach(t *testing.T) {
 		}
 		return res[0]
 	}
-	if r := probe(2222); r.ICMP != ReachAnswered || r.TCP != ReachAnswered || r.ICMPRTT <= 0 {
+	// The veths' carrier and the first neighbour resolution can take
+	// longer than one probe's timeout on a loaded machine (both silent
+	// then): wait for the path before asserting what the probe tells.
+	r := probe(2222)
+	for deadline := time.Now().Add(10 * time.Second); (r.ICMP != ReachAnswered || r.TCP != ReachAnswered) && time.Now().Before(deadline); {
+		t.Logf("path not ready yet: %+v", r)
+		time.Sleep(100 * time.Millisecond)
+		r = probe(2222)
+	}
+	if r.ICMP != ReachAnswered || r.TCP != ReachAnswered || r.ICMPRTT <= 0 {
 		t.Errorf("listening: %+v, want icmp and tcp answered", r)
 	}
 	if r := probe(22); r.TCP != ReachRefused || r.Errno != "ECONNREFUSED" {
