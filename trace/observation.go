@@ -46,6 +46,9 @@ type Observation struct {
 	Host HostFacts `json:"host"`
 	// API are the OpenStack API's answers used (nil: no API).
 	API *APIFacts `json:"api,omitempty"`
+	// Provider are the facts of the node's end of the provider link that
+	// Join judges (nil: role aio, or recorded before they existed).
+	Provider *ProviderFacts `json:"provider,omitempty"`
 }
 
 // RequestMode says what an Observation was taken for.
