@@ -18,6 +18,13 @@
 //	        [-netns-dir …] [-state-dir …] [-no-arp] [-interval D] [-json]
 //	vmtrace -demo [-break FAULT] [-guest auto|netns|libvirt] [-json | -dot | -mermaid]
 //	vmtrace -replay FILE [-json | -dot | -mermaid]
+//	vmtrace -join [-json] FILE…
+//
+// -join judges halves recorded on different nodes as one path
+// (trace.Join): a compute node's (-role compute -record A) and a network
+// node's (-role network -record B, recorded first), matched by port ID or
+// MAC, with a provider-link hop between them. It prints each joined
+// NIC's hops (or -json, the NodeTrace) and exits with the worst verdict.
 //
 // Any trace takes -record FILE: the observation the verdicts were judged
 // on (bridges, domains, DHCP facts, probe results, the API's answers;
@@ -168,6 +175,7 @@ type opts struct {
 	verbose                   bool
 	all                       bool
 	record, replay            string
+	join                      bool
 }
 
 // run parses args, runs, and returns the exit status.
@@ -202,6 +210,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.all, "all", false, "trace every VM NIC on this node from one observation (with -cloud: every server bound to -node too); one line per NIC")
 	fs.StringVar(&o.record, "record", "", "also write the observation the trace judged to `FILE` (JSON, secrets removed), for -replay anywhere")
 	fs.StringVar(&o.replay, "replay", "", "judge the observation recorded in `FILE` (no root, node or cloud needed) and print it as the live run did")
+	fs.BoolVar(&o.join, "join", false, "judge the observations recorded (-record) on a compute node and a network node, given as arguments, as one path")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -212,6 +221,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vmtrace: "+format+"\n", a...)
 		fs.Usage()
 		return exitUsage
+	}
+	if o.join {
+		return runJoin(o, fs.Args(), stdout, stderr)
 	}
 	if fs.NArg() > 0 {
 		return usage("unexpected arguments %q", fs.Args())
@@ -357,6 +369,37 @@ func runReplay(o opts, stdout, stderr io.Writer) int {
 		return printServer(o, st, stdout, stderr)
 	}
 	return printNode(o, trace.Judge(obs), stdout, stderr)
+}
+
+// runJoin is -join: judge recorded halves as one path (trace.Join).
+func runJoin(o opts, files []string, stdout, stderr io.Writer) int {
+	var halves []*trace.Observation
+	for _, f := range files {
+		obs, err := trace.ReadObservationFile(f)
+		if err != nil {
+			fmt.Fprintln(stderr, "vmtrace:", err)
+			return exitFail
+		}
+		halves = append(halves, obs)
+	}
+	nt, err := trace.Join(halves...)
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace:", err)
+		return exitUsage
+	}
+	if o.json {
+		return printNode(o, nt, stdout, stderr)
+	}
+	for i, t := range nt.Traces {
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		if err := t.WriteText(stdout); err != nil {
+			fmt.Fprintln(stderr, "vmtrace:", err)
+			return exitFail
+		}
+	}
+	return status(nt.Verdict)
 }
 
 // printNode prints a node's traces: one line per NIC, or -json.
