@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+
+	"github.com/vifpath/vifpath/trace"
 )
 
 // TwoNode is the walkthrough's two nodes (Linux only).
@@ -25,4 +27,9 @@ func BuildTwoNode(ctx context.Context, cfg *PathConfig) (*TwoNode, error) {
 // Break fails: see BuildTwoNode.
 func (tn *TwoNode) Break(b Breakage) error {
 	return fmt.Errorf("demo: not implemented on %s", runtime.GOOS)
+}
+
+// Join fails: see BuildTwoNode.
+func (tn *TwoNode) Join(ctx context.Context) (*trace.NodeTrace, error) {
+	return nil, fmt.Errorf("demo: not implemented on %s", runtime.GOOS)
 }

@@ -39,3 +39,12 @@ func (tn *TwoNode) Observe(ctx context.Context) (network, compute *trace.Observa
 	}
 	return network, compute, nil
 }
+
+// Join observes both halves (Observe) and joins them (trace.Join).
+func (tn *TwoNode) Join(ctx context.Context) (*trace.NodeTrace, error) {
+	network, compute, err := tn.Observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return trace.Join(compute, network)
+}
