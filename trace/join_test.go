@@ -168,3 +168,23 @@ func TestJoinWithoutProviderFacts(t *testing.T) {
 		t.Errorf("link %s %q", link.Verdict, link.Summary)
 	}
 }
+
+// ProviderFacts survive a recording: written and read back, a half's
+// provider facts are the same.
+func TestProviderFactsRoundTrip(t *testing.T) {
+	_, netw := readHalves(t, "unknown-unicast")
+	if netw.Provider == nil || netw.Provider.Bridges == nil || len(netw.Provider.DHCPPorts) != 1 || len(netw.Provider.Unicast) != 1 {
+		t.Fatalf("the recorded network half lacks provider facts: %+v", netw.Provider)
+	}
+	var b strings.Builder
+	if err := netw.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	back, err := trace.ReadObservation(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Provider, netw.Provider) {
+		t.Error("Observation.Provider changed through Write and ReadObservation")
+	}
+}
