@@ -83,8 +83,10 @@
 // bridge port Neutron did not name), and its "mappings" evidence says so.
 //
 // Run is read-only except for the ARP probe: it sends ARP requests from
-// the qdhcp namespace's serving interface to the port's IP (disable it
-// with Config.NoARP).
+// the qdhcp namespace's serving interface to the port's IP and, on a
+// network node (RoleNetwork), up to three more addressed to the port's
+// MAC instead of the broadcast address, for Join's provider link (disable
+// both with Config.NoARP).
 //
 // # Privileges
 //
