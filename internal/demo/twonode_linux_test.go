@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/trace"
 )
 
@@ -164,5 +165,60 @@ func TestIntegrationTwoNodeBreaks(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestIntegrationTwoNodeServer: with the fake cloud, each node traces the
+// server as vmtrace -role … -server cirros1 does; the halves join by the
+// port's ID, with the network's physical network choosing each node's
+// mapping; a provider wire down is named at the link.
+func TestIntegrationTwoNodeServer(t *testing.T) {
+	tn := buildTwoNode(t)
+	ctx := context.Background()
+	cloud, err := tn.StartCloud(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := launch.Open(ctx, &launch.Config{Cloud: cloud.CloudName, CloudsFile: cloud.CloudsFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, cc := tn.TraceConfigs()
+	join := func() *trace.Trace {
+		t.Helper()
+		req := trace.Request{Mode: trace.ModeServer, Server: cloud.ServerName}
+		nobs, err := trace.Observe(ctx, nc, req, api)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cobs, err := trace.Observe(ctx, cc, req, api)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nt, err := trace.Join(cobs, nobs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(nt.Traces) != 1 || nt.Traces[0].PortID != tn.PortID || nt.Traces[0].ServerID != cloud.ServerID {
+			t.Fatalf("joined %d traces, first %+v", len(nt.Traces), nt.Traces[0])
+		}
+		return nt.Traces[0]
+	}
+	tr := join()
+	link, _ := tr.Hop(trace.KindProviderLink, "")
+	if tr.Verdict != trace.OK || link.Verdict != trace.OK {
+		var b strings.Builder
+		tr.WriteText(&b)
+		t.Fatalf("healthy: %s, link %s:\n%s", tr.Verdict, link.Verdict, b.String())
+	}
+	if h, _ := tr.Hop(trace.KindServer, ""); h.Verdict != trace.OK {
+		t.Errorf("server hop %s %q", h.Verdict, h.Summary)
+	}
+	if err := tn.Break(BreakProviderWire); err != nil {
+		t.Fatal(err)
+	}
+	tr = join()
+	if h, ok := firstFail(tr); !ok || h.Kind != trace.KindProviderLink {
+		t.Errorf("wire down: first failing hop %s %q, want the provider link", h.Kind, h.Summary)
 	}
 }
