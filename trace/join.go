@@ -248,7 +248,7 @@ func joinTrace(c *half, ct *Trace, n *half, ntr *Trace) *Trace {
 	} else {
 		link = judgeLink(linkInput{comp: c.obs, net: n.obs, ct: ct, nt: ntr})
 		if link.Verdict == Fail {
-			explain(&t, link, c.obs.Node, n.obs.Node)
+			explain(&t, link)
 		}
 		if link.Verdict == OK {
 			answered(&t, n.obs.Node)
@@ -264,7 +264,7 @@ func joinTrace(c *half, ct *Trace, n *half, ntr *Trace) *Trace {
 
 // explain marks the node hops that only show the link's fault: Fail or
 // Warn becomes Warn, with the evidence "explained_by".
-func explain(t *Trace, link Hop, compNode, netNode string) {
+func explain(t *Trace, link Hop) {
 	symptom, _ := link.Get("explains")
 	for i := range t.Hops {
 		h := &t.Hops[i]
