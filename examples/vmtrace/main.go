@@ -377,37 +377,6 @@ func runReplay(o opts, stdout, stderr io.Writer) int {
 	return printNode(o, trace.Judge(obs), stdout, stderr)
 }
 
-// runJoin is -join: judge recorded halves as one path (trace.Join).
-func runJoin(o opts, files []string, stdout, stderr io.Writer) int {
-	var halves []*trace.Observation
-	for _, f := range files {
-		obs, err := trace.ReadObservationFile(f)
-		if err != nil {
-			fmt.Fprintln(stderr, "vmtrace:", err)
-			return exitFail
-		}
-		halves = append(halves, obs)
-	}
-	nt, err := trace.Join(halves...)
-	if err != nil {
-		fmt.Fprintln(stderr, "vmtrace:", err)
-		return exitUsage
-	}
-	if o.json {
-		return printNode(o, nt, stdout, stderr)
-	}
-	for i, t := range nt.Traces {
-		if i > 0 {
-			fmt.Fprintln(stdout)
-		}
-		if err := t.WriteText(stdout); err != nil {
-			fmt.Fprintln(stderr, "vmtrace:", err)
-			return exitFail
-		}
-	}
-	return status(nt.Verdict)
-}
-
 // printNode prints a node's traces: one line per NIC, or -json.
 func printNode(o opts, nt *trace.NodeTrace, stdout, stderr io.Writer) int {
 	var err error
