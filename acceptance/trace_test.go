@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
@@ -49,14 +50,14 @@ func TestAcceptanceTrace(t *testing.T) {
 	tap := linuxbridge.PortTapName(port.ID)
 	brq := linuxbridge.NetworkBridgeName(netID)
 	waitFor(ctx, t, "a renewed lease for "+port.MAC.String(), func() (bool, string) {
-		h, err := dhcpns.CheckHealth(ctx, nil, netID, port.MAC)
+		h, err := dhcpns.CheckHealth(ctx, nil, netID, hwaddr.MAC(port.MAC))
 		if err != nil {
 			return false, err.Error()
 		}
 		return h.Status == dhcpns.StatusOK && h.Lease != nil && h.Lease.Renewed(), healthSummary(h)
 	})
 
-	lv, err := libvirtinspect.Open(&libvirtinspect.Config{ReadOnly: true})
+	lv, err := libvirtinspect.NewFromConfig(&libvirtinspect.Config{ReadOnly: true})
 	if err != nil {
 		t.Fatalf("libvirtinspect: %v", err)
 	}
@@ -87,6 +88,29 @@ func TestAcceptanceTrace(t *testing.T) {
 	if h, _ := tr.Hop(trace.KindPhysicalPort, ""); !strings.Contains(fmt.Sprint(h.Evidence), "physical_interface_mappings") {
 		t.Errorf("physical-port hop evidence %v; want the mappings read from %s", h.Evidence, trace.DefaultAgentConfig)
 	}
+
+	// The whole node (node mode with the API): the server's NIC is judged
+	// as Server judged it.
+	t.Run("node", func(t *testing.T) {
+		obs, err := trace.Observe(ctx, cfg, trace.Request{Mode: trace.ModeNode}, c)
+		if err != nil {
+			t.Fatalf("node: %v", err)
+		}
+		recordObservation(t, obs, "node healthy")
+		nt := trace.Judge(obs)
+		var b strings.Builder
+		nt.WriteLines(&b)
+		t.Logf("node mode:\n%s", b.String())
+		var got *trace.Trace
+		for _, x := range nt.Traces {
+			if x.Tap == tap {
+				got = x
+			}
+		}
+		if got == nil || got.Verdict != tr.Verdict || got.ServerID != p.server.ID || got.PortID != port.ID {
+			t.Errorf("node mode trace of %s = %+v; want verdict %s, server %s, port %s", tap, got, tr.Verdict, p.server.ID, port.ID)
+		}
+	})
 
 	// The same node seen as a compute node and as a network node: each
 	// judges its side and leaves the other unknown, saying why.
@@ -212,7 +236,14 @@ func TestAcceptanceTrace(t *testing.T) {
 func traceServer(ctx context.Context, t *testing.T, c *launch.Client, cfg *trace.Config, id, label string) *trace.ServerTrace {
 	t.Helper()
 	start := time.Now()
-	st, err := trace.Server(ctx, cfg, c, id)
+	// trace.Server is Observe then JudgeServer; done in two steps here so
+	// VIFPATH_RECORD_DIR can keep the observation as a fixture.
+	obs, err := trace.Observe(ctx, cfg, trace.Request{Mode: trace.ModeServer, Server: id}, c)
+	if err != nil {
+		t.Fatalf("%s: trace.Server(%s): %v", label, id, err)
+	}
+	recordObservation(t, obs, label)
+	st, err := trace.JudgeServer(obs)
 	if err != nil {
 		t.Fatalf("%s: trace.Server(%s): %v", label, id, err)
 	}
@@ -373,7 +404,7 @@ func ipLink(t *testing.T, args ...string) {
 // linuxbridge.
 func master(t *testing.T, link string) string {
 	t.Helper()
-	in, err := linuxbridge.Open(nil)
+	in, err := linuxbridge.Open(context.Background(), nil)
 	if err != nil {
 		t.Errorf("linuxbridge: %v", err)
 		return ""
@@ -466,4 +497,18 @@ func pidOf(file string) string {
 		return err.Error()
 	}
 	return "pid " + strings.TrimSpace(string(b))
+}
+
+// recordObservation writes obs to $VIFPATH_RECORD_DIR/aio-<label>.json when that is
+// set (how trace/testdata/observations/aio-*.json were recorded).
+func recordObservation(t *testing.T, obs *trace.Observation, label string) {
+	t.Helper()
+	dir := os.Getenv("VIFPATH_RECORD_DIR")
+	if dir == "" {
+		return
+	}
+	name := "aio-" + strings.NewReplacer(" ", "-", "/", "-").Replace(label) + ".json"
+	if err := obs.WriteFile(filepath.Join(dir, name)); err != nil {
+		t.Errorf("record %s: %v", name, err)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/libvirtinspect"
@@ -220,8 +221,8 @@ func checkNode(ctx context.Context, t *testing.T, p pass) {
 		t.Errorf("bridge = %s up=%t neutron=%+v; want %s, up, naming network %s", bridge.Name, bridge.Up, bridge.Neutron, brName, netID)
 	}
 	tap, _ := bridge.Port(tapName)
-	if tap.Kind != linuxbridge.PortTap || !bytes.Equal(tap.MAC, linuxbridge.TapMAC(port.MAC)) || !linuxbridge.SameNIC(tap.MAC, port.MAC) || !tap.Neutron.Matches(port.ID) {
-		t.Errorf("tap = %+v; want a tap with MAC %s naming port %s", tap, linuxbridge.TapMAC(port.MAC), port.ID)
+	if tap.Kind != linuxbridge.PortTap || !bytes.Equal(tap.MAC, linuxbridge.TapMAC(hwaddr.MAC(port.MAC))) || !linuxbridge.SameNIC(tap.MAC, hwaddr.MAC(port.MAC)) || !tap.Neutron.Matches(port.ID) {
+		t.Errorf("tap = %+v; want a tap with MAC %s naming port %s", tap, linuxbridge.TapMAC(hwaddr.MAC(port.MAC)), port.ID)
 	}
 	if nic, _ := bridge.Port(providerNIC); nic.Kind != linuxbridge.PortVeth || !nic.Up {
 		t.Errorf("%s = %+v; want aio's veth, up", providerNIC, nic)
@@ -241,7 +242,7 @@ func checkNode(ctx context.Context, t *testing.T, p pass) {
 	var h *dhcpns.Health
 	waitFor(ctx, t, "a healthy DHCP namespace with a renewed lease for "+port.MAC.String(), func() (bool, string) {
 		var err error
-		h, err = dhcpns.CheckHealth(ctx, nil, netID, port.MAC)
+		h, err = dhcpns.CheckHealth(ctx, nil, netID, hwaddr.MAC(port.MAC))
 		if err != nil {
 			return false, err.Error()
 		}
@@ -273,7 +274,7 @@ func checkNode(ctx context.Context, t *testing.T, p pass) {
 
 	// libvirtinspect: the domain (UUID = server ID), its interface on the
 	// bridge, and counters that move while we ARP the guest.
-	lv, err := libvirtinspect.Open(&libvirtinspect.Config{ReadOnly: true})
+	lv, err := libvirtinspect.NewFromConfig(&libvirtinspect.Config{ReadOnly: true})
 	if err != nil {
 		t.Fatalf("libvirtinspect: %v", err)
 	}
@@ -286,7 +287,7 @@ func checkNode(ctx context.Context, t *testing.T, p pass) {
 		t.Errorf("domain = %+v; want UUID %s, running, type qemu (TCG)", d.Domain, p.server.ID)
 	}
 	if d.Nova == nil || d.Nova.Name != serverName || len(d.Nova.Ports) != 1 || d.Nova.Ports[0].UUID != port.ID ||
-		len(d.Nova.Ports[0].IPs) != 1 || d.Nova.Ports[0].IPs[0].Address != guestIP.String() || d.Nova.Flavor.Name != flavorMicro {
+		len(d.Nova.Ports[0].IPs) != 1 || d.Nova.Ports[0].IPs[0].Address != guestIP || d.Nova.Flavor.Name != flavorMicro {
 		t.Errorf("nova metadata = %+v; want %s, flavor %s, port %s with %s", d.Nova, serverName, flavorMicro, port.ID, guestIP)
 	}
 	if len(d.Interfaces) != 1 || d.Interfaces[0].Type != "bridge" || d.Interfaces[0].Bridge != brName ||
@@ -314,7 +315,7 @@ func checkNode(ctx context.Context, t *testing.T, p pass) {
 	}
 
 	// linuxbridge FDB: the guest's MAC was learned on its tap.
-	entries, err := br.WhereIs(ctx, port.MAC)
+	entries, err := br.WhereIs(ctx, hwaddr.MAC(port.MAC))
 	if err != nil {
 		t.Fatalf("WhereIs(%s): %v", port.MAC, err)
 	}
@@ -327,7 +328,7 @@ func checkNode(ctx context.Context, t *testing.T, p pass) {
 
 func openBridge(t *testing.T) *linuxbridge.Inspector {
 	t.Helper()
-	in, err := linuxbridge.Open(nil)
+	in, err := linuxbridge.Open(context.Background(), nil)
 	if err != nil {
 		t.Fatalf("linuxbridge: %v", err)
 	}
@@ -425,7 +426,7 @@ func checkNanoServer(ctx context.Context, t *testing.T, c *launch.Client, p pass
 		_, ok := b.Port(tapName)
 		return ok, portNames(b)
 	})
-	lv, err := libvirtinspect.Open(&libvirtinspect.Config{ReadOnly: true})
+	lv, err := libvirtinspect.NewFromConfig(&libvirtinspect.Config{ReadOnly: true})
 	if err != nil {
 		t.Fatalf("libvirtinspect: %v", err)
 	}

@@ -2,15 +2,16 @@ package dhcpns
 
 import (
 	"encoding/binary"
-	"net"
 	"net/netip"
 	"time"
+
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // ARPReply is one answer to an ARP request.
 type ARPReply struct {
 	// MAC is the responder's hardware address (ARP sender hardware address).
-	MAC net.HardwareAddr `json:"mac"`
+	MAC hwaddr.MAC `json:"mac"`
 	// RTT is the time from sending the latest request for the target to
 	// reading this reply.
 	RTT time.Duration `json:"rtt"`
@@ -47,29 +48,33 @@ type ARPOptions struct {
 	Attempts int
 }
 
-func (o *ARPOptions) attempts() int {
-	if o == nil || o.Attempts <= 0 {
-		return 1
+// orDefault returns a copy of o (nil: the zero ARPOptions) with every
+// zero field set to its documented default; a negative Settle becomes 0.
+func (o *ARPOptions) orDefault() ARPOptions {
+	var d ARPOptions
+	if o != nil {
+		d = *o
 	}
-	return o.Attempts
-}
-
-func (o *ARPOptions) timeout() time.Duration {
-	if o == nil || o.Timeout <= 0 {
-		return time.Second
+	if d.Timeout <= 0 {
+		d.Timeout = time.Second
 	}
-	return o.Timeout
-}
-
-func (o *ARPOptions) settle() time.Duration {
 	switch {
-	case o == nil || o.Settle == 0:
-		return 2 * time.Millisecond
-	case o.Settle < 0:
-		return 0
+	case d.Settle == 0:
+		d.Settle = 2 * time.Millisecond
+	case d.Settle < 0:
+		d.Settle = 0
 	}
-	return o.Settle
+	if d.Attempts <= 0 {
+		d.Attempts = 1
+	}
+	return d
 }
+
+func (o *ARPOptions) attempts() int { return o.orDefault().Attempts }
+
+func (o *ARPOptions) timeout() time.Duration { return o.orDefault().Timeout }
+
+func (o *ARPOptions) settle() time.Duration { return o.orDefault().Settle }
 
 const (
 	etherTypeARP  = 0x0806
@@ -81,7 +86,7 @@ const (
 
 // arpRequest builds a broadcast ARP request frame for target from
 // (srcMAC, srcIP) into b (at least arpFrameLen bytes).
-func arpRequest(b []byte, srcMAC net.HardwareAddr, srcIP, target netip.Addr) []byte {
+func arpRequest(b []byte, srcMAC hwaddr.MAC, srcIP, target netip.Addr) []byte {
 	b = b[:arpFrameLen]
 	copy(b[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	copy(b[6:12], srcMAC)
@@ -102,7 +107,7 @@ func arpRequest(b []byte, srcMAC net.HardwareAddr, srcIP, target netip.Addr) []b
 
 // parseARPReply returns the sender of an Ethernet/IPv4 ARP reply addressed
 // to ourMAC (target hardware address). ok is false for anything else.
-func parseARPReply(b []byte, ourMAC net.HardwareAddr) (mac net.HardwareAddr, ip netip.Addr, ok bool) {
+func parseARPReply(b []byte, ourMAC hwaddr.MAC) (mac hwaddr.MAC, ip netip.Addr, ok bool) {
 	if len(b) < arpFrameLen || binary.BigEndian.Uint16(b[12:14]) != etherTypeARP {
 		return nil, netip.Addr{}, false
 	}
@@ -114,5 +119,5 @@ func parseARPReply(b []byte, ourMAC net.HardwareAddr) (mac net.HardwareAddr, ip 
 	if ourMAC != nil && string(a[18:24]) != string(ourMAC) {
 		return nil, netip.Addr{}, false
 	}
-	return net.HardwareAddr(append([]byte(nil), a[8:14]...)), netip.AddrFrom4([4]byte(a[14:18])), true
+	return hwaddr.MAC(append([]byte(nil), a[8:14]...)), netip.AddrFrom4([4]byte(a[14:18])), true
 }

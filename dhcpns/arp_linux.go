@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mdlayher/packet"
+	"github.com/vifpath/vifpath/hwaddr"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -24,7 +25,7 @@ import (
 // prober for many probes rather than opening one per target).
 type ARPProber struct {
 	ifname string
-	mac    net.HardwareAddr
+	mac    hwaddr.MAC
 	src    netip.Addr     // default sender address
 	srcs   []netip.Prefix // the interface's IPv4 addresses
 	ns     string
@@ -55,7 +56,7 @@ func OpenARPProber(ctx context.Context, cfg *Config, namespace, ifname string) (
 		if len(ifi.HardwareAddr) != 6 {
 			return fmt.Errorf("interface %s has no Ethernet address", ifname)
 		}
-		p.mac = ifi.HardwareAddr
+		p.mac = hwaddr.MAC(ifi.HardwareAddr)
 		if addrs, err := ifi.Addrs(); err == nil {
 			for _, a := range addrs {
 				if n, ok := a.(*net.IPNet); ok {
@@ -95,8 +96,8 @@ func OpenARPProber(ctx context.Context, cfg *Config, namespace, ifname string) (
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) && !errors.Is(err, ErrNotFound) {
-			err = fmt.Errorf("%w: namespace %s: %v", ErrNotFound, path, err)
+		if errors.Is(err, ErrNoNetNS) {
+			err = fmt.Errorf("namespace %s: %w (`ip netns` lists namespaces)", path, ErrNoNetNS)
 		}
 		return nil, fmt.Errorf("dhcpns: open ARP prober on %s in %s: %w", ifname, namespace, err)
 	}
@@ -105,7 +106,7 @@ func OpenARPProber(ctx context.Context, cfg *Config, namespace, ifname string) (
 
 // Source returns the default sender IP address and the MAC the prober's
 // requests use.
-func (p *ARPProber) Source() (netip.Addr, net.HardwareAddr) { return p.src, p.mac }
+func (p *ARPProber) Source() (netip.Addr, hwaddr.MAC) { return p.src, p.mac }
 
 // Close closes the socket. It is idempotent.
 func (p *ARPProber) Close() error {

@@ -40,6 +40,28 @@ func (m BindMode) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (m BindMode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler; it reads what
+// MarshalText writes.
+func (m *BindMode) UnmarshalText(b []byte) error {
+	return unmarshalEnum(b, bindModeNames[:], (*int)(m), "bind mode")
+}
+
+// unmarshalEnum sets *dst to the index of b in names (any case); "unknown"
+// reads as 0 when names has no such entry.
+func unmarshalEnum(b []byte, names []string, dst *int, what string) error {
+	for i, n := range names {
+		if strings.EqualFold(string(b), n) {
+			*dst = i
+			return nil
+		}
+	}
+	if strings.EqualFold(string(b), "unknown") {
+		*dst = 0
+		return nil
+	}
+	return fmt.Errorf("dhcpns: unknown %s %q: want one of %s", what, b, strings.Join(names, ", "))
+}
+
 // DHCPRange is one --dhcp-range, e.g.
 // "set:tag0,192.168.31.64,static,255.255.255.224,86400s".
 type DHCPRange struct {

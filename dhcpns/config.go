@@ -16,6 +16,16 @@ type Config struct {
 	// StateDir is Neutron's DHCP state directory holding <network>/pid,
 	// host, addn_hosts, opts and leases. Zero value: "/var/lib/neutron/dhcp".
 	StateDir string
+	// MetadataPIDDir holds the pid files of the metadata proxies the
+	// DHCP agent spawns (<network>.pid.haproxy; <network>.pid before
+	// Pike). Zero value: "/var/lib/neutron/external/pids".
+	MetadataPIDDir string
+	// MetadataProxyDir holds their haproxy configurations
+	// (<network>.conf). Zero value: "/var/lib/neutron/ns-metadata-proxy".
+	MetadataProxyDir string
+	// MetadataAgentSocket is the metadata agent's unix socket, the
+	// proxies' backend. Zero value: "/var/lib/neutron/metadata_proxy".
+	MetadataAgentSocket string
 	// Workers bounds how many namespaces InspectAll inspects at once. Zero
 	// value: twice the number of CPUs, at least 4.
 	Workers int
@@ -23,37 +33,53 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-func (c *Config) netnsDir() string {
-	if c == nil || c.NetNSDir == "" {
-		return "/run/netns"
+// orDefault returns a copy of c (nil: the zero Config) with every zero
+// field set to the default its doc names: the module's one way to fill
+// defaults. The accessors below read it.
+func (c *Config) orDefault() Config {
+	var d Config
+	if c != nil {
+		d = *c
 	}
-	return c.NetNSDir
+	if d.NetNSDir == "" {
+		d.NetNSDir = "/run/netns"
+	}
+	if d.ProcDir == "" {
+		d.ProcDir = "/proc"
+	}
+	if d.StateDir == "" {
+		d.StateDir = "/var/lib/neutron/dhcp"
+	}
+	if d.MetadataPIDDir == "" {
+		d.MetadataPIDDir = "/var/lib/neutron/external/pids"
+	}
+	if d.MetadataProxyDir == "" {
+		d.MetadataProxyDir = "/var/lib/neutron/ns-metadata-proxy"
+	}
+	if d.MetadataAgentSocket == "" {
+		d.MetadataAgentSocket = "/var/lib/neutron/metadata_proxy"
+	}
+	if d.Workers <= 0 {
+		d.Workers = max(4, 2*runtime.NumCPU())
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return d
 }
 
-func (c *Config) procDir() string {
-	if c == nil || c.ProcDir == "" {
-		return "/proc"
-	}
-	return c.ProcDir
-}
+func (c *Config) netnsDir() string { return c.orDefault().NetNSDir }
 
-func (c *Config) stateDir() string {
-	if c == nil || c.StateDir == "" {
-		return "/var/lib/neutron/dhcp"
-	}
-	return c.StateDir
-}
+func (c *Config) procDir() string { return c.orDefault().ProcDir }
 
-func (c *Config) workers() int {
-	if c != nil && c.Workers > 0 {
-		return c.Workers
-	}
-	return max(4, 2*runtime.NumCPU())
-}
+func (c *Config) stateDir() string { return c.orDefault().StateDir }
 
-func (c *Config) logger() *slog.Logger {
-	if c == nil || c.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return c.Logger
-}
+func (c *Config) metadataPIDDir() string { return c.orDefault().MetadataPIDDir }
+
+func (c *Config) metadataProxyDir() string { return c.orDefault().MetadataProxyDir }
+
+func (c *Config) metadataAgentSocket() string { return c.orDefault().MetadataAgentSocket }
+
+func (c *Config) workers() int { return c.orDefault().Workers }
+
+func (c *Config) logger() *slog.Logger { return c.orDefault().Logger }

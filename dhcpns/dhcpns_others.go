@@ -4,8 +4,9 @@ package dhcpns
 
 import (
 	"context"
-	"net"
 	"net/netip"
+
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // List is not implemented on this OS.
@@ -49,7 +50,7 @@ func FindDnsmasq(ctx context.Context, cfg *Config, networkID string) (*DnsmasqSt
 }
 
 // CheckHealth is not implemented on this OS.
-func CheckHealth(ctx context.Context, cfg *Config, networkID string, mac net.HardwareAddr) (*Health, error) {
+func CheckHealth(ctx context.Context, cfg *Config, networkID string, mac hwaddr.MAC) (*Health, error) {
 	return nil, ErrNotImplemented
 }
 
@@ -62,7 +63,7 @@ func OpenARPProber(ctx context.Context, cfg *Config, namespace, ifname string) (
 }
 
 // Source returns nothing on this OS.
-func (p *ARPProber) Source() (netip.Addr, net.HardwareAddr) { return netip.Addr{}, nil }
+func (p *ARPProber) Source() (netip.Addr, hwaddr.MAC) { return netip.Addr{}, nil }
 
 // Close does nothing on this OS.
 func (p *ARPProber) Close() error { return nil }
@@ -78,6 +79,16 @@ func (p *ARPProber) SweepARP(ctx context.Context, targets []netip.Addr, opts *AR
 }
 
 // ProbeDHCP is not implemented on this OS.
-func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC net.HardwareAddr, opts *DHCPProbeOptions) (*DHCPOffer, error) {
+func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC hwaddr.MAC, opts *DHCPProbeOptions) (*DHCPOffer, error) {
+	return nil, ErrNotImplemented
+}
+
+// FindMetadataProxy is not implemented on this OS.
+func FindMetadataProxy(ctx context.Context, cfg *Config, networkID string) (*MetadataProxy, error) {
+	return nil, ErrNotImplemented
+}
+
+// ProbeMetadata is not implemented on this OS.
+func ProbeMetadata(ctx context.Context, cfg *Config, networkID string, opts *MetadataProbeOptions) (*MetadataProbeResult, error) {
 	return nil, ErrNotImplemented
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // DHCPProbeOptions tune ProbeDHCP. A nil *DHCPProbeOptions means defaults.
@@ -14,9 +15,15 @@ type DHCPProbeOptions struct {
 	// Bridge is the network's bridge. Zero value: Neutron's name,
 	// "brq" + the first 11 characters of the network ID.
 	Bridge string
-	// BridgeNetNS is the path of the network namespace holding the bridge.
-	// Zero value: the process's own namespace (/proc/self/ns/net), where
-	// the linuxbridge agent puts brq bridges.
+	// BridgeNetNSPath is the path of the network namespace holding the
+	// bridge (the module names every namespace path field NetNSPath, as
+	// linuxbridge.Config.NetNSPath). Zero value: the process's own
+	// namespace (/proc/self/ns/net), where the linuxbridge agent puts brq
+	// bridges.
+	BridgeNetNSPath string
+	// BridgeNetNS is BridgeNetNSPath, used when that is empty.
+	//
+	// Deprecated: use BridgeNetNSPath.
 	BridgeNetNS string
 	// Timeout bounds the whole probe. Zero value: 3 s. A ctx deadline that
 	// comes earlier wins.
@@ -26,24 +33,38 @@ type DHCPProbeOptions struct {
 	Retransmit time.Duration
 }
 
-func (o *DHCPProbeOptions) timeout() time.Duration {
-	if o == nil || o.Timeout <= 0 {
-		return 3 * time.Second
+// orDefault returns a copy of o (nil: the zero DHCPProbeOptions) with every
+// zero field set to its documented default, except Bridge, which depends
+// on the network.
+func (o *DHCPProbeOptions) orDefault() DHCPProbeOptions {
+	var d DHCPProbeOptions
+	if o != nil {
+		d = *o
 	}
-	return o.Timeout
+	if d.BridgeNetNSPath == "" {
+		d.BridgeNetNSPath = d.BridgeNetNS
+	}
+	if d.BridgeNetNSPath == "" {
+		d.BridgeNetNSPath = "/proc/self/ns/net"
+	}
+	d.BridgeNetNS = d.BridgeNetNSPath
+	if d.Timeout <= 0 {
+		d.Timeout = 3 * time.Second
+	}
+	if d.Retransmit <= 0 {
+		d.Retransmit = 250 * time.Millisecond
+	}
+	return d
 }
 
-func (o *DHCPProbeOptions) retransmit() time.Duration {
-	if o == nil || o.Retransmit <= 0 {
-		return 250 * time.Millisecond
-	}
-	return o.Retransmit
-}
+func (o *DHCPProbeOptions) timeout() time.Duration { return o.orDefault().Timeout }
+
+func (o *DHCPProbeOptions) retransmit() time.Duration { return o.orDefault().Retransmit }
 
 // DHCPOffer is what a DHCP server offered to a DISCOVER.
 type DHCPOffer struct {
 	// ClientMAC is the MAC the DISCOVER asked for (chaddr).
-	ClientMAC net.HardwareAddr `json:"client_mac"`
+	ClientMAC hwaddr.MAC `json:"client_mac"`
 	// IP is the offered address (yiaddr) with the offered subnet mask.
 	IP netip.Addr `json:"ip"`
 	// Prefix is IP with the subnet mask option's length, invalid if absent.
@@ -51,7 +72,7 @@ type DHCPOffer struct {
 	// Server is the server identifier (option 54).
 	Server netip.Addr `json:"server"`
 	// ServerMAC is the Ethernet source of the OFFER.
-	ServerMAC net.HardwareAddr `json:"server_mac"`
+	ServerMAC hwaddr.MAC `json:"server_mac"`
 	// LeaseTime is option 51, zero if absent.
 	LeaseTime time.Duration `json:"lease_time"`
 	// Routers is option 3.
@@ -72,8 +93,8 @@ type DHCPOffer struct {
 // clientMAC with the broadcast flag (so the OFFER comes back to the
 // broadcast MAC, not to clientMAC, and the probe never steals the real
 // port's MAC in the bridge's FDB), sent from srcMAC.
-func discoverFrame(srcMAC, clientMAC net.HardwareAddr, xid dhcpv4.TransactionID) ([]byte, error) {
-	d, err := dhcpv4.NewDiscovery(clientMAC,
+func discoverFrame(srcMAC, clientMAC hwaddr.MAC, xid dhcpv4.TransactionID) ([]byte, error) {
+	d, err := dhcpv4.NewDiscovery(net.HardwareAddr(clientMAC),
 		dhcpv4.WithTransactionID(xid),
 		dhcpv4.WithBroadcast(true),
 		dhcpv4.WithRequestedOptions(dhcpv4.OptionIPAddressLeaseTime, dhcpv4.OptionInterfaceMTU, dhcpv4.OptionHostName, dhcpv4.OptionServerIdentifier))
@@ -138,10 +159,10 @@ func parseOfferFrame(b []byte, xid dhcpv4.TransactionID) (*DHCPOffer, bool) {
 		return nil, false
 	}
 	o := &DHCPOffer{
-		ClientMAC: append(net.HardwareAddr(nil), d.ClientHWAddr...),
+		ClientMAC: append(hwaddr.MAC(nil), d.ClientHWAddr...),
 		IP:        ipAddr4(d.YourIPAddr),
 		Server:    ipAddr4(d.ServerIdentifier()),
-		ServerMAC: append(net.HardwareAddr(nil), b[6:12]...),
+		ServerMAC: append(hwaddr.MAC(nil), b[6:12]...),
 		LeaseTime: d.IPAddressLeaseTime(0),
 		Domain:    d.DomainName(),
 		Hostname:  d.HostName(),

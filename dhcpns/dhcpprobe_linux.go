@@ -10,6 +10,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/mdlayher/packet"
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -21,14 +22,14 @@ import (
 // Frames sent from inside qdhcp-<network> never reach that namespace's own
 // dnsmasq, so the probe uses its own endpoint: a new anonymous namespace
 // with a veth whose other end ("dhp-…") is attached to the bridge in
-// opts.BridgeNetNS. The endpoint is removed before ProbeDHCP returns, on
+// opts.BridgeNetNSPath. The endpoint is removed before ProbeDHCP returns, on
 // error and cancellation too; should the process die meanwhile, the kernel
 // removes it with the namespace. The DISCOVER sets the broadcast flag and
 // comes from the veth's own MAC, so the bridge never learns clientMAC on
 // the probe's port. Neutron's dnsmasq answers only MACs in its hosts file:
 // a MAC that is not there gets no OFFER (ErrNoReply). Needs CAP_NET_ADMIN,
 // CAP_NET_RAW and CAP_SYS_ADMIN.
-func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC net.HardwareAddr, opts *DHCPProbeOptions) (*DHCPOffer, error) {
+func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC hwaddr.MAC, opts *DHCPProbeOptions) (*DHCPOffer, error) {
 	if len(clientMAC) != 6 {
 		return nil, fmt.Errorf("dhcpns: DHCP probe: client MAC %q is not an Ethernet address", clientMAC)
 	}
@@ -38,10 +39,7 @@ func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC net
 	if opts != nil && opts.Bridge != "" {
 		bridge = opts.Bridge
 	}
-	brNS := "/proc/self/ns/net"
-	if opts != nil && opts.BridgeNetNS != "" {
-		brNS = opts.BridgeNetNS
-	}
+	brNS := opts.orDefault().BridgeNetNSPath
 	fail := func(f string, a ...any) error {
 		return fmt.Errorf("dhcpns: DHCP probe for %s on bridge %s: "+f, append([]any{clientMAC, bridge}, a...)...)
 	}
@@ -92,8 +90,8 @@ func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC net
 	}
 
 	var conn *packet.Conn
-	var srcMAC net.HardwareAddr
-	err = inNetNS(int(probeNS.Fd()), "probe namespace", func() error {
+	var srcMAC hwaddr.MAC
+	err = doInNetNSFile(probeNS, "probe namespace", func() error {
 		l, err := netlink.LinkByName(probeEnd)
 		if err != nil {
 			return err
@@ -105,7 +103,7 @@ func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC net
 		if err != nil {
 			return err
 		}
-		srcMAC = ifi.HardwareAddr
+		srcMAC = hwaddr.MAC(ifi.HardwareAddr)
 		conn, err = packet.Listen(ifi, packet.Raw, etherTypeIPv4, nil)
 		return err
 	})

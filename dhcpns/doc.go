@@ -22,6 +22,21 @@
 // rewrites the file, so a row with a hostname and no client id proves
 // nothing (OriginUnconfirmed).
 //
+// Results are plain values that marshal to JSON and back: MACs as
+// hwaddr.MAC colon text, addresses as netip, states as text. Link.State is
+// linuxbridge.OperState, the module's one operational-state enum. A
+// missing or deleted namespace is ErrNoNetNS, the same value linuxbridge
+// returns.
+//
+// The metadata side (since Pike, haproxy in the qdhcp namespace serves
+// 169.254.169.254:80 when isolated metadata is on): FindMetadataProxy reads
+// the proxy's configuration and pid file (Config.MetadataProxyDir,
+// Config.MetadataPIDDir), the process and its namespace, the namespace's
+// listening sockets from /proc/<pid>/net/tcp and the metadata agent's unix
+// socket (Config.MetadataAgentSocket); ProbeMetadata makes one HTTP GET
+// from inside the namespace; ParseOpts, MetadataRoute and OptionMTUValue
+// read the option 121 route and the MTU dnsmasq hands out.
+//
 // # Concurrency
 //
 // Functions are safe for concurrent use. Namespace and ARPProber are safe for
@@ -37,17 +52,20 @@
 // other users (dnsmasq runs as nobody). SweepARP and ProbeARP need
 // CAP_NET_RAW and CAP_SYS_ADMIN; ProbeDHCP creates a namespace and a veth
 // into the network's bridge and needs CAP_NET_ADMIN, CAP_NET_RAW and
-// CAP_SYS_ADMIN.
+// CAP_SYS_ADMIN. FindMetadataProxy reads /proc/<pid>/fd and net/tcp of
+// the proxy (root); ProbeMetadata needs CAP_SYS_ADMIN to open its TCP
+// socket inside the namespace.
 //
 // # Network namespaces
 //
-// No function moves the caller's thread. One unexported helper enters a
-// namespace on a fresh goroutine locked to its OS thread, creates a netlink
+// No function moves the caller's thread. The module's one namespace helper
+// (internal/netns) enters a namespace on a fresh goroutine locked to its OS
+// thread, creates a netlink
 // handle (NETLINK_ROUTE only) or an AF_PACKET socket there, moves the thread
 // back, and unlocks it only if that worked; if not, the thread ends with the
 // goroutine. The objects created inside stay bound to the namespace and are
 // then used from any goroutine. Close them: an open handle keeps a deleted
-// namespace alive; Namespace.Inspect then fails with ErrNamespaceGone.
+// namespace alive; Namespace.Inspect then fails with ErrNoNetNS.
 //
 // ProbeDHCP also creates an anonymous namespace and a veth "dhp-…" on the
 // network's bridge for the length of the probe. On hosts with

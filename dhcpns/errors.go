@@ -5,23 +5,32 @@ import (
 	"fmt"
 	"io/fs"
 	"runtime"
+
+	"github.com/vifpath/vifpath/internal/netns"
+	"github.com/vifpath/vifpath/internal/sentinel"
 )
 
 var (
-	// ErrNotFound is returned when a namespace, network, dnsmasq or file
+	// ErrNotFound is returned when a network, dnsmasq, process or file
 	// does not exist. It satisfies errors.Is(err, fs.ErrNotExist).
-	ErrNotFound = fmt.Errorf("dhcpns: not found: %w", fs.ErrNotExist)
-	// ErrNamespaceGone is returned by a live Namespace whose namespace was
-	// deleted (or replaced by another with the same name) after Open. It
-	// satisfies errors.Is(err, fs.ErrNotExist).
-	ErrNamespaceGone = fmt.Errorf("dhcpns: namespace deleted under a live handle: %w", fs.ErrNotExist)
-	// ErrClosed is returned by methods of a closed Namespace or Prober.
-	ErrClosed = errors.New("dhcpns: use of closed handle")
+	ErrNotFound = sentinel.New("dhcpns: not found", fs.ErrNotExist)
+	// ErrNoNetNS is returned when a namespace does not exist, or a live
+	// Namespace's namespace was deleted (or replaced by another with the
+	// same name) after Open. It is the same value as linuxbridge.ErrNoNetNS
+	// and satisfies errors.Is(err, fs.ErrNotExist).
+	ErrNoNetNS = netns.ErrNoNetNS
+	// ErrNamespaceGone is ErrNoNetNS.
+	//
+	// Deprecated: use ErrNoNetNS, the name linuxbridge uses too.
+	ErrNamespaceGone = ErrNoNetNS
+	// ErrClosed is returned by methods of a closed Namespace or Prober. It
+	// satisfies errors.Is(err, fs.ErrClosed).
+	ErrClosed = sentinel.New("dhcpns: use of closed handle", fs.ErrClosed)
 	// ErrNoReply is returned by probes that got no answer before the
 	// deadline.
-	ErrNoReply = errors.New("dhcpns: no reply")
+	ErrNoReply = sentinel.New("dhcpns: no reply", nil)
 	// ErrNotImplemented is returned on operating systems other than Linux.
-	ErrNotImplemented = fmt.Errorf("dhcpns: not implemented on %s", runtime.GOOS)
+	ErrNotImplemented = sentinel.New("dhcpns: not implemented on "+runtime.GOOS, errors.ErrUnsupported)
 )
 
 // IsNotFound reports whether err means something asked for does not exist.

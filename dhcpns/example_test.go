@@ -2,14 +2,15 @@ package dhcpns_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log"
-	"net"
 	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // Parse a lease file and tell the rows a guest renewed from Neutron's seed.
@@ -45,7 +46,7 @@ func ExampleParseCmdline() {
 
 // The DHCP health of one network and one VM port (needs root).
 func ExampleCheckHealth() {
-	mac, _ := net.ParseMAC("fa:16:3e:57:19:35")
+	mac := hwaddr.MustParse("fa:16:3e:57:19:35")
 	h, err := dhcpns.CheckHealth(context.Background(), nil, "c3e375fb-0ac1-4b91-9c66-d297e7d090e6", mac)
 	if err != nil {
 		log.Fatal(err)
@@ -82,10 +83,48 @@ func ExampleARPProber_SweepARP() {
 // Ask the network's dnsmasq what it would offer a port, without taking a
 // lease (creates a probe endpoint on brq…; needs root).
 func ExampleProbeDHCP() {
-	mac, _ := net.ParseMAC("fa:16:3e:57:19:35")
+	mac := hwaddr.MustParse("fa:16:3e:57:19:35")
 	o, err := dhcpns.ProbeDHCP(context.Background(), nil, "c3e375fb-0ac1-4b91-9c66-d297e7d090e6", mac, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(o.IP, o.Server, o.LeaseTime, o.Routers, o.MTU, o.RTT)
+}
+
+// The main path on a network node: open the network's qdhcp namespace and
+// read its links, addresses, routes and neighbours once.
+func ExampleOpen() {
+	ctx := context.Background()
+	ns, err := dhcpns.OpenNetwork(ctx, nil, "c3e375fb-0ac1-4b91-9c66-d297e7d090e6")
+	if dhcpns.IsNotFound(err) {
+		fmt.Println("no DHCP namespace for this network on this node")
+		return
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ns.Close()
+	snap, err := ns.Inspect(ctx)
+	if err != nil {
+		log.Fatal(err) // errors.Is(err, dhcpns.ErrNoNetNS) if it was deleted meanwhile
+	}
+	for _, l := range snap.Links {
+		fmt.Println(l.Name, l.MAC, l.State)
+	}
+}
+
+// A lease row in JSON: the MAC is colon text (it was base64 before the
+// module had one MAC type), and the JSON reads back into a Lease.
+func ExampleLease() {
+	ls, _ := dhcpns.ParseLeases(strings.NewReader("1795586400 fa:16:3e:11:22:33 192.168.31.80 * *\n"))
+	b, _ := json.Marshal(ls.Rows[0])
+	fmt.Println(string(b))
+	var back dhcpns.Lease
+	if err := json.Unmarshal(b, &back); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(back.MAC, back.IP, back.Origin)
+	// Output:
+	// {"expiry":"2026-11-25T06:00:00Z","mac":"fa:16:3e:11:22:33","ip":"192.168.31.80","origin":"seeded","line":1}
+	// fa:16:3e:11:22:33 192.168.31.80 seeded
 }

@@ -1,6 +1,6 @@
 package dhcpns
 
-import "net"
+import "github.com/vifpath/vifpath/hwaddr"
 
 // CheckStatus is the outcome of one health check. The zero value means
 // unknown.
@@ -27,6 +27,12 @@ func (s CheckStatus) String() string {
 
 // MarshalText implements encoding.TextMarshaler.
 func (s CheckStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler; it reads what
+// MarshalText writes.
+func (s *CheckStatus) UnmarshalText(b []byte) error {
+	return unmarshalEnum(b, statusNames[:], (*int)(s), "check status")
+}
 
 // Check names, in the order CheckHealth runs them.
 const (
@@ -99,7 +105,7 @@ type Health struct {
 	NetworkID string `json:"network_id"`
 	// MAC is the port MAC asked about, nil if none (host and lease checks
 	// are then skipped).
-	MAC net.HardwareAddr `json:"mac,omitempty"`
+	MAC hwaddr.MAC `json:"mac,omitempty"`
 	// Status is the worst status among Checks.
 	Status CheckStatus `json:"status"`
 	// Checks are the verdicts in order: namespace, dnsmasq, interface, host,

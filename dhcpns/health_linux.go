@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // FindDnsmasq finds the dnsmasq serving a network: it reads the pid file
@@ -67,7 +68,7 @@ func FindDnsmasq(ctx context.Context, cfg *Config, networkID string) (*DnsmasqSt
 // Neutron's seed). Every check carries its evidence. The error is non-nil
 // only when ctx ends or /proc cannot be read: a missing namespace is a
 // failed check, not an error.
-func CheckHealth(ctx context.Context, cfg *Config, networkID string, mac net.HardwareAddr) (*Health, error) {
+func CheckHealth(ctx context.Context, cfg *Config, networkID string, mac hwaddr.MAC) (*Health, error) {
 	h := &Health{NetworkID: networkID, MAC: mac}
 	nsPath := filepath.Join(cfg.netnsDir(), NamespaceName(networkID))
 	ns, err := Open(ctx, cfg, NamespaceName(networkID))
@@ -257,7 +258,7 @@ func (h *Health) interfaceCheck(conf *DnsmasqConfig) Check {
 	return c
 }
 
-func (h *Health) hostCheck(path string, mac net.HardwareAddr) Check {
+func (h *Health) hostCheck(path string, mac hwaddr.MAC) Check {
 	c := Check{Name: CheckHost}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -283,7 +284,7 @@ func (h *Health) hostCheck(path string, mac net.HardwareAddr) Check {
 	return c
 }
 
-func (h *Health) leaseCheck(path string, mac net.HardwareAddr) Check {
+func (h *Health) leaseCheck(path string, mac hwaddr.MAC) Check {
 	c := Check{Name: CheckLease}
 	ls, err := ReadLeaseFile(path)
 	if ls == nil {

@@ -5,10 +5,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // Host is one line of dnsmasq's --dhcp-hostsfile, as Neutron writes it:
@@ -17,7 +18,7 @@ import (
 type Host struct {
 	// MAC is the client's hardware address; nil for a line keyed by client
 	// id only.
-	MAC net.HardwareAddr `json:"mac,omitempty"`
+	MAC hwaddr.MAC `json:"mac,omitempty"`
 	// Hostname is the name dnsmasq hands out ("" if none).
 	Hostname string `json:"hostname,omitempty"`
 	// IP is the first address on the line (invalid if none).
@@ -91,7 +92,7 @@ func parseHostLine(line string) (Host, error) {
 			h.IPs = append(h.IPs, a)
 		default:
 			if h.MAC == nil && len(h.IPs) == 0 && h.Hostname == "" {
-				if m, err := net.ParseMAC(f); err == nil {
+				if m, err := hwaddr.Parse(f); err == nil {
 					h.MAC = m
 					continue
 				}
@@ -120,7 +121,7 @@ func parseHostLine(line string) (Host, error) {
 }
 
 // FindHost returns the first entry for mac, and false if there is none.
-func FindHost(hosts []Host, mac net.HardwareAddr) (Host, bool) {
+func FindHost(hosts []Host, mac hwaddr.MAC) (Host, bool) {
 	for _, h := range hosts {
 		if bytes.Equal(h.MAC, mac) {
 			return h, true

@@ -3,6 +3,7 @@ package dhcpns
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -13,12 +14,12 @@ import (
 func TestIntegrationARP(t *testing.T) {
 	testutil.RequireRoot(t)
 	n := testutil.NewDHCPNetwork(t, t.TempDir(), netip.MustParsePrefix("192.168.31.64/27"), false)
-	ga := n.AddGuest(t, macA)
+	ga := n.AddGuest(t, net.HardwareAddr(macA))
 	ga.NS.AddAddr(t, ga.If, "192.168.31.72/27")
 	// Two guests claim .80: a duplicate.
-	gb := n.AddGuest(t, macB)
+	gb := n.AddGuest(t, net.HardwareAddr(macB))
 	gb.NS.AddAddr(t, gb.If, "192.168.31.80/27")
-	gc := n.AddGuest(t, macC)
+	gc := n.AddGuest(t, net.HardwareAddr(macC))
 	gc.NS.AddAddr(t, gc.If, "192.168.31.80/27")
 
 	// Neutron's metadata address on the DHCP port must not become the

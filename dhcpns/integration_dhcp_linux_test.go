@@ -3,6 +3,7 @@ package dhcpns
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -31,9 +32,9 @@ func probeLinks(t *testing.T, ns *testutil.NetNS) []string {
 func TestIntegrationProbeDHCP(t *testing.T) {
 	testutil.RequireRoot(t)
 	n := testutil.NewDHCPNetwork(t, t.TempDir(), netip.MustParsePrefix("192.168.31.64/27"), false)
-	d := n.StartDnsmasq(t, testutil.DnsmasqOptions{Hosts: []testutil.DnsmasqHost{{MAC: macA, IP: ipA}}})
+	d := n.StartDnsmasq(t, testutil.DnsmasqOptions{Hosts: []testutil.DnsmasqHost{{MAC: net.HardwareAddr(macA), IP: ipA}}})
 	cfg := &Config{NetNSDir: n.Host.Dir, StateDir: d.StateDir}
-	opts := &DHCPProbeOptions{BridgeNetNS: n.Host.Path, Timeout: 2 * time.Second, Retransmit: 200 * time.Millisecond}
+	opts := &DHCPProbeOptions{BridgeNetNSPath: n.Host.Path, Timeout: 2 * time.Second, Retransmit: 200 * time.Millisecond}
 	ctx := context.Background()
 
 	o, err := ProbeDHCP(ctx, cfg, n.NetworkID, macA, opts)
@@ -64,7 +65,7 @@ func TestIntegrationProbeDHCP(t *testing.T) {
 
 	// A MAC not in the hosts file: no OFFER, endpoint removed.
 	start := time.Now()
-	_, err = ProbeDHCP(ctx, cfg, n.NetworkID, macC, &DHCPProbeOptions{BridgeNetNS: n.Host.Path, Timeout: 600 * time.Millisecond, Retransmit: 200 * time.Millisecond})
+	_, err = ProbeDHCP(ctx, cfg, n.NetworkID, macC, &DHCPProbeOptions{BridgeNetNSPath: n.Host.Path, Timeout: 600 * time.Millisecond, Retransmit: 200 * time.Millisecond})
 	if !errors.Is(err, ErrNoReply) || !strings.Contains(err.Error(), "hosts file") {
 		t.Errorf("ProbeDHCP(unknown MAC) = %v; want ErrNoReply with a hint", err)
 	}
@@ -90,7 +91,7 @@ func TestIntegrationProbeDHCP(t *testing.T) {
 	}
 
 	// No such bridge.
-	_, err = ProbeDHCP(ctx, cfg, randUUID(), macA, &DHCPProbeOptions{BridgeNetNS: n.Host.Path})
+	_, err = ProbeDHCP(ctx, cfg, randUUID(), macA, &DHCPProbeOptions{BridgeNetNSPath: n.Host.Path})
 	if !IsNotFound(err) {
 		t.Errorf("ProbeDHCP(no bridge) = %v; want not found", err)
 	}

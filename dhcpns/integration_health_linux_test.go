@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/testutil"
 )
 
@@ -32,12 +33,12 @@ func newDHCPEnv(t *testing.T, pike, noAddress bool) *dhcpEnv {
 	testutil.RequireRoot(t)
 	e := &dhcpEnv{netnsDir: t.TempDir()}
 	e.net = testutil.NewDHCPNetwork(t, e.netnsDir, netip.MustParsePrefix("192.168.31.64/27"), noAddress)
-	d := e.net.StartDnsmasq(t, testutil.DnsmasqOptions{Pike: pike, SeedLeases: true, Hosts: []testutil.DnsmasqHost{{MAC: macA, IP: ipA}, {MAC: macB, IP: ipB}}})
+	d := e.net.StartDnsmasq(t, testutil.DnsmasqOptions{Pike: pike, SeedLeases: true, Hosts: []testutil.DnsmasqHost{{MAC: net.HardwareAddr(macA), IP: ipA}, {MAC: net.HardwareAddr(macB), IP: ipB}}})
 	e.cfg = &Config{NetNSDir: e.netnsDir, StateDir: d.StateDir}
 	return e
 }
 
-func health(t *testing.T, e *dhcpEnv, mac net.HardwareAddr) *Health {
+func health(t *testing.T, e *dhcpEnv, mac hwaddr.MAC) *Health {
 	t.Helper()
 	h, err := CheckHealth(context.Background(), e.cfg, e.net.NetworkID, mac)
 	if err != nil {
@@ -67,7 +68,7 @@ func TestIntegrationHealth(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			e := newDHCPEnv(t, pike, false)
-			g := e.net.AddGuest(t, macA)
+			g := e.net.AddGuest(t, net.HardwareAddr(macA))
 			if l := g.NS.RunDHCPClient(t, g.If, "vm-a"); l.IP != ipA {
 				t.Fatalf("guest got %v, want %v", l.IP, ipA)
 			}

@@ -134,7 +134,7 @@ func TestIntegrationInspectMatchesIproute2(t *testing.T) {
 		if l.Link != "" {
 			l.LinkIndex = index[l.Link]
 		}
-		r := linkRow{Index: l.IfIndex, Name: l.IfName, MTU: l.MTU, MAC: l.Address, State: l.OperState, PeerIndex: l.LinkIndex, PeerNetNSID: -1}
+		r := linkRow{Index: l.IfIndex, Name: l.IfName, MTU: l.MTU, MAC: l.Address, State: strings.ToLower(l.OperState), PeerIndex: l.LinkIndex, PeerNetNSID: -1}
 		if l.LinkNetnsID != nil {
 			r.PeerNetNSID = *l.LinkNetnsID
 		}
@@ -251,14 +251,14 @@ func TestIntegrationNamespaceDeletedUnderHandle(t *testing.T) {
 	}
 	tp.q.Delete(t)
 	_, err = ns.Inspect(ctx)
-	if !errors.Is(err, ErrNamespaceGone) || !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("Inspect after delete = %v; want ErrNamespaceGone", err)
+	if !errors.Is(err, ErrNoNetNS) || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Inspect after delete = %v; want ErrNoNetNS", err)
 	}
 	// Recreated with the same name: still not the namespace we opened.
 	q2 := testutil.NewNetNSAt(t, tp.dir, tp.q.Name)
 	_, err = ns.Inspect(ctx)
-	if !errors.Is(err, ErrNamespaceGone) || !strings.Contains(err.Error(), fmt.Sprint(q2.Inode)) {
-		t.Fatalf("Inspect after replace = %v; want ErrNamespaceGone naming inode %d", err, q2.Inode)
+	if !errors.Is(err, ErrNoNetNS) || !strings.Contains(err.Error(), fmt.Sprint(q2.Inode)) {
+		t.Fatalf("Inspect after replace = %v; want ErrNoNetNS naming inode %d", err, q2.Inode)
 	}
 	if err := ns.Close(); err != nil {
 		t.Fatal(err)

@@ -5,11 +5,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // LeaseOrigin tells a row Neutron wrote from one the client renewed. The
@@ -48,6 +49,12 @@ func (o LeaseOrigin) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (o LeaseOrigin) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler; it reads what
+// MarshalText writes.
+func (o *LeaseOrigin) UnmarshalText(b []byte) error {
+	return unmarshalEnum(b, originNames[:], (*int)(o), "lease origin")
+}
+
 // Lease is one row of dnsmasq's lease file:
 // "<expiry> <mac> <ip> <hostname|*> <client-id|*>".
 type Lease struct {
@@ -56,7 +63,7 @@ type Lease struct {
 	Expiry time.Time `json:"expiry,omitzero"`
 	// MAC is the client's hardware address (for IPv6 rows, nil: the second
 	// column is an IAID, kept in IAID).
-	MAC net.HardwareAddr `json:"mac,omitempty"`
+	MAC hwaddr.MAC `json:"mac,omitempty"`
 	// IAID is the IPv6 identity association id, "" for IPv4 rows.
 	IAID string `json:"iaid,omitempty"`
 	// IP is the leased address.
@@ -89,7 +96,7 @@ type Leases struct {
 }
 
 // Find returns the first row for mac, and false if there is none.
-func (ls *Leases) Find(mac net.HardwareAddr) (Lease, bool) {
+func (ls *Leases) Find(mac hwaddr.MAC) (Lease, bool) {
 	for _, l := range ls.Rows {
 		if bytes.Equal(l.MAC, mac) {
 			return l, true
@@ -152,7 +159,7 @@ func parseLeaseRow(f []string) (Lease, error) {
 	}
 	l.IP = ip
 	if ip.Is4() {
-		mac, err := net.ParseMAC(f[1])
+		mac, err := hwaddr.Parse(f[1])
 		if err != nil {
 			return Lease{}, fmt.Errorf("MAC %q: %w", f[1], err)
 		}

@@ -1,9 +1,11 @@
 package dhcpns
 
 import (
-	"net"
 	"net/netip"
 	"time"
+
+	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/linuxbridge"
 )
 
 // NamespaceInfo names one qdhcp namespace found in the netns run directory.
@@ -19,33 +21,21 @@ type NamespaceInfo struct {
 	Inode uint64 `json:"inode"`
 }
 
-// OperState is a link's operational state (RFC 2863, as `ip link` prints
-// it). The zero value means unknown.
-type OperState int
+// OperState is a link's RFC 2863 operational state: the module's one
+// enum for it, linuxbridge.OperState, which prints in lower case as `ip
+// link` does ("up", "down", "unknown").
+type OperState = linuxbridge.OperState
 
-// Operational states.
+// Operational states, the same constants as linuxbridge's.
 const (
-	OperUnknown OperState = iota
-	OperNotPresent
-	OperDown
-	OperLowerLayerDown
-	OperTesting
-	OperDormant
-	OperUp
+	OperUnknown        = linuxbridge.OperUnknown
+	OperNotPresent     = linuxbridge.OperNotPresent
+	OperDown           = linuxbridge.OperDown
+	OperLowerLayerDown = linuxbridge.OperLowerLayerDown
+	OperTesting        = linuxbridge.OperTesting
+	OperDormant        = linuxbridge.OperDormant
+	OperUp             = linuxbridge.OperUp
 )
-
-var operNames = [...]string{"UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP"}
-
-// String returns the state as `ip -j link` prints it ("UP", "DOWN", …).
-func (s OperState) String() string {
-	if s < 0 || int(s) >= len(operNames) {
-		return "UNKNOWN"
-	}
-	return operNames[s]
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (s OperState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Link is one network interface inside a namespace.
 type Link struct {
@@ -57,7 +47,7 @@ type Link struct {
 	// loopback and physical devices), ….
 	Kind string `json:"kind"`
 	// MAC is the hardware address.
-	MAC net.HardwareAddr `json:"mac,omitempty"`
+	MAC hwaddr.MAC `json:"mac,omitempty"`
 	// MTU is the link's MTU.
 	MTU int `json:"mtu"`
 	// AdminUp is true when the link is set up (IFF_UP).
@@ -121,7 +111,7 @@ type Neighbor struct {
 	IP netip.Addr `json:"ip"`
 	// MAC is its link-layer address, nil while unresolved (INCOMPLETE or
 	// FAILED).
-	MAC net.HardwareAddr `json:"mac,omitempty"`
+	MAC hwaddr.MAC `json:"mac,omitempty"`
 	// LinkIndex and Link name the interface.
 	LinkIndex int    `json:"link_index"`
 	Link      string `json:"link"`

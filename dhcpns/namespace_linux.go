@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -75,7 +76,7 @@ func Open(ctx context.Context, cfg *Config, name string) (*Namespace, error) {
 	f, err := os.Open(info.Path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("dhcpns: open namespace %s: no %s (is the DHCP agent serving this network? `ip netns` lists namespaces): %w", name, info.Path, ErrNotFound)
+			return nil, fmt.Errorf("dhcpns: open namespace %s: no %s: %w (is the DHCP agent serving this network? `ip netns` lists namespaces)", name, info.Path, ErrNoNetNS)
 		}
 		return nil, fmt.Errorf("dhcpns: open namespace %s: %w", name, err)
 	}
@@ -86,7 +87,7 @@ func Open(ctx context.Context, cfg *Config, name string) (*Namespace, error) {
 	}
 	info.Inode = st.Ino
 	var h *netlink.Handle
-	err = doInNetNSFd(int(f.Fd()), info.Path, func() error {
+	err = doInNetNSFile(f, info.Path, func() error {
 		var err error
 		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
 		return err
@@ -120,7 +121,7 @@ func (n *Namespace) Close() error {
 	return nil
 }
 
-// checkAlive returns ErrNamespaceGone if the bind mount no longer refers to
+// checkAlive returns ErrNoNetNS if the bind mount no longer refers to
 // the namespace the handle was opened in.
 func (n *Namespace) checkAlive() error {
 	var st unix.Stat_t
@@ -130,7 +131,7 @@ func (n *Namespace) checkAlive() error {
 		if err == nil {
 			what = fmt.Sprintf("it now has inode %d, another namespace", st.Ino)
 		}
-		return fmt.Errorf("%w: %s was inode %d when opened and %s; close this handle and reopen (the old namespace lives on only while handles to it stay open)", ErrNamespaceGone, n.info.Path, n.info.Inode, what)
+		return fmt.Errorf("dhcpns: namespace deleted under a live handle: %w: %s was inode %d when opened and %s; close this handle and reopen (the old namespace lives on only while handles to it stay open)", ErrNoNetNS, n.info.Path, n.info.Inode, what)
 	}
 	return nil
 }
@@ -138,7 +139,7 @@ func (n *Namespace) checkAlive() error {
 // Inspect reads the namespace's links, addresses, main-table routes and
 // neighbours through the handle, without exec and without moving any
 // thread. Interrupted dumps are retried. If the namespace was deleted since
-// Open, the error satisfies errors.Is(err, ErrNamespaceGone). The netlink
+// Open, the error satisfies errors.Is(err, ErrNoNetNS). The netlink
 // dumps themselves cannot be interrupted; ctx is checked between them.
 func (n *Namespace) Inspect(ctx context.Context) (*Snapshot, error) {
 	n.mu.Lock()
@@ -245,7 +246,7 @@ func convLink(l netlink.Link) Link {
 		PeerNetNSID: -1,
 	}
 	if len(a.HardwareAddr) > 0 {
-		out.MAC = append(net.HardwareAddr(nil), a.HardwareAddr...)
+		out.MAC = append(hwaddr.MAC(nil), a.HardwareAddr...)
 	}
 	if a.ParentIndex != 0 {
 		out.PeerIndex = a.ParentIndex
@@ -355,7 +356,7 @@ func convNeigh(x netlink.Neigh, names map[int]string) (Neighbor, bool) {
 	}
 	nb := Neighbor{IP: ip, LinkIndex: x.LinkIndex, Link: names[x.LinkIndex], State: []string{}}
 	if len(x.HardwareAddr) > 0 {
-		nb.MAC = append(net.HardwareAddr(nil), x.HardwareAddr...)
+		nb.MAC = append(hwaddr.MAC(nil), x.HardwareAddr...)
 	}
 	for _, n := range nudNames {
 		if x.State&n.bit != 0 {
@@ -440,7 +441,7 @@ func inspectOne(ctx context.Context, cfg *Config, info NamespaceInfo) (*Snapshot
 	}
 	defer ns.Close()
 	if ns.info.Inode != info.Inode {
-		return nil, fmt.Errorf("%w: %s changed between listing and opening", ErrNamespaceGone, info.Path)
+		return nil, fmt.Errorf("dhcpns: %s changed between listing and opening: %w", info.Path, ErrNoNetNS)
 	}
 	return ns.Inspect(ctx)
 }

@@ -2,7 +2,6 @@ package dhcpns
 
 import (
 	"encoding/json"
-	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 func readFixture(t testing.TB, name string) []byte {
@@ -21,8 +21,8 @@ func readFixture(t testing.TB, name string) []byte {
 	return b
 }
 
-func mustMAC(s string) net.HardwareAddr {
-	m, err := net.ParseMAC(s)
+func mustMAC(s string) hwaddr.MAC {
+	m, err := hwaddr.Parse(s)
 	if err != nil {
 		panic(err)
 	}

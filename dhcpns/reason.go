@@ -67,15 +67,3 @@ func (r *Reason) UnmarshalText(b []byte) error {
 	}
 	return fmt.Errorf("dhcpns: unknown reason %q", b)
 }
-
-// UnmarshalText implements encoding.TextUnmarshaler for the names String
-// returns.
-func (s *CheckStatus) UnmarshalText(b []byte) error {
-	for i, n := range statusNames {
-		if strings.EqualFold(string(b), n) {
-			*s = CheckStatus(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("dhcpns: unknown check status %q", b)
-}

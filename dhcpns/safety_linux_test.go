@@ -3,6 +3,7 @@ package dhcpns
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"runtime"
@@ -14,36 +15,6 @@ import (
 
 	"github.com/vifpath/vifpath/internal/testutil"
 )
-
-func ownNetNS(t testing.TB) string {
-	t.Helper()
-	l, err := os.Readlink("/proc/self/ns/net")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
-// foreignThreads lists threads of this process not in namespace want.
-func foreignThreads(want string) []string {
-	var out []string
-	tasks, _ := os.ReadDir("/proc/self/task")
-	for _, e := range tasks {
-		if l, err := os.Readlink("/proc/self/task/" + e.Name() + "/ns/net"); err == nil && l != want {
-			out = append(out, e.Name()+"→"+l)
-		}
-	}
-	return out
-}
-
-func countFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
 
 // TestIntegrationNamespaceSafety runs 10,000 inspections and ARP and DHCP
 // probes (20 DHCP probes, each with its own namespace and veth; 230 ARP
@@ -57,14 +28,14 @@ func TestIntegrationNamespaceSafety(t *testing.T) {
 	if testing.Short() {
 		ops = 1000
 	}
-	home := ownNetNS(t)
+	home := testutil.ThreadNetNS(t)
 	n := testutil.NewDHCPNetwork(t, t.TempDir(), netip.MustParsePrefix("192.168.31.64/27"), false)
-	d := n.StartDnsmasq(t, testutil.DnsmasqOptions{Hosts: []testutil.DnsmasqHost{{MAC: macA, IP: ipA}}})
-	g := n.AddGuest(t, macA)
+	d := n.StartDnsmasq(t, testutil.DnsmasqOptions{Hosts: []testutil.DnsmasqHost{{MAC: net.HardwareAddr(macA), IP: ipA}}})
+	g := n.AddGuest(t, net.HardwareAddr(macA))
 	g.NS.AddAddr(t, g.If, "192.168.31.72/27")
 	cfg := &Config{NetNSDir: n.Host.Dir, StateDir: d.StateDir}
 	qname, serveIf := n.QDHCP.Name, n.ServeIf
-	dhcpOpts := &DHCPProbeOptions{BridgeNetNS: n.Host.Path, Timeout: 5 * time.Second}
+	dhcpOpts := &DHCPProbeOptions{BridgeNetNSPath: n.Host.Path, Timeout: 5 * time.Second}
 	ctx := context.Background()
 	peerIP := ipA
 
@@ -78,7 +49,7 @@ func TestIntegrationNamespaceSafety(t *testing.T) {
 	}
 	runtime.GC()
 	time.Sleep(50 * time.Millisecond)
-	baseFDs, baseG := countFDs(t), runtime.NumGoroutine()
+	baseFDs, baseG := testutil.CountFDs(t), runtime.NumGoroutine()
 
 	shared := make([]*ARPProber, 4)
 	for i := range shared {
@@ -190,14 +161,14 @@ func TestIntegrationNamespaceSafety(t *testing.T) {
 	if n := wrong.Load(); n > 0 {
 		t.Errorf("watcher goroutines ran %d times on a thread outside the process's namespace", n)
 	}
-	if f := foreignThreads(home); len(f) > 0 {
+	if f := testutil.ForeignThreads(home); len(f) > 0 {
 		t.Errorf("threads outside the original namespace: %s", strings.Join(f, ", "))
 	}
 	// Goroutines and fds settle shortly after the last Close.
 	var fds, gs int
 	for i := 0; i < 100; i++ {
 		runtime.GC()
-		fds, gs = countFDs(t), runtime.NumGoroutine()
+		fds, gs = testutil.CountFDs(t), runtime.NumGoroutine()
 		if fds <= baseFDs && gs <= baseG {
 			break
 		}

@@ -2,12 +2,13 @@ package libvirtinspect
 
 import (
 	"context"
-	"encoding/json"
-	"net"
+	"fmt"
 	"net/netip"
 	"strings"
 
 	libvirt "github.com/digitalocean/go-libvirt"
+	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/internal/sentinel"
 )
 
 // AddrSource is where `virsh domifaddr --source` gets addresses from. The
@@ -43,8 +44,19 @@ func (s AddrSource) String() string {
 	return "unknown"
 }
 
-// MarshalJSON encodes the source as its String.
-func (s AddrSource) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+// MarshalText encodes the source as its String.
+func (s AddrSource) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads what MarshalText writes.
+func (s *AddrSource) UnmarshalText(b []byte) error {
+	for _, c := range append([]AddrSource{SourceUnknown}, AllSources...) {
+		if string(b) == c.String() {
+			*s = c
+			return nil
+		}
+	}
+	return fmt.Errorf("libvirtinspect: unknown address source %q: want lease, agent or arp", b)
+}
 
 func (s AddrSource) libvirt() (uint32, bool) {
 	switch s {
@@ -60,6 +72,7 @@ func (s AddrSource) libvirt() (uint32, bool) {
 
 // AddrReport is what one source answered.
 type AddrReport struct {
+	// Source is the source that answered.
 	Source AddrSource `json:"source"`
 	// Interfaces are the interfaces the source knew addresses for; empty
 	// when it answered nothing.
@@ -78,9 +91,9 @@ type AddrReport struct {
 type IfAddrs struct {
 	// Name is the interface name the source reported (the tap for lease
 	// and arp, the guest's own name such as "eth0" for agent).
-	Name  string           `json:"name"`
-	MAC   net.HardwareAddr `json:"mac,omitempty"`
-	Addrs []netip.Prefix   `json:"addrs"`
+	Name  string         `json:"name"`
+	MAC   hwaddr.MAC     `json:"mac,omitempty"`
+	Addrs []netip.Prefix `json:"addrs"`
 }
 
 // Notes for answers that are expected to be empty or fail.
@@ -144,7 +157,7 @@ func (c *Client) InterfaceAddresses(ctx context.Context, ref string, sources ...
 		for _, di := range answers[i].ifs {
 			ia := IfAddrs{Name: di.Name, Addrs: []netip.Prefix{}}
 			if len(di.Hwaddr) > 0 {
-				if m, err := net.ParseMAC(di.Hwaddr[0]); err == nil {
+				if m, err := hwaddr.Parse(di.Hwaddr[0]); err == nil {
 					ia.MAC = m
 				}
 			}
@@ -176,4 +189,4 @@ func (c *Client) InterfaceAddresses(ctx context.Context, ref string, sources ...
 	return reports, nil
 }
 
-var errUnknownSource = &sentinel{msg: "unknown address source (use SourceLease, SourceAgent or SourceARP)"}
+var errUnknownSource = sentinel.New("unknown address source (use SourceLease, SourceAgent or SourceARP)", nil)

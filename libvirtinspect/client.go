@@ -115,7 +115,7 @@ type conn struct {
 // is already open, so a missing or refusing daemon is reported here
 // (ErrUnavailable).
 func Dial(ctx context.Context, cfg *Config) (*Client, error) {
-	c, err := Open(cfg)
+	c, err := NewFromConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -126,10 +126,17 @@ func Dial(ctx context.Context, cfg *Config) (*Client, error) {
 	return c, nil
 }
 
-// Open returns a Client for cfg without connecting; the first call connects.
-// It fails only when the URI cannot be parsed or names an unsupported
-// transport.
-func Open(cfg *Config) (*Client, error) {
+// Open is NewFromConfig.
+//
+// Deprecated: Open does no I/O, unlike every other Open in the module
+// (linuxbridge.Open, dhcpns.Open, which connect and take a ctx). Use Dial
+// to connect now or NewFromConfig to connect on the first call.
+func Open(cfg *Config) (*Client, error) { return NewFromConfig(cfg) }
+
+// NewFromConfig returns a Client for cfg without connecting: like New, it
+// does no I/O, and the first call connects. It fails only when the URI
+// cannot be parsed or names an unsupported transport.
+func NewFromConfig(cfg *Config) (*Client, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
@@ -157,28 +164,43 @@ func New(d Dialer, uri string, cfg *Config) *Client {
 	return newClient(d, libvirt.ConnectURI(uri), uri, cfg)
 }
 
+// orDefault returns a copy of c (nil: the zero Config) with every zero
+// field set to the default its doc names (URI, DialTimeout,
+// AbandonTimeout, Logger; Socket depends on the URI and ReadOnly): the
+// module's one way to fill defaults.
+func (c *Config) orDefault() Config {
+	var d Config
+	if c != nil {
+		d = *c
+	}
+	if d.URI == "" {
+		d.URI = DefaultURI
+	}
+	if d.DialTimeout <= 0 {
+		d.DialTimeout = DefaultDialTimeout
+	}
+	if d.AbandonTimeout <= 0 {
+		d.AbandonTimeout = DefaultAbandonTimeout
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(discard{})
+	}
+	return d
+}
+
 func newClient(d Dialer, remote libvirt.ConnectURI, shown string, cfg *Config) *Client {
-	c := &Client{
+	c := cfg.orDefault()
+	return &Client{
 		uri:       shown,
 		remoteURI: remote,
 		dialer:    d,
-		dialTO:    cfg.DialTimeout,
-		abandonTO: cfg.AbandonTimeout,
-		log:       cfg.Logger,
+		dialTO:    c.DialTimeout,
+		abandonTO: c.AbandonTimeout,
+		log:       c.Logger,
 		dialSem:   make(chan struct{}, 1),
 		statsSem:  make(chan struct{}, 1),
 		done:      make(chan struct{}),
 	}
-	if c.dialTO <= 0 {
-		c.dialTO = DefaultDialTimeout
-	}
-	if c.abandonTO <= 0 {
-		c.abandonTO = DefaultAbandonTimeout
-	}
-	if c.log == nil {
-		c.log = slog.New(discard{})
-	}
-	return c
 }
 
 // URI returns the URI the Client connects to, as Config.URI gave it, except
@@ -188,18 +210,14 @@ func (c *Client) URI() string { return c.uri }
 
 // dialerFor turns a Config into a dialer and the URI to ask libvirtd for.
 func dialerFor(cfg *Config) (Dialer, libvirt.ConnectURI, string, error) {
+	c := cfg.orDefault()
+	cfg = &c
 	raw := cfg.URI
-	if raw == "" {
-		raw = DefaultURI
-	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, "", "", fmt.Errorf("libvirtinspect: parse URI %q: %w", raw, err)
 	}
 	timeout := cfg.DialTimeout
-	if timeout <= 0 {
-		timeout = DefaultDialTimeout
-	}
 	transport := "unix"
 	if s := strings.SplitN(u.Scheme, "+", 2); len(s) == 2 {
 		transport = s[1]

@@ -15,9 +15,17 @@
 // reconnects on the call after a lost connection, and every call takes a
 // context that it honours even though go-libvirt has none (see Client).
 //
+// Dial connects now and takes a context, as every Open and Dial in the
+// module does; NewFromConfig and New (which takes the Dialer seam) do no
+// I/O and connect on the first call.
+//
 // Results (Domain, Details, Interface, DomainStats, AddrReport) are plain
-// values owned by the caller: safe to read from many goroutines, not to
-// mutate concurrently. The package has no Linux-only code (it only speaks
+// values owned by the caller that marshal to JSON and back (MACs as
+// hwaddr.MAC colon text, addresses as netip, states as virsh's words):
+// safe to read from many goroutines, not to mutate concurrently.
+// InterfaceStats counts from the host tap, as linuxbridge.Stats and `ip -s
+// link` do (Rx is what the guest sent): libvirt's own net.N.rx/tx, which
+// `virsh domstats` prints, are from the guest's side and are swapped. The package has no Linux-only code (it only speaks
 // libvirt's protocol over a socket), so it builds and works on every GOOS;
 // its integration tests are Linux-only.
 //
@@ -35,10 +43,20 @@
 //
 // Stats has a connection of its own (the first Stats call opens it with the
 // same Dialer and URI; it obeys the same rules), on which it decodes the
-// ConnectGetAllDomainStats reply with a hand-written XDR decoder, several
-// times cheaper than go-libvirt's reflection decoder for hundreds of
-// domains. A Client that calls Stats therefore holds two libvirtd
+// ConnectGetAllDomainStats reply with a hand-written XDR decoder, kept
+// because it measures several times cheaper than go-libvirt's reflection
+// decoder for hundreds of domains (BenchmarkStatsDecode1000; figures in the
+// README). A Client that calls Stats therefore holds two libvirtd
 // connections (two SSH sessions over ssh URIs).
+//
+// # Console output
+//
+// ConsoleLog (and ReadConsoleLog) return the tail of a domain's serial
+// console from the file its XML declares (<serial><log file>: Nova's
+// console.log, or a <serial type='file'>), read-only and bounded, on the
+// node the domain runs on. It never opens the console stream: that is
+// exclusive and would take the console from Nova or a user
+// (ErrNoConsoleLog says why there is no fallback).
 //
 // # Privileges
 //

@@ -10,36 +10,27 @@ import (
 	"syscall"
 
 	libvirt "github.com/digitalocean/go-libvirt"
+	"github.com/vifpath/vifpath/internal/sentinel"
 )
-
-// sentinel is an error value that also matches a standard error with
-// errors.Is (ErrNotFound matches fs.ErrNotExist).
-type sentinel struct {
-	msg  string
-	also error
-}
-
-func (s *sentinel) Error() string { return s.msg }
-
-func (s *sentinel) Unwrap() error { return s.also }
 
 var (
 	// ErrNotFound is returned when the asked-for domain does not exist (or
 	// was undefined between two calls). It satisfies
 	// errors.Is(err, fs.ErrNotExist).
-	ErrNotFound error = &sentinel{msg: "libvirtinspect: domain not found", also: fs.ErrNotExist}
+	ErrNotFound = sentinel.New("libvirtinspect: domain not found", fs.ErrNotExist)
 
 	// ErrUnavailable is returned when libvirtd cannot be reached: the
 	// socket is missing, refuses the connection, or the dial timed out.
-	ErrUnavailable = errors.New("libvirtinspect: libvirtd unavailable")
+	ErrUnavailable = sentinel.New("libvirtinspect: libvirtd unavailable", nil)
 
 	// ErrConnectionLost is returned when an established connection to
 	// libvirtd broke (the daemon stopped, was killed, or the Client tore a
 	// hung connection down). The next call dials again.
-	ErrConnectionLost = errors.New("libvirtinspect: connection to libvirtd lost")
+	ErrConnectionLost = sentinel.New("libvirtinspect: connection to libvirtd lost", nil)
 
-	// ErrClosed is returned by calls made after Close.
-	ErrClosed = errors.New("libvirtinspect: client closed")
+	// ErrClosed is returned by calls made after Close. It satisfies
+	// errors.Is(err, fs.ErrClosed).
+	ErrClosed = sentinel.New("libvirtinspect: client closed", fs.ErrClosed)
 )
 
 // OpError describes a failed call: which operation, against which URI and
@@ -57,6 +48,7 @@ type OpError struct {
 	Err error
 }
 
+// Error says what failed, where, why, and what to check.
 func (e *OpError) Error() string {
 	s := "libvirtinspect: " + e.Op
 	if e.Domain != "" {

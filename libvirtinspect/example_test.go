@@ -50,7 +50,7 @@ func Example() {
 // Counters of every interface of every domain, in one RPC.
 func ExampleClient_Stats() {
 	ctx := context.Background()
-	c, err := libvirtinspect.Open(&libvirtinspect.Config{URI: "qemu:///system", ReadOnly: true})
+	c, err := libvirtinspect.NewFromConfig(&libvirtinspect.Config{URI: "qemu:///system", ReadOnly: true})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -63,7 +63,7 @@ func ExampleClient_Stats() {
 	}
 	for _, s := range stats {
 		for _, n := range s.Interfaces {
-			fmt.Println(s.Domain.Name, n.Name, n.TxPackets, n.RxPackets)
+			fmt.Println(s.Domain.Name, n.Name, "guest sent", n.RxPackets, "guest received", n.TxPackets)
 		}
 	}
 }
@@ -77,14 +77,14 @@ func ExampleDecodeStats() {
 		{Field: "net.0.tx.pkts", Value: uint64(21)},
 		{Field: "dirtyrate.calc_mode", Value: "page-sampling"},
 	})
-	fmt.Println(s.Domain.State, s.Domain.Reason, s.Interfaces[0].Name, s.Interfaces[0].TxPackets, s.Extra["dirtyrate.calc_mode"])
+	fmt.Println(s.Domain.State, s.Domain.Reason, s.Interfaces[0].Name, s.Interfaces[0].RxPackets, s.Extra["dirtyrate.calc_mode"])
 	// Output: running unpaused tap31f2d3e9-8d 21 page-sampling
 }
 
 // Which libvirt address sources answered, and why the others did not.
 func ExampleClient_InterfaceAddresses() {
 	ctx := context.Background()
-	c, err := libvirtinspect.Open(nil)
+	c, err := libvirtinspect.NewFromConfig(nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return
@@ -98,4 +98,18 @@ func ExampleClient_InterfaceAddresses() {
 	for _, r := range reps {
 		fmt.Println(r.Source, len(r.Interfaces), r.Err, r.Note)
 	}
+}
+
+// Interface counters are seen from the tap, as linuxbridge.Stats and `ip -s
+// link` show them: Rx is what the guest sent. libvirt's own net.0.tx.* (the
+// guest's side) become Rx*.
+func ExampleInterfaceStats() {
+	s := libvirtinspect.DecodeStats(libvirtinspect.Domain{Name: "instance-00000002"}, []libvirtinspect.Param{
+		{Field: "net.0.name", Value: "tap31f2d3e9-8d"},
+		{Field: "net.0.rx.pkts", Value: uint64(24)}, // the guest received
+		{Field: "net.0.tx.pkts", Value: uint64(21)}, // the guest sent
+	})
+	n := s.Interfaces[0]
+	fmt.Println(n.Name, "rx", n.RxPackets, "tx", n.TxPackets)
+	// Output: tap31f2d3e9-8d rx 21 tx 24
 }

@@ -15,6 +15,7 @@ import (
 
 	libvirt "github.com/digitalocean/go-libvirt"
 	"github.com/digitalocean/go-libvirt/socket/dialers"
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/libvirtinspect"
 )
 
@@ -189,4 +190,4 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-func parseMAC(s string) (net.HardwareAddr, error) { return net.ParseMAC(s) }
+func parseMAC(s string) (hwaddr.MAC, error) { return hwaddr.Parse(s) }

@@ -3,7 +3,6 @@ package libvirtinspect_test
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/vishvananda/netlink"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/libvirtinspect"
 )
@@ -138,8 +138,8 @@ func TestIntegrationQemuGuest(t *testing.T) {
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		s1 = statsOf()
-		if len(s1.Interfaces) == 1 && s1.Interfaces[0].TxPackets > 0 &&
-			(len(first.Interfaces) == 0 || s1.Interfaces[0].TxPackets > first.Interfaces[0].TxPackets) {
+		if len(s1.Interfaces) == 1 && s1.Interfaces[0].RxPackets > 0 &&
+			(len(first.Interfaces) == 0 || s1.Interfaces[0].RxPackets > first.Interfaces[0].RxPackets) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -159,9 +159,10 @@ func TestIntegrationQemuGuest(t *testing.T) {
 			t.Errorf("%s: virsh %q not between our samples %d and %d", key, v[key], a, b)
 		}
 	}
-	between("net.0.tx.pkts", ni1.TxPackets, ni2.TxPackets)
-	between("net.0.tx.bytes", ni1.TxBytes, ni2.TxBytes)
-	between("net.0.rx.pkts", ni1.RxPackets, ni2.RxPackets)
+	// libvirt counts from the guest's side, InterfaceStats from the tap's.
+	between("net.0.tx.pkts", ni1.RxPackets, ni2.RxPackets)
+	between("net.0.tx.bytes", ni1.RxBytes, ni2.RxBytes)
+	between("net.0.rx.pkts", ni1.TxPackets, ni2.TxPackets)
 	between("cpu.time", s1.CPU.TimeNs, s2.CPU.TimeNs)
 	for key, got := range map[string]uint64{
 		"balloon.maximum": s2.Balloon.MaximumKiB, "vcpu.maximum": uint64(s2.VCPU.Maximum),
@@ -350,7 +351,7 @@ func TestIntegrationQemuGuest(t *testing.T) {
 	}
 }
 
-func mustMAC(t *testing.T, s string) net.HardwareAddr {
+func mustMAC(t *testing.T, s string) hwaddr.MAC {
 	t.Helper()
 	m, err := parseMAC(s)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -161,7 +162,7 @@ func TestIntegrationTestDriver(t *testing.T) {
 	if nd.Name != novaName || nd.Nova == nil || nd.Nova.InstanceUUID != novaUUID || nd.Nova.Name != "vm2" ||
 		nd.Nova.Flavor.Name != "m1.micro" || nd.Nova.Flavor.MemoryMiB != 128 || nd.Nova.ProjectName != "admin" ||
 		nd.Nova.ProjectUUID != "0e28594ddbe7463188629949de692f18" || nd.Nova.UserName != "admin" ||
-		len(nd.Nova.Ports) != 1 || nd.Nova.Ports[0].IPs[0].Address != "192.168.31.72" {
+		len(nd.Nova.Ports) != 1 || nd.Nova.Ports[0].IPs[0].Address != netip.MustParseAddr("192.168.31.72") {
 		t.Errorf("Nova metadata via libvirtd: %+v %+v", nd.Domain, nd.Nova)
 	}
 

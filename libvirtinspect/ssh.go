@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vifpath/vifpath/internal/sentinel"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -22,7 +23,7 @@ import (
 // not trusted: it differs from the one in known_hosts (changed key, or a
 // man in the middle) or is not listed there at all. Such errors also wrap
 // ErrUnavailable.
-var ErrSSHHostKey = errors.New("libvirtinspect: ssh host key not trusted")
+var ErrSSHHostKey = sentinel.New("libvirtinspect: ssh host key not trusted", nil)
 
 // sshDialer reaches libvirtd's unix socket on a remote host through an SSH
 // connection (direct-streamlocal@openssh.com, no remote command), the way

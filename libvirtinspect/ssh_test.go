@@ -64,14 +64,14 @@ func TestSSHURIMapping(t *testing.T) {
 		"qemu+ssh://h/system?sshauth=gssapi",
 		"qemu+ssh:///system",
 	} {
-		if _, err := Open(&Config{URI: bad}); err == nil {
-			t.Errorf("Open(%q) accepted", bad)
+		if _, err := NewFromConfig(&Config{URI: bad}); err == nil {
+			t.Errorf("NewFromConfig(%q) accepted", bad)
 		}
 	}
 }
 
 func TestSSHURIRedacted(t *testing.T) {
-	c, err := Open(&Config{URI: "qemu+ssh://root:s3cret@h/system?keyfile=/home/x/.ssh/id_secret&socket=/s"})
+	c, err := NewFromConfig(&Config{URI: "qemu+ssh://root:s3cret@h/system?keyfile=/home/x/.ssh/id_secret&socket=/s"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestSSHURIRedacted(t *testing.T) {
 		t.Errorf("URI() = %q, want %q", c.URI(), want)
 	}
 	// Non-ssh URIs are shown as given.
-	c2, _ := Open(&Config{URI: "qemu+tcp://h/system"})
+	c2, _ := NewFromConfig(&Config{URI: "qemu+tcp://h/system"})
 	defer c2.Close()
 	if c2.URI() != "qemu+tcp://h/system" {
 		t.Errorf("URI() = %q", c2.URI())

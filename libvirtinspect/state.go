@@ -2,7 +2,9 @@ package libvirtinspect
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
 )
 
 // State is a domain's run state (libvirt's virDomainState). The zero value,
@@ -32,14 +34,35 @@ func (s State) String() string {
 	return "state " + strconv.Itoa(int(s))
 }
 
-// MarshalJSON encodes the state as its String.
-func (s State) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+// MarshalText encodes the state as its String, so JSON carries "running".
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads what MarshalText writes: a virsh state name or
+// "state N" for a number this package has no name for.
+func (s *State) UnmarshalText(b []byte) error {
+	t := string(b)
+	for i, n := range stateNames {
+		if t == n {
+			*s = State(i)
+			return nil
+		}
+	}
+	if n, ok := strings.CutPrefix(t, "state "); ok {
+		if v, err := strconv.Atoi(n); err == nil {
+			*s = State(v)
+			return nil
+		}
+	}
+	return fmt.Errorf("libvirtinspect: unknown domain state %q: want a virsh state name such as %q or %q", t, stateNames[StateRunning], stateNames[StateShutoff])
+}
 
 // Reason says why a domain is in its state (libvirt's virDomain*Reason
 // enums, which are numbered per state). The zero value means "unknown".
 type Reason struct {
+	// State is the state whose reason enum Code belongs to.
 	State State `json:"-"`
-	Code  int   `json:"-"`
+	// Code is libvirt's reason number within that enum.
+	Code int `json:"-"`
 }
 
 // reasonNames are virsh's strings (tools/virsh-domain-monitor.c).
@@ -67,5 +90,26 @@ func (r Reason) String() string {
 	return "reason " + strconv.Itoa(r.Code)
 }
 
-// MarshalJSON encodes the reason as its String.
-func (r Reason) MarshalJSON() ([]byte, error) { return json.Marshal(r.String()) }
+// reasonJSON is Reason on the wire: the state it belongs to, libvirt's
+// number and virsh's text. The text is for people; decoding uses State and
+// Code.
+type reasonJSON struct {
+	State State  `json:"state"`
+	Code  int    `json:"code"`
+	Text  string `json:"text"`
+}
+
+// MarshalJSON encodes the reason as {"state":"running","code":1,"text":"booted"}.
+func (r Reason) MarshalJSON() ([]byte, error) {
+	return json.Marshal(reasonJSON{r.State, r.Code, r.String()})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (r *Reason) UnmarshalJSON(b []byte) error {
+	var v reasonJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("libvirtinspect: decode reason: %w", err)
+	}
+	*r = Reason{State: v.State, Code: v.Code}
+	return nil
+}

@@ -3,12 +3,10 @@ package libvirtinspect
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 )
 
-// UnmarshalJSON decodes what MarshalJSON encodes (the state's String), or
-// a number.
+// UnmarshalJSON decodes what MarshalText encodes (the state's String, read
+// by UnmarshalText), or a number.
 func (s *State) UnmarshalJSON(b []byte) error {
 	var name string
 	if err := json.Unmarshal(b, &name); err != nil {
@@ -19,17 +17,5 @@ func (s *State) UnmarshalJSON(b []byte) error {
 		*s = State(n)
 		return nil
 	}
-	for i, n := range stateNames {
-		if n == name {
-			*s = State(i)
-			return nil
-		}
-	}
-	if rest, ok := strings.CutPrefix(name, "state "); ok {
-		if n, err := strconv.Atoi(rest); err == nil {
-			*s = State(n)
-			return nil
-		}
-	}
-	return fmt.Errorf("libvirtinspect: unknown domain state %q", name)
+	return s.UnmarshalText([]byte(name))
 }

@@ -46,13 +46,20 @@ type StatsRequest struct {
 // DomainStats is one domain's record from Stats. Groups that were not asked
 // for or not returned are nil/empty.
 type DomainStats struct {
-	Domain     Domain           `json:"domain"`
-	State      *StateStats      `json:"state,omitempty"`
-	CPU        *CPUStats        `json:"cpu,omitempty"`
-	Balloon    *BalloonStats    `json:"balloon,omitempty"`
-	VCPU       *VCPUStats       `json:"vcpu,omitempty"`
+	// Domain is the domain the record is about.
+	Domain Domain `json:"domain"`
+	// State is the state group (state.*).
+	State *StateStats `json:"state,omitempty"`
+	// CPU is the cpu-total group (cpu.*).
+	CPU *CPUStats `json:"cpu,omitempty"`
+	// Balloon is the balloon group (balloon.*).
+	Balloon *BalloonStats `json:"balloon,omitempty"`
+	// VCPU is the vcpu group (vcpu.*).
+	VCPU *VCPUStats `json:"vcpu,omitempty"`
+	// Interfaces are the interface group's blocks (net.N.*), by N.
 	Interfaces []InterfaceStats `json:"interfaces,omitempty"`
-	Blocks     []BlockStats     `json:"blocks,omitempty"`
+	// Blocks are the block group's blocks (block.N.*), by N.
+	Blocks []BlockStats `json:"blocks,omitempty"`
 	// Extra keeps every parameter this package does not decode, keyed by
 	// its libvirt name ("dirtyrate.calc_mode", "perf.cmt"), with its value
 	// as int64, uint64, float64, bool or string.
@@ -61,22 +68,29 @@ type DomainStats struct {
 
 // StateStats is the state group.
 type StateStats struct {
-	State  State  `json:"state"`
+	// State is state.state.
+	State State `json:"state"`
+	// Reason is state.reason, read against State.
 	Reason Reason `json:"reason"`
 }
 
 // CPUStats is the cpu-total group; times in nanoseconds.
 type CPUStats struct {
-	TimeNs   uint64 `json:"time_ns"`
+	// TimeNs is cpu.time: CPU time the domain used in total.
+	TimeNs uint64 `json:"time_ns"`
+	// UserNs and SystemNs are cpu.user and cpu.system.
 	UserNs   uint64 `json:"user_ns"`
 	SystemNs uint64 `json:"system_ns"`
 }
 
 // BalloonStats is the balloon group; sizes in KiB.
 type BalloonStats struct {
+	// CurrentKiB and MaximumKiB are balloon.current and balloon.maximum:
+	// the memory the guest has now and may have at most.
 	CurrentKiB uint64 `json:"current_kib"`
 	MaximumKiB uint64 `json:"maximum_kib"`
-	RSSKiB     uint64 `json:"rss_kib"`
+	// RSSKiB is balloon.rss: the qemu process's resident set on the host.
+	RSSKiB uint64 `json:"rss_kib"`
 	// LastUpdate is the guest's last stats update (seconds since the
 	// epoch); 0 when the guest never reported.
 	LastUpdate int64 `json:"last_update,omitempty"`
@@ -84,51 +98,73 @@ type BalloonStats struct {
 
 // VCPUStats is the vcpu group.
 type VCPUStats struct {
-	Current int        `json:"current"`
-	Maximum int        `json:"maximum"`
-	VCPUs   []VCPUStat `json:"vcpus,omitempty"`
+	// Current and Maximum are vcpu.current and vcpu.maximum.
+	Current int `json:"current"`
+	Maximum int `json:"maximum"`
+	// VCPUs are the vcpu.N.* blocks, by N.
+	VCPUs []VCPUStat `json:"vcpus,omitempty"`
 }
 
 // VCPUStat is one virtual CPU.
 type VCPUStat struct {
-	State   int    `json:"state"`
+	// State is vcpu.N.state (libvirt's virVcpuState: 0 offline, 1
+	// running, 2 blocked).
+	State int `json:"state"`
+	// TimeNs, WaitNs and DelayNs are vcpu.N.time, .wait and .delay.
 	TimeNs  uint64 `json:"time_ns"`
 	WaitNs  uint64 `json:"wait_ns"`
 	DelayNs uint64 `json:"delay_ns"`
 }
 
-// InterfaceStats is one net.N.* block. libvirt reports them from the
-// guest's point of view: Tx counts what the guest sent (the host tap's rx),
-// Rx what it received.
+// InterfaceStats is one net.N.* block, with counters seen from the host
+// device Name (the tap), as every counter in this module is
+// (linuxbridge.Stats, `ip -s link`): Rx is what the tap received, which is
+// what the guest sent; Tx is what the tap transmitted, which the guest
+// received. libvirt reports them the other way round, from the guest's
+// side, so `virsh domstats` prints net.N.rx.* for what is TxBytes,
+// TxPackets, TxErrors and TxDropped here, and net.N.tx.* for the Rx
+// fields.
 type InterfaceStats struct {
 	// Name is the host device (the tap, Interface.Target).
-	Name      string `json:"name"`
+	Name string `json:"name"`
+	// RxBytes and RxPackets are what the tap received: the guest sent them
+	// (libvirt's net.N.tx.bytes and tx.pkts).
 	RxBytes   uint64 `json:"rx_bytes"`
 	RxPackets uint64 `json:"rx_packets"`
+	// RxErrors and RxDropped are libvirt's net.N.tx.errs and tx.drop.
 	RxErrors  uint64 `json:"rx_errors"`
-	RxDrops   uint64 `json:"rx_drops"`
+	RxDropped uint64 `json:"rx_dropped"`
+	// TxBytes and TxPackets are what the tap transmitted: the guest
+	// received them (libvirt's net.N.rx.bytes and rx.pkts).
 	TxBytes   uint64 `json:"tx_bytes"`
 	TxPackets uint64 `json:"tx_packets"`
+	// TxErrors and TxDropped are libvirt's net.N.rx.errs and rx.drop
+	// (TxDropped: frames the bridge sent the guest that it did not take).
 	TxErrors  uint64 `json:"tx_errors"`
-	TxDrops   uint64 `json:"tx_drops"`
+	TxDropped uint64 `json:"tx_dropped"`
 }
 
 // BlockStats is one block.N.* block; times in nanoseconds, sizes in bytes.
 type BlockStats struct {
-	Name         string `json:"name"`
-	Path         string `json:"path,omitempty"`
-	BackingIndex int    `json:"backing_index,omitempty"`
-	RdReqs       uint64 `json:"rd_reqs"`
-	RdBytes      uint64 `json:"rd_bytes"`
-	RdTimesNs    uint64 `json:"rd_times_ns"`
-	WrReqs       uint64 `json:"wr_reqs"`
-	WrBytes      uint64 `json:"wr_bytes"`
-	WrTimesNs    uint64 `json:"wr_times_ns"`
-	FlReqs       uint64 `json:"fl_reqs"`
-	FlTimesNs    uint64 `json:"fl_times_ns"`
-	Allocation   uint64 `json:"allocation"`
-	Capacity     uint64 `json:"capacity"`
-	Physical     uint64 `json:"physical"`
+	// Name is the target device ("vda").
+	Name string `json:"name"`
+	// Path is the source file or device, "" for network disks.
+	Path string `json:"path,omitempty"`
+	// BackingIndex is the position in the backing chain, 0 for the top.
+	BackingIndex int `json:"backing_index,omitempty"`
+	// The rest are block.N.rd.reqs, rd.bytes, rd.times, wr.*, fl.*,
+	// allocation, capacity and physical.
+	RdReqs     uint64 `json:"rd_reqs"`
+	RdBytes    uint64 `json:"rd_bytes"`
+	RdTimesNs  uint64 `json:"rd_times_ns"`
+	WrReqs     uint64 `json:"wr_reqs"`
+	WrBytes    uint64 `json:"wr_bytes"`
+	WrTimesNs  uint64 `json:"wr_times_ns"`
+	FlReqs     uint64 `json:"fl_reqs"`
+	FlTimesNs  uint64 `json:"fl_times_ns"`
+	Allocation uint64 `json:"allocation"`
+	Capacity   uint64 `json:"capacity"`
+	Physical   uint64 `json:"physical"`
 }
 
 // Stats fetches the chosen stats groups of all domains in ONE RPC
@@ -158,9 +194,10 @@ func (c *Client) Stats(ctx context.Context, req *StatsRequest) ([]DomainStats, e
 
 // Param is one typed parameter as libvirt sends it, for DecodeStats.
 type Param struct {
-	Field string
+	// Field is the parameter's name ("net.0.rx.bytes").
+	Field string `json:"field"`
 	// Value is int32, uint32, int64, uint64, float64, bool or string.
-	Value any
+	Value any `json:"value"`
 }
 
 // DecodeStats decodes one domain's stats parameters (the `key=value` lines
@@ -354,22 +391,24 @@ func (s *DomainStats) set(k string, v any) {
 		switch {
 		case f == "name":
 			n.Name = str
+		// libvirt counts from the guest's side; InterfaceStats from the
+		// tap's: its rx is our tx.
 		case f == "rx.bytes" && uok:
-			n.RxBytes = u
-		case f == "rx.pkts" && uok:
-			n.RxPackets = u
-		case f == "rx.errs" && uok:
-			n.RxErrors = u
-		case f == "rx.drop" && uok:
-			n.RxDrops = u
-		case f == "tx.bytes" && uok:
 			n.TxBytes = u
-		case f == "tx.pkts" && uok:
+		case f == "rx.pkts" && uok:
 			n.TxPackets = u
-		case f == "tx.errs" && uok:
+		case f == "rx.errs" && uok:
 			n.TxErrors = u
+		case f == "rx.drop" && uok:
+			n.TxDropped = u
+		case f == "tx.bytes" && uok:
+			n.RxBytes = u
+		case f == "tx.pkts" && uok:
+			n.RxPackets = u
+		case f == "tx.errs" && uok:
+			n.RxErrors = u
 		case f == "tx.drop" && uok:
-			n.TxDrops = u
+			n.RxDropped = u
 		default:
 			known = false
 		}

@@ -270,7 +270,7 @@ func TestDecodeStatsReplyRoundTrip(t *testing.T) {
 	s := got[0]
 	if len(got) != 5 || s.Domain.Name != "instance-00000001" || s.Domain.ID != 3 ||
 		s.Domain.UUID != "01020304-0506-0708-090a-0b0c0d0e0f10" || s.CPU.TimeNs != math.MaxUint64 ||
-		len(s.Interfaces) != 1 || s.Interfaces[0].Name != "tap0a1b2c3d-4e" || s.Interfaces[0].RxBytes != 1<<40 ||
+		len(s.Interfaces) != 1 || s.Interfaces[0].Name != "tap0a1b2c3d-4e" || s.Interfaces[0].TxBytes != 1<<40 ||
 		s.Blocks[0].Path != "/var/lib/nova/instances/x/disk" || s.VCPU.Maximum != math.MaxUint32 ||
 		s.Extra["perf.cpu_clock"] != 3.25 || s.Extra["vm.halt_poll_fail_ns"] != true || s.Extra["vm.x_bool_false"] != false ||
 		s.Extra["vm.x_bool_odd"] != true || s.Extra["dirtyrate.calc_rate"] != int64(math.MinInt64) ||

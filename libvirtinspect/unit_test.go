@@ -2,11 +2,11 @@ package libvirtinspect
 
 import (
 	"bufio"
+	"net/netip"
 
 	"encoding/json"
 	"errors"
 	"io/fs"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 func TestParseDomainXMLNova(t *testing.T) {
@@ -37,14 +39,15 @@ func TestParseDomainXMLNova(t *testing.T) {
 			ProjectUUID: "0e28594ddbe7463188629949de692f18", ProjectName: "admin",
 			RootType: "image", RootUUID: "b1199e44-960b-4c65-8287-bdf5454eb889",
 			Ports: []NovaPort{{UUID: "31f2d3e9-8d9d-4393-b25f-e9e4ead0ec80",
-				IPs: []NovaIP{{Type: "fixed", Address: "192.168.31.72", Version: 4}}}},
+				IPs: []NovaIP{{Type: "fixed", Address: netip.MustParseAddr("192.168.31.72"), Version: 4}}}},
 		},
 		Interfaces: []Interface{{
 			Type: "bridge", Source: "brqc3e375fb-0a", Bridge: "brqc3e375fb-0a", Target: "tap31f2d3e9-8d",
 			MAC: mac(t, "fa:16:3e:57:19:35"), Model: "virtio", MTU: 1500, Alias: "net0",
 		}},
+		Serials: []Serial{{Type: "pty", SourcePath: "/dev/pts/0", LogFile: "/var/lib/nova/instances/3fc516db-bae9-4e60-a58c-0d8beace5d6e/console.log"}},
 	}
-	if d := cmp.Diff(want, x); d != "" {
+	if d := cmp.Diff(want, x, cmpopts.EquateComparable(netip.Addr{})); d != "" {
 		t.Errorf("ParseDomainXML (-want +got):\n%s", d)
 	}
 	// And the virsh domiflist rows recorded from the same domain.
@@ -59,8 +62,8 @@ func TestParseDomainXMLNova(t *testing.T) {
 	}
 }
 
-func mac(t testing.TB, s string) net.HardwareAddr {
-	m, err := net.ParseMAC(s)
+func mac(t testing.TB, s string) hwaddr.MAC {
+	m, err := hwaddr.Parse(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,12 +178,13 @@ func TestDecodeStatsFixture(t *testing.T) {
 	name, ps := readDomstats(t, "testdata/domstats.txt")
 	got := DecodeStats(Domain{Name: name, ID: 7}, ps)
 	want := DomainStats{
-		Domain:     Domain{Name: "instance-00000002", ID: 7, State: StateRunning, Reason: Reason{State: StateRunning, Code: 5}},
-		State:      &StateStats{State: StateRunning, Reason: Reason{State: StateRunning, Code: 5}},
-		CPU:        &CPUStats{TimeNs: 5702209000, UserNs: 4727997000, SystemNs: 974211000},
-		Balloon:    &BalloonStats{CurrentKiB: 131072, MaximumKiB: 131072, RSSKiB: 215496},
-		VCPU:       &VCPUStats{Current: 1, Maximum: 1, VCPUs: []VCPUStat{{State: 1, TimeNs: 5160000000, DelayNs: 364336818}}},
-		Interfaces: []InterfaceStats{{Name: "tap31f2d3e9-8d", RxBytes: 2280, RxPackets: 24, TxBytes: 2028, TxPackets: 21}},
+		Domain:  Domain{Name: "instance-00000002", ID: 7, State: StateRunning, Reason: Reason{State: StateRunning, Code: 5}},
+		State:   &StateStats{State: StateRunning, Reason: Reason{State: StateRunning, Code: 5}},
+		CPU:     &CPUStats{TimeNs: 5702209000, UserNs: 4727997000, SystemNs: 974211000},
+		Balloon: &BalloonStats{CurrentKiB: 131072, MaximumKiB: 131072, RSSKiB: 215496},
+		VCPU:    &VCPUStats{Current: 1, Maximum: 1, VCPUs: []VCPUStat{{State: 1, TimeNs: 5160000000, DelayNs: 364336818}}},
+		// virsh domstats: net.0.rx.bytes=2280 rx.pkts=24 (the guest received), tx.bytes=2028 tx.pkts=21 (sent); seen from the tap they swap.
+		Interfaces: []InterfaceStats{{Name: "tap31f2d3e9-8d", RxBytes: 2028, RxPackets: 21, TxBytes: 2280, TxPackets: 24}},
 		Blocks: []BlockStats{{Name: "vda", Path: "/var/lib/nova/instances/3fc516db-bae9-4e60-a58c-0d8beace5d6e/disk",
 			BackingIndex: 1, RdReqs: 1, RdBytes: 512, RdTimesNs: 193939, Capacity: 1073741824, Physical: 204800}},
 		Extra: map[string]any{
@@ -210,7 +214,7 @@ func TestDecodeStatsTypes(t *testing.T) {
 	if got.State.State != StatePaused || got.State.Reason.String() != "user" {
 		t.Errorf("state = %+v", got.State)
 	}
-	if len(got.Interfaces) != 2 || got.Interfaces[1].Name != "vnet1" || got.Interfaces[1].TxPackets != 9 {
+	if len(got.Interfaces) != 2 || got.Interfaces[1].Name != "vnet1" || got.Interfaces[1].RxPackets != 9 {
 		t.Errorf("interfaces = %+v", got.Interfaces)
 	}
 	wantExtra := map[string]any{"perf.cmt": uint64(5), "vm.halt_poll_success_ns": int64(-1), "x.flag": true, "net.bogus": uint64(1)}
@@ -260,18 +264,18 @@ func TestOpenURIs(t *testing.T) {
 		{"qemu+tls://h/system?pkipath=/p", "qemu:///system"},
 		{"qemu+ssh://root@h/system?keyfile=/k&no_verify=1", "qemu:///system"},
 	} {
-		c, err := Open(&Config{URI: tc.uri})
+		c, err := NewFromConfig(&Config{URI: tc.uri})
 		if err != nil {
-			t.Errorf("Open(%q): %v", tc.uri, err)
+			t.Errorf("NewFromConfig(%q): %v", tc.uri, err)
 			continue
 		}
 		if string(c.remoteURI) != tc.remote {
-			t.Errorf("Open(%q) asks libvirtd for %q, want %q", tc.uri, c.remoteURI, tc.remote)
+			t.Errorf("NewFromConfig(%q) asks libvirtd for %q, want %q", tc.uri, c.remoteURI, tc.remote)
 		}
 		c.Close()
 		c.Close()
 	}
-	if _, err := Open(&Config{URI: "qemu+bogus:///system"}); err == nil {
+	if _, err := NewFromConfig(&Config{URI: "qemu+bogus:///system"}); err == nil {
 		t.Error("unsupported transport accepted")
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
-	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // NovaNamespacePrefix starts the XML namespace of Nova's domain metadata
@@ -16,17 +18,39 @@ const NovaNamespacePrefix = "http://openstack.org/xmlns/libvirt/nova/"
 
 // DomainXML is what this package reads from a domain's XML.
 type DomainXML struct {
+	// Type is the domain type ("qemu", "kvm").
 	Type string `json:"type"`
+	// Name is the domain name ("instance-00000002").
 	Name string `json:"name"`
+	// UUID is the domain UUID, which for Nova is the instance UUID.
 	UUID string `json:"uuid"`
 	// Nova is nil when the XML carries no Nova metadata.
 	Nova       *NovaInstance `json:"nova,omitempty"`
 	Interfaces []Interface   `json:"interfaces"`
+	// Serials are the domain's <serial> devices (Nova's is a pty whose
+	// output libvirt also writes to <log file>: console.log in the
+	// instance directory). ConsoleLogPath picks the file to read.
+	Serials []Serial `json:"serials,omitempty"`
+}
+
+// Serial is one <serial> device of a domain.
+type Serial struct {
+	// Type is "pty", "file", "tcp", "unix", …
+	Type string `json:"type"`
+	// SourcePath is <source path>: the pty's device, or for a "file"
+	// serial the file the guest's output goes to.
+	SourcePath string `json:"source_path,omitempty"`
+	// LogFile is <log file>: the file libvirt (virtlogd) copies the
+	// serial output to; "" when none is declared.
+	LogFile string `json:"log_file,omitempty"`
+	// Port is <target port>.
+	Port int `json:"port"`
 }
 
 // NovaInstance is Nova's <nova:instance> metadata block. The Nova instance
 // UUID is the domain UUID (Domain.UUID); it is repeated here for joins.
 type NovaInstance struct {
+	// InstanceUUID is the Nova instance UUID (the domain UUID).
 	InstanceUUID string `json:"instance_uuid"`
 	// Name is the server's display name (`openstack server show` name).
 	Name         string     `json:"name"`
@@ -45,25 +69,34 @@ type NovaInstance struct {
 
 // NovaFlavor is the flavor as Nova wrote it into the domain.
 type NovaFlavor struct {
-	Name      string `json:"name"`
-	MemoryMiB int    `json:"memory_mib"`
-	DiskGiB   int    `json:"disk_gib"`
-	SwapMiB   int    `json:"swap_mib"`
-	Ephemeral int    `json:"ephemeral_gib"`
-	VCPUs     int    `json:"vcpus"`
+	// Name is the flavor's name ("m1.tiny").
+	Name string `json:"name"`
+	// MemoryMiB, DiskGiB, SwapMiB, Ephemeral (GiB) and VCPUs are the
+	// flavor's sizes.
+	MemoryMiB int `json:"memory_mib"`
+	DiskGiB   int `json:"disk_gib"`
+	SwapMiB   int `json:"swap_mib"`
+	Ephemeral int `json:"ephemeral_gib"`
+	VCPUs     int `json:"vcpus"`
 }
 
 // NovaPort is a Neutron port Nova recorded, with its fixed IPs.
 type NovaPort struct {
-	UUID string   `json:"uuid"`
-	IPs  []NovaIP `json:"ips,omitempty"`
+	// UUID is the Neutron port ID.
+	UUID string `json:"uuid"`
+	// IPs are the port's addresses as Nova recorded them.
+	IPs []NovaIP `json:"ips,omitempty"`
 }
 
 // NovaIP is one <nova:ip>.
 type NovaIP struct {
-	Type    string `json:"type"`
-	Address string `json:"address"`
-	Version int    `json:"version"`
+	// Type is Nova's address type, "fixed" or "floating".
+	Type string `json:"type"`
+	// Address is the address; invalid when Nova wrote something that does
+	// not parse.
+	Address netip.Addr `json:"address,omitzero"`
+	// Version is 4 or 6, as Nova wrote it.
+	Version int `json:"version"`
 }
 
 // Interface is one <interface> of a domain (`virsh domiflist` row).
@@ -83,7 +116,7 @@ type Interface struct {
 	Target string `json:"target,omitempty"`
 	// MAC is the guest MAC. The host tap usually has the same low five
 	// bytes with the first byte 0xfe.
-	MAC net.HardwareAddr `json:"mac,omitempty"`
+	MAC hwaddr.MAC `json:"mac,omitempty"`
 	// Model is the NIC model ("virtio", "e1000"); "" when unset.
 	Model string `json:"model,omitempty"`
 	// MTU is the <mtu size>; 0 when unset.
@@ -105,6 +138,7 @@ type xmlDomain struct {
 	} `xml:"metadata"`
 	Devices struct {
 		Interfaces []xmlInterface `xml:"interface"`
+		Serials    []xmlSerial    `xml:"serial"`
 	} `xml:"devices"`
 }
 
@@ -139,6 +173,19 @@ type xmlNovaInstance struct {
 			Version string `xml:"ipVersion,attr"`
 		} `xml:"ip"`
 	} `xml:"ports>port"`
+}
+
+type xmlSerial struct {
+	Type   string `xml:"type,attr"`
+	Source struct {
+		Path string `xml:"path,attr"`
+	} `xml:"source"`
+	Log struct {
+		File string `xml:"file,attr"`
+	} `xml:"log"`
+	Target struct {
+		Port string `xml:"port,attr"`
+	} `xml:"target"`
 }
 
 type xmlNamed struct {
@@ -215,7 +262,8 @@ func ParseDomainXML(b []byte) (*DomainXML, error) {
 		for _, p := range n.Ports {
 			np := NovaPort{UUID: p.UUID}
 			for _, ip := range p.IPs {
-				np.IPs = append(np.IPs, NovaIP{Type: ip.Type, Address: ip.Address, Version: atoi(ip.Version)})
+				a, _ := netip.ParseAddr(strings.TrimSpace(ip.Address))
+				np.IPs = append(np.IPs, NovaIP{Type: ip.Type, Address: a, Version: atoi(ip.Version)})
 			}
 			nv.Ports = append(nv.Ports, np)
 		}
@@ -233,7 +281,7 @@ func ParseDomainXML(b []byte) (*DomainXML, error) {
 			MTU:     atoi(xi.MTU.Size),
 			Alias:   xi.Alias.Name,
 		}
-		if m, err := net.ParseMAC(xi.MAC.Address); err == nil {
+		if m, err := hwaddr.Parse(xi.MAC.Address); err == nil {
 			i.MAC = m
 		}
 		switch {
@@ -248,6 +296,9 @@ func ParseDomainXML(b []byte) (*DomainXML, error) {
 			i.PCI = fmt.Sprintf("%04x:%02x:%02x.%x", hexu(a.Domain), hexu(a.Bus), hexu(a.Slot), hexu(a.Function))
 		}
 		out.Interfaces = append(out.Interfaces, i)
+	}
+	for _, xs := range x.Devices.Serials {
+		out.Serials = append(out.Serials, Serial{Type: xs.Type, SourcePath: xs.Source.Path, LogFile: xs.Log.File, Port: atoi(xs.Target.Port)})
 	}
 	return out, nil
 }

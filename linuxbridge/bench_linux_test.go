@@ -138,7 +138,7 @@ func BenchmarkSnapshot(b *testing.B) {
 	for _, tc := range []struct{ bridges, ports int }{{100, 10}, {1, 500}} {
 		b.Run(fmt.Sprintf("%dx%d", tc.bridges, tc.ports), func(b *testing.B) {
 			host, _ := buildScale(b, tc.bridges, tc.ports)
-			in, err := linuxbridge.OpenNamespace(host.Name, &linuxbridge.Config{NetNSDir: host.Dir})
+			in, err := linuxbridge.OpenNamespace(context.Background(), &linuxbridge.Config{NetNSDir: host.Dir}, host.Name)
 			if err != nil {
 				b.Fatal(err)
 			}

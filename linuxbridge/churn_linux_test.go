@@ -28,7 +28,7 @@ func TestIntegrationChurn(t *testing.T) {
 		ns.Enslave(t, n, br)
 		stable[n] = true
 	}
-	in, err := linuxbridge.OpenNamespace(ns.Name, &linuxbridge.Config{NetNSDir: ns.Dir})
+	in, err := linuxbridge.OpenNamespace(context.Background(), &linuxbridge.Config{NetNSDir: ns.Dir}, ns.Name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,3 +20,20 @@ type Config struct {
 	// means silent.
 	Logger *slog.Logger
 }
+
+// orDefault returns a copy of c (nil: the zero Config) with every zero
+// field set to the default its doc names: the module's one way to fill
+// defaults.
+func (c *Config) orDefault() Config {
+	var d Config
+	if c != nil {
+		d = *c
+	}
+	if d.NetNSDir == "" {
+		d.NetNSDir = DefaultNetNSDir
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return d
+}

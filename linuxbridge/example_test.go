@@ -2,18 +2,20 @@ package linuxbridge_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
-	"net"
+	"os"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
 // A `brctl show` for one Neutron network on this host. Needs no
 // privileges in the process's own namespace.
 func ExampleInspector_BridgeForNetwork() {
-	in, err := linuxbridge.Open(nil)
+	in, err := linuxbridge.Open(context.Background(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -34,12 +36,12 @@ func ExampleInspector_BridgeForNetwork() {
 // Which port of which bridge learned a guest's MAC, inside a named
 // namespace (needs CAP_SYS_ADMIN to enter it).
 func ExampleInspector_WhereIs() {
-	in, err := linuxbridge.OpenNamespace("qdhcp-c3e375fb-0ac1-4b91-9c66-d297e7d090e6", nil)
+	in, err := linuxbridge.OpenNamespace(context.Background(), nil, "qdhcp-c3e375fb-0ac1-4b91-9c66-d297e7d090e6")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer in.Close()
-	mac, _ := net.ParseMAC("fa:16:3e:57:19:35")
+	mac := hwaddr.MustParse("fa:16:3e:57:19:35")
 	es, err := in.WhereIs(context.Background(), mac)
 	if errors.Is(err, linuxbridge.ErrNotFound) {
 		fmt.Println("no bridge saw", mac)
@@ -63,8 +65,8 @@ func ExampleParseDeviceName() {
 }
 
 func ExampleTapMAC() {
-	port, _ := net.ParseMAC("fa:16:3e:57:19:35") // the Neutron port's MAC
-	tap := linuxbridge.TapMAC(port)              // what libvirt gives the tap
+	port := hwaddr.MustParse("fa:16:3e:57:19:35") // the Neutron port's MAC
+	tap := linuxbridge.TapMAC(port)               // what libvirt gives the tap
 	fmt.Println(tap, linuxbridge.SameNIC(tap, port))
 	// Output: fe:16:3e:57:19:35 true
 }
@@ -75,4 +77,38 @@ func ExampleNetworkBridgeName() {
 	// Output:
 	// brqc3e375fb-0a
 	// tap31f2d3e9-8d
+}
+
+// The main path: open the namespace the bridges live in, take one
+// snapshot, and print it as JSON (MACs as colon text, states as words),
+// which reads back into a Snapshot.
+func ExampleInspector_Snapshot() {
+	ctx := context.Background()
+	in, err := linuxbridge.Open(ctx, nil) // or &linuxbridge.Config{NetNSPath: "/run/netns/…"}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer in.Close()
+	snap, err := in.Snapshot(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(snap); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// A forwarding database entry in JSON: the MAC is text, the state a word.
+func ExampleFDBEntry() {
+	e := linuxbridge.FDBEntry{
+		MAC:    hwaddr.MustParse("fa:16:3e:57:19:35"),
+		Bridge: "brqc3e375fb-0a", Port: "tap31f2d3e9-8d",
+		State: linuxbridge.FDBReachable,
+	}
+	b, _ := json.Marshal(e)
+	fmt.Println(string(b))
+	fmt.Println(e)
+	// Output:
+	// {"mac":"fa:16:3e:57:19:35","bridge":"brqc3e375fb-0a","bridge_index":0,"port":"tap31f2d3e9-8d","port_index":0,"state":"learned"}
+	// fa:16:3e:57:19:35 dev tap31f2d3e9-8d master brqc3e375fb-0a
 }

@@ -14,7 +14,7 @@ import (
 func TestIntegrationSnapshotLinkCache(t *testing.T) {
 	tp := newTopo(t)
 	ctx := context.Background()
-	in, err := linuxbridge.OpenNamespace(tp.host.Name, &linuxbridge.Config{NetNSDir: tp.host.Dir})
+	in, err := linuxbridge.OpenNamespace(context.Background(), &linuxbridge.Config{NetNSDir: tp.host.Dir}, tp.host.Name)
 	if err != nil {
 		t.Fatal(err)
 	}

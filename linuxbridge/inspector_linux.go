@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"golang.org/x/sys/unix"
 )
 
@@ -100,17 +100,17 @@ func parallel(fns ...func() error) error {
 }
 
 // Open returns an Inspector for the namespace cfg names (nil or an empty
-// NetNSPath: the process's own namespace). Opening another namespace
-// needs CAP_SYS_ADMIN for setns, done once on a fresh locked goroutine;
-// the caller's thread never changes namespace.
-func Open(cfg *Config) (*Inspector, error) {
-	if cfg == nil {
-		cfg = &Config{}
+// NetNSPath: the process's own namespace). It does I/O now: it opens the
+// inspector's netlink sockets, entering the namespace once for that
+// (CAP_SYS_ADMIN, on a fresh locked goroutine; the caller's thread never
+// changes namespace). ctx is checked first; the open itself (a stat, a
+// setns and two sockets) is not interruptible.
+func Open(ctx context.Context, cfg *Config) (*Inspector, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("linuxbridge: open: %w", err)
 	}
-	in := &Inspector{log: cfg.Logger, nsPath: cfg.NetNSPath}
-	if in.log == nil {
-		in.log = slog.New(slog.DiscardHandler)
-	}
+	c := cfg.orDefault()
+	in := &Inspector{log: c.Logger, nsPath: c.NetNSPath}
 	if in.nsPath == "" {
 		if err := in.openConns(); err != nil {
 			return nil, permission(err, "open a netlink socket")
@@ -120,7 +120,7 @@ func Open(cfg *Config) (*Inspector, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(in.nsPath, &st); err != nil {
 		if errors.Is(err, unix.ENOENT) {
-			return nil, fmt.Errorf("%w: %s does not exist: check `ip netns list` or the path", ErrNoNetNS, in.nsPath)
+			return nil, fmt.Errorf("linuxbridge: open network namespace %s: %w: check `ip netns list` or the path", in.nsPath, ErrNoNetNS)
 		}
 		return nil, fmt.Errorf("linuxbridge: stat network namespace %s: %w", in.nsPath, err)
 	}
@@ -133,21 +133,15 @@ func Open(cfg *Config) (*Inspector, error) {
 }
 
 // OpenNamespace opens the named namespace (as `ip netns` names it) under
-// cfg.NetNSDir, default /run/netns. cfg.NetNSPath is ignored.
-func OpenNamespace(name string, cfg *Config) (*Inspector, error) {
+// cfg.NetNSDir, default /run/netns, as Open does. cfg.NetNSPath is
+// ignored. The argument order is dhcpns.Open's.
+func OpenNamespace(ctx context.Context, cfg *Config, name string) (*Inspector, error) {
 	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
 		return nil, fmt.Errorf("linuxbridge: bad namespace name %q: want a name such as qdhcp-<network id>", name)
 	}
-	c := Config{}
-	if cfg != nil {
-		c = *cfg
-	}
-	dir := c.NetNSDir
-	if dir == "" {
-		dir = DefaultNetNSDir
-	}
-	c.NetNSPath = filepath.Join(dir, name)
-	return Open(&c)
+	c := cfg.orDefault()
+	c.NetNSPath = filepath.Join(c.NetNSDir, name)
+	return Open(ctx, &c)
 }
 
 // Close closes the socket. It is idempotent; calls after Close return
@@ -257,7 +251,7 @@ func (in *Inspector) FDB(ctx context.Context) ([]FDBEntry, error) {
 // port's own "permanent" address). The error satisfies
 // errors.Is(err, ErrNotFound) when no bridge knows mac: no frame from it
 // reached a bridge within the ageing time (300 s by default).
-func (in *Inspector) WhereIs(ctx context.Context, mac net.HardwareAddr) ([]FDBEntry, error) {
+func (in *Inspector) WhereIs(ctx context.Context, mac hwaddr.MAC) ([]FDBEntry, error) {
 	if len(mac) == 0 {
 		return nil, fmt.Errorf("linuxbridge: WhereIs: empty MAC address")
 	}
@@ -296,7 +290,7 @@ func (in *Inspector) begin(ctx context.Context) error {
 	if in.nsPath != "" {
 		var st unix.Stat_t
 		if err := unix.Stat(in.nsPath, &st); err != nil || st.Dev != in.nsDev || st.Ino != in.nsIno {
-			return fmt.Errorf("%w: %s was deleted (or replaced) after the inspector was opened: close it and open again", ErrNoNetNS, in.nsPath)
+			return fmt.Errorf("linuxbridge: %s was deleted (or replaced) after the inspector was opened: %w: close it and open again", in.nsPath, ErrNoNetNS)
 		}
 	}
 	return nil
@@ -537,7 +531,7 @@ func (in *Inspector) loadFDB(ctx context.Context) error {
 
 // fdbLocked dumps links and the FDB (in parallel) and joins them; only
 // mac's entries if mac is not nil.
-func (in *Inspector) fdbLocked(ctx context.Context, mac net.HardwareAddr) ([]FDBEntry, error) {
+func (in *Inspector) fdbLocked(ctx context.Context, mac hwaddr.MAC) ([]FDBEntry, error) {
 	if err := parallel(
 		func() error { return in.loadLinks(ctx) },
 		func() error { return in.loadFDB(ctx) },
@@ -548,7 +542,7 @@ func (in *Inspector) fdbLocked(ctx context.Context, mac net.HardwareAddr) ([]FDB
 }
 
 // buildFDB joins in.neighs with in.links.
-func (in *Inspector) buildFDB(mac net.HardwareAddr) []FDBEntry {
+func (in *Inspector) buildFDB(mac hwaddr.MAC) []FDBEntry {
 	var out []FDBEntry
 	for i := range in.neighs {
 		n := &in.neighs[i]

@@ -5,8 +5,9 @@ package linuxbridge
 import (
 	"context"
 	"fmt"
-	"net"
 	"runtime"
+
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 var errNotLinux = fmt.Errorf("linuxbridge: not implemented on %s: Linux bridges exist only on Linux", runtime.GOOS)
@@ -16,10 +17,12 @@ var errNotLinux = fmt.Errorf("linuxbridge: not implemented on %s: Linux bridges 
 type Inspector struct{}
 
 // Open fails: not implemented on this GOOS.
-func Open(cfg *Config) (*Inspector, error) { return nil, errNotLinux }
+func Open(ctx context.Context, cfg *Config) (*Inspector, error) { return nil, errNotLinux }
 
 // OpenNamespace fails: not implemented on this GOOS.
-func OpenNamespace(name string, cfg *Config) (*Inspector, error) { return nil, errNotLinux }
+func OpenNamespace(ctx context.Context, cfg *Config, name string) (*Inspector, error) {
+	return nil, errNotLinux
+}
 
 // Close does nothing.
 func (in *Inspector) Close() error { return nil }
@@ -44,6 +47,9 @@ func (in *Inspector) BridgeForNetwork(ctx context.Context, networkID string) (*B
 func (in *Inspector) FDB(ctx context.Context) ([]FDBEntry, error) { return nil, errNotLinux }
 
 // WhereIs fails: not implemented on this GOOS.
-func (in *Inspector) WhereIs(ctx context.Context, mac net.HardwareAddr) ([]FDBEntry, error) {
+func (in *Inspector) WhereIs(ctx context.Context, mac hwaddr.MAC) ([]FDBEntry, error) {
 	return nil, errNotLinux
 }
+
+// Link returns one interface; it is implemented on Linux only.
+func (in *Inspector) Link(ctx context.Context, name string) (*Link, error) { return nil, errNotLinux }

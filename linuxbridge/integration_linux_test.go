@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
@@ -56,7 +57,7 @@ type topo struct {
 	port1, port2, dhcpPort      string
 	tap1, tap2, tapDHCP, nsDHCP string
 	va, vb, tp                  string
-	guestMAC                    net.HardwareAddr
+	guestMAC                    hwaddr.MAC
 	tap1File                    *os.File
 }
 
@@ -77,7 +78,7 @@ func newTopo(t *testing.T) *topo {
 	tp.tap1, tp.tap2 = linuxbridge.PortTapName(tp.port1), linuxbridge.PortTapName(tp.port2)
 	tp.tapDHCP, tp.nsDHCP = linuxbridge.PortTapName(tp.dhcpPort), linuxbridge.PortNSName(tp.dhcpPort)
 	tp.va, tp.vb, tp.tp = testutil.RandName("lbva"), testutil.RandName("lbvb"), testutil.RandName("lbtp")
-	tp.guestMAC = net.HardwareAddr{0xfa, 0x16, 0x3e, 0x12, 0x34, 0x56}
+	tp.guestMAC = hwaddr.MAC{0xfa, 0x16, 0x3e, 0x12, 0x34, 0x56}
 
 	h := tp.host
 	h.Bridge(t, tp.br1)
@@ -87,7 +88,7 @@ func newTopo(t *testing.T) *topo {
 	h.SetUp(t, tp.eth)
 	tp.gw.SetUp(t, tp.gwEth)
 	tp.tap1File = h.AttachTap(t, tp.tap1)
-	h.SetMAC(t, tp.tap1, linuxbridge.TapMAC(tp.guestMAC))
+	h.SetMAC(t, tp.tap1, net.HardwareAddr(linuxbridge.TapMAC(tp.guestMAC)))
 	h.Enslave(t, tp.tap1, tp.br1)
 	h.SetUp(t, tp.tap1)
 	h.Tap(t, tp.tap2)
@@ -132,7 +133,7 @@ func (tp *topo) learn(t *testing.T, in *linuxbridge.Inspector) {
 			t.Fatalf("write frame to %s: %v", tp.tap1, err)
 		}
 		ok := true
-		for _, m := range []net.HardwareAddr{gwMAC, nsMAC, tp.guestMAC} {
+		for _, m := range []hwaddr.MAC{hwaddr.MAC(gwMAC), hwaddr.MAC(nsMAC), tp.guestMAC} {
 			if _, err := in.WhereIs(context.Background(), m); err != nil {
 				ok = false
 			}
@@ -150,7 +151,7 @@ func (tp *topo) learn(t *testing.T, in *linuxbridge.Inspector) {
 func TestIntegrationInspect(t *testing.T) {
 	tp := newTopo(t)
 	ctx := context.Background()
-	in, err := linuxbridge.OpenNamespace(tp.host.Name, &linuxbridge.Config{NetNSDir: tp.host.Dir})
+	in, err := linuxbridge.OpenNamespace(context.Background(), &linuxbridge.Config{NetNSDir: tp.host.Dir}, tp.host.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,10 +388,10 @@ func TestIntegrationInspect(t *testing.T) {
 				t.Errorf("WhereIs(%s) = %v, %v; want learned on %s of %s", tp.guestMAC, es, err, tp.tap1, tp.br1)
 			}
 			gwMAC := tp.gw.Link(t, tp.gwEth).Attrs().HardwareAddr
-			if es, err := in.WhereIs(ctx, gwMAC); err != nil || len(es) != 1 || es[0].Port != tp.eth {
+			if es, err := in.WhereIs(ctx, hwaddr.MAC(gwMAC)); err != nil || len(es) != 1 || es[0].Port != tp.eth {
 				t.Errorf("WhereIs(%s) = %v, %v; want learned on %s", gwMAC, es, err, tp.eth)
 			}
-			if _, err := in.WhereIs(ctx, net.HardwareAddr{2, 0, 0, 0, 0, 1}); !errors.Is(err, fs.ErrNotExist) {
+			if _, err := in.WhereIs(ctx, hwaddr.MAC{2, 0, 0, 0, 0, 1}); !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("WhereIs(unknown) error %v, want not found", err)
 			}
 
@@ -438,14 +439,14 @@ func TestIntegrationErrors(t *testing.T) {
 	testutil.RequireRoot(t)
 	ctx := context.Background()
 	dir := t.TempDir()
-	if _, err := linuxbridge.OpenNamespace("lbmissing", &linuxbridge.Config{NetNSDir: dir}); !errors.Is(err, linuxbridge.ErrNoNetNS) || !errors.Is(err, fs.ErrNotExist) {
+	if _, err := linuxbridge.OpenNamespace(context.Background(), &linuxbridge.Config{NetNSDir: dir}, "lbmissing"); !errors.Is(err, linuxbridge.ErrNoNetNS) || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("OpenNamespace(missing) error %v, want ErrNoNetNS", err)
 	}
-	if _, err := linuxbridge.Open(&linuxbridge.Config{NetNSPath: "/proc/self/ns/uts"}); err == nil {
+	if _, err := linuxbridge.Open(context.Background(), &linuxbridge.Config{NetNSPath: "/proc/self/ns/uts"}); err == nil {
 		t.Error("Open(a UTS namespace) succeeded")
 	}
 	ns := testutil.NewNetNSAt(t, dir, testutil.RandName("lbns"))
-	in, err := linuxbridge.Open(&linuxbridge.Config{NetNSPath: ns.Path})
+	in, err := linuxbridge.Open(context.Background(), &linuxbridge.Config{NetNSPath: ns.Path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -607,7 +608,7 @@ func bridgeFDB(t *testing.T, ns *testutil.NetNS) []brFDB {
 	return es
 }
 
-func compareLink(t *testing.T, name string, ip ipLink, index int, mac net.HardwareAddr, mtu int, oper linuxbridge.OperState, up, port bool) {
+func compareLink(t *testing.T, name string, ip ipLink, index int, mac hwaddr.MAC, mtu int, oper linuxbridge.OperState, up, port bool) {
 	t.Helper()
 	if ip.IfName == "" {
 		t.Errorf("%s: ip does not show it", name)

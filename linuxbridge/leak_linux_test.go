@@ -6,50 +6,10 @@ import (
 	"runtime"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
-
-func countFDs(t *testing.T) int {
-	t.Helper()
-	es, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(es)
-}
-
-// foreignThreads lists threads of this process whose network namespace is
-// not want.
-func foreignThreads(t *testing.T, want string) []string {
-	t.Helper()
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var bad []string
-	for _, e := range tasks {
-		l, err := os.Readlink("/proc/self/task/" + e.Name() + "/ns/net")
-		if err == nil && l != want {
-			bad = append(bad, e.Name()+"="+l)
-		}
-	}
-	return bad
-}
-
-// settle waits up to 2 s for f to return true (exiting goroutines and
-// threads take a moment to go).
-func settle(f func() bool) bool {
-	for i := 0; i < 100; i++ {
-		if f() {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return f()
-}
 
 // TestIntegrationLeaks runs 1000 inspections of a namespace from 50
 // goroutines: half open, inspect and close their own Inspector (entering
@@ -75,9 +35,9 @@ func TestIntegrationLeaks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fds0, gor0 := countFDs(t), runtime.NumGoroutine()
+	fds0, gor0 := testutil.CountFDs(t), runtime.NumGoroutine()
 
-	shared, err := linuxbridge.OpenNamespace(ns.Name, &linuxbridge.Config{NetNSDir: ns.Dir})
+	shared, err := linuxbridge.OpenNamespace(context.Background(), &linuxbridge.Config{NetNSDir: ns.Dir}, ns.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +53,7 @@ func TestIntegrationLeaks(t *testing.T) {
 				in := shared
 				if w%2 == 0 {
 					var err error
-					if in, err = linuxbridge.OpenNamespace(ns.Name, &linuxbridge.Config{NetNSDir: ns.Dir}); err != nil {
+					if in, err = linuxbridge.OpenNamespace(context.Background(), &linuxbridge.Config{NetNSDir: ns.Dir}, ns.Name); err != nil {
 						errs <- err
 						continue
 					}
@@ -123,16 +83,16 @@ func TestIntegrationLeaks(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if !settle(func() bool { return countFDs(t) <= fds0 }) {
-		t.Errorf("fds: %d before, %d after 1000 inspections", fds0, countFDs(t))
+	if !testutil.Settle(func() bool { return testutil.CountFDs(t) <= fds0 }) {
+		t.Errorf("fds: %d before, %d after 1000 inspections", fds0, testutil.CountFDs(t))
 	}
-	if !settle(func() bool { return runtime.NumGoroutine() <= gor0 }) {
+	if !testutil.Settle(func() bool { return runtime.NumGoroutine() <= gor0 }) {
 		t.Errorf("goroutines: %d before, %d after", gor0, runtime.NumGoroutine())
 	}
-	if bad := foreignThreads(t, ourNS); len(bad) > 0 {
+	if bad := testutil.ForeignThreads(ourNS); len(bad) > 0 {
 		t.Errorf("threads outside %s after the inspections: %v", ourNS, bad)
 	}
 	tasks, _ := os.ReadDir("/proc/self/task")
 	t.Logf("1000 inspections (500 with Open/Close): fds %d -> %d, goroutines %d -> %d, %d threads all in %s",
-		fds0, countFDs(t), gor0, runtime.NumGoroutine(), len(tasks), ourNS)
+		fds0, testutil.CountFDs(t), gor0, runtime.NumGoroutine(), len(tasks), ourNS)
 }

@@ -3,8 +3,9 @@ package linuxbridge
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"strings"
+
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // Neutron's Linux bridge agent names devices after the first 11 characters
@@ -142,11 +143,11 @@ func PortNSName(portID string) string { return nsPrefix + idPrefix(portID) }
 // (the Neutron port's, fa:16:3e:…) is portMAC: the same address with the
 // first byte set to 0xfe, so the bridge never adopts the tap's address.
 // It returns nil unless portMAC is a 6-byte Ethernet address.
-func TapMAC(portMAC net.HardwareAddr) net.HardwareAddr {
+func TapMAC(portMAC hwaddr.MAC) hwaddr.MAC {
 	if len(portMAC) != 6 {
 		return nil
 	}
-	m := make(net.HardwareAddr, 6)
+	m := make(hwaddr.MAC, 6)
 	copy(m, portMAC)
 	m[0] = 0xfe
 	return m
@@ -155,6 +156,6 @@ func TapMAC(portMAC net.HardwareAddr) net.HardwareAddr {
 // SameNIC reports whether a tap's MAC and a Neutron port's (or guest
 // NIC's) MAC belong to the same virtual NIC: both are 6-byte Ethernet
 // addresses with equal low five bytes. It is true for equal addresses too.
-func SameNIC(tapMAC, portMAC net.HardwareAddr) bool {
+func SameNIC(tapMAC, portMAC hwaddr.MAC) bool {
 	return len(tapMAC) == 6 && len(portMAC) == 6 && bytes.Equal(tapMAC[1:], portMAC[1:])
 }

@@ -2,11 +2,11 @@ package linuxbridge_test
 
 import (
 	"encoding/json"
-	"net"
 	"os"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -63,7 +63,7 @@ func TestParseDeviceName(t *testing.T) {
 }
 
 func TestMACJoin(t *testing.T) {
-	port := net.HardwareAddr{0xfa, 0x16, 0x3e, 0x57, 0x19, 0x35}
+	port := hwaddr.MAC{0xfa, 0x16, 0x3e, 0x57, 0x19, 0x35}
 	tap := linuxbridge.TapMAC(port)
 	if tap.String() != "fe:16:3e:57:19:35" {
 		t.Errorf("TapMAC(%s) = %s, want fe:16:3e:57:19:35", port, tap)
@@ -74,11 +74,11 @@ func TestMACJoin(t *testing.T) {
 	if !linuxbridge.SameNIC(tap, port) || !linuxbridge.SameNIC(port, port) {
 		t.Error("SameNIC(tap, port) = false")
 	}
-	other := net.HardwareAddr{0xfe, 0x16, 0x3e, 0x57, 0x19, 0x36}
+	other := hwaddr.MAC{0xfe, 0x16, 0x3e, 0x57, 0x19, 0x36}
 	if linuxbridge.SameNIC(other, port) || linuxbridge.SameNIC(nil, port) || linuxbridge.SameNIC(tap[:5], port[:5]) {
 		t.Error("SameNIC matched different NICs")
 	}
-	if linuxbridge.TapMAC(net.HardwareAddr{1, 2, 3}) != nil {
+	if linuxbridge.TapMAC(hwaddr.MAC{1, 2, 3}) != nil {
 		t.Error("TapMAC of a 3-byte address is not nil")
 	}
 }
@@ -111,11 +111,11 @@ func TestFixtureFDB(t *testing.T) {
 	if len(ports) != 1 {
 		t.Fatalf("%d ports in fixture, want 1", len(ports))
 	}
-	pmac, _ := net.ParseMAC(ports[0].MAC)
+	pmac, _ := hwaddr.Parse(ports[0].MAC)
 	tap := linuxbridge.PortTapName(ports[0].ID)
 	var learned, own bool
 	for _, e := range fdb {
-		m, _ := net.ParseMAC(e.MAC)
+		m, _ := hwaddr.Parse(e.MAC)
 		if e.IfName != tap || e.Master != linuxbridge.NetworkBridgeName(zedNetwork) {
 			continue
 		}
@@ -167,7 +167,7 @@ func TestEnumsText(t *testing.T) {
 }
 
 func TestFDBEntryJSON(t *testing.T) {
-	e := linuxbridge.FDBEntry{MAC: net.HardwareAddr{0xfa, 0x16, 0x3e, 0x57, 0x19, 0x35}, Bridge: "brqc3e375fb-0a", Port: "tap31f2d3e9-8d", State: linuxbridge.FDBReachable}
+	e := linuxbridge.FDBEntry{MAC: hwaddr.MAC{0xfa, 0x16, 0x3e, 0x57, 0x19, 0x35}, Bridge: "brqc3e375fb-0a", Port: "tap31f2d3e9-8d", State: linuxbridge.FDBReachable}
 	b, err := json.Marshal(e)
 	if err != nil {
 		t.Fatal(err)

@@ -5,9 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"time"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"golang.org/x/sys/unix"
 )
 
@@ -255,11 +255,11 @@ func cstring(v []byte) string {
 	return string(v)
 }
 
-func hwaddr(v []byte) net.HardwareAddr {
+func copyMAC(v []byte) hwaddr.MAC {
 	if len(v) == 0 {
 		return nil
 	}
-	m := make(net.HardwareAddr, len(v))
+	m := make(hwaddr.MAC, len(v))
 	copy(m, v)
 	return m
 }
@@ -283,7 +283,7 @@ type rawLink struct {
 	flags      uint32
 	arphrd     uint16
 	name       string
-	mac        net.HardwareAddr
+	mac        hwaddr.MAC
 	mtu        int
 	link       int
 	master     int
@@ -325,7 +325,7 @@ func decodeLink(p []byte, l *rawLink) bool {
 		case unix.IFLA_IFNAME:
 			l.name = cstring(v)
 		case unix.IFLA_ADDRESS:
-			l.mac = hwaddr(v)
+			l.mac = copyMAC(v)
 		case unix.IFLA_MTU:
 			l.mtu = int(u32(v))
 		case unix.IFLA_LINK:
@@ -447,7 +447,7 @@ type rawNeigh struct {
 	ifindex int
 	state   uint16
 	flags   uint8
-	mac     net.HardwareAddr
+	mac     hwaddr.MAC
 	master  int
 	vlan    int
 }
@@ -476,7 +476,7 @@ func decodeNeigh(p []byte, n *rawNeigh) bool {
 	// Copy the MAC only for entries of a bridge's table: most messages of
 	// the dump are devices' own multicast lists, which are dropped.
 	if n.master != 0 {
-		n.mac = hwaddr(mac)
+		n.mac = copyMAC(mac)
 	}
 	return mac != nil
 }

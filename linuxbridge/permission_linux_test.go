@@ -28,10 +28,10 @@ func TestMain(m *testing.M) {
 }
 
 func permissionHelper(path string) {
-	_, err := linuxbridge.Open(&linuxbridge.Config{NetNSPath: path})
+	_, err := linuxbridge.Open(context.Background(), &linuxbridge.Config{NetNSPath: path})
 	fmt.Printf("permission=%v notexist=%v err=%v\n", errors.Is(err, linuxbridge.ErrPermission), linuxbridge.IsNotFound(err), err)
 	// The process's own namespace needs no privilege.
-	in, err := linuxbridge.Open(nil)
+	in, err := linuxbridge.Open(context.Background(), nil)
 	if err == nil {
 		_, err = in.Bridges(context.Background())
 		in.Close()

@@ -2,8 +2,9 @@ package linuxbridge
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
+
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 // Snapshot is one full inspection of a namespace: every bridge with its
@@ -23,7 +24,7 @@ type Bridge struct {
 	// Index is the ifindex inside the inspected namespace.
 	Index int `json:"index"`
 	// MAC is the bridge's own hardware address.
-	MAC net.HardwareAddr `json:"mac"`
+	MAC hwaddr.MAC `json:"mac"`
 	// MTU is the bridge device's MTU.
 	MTU int `json:"mtu"`
 	// OperState is the RFC 2863 operational state.
@@ -60,7 +61,7 @@ type Port struct {
 	// Kind is the driver family (tap, veth, physical, ...).
 	Kind PortKind `json:"kind"`
 	// MAC is the port's own hardware address (for a libvirt tap, fe:16:3e:…).
-	MAC net.HardwareAddr `json:"mac"`
+	MAC hwaddr.MAC `json:"mac"`
 	// MTU is the port's MTU.
 	MTU int `json:"mtu"`
 	// OperState is the RFC 2863 operational state (a tap without a guest
@@ -123,7 +124,7 @@ type Stats struct {
 // FDBEntry is one entry of a bridge's forwarding database.
 type FDBEntry struct {
 	// MAC is the hardware address.
-	MAC net.HardwareAddr `json:"mac"`
+	MAC hwaddr.MAC `json:"mac"`
 	// Bridge and BridgeIndex name the bridge whose database holds the entry.
 	Bridge      string `json:"bridge"`
 	BridgeIndex int    `json:"bridge_index"`

@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"github.com/vifpath/vifpath/firewall"
 	"log/slog"
 	"time"
 
@@ -52,6 +53,18 @@ type Config struct {
 	// BridgeMappings is bridge_mappings (physical network → existing
 	// bridge), used with InterfaceMappings. Zero value: none.
 	BridgeMappings map[string]string
+	// NoFirewall skips reading the node's firewall (iptables, ebtables,
+	// ipsets): the security-group and anti-spoofing hops are then
+	// Unknown. Zero value: read it (compute side; needs root).
+	NoFirewall bool
+	// Firewall says where the firewall's tools are. Zero value (nil):
+	// firewall's defaults, read in BridgeNetNS.
+	Firewall *firewall.Config
+	// NoReach skips the reachability probe (an ICMP echo and a TCP SYN to
+	// port 22 of each fixed IPv4 from the qdhcp namespace, as the
+	// walkthrough's ping and ssh); the reachability hop is then Unknown.
+	// Zero value: probe (network side), unless NoARP is set.
+	NoReach bool
 	// NoARP skips the ARP probe (the only hop that sends packets); the arp
 	// hop is then unknown. Zero value: probe.
 	NoARP bool

@@ -1,43 +1,38 @@
-// Package trace provides the path of one VM NIC through a Linux bridge
+// Package trace provides the path of a VM NIC through a Linux bridge
 // OpenStack node, hop by hop, with a verdict at each: the libvirt domain
-// and its interface (Config.Libvirt), the tap, the brq
-// bridge of its network and its physical port, the bridge's forwarding
-// database, the network's DHCP side (qdhcp namespace, dnsmasq, hosts
-// entry, lease), an ARP probe from the qdhcp namespace to the port's IP,
-// the tap's and the domain's counters, and the host checks that break bridged traffic
-// (bridge-nf-call-iptables, NetworkManager managing the devices).
+// and its interface, the tap, the brq bridge and its physical port, the
+// FDB, the network's DHCP side (qdhcp namespace, dnsmasq, serving
+// interface, hosts entry, lease), an ARP probe from the qdhcp namespace,
+// the counters, and the host checks (bridge-nf-call-iptables,
+// NetworkManager). Each Hop has a Verdict, its Evidence and, when it warns
+// or fails, a Cause and what to check Next.
 //
-// It joins linuxbridge, dhcpns and libvirtinspect. Each Hop carries a Verdict (unknown,
-// ok, warn, fail), the Evidence it rests on and, for a warn or fail, a
-// one-line Cause and what to check Next. A Trace renders as a text table
-// (WriteText), JSON (its fields are tagged), Graphviz DOT (WriteDOT) and
-// Mermaid (WriteMermaid), with failing hops marked.
+// # How
 //
-// Server is the API mode: given a Nova server's ID and a launch.Client,
-// it reads the server (status, host, instance name; Nova's fault when it
-// is in ERROR) and its Neutron ports (binding host, vif_type, network,
-// MAC, fixed IPs), and traces each port's tap locally with those
-// identities, prepending a server and a port hop. Run is the no-API mode: given a Neutron port ID, a MAC or a tap name, it
-// traces on this node. The domain is the one whose interface targets the
-// tap (or Target.Domain); without a libvirt client its two hops are
-// Unknown.
+// A trace is three steps. Observe gathers the node's facts once into an
+// Observation, a plain JSON value: a bridge snapshot before the probes and
+// one after them and the counter interval, the libvirt domains with two
+// counter samples, per network the DHCP facts (dhcpns's checks with typed
+// reasons, the hosts and lease files), one ARP sweep per qdhcp namespace,
+// the host facts and the API's answers. Each NIC's Identity (tap, port
+// MAC, network, IP, domain) is then resolved from what was asked and the
+// observation, in a documented order of trust (MACSource). Every hop is
+// judged by a pure function of (identity, observation): the FDB and
+// counters on the snapshot taken after the probe, so a probe that makes
+// the path work is not a failure.
 //
-// # Node roles
+// Run traces one NIC without an API (a port ID, MAC or tap); Server every
+// port of a Nova server (launch.Client); Node every VM NIC on this node
+// from one observation; NodeServers adds every server bound to this node.
+// JudgeTrace, JudgeServer and Judge judge an observation; Observation's
+// WriteFile and ReadObservation record it (credentials removed) and replay
+// it anywhere, without root, the node or the cloud.
 //
-// Config.Role says which side of the path this node holds. RoleAllInOne
-// (the zero value) traces every hop. RoleCompute traces the domain, the
-// tap, the bridge and its physical port, the FDB and the counters, and
-// leaves the DHCP side and the ARP probe Unknown with the evidence "DHCP
-// side not on this node (role compute)" (Config.SkipDHCP is the older
-// spelling). RoleNetwork traces the qdhcp namespace, dnsmasq, its serving
-// interface, the hosts entry, the lease and the ARP probe from the qdhcp
-// namespace, and leaves the compute side Unknown ("compute side not on
-// this node"); with Server the network, MAC and IPs come from the port,
-// with Run the target must be the MAC, and the network is the one whose
-// hosts file under Config.StateDir lists it (Neutron's rows are
-// "mac,host-…,ip": a port ID or tap alone is an ErrRole error). On an
-// all-in-one whose tap is missing, the DHCP side is still judged when the
-// network is known (from the API, or from the hosts files by the MAC).
+// Config.Role says which side of the path this node holds (RoleAllInOne,
+// RoleCompute, RoleNetwork): hops on the other side are Unknown, saying
+// why. The physical-port hop expects the interface the linuxbridge agent's
+// physical_interface_mappings names (linuxbridge.ReadAgentConfig), chosen
+// with the API by the network's physical network and segment.
 //
 // # Joining two nodes
 //
@@ -69,40 +64,28 @@
 // become Warn with the evidence "explained_by". A fault of one node stays
 // on that node's hop, the link judged OK.
 //
-// # The physical port
-//
-// The physical-port hop expects the interface the linuxbridge agent's
-// [linux_bridge] physical_interface_mappings names (Config.AgentConfig,
-// default DefaultAgentConfig, or Config.InterfaceMappings; see
-// ParseAgentConfig): with Server the network's provider:physical_network
-// picks the mapping and a VLAN network expects <nic>.<segmentation_id>
-// (a VXLAN one vxlan-<VNI>); without the API the only mapping, or the
-// mapped interface found on the bridge. The hop then says whether that
-// interface is missing, down, on another bridge, or managed by
-// NetworkManager. Without an agent config it guesses the provider NIC (a
-// bridge port Neutron did not name), and its "mappings" evidence says so.
-//
-// Run is read-only except for the ARP probe: it sends ARP requests from
-// the qdhcp namespace's serving interface to the port's IP and, on a
-// network node (RoleNetwork), up to three more addressed to the port's
-// MAC instead of the broadcast address, for Join's provider link (disable
-// both with Config.NoARP).
+// Observing is read-only except for the ARP probes: requests from the
+// qdhcp namespace's serving interface to the port's IP and, on a network
+// node (RoleNetwork), up to three more addressed to the port's MAC instead
+// of the broadcast address, for Join's provider link (Config.NoARP
+// disables both).
 //
 // # Privileges
 //
-// Run needs CAP_SYS_ADMIN to enter the namespaces (the bridge side when
-// Config.BridgeNetNS is set, and qdhcp-…), CAP_SYS_PTRACE to read
-// dnsmasq's /proc entries, and CAP_NET_RAW for the ARP probe: in practice,
-// root.
+// Observing needs CAP_SYS_ADMIN to enter namespaces, CAP_SYS_PTRACE to
+// read dnsmasq's /proc entries and CAP_NET_RAW for the ARP probe: in
+// practice, root. Judging and replaying need nothing.
 //
 // # Network namespaces
 //
-// Run never moves the caller's thread: linuxbridge and dhcpns open their
-// sockets inside the namespaces on fresh locked goroutines, and the one
-// sysctl read in another namespace happens the same way (one unexported
-// helper, which discards its thread if it cannot move it back).
+// Observing never moves the caller's thread: linuxbridge and dhcpns open
+// their sockets inside the namespaces on fresh locked goroutines, and the
+// sysctl and link reads in the bridges' namespace go through one
+// unexported helper that discards its thread if it cannot move it back.
 //
 // # Concurrency
 //
-// Run is safe for concurrent use. Trace and Hop are plain values.
+// Run, Server, Node, NodeServers and Observe are safe for concurrent use
+// (with a launch.Client and libvirt client that are). Results and
+// observations are plain values.
 package trace

@@ -38,13 +38,14 @@ func ExampleTrace_WriteText() {
 	tr.WriteText(os.Stdout)
 	// Output:
 	// trace tap tap31f2d3e9-8d: FAIL in 0s
-	// #  VERDICT  KIND           NAME            SUMMARY
-	// 1  OK       tap            tap31f2d3e9-8d  up on brqc3e375fb-0a, forwarding
-	// 2  FAIL     physical-port  eth2            eth2 is down (up false, carrier false)
-	//
+	// first failing hop:
 	// 2 FAIL physical-port eth2: eth2 is down (up false, carrier false)
 	//   cause: the provider NIC is down
 	//   next:  ip link set eth2 up
+	//
+	// #  VERDICT  KIND           NAME            SUMMARY
+	// 1  OK       tap            tap31f2d3e9-8d  up on brqc3e375fb-0a, forwarding
+	// 2  FAIL     physical-port  eth2            eth2 is down (up false, carrier false)
 }
 
 // Trace every port of a Nova server from its compute node (needs root and

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vifpath/vifpath/dhcpns"
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/internal/netns"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -33,7 +34,7 @@ func (o *observer) observeProvider(ctx context.Context, views []*view) {
 	if obs.Role == RoleNetwork {
 		src := o.bridges
 		if src == nil {
-			in, err := linuxbridge.Open(&linuxbridge.Config{NetNSPath: c.BridgeNetNS, Logger: c.Logger})
+			in, err := linuxbridge.Open(ctx, &linuxbridge.Config{NetNSPath: c.BridgeNetNS, Logger: c.Logger})
 			if err != nil {
 				pf.Error = err.Error()
 			} else {
@@ -108,7 +109,7 @@ func unicastARP(ctx context.Context, ns, ifname string, targets []UnicastARPFact
 	var conn *packet.Conn
 	var mac net.HardwareAddr
 	var srcs []netip.Prefix
-	err := inNetNS(ns, func() error {
+	err := netns.Do(ns, func() error {
 		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
 			return err
@@ -241,7 +242,7 @@ func (o *observer) looseLinks() ([]LinkFacts, error) {
 	if o.c.BridgeNetNS == "" {
 		err = list()
 	} else {
-		err = inNetNS(o.c.BridgeNetNS, list)
+		err = netns.Do(o.c.BridgeNetNS, list)
 	}
 	slices.SortFunc(out, func(a, b LinkFacts) int { return strings.Compare(a.Name, b.Name) })
 	return out, err

@@ -31,14 +31,13 @@ func (v *view) trace(withHost bool) *Trace {
 		t.Domain = v.dom.Name
 	}
 	if !v.role.compute() {
-		if id.Target.Tap == "" && id.Target.PortID == "" {
-			t.Tap = ""
-		}
+		t.Tap = "" // the tap is on the compute node
 		for _, k := range []Kind{KindDomain, KindInterface, KindTap, KindBridge, KindPhysicalPort, KindFDB} {
 			t.Hops = append(t.Hops, offNode(k, notComputeSide))
 		}
 		t.Hops = append(t.Hops, v.dhcpHops()...)
-		t.Hops = append(t.Hops, v.arpHop(), offNode(KindCounters, notComputeSide))
+		t.Hops = append(t.Hops, offNode(KindSecurityGroup, notComputeSide), offNode(KindAntiSpoofing, notComputeSide))
+		t.Hops = append(t.Hops, v.arpHop(), v.reachHop(), offNode(KindCounters, notComputeSide))
 		if withHost {
 			t.Hops = append(t.Hops, v.hostHops(nil)...)
 		}
@@ -48,9 +47,15 @@ func (v *view) trace(withHost bool) *Trace {
 	domHop, ifHop := v.domainHops()
 	tapHop := v.tapHop()
 	bridgeHop, physHop, up := v.bridgeHops()
-	t.Hops = append(t.Hops, domHop, ifHop, tapHop, bridgeHop, physHop, v.fdbHop())
+	t.Hops = append(t.Hops, domHop, ifHop, tapHop)
+	t.Hops = append(t.Hops, v.firewallHops()...)
+	t.Hops = append(t.Hops, bridgeHop, physHop, v.fdbHop())
 	t.Hops = append(t.Hops, v.dhcpHops()...)
-	t.Hops = append(t.Hops, v.arpHop(), v.countersHop())
+	if v.role.dhcp() {
+		t.Hops = append(t.Hops, v.arpHop(), v.reachHop(), v.countersHop())
+	} else {
+		t.Hops = append(t.Hops, v.arpHop(), offNode(KindReachability, notDHCPSide), v.countersHop())
+	}
 	if withHost {
 		t.Hops = append(t.Hops, v.hostHops(&up)...)
 	}
@@ -95,7 +100,28 @@ func hostHops(obs *Observation, devs map[string]int, names []string) []Hop {
 	if obs.Settings.BridgeNetNS != "" {
 		br.add("netns", "%s", obs.Settings.BridgeNetNS)
 	}
-	return []Hop{br, judgeNM(obs.Host.NM, devs, names, obs.Settings.HostNetNS)}
+	hops := []Hop{br, judgeNM(obs.Host.NM, devs, names, obs.Settings.HostNetNS)}
+	if fw := obs.Firewall; fw != nil && fw.Before != nil {
+		hops = append(hops, JudgeFirewallHost(fw.Before, nodeTaps(obs))...)
+	}
+	return hops
+}
+
+// nodeTaps are the taps on the node's bridges (nil when the bridges were
+// not read, which skips the stale-chain check).
+func nodeTaps(obs *Observation) []string {
+	if obs.Bridges == nil || obs.Bridges.Before == nil {
+		return nil
+	}
+	taps := []string{}
+	for _, b := range obs.Bridges.Before.Bridges {
+		for _, p := range b.Ports {
+			if strings.HasPrefix(p.Name, "tap") {
+				taps = append(taps, p.Name)
+			}
+		}
+	}
+	return taps
 }
 
 // ErrReplay is the error of judging an Observation that cannot be judged
@@ -149,7 +175,7 @@ func JudgeServer(obs *Observation) (*ServerTrace, error) {
 	}
 	node := serverNode(obs)
 	for _, p := range srv.Ports {
-		t := judgePort(obs, srv, p, sh, node, true)
+		t := judgePort(obs, nil, srv, p, sh, node, true)
 		st.Traces = append(st.Traces, t)
 		st.Verdict = max(st.Verdict, t.Verdict)
 	}
@@ -159,7 +185,7 @@ func JudgeServer(obs *Observation) (*ServerTrace, error) {
 // serverNode is the node name the port hop compares binding hosts with
 // ("" disables the comparison).
 func serverNode(obs *Observation) string {
-	if obs.Node == "-" || obs.Role == RoleNetwork {
+	if obs.Settings.IgnoreBinding || obs.Role == RoleNetwork {
 		return "" // a network node traces ports bound elsewhere by design
 	}
 	return obs.Node
@@ -180,13 +206,13 @@ func portReq(obs *Observation, srv *ServerFacts, p *PortFacts) nicReq {
 
 // judgePort is one port's trace of a server: the server hop, the port
 // hop, then the local hops.
-func judgePort(obs *Observation, srv *ServerFacts, p PortFacts, sh Hop, node string, withHost bool) *Trace {
+func judgePort(obs *Observation, ix *obsIndex, srv *ServerFacts, p PortFacts, sh Hop, node string, withHost bool) *Trace {
 	ph := portHop(p, srv.Host, node)
 	if obs.Role.compute() && p.NetworkID != "" {
 		networkEvidence(obs.API, p.NetworkID, &ph)
 	}
 	r := portReq(obs, srv, &p)
-	v := resolve(obs, r.target, r.hint)
+	v := resolveIx(obs, ix, r.target, r.hint)
 	t := v.trace(withHost)
 	t.ServerID, t.ServerName, t.PortID = srv.ID, srv.Name, p.ID
 	t.Hops = append([]Hop{sh, ph}, t.Hops...)
@@ -263,12 +289,13 @@ func Judge(obs *Observation) *NodeTrace {
 	devs := map[string]int{}
 	var names []string
 	node := serverNode(obs)
+	ix := newIndex(obs)
 	for _, r := range nodeNICs(obs) {
 		var t *Trace
-		v := resolve(obs, r.target, r.hint)
+		v := resolveIx(obs, ix, r.target, r.hint)
 		if r.hint != nil && obs.API != nil {
 			srv := obs.API.server(r.hint.serverID)
-			t = judgePort(obs, srv, *r.hint.port, serverHop(srv), node, false)
+			t = judgePort(obs, ix, srv, *r.hint.port, serverHop(srv), node, false)
 		} else {
 			t = v.trace(false)
 		}

@@ -181,9 +181,10 @@ func (v *view) domainCounters(h *Hop) (moved bool) {
 		}
 		el := lv.StatsAfterAt.Sub(lv.StatsAt).Round(time.Millisecond)
 		h.add("domain_interval", "%s", el)
-		h.add("domain_tx_packets", "%d -> %d (+%d, guest sent, libvirt)", a.TxPackets, b.TxPackets, b.TxPackets-a.TxPackets)
-		h.add("domain_rx_packets", "%d -> %d (+%d, guest received, libvirt)", a.RxPackets, b.RxPackets, b.RxPackets-a.RxPackets)
-		return b.TxPackets > a.TxPackets
+		// InterfaceStats counts from the tap's side: Rx is what the guest sent.
+		h.add("domain_tx_packets", "%d -> %d (+%d, guest sent, libvirt)", a.RxPackets, b.RxPackets, b.RxPackets-a.RxPackets)
+		h.add("domain_rx_packets", "%d -> %d (+%d, guest received, libvirt)", a.TxPackets, b.TxPackets, b.TxPackets-a.TxPackets)
+		return b.RxPackets > a.RxPackets
 	}
 	h.add("domain", "second sample: %s no longer reports %s", v.dom.Name, a.Name)
 	return false

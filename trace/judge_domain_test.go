@@ -18,7 +18,7 @@ func TestDomainHops(t *testing.T) {
 	otherMAC, _ := net.ParseMAC("fa:16:3e:44:55:66")
 	const tap, br, netID = "tap31f2d3e9-8d", "brqc3e375fb-0a", "c3e375fb-0ac1-4b91-9c66-d297e7d090e6"
 	iface := func() *libvirtinspect.Interface {
-		return &libvirtinspect.Interface{Type: "bridge", Source: br, Bridge: br, Target: tap, MAC: portMAC, Model: "virtio", Alias: "net0"}
+		return &libvirtinspect.Interface{Type: "bridge", Source: br, Bridge: br, Target: tap, MAC: MAC(portMAC), Model: "virtio", Alias: "net0"}
 	}
 	det := func(st libvirtinspect.State, i *libvirtinspect.Interface) *DomainFacts {
 		d := &DomainFacts{ID: 3, Name: "instance-00000003", UUID: "6b1e7b9e-0c1d-4b0e-9a43-3f3c2f4b1a10", State: st, Reason: "unknown", Type: "qemu"}
@@ -64,7 +64,7 @@ func TestDomainHops(t *testing.T) {
 		{name: "no owner", libvirt: true, wantD: Fail, wantI: Unknown, summary: "no libvirt domain has an interface on " + tap},
 		{name: "paused", libvirt: true, dom: withIf(libvirtinspect.StatePaused, nil), mac: portMAC, wantD: Warn, wantI: OK, summary: "paused"},
 		{name: "crashed", libvirt: true, dom: withIf(libvirtinspect.StateCrashed, nil), mac: portMAC, noTap: true, wantD: Fail, wantI: Unknown, summary: "not running"},
-		{name: "other port's MAC", libvirt: true, dom: withIf(libvirtinspect.StateRunning, func(i *libvirtinspect.Interface) { i.MAC = otherMAC }), mac: portMAC, wantD: OK, wantI: Fail, summary: "guest MAC fa:16:3e:44:55:66 is not the port's fa:16:3e:11:22:33"},
+		{name: "other port's MAC", libvirt: true, dom: withIf(libvirtinspect.StateRunning, func(i *libvirtinspect.Interface) { i.MAC = MAC(otherMAC) }), mac: portMAC, wantD: OK, wantI: Fail, summary: "guest MAC fa:16:3e:44:55:66 is not the port's fa:16:3e:11:22:33"},
 		{name: "stale network", libvirt: true, dom: withIf(libvirtinspect.StateRunning, nil), mac: portMAC, wantNet: "0d9e4b1c-5a36-4c7b-9f0e-2b8f1c3d4e5f", wantD: OK, wantI: Fail, summary: "the port's network bridge is brq0d9e4b1c-5a"},
 		{name: "moved tap", libvirt: true, dom: withIf(libvirtinspect.StateRunning, func(i *libvirtinspect.Interface) { i.Source, i.Bridge = "virbr0", "virbr0" }), mac: portMAC, wantD: OK, wantI: Fail, summary: "libvirt says " + tap + " is on virbr0, but it is a port of " + br},
 		{name: "running without a bridged tap", libvirt: true, dom: withIf(libvirtinspect.StateRunning, nil), mac: portMAC, noTap: true, wantD: OK, wantI: Fail, summary: "is on no bridge"},

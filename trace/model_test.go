@@ -104,11 +104,26 @@ func TestWriteText(t *testing.T) {
 	if !strings.HasPrefix(lines[0], "trace tap tap31f2d3e9-8d: FAIL (tap tap31f2d3e9-8d, mac fa:16:3e:57:19:35, network c3e375fb-0ac1-4b91-9c66-d297e7d090e6, ip 192.168.31.72)") {
 		t.Errorf("header = %q", lines[0])
 	}
-	if f := strings.Fields(lines[1]); strings.Join(f, " ") != "# VERDICT KIND NAME SUMMARY" {
-		t.Errorf("table header = %q", lines[1])
+	// The first failing hop, its cause and next step come right under
+	// the header (issue 16); the table follows.
+	if lines[1] != "first failing hop:" || lines[2] != "2 FAIL physical-port eth2: eth2 is down" || lines[3] != `  cause: the provider NIC "eth2" is down` || lines[4] != "  next:  ip link set eth2 up" {
+		t.Errorf("top of the text does not start with the first failing hop:\n%s", s)
 	}
-	if f := strings.Fields(lines[3]); len(f) < 4 || f[0] != "2" || f[1] != "FAIL" || f[2] != "physical-port" || f[3] != "eth2" {
-		t.Errorf("row 2 = %q", lines[3])
+	hdr := -1
+	for i, l := range lines {
+		if strings.Join(strings.Fields(l), " ") == "# VERDICT KIND NAME SUMMARY" {
+			hdr = i
+			break
+		}
+	}
+	if hdr < 0 {
+		t.Fatalf("no table header:\n%s", s)
+	}
+	if f := strings.Fields(lines[hdr+2]); len(f) < 4 || f[0] != "2" || f[1] != "FAIL" || f[2] != "physical-port" || f[3] != "eth2" {
+		t.Errorf("row 2 = %q", lines[hdr+2])
+	}
+	if strings.Count(s, "  next:  ip link set eth2 up") != 1 {
+		t.Errorf("the first failing hop's detail is written twice:\n%s", s)
 	}
 	for _, want := range []string{
 		"\n2 FAIL physical-port eth2: eth2 is down\n  cause: the provider NIC \"eth2\" is down\n  next:  ip link set eth2 up\n  - up: false\n  - lower_up: false\n",
@@ -137,8 +152,10 @@ func TestWriteDOT(t *testing.T) {
 		`h2 [label="lease\nleases\nWARN\nguest did not DHCP", fillcolor=gold];`,
 		`h3 [label="host-check\nnetworkmanager\nUNKNOWN", fillcolor=lightgrey];`,
 		"h0 -> h1 [color=red, style=dashed];",
-		"h1 -> h2;",
-		"h2 -> h3;",
+		// Issue 16: the topology, not a chain of hops: the lease is in
+		// the qdhcp namespace, the host check aside, neither on the path.
+		"subgraph cluster_qdhcp {",
+		"subgraph cluster_checks {",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("DOT lacks %s:\n%s", want, s)
@@ -146,6 +163,9 @@ func TestWriteDOT(t *testing.T) {
 	}
 	if !strings.HasSuffix(s, "}\n") {
 		t.Errorf("DOT not closed:\n%s", s)
+	}
+	if strings.Contains(s, "h1 -> h2") || strings.Contains(s, "-> h3") {
+		t.Errorf("DOT chains hops that are not on one path:\n%s", s)
 	}
 }
 
@@ -161,7 +181,7 @@ func TestWriteMermaid(t *testing.T) {
 		`h1["physical-port<br/>eth2<br/>FAIL<br/>the provider NIC #quot;eth2#quot; is down"]:::fail`,
 		`h2["lease<br/>leases<br/>WARN<br/>guest did not DHCP"]:::warn`,
 		`h3["host-check<br/>networkmanager<br/>UNKNOWN"]:::unknown`,
-		"h0 -.-> h1\n", "h1 --> h2\n", "h2 --> h3\n",
+		"h0 -.-> h1\n", "subgraph c_checks[", "linkStyle 0 stroke:#c00",
 		"classDef fail fill:#f88,stroke:#c00,stroke-width:4px",
 	} {
 		if !strings.Contains(s, want) {

@@ -82,13 +82,13 @@ func TestIntegrationTraceNetworkRoleByMAC(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	t0 := time.Now()
-	tr, err := trace.Run(ctx, &cfg, trace.Target{MAC: trace.MAC(tp.mac)})
+	tr, err := runRec(t, ctx, &cfg, trace.Target{MAC: trace.MAC(tp.mac)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("\n%s", tr)
-	if len(tr.Hops) != 15 {
-		t.Fatalf("%d hops, want 15", len(tr.Hops))
+	if len(tr.Hops) != 18 {
+		t.Fatalf("%d hops, want 18", len(tr.Hops))
 	}
 	offNode(t, tr, "compute side not on this node (role network)", computeKinds...)
 	verdicts(t, tr, trace.OK, dhcpKinds...)
@@ -130,7 +130,7 @@ func TestIntegrationTraceNetworkRoleByMAC(t *testing.T) {
 
 	// A MAC in no hosts file: the hosts entry fails, naming the search.
 	other := net.HardwareAddr{0xfa, 0x16, 0x3e, 0x12, 0x34, 0x56}
-	tr, err = trace.Run(ctx, &cfg, trace.Target{MAC: trace.MAC(other)})
+	tr, err = runRec(t, ctx, &cfg, trace.Target{MAC: trace.MAC(other)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestIntegrationTraceNetworkRoleByMAC(t *testing.T) {
 
 	// Dnsmasq dead on the network node: a cause, not the summary again.
 	tp.dns.Kill(t, true)
-	tr, err = trace.Run(ctx, &cfg, trace.Target{MAC: trace.MAC(tp.mac)})
+	tr, err = runRec(t, ctx, &cfg, trace.Target{MAC: trace.MAC(tp.mac)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestIntegrationTraceComputeRole(t *testing.T) {
 	for _, cfg := range []trace.Config{{Role: trace.RoleCompute}, {SkipDHCP: true}} {
 		c := *tp.cfg
 		c.Role, c.SkipDHCP = cfg.Role, cfg.SkipDHCP
-		tr, err := trace.Run(context.Background(), &c, trace.Target{Tap: tp.tap})
+		tr, err := runRec(t, context.Background(), &c, trace.Target{Tap: tp.tap})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,7 +292,7 @@ func TestIntegrationTraceUplinkMappings(t *testing.T) {
 		}
 		c := *cfg
 		c.NoARP, c.CounterInterval = true, -1
-		tr, err := trace.Run(context.Background(), &c, trace.Target{Tap: tp.tap})
+		tr, err := runRec(t, context.Background(), &c, trace.Target{Tap: tp.tap})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -345,7 +345,7 @@ func TestIntegrationTraceUplinkMappings(t *testing.T) {
 	host.Release(t, "eth2")
 	c := nm
 	c.NoARP, c.CounterInterval = true, -1
-	tr, err := trace.Run(context.Background(), &c, trace.Target{Tap: tp.tap})
+	tr, err := runRec(t, context.Background(), &c, trace.Target{Tap: tp.tap})
 	if err != nil {
 		t.Fatal(err)
 	}

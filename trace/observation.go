@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/firewall"
 	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
@@ -46,6 +47,9 @@ type Observation struct {
 	Host HostFacts `json:"host"`
 	// API are the OpenStack API's answers used (nil: no API).
 	API *APIFacts `json:"api,omitempty"`
+	// Firewall is the compute node's firewall around the probes (nil:
+	// role network, or Config.NoFirewall).
+	Firewall *FirewallObs `json:"firewall,omitempty"`
 	// Provider are the facts of the node's end of the provider link that
 	// Join judges (nil: role aio, or recorded before they existed).
 	Provider *ProviderFacts `json:"provider,omitempty"`
@@ -86,10 +90,15 @@ type Settings struct {
 	HostNetNS bool `json:"host_netns"`
 	// NoARP, ARPTimeout and CounterInterval are Config's.
 	NoARP           bool          `json:"no_arp,omitempty"`
+	NoFirewall      bool          `json:"no_firewall,omitempty"`
+	NoReach         bool          `json:"no_reach,omitempty"`
 	ARPTimeout      time.Duration `json:"arp_timeout"`
 	CounterInterval time.Duration `json:"counter_interval"`
 	// Libvirt is set when a libvirt client was given.
 	Libvirt bool `json:"libvirt"`
+	// IgnoreBinding is set when Config.NodeName was "-": the port hop
+	// does not compare the binding host with this node.
+	IgnoreBinding bool `json:"ignore_binding,omitempty"`
 }
 
 // BridgeFacts are the bridges' namespace: two snapshots around the probes
@@ -231,6 +240,11 @@ type NetworkFacts struct {
 	Leases        []LeaseRow `json:"leases,omitempty"`
 	// ARP are the ARP probes sent from the serving interface (one sweep).
 	ARP []ARPFacts `json:"arp,omitempty"`
+	// Reach are the reachability probes (ICMP echo, TCP SYN to 22) sent
+	// from the namespace after the ARP sweep, one per address; ReachError
+	// says why they could not run.
+	Reach      []dhcpns.ReachResult `json:"reach,omitempty"`
+	ReachError string               `json:"reach_error,omitempty"`
 }
 
 // HostRow is one row of a dnsmasq hosts file.
@@ -318,6 +332,21 @@ type APIFacts struct {
 	NetworkErrors map[string]string `json:"network_errors,omitempty"`
 	// HostPorts are the VM ports bound to this node (NodeServers).
 	HostPorts []PortFacts `json:"host_ports,omitempty"`
+	// Policies are the ports' security policies (groups, rules, port
+	// security, allowed address pairs) by port ID; PolicyErrors say why
+	// one could not be read.
+	Policies     map[string]*firewall.Policy `json:"policies,omitempty"`
+	PolicyErrors map[string]string           `json:"policy_errors,omitempty"`
+}
+
+// FirewallObs is the compute node's firewall (iptables of both backends,
+// ebtables, ipsets) read before the probes and again after them, so a
+// drop counter the reachability probe moved names its rule.
+type FirewallObs struct {
+	Before      *firewall.Snapshot `json:"before,omitempty"`
+	BeforeError string             `json:"before_error,omitempty"`
+	After       *firewall.Snapshot `json:"after,omitempty"`
+	AfterError  string             `json:"after_error,omitempty"`
 }
 
 // ServerFacts is a Nova server as read.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,16 +16,16 @@ import (
 
 	"github.com/vifpath/vifpath/dhcpns"
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/internal/netns"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // bridgeSource is what the observation reads the bridges through
 // (*linuxbridge.Inspector).
 type bridgeSource interface {
 	Snapshot(ctx context.Context) (*linuxbridge.Snapshot, error)
+	Link(ctx context.Context, name string) (*linuxbridge.Link, error)
 }
 
 // libvirtSource is what the observation reads the domains through
@@ -75,6 +74,7 @@ type observer struct {
 	bridges bridgeSource
 	libvirt libvirtSource
 	dhcp    dhcpSource
+	fw      firewallSource
 	// nics are the NICs of a nic or server request (nil in node mode,
 	// where every NIC is observed).
 	nics []nicReq
@@ -88,7 +88,7 @@ func newObservation(c Config, role Role, req Request) *Observation {
 	return &Observation{
 		Version: ObservationVersion, Node: node, Role: role, Request: req, Started: time.Now(),
 		Settings: Settings{NetNSDir: c.NetNSDir, StateDir: c.StateDir, ProcDir: c.ProcDir, NMRunDir: c.NMRunDir,
-			BridgeNetNS: c.BridgeNetNS, NoARP: c.NoARP, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
+			BridgeNetNS: c.BridgeNetNS, NoARP: c.NoARP, NoFirewall: c.NoFirewall, NoReach: c.NoReach, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
 			Libvirt:   c.Libvirt != nil,
 			HostNetNS: c.BridgeNetNS == "" || sameNetNS(c.BridgeNetNS, filepath.Join(c.ProcDir, "self/ns/net"))},
 	}
@@ -105,7 +105,7 @@ func (o *observer) observe(ctx context.Context) error {
 		o.loadAgent()
 		if o.bridges == nil {
 			var err error
-			in, err = linuxbridge.Open(&linuxbridge.Config{NetNSPath: c.BridgeNetNS, Logger: c.Logger})
+			in, err = linuxbridge.Open(ctx, &linuxbridge.Config{NetNSPath: c.BridgeNetNS, Logger: c.Logger})
 			if err != nil {
 				return fmt.Errorf("trace: inspect the bridges' namespace %q: %w", c.BridgeNetNS, err)
 			}
@@ -117,21 +117,40 @@ func (o *observer) observe(ctx context.Context) error {
 			return fmt.Errorf("trace: read bridges and FDB: %w", err)
 		}
 		obs.Bridges.Before, obs.Bridges.BeforeAt = snap, time.Now()
-		if o.libvirt != nil {
-			o.observeDomains(ctx)
-		}
+		o.readFirewall(ctx, false)
 	}
+	// The domains are read while the DHCP side is: both wait on daemons
+	// (libvirtd's RPCs, /proc and the namespaces), and a NIC's network
+	// does not depend on its domain. The goroutine resolves on a copy of
+	// the observation taken now; obs.Libvirt is set once it is done.
+	var lv *LibvirtFacts
+	var wg sync.WaitGroup
+	if role.compute() && o.libvirt != nil {
+		base := *obs
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lv = o.observeDomains(ctx, &base)
+		}()
+	}
+	var dhcpErr error
 	if role.dhcp() {
-		if err := o.observeDHCP(ctx); err != nil {
-			return err
-		}
+		dhcpErr = o.observeDHCP(ctx)
+	}
+	wg.Wait()
+	obs.Libvirt = lv
+	if dhcpErr != nil {
+		return dhcpErr
 	}
 	views := o.views()
 	if role.compute() {
-		o.observeLinks(views)
+		o.observeLinks(ctx, views)
 	}
 	if role.dhcp() && !c.NoARP {
 		o.probe(ctx, views)
+		if !c.NoReach {
+			o.probeReach(ctx, views)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("trace: %w", err)
@@ -150,6 +169,7 @@ func (o *observer) observe(ctx context.Context) error {
 			obs.Bridges.After = snap
 		}
 		obs.Bridges.AfterAt = time.Now()
+		o.readFirewall(ctx, true)
 		if o.libvirt != nil && obs.Libvirt.Error == "" {
 			o.resampleDomains(ctx)
 		}
@@ -169,8 +189,9 @@ func (o *observer) observe(ctx context.Context) error {
 func (o *observer) views() []*view {
 	var vs []*view
 	if o.nics == nil {
+		ix := newIndex(o.obs)
 		for _, n := range nodeNICs(o.obs) {
-			vs = append(vs, resolve(o.obs, n.target, n.hint))
+			vs = append(vs, resolveIx(o.obs, ix, n.target, n.hint))
 		}
 		return vs
 	}
@@ -203,13 +224,12 @@ func (o *observer) loadAgent() {
 
 // observeDomains takes the first counter sample of every domain and reads
 // the details of the domains the request needs (all in node mode).
-func (o *observer) observeDomains(ctx context.Context) {
+func (o *observer) observeDomains(ctx context.Context, base *Observation) *LibvirtFacts {
 	lv := &LibvirtFacts{Domains: []DomainFacts{}}
-	o.obs.Libvirt = lv
 	stats, err := o.libvirt.Stats(ctx, &libvirtinspect.StatsRequest{Groups: libvirtinspect.StatsState | libvirtinspect.StatsInterface})
 	if err != nil {
 		lv.Error = err.Error()
-		return
+		return lv
 	}
 	lv.StatsAt = time.Now()
 	byUUID := map[string]*libvirtinspect.DomainStats{}
@@ -242,13 +262,37 @@ func (o *observer) observeDomains(ctx context.Context) {
 		return true
 	}
 	if o.nics == nil {
-		for _, s := range stats {
-			add(s.Domain.UUID)
+		// Every domain, 4 RPCs in flight (the client multiplexes them;
+		// libvirtd serves 5 at once per client by default,
+		// max_client_requests).
+		dets := make([]*libvirtinspect.Details, len(stats))
+		errs := make([]error, len(stats))
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 4)
+		for i := range stats {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				dets[i], errs[i] = o.libvirt.Details(ctx, stats[i].Domain.UUID)
+			}()
 		}
-		return
+		wg.Wait()
+		for i, det := range dets {
+			switch {
+			case errs[i] != nil && !libvirtinspect.IsNotFound(errs[i]):
+				if lv.LookupErrors == nil {
+					lv.LookupErrors = map[string]string{}
+				}
+				lv.LookupErrors[stats[i].Domain.UUID] = errs[i].Error()
+			case errs[i] == nil:
+				lv.Domains = append(lv.Domains, domainFacts(det, &stats[i]))
+			}
+		}
+		return lv
 	}
 	for _, n := range o.nics {
-		v := resolve(o.obs, n.target, n.hint)
+		v := resolve(base, n.target, n.hint)
 		tap := v.id.Tap
 		if n.target.Domain != "" {
 			if !add(n.target.Domain) && v.id.ServerID != "" && v.id.ServerID != n.target.Domain {
@@ -279,8 +323,8 @@ func (o *observer) observeDomains(ctx context.Context) {
 			given = n.hint.port.MAC
 		}
 		for _, s := range stats {
-			if tap != "" && s.Domain.State == libvirtinspect.StateRunning {
-				continue
+			if tap != "" && s.Domain.State == libvirtinspect.StateRunning && len(s.Interfaces) > 0 {
+				continue // its interfaces' devices are in the stats: not the tap
 			}
 			lv.Searched++
 			if !add(s.Domain.UUID) {
@@ -292,6 +336,7 @@ func (o *observer) observeDomains(ctx context.Context) {
 			}
 		}
 	}
+	return lv
 }
 
 func domainFacts(det *libvirtinspect.Details, s *libvirtinspect.DomainStats) DomainFacts {
@@ -343,9 +388,19 @@ func (o *observer) observeDHCP(ctx context.Context) error {
 		d.Namespaces = append(d.Namespaces, ns.NetworkID)
 	}
 	var want []string
-	if o.nics == nil {
+	switch {
+	case o.nics == nil && o.obs.Role == RoleNetwork:
+		// The NICs are the hosts files' rows: every network.
 		want = d.Namespaces
-	} else {
+	case o.nics == nil:
+		// The networks of the node's NICs (a qdhcp namespace no NIC here
+		// uses belongs to no trace).
+		for _, v := range o.views() {
+			if v.id.NetworkID != "" && !slices.Contains(want, v.id.NetworkID) {
+				want = append(want, v.id.NetworkID)
+			}
+		}
+	default:
 		var macs []hwaddr.MAC
 		for _, n := range o.nics {
 			v := resolve(o.obs, n.target, n.hint)
@@ -534,7 +589,7 @@ func (o *observer) probe(ctx context.Context, views []*view) {
 
 // observeLinks looks up the interfaces the physical-port hops expect but
 // did not find on a bridge.
-func (o *observer) observeLinks(views []*view) {
+func (o *observer) observeLinks(ctx context.Context, views []*view) {
 	need := map[string]bool{}
 	for _, v := range views {
 		if v.bridge == nil {
@@ -543,54 +598,35 @@ func (o *observer) observeLinks(views []*view) {
 		v.needLinks = need
 		v.bridgeHops()
 		// A second pass for the parent of a missing VLAN interface.
-		o.lookupLinks(need)
+		o.lookupLinks(ctx, need)
 		v.bridgeHops()
 		v.needLinks = nil
 	}
-	o.lookupLinks(need)
+	o.lookupLinks(ctx, need)
 }
 
-func (o *observer) lookupLinks(need map[string]bool) {
+func (o *observer) lookupLinks(ctx context.Context, need map[string]bool) {
 	bf := o.obs.Bridges
 	for name := range need {
 		if slices.ContainsFunc(bf.Links, func(l LinkFacts) bool { return l.Name == name }) {
 			continue
 		}
-		bf.Links = append(bf.Links, o.lookupLink(name))
+		bf.Links = append(bf.Links, o.lookupLink(ctx, name))
 	}
 	slices.SortFunc(bf.Links, func(a, b LinkFacts) int { return strings.Compare(a.Name, b.Name) })
 }
 
 // lookupLink reads one interface in the bridges' namespace.
-func (o *observer) lookupLink(name string) LinkFacts {
+func (o *observer) lookupLink(ctx context.Context, name string) LinkFacts {
 	st := LinkFacts{Name: name}
-	get := func() error {
-		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-		if err != nil {
-			return err
-		}
-		defer h.Close()
-		l, err := h.LinkByName(name)
-		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) {
-			st.Missing = true
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		a := l.Attrs()
-		st.Index, st.Up, st.LowerUp, st.OperState = a.Index, a.Flags&net.FlagUp != 0, a.RawFlags&unix.IFF_LOWER_UP != 0, strings.ToLower(a.OperState.String())
-		return nil
-	}
-	var err error
-	if o.c.BridgeNetNS == "" {
-		err = get()
-	} else {
-		err = inNetNS(o.c.BridgeNetNS, get)
-	}
-	if err != nil {
+	l, err := o.bridges.Link(ctx, name)
+	switch {
+	case linuxbridge.IsNotFound(err):
+		st.Missing = true
+	case err != nil:
 		st.Error = err.Error()
+	default:
+		st.Index, st.Up, st.LowerUp, st.OperState = l.Index, l.Up, l.LowerUp, l.OperState.String()
 	}
 	return st
 }
@@ -606,7 +642,7 @@ func (o *observer) observeHost() {
 	if c.BridgeNetNS == "" {
 		b, err = os.ReadFile(h.BrNFPath)
 	} else {
-		err = inNetNS(c.BridgeNetNS, func() error {
+		err = netns.Do(c.BridgeNetNS, func() error {
 			var e error
 			b, e = os.ReadFile(h.BrNFPath)
 			return e

@@ -8,9 +8,12 @@ import (
 	"text/tabwriter"
 )
 
-// WriteText writes the trace as a human-readable table: one row per hop
-// (verdict, kind, name, summary), then each warn or fail hop's cause, next
-// step and evidence.
+// WriteText writes the trace for a terminal: a header line (target,
+// verdict, identities, duration); when a hop failed (else warned), the
+// first such hop in path order with its cause, next step and evidence,
+// right under the header; a table with one row per hop (verdict, kind, name, summary
+// cut to 72 characters), so a healthy trace fits one screen; then each
+// other warn or fail hop's full summary, cause, next step and evidence.
 func (t *Trace) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "trace %s: %s", t.Target, strings.ToUpper(t.Verdict.String()))
@@ -34,28 +37,41 @@ func (t *Trace) WriteText(w io.Writer) error {
 		fmt.Fprintf(bw, " (%s)", strings.Join(ids, ", "))
 	}
 	fmt.Fprintf(bw, " in %s\n", t.Duration.Round(100_000))
+	first, fh, failing := t.firstFailing()
+	if failing {
+		fmt.Fprintf(bw, "first %s:\n", failWord(fh.Verdict))
+		writeHopDetail(bw, first, fh)
+		fmt.Fprintln(bw)
+	}
 	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tVERDICT\tKIND\tNAME\tSUMMARY")
 	for i, h := range t.Hops {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", i+1, strings.ToUpper(h.Verdict.String()), h.Kind, h.Name, oneLine(h.Summary))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", i+1, strings.ToUpper(h.Verdict.String()), h.Kind, h.Name, cut(oneLine(h.Summary), tableSummary))
 	}
 	tw.Flush()
 	for i, h := range t.Hops {
-		if h.Verdict != Warn && h.Verdict != Fail {
+		if h.Verdict != Warn && h.Verdict != Fail || failing && i == first {
 			continue
 		}
-		fmt.Fprintf(bw, "\n%d %s %s %s: %s\n", i+1, strings.ToUpper(h.Verdict.String()), h.Kind, h.Name, oneLine(h.Summary))
-		if h.Cause != "" {
-			fmt.Fprintf(bw, "  cause: %s\n", oneLine(h.Cause))
-		}
-		if h.Next != "" {
-			fmt.Fprintf(bw, "  next:  %s\n", oneLine(h.Next))
-		}
-		for _, e := range h.Evidence {
-			fmt.Fprintf(bw, "  - %s: %s\n", e.Key, oneLine(e.Value))
-		}
+		fmt.Fprintln(bw)
+		writeHopDetail(bw, i, h)
 	}
 	return bw.Flush()
+}
+
+// writeHopDetail writes hop i's verdict line, cause, next step and
+// evidence.
+func writeHopDetail(w io.Writer, i int, h Hop) {
+	fmt.Fprintf(w, "%d %s %s %s: %s\n", i+1, strings.ToUpper(h.Verdict.String()), h.Kind, h.Name, oneLine(h.Summary))
+	if h.Cause != "" {
+		fmt.Fprintf(w, "  cause: %s\n", oneLine(h.Cause))
+	}
+	if h.Next != "" {
+		fmt.Fprintf(w, "  next:  %s\n", oneLine(h.Next))
+	}
+	for _, e := range h.Evidence {
+		fmt.Fprintf(w, "  - %s: %s\n", e.Key, oneLine(e.Value))
+	}
 }
 
 // String returns WriteText's output.
@@ -67,83 +83,34 @@ func (t *Trace) String() string {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// dotColor returns Graphviz fill colours per verdict.
-func dotColor(v Verdict) string {
-	switch v {
-	case OK:
-		return "palegreen"
-	case Warn:
-		return "gold"
-	case Fail:
-		return "salmon"
+// tableSummary is the most of a summary WriteText's table shows.
+const tableSummary = 72
+
+// cut shortens s to n runes, ending with "…" when it cut.
+func cut(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
 	}
-	return "lightgrey"
+	return string(r[:n-1]) + "…"
 }
 
-// WriteDOT writes the path as a Graphviz digraph: one box per hop in path
-// order, filled by verdict (green ok, gold warn, red fail, grey unknown);
-// failing hops get a bold red border and their cause in the label.
-func (t *Trace) WriteDOT(w io.Writer) error {
-	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "digraph trace {\n  rankdir=LR;\n  label=%s;\n  node [shape=box, style=filled, fontname=\"monospace\"];\n",
-		dotQuote(fmt.Sprintf("%s: %s", t.Target, t.Verdict)))
-	for i, h := range t.Hops {
-		label := fmt.Sprintf("%s\n%s\n%s", h.Kind, h.Name, strings.ToUpper(h.Verdict.String()))
-		attrs := fmt.Sprintf("fillcolor=%s", dotColor(h.Verdict))
-		if h.Verdict == Fail || h.Verdict == Warn {
-			if h.Cause != "" {
-				label += "\n" + h.Cause
-			}
-			if h.Verdict == Fail {
-				attrs += ", color=red, penwidth=3, style=\"filled,bold\""
+// firstFailing returns the first hop in path order whose verdict is Fail,
+// else the first that is Warn, with its index.
+func (t *Trace) firstFailing() (int, Hop, bool) {
+	for _, v := range []Verdict{Fail, Warn} {
+		for i, h := range t.Hops {
+			if h.Verdict == v {
+				return i, h, true
 			}
 		}
-		fmt.Fprintf(bw, "  h%d [label=%s, %s];\n", i, dotQuote(label), attrs)
 	}
-	for i := 1; i < len(t.Hops); i++ {
-		attr := ""
-		if t.Hops[i].Verdict == Fail {
-			attr = " [color=red, style=dashed]"
-		}
-		fmt.Fprintf(bw, "  h%d -> h%d%s;\n", i-1, i, attr)
-	}
-	fmt.Fprintln(bw, "}")
-	return bw.Flush()
+	return 0, Hop{}, false
 }
 
-func dotQuote(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(s) + `"`
-}
-
-// WriteMermaid writes the path as a Mermaid flowchart (left to right):
-// one node per hop, classed ok, warn, fail or unknown; fail nodes are drawn
-// red with a thick border and edges into them are dotted.
-func (t *Trace) WriteMermaid(w io.Writer) error {
-	bw := bufio.NewWriter(w)
-	fmt.Fprintln(bw, "flowchart LR")
-	for i, h := range t.Hops {
-		label := fmt.Sprintf("%s<br/>%s<br/>%s", h.Kind, h.Name, strings.ToUpper(h.Verdict.String()))
-		if (h.Verdict == Fail || h.Verdict == Warn) && h.Cause != "" {
-			label += "<br/>" + h.Cause
-		}
-		fmt.Fprintf(bw, "  h%d[\"%s\"]:::%s\n", i, mermaidEscape(label), h.Verdict)
+func failWord(v Verdict) string {
+	if v == Fail {
+		return "failing hop"
 	}
-	for i := 1; i < len(t.Hops); i++ {
-		arrow := "-->"
-		if t.Hops[i].Verdict == Fail {
-			arrow = "-.->"
-		}
-		fmt.Fprintf(bw, "  h%d %s h%d\n", i-1, arrow, i)
-	}
-	fmt.Fprintln(bw, "  classDef ok fill:#9f9,stroke:#393")
-	fmt.Fprintln(bw, "  classDef warn fill:#fd6,stroke:#b80")
-	fmt.Fprintln(bw, "  classDef fail fill:#f88,stroke:#c00,stroke-width:4px")
-	fmt.Fprintln(bw, "  classDef unknown fill:#ddd,stroke:#888")
-	return bw.Flush()
-}
-
-// mermaidEscape replaces characters that end a quoted Mermaid label.
-func mermaidEscape(s string) string {
-	return strings.NewReplacer(`"`, "#quot;", "\n", "<br/>").Replace(s)
+	return "warning"
 }

@@ -2,7 +2,6 @@ package trace
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 
@@ -112,6 +111,8 @@ type view struct {
 	hostsRow *HostRow
 	hits     []HostsHit
 	searched bool
+	// ix indexes obs (nil: none).
+	ix *obsIndex
 	// needLinks, when set, collects interfaces the physical-port hop
 	// looked up that the observation lacks (the observer reads them).
 	needLinks linkCollector
@@ -120,7 +121,38 @@ type view struct {
 // resolve turns a target and the API's hint into the NIC's view of obs.
 // It is pure: the same observation resolves the same way.
 func resolve(obs *Observation, t Target, hint *portHint) *view {
-	v := &view{obs: obs, role: obs.Role, id: Identity{Target: t}}
+	return resolveIx(obs, nil, t, hint)
+}
+
+// obsIndex indexes an observation's taps and domains by name, for
+// resolving many NICs of one observation (node mode).
+type obsIndex struct {
+	ports    map[string][2]int // tap → bridge and port index in Bridges.Before
+	domByTap map[string]int    // interface device in a domain's Stats → domain index
+}
+
+func newIndex(obs *Observation) *obsIndex {
+	ix := &obsIndex{ports: map[string][2]int{}, domByTap: map[string]int{}}
+	if obs.Bridges != nil && obs.Bridges.Before != nil {
+		for i, b := range obs.Bridges.Before.Bridges {
+			for j, p := range b.Ports {
+				ix.ports[p.Name] = [2]int{i, j}
+			}
+		}
+	}
+	if obs.Libvirt != nil {
+		for i, d := range obs.Libvirt.Domains {
+			for _, is := range d.Stats {
+				ix.domByTap[is.Name] = i
+			}
+		}
+	}
+	return ix
+}
+
+// resolveIx is resolve with an index of obs (nil: none).
+func resolveIx(obs *Observation, ix *obsIndex, t Target, hint *portHint) *view {
+	v := &view{obs: obs, role: obs.Role, id: Identity{Target: t}, ix: ix}
 	id := &v.id
 	if hint != nil {
 		id.ServerID = hint.serverID
@@ -201,7 +233,7 @@ func resolve(obs *Observation, t Target, hint *portHint) *view {
 			if h.MAC == nil {
 				continue
 			}
-			if (mac != nil && h.MAC.Equal(mac)) || (mac == nil && v.tap != nil && linuxbridge.SameNIC(v.tap.MAC, net.HardwareAddr(h.MAC))) {
+			if (mac != nil && h.MAC.Equal(mac)) || (mac == nil && v.tap != nil && linuxbridge.SameNIC(v.tap.MAC, h.MAC)) {
 				if mac == nil {
 					mac, src, from = h.MAC, MACFromHosts, fmt.Sprintf("%s line %d", v.netw.HostsPath, h.Line)
 				}
@@ -212,7 +244,7 @@ func resolve(obs *Observation, t Target, hint *portHint) *view {
 	}
 	if mac == nil && v.tap != nil {
 		if g := linuxbridge.GuestMACOfTap(v.tap.MAC); g != nil {
-			mac, src, from = hwaddr.MAC(g), MACFromTap, "tap MAC with fa: (libvirt's fe: rule, unconfirmed)"
+			mac, src, from = g, MACFromTap, "tap MAC with fa: (libvirt's fe: rule, unconfirmed)"
 		}
 	}
 	id.MAC, id.MACSource, id.MACFrom = mac, src, from
@@ -246,14 +278,13 @@ func (v *view) findTap(t Target) {
 	if t.PortID != "" {
 		name = linuxbridge.PortTapName(t.PortID)
 	}
-	for i := range snap.Bridges {
-		b := &snap.Bridges[i]
-		for j := range b.Ports {
-			p := &b.Ports[j]
-			if (name != "" && p.Name == name) || (t.MAC != nil && name == "" && v.tap == nil && linuxbridge.SameNIC(p.MAC, net.HardwareAddr(t.MAC))) {
-				v.bridge, v.tap = b, p
-			}
+	if v.ix != nil && name != "" {
+		if at, ok := v.ix.ports[name]; ok {
+			v.bridge = &snap.Bridges[at[0]]
+			v.tap = &v.bridge.Ports[at[1]]
 		}
+	} else {
+		v.scanTap(snap, t, name)
 	}
 	if v.bridge != nil {
 		for _, p := range v.bridge.Ports {
@@ -263,6 +294,20 @@ func (v *view) findTap(t Target) {
 			// UUID prefix.
 			if p.Neutron.Kind == linuxbridge.DeviceOther && p.Kind != linuxbridge.PortTap && !strings.HasPrefix(p.Name, "tap") {
 				v.phys = append(v.phys, p)
+			}
+		}
+	}
+}
+
+// scanTap finds the tap by name, or the port that is the target MAC's
+// NIC, the last that matches.
+func (v *view) scanTap(snap *linuxbridge.Snapshot, t Target, name string) {
+	for i := range snap.Bridges {
+		b := &snap.Bridges[i]
+		for j := range b.Ports {
+			p := &b.Ports[j]
+			if (name != "" && p.Name == name) || (t.MAC != nil && name == "" && v.tap == nil && linuxbridge.SameNIC(p.MAC, t.MAC)) {
+				v.bridge, v.tap = b, p
 			}
 		}
 	}
@@ -297,6 +342,10 @@ func (v *view) findDomain(t Target, given hwaddr.MAC) {
 				how = "its UUID is the server's"
 			}
 		}
+	case tap != "" && v.ix != nil:
+		if i, ok := v.ix.domByTap[tap]; ok {
+			d, how = &lv.Domains[i], "running, with an interface on "+tap
+		}
 	case tap != "":
 		for i := range lv.Domains {
 			for _, is := range lv.Domains[i].Stats {
@@ -309,8 +358,8 @@ func (v *view) findDomain(t Target, given hwaddr.MAC) {
 	if d == nil && t.Domain == "" {
 		for i := range lv.Domains {
 			c := &lv.Domains[i]
-			if tap != "" && c.State == libvirtinspect.StateRunning {
-				continue
+			if tap != "" && c.Running {
+				continue // its interfaces' devices are in Stats: not the tap
 			}
 			if i := pickInterface(c, tap, given, v.tap); i != nil && (tap == "" || i.Target == tap) {
 				d, how = c, "its XML has an interface on "+tap

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"runtime"
 	"strings"
 	"time"
 
@@ -136,7 +134,7 @@ func Observe(ctx context.Context, cfg *Config, req Request, api *launch.Client) 
 	if err != nil {
 		return nil, err
 	}
-	o := &observer{c: c, obs: newObservation(c, role, req), dhcp: dhcpnsSource{cfg: &dhcpns.Config{NetNSDir: c.NetNSDir, ProcDir: c.ProcDir, StateDir: c.StateDir, Logger: c.Logger}}}
+	o := &observer{c: c, obs: newObservation(c, role, req), dhcp: dhcpnsSource{cfg: &dhcpns.Config{NetNSDir: c.NetNSDir, ProcDir: c.ProcDir, StateDir: c.StateDir, Logger: c.Logger}}, fw: newFirewallSource(c)}
 	if c.Libvirt != nil {
 		o.libvirt = c.Libvirt
 	}
@@ -241,6 +239,7 @@ func readServer(ctx context.Context, c Config, role Role, api *launch.Client, se
 	if role.compute() {
 		readNetworks(ctx, c, api, facts)
 	}
+	readPolicies(ctx, c, api, facts)
 	return facts, nil
 }
 
@@ -273,6 +272,7 @@ func readNodeServers(ctx context.Context, c Config, api *launch.Client, node str
 		facts.Servers = append(facts.Servers, serverFacts(srv, fe))
 	}
 	readNetworks(ctx, c, api, facts)
+	readPolicies(ctx, c, api, facts)
 	return facts, nil
 }
 
@@ -339,40 +339,4 @@ func sameNetNS(a, b string) bool {
 		return false
 	}
 	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
-}
-
-// inNetNS runs fn on a fresh goroutine locked to its thread inside the
-// network namespace at path, and moves the thread back; if that fails the
-// thread is not unlocked, so it ends with the goroutine. The only place
-// this package changes a thread's namespace.
-func inNetNS(path string, fn func() error) error {
-	target, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer target.Close()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer self.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("setns %s: %w (needs CAP_SYS_ADMIN)", path, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("restore namespace: %w", err))
-			return // thread stays locked and dies with the goroutine
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
 }

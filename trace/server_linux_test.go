@@ -213,7 +213,7 @@ func TestServerError(t *testing.T) {
 	if !errors.As(err, &fe) {
 		t.Fatalf("Launch: %v, want a FaultError", err)
 	}
-	st := runServer(t, &trace.Config{NMRunDir: t.TempDir()}, c, fe.ServerID)
+	st := runServer(t, &trace.Config{NoFirewall: true, NoReach: true, NMRunDir: t.TempDir()}, c, fe.ServerID)
 	if st.Status != "ERROR" || len(st.Traces) != 1 {
 		t.Fatalf("server trace %+v", st)
 	}

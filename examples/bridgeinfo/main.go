@@ -26,13 +26,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/demo"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
@@ -120,9 +120,9 @@ func inspect(ctx context.Context, w io.Writer, cfg *linuxbridge.Config, o opts) 
 	var in *linuxbridge.Inspector
 	var err error
 	if o.netns != "" {
-		in, err = linuxbridge.OpenNamespace(o.netns, cfg)
+		in, err = linuxbridge.OpenNamespace(ctx, cfg, o.netns)
 	} else {
-		in, err = linuxbridge.Open(cfg)
+		in, err = linuxbridge.Open(ctx, cfg)
 	}
 	if err != nil {
 		return err
@@ -130,7 +130,7 @@ func inspect(ctx context.Context, w io.Writer, cfg *linuxbridge.Config, o opts) 
 	defer in.Close()
 
 	if o.mac != "" {
-		m, err := net.ParseMAC(o.mac)
+		m, err := hwaddr.Parse(o.mac)
 		if err != nil {
 			return fmt.Errorf("-mac: %w", err)
 		}

@@ -20,7 +20,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -28,6 +27,7 @@ import (
 	"time"
 
 	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/hwaddr"
 )
 
 func main() {
@@ -62,13 +62,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	cfg := &dhcpns.Config{NetNSDir: *netnsDir, StateDir: *stateDir, ProcDir: *procDir}
-	var mac net.HardwareAddr
+	var mac hwaddr.MAC
 	if *macFlag != "" || *dhcpFlag != "" {
 		s := *macFlag
 		if s == "" {
 			s = *dhcpFlag
 		}
-		m, err := net.ParseMAC(s)
+		m, err := hwaddr.Parse(s)
 		if err != nil {
 			return fmt.Errorf("bad MAC %q: %w", s, err)
 		}
@@ -120,7 +120,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			}
 		}
 		if *dhcpFlag != "" {
-			o, err := dhcpns.ProbeDHCP(ctx, cfg, *network, mac, &dhcpns.DHCPProbeOptions{BridgeNetNS: *bridgeNS, Timeout: *dhcpTimeout})
+			o, err := dhcpns.ProbeDHCP(ctx, cfg, *network, mac, &dhcpns.DHCPProbeOptions{BridgeNetNSPath: *bridgeNS, Timeout: *dhcpTimeout})
 			if err != nil && !errors.Is(err, dhcpns.ErrNoReply) {
 				return err
 			}

@@ -169,8 +169,9 @@ func print(reps []report) {
 				fmt.Println()
 			}
 			for _, n := range s.Interfaces {
+				// Seen from the tap, as `ip -s link` shows it: rx is what the guest sent.
 				fmt.Printf("   %s: rx %d B/%d pkts (%d errs, %d drop)  tx %d B/%d pkts (%d errs, %d drop)\n",
-					n.Name, n.RxBytes, n.RxPackets, n.RxErrors, n.RxDrops, n.TxBytes, n.TxPackets, n.TxErrors, n.TxDrops)
+					n.Name, n.RxBytes, n.RxPackets, n.RxErrors, n.RxDropped, n.TxBytes, n.TxPackets, n.TxErrors, n.TxDropped)
 			}
 			for _, b := range s.Blocks {
 				fmt.Printf("   %s: rd %d reqs/%d B  wr %d reqs/%d B  alloc %d cap %d phys %d\n",

@@ -29,6 +29,9 @@ func TestIntegrationDemoMoreBreaks(t *testing.T) {
 		{demo.BreakLeaseSeeded, trace.Warn, trace.KindLease, "failing: lease leases (warn)"},
 		{demo.BreakDupIP, trace.Fail, trace.KindARP, "failing: arp 192.168.31.74 (fail)"},
 		{demo.BreakFDBNeverLearned, trace.Fail, trace.KindFDB, "learning off"},
+		{demo.BreakICMPRule, trace.Fail, trace.KindSecurityGroup, "ICMP to 192.168.31.74 is dropped by neutron-linuxbri-sg-fallback"},
+		{demo.BreakSSHRule, trace.Fail, trace.KindSecurityGroup, "SSH to 192.168.31.74 is dropped by neutron-linuxbri-sg-fallback"},
+		{demo.BreakARPSpoof, trace.Fail, trace.KindAntiSpoofing, "lacks --arp-ip-src 192.168.31.74"},
 	} {
 		t.Run(string(c.b), func(t *testing.T) {
 			code, out, errs := runArgs(context.Background(), "-demo", "-break", string(c.b))

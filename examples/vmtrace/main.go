@@ -15,7 +15,7 @@
 //	        [-role …] [-agent-config …] [-netns …] [-netns-dir …] [-state-dir …]
 //	        [-nm-run-dir …] [-skip-dhcp] [-no-arp] [-interval D] [-json | -dot | -mermaid]
 //	vmtrace -all [-cloud NAME] [-libvirt-uri URI|none] [-node NAME] [-role …] [-netns …]
-//	        [-netns-dir …] [-state-dir …] [-no-arp] [-interval D] [-json]
+//	        [-netns-dir …] [-state-dir …] [-no-arp] [-interval D] [-json | -dot | -mermaid]
 //	vmtrace -demo [-break FAULT] [-guest auto|netns|libvirt] [-json | -dot | -mermaid]
 //	vmtrace -demo -nodes 2 [-break provider-wire|unknown-unicast|wrong-mapping|tap-down|dnsmasq] [-json]
 //	vmtrace -replay FILE [-json | -dot | -mermaid]
@@ -41,8 +41,13 @@
 // counter interval and one ARP sweep per qdhcp namespace, and prints one
 // line per NIC (verdict, tap, server, MAC, IP, first failing hop, cause),
 // the orphans (taps no domain or port owns, interfaces and ports without
-// a tap) and the failing host checks; -json prints the NodeTrace. It
-// exits with the worst verdict.
+// a tap) and the failing host checks; -json prints the NodeTrace, -dot and
+// -mermaid the node's picture (bridges, NICs coloured by verdict, healthy
+// ones counted when many). It exits with the worst verdict.
+//
+// Every mode also takes -html FILE: a self-contained HTML report of the
+// trace (the server's, with -server; the broken one, with -demo) written
+// to FILE besides the output: verdict, first failing hop, picture, hops.
 //
 // With -server it asks Nova and Neutron (the cloud -cloud names in
 // clouds.yaml; default OS_CLOUD, else an openrc's OS_* variables) for the
@@ -136,9 +141,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/demo"
 	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/libvirtinspect"
+	"github.com/vifpath/vifpath/linuxbridge"
 	"github.com/vifpath/vifpath/trace"
 )
 
@@ -174,6 +181,7 @@ type opts struct {
 	breakage                  string
 	guest                     string
 	verbose                   bool
+	html                      string
 	all                       bool
 	record, replay            string
 	join                      bool
@@ -209,6 +217,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.breakage, "break", string(demo.BreakDnsmasq), "with -demo: the fault to inject: dnsmasq (kill it), tap-down, uplink (delete eth2), hosts-entry (drop the port from the hosts file), wrong-bridge (tap on virbr0), lease-seeded (dnsmasq restarted, lease not renewed), dup-ip (another host with the VM's IP) or fdb-never-learned (learning off on the tap)")
 	fs.StringVar(&o.guest, "guest", string(demo.GuestAuto), "with -demo: the VM: libvirt (a qemu TCG domain), netns (a namespace) or auto (libvirt when available)")
 	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr")
+	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report (picture, verdicts, evidence) to `FILE`")
 	fs.BoolVar(&o.all, "all", false, "trace every VM NIC on this node from one observation (with -cloud: every server bound to -node too); one line per NIC")
 	fs.StringVar(&o.record, "record", "", "also write the observation the trace judged to `FILE` (JSON, secrets removed), for -replay anywhere")
 	fs.StringVar(&o.replay, "replay", "", "judge the observation recorded in `FILE` (no root, node or cloud needed) and print it as the live run did")
@@ -284,7 +293,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return usage("-mac: %v", err)
 		}
-		target.MAC = trace.MAC(m)
+		target.MAC = hwaddr.MAC(m)
 	default:
 		target.Tap = o.tap
 	}
@@ -329,6 +338,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "vmtrace:", err)
 		return exitFail
 	}
+	if !report(o, tr, stderr) {
+		return exitFail
+	}
 	return status(tr.Verdict)
 }
 
@@ -365,6 +377,9 @@ func runReplay(o opts, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "vmtrace:", err)
 			return exitFail
 		}
+		if !report(o, tr, stderr) {
+			return exitFail
+		}
 		return status(tr.Verdict)
 	case trace.ModeServer:
 		st, err := trace.JudgeServer(obs)
@@ -377,18 +392,27 @@ func runReplay(o opts, stdout, stderr io.Writer) int {
 	return printNode(o, trace.Judge(obs), stdout, stderr)
 }
 
-// printNode prints a node's traces: one line per NIC, or -json.
+// printNode prints a node's traces: one line per NIC, -json, or the
+// node's picture (-dot, -mermaid).
 func printNode(o opts, nt *trace.NodeTrace, stdout, stderr io.Writer) int {
 	var err error
-	if o.json {
+	switch {
+	case o.json:
 		e := json.NewEncoder(stdout)
 		e.SetIndent("", "  ")
 		err = e.Encode(nt)
-	} else {
+	case o.dot:
+		err = nt.WriteDOT(stdout)
+	case o.mermaid:
+		err = nt.WriteMermaid(stdout)
+	default:
 		err = nt.WriteLines(stdout)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "vmtrace:", err)
+		return exitFail
+	}
+	if !report(o, nt, stderr) {
 		return exitFail
 	}
 	return status(nt.Verdict)
@@ -402,7 +426,7 @@ func runServer(ctx context.Context, o opts, cfg *trace.Config, log *slog.Logger,
 	switch {
 	case o.libvirtURI == "none", cfg.Role == trace.RoleNetwork: // no domain on a network node
 	case o.libvirtURI != "":
-		lv, err := libvirtinspect.Open(&libvirtinspect.Config{URI: o.libvirtURI, ReadOnly: true, Logger: log})
+		lv, err := libvirtinspect.NewFromConfig(&libvirtinspect.Config{URI: o.libvirtURI, ReadOnly: true, Logger: log})
 		if err != nil {
 			fmt.Fprintf(stderr, "vmtrace: -libvirt-uri: %v\n", err)
 			return exitUsage
@@ -421,10 +445,6 @@ func runServer(ctx context.Context, o opts, cfg *trace.Config, log *slog.Logger,
 				log.Debug("no libvirt: the domain hops stay unknown", "err", err)
 			}
 		}
-	}
-	if o.all && o.dot || o.all && o.mermaid {
-		fmt.Fprintln(stderr, "vmtrace: -all prints one line per NIC or -json")
-		return exitUsage
 	}
 	var api *launch.Client
 	if o.server != "" || o.cloud != "" {
@@ -478,6 +498,9 @@ func printServer(o opts, st *trace.ServerTrace, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "vmtrace:", err)
 		return exitFail
 	}
+	if !report(o, st, stderr) {
+		return exitFail
+	}
 	return status(st.Verdict)
 }
 
@@ -498,6 +521,19 @@ func validBreakage(s string) bool {
 		}
 	}
 	return false
+}
+
+// report writes -html's file (nothing without -html), saying on stderr
+// why it could not.
+func report(o opts, r trace.HTMLReport, stderr io.Writer) bool {
+	if o.html == "" {
+		return true
+	}
+	err := trace.WriteHTMLFile(o.html, r)
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace: -html:", err)
+	}
+	return err == nil
 }
 
 // status maps an overall verdict to the exit status.
@@ -690,6 +726,9 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 		fmt.Fprintln(stderr, "vmtrace: demo:", err)
 		return exitFail
 	}
+	if !report(o, brokenSrv, stderr) {
+		return exitFail
+	}
 	// A lease only seeded is a warning: the path may still work.
 	wantBroken := trace.Fail
 	if o.breakage == string(demo.BreakLeaseSeeded) {
@@ -728,7 +767,7 @@ func roleFlags(o opts) (role trace.Role, mappings map[string]string, msg string)
 		return "", nil, "-port with -role network: Neutron's hosts files hold mac,host-…,ip, not the port ID; give -mac or use -server"
 	}
 	if o.ifMappings != "" {
-		m, err := trace.ParseMappings(o.ifMappings)
+		m, err := linuxbridge.ParseMappings(o.ifMappings)
 		if err != nil {
 			return "", nil, fmt.Sprintf("-interface-mappings: %v", err)
 		}

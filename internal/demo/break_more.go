@@ -42,10 +42,38 @@ const (
 	// the bridge's FDB entry for the VM's MAC: the bridge never learns it
 	// (traffic to the VM is flooded).
 	BreakFDBNeverLearned Breakage = "fdb-never-learned"
+	// BreakICMPRule deletes the walkthrough's ICMP rule from the port's
+	// ingress chain (neutron-linuxbri-i…): the ping falls to the
+	// sg-fallback DROP.
+	BreakICMPRule Breakage = "icmp-rule"
+	// BreakSSHRule deletes the TCP/22 rule from the port's ingress chain.
+	BreakSSHRule Breakage = "ssh-rule"
+	// BreakARPSpoof removes the VM's address from its ebtables ARP
+	// anti-spoofing chain (neutronARP-tap…): the VM's ARP is dropped.
+	BreakARPSpoof Breakage = "arp-spoof"
+	// BreakMetadata kills the metadata proxy (haproxy) in the qdhcp
+	// namespace, leaving its pid file stale, as when it died.
+	BreakMetadata Breakage = "metadata"
+	// BreakMTU lowers the uplink eth2's MTU to 1400 (the bridge follows)
+	// while DHCP keeps advertising 1500.
+	BreakMTU Breakage = "mtu"
 )
+
+// FirewallBreakages lists the faults Break injects in the node's
+// firewall (a subset of Breakages).
+func FirewallBreakages() []Breakage {
+	return []Breakage{BreakICMPRule, BreakSSHRule, BreakARPSpoof}
+}
+
+// MetadataMTUBreakages lists the faults Break injects in the metadata
+// proxy and the MTU chain. They join Breakages once the trace produces
+// the metadata and mtu hops (trace.JudgeMetadata, trace.JudgeMTU).
+func MetadataMTUBreakages() []Breakage {
+	return []Breakage{BreakMetadata, BreakMTU}
+}
 
 // Breakages lists the faults Break knows.
 func Breakages() []Breakage {
-	return []Breakage{BreakDnsmasq, BreakTapDown, BreakUplink, BreakHostsEntry,
-		BreakWrongBridge, BreakLeaseSeeded, BreakDupIP, BreakFDBNeverLearned}
+	return append([]Breakage{BreakDnsmasq, BreakTapDown, BreakUplink, BreakHostsEntry,
+		BreakWrongBridge, BreakLeaseSeeded, BreakDupIP, BreakFDBNeverLearned}, FirewallBreakages()...)
 }

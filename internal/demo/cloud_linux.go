@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/vifpath/vifpath/launch"
+
 	"github.com/vifpath/vifpath/internal/fakecloud"
 )
 
@@ -130,6 +132,16 @@ func (p *Path) StartCloud(ctx context.Context) (_ *Cloud, err error) {
 	}
 	if err := os.WriteFile(c.CloudsFile, []byte(fc.CloudsYAML(c.CloudName)), 0o600); err != nil {
 		return nil, fmt.Errorf("demo: write the fake cloud's clouds.yaml: %w", err)
+	}
+	// The walkthrough opens ICMP and SSH in the default group before it
+	// boots the server; the demo node's firewall has those rules
+	// (FirewallPort), so the API must ask for them too.
+	api, err := launch.Open(ctx, &launch.Config{Cloud: c.CloudName, CloudsFile: c.CloudsFile})
+	if err != nil {
+		return nil, fmt.Errorf("demo: open the fake cloud: %w", err)
+	}
+	if _, err := api.EnsureSecurityGroupRules(ctx, "default", launch.WalkthroughRules()); err != nil {
+		return nil, fmt.Errorf("demo: open ICMP and SSH in the default group: %w", err)
 	}
 	p.cloud = c
 	return c, nil

@@ -12,9 +12,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"time"
 
+	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/internal/netns"
 	"github.com/vifpath/vifpath/internal/tuntap"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -216,8 +217,8 @@ func Build(ctx context.Context, cfg *Config) (t *Topology, err error) {
 		{gw, "gw0", nil, nil, true},
 		{host, dhcpPort.Device, nil, br, true},
 		{dhcp, nsDev, dhcpPort.MAC, nil, true},
-		{host, vm1.Device, linuxbridge.TapMAC(vm1.MAC), br, true},
-		{host, vm2.Device, linuxbridge.TapMAC(vm2.MAC), br, false},
+		{host, vm1.Device, net.HardwareAddr(linuxbridge.TapMAC(hwaddr.MAC(vm1.MAC))), br, true},
+		{host, vm2.Device, net.HardwareAddr(linuxbridge.TapMAC(hwaddr.MAC(vm2.MAC))), br, false},
 	} {
 		if err := set(s.h, s.name, s.mac, s.master, s.up); err != nil {
 			return nil, err
@@ -330,43 +331,8 @@ func (t *Topology) Close() error {
 // add` does, on a fresh locked goroutine whose thread is moved back (or
 // ended if that fails).
 func newNetNS(path string) error {
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	f.Close()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("demo: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread() // unshare failed: still in orig
-			errc <- fmt.Errorf("demo: unshare(CLONE_NEWNET): %w: run as root", err)
-			return
-		}
-		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		merr := unix.Mount(src, path, "none", unix.MS_BIND, "")
-		if merr != nil {
-			merr = fmt.Errorf("demo: bind mount %s: %w", path, merr)
-		}
-		// Move back even though the thread would end with the goroutine:
-		// on the main thread, which cannot end, the runtime parks it.
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- errors.Join(merr, fmt.Errorf("demo: restore netns: %w", err))
-			return // still locked: the thread ends
-		}
-		runtime.UnlockOSThread()
-		errc <- merr
-	}()
-	if err := <-errc; err != nil {
-		os.Remove(path)
-		return err
+	if err := netns.Add(path); err != nil {
+		return fmt.Errorf("demo: %w: run as root", err)
 	}
 	return nil
 }
@@ -375,38 +341,11 @@ func newNetNS(path string) error {
 // namespace at path; the thread is returned to the pool only if it could be
 // moved back. The package's only way into a namespace.
 func inNetNS(path string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open(path)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		err = unix.Setns(int(target.Fd()), unix.CLONE_NEWNET)
-		target.Close()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("demo: setns %s: %w", path, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("demo: restore netns: %w", err))
-			return // still locked: the thread ends
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
+	err := netns.Do(path, fn)
+	if errors.As(err, new(*netns.Error)) {
+		return fmt.Errorf("demo: %w", err)
+	}
+	return err
 }
 
 func handleIn(path string) (*netlink.Handle, error) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
@@ -20,7 +21,7 @@ func TestIntegrationBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := linuxbridge.Open(&linuxbridge.Config{NetNSPath: topo.HostPath})
+	in, err := linuxbridge.Open(context.Background(), &linuxbridge.Config{NetNSPath: topo.HostPath})
 	if err != nil {
 		topo.Close()
 		t.Fatal(err)
@@ -33,7 +34,7 @@ func TestIntegrationBuild(t *testing.T) {
 	}
 	for _, p := range topo.Ports {
 		if p.Running {
-			if es, err := in.WhereIs(context.Background(), p.MAC); err != nil || es[0].Port != p.Device {
+			if es, err := in.WhereIs(context.Background(), hwaddr.MAC(p.MAC)); err != nil || es[0].Port != p.Device {
 				t.Errorf("%s (%s): WhereIs = %v, %v", p.ID, p.MAC, es, err)
 			}
 		}

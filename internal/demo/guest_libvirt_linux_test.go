@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
@@ -185,8 +186,8 @@ func TestIntegrationLibvirtGuest(t *testing.T) {
 	// The tap libvirt made in the compute1 namespace, as iproute2 sees it.
 	tap := link(t, p.HostPath, p.Tap)
 	// (A tap's operstate is UNKNOWN; LOWER_UP is its carrier: qemu holds it.)
-	if tap["address"] != linuxbridge.TapMAC(p.MAC).String() || tap["master"] != p.Bridge || !slices.Contains(anySlice(tap["flags"]), "LOWER_UP") || !slices.Contains(anySlice(tap["flags"]), "UP") {
-		t.Errorf("tap %s: ip says address %v master %v flags %v; want %s on %s, UP and LOWER_UP", p.Tap, tap["address"], tap["master"], tap["flags"], linuxbridge.TapMAC(p.MAC), p.Bridge)
+	if tap["address"] != linuxbridge.TapMAC(hwaddr.MAC(p.MAC)).String() || tap["master"] != p.Bridge || !slices.Contains(anySlice(tap["flags"]), "LOWER_UP") || !slices.Contains(anySlice(tap["flags"]), "UP") {
+		t.Errorf("tap %s: ip says address %v master %v flags %v; want %s on %s, UP and LOWER_UP", p.Tap, tap["address"], tap["master"], tap["flags"], linuxbridge.TapMAC(hwaddr.MAC(p.MAC)), p.Bridge)
 	}
 	if _, err := os.Stat("/sys/class/net/" + p.Tap); err == nil {
 		t.Errorf("tap %s is in the test's own namespace: libvirtd is not in compute1's", p.Tap)

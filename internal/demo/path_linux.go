@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -111,7 +113,10 @@ type Path struct {
 	// GuestInfo says which guest ran and, for the libvirt guest, where
 	// its libvirtd and domain are.
 	GuestInfo
+	// MetadataInfo says where the metadata proxy and its files are.
+	MetadataInfo
 
+	md         metadataState
 	log        *slog.Logger
 	ownDir     bool
 	madeDir    bool // Close removed the Dir BuildPath made
@@ -226,10 +231,16 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 		return nil, err
 	}
 	p.log.Info("demo: links wired", "bridge", p.Bridge, "tap", p.Tap)
+	if err := p.installFirewall(ctx); err != nil {
+		return nil, err
+	}
 	if err := p.startDnsmasq(ctx, dnsmasqBin); err != nil {
 		return nil, err
 	}
 	p.log.Info("demo: dnsmasq started", "pid", p.DnsmasqPID)
+	if err := p.startMetadataProxy(ctx); err != nil {
+		return nil, err
+	}
 	if guest == GuestLibvirt {
 		if err := p.startLibvirtGuest(ctx, cfg, lvBins); err != nil {
 			return nil, err
@@ -301,7 +312,7 @@ func (p *Path) wire() error {
 		{p.HostPath, p.Bridge, nil, false},
 		{p.HostPath, p.Uplink, nil, true},
 		{p.HostPath, dhcpTap, nil, true},
-		{p.HostPath, p.Tap, linuxbridge.TapMAC(p.MAC), true},
+		{p.HostPath, p.Tap, net.HardwareAddr(linuxbridge.TapMAC(hwaddr.MAC(p.MAC))), true},
 		{p.Gateway, "lo", nil, false},
 		{p.Gateway, "gw0", nil, false},
 		{p.DHCP, "lo", nil, false},
@@ -571,8 +582,14 @@ func (p *Path) Break(b Breakage) error {
 		return p.breakDupIP()
 	case BreakFDBNeverLearned:
 		return p.breakFDBNeverLearned()
+	case BreakICMPRule, BreakSSHRule, BreakARPSpoof:
+		return p.breakFirewall(b)
+	case BreakMetadata:
+		return p.breakMetadata()
+	case BreakMTU:
+		return p.breakMTU()
 	}
-	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, Breakages())
+	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, slices.Concat(Breakages(), MetadataMTUBreakages()))
 }
 
 // stopDnsmasq signals dnsmasq and reaps it (SIGKILL after 3 s).
@@ -605,7 +622,7 @@ func (p *Path) Close() error {
 	}
 	var errs []error
 	// The demo's libvirtd holds a copy of the namespace mounts: stop it first.
-	errs = append(errs, p.cloud.Close(), p.stopLibvirtGuest(), p.stopDnsmasq(syscall.SIGTERM))
+	errs = append(errs, p.cloud.Close(), p.stopLibvirtGuest(), p.stopDnsmasq(syscall.SIGTERM), p.stopMetadataProxy())
 	for _, m := range p.mounts {
 		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("demo: unmount %s: %w", m, err))

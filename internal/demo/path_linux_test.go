@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/linuxbridge"
 	"github.com/vifpath/vifpath/trace"
@@ -64,8 +65,8 @@ func hasAddr(l map[string]any, cidr string) bool {
 
 // pathKinds are the hops of the path proper (not the host checks, not the
 // libvirt hops the no-API mode cannot judge).
-var pathKinds = []trace.Kind{trace.KindTap, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB, trace.KindDHCPNS,
-	trace.KindDnsmasq, trace.KindDHCPIf, trace.KindHostsEntry, trace.KindLease, trace.KindARP, trace.KindCounters}
+var pathKinds = []trace.Kind{trace.KindTap, trace.KindSecurityGroup, trace.KindAntiSpoofing, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB, trace.KindDHCPNS,
+	trace.KindDnsmasq, trace.KindDHCPIf, trace.KindHostsEntry, trace.KindLease, trace.KindARP, trace.KindReachability, trace.KindCounters}
 
 func runTrace(t *testing.T, p *Path) *trace.Trace {
 	t.Helper()
@@ -154,8 +155,8 @@ func TestIntegrationPath(t *testing.T) {
 
 	// The topology, as iproute2 sees it.
 	tap := link(t, p.HostPath, p.Tap)
-	if tap["address"] != linuxbridge.TapMAC(p.MAC).String() || tap["master"] != p.Bridge || tap["operstate"] != "UP" {
-		t.Errorf("tap %s: ip says address %v master %v operstate %v; want %s on %s, UP", p.Tap, tap["address"], tap["master"], tap["operstate"], linuxbridge.TapMAC(p.MAC), p.Bridge)
+	if tap["address"] != linuxbridge.TapMAC(hwaddr.MAC(p.MAC)).String() || tap["master"] != p.Bridge || tap["operstate"] != "UP" {
+		t.Errorf("tap %s: ip says address %v master %v operstate %v; want %s on %s, UP", p.Tap, tap["address"], tap["master"], tap["operstate"], linuxbridge.TapMAC(hwaddr.MAC(p.MAC)), p.Bridge)
 	}
 	if !strings.HasPrefix(p.Tap, "tap"+p.PortID[:11]) || len(p.Tap) != 14 {
 		t.Errorf("tap name %q is not tap+port[:11] of %s", p.Tap, p.PortID)

@@ -13,6 +13,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -200,7 +201,7 @@ func (tn *TwoNode) wire() error {
 	}{
 		{comp, p.Bridge, "", nil},
 		{comp, p.Uplink, p.Bridge, nil},
-		{comp, p.Tap, p.Bridge, linuxbridge.TapMAC(p.MAC)},
+		{comp, p.Tap, p.Bridge, net.HardwareAddr(linuxbridge.TapMAC(hwaddr.MAC(p.MAC)))},
 		{comp, "eth1", "", nil},
 		{ctl, p.Bridge, "", nil},
 		{ctl, p.Uplink, p.Bridge, nil},

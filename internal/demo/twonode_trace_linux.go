@@ -11,7 +11,9 @@ import (
 // TraceConfigs returns the configs each node traces its half with: the
 // controller's (trace.RoleNetwork, its bridges in ControllerNS, the qdhcp
 // namespace and state directory) and compute1's (trace.RoleCompute, its
-// bridges in Path.HostPath). Both use short probe timeouts.
+// bridges in Path.HostPath). Both use short probe timeouts. The two nodes
+// have no Neutron firewall (BuildPath's one-node demo installs one), so
+// compute1's half is traced with trace.Config.NoFirewall.
 func (tn *TwoNode) TraceConfigs() (network, compute *trace.Config) {
 	p := tn.Path
 	network = &trace.Config{Role: trace.RoleNetwork, NodeName: ControllerName, BridgeNetNS: tn.ControllerNS,
@@ -19,7 +21,7 @@ func (tn *TwoNode) TraceConfigs() (network, compute *trace.Config) {
 		ARPTimeout: 500 * time.Millisecond, Logger: p.log}
 	compute = &trace.Config{Role: trace.RoleCompute, NodeName: ComputeName, BridgeNetNS: p.HostPath,
 		NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig,
-		CounterInterval: 300 * time.Millisecond, Logger: p.log}
+		CounterInterval: 300 * time.Millisecond, NoFirewall: true, Logger: p.log}
 	return network, compute
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/linuxbridge"
 	"github.com/vifpath/vifpath/trace"
 	"golang.org/x/sys/unix"
@@ -135,6 +136,17 @@ func TestIntegrationVerdicts(t *testing.T) {
 				trace.KindHostsEntry: trace.OK, trace.KindLease: trace.OK, trace.KindARP: trace.OK, trace.KindCounters: trace.OK},
 			check:      checkNotLearned,
 			checkAfter: checkNotLearned},
+		{name: "icmp-rule", b: BreakICMPRule, overall: trace.Fail,
+			hop: trace.KindSecurityGroup, verdict: trace.Fail, cause: "does not admit what the walkthrough needs", summary: "ICMP to " + pathVMIP.String(),
+			after: map[trace.Kind]trace.Verdict{trace.KindAntiSpoofing: trace.OK, trace.KindBridge: trace.OK, trace.KindDnsmasq: trace.OK,
+				trace.KindLease: trace.OK, trace.KindARP: trace.OK}},
+		{name: "ssh-rule", b: BreakSSHRule, overall: trace.Fail,
+			hop: trace.KindSecurityGroup, verdict: trace.Fail, cause: "does not admit what the walkthrough needs", summary: "SSH to " + pathVMIP.String(),
+			after: map[trace.Kind]trace.Verdict{trace.KindAntiSpoofing: trace.OK, trace.KindBridge: trace.OK, trace.KindDnsmasq: trace.OK,
+				trace.KindLease: trace.OK, trace.KindARP: trace.OK}},
+		{name: "arp-spoof", b: BreakARPSpoof, overall: trace.Fail,
+			hop: trace.KindAntiSpoofing, verdict: trace.Fail, cause: "anti-spoofing drops the VM's own traffic", summary: "lacks --arp-ip-src " + pathVMIP.String(),
+			after: map[trace.Kind]trace.Verdict{trace.KindBridge: trace.OK, trace.KindDnsmasq: trace.OK, trace.KindARP: trace.Fail}},
 	}
 	// Every fault Break knows has its verdict here.
 	for _, b := range Breakages() {
@@ -290,7 +302,7 @@ func leaseRow(t *testing.T, p *Path) dhcpns.Lease {
 	if err != nil {
 		t.Fatalf("lease file: %v\n%s", err, b)
 	}
-	l, ok := ls.Find(p.MAC)
+	l, ok := ls.Find(hwaddr.MAC(p.MAC))
 	if !ok {
 		t.Fatalf("no lease row for %s:\n%s", p.MAC, b)
 	}
@@ -347,7 +359,7 @@ func checkNotLearned(t *testing.T, p *Path) {
 	}
 	// linuxbridge agrees with bridge(8) that the tap is a port that does
 	// not learn.
-	in, err := linuxbridge.Open(&linuxbridge.Config{NetNSPath: p.HostPath})
+	in, err := linuxbridge.Open(context.Background(), &linuxbridge.Config{NetNSPath: p.HostPath})
 	if err != nil {
 		t.Fatal(err)
 	}

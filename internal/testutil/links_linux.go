@@ -113,10 +113,11 @@ func (n *NetNS) SetDown(tb testing.TB, name string) {
 }
 
 // SetMAC sets a link's hardware address.
-func (n *NetNS) SetMAC(tb testing.TB, name string, mac net.HardwareAddr) {
+// mac is a net.HardwareAddr or an hwaddr.MAC.
+func (n *NetNS) SetMAC(tb testing.TB, name string, mac []byte) {
 	tb.Helper()
 	if err := n.Handle(tb).LinkSetHardwareAddr(n.Link(tb, name), mac); err != nil {
-		tb.Fatalf("testutil: set %s mac %s in %s: %v", name, mac, n.Name, err)
+		tb.Fatalf("testutil: set %s mac %s in %s: %v", name, net.HardwareAddr(mac), n.Name, err)
 	}
 }
 

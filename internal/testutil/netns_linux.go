@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vifpath/vifpath/internal/netns"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -73,43 +73,7 @@ func createNetNS(dir, name string) (*NetNS, error) {
 		makeShared(dir)
 	}
 	path := filepath.Join(dir, name)
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
-	if err != nil {
-		return nil, err
-	}
-	f.Close()
-
-	errc := make(chan error, 1)
-	go func() {
-		// This goroutine stays locked to its thread until it returns, so the
-		// runtime ends the thread instead of returning it to the pool. The
-		// thread is still moved back first: if the goroutine happens to run on
-		// the main thread, which cannot exit, the runtime parks it forever,
-		// and it must not park inside the new namespace and keep it alive.
-		runtime.LockOSThread()
-		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("unshare(CLONE_NEWNET): %w", err)
-			return
-		}
-		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		merr := unix.Mount(src, path, "none", unix.MS_BIND, "")
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			merr = errors.Join(merr, fmt.Errorf("restore netns: %w", err))
-		}
-		if merr != nil {
-			errc <- fmt.Errorf("bind mount %s on %s: %w", src, path, merr)
-			return
-		}
-		errc <- nil
-	}()
-	if err := <-errc; err != nil {
-		os.Remove(path)
+	if err := netns.Add(path); err != nil {
 		return nil, err
 	}
 	var st unix.Stat_t
@@ -187,40 +151,7 @@ func (n *NetNS) Handle(tb testing.TB) *netlink.Handle {
 // inside the namespace. The thread is returned to the pool only if it could
 // be moved back to its original namespace; otherwise it ends with the
 // goroutine. Goroutines that fn starts do not run in the namespace.
-func (n *NetNS) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open(n.Path)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		err = unix.Setns(int(target.Fd()), unix.CLONE_NEWNET)
-		target.Close()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("setns %s: %w", n.Path, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			// Stay locked: the runtime kills this thread when we return.
-			errc <- errors.Join(ferr, fmt.Errorf("restore netns: %w", err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
+func (n *NetNS) Do(fn func() error) error { return netns.Do(n.Path, fn) }
 
 // holdersSettled is holders, given up to a second for exiting threads (a
 // locked goroutine's thread ends shortly after the goroutine) to go away.

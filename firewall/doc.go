@@ -1,0 +1,56 @@
+// Package firewall reads, without changing anything, the firewall the
+// Neutron linuxbridge agent builds for each port on a compute node, and
+// says which rule a packet would hit.
+//
+// Read takes a Snapshot once: the filter tables of both iptables backends
+// (iptables-nft and iptables-legacy, IPv4 and IPv6) with their counters,
+// the ebtables nat table with the agent's ARP and MAC anti-spoofing
+// chains (neutronARP-tap…, neutronMAC-tap…), the ipsets the rules name
+// (NIPv4<group>…) and the bridge-nf-call switches. Everything else is a
+// pure function of that value: Snapshot.Port gathers one port's chains
+// (neutron-linuxbri-i/-o/-s + port ID[:10], named exactly as the agent
+// truncates them, see PortChain), Backends says which backend holds
+// Neutron's chains and whether the other one also filters,
+// Evaluate and EvaluateEbtables walk the chains for a packet or an ARP
+// frame and name the deciding rule, Moved names the rules whose counters
+// grew between two snapshots, and StaleTaps lists chains of taps that are
+// gone.
+//
+// # Why the tools' text output
+//
+// iptables-nft stores its rules in nf_tables, but each match the agent
+// uses (physdev, set, state, comment, mac) is an xtables-compat blob only
+// the xtables extensions decode, and legacy iptables cannot be read
+// through nf_tables at all; reading nftables through netlink
+// (google/nftables) would see neither. So Read runs the pinned tools
+// /usr/sbin/iptables-nft-save, iptables-legacy-save, their ip6tables
+// twins (-c -t filter), /usr/sbin/ebtables -t nat -L --Lc (the listing
+// both ebtables backends print, and the one the agent itself parses) and
+// /usr/sbin/ipset save, starts them all at once from a thread inside the
+// namespace, and parses their output with fuzzed parsers
+// (ParseIPTablesSave, ParseEbtablesList, ParseIPSetSave). The integration
+// tests compare the result with iptables -S, iptables -L -v -x, the
+// kernel's ipset dump through netlink and ebtables-save.
+//
+// # Privileges
+//
+// Read needs root: CAP_NET_ADMIN for the tools, CAP_SYS_ADMIN to enter
+// Config.NetNS. The pure functions need nothing.
+//
+// # Network namespaces
+//
+// With Config.NetNS set, the tools are started from a fresh goroutine
+// locked to a thread moved into that namespace (and back); the caller's
+// thread never moves. The sysctls are read on that thread too.
+//
+// # Example
+//
+//	snap, err := firewall.Read(ctx, nil)
+//	if err != nil { … }
+//	p := snap.Port("tap31f2d3e9-8d", firewall.IPv4)
+//	r, err := snap.Evaluate(p.Backend, "FORWARD", firewall.Packet{
+//		Protocol: "icmp", ICMPType: 8, Src: src, Dst: vmIP,
+//		PhysOut: p.Tap, Bridged: true,
+//	})
+//	fmt.Println(r.Verdict, r.Decider())
+package firewall

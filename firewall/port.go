@@ -1,0 +1,229 @@
+package firewall
+
+import (
+	"slices"
+	"strings"
+)
+
+// Table returns the filter table of a backend and family, or nil.
+func (s *Snapshot) Table(b Backend, f Family) *Table {
+	for i := range s.Tables {
+		t := &s.Tables[i]
+		if t.Backend == b && t.Family == f && t.Name == "filter" {
+			return t
+		}
+	}
+	return nil
+}
+
+// Chain returns the named chain, or nil.
+func (t *Table) Chain(name string) *Chain {
+	if t == nil {
+		return nil
+	}
+	for i := range t.Chains {
+		if t.Chains[i].Name == name {
+			return &t.Chains[i]
+		}
+	}
+	return nil
+}
+
+// RuleCount is the number of rules in the table.
+func (t *Table) RuleCount() int {
+	n := 0
+	for _, c := range t.Chains {
+		n += len(c.Rules)
+	}
+	return n
+}
+
+// BackendSplit says which iptables backend holds Neutron's chains and
+// whether the other one also filters: the kernel applies both, but the
+// agent (and `iptables` of the other flavour) sees only one.
+type BackendSplit struct {
+	// Neutron lists the backends whose IPv4 filter table has SGChain
+	// (normally one; two means a half-migrated node).
+	Neutron []Backend `json:"neutron"`
+	// Others are the backends without Neutron's chains that have filter
+	// rules or a DROP policy; each is a filter Neutron cannot see.
+	Others []OtherBackend `json:"others,omitempty"`
+	// Read lists the backends that could be read.
+	Read []Backend `json:"read"`
+}
+
+// OtherBackend describes filtering in a backend without Neutron's chains.
+type OtherBackend struct {
+	Backend Backend `json:"backend"`
+	Family  Family  `json:"family"`
+	// Rules is the number of rules in its filter table.
+	Rules int `json:"rules"`
+	// DropPolicies names the built-in chains whose policy is DROP
+	// ("FORWARD").
+	DropPolicies []string `json:"drop_policies,omitempty"`
+}
+
+// Backends reports the backend split of the snapshot.
+func (s *Snapshot) Backends() BackendSplit {
+	var bs BackendSplit
+	for _, b := range []Backend{BackendNFT, BackendLegacy} {
+		if t := s.Table(b, IPv4); t != nil {
+			bs.Read = append(bs.Read, b)
+			if t.Chain(SGChain) != nil {
+				bs.Neutron = append(bs.Neutron, b)
+			}
+		}
+	}
+	for _, t := range s.Tables {
+		if t.Name != "filter" || slices.Contains(bs.Neutron, t.Backend) {
+			continue
+		}
+		o := OtherBackend{Backend: t.Backend, Family: t.Family, Rules: t.RuleCount()}
+		for _, c := range t.Chains {
+			if c.Policy == "DROP" || c.Policy == "REJECT" {
+				o.DropPolicies = append(o.DropPolicies, c.Name)
+			}
+		}
+		if o.Rules > 0 || len(o.DropPolicies) > 0 {
+			bs.Others = append(bs.Others, o)
+		}
+	}
+	return bs
+}
+
+// Port is one port's firewall as installed: its iptables chains in the
+// backend holding Neutron's chains, the jumps to them, and its ebtables
+// anti-spoofing chains. A nil chain is absent.
+type Port struct {
+	Tap     string  `json:"tap"`
+	Backend Backend `json:"backend,omitempty"`
+	Family  Family  `json:"family"`
+	// Ingress, Egress and Spoof are the port's chains.
+	Ingress *Chain `json:"ingress,omitempty"`
+	Egress  *Chain `json:"egress,omitempty"`
+	Spoof   *Chain `json:"spoof,omitempty"`
+	// Jumps are the rules anywhere in the table that name the tap with
+	// physdev (FORWARD → sg-chain, sg-chain → port chain, INPUT).
+	Jumps []Rule `json:"jumps,omitempty"`
+	// MACChain and ARPChain are the ebtables nat chains; MACJump and
+	// ARPJump the PREROUTING rules jumping to them.
+	MACChain *EbChain `json:"mac_chain,omitempty"`
+	ARPChain *EbChain `json:"arp_chain,omitempty"`
+	MACJump  *EbRule  `json:"mac_jump,omitempty"`
+	ARPJump  *EbRule  `json:"arp_jump,omitempty"`
+}
+
+// NeutronBackend returns the backend holding Neutron's chains (the first
+// if both do) and whether one does.
+func (s *Snapshot) NeutronBackend() (Backend, bool) {
+	bs := s.Backends()
+	if len(bs.Neutron) == 0 {
+		return "", false
+	}
+	return bs.Neutron[0], true
+}
+
+// Port returns the firewall of a port (by ID or tap) in one family.
+func (s *Snapshot) Port(portIDOrTap string, f Family) Port {
+	tap := TapName(portIDOrTap)
+	p := Port{Tap: tap, Family: f}
+	b, ok := s.NeutronBackend()
+	if ok {
+		p.Backend = b
+		t := s.Table(b, f)
+		p.Ingress = t.Chain(PortChain(tap, Ingress))
+		p.Egress = t.Chain(PortChain(tap, Egress))
+		p.Spoof = t.Chain(PortChain(tap, Spoof))
+		if t != nil {
+			for _, c := range t.Chains {
+				for _, r := range c.Rules {
+					if r.Match.PhysdevIn == tap || r.Match.PhysdevOut == tap {
+						p.Jumps = append(p.Jumps, r)
+					}
+				}
+			}
+		}
+	}
+	if eb := s.Ebtables; eb != nil {
+		p.MACChain = eb.Chain(EbMACChain(tap))
+		p.ARPChain = eb.Chain(EbARPChain(tap))
+		if pre := eb.Chain("PREROUTING"); pre != nil {
+			for i := range pre.Rules {
+				r := &pre.Rules[i]
+				if r.InIface != tap {
+					continue
+				}
+				switch r.Target {
+				case EbMACChain(tap):
+					p.MACJump = r
+				case EbARPChain(tap):
+					p.ARPJump = r
+				}
+			}
+		}
+	}
+	return p
+}
+
+// Filtered reports whether the agent installed the port's ingress and
+// egress chains and the jumps to them.
+func (p Port) Filtered() bool {
+	return p.Ingress != nil && p.Egress != nil && len(p.Jumps) > 0
+}
+
+// StaleTaps returns the taps that have chains (iptables port chains or
+// ebtables chains) in the snapshot but are not in present: leftovers of
+// deleted ports. Taps are reported by the name the chain carries (for
+// iptables the port ID's first 10 characters after "tap").
+func (s *Snapshot) StaleTaps(present []string) []string {
+	has := func(prefix string) bool {
+		for _, t := range present {
+			if strings.HasPrefix(t, prefix) {
+				return true
+			}
+		}
+		return false
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(name string) {
+		if !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	if b, ok := s.NeutronBackend(); ok {
+		for _, f := range []Family{IPv4, IPv6} {
+			for _, c := range s.Table(b, f).chainsOrNil() {
+				rest, ok := strings.CutPrefix(c.Name, ChainPrefix)
+				if !ok || len(rest) < 2 || !strings.ContainsRune("ios", rune(rest[0])) || strings.HasPrefix(rest, "sg-") {
+					continue
+				}
+				if rest == "INPUT" || rest == "OUTPUT" || rest == "FORWARD" || rest == "local" {
+					continue
+				}
+				if !has(TapPrefix + rest[1:]) {
+					add(TapPrefix + rest[1:])
+				}
+			}
+		}
+	}
+	if s.Ebtables != nil {
+		for _, c := range s.Ebtables.Chains {
+			for _, pfx := range []string{EbARPPrefix, EbMACPrefix} {
+				if tap, ok := strings.CutPrefix(c.Name, pfx); ok && !slices.Contains(present, tap) {
+					add(tap)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (t *Table) chainsOrNil() []Chain {
+	if t == nil {
+		return nil
+	}
+	return t.Chains
+}

@@ -1,0 +1,454 @@
+package trace
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/firewall"
+	"github.com/vifpath/vifpath/hwaddr"
+)
+
+// FirewallFacts is what the firewall judges take: the port's identity, the
+// firewall snapshot of the node holding its tap, what the API asks for
+// (when known) and the reachability probe's results (when run). It is a
+// plain value; every judge is a pure function of it.
+type FirewallFacts struct {
+	// Tap, MAC and FixedIPs identify the port (from the API or the tap).
+	Tap      string       `json:"tap"`
+	MAC      hwaddr.MAC   `json:"mac,omitempty"`
+	FixedIPs []netip.Addr `json:"fixed_ips,omitempty"`
+	// Policy is the API's view of the port (groups, rules, port
+	// security, allowed address pairs); nil without the API.
+	Policy *firewall.Policy `json:"policy,omitempty"`
+	// Snapshot is the compute node's firewall, nil when this node does
+	// not hold the tap (role network) or it could not be read
+	// (SnapshotErr says why).
+	Snapshot    *firewall.Snapshot `json:"snapshot,omitempty"`
+	SnapshotErr string             `json:"snapshot_error,omitempty"`
+	// ProbeSource is the address the reachability probe leaves from (the
+	// DHCP port's, in the qdhcp namespace); zero when unknown.
+	ProbeSource netip.Addr `json:"probe_source,omitzero"`
+	// ProbeSourceTap is the DHCP port's tap on the bridge ("" unknown).
+	ProbeSourceTap string `json:"probe_source_tap,omitempty"`
+	// Probes are the reachability results, one per fixed IPv4 address;
+	// nil when not run (no qdhcp namespace on this node).
+	Probes []dhcpns.ReachResult `json:"probes,omitempty"`
+	// ProbeErr says why the probe could not run.
+	ProbeErr string `json:"probe_error,omitempty"`
+	// Moved are the counters that grew across the probe (before/after
+	// snapshots, firewall.Moved); nil when not read.
+	Moved []firewall.RuleDelta `json:"moved,omitempty"`
+	// Role is the node's role, for the unknown hops' "run on" advice.
+	Role Role `json:"role,omitempty"`
+}
+
+// anywhere stands for "a client on the internet" when the probe's own
+// source is unknown (TEST-NET-3, RFC 5737).
+var anywhere = netip.MustParseAddr("203.0.113.10")
+
+func (f FirewallFacts) portSecurityOff() bool {
+	return f.Policy != nil && !f.Policy.PortSecurityEnabled
+}
+
+func (f FirewallFacts) ipv4() []netip.Addr {
+	var out []netip.Addr
+	for _, a := range f.FixedIPs {
+		if a.Is4() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func ruleText(r *firewall.Rule) string {
+	if r == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s#%d (%s)", r.Chain, r.Num, r.Spec)
+}
+
+func ebRuleText(r *firewall.EbRule) string {
+	if r == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s#%d (%s)", r.Chain, r.Num, r.Spec)
+}
+
+func unknownFirewallHop(kind Kind, f FirewallFacts) (Hop, bool) {
+	h := Hop{Kind: kind, Name: f.Tap}
+	if f.Snapshot != nil {
+		return h, false
+	}
+	if f.SnapshotErr != "" {
+		h.add("read", "%s", f.SnapshotErr)
+		h.Summary = "the firewall could not be read: " + f.SnapshotErr
+		return h, true
+	}
+	if f.Role == RoleNetwork {
+		h.Summary = "the firewall lives on the compute node holding the tap: run with -role compute there"
+	} else {
+		h.Summary = "the firewall was not read"
+	}
+	return h, true
+}
+
+// walkthroughPacket is the walkthrough's ping (ICMP echo) or ssh (TCP
+// SYN to 22) from src to dst, bridged out of the VM's tap.
+func walkthroughPacket(proto string, src, dst netip.Addr, srcTap, tap string) firewall.Packet {
+	p := firewall.Packet{Protocol: proto, Src: src, Dst: dst, PhysIn: srcTap, PhysOut: tap, Bridged: true}
+	if proto == "icmp" {
+		p.ICMPType = 8
+	} else {
+		p.SrcPort, p.DstPort = 40000, 22
+	}
+	return p
+}
+
+// admittedBy returns the rule of the port's ingress chain that let the
+// packet through (the last matching rule of that chain on its path).
+func admittedBy(r firewall.Result, chain string) *firewall.Rule {
+	for i := len(r.Path) - 1; i >= 0; i-- {
+		if r.Path[i].Chain == chain {
+			return &r.Path[i]
+		}
+	}
+	return nil
+}
+
+// JudgeSecurityGroup judges the port's security-group chains: present in
+// the backend that holds Neutron's chains, jumped to for the tap, the
+// walkthrough's ICMP and SSH ingress admitted (and by which rule, or
+// which DROP stops them), and, with the API, every ingress rule of the
+// port's groups present in the chain and no rule the groups lack.
+func JudgeSecurityGroup(f FirewallFacts) Hop {
+	h, unknown := unknownFirewallHop(KindSecurityGroup, f)
+	if unknown {
+		return h
+	}
+	s := f.Snapshot
+	backend, ok := s.NeutronBackend()
+	p := s.Port(f.Tap, firewall.IPv4)
+	h.Name = firewall.PortChain(f.Tap, firewall.Ingress)
+	if f.portSecurityOff() {
+		h.add("port_security_enabled", "false")
+		if p.Ingress != nil || p.Egress != nil {
+			h.Verdict = Warn
+			h.Summary = "port security is off, but chains for the tap remain"
+			h.Cause = "stale chains from before port security was turned off (the agent did not remove them)"
+			h.Next = "restart the linuxbridge agent on this node; check its log for iptables errors"
+			return h
+		}
+		h.Verdict = OK
+		h.Summary = "port security is off: the agent filters nothing for this port, as asked"
+		return h
+	}
+	if !ok {
+		h.add("neutron_chain", "%s absent in %s", firewall.SGChain, backendNames(s.Backends().Read))
+		h.Verdict = Fail
+		h.Summary = "no Neutron firewall on this node: " + firewall.SGChain + " is in neither iptables backend"
+		h.Cause = "the linuxbridge agent is not running, or its firewall_driver is noop, so security groups are not enforced"
+		h.Next = "openstack network agent list --host <this node>; check [securitygroup] firewall_driver = iptables in linuxbridge_agent.ini"
+		if f.Policy == nil {
+			h.Verdict = Warn
+		}
+		return h
+	}
+	h.add("backend", "%s", backend)
+	if !p.Filtered() {
+		var missing []string
+		if p.Ingress == nil {
+			missing = append(missing, firewall.PortChain(f.Tap, firewall.Ingress))
+		}
+		if p.Egress == nil {
+			missing = append(missing, firewall.PortChain(f.Tap, firewall.Egress))
+		}
+		if len(p.Jumps) == 0 {
+			missing = append(missing, "the physdev jumps for "+f.Tap)
+		}
+		h.add("missing", "%s", strings.Join(missing, ", "))
+		h.Verdict = Fail
+		h.Summary = "the port's chains are missing: " + strings.Join(missing, ", ")
+		h.Cause = "the agent has not set up this port's firewall (port not bound to this host, agent down or still processing it)"
+		h.Next = "openstack port show <port> -c binding_host_id -c status; the linuxbridge agent's log for the tap"
+		return h
+	}
+	h.add("chain", "%s: %d rules", p.Ingress.Name, len(p.Ingress.Rules))
+	fail, warn := []string{}, []string{}
+
+	// The walkthrough's ping and ssh.
+	src := f.ProbeSource
+	if !src.IsValid() {
+		src = anywhere
+	}
+	dsts := f.ipv4()
+	if len(dsts) == 0 {
+		dsts = []netip.Addr{netip.MustParseAddr("192.0.2.1")}
+	}
+	admits := map[string]bool{}
+	for _, proto := range []string{"icmp", "tcp"} {
+		name := map[string]string{"icmp": "icmp", "tcp": "ssh"}[proto]
+		r, err := s.Evaluate(backend, "FORWARD", walkthroughPacket(proto, src, dsts[0], f.ProbeSourceTap, f.Tap))
+		if err != nil {
+			h.add(name, "cannot evaluate: %v", err)
+			continue
+		}
+		for _, sk := range r.Skipped {
+			h.add("skipped", "%s: options not modelled: %s", ruleText(&sk), strings.Join(sk.Match.Unknown, " "))
+		}
+		if r.Verdict == "ACCEPT" {
+			admits[proto] = true
+			h.add(name, "from %s to %s admitted by %s", src, dsts[0], ruleText(admittedBy(r, p.Ingress.Name)))
+			continue
+		}
+		h.add(name, "from %s to %s %s by %s", src, dsts[0], strings.ToLower(r.Verdict)+"ped", deciderText(r))
+		msg := fmt.Sprintf("%s to %s is %s by %s", strings.ToUpper(name), dsts[0], strings.ToLower(r.Verdict)+"ped", deciderText(r))
+		if r.Rule != nil && r.Rule.Chain == p.Ingress.Name && !isAgentDrop(*r.Rule) {
+			fail = append(fail, msg+", a rule the agent does not write")
+		} else {
+			fail = append(fail, msg)
+		}
+	}
+
+	// The API's rules against the chain.
+	if f.Policy != nil {
+		var names []string
+		for _, g := range f.Policy.SecurityGroups {
+			names = append(names, groupName(g))
+		}
+		h.add("groups", "%s", strings.Join(names, ", "))
+		var have []bool = make([]bool, len(p.Ingress.Rules))
+		apiICMP, apiSSH := false, false
+		for _, g := range f.Policy.SecurityGroups {
+			for _, ar := range g.Rules {
+				if ar.Direction != "ingress" || ar.EtherType != "IPv4" {
+					continue
+				}
+				if coversICMP(ar) {
+					apiICMP = true
+				}
+				if coversSSH(ar) {
+					apiSSH = true
+				}
+				i := findChainRule(p.Ingress.Rules, ar)
+				if i < 0 {
+					fail = append(fail, fmt.Sprintf("rule %s of group %s (%s) is not in %s", ar.ID, groupName(g), describeAPIRule(ar), p.Ingress.Name))
+					continue
+				}
+				have[i] = true
+				h.add("rule", "%s (%s) → %s", ar.ID, describeAPIRule(ar), ruleText(&p.Ingress.Rules[i]))
+			}
+		}
+		for i, r := range p.Ingress.Rules {
+			if have[i] || isAgentFixed(r) {
+				continue
+			}
+			warn = append(warn, fmt.Sprintf("%s has a rule no group asks for", ruleText(&r)))
+		}
+		if !apiICMP && !admits["icmp"] {
+			fail = append(fail, fmt.Sprintf("no ingress rule in %s admits ICMP (the walkthrough's ping)", strings.Join(names, ", ")))
+		}
+		if !apiSSH && !admits["tcp"] {
+			fail = append(fail, fmt.Sprintf("no ingress rule in %s admits TCP 22 (the walkthrough's ssh)", strings.Join(names, ", ")))
+		}
+	}
+	fail, warn = dedupe(fail), dedupe(warn)
+	switch {
+	case len(fail) > 0:
+		h.Verdict = Fail
+		h.Summary = strings.Join(fail, "; ")
+		h.Cause = "the port's ingress chain does not admit what the walkthrough needs"
+		if f.Policy != nil {
+			h.Next = "openstack security group rule list <group>; add the missing rule (openstack security group rule create --proto icmp|--proto tcp --dst-port 22 default) or remove the foreign DROP (iptables -D " + p.Ingress.Name + " N)"
+		} else {
+			h.Next = "openstack port show <port> -c security_group_ids, then openstack security group rule list for each"
+		}
+	case len(warn) > 0:
+		h.Verdict = Warn
+		h.Summary = strings.Join(warn, "; ")
+		h.Cause = "the chain and the API disagree (a rule added by hand, or the agent has not caught up)"
+		h.Next = "restart the linuxbridge agent to rebuild the chain, or find who edits iptables on this node"
+	default:
+		h.Verdict = OK
+		h.Summary = fmt.Sprintf("ICMP and SSH to %s admitted by %s", dsts[0], p.Ingress.Name)
+		if f.Policy != nil {
+			h.Summary += "; every ingress rule of the port's groups is in the chain"
+		}
+	}
+	return h
+}
+
+func backendNames(bs []firewall.Backend) string {
+	var s []string
+	for _, b := range bs {
+		s = append(s, "iptables-"+string(b))
+	}
+	if len(s) == 0 {
+		return "(none readable)"
+	}
+	return strings.Join(s, " and ")
+}
+
+func deciderText(r firewall.Result) string {
+	if r.Rule != nil {
+		return ruleText(r.Rule)
+	}
+	return "the " + r.Policy + " policy"
+}
+
+func groupName(g firewall.SecurityGroup) string {
+	if g.Name != "" {
+		return g.Name + " (" + g.ID + ")"
+	}
+	return g.ID
+}
+
+// isAgentDrop reports whether a DROP in a port chain is one the agent
+// writes (INVALID state, DHCP spoofing, the spoof chain's last rule).
+func isAgentDrop(r firewall.Rule) bool {
+	return slices.Contains(r.Match.States, "INVALID") || (len(r.Match.SrcPorts) == 1 && r.Match.SrcPorts[0].First == 67) || r.Comment != ""
+}
+
+// isAgentFixed reports whether an ingress chain rule is one the agent
+// adds for every port (conntrack state, DHCP replies, INVALID drop, the
+// fallback jump).
+func isAgentFixed(r firewall.Rule) bool {
+	m := r.Match
+	switch {
+	case len(m.States) > 0:
+		return true
+	case r.Target == firewall.FallbackChain:
+		return true
+	case m.Protocol == "udp" && len(m.SrcPorts) == 1 && m.SrcPorts[0].First == 67:
+		return true
+	case m.Protocol == "ipv6-icmp" && m.ICMP != nil:
+		return true
+	}
+	return false
+}
+
+func coversICMP(r firewall.SecurityGroupRule) bool {
+	if r.RemoteGroupID != "" {
+		return false
+	}
+	return (r.Protocol == "" || r.Protocol == "icmp" || r.Protocol == "1") && (r.PortRangeMin == 0 || r.PortRangeMin == 8)
+}
+
+func coversSSH(r firewall.SecurityGroupRule) bool {
+	if r.RemoteGroupID != "" {
+		return false
+	}
+	if r.Protocol == "" {
+		return true
+	}
+	return (r.Protocol == "tcp" || r.Protocol == "6") && (r.PortRangeMin == 0 || r.PortRangeMin <= 22 && r.PortRangeMax >= 22)
+}
+
+func describeAPIRule(r firewall.SecurityGroupRule) string {
+	var b []string
+	p := r.Protocol
+	if p == "" {
+		p = "any"
+	}
+	b = append(b, p)
+	if r.PortRangeMin != 0 {
+		if p == "icmp" {
+			b = append(b, fmt.Sprintf("type %d", r.PortRangeMin))
+		} else if r.PortRangeMax != 0 && r.PortRangeMax != r.PortRangeMin {
+			b = append(b, fmt.Sprintf("ports %d-%d", r.PortRangeMin, r.PortRangeMax))
+		} else {
+			b = append(b, fmt.Sprintf("port %d", r.PortRangeMin))
+		}
+	}
+	switch {
+	case r.RemoteGroupID != "":
+		b = append(b, "from group "+r.RemoteGroupID)
+	case r.RemoteIPPrefix != "":
+		b = append(b, "from "+r.RemoteIPPrefix)
+	}
+	return strings.Join(b, " ")
+}
+
+// findChainRule returns the index of the chain rule the agent renders
+// for an API ingress rule, or -1.
+func findChainRule(rules []firewall.Rule, ar firewall.SecurityGroupRule) int {
+	proto := strings.ToLower(ar.Protocol)
+	if proto == "1" {
+		proto = "icmp"
+	} else if proto == "6" {
+		proto = "tcp"
+	} else if proto == "17" {
+		proto = "udp"
+	}
+	for i, r := range rules {
+		m := r.Match
+		if r.Target != "RETURN" || len(m.States) > 0 {
+			continue
+		}
+		if m.Protocol != proto {
+			continue
+		}
+		if ar.RemoteGroupID != "" {
+			if m.Set != firewall.IPSetName(ar.RemoteGroupID, firewall.IPv4) {
+				continue
+			}
+		} else {
+			if m.Set != "" {
+				continue
+			}
+			want := ar.RemoteIPPrefix
+			if strings.HasSuffix(want, "/0") {
+				want = ""
+			}
+			if want == "" && m.Source.IsValid() || want != "" && (!m.Source.IsValid() || m.Source.String() != mustPrefix(want)) {
+				continue
+			}
+		}
+		if proto == "icmp" {
+			if (ar.PortRangeMin == 0) != (m.ICMP == nil) {
+				continue
+			}
+			if m.ICMP != nil && int(m.ICMP.Type) != ar.PortRangeMin {
+				continue
+			}
+		} else if proto == "tcp" || proto == "udp" {
+			if ar.PortRangeMin == 0 {
+				if len(m.DstPorts) > 0 {
+					continue
+				}
+			} else {
+				hi := ar.PortRangeMax
+				if hi == 0 {
+					hi = ar.PortRangeMin
+				}
+				if len(m.DstPorts) != 1 || int(m.DstPorts[0].First) != ar.PortRangeMin || int(m.DstPorts[0].Last) != hi {
+					continue
+				}
+			}
+		}
+		return i
+	}
+	return -1
+}
+
+func mustPrefix(s string) string {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked().String()
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()).String()
+	}
+	return s
+}
+
+func dedupe(s []string) []string {
+	var out []string
+	for _, x := range s {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}

@@ -1,0 +1,98 @@
+package trace_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vifpath/vifpath/firewall"
+	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/internal/fwlayout"
+	"github.com/vifpath/vifpath/internal/testutil"
+	"github.com/vifpath/vifpath/trace"
+)
+
+// BenchmarkFirewall200 reads and judges the firewall of a node with 200
+// filtered ports in 20 security groups (the agent's layout, installed in a
+// throwaway namespace): one firewall.Read, then the security-group and
+// anti-spoofing judges for every port. In the same run it times the CLI
+// way an operator gets the same facts, in one shell inside the namespace:
+// iptables-save -c, ebtables -t nat -L --Lc, and ipset list for each
+// group. It reports cli/lib as the ratio.
+func BenchmarkFirewall200(b *testing.B) {
+	testutil.RequireRoot(b)
+	ns := testutil.NewNetNSAt(b, testutil.DefaultNetNSDir, testutil.RandNameN("fw-b", 16))
+	var groups []fwlayout.Group
+	for g := range 20 {
+		id := randUUID()
+		groups = append(groups, fwlayout.Group{ID: id, Rules: []fwlayout.Rule{
+			{Direction: "ingress", Ethertype: "IPv4", RemoteGroupID: id},
+			{Direction: "egress", Ethertype: "IPv4"},
+			{Direction: "ingress", Ethertype: "IPv4", Protocol: "icmp"},
+			{Direction: "ingress", Ethertype: "IPv4", Protocol: "tcp", PortMin: 22, PortMax: 22},
+		}})
+		_ = g
+	}
+	var ports []fwlayout.Port
+	for i := range 200 {
+		ip := netip.AddrFrom4([4]byte{10, 1, byte(i / 250), byte(i%250 + 2)})
+		g := &groups[i%20]
+		g.Members = append(g.Members, ip)
+		ports = append(ports, fwlayout.Port{ID: randUUID(), MAC: hwaddr.MAC{0xfa, 0x16, 0x3e, 0, byte(i >> 8), byte(i)}, IPs: []netip.Addr{ip}})
+	}
+	for i := range ports {
+		ports[i].Groups = []fwlayout.Group{groups[i%20]}
+	}
+	ctx := context.Background()
+	t0 := time.Now()
+	if err := fwlayout.Install(ctx, ns.Path, firewall.BackendNFT, ports); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("installed the agent's layout for 200 ports in %s", time.Since(t0).Round(time.Millisecond))
+	cfg := &firewall.Config{NetNS: ns.Path}
+	judge := func() int {
+		s, err := firewall.Read(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ok := 0
+		for _, p := range ports {
+			f := trace.FirewallFacts{Tap: p.Tap(), MAC: p.MAC, FixedIPs: p.IPs, Snapshot: s}
+			if trace.JudgeSecurityGroup(f).Verdict == trace.OK && trace.JudgeAntiSpoofing(f).Verdict == trace.OK {
+				ok++
+			}
+		}
+		return ok
+	}
+	if n := judge(); n != 200 {
+		b.Fatalf("%d of 200 ports judged OK before timing, want 200", n)
+	}
+	var script strings.Builder
+	script.WriteString("/usr/sbin/iptables-nft-save -c; /usr/sbin/ebtables -t nat -L --Lc;")
+	for _, g := range groups {
+		fmt.Fprintf(&script, " /usr/sbin/ipset list %s;", firewall.IPSetName(g.ID, firewall.IPv4))
+	}
+	var libTotal, cliTotal time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		t0 := time.Now()
+		if n := judge(); n != 200 {
+			b.Fatalf("%d of 200 ports OK", n)
+		}
+		libTotal += time.Since(t0)
+		t0 = time.Now()
+		out, err := exec.Command("/usr/bin/nsenter", "--net="+ns.Path, "--", "/bin/sh", "-c", script.String()).Output()
+		if err != nil || len(out) == 0 {
+			b.Fatalf("CLI way: %v", err)
+		}
+		cliTotal += time.Since(t0)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(libTotal.Microseconds())/float64(b.N)/1000, "lib-ms/op")
+	b.ReportMetric(float64(cliTotal.Microseconds())/float64(b.N)/1000, "cli-ms/op")
+	b.ReportMetric(float64(cliTotal)/float64(libTotal), "cli/lib")
+}

@@ -1,0 +1,119 @@
+package trace
+
+import (
+	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/firewall"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// apiPort is the API's port of the NIC (nil without the API).
+func (v *view) apiPort() *PortFacts {
+	api := v.obs.API
+	if api == nil || v.id.PortID == "" {
+		return nil
+	}
+	for i := range api.Servers {
+		for j := range api.Servers[i].Ports {
+			if p := &api.Servers[i].Ports[j]; p.ID == v.id.PortID {
+				return p
+			}
+		}
+	}
+	for i := range api.HostPorts {
+		if p := &api.HostPorts[i]; p.ID == v.id.PortID {
+			return p
+		}
+	}
+	return nil
+}
+
+// fixedIPv4 are the NIC's IPv4 addresses: the API port's fixed IPs, else
+// the resolved IP.
+func (v *view) fixedIPv4() []netip.Addr {
+	var out []netip.Addr
+	if p := v.apiPort(); p != nil {
+		for _, f := range p.FixedIPs {
+			if f.Address.Is4() && !slices.Contains(out, f.Address) {
+				out = append(out, f.Address)
+			}
+		}
+	}
+	if len(out) == 0 && v.id.IP.Is4() {
+		out = append(out, v.id.IP)
+	}
+	return out
+}
+
+// firewallFacts gathers what the firewall judges take for this NIC.
+// after selects the snapshot taken after the probes (the reachability
+// judge names the rule whose counter moved); the security-group and
+// anti-spoofing judges read the one before.
+func (v *view) firewallFacts() FirewallFacts {
+	f := FirewallFacts{Tap: v.id.Tap, MAC: v.id.MAC, Role: v.role}
+	if p := v.apiPort(); p != nil {
+		for _, a := range p.FixedIPs {
+			f.FixedIPs = append(f.FixedIPs, a.Address)
+		}
+	}
+	if len(f.FixedIPs) == 0 && v.id.IP.IsValid() {
+		f.FixedIPs = []netip.Addr{v.id.IP}
+	}
+	if api := v.obs.API; api != nil && v.id.PortID != "" {
+		f.Policy = api.Policies[v.id.PortID]
+	}
+	if fw := v.obs.Firewall; fw != nil && v.role.compute() {
+		f.Snapshot, f.SnapshotErr = fw.Before, fw.BeforeError
+		if f.Snapshot == nil && f.SnapshotErr == "" {
+			f.SnapshotErr = "not read"
+		}
+	}
+	if n := v.netw; n != nil && v.role.dhcp() {
+		if n.ReachError != "" {
+			f.ProbeErr = n.ReachError
+		} else if n.Reach != nil {
+			f.Probes = []dhcpns.ReachResult{}
+			for _, r := range n.Reach {
+				for _, ip := range f.FixedIPs {
+					if r.Target == ip {
+						f.Probes = append(f.Probes, r)
+					}
+				}
+			}
+			if len(f.Probes) > 0 && f.Probes[0].Source.IsValid() {
+				f.ProbeSource = f.Probes[0].Source
+			}
+		}
+		if s := n.ServingInterface; strings.HasPrefix(s, "ns-") {
+			f.ProbeSourceTap = "tap" + strings.TrimPrefix(s, "ns-")
+		}
+	}
+	if fw := v.obs.Firewall; fw != nil && fw.Before != nil && fw.After != nil && f.Probes != nil {
+		if b, ok := fw.Before.NeutronBackend(); ok {
+			f.Moved = append(firewall.Moved(fw.Before, fw.After, b, firewall.IPv4), firewall.Moved(fw.Before, fw.After, b, firewall.IPv6)...)
+		}
+	}
+	return f
+}
+
+// firewallHops are the NIC's firewall hops on the compute side: its
+// security-group chains and its anti-spoofing.
+func (v *view) firewallHops() []Hop {
+	if v.obs.Settings.NoFirewall {
+		return []Hop{
+			{Kind: KindSecurityGroup, Name: v.id.Tap, Summary: "not read (Config.NoFirewall)"},
+			{Kind: KindAntiSpoofing, Name: v.id.Tap, Summary: "not read (Config.NoFirewall)"},
+		}
+	}
+	f := v.firewallFacts()
+	return []Hop{JudgeSecurityGroup(f), JudgeAntiSpoofing(f)}
+}
+
+// reachHop is the NIC's reachability hop (network side).
+func (v *view) reachHop() Hop {
+	if v.obs.Settings.NoARP || v.obs.Settings.NoReach {
+		return Hop{Kind: KindReachability, Name: v.id.Tap, Summary: "not probed (Config.NoARP or NoReach)"}
+	}
+	return JudgeReachability(v.firewallFacts())
+}

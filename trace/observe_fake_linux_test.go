@@ -1,0 +1,163 @@
+package trace
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/libvirtinspect"
+	"github.com/vifpath/vifpath/linuxbridge"
+)
+
+// fakeBridges serves a fixed first snapshot, then a second in which the
+// probe's reply was learned (as the kernel does after the ARP probe).
+type fakeBridges struct {
+	snaps []*linuxbridge.Snapshot
+	n     int
+}
+
+func (f *fakeBridges) Snapshot(context.Context) (*linuxbridge.Snapshot, error) {
+	s := f.snaps[min(f.n, len(f.snaps)-1)]
+	f.n++
+	return s, nil
+}
+
+func (f *fakeBridges) Link(_ context.Context, name string) (*linuxbridge.Link, error) {
+	return nil, fmt.Errorf("%w: no interface %s", linuxbridge.ErrNotFound, name)
+}
+
+type fakeLibvirt struct{ doms []libvirtinspect.Details }
+
+func (f *fakeLibvirt) Stats(context.Context, *libvirtinspect.StatsRequest) ([]libvirtinspect.DomainStats, error) {
+	var out []libvirtinspect.DomainStats
+	for _, d := range f.doms {
+		s := libvirtinspect.DomainStats{Domain: d.Domain}
+		for _, i := range d.Interfaces {
+			s.Interfaces = append(s.Interfaces, libvirtinspect.InterfaceStats{Name: i.Target, TxPackets: 1})
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (f *fakeLibvirt) Details(_ context.Context, ref string) (*libvirtinspect.Details, error) {
+	for i := range f.doms {
+		if f.doms[i].Name == ref || f.doms[i].UUID == ref {
+			return &f.doms[i], nil
+		}
+	}
+	return nil, &os.PathError{Op: "lookup", Path: ref, Err: os.ErrNotExist}
+}
+
+type fakeDHCP struct {
+	netID  string
+	sweeps [][]netip.Addr
+	answer hwaddr.MAC
+}
+
+func (f *fakeDHCP) List(context.Context) ([]dhcpns.NamespaceInfo, error) {
+	return []dhcpns.NamespaceInfo{{Name: "qdhcp-" + f.netID, NetworkID: f.netID}}, nil
+}
+
+func (f *fakeDHCP) CheckHealth(_ context.Context, id string) (*dhcpns.Health, error) {
+	return &dhcpns.Health{NetworkID: id, ServingInterface: "ns-0000000d-hc", Checks: []dhcpns.Check{
+		{Name: dhcpns.CheckNamespace, Status: dhcpns.StatusOK, Summary: "present"},
+		{Name: dhcpns.CheckDnsmasq, Status: dhcpns.StatusFail, Reason: dhcpns.ReasonDnsmasqStopped, Summary: "dnsmasq pid 7 is stopped"},
+		{Name: dhcpns.CheckInterface, Status: dhcpns.StatusOK, Summary: "up"},
+	}}, nil
+}
+
+func (f *fakeDHCP) SweepARP(_ context.Context, ns, ifname string, ips []netip.Addr, _ *dhcpns.ARPOptions) ([]dhcpns.ARPResult, error) {
+	f.sweeps = append(f.sweeps, ips)
+	var out []dhcpns.ARPResult
+	for _, ip := range ips {
+		out = append(out, dhcpns.ARPResult{IP: ip, Replies: []dhcpns.ARPReply{{MAC: f.answer, RTT: 50 * time.Microsecond}}})
+	}
+	return out, nil
+}
+
+// TestObserveNodeWithFakes observes a node through fake sources (no root):
+// two VM taps on one bridge, one of them without a domain, one libvirt
+// domain whose interface's tap is on no bridge, a stopped dnsmasq. Node
+// mode sends one sweep for the network, judges the FDB on the second
+// snapshot, reports the orphans both ways and takes the dnsmasq cause from
+// dhcpns's typed reason.
+func TestObserveNodeWithFakes(t *testing.T) {
+	const netID = "c3e375fb-0ac1-4b91-9c66-d297e7d090e6"
+	br := linuxbridge.NetworkBridgeName(netID)
+	mac1 := hwaddr.MustParse("fa:16:3e:00:00:01")
+	mac2 := hwaddr.MustParse("fa:16:3e:00:00:02")
+	port := func(name string, mac hwaddr.MAC) linuxbridge.Port {
+		return linuxbridge.Port{Name: name, Kind: linuxbridge.PortTap, MAC: linuxbridge.TapMAC(mac), Up: true, LowerUp: true,
+			OperState: linuxbridge.OperUp, STPState: linuxbridge.STPForwarding, Learning: true,
+			Neutron: linuxbridge.DeviceName{Kind: linuxbridge.DeviceTap, IDPrefix: name[3:]}}
+	}
+	uplink := linuxbridge.Port{Name: "eth2", Kind: linuxbridge.PortVeth, Up: true, LowerUp: true, OperState: linuxbridge.OperUp, STPState: linuxbridge.STPForwarding}
+	bridge := linuxbridge.Bridge{Name: br, Up: true, OperState: linuxbridge.OperUp, Neutron: linuxbridge.DeviceName{Kind: linuxbridge.DeviceBridge, IDPrefix: netID[:11]},
+		Ports: []linuxbridge.Port{port("tap11111111-11", mac1), port("tap22222222-22", mac2), uplink}}
+	before := &linuxbridge.Snapshot{Bridges: []linuxbridge.Bridge{bridge}}
+	after := &linuxbridge.Snapshot{Bridges: []linuxbridge.Bridge{bridge}, FDB: []linuxbridge.FDBEntry{{MAC: mac1, Bridge: br, Port: "tap11111111-11", State: linuxbridge.FDBReachable}}}
+	after.Bridges[0].Ports = append([]linuxbridge.Port(nil), bridge.Ports...)
+	after.Bridges[0].Ports[0].Stats.RxPackets = 1
+
+	dir := t.TempDir()
+	state := filepath.Join(dir, "dhcp")
+	os.MkdirAll(filepath.Join(state, netID), 0o755)
+	os.WriteFile(filepath.Join(state, netID, "host"), []byte("fa:16:3e:00:00:01,host-10-0-0-5.openstacklocal,10.0.0.5\nfa:16:3e:00:00:02,host-10-0-0-6.openstacklocal,10.0.0.6\n"), 0o644)
+	os.WriteFile(filepath.Join(state, netID, "leases"), []byte("1900000000 fa:16:3e:00:00:01 10.0.0.5 host-10-0-0-5 01:fa:16:3e:00:00:01\n"), 0o644)
+	dom := libvirtinspect.Details{Domain: libvirtinspect.Domain{ID: 1, Name: "instance-00000001", UUID: "6b1e7b9e-0c1d-4b0e-9a43-3f3c2f4b1a10", State: libvirtinspect.StateRunning},
+		Type: "kvm", Interfaces: []libvirtinspect.Interface{
+			{Type: "bridge", Source: br, Target: "tap11111111-11", MAC: mac1, Model: "virtio"},
+			{Type: "bridge", Source: br, Target: "tap33333333-33", MAC: hwaddr.MAC{0xfa, 0x16, 0x3e, 0, 0, 3}, Model: "virtio"}}}
+
+	c := (&Config{StateDir: state, NetNSDir: dir, ProcDir: dir, NMRunDir: dir, AgentConfig: "-", CounterInterval: -1, NodeName: "compute1"}).orDefault()
+	fd := &fakeDHCP{netID: netID, answer: mac1}
+	o := &observer{c: c, obs: newObservation(c, RoleAllInOne, Request{Mode: ModeNode}), bridges: &fakeBridges{snaps: []*linuxbridge.Snapshot{before, after}},
+		libvirt: &fakeLibvirt{doms: []libvirtinspect.Details{dom}}, dhcp: fd}
+	o.obs.Settings.Libvirt = true
+	if err := o.observe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(fd.sweeps) != 1 || len(fd.sweeps[0]) != 2 {
+		t.Fatalf("ARP sweeps %v, want one sweep of both addresses", fd.sweeps)
+	}
+	nt := Judge(o.obs)
+	byTap := map[string]*Trace{}
+	for _, x := range nt.Traces {
+		byTap[x.Tap] = x
+	}
+	t1, t2, t3 := byTap["tap11111111-11"], byTap["tap22222222-22"], byTap["tap33333333-33"]
+	if t1 == nil || t2 == nil || t3 == nil || len(nt.Traces) != 3 {
+		t.Fatalf("traces %v, want the two taps and the domain's tapless interface", byTap)
+	}
+	if h, _ := t1.Hop(KindFDB, ""); h.Verdict != OK {
+		t.Errorf("tap1 fdb %s (%s): learned in the second snapshot", h.Verdict, h.Summary)
+	}
+	if h, _ := t1.Hop(KindDnsmasq, ""); h.Verdict != Fail || h.Cause != dhcpCause(KindDnsmasq, Fail, dhcpns.ReasonDnsmasqStopped) {
+		t.Errorf("dnsmasq hop %s cause %q: want the stopped cause from the typed reason", h.Verdict, h.Cause)
+	}
+	if h, _ := t2.Hop(KindARP, ""); h.Verdict != Fail || h.Cause != "another host holds the port's IP (duplicate address)" {
+		t.Errorf("tap2 arp %s (%s): the fake answers with tap1's MAC", h.Verdict, h.Summary)
+	}
+	if t1.Domain != "instance-00000001" || t2.Domain != "" {
+		t.Errorf("domains %q, %q", t1.Domain, t2.Domain)
+	}
+	want := map[OrphanKind]string{OrphanTapNoDomain: "tap22222222-22", OrphanInterfaceNoTap: "instance-00000001/tap33333333-33"}
+	if len(nt.Orphans) != len(want) {
+		t.Errorf("orphans %+v, want %v", nt.Orphans, want)
+	}
+	for _, or := range nt.Orphans {
+		if want[or.Kind] != or.Name || or.Detail == "" {
+			t.Errorf("orphan %+v, want %v", or, want)
+		}
+	}
+	if nt.Verdict != Fail {
+		t.Errorf("node verdict %s", nt.Verdict)
+	}
+}

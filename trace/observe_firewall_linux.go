@@ -1,0 +1,141 @@
+package trace
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/firewall"
+	"github.com/vifpath/vifpath/launch"
+)
+
+// firewallSource is what the observation reads the compute node's
+// firewall through (firewall.Read) and sends the reachability probes
+// through (dhcpns.ProbeReach).
+type firewallSource interface {
+	Read(ctx context.Context) (*firewall.Snapshot, error)
+	ProbeReach(ctx context.Context, namespace string, targets []netip.Addr) ([]dhcpns.ReachResult, error)
+}
+
+// firewallPkg is firewallSource on the firewall and dhcpns packages.
+type firewallPkg struct {
+	fw   *firewall.Config
+	dhcp *dhcpns.Config
+	opts *dhcpns.ReachOptions
+}
+
+func (f firewallPkg) Read(ctx context.Context) (*firewall.Snapshot, error) {
+	return firewall.Read(ctx, f.fw)
+}
+
+func (f firewallPkg) ProbeReach(ctx context.Context, namespace string, targets []netip.Addr) ([]dhcpns.ReachResult, error) {
+	return dhcpns.ProbeReach(ctx, f.dhcp, namespace, targets, f.opts)
+}
+
+// newFirewallSource reads the firewall of the bridges' namespace.
+func newFirewallSource(c Config) firewallPkg {
+	fc := firewall.Config{}
+	if c.Firewall != nil {
+		fc = *c.Firewall
+	}
+	if fc.NetNS == "" {
+		fc.NetNS = c.BridgeNetNS
+	}
+	return firewallPkg{fw: &fc,
+		dhcp: &dhcpns.Config{NetNSDir: c.NetNSDir, ProcDir: c.ProcDir, StateDir: c.StateDir, Logger: c.Logger},
+		opts: &dhcpns.ReachOptions{Timeout: c.ARPTimeout}}
+}
+
+// readFirewall reads the compute node's firewall, before the probes
+// (after=false) or after them.
+func (o *observer) readFirewall(ctx context.Context, after bool) {
+	if o.c.NoFirewall || o.fw == nil {
+		return
+	}
+	if o.obs.Firewall == nil {
+		o.obs.Firewall = &FirewallObs{}
+	}
+	f := o.obs.Firewall
+	s, err := o.fw.Read(ctx)
+	switch {
+	case after && err != nil:
+		f.AfterError = err.Error()
+	case after:
+		f.After = s
+	case err != nil:
+		f.BeforeError = err.Error()
+	default:
+		f.Before = s
+	}
+}
+
+// probeReach sends the reachability probes of every NIC's fixed IPv4
+// addresses from its network's qdhcp namespace, one call per namespace,
+// after the ARP sweep (the neighbour entries are then warm).
+func (o *observer) probeReach(ctx context.Context, views []*view) {
+	if o.fw == nil {
+		return
+	}
+	byNet := map[string][]netip.Addr{}
+	var order []string
+	for _, v := range views {
+		id, _, ok := v.probeTarget()
+		if !ok {
+			continue
+		}
+		if _, seen := byNet[id]; !seen {
+			order = append(order, id)
+		}
+		for _, ip := range v.fixedIPv4() {
+			if !slices.Contains(byNet[id], ip) {
+				byNet[id] = append(byNet[id], ip)
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for _, id := range order {
+		n := o.obs.DHCP.network(id)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rs, err := o.fw.ProbeReach(ctx, dhcpns.NamespaceName(id), byNet[id])
+			if err != nil {
+				n.ReachError = err.Error()
+				return
+			}
+			n.Reach = rs
+		}()
+	}
+	wg.Wait()
+}
+
+// readPolicies reads the security policy of every port in facts.
+func readPolicies(ctx context.Context, c Config, api *launch.Client, facts *APIFacts) {
+	if c.NoFirewall {
+		return
+	}
+	for _, s := range facts.Servers {
+		for _, p := range s.Ports {
+			if p.ID == "" || facts.Policies[p.ID] != nil || facts.PolicyErrors[p.ID] != "" {
+				continue
+			}
+			wctx, cancel := context.WithTimeout(ctx, c.ServerWait)
+			pol, err := api.PortPolicy(wctx, p.ID)
+			cancel()
+			if err != nil {
+				if facts.PolicyErrors == nil {
+					facts.PolicyErrors = map[string]string{}
+				}
+				facts.PolicyErrors[p.ID] = strings.TrimPrefix(err.Error(), "launch: ")
+				continue
+			}
+			if facts.Policies == nil {
+				facts.Policies = map[string]*firewall.Policy{}
+			}
+			facts.Policies[p.ID] = pol
+		}
+	}
+}
