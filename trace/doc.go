@@ -34,8 +34,41 @@
 // physical_interface_mappings names (linuxbridge.ReadAgentConfig), chosen
 // with the API by the network's physical network and segment.
 //
-// Observing is read-only except for the ARP probe (Config.NoARP disables
-// it).
+// # Joining two nodes
+//
+// On a real cloud the path crosses nodes: the VM's tap and bridge are on a
+// compute node, the qdhcp namespace and dnsmasq on a network node, joined
+// by the provider network between their physical ports. Each node observes
+// its half with its role (vmtrace -role network -record N on the network
+// node, first; then -role compute -record C on the compute node), and
+// Join judges the halves as one path (vmtrace -join N C): each NIC of the
+// compute half, matched with the network half's trace of the same port
+// (port ID, else MAC), gets the compute hops from the compute node, the
+// DHCP side from the network node (each hop's "node" evidence says
+// which), and a KindProviderLink hop between them. That hop is judged on
+// Observation.Provider, which Observe records on both roles after the ARP
+// probes: the network node's bridges and FDB, its agent mappings, its DHCP
+// ports' MACs and one unicast ARP request to each probed VM's MAC, and
+// either node's wired interfaces on no bridge. It is OK when both physical
+// ports are up with carrier and the network node's probes, broadcast and
+// unicast, were answered by the VM across the link (or, with the VM
+// silent, the compute node learned the DHCP port's MAC on its physical
+// port). It fails, naming the link rather than either node, for a provider
+// wire down (a physical port up without carrier), a switch that drops
+// unknown unicast toward the VM (the broadcast probe answered, the
+// unicast one not: the hypervisor's NIC without promiscuous mode), and
+// frames not crossing although both ports have carrier (neither bridge
+// learned the other node's MAC: a mapping to the wrong interface, named
+// when one node has a wired NIC on no bridge). Node hops that only show
+// the link's fault (the missing carrier, the unanswered probe, the lease)
+// become Warn with the evidence "explained_by". A fault of one node stays
+// on that node's hop, the link judged OK.
+//
+// Observing is read-only except for the ARP probes: requests from the
+// qdhcp namespace's serving interface to the port's IP and, on a network
+// node (RoleNetwork), up to three more addressed to the port's MAC instead
+// of the broadcast address, for Join's provider link (Config.NoARP
+// disables both).
 //
 // # Privileges
 //

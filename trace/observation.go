@@ -50,6 +50,9 @@ type Observation struct {
 	// Firewall is the compute node's firewall around the probes (nil:
 	// role network, or Config.NoFirewall).
 	Firewall *FirewallObs `json:"firewall,omitempty"`
+	// Provider are the facts of the node's end of the provider link that
+	// Join judges (nil: role aio, or recorded before they existed).
+	Provider *ProviderFacts `json:"provider,omitempty"`
 }
 
 // RequestMode says what an Observation was taken for.

@@ -174,6 +174,9 @@ func (o *observer) observe(ctx context.Context) error {
 			o.resampleDomains(ctx)
 		}
 	}
+	if role != RoleAllInOne {
+		o.observeProvider(ctx, views) // join_observe_linux.go
+	}
 	o.observeHost()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("trace: %w", err)

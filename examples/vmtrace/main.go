@@ -17,7 +17,15 @@
 //	vmtrace -all [-cloud NAME] [-libvirt-uri URI|none] [-node NAME] [-role …] [-netns …]
 //	        [-netns-dir …] [-state-dir …] [-no-arp] [-interval D] [-json | -dot | -mermaid]
 //	vmtrace -demo [-break FAULT] [-guest auto|netns|libvirt] [-json | -dot | -mermaid]
+//	vmtrace -demo -nodes 2 [-break provider-wire|unknown-unicast|wrong-mapping|tap-down|dnsmasq] [-json]
 //	vmtrace -replay FILE [-json | -dot | -mermaid]
+//	vmtrace -join [-json] FILE…
+//
+// -join judges halves recorded on different nodes as one path
+// (trace.Join): a compute node's (-role compute -record A) and a network
+// node's (-role network -record B, recorded first), matched by port ID or
+// MAC, with a provider-link hop between them. It prints each joined
+// NIC's hops (or -json, the NodeTrace) and exits with the worst verdict.
 //
 // Any trace takes -record FILE: the observation the verdicts were judged
 // on (bridges, domains, DHCP facts, probe results, the API's answers;
@@ -176,6 +184,8 @@ type opts struct {
 	html                      string
 	all                       bool
 	record, replay            string
+	join                      bool
+	nodes                     int
 }
 
 // run parses args, runs, and returns the exit status.
@@ -211,6 +221,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.all, "all", false, "trace every VM NIC on this node from one observation (with -cloud: every server bound to -node too); one line per NIC")
 	fs.StringVar(&o.record, "record", "", "also write the observation the trace judged to `FILE` (JSON, secrets removed), for -replay anywhere")
 	fs.StringVar(&o.replay, "replay", "", "judge the observation recorded in `FILE` (no root, node or cloud needed) and print it as the live run did")
+	fs.IntVar(&o.nodes, "nodes", 1, "with -demo: 1 (one all-in-one node) or 2 (a controller and compute1 on a provider switch, each traced with its role, the halves joined)")
+	fs.BoolVar(&o.join, "join", false, "judge the observations recorded (-record) on a compute node and a network node, given as arguments, as one path")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -221,6 +233,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vmtrace: "+format+"\n", a...)
 		fs.Usage()
 		return exitUsage
+	}
+	if o.join {
+		return runJoin(o, fs.Args(), stdout, stderr)
 	}
 	if fs.NArg() > 0 {
 		return usage("unexpected arguments %q", fs.Args())
@@ -251,6 +266,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		if o.role != "" || o.agentConfig != "" || o.ifMappings != "" {
 			return usage("-demo traces its own all-in-one topology: drop -role, -agent-config and -interface-mappings")
+		}
+		if o.nodes != 1 {
+			return runTwoNodeDemo(ctx, o, log, stdout, stderr) // twonode.go
 		}
 		if !validBreakage(o.breakage) {
 			return usage("-break %q: want one of %v", o.breakage, demo.Breakages())

@@ -22,6 +22,16 @@
 // (Breakages), one per verdict the trace must tell apart; Leftovers and
 // Residue say what, if anything, survived Close.
 //
+// BuildTwoNode builds the walkthrough's two nodes instead (TwoNode): the
+// controller (its brq with eth2, the DHCP port into the qdhcp namespace
+// where dnsmasq runs) and compute1 (its own brq with eth2 and the
+// namespace guest's tap), each eth2 a veth to a port of a provider
+// "switch" (a bridge in its own namespace), eth1 a management link
+// between them; TwoNode.Observe records each node's half with its role
+// and TwoNode.Join joins them (trace.Join). Its Break also injects the
+// link's faults: BreakProviderWire, BreakUnknownUnicast,
+// BreakWrongMapping.
+//
 // The guest is a namespace by default (PathConfig.Guest GuestNetNS). With
 // GuestLibvirt (or GuestAuto, when libvirtd, qemu and the image are
 // there) it is a real qemu TCG domain shaped like Nova's Linux bridge

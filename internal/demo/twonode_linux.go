@@ -1,0 +1,389 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/linuxbridge"
+)
+
+// The walkthrough's management network (eth1): the controller is
+// 10.64.33.64, compute1 10.64.33.65.
+const (
+	mgmtController = "10.64.33.64/24"
+	mgmtCompute    = "10.64.33.65/24"
+)
+
+// TwoNode is the walkthrough's two nodes, built in throwaway namespaces by
+// BuildTwoNode: the controller (ControllerNS: its brq<network> with eth2
+// and the DHCP port's tap<port>, whose peer ns-<port> in the qdhcp
+// namespace holds 192.168.31.70/27 where the real dnsmasq runs) and
+// compute1 (Path.HostPath: its own brq<network> with eth2 and the VM's
+// tap<port> to the namespace guest), each eth2 a veth to a port of the
+// provider "switch" (a bridge in SwitchNS), and eth1 a management veth
+// between the two nodes (10.64.33.64 and .65). Each node has its
+// linuxbridge agent config (provider:eth2). The embedded Path holds
+// compute1's side (HostPath, Tap, MAC, IP, AgentConfig) and the DHCP
+// side (DHCP, DHCPIf, StateDir, dnsmasq); its Close removes it all.
+//
+// A TwoNode is not safe for concurrent use.
+type TwoNode struct {
+	*Path
+	// ControllerNS and SwitchNS are the controller's and the provider
+	// switch's namespaces; ControllerBridge the controller's brq (the
+	// same name as Path.Bridge: the network's).
+	ControllerNS, SwitchNS string
+	// ControllerAgentConfig is the controller's linuxbridge agent config.
+	ControllerAgentConfig string
+	// Switch is the provider switch's bridge; SwitchPorts its ports
+	// toward each node, by node name.
+	Switch      string
+	SwitchPorts map[string]string
+	// DHCPMAC is the DHCP port's MAC (its ns- device's).
+	DHCPMAC net.HardwareAddr
+}
+
+// BuildTwoNode builds the two nodes (see TwoNode), starts dnsmasq in the
+// controller's qdhcp namespace and runs the guest's DHCP client on
+// compute1 until it has a lease across the provider switch. cfg.Guest
+// must be GuestNetNS (the zero value): the libvirt guest is one node's.
+// On error (or ctx cancellation) it removes whatever it had created.
+func BuildTwoNode(ctx context.Context, cfg *PathConfig) (_ *TwoNode, err error) {
+	if cfg == nil {
+		cfg = &PathConfig{}
+	}
+	if cfg.Guest != "" && cfg.Guest != GuestNetNS {
+		return nil, fmt.Errorf("demo: the two-node demo's guest is a namespace: PathConfig.Guest %q is not supported", cfg.Guest)
+	}
+	dnsmasqBin, err := lookBin(cfg.Dnsmasq, "dnsmasq", "dnsmasq-base")
+	if err != nil {
+		return nil, err
+	}
+	busybox, err := lookBin(cfg.Busybox, "busybox", "busybox")
+	if err != nil {
+		return nil, err
+	}
+	p := &Path{Dir: cfg.Dir, log: cfg.Logger, GuestInfo: GuestInfo{GuestKind: GuestNetNS, GuestWhy: "the two-node demo"}}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	tn := &TwoNode{Path: p, Switch: "provider", SwitchPorts: map[string]string{ControllerName: "sw-" + ControllerName, ComputeName: "sw-" + ComputeName}}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	if p.Dir == "" {
+		if p.Dir, err = os.MkdirTemp("", "vifpath-demo-tn"); err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		p.ownDir = true
+		if err := writeOwner(p.Dir); err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+	}
+	if err := os.Chmod(p.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	p.NetNSDir = p.Dir
+	p.StateDir = filepath.Join(p.Dir, "neutron-dhcp")
+	p.NMRunDir = filepath.Join(p.Dir, "NetworkManager")
+	p.NetworkID = randUUID()
+	p.Bridge = linuxbridge.NetworkBridgeName(p.NetworkID)
+	p.Uplink = "eth2"
+	p.DHCPPortID = randUUID()
+	p.DHCPIf = linuxbridge.PortNSName(p.DHCPPortID)
+	p.PortID = randUUID()
+	p.Tap = linuxbridge.PortTapName(p.PortID)
+	p.MAC = randNeutronMAC()
+	p.IP = pathVMIP
+	tn.DHCPMAC = randNeutronMAC()
+	for _, d := range []string{p.StateDir, filepath.Join(p.StateDir, p.NetworkID), p.NMRunDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+	}
+	p.AgentConfig = filepath.Join(p.Dir, "linuxbridge_agent.ini")
+	// Under StateDir, which Path.Close removes with the rest.
+	tn.ControllerAgentConfig = filepath.Join(p.StateDir, "controller_linuxbridge_agent.ini")
+	for _, f := range []string{p.AgentConfig, tn.ControllerAgentConfig} {
+		if err := writeAgentConfig(f, p.Uplink); err != nil {
+			return nil, err
+		}
+	}
+	p.HostPath = filepath.Join(p.Dir, ComputeName)
+	tn.ControllerNS = filepath.Join(p.Dir, ControllerName)
+	tn.SwitchNS = filepath.Join(p.Dir, "switch")
+	p.DHCP = filepath.Join(p.Dir, "qdhcp-"+p.NetworkID)
+	p.Guest = filepath.Join(p.Dir, "guest")
+	for _, ns := range []string{p.HostPath, tn.ControllerNS, tn.SwitchNS, p.DHCP, p.Guest} {
+		if err := newNetNS(ns); err != nil {
+			return nil, err
+		}
+		p.mounts = append(p.mounts, ns)
+		p.allMounts = append(p.allMounts, ns)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := tn.wire(); err != nil {
+		return nil, err
+	}
+	p.log.Info("demo: two nodes wired", "bridge", p.Bridge, "tap", p.Tap)
+	if err := p.startDnsmasq(ctx, dnsmasqBin); err != nil {
+		return nil, err
+	}
+	if err := p.guestDHCP(ctx, busybox); err != nil {
+		return nil, err
+	}
+	p.log.Info("demo: guest on compute1 leased its address across the provider switch", "ip", p.IP)
+	return tn, nil
+}
+
+func writeAgentConfig(path, nic string) error {
+	agent := "[linux_bridge]\nphysical_interface_mappings = provider:" + nic + "\n\n[vxlan]\nenable_vxlan = false\n"
+	if err := os.WriteFile(path, []byte(agent), 0o644); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	return nil
+}
+
+// wire creates the links of both nodes, the switch and the guest.
+func (tn *TwoNode) wire() error {
+	p := tn.Path
+	hs := map[string]*netlink.Handle{}
+	for _, ns := range []string{p.HostPath, tn.ControllerNS, tn.SwitchNS, p.DHCP, p.Guest} {
+		h, err := handleIn(ns)
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		hs[ns] = h
+	}
+	comp, ctl, sw := hs[p.HostPath], hs[tn.ControllerNS], hs[tn.SwitchNS]
+	for _, b := range []struct {
+		h    *netlink.Handle
+		name string
+	}{{comp, p.Bridge}, {ctl, p.Bridge}, {sw, tn.Switch}} {
+		if err := b.h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: b.name}}); err != nil {
+			return fmt.Errorf("demo: add bridge %s: %w", b.name, err)
+		}
+	}
+	dhcpTap := linuxbridge.PortTapName(p.DHCPPortID)
+	for _, v := range []struct {
+		h                  *netlink.Handle
+		name, peerNS, peer string
+	}{
+		{comp, p.Uplink, tn.SwitchNS, tn.SwitchPorts[ComputeName]},
+		{ctl, p.Uplink, tn.SwitchNS, tn.SwitchPorts[ControllerName]},
+		{comp, "eth1", tn.ControllerNS, "eth1"},
+		{ctl, dhcpTap, p.DHCP, p.DHCPIf},
+		{comp, p.Tap, p.Guest, "eth0"},
+	} {
+		if err := vethTo(v.h, v.name, v.peerNS, v.peer); err != nil {
+			return err
+		}
+	}
+	for _, s := range []struct {
+		h            *netlink.Handle
+		name, master string
+		mac          net.HardwareAddr
+	}{
+		{comp, p.Bridge, "", nil},
+		{comp, p.Uplink, p.Bridge, nil},
+		{comp, p.Tap, p.Bridge, net.HardwareAddr(linuxbridge.TapMAC(hwaddr.MAC(p.MAC)))},
+		{comp, "eth1", "", nil},
+		{ctl, p.Bridge, "", nil},
+		{ctl, p.Uplink, p.Bridge, nil},
+		{ctl, dhcpTap, p.Bridge, nil},
+		{ctl, "eth1", "", nil},
+		{sw, tn.Switch, "", nil},
+		{sw, tn.SwitchPorts[ComputeName], tn.Switch, nil},
+		{sw, tn.SwitchPorts[ControllerName], tn.Switch, nil},
+		{hs[p.DHCP], "lo", "", nil},
+		{hs[p.DHCP], p.DHCPIf, "", tn.DHCPMAC},
+		{hs[p.Guest], "lo", "", nil},
+		{hs[p.Guest], "eth0", "", p.MAC},
+	} {
+		if err := setLink(s.h, s.name, s.master, s.mac); err != nil {
+			return err
+		}
+	}
+	if err := addAddr(comp, "eth1", mgmtCompute); err != nil {
+		return err
+	}
+	if err := addAddr(ctl, "eth1", mgmtController); err != nil {
+		return err
+	}
+	if err := addAddr(hs[p.DHCP], p.DHCPIf, "192.168.31.70/27"); err != nil {
+		return err
+	}
+	if err := inNetNS(p.DHCP, func() error { return txCsumOff(p.DHCPIf) }); err != nil {
+		return err
+	}
+	if err := waitOperUp(comp, p.Bridge, p.Uplink, p.Tap); err != nil {
+		return err
+	}
+	if err := waitOperUp(ctl, p.Bridge, p.Uplink, dhcpTap); err != nil {
+		return err
+	}
+	return waitOperUp(sw, tn.Switch)
+}
+
+// setLink sets a link's MAC, master and up.
+func setLink(h *netlink.Handle, name, master string, mac net.HardwareAddr) error {
+	l, err := h.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("demo: %s: %w", name, err)
+	}
+	if mac != nil {
+		if err := h.LinkSetHardwareAddr(l, mac); err != nil {
+			return fmt.Errorf("demo: set %s mac: %w", name, err)
+		}
+	}
+	if master != "" {
+		m, err := h.LinkByName(master)
+		if err != nil {
+			return fmt.Errorf("demo: %s: %w", master, err)
+		}
+		if err := h.LinkSetMaster(l, m); err != nil {
+			return fmt.Errorf("demo: enslave %s to %s: %w", name, master, err)
+		}
+	}
+	if err := h.LinkSetUp(l); err != nil {
+		return fmt.Errorf("demo: set %s up: %w", name, err)
+	}
+	return nil
+}
+
+// Break injects one of TwoNodeBreakages.
+func (tn *TwoNode) Break(b Breakage) error {
+	p := tn.Path
+	switch b {
+	case BreakTapDown, BreakDnsmasq:
+		return p.Break(b)
+	case BreakProviderWire:
+		sw, err := handleIn(tn.SwitchNS)
+		if err != nil {
+			return err
+		}
+		defer sw.Close()
+		l, err := sw.LinkByName(tn.SwitchPorts[ComputeName])
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		if err := sw.LinkSetDown(l); err != nil {
+			return fmt.Errorf("demo: set the switch port %s down: %w", l.Attrs().Name, err)
+		}
+		return waitCarrier(p.HostPath, p.Uplink, false)
+	case BreakUnknownUnicast:
+		sw, err := handleIn(tn.SwitchNS)
+		if err != nil {
+			return err
+		}
+		defer sw.Close()
+		l, err := sw.LinkByName(tn.SwitchPorts[ComputeName])
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		if err := sw.LinkSetFlood(l, false); err != nil {
+			return fmt.Errorf("demo: flood off on %s: %w", l.Attrs().Name, err)
+		}
+		if err := sw.LinkSetLearning(l, false); err != nil {
+			return fmt.Errorf("demo: learning off on %s: %w", l.Attrs().Name, err)
+		}
+		return flushLearned(tn.SwitchNS, l.Attrs().Name)
+	case BreakWrongMapping:
+		if err := writeAgentConfig(p.AgentConfig, "eth1"); err != nil {
+			return err
+		}
+		h, err := handleIn(p.HostPath)
+		if err != nil {
+			return err
+		}
+		defer h.Close()
+		eth2, err := h.LinkByName(p.Uplink)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		if err := h.LinkSetNoMaster(eth2); err != nil {
+			return fmt.Errorf("demo: release %s: %w", p.Uplink, err)
+		}
+		if err := setLink(h, "eth1", p.Bridge, nil); err != nil {
+			return err
+		}
+		if err := waitOperUp(h, "eth1"); err != nil {
+			return err
+		}
+		// As if the mapping had been wrong from the start (or the
+		// bridges' ageing time had passed): neither bridge keeps what it
+		// learned on its provider port while the wire was right.
+		for _, ns := range []string{p.HostPath, tn.ControllerNS} {
+			if err := flushLearned(ns, p.Uplink); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("demo: unknown two-node breakage %q: want one of %v", b, TwoNodeBreakages())
+}
+
+// flushLearned deletes the FDB entries a bridge learned on its port dev
+// in the namespace at ns (bridge fdb flush dev DEV dynamic).
+func flushLearned(ns, dev string) error {
+	h, err := handleIn(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	l, err := h.LinkByName(dev)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	es, err := h.NeighList(l.Attrs().Index, unix.AF_BRIDGE)
+	if err != nil {
+		return fmt.Errorf("demo: the FDB of %s: %w", dev, err)
+	}
+	for _, n := range es {
+		if n.State&(netlink.NUD_PERMANENT|netlink.NUD_NOARP) != 0 || n.LinkIndex != l.Attrs().Index || n.MasterIndex == 0 {
+			continue
+		}
+		if err := h.NeighDel(&n); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("demo: forget %s on %s: %w", n.HardwareAddr, dev, err)
+		}
+	}
+	return nil
+}
+
+// waitCarrier waits up to 2 s until dev in the namespace at ns has (or
+// has lost) carrier.
+func waitCarrier(ns, dev string, want bool) error {
+	h, err := handleIn(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		l, err := h.LinkByName(dev)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		if (l.Attrs().RawFlags&unix.IFF_LOWER_UP != 0) == want {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("demo: %s: carrier still %t after 2 s", dev, !want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
