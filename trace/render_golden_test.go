@@ -51,8 +51,10 @@ func renderCases(t testing.TB) []renderCase {
 		if rec.Healthy == nil || rec.Broken == nil || rec.Break == "" {
 			t.Fatalf("%s: not a -demo -json recording", f)
 		}
-		if len(cases) == 0 {
-			cases = append(cases, renderCase{name: "healthy", trace: rec.Healthy})
+		if rec.Break == "dnsmasq" {
+			// The healthy picture is the libvirt guest's (the dnsmasq
+			// recording's first trace): every hop judged.
+			cases = append([]renderCase{{name: "healthy", trace: rec.Healthy}}, cases...)
 		}
 		cases = append(cases, renderCase{name: "break-" + rec.Break, brk: rec.Break, trace: rec.Broken})
 	}
