@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vifpath/vifpath/hwaddr"
+
 	"github.com/vifpath/vifpath/trace"
 )
 
@@ -31,7 +33,7 @@ func (tn *TwoNode) TraceConfigs() (network, compute *trace.Config) {
 // teach compute1's bridge the DHCP port's MAC). trace.Join joins them.
 func (tn *TwoNode) Observe(ctx context.Context) (network, compute *trace.Observation, err error) {
 	nc, cc := tn.TraceConfigs()
-	network, err = trace.Observe(ctx, nc, trace.Request{Mode: trace.ModeNIC, Target: &trace.Target{MAC: trace.MAC(tn.MAC)}}, nil)
+	network, err = trace.Observe(ctx, nc, trace.Request{Mode: trace.ModeNIC, Target: &trace.Target{MAC: hwaddr.MAC(tn.MAC)}}, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("demo: trace the controller's half: %w", err)
 	}

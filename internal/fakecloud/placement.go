@@ -173,10 +173,7 @@ func (c *Cloud) fits(host string, vcpus, ram, disk int) bool {
 // listHypervisors answers GET /os-hypervisors/detail (microversion 2.79
 // shape, as recorded).
 func (c *Cloud) listHypervisors(w http.ResponseWriter, _ *http.Request, _ []byte) {
-	l := []obj{}
-	for _, h := range c.hypervisors {
-		l = append(l, h)
-	}
+	l := append([]obj{}, c.hypervisors...)
 	writeJSON(w, 200, obj{"hypervisors": l})
 }
 
