@@ -22,7 +22,10 @@
 //     network, and ARP and DHCP probes.
 //   - [github.com/vifpath/vifpath/libvirtinspect]: libvirt domains, their
 //     interfaces, addresses, state and bulk statistics, over the local socket
-//     or a remote libvirtd (TCP, TLS, SSH), with a context on every call.
+//     or a remote libvirtd (TCP, TLS, SSH), with a context on every call;
+//     the tail of a domain's console log.
+//   - [github.com/vifpath/vifpath/guestlog]: what a guest printed about its
+//     network on its console (DHCP client, link, metadata), as typed events.
 //   - [github.com/vifpath/vifpath/trace]: the four joined: a server's (or,
 //     without an API, one port's, MAC's or tap's) path hop by hop — server,
 //     port, domain, interface, tap, bridge, physical NIC, FDB, qdhcp

@@ -16,6 +16,16 @@ type Config struct {
 	// StateDir is Neutron's DHCP state directory holding <network>/pid,
 	// host, addn_hosts, opts and leases. Zero value: "/var/lib/neutron/dhcp".
 	StateDir string
+	// MetadataPIDDir holds the pid files of the metadata proxies the
+	// DHCP agent spawns (<network>.pid.haproxy; <network>.pid before
+	// Pike). Zero value: "/var/lib/neutron/external/pids".
+	MetadataPIDDir string
+	// MetadataProxyDir holds their haproxy configurations
+	// (<network>.conf). Zero value: "/var/lib/neutron/ns-metadata-proxy".
+	MetadataProxyDir string
+	// MetadataAgentSocket is the metadata agent's unix socket, the
+	// proxies' backend. Zero value: "/var/lib/neutron/metadata_proxy".
+	MetadataAgentSocket string
 	// Workers bounds how many namespaces InspectAll inspects at once. Zero
 	// value: twice the number of CPUs, at least 4.
 	Workers int
@@ -40,6 +50,15 @@ func (c *Config) orDefault() Config {
 	if d.StateDir == "" {
 		d.StateDir = "/var/lib/neutron/dhcp"
 	}
+	if d.MetadataPIDDir == "" {
+		d.MetadataPIDDir = "/var/lib/neutron/external/pids"
+	}
+	if d.MetadataProxyDir == "" {
+		d.MetadataProxyDir = "/var/lib/neutron/ns-metadata-proxy"
+	}
+	if d.MetadataAgentSocket == "" {
+		d.MetadataAgentSocket = "/var/lib/neutron/metadata_proxy"
+	}
 	if d.Workers <= 0 {
 		d.Workers = max(4, 2*runtime.NumCPU())
 	}
@@ -54,6 +73,12 @@ func (c *Config) netnsDir() string { return c.orDefault().NetNSDir }
 func (c *Config) procDir() string { return c.orDefault().ProcDir }
 
 func (c *Config) stateDir() string { return c.orDefault().StateDir }
+
+func (c *Config) metadataPIDDir() string { return c.orDefault().MetadataPIDDir }
+
+func (c *Config) metadataProxyDir() string { return c.orDefault().MetadataProxyDir }
+
+func (c *Config) metadataAgentSocket() string { return c.orDefault().MetadataAgentSocket }
 
 func (c *Config) workers() int { return c.orDefault().Workers }
 

@@ -5,6 +5,7 @@ package dhcpns
 import (
 	"context"
 	"net/netip"
+	"time"
 
 	"github.com/vifpath/vifpath/hwaddr"
 )
@@ -80,5 +81,21 @@ func (p *ARPProber) SweepARP(ctx context.Context, targets []netip.Addr, opts *AR
 
 // ProbeDHCP is not implemented on this OS.
 func ProbeDHCP(ctx context.Context, cfg *Config, networkID string, clientMAC hwaddr.MAC, opts *DHCPProbeOptions) (*DHCPOffer, error) {
+	return nil, ErrNotImplemented
+}
+
+// FindMetadataProxy is not implemented on this OS.
+func FindMetadataProxy(ctx context.Context, cfg *Config, networkID string) (*MetadataProxy, error) {
+	return nil, ErrNotImplemented
+}
+
+// MetadataProbeOptions tunes ProbeMetadata (Linux only).
+type MetadataProbeOptions struct {
+	Timeout time.Duration
+	Path    string
+}
+
+// ProbeMetadata is not implemented on this OS.
+func ProbeMetadata(ctx context.Context, cfg *Config, networkID string, opts *MetadataProbeOptions) (*MetadataProbeResult, error) {
 	return nil, ErrNotImplemented
 }

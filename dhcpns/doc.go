@@ -28,6 +28,15 @@
 // missing or deleted namespace is ErrNoNetNS, the same value linuxbridge
 // returns.
 //
+// The metadata side (since Pike, haproxy in the qdhcp namespace serves
+// 169.254.169.254:80 when isolated metadata is on): FindMetadataProxy reads
+// the proxy's configuration and pid file (Config.MetadataProxyDir,
+// Config.MetadataPIDDir), the process and its namespace, the namespace's
+// listening sockets from /proc/<pid>/net/tcp and the metadata agent's unix
+// socket (Config.MetadataAgentSocket); ProbeMetadata makes one HTTP GET
+// from inside the namespace; ParseOpts, MetadataRoute and OptionMTUValue
+// read the option 121 route and the MTU dnsmasq hands out.
+//
 // # Concurrency
 //
 // Functions are safe for concurrent use. Namespace and ARPProber are safe for
@@ -43,7 +52,9 @@
 // other users (dnsmasq runs as nobody). SweepARP and ProbeARP need
 // CAP_NET_RAW and CAP_SYS_ADMIN; ProbeDHCP creates a namespace and a veth
 // into the network's bridge and needs CAP_NET_ADMIN, CAP_NET_RAW and
-// CAP_SYS_ADMIN.
+// CAP_SYS_ADMIN. FindMetadataProxy reads /proc/<pid>/fd and net/tcp of
+// the proxy (root); ProbeMetadata needs CAP_SYS_ADMIN to open its TCP
+// socket inside the namespace.
 //
 // # Network namespaces
 //

@@ -49,6 +49,15 @@
 // README). A Client that calls Stats therefore holds two libvirtd
 // connections (two SSH sessions over ssh URIs).
 //
+// # Console output
+//
+// ConsoleLog (and ReadConsoleLog) return the tail of a domain's serial
+// console from the file its XML declares (<serial><log file>: Nova's
+// console.log, or a <serial type='file'>), read-only and bounded, on the
+// node the domain runs on. It never opens the console stream: that is
+// exclusive and would take the console from Nova or a user
+// (ErrNoConsoleLog says why there is no fallback).
+//
 // # Privileges
 //
 // Access to the libvirtd socket, nothing else. The read-only socket

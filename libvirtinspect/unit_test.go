@@ -45,6 +45,7 @@ func TestParseDomainXMLNova(t *testing.T) {
 			Type: "bridge", Source: "brqc3e375fb-0a", Bridge: "brqc3e375fb-0a", Target: "tap31f2d3e9-8d",
 			MAC: mac(t, "fa:16:3e:57:19:35"), Model: "virtio", MTU: 1500, Alias: "net0",
 		}},
+		Serials: []Serial{{Type: "pty", SourcePath: "/dev/pts/0", LogFile: "/var/lib/nova/instances/3fc516db-bae9-4e60-a58c-0d8beace5d6e/console.log"}},
 	}
 	if d := cmp.Diff(want, x, cmpopts.EquateComparable(netip.Addr{})); d != "" {
 		t.Errorf("ParseDomainXML (-want +got):\n%s", d)

@@ -27,6 +27,24 @@ type DomainXML struct {
 	// Nova is nil when the XML carries no Nova metadata.
 	Nova       *NovaInstance `json:"nova,omitempty"`
 	Interfaces []Interface   `json:"interfaces"`
+	// Serials are the domain's <serial> devices (Nova's is a pty whose
+	// output libvirt also writes to <log file>: console.log in the
+	// instance directory). ConsoleLogPath picks the file to read.
+	Serials []Serial `json:"serials,omitempty"`
+}
+
+// Serial is one <serial> device of a domain.
+type Serial struct {
+	// Type is "pty", "file", "tcp", "unix", …
+	Type string `json:"type"`
+	// SourcePath is <source path>: the pty's device, or for a "file"
+	// serial the file the guest's output goes to.
+	SourcePath string `json:"source_path,omitempty"`
+	// LogFile is <log file>: the file libvirt (virtlogd) copies the
+	// serial output to; "" when none is declared.
+	LogFile string `json:"log_file,omitempty"`
+	// Port is <target port>.
+	Port int `json:"port"`
 }
 
 // NovaInstance is Nova's <nova:instance> metadata block. The Nova instance
@@ -120,6 +138,7 @@ type xmlDomain struct {
 	} `xml:"metadata"`
 	Devices struct {
 		Interfaces []xmlInterface `xml:"interface"`
+		Serials    []xmlSerial    `xml:"serial"`
 	} `xml:"devices"`
 }
 
@@ -154,6 +173,19 @@ type xmlNovaInstance struct {
 			Version string `xml:"ipVersion,attr"`
 		} `xml:"ip"`
 	} `xml:"ports>port"`
+}
+
+type xmlSerial struct {
+	Type   string `xml:"type,attr"`
+	Source struct {
+		Path string `xml:"path,attr"`
+	} `xml:"source"`
+	Log struct {
+		File string `xml:"file,attr"`
+	} `xml:"log"`
+	Target struct {
+		Port string `xml:"port,attr"`
+	} `xml:"target"`
 }
 
 type xmlNamed struct {
@@ -264,6 +296,9 @@ func ParseDomainXML(b []byte) (*DomainXML, error) {
 			i.PCI = fmt.Sprintf("%04x:%02x:%02x.%x", hexu(a.Domain), hexu(a.Bus), hexu(a.Slot), hexu(a.Function))
 		}
 		out.Interfaces = append(out.Interfaces, i)
+	}
+	for _, xs := range x.Devices.Serials {
+		out.Serials = append(out.Serials, Serial{Type: xs.Type, SourcePath: xs.Source.Path, LogFile: xs.Log.File, Port: atoi(xs.Target.Port)})
 	}
 	return out, nil
 }

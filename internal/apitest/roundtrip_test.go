@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/guestlog"
 	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
@@ -128,6 +129,21 @@ var results = map[string]any{
 	"firewall.Direction":         firewall.Direction(""),
 	"firewall.Backend":           firewall.Backend(""),
 	"firewall.Family":            firewall.Family(""),
+
+	// issue 13: console, metadata, MTU
+	"dhcpns.DHCPOption":            dhcpns.DHCPOption{},
+	"dhcpns.Listener":              dhcpns.Listener{},
+	"dhcpns.MetadataProbeResult":   dhcpns.MetadataProbeResult{},
+	"dhcpns.MetadataProxy":         dhcpns.MetadataProxy{},
+	"dhcpns.ProxyConfig":           dhcpns.ProxyConfig{},
+	"dhcpns.ProxyKind":             dhcpns.ProxyKind(""),
+	"libvirtinspect.ConsoleLog":    libvirtinspect.ConsoleLog{},
+	"libvirtinspect.ConsoleSource": libvirtinspect.ConsoleSource(""),
+	"libvirtinspect.Serial":        libvirtinspect.Serial{},
+	"guestlog.Event":               guestlog.Event{},
+	"guestlog.Kind":                guestlog.Kind(""),
+	"guestlog.Source":              guestlog.Source(""),
+	"guestlog.Summary":             guestlog.Summary{},
 }
 
 // notResults are exported types that are not results, each with why.
@@ -147,6 +163,7 @@ var notResults = map[string]string{
 	"dhcpns.DHCPProbeOptions":     "request options, not a result",
 	"libvirtinspect.StatsRequest": "request options, not a result",
 	"dhcpns.ReachOptions":         "request options, not a result",
+	"dhcpns.MetadataProbeOptions": "request options, not a result",
 
 	// owned elsewhere this session: trace is being rebuilt, launch moved
 	// onto gophercloud's typed packages; their owners add them here.
@@ -157,7 +174,7 @@ var notResults = map[string]string{
 
 // packages are the module's non-internal packages with an API (examples
 // are commands, acceptance is tests).
-var packages = []string{".", "hwaddr", "linuxbridge", "dhcpns", "libvirtinspect", "trace", "launch", "firewall"}
+var packages = []string{".", "hwaddr", "linuxbridge", "dhcpns", "libvirtinspect", "trace", "launch", "firewall", "guestlog"}
 
 // exportedTypes parses dir's non-test Go files (every GOOS) and returns
 // "pkg.Type" for each exported type declaration.

@@ -51,12 +51,25 @@ const (
 	// BreakARPSpoof removes the VM's address from its ebtables ARP
 	// anti-spoofing chain (neutronARP-tap…): the VM's ARP is dropped.
 	BreakARPSpoof Breakage = "arp-spoof"
+	// BreakMetadata kills the metadata proxy (haproxy) in the qdhcp
+	// namespace, leaving its pid file stale, as when it died.
+	BreakMetadata Breakage = "metadata"
+	// BreakMTU lowers the uplink eth2's MTU to 1400 (the bridge follows)
+	// while DHCP keeps advertising 1500.
+	BreakMTU Breakage = "mtu"
 )
 
 // FirewallBreakages lists the faults Break injects in the node's
 // firewall (a subset of Breakages).
 func FirewallBreakages() []Breakage {
 	return []Breakage{BreakICMPRule, BreakSSHRule, BreakARPSpoof}
+}
+
+// MetadataMTUBreakages lists the faults Break injects in the metadata
+// proxy and the MTU chain. They join Breakages once the trace produces
+// the metadata and mtu hops (trace.JudgeMetadata, trace.JudgeMTU).
+func MetadataMTUBreakages() []Breakage {
+	return []Breakage{BreakMetadata, BreakMTU}
 }
 
 // Breakages lists the faults Break knows.

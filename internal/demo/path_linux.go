@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -112,7 +113,10 @@ type Path struct {
 	// GuestInfo says which guest ran and, for the libvirt guest, where
 	// its libvirtd and domain are.
 	GuestInfo
+	// MetadataInfo says where the metadata proxy and its files are.
+	MetadataInfo
 
+	md         metadataState
 	log        *slog.Logger
 	ownDir     bool
 	madeDir    bool // Close removed the Dir BuildPath made
@@ -234,6 +238,9 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 		return nil, err
 	}
 	p.log.Info("demo: dnsmasq started", "pid", p.DnsmasqPID)
+	if err := p.startMetadataProxy(ctx); err != nil {
+		return nil, err
+	}
 	if guest == GuestLibvirt {
 		if err := p.startLibvirtGuest(ctx, cfg, lvBins); err != nil {
 			return nil, err
@@ -577,8 +584,12 @@ func (p *Path) Break(b Breakage) error {
 		return p.breakFDBNeverLearned()
 	case BreakICMPRule, BreakSSHRule, BreakARPSpoof:
 		return p.breakFirewall(b)
+	case BreakMetadata:
+		return p.breakMetadata()
+	case BreakMTU:
+		return p.breakMTU()
 	}
-	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, Breakages())
+	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, slices.Concat(Breakages(), MetadataMTUBreakages()))
 }
 
 // stopDnsmasq signals dnsmasq and reaps it (SIGKILL after 3 s).
@@ -611,7 +622,7 @@ func (p *Path) Close() error {
 	}
 	var errs []error
 	// The demo's libvirtd holds a copy of the namespace mounts: stop it first.
-	errs = append(errs, p.cloud.Close(), p.stopLibvirtGuest(), p.stopDnsmasq(syscall.SIGTERM))
+	errs = append(errs, p.cloud.Close(), p.stopLibvirtGuest(), p.stopDnsmasq(syscall.SIGTERM), p.stopMetadataProxy())
 	for _, m := range p.mounts {
 		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("demo: unmount %s: %w", m, err))
