@@ -13,16 +13,20 @@ func (v *view) guestHop() Hop {
 	switch {
 	case s.NoConsole:
 		h.Summary = "not read (Config.NoConsole)"
+		h.add("console", "not read")
 		return h
 	case !s.Libvirt:
 		h.Summary = "not read: no libvirt client (the console log's path is in the domain XML)"
+		h.add("libvirt", "no client")
 		return h
 	case v.dom == nil:
 		h.Summary = "not reached: no domain holds the NIC"
+		h.add("domain", "none")
 		return h
 	case v.dom.Console == nil:
 		h.Name = v.dom.Name
 		h.Summary = "the domain's console was not read"
+		h.add("console", "not observed")
 		return h
 	}
 	c := v.dom.Console
@@ -45,13 +49,16 @@ func (v *view) metadataHop() Hop {
 	}
 	n := v.netw
 	if n == nil {
-		return Hop{Kind: KindMetadata, Summary: "not reached: no qdhcp namespace for the network"}
+		h := Hop{Kind: KindMetadata, Summary: "not reached: no qdhcp namespace for the network"}
+		h.add("namespace", "none observed")
+		return h
 	}
 	h := Hop{Kind: KindMetadata, Name: dhcpns.NamespaceName(n.NetworkID)}
 	m := n.Metadata
 	switch {
 	case m == nil:
 		h.Summary = "the metadata proxy was not observed"
+		h.add("proxy", "not observed")
 		return h
 	case m.ProxyError != "":
 		h.Summary = "cannot read the metadata proxy"
@@ -79,6 +86,7 @@ func (v *view) mtuHop(up *uplink) Hop {
 	h := Hop{Kind: KindMTU, Name: v.id.NetworkID}
 	if v.bridge == nil || v.tap == nil {
 		h.Summary = "not reached: the tap is on no bridge"
+		h.add("tap", "on no bridge")
 		return h
 	}
 	f := MTUFacts{NetworkID: v.id.NetworkID}
