@@ -282,7 +282,7 @@ func TestIntegrationTraceHealthy(t *testing.T) {
 	if h, _ := tr.Hop(trace.KindPhysicalPort, ""); h.Name != "eth2" {
 		t.Errorf("physical port %q, want eth2", h.Name)
 	}
-	compareTapWithIP(t, tp, tr.Hops[2])
+	compareTapWithIP(t, tp, tr.Hops[3])
 	if h, _ := tr.Hop(trace.KindBridge, ""); h.Name != tp.n.Bridge {
 		t.Errorf("bridge %q, want %s", h.Name, tp.n.Bridge)
 	}
@@ -487,11 +487,11 @@ func TestIntegrationTraceTapMissing(t *testing.T) {
 	tp := newTopo(t, topoOpts{dhcp: true})
 	tr := tp.run(t, trace.Target{Tap: "tapdeadbeef-00"})
 	noLibvirt(t, tr)
-	if tr.Hops[2].Kind != trace.KindTap || tr.Hops[2].Verdict != trace.Fail || tr.Hops[2].Name != "tapdeadbeef-00" {
-		t.Errorf("tap hop: %+v", tr.Hops[2])
+	if tr.Hops[3].Kind != trace.KindTap || tr.Hops[3].Verdict != trace.Fail || tr.Hops[3].Name != "tapdeadbeef-00" {
+		t.Errorf("tap hop: %+v", tr.Hops[3])
 	}
 	// Nothing after the tap can be judged, except the host checks.
-	for _, h := range tr.Hops[3:] {
+	for _, h := range tr.Hops[4:] {
 		if h.Kind != trace.KindHostCheck && h.Verdict != trace.Unknown {
 			t.Errorf("%s %s: %s (%s), want unknown", h.Kind, h.Name, h.Verdict, h.Summary)
 		}
@@ -514,8 +514,10 @@ func TestIntegrationTraceTapOnWrongBridge(t *testing.T) {
 		trace.KindDHCPNS: trace.Unknown, trace.KindDnsmasq: trace.Unknown, trace.KindDHCPIf: trace.Unknown,
 		trace.KindHostsEntry: trace.Unknown, trace.KindLease: trace.Unknown, trace.KindARP: trace.Unknown,
 		trace.KindCounters: trace.Warn,
+		// No network: what DHCP tells the guest is unknown.
+		trace.KindMTU: trace.Unknown,
 	})
-	h := tr.Hops[2]
+	h := tr.Hops[3]
 	if !strings.Contains(h.Summary, "trbr0, which is not a Neutron network's bridge") {
 		t.Errorf("tap hop: %+v", h)
 	}
