@@ -156,8 +156,12 @@ func TestIntegrationVerdicts(t *testing.T) {
 				if err != nil {
 					t.Fatalf("the pid file must stay (stale) after Break(metadata): %v", err)
 				}
-				if _, err := os.Stat("/proc/" + strings.TrimSpace(string(b))); !errors.Is(err, os.ErrNotExist) {
-					t.Errorf("haproxy %s still in /proc after Break(metadata) (%v)", strings.TrimSpace(string(b)), err)
+				// Killed: gone, or a zombie its parent has not reaped yet.
+				st, err := os.ReadFile("/proc/" + strings.TrimSpace(string(b)) + "/stat")
+				if i := bytes.LastIndexByte(st, ')'); err == nil && (i < 0 || !bytes.HasPrefix(st[i+1:], []byte(" Z"))) {
+					t.Errorf("haproxy %s still running after Break(metadata): %s", strings.TrimSpace(string(b)), st)
+				} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("haproxy %s: %v", strings.TrimSpace(string(b)), err)
 				}
 			}},
 		{name: "mtu", b: BreakMTU, overall: trace.Fail,
