@@ -91,8 +91,10 @@ func FindMetadataProxy(ctx context.Context, cfg *Config, networkID string) (*Met
 
 // MetadataProbeOptions tunes ProbeMetadata (Linux only).
 type MetadataProbeOptions struct {
+	// Timeout bounds the connect and the answer together. Zero value: 3 s.
 	Timeout time.Duration
-	Path    string
+	// Path is the request path. Zero value: "/".
+	Path string
 }
 
 // ProbeMetadata is not implemented on this OS.
