@@ -34,8 +34,16 @@
 // physical_interface_mappings names (linuxbridge.ReadAgentConfig), chosen
 // with the API by the network's physical network and segment.
 //
-// Observing is read-only except for the ARP probe (Config.NoARP disables
-// it).
+// The guest hop reads the guest's own account of its DHCP exchange from
+// the console log the domain XML declares (Config.NoConsole skips it); the
+// metadata hop the qdhcp namespace's metadata proxy, with one HTTP GET to
+// 169.254.169.254:80 from inside the namespace after the ARP sweep
+// (Config.NoMetadataProbe skips the GET); the mtu hop compares what DHCP
+// (or the libvirt <mtu>) tells the guest with every element's MTU.
+//
+// Observing is read-only except for the probes: ARP (Config.NoARP
+// disables it), the reachability probe (NoReach) and the metadata GET
+// (NoMetadataProbe).
 //
 // # Privileges
 //
