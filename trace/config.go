@@ -65,6 +65,23 @@ type Config struct {
 	// walkthrough's ping and ssh); the reachability hop is then Unknown.
 	// Zero value: probe (network side), unless NoARP is set.
 	NoReach bool
+	// NoConsole skips reading the domains' console logs (Nova's
+	// console.log, declared in the domain XML): the guest hop is then
+	// Unknown. Zero value: read them (compute side, with a libvirt client;
+	// needs read access to the files, root on a Nova node).
+	NoConsole bool
+	// NoMetadataProbe skips the HTTP GET to 169.254.169.254:80 from inside
+	// each qdhcp namespace: the metadata hop is then judged on the proxy's
+	// process, listeners and address alone. Zero value: probe (network
+	// side, once per namespace, after the ARP sweep).
+	NoMetadataProbe bool
+	// MetadataPIDDir, MetadataProxyDir and MetadataAgentSocket are
+	// dhcpns.Config's (where Neutron's DHCP agent keeps the metadata
+	// proxies' pid files and configurations, and the metadata agent's
+	// socket). Zero values: dhcpns's defaults (Neutron's paths).
+	MetadataPIDDir      string
+	MetadataProxyDir    string
+	MetadataAgentSocket string
 	// NoARP skips the ARP probe (the only hop that sends packets); the arp
 	// hop is then unknown. Zero value: probe.
 	NoARP bool

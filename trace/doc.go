@@ -64,11 +64,19 @@
 // become Warn with the evidence "explained_by". A fault of one node stays
 // on that node's hop, the link judged OK.
 //
-// Observing is read-only except for the ARP probes: requests from the
+// The guest hop reads the guest's own account of its DHCP exchange from
+// the console log the domain XML declares (Config.NoConsole skips it); the
+// metadata hop the qdhcp namespace's metadata proxy, with one HTTP GET to
+// 169.254.169.254:80 from inside the namespace after the ARP sweep
+// (Config.NoMetadataProbe skips the GET); the mtu hop compares what DHCP
+// (or the libvirt <mtu>) tells the guest with every element's MTU.
+//
+// Observing is read-only except for the probes: ARP requests from the
 // qdhcp namespace's serving interface to the port's IP and, on a network
 // node (RoleNetwork), up to three more addressed to the port's MAC instead
 // of the broadcast address, for Join's provider link (Config.NoARP
-// disables both).
+// disables them), the reachability probe (NoReach) and the metadata GET
+// (NoMetadataProbe).
 //
 // # Privileges
 //

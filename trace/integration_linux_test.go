@@ -191,8 +191,8 @@ func (tp *topo) run(t *testing.T, target trace.Target) *trace.Trace {
 // want must be OK, except the two host checks, asserted separately.
 func want(t *testing.T, tr *trace.Trace, want map[trace.Kind]trace.Verdict) {
 	t.Helper()
-	kinds := []trace.Kind{trace.KindTap, trace.KindSecurityGroup, trace.KindAntiSpoofing, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB, trace.KindDHCPNS, trace.KindDnsmasq,
-		trace.KindDHCPIf, trace.KindHostsEntry, trace.KindLease, trace.KindARP, trace.KindReachability, trace.KindCounters}
+	kinds := []trace.Kind{trace.KindGuest, trace.KindTap, trace.KindSecurityGroup, trace.KindAntiSpoofing, trace.KindBridge, trace.KindPhysicalPort, trace.KindMTU, trace.KindFDB,
+		trace.KindDHCPNS, trace.KindDnsmasq, trace.KindDHCPIf, trace.KindHostsEntry, trace.KindLease, trace.KindMetadata, trace.KindARP, trace.KindReachability, trace.KindCounters}
 	if len(tr.Hops) != len(kinds)+4 {
 		t.Fatalf("%d hops, want %d", len(tr.Hops), len(kinds)+4)
 	}
@@ -211,6 +211,11 @@ func want(t *testing.T, tr *trace.Trace, want map[trace.Kind]trace.Verdict) {
 			// NoFirewall and NoReach (the firewall's own are in package
 			// firewall and the demo's verdict tests).
 			if k == trace.KindSecurityGroup || k == trace.KindAntiSpoofing || k == trace.KindReachability {
+				v = trace.Unknown
+			}
+			// No libvirt client (no console) and no metadata proxy
+			// (isolated metadata off) in these topologies.
+			if k == trace.KindGuest || k == trace.KindMetadata {
 				v = trace.Unknown
 			}
 		}
@@ -277,7 +282,7 @@ func TestIntegrationTraceHealthy(t *testing.T) {
 	if h, _ := tr.Hop(trace.KindPhysicalPort, ""); h.Name != "eth2" {
 		t.Errorf("physical port %q, want eth2", h.Name)
 	}
-	compareTapWithIP(t, tp, tr.Hops[2])
+	compareTapWithIP(t, tp, tr.Hops[3])
 	if h, _ := tr.Hop(trace.KindBridge, ""); h.Name != tp.n.Bridge {
 		t.Errorf("bridge %q, want %s", h.Name, tp.n.Bridge)
 	}
@@ -314,7 +319,10 @@ func TestIntegrationTraceHealthy(t *testing.T) {
 	want(t, tr3, map[trace.Kind]trace.Verdict{trace.KindDHCPNS: trace.Unknown, trace.KindDnsmasq: trace.Unknown, trace.KindDHCPIf: trace.Unknown,
 		trace.KindHostsEntry: trace.Unknown, trace.KindLease: trace.Unknown, trace.KindARP: trace.Unknown,
 		// Without the probe nothing makes this idle guest send.
-		trace.KindCounters: trace.Warn})
+		trace.KindCounters: trace.Warn,
+		// DHCP's option 26 is on the DHCP side: what the guest is told is
+		// unknown here.
+		trace.KindMTU: trace.Unknown})
 	// The same NIC by MAC and by port ID.
 	for _, target := range []trace.Target{{MAC: trace.MAC(tp.mac)}, {PortID: tp.portID}} {
 		tr2 := tp.run(t, target)
@@ -339,10 +347,10 @@ func TestIntegrationTraceTapDown(t *testing.T) {
 	var dot, mmd strings.Builder
 	tr.WriteDOT(&dot)
 	tr.WriteMermaid(&mmd)
-	if !strings.Contains(dot.String(), `h2 [label="tap\n`+tp.tap+`\nFAIL\n`) || !strings.Contains(dot.String(), "fillcolor=salmon, color=red") {
+	if !strings.Contains(dot.String(), `h3 [label="tap\n`+tp.tap+`\nFAIL\n`) || !strings.Contains(dot.String(), "fillcolor=salmon, color=red") {
 		t.Errorf("DOT does not mark the tap failing:\n%s", dot.String())
 	}
-	if !strings.Contains(mmd.String(), `h2["tap<br/>`+tp.tap+`<br/>FAIL<br/>`) || !strings.Contains(mmd.String(), "]:::fail\n") {
+	if !strings.Contains(mmd.String(), `h3["tap<br/>`+tp.tap+`<br/>FAIL<br/>`) || !strings.Contains(mmd.String(), "]:::fail\n") {
 		t.Errorf("Mermaid does not mark the tap failing:\n%s", mmd.String())
 	}
 }
@@ -482,11 +490,11 @@ func TestIntegrationTraceTapMissing(t *testing.T) {
 	tp := newTopo(t, topoOpts{dhcp: true})
 	tr := tp.run(t, trace.Target{Tap: "tapdeadbeef-00"})
 	noLibvirt(t, tr)
-	if tr.Hops[2].Kind != trace.KindTap || tr.Hops[2].Verdict != trace.Fail || tr.Hops[2].Name != "tapdeadbeef-00" {
-		t.Errorf("tap hop: %+v", tr.Hops[2])
+	if tr.Hops[3].Kind != trace.KindTap || tr.Hops[3].Verdict != trace.Fail || tr.Hops[3].Name != "tapdeadbeef-00" {
+		t.Errorf("tap hop: %+v", tr.Hops[3])
 	}
 	// Nothing after the tap can be judged, except the host checks.
-	for _, h := range tr.Hops[3:] {
+	for _, h := range tr.Hops[4:] {
 		if h.Kind != trace.KindHostCheck && h.Verdict != trace.Unknown {
 			t.Errorf("%s %s: %s (%s), want unknown", h.Kind, h.Name, h.Verdict, h.Summary)
 		}
@@ -509,8 +517,10 @@ func TestIntegrationTraceTapOnWrongBridge(t *testing.T) {
 		trace.KindDHCPNS: trace.Unknown, trace.KindDnsmasq: trace.Unknown, trace.KindDHCPIf: trace.Unknown,
 		trace.KindHostsEntry: trace.Unknown, trace.KindLease: trace.Unknown, trace.KindARP: trace.Unknown,
 		trace.KindCounters: trace.Warn,
+		// No network: what DHCP tells the guest is unknown.
+		trace.KindMTU: trace.Unknown,
 	})
-	h := tr.Hops[2]
+	h := tr.Hops[3]
 	if !strings.Contains(h.Summary, "trbr0, which is not a Neutron network's bridge") {
 		t.Errorf("tap hop: %+v", h)
 	}

@@ -32,10 +32,11 @@ func (v *view) trace(withHost bool) *Trace {
 	}
 	if !v.role.compute() {
 		t.Tap = "" // the tap is on the compute node
-		for _, k := range []Kind{KindDomain, KindInterface, KindTap, KindBridge, KindPhysicalPort, KindFDB} {
+		for _, k := range []Kind{KindDomain, KindInterface, KindGuest, KindTap, KindBridge, KindPhysicalPort, KindMTU, KindFDB} {
 			t.Hops = append(t.Hops, offNode(k, notComputeSide))
 		}
 		t.Hops = append(t.Hops, v.dhcpHops()...)
+		t.Hops = append(t.Hops, v.metadataHop())
 		t.Hops = append(t.Hops, offNode(KindSecurityGroup, notComputeSide), offNode(KindAntiSpoofing, notComputeSide))
 		t.Hops = append(t.Hops, v.arpHop(), v.reachHop(), offNode(KindCounters, notComputeSide))
 		if withHost {
@@ -47,10 +48,11 @@ func (v *view) trace(withHost bool) *Trace {
 	domHop, ifHop := v.domainHops()
 	tapHop := v.tapHop()
 	bridgeHop, physHop, up := v.bridgeHops()
-	t.Hops = append(t.Hops, domHop, ifHop, tapHop)
+	t.Hops = append(t.Hops, domHop, ifHop, v.guestHop(), tapHop)
 	t.Hops = append(t.Hops, v.firewallHops()...)
-	t.Hops = append(t.Hops, bridgeHop, physHop, v.fdbHop())
+	t.Hops = append(t.Hops, bridgeHop, physHop, v.mtuHop(&up), v.fdbHop())
 	t.Hops = append(t.Hops, v.dhcpHops()...)
+	t.Hops = append(t.Hops, v.metadataHop())
 	if v.role.dhcp() {
 		t.Hops = append(t.Hops, v.arpHop(), v.reachHop(), v.countersHop())
 	} else {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/vifpath/vifpath/dhcpns"
 	"github.com/vifpath/vifpath/firewall"
+	"github.com/vifpath/vifpath/guestlog"
 	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
@@ -89,9 +90,13 @@ type Settings struct {
 	// NetworkManager manages (the process's own).
 	HostNetNS bool `json:"host_netns"`
 	// NoARP, ARPTimeout and CounterInterval are Config's.
-	NoARP           bool          `json:"no_arp,omitempty"`
-	NoFirewall      bool          `json:"no_firewall,omitempty"`
-	NoReach         bool          `json:"no_reach,omitempty"`
+	NoARP      bool `json:"no_arp,omitempty"`
+	NoFirewall bool `json:"no_firewall,omitempty"`
+	NoReach    bool `json:"no_reach,omitempty"`
+	// NoConsole and NoMetadataProbe are Config's: the guest hop is then
+	// Unknown, the metadata hop judged without its HTTP probe.
+	NoConsole       bool          `json:"no_console,omitempty"`
+	NoMetadataProbe bool          `json:"no_metadata_probe,omitempty"`
 	ARPTimeout      time.Duration `json:"arp_timeout"`
 	CounterInterval time.Duration `json:"counter_interval"`
 	// Libvirt is set when a libvirt client was given.
@@ -176,6 +181,27 @@ type DomainFacts struct {
 	// Running is set when the first counter sample listed the domain
 	// (its interfaces' devices are then those of Stats).
 	Running bool `json:"running,omitempty"`
+	// Console is the tail of the domain's console log as read once (nil:
+	// not read, Config.NoConsole or an observation older than the guest
+	// hop). The interfaces' <mtu> is in Interfaces.
+	Console *ConsoleFacts `json:"console,omitempty"`
+}
+
+// ConsoleFacts is a domain's console output as read from the log file its
+// XML declares (libvirtinspect.Client.ConsoleLog), parsed by guestlog.
+type ConsoleFacts struct {
+	// Path is the file read ("" when none was).
+	Path string `json:"path,omitempty"`
+	// Missing says why nothing was read ("" when it was); Error is the
+	// read error's text, for the evidence.
+	Missing ConsoleMissing `json:"missing,omitempty"`
+	Error   string         `json:"error,omitempty"`
+	// Bytes is how many bytes were read (the tail, at most
+	// libvirtinspect.DefaultConsoleMax); ModTime the file's mtime.
+	Bytes   int       `json:"bytes"`
+	ModTime time.Time `json:"mod_time,omitzero"`
+	// Events are guestlog.Parse of what was read.
+	Events []guestlog.Event `json:"events,omitempty"`
 }
 
 // NovaFacts is what Nova wrote into a domain's XML.
@@ -245,6 +271,34 @@ type NetworkFacts struct {
 	// says why they could not run.
 	Reach      []dhcpns.ReachResult `json:"reach,omitempty"`
 	ReachError string               `json:"reach_error,omitempty"`
+	// OptsPath is dnsmasq's --dhcp-optsfile ("" when the options were not
+	// read: an observation older than the mtu hop); Opts its options,
+	// OptsError why it could not be read. CmdlineOpts are the
+	// --dhcp-option(-force) values of dnsmasq's command line (option 26,
+	// the MTU, is there in Neutron's).
+	OptsPath    string              `json:"opts_path,omitempty"`
+	OptsError   string              `json:"opts_error,omitempty"`
+	Opts        []dhcpns.DHCPOption `json:"opts,omitempty"`
+	CmdlineOpts []dhcpns.DHCPOption `json:"cmdline_opts,omitempty"`
+	// Metadata is the namespace's metadata side (nil: not observed).
+	Metadata *MetadataObs `json:"metadata,omitempty"`
+}
+
+// MetadataObs is the metadata side of one qdhcp namespace: the proxy
+// (dhcpns.FindMetadataProxy), the link holding 169.254.169.254 and one
+// HTTP GET to it from inside the namespace (dhcpns.ProbeMetadata), sent
+// after the ARP sweep.
+type MetadataObs struct {
+	Proxy      *dhcpns.MetadataProxy `json:"proxy,omitempty"`
+	ProxyError string                `json:"proxy_error,omitempty"`
+	// AddrKnown is set when the namespace's addresses were read; AddrLink
+	// is then the link holding 169.254.169.254 ("" none).
+	AddrKnown bool   `json:"addr_known"`
+	AddrLink  string `json:"addr_link,omitempty"`
+	// Probe is the GET's result (nil: not probed, see ProbeError or
+	// Settings.NoMetadataProbe).
+	Probe      *dhcpns.MetadataProbeResult `json:"probe,omitempty"`
+	ProbeError string                      `json:"probe_error,omitempty"`
 }
 
 // HostRow is one row of a dnsmasq hosts file.
@@ -399,4 +453,6 @@ type NetworkInfo struct {
 	Type            string `json:"type,omitempty"`
 	PhysicalNetwork string `json:"physical_network,omitempty"`
 	SegmentationID  int    `json:"segmentation_id,omitempty"`
+	// MTU is the network's MTU (0: unknown, or an older observation).
+	MTU int `json:"mtu,omitempty"`
 }

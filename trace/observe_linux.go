@@ -75,6 +75,10 @@ type observer struct {
 	libvirt libvirtSource
 	dhcp    dhcpSource
 	fw      firewallSource
+	// console reads the domains' consoles, meta the namespaces' metadata
+	// side (nil: not read).
+	console consoleSource
+	meta    metadataSource
 	// nics are the NICs of a nic or server request (nil in node mode,
 	// where every NIC is observed).
 	nics []nicReq
@@ -88,7 +92,7 @@ func newObservation(c Config, role Role, req Request) *Observation {
 	return &Observation{
 		Version: ObservationVersion, Node: node, Role: role, Request: req, Started: time.Now(),
 		Settings: Settings{NetNSDir: c.NetNSDir, StateDir: c.StateDir, ProcDir: c.ProcDir, NMRunDir: c.NMRunDir,
-			BridgeNetNS: c.BridgeNetNS, NoARP: c.NoARP, NoFirewall: c.NoFirewall, NoReach: c.NoReach, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
+			BridgeNetNS: c.BridgeNetNS, NoARP: c.NoARP, NoFirewall: c.NoFirewall, NoReach: c.NoReach, NoConsole: c.NoConsole, NoMetadataProbe: c.NoMetadataProbe, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
 			Libvirt:   c.Libvirt != nil,
 			HostNetNS: c.BridgeNetNS == "" || sameNetNS(c.BridgeNetNS, filepath.Join(c.ProcDir, "self/ns/net"))},
 	}
@@ -131,6 +135,7 @@ func (o *observer) observe(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			lv = o.observeDomains(ctx, &base)
+			o.readConsoles(ctx, lv)
 		}()
 	}
 	var dhcpErr error
@@ -151,6 +156,9 @@ func (o *observer) observe(ctx context.Context) error {
 		if !c.NoReach {
 			o.probeReach(ctx, views)
 		}
+	}
+	if role.dhcp() {
+		o.probeMetadata(ctx)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("trace: %w", err)
@@ -457,6 +465,8 @@ func (o *observer) network(ctx context.Context, id string) NetworkFacts {
 		}
 	}
 	n.ServingInterface = h.ServingInterface
+	o.readOpts(&n, h)
+	o.readMetadata(ctx, &n, h)
 	n.HostsPath = filepath.Join(o.c.StateDir, id, "host")
 	n.LeasesPath = filepath.Join(o.c.StateDir, id, "leases")
 	if h.Dnsmasq != nil {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vifpath/vifpath/dhcpns"
 	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/linuxbridge"
 	"golang.org/x/sys/unix"
@@ -134,9 +133,13 @@ func Observe(ctx context.Context, cfg *Config, req Request, api *launch.Client) 
 	if err != nil {
 		return nil, err
 	}
-	o := &observer{c: c, obs: newObservation(c, role, req), dhcp: dhcpnsSource{cfg: &dhcpns.Config{NetNSDir: c.NetNSDir, ProcDir: c.ProcDir, StateDir: c.StateDir, Logger: c.Logger}}, fw: newFirewallSource(c)}
+	o := &observer{c: c, obs: newObservation(c, role, req), dhcp: dhcpnsSource{cfg: dhcpnsConfig(&c)}, fw: newFirewallSource(c),
+		meta: metadataPkg{cfg: dhcpnsConfig(&c)}}
 	if c.Libvirt != nil {
 		o.libvirt = c.Libvirt
+		if !c.NoConsole {
+			o.console = c.Libvirt
+		}
 	}
 	switch req.Mode {
 	case ModeNIC:
@@ -303,7 +306,7 @@ func readNetworks(ctx context.Context, c Config, api *launch.Client, facts *APIF
 			if facts.Networks == nil {
 				facts.Networks = map[string]*NetworkInfo{}
 			}
-			facts.Networks[id] = &NetworkInfo{Type: string(nw.Type), PhysicalNetwork: nw.PhysicalNetwork, SegmentationID: nw.SegmentationID}
+			facts.Networks[id] = &NetworkInfo{Type: string(nw.Type), PhysicalNetwork: nw.PhysicalNetwork, SegmentationID: nw.SegmentationID, MTU: nw.MTU}
 		}
 	}
 }

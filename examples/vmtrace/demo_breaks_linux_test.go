@@ -32,6 +32,8 @@ func TestIntegrationDemoMoreBreaks(t *testing.T) {
 		{demo.BreakICMPRule, trace.Fail, trace.KindSecurityGroup, "ICMP to 192.168.31.74 is dropped by neutron-linuxbri-sg-fallback"},
 		{demo.BreakSSHRule, trace.Fail, trace.KindSecurityGroup, "SSH to 192.168.31.74 is dropped by neutron-linuxbri-sg-fallback"},
 		{demo.BreakARPSpoof, trace.Fail, trace.KindAntiSpoofing, "lacks --arp-ip-src 192.168.31.74"},
+		{demo.BreakMetadata, trace.Fail, trace.KindMetadata, "is not running"},
+		{demo.BreakMTU, trace.Fail, trace.KindMTU, "eth2 (MTU 1400)"},
 	} {
 		t.Run(string(c.b), func(t *testing.T) {
 			code, out, errs := runArgs(context.Background(), "-demo", "-break", string(c.b))

@@ -647,15 +647,20 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 		return exitFail
 	}
 	cfg := &trace.Config{
-		BridgeNetNS:     p.HostPath,
-		NetNSDir:        p.NetNSDir,
-		StateDir:        p.StateDir,
-		NMRunDir:        p.NMRunDir,
-		AgentConfig:     p.AgentConfig,
-		CounterInterval: 500 * time.Millisecond,
-		ARPTimeout:      500 * time.Millisecond,
-		NodeName:        cloud.NodeName,
-		Logger:          log,
+		BridgeNetNS: p.HostPath,
+		NetNSDir:    p.NetNSDir,
+		StateDir:    p.StateDir,
+		NMRunDir:    p.NMRunDir,
+		AgentConfig: p.AgentConfig,
+		// The demo's haproxy keeps Neutron's layout under the demo's
+		// directory.
+		MetadataPIDDir:      p.MetadataPIDDir,
+		MetadataProxyDir:    p.MetadataProxyDir,
+		MetadataAgentSocket: p.MetadataAgentSocket,
+		CounterInterval:     500 * time.Millisecond,
+		ARPTimeout:          500 * time.Millisecond,
+		NodeName:            cloud.NodeName,
+		Logger:              log,
 	}
 	if p.LibvirtSocketRO != "" {
 		lv, err := libvirtinspect.Dial(ctx, &libvirtinspect.Config{Socket: p.LibvirtSocketRO, ReadOnly: true, Logger: log})

@@ -1,5 +1,7 @@
 package demo
 
+import "slices"
+
 // WrongBridge is the bridge BreakWrongBridge moves the VM's tap to: the
 // name of libvirt's default network's bridge, a bridge no Neutron agent
 // made.
@@ -66,8 +68,8 @@ func FirewallBreakages() []Breakage {
 }
 
 // MetadataMTUBreakages lists the faults Break injects in the metadata
-// proxy and the MTU chain. They join Breakages once the trace produces
-// the metadata and mtu hops (trace.JudgeMetadata, trace.JudgeMTU).
+// proxy and the MTU chain (a subset of Breakages: the trace's metadata
+// and mtu hops).
 func MetadataMTUBreakages() []Breakage {
 	return []Breakage{BreakMetadata, BreakMTU}
 }
@@ -75,5 +77,5 @@ func MetadataMTUBreakages() []Breakage {
 // Breakages lists the faults Break knows.
 func Breakages() []Breakage {
 	return append([]Breakage{BreakDnsmasq, BreakTapDown, BreakUplink, BreakHostsEntry,
-		BreakWrongBridge, BreakLeaseSeeded, BreakDupIP, BreakFDBNeverLearned}, FirewallBreakages()...)
+		BreakWrongBridge, BreakLeaseSeeded, BreakDupIP, BreakFDBNeverLearned}, slices.Concat(FirewallBreakages(), MetadataMTUBreakages())...)
 }

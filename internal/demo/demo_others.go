@@ -73,6 +73,7 @@ type Path struct {
 	DnsmasqPID                                    int
 	DHCPClientOutput                              string
 	GuestInfo
+	MetadataInfo
 }
 
 // BuildPath fails: network namespaces exist only on Linux.

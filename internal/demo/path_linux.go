@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -589,7 +588,7 @@ func (p *Path) Break(b Breakage) error {
 	case BreakMTU:
 		return p.breakMTU()
 	}
-	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, slices.Concat(Breakages(), MetadataMTUBreakages()))
+	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, Breakages())
 }
 
 // stopDnsmasq signals dnsmasq and reaps it (SIGKILL after 3 s).

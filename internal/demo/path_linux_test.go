@@ -65,8 +65,8 @@ func hasAddr(l map[string]any, cidr string) bool {
 
 // pathKinds are the hops of the path proper (not the host checks, not the
 // libvirt hops the no-API mode cannot judge).
-var pathKinds = []trace.Kind{trace.KindTap, trace.KindSecurityGroup, trace.KindAntiSpoofing, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB, trace.KindDHCPNS,
-	trace.KindDnsmasq, trace.KindDHCPIf, trace.KindHostsEntry, trace.KindLease, trace.KindARP, trace.KindReachability, trace.KindCounters}
+var pathKinds = []trace.Kind{trace.KindTap, trace.KindSecurityGroup, trace.KindAntiSpoofing, trace.KindBridge, trace.KindPhysicalPort, trace.KindMTU, trace.KindFDB, trace.KindDHCPNS,
+	trace.KindDnsmasq, trace.KindDHCPIf, trace.KindHostsEntry, trace.KindLease, trace.KindMetadata, trace.KindARP, trace.KindReachability, trace.KindCounters}
 
 func runTrace(t *testing.T, p *Path) *trace.Trace {
 	t.Helper()
@@ -74,6 +74,7 @@ func runTrace(t *testing.T, p *Path) *trace.Trace {
 	defer cancel()
 	tr, err := trace.Run(ctx, &trace.Config{
 		BridgeNetNS: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig,
+		MetadataPIDDir: p.MetadataPIDDir, MetadataProxyDir: p.MetadataProxyDir, MetadataAgentSocket: p.MetadataAgentSocket,
 		CounterInterval: 300 * time.Millisecond, ARPTimeout: 500 * time.Millisecond,
 		// A TCG guest answers ARP in about a millisecond, now and then in
 		// more than the default 5 ms settle: listen long enough to hear

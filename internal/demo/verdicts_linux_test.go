@@ -147,6 +147,33 @@ func TestIntegrationVerdicts(t *testing.T) {
 		{name: "arp-spoof", b: BreakARPSpoof, overall: trace.Fail,
 			hop: trace.KindAntiSpoofing, verdict: trace.Fail, cause: "anti-spoofing drops the VM's own traffic", summary: "lacks --arp-ip-src " + pathVMIP.String(),
 			after: map[trace.Kind]trace.Verdict{trace.KindBridge: trace.OK, trace.KindDnsmasq: trace.OK, trace.KindARP: trace.Fail}},
+		{name: "metadata", b: BreakMetadata, overall: trace.Fail,
+			hop: trace.KindMetadata, verdict: trace.Fail, cause: "haproxy died or was killed", summary: "is not running",
+			// The proxy is not on the frame path: the guest still answers.
+			after: map[trace.Kind]trace.Verdict{trace.KindARP: trace.OK, trace.KindReachability: trace.OK, trace.KindCounters: trace.OK},
+			check: func(t *testing.T, p *Path) {
+				b, err := os.ReadFile(filepath.Join(p.MetadataPIDDir, p.NetworkID+".pid.haproxy"))
+				if err != nil {
+					t.Fatalf("the pid file must stay (stale) after Break(metadata): %v", err)
+				}
+				// Killed: gone, or a zombie its parent has not reaped yet.
+				st, err := os.ReadFile("/proc/" + strings.TrimSpace(string(b)) + "/stat")
+				if i := bytes.LastIndexByte(st, ')'); err == nil && (i < 0 || !bytes.HasPrefix(st[i+1:], []byte(" Z"))) {
+					t.Errorf("haproxy %s still running after Break(metadata): %s", strings.TrimSpace(string(b)), st)
+				} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("haproxy %s: %v", strings.TrimSpace(string(b)), err)
+				}
+			}},
+		{name: "mtu", b: BreakMTU, overall: trace.Fail,
+			hop: trace.KindMTU, verdict: trace.Fail, cause: "packets larger than the smallest element are dropped there", summary: "eth2 (MTU 1400)",
+			// Small frames pass: ARP, ping and the SYN still do.
+			after: map[trace.Kind]trace.Verdict{trace.KindFDB: trace.OK, trace.KindDnsmasq: trace.OK, trace.KindLease: trace.OK,
+				trace.KindMetadata: trace.OK, trace.KindARP: trace.OK, trace.KindReachability: trace.OK},
+			check: func(t *testing.T, p *Path) {
+				if l := link(t, p.HostPath, p.Uplink); fmt.Sprint(l["mtu"]) != "1400" {
+					t.Errorf("ip says %s mtu %v after Break(mtu), want 1400", p.Uplink, l["mtu"])
+				}
+			}},
 	}
 	// Every fault Break knows has its verdict here.
 	for _, b := range Breakages() {

@@ -1,0 +1,133 @@
+package trace
+
+import (
+	"github.com/vifpath/vifpath/dhcpns"
+)
+
+// guestHop is the NIC's guest hop (compute side, after the interface
+// hop): the guest's own account of its DHCP exchange, from the console
+// log of the domain holding the NIC.
+func (v *view) guestHop() Hop {
+	h := Hop{Kind: KindGuest, Name: v.id.Tap}
+	s := &v.obs.Settings
+	switch {
+	case s.NoConsole:
+		h.Summary = "not read (Config.NoConsole)"
+		h.add("console", "not read")
+		return h
+	case !s.Libvirt:
+		h.Summary = "not read: no libvirt client (the console log's path is in the domain XML)"
+		h.add("libvirt", "no client")
+		return h
+	case v.dom == nil:
+		h.Summary = "not reached: no domain holds the NIC"
+		h.add("domain", "none")
+		return h
+	case v.dom.Console == nil:
+		h.Name = v.dom.Name
+		h.Summary = "the domain's console was not read"
+		h.add("console", "not observed")
+		return h
+	}
+	c := v.dom.Console
+	f := GuestFacts{Domain: v.dom.Name, ConsolePath: c.Path, Missing: c.Missing, ConsoleError: c.Error,
+		ConsoleBytes: c.Bytes, ConsoleModTime: c.ModTime, Events: c.Events}
+	// The console mixes every NIC's DHCP client: the port's address is
+	// compared only when the domain has this one NIC.
+	if ips := v.fixedIPv4(); len(ips) == 1 && len(v.dom.Interfaces) == 1 {
+		f.PortIP = ips[0]
+	}
+	return JudgeGuest(f)
+}
+
+// metadataHop is the network's metadata hop (DHCP side, after the lease
+// hop): the proxy in the qdhcp namespace, 169.254.169.254 on it, and the
+// probe's answer.
+func (v *view) metadataHop() Hop {
+	if !v.role.dhcp() {
+		return offNode(KindMetadata, notDHCPSide)
+	}
+	n := v.netw
+	if n == nil {
+		h := Hop{Kind: KindMetadata, Summary: "not reached: no qdhcp namespace for the network"}
+		h.add("namespace", "none observed")
+		return h
+	}
+	h := Hop{Kind: KindMetadata, Name: dhcpns.NamespaceName(n.NetworkID)}
+	m := n.Metadata
+	switch {
+	case m == nil:
+		h.Summary = "the metadata proxy was not observed"
+		h.add("proxy", "not observed")
+		return h
+	case m.ProxyError != "":
+		h.Summary = "cannot read the metadata proxy"
+		h.add("error", "%s", m.ProxyError)
+		return h
+	}
+	f := MetadataFacts{NetworkID: n.NetworkID, Proxy: m.Proxy, AddrKnown: m.AddrKnown, AddrLink: m.AddrLink, Probe: m.Probe}
+	f.RouteVia, _ = dhcpns.MetadataRoute(n.Opts)
+	h = JudgeMetadata(f)
+	switch {
+	case m.ProbeError != "":
+		h.add("probe_error", "%s", m.ProbeError)
+	case m.Probe == nil && v.obs.Settings.NoMetadataProbe:
+		h.add("probe", "not sent (Config.NoMetadataProbe)")
+	}
+	return h
+}
+
+// mtuHop is the NIC's mtu hop (compute side, after the physical-port
+// hop): what the guest is told against the libvirt interface, the tap,
+// the bridge and its physical ports. What the guest is told is DHCP's
+// option 26, read on the DHCP side, or the libvirt interface's <mtu>:
+// without either the hop is Unknown.
+func (v *view) mtuHop(up *uplink) Hop {
+	h := Hop{Kind: KindMTU, Name: v.id.NetworkID}
+	if v.bridge == nil || v.tap == nil {
+		h.Summary = "not reached: the tap is on no bridge"
+		h.add("tap", "on no bridge")
+		return h
+	}
+	f := MTUFacts{NetworkID: v.id.NetworkID}
+	if api := v.obs.API; api != nil && v.id.NetworkID != "" {
+		if info := api.Networks[v.id.NetworkID]; info != nil {
+			f.NetworkType, f.NetworkMTU = info.Type, info.MTU
+		}
+	}
+	told := false
+	if n := v.netw; n != nil && v.role.dhcp() && n.OptsPath != "" {
+		f.DHCPCmdlineMTU, _ = dhcpns.OptionMTUValue(n.CmdlineOpts)
+		f.DHCPOptsMTU, _ = dhcpns.OptionMTUValue(n.Opts)
+		told = true
+	}
+	if i := v.iface; i != nil && i.MTU > 0 {
+		name := i.Target
+		if v.dom != nil {
+			name = v.dom.Name + "/" + i.Target
+		}
+		f.Elements = append(f.Elements, MTUElement{Role: MTULibvirt, Name: name, MTU: i.MTU})
+		told = true
+	}
+	f.Elements = append(f.Elements, MTUElement{Role: MTUTap, Name: v.tap.Name, MTU: v.tap.MTU},
+		MTUElement{Role: MTUBridge, Name: v.bridge.Name, MTU: v.bridge.MTU})
+	if up != nil {
+		for _, p := range up.phys {
+			// A VXLAN or VLAN device on the bridge carries the guest's
+			// frames as they are: its MTU is the guest's budget.
+			f.Elements = append(f.Elements, MTUElement{Role: MTUPhysical, Name: p.Name, MTU: p.MTU})
+		}
+	}
+	if !told {
+		h.Summary = "what the guest is told was not observed: DHCP's option 26 is read on the DHCP side, and the libvirt interface sets no <mtu>"
+		for _, e := range f.Elements {
+			h.add(string(e.Role)+" "+e.Name, "%d", e.MTU)
+		}
+		return h
+	}
+	h = JudgeMTU(f)
+	if n := v.netw; n != nil && n.OptsError != "" && v.role.dhcp() {
+		h.add("opts_error", "%s", n.OptsError)
+	}
+	return h
+}
