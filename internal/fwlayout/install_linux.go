@@ -48,6 +48,12 @@ func Run(ctx context.Context, netnsPath, stdin string, argv ...string) error {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			// Killed because the caller gave up: say so, so callers
+			// see the cancellation (errors.Is context.Canceled or
+			// DeadlineExceeded), not only "signal: killed".
+			return fmt.Errorf("fwlayout: %s in %s: %w", strings.Join(argv, " "), netnsPath, ctx.Err())
+		}
 		return fmt.Errorf("fwlayout: %s in %s: %w: %s", strings.Join(argv, " "), netnsPath, err, strings.TrimSpace(out.String()))
 	}
 	return nil
