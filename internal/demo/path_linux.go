@@ -163,44 +163,8 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 			p.Close()
 		}
 	}()
-	if p.Dir == "" {
-		if p.Dir, err = os.MkdirTemp("", "vifpath-demo-"); err != nil {
-			return nil, fmt.Errorf("demo: %w", err)
-		}
-		p.ownDir = true
-		if err := writeOwner(p.Dir); err != nil {
-			return nil, fmt.Errorf("demo: %w", err)
-		}
-	}
-	// dnsmasq reads its files as nobody: Dir and its parents must be
-	// searchable by others.
-	if err := os.Chmod(p.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("demo: %w", err)
-	}
-	for d := filepath.Dir(p.Dir); ; d = filepath.Dir(d) {
-		if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o001 == 0 {
-			return nil, fmt.Errorf("demo: dnsmasq reads its files as nobody, but %s (a parent of %s) is not searchable by others: chmod o+x it or use another directory", d, p.Dir)
-		}
-		if d == "/" || d == "." {
-			break
-		}
-	}
-	p.NetNSDir = p.Dir
-	p.StateDir = filepath.Join(p.Dir, "neutron-dhcp")
-	p.NMRunDir = filepath.Join(p.Dir, "NetworkManager")
-	p.NetworkID = randUUID()
-	p.Bridge = linuxbridge.NetworkBridgeName(p.NetworkID)
-	p.Uplink = "eth2"
-	p.DHCPPortID = randUUID()
-	p.DHCPIf = linuxbridge.PortNSName(p.DHCPPortID)
-	p.PortID = randUUID()
-	p.Tap = linuxbridge.PortTapName(p.PortID)
-	p.MAC = randNeutronMAC()
-	p.IP = pathVMIP
-	for _, d := range []string{p.StateDir, filepath.Join(p.StateDir, p.NetworkID), p.NMRunDir} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return nil, fmt.Errorf("demo: %w", err)
-		}
+	if err := p.layout("vifpath-demo-"); err != nil {
+		return nil, err
 	}
 	p.AgentConfig = filepath.Join(p.Dir, "linuxbridge_agent.ini")
 	agent := "[linux_bridge]\nphysical_interface_mappings = provider:" + p.Uplink + "\n\n[vxlan]\nenable_vxlan = false\n"
@@ -718,4 +682,52 @@ func Residue(dir string, keep bool) []string {
 // hostName is Neutron's host name for a fixed IP.
 func hostName(ip netip.Addr) string {
 	return "host-" + strings.ReplaceAll(ip.String(), ".", "-")
+}
+
+// layout makes the demo's directory (a new one named prefix… under TMPDIR
+// unless Dir is set, marked with its owner for ReclaimStale), checks that
+// dnsmasq, running as nobody, can reach it, and names the path's
+// directories and Neutron identities (network, DHCP port, VM port, MAC,
+// IP) for BuildPath and BuildTwoNode alike.
+func (p *Path) layout(prefix string) (err error) {
+	if p.Dir == "" {
+		if p.Dir, err = os.MkdirTemp("", prefix); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		p.ownDir = true
+		if err := writeOwner(p.Dir); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	// dnsmasq reads its files as nobody: Dir and its parents must be
+	// searchable by others.
+	if err := os.Chmod(p.Dir, 0o755); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	for d := filepath.Dir(p.Dir); ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("demo: dnsmasq reads its files as nobody, but %s (a parent of %s) is not searchable by others: chmod o+x it or use another directory", d, p.Dir)
+		}
+		if d == "/" || d == "." {
+			break
+		}
+	}
+	p.NetNSDir = p.Dir
+	p.StateDir = filepath.Join(p.Dir, "neutron-dhcp")
+	p.NMRunDir = filepath.Join(p.Dir, "NetworkManager")
+	p.NetworkID = randUUID()
+	p.Bridge = linuxbridge.NetworkBridgeName(p.NetworkID)
+	p.Uplink = "eth2"
+	p.DHCPPortID = randUUID()
+	p.DHCPIf = linuxbridge.PortNSName(p.DHCPPortID)
+	p.PortID = randUUID()
+	p.Tap = linuxbridge.PortTapName(p.PortID)
+	p.MAC = randNeutronMAC()
+	p.IP = pathVMIP
+	for _, d := range []string{p.StateDir, filepath.Join(p.StateDir, p.NetworkID), p.NMRunDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	return nil
 }

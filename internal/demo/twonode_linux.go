@@ -83,36 +83,10 @@ func BuildTwoNode(ctx context.Context, cfg *PathConfig) (_ *TwoNode, err error) 
 			p.Close()
 		}
 	}()
-	if p.Dir == "" {
-		if p.Dir, err = os.MkdirTemp("", "vifpath-demo-tn"); err != nil {
-			return nil, fmt.Errorf("demo: %w", err)
-		}
-		p.ownDir = true
-		if err := writeOwner(p.Dir); err != nil {
-			return nil, fmt.Errorf("demo: %w", err)
-		}
+	if err := p.layout("vifpath-demo-tn"); err != nil {
+		return nil, err
 	}
-	if err := os.Chmod(p.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("demo: %w", err)
-	}
-	p.NetNSDir = p.Dir
-	p.StateDir = filepath.Join(p.Dir, "neutron-dhcp")
-	p.NMRunDir = filepath.Join(p.Dir, "NetworkManager")
-	p.NetworkID = randUUID()
-	p.Bridge = linuxbridge.NetworkBridgeName(p.NetworkID)
-	p.Uplink = "eth2"
-	p.DHCPPortID = randUUID()
-	p.DHCPIf = linuxbridge.PortNSName(p.DHCPPortID)
-	p.PortID = randUUID()
-	p.Tap = linuxbridge.PortTapName(p.PortID)
-	p.MAC = randNeutronMAC()
-	p.IP = pathVMIP
 	tn.DHCPMAC = randNeutronMAC()
-	for _, d := range []string{p.StateDir, filepath.Join(p.StateDir, p.NetworkID), p.NMRunDir} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return nil, fmt.Errorf("demo: %w", err)
-		}
-	}
 	p.AgentConfig = filepath.Join(p.Dir, "linuxbridge_agent.ini")
 	// Under StateDir, which Path.Close removes with the rest.
 	tn.ControllerAgentConfig = filepath.Join(p.StateDir, "controller_linuxbridge_agent.ini")
