@@ -46,6 +46,16 @@ type ARPOptions struct {
 	// they are spread evenly over Timeout, so the sweep still waits one
 	// Timeout in total. Zero value: 1 (as `arping -c1`).
 	Attempts int
+	// Unicast sends the requests for each target it lists to that MAC
+	// instead of the broadcast address (the frame's Ethernet destination;
+	// the ARP target hardware address stays zero, as in any request), as
+	// `arping -t MAC` does, and counts only replies from that MAC. Such a
+	// request reaches the target only when the path delivers unicast to
+	// its MAC: a switch that does not flood unknown unicast, or a
+	// hypervisor's NIC without promiscuous mode, passes the broadcast
+	// request and drops this one. Targets it does not list are broadcast.
+	// Zero value (nil): every request is broadcast.
+	Unicast map[netip.Addr]hwaddr.MAC
 }
 
 // orDefault returns a copy of o (nil: the zero ARPOptions) with every
@@ -84,11 +94,15 @@ const (
 	etherTypeIPv4 = 0x0800
 )
 
-// arpRequest builds a broadcast ARP request frame for target from
-// (srcMAC, srcIP) into b (at least arpFrameLen bytes).
-func arpRequest(b []byte, srcMAC hwaddr.MAC, srcIP, target netip.Addr) []byte {
+// broadcastMAC is Ethernet's broadcast address.
+var broadcastMAC = hwaddr.MAC{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+
+// arpRequest builds an ARP request frame for target from (srcMAC, srcIP)
+// to the Ethernet destination dst (broadcastMAC, or the target's MAC for
+// a unicast request) into b (at least arpFrameLen bytes).
+func arpRequest(b []byte, dst, srcMAC hwaddr.MAC, srcIP, target netip.Addr) []byte {
 	b = b[:arpFrameLen]
-	copy(b[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	copy(b[0:6], dst)
 	copy(b[6:12], srcMAC)
 	binary.BigEndian.PutUint16(b[12:14], etherTypeARP)
 	a := b[14:]

@@ -169,15 +169,22 @@ func (p *ARPProber) SweepARP(ctx context.Context, targets []netip.Addr, opts *AR
 	sent := make(map[netip.Addr]time.Time, len(idx))
 	seen := make(map[netip.Addr]map[string]bool, len(idx))
 	frame := make([]byte, arpFrameLen)
-	bcast := &packet.Addr{HardwareAddr: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}
+	var unicast map[netip.Addr]hwaddr.MAC
+	if opts != nil {
+		unicast = opts.Unicast
+	}
 	send := func() error {
 		for t := range idx {
 			if seen[t] != nil {
 				continue // answered
 			}
-			arpRequest(frame, p.mac, p.srcFor(t), t)
+			dst := broadcastMAC
+			if m := unicast[t]; len(m) == 6 {
+				dst = m
+			}
+			arpRequest(frame, dst, p.mac, p.srcFor(t), t)
 			sent[t] = time.Now()
-			if _, err := p.conn.WriteTo(frame, bcast); err != nil {
+			if _, err := p.conn.WriteTo(frame, &packet.Addr{HardwareAddr: net.HardwareAddr(dst)}); err != nil {
 				return fmt.Errorf("dhcpns: ARP sweep: send request for %s on %s: %w", t, p.ifname, err)
 			}
 		}
@@ -235,6 +242,9 @@ func (p *ARPProber) SweepARP(ctx context.Context, targets []netip.Addr, opts *AR
 		is, ok := idx[ip]
 		if !ok {
 			continue
+		}
+		if m := unicast[ip]; len(m) == 6 && !m.Equal(mac) {
+			continue // a unicast request counts only its target's answer
 		}
 		if seen[ip] == nil {
 			seen[ip] = map[string]bool{}

@@ -84,7 +84,7 @@ func FuzzParseCmdline(f *testing.F) {
 
 func FuzzParseARPReply(f *testing.F) {
 	our := mustMAC("fa:16:3e:2c:b1:a0")
-	req := arpRequest(make([]byte, arpFrameLen), mustMAC("fa:16:3e:57:19:35"), netip.MustParseAddr("192.168.31.72"), netip.MustParseAddr("192.168.31.70"))
+	req := arpRequest(make([]byte, arpFrameLen), broadcastMAC, mustMAC("fa:16:3e:57:19:35"), netip.MustParseAddr("192.168.31.72"), netip.MustParseAddr("192.168.31.70"))
 	reply := append([]byte(nil), req...)
 	reply[14+7] = arpOpReply
 	copy(reply[14+18:14+24], our)

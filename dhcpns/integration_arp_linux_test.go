@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/testutil"
 )
 
@@ -172,5 +173,36 @@ func TestIntegrationARP(t *testing.T) {
 	}
 	if _, err := OpenARPProber(ctx, cfg, n.QDHCP.Name, "nosuchif"); !IsNotFound(err) {
 		t.Errorf("OpenARPProber(missing interface) = %v; want not found", err)
+	}
+}
+
+// TestIntegrationARPUnicast: a request sent to the target's own MAC
+// (ARPOptions.Unicast) is answered; one sent to another MAC is not,
+// although the broadcast request for the same address is, and a reply
+// from a MAC other than the one asked does not count.
+func TestIntegrationARPUnicast(t *testing.T) {
+	testutil.RequireRoot(t)
+	n := testutil.NewDHCPNetwork(t, t.TempDir(), netip.MustParsePrefix("192.168.31.64/27"), false)
+	ga := n.AddGuest(t, net.HardwareAddr(macA))
+	ga.NS.AddAddr(t, ga.If, "192.168.31.72/27")
+	ctx := context.Background()
+	p, err := OpenARPProber(ctx, &Config{NetNSDir: n.Host.Dir}, n.QDHCP.Name, n.ServeIf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	opts := func(to hwaddr.MAC) *ARPOptions {
+		return &ARPOptions{Timeout: 300 * time.Millisecond, Attempts: 3, Unicast: map[netip.Addr]hwaddr.MAC{ipA: to}}
+	}
+	r, err := p.ProbeARP(ctx, ipA, opts(macA))
+	if err != nil || len(r.Replies) != 1 || !r.Replies[0].MAC.Equal(macA) {
+		t.Errorf("unicast to %s: %+v, %v; want its answer", macA, r, err)
+	}
+	r, err = p.ProbeARP(ctx, ipA, opts(macB))
+	if !errors.Is(err, ErrNoReply) || r.Answered() {
+		t.Errorf("unicast to %s (nobody's): %+v, %v; want ErrNoReply", macB, r, err)
+	}
+	if r, err := p.ProbeARP(ctx, ipA, &ARPOptions{Timeout: 300 * time.Millisecond}); err != nil || !r.Answered() {
+		t.Errorf("broadcast: %+v, %v; want the answer the unicast to %s did not get", r, err, macB)
 	}
 }

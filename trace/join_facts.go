@@ -58,8 +58,8 @@ type UnicastARPFacts struct {
 	IP        netip.Addr `json:"ip"`
 	MAC       hwaddr.MAC `json:"mac"`
 	From      string     `json:"from"`
-	// Attempts is how many requests were sent; Answered whether MAC
-	// answered, after RTT.
+	// Attempts is how many requests were sent at most (the prober stops
+	// at the first answer); Answered whether MAC answered, after RTT.
 	Attempts int           `json:"attempts"`
 	Answered bool          `json:"answered"`
 	RTT      time.Duration `json:"rtt,omitempty"`

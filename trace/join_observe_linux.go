@@ -2,17 +2,13 @@ package trace
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/mdlayher/packet"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -90,8 +86,7 @@ func (o *observer) observeDHCPPorts(ctx context.Context, views []*view, pf *Prov
 				targets = append(targets, UnicastARPFacts{NetworkID: id, IP: ip, MAC: v.id.MAC, From: n.ServingInterface})
 			}
 		}
-		ns := filepath.Join(o.c.NetNSDir, dhcpns.NamespaceName(n.NetworkID))
-		mac, err := unicastARP(ctx, ns, n.ServingInterface, targets, o.c.ARPTimeout)
+		mac, err := unicastARP(ctx, dhcpnsConfig(&o.c), n.NetworkID, n.ServingInterface, targets, o.c.ARPTimeout)
 		if err != nil {
 			dp.Error = err.Error()
 		}
@@ -101,113 +96,36 @@ func (o *observer) observeDHCPPorts(ctx context.Context, views []*view, pf *Prov
 	}
 }
 
-// unicastARP opens an AF_PACKET socket on ifname inside the namespace at
-// ns, returns the interface's MAC, and sends each target up to three ARP
-// requests addressed to its MAC (not broadcast), filling in whether it
-// answered. timeout bounds each target's wait.
-func unicastARP(ctx context.Context, ns, ifname string, targets []UnicastARPFacts, timeout time.Duration) (hwaddr.MAC, error) {
-	var conn *packet.Conn
-	var mac net.HardwareAddr
-	var srcs []netip.Prefix
-	err := netns.Do(ns, func() error {
-		ifi, err := net.InterfaceByName(ifname)
-		if err != nil {
-			return err
-		}
-		mac = ifi.HardwareAddr
-		if addrs, err := ifi.Addrs(); err == nil {
-			for _, a := range addrs {
-				if n, ok := a.(*net.IPNet); ok {
-					if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap().Is4() && !ip.Unmap().IsLinkLocalUnicast() {
-						ones, _ := n.Mask.Size()
-						srcs = append(srcs, netip.PrefixFrom(ip.Unmap(), ones))
-					}
-				}
-			}
-		}
-		if len(targets) == 0 {
-			return nil
-		}
-		// The ifindex is only meaningful here, inside the namespace.
-		conn, err = packet.Listen(ifi, packet.Raw, 0x0806, nil)
-		if err != nil {
-			return fmt.Errorf("AF_PACKET socket on %s: %w (needs CAP_NET_RAW)", ifname, err)
-		}
-		return nil
-	})
+// unicastARP opens dhcpns's ARP prober on ifname in the network's qdhcp
+// namespace, returns the interface's MAC, and probes each target with
+// requests addressed to its MAC, not broadcast (dhcpns.ARPOptions.Unicast:
+// up to three within timeout), filling in whether it answered.
+func unicastARP(ctx context.Context, cfg *dhcpns.Config, networkID, ifname string, targets []UnicastARPFacts, timeout time.Duration) (hwaddr.MAC, error) {
+	p, err := dhcpns.OpenARPProber(ctx, cfg, dhcpns.NamespaceName(networkID), ifname)
 	if err != nil {
 		for i := range targets {
 			targets[i].Error = err.Error()
 		}
-		return hwaddr.MAC(mac), fmt.Errorf("trace: %s in %s: %w", ifname, ns, err)
+		return nil, err
 	}
-	if conn == nil {
-		return hwaddr.MAC(mac), nil
-	}
-	defer conn.Close()
+	defer p.Close()
+	_, mac := p.Source()
 	if timeout <= 0 {
 		timeout = time.Second
 	}
-	buf := make([]byte, 1514)
 	for i := range targets {
 		t := &targets[i]
-		src := netip.IPv4Unspecified()
-		for _, p := range srcs {
-			if p.Contains(t.IP) || src.IsUnspecified() {
-				src = p.Addr()
-			}
-		}
-		frame := make([]byte, 42)
-		copy(frame[0:6], t.MAC)
-		copy(frame[6:12], mac)
-		binary.BigEndian.PutUint16(frame[12:14], 0x0806)
-		a := frame[14:]
-		binary.BigEndian.PutUint16(a[0:2], 1)
-		binary.BigEndian.PutUint16(a[2:4], 0x0800)
-		a[4], a[5] = 6, 4
-		binary.BigEndian.PutUint16(a[6:8], 1) // request
-		copy(a[8:14], mac)
-		s4, t4 := src.As4(), t.IP.As4()
-		copy(a[14:18], s4[:])
-		copy(a[24:28], t4[:])
-		deadline := time.Now().Add(timeout)
-		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-			deadline = d
-		}
-		for attempt := 0; attempt < 3 && !t.Answered && ctx.Err() == nil && time.Now().Before(deadline); attempt++ {
-			sent := time.Now()
-			if _, err := conn.WriteTo(frame, &packet.Addr{HardwareAddr: net.HardwareAddr(t.MAC)}); err != nil {
-				t.Error = fmt.Sprintf("send on %s: %v", ifname, err)
-				break
-			}
-			t.Attempts++
-			wait := sent.Add(timeout / 3)
-			if deadline.Before(wait) {
-				wait = deadline
-			}
-			for !t.Answered {
-				conn.SetReadDeadline(wait)
-				n, _, err := conn.ReadFrom(buf)
-				if err != nil {
-					break // the attempt's wait is over
-				}
-				if arpReplyFrom(buf[:n], t.MAC, t.IP, mac) {
-					t.Answered, t.RTT = true, time.Since(sent)
-				}
-			}
+		opts := &dhcpns.ARPOptions{Timeout: timeout, Attempts: 3, Settle: -1, Unicast: map[netip.Addr]hwaddr.MAC{t.IP: t.MAC}}
+		r, err := p.ProbeARP(ctx, t.IP, opts)
+		t.Attempts = opts.Attempts // at most: the prober stops resending at the first answer
+		switch {
+		case r.Answered():
+			t.Answered, t.RTT = true, r.Replies[0].RTT
+		case err != nil && !errors.Is(err, dhcpns.ErrNoReply):
+			t.Error = err.Error()
 		}
 	}
-	return hwaddr.MAC(mac), nil
-}
-
-// arpReplyFrom reports whether b is an ARP reply from (mac, ip) to us.
-func arpReplyFrom(b []byte, mac hwaddr.MAC, ip netip.Addr, us net.HardwareAddr) bool {
-	if len(b) < 42 || binary.BigEndian.Uint16(b[12:14]) != 0x0806 {
-		return false
-	}
-	a := b[14:]
-	return binary.BigEndian.Uint16(a[6:8]) == 2 && string(a[8:14]) == string(mac) &&
-		netip.AddrFrom4([4]byte(a[14:18])) == ip && string(a[18:24]) == string(us)
+	return mac, nil
 }
 
 // looseLinks lists the bridges' namespace's interfaces that are up with

@@ -69,7 +69,10 @@
 // physical-port hop expects the interface the linuxbridge agent's
 // physical_interface_mappings names (-agent-config, default
 // /etc/neutron/plugins/ml2/linuxbridge_agent.ini; or -interface-mappings),
-// chosen by the network's physical network with -server.
+// chosen by the network's physical network with -server. With -role
+// network the same flags name the network node's provider NIC: its half
+// records the mappings (and the bridges), and -join finds the network
+// node's bridge and eth2 through them for the provider-link hop.
 //
 // Without an API, give the Neutron port ID (or its first 11 characters),
 // the port's MAC, or the tap's name. -netns names the namespace holding the bridges
@@ -762,8 +765,6 @@ func roleFlags(o opts) (role trace.Role, mappings map[string]string, msg string)
 		return "", nil, fmt.Sprintf("-skip-dhcp means -role compute: drop one of -skip-dhcp and -role %s", role)
 	case o.agentConfig != "" && o.ifMappings != "":
 		return "", nil, "-agent-config and -interface-mappings exclude each other"
-	case role == trace.RoleNetwork && (o.agentConfig != "" || o.ifMappings != ""):
-		return "", nil, "-agent-config and -interface-mappings judge the bridge's physical port, which -role network does not trace"
 	case role == trace.RoleNetwork && o.libvirtURI != "" && o.libvirtURI != "none":
 		return "", nil, "-libvirt-uri with -role network: the domain is on the compute node"
 	case role == trace.RoleNetwork && o.tap != "":
