@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // ErrJoin is the error of halves Join cannot join (no compute half, no
@@ -43,7 +44,7 @@ var ErrJoin = errors.New("trace: cannot join the halves")
 // named "<compute>+<network>" (role aio): its Traces are the compute
 // halves' NICs, HostChecks and Orphans both halves'. Join is pure.
 func Join(halves ...*Observation) (*NodeTrace, error) {
-	var comp, netw []*half
+	var judged []*NodeTrace
 	for _, o := range halves {
 		if o == nil {
 			continue
@@ -51,17 +52,37 @@ func Join(halves ...*Observation) (*NodeTrace, error) {
 		if o.Version != ObservationVersion {
 			return nil, fmt.Errorf("%w: %s's observation is version %d, this trace reads version %d", ErrJoin, o.Node, o.Version, ObservationVersion)
 		}
-		h, err := judgeHalf(o)
+		nt, err := JudgeHalf(o)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrJoin, o.Node, err)
 		}
-		switch o.Role {
+		judged = append(judged, nt)
+	}
+	return JoinTraces(judged...)
+}
+
+// JoinTraces is Join over halves already judged: each one node's traces
+// as a NodeTrace (vmtrace -all -json, an exporter's traces endpoint, or
+// JudgeHalf / DecodeHalf of what vmtrace -json printed for a NIC or a
+// server). The provider-link hop is judged on the traces' Link facts, so
+// a half judged by this vmtrace joins exactly as its observation does;
+// a trace without them (an older vmtrace's) leaves the link not judged.
+// JoinTraces is pure and does not modify its arguments.
+func JoinTraces(halves ...*NodeTrace) (*NodeTrace, error) {
+	var comp, netw []*half
+	for _, nt := range halves {
+		if nt == nil {
+			continue
+		}
+		h := &half{node: nt.Node, started: nt.Started, duration: nt.Duration, traces: nt.Traces,
+			hostChecks: slices.Clone(nt.HostChecks), orphans: slices.Clone(nt.Orphans)}
+		switch nt.Role {
 		case RoleCompute:
 			comp = append(comp, h)
 		case RoleNetwork:
 			netw = append(netw, h)
 		default:
-			return nil, fmt.Errorf("%w: %s traced the whole path (role %s): join a compute node's half with a network node's (-role compute, -role network)", ErrJoin, o.Node, o.Role.String())
+			return nil, fmt.Errorf("%w: %s traced the whole path (role %s): join a compute node's half with a network node's (-role compute, -role network)", ErrJoin, nt.Node, nt.Role.String())
 		}
 	}
 	if len(comp) == 0 || len(netw) == 0 {
@@ -69,21 +90,21 @@ func Join(halves ...*Observation) (*NodeTrace, error) {
 	}
 	var names []string
 	for _, h := range append(append([]*half{}, comp...), netw...) {
-		names = append(names, h.obs.Node)
+		names = append(names, h.node)
 	}
 	nt := &NodeTrace{Node: strings.Join(names, "+"), Role: RoleAllInOne, Traces: []*Trace{}}
 	for i, h := range append(append([]*half{}, comp...), netw...) {
-		if i == 0 || h.obs.Started.Before(nt.Started) {
-			nt.Started = h.obs.Started
+		if i == 0 || h.started.Before(nt.Started) {
+			nt.Started = h.started
 		}
-		nt.Duration += h.obs.Duration
+		nt.Duration += h.duration
 		for _, hc := range h.hostChecks {
-			hc.Evidence = append([]Evidence{{Key: "node", Value: h.obs.Node}}, hc.Evidence...)
-			hc.Name = h.obs.Node + ": " + hc.Name
+			hc.Evidence = append([]Evidence{{Key: "node", Value: h.node}}, hc.Evidence...)
+			hc.Name = h.node + ": " + hc.Name
 			nt.HostChecks = append(nt.HostChecks, hc)
 		}
 		for _, o := range h.orphans {
-			o.Name = h.obs.Node + ": " + o.Name
+			o.Name = h.node + ": " + o.Name
 			nt.Orphans = append(nt.Orphans, o)
 		}
 	}
@@ -113,37 +134,53 @@ func Join(halves ...*Observation) (*NodeTrace, error) {
 	return nt, nil
 }
 
-// half is one node's observation judged on its own.
+// half is one node's traces, judged on their own.
 type half struct {
-	obs        *Observation
+	node       string
+	started    time.Time
+	duration   time.Duration
 	traces     []*Trace
 	hostChecks []Hop
 	orphans    []Orphan
 }
 
-// judgeHalf judges an observation the way its mode asks.
-func judgeHalf(o *Observation) (*half, error) {
-	h := &half{obs: o}
+// JudgeHalf judges an observation the way its mode asks (JudgeTrace,
+// JudgeServer or Judge) into one NodeTrace named after its node, the
+// shape JoinTraces takes. It is pure.
+func JudgeHalf(o *Observation) (*NodeTrace, error) {
+	var ts []*Trace
 	switch o.Request.Mode {
 	case ModeNIC:
 		t, err := JudgeTrace(o)
 		if err != nil {
 			return nil, err
 		}
-		h.traces = []*Trace{t}
+		ts = []*Trace{t}
 	case ModeServer:
 		st, err := JudgeServer(o)
 		if err != nil {
 			return nil, err
 		}
-		h.traces = st.Traces
+		ts = st.Traces
 	case ModeNode:
-		n := Judge(o)
-		h.traces, h.hostChecks, h.orphans = n.Traces, n.HostChecks, n.Orphans
+		return Judge(o), nil
 	default:
 		return nil, fmt.Errorf("%w: unknown request mode %q", ErrReplay, o.Request.Mode)
 	}
-	return h, nil
+	return halfOf(o.Node, o.Role, ts), nil
+}
+
+// halfOf wraps one NIC's or one server's traces as a node's.
+func halfOf(node string, role Role, ts []*Trace) *NodeTrace {
+	nt := &NodeTrace{Node: node, Role: role, Traces: ts}
+	for i, t := range ts {
+		if i == 0 || t.Started.Before(nt.Started) {
+			nt.Started = t.Started
+		}
+		nt.Duration = max(nt.Duration, t.Duration)
+		nt.Verdict = max(nt.Verdict, t.Verdict)
+	}
+	return nt
 }
 
 // match returns the half's trace of the same port as ct: the same port
@@ -182,6 +219,7 @@ func joinTrace(c *half, ct *Trace, n *half, ntr *Trace) *Trace {
 	t := *ct
 	t.Role = RoleAllInOne
 	t.Hops = nil
+	t.Link = nil
 	tag := func(h Hop, node string) Hop {
 		h.Evidence = append([]Evidence{{Key: "node", Value: node}}, h.Evidence...)
 		if h.Kind == KindHostCheck {
@@ -210,12 +248,12 @@ func joinTrace(c *half, ct *Trace, n *half, ntr *Trace) *Trace {
 				if linkAt < 0 {
 					linkAt = len(t.Hops)
 				}
-				t.Hops = append(t.Hops, tag(nh, n.obs.Node))
+				t.Hops = append(t.Hops, tag(nh, n.node))
 				continue
 			}
 		}
 		have[h.Kind] = true
-		t.Hops = append(t.Hops, tag(h, c.obs.Node))
+		t.Hops = append(t.Hops, tag(h, c.node))
 		if h.Kind == KindFDB || h.Kind == KindPhysicalPort && linkAt < 0 {
 			linkAt = len(t.Hops)
 		}
@@ -227,7 +265,7 @@ func joinTrace(c *half, ct *Trace, n *half, ntr *Trace) *Trace {
 		for i, h := range ntr.Hops {
 			if !used[i] && !offNodeHop(h) && (h.Kind == KindHostCheck || !have[h.Kind]) {
 				used[i] = true
-				t.Hops = append(t.Hops, tag(h, n.obs.Node))
+				t.Hops = append(t.Hops, tag(h, n.node))
 			}
 		}
 		if t.NetworkID == "" {
@@ -242,16 +280,16 @@ func joinTrace(c *half, ct *Trace, n *half, ntr *Trace) *Trace {
 	}
 	var link Hop
 	if ntr == nil {
-		link = Hop{Kind: KindProviderLink, Name: c.obs.Node + " <-> ?", Summary: "not judged: no network node's half traced this port"}
-		link.add("compute", "%s", c.obs.Node)
+		link = Hop{Kind: KindProviderLink, Name: c.node + " <-> ?", Summary: "not judged: no network node's half traced this port"}
+		link.add("compute", "%s", c.node)
 		link.add("match", "no network-node trace with port %s or MAC %s", orUnknown(ct.PortID, "?"), ct.PortMAC)
 	} else {
-		link = judgeLink(linkInput{comp: c.obs, net: n.obs, ct: ct, nt: ntr})
+		link = judgeLink(linkInput{comp: c.node, net: n.node, ct: ct, nt: ntr})
 		if link.Verdict == Fail {
 			explain(&t, link)
 		}
 		if link.Verdict == OK {
-			answered(&t, n.obs.Node)
+			answered(&t, n.node)
 		}
 	}
 	if linkAt < 0 {

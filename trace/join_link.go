@@ -11,9 +11,9 @@ import (
 )
 
 // linkInput is what the provider-link hop is judged on: both halves'
-// observations and their traces of the NIC.
+// node names and their traces of the NIC (with their LinkEnd facts).
 type linkInput struct {
-	comp, net *Observation
+	comp, net string
 	ct, nt    *Trace
 }
 
@@ -45,7 +45,13 @@ func (e *linkEnd) learnedOn(mac hwaddr.MAC) []string {
 // judgeLink judges the provider link between the compute node's and the
 // network node's ends for one NIC. It is pure.
 func judgeLink(in linkInput) Hop {
-	c, n := in.comp, in.net
+	c, n := &LinkEnd{Node: in.comp}, &LinkEnd{Node: in.net}
+	if in.ct.Link != nil {
+		c = in.ct.Link
+	}
+	if in.nt.Link != nil {
+		n = in.nt.Link
+	}
 	h := Hop{Kind: KindProviderLink, Name: c.Node + " <-> " + n.Node}
 	netID := cmpOr(in.nt.NetworkID, in.ct.NetworkID)
 	vmMAC := in.ct.PortMAC
@@ -62,15 +68,7 @@ func judgeLink(in linkInput) Hop {
 	}
 	pp, _ := in.ct.Hop(KindPhysicalPort, "")
 	ce.uplink = pp.Name
-	if c.Bridges != nil {
-		ce.snap = c.Bridges.After
-		if ce.snap == nil {
-			ce.snap = c.Bridges.Before
-		}
-	}
-	if c.Provider != nil {
-		ce.loose = c.Provider.Loose
-	}
+	ce.snap, ce.loose = c.Bridges, c.Loose
 	if ce.snap != nil && ce.bridge != "" {
 		if br := snapBridge(ce.snap, ce.bridge); br != nil {
 			if p, ok := br.Port(ce.uplink); ok {
@@ -84,17 +82,16 @@ func judgeLink(in linkInput) Hop {
 	}
 
 	// The network end: the network's bridge and its mapped uplink.
-	pf := n.Provider
-	if pf == nil {
-		h.Summary = fmt.Sprintf("not judged: %s's half has no provider facts (recorded with -role network by this vmtrace?)", n.Node)
+	if in.nt.Link == nil {
+		h.Summary = fmt.Sprintf("not judged: %s's half has no provider facts (traced with -role network by this vmtrace?)", n.Node)
 		return h
 	}
-	if pf.Bridges == nil {
-		h.Summary = fmt.Sprintf("not judged: %s's bridges could not be read: %s", n.Node, pf.Error)
+	if n.Bridges == nil {
+		h.Summary = fmt.Sprintf("not judged: %s's bridges could not be read: %s", n.Node, n.Error)
 		return h
 	}
-	ne := &linkEnd{node: n.Node, snap: pf.Bridges, loose: pf.Loose, bridge: linuxbridge.NetworkBridgeName(netID)}
-	br := snapBridge(pf.Bridges, ne.bridge)
+	ne := &linkEnd{node: n.Node, snap: n.Bridges, loose: n.Loose, bridge: linuxbridge.NetworkBridgeName(netID)}
+	br := snapBridge(n.Bridges, ne.bridge)
 	if netID == "" || br == nil {
 		h.Verdict = Fail
 		h.Name = c.Node + " <-> " + n.Node + ":" + ne.bridge
@@ -103,7 +100,7 @@ func judgeLink(in linkInput) Hop {
 		h.Next = "on " + n.Node + ": brctl show; the linuxbridge agent's log; openstack network agent list --host " + n.Node
 		return h
 	}
-	ne.uplink, ne.how = networkUplink(in, pf.Agent, br)
+	ne.uplink, ne.how = networkUplink(c.Network, n.Network, n.Agent, br)
 	if ne.uplink == "" {
 		h.Verdict = Fail
 		h.Summary = fmt.Sprintf("%s's %s has no physical port (%s)", n.Node, ne.bridge, ne.how)
@@ -160,10 +157,8 @@ func judgeLink(in linkInput) Hop {
 
 	// Frames across: the FDBs, then the network node's probes.
 	dhcpMAC := hwaddr.MAC(nil)
-	for _, d := range pf.DHCPPorts {
-		if d.NetworkID == netID {
-			dhcpMAC = d.MAC
-		}
+	if n.DHCPPort != nil {
+		dhcpMAC = n.DHCPPort.MAC
 	}
 	vmOnN := ne.learnedOn(vmMAC)
 	dhcpOnC := ce.learnedOn(dhcpMAC)
@@ -181,9 +176,9 @@ func judgeLink(in linkInput) Hop {
 	if a, err := netip.ParseAddr(cmpOr(in.nt.IP, in.ct.IP)); err == nil {
 		ip = a
 	}
-	bcast, bOK := broadcastARP(n, netID, ip, vmMAC)
+	bcast, bOK := broadcastARP(n.ARP, ip, vmMAC)
 	h.add("arp_broadcast", "%s", bcast)
-	uni, uKnown, uOK := unicastProbe(pf, ip, vmMAC)
+	uni, uKnown, uOK := unicastProbe(n.Unicast, ip, vmMAC)
 	h.add("arp_unicast", "%s", uni)
 
 	switch {
@@ -256,13 +251,10 @@ func judgeLink(in linkInput) Hop {
 // mapping of the network's physical network (from either half's API
 // answers), else the only mapping, else the bridge's ports Neutron did
 // not name.
-func networkUplink(in linkInput, agent *linuxbridge.AgentMappings, br *linuxbridge.Bridge) (name, how string) {
-	var info *NetworkInfo
-	netID := cmpOr(in.nt.NetworkID, in.ct.NetworkID)
-	for _, o := range []*Observation{in.comp, in.net} {
-		if o.API != nil && o.API.Networks[netID] != nil && info == nil {
-			info = o.API.Networks[netID]
-		}
+func networkUplink(compInfo, netInfo *NetworkInfo, agent *linuxbridge.AgentMappings, br *linuxbridge.Bridge) (name, how string) {
+	info := compInfo
+	if info == nil {
+		info = netInfo
 	}
 	if agent != nil {
 		nic := ""
@@ -294,18 +286,10 @@ func networkUplink(in linkInput, agent *linuxbridge.AgentMappings, br *linuxbrid
 	return guess[0], "guessed: a port of the bridge Neutron did not name (no agent mapping)"
 }
 
-// broadcastARP describes the network node's broadcast probe of ip and
+// broadcastARP describes the network node's broadcast probe a of ip and
 // whether vm answered it.
-func broadcastARP(n *Observation, netID string, ip netip.Addr, vm hwaddr.MAC) (string, bool) {
-	if n.DHCP == nil || !ip.IsValid() {
-		return "not probed", false
-	}
-	nf := n.DHCP.network(netID)
-	if nf == nil {
-		return "not probed", false
-	}
-	a := nf.arp(ip)
-	if a == nil {
+func broadcastARP(a *ARPFacts, ip netip.Addr, vm hwaddr.MAC) (string, bool) {
+	if a == nil || !ip.IsValid() || a.IP != ip {
 		return "not probed", false
 	}
 	if a.Error != "" {
@@ -325,8 +309,8 @@ func broadcastARP(n *Observation, netID string, ip netip.Addr, vm hwaddr.MAC) (s
 
 // unicastProbe describes the unicast probe of ip to vm; known is false
 // when there was none.
-func unicastProbe(pf *ProviderFacts, ip netip.Addr, vm hwaddr.MAC) (desc string, known, ok bool) {
-	for _, u := range pf.Unicast {
+func unicastProbe(probes []UnicastARPFacts, ip netip.Addr, vm hwaddr.MAC) (desc string, known, ok bool) {
+	for _, u := range probes {
 		if u.IP != ip || !u.MAC.Equal(vm) {
 			continue
 		}

@@ -136,7 +136,9 @@ func JudgeTrace(obs *Observation) (*Trace, error) {
 	if obs.Request.Mode != ModeNIC || obs.Request.Target == nil {
 		return nil, fmt.Errorf("%w: mode %q is not %q", ErrReplay, obs.Request.Mode, ModeNIC)
 	}
-	return resolve(obs, *obs.Request.Target, nil).trace(true), nil
+	t := resolve(obs, *obs.Request.Target, nil).trace(true)
+	attachLinkEnds(obs, []*Trace{t})
+	return t, nil
 }
 
 // JudgeServer judges a server observation (Request.Mode ModeServer, as
@@ -181,6 +183,7 @@ func JudgeServer(obs *Observation) (*ServerTrace, error) {
 		st.Traces = append(st.Traces, t)
 		st.Verdict = max(st.Verdict, t.Verdict)
 	}
+	attachLinkEnds(obs, st.Traces)
 	return st, nil
 }
 
@@ -310,6 +313,7 @@ func Judge(obs *Observation) *NodeTrace {
 	slices.SortStableFunc(nt.Traces, func(a, b *Trace) int {
 		return cmp.Or(strings.Compare(a.Tap, b.Tap), strings.Compare(a.PortMAC.String(), b.PortMAC.String()))
 	})
+	attachLinkEnds(obs, nt.Traces)
 	nt.Orphans = orphans(obs, nt.Traces)
 	nt.HostChecks = hostHops(obs, devs, names)
 	nt.Verdict = Worst(nt.HostChecks)

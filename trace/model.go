@@ -203,6 +203,11 @@ type Trace struct {
 	// Started is when the run began; Duration how long it took.
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration"`
+	// Link is this node's end of the provider link, on a compute or
+	// network node's trace (nil on an all-in-one's and on a joined
+	// trace): what JoinTraces needs to join this half with the other
+	// node's.
+	Link *LinkEnd `json:"link,omitempty"`
 }
 
 // Hop returns the first hop of the given kind and name ("" matches any

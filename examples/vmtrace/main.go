@@ -19,12 +19,15 @@
 //	vmtrace -demo [-break FAULT] [-guest auto|netns|libvirt] [-json | -dot | -mermaid]
 //	vmtrace -demo -nodes 2 [-break provider-wire|unknown-unicast|wrong-mapping|tap-down|dnsmasq] [-json]
 //	vmtrace -replay FILE [-json | -dot | -mermaid]
-//	vmtrace -join [-json] FILE…
+//	vmtrace -join [-json] FILE|URL…
 //
-// -join judges halves recorded on different nodes as one path
-// (trace.Join): a compute node's (-role compute -record A) and a network
-// node's (-role network -record B, recorded first), matched by port ID or
-// MAC, with a provider-link hop between them. It prints each joined
+// -join judges halves traced on different nodes as one path
+// (trace.JoinTraces): a compute node's (-role compute -record A, or its
+// -json output) and a network node's (-role network, recorded first),
+// matched by port ID or MAC, with a provider-link hop between them. Each
+// half is a file or an http(s) URL holding a recorded observation,
+// vmtrace's -json output (a NIC's, a server's or -all's), or what
+// vifpath-exporter serves on /traces.json when both nodes run one. It prints each joined
 // NIC's hops (or -json, the NodeTrace) and exits with the worst verdict.
 //
 // Any trace takes -record FILE: the observation the verdicts were judged
@@ -225,7 +228,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.record, "record", "", "also write the observation the trace judged to `FILE` (JSON, secrets removed), for -replay anywhere")
 	fs.StringVar(&o.replay, "replay", "", "judge the observation recorded in `FILE` (no root, node or cloud needed) and print it as the live run did")
 	fs.IntVar(&o.nodes, "nodes", 1, "with -demo: 1 (one all-in-one node) or 2 (a controller and compute1 on a provider switch, each traced with its role, the halves joined)")
-	fs.BoolVar(&o.join, "join", false, "judge the observations recorded (-record) on a compute node and a network node, given as arguments, as one path")
+	fs.BoolVar(&o.join, "join", false, "judge a compute node's and a network node's halves (recorded observations, -json output, or exporter /traces.json files or URLs), given as arguments, as one path")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -238,7 +241,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if o.join {
-		return runJoin(o, fs.Args(), stdout, stderr)
+		return runJoin(ctx, o, fs.Args(), stdout, stderr)
 	}
 	if fs.NArg() > 0 {
 		return usage("unexpected arguments %q", fs.Args())

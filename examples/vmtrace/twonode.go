@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -107,18 +108,27 @@ func runTwoNodeDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stder
 	return exitOK
 }
 
-// runJoin is -join: judge recorded halves as one path (trace.Join).
-func runJoin(o opts, files []string, stdout, stderr io.Writer) int {
-	var halves []*trace.Observation
-	for _, f := range files {
-		obs, err := trace.ReadObservationFile(f)
+// runJoin is -join: judge halves traced on different nodes as one path
+// (trace.JoinTraces): each argument a file or an http(s) URL holding a
+// recorded observation, vmtrace's -json output, or an exporter's
+// traces endpoint (trace.DecodeHalf).
+func runJoin(ctx context.Context, o opts, args []string, stdout, stderr io.Writer) int {
+	var halves []*trace.NodeTrace
+	for _, a := range args {
+		var h *trace.NodeTrace
+		var err error
+		if strings.HasPrefix(a, "http://") || strings.HasPrefix(a, "https://") {
+			h, err = fetchHalf(ctx, a)
+		} else {
+			h, err = trace.ReadHalfFile(a)
+		}
 		if err != nil {
 			fmt.Fprintln(stderr, "vmtrace:", err)
 			return exitFail
 		}
-		halves = append(halves, obs)
+		halves = append(halves, h)
 	}
-	nt, err := trace.Join(halves...)
+	nt, err := trace.JoinTraces(halves...)
 	if err != nil {
 		fmt.Fprintln(stderr, "vmtrace:", err)
 		return exitUsage
@@ -136,4 +146,33 @@ func runJoin(o opts, files []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return status(nt.Verdict)
+}
+
+// fetchHalf GETs one half from an exporter's traces endpoint (or any
+// URL serving what trace.DecodeHalf reads), within 30 s.
+func fetchHalf(ctx context.Context, url string) (*trace.NodeTrace, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
+	}
+	h, err := trace.DecodeHalf(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", url, err)
+	}
+	return h, nil
 }
