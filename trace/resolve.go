@@ -216,6 +216,20 @@ func resolveIx(obs *Observation, ix *obsIndex, t Target, hint *portHint) *view {
 				}
 			}
 		}
+		if id.WantNetwork == "" && v.bridge == nil && given != nil && obs.DHCP.HostsSearch == nil && obs.Role == RoleNetwork {
+			// A network node's node mode searched no hosts files: its
+			// NICs are the observed networks' hosts rows themselves.
+			for _, n := range obs.DHCP.Networks {
+				for _, h := range n.Hosts {
+					if h.MAC.Equal(given) && id.WantNetwork == "" {
+						id.WantNetwork = n.NetworkID
+						if h.IP.IsValid() && !id.IP.IsValid() {
+							id.IP = h.IP
+						}
+					}
+				}
+			}
+		}
 		v.findNetwork()
 	}
 

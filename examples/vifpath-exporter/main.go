@@ -9,7 +9,7 @@
 // Usage:
 //
 //	vifpath-exporter [--web.listen-address ADDR]… [--web.telemetry-path /metrics]
-//	        [--web.config.file FILE] [--interval 1m] [--timeout D]
+//	        [--web.traces-path /traces.json] [--web.config.file FILE] [--interval 1m] [--timeout D]
 //	        [--role aio|compute|network] [--node NAME] [--cloud NAME]
 //	        [--libvirt-uri URI|none] [--netns NAME|PATH] [--netns-dir DIR]
 //	        [--state-dir DIR] [--nm-run-dir DIR] [--agent-config FILE]
@@ -24,6 +24,14 @@
 //
 // --web.config.file is the Prometheus exporter-toolkit web configuration
 // (TLS, basic auth). /-/healthy answers 200 while the process serves.
+//
+// --web.traces-path (default /traces.json; "" serves none) serves the
+// last successful round's traces as the NodeTrace JSON vmtrace -all -json
+// prints (metrics.Collector.TracesHandler; 503 before the first round
+// succeeded), behind the same web configuration. With --role compute on
+// a compute node and --role network on the network node, vmtrace -join
+// URL URL joins the two nodes' traces into one path per VM NIC, with the
+// provider link between them judged (trace.JoinTraces).
 //
 // Without --cloud the node alone names each NIC (trace.Node: every tap on
 // a brq bridge and every libvirt interface, with the server from the
@@ -104,6 +112,7 @@ type options struct {
 	arpTimeout      time.Duration
 	noARP           bool
 	logLevel        string
+	tracesPath      string
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
@@ -112,6 +121,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.Var(&o.listen, "web.listen-address", "address to listen on (repeatable; default "+defaultListen+")")
 	fs.StringVar(&o.telemetryPath, "web.telemetry-path", "/metrics", "path under which to expose metrics")
+	fs.StringVar(&o.tracesPath, "web.traces-path", "/traces.json", "path under which to serve the last round's traces as JSON (for vmtrace -join); empty: none")
 	fs.StringVar(&o.webConfig, "web.config.file", "", "exporter-toolkit web configuration file (TLS, basic auth)")
 	fs.DurationVar(&o.interval, "interval", time.Minute, "time between the starts of two trace rounds")
 	fs.DurationVar(&o.timeout, "timeout", 0, "bound on one round (default: --interval, at most 1m)")
@@ -244,11 +254,16 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready func([]net.A
 
 	mux := http.NewServeMux()
 	mux.Handle(o.telemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError), Timeout: 10 * time.Second}))
+	links := []web.LandingLinks{{Address: o.telemetryPath, Text: "Metrics"}, {Address: "/-/healthy", Text: "Health"}}
+	if o.tracesPath != "" && o.tracesPath != o.telemetryPath {
+		mux.Handle(o.tracesPath, col.TracesHandler())
+		links = append(links, web.LandingLinks{Address: o.tracesPath, Text: "Traces (JSON, for vmtrace -join)"})
+	}
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "vifpath-exporter is healthy.\n") })
 	if o.telemetryPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
 			Name: "vifpath exporter", Description: "VM network path health of a Linux bridge OpenStack node", Version: "v0",
-			Links: []web.LandingLinks{{Address: o.telemetryPath, Text: "Metrics"}, {Address: "/-/healthy", Text: "Health"}},
+			Links: links,
 		})
 		if err != nil {
 			return err
