@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -66,6 +67,12 @@ type Cloud struct {
 // writes its clouds.yaml under Path.Dir. The fake stops when ctx ends,
 // Cloud.Close or Path.Close is called. A Path has at most one Cloud.
 func (p *Path) StartCloud(ctx context.Context) (_ *Cloud, err error) {
+	return p.startCloud(ctx, "")
+}
+
+// startCloud is StartCloud; a controller name makes the fake two nodes
+// (fakecloud.Config.ControllerHost) with the DHCP port bound there.
+func (p *Path) startCloud(ctx context.Context, controller string) (_ *Cloud, err error) {
 	if p.cloud != nil {
 		return nil, errors.New("demo: the path's cloud is already started: use the Cloud StartCloud returned")
 	}
@@ -92,7 +99,7 @@ func (p *Path) StartCloud(ctx context.Context) (_ *Cloud, err error) {
 		// instance-%08x and gives it the server's UUID.
 		c.ServerID, c.InstanceName = p.DomainUUID, p.Domain
 	}
-	c.srv, err = fakecloud.Start(ctx, &fakecloud.Config{Fresh: true, Password: c.password, Host: c.NodeName})
+	c.srv, err = fakecloud.Start(ctx, &fakecloud.Config{Fresh: true, Password: c.password, Host: c.NodeName, ControllerHost: controller})
 	if err != nil {
 		return nil, fmt.Errorf("demo: start the fake cloud: %w", err)
 	}
@@ -116,7 +123,7 @@ func (p *Path) StartCloud(ctx context.Context) (_ *Cloud, err error) {
 	// network: dhcp<uuid5(host)>-<network>.
 	if _, err := fc.AddPort(fakecloud.PortSpec{
 		ID: p.DHCPPortID, NetworkID: p.NetworkID, MAC: dhcpMAC, IPs: []netip.Addr{pathDHCPIP},
-		DeviceID: "dhcp" + randUUID() + "-" + p.NetworkID, DeviceOwner: "network:dhcp", HostID: c.NodeName,
+		DeviceID: "dhcp" + randUUID() + "-" + p.NetworkID, DeviceOwner: "network:dhcp", HostID: cmp.Or(controller, c.NodeName),
 	}); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}

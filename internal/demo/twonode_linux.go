@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -51,6 +52,8 @@ type TwoNode struct {
 	SwitchPorts map[string]string
 	// DHCPMAC is the DHCP port's MAC (its ns- device's).
 	DHCPMAC net.HardwareAddr
+
+	api *launch.Client // StartCloud's client of the fake cloud
 }
 
 // BuildTwoNode builds the two nodes (see TwoNode), starts dnsmasq in the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -168,10 +169,14 @@ func TestIntegrationTwoNodeBreaks(t *testing.T) {
 	}
 }
 
-// TestIntegrationTwoNodeServer: with the fake cloud, each node traces the
-// server as vmtrace -role … -server cirros1 does; the halves join by the
-// port's ID, with the network's physical network choosing each node's
-// mapping; a provider wire down is named at the link.
+// TestIntegrationTwoNodeServer: the two nodes' fake cloud knows both
+// hosts (launch.Preflight: nova-compute and a Linux bridge agent up on
+// compute1, the DHCP agent alive on the controller for provider1, the
+// conductor and scheduler there, compute1 the only hypervisor); with it
+// each node traces the server as vmtrace -role … -server cirros1 does
+// (TwoNode.Join), the joined trace starting at the server and port hops;
+// the halves join by the port's ID, the network's physical network
+// choosing each node's mapping; a provider wire down is named at the link.
 func TestIntegrationTwoNodeServer(t *testing.T) {
 	tn := buildTwoNode(t)
 	ctx := context.Background()
@@ -183,19 +188,38 @@ func TestIntegrationTwoNodeServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, cc := tn.TraceConfigs()
+	rep, err := api.Preflight(ctx, &launch.PreflightOptions{Network: "provider1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := map[string][]string{}
+	for _, s := range rep.Services {
+		hosts[s.Host] = append(hosts[s.Host], s.Binary)
+	}
+	for _, a := range rep.Agents {
+		hosts[a.Host] = append(hosts[a.Host], a.Binary)
+	}
+	for host, want := range map[string][]string{
+		ComputeName:    {"nova-compute", "neutron-linuxbridge-agent"},
+		ControllerName: {"nova-conductor", "nova-scheduler", "neutron-linuxbridge-agent", "neutron-dhcp-agent", "neutron-metadata-agent"},
+	} {
+		for _, b := range want {
+			if !slices.Contains(hosts[host], b) {
+				t.Errorf("preflight: %s not on %s (services and agents by host: %v)", b, host, hosts)
+			}
+		}
+	}
+	if len(hosts) != 2 || !rep.ComputeUp[ComputeName] || !rep.LinuxBridgeUp[ComputeName] || !rep.DHCPAlive ||
+		len(rep.DHCPAgents) != 1 || rep.DHCPAgents[0].Host != ControllerName || len(rep.Problems) != 0 {
+		t.Errorf("preflight over the two nodes: hosts %v, compute up %v, linuxbridge up %v, DHCP alive %t agents %+v, problems %+v",
+			hosts, rep.ComputeUp, rep.LinuxBridgeUp, rep.DHCPAlive, rep.DHCPAgents, rep.Problems)
+	}
+	if rep.Placement == nil || len(rep.Placement.Hypervisors) != 1 || rep.Placement.Hypervisors[0].Hostname != ComputeName {
+		t.Errorf("preflight placement: %+v, want compute1 the only hypervisor", rep.Placement)
+	}
 	join := func() *trace.Trace {
 		t.Helper()
-		req := trace.Request{Mode: trace.ModeServer, Server: cloud.ServerName}
-		nobs, err := trace.Observe(ctx, nc, req, api)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cobs, err := trace.Observe(ctx, cc, req, api)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nt, err := trace.Join(cobs, nobs)
+		nt, err := tn.Join(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,8 +235,15 @@ func TestIntegrationTwoNodeServer(t *testing.T) {
 		tr.WriteText(&b)
 		t.Fatalf("healthy: %s, link %s:\n%s", tr.Verdict, link.Verdict, b.String())
 	}
-	if h, _ := tr.Hop(trace.KindServer, ""); h.Verdict != trace.OK {
-		t.Errorf("server hop %s %q", h.Verdict, h.Summary)
+	if len(tr.Hops) < 2 || tr.Hops[0].Kind != trace.KindServer || tr.Hops[1].Kind != trace.KindPort {
+		t.Errorf("the joined trace starts at %+v, want the server and port hops", tr.Hops[:2])
+	}
+	for _, k := range []trace.Kind{trace.KindServer, trace.KindPort} {
+		if h, _ := tr.Hop(k, ""); h.Verdict != trace.OK {
+			t.Errorf("%s hop %s %q", k, h.Verdict, h.Summary)
+		} else if n, _ := h.Get("node"); n != ComputeName {
+			t.Errorf("%s hop judged on %q, want %s", k, n, ComputeName)
+		}
 	}
 	if err := tn.Break(BreakProviderWire); err != nil {
 		t.Fatal(err)

@@ -33,3 +33,8 @@ func (tn *TwoNode) Break(b Breakage) error {
 func (tn *TwoNode) Join(ctx context.Context) (*trace.NodeTrace, error) {
 	return nil, fmt.Errorf("demo: not implemented on %s", runtime.GOOS)
 }
+
+// StartCloud fails: see BuildTwoNode.
+func (tn *TwoNode) StartCloud(ctx context.Context) (*Cloud, error) {
+	return nil, fmt.Errorf("demo: not implemented on %s", runtime.GOOS)
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/launch"
 
 	"github.com/vifpath/vifpath/trace"
 )
@@ -27,17 +28,47 @@ func (tn *TwoNode) TraceConfigs() (network, compute *trace.Config) {
 	return network, compute
 }
 
+// StartCloud starts the two nodes' fake cloud: Path.StartCloud's (the
+// server cirros1, its port, the DHCP port, provider1 and its subnet) as
+// two hosts (fakecloud.Config.ControllerHost): compute1 runs
+// nova-compute and a Linux bridge agent, is the only hypervisor and
+// holds the server (its port bound there); the controller runs
+// nova-conductor, nova-scheduler, the DHCP and metadata agents (the DHCP
+// port bound there) and its own Linux bridge agent, so launch.Preflight
+// lists both nodes. Once it is started, Observe and Join trace the
+// server through it on each node, as vmtrace -cloud … -server cirros1
+// does: the traces start at the server and port hops. Close stops it.
+func (tn *TwoNode) StartCloud(ctx context.Context) (*Cloud, error) {
+	c, err := tn.Path.startCloud(ctx, ControllerName)
+	if err != nil {
+		return nil, err
+	}
+	tn.api, err = launch.Open(ctx, &launch.Config{Cloud: c.CloudName, CloudsFile: c.CloudsFile, Logger: tn.log})
+	if err != nil {
+		return nil, fmt.Errorf("demo: open the two nodes' fake cloud: %w", err)
+	}
+	return c, nil
+}
+
 // Observe records both halves of the VM's path as vmtrace -record does on
-// each node, without an API: the controller's by the port's MAC, then
-// compute1's by its tap (the network node first: its ARP probes are what
-// teach compute1's bridge the DHCP port's MAC). trace.Join joins them.
+// each node: the controller's, then compute1's (the network node first:
+// its ARP probes are what teach compute1's bridge the DHCP port's MAC).
+// With the cloud started (StartCloud) each node traces the server
+// (-cloud … -server cirros1, mode server); without, the controller
+// traces the port's MAC and compute1 its tap. trace.Join joins them.
 func (tn *TwoNode) Observe(ctx context.Context) (network, compute *trace.Observation, err error) {
 	nc, cc := tn.TraceConfigs()
-	network, err = trace.Observe(ctx, nc, trace.Request{Mode: trace.ModeNIC, Target: &trace.Target{MAC: hwaddr.MAC(tn.MAC)}}, nil)
+	netReq := trace.Request{Mode: trace.ModeNIC, Target: &trace.Target{MAC: hwaddr.MAC(tn.MAC)}}
+	compReq := trace.Request{Mode: trace.ModeNIC, Target: &trace.Target{Tap: tn.Tap}}
+	if tn.api != nil && tn.cloud != nil {
+		netReq = trace.Request{Mode: trace.ModeServer, Server: tn.cloud.ServerName}
+		compReq = netReq
+	}
+	network, err = trace.Observe(ctx, nc, netReq, tn.api)
 	if err != nil {
 		return nil, nil, fmt.Errorf("demo: trace the controller's half: %w", err)
 	}
-	compute, err = trace.Observe(ctx, cc, trace.Request{Mode: trace.ModeNIC, Target: &trace.Target{Tap: tn.Tap}}, nil)
+	compute, err = trace.Observe(ctx, cc, compReq, tn.api)
 	if err != nil {
 		return nil, nil, fmt.Errorf("demo: trace compute1's half: %w", err)
 	}

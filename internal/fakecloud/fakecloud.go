@@ -67,6 +67,13 @@ type Config struct {
 	// renamed to it, and servers land there. Zero: Host ("vm", the
 	// recorded cloud's).
 	Host string
+	// ControllerHost, when set (and not Host), makes the cloud two nodes,
+	// as the walkthrough's: the controller ControllerHost runs
+	// nova-conductor, nova-scheduler, the DHCP and metadata agents and a
+	// Linux bridge agent of its own; Host stays the compute node
+	// (nova-compute, its Linux bridge agent, the only hypervisor, where
+	// servers land). Zero: one node, Host, runs everything.
+	ControllerHost string
 }
 
 // Fault makes the fake answer matching requests with an error instead of
@@ -226,7 +233,38 @@ func New(cfg *Config) *Cloud {
 	if c.cfg.Host != Host {
 		c.rehost()
 	}
+	if c.cfg.ControllerHost != "" && c.cfg.ControllerHost != c.cfg.Host {
+		c.splitController()
+	}
 	return c
+}
+
+// splitController moves the controller's services and agents to
+// Config.ControllerHost and gives it a Linux bridge agent (a copy of the
+// compute node's, with its own ID).
+func (c *Cloud) splitController() {
+	ctl := c.cfg.ControllerHost
+	for _, s := range c.services {
+		if s["binary"] != "nova-compute" {
+			s["host"] = ctl
+		}
+	}
+	var lb obj
+	for _, a := range c.agents {
+		switch a["binary"] {
+		case "neutron-linuxbridge-agent":
+			lb = a
+		default:
+			a["host"] = ctl
+		}
+	}
+	if lb != nil {
+		b, _ := json.Marshal(lb)
+		var cp obj
+		json.Unmarshal(b, &cp)
+		cp["id"], cp["host"] = c.newID(0xa9), ctl
+		c.agents = append(c.agents, cp)
+	}
 }
 
 // noValidHost is the fault the real Zed cloud recorded for a flavor no host

@@ -390,3 +390,66 @@ func TestConfigHost(t *testing.T) {
 		t.Errorf("AddServer: %+v, %v", sv, err)
 	}
 }
+
+// TestConfigControllerHost: with Config.ControllerHost the cloud is two
+// nodes, as launch.Preflight sees them: nova-compute, a Linux bridge
+// agent and the only hypervisor on the compute host; nova-conductor,
+// nova-scheduler, the DHCP and metadata agents and a Linux bridge agent
+// of its own on the controller; servers on the compute host.
+func TestConfigControllerHost(t *testing.T) {
+	s := start(t, &fakecloud.Config{Host: "compute1", ControllerHost: "controller"})
+	nova, neutron := clients(t, s, "fake-secret-password")
+	ctx := context.Background()
+	var svcs struct {
+		Services []struct{ Binary, Host string } `json:"services"`
+	}
+	if _, err := nova.Get(ctx, nova.ServiceURL("os-services"), &svcs, nil); err != nil {
+		t.Fatal(err)
+	}
+	var agents struct {
+		Agents []struct {
+			ID   string `json:"id"`
+			Type string `json:"agent_type"`
+			Host string `json:"host"`
+		} `json:"agents"`
+	}
+	if _, err := neutron.Get(ctx, neutron.ServiceURL("agents"), &agents, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, sv := range svcs.Services {
+		got[sv.Binary] = sv.Host
+	}
+	ids := map[string]bool{}
+	for _, a := range agents.Agents {
+		got[a.Type+"@"+a.Host] = a.Host
+		ids[a.ID] = true
+	}
+	want := map[string]string{
+		"nova-compute": "compute1", "nova-conductor": "controller", "nova-scheduler": "controller",
+		"Linux bridge agent@compute1": "compute1", "Linux bridge agent@controller": "controller",
+		"DHCP agent@controller": "controller", "Metadata agent@controller": "controller",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s on %q, want %s (services and agents: %v)", k, got[k], v, got)
+		}
+	}
+	if len(agents.Agents) != 4 || len(ids) != 4 {
+		t.Errorf("%d agents with %d IDs, want 4 and 4: %+v", len(agents.Agents), len(ids), agents.Agents)
+	}
+	var hvs struct {
+		Hypervisors []struct {
+			Name string `json:"hypervisor_hostname"`
+		} `json:"hypervisors"`
+	}
+	if _, err := nova.Get(ctx, nova.ServiceURL("os-hypervisors", "detail"), &hvs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(hvs.Hypervisors) != 1 || hvs.Hypervisors[0].Name != "compute1" {
+		t.Errorf("hypervisors %+v, want compute1 only", hvs.Hypervisors)
+	}
+	if sv, err := s.Cloud().AddServer(fakecloud.ServerSpec{Name: "new"}); err != nil || sv.Host != "compute1" {
+		t.Errorf("AddServer: %+v, %v", sv, err)
+	}
+}
