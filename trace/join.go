@@ -32,7 +32,7 @@ var ErrJoin = errors.New("trace: cannot join the halves")
 // not), no frame crossing although both ports have carrier (a mapping to
 // the wrong interface on one node, told by a loose wired NIC there). The
 // node hops that only show the link's fault (the physical port's missing
-// carrier, the unanswered ARP probe, a lease not renewed) are then Warn,
+// carrier, the unanswered ARP probe, a lease not renewed, the silent ping) are then Warn,
 // with the evidence "explained_by". Each hop carries the evidence "node"
 // naming the node it was judged on.
 //

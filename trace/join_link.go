@@ -135,7 +135,7 @@ func judgeLink(in linkInput) Hop {
 		h.Summary = fmt.Sprintf("%s's %s is administratively down", n.Node, ne.uplink)
 		h.Cause = "the network node's provider NIC was set down: its DHCP port reaches no compute node"
 		h.Next = "on " + n.Node + ": ip link set " + ne.uplink + " up; who set it down (NetworkManager, ifdown)?"
-		h.add("explains", "%s", symptoms(n.Node, KindARP, KindLease)+","+symptoms(c.Node, KindCounters))
+		h.add("explains", "%s", symptoms(n.Node, KindARP, KindLease, KindReachability)+","+symptoms(c.Node, KindCounters))
 		return h
 	}
 
@@ -151,7 +151,7 @@ func judgeLink(in linkInput) Hop {
 		h.Summary = fmt.Sprintf("provider wire down: %s up but without carrier", strings.Join(dark, " and "))
 		h.Cause = "the cable or switch port between the node and the provider network is down: the NIC is set up, the link is not (neither node's configuration is at fault)"
 		h.Next = "ethtool " + ce.uplink + " on " + c.Node + " and " + ne.uplink + " on " + n.Node + "; the provider switch's ports"
-		h.add("explains", "%s", symptoms(c.Node, KindPhysicalPort, KindCounters)+","+symptoms(n.Node, KindARP, KindLease))
+		h.add("explains", "%s", symptoms(c.Node, KindPhysicalPort, KindCounters)+","+symptoms(n.Node, KindARP, KindLease, KindReachability))
 		return h
 	}
 
@@ -187,7 +187,7 @@ func judgeLink(in linkInput) Hop {
 		h.Summary = fmt.Sprintf("unicast to the VM's MAC is dropped on the link: %s's broadcast ARP probe was answered across it, the same request sent to %s was not", n.Node, vmMAC)
 		h.Cause = "the provider switch does not flood unknown unicast toward " + c.Node + " and has not learned the VM's MAC there (or " + c.Node + "'s NIC is a hypervisor's vNIC without promiscuous mode): broadcasts pass, DHCP replies and any unicast to the VM do not"
 		h.Next = "the provider switch: is " + vmMAC.String() + " learned on " + c.Node + "'s port, is unknown-unicast flooding on? A virtual compute node: allow promiscuous mode (and MAC changes) on its provider vNIC"
-		h.add("explains", "%s", symptoms(n.Node, KindLease))
+		h.add("explains", "%s", symptoms(n.Node, KindLease, KindReachability))
 	case bOK:
 		h.Verdict = OK
 		h.Summary = fmt.Sprintf("frames cross both ways: %s's ARP probe answered by the VM over %s <-> %s", n.Node, ne.uplink, ce.uplink)
@@ -209,19 +209,19 @@ func judgeLink(in linkInput) Hop {
 		h.Summary = fmt.Sprintf("frames from %s do not reach %s: %s learned the DHCP port's MAC on %s, but %s has not learned the VM's on %s", c.Node, n.Node, c.Node, ce.uplink, n.Node, ne.uplink)
 		h.Cause = "the provider network passes frames one way only (a switch filter, or a port in another VLAN one way)"
 		h.Next = "the provider switch between " + c.Node + " and " + n.Node + "; tcpdump -ni " + ne.uplink + " ether host " + vmMAC.String() + " on " + n.Node
-		h.add("explains", "%s", symptoms(n.Node, KindARP, KindLease)+","+symptoms(c.Node, KindCounters))
+		h.add("explains", "%s", symptoms(n.Node, KindARP, KindLease, KindReachability)+","+symptoms(c.Node, KindCounters))
 	case toN:
 		h.Verdict = Fail
 		h.Summary = fmt.Sprintf("frames from %s do not reach %s: %s learned the VM's MAC on %s, but %s has not learned the DHCP port's on %s", n.Node, c.Node, n.Node, ne.uplink, c.Node, ce.uplink)
 		h.Cause = "the provider network passes frames one way only (a switch filter, or a port in another VLAN one way)"
 		h.Next = "the provider switch between " + c.Node + " and " + n.Node + "; tcpdump -ni " + ce.uplink + " on " + c.Node
-		h.add("explains", "%s", symptoms(n.Node, KindARP, KindLease)+","+symptoms(c.Node, KindCounters))
+		h.add("explains", "%s", symptoms(n.Node, KindARP, KindLease, KindReachability)+","+symptoms(c.Node, KindCounters))
 	default:
 		h.Verdict = Fail
 		h.Summary = fmt.Sprintf("no frame crosses although both ports have carrier: %s never saw the VM's MAC on %s, %s never saw the DHCP port's on %s", n.Node, ne.uplink, c.Node, ce.uplink)
 		h.Cause = "the two physical ports are not on one provider segment: a physical_interface_mappings entry names the wrong interface on one node, or the switch puts the ports in different VLANs"
 		h.Next = "compare physical_interface_mappings on both nodes with the cabling (lldpctl, ethtool -P); the switch ports' VLANs"
-		h.add("explains", "%s", symptoms(n.Node, KindARP, KindLease)+","+symptoms(c.Node, KindCounters))
+		h.add("explains", "%s", symptoms(n.Node, KindARP, KindLease, KindReachability)+","+symptoms(c.Node, KindCounters))
 	}
 	if h.Verdict == Fail && !bOK {
 		// Frames do not cross: a wired NIC on no bridge, on one node,

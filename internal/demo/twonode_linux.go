@@ -15,6 +15,7 @@ import (
 
 	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/launch"
+	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -53,32 +54,43 @@ type TwoNode struct {
 	// DHCPMAC is the DHCP port's MAC (its ns- device's).
 	DHCPMAC net.HardwareAddr
 
-	api *launch.Client // StartCloud's client of the fake cloud
+	api *launch.Client         // StartCloud's client of the fake cloud
+	lv  *libvirtinspect.Client // Observe's client of compute1's libvirtd
 }
 
 // BuildTwoNode builds the two nodes (see TwoNode), starts dnsmasq in the
-// controller's qdhcp namespace and runs the guest's DHCP client on
-// compute1 until it has a lease across the provider switch. cfg.Guest
-// must be GuestNetNS (the zero value): the libvirt guest is one node's.
-// On error (or ctx cancellation) it removes whatever it had created.
+// controller's qdhcp namespace and starts the guest on compute1 until it
+// has a lease across the provider switch: as BuildPath's, cfg.Guest
+// chooses it (GuestNetNS, the zero value: a namespace whose udhcpc
+// leases; GuestLibvirt: a qemu TCG domain run by a libvirtd started in
+// compute1's namespace, whose own udhcpc leases; GuestAuto: the libvirt
+// guest when libvirtd, qemu and the image are there, else the namespace
+// guest, with Path.GuestWhy saying why). On error (or ctx cancellation)
+// it removes whatever it had created.
 func BuildTwoNode(ctx context.Context, cfg *PathConfig) (_ *TwoNode, err error) {
 	if cfg == nil {
 		cfg = &PathConfig{}
-	}
-	if cfg.Guest != "" && cfg.Guest != GuestNetNS {
-		return nil, fmt.Errorf("demo: the two-node demo's guest is a namespace: PathConfig.Guest %q is not supported", cfg.Guest)
 	}
 	dnsmasqBin, err := lookBin(cfg.Dnsmasq, "dnsmasq", "dnsmasq-base")
 	if err != nil {
 		return nil, err
 	}
-	busybox, err := lookBin(cfg.Busybox, "busybox", "busybox")
+	guest, why, lvBins, err := resolveGuest(cfg)
 	if err != nil {
 		return nil, err
 	}
-	p := &Path{Dir: cfg.Dir, log: cfg.Logger, GuestInfo: GuestInfo{GuestKind: GuestNetNS, GuestWhy: "the two-node demo"}}
+	var busybox string
+	if guest == GuestNetNS {
+		if busybox, err = lookBin(cfg.Busybox, "busybox", "busybox"); err != nil {
+			return nil, err
+		}
+	}
+	p := &Path{Dir: cfg.Dir, log: cfg.Logger, GuestInfo: GuestInfo{GuestKind: guest, GuestWhy: why}}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
+	}
+	if why != "" {
+		p.log.Info("demo: the guest is a namespace, not a libvirt domain", "why", why)
 	}
 	tn := &TwoNode{Path: p, Switch: "provider", SwitchPorts: map[string]string{ControllerName: "sw-" + ControllerName, ComputeName: "sw-" + ComputeName}}
 	defer func() {
@@ -102,8 +114,12 @@ func BuildTwoNode(ctx context.Context, cfg *PathConfig) (_ *TwoNode, err error) 
 	tn.ControllerNS = filepath.Join(p.Dir, ControllerName)
 	tn.SwitchNS = filepath.Join(p.Dir, "switch")
 	p.DHCP = filepath.Join(p.Dir, "qdhcp-"+p.NetworkID)
-	p.Guest = filepath.Join(p.Dir, "guest")
-	for _, ns := range []string{p.HostPath, tn.ControllerNS, tn.SwitchNS, p.DHCP, p.Guest} {
+	nss := []string{p.HostPath, tn.ControllerNS, tn.SwitchNS, p.DHCP}
+	if guest == GuestNetNS {
+		p.Guest = filepath.Join(p.Dir, "guest")
+		nss = append(nss, p.Guest)
+	}
+	for _, ns := range nss {
 		if err := newNetNS(ns); err != nil {
 			return nil, err
 		}
@@ -120,10 +136,17 @@ func BuildTwoNode(ctx context.Context, cfg *PathConfig) (_ *TwoNode, err error) 
 	if err := p.startDnsmasq(ctx, dnsmasqBin); err != nil {
 		return nil, err
 	}
-	if err := p.guestDHCP(ctx, busybox); err != nil {
+	if guest == GuestLibvirt {
+		// The libvirt guest of the one-node demo, on compute1: libvirt
+		// makes the tap on compute1's brq, the guest's DISCOVER crosses
+		// the provider switch to the controller's dnsmasq.
+		if err := p.startLibvirtGuest(ctx, cfg, lvBins); err != nil {
+			return nil, err
+		}
+	} else if err := p.guestDHCP(ctx, busybox); err != nil {
 		return nil, err
 	}
-	p.log.Info("demo: guest on compute1 leased its address across the provider switch", "ip", p.IP)
+	p.log.Info("demo: guest on compute1 leased its address across the provider switch", "ip", p.IP, "guest", p.GuestKind)
 	return tn, nil
 }
 
@@ -140,6 +163,9 @@ func (tn *TwoNode) wire() error {
 	p := tn.Path
 	hs := map[string]*netlink.Handle{}
 	for _, ns := range []string{p.HostPath, tn.ControllerNS, tn.SwitchNS, p.DHCP, p.Guest} {
+		if ns == "" {
+			continue // the libvirt guest: libvirt makes the tap
+		}
 		h, err := handleIn(ns)
 		if err != nil {
 			return err
@@ -167,6 +193,9 @@ func (tn *TwoNode) wire() error {
 		{ctl, dhcpTap, p.DHCP, p.DHCPIf},
 		{comp, p.Tap, p.Guest, "eth0"},
 	} {
+		if v.peerNS == "" {
+			continue // the libvirt guest's tap
+		}
 		if err := vethTo(v.h, v.name, v.peerNS, v.peer); err != nil {
 			return err
 		}
@@ -192,6 +221,9 @@ func (tn *TwoNode) wire() error {
 		{hs[p.Guest], "lo", "", nil},
 		{hs[p.Guest], "eth0", "", p.MAC},
 	} {
+		if s.h == nil || s.name == p.Tap && p.Guest == "" {
+			continue // the libvirt guest: libvirt makes and enslaves the tap
+		}
 		if err := setLink(s.h, s.name, s.master, s.mac); err != nil {
 			return err
 		}
@@ -208,7 +240,11 @@ func (tn *TwoNode) wire() error {
 	if err := inNetNS(p.DHCP, func() error { return txCsumOff(p.DHCPIf) }); err != nil {
 		return err
 	}
-	if err := waitOperUp(comp, p.Bridge, p.Uplink, p.Tap); err != nil {
+	up := []string{p.Bridge, p.Uplink, p.Tap}
+	if p.Guest == "" {
+		up = up[:2]
+	}
+	if err := waitOperUp(comp, up...); err != nil {
 		return err
 	}
 	if err := waitOperUp(ctl, p.Bridge, p.Uplink, dhcpTap); err != nil {

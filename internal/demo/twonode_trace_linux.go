@@ -2,11 +2,13 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/launch"
+	"github.com/vifpath/vifpath/libvirtinspect"
 
 	"github.com/vifpath/vifpath/trace"
 )
@@ -14,9 +16,11 @@ import (
 // TraceConfigs returns the configs each node traces its half with: the
 // controller's (trace.RoleNetwork, its bridges in ControllerNS, the qdhcp
 // namespace and state directory) and compute1's (trace.RoleCompute, its
-// bridges in Path.HostPath). Both use short probe timeouts. The two nodes
-// have no Neutron firewall (BuildPath's one-node demo installs one), so
-// compute1's half is traced with trace.Config.NoFirewall.
+// bridges in Path.HostPath; with the libvirt guest, the client of the
+// demo's libvirtd once Observe has opened it). Both use short probe
+// timeouts. The two nodes have no Neutron firewall (BuildPath's one-node
+// demo installs one), so compute1's half is traced with
+// trace.Config.NoFirewall.
 func (tn *TwoNode) TraceConfigs() (network, compute *trace.Config) {
 	p := tn.Path
 	network = &trace.Config{Role: trace.RoleNetwork, NodeName: ControllerName, BridgeNetNS: tn.ControllerNS,
@@ -24,8 +28,33 @@ func (tn *TwoNode) TraceConfigs() (network, compute *trace.Config) {
 		ARPTimeout: 500 * time.Millisecond, Logger: p.log}
 	compute = &trace.Config{Role: trace.RoleCompute, NodeName: ComputeName, BridgeNetNS: p.HostPath,
 		NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig,
-		CounterInterval: 300 * time.Millisecond, NoFirewall: true, Logger: p.log}
+		CounterInterval: 300 * time.Millisecond, NoFirewall: true, Logger: p.log, Libvirt: tn.lv}
 	return network, compute
+}
+
+// libvirt opens the read-only client of the demo's libvirtd on compute1
+// (the libvirt guest's), once; Close closes it.
+func (tn *TwoNode) libvirt(ctx context.Context) error {
+	if tn.lv != nil || tn.LibvirtSocketRO == "" {
+		return nil
+	}
+	lv, err := libvirtinspect.Dial(ctx, &libvirtinspect.Config{Socket: tn.LibvirtSocketRO, ReadOnly: true, Logger: tn.log})
+	if err != nil {
+		return fmt.Errorf("demo: compute1's libvirtd: %w", err)
+	}
+	tn.lv = lv
+	return nil
+}
+
+// Close closes the libvirt client Observe opened and removes both nodes
+// (Path.Close). It is idempotent.
+func (tn *TwoNode) Close() error {
+	var err error
+	if tn.lv != nil {
+		err = tn.lv.Close()
+		tn.lv = nil
+	}
+	return errors.Join(err, tn.Path.Close())
 }
 
 // StartCloud starts the two nodes' fake cloud: Path.StartCloud's (the
@@ -57,6 +86,9 @@ func (tn *TwoNode) StartCloud(ctx context.Context) (*Cloud, error) {
 // (-cloud … -server cirros1, mode server); without, the controller
 // traces the port's MAC and compute1 its tap. trace.Join joins them.
 func (tn *TwoNode) Observe(ctx context.Context) (network, compute *trace.Observation, err error) {
+	if err := tn.libvirt(ctx); err != nil {
+		return nil, nil, err
+	}
 	nc, cc := tn.TraceConfigs()
 	netReq := trace.Request{Mode: trace.ModeNIC, Target: &trace.Target{MAC: hwaddr.MAC(tn.MAC)}}
 	compReq := trace.Request{Mode: trace.ModeNIC, Target: &trace.Target{Tap: tn.Tap}}
