@@ -17,7 +17,7 @@
 //	vmtrace -all [-cloud NAME] [-libvirt-uri URI|none] [-node NAME] [-role …] [-netns …]
 //	        [-netns-dir …] [-state-dir …] [-no-arp] [-interval D] [-json | -dot | -mermaid]
 //	vmtrace -demo [-break FAULT] [-guest auto|netns|libvirt] [-json | -dot | -mermaid]
-//	vmtrace -demo -nodes 2 [-break provider-wire|unknown-unicast|wrong-mapping|tap-down|dnsmasq] [-json]
+//	vmtrace -demo -nodes 2 [-break provider-wire|unknown-unicast|wrong-mapping|tap-down|dnsmasq] [-guest auto|netns|libvirt] [-json]
 //	vmtrace -replay FILE [-json | -dot | -mermaid]
 //	vmtrace -join [-json] FILE|URL…
 //
@@ -109,6 +109,18 @@
 // demo's dnsmasq and namespace mounts under $TMPDIR/vifpath-demo-*; the
 // next -demo removes them first (demo.ReclaimStale). It takes about a
 // second.
+//
+// -demo -nodes 2 builds the walkthrough's two nodes instead (a controller
+// with the qdhcp namespace and dnsmasq, compute1 with the guest, each with
+// its own brq and eth2 on a provider switch, eth1 between them; -guest as
+// for one node, the libvirt guest's libvirtd inside compute1), and a fake
+// cloud that knows both hosts (nova-compute, the hypervisor and cirros1
+// on compute1; the conductor, scheduler, DHCP and metadata agents on the
+// controller; a Linux bridge agent on each). Each node traces the server
+// with its role (-role network on the controller, then -role compute on
+// compute1), the halves are joined (as -join does), one fault of the
+// provider link or of one node is injected (-break), and both are traced
+// and joined again.
 //
 // -guest chooses the demo's VM: libvirt boots a real qemu TCG domain
 // shaped like Nova's (instance-…, the server's UUID, Nova metadata,
@@ -205,7 +217,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.server, "server", "", "trace a Nova server's ports: its `NAME or ID` (asks the cloud)")
 	fs.StringVar(&o.cloud, "cloud", "", "with -server: the clouds.yaml entry `NAME` (default: OS_CLOUD, else the OS_* variables)")
 	fs.StringVar(&o.libvirtURI, "libvirt-uri", "", "with -server: libvirtd `URI` for the domain hops, or none (default: the local read-only socket if it exists)")
-	fs.StringVar(&o.node, "node", "", "with -server: this node's `NAME` as Nova knows it (default: the hostname; - : do not compare)")
+	fs.StringVar(&o.node, "node", "", "with -server, -all, or -role compute|network: this node's `NAME` as Nova knows it, which -join names its half by (default: the hostname; - : do not compare)")
 	fs.StringVar(&o.netns, "netns", "", "namespace holding the bridges: a `NAME` under -netns-dir or a path (default: this process's)")
 	fs.StringVar(&o.netnsDir, "netns-dir", "", "where qdhcp-… (and -netns names) live (default /run/netns)")
 	fs.StringVar(&o.stateDir, "state-dir", "", "Neutron's DHCP state directory (default /var/lib/neutron/dhcp)")
@@ -284,8 +296,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return runDemo(ctx, o, log, stdout, stderr)
 	}
-	if o.server == "" && !o.all && (o.cloud != "" || o.libvirtURI != "" || o.node != "") {
-		return usage("-cloud, -libvirt-uri and -node go with -server or -all")
+	if o.server == "" && !o.all && (o.cloud != "" || o.libvirtURI != "" || o.node != "" && (o.role == "" || o.role == string(trace.RoleAllInOne))) {
+		return usage("-cloud, -libvirt-uri and -node go with -server or -all (-node also with -role compute or network: the half's name in -join)")
 	}
 	if n := count(o.port != "", o.mac != "", o.tap != "", o.server != "", o.all); n != 1 {
 		return usage("give exactly one of -server, -port, -mac and -tap (or -all, -demo or -replay)")
@@ -314,6 +326,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		SkipDHCP:        o.skipDHCP,
 		NoARP:           o.noARP,
 		CounterInterval: o.interval,
+		NodeName:        o.node,
 		Logger:          log,
 	}
 	cfg.Role, cfg.AgentConfig, cfg.InterfaceMappings = role, o.agentConfig, ifMappings

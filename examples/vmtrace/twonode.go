@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,8 +33,13 @@ func runTwoNodeDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stder
 		fmt.Fprintf(stderr, "vmtrace: -demo -nodes %d: want 1 or 2\n", o.nodes)
 		return exitUsage
 	}
-	if o.dot || o.mermaid || o.record != "" || o.guest != string(demo.GuestAuto) && o.guest != string(demo.GuestNetNS) {
-		fmt.Fprintln(stderr, "vmtrace: -demo -nodes 2 prints text or -json, records nothing and its guest is a namespace: drop -dot, -mermaid, -record and -guest")
+	if o.dot || o.mermaid || o.record != "" {
+		fmt.Fprintln(stderr, "vmtrace: -demo -nodes 2 prints text or -json and records nothing: drop -dot, -mermaid and -record")
+		return exitUsage
+	}
+	guest, err := demo.ParseGuestKind(o.guest)
+	if err != nil {
+		fmt.Fprintf(stderr, "vmtrace: -guest %q: want one of %v\n", o.guest, demo.GuestKinds())
 		return exitUsage
 	}
 	if !slices.Contains(demo.TwoNodeBreakages(), demo.Breakage(o.breakage)) {
@@ -43,7 +49,7 @@ func runTwoNodeDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stder
 	if done, err := demo.ReclaimStale(""); len(done) > 0 || err != nil {
 		fmt.Fprintf(stderr, "vmtrace: demo: removed an earlier demo's leftovers: %s %v\n", strings.Join(done, "; "), err)
 	}
-	tn, err := demo.BuildTwoNode(ctx, &demo.PathConfig{Logger: log})
+	tn, err := demo.BuildTwoNode(ctx, &demo.PathConfig{Logger: log, Guest: guest})
 	if err != nil {
 		fmt.Fprintln(stderr, "vmtrace: demo:", err)
 		return exitFail
@@ -60,13 +66,27 @@ func runTwoNodeDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stder
 			fmt.Fprintf(stderr, "vmtrace: demo: removed everything (both nodes, the switch, dnsmasq, %s) in %.1fs in all\n", tn.Dir, time.Since(start).Seconds())
 		}
 	}()
+	// The fake Nova/Neutron that knows both hosts; Close stops it.
+	cloud, err := tn.StartCloud(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "vmtrace: demo:", err)
+		return exitFail
+	}
 	text := !o.json
 	if text {
 		fmt.Fprintf(stdout, "Built in %s (%d ms): %s (qdhcp-%s, dnsmasq pid %d, %s with eth2) and %s (guest port %s on %s, MAC %s, leased %s across the link),\n"+
-			"each eth2 on the provider switch %s, eth1 the management link.\n\n",
-			tn.Dir, time.Since(start).Milliseconds(), demo.ControllerName, tn.NetworkID, tn.DnsmasqPID, tn.Bridge, demo.ComputeName, tn.PortID, tn.Tap, tn.MAC, tn.IP, tn.Switch)
-		fmt.Fprintf(stdout, "== 1. Each node traces its half (vmtrace -role network -mac %s -record N on %s, then -role compute -tap %s -record C on %s); vmtrace -join N C\n\n",
-			tn.MAC, demo.ControllerName, tn.Tap, demo.ComputeName)
+			"each eth2 on the provider switch %s, eth1 the management link;\n"+
+			"a fake Nova/Neutron on %s knows both hosts: server %s (%s) on %s, the DHCP and metadata agents on %s.\n",
+			tn.Dir, time.Since(start).Milliseconds(), demo.ControllerName, tn.NetworkID, tn.DnsmasqPID, tn.Bridge, demo.ComputeName, tn.PortID, tn.Tap, tn.MAC, tn.IP, tn.Switch,
+			cloud.AuthURL, cloud.ServerName, cloud.ServerID, demo.ComputeName, demo.ControllerName)
+		if tn.GuestKind == demo.GuestLibvirt {
+			fmt.Fprintf(stdout, "Guest: libvirt TCG domain %s (qemu pid %d) in %s's libvirtd, booted to its lease across the switch in %.1fs.\n\n",
+				tn.Domain, tn.QemuPID, demo.ComputeName, tn.GuestBoot.Seconds())
+		} else {
+			fmt.Fprintf(stdout, "Guest: a network namespace on a veth (not a libvirt domain: %s).\n\n", cmp.Or(tn.GuestWhy, "-guest netns"))
+		}
+		fmt.Fprintf(stdout, "== 1. Each node traces its half (vmtrace -cloud %s -role network -server %s -json > N on %s, then -role compute … > C on %s); vmtrace -join N C\n\n",
+			cloud.CloudName, cloud.ServerName, demo.ControllerName, demo.ComputeName)
 	}
 	healthy, err := tn.Join(ctx)
 	if err != nil {
