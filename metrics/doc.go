@@ -31,6 +31,14 @@
 // evidence are never labels. Orphans are exported by name
 // (vifpath_orphan_info), bounded by the node's taps and interfaces.
 //
+// # Joining two nodes
+//
+// Collector.TracesHandler serves the last round's traces as JSON (the
+// exporter's /traces.json). On a compute node (trace role compute) and a
+// network node (role network) those are the two halves of each VM's path:
+// trace.DecodeHalf reads them and trace.JoinTraces joins them, with the
+// provider link between the nodes judged (vmtrace -join URL URL).
+//
 // # Privileges
 //
 // None of its own: the sources need what they need (trace.Node: root;

@@ -24,12 +24,15 @@
 //
 // BuildTwoNode builds the walkthrough's two nodes instead (TwoNode): the
 // controller (its brq with eth2, the DHCP port into the qdhcp namespace
-// where dnsmasq runs) and compute1 (its own brq with eth2 and the
-// namespace guest's tap), each eth2 a veth to a port of a provider
+// where dnsmasq runs) and compute1 (its own brq with eth2 and the guest's
+// tap: the namespace guest's, or the libvirt guest's as below, run by a
+// libvirtd inside compute1), each eth2 a veth to a port of a provider
 // "switch" (a bridge in its own namespace), eth1 a management link
-// between them; TwoNode.Observe records each node's half with its role
-// and TwoNode.Join joins them (trace.Join). Its Break also injects the
-// link's faults: BreakProviderWire, BreakUnknownUnicast,
+// between them; TwoNode.StartCloud serves a fake cloud that knows both
+// hosts (fakecloud.Config.ControllerHost); TwoNode.Observe records each
+// node's half with its role (by the server, through that cloud, once it
+// is started) and TwoNode.Join joins them (trace.Join). Its Break also
+// injects the link's faults: BreakProviderWire, BreakUnknownUnicast,
 // BreakWrongMapping.
 //
 // The guest is a namespace by default (PathConfig.Guest GuestNetNS). With
