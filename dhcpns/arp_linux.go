@@ -173,18 +173,19 @@ func (p *ARPProber) SweepARP(ctx context.Context, targets []netip.Addr, opts *AR
 	if opts != nil {
 		unicast = opts.Unicast
 	}
+	bcast := &packet.Addr{HardwareAddr: net.HardwareAddr(broadcastMAC)}
 	send := func() error {
 		for t := range idx {
 			if seen[t] != nil {
 				continue // answered
 			}
-			dst := broadcastMAC
+			dst, to := broadcastMAC, bcast
 			if m := unicast[t]; len(m) == 6 {
-				dst = m
+				dst, to = m, &packet.Addr{HardwareAddr: net.HardwareAddr(m)}
 			}
 			arpRequest(frame, dst, p.mac, p.srcFor(t), t)
 			sent[t] = time.Now()
-			if _, err := p.conn.WriteTo(frame, &packet.Addr{HardwareAddr: net.HardwareAddr(dst)}); err != nil {
+			if _, err := p.conn.WriteTo(frame, to); err != nil {
 				return fmt.Errorf("dhcpns: ARP sweep: send request for %s on %s: %w", t, p.ifname, err)
 			}
 		}
