@@ -64,6 +64,12 @@
 // become Warn with the evidence "explained_by". A fault of one node stays
 // on that node's hop, the link judged OK.
 //
+// The halves need not be observations: a compute or network node's traces
+// carry the facts of their end of the link (Trace.Link, a LinkEnd), so
+// JoinTraces joins what vmtrace -json printed on each node, or what each
+// node's exporter serves on /traces.json (DecodeHalf reads any of them;
+// vmtrace -join takes files or URLs), exactly as Join joins observations.
+//
 // The guest hop reads the guest's own account of its DHCP exchange from
 // the console log the domain XML declares (Config.NoConsole skips it); the
 // metadata hop the qdhcp namespace's metadata proxy, with one HTTP GET to
