@@ -366,6 +366,7 @@ func decodeLinkInfo(ad *netlink.AttributeDecoder, l *rawLink) {
 					for nad.Next() {
 						if nad.Type() == unix.IFLA_BR_STP_STATE {
 							l.stp = nad.Uint32() != 0
+							break // the rest (about 50) is not reported
 						}
 					}
 					return nil
@@ -375,6 +376,7 @@ func decodeLinkInfo(ad *netlink.AttributeDecoder, l *rawLink) {
 					for nad.Next() {
 						if nad.Type() == unix.IFLA_TUN_TYPE {
 							l.tunTap = nad.Uint8() == unix.IFF_TAP
+							break
 						}
 					}
 					return nil
@@ -390,23 +392,33 @@ func decodeLinkInfo(ad *netlink.AttributeDecoder, l *rawLink) {
 
 // decodeBrport reads IFLA_BRPORT_* attributes, from IFLA_INFO_SLAVE_DATA
 // (what `ip -d link` reads) or IFLA_PROTINFO (what `bridge link` reads):
-// the kernel fills both with the same function.
+// the kernel fills both with the same function. It stops once it has the
+// six it reports: the kernel puts them among the first ten of about forty
+// (br_port_fill_attrs), and each attribute the decoder walks costs an
+// allocation.
 func decodeBrport(ad *netlink.AttributeDecoder, p *brport) {
-	for ad.Next() {
+	const all = 1<<6 - 1
+	for seen := 0; seen != all && ad.Next(); {
 		switch ad.Type() {
 		case unix.IFLA_BRPORT_STATE:
 			p.hasState = true
 			p.state = ad.Uint8()
+			seen |= 1 << 0
 		case unix.IFLA_BRPORT_PRIORITY:
 			p.priority = int(ad.Uint16())
+			seen |= 1 << 1
 		case unix.IFLA_BRPORT_COST:
 			p.cost = int(ad.Uint32())
+			seen |= 1 << 2
 		case unix.IFLA_BRPORT_MODE:
 			p.hairpin = ad.Uint8() != 0
+			seen |= 1 << 3
 		case unix.IFLA_BRPORT_LEARNING:
 			p.learning = ad.Uint8() != 0
+			seen |= 1 << 4
 		case unix.IFLA_BRPORT_UNICAST_FLOOD:
 			p.flood = ad.Uint8() != 0
+			seen |= 1 << 5
 		}
 	}
 }
@@ -422,7 +434,7 @@ type rawNeigh struct {
 }
 
 // decodeNeigh decodes an AF_BRIDGE RTM_NEWNEIGH payload; it reports
-// whether the message has a MAC.
+// whether the message has a MAC (kept only with a master).
 func decodeNeigh(p []byte, n *rawNeigh) bool {
 	if len(p) < ndmsgLen || p[0] != unix.AF_BRIDGE {
 		return false
@@ -437,17 +449,25 @@ func decodeNeigh(p []byte, n *rawNeigh) bool {
 	if ad == nil {
 		return false
 	}
+	// Most messages of the dump are devices' own multicast lists, which
+	// are dropped: copy the MAC out of the decoder only for entries of a
+	// bridge's table (with NDA_MASTER).
+	var lladdr [32]byte
+	nmac := -1
 	for ad.Next() {
 		switch ad.Type() {
 		case unix.NDA_LLADDR:
-			n.mac = mac(ad)
+			ad.Do(func(b []byte) error { nmac = copy(lladdr[:], b); return nil })
 		case unix.NDA_MASTER:
 			n.master = int(ad.Uint32())
 		case unix.NDA_VLAN:
 			n.vlan = int(ad.Uint16())
 		}
 	}
-	return ad.Err() == nil && n.mac != nil
+	if n.master != 0 && nmac > 0 {
+		n.mac = hwaddr.MAC(bytes.Clone(lladdr[:nmac]))
+	}
+	return ad.Err() == nil && nmac >= 0
 }
 
 func fdbState(state uint16) FDBState {
