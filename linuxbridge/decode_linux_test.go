@@ -7,8 +7,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const nlaHdrLen = 4
-
 func nlAlign(n int) int { return (n + 3) &^ 3 }
 
 // attr encodes one netlink attribute, as the kernel lays it out.

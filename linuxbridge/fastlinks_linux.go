@@ -143,10 +143,9 @@ func (in *Inspector) loadLinksLight(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			ad := decoder(p[ifStatsMsgLen:])
-			for ad != nil && ad.Next() {
-				if ad.Type() == iflaStatsLink64 {
-					ad.Do(func(b []byte) error { links[i].stats = decodeStats64(b); return nil })
+			for it := (attrIter{b: p[ifStatsMsgLen:]}); it.next(); {
+				if it.typ == iflaStatsLink64 {
+					links[i].stats = decodeStats64(it.v)
 				}
 			}
 			return nil

@@ -15,11 +15,13 @@ import (
 )
 
 // The netlink side: NETLINK_ROUTE sockets from github.com/mdlayher/netlink
-// (opened inside the inspected namespace with Config.NetNS), dumps through
-// Conn.Execute, and decoders on netlink.AttributeDecoder that keep only
-// the attributes the package reports. This file adds what the package needs
-// on top: a context per dump, the drain of an abandoned dump, and the
-// NLM_F_DUMP_INTR check that drives the retries.
+// (opened inside the inspected namespace with Config.NetNS), dumps sent
+// with Conn.Send and read with Conn.ReceiveIter (Execute without the slice
+// that holds every message of a dump: 1.4 MB a snapshot of 100 bridges x
+// 10 ports), and decoders that keep only the attributes the package
+// reports. This file adds what the package needs on top: a context per
+// dump, the drain of an abandoned dump, and the NLM_F_DUMP_INTR check that
+// drives the retries.
 
 const (
 	ifinfomsgLen = unix.SizeofIfInfomsg
@@ -87,20 +89,29 @@ func (c *conn) dump(ctx context.Context, typ uint16, hdr []byte, attrs []byte, f
 	data := make([]byte, len(hdr)+len(attrs))
 	copy(data[copy(data, hdr):], attrs)
 	c.reqs++
-	msgs, err := c.nl.Execute(netlink.Message{
+	req, err := c.nl.Send(netlink.Message{
 		Header: netlink.Header{Type: netlink.HeaderType(typ), Flags: netlink.Request | netlink.Dump},
 		Data:   data,
 	})
 	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			c.pending = true
-			return ctxErr(ctx, err)
-		}
 		return err
 	}
-	interrupted := false
+	// Until the iteration below reaches the dump's end (NLMSG_DONE, or an
+	// error the kernel puts in the replies), its replies are pending.
+	c.pending = true
+	interrupted, foreign := false, false
 	var ferr error
-	for _, m := range msgs {
+	for m, err := range c.nl.ReceiveIter() {
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return ctxErr(ctx, err)
+		case err != nil:
+			c.pending = false
+			return err
+		case m.Header.Sequence != req.Header.Sequence:
+			foreign = true
+			continue
+		}
 		if m.Header.Flags&netlink.DumpInterrupted != 0 {
 			interrupted = true
 		}
@@ -108,6 +119,12 @@ func (c *conn) dump(ctx context.Context, typ uint16, hdr []byte, attrs []byte, f
 			ferr = fn(uint16(m.Header.Type), m.Data)
 		}
 	}
+	if foreign {
+		// Replies to an earlier request ended this read: ours may be
+		// unread still (the next dump drains them).
+		return fmt.Errorf("netlink: replies to another request (sequence %d expected)", req.Header.Sequence)
+	}
+	c.pending = false
 	if interrupted {
 		return errDumpInterrupted
 	}
@@ -204,21 +221,75 @@ func (c *conn) changed() bool {
 	return changed || err != nil
 }
 
-// decoder returns an attribute decoder over b, nil if b is malformed.
-func decoder(b []byte) *netlink.AttributeDecoder {
-	ad, err := netlink.NewAttributeDecoder(b)
-	if err != nil {
-		return nil
-	}
-	return ad
+// attrIter walks the attributes of one message without copying them. The
+// decoders use it rather than netlink.AttributeDecoder, which allocates the
+// decoder and a copy of every attribute it walks: a snapshot of 100
+// bridges x 10 ports decodes about 6,000 messages (links, ports, counters,
+// addresses, FDB entries), and with AttributeDecoder it made 56,000
+// allocations instead of 6,000 and fell under 3x iproute2's time.
+// BenchmarkDecode measures both on the same messages, and
+// TestIntegrationDecodeAgrees checks they read the same. It stops at the
+// first malformed attribute.
+type attrIter struct {
+	b   []byte
+	typ uint16 // the current attribute's type, flags masked off
+	v   []byte // its payload, aliasing the message
 }
 
-// mac returns the current attribute as a MAC (nil if empty).
-func mac(ad *netlink.AttributeDecoder) hwaddr.MAC {
-	if b := ad.Bytes(); len(b) > 0 {
-		return hwaddr.MAC(b)
+const (
+	nlaHdrLen   = 4
+	nlaTypeMask = ^uint16(netlink.Nested | netlink.NetByteOrder)
+)
+
+func (it *attrIter) next() bool {
+	if len(it.b) < nlaHdrLen {
+		return false
 	}
-	return nil
+	ne := binary.NativeEndian
+	l := int(ne.Uint16(it.b))
+	if l < nlaHdrLen || l > len(it.b) {
+		return false
+	}
+	it.typ, it.v = ne.Uint16(it.b[2:])&nlaTypeMask, it.b[nlaHdrLen:l]
+	it.b = it.b[min((l+3)&^3, len(it.b)):]
+	return true
+}
+
+// The attribute readers are lenient: a short payload reads as zero.
+func u8(v []byte) uint8 {
+	if len(v) < 1 {
+		return 0
+	}
+	return v[0]
+}
+
+func u16(v []byte) uint16 {
+	if len(v) < 2 {
+		return 0
+	}
+	return binary.NativeEndian.Uint16(v)
+}
+
+func u32(v []byte) uint32 {
+	if len(v) < 4 {
+		return 0
+	}
+	return binary.NativeEndian.Uint32(v)
+}
+
+// cstring returns v up to its first NUL, as a new string.
+func cstring(v []byte) string {
+	if i := bytes.IndexByte(v, 0); i >= 0 {
+		v = v[:i]
+	}
+	return string(v)
+}
+
+func copyMAC(v []byte) hwaddr.MAC {
+	if len(v) == 0 {
+		return nil
+	}
+	return hwaddr.MAC(bytes.Clone(v))
 }
 
 // Link kinds the package tells apart (IFLA_INFO_KIND).
@@ -278,37 +349,34 @@ func decodeLink(p []byte, l *rawLink) bool {
 		flags:   ne.Uint32(p[8:]),
 		netnsid: -1,
 	}
-	ad := decoder(p[ifinfomsgLen:])
-	if ad == nil {
-		return false
-	}
-	for ad.Next() {
-		switch ad.Type() {
+	it := attrIter{b: p[ifinfomsgLen:]}
+	for it.next() {
+		switch it.typ {
 		case unix.IFLA_IFNAME:
-			l.name = ad.String()
+			l.name = cstring(it.v)
 		case unix.IFLA_ADDRESS:
-			l.mac = mac(ad)
+			l.mac = copyMAC(it.v)
 		case unix.IFLA_MTU:
-			l.mtu = int(ad.Uint32())
+			l.mtu = int(u32(it.v))
 		case unix.IFLA_LINK:
-			l.link = int(ad.Int32())
+			l.link = int(int32(u32(it.v)))
 		case unix.IFLA_MASTER:
-			l.master = int(ad.Uint32())
+			l.master = int(u32(it.v))
 		case unix.IFLA_OPERSTATE:
-			l.oper = ad.Uint8()
+			l.oper = u8(it.v)
 		case unix.IFLA_LINK_NETNSID:
-			l.netnsid = int(ad.Int32())
+			l.netnsid = int(int32(u32(it.v)))
 		case unix.IFLA_STATS64:
-			ad.Do(func(b []byte) error { l.stats = decodeStats64(b); return nil })
+			l.stats = decodeStats64(it.v)
 		case unix.IFLA_LINKINFO:
-			ad.Nested(func(nad *netlink.AttributeDecoder) error { decodeLinkInfo(nad, l); return nil })
+			decodeLinkInfo(it.v, l)
 		case unix.IFLA_PROTINFO:
 			if p[0] == unix.AF_BRIDGE {
-				ad.Nested(func(nad *netlink.AttributeDecoder) error { decodeBrport(nad, &l.port); return nil })
+				decodeBrport(it.v, &l.port)
 			}
 		}
 	}
-	return ad.Err() == nil && l.name != ""
+	return l.name != ""
 }
 
 // decodeStats64 reads the counters Stats reports from a struct
@@ -331,8 +399,8 @@ func decodeStats64(v []byte) Stats {
 }
 
 // kindOf maps an IFLA_INFO_KIND to a linkKind.
-func kindOf(b []byte) linkKind {
-	switch string(bytes.TrimRight(b, "\x00")) {
+func kindOf(v []byte) linkKind {
+	switch string(bytes.TrimRight(v, "\x00")) {
 	case "bridge":
 		return kindBridge
 	case "veth":
@@ -348,77 +416,59 @@ func kindOf(b []byte) linkKind {
 }
 
 // decodeLinkInfo reads IFLA_LINKINFO: the kind, a bridge's STP state, a
-// tun's type, and a bridge port's IFLA_BRPORT_* attributes. The kernel
-// puts IFLA_INFO_KIND before IFLA_INFO_DATA and IFLA_INFO_SLAVE_KIND before
-// IFLA_INFO_SLAVE_DATA (rtnl_link_info_fill), so each kind is known when
-// its data is read.
-func decodeLinkInfo(ad *netlink.AttributeDecoder, l *rawLink) {
-	for ad.Next() {
-		switch ad.Type() {
+// tun's type, and a bridge port's IFLA_BRPORT_* attributes.
+func decodeLinkInfo(b []byte, l *rawLink) {
+	var data, slaveData []byte
+	for it := (attrIter{b: b}); it.next(); {
+		switch it.typ {
 		case unix.IFLA_INFO_KIND:
-			ad.Do(func(b []byte) error { l.kind = kindOf(b); return nil })
-		case unix.IFLA_INFO_SLAVE_KIND:
-			ad.Do(func(b []byte) error { l.bridgePort = kindOf(b) == kindBridge; return nil })
+			l.kind = kindOf(it.v)
 		case unix.IFLA_INFO_DATA:
-			switch l.kind {
-			case kindBridge:
-				ad.Nested(func(nad *netlink.AttributeDecoder) error {
-					for nad.Next() {
-						if nad.Type() == unix.IFLA_BR_STP_STATE {
-							l.stp = nad.Uint32() != 0
-							break // the rest (about 50) is not reported
-						}
-					}
-					return nil
-				})
-			case kindTun:
-				ad.Nested(func(nad *netlink.AttributeDecoder) error {
-					for nad.Next() {
-						if nad.Type() == unix.IFLA_TUN_TYPE {
-							l.tunTap = nad.Uint8() == unix.IFF_TAP
-							break
-						}
-					}
-					return nil
-				})
-			}
+			data = it.v
+		case unix.IFLA_INFO_SLAVE_KIND:
+			l.bridgePort = kindOf(it.v) == kindBridge
 		case unix.IFLA_INFO_SLAVE_DATA:
-			if l.bridgePort {
-				ad.Nested(func(nad *netlink.AttributeDecoder) error { decodeBrport(nad, &l.port); return nil })
+			slaveData = it.v
+		}
+	}
+	switch {
+	case l.kind == kindBridge && data != nil:
+		for it := (attrIter{b: data}); it.next(); {
+			if it.typ == unix.IFLA_BR_STP_STATE {
+				l.stp = u32(it.v) != 0
 			}
 		}
+	case l.kind == kindTun && data != nil:
+		for it := (attrIter{b: data}); it.next(); {
+			if it.typ == unix.IFLA_TUN_TYPE {
+				l.tunTap = u8(it.v) == unix.IFF_TAP
+			}
+		}
+	}
+	if l.bridgePort && slaveData != nil {
+		decodeBrport(slaveData, &l.port)
 	}
 }
 
 // decodeBrport reads IFLA_BRPORT_* attributes, from IFLA_INFO_SLAVE_DATA
 // (what `ip -d link` reads) or IFLA_PROTINFO (what `bridge link` reads):
-// the kernel fills both with the same function. It stops once it has the
-// six it reports: the kernel puts them among the first ten of about forty
-// (br_port_fill_attrs), and each attribute the decoder walks costs an
-// allocation.
-func decodeBrport(ad *netlink.AttributeDecoder, p *brport) {
-	const all = 1<<6 - 1
-	for seen := 0; seen != all && ad.Next(); {
-		switch ad.Type() {
+// the kernel fills both with the same function.
+func decodeBrport(b []byte, p *brport) {
+	for it := (attrIter{b: b}); it.next(); {
+		switch it.typ {
 		case unix.IFLA_BRPORT_STATE:
 			p.hasState = true
-			p.state = ad.Uint8()
-			seen |= 1 << 0
+			p.state = u8(it.v)
 		case unix.IFLA_BRPORT_PRIORITY:
-			p.priority = int(ad.Uint16())
-			seen |= 1 << 1
+			p.priority = int(u16(it.v))
 		case unix.IFLA_BRPORT_COST:
-			p.cost = int(ad.Uint32())
-			seen |= 1 << 2
+			p.cost = int(u32(it.v))
 		case unix.IFLA_BRPORT_MODE:
-			p.hairpin = ad.Uint8() != 0
-			seen |= 1 << 3
+			p.hairpin = u8(it.v) != 0
 		case unix.IFLA_BRPORT_LEARNING:
-			p.learning = ad.Uint8() != 0
-			seen |= 1 << 4
+			p.learning = u8(it.v) != 0
 		case unix.IFLA_BRPORT_UNICAST_FLOOD:
-			p.flood = ad.Uint8() != 0
-			seen |= 1 << 5
+			p.flood = u8(it.v) != 0
 		}
 	}
 }
@@ -434,7 +484,7 @@ type rawNeigh struct {
 }
 
 // decodeNeigh decodes an AF_BRIDGE RTM_NEWNEIGH payload; it reports
-// whether the message has a MAC (kept only with a master).
+// whether the message has a MAC.
 func decodeNeigh(p []byte, n *rawNeigh) bool {
 	if len(p) < ndmsgLen || p[0] != unix.AF_BRIDGE {
 		return false
@@ -445,29 +495,23 @@ func decodeNeigh(p []byte, n *rawNeigh) bool {
 		state:   ne.Uint16(p[8:]),
 		flags:   p[10],
 	}
-	ad := decoder(p[ndmsgLen:])
-	if ad == nil {
-		return false
-	}
-	// Most messages of the dump are devices' own multicast lists, which
-	// are dropped: copy the MAC out of the decoder only for entries of a
-	// bridge's table (with NDA_MASTER).
-	var lladdr [32]byte
-	nmac := -1
-	for ad.Next() {
-		switch ad.Type() {
+	var mac []byte
+	for it := (attrIter{b: p[ndmsgLen:]}); it.next(); {
+		switch it.typ {
 		case unix.NDA_LLADDR:
-			ad.Do(func(b []byte) error { nmac = copy(lladdr[:], b); return nil })
+			mac = it.v
 		case unix.NDA_MASTER:
-			n.master = int(ad.Uint32())
+			n.master = int(u32(it.v))
 		case unix.NDA_VLAN:
-			n.vlan = int(ad.Uint16())
+			n.vlan = int(u16(it.v))
 		}
 	}
-	if n.master != 0 && nmac > 0 {
-		n.mac = hwaddr.MAC(bytes.Clone(lladdr[:nmac]))
+	// Copy the MAC only for entries of a bridge's table: most messages of
+	// the dump are devices' own multicast lists, which are dropped.
+	if n.master != 0 {
+		n.mac = copyMAC(mac)
 	}
-	return ad.Err() == nil && nmac >= 0
+	return mac != nil
 }
 
 func fdbState(state uint16) FDBState {
@@ -493,25 +537,19 @@ func decodeAddr(p []byte) (int, [16]byte, int, int, bool) {
 	family := int(p[0])
 	bits := int(p[1])
 	index := int(binary.NativeEndian.Uint32(p[4:]))
-	ad := decoder(p[ifaddrmsgLen:])
-	if ad == nil {
-		return 0, ip, 0, 0, false
-	}
 	var addr, local []byte
-	for ad.Next() {
-		switch ad.Type() {
+	for it := (attrIter{b: p[ifaddrmsgLen:]}); it.next(); {
+		switch it.typ {
 		case unix.IFA_ADDRESS:
-			addr = ad.Bytes()
+			addr = it.v
 		case unix.IFA_LOCAL:
-			local = ad.Bytes()
+			local = it.v
 		}
 	}
 	if local != nil {
 		addr = local
 	}
 	switch {
-	case ad.Err() != nil:
-		return 0, ip, 0, 0, false
 	case family == unix.AF_INET && len(addr) == 4:
 		copy(ip[:], addr)
 	case family == unix.AF_INET6 && len(addr) == 16:
