@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -66,5 +67,53 @@ func TestIntegrationAbandonedDump(t *testing.T) {
 	abandon()
 	if n, err := count(); err != nil || n != 61 {
 		t.Errorf("dump after an abandoned one: %d links, %v; want 61", n, err)
+	}
+}
+
+// TestIntegrationDumpCancelled: cancelling a call's context mid-dump ends
+// the dump's wait with the context's error and leaves its replies pending;
+// the next dump drains them and works, and the cancellation does not leak
+// into it (the socket's read deadline is cleared).
+func TestIntegrationDumpCancelled(t *testing.T) {
+	testutil.RequireRoot(t)
+	ns := testutil.NewNetNS(t)
+	for i := 0; i < 100; i++ {
+		ns.Veth(t, testutil.RandName("nla"), ns, testutil.RandName("nlb"))
+	}
+	f, err := openNetNS(ns.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := dialConn(int(f.Fd()), 0)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	hdr := make([]byte, ifinfomsgLen)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n := 0
+	err = c.dump(ctx, unix.RTM_GETLINK, hdr, nil, func(uint16, []byte) error {
+		if n++; n == 1 {
+			cancel()
+			time.Sleep(100 * time.Millisecond) // the read deadline is set by then
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || !c.pending || n >= 201 {
+		t.Errorf("cancelled dump: %v after %d messages, pending %v; want context.Canceled before the 201st, pending", err, n, c.pending)
+	}
+	for i := 0; i < 2; i++ {
+		count := 0
+		err := c.dump(context.Background(), unix.RTM_GETLINK, hdr, nil, func(typ uint16, _ []byte) error {
+			if typ == unix.RTM_NEWLINK {
+				count++
+			}
+			return nil
+		})
+		if err != nil || count != 201 || c.pending {
+			t.Errorf("dump %d after a cancelled one: %d links, %v, pending %v; want 201 (lo and 200 veth ends)", i+1, count, err, c.pending)
+		}
 	}
 }
