@@ -71,10 +71,10 @@ func (c *conn) close() error { return c.nl.Close() }
 // payload; fn may keep the payload. A dump the kernel flags as interrupted
 // (NLM_F_DUMP_INTR on a reply) is read to the end and reported as
 // errDumpInterrupted. mdlayher/netlink does not hand over the NLMSG_DONE
-// message, so a change flagged on that message only is not seen: the
-// kernel's link, address and FDB dumps walk devices by ifindex, so such a
-// change is one that came after every device it could concern was read,
-// as if it came just after the dump.
+// message, so a change the kernel flags on that message only is not seen.
+// The kernel's link, address and FDB dumps walk devices in ifindex order,
+// so such a change concerns devices already read (or one that came in with
+// a lower ifindex): the result is the state just before that change.
 func (c *conn) dump(ctx context.Context, typ uint16, hdr []byte, attrs []byte, fn func(typ uint16, payload []byte) error) error {
 	if c.pending {
 		if err := c.drain(ctx); err != nil {
