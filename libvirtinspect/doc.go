@@ -43,11 +43,13 @@
 //
 // Stats has a connection of its own (the first Stats call opens it with the
 // same Dialer and URI; it obeys the same rules), on which it decodes the
-// ConnectGetAllDomainStats reply with a hand-written XDR decoder, kept
-// because it measures several times cheaper than go-libvirt's reflection
-// decoder for hundreds of domains (BenchmarkStatsDecode1000; figures in the
-// README). A Client that calls Stats therefore holds two libvirtd
-// connections (two SSH sessions over ssh URIs).
+// ConnectGetAllDomainStats reply with a hand-written XDR decoder. The
+// decoder stays only as long as it keeps its measured lead over
+// go-libvirt's reflection decoder: for 1000 domains it takes 2.3–4.4×
+// less time, with 9,500 allocations against 66,500
+// (BenchmarkStatsDecode1000 times both on the same reply in one run). A
+// Client that calls Stats therefore holds two libvirtd connections (two
+// SSH sessions over ssh URIs).
 //
 // # Console output
 //

@@ -17,7 +17,10 @@ import (
 // Stats runs on a dedicated connection of its own (the stats connection)
 // and decodes the ConnectGetAllDomainStats reply with the hand-written XDR
 // decoder below instead of go-libvirt's reflection decoder, which took about
-// half of the client's CPU for 1000 domains. go-libvirt has no raw-RPC API on
+// half of the client's CPU for 1000 domains. BenchmarkStatsDecode1000 times
+// both on the same reply in one run: 1.5–4.4 ms against 6.8–11 ms (2.3–4.4×,
+// at load average ~23 on 2 cores) and 9,514 allocations against 66,512 a
+// call. Drop this decoder for go-libvirt's when it no longer leads. go-libvirt has no raw-RPC API on
 // *libvirt.Libvirt, so the connection is a go-libvirt socket.Socket (its
 // exported framing) with this file as its Router.
 //

@@ -2,10 +2,11 @@ package linuxbridge
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"testing"
+	"time"
 
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/vifpath/vifpath/internal/testutil"
@@ -20,25 +21,25 @@ func TestIntegrationAbandonedDump(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		ns.Veth(t, testutil.RandName("lba"), ns, testutil.RandName("lbb"))
 	}
-	var c *conn
-	if err := ns.Do(func() (err error) { c, err = newConn(); return err }); err != nil {
+	f, err := openNetNS(ns.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := dialConn(int(f.Fd()), 0)
+	f.Close()
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.close()
 	hdr := make([]byte, ifinfomsgLen)
+	// abandon sends a dump request and reads none of its replies.
 	abandon := func() {
 		t.Helper()
-		c.seq++
-		req := make([]byte, nlmsgHdrLen+len(hdr))
-		ne := binary.NativeEndian
-		ne.PutUint32(req[0:], uint32(len(req)))
-		ne.PutUint16(req[4:], unix.RTM_GETLINK)
-		ne.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-		ne.PutUint32(req[8:], c.seq)
-		if err := unix.Sendto(c.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		req := netlink.Message{Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Dump}, Data: hdr}
+		if _, err := c.nl.Send(req); err != nil {
 			t.Fatal(err)
 		}
-		c.pending = c.seq
+		c.pending = true
 	}
 	count := func() (int, error) {
 		n := 0
@@ -53,18 +54,66 @@ func TestIntegrationAbandonedDump(t *testing.T) {
 
 	// Without draining, the kernel refuses: this is what the drain is for.
 	abandon()
-	c.pending = 0
+	c.pending = false
 	if _, err := count(); !errors.Is(err, unix.EBUSY) {
 		t.Errorf("a second dump over an unread one: error %v, want EBUSY (the test's premise)", err)
 	}
 	// The refused request left the first dump unread; mark it pending as
 	// dump does when it gives up, and the next dump drains it and works.
-	c.pending = c.seq - 1
+	c.pending = true
 	if n, err := count(); err != nil || n != 61 {
 		t.Errorf("dump after an abandoned one: %d links, %v; want 61 (lo and 60 veth ends)", n, err)
 	}
 	abandon()
 	if n, err := count(); err != nil || n != 61 {
 		t.Errorf("dump after an abandoned one: %d links, %v; want 61", n, err)
+	}
+}
+
+// TestIntegrationDumpCancelled: cancelling a call's context mid-dump ends
+// the dump's wait with the context's error and leaves its replies pending;
+// the next dump drains them and works, and the cancellation does not leak
+// into it (the socket's read deadline is cleared).
+func TestIntegrationDumpCancelled(t *testing.T) {
+	testutil.RequireRoot(t)
+	ns := testutil.NewNetNS(t)
+	for i := 0; i < 100; i++ {
+		ns.Veth(t, testutil.RandName("nla"), ns, testutil.RandName("nlb"))
+	}
+	f, err := openNetNS(ns.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := dialConn(int(f.Fd()), 0)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	hdr := make([]byte, ifinfomsgLen)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n := 0
+	err = c.dump(ctx, unix.RTM_GETLINK, hdr, nil, func(uint16, []byte) error {
+		if n++; n == 1 {
+			cancel()
+			time.Sleep(100 * time.Millisecond) // the read deadline is set by then
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || !c.pending || n >= 201 {
+		t.Errorf("cancelled dump: %v after %d messages, pending %v; want context.Canceled before the 201st, pending", err, n, c.pending)
+	}
+	for i := 0; i < 2; i++ {
+		count := 0
+		err := c.dump(context.Background(), unix.RTM_GETLINK, hdr, nil, func(typ uint16, _ []byte) error {
+			if typ == unix.RTM_NEWLINK {
+				count++
+			}
+			return nil
+		})
+		if err != nil || count != 201 || c.pending {
+			t.Errorf("dump %d after a cancelled one: %d links, %v, pending %v; want 201 (lo and 200 veth ends)", i+1, count, err, c.pending)
+		}
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// attr encodes one netlink attribute.
+func nlAlign(n int) int { return (n + 3) &^ 3 }
+
+// attr encodes one netlink attribute, as the kernel lays it out.
 func attr(typ uint16, v []byte) []byte {
 	b := make([]byte, nlAlign(nlaHdrLen+len(v)))
 	binary.NativeEndian.PutUint16(b[0:], uint16(nlaHdrLen+len(v)))

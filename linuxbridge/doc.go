@@ -26,11 +26,16 @@
 // names and back and need no privileges or Linux.
 //
 // Open does I/O and takes a context, like every Open in the module; every
-// other call takes one too. Dumps wait for replies in steps of at most
-// 100 ms and give up when the context is done; the Inspector reads and
-// drops the rest of an abandoned dump before its next request (the kernel
-// refuses a new dump on a socket until then). Opening (one setns) is not
+// other call takes one too. A dump waiting for replies gives up as soon as
+// the context is done (its deadline is the socket's read deadline, its
+// cancellation interrupts the read); the Inspector reads and drops the rest
+// of an abandoned dump before its next request (the kernel refuses a new
+// dump on a socket until then). Opening (a setns per socket) is not
 // interruptible.
+//
+// The sockets, the namespace entry and the dumps are
+// github.com/mdlayher/netlink's; the package decodes only the attributes it
+// reports, without copying them.
 //
 // Nothing here changes the system.
 //
@@ -45,9 +50,10 @@
 // # Network namespaces
 //
 // Config.NetNSPath (or OpenNamespace with a name under Config.NetNSDir,
-// default /run/netns) selects the namespace. Open enters it through the
-// module's one namespace helper: on a fresh goroutine locked to its OS
-// thread, it opens the sockets and moves the thread back (if that fails
+// default /run/netns) selects the namespace. Open opens its sockets inside
+// it with mdlayher/netlink's Config.NetNS, which follows the module's
+// namespace rule: on a fresh goroutine locked to its OS thread it enters
+// the namespace, opens the socket and moves the thread back (if that fails
 // the thread is discarded, never reused); the caller's goroutine never
 // changes namespace. An open Inspector keeps its namespace
 // alive; each call checks that the path still names the namespace it was

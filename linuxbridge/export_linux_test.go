@@ -8,5 +8,5 @@ func Requests(in *Inspector) uint32 {
 	if in.c == nil {
 		return 0
 	}
-	return in.c.seq - in.c.seq0 + in.cAddr.seq - in.cAddr.seq0 + in.cFDB.seq - in.cFDB.seq0
+	return in.c.reqs + in.cAddr.reqs + in.cFDB.reqs
 }

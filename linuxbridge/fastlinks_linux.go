@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -39,24 +40,7 @@ func (in *Inspector) fastUsable() bool {
 	if in.cMon == nil {
 		return false
 	}
-	changed := false
-	buf := in.cMon.buf
-	for {
-		n, _, err := unix.Recvfrom(in.cMon.fd, buf, unix.MSG_DONTWAIT)
-		if err != nil {
-			if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
-				changed = true // ENOBUFS: notifications were lost
-			}
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			break
-		}
-		if n > 0 {
-			changed = true
-		}
-	}
-	if changed {
+	if in.cMon.changed() {
 		clear(in.static)
 	}
 	return len(in.static) > 0
@@ -131,12 +115,7 @@ func (in *Inspector) loadLinksLight(ctx context.Context) error {
 				stale = true
 				return nil
 			}
-			forEachAttr(p[ifinfomsgLen:], func(typ uint16, v []byte) {
-				if typ == unix.IFLA_PROTINFO {
-					decodeBrport(v, &l.port)
-				}
-			})
-			l.bridgePort = true
+			l.bridgePort = true // decodeLink read IFLA_PROTINFO
 			l.kind, l.tunTap, l.netnsid = st.kind, st.tunTap, st.netnsid
 			links = append(links, l)
 			return nil
@@ -164,11 +143,11 @@ func (in *Inspector) loadLinksLight(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			forEachAttr(p[ifStatsMsgLen:], func(typ uint16, v []byte) {
-				if typ == iflaStatsLink64 {
-					links[i].stats = decodeStats64(v)
+			for it := (attrIter{b: p[ifStatsMsgLen:]}); it.next(); {
+				if it.typ == iflaStatsLink64 {
+					links[i].stats = decodeStats64(it.v)
 				}
-			})
+			}
 			return nil
 		})
 	})
@@ -198,16 +177,15 @@ const (
 // bridgeKindFilter asks a link dump for devices of kind "bridge" only
 // (IFLA_LINKINFO { IFLA_INFO_KIND "bridge" }).
 var bridgeKindFilter = func() []byte {
-	kind := []byte("bridge\x00")
-	inner := nlaHdrLen + len(kind)
-	outer := nlaHdrLen + nlAlign(inner)
-	b := make([]byte, outer)
-	ne := binary.NativeEndian
-	ne.PutUint16(b[0:], uint16(outer))
-	ne.PutUint16(b[2:], unix.IFLA_LINKINFO|unix.NLA_F_NESTED)
-	ne.PutUint16(b[4:], uint16(inner))
-	ne.PutUint16(b[6:], unix.IFLA_INFO_KIND)
-	copy(b[8:], kind)
+	ae := netlink.NewAttributeEncoder()
+	ae.Nested(unix.IFLA_LINKINFO, func(nae *netlink.AttributeEncoder) error {
+		nae.String(unix.IFLA_INFO_KIND, "bridge")
+		return nil
+	})
+	b, err := ae.Encode()
+	if err != nil {
+		panic("linuxbridge: encode the bridge kind filter: " + err.Error())
+	}
 	return b
 }()
 

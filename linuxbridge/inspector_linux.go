@@ -17,8 +17,9 @@ import (
 )
 
 // Inspector reads bridges, ports and forwarding databases of one network
-// namespace through three NETLINK_ROUTE sockets opened inside that
-// namespace (links, addresses, FDB, dumped concurrently). It never changes
+// namespace through NETLINK_ROUTE sockets opened inside that namespace
+// (links, addresses, FDB, dumped concurrently, and one subscribed to link
+// notifications). It never changes
 // anything. Every call does a fixed number of netlink dumps (Snapshot:
 // three; Bridges, FDB, WhereIs: two) whatever the number of bridges and
 // ports, plus a bounded number of retries of dumps the kernel reports as
@@ -50,16 +51,17 @@ type rawAddr struct {
 	prefix netip.Prefix
 }
 
-// openConns opens the three sockets in the calling thread's namespace.
-func (in *Inspector) openConns() error {
+// openConns opens the sockets in the namespace nsfd refers to (0: the
+// process's own).
+func (in *Inspector) openConns(nsfd int) error {
 	var err error
 	for _, p := range []**conn{&in.c, &in.cAddr, &in.cFDB} {
-		if *p, err = newConn(); err != nil {
+		if *p, err = dialConn(nsfd, 0); err != nil {
 			in.closeConns()
 			return err
 		}
 	}
-	if in.cMon, err = newConnGroups(unix.RTMGRP_LINK); err != nil {
+	if in.cMon, err = dialConn(nsfd, unix.RTMGRP_LINK); err != nil {
 		in.closeConns()
 		return err
 	}
@@ -101,10 +103,11 @@ func parallel(fns ...func() error) error {
 
 // Open returns an Inspector for the namespace cfg names (nil or an empty
 // NetNSPath: the process's own namespace). It does I/O now: it opens the
-// inspector's netlink sockets, entering the namespace once for that
-// (CAP_SYS_ADMIN, on a fresh locked goroutine; the caller's thread never
-// changes namespace). ctx is checked first; the open itself (a stat, a
-// setns and two sockets) is not interruptible.
+// inspector's netlink sockets inside that namespace (mdlayher/netlink's
+// Config.NetNS: setns(2), so CAP_SYS_ADMIN, on a locked thread of its own;
+// the caller's thread never changes namespace). ctx is checked first; the
+// open itself (an open(2), setns calls and four sockets) is not
+// interruptible.
 func Open(ctx context.Context, cfg *Config) (*Inspector, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("linuxbridge: open: %w", err)
@@ -112,21 +115,23 @@ func Open(ctx context.Context, cfg *Config) (*Inspector, error) {
 	c := cfg.orDefault()
 	in := &Inspector{log: c.Logger, nsPath: c.NetNSPath}
 	if in.nsPath == "" {
-		if err := in.openConns(); err != nil {
+		if err := in.openConns(0); err != nil {
 			return nil, permission(err, "open a netlink socket")
 		}
 		return in, nil
 	}
+	f, err := openNetNS(in.nsPath)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
 	var st unix.Stat_t
-	if err := unix.Stat(in.nsPath, &st); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil, fmt.Errorf("linuxbridge: open network namespace %s: %w: check `ip netns list` or the path", in.nsPath, ErrNoNetNS)
-		}
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return nil, fmt.Errorf("linuxbridge: stat network namespace %s: %w", in.nsPath, err)
 	}
 	in.nsDev, in.nsIno = st.Dev, st.Ino
-	if err := inNetNS(in.nsPath, in.openConns); err != nil {
-		return nil, err
+	if err := in.openConns(int(f.Fd())); err != nil {
+		return nil, netNSError(in.nsPath, err)
 	}
 	in.log.Debug("linuxbridge: opened", "netns", in.nsPath)
 	return in, nil
@@ -144,7 +149,7 @@ func OpenNamespace(ctx context.Context, cfg *Config, name string) (*Inspector, e
 	return Open(ctx, &c)
 }
 
-// Close closes the socket. It is idempotent; calls after Close return
+// Close closes the sockets. It is idempotent; calls after Close return
 // ErrClosed.
 func (in *Inspector) Close() error {
 	in.mu.Lock()

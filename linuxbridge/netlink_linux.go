@@ -1,229 +1,261 @@
 package linuxbridge
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
+	"github.com/mdlayher/netlink"
 	"github.com/vifpath/vifpath/hwaddr"
 	"golang.org/x/sys/unix"
 )
 
-// The lean netlink client: one NETLINK_ROUTE socket, dump requests, and
-// decoders that read only the attributes the package reports. The decoders
-// do not allocate per attribute; vishvananda/netlink's LinkList spends
-// about 10 µs a link building objects we would throw away.
+// The netlink side: NETLINK_ROUTE sockets from github.com/mdlayher/netlink
+// (opened inside the inspected namespace with Config.NetNS), dumps sent
+// with Conn.Send and read with Conn.ReceiveIter (Execute without the slice
+// that holds every message of a dump: 1.4 MB a snapshot of 100 bridges x
+// 10 ports), and decoders that keep only the attributes the package
+// reports. This file adds what the package needs on top: a context per
+// dump, the drain of an abandoned dump, and the NLM_F_DUMP_INTR check that
+// drives the retries.
 
 const (
-	nlmsgHdrLen   = unix.SizeofNlMsghdr // 16
-	ifinfomsgLen  = unix.SizeofIfInfomsg
-	ndmsgLen      = unix.SizeofNdMsg
-	ifaddrmsgLen  = unix.SizeofIfAddrmsg
-	nlaHdrLen     = 4
-	nlaTypeMask   = 0x3fff
+	ifinfomsgLen = unix.SizeofIfInfomsg
+	ndmsgLen     = unix.SizeofNdMsg
+	ifaddrmsgLen = unix.SizeofIfAddrmsg
+	// recvBufSize is the receive buffer (netlink.Config.MessageBufferSize).
+	// The kernel sizes a dump's datagrams to what the reader offered, up to
+	// 32 KiB: a big buffer means few datagrams (and no peek per datagram).
 	recvBufSize   = 64 << 10
-	pollInterval  = 100 * time.Millisecond
+	drainTimeout  = time.Second
 	maxDumpTries  = 10
 	sizeofStats64 = 8 * 8 // the eight counters Stats reports
 )
 
 var errDumpInterrupted = errors.New("netlink dump interrupted")
 
-func nlAlign(n int) int { return (n + 3) &^ 3 }
-
 // conn is a NETLINK_ROUTE socket bound to one namespace. It is not safe for
 // concurrent use; Inspector serializes calls.
 type conn struct {
-	fd   int
-	seq  uint32
-	seq0 uint32 // the first sequence number, for tests that count requests
-	// pending is the sequence number of a dump whose replies were not all
-	// read (the caller's ctx ended, or a reply was malformed). The kernel
-	// refuses a new dump (EBUSY) on the socket until they are.
-	pending uint32
-	buf     []byte
-	req     []byte
+	nl   *netlink.Conn
+	reqs uint32 // dump requests sent, for tests that count them
+	// pending says a dump's replies were not all read (the caller's ctx
+	// ended mid-dump). The kernel refuses a new dump (EBUSY) on the socket
+	// until they are.
+	pending bool
+	// deadline says a read deadline is set on the socket.
+	deadline bool
 }
 
-// newConn opens the socket in the calling thread's network namespace.
-func newConn() (*conn, error) { return newConnGroups(0) }
-
-// newConnGroups opens a socket subscribed to the rtnetlink multicast
-// groups (RTMGRP_*) in groups.
-func newConnGroups(groups uint32) (*conn, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
+// dialConn opens a socket in the namespace nsfd refers to (0: the calling
+// thread's), subscribed to the rtnetlink multicast groups (RTMGRP_*) in
+// groups. mdlayher/netlink enters the namespace on a locked thread of its
+// own and moves it back (the thread is ended if that fails): the caller's
+// thread never changes namespace.
+func dialConn(nsfd int, groups uint32) (*conn, error) {
+	nl, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: nsfd, Groups: groups, MessageBufferSize: recvBufSize})
 	if err != nil {
-		return nil, fmt.Errorf("linuxbridge: open netlink socket: %w", err)
+		return nil, err
 	}
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("linuxbridge: bind netlink socket: %w", err)
-	}
-	seq := uint32(time.Now().UnixNano())
-	return &conn{fd: fd, seq: seq, seq0: seq, buf: make([]byte, recvBufSize)}, nil
+	return &conn{nl: nl}, nil
 }
 
-func (c *conn) close() error { return unix.Close(c.fd) }
+func (c *conn) close() error { return c.nl.Close() }
 
 // dump sends one dump request (type typ, fixed header hdr, optional
 // attributes attrs) and calls fn with each reply message's type and
-// payload. The payload aliases the receive buffer: fn copies what it keeps.
-// A dump the kernel flags as interrupted (NLM_F_DUMP_INTR) is read to the
-// end and reported as errDumpInterrupted.
+// payload; fn may keep the payload. A dump the kernel flags as interrupted
+// (NLM_F_DUMP_INTR on a reply) is read to the end and reported as
+// errDumpInterrupted. mdlayher/netlink does not hand over the NLMSG_DONE
+// message, so a change the kernel flags on that message only is not seen.
+// The kernel's link, address and FDB dumps walk devices in ifindex order,
+// so such a change concerns devices already read (or one that came in with
+// a lower ifindex): the result is the state just before that change.
 func (c *conn) dump(ctx context.Context, typ uint16, hdr []byte, attrs []byte, fn func(typ uint16, payload []byte) error) error {
-	if c.pending != 0 {
+	if c.pending {
 		if err := c.drain(ctx); err != nil {
 			return err
 		}
 	}
-	c.seq++
-	seq := c.seq
-	n := nlmsgHdrLen + len(hdr) + len(attrs)
-	if cap(c.req) < n {
-		c.req = make([]byte, n)
+	stop, err := c.watch(ctx)
+	if err != nil {
+		return err
 	}
-	req := c.req[:n]
-	ne := binary.NativeEndian
-	ne.PutUint32(req[0:], uint32(n))
-	ne.PutUint16(req[4:], typ)
-	ne.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-	ne.PutUint32(req[8:], seq)
-	ne.PutUint32(req[12:], 0)
-	copy(req[nlmsgHdrLen:], hdr)
-	copy(req[nlmsgHdrLen+len(hdr):], attrs)
-	if err := unix.Sendto(c.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return fmt.Errorf("send netlink request: %w", err)
+	defer stop()
+	data := make([]byte, len(hdr)+len(attrs))
+	copy(data[copy(data, hdr):], attrs)
+	c.reqs++
+	req, err := c.nl.Send(netlink.Message{
+		Header: netlink.Header{Type: netlink.HeaderType(typ), Flags: netlink.Request | netlink.Dump},
+		Data:   data,
+	})
+	if err != nil {
+		return err
 	}
-	c.pending = seq
-	return c.read(ctx, seq, fn)
+	// Until the iteration below reaches the dump's end (NLMSG_DONE, or an
+	// error the kernel puts in the replies), its replies are pending.
+	c.pending = true
+	interrupted, foreign := false, false
+	var ferr error
+	for m, err := range c.nl.ReceiveIter() {
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return ctxErr(ctx, err)
+		case err != nil:
+			c.pending = false
+			return err
+		case m.Header.Sequence != req.Header.Sequence:
+			foreign = true
+			continue
+		}
+		if m.Header.Flags&netlink.DumpInterrupted != 0 {
+			interrupted = true
+		}
+		if ferr == nil {
+			ferr = fn(uint16(m.Header.Type), m.Data)
+		}
+	}
+	if foreign {
+		// Replies to an earlier request ended this read: ours may be
+		// unread still (the next dump drains them).
+		return fmt.Errorf("netlink: replies to another request (sequence %d expected)", req.Header.Sequence)
+	}
+	c.pending = false
+	if interrupted {
+		return errDumpInterrupted
+	}
+	return ferr
 }
 
-// drain reads and drops the rest of an abandoned dump, for at most a
-// second.
+// drain reads and drops the rest of an abandoned dump (up to its
+// NLMSG_DONE), for at most drainTimeout.
 func (c *conn) drain(ctx context.Context) error {
-	dctx, cancel := context.WithTimeout(ctx, time.Second)
+	dctx, cancel := context.WithTimeout(ctx, drainTimeout)
 	defer cancel()
-	if err := c.read(dctx, c.pending, func(uint16, []byte) error { return nil }); err != nil && c.pending != 0 {
-		return fmt.Errorf("drain an abandoned netlink dump: %w", err)
+	stop, err := c.watch(dctx)
+	if err != nil {
+		return err
 	}
-	c.pending = 0
+	defer stop()
+	// Receive reads datagrams until the multi-part series ends. An error
+	// the kernel put in the dump's replies ends it too.
+	if _, err := c.nl.Receive(); errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("drain an abandoned netlink dump: %w", ctxErr(dctx, err))
+	}
+	c.pending = false
 	return nil
 }
 
-// read reads the replies to request seq until its NLMSG_DONE or
-// NLMSG_ERROR (then clearing c.pending), calling fn for each other message.
-func (c *conn) read(ctx context.Context, seq uint32, fn func(typ uint16, payload []byte) error) error {
+// watch makes the socket's reads end when ctx does: its deadline becomes
+// the socket's read deadline, and its cancellation sets a deadline in the
+// past. stop undoes the latter and waits for it, so a late cancellation
+// cannot leak into the next dump.
+func (c *conn) watch(ctx context.Context) (stop func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	dl, ok := ctx.Deadline()
+	if ok || c.deadline {
+		if err := c.nl.SetReadDeadline(dl); err != nil { // zero dl: none
+			return nil, err
+		}
+		c.deadline = ok
+	}
+	if ctx.Done() == nil {
+		return func() {}, nil
+	}
+	fired := make(chan struct{})
+	unregister := context.AfterFunc(ctx, func() {
+		defer close(fired)
+		_ = c.nl.SetReadDeadline(time.Unix(1, 0))
+	})
+	return func() {
+		if !unregister() {
+			<-fired
+			c.deadline = true
+		}
+	}, nil
+}
+
+// ctxErr turns a socket timeout into ctx's error once ctx has ended (its
+// timer may fire just after the socket's deadline).
+func ctxErr(ctx context.Context, err error) error {
+	if e := ctx.Err(); e != nil {
+		return e
+	}
+	if _, ok := ctx.Deadline(); ok {
+		return context.DeadlineExceeded
+	}
+	return err
+}
+
+// changed reads every datagram waiting on a socket subscribed to
+// notifications, without blocking, and reports whether there was any (or
+// some were lost: ENOBUFS).
+func (c *conn) changed() bool {
+	rc, err := c.nl.SyscallConn()
+	if err != nil {
+		return true
+	}
+	changed := false
+	var b [1]byte // MSG_TRUNC: the datagram is dropped whatever its size
+	err = rc.Read(func(fd uintptr) bool {
+		for {
+			_, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_DONTWAIT|unix.MSG_TRUNC)
+			switch {
+			case err == nil:
+				changed = true
+			case errors.Is(err, unix.EINTR):
+			case errors.Is(err, unix.EAGAIN):
+				return true
+			default:
+				changed = true // ENOBUFS: notifications were lost
+				return true
+			}
+		}
+	})
+	return changed || err != nil
+}
+
+// attrIter walks the attributes of one message without copying them. The
+// decoders use it rather than netlink.AttributeDecoder, which allocates the
+// decoder and a copy of every attribute it walks: a snapshot of 100
+// bridges x 10 ports decodes about 6,000 messages (links, ports, counters,
+// addresses, FDB entries), and with AttributeDecoder it made 56,000
+// allocations instead of 6,000 and fell under 3x iproute2's time.
+// BenchmarkDecode measures both on the same messages, and
+// TestIntegrationDecodeAgrees checks they read the same. It stops at the
+// first malformed attribute.
+type attrIter struct {
+	b   []byte
+	typ uint16 // the current attribute's type, flags masked off
+	v   []byte // its payload, aliasing the message
+}
+
+const (
+	nlaHdrLen   = 4
+	nlaTypeMask = ^uint16(netlink.Nested | netlink.NetByteOrder)
+)
+
+func (it *attrIter) next() bool {
+	if len(it.b) < nlaHdrLen {
+		return false
+	}
 	ne := binary.NativeEndian
-	interrupted := false
-	var ferr error
-	for {
-		nr, err := c.recv(ctx)
-		if err != nil {
-			return err
-		}
-		b := c.buf[:nr]
-		for len(b) >= nlmsgHdrLen {
-			l := int(ne.Uint32(b[0:]))
-			if l < nlmsgHdrLen || l > len(b) {
-				return fmt.Errorf("malformed netlink message (length %d of %d)", l, len(b))
-			}
-			mtyp := ne.Uint16(b[4:])
-			flags := ne.Uint16(b[6:])
-			mseq := ne.Uint32(b[8:])
-			payload := b[nlmsgHdrLen:l]
-			next := nlAlign(l)
-			if next > len(b) {
-				next = len(b)
-			}
-			b = b[next:]
-			if mseq != seq {
-				continue // left over from an earlier, abandoned request
-			}
-			if flags&unix.NLM_F_DUMP_INTR != 0 {
-				interrupted = true
-			}
-			switch mtyp {
-			case unix.NLMSG_DONE:
-				c.pending = 0
-				if len(payload) >= 4 {
-					if e := int32(ne.Uint32(payload)); e < 0 {
-						return unix.Errno(-e)
-					}
-				}
-				if interrupted {
-					return errDumpInterrupted
-				}
-				return ferr
-			case unix.NLMSG_ERROR:
-				c.pending = 0
-				if len(payload) >= 4 {
-					if e := int32(ne.Uint32(payload)); e < 0 {
-						return unix.Errno(-e)
-					}
-				}
-				return ferr
-			case unix.NLMSG_NOOP, unix.NLMSG_OVERRUN:
-				continue
-			}
-			if ferr == nil {
-				ferr = fn(mtyp, payload)
-			}
-		}
+	l := int(ne.Uint16(it.b))
+	if l < nlaHdrLen || l > len(it.b) {
+		return false
 	}
+	it.typ, it.v = ne.Uint16(it.b[2:])&nlaTypeMask, it.b[nlaHdrLen:l]
+	it.b = it.b[min((l+3)&^3, len(it.b)):]
+	return true
 }
 
-// recv reads one datagram, waiting at most until ctx is done.
-func (c *conn) recv(ctx context.Context) (int, error) {
-	for {
-		n, err := unix.Read(c.fd, c.buf)
-		switch {
-		case err == nil:
-			return n, nil
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-		default:
-			return 0, fmt.Errorf("read netlink socket: %w", err)
-		}
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
-		wait := pollInterval
-		if dl, ok := ctx.Deadline(); ok {
-			if d := time.Until(dl); d < wait {
-				wait = d
-			}
-		}
-		ms := int(wait / time.Millisecond)
-		if ms < 1 {
-			ms = 1
-		}
-		fds := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}}
-		if _, err := unix.Poll(fds, ms); err != nil && err != unix.EINTR {
-			return 0, fmt.Errorf("poll netlink socket: %w", err)
-		}
-	}
-}
-
-// forEachAttr calls fn for each netlink attribute in b.
-func forEachAttr(b []byte, fn func(typ uint16, v []byte)) {
-	ne := binary.NativeEndian
-	for len(b) >= nlaHdrLen {
-		l := int(ne.Uint16(b[0:]))
-		if l < nlaHdrLen || l > len(b) {
-			return
-		}
-		fn(ne.Uint16(b[2:])&nlaTypeMask, b[nlaHdrLen:l])
-		next := nlAlign(l)
-		if next > len(b) {
-			return
-		}
-		b = b[next:]
-	}
-}
-
+// The attribute readers are lenient: a short payload reads as zero.
 func u8(v []byte) uint8 {
 	if len(v) < 1 {
 		return 0
@@ -247,10 +279,8 @@ func u32(v []byte) uint32 {
 
 // cstring returns v up to its first NUL, as a new string.
 func cstring(v []byte) string {
-	for i, c := range v {
-		if c == 0 {
-			return string(v[:i])
-		}
+	if i := bytes.IndexByte(v, 0); i >= 0 {
+		v = v[:i]
 	}
 	return string(v)
 }
@@ -259,9 +289,7 @@ func copyMAC(v []byte) hwaddr.MAC {
 	if len(v) == 0 {
 		return nil
 	}
-	m := make(hwaddr.MAC, len(v))
-	copy(m, v)
-	return m
+	return hwaddr.MAC(bytes.Clone(v))
 }
 
 // Link kinds the package tells apart (IFLA_INFO_KIND).
@@ -308,7 +336,8 @@ type brport struct {
 	hairpin  bool
 }
 
-// decodeLink decodes an RTM_NEWLINK payload.
+// decodeLink decodes an RTM_NEWLINK payload. In an AF_BRIDGE message (the
+// `bridge link` dump) IFLA_PROTINFO holds the port's attributes.
 func decodeLink(p []byte, l *rawLink) bool {
 	if len(p) < ifinfomsgLen {
 		return false
@@ -320,28 +349,33 @@ func decodeLink(p []byte, l *rawLink) bool {
 		flags:   ne.Uint32(p[8:]),
 		netnsid: -1,
 	}
-	forEachAttr(p[ifinfomsgLen:], func(typ uint16, v []byte) {
-		switch typ {
+	it := attrIter{b: p[ifinfomsgLen:]}
+	for it.next() {
+		switch it.typ {
 		case unix.IFLA_IFNAME:
-			l.name = cstring(v)
+			l.name = cstring(it.v)
 		case unix.IFLA_ADDRESS:
-			l.mac = copyMAC(v)
+			l.mac = copyMAC(it.v)
 		case unix.IFLA_MTU:
-			l.mtu = int(u32(v))
+			l.mtu = int(u32(it.v))
 		case unix.IFLA_LINK:
-			l.link = int(int32(u32(v)))
+			l.link = int(int32(u32(it.v)))
 		case unix.IFLA_MASTER:
-			l.master = int(u32(v))
+			l.master = int(u32(it.v))
 		case unix.IFLA_OPERSTATE:
-			l.oper = u8(v)
+			l.oper = u8(it.v)
 		case unix.IFLA_LINK_NETNSID:
-			l.netnsid = int(int32(u32(v)))
+			l.netnsid = int(int32(u32(it.v)))
 		case unix.IFLA_STATS64:
-			l.stats = decodeStats64(v)
+			l.stats = decodeStats64(it.v)
 		case unix.IFLA_LINKINFO:
-			decodeLinkInfo(v, l)
+			decodeLinkInfo(it.v, l)
+		case unix.IFLA_PROTINFO:
+			if p[0] == unix.AF_BRIDGE {
+				decodeBrport(it.v, &l.port)
+			}
 		}
-	})
+	}
 	return l.name != ""
 }
 
@@ -364,46 +398,52 @@ func decodeStats64(v []byte) Stats {
 	}
 }
 
+// kindOf maps an IFLA_INFO_KIND to a linkKind.
+func kindOf(v []byte) linkKind {
+	switch string(bytes.TrimRight(v, "\x00")) {
+	case "bridge":
+		return kindBridge
+	case "veth":
+		return kindVeth
+	case "tun":
+		return kindTun
+	case "vlan":
+		return kindVLAN
+	case "bond":
+		return kindBond
+	}
+	return kindOther
+}
+
+// decodeLinkInfo reads IFLA_LINKINFO: the kind, a bridge's STP state, a
+// tun's type, and a bridge port's IFLA_BRPORT_* attributes.
 func decodeLinkInfo(b []byte, l *rawLink) {
 	var data, slaveData []byte
-	forEachAttr(b, func(typ uint16, v []byte) {
-		switch typ {
+	for it := (attrIter{b: b}); it.next(); {
+		switch it.typ {
 		case unix.IFLA_INFO_KIND:
-			switch string(trimNUL(v)) {
-			case "bridge":
-				l.kind = kindBridge
-			case "veth":
-				l.kind = kindVeth
-			case "tun":
-				l.kind = kindTun
-			case "vlan":
-				l.kind = kindVLAN
-			case "bond":
-				l.kind = kindBond
-			default:
-				l.kind = kindOther
-			}
+			l.kind = kindOf(it.v)
 		case unix.IFLA_INFO_DATA:
-			data = v
+			data = it.v
 		case unix.IFLA_INFO_SLAVE_KIND:
-			l.bridgePort = string(trimNUL(v)) == "bridge"
+			l.bridgePort = kindOf(it.v) == kindBridge
 		case unix.IFLA_INFO_SLAVE_DATA:
-			slaveData = v
+			slaveData = it.v
 		}
-	})
+	}
 	switch {
 	case l.kind == kindBridge && data != nil:
-		forEachAttr(data, func(typ uint16, v []byte) {
-			if typ == unix.IFLA_BR_STP_STATE {
-				l.stp = u32(v) != 0
+		for it := (attrIter{b: data}); it.next(); {
+			if it.typ == unix.IFLA_BR_STP_STATE {
+				l.stp = u32(it.v) != 0
 			}
-		})
+		}
 	case l.kind == kindTun && data != nil:
-		forEachAttr(data, func(typ uint16, v []byte) {
-			if typ == unix.IFLA_TUN_TYPE {
-				l.tunTap = u8(v) == unix.IFF_TAP
+		for it := (attrIter{b: data}); it.next(); {
+			if it.typ == unix.IFLA_TUN_TYPE {
+				l.tunTap = u8(it.v) == unix.IFF_TAP
 			}
-		})
+		}
 	}
 	if l.bridgePort && slaveData != nil {
 		decodeBrport(slaveData, &l.port)
@@ -414,32 +454,23 @@ func decodeLinkInfo(b []byte, l *rawLink) {
 // (what `ip -d link` reads) or IFLA_PROTINFO (what `bridge link` reads):
 // the kernel fills both with the same function.
 func decodeBrport(b []byte, p *brport) {
-	forEachAttr(b, func(typ uint16, v []byte) {
-		switch typ {
+	for it := (attrIter{b: b}); it.next(); {
+		switch it.typ {
 		case unix.IFLA_BRPORT_STATE:
 			p.hasState = true
-			p.state = u8(v)
+			p.state = u8(it.v)
 		case unix.IFLA_BRPORT_PRIORITY:
-			p.priority = int(u16(v))
+			p.priority = int(u16(it.v))
 		case unix.IFLA_BRPORT_COST:
-			p.cost = int(u32(v))
+			p.cost = int(u32(it.v))
 		case unix.IFLA_BRPORT_MODE:
-			p.hairpin = u8(v) != 0
+			p.hairpin = u8(it.v) != 0
 		case unix.IFLA_BRPORT_LEARNING:
-			p.learning = u8(v) != 0
+			p.learning = u8(it.v) != 0
 		case unix.IFLA_BRPORT_UNICAST_FLOOD:
-			p.flood = u8(v) != 0
-		}
-	})
-}
-
-func trimNUL(v []byte) []byte {
-	for i, c := range v {
-		if c == 0 {
-			return v[:i]
+			p.flood = u8(it.v) != 0
 		}
 	}
-	return v
 }
 
 // rawNeigh is one AF_BRIDGE RTM_NEWNEIGH message (an FDB entry).
@@ -452,6 +483,8 @@ type rawNeigh struct {
 	vlan    int
 }
 
+// decodeNeigh decodes an AF_BRIDGE RTM_NEWNEIGH payload; it reports
+// whether the message has a MAC.
 func decodeNeigh(p []byte, n *rawNeigh) bool {
 	if len(p) < ndmsgLen || p[0] != unix.AF_BRIDGE {
 		return false
@@ -463,16 +496,16 @@ func decodeNeigh(p []byte, n *rawNeigh) bool {
 		flags:   p[10],
 	}
 	var mac []byte
-	forEachAttr(p[ndmsgLen:], func(typ uint16, v []byte) {
-		switch typ {
+	for it := (attrIter{b: p[ndmsgLen:]}); it.next(); {
+		switch it.typ {
 		case unix.NDA_LLADDR:
-			mac = v
+			mac = it.v
 		case unix.NDA_MASTER:
-			n.master = int(u32(v))
+			n.master = int(u32(it.v))
 		case unix.NDA_VLAN:
-			n.vlan = int(u16(v))
+			n.vlan = int(u16(it.v))
 		}
-	})
+	}
 	// Copy the MAC only for entries of a bridge's table: most messages of
 	// the dump are devices' own multicast lists, which are dropped.
 	if n.master != 0 {
@@ -505,14 +538,14 @@ func decodeAddr(p []byte) (int, [16]byte, int, int, bool) {
 	bits := int(p[1])
 	index := int(binary.NativeEndian.Uint32(p[4:]))
 	var addr, local []byte
-	forEachAttr(p[ifaddrmsgLen:], func(typ uint16, v []byte) {
-		switch typ {
+	for it := (attrIter{b: p[ifaddrmsgLen:]}); it.next(); {
+		switch it.typ {
 		case unix.IFA_ADDRESS:
-			addr = v
+			addr = it.v
 		case unix.IFA_LOCAL:
-			local = v
+			local = it.v
 		}
-	})
+	}
 	if local != nil {
 		addr = local
 	}
