@@ -8,6 +8,7 @@ import (
 	"github.com/vifpath/vifpath/firewall"
 	"github.com/vifpath/vifpath/guestlog"
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
@@ -391,6 +392,12 @@ type APIFacts struct {
 	// one could not be read.
 	Policies     map[string]*firewall.Policy `json:"policies,omitempty"`
 	PolicyErrors map[string]string           `json:"policy_errors,omitempty"`
+	// Agents are Neutron's agents and Nova's nova-compute services, read
+	// once for every port (launch.Client.AgentList; nil: not read, see
+	// AgentsError, or an observation older than the agents hop). Each
+	// port's agents hop derives its agents from it (launch.AgentList.Port).
+	Agents      *launch.AgentList `json:"agents,omitempty"`
+	AgentsError string            `json:"agents_error,omitempty"`
 }
 
 // FirewallObs is the compute node's firewall (iptables of both backends,
