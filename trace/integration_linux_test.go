@@ -353,10 +353,10 @@ func TestIntegrationTraceTapDown(t *testing.T) {
 	var dot, mmd strings.Builder
 	tr.WriteDOT(&dot)
 	tr.WriteMermaid(&mmd)
-	if !strings.Contains(dot.String(), `h3 [label="tap\n`+tp.tap+`\nFAIL\n`) || !strings.Contains(dot.String(), "fillcolor=salmon, color=red") {
+	if !strings.Contains(dot.String(), `h4 [label="tap\n`+tp.tap+`\nFAIL\n`) || !strings.Contains(dot.String(), "fillcolor=salmon, color=red") {
 		t.Errorf("DOT does not mark the tap failing:\n%s", dot.String())
 	}
-	if !strings.Contains(mmd.String(), `h3["tap<br/>`+tp.tap+`<br/>FAIL<br/>`) || !strings.Contains(mmd.String(), "]:::fail\n") {
+	if !strings.Contains(mmd.String(), `h4["tap<br/>`+tp.tap+`<br/>FAIL<br/>`) || !strings.Contains(mmd.String(), "]:::fail\n") {
 		t.Errorf("Mermaid does not mark the tap failing:\n%s", mmd.String())
 	}
 }

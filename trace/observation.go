@@ -254,6 +254,10 @@ type NetworkFacts struct {
 	DnsmasqPID int `json:"dnsmasq_pid,omitempty"`
 	// ServingInterface is the interface dnsmasq serves on ("" unknown).
 	ServingInterface string `json:"serving_interface,omitempty"`
+	// ServingAddrs are its addresses (nil: not read, or an observation
+	// older than the guest hop's server check): the DHCP server
+	// identifier a guest's lease must name.
+	ServingAddrs []netip.Prefix `json:"serving_addrs,omitempty"`
 	// Hosts is dnsmasq's hosts file.
 	HostsPath  string    `json:"hosts_path"`
 	HostsError string    `json:"hosts_error,omitempty"`
