@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"cmp"
 	"net/netip"
 	"strings"
 
@@ -174,15 +175,21 @@ func (v *view) metadataHop() Hop {
 // option 26, read on the DHCP side, or the libvirt interface's <mtu>:
 // without either the hop is Unknown.
 func (v *view) mtuHop(up *uplink) Hop {
-	h := Hop{Kind: KindMTU, Name: v.id.NetworkID}
+	h := Hop{Kind: KindMTU, Name: cmp.Or(v.id.NetworkID, v.id.WantNetwork)}
 	if v.bridge == nil || v.tap == nil {
 		h.Summary = "not reached: the tap is on no bridge"
 		h.add("tap", "on no bridge")
 		return h
 	}
-	f := MTUFacts{NetworkID: v.id.NetworkID}
-	if api := v.obs.API; api != nil && v.id.NetworkID != "" {
-		if info := api.Networks[v.id.NetworkID]; info != nil {
+	// On a compute-only node no qdhcp namespace names the network: the
+	// port's (API) does.
+	netID := v.id.NetworkID
+	if netID == "" {
+		netID = v.id.WantNetwork
+	}
+	f := MTUFacts{NetworkID: netID}
+	if api := v.obs.API; api != nil && netID != "" {
+		if info := api.Networks[netID]; info != nil {
 			f.NetworkType, f.NetworkMTU = info.Type, info.MTU
 		}
 	}
