@@ -26,7 +26,7 @@ import (
 // pathKinds are the hops of a healthy path on the all-in-one node, in
 // path order: each must be OK on the walkthrough's booted server.
 var pathKinds = []trace.Kind{
-	trace.KindServer, trace.KindPort, trace.KindDomain, trace.KindInterface,
+	trace.KindServer, trace.KindPort, trace.KindAgents, trace.KindDomain, trace.KindInterface,
 	trace.KindTap, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB,
 	trace.KindDHCPNS, trace.KindDnsmasq, trace.KindDHCPIf, trace.KindHostsEntry,
 	trace.KindLease, trace.KindARP, trace.KindCounters,

@@ -3,6 +3,7 @@ package launch
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/services"
@@ -49,6 +50,45 @@ type NetworkAgent struct {
 	Heartbeat time.Time `json:"heartbeat"`
 	// Started is when the agent (re)started: started_at.
 	Started time.Time `json:"started,omitzero"`
+	// Config are the settings of its configurations vifpath reads.
+	Config AgentConfig `json:"config,omitzero"`
+}
+
+// AgentConfig are the settings an agent reports in its configurations
+// that vifpath reads. A setting the agent does not report is nil.
+type AgentConfig struct {
+	// IsolatedMetadata is a DHCP agent's enable_isolated_metadata (true
+	// also when it reports force_metadata). Upstream DHCP agents do not
+	// report it: nil, read dhcp_agent.ini on the node instead.
+	IsolatedMetadata *bool `json:"isolated_metadata,omitempty"`
+	// Networks is how many networks a DHCP agent serves (nil: not
+	// reported).
+	Networks *int `json:"networks,omitempty"`
+}
+
+// agentConfigOf reads the settings of AgentConfig from configurations.
+func agentConfigOf(m map[string]any) AgentConfig {
+	var c AgentConfig
+	flag := func(k string) (bool, bool) {
+		switch v := m[k].(type) {
+		case bool:
+			return v, true
+		case string:
+			return v == "true" || v == "True", true
+		}
+		return false, false
+	}
+	iso, ok1 := flag("enable_isolated_metadata")
+	force, ok2 := flag("force_metadata")
+	if ok1 || ok2 {
+		v := iso || force
+		c.IsolatedMetadata = &v
+	}
+	if n, ok := m["networks"].(float64); ok {
+		v := int(n)
+		c.Networks = &v
+	}
+	return c
 }
 
 // Up reports whether the agent is alive and administratively up.
@@ -76,7 +116,7 @@ func serviceOf(s services.Service) ComputeService {
 }
 
 func agentOf(a agents.Agent) NetworkAgent {
-	return NetworkAgent{ID: a.ID, Type: a.AgentType, Binary: a.Binary, Host: a.Host, Alive: a.Alive, AdminUp: a.AdminStateUp, Heartbeat: a.HeartbeatTimestamp.UTC(), Started: a.StartedAt.UTC()}
+	return NetworkAgent{ID: a.ID, Type: a.AgentType, Binary: a.Binary, Host: a.Host, Alive: a.Alive, AdminUp: a.AdminStateUp, Heartbeat: a.HeartbeatTimestamp.UTC(), Started: a.StartedAt.UTC(), Config: agentConfigOf(a.Configurations)}
 }
 
 // ComputeServices lists Nova's services; host "" lists every host.
@@ -187,50 +227,115 @@ type PortAgents struct {
 // PortAgents reads the agents port needs: the Linux bridge agent on its
 // binding host, the DHCP agents of its network, the metadata agents, and
 // nova-compute on srv's host (srv may be nil when only the port is known).
-// Only GET requests.
+// Only GET requests. To read the agents of several ports, read one
+// AgentList and derive each port's from it (AgentList.Port).
 func (c *Client) PortAgents(ctx context.Context, srv *Server, port Port) (*PortAgents, error) {
-	pa := &PortAgents{Port: port, DHCP: []NetworkAgent{}, Metadata: []NetworkAgent{}}
-	if srv != nil {
-		pa.ServerHost, pa.ServerStatus = srv.Host, srv.Status
+	l, err := c.AgentList(ctx)
+	if err != nil {
+		return nil, err
 	}
+	var host string
+	var status Status
+	if srv != nil {
+		host, status = srv.Host, srv.Status
+	}
+	return l.Port(port, host, status), nil
+}
+
+// AgentList is what the agents of any port are derived from, read once
+// (Client.AgentList) and shared by every port of an observation: every
+// Neutron agent, the networks each DHCP agent hosts and Nova's
+// nova-compute services. It is a plain value that round-trips through
+// JSON.
+type AgentList struct {
+	// Agents are every Neutron agent (GET /v2.0/agents).
+	Agents []NetworkAgent `json:"agents"`
+	// DHCPNetworks are the network IDs each DHCP agent hosts, by agent
+	// ID (GET /v2.0/agents/{id}/dhcp-networks).
+	DHCPNetworks map[string][]string `json:"dhcp_networks"`
+	// Compute are Nova's nova-compute services, every host.
+	Compute []ComputeService `json:"compute"`
+	// ReadAt is when the list was read (heartbeat ages count from it).
+	ReadAt time.Time `json:"read_at"`
+}
+
+// AgentList reads every Neutron agent (one request), the networks each
+// DHCP agent hosts (one request per DHCP agent) and the nova-compute
+// services (one request). Only GET requests; listing agents and services
+// needs the admin role.
+func (c *Client) AgentList(ctx context.Context) (*AgentList, error) {
 	all, err := c.NetworkAgents(ctx, "")
 	if err != nil {
 		return nil, err
 	}
+	l := &AgentList{Agents: all, DHCPNetworks: map[string][]string{}, Compute: []ComputeService{}}
+	for _, a := range all {
+		if a.Type != AgentDHCP {
+			continue
+		}
+		ids := []string{}
+		err := c.call(ctx, "list networks of DHCP agent on "+a.Host, false, func(ctx context.Context) error {
+			nets, err := agents.ListDHCPNetworks(ctx, c.network, a.ID).Extract()
+			if err != nil {
+				return err
+			}
+			for _, n := range nets {
+				ids = append(ids, n.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		l.DHCPNetworks[a.ID] = ids
+	}
+	svcs, err := c.ComputeServices(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range svcs {
+		if s.Binary == BinaryNovaCompute {
+			l.Compute = append(l.Compute, s)
+		}
+	}
+	l.ReadAt = time.Now().UTC()
+	return l, nil
+}
+
+// Port derives the agents one port needs from the list: the Linux bridge
+// agent on its binding host (else serverHost), the DHCP agents hosting its
+// network, the metadata agents on those agents' hosts (every metadata
+// agent when no DHCP agent hosts the network) and nova-compute on
+// serverHost. It is pure.
+func (l *AgentList) Port(port Port, serverHost string, status Status) *PortAgents {
+	pa := &PortAgents{Port: port, ServerHost: serverHost, ServerStatus: status, DHCP: []NetworkAgent{}, Metadata: []NetworkAgent{}, ReadAt: l.ReadAt}
 	host := port.HostID
 	if host == "" {
-		host = pa.ServerHost
+		host = serverHost
 	}
-	for _, a := range all {
+	for _, a := range l.Agents {
 		if a.Type == AgentLinuxBridge && a.Host == host && host != "" {
 			pa.L2 = &a
 		}
-	}
-	if port.NetworkID != "" {
-		if pa.DHCP, err = c.DHCPAgents(ctx, port.NetworkID); err != nil {
-			return nil, err
+		if a.Type == AgentDHCP && port.NetworkID != "" && slices.Contains(l.DHCPNetworks[a.ID], port.NetworkID) {
+			pa.DHCP = append(pa.DHCP, a)
 		}
 	}
 	dhcpHosts := map[string]bool{}
 	for _, a := range pa.DHCP {
 		dhcpHosts[a.Host] = true
 	}
-	for _, a := range all {
+	for _, a := range l.Agents {
 		if a.Type == AgentMetadata && (len(dhcpHosts) == 0 || dhcpHosts[a.Host]) {
 			pa.Metadata = append(pa.Metadata, a)
 		}
 	}
-	if pa.ServerHost != "" {
-		svcs, err := c.ComputeServices(ctx, pa.ServerHost)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range svcs {
-			if s.Binary == BinaryNovaCompute && s.Host == pa.ServerHost {
+	if serverHost != "" {
+		for _, s := range l.Compute {
+			if s.Binary == BinaryNovaCompute && s.Host == serverHost {
 				pa.Compute = &s
 			}
 		}
 	}
-	pa.ReadAt = time.Now().UTC()
-	return pa, nil
+	return pa
 }

@@ -330,7 +330,8 @@ func TestNewKeepsCallersClients(t *testing.T) {
 
 func TestNewResultsRoundTripJSON(t *testing.T) {
 	hb := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
-	ag := launch.NetworkAgent{ID: "a", Type: launch.AgentDHCP, Host: "vm", Alive: true, AdminUp: true, Heartbeat: hb, Started: hb}
+	iso, nets := true, 3
+	ag := launch.NetworkAgent{ID: "a", Type: launch.AgentDHCP, Host: "vm", Alive: true, AdminUp: true, Heartbeat: hb, Started: hb, Config: launch.AgentConfig{IsolatedMetadata: &iso, Networks: &nets}}
 	cs := launch.ComputeService{Binary: "nova-compute", Host: "vm", Enabled: true, State: launch.StateUp, Updated: hb}
 	pr := &launch.PlacementReport{Reachable: true, Providers: []launch.ResourceProvider{{UUID: "u", Name: "vm", Generation: 2, Inventories: map[string]launch.Inventory{"VCPU": {Total: 2, MaxUnit: 2, MinUnit: 1, StepSize: 1, AllocationRatio: 16, Used: 1}}}},
 		Hypervisors: []launch.Hypervisor{{ID: "h", Hostname: "vm", Host: "vm", State: "up", Status: "enabled", Type: "QEMU"}}, Flavor: &launch.Flavor{Name: "f", VCPUs: 1}, Fits: []string{"vm"},
@@ -339,6 +340,7 @@ func TestNewResultsRoundTripJSON(t *testing.T) {
 		pr,
 		&launch.FaultError{ServerID: "s", Kind: launch.FaultNoValidHost, LastHost: "vm", Fault: launch.Fault{Code: 500, Message: "m", Created: hb}, Ports: []launch.Port{}, Compute: []launch.ComputeService{cs}, Agents: []launch.NetworkAgent{ag}, Placement: pr, Flavor: &launch.Flavor{Name: "f"}},
 		&launch.PortAgents{Port: launch.Port{ID: "p", FixedIPs: []launch.FixedIP{}}, ServerHost: "vm", ServerStatus: launch.StatusActive, L2: &ag, DHCP: []launch.NetworkAgent{ag}, Metadata: []launch.NetworkAgent{}, Compute: &cs, ReadAt: hb},
+		&launch.AgentList{Agents: []launch.NetworkAgent{ag}, DHCPNetworks: map[string][]string{"a": {"n"}}, Compute: []launch.ComputeService{cs}, ReadAt: hb},
 	} {
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -362,6 +364,8 @@ func newLike(v any) any {
 		return new(launch.FaultError)
 	case *launch.PortAgents:
 		return new(launch.PortAgents)
+	case *launch.AgentList:
+		return new(launch.AgentList)
 	}
 	panic("newLike")
 }

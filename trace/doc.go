@@ -75,7 +75,11 @@
 // metadata hop the qdhcp namespace's metadata proxy, with one HTTP GET to
 // 169.254.169.254:80 from inside the namespace after the ARP sweep
 // (Config.NoMetadataProbe skips the GET); the mtu hop compares what DHCP
-// (or the libvirt <mtu>) tells the guest with every element's MTU.
+// (or the libvirt <mtu>, or on a compute-only node the network's MTU from
+// the API) tells the guest with every element's MTU. The agents hop,
+// right after the port hop, judges the agents the port needs (JudgeAgents)
+// from one agent list read per observation (APIFacts.Agents); without the
+// API it is Unknown.
 //
 // Observing is read-only except for the probes: ARP requests from the
 // qdhcp namespace's serving interface to the port's IP and, on a network

@@ -193,11 +193,11 @@ func want(t *testing.T, tr *trace.Trace, want map[trace.Kind]trace.Verdict) {
 	t.Helper()
 	kinds := []trace.Kind{trace.KindGuest, trace.KindTap, trace.KindSecurityGroup, trace.KindAntiSpoofing, trace.KindBridge, trace.KindPhysicalPort, trace.KindMTU, trace.KindFDB,
 		trace.KindDHCPNS, trace.KindDnsmasq, trace.KindDHCPIf, trace.KindHostsEntry, trace.KindLease, trace.KindMetadata, trace.KindARP, trace.KindReachability, trace.KindCounters}
-	if len(tr.Hops) != len(kinds)+4 {
-		t.Fatalf("%d hops, want %d", len(tr.Hops), len(kinds)+4)
+	if len(tr.Hops) != len(kinds)+5 {
+		t.Fatalf("%d hops, want %d", len(tr.Hops), len(kinds)+5)
 	}
 	noLibvirt(t, tr)
-	hops := tr.Hops[2:]
+	hops := tr.Hops[3:]
 	for i, k := range kinds {
 		h := hops[i]
 		if h.Kind != k {
@@ -231,12 +231,18 @@ func want(t *testing.T, tr *trace.Trace, want map[trace.Kind]trace.Verdict) {
 	}
 }
 
-// noLibvirt asserts the first two hops are the domain and interface hops,
+// noLibvirt asserts the first hop is the agents hop (unknown without the
+// API, judged with it) and the next two the domain and interface hops,
 // unknown for want of a libvirt client (the no-libvirt topologies).
 func noLibvirt(t *testing.T, tr *trace.Trace) {
 	t.Helper()
+	if h := tr.Hops[0]; h.Kind != trace.KindAgents {
+		t.Errorf("hop 0 = %+v, want the agents hop", h)
+	} else if _, api := h.Get("api"); api && (h.Verdict != trace.Unknown || !strings.Contains(h.Summary, "-cloud")) {
+		t.Errorf("agents hop without the API = %+v, want unknown saying run with -cloud", h)
+	}
 	for i, k := range []trace.Kind{trace.KindDomain, trace.KindInterface} {
-		h := tr.Hops[i]
+		h := tr.Hops[i+1]
 		if v, _ := h.Get("libvirt"); h.Kind != k || h.Verdict != trace.Unknown || v != "no libvirt client" {
 			t.Errorf("hop %d = %+v, want %s unknown with evidence libvirt: no libvirt client", i, h, k)
 		}
@@ -282,7 +288,7 @@ func TestIntegrationTraceHealthy(t *testing.T) {
 	if h, _ := tr.Hop(trace.KindPhysicalPort, ""); h.Name != "eth2" {
 		t.Errorf("physical port %q, want eth2", h.Name)
 	}
-	compareTapWithIP(t, tp, tr.Hops[3])
+	compareTapWithIP(t, tp, tr.Hops[4])
 	if h, _ := tr.Hop(trace.KindBridge, ""); h.Name != tp.n.Bridge {
 		t.Errorf("bridge %q, want %s", h.Name, tp.n.Bridge)
 	}
@@ -347,10 +353,10 @@ func TestIntegrationTraceTapDown(t *testing.T) {
 	var dot, mmd strings.Builder
 	tr.WriteDOT(&dot)
 	tr.WriteMermaid(&mmd)
-	if !strings.Contains(dot.String(), `h3 [label="tap\n`+tp.tap+`\nFAIL\n`) || !strings.Contains(dot.String(), "fillcolor=salmon, color=red") {
+	if !strings.Contains(dot.String(), `h4 [label="tap\n`+tp.tap+`\nFAIL\n`) || !strings.Contains(dot.String(), "fillcolor=salmon, color=red") {
 		t.Errorf("DOT does not mark the tap failing:\n%s", dot.String())
 	}
-	if !strings.Contains(mmd.String(), `h3["tap<br/>`+tp.tap+`<br/>FAIL<br/>`) || !strings.Contains(mmd.String(), "]:::fail\n") {
+	if !strings.Contains(mmd.String(), `h4["tap<br/>`+tp.tap+`<br/>FAIL<br/>`) || !strings.Contains(mmd.String(), "]:::fail\n") {
 		t.Errorf("Mermaid does not mark the tap failing:\n%s", mmd.String())
 	}
 }
@@ -490,11 +496,11 @@ func TestIntegrationTraceTapMissing(t *testing.T) {
 	tp := newTopo(t, topoOpts{dhcp: true})
 	tr := tp.run(t, trace.Target{Tap: "tapdeadbeef-00"})
 	noLibvirt(t, tr)
-	if tr.Hops[3].Kind != trace.KindTap || tr.Hops[3].Verdict != trace.Fail || tr.Hops[3].Name != "tapdeadbeef-00" {
-		t.Errorf("tap hop: %+v", tr.Hops[3])
+	if tr.Hops[4].Kind != trace.KindTap || tr.Hops[4].Verdict != trace.Fail || tr.Hops[4].Name != "tapdeadbeef-00" {
+		t.Errorf("tap hop: %+v", tr.Hops[4])
 	}
 	// Nothing after the tap can be judged, except the host checks.
-	for _, h := range tr.Hops[4:] {
+	for _, h := range tr.Hops[5:] {
 		if h.Kind != trace.KindHostCheck && h.Verdict != trace.Unknown {
 			t.Errorf("%s %s: %s (%s), want unknown", h.Kind, h.Name, h.Verdict, h.Summary)
 		}
@@ -520,7 +526,7 @@ func TestIntegrationTraceTapOnWrongBridge(t *testing.T) {
 		// No network: what DHCP tells the guest is unknown.
 		trace.KindMTU: trace.Unknown,
 	})
-	h := tr.Hops[3]
+	h := tr.Hops[4]
 	if !strings.Contains(h.Summary, "trbr0, which is not a Neutron network's bridge") {
 		t.Errorf("tap hop: %+v", h)
 	}

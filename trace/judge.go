@@ -30,6 +30,7 @@ func (v *view) trace(withHost bool) *Trace {
 	if v.dom != nil {
 		t.Domain = v.dom.Name
 	}
+	t.Hops = append(t.Hops, v.agentsHop())
 	if !v.role.compute() {
 		t.Tap = "" // the tap is on the compute node
 		for _, k := range []Kind{KindDomain, KindInterface, KindGuest, KindTap, KindBridge, KindPhysicalPort, KindMTU, KindFDB} {

@@ -57,7 +57,24 @@ type GuestFacts struct {
 	// should lease from). Zero when unknown: not compared.
 	PortIP     netip.Addr `json:"port_ip,omitzero"`
 	DHCPServer netip.Addr `json:"dhcp_server,omitzero"`
+	// DomainRunning is set when the domain was running when the console
+	// was read; ReadAt is when it was read (the observation's start).
+	// With ConsoleModTime they tell how long an empty console has been
+	// silent. Zero: not judged.
+	DomainRunning bool      `json:"domain_running,omitempty"`
+	ReadAt        time.Time `json:"read_at,omitzero"`
 }
+
+// GuestSilentAfter is how long a running domain's console may stay empty
+// before the guest hop warns. Every Linux image the walkthrough uses
+// prints its kernel's boot messages on ttyS0 within seconds (the
+// project's TCG guest within 10 s, a cirros under TCG within 60 s), so
+// two minutes of nothing means the guest is not booting: a broken
+// image, or a flavor with too little RAM for it. libvirt reports no
+// domain start time, so the silence is counted from the console log's
+// mtime: an empty file was last written when virtlogd created or
+// truncated it, at the domain's start.
+const GuestSilentAfter = 120 * time.Second
 
 // JudgeGuest judges the guest's own view of its network from its console:
 // it leased the port's address from the network's DHCP server (ok); it
@@ -102,6 +119,18 @@ func JudgeGuest(f GuestFacts) Hop {
 		jAdd(&h, "console_mod_time", "%s", f.ConsoleModTime.UTC().Format(time.RFC3339))
 	}
 	if f.ConsoleBytes == 0 {
+		silent := time.Duration(0)
+		if f.DomainRunning && !f.ConsoleModTime.IsZero() && !f.ReadAt.IsZero() {
+			silent = f.ReadAt.Sub(f.ConsoleModTime)
+			jAdd(&h, "silent_for", "%s (the empty console log's mtime to the read)", silent.Round(time.Second))
+		}
+		if silent > GuestSilentAfter {
+			h.Verdict = Warn
+			h.Summary = fmt.Sprintf("the guest printed nothing in %d s: image/flavor problem? (too little RAM)", int(silent.Seconds()))
+			h.Cause = "the domain runs but its guest never wrote to the serial console: the image does not boot (corrupt, wrong format, no console=ttyS0), or the flavor's RAM is too small for it"
+			h.Next = "openstack console log show <server>; compare the flavor's RAM with the image's min_ram; virsh screenshot <domain> to see the VGA console"
+			return h
+		}
 		h.Summary = "no console output yet: the guest printed nothing on its serial console"
 		h.Next = "wait for the boot, or check the image sends its console to ttyS0 (console=ttyS0 on the kernel command line)"
 		return h

@@ -1,7 +1,13 @@
 package trace
 
 import (
+	"cmp"
+	"net/netip"
+	"strings"
+
 	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/launch"
+	"github.com/vifpath/vifpath/libvirtinspect"
 )
 
 // guestHop is the NIC's guest hop (compute side, after the interface
@@ -31,13 +37,92 @@ func (v *view) guestHop() Hop {
 	}
 	c := v.dom.Console
 	f := GuestFacts{Domain: v.dom.Name, ConsolePath: c.Path, Missing: c.Missing, ConsoleError: c.Error,
-		ConsoleBytes: c.Bytes, ConsoleModTime: c.ModTime, Events: c.Events}
+		ConsoleBytes: c.Bytes, ConsoleModTime: c.ModTime, Events: c.Events,
+		DomainRunning: v.dom.State == libvirtinspect.StateRunning, ReadAt: v.obs.Started}
 	// The console mixes every NIC's DHCP client: the port's address is
 	// compared only when the domain has this one NIC.
 	if ips := v.fixedIPv4(); len(ips) == 1 && len(v.dom.Interfaces) == 1 {
 		f.PortIP = ips[0]
+		f.DHCPServer = v.dhcpServer(ips[0])
 	}
 	return JudgeGuest(f)
+}
+
+// dhcpServer is the address the network's dnsmasq serves with in ip's
+// subnet (the server identifier of its leases), read on the DHCP side;
+// zero when not observed.
+func (v *view) dhcpServer(ip netip.Addr) netip.Addr {
+	if v.netw == nil || !v.role.dhcp() {
+		return netip.Addr{}
+	}
+	for _, p := range v.netw.ServingAddrs {
+		if p.Addr().Is4() && p.Masked().Contains(ip) {
+			return p.Addr()
+		}
+	}
+	return netip.Addr{}
+}
+
+// portAgents are the agents of the NIC's port derived from the
+// observation's agent list (nil: no API, no port, or the agents not read).
+func (v *view) portAgents() *launch.PortAgents {
+	api := v.obs.API
+	if api == nil || api.Agents == nil {
+		return nil
+	}
+	srv, p := api.port(v.id.PortID)
+	if p == nil {
+		return nil
+	}
+	return api.Agents.Port(launchPort(p), srv.Host, launch.Status(srv.Status))
+}
+
+// subnetGateway says whether the opts give the subnet a router (option 3
+// with an address; Neutron writes it without one for a subnet without a
+// gateway), nil when they have no option 3.
+func subnetGateway(opts []dhcpns.DHCPOption) *bool {
+	for _, o := range opts {
+		if o.Code != dhcpns.OptionRouter {
+			continue
+		}
+		gw := false
+		for _, v := range o.Values {
+			if a, err := netip.ParseAddr(v); err == nil && a.IsValid() {
+				gw = true
+			}
+		}
+		return &gw
+	}
+	return nil
+}
+
+// metadataAgent says whether one of the metadata agents is up and names
+// their hosts (nil when there are none).
+func metadataAgent(as []launch.NetworkAgent) (*bool, string) {
+	if len(as) == 0 {
+		return nil, ""
+	}
+	up := false
+	var hosts []string
+	for _, a := range as {
+		up = up || a.Up()
+		hosts = append(hosts, a.Host)
+	}
+	return &up, strings.Join(hosts, ",")
+}
+
+// isolatedMetadata is enable_isolated_metadata as the DHCP agents report
+// it (on when any does), nil when none reports it (upstream agents do
+// not).
+func isolatedMetadata(as []launch.NetworkAgent) *bool {
+	var out *bool
+	for _, a := range as {
+		if v := a.Config.IsolatedMetadata; v != nil {
+			on := *v || (out != nil && *out)
+			out = &on
+		}
+	}
+	return out
 }
 
 // metadataHop is the network's metadata hop (DHCP side, after the lease
@@ -67,6 +152,13 @@ func (v *view) metadataHop() Hop {
 	}
 	f := MetadataFacts{NetworkID: n.NetworkID, Proxy: m.Proxy, AddrKnown: m.AddrKnown, AddrLink: m.AddrLink, Probe: m.Probe}
 	f.RouteVia, _ = dhcpns.MetadataRoute(n.Opts)
+	if n.OptsPath != "" && n.OptsError == "" {
+		f.SubnetHasGateway = subnetGateway(n.Opts)
+	}
+	if pa := v.portAgents(); pa != nil {
+		f.AgentAlive, f.AgentHost = metadataAgent(pa.Metadata)
+		f.IsolatedMetadata = isolatedMetadata(pa.DHCP)
+	}
 	h = JudgeMetadata(f)
 	switch {
 	case m.ProbeError != "":
@@ -83,15 +175,21 @@ func (v *view) metadataHop() Hop {
 // option 26, read on the DHCP side, or the libvirt interface's <mtu>:
 // without either the hop is Unknown.
 func (v *view) mtuHop(up *uplink) Hop {
-	h := Hop{Kind: KindMTU, Name: v.id.NetworkID}
+	h := Hop{Kind: KindMTU, Name: cmp.Or(v.id.NetworkID, v.id.WantNetwork)}
 	if v.bridge == nil || v.tap == nil {
 		h.Summary = "not reached: the tap is on no bridge"
 		h.add("tap", "on no bridge")
 		return h
 	}
-	f := MTUFacts{NetworkID: v.id.NetworkID}
-	if api := v.obs.API; api != nil && v.id.NetworkID != "" {
-		if info := api.Networks[v.id.NetworkID]; info != nil {
+	// On a compute-only node no qdhcp namespace names the network: the
+	// port's (API) does.
+	netID := v.id.NetworkID
+	if netID == "" {
+		netID = v.id.WantNetwork
+	}
+	f := MTUFacts{NetworkID: netID}
+	if api := v.obs.API; api != nil && netID != "" {
+		if info := api.Networks[netID]; info != nil {
 			f.NetworkType, f.NetworkMTU = info.Type, info.MTU
 		}
 	}
@@ -100,6 +198,9 @@ func (v *view) mtuHop(up *uplink) Hop {
 		f.DHCPCmdlineMTU, _ = dhcpns.OptionMTUValue(n.CmdlineOpts)
 		f.DHCPOptsMTU, _ = dhcpns.OptionMTUValue(n.Opts)
 		told = true
+	}
+	if f.NetworkMTU > 0 {
+		told = true // Neutron's DHCP advertises the network's MTU
 	}
 	if i := v.iface; i != nil && i.MTU > 0 {
 		name := i.Target
@@ -119,7 +220,7 @@ func (v *view) mtuHop(up *uplink) Hop {
 		}
 	}
 	if !told {
-		h.Summary = "what the guest is told was not observed: DHCP's option 26 is read on the DHCP side, and the libvirt interface sets no <mtu>"
+		h.Summary = "what the guest is told was not observed: DHCP's option 26 is read on the DHCP side, the libvirt interface sets no <mtu>, and the network's MTU is not known (run with -cloud)"
 		for _, e := range f.Elements {
 			h.add(string(e.Role)+" "+e.Name, "%d", e.MTU)
 		}

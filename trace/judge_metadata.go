@@ -51,6 +51,9 @@ func JudgeMetadata(f MetadataFacts) Hop {
 	if f.IsolatedMetadata != nil {
 		jAdd(&h, "isolated_metadata", "%t", *f.IsolatedMetadata)
 	}
+	if f.SubnetHasGateway != nil {
+		jAdd(&h, "subnet_gateway", "%t", *f.SubnetHasGateway)
+	}
 	p := f.Proxy
 	if p == nil {
 		h.Summary = "the metadata proxy was not observed (it lives in the network node's qdhcp namespace)"
@@ -69,6 +72,12 @@ func JudgeMetadata(f MetadataFacts) Hop {
 		case f.IsolatedMetadata != nil && !*f.IsolatedMetadata:
 			h.Verdict = OK
 			h.Summary = "isolated metadata is off: no proxy in the DHCP namespace, guests reach metadata through the router"
+			if f.SubnetHasGateway != nil && !*f.SubnetHasGateway {
+				h.Verdict = Warn
+				h.Summary = "isolated metadata is off and the subnet has no gateway: no proxy in the DHCP namespace and no router to reach metadata through"
+				h.Cause = "without a router, only the DHCP namespace's proxy (enable_isolated_metadata) serves 169.254.169.254: cloud-init gets no SSH key"
+				h.Next = "set enable_isolated_metadata = true in dhcp_agent.ini and restart neutron-dhcp-agent, or give the subnet a router"
+			}
 			return h
 		case f.IsolatedMetadata != nil && *f.IsolatedMetadata:
 			h.Verdict = Fail

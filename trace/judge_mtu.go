@@ -84,7 +84,8 @@ type MTUFacts struct {
 
 // guestMTU returns what the guest is told its MTU is and who told it:
 // DHCP's option 26 (the smaller when the command line and opts file
-// differ), else the libvirt interface's MTU, else the Ethernet default.
+// differ), else the libvirt interface's MTU, else the network's MTU from
+// the API (what Neutron's DHCP advertises), else the Ethernet default.
 func (f MTUFacts) guestMTU() (int, string) {
 	switch {
 	case f.DHCPCmdlineMTU > 0 && f.DHCPOptsMTU > 0:
@@ -101,6 +102,12 @@ func (f MTUFacts) guestMTU() (int, string) {
 		if e.Role == MTULibvirt && e.MTU > 0 {
 			return e.MTU, "the libvirt interface's <mtu>"
 		}
+	}
+	if f.NetworkMTU > 0 {
+		// A compute-only node reads no DHCP options: Neutron's dnsmasq
+		// advertises the network's MTU (option 26), so that is what the
+		// guest is told.
+		return f.NetworkMTU, "the network's MTU (API: Neutron's DHCP advertises it)"
 	}
 	return 1500, "the Ethernet default (no DHCP option 26, no libvirt <mtu>)"
 }

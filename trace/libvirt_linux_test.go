@@ -176,8 +176,8 @@ func TestIntegrationTraceLibvirtQemu(t *testing.T) {
 	tr := runT(trace.Target{Tap: tap})
 	after := virshKV(testutil.Virsh(t, uri, "domstats", "--interface", name))
 	dh, ih := hop(tr, trace.KindDomain), hop(tr, trace.KindInterface)
-	if tr.Hops[0].Kind != trace.KindDomain || tr.Hops[1].Kind != trace.KindInterface {
-		t.Errorf("first hops %s, %s; want domain, interface", tr.Hops[0].Kind, tr.Hops[1].Kind)
+	if tr.Hops[0].Kind != trace.KindAgents || tr.Hops[1].Kind != trace.KindDomain || tr.Hops[2].Kind != trace.KindInterface {
+		t.Errorf("first hops %s, %s, %s; want agents, domain, interface", tr.Hops[0].Kind, tr.Hops[1].Kind, tr.Hops[2].Kind)
 	}
 	if dh.Verdict != trace.OK || dh.Name != name || ev(dh, "uuid") != uuid || !strings.HasPrefix(ev(dh, "state"), "running") ||
 		ev(dh, "nova_name") != "trvm" || ev(dh, "nova_ports") != portID || tr.Domain != name {

@@ -87,8 +87,8 @@ func TestIntegrationTraceNetworkRoleByMAC(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("\n%s", tr)
-	if len(tr.Hops) != 21 {
-		t.Fatalf("%d hops, want 21", len(tr.Hops))
+	if len(tr.Hops) != 22 {
+		t.Fatalf("%d hops, want 22", len(tr.Hops))
 	}
 	offNode(t, tr, "compute side not on this node (role network)", computeKinds...)
 	verdicts(t, tr, trace.OK, dhcpKinds...)

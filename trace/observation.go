@@ -8,6 +8,7 @@ import (
 	"github.com/vifpath/vifpath/firewall"
 	"github.com/vifpath/vifpath/guestlog"
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
@@ -253,6 +254,10 @@ type NetworkFacts struct {
 	DnsmasqPID int `json:"dnsmasq_pid,omitempty"`
 	// ServingInterface is the interface dnsmasq serves on ("" unknown).
 	ServingInterface string `json:"serving_interface,omitempty"`
+	// ServingAddrs are its addresses (nil: not read, or an observation
+	// older than the guest hop's server check): the DHCP server
+	// identifier a guest's lease must name.
+	ServingAddrs []netip.Prefix `json:"serving_addrs,omitempty"`
 	// Hosts is dnsmasq's hosts file.
 	HostsPath  string    `json:"hosts_path"`
 	HostsError string    `json:"hosts_error,omitempty"`
@@ -391,6 +396,12 @@ type APIFacts struct {
 	// one could not be read.
 	Policies     map[string]*firewall.Policy `json:"policies,omitempty"`
 	PolicyErrors map[string]string           `json:"policy_errors,omitempty"`
+	// Agents are Neutron's agents and Nova's nova-compute services, read
+	// once for every port (launch.Client.AgentList; nil: not read, see
+	// AgentsError, or an observation older than the agents hop). Each
+	// port's agents hop derives its agents from it (launch.AgentList.Port).
+	Agents      *launch.AgentList `json:"agents,omitempty"`
+	AgentsError string            `json:"agents_error,omitempty"`
 }
 
 // FirewallObs is the compute node's firewall (iptables of both backends,

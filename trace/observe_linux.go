@@ -465,6 +465,12 @@ func (o *observer) network(ctx context.Context, id string) NetworkFacts {
 		}
 	}
 	n.ServingInterface = h.ServingInterface
+	if h.Snapshot != nil && n.ServingInterface != "" {
+		n.ServingAddrs = []netip.Prefix{}
+		for _, a := range h.Snapshot.AddrsOf(n.ServingInterface) {
+			n.ServingAddrs = append(n.ServingAddrs, a.Prefix)
+		}
+	}
 	o.readOpts(&n, h)
 	o.readMetadata(ctx, &n, h)
 	n.HostsPath = filepath.Join(o.c.StateDir, id, "host")

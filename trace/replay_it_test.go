@@ -75,6 +75,8 @@ func hasFactsOf(obs *trace.Observation, k trace.Kind) bool {
 	switch k {
 	case trace.KindSecurityGroup, trace.KindAntiSpoofing, trace.KindReachability:
 		return obs.Firewall != nil
+	case trace.KindAgents:
+		return obs.API != nil && obs.API.Agents != nil
 	case trace.KindGuest:
 		if obs.Libvirt != nil {
 			for _, d := range obs.Libvirt.Domains {

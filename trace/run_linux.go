@@ -243,7 +243,21 @@ func readServer(ctx context.Context, c Config, role Role, api *launch.Client, se
 		readNetworks(ctx, c, api, facts)
 	}
 	readPolicies(ctx, c, api, facts)
+	readAgents(ctx, c, api, facts)
 	return facts, nil
+}
+
+// readAgents reads the agents and nova-compute services once, for every
+// port's agents hop.
+func readAgents(ctx context.Context, c Config, api *launch.Client, facts *APIFacts) {
+	wctx, cancel := context.WithTimeout(ctx, c.ServerWait)
+	defer cancel()
+	l, err := api.AgentList(wctx)
+	if err != nil {
+		facts.AgentsError = err.Error()
+		return
+	}
+	facts.Agents = l
 }
 
 // readNodeServers reads the VM ports bound to node and their servers.
@@ -276,6 +290,7 @@ func readNodeServers(ctx context.Context, c Config, api *launch.Client, node str
 	}
 	readNetworks(ctx, c, api, facts)
 	readPolicies(ctx, c, api, facts)
+	readAgents(ctx, c, api, facts)
 	return facts, nil
 }
 

@@ -705,6 +705,7 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 		string(demo.BreakLeaseSeeded):     "restart dnsmasq as the DHCP agent does (lease file seeded), the guest not renewing",
 		string(demo.BreakDupIP):           fmt.Sprintf("another host on %s holding %s (a duplicate address: both answer ARP)", p.Bridge, p.IP),
 		string(demo.BreakFDBNeverLearned): fmt.Sprintf("bridge link set dev %s learning off; bridge fdb del %s dev %s master", p.Tap, p.MAC, p.Tap),
+		string(demo.BreakAgentDown):       fmt.Sprintf("the Linux bridge agent on %s stops heartbeating (the fake cloud marks it dead, as after kill neutron-linuxbridge-agent)", cloud.NodeName),
 	}[o.breakage]
 	if text {
 		fmt.Fprintf(stdout, "== 1. The healthy path: vmtrace -cloud %s -server %s\n\n", cloud.CloudName, cloud.ServerName)

@@ -59,6 +59,12 @@ const (
 	// BreakMTU lowers the uplink eth2's MTU to 1400 (the bridge follows)
 	// while DHCP keeps advertising 1500.
 	BreakMTU Breakage = "mtu"
+	// BreakAgentDown marks the Linux bridge agent on the node dead in
+	// the fake cloud (its last heartbeat two minutes ago, past Neutron's
+	// agent_down_time), as when neutron-linuxbridge-agent is killed:
+	// only the API knows, so only a trace with the cloud (vmtrace -demo,
+	// trace.Server) sees it, at the agents hop. It needs StartCloud.
+	BreakAgentDown Breakage = "agent-down"
 )
 
 // FirewallBreakages lists the faults Break injects in the node's
@@ -74,8 +80,14 @@ func MetadataMTUBreakages() []Breakage {
 	return []Breakage{BreakMetadata, BreakMTU}
 }
 
+// CloudBreakages lists the faults Break injects in the fake cloud only
+// (a subset of Breakages): a trace without the API cannot see them.
+func CloudBreakages() []Breakage {
+	return []Breakage{BreakAgentDown}
+}
+
 // Breakages lists the faults Break knows.
 func Breakages() []Breakage {
 	return append([]Breakage{BreakDnsmasq, BreakTapDown, BreakUplink, BreakHostsEntry,
-		BreakWrongBridge, BreakLeaseSeeded, BreakDupIP, BreakFDBNeverLearned}, slices.Concat(FirewallBreakages(), MetadataMTUBreakages())...)
+		BreakWrongBridge, BreakLeaseSeeded, BreakDupIP, BreakFDBNeverLearned}, slices.Concat(FirewallBreakages(), MetadataMTUBreakages(), CloudBreakages())...)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vifpath/vifpath/launch"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -551,6 +552,12 @@ func (p *Path) Break(b Breakage) error {
 		return p.breakMetadata()
 	case BreakMTU:
 		return p.breakMTU()
+	case BreakAgentDown:
+		if p.cloud == nil {
+			return fmt.Errorf("demo: break %s marks the Linux bridge agent dead in the fake cloud: start it first (StartCloud)", b)
+		}
+		p.cloud.srv.Cloud().SetAgent(launch.AgentLinuxBridge, p.cloud.NodeName, false)
+		return nil
 	}
 	return fmt.Errorf("demo: unknown breakage %q: want one of %v", b, Breakages())
 }

@@ -485,12 +485,17 @@ func (c *Cloud) SetService(binary, host, state string) {
 }
 
 // SetAgent sets whether the Neutron agent of agentType on host is alive.
+// An agent set dead last heartbeat two minutes ago (past Neutron's
+// agent_down_time, 75 s); an alive one heartbeats at every list.
 func (c *Cloud) SetAgent(agentType, host string, alive bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, a := range c.agents {
 		if a["agent_type"] == agentType && a["host"] == host {
 			a["alive"] = alive
+			if !alive {
+				a["heartbeat_timestamp"] = c.cfg.Now().Add(-2 * time.Minute).UTC().Format(agentTime)
+			}
 		}
 	}
 }

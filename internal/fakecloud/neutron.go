@@ -3,6 +3,7 @@ package fakecloud
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -239,10 +240,24 @@ func (c *Cloud) deleteRule(w http.ResponseWriter, r *http.Request, _ []byte) {
 	c.notFound(w, r.URL.Path)
 }
 
-// listAgents answers GET /network/v2.0/agents.
+// listAgents answers GET /network/v2.0/agents. An alive agent heartbeat
+// just now (on the fake's clock), as a real one does every
+// report_interval; a dead one keeps the heartbeat SetAgent gave it.
 func (c *Cloud) listAgents(w http.ResponseWriter, r *http.Request, _ []byte) {
-	writeJSON(w, 200, obj{"agents": filter(c.agents, r.URL.Query())})
+	l := filter(c.agents, r.URL.Query())
+	now := c.cfg.Now().UTC().Format(agentTime)
+	for i, a := range l {
+		if a["alive"] == true {
+			cp := maps.Clone(a)
+			cp["heartbeat_timestamp"] = now
+			l[i] = cp
+		}
+	}
+	writeJSON(w, 200, obj{"agents": l})
 }
+
+// agentTime is the layout of Neutron's agent timestamps.
+const agentTime = "2006-01-02 15:04:05"
 
 func (c *Cloud) newPort(nw obj) obj {
 	p := template("neutron-ports-by-device.json", "ports")

@@ -3,6 +3,7 @@ package fakecloud
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -152,9 +153,20 @@ func (c *Cloud) deleteKeypair(w http.ResponseWriter, r *http.Request, _ []byte) 
 	c.notFound(w, r.URL.Path)
 }
 
-// listServices answers GET /compute/v2.1/os-services.
+// listServices answers GET /compute/v2.1/os-services. A service that is
+// up reported just now (on the fake's clock), as a live one does every
+// report_interval.
 func (c *Cloud) listServices(w http.ResponseWriter, r *http.Request, _ []byte) {
-	writeJSON(w, 200, obj{"services": filter(c.services, r.URL.Query())})
+	l := filter(c.services, r.URL.Query())
+	now := c.cfg.Now().UTC().Format("2006-01-02T15:04:05.000000")
+	for i, s := range l {
+		if s["state"] == "up" {
+			cp := maps.Clone(s)
+			cp["updated_at"] = now
+			l[i] = cp
+		}
+	}
+	writeJSON(w, 200, obj{"services": l})
 }
 
 // postServer answers POST /compute/v2.1/servers.
