@@ -101,19 +101,6 @@ var (
 	icmpv6UnspecTypes = []int{131, 135, 143}
 )
 
-// LinkLocal is the EUI-64 link-local address Neutron derives from a MAC
-// (fe80::/64 with the MAC's universal/local bit flipped and ff:fe in the
-// middle), which the agent admits in the port's IPv6 spoof chain.
-func LinkLocal(mac hwaddr.MAC) netip.Addr {
-	var a [16]byte
-	a[0], a[1] = 0xfe, 0x80
-	if len(mac) == 6 {
-		a[8], a[9], a[10], a[11] = mac[0]^2, mac[1], mac[2], 0xff
-		a[12], a[13], a[14], a[15] = 0xfe, mac[3], mac[4], mac[5]
-	}
-	return netip.AddrFrom16(a)
-}
-
 func is(f firewall.Family, a netip.Addr) bool { return a.Is4() == (f == firewall.IPv4) }
 
 // spoofPairs are the (MAC, address) pairs of the port's spoof chain in
@@ -133,7 +120,7 @@ func (p Port) spoofPairs(f firewall.Family) []Pair {
 	withLLA := func(ip netip.Prefix, mac hwaddr.MAC) {
 		add(Pair{IP: ip, MAC: mac})
 		if f == firewall.IPv6 {
-			add(Pair{IP: netip.PrefixFrom(LinkLocal(mac), 128), MAC: mac})
+			add(Pair{IP: netip.PrefixFrom(firewall.LinkLocal(mac), 128), MAC: mac})
 		}
 	}
 	for _, pr := range p.Pairs {
@@ -449,4 +436,38 @@ func EbtablesRestore(ports []Port) string {
 		fmt.Fprintf(&b, "-A %s -j DROP\n", firewall.EbMACChain(p.Tap()))
 	}
 	return b.String()
+}
+
+// Snapshot parses the rendered layout of ports into the firewall.Snapshot
+// firewall.Read would take of a node where the agent installed it with
+// backend b (both families, ebtables nat as `ebtables -L --Lc` lists it,
+// the ipsets), counters zero: a fixture for the judges with no I/O.
+func Snapshot(ports []Port, b firewall.Backend) (*firewall.Snapshot, error) {
+	s := &firewall.Snapshot{BridgeNFCallIptables: "1", BridgeNFCallIP6tables: "1"}
+	for _, f := range []firewall.Family{firewall.IPv4, firewall.IPv6} {
+		ts, err := firewall.ParseIPTablesSave(FilterRestore(ports, f), b, f)
+		if err != nil {
+			return nil, err
+		}
+		s.Tables = append(s.Tables, ts...)
+	}
+	saved, err := firewall.ParseIPTablesSave(EbtablesRestore(ports), firewall.BackendNFT, "")
+	if err != nil {
+		return nil, err
+	}
+	var l strings.Builder
+	l.WriteString("Bridge table: nat\n")
+	for _, c := range saved[0].Chains {
+		fmt.Fprintf(&l, "\nBridge chain: %s, entries: %d, policy: %s\n", c.Name, len(c.Rules), c.Policy)
+		for _, r := range c.Rules {
+			l.WriteString(r.Spec + " , pcnt = 0 -- bcnt = 0\n")
+		}
+	}
+	if s.Ebtables, err = firewall.ParseEbtablesList(l.String(), firewall.BackendNFT); err != nil {
+		return nil, err
+	}
+	if s.Sets, err = firewall.ParseIPSetSave(IPSetRestore(ports)); err != nil {
+		return nil, err
+	}
+	return s, nil
 }

@@ -123,8 +123,8 @@ func lowerMAC(specs []string) []string {
 // and the EUI-64 link-local of the MAC, and the RA drop out of the VM.
 func TestIPv6Layout(t *testing.T) {
 	mac, _ := hwaddr.Parse("fa:16:3e:1a:7f:cf")
-	if got, want := LinkLocal(mac), netip.MustParseAddr("fe80::f816:3eff:fe1a:7fcf"); got != want {
-		t.Errorf("LinkLocal(%s) = %s, want %s", mac, got, want)
+	if got, want := firewall.LinkLocal(mac), netip.MustParseAddr("fe80::f816:3eff:fe1a:7fcf"); got != want {
+		t.Errorf("firewall.LinkLocal(%s) = %s, want %s", mac, got, want)
 	}
 	p := Port{ID: "63035db3-5975-4705-9464-f93d0e4d0c61", MAC: mac,
 		IPs: []netip.Addr{netip.MustParseAddr("192.168.31.74"), netip.MustParseAddr("2001:db8:31::74")},
