@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ type source struct {
 	family  Family
 	eb      bool
 	ipset   bool
+	version bool
 	cmd     *exec.Cmd
 	out     bytes.Buffer
 	errb    bytes.Buffer
@@ -55,6 +57,8 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 	ebPath := cfg.orDefault(func(c *Config) string { return c.Ebtables }, "/usr/sbin/ebtables")
 	srcs = append(srcs, &source{path: ebPath, args: []string{"-t", "nat", "-L", "--Lc"}, backend: ebtablesBackend(ebPath), eb: true})
 	srcs = append(srcs, &source{path: cfg.orDefault(func(c *Config) string { return c.IPSet }, "/usr/sbin/ipset"), args: []string{"save"}, ipset: true})
+	// The version of the real tool (it prints and exits, touching no table).
+	srcs = append(srcs, &source{path: ebPath, args: []string{"--version"}, version: true})
 	sysctlDir := cfg.orDefault(func(c *Config) string { return c.SysctlDir }, "/proc/sys/net/bridge")
 	netnsPath := ""
 	if cfg != nil {
@@ -113,6 +117,13 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 			snap.Missing = append(snap.Missing, s.missing)
 			continue
 		}
+		if s.version {
+			t := agentEbtables(cfg)
+			t.Real = ebPath
+			t.Version, t.Backend = parseEbtablesVersion(s.out.String())
+			snap.EbtablesTool = &t
+			continue
+		}
 		if s.ipset {
 			sets, err := ParseIPSetSave(s.out.String())
 			if err != nil {
@@ -163,6 +174,44 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 		return snap, fmt.Errorf("firewall: read: no iptables table could be read (%s): install iptables (`apt-get install iptables`) and run as root", strings.Join(snap.Missing, "; "))
 	}
 	return snap, nil
+}
+
+// agentEbtablesPath is the rootwrap exec_dirs order the agent finds
+// `ebtables` in.
+var agentEbtablesPath = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
+
+// agentEbtables finds the `ebtables` the agent runs and whether it is a
+// script in front of the real tool (reading at most its first 4 KiB).
+func agentEbtables(cfg *Config) EbtablesTool {
+	dirs := agentEbtablesPath
+	if cfg != nil && cfg.EbtablesPath != nil {
+		dirs = cfg.EbtablesPath
+	}
+	var t EbtablesTool
+	for _, d := range dirs {
+		p := filepath.Join(d, "ebtables")
+		st, err := os.Stat(p)
+		if err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		t.Path = p
+		f, err := os.Open(p)
+		if err != nil {
+			break
+		}
+		head := make([]byte, 4096)
+		n, _ := io.ReadFull(f, head)
+		f.Close()
+		head = head[:n]
+		if bytes.HasPrefix(head, []byte("#!")) {
+			t.Wrapper = WrapperOther
+			if bytes.Contains(head, []byte(wrapperMarker)) {
+				t.Wrapper = WrapperAIO
+			}
+		}
+		break
+	}
+	return t
 }
 
 func ebtablesBackend(path string) Backend {
