@@ -77,3 +77,16 @@ func TestAmongRules(t *testing.T) {
 		}
 	}
 }
+
+func TestSaveHeaderVersion(t *testing.T) {
+	b, err := os.ReadFile("testdata/zed-aio/healthy/iptables-save-nft.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := saveHeaderVersion(string(b)); v != "1.8.9" {
+		t.Errorf("version %q from the recorded save, want 1.8.9", v)
+	}
+	if v := saveHeaderVersion("*filter\n"); v != "" {
+		t.Errorf("version %q from a save without header", v)
+	}
+}

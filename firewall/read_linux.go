@@ -57,8 +57,19 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 	ebPath := cfg.orDefault(func(c *Config) string { return c.Ebtables }, "/usr/sbin/ebtables")
 	srcs = append(srcs, &source{path: ebPath, args: []string{"-t", "nat", "-L", "--Lc"}, backend: ebtablesBackend(ebPath), eb: true})
 	srcs = append(srcs, &source{path: cfg.orDefault(func(c *Config) string { return c.IPSet }, "/usr/sbin/ipset"), args: []string{"save"}, ipset: true})
-	// The version of the real tool (it prints and exits, touching no table).
-	srcs = append(srcs, &source{path: ebPath, args: []string{"--version"}, version: true})
+	// The version of the real tool. When ebtables is the same
+	// xtables-nft-multi as iptables-nft-save, that save's header names
+	// the version and no process is started; otherwise `ebtables
+	// --version` (it prints and exits, touching no table).
+	var sameBinary *source
+	if ebReal, err := filepath.EvalSymlinks(ebPath); err == nil && filepath.Base(ebReal) == "xtables-nft-multi" {
+		if r, err := filepath.EvalSymlinks(srcs[0].path); err == nil && r == ebReal {
+			sameBinary = srcs[0]
+		}
+	}
+	if sameBinary == nil {
+		srcs = append(srcs, &source{path: ebPath, args: []string{"--version"}, version: true})
+	}
 	sysctlDir := cfg.orDefault(func(c *Config) string { return c.SysctlDir }, "/proc/sys/net/bridge")
 	netnsPath := ""
 	if cfg != nil {
@@ -163,6 +174,15 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 			// policies would).
 			snap.Tables = append(snap.Tables, Table{Backend: s.backend, Family: s.family, Name: "filter"})
 		}
+	}
+	if sameBinary != nil && sameBinary.missing == "" && sameBinary.cmd != nil {
+		t := agentEbtables(cfg)
+		t.Real = ebPath
+		if v := saveHeaderVersion(sameBinary.out.String()); v != "" {
+			// "ebtables 1.8.9 (nf_tables)", as `ebtables --version` says.
+			t.Version, t.Backend = "ebtables "+v+" (nf_tables)", BackendNFT
+		}
+		snap.EbtablesTool = &t
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("firewall: read: %w", err)
