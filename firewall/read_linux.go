@@ -76,7 +76,7 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 		netnsPath = cfg.NetNS
 	}
 
-	snap := &Snapshot{Sets: []Set{}, Tables: []Table{}}
+	snap := &Snapshot{Sets: []Set{}, Tables: []Table{}, NetNS: netnsPath}
 	err := inNetNS(netnsPath, func() error {
 		for _, s := range srcs {
 			if s.names != "" {

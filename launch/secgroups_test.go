@@ -39,7 +39,7 @@ func TestPortPolicy(t *testing.T) {
 	mac, _ := net.ParseMAC("fa:16:3e:1a:7f:cf")
 	pairMAC, _ := net.ParseMAC("fa:16:3e:00:00:99")
 	p, err := fake.AddPort(fakecloud.PortSpec{NetworkID: n.ID, MAC: mac, IPs: []netip.Addr{netip.MustParseAddr("192.168.31.74")},
-		SecurityGroups: []string{defaultGroup, web.ID},
+		SecurityGroups:      []string{defaultGroup, web.ID},
 		AllowedAddressPairs: []fakecloud.AddressPair{{IP: "192.168.31.99"}, {IP: "10.9.0.0/16", MAC: pairMAC}}})
 	if err != nil {
 		t.Fatal(err)

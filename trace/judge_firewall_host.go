@@ -165,6 +165,12 @@ func judgeAmongDelete(s *firewall.Snapshot) (Hop, bool) {
 		if t.Wrapper == firewall.WrapperOther {
 			h.Summary += "; " + t.Path + " is a script in front of it: check that it deletes among rules by number"
 		}
+		if s.NetNS != "" {
+			// A namespace standing in for a node (the demo, a test): the
+			// tool is this machine's, but no agent runs there to loop.
+			h.Verdict = Unknown
+			h.Summary = "read in namespace " + s.NetNS + ", not the host's where the agent runs; if an agent ran here: " + h.Summary
+		}
 	case t.Wrapper == firewall.WrapperAIO:
 		h.Verdict = OK
 		h.Summary = fmt.Sprintf("%s is aio/ebtables-among.sh: the agent's among deletes become deletes by number, which %s can do", t.Path, t.Version)

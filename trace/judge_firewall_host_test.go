@@ -68,6 +68,18 @@ func TestJudgeAmongDelete(t *testing.T) {
 			}
 		})
 	}
+	// Read in a namespace standing in for a node (the demo): no agent
+	// there, so the risk is said but does not raise the verdict.
+	{
+		b, _ := json.Marshal(base)
+		var s firewall.Snapshot
+		json.Unmarshal(b, &s)
+		s.NetNS = "/run/netns/demo"
+		s.EbtablesTool = &firewall.EbtablesTool{Path: "/usr/sbin/ebtables", Version: "ebtables 1.8.9 (nf_tables)", Backend: firewall.BackendNFT}
+		if h := hopNamed(JudgeFirewallHost(&s, nil), "ebtables-among-delete"); h == nil || h.Verdict != Unknown || !strings.Contains(h.Summary, "loop on RULE_DELETE") {
+			t.Errorf("in a namespace: %+v, want unknown still naming the risk", h)
+		}
+	}
 	// An older recording (no tool read): no hop, not a wrong verdict.
 	if h := hopNamed(JudgeFirewallHost(base, nil), "ebtables-among-delete"); h != nil {
 		t.Errorf("a snapshot without EbtablesTool got %+v", h)
