@@ -21,6 +21,11 @@ type Config struct {
 	// /usr/sbin/ebtables; its backend is read from where the link points
 	// (ebtables-nft or ebtables-legacy).
 	Ebtables string
+	// EbtablesPath is the search path in which Read looks for the
+	// `ebtables` the agent runs (the first hit; a script there is a
+	// wrapper). Zero value: the agent's rootwrap order,
+	// /usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, /sbin, /bin.
+	EbtablesPath []string
 	// IPSet is the ipset tool, run as `ipset save`. Zero value:
 	// /usr/sbin/ipset. (vishvananda/netlink decodes ipsets too, but logs
 	// every attribute it does not know, bucketsize and initval on this

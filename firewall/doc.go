@@ -13,8 +13,11 @@
 // Neutron's chains and whether the other one also filters,
 // Evaluate and EvaluateEbtables walk the chains for a packet or an ARP
 // frame and name the deciding rule, Moved names the rules whose counters
-// grew between two snapshots, and StaleTaps lists chains of taps that are
-// gone.
+// grew between two snapshots, StaleTaps lists chains of taps that are
+// gone, and AmongRules lists the anti-spoofing rules with an among match,
+// which Snapshot.EbtablesTool (the ebtables the agent runs: path, wrapper,
+// version) may be unable to delete (EbtablesTool.AmongDeleteFails).
+// LinkLocal gives the IPv6 link-local address the agent admits for a MAC.
 //
 // # Why the tools' text output
 //

@@ -147,7 +147,8 @@ func TestJSONRoundTrip(t *testing.T) {
 	tables, _ := ParseIPTablesSave(evalTable, BackendLegacy, IPv4)
 	s := Snapshot{Tables: tables, Sets: []Set{{Name: "NIPv4g", Type: "hash:net", Members: []netip.Prefix{netip.MustParsePrefix("10.9.0.0/16")}}},
 		Ebtables:             &EbTable{Backend: BackendNFT, Name: "nat", Chains: []EbChain{{Name: "x", Policy: "DROP", Rules: []EbRule{{Chain: "x", Num: 1, AmongSrc: []hwaddr.MAC{hwaddr.MustParse("fa:16:3e:00:00:01")}, ARPIPSrc: netip.MustParsePrefix("10.0.0.5/32"), Target: "ACCEPT"}}}}},
-		BridgeNFCallIptables: "1", Missing: []string{"x"}}
+		BridgeNFCallIptables: "1", Missing: []string{"x"},
+		EbtablesTool: &EbtablesTool{Path: "/usr/local/sbin/ebtables", Wrapper: WrapperAIO, Real: "/usr/sbin/ebtables", Version: "ebtables 1.8.9 (nf_tables)", Backend: BackendNFT}}
 	pol := Policy{PortID: "p", MAC: hwaddr.MustParse("fa:16:3e:00:00:01"), FixedIPs: []netip.Addr{netip.MustParseAddr("10.0.0.5")},
 		AllowedAddressPairs: []AddressPair{{IP: netip.MustParsePrefix("10.0.0.0/24")}}, PortSecurityEnabled: true,
 		SecurityGroups: []SecurityGroup{{ID: "g", Rules: []SecurityGroupRule{{ID: "r", Direction: "ingress", EtherType: "IPv4", Protocol: "tcp", PortRangeMin: 22, PortRangeMax: 22}}}}}

@@ -1,6 +1,11 @@
 package firewall
 
-import "strings"
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/vifpath/vifpath/hwaddr"
+)
 
 // Names the linuxbridge agent gives its firewall objects. The iptables
 // manager wraps every chain as "neutron-linuxbri-" (the binary name
@@ -87,3 +92,17 @@ func EbARPChain(tap string) string { return EbARPPrefix + tap }
 
 // EbMACChain returns the MAC anti-spoofing chain of a tap.
 func EbMACChain(tap string) string { return EbMACPrefix + tap }
+
+// LinkLocal is the IPv6 link-local address Neutron derives from a port's
+// MAC (EUI-64 in fe80::/64: the universal/local bit flipped, ff:fe in the
+// middle), which the agent admits in the port's IPv6 spoof chain next to
+// its fixed IPv6 addresses. A MAC that is not 6 bytes gives fe80::.
+func LinkLocal(mac hwaddr.MAC) netip.Addr {
+	var a [16]byte
+	a[0], a[1] = 0xfe, 0x80
+	if len(mac) == 6 {
+		a[8], a[9], a[10], a[11] = mac[0]^2, mac[1], mac[2], 0xff
+		a[12], a[13], a[14], a[15] = 0xfe, mac[3], mac[4], mac[5]
+	}
+	return netip.AddrFrom16(a)
+}

@@ -1,6 +1,10 @@
 package firewall
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/vifpath/vifpath/hwaddr"
+)
 
 // The names the agent gives, checked against Neutron's truncation rules
 // (iptables_manager.get_chain_name: 11 characters after the 17-character
@@ -28,5 +32,13 @@ func TestNaming(t *testing.T) {
 	}
 	if n := len(IPSetName("351acb45-01f6-4d2c-9bba-2feb56697def", IPv4)); n != 29 {
 		t.Errorf("ipset name is %d characters, want 29 (31 minus the agent's swap suffix -n)", n)
+	}
+}
+
+func TestLinkLocal(t *testing.T) {
+	// The walkthrough port's MAC; the address Neutron's
+	// get_ipv6_addr_by_EUI64("fe80::/64", mac) gives.
+	if got := LinkLocal(hwaddr.MustParse("fa:16:3e:1a:7f:cf")).String(); got != "fe80::f816:3eff:fe1a:7fcf" {
+		t.Errorf("LinkLocal = %s, want fe80::f816:3eff:fe1a:7fcf", got)
 	}
 }

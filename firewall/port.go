@@ -103,8 +103,9 @@ type Port struct {
 	Ingress *Chain `json:"ingress,omitempty"`
 	Egress  *Chain `json:"egress,omitempty"`
 	Spoof   *Chain `json:"spoof,omitempty"`
-	// Jumps are the rules anywhere in the table that name the tap with
-	// physdev (FORWARD → sg-chain, sg-chain → port chain, INPUT).
+	// Jumps are the rules in the table that name the tap with physdev
+	// (FORWARD → sg-chain, sg-chain → port chain, INPUT), other ports'
+	// own chains left out.
 	Jumps []Rule `json:"jumps,omitempty"`
 	// MACChain and ARPChain are the ebtables nat chains; MACJump and
 	// ARPJump the PREROUTING rules jumping to them.
@@ -136,7 +137,14 @@ func (s *Snapshot) Port(portIDOrTap string, f Family) Port {
 		p.Egress = t.Chain(PortChain(tap, Egress))
 		p.Spoof = t.Chain(PortChain(tap, Spoof))
 		if t != nil {
+			own := map[string]bool{PortChain(tap, Ingress): true, PortChain(tap, Egress): true, PortChain(tap, Spoof): true}
 			for i := range t.Chains {
+				if name := t.Chains[i].Name; !own[name] && isPortChain(name) {
+					// Another port's chain: reached only by that port's
+					// traffic, so no jump for this tap (and 80% of the
+					// rules on a node with many ports).
+					continue
+				}
 				rules := t.Chains[i].Rules
 				for j := range rules {
 					if m := &rules[j].Match; m.PhysdevIn == tap || m.PhysdevOut == tap {
@@ -197,13 +205,10 @@ func (s *Snapshot) StaleTaps(present []string) []string {
 	if b, ok := s.NeutronBackend(); ok {
 		for _, f := range []Family{IPv4, IPv6} {
 			for _, c := range s.Table(b, f).chainsOrNil() {
-				rest, ok := strings.CutPrefix(c.Name, ChainPrefix)
-				if !ok || len(rest) < 2 || !strings.ContainsRune("ios", rune(rest[0])) || strings.HasPrefix(rest, "sg-") {
+				if !isPortChain(c.Name) {
 					continue
 				}
-				if rest == "INPUT" || rest == "OUTPUT" || rest == "FORWARD" || rest == "local" {
-					continue
-				}
+				rest := strings.TrimPrefix(c.Name, ChainPrefix)
 				if !has(TapPrefix + rest[1:]) {
 					add(TapPrefix + rest[1:])
 				}
@@ -228,4 +233,19 @@ func (t *Table) chainsOrNil() []Chain {
 		return nil
 	}
 	return t.Chains
+}
+
+// isPortChain reports whether name is a port's ingress, egress or spoof
+// chain (neutron-linuxbri-i…, -o…, -s…), not one of the agent's shared
+// chains.
+func isPortChain(name string) bool {
+	rest, ok := strings.CutPrefix(name, ChainPrefix)
+	if !ok || len(rest) < 2 || !strings.ContainsRune("ios", rune(rest[0])) || strings.HasPrefix(rest, "sg-") {
+		return false
+	}
+	switch rest {
+	case "INPUT", "OUTPUT", "FORWARD", "local":
+		return false
+	}
+	return true
 }

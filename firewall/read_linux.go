@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ type source struct {
 	family  Family
 	eb      bool
 	ipset   bool
+	version bool
 	cmd     *exec.Cmd
 	out     bytes.Buffer
 	errb    bytes.Buffer
@@ -55,13 +57,26 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 	ebPath := cfg.orDefault(func(c *Config) string { return c.Ebtables }, "/usr/sbin/ebtables")
 	srcs = append(srcs, &source{path: ebPath, args: []string{"-t", "nat", "-L", "--Lc"}, backend: ebtablesBackend(ebPath), eb: true})
 	srcs = append(srcs, &source{path: cfg.orDefault(func(c *Config) string { return c.IPSet }, "/usr/sbin/ipset"), args: []string{"save"}, ipset: true})
+	// The version of the real tool. When ebtables is the same
+	// xtables-nft-multi as iptables-nft-save, that save's header names
+	// the version and no process is started; otherwise `ebtables
+	// --version` (it prints and exits, touching no table).
+	var sameBinary *source
+	if ebReal, err := filepath.EvalSymlinks(ebPath); err == nil && filepath.Base(ebReal) == "xtables-nft-multi" {
+		if r, err := filepath.EvalSymlinks(srcs[0].path); err == nil && r == ebReal {
+			sameBinary = srcs[0]
+		}
+	}
+	if sameBinary == nil {
+		srcs = append(srcs, &source{path: ebPath, args: []string{"--version"}, version: true})
+	}
 	sysctlDir := cfg.orDefault(func(c *Config) string { return c.SysctlDir }, "/proc/sys/net/bridge")
 	netnsPath := ""
 	if cfg != nil {
 		netnsPath = cfg.NetNS
 	}
 
-	snap := &Snapshot{Sets: []Set{}, Tables: []Table{}}
+	snap := &Snapshot{Sets: []Set{}, Tables: []Table{}, NetNS: netnsPath}
 	err := inNetNS(netnsPath, func() error {
 		for _, s := range srcs {
 			if s.names != "" {
@@ -113,6 +128,13 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 			snap.Missing = append(snap.Missing, s.missing)
 			continue
 		}
+		if s.version {
+			t := agentEbtables(cfg)
+			t.Real = ebPath
+			t.Version, t.Backend = parseEbtablesVersion(s.out.String())
+			snap.EbtablesTool = &t
+			continue
+		}
 		if s.ipset {
 			sets, err := ParseIPSetSave(s.out.String())
 			if err != nil {
@@ -153,6 +175,15 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 			snap.Tables = append(snap.Tables, Table{Backend: s.backend, Family: s.family, Name: "filter"})
 		}
 	}
+	if sameBinary != nil && sameBinary.missing == "" && sameBinary.cmd != nil {
+		t := agentEbtables(cfg)
+		t.Real = ebPath
+		if v := saveHeaderVersion(sameBinary.out.String()); v != "" {
+			// "ebtables 1.8.9 (nf_tables)", as `ebtables --version` says.
+			t.Version, t.Backend = "ebtables "+v+" (nf_tables)", BackendNFT
+		}
+		snap.EbtablesTool = &t
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("firewall: read: %w", err)
 	}
@@ -163,6 +194,44 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 		return snap, fmt.Errorf("firewall: read: no iptables table could be read (%s): install iptables (`apt-get install iptables`) and run as root", strings.Join(snap.Missing, "; "))
 	}
 	return snap, nil
+}
+
+// agentEbtablesPath is the rootwrap exec_dirs order the agent finds
+// `ebtables` in.
+var agentEbtablesPath = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
+
+// agentEbtables finds the `ebtables` the agent runs and whether it is a
+// script in front of the real tool (reading at most its first 4 KiB).
+func agentEbtables(cfg *Config) EbtablesTool {
+	dirs := agentEbtablesPath
+	if cfg != nil && cfg.EbtablesPath != nil {
+		dirs = cfg.EbtablesPath
+	}
+	var t EbtablesTool
+	for _, d := range dirs {
+		p := filepath.Join(d, "ebtables")
+		st, err := os.Stat(p)
+		if err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		t.Path = p
+		f, err := os.Open(p)
+		if err != nil {
+			break
+		}
+		head := make([]byte, 4096)
+		n, _ := io.ReadFull(f, head)
+		f.Close()
+		head = head[:n]
+		if bytes.HasPrefix(head, []byte("#!")) {
+			t.Wrapper = WrapperOther
+			if bytes.Contains(head, []byte(wrapperMarker)) {
+				t.Wrapper = WrapperAIO
+			}
+		}
+		break
+	}
+	return t
 }
 
 func ebtablesBackend(path string) Backend {

@@ -42,6 +42,12 @@ type Snapshot struct {
 	// Ebtables is the ebtables nat table (Neutron's ARP and MAC
 	// anti-spoofing chains); nil when it could not be read.
 	Ebtables *EbTable `json:"ebtables,omitempty"`
+	// NetNS is the namespace read (Config.NetNS); "" for the caller's,
+	// a compute node's host namespace where the agent runs.
+	NetNS string `json:"netns,omitempty"`
+	// EbtablesTool is the ebtables the agent runs (path, wrapper,
+	// version); nil when not looked at.
+	EbtablesTool *EbtablesTool `json:"ebtables_tool,omitempty"`
 	// Sets are the ipsets of the namespace with their members.
 	Sets []Set `json:"sets"`
 	// BridgeNFCallIptables and BridgeNFCallIP6tables are the values of

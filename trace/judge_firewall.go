@@ -180,15 +180,19 @@ func JudgeSecurityGroup(f FirewallFacts) Hop {
 
 	// The walkthrough's ping and ssh.
 	src := f.ProbeSource
-	if !src.IsValid() {
+	if !src.IsValid() || !src.Is4() {
 		src = anywhere
 	}
 	dsts := f.ipv4()
-	if len(dsts) == 0 {
+	v6 := f.ipv6()
+	if len(dsts) == 0 && len(v6) == 0 {
 		dsts = []netip.Addr{netip.MustParseAddr("192.0.2.1")}
 	}
 	admits := map[string]bool{}
 	for _, proto := range []string{"icmp", "tcp"} {
+		if len(dsts) == 0 {
+			break // an IPv6-only port: judged below
+		}
 		name := map[string]string{"icmp": "icmp", "tcp": "ssh"}[proto]
 		r, err := s.Evaluate(backend, "FORWARD", walkthroughPacket(proto, src, dsts[0], f.ProbeSourceTap, f.Tap))
 		if err != nil {
@@ -211,46 +215,66 @@ func JudgeSecurityGroup(f FirewallFacts) Hop {
 			fail = append(fail, msg)
 		}
 	}
+	mac := f.MAC
+	if mac == nil && f.Policy != nil {
+		mac = f.Policy.MAC
+	}
+	fail6, warn6, ok6 := judgeIPv6(&h, f, s, backend, mac)
+	fail, warn = append(fail, fail6...), append(warn, warn6...)
 
-	// The API's rules against the chain.
+	// The API's rules against the chains of both families.
 	if f.Policy != nil {
 		var names []string
 		for _, g := range f.Policy.SecurityGroups {
 			names = append(names, groupName(g))
 		}
 		h.add("groups", "%s", strings.Join(names, ", "))
-		var have []bool = make([]bool, len(p.Ingress.Rules))
 		apiICMP, apiSSH := false, false
-		for _, g := range f.Policy.SecurityGroups {
-			for _, ar := range g.Rules {
-				if ar.Direction != "ingress" || ar.EtherType != "IPv4" {
-					continue
-				}
-				if coversICMP(ar) {
-					apiICMP = true
-				}
-				if coversSSH(ar) {
-					apiSSH = true
-				}
-				i := findChainRule(p.Ingress.Rules, ar)
-				if i < 0 {
-					fail = append(fail, fmt.Sprintf("rule %s of group %s (%s) is not in %s", ar.ID, groupName(g), describeAPIRule(ar), p.Ingress.Name))
-					continue
-				}
-				have[i] = true
-				h.add("rule", "%s (%s) → %s", ar.ID, describeAPIRule(ar), ruleText(&p.Ingress.Rules[i]))
+		for _, fam := range []firewall.Family{firewall.IPv4, firewall.IPv6} {
+			ethertype := map[firewall.Family]string{firewall.IPv4: "IPv4", firewall.IPv6: "IPv6"}[fam]
+			chain := s.Port(f.Tap, fam).Ingress
+			have := []bool{}
+			if chain != nil {
+				have = make([]bool, len(chain.Rules))
 			}
-		}
-		for i, r := range p.Ingress.Rules {
-			if have[i] || isAgentFixed(r) {
+			for _, g := range f.Policy.SecurityGroups {
+				for _, ar := range g.Rules {
+					if ar.Direction != "ingress" || ar.EtherType != ethertype {
+						continue
+					}
+					if fam == firewall.IPv4 && coversICMP(ar) {
+						apiICMP = true
+					}
+					if fam == firewall.IPv4 && coversSSH(ar) {
+						apiSSH = true
+					}
+					if chain == nil {
+						h.add("rule", "%s (%s, %s): no %s chain read to compare with", ar.ID, describeAPIRule(ar), ethertype, firewall.PortChain(f.Tap, firewall.Ingress))
+						continue
+					}
+					i := findChainRule(chain.Rules, ar, fam)
+					if i < 0 {
+						fail = append(fail, fmt.Sprintf("%s rule %s of group %s (%s) is not in %s", ethertype, ar.ID, groupName(g), describeAPIRule(ar), chain.Name))
+						continue
+					}
+					have[i] = true
+					h.add("rule", "%s (%s, %s) → %s", ar.ID, describeAPIRule(ar), ethertype, ruleText(&chain.Rules[i]))
+				}
+			}
+			if chain == nil {
 				continue
 			}
-			warn = append(warn, fmt.Sprintf("%s has a rule no group asks for", ruleText(&r)))
+			for i, r := range chain.Rules {
+				if have[i] || isAgentFixed(r) {
+					continue
+				}
+				warn = append(warn, fmt.Sprintf("%s has a rule no group asks for", ruleText(&r)))
+			}
 		}
-		if !apiICMP && !admits["icmp"] {
+		if len(dsts) > 0 && !apiICMP && !admits["icmp"] {
 			fail = append(fail, fmt.Sprintf("no ingress rule in %s admits ICMP (the walkthrough's ping)", strings.Join(names, ", ")))
 		}
-		if !apiSSH && !admits["tcp"] {
+		if len(dsts) > 0 && !apiSSH && !admits["tcp"] {
 			fail = append(fail, fmt.Sprintf("no ingress rule in %s admits TCP 22 (the walkthrough's ssh)", strings.Join(names, ", ")))
 		}
 	}
@@ -272,7 +296,14 @@ func JudgeSecurityGroup(f FirewallFacts) Hop {
 		h.Next = "restart the linuxbridge agent to rebuild the chain, or find who edits iptables on this node"
 	default:
 		h.Verdict = OK
-		h.Summary = fmt.Sprintf("ICMP and SSH to %s admitted by %s", dsts[0], p.Ingress.Name)
+		var ok []string
+		if len(dsts) > 0 {
+			ok = append(ok, fmt.Sprintf("ICMP and SSH to %s admitted by %s", dsts[0], p.Ingress.Name))
+		}
+		if ok6 != "" {
+			ok = append(ok, ok6)
+		}
+		h.Summary = strings.Join(ok, "; ")
 		if f.Policy != nil {
 			h.Summary += "; every ingress rule of the port's groups is in the chain"
 		}
@@ -321,10 +352,14 @@ func isAgentFixed(r firewall.Rule) bool {
 		return true
 	case r.Target == firewall.FallbackChain:
 		return true
-	case m.Protocol == "udp" && len(m.SrcPorts) == 1 && m.SrcPorts[0].First == 67:
+	case m.Protocol == "udp" && len(m.SrcPorts) == 1 && (m.SrcPorts[0].First == 67 || m.SrcPorts[0].First == 547):
 		return true
-	case m.Protocol == "ipv6-icmp" && m.ICMP != nil:
-		return true
+	case m.Protocol == "ipv6-icmp" && m.ICMP != nil && !m.Source.IsValid() && m.Set == "":
+		// MLD query, RA, NS, NA: admitted into every port.
+		switch m.ICMP.Type {
+		case 130, 134, 135, 136:
+			return true
+		}
 	}
 	return false
 }
@@ -354,7 +389,7 @@ func describeAPIRule(r firewall.SecurityGroupRule) string {
 	}
 	b = append(b, p)
 	if r.PortRangeMin != 0 {
-		if p == "icmp" {
+		if p == "icmp" || p == "ipv6-icmp" || p == "icmpv6" {
 			b = append(b, fmt.Sprintf("type %d", r.PortRangeMin))
 		} else if r.PortRangeMax != 0 && r.PortRangeMax != r.PortRangeMin {
 			b = append(b, fmt.Sprintf("ports %d-%d", r.PortRangeMin, r.PortRangeMax))
@@ -373,7 +408,7 @@ func describeAPIRule(r firewall.SecurityGroupRule) string {
 
 // findChainRule returns the index of the chain rule the agent renders
 // for an API ingress rule, or -1.
-func findChainRule(rules []firewall.Rule, ar firewall.SecurityGroupRule) int {
+func findChainRule(rules []firewall.Rule, ar firewall.SecurityGroupRule, fam firewall.Family) int {
 	proto := strings.ToLower(ar.Protocol)
 	if proto == "1" {
 		proto = "icmp"
@@ -381,6 +416,9 @@ func findChainRule(rules []firewall.Rule, ar firewall.SecurityGroupRule) int {
 		proto = "tcp"
 	} else if proto == "17" {
 		proto = "udp"
+	}
+	if fam == firewall.IPv6 && (proto == "icmp" || proto == "icmpv6" || proto == "58") {
+		proto = "ipv6-icmp" // the agent's IPV6_ICMP_LEGACY_PROTO_LIST
 	}
 	for i, r := range rules {
 		m := r.Match
@@ -391,7 +429,7 @@ func findChainRule(rules []firewall.Rule, ar firewall.SecurityGroupRule) int {
 			continue
 		}
 		if ar.RemoteGroupID != "" {
-			if m.Set != firewall.IPSetName(ar.RemoteGroupID, firewall.IPv4) {
+			if m.Set != firewall.IPSetName(ar.RemoteGroupID, fam) {
 				continue
 			}
 		} else {
@@ -406,7 +444,7 @@ func findChainRule(rules []firewall.Rule, ar firewall.SecurityGroupRule) int {
 				continue
 			}
 		}
-		if proto == "icmp" {
+		if proto == "icmp" || proto == "ipv6-icmp" {
 			if (ar.PortRangeMin == 0) != (m.ICMP == nil) {
 				continue
 			}

@@ -22,7 +22,9 @@ import (
 // anti-spoofing judges for every port. In the same run it times the CLI
 // way an operator gets the same facts, in one shell inside the namespace:
 // iptables-save -c, ebtables -t nat -L --Lc, and ipset list for each
-// group. It reports cli/lib as the ratio.
+// group. It reports cli/lib as the ratio, and cli6/lib for the CLI way
+// with ip6tables-save -c too: the library reads and judges the IPv6
+// table as well (the agent writes each port's chains in both families).
 func BenchmarkFirewall200(b *testing.B) {
 	testutil.RequireRoot(b)
 	ns := testutil.NewNetNSAt(b, testutil.DefaultNetNSDir, testutil.RandNameN("fw-b", 16))
@@ -81,7 +83,8 @@ func BenchmarkFirewall200(b *testing.B) {
 	for _, g := range groups {
 		fmt.Fprintf(&script, " /usr/sbin/ipset list %s;", firewall.IPSetName(g.ID, firewall.IPv4))
 	}
-	var libTotal, cliTotal time.Duration
+	script6 := "/usr/sbin/ip6tables-nft-save -c; " + script.String()
+	var libTotal, cliTotal, cli6Total time.Duration
 	readTotal, judgeTotal = 0, 0
 	b.ResetTimer()
 	for b.Loop() {
@@ -96,6 +99,12 @@ func BenchmarkFirewall200(b *testing.B) {
 			b.Fatalf("CLI way: %v", err)
 		}
 		cliTotal += time.Since(t0)
+		t0 = time.Now()
+		out, err = exec.Command("/usr/bin/nsenter", "--net="+ns.Path, "--", "/bin/sh", "-c", script6).Output()
+		if err != nil || len(out) == 0 {
+			b.Fatalf("CLI way with ip6tables: %v", err)
+		}
+		cli6Total += time.Since(t0)
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(libTotal.Microseconds())/float64(b.N)/1000, "lib-ms/op")
@@ -103,4 +112,5 @@ func BenchmarkFirewall200(b *testing.B) {
 	b.ReportMetric(float64(readTotal.Microseconds())/float64(b.N)/1000, "read-ms/op")
 	b.ReportMetric(float64(judgeTotal.Microseconds())/float64(b.N)/1000, "judge-ms/op")
 	b.ReportMetric(float64(cliTotal)/float64(libTotal), "cli/lib")
+	b.ReportMetric(float64(cli6Total)/float64(libTotal), "cli6/lib")
 }

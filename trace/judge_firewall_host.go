@@ -86,6 +86,10 @@ func JudgeFirewallHost(s *firewall.Snapshot, presentTaps []string) []Hop {
 	}
 	hops = append(hops, h)
 
+	if hh, ok := judgeAmongDelete(s); ok {
+		hops = append(hops, hh)
+	}
+
 	h = Hop{Kind: KindHostCheck, Name: "bridge-nf-call-ip6tables"}
 	h.add("value", "%s", s.BridgeNFCallIP6tables)
 	switch s.BridgeNFCallIP6tables {
@@ -118,4 +122,61 @@ func JudgeFirewallHost(s *firewall.Snapshot, presentTaps []string) []Hop {
 		hops = append(hops, h)
 	}
 	return hops
+}
+
+// judgeAmongDelete is the host check for anti-spoofing rules the agent
+// cannot remove: the ebtables it runs (wrapper, version) against the
+// among rules in its chains. ebtables-nft 1.8.9 fails to delete an
+// --among-src rule by its spec (RULE_DELETE, Invalid argument, exit 4);
+// the Zed agent deletes each protected port's rules that way after a
+// restart and retries forever, so it wires no new port. ok is false when
+// the tool was not looked at (an older recording).
+func judgeAmongDelete(s *firewall.Snapshot) (Hop, bool) {
+	t := s.EbtablesTool
+	if t == nil {
+		return Hop{}, false
+	}
+	h := Hop{Kind: KindHostCheck, Name: "ebtables-among-delete"}
+	path := t.Path
+	if path == "" {
+		path = "(no ebtables in the agent's path)"
+	}
+	h.add("agent_runs", "%s", path)
+	if t.Wrapper != "" {
+		h.add("wrapper", "%s", t.Wrapper)
+	}
+	h.add("version", "%s (%s)", t.Version, t.Real)
+	among := s.AmongRules()
+	h.add("among_rules", "%d", len(among))
+	if len(among) > 0 {
+		h.add("first", "%s", ebRuleText(&among[0]))
+	}
+	switch {
+	case t.Version == "":
+		h.Summary = "the ebtables version could not be read"
+	case len(among) == 0:
+		h.Verdict = OK
+		h.Summary = fmt.Sprintf("no anti-spoofing rule uses an among match: nothing %s would fail to delete", t.Version)
+	case t.AmongDeleteFails():
+		h.Verdict = Warn
+		h.Summary = fmt.Sprintf("the linuxbridge agent will loop on RULE_DELETE after a restart (new ports stay BUILD): %s cannot delete the %d --among-src rule(s) in its neutronMAC chains by spec (%s)", t.Version, len(among), ebRuleText(&among[0]))
+		h.Cause = "ebtables-nft 1.8.9 fails `ebtables -t nat -D neutronMAC-tap… -i tap… --among-src MAC -j RETURN` with \"RULE_DELETE failed (Invalid argument)\" (exit 4); the agent's arp_protect retries that delete forever"
+		h.Next = "put a wrapper that deletes among rules by number in front of it (the aio's: install -m 0755 aio/ebtables-among.sh /usr/local/sbin/ebtables), or upgrade ebtables"
+		if t.Wrapper == firewall.WrapperOther {
+			h.Summary += "; " + t.Path + " is a script in front of it: check that it deletes among rules by number"
+		}
+		if s.NetNS != "" {
+			// A namespace standing in for a node (the demo, a test): the
+			// tool is this machine's, but no agent runs there to loop.
+			h.Verdict = Unknown
+			h.Summary = "read in namespace " + s.NetNS + ", not the host's where the agent runs; if an agent ran here: " + h.Summary
+		}
+	case t.Wrapper == firewall.WrapperAIO:
+		h.Verdict = OK
+		h.Summary = fmt.Sprintf("%s is aio/ebtables-among.sh: the agent's among deletes become deletes by number, which %s can do", t.Path, t.Version)
+	default:
+		h.Verdict = OK
+		h.Summary = fmt.Sprintf("%s is not known to fail deleting among rules by spec", t.Version)
+	}
+	return h, true
 }

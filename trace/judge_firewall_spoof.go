@@ -148,6 +148,10 @@ func JudgeAntiSpoofing(f FirewallFacts) Hop {
 			}
 		}
 	}
+	// The ip6tables spoof chain: each IPv6 address, the link-local the
+	// agent derives from the MAC, and IPv6 allowed address pairs.
+	fail6, warn6, ips6 := judgeSpoofIPv6(&h, f, s, mac, pairs)
+	fail, warn = append(fail, fail6...), append(warn, warn6...)
 	switch {
 	case len(fail) > 0:
 		h.Verdict = Fail
@@ -166,6 +170,9 @@ func JudgeAntiSpoofing(f FirewallFacts) Hop {
 			ips = append(ips, sd.ip.String())
 		}
 		h.Summary = fmt.Sprintf("MAC %s and ARP from %s admitted", mac, strings.Join(ips, ", "))
+		if len(ips6) > 0 {
+			h.Summary += "; IPv6 from " + strings.Join(ips6, ", ") + " admitted"
+		}
 	}
 	return h
 }
@@ -183,4 +190,69 @@ func ebPathText(r firewall.EbResult) string {
 		s = append(s, fmt.Sprintf("%s#%d", r.Path[i].Chain, r.Path[i].Num))
 	}
 	return strings.Join(s, " → ")
+}
+
+// judgeSpoofIPv6 checks the port's IPv6 spoof chain (neutron-linuxbri-s…
+// in ip6tables) admits what the agent admits: each fixed IPv6 address and
+// IPv6 allowed address pair (/128) with its MAC, and the EUI-64
+// link-local of each of those MACs (the VM's own ND and router
+// solicitations leave from it). It returns the failures, the warnings
+// and the addresses admitted.
+func judgeSpoofIPv6(h *Hop, f FirewallFacts, s *firewall.Snapshot, mac hwaddr.MAC, pairs []firewall.AddressPair) (fail, warn, admitted []string) {
+	type sender struct {
+		ip  netip.Addr
+		mac hwaddr.MAC
+		why string
+	}
+	var senders []sender
+	add := func(sd sender) {
+		for _, o := range senders {
+			if o.ip == sd.ip && o.mac.Equal(sd.mac) {
+				return
+			}
+		}
+		senders = append(senders, sd)
+	}
+	for _, a := range f.ipv6() {
+		add(sender{a, mac, "fixed IP"})
+		add(sender{firewall.LinkLocal(mac), mac, "link-local of the port's MAC"})
+	}
+	for _, pr := range pairs {
+		if pr.IP.Addr().Is6() && pr.IP.Bits() == 128 {
+			m := pr.MAC
+			if m == nil {
+				m = mac
+			}
+			add(sender{pr.IP.Addr(), m, "allowed address pair"})
+			add(sender{firewall.LinkLocal(m), m, "link-local of the pair's MAC"})
+		}
+	}
+	if len(senders) == 0 {
+		return nil, nil, nil
+	}
+	b, ok := s.NeutronBackend()
+	if !ok {
+		return nil, nil, nil
+	}
+	p := s.Port(f.Tap, firewall.IPv6)
+	if p.Spoof == nil {
+		if p.Egress != nil {
+			warn = append(warn, fmt.Sprintf("the port has IPv6 addresses but no ip6tables spoof chain %s: the VM may send from any IPv6 address", firewall.PortChain(f.Tap, firewall.Spoof)))
+		}
+		return fail, warn, nil
+	}
+	for _, sd := range senders {
+		pk := firewall.Packet{Protocol: "udp", Src: sd.ip, Dst: anywhere6, SrcPort: 40000, DstPort: 53, SrcMAC: sd.mac, PhysIn: f.Tap, Bridged: true}
+		r, err := s.Evaluate(b, "FORWARD", pk)
+		if err != nil {
+			continue
+		}
+		if r.Verdict != "ACCEPT" && r.Rule != nil && r.Rule.Chain == p.Spoof.Name {
+			fail = append(fail, fmt.Sprintf("IPv6 traffic from %s (%s, %s) is dropped by %s: no IP/MAC pair for it", sd.ip, sd.why, sd.mac, ruleText(r.Rule)))
+		} else {
+			h.add("spoof6", "%s (%s) from %s passes %s", sd.ip, sd.why, sd.mac, p.Spoof.Name)
+			admitted = append(admitted, sd.ip.String())
+		}
+	}
+	return fail, warn, admitted
 }

@@ -22,7 +22,7 @@ const DemoSecurityGroupID = "d822dd80-1481-4952-a69d-68598f875426"
 
 // FirewallPort is the demo port as the linuxbridge agent's firewall sees
 // it: its ID, MAC, fixed IP and the default group with the walkthrough's
-// rules.
+// rules (both families).
 func (p *Path) FirewallPort() fwlayout.Port {
 	return fwlayout.Port{
 		ID:  p.PortID,
@@ -33,6 +33,11 @@ func (p *Path) FirewallPort() fwlayout.Port {
 			Rules: []fwlayout.Rule{
 				{Direction: "ingress", Ethertype: "IPv4", RemoteGroupID: DemoSecurityGroupID},
 				{Direction: "egress", Ethertype: "IPv4"},
+				// The group's IPv6 rules: the agent writes them into the
+				// port's ip6tables chains, which the security-group hop
+				// compares with the API.
+				{Direction: "ingress", Ethertype: "IPv6", RemoteGroupID: DemoSecurityGroupID},
+				{Direction: "egress", Ethertype: "IPv6"},
 				{Direction: "ingress", Ethertype: "IPv4", Protocol: "icmp"},
 				{Direction: "ingress", Ethertype: "IPv4", Protocol: "tcp", PortMin: 22, PortMax: 22},
 			},

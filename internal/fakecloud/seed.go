@@ -60,6 +60,89 @@ type PortSpec struct {
 	VIFType string
 	// Status is the port's status. Zero: "ACTIVE".
 	Status string
+	// SecurityGroups are the IDs of the port's groups (the recorded
+	// default group, or ones AddSecurityGroup added). Zero: the recorded
+	// port's (default).
+	SecurityGroups []string
+	// NoPortSecurity sets port_security_enabled false (and no groups, as
+	// Neutron requires). Zero: true.
+	NoPortSecurity bool
+	// AllowedAddressPairs are the port's allowed_address_pairs. Zero:
+	// none.
+	AllowedAddressPairs []AddressPair
+}
+
+// AddressPair is one allowed address pair of a port: an address or
+// prefix, and a MAC (nil: the port's, as Neutron fills it in).
+type AddressPair struct {
+	IP  string
+	MAC net.HardwareAddr
+}
+
+// SecurityGroupSpec describes a security group, for AddSecurityGroup.
+// The body is a copy of the recorded default group with these fields.
+type SecurityGroupSpec struct {
+	// ID is the group's ID. Zero: a new one.
+	ID string
+	// Name is the group's name. Required.
+	Name string
+	// Rules are the group's rules. Zero: none.
+	Rules []SecurityGroupRuleSpec
+}
+
+// SecurityGroupRuleSpec describes one rule of a group; zero fields are
+// the API's null.
+type SecurityGroupRuleSpec struct {
+	// ID is the rule's ID. Zero: a new one.
+	ID string
+	// Direction is ingress or egress; EtherType IPv4 or IPv6. Required.
+	Direction, EtherType string
+	// Protocol is icmp, tcp, udp, ipv6-icmp or a number. Zero: any.
+	Protocol string
+	// PortMin and PortMax are the port range (for ICMP type and code).
+	// Zero: none.
+	PortMin, PortMax int
+	// RemoteIPPrefix and RemoteGroupID say who may send. Zero: anyone.
+	RemoteIPPrefix, RemoteGroupID string
+}
+
+// AddSecurityGroup adds a security group with its rules and returns the
+// spec with the IDs filled in.
+func (c *Cloud) AddSecurityGroup(g SecurityGroupSpec) (SecurityGroupSpec, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if g.Name == "" {
+		return g, fmt.Errorf("fakecloud: add security group: a name is required")
+	}
+	if g.ID == "" {
+		g.ID = c.newID(0x5c)
+	}
+	if i, _ := find(c.secgroups, "id", g.ID); i >= 0 {
+		return g, fmt.Errorf("fakecloud: add security group %s: the fake already has a group with this ID", g.ID)
+	}
+	grp := template("neutron-secgroups-default.json", "security_groups")
+	delete(grp, "security_group_rules")
+	now := c.cfg.Now().UTC().Format(time.RFC3339)
+	grp["id"], grp["name"], grp["description"], grp["created_at"], grp["updated_at"] = g.ID, g.Name, "", now, now
+	nullable := func(v any, zero bool) any {
+		if zero {
+			return nil
+		}
+		return v
+	}
+	for i := range g.Rules {
+		r := &g.Rules[i]
+		if r.ID == "" {
+			r.ID = c.newID(0x5d)
+		}
+		c.rules = append(c.rules, obj{"id": r.ID, "security_group_id": g.ID, "direction": r.Direction, "ethertype": r.EtherType,
+			"protocol": nullable(r.Protocol, r.Protocol == ""), "port_range_min": nullable(r.PortMin, r.PortMin == 0), "port_range_max": nullable(r.PortMax, r.PortMax == 0),
+			"remote_ip_prefix": nullable(r.RemoteIPPrefix, r.RemoteIPPrefix == ""), "remote_group_id": nullable(r.RemoteGroupID, r.RemoteGroupID == ""),
+			"remote_address_group_id": nil, "normalized_cidr": nullable(r.RemoteIPPrefix, r.RemoteIPPrefix == ""), "description": nil, "tags": []any{},
+			"tenant_id": grp["tenant_id"], "project_id": grp["project_id"], "created_at": now, "updated_at": now, "revision_number": 0})
+	}
+	c.secgroups = append(c.secgroups, grp)
+	return g, nil
 }
 
 // ServerSpec describes a Nova server that exists already (a recorded one,
@@ -213,6 +296,28 @@ func (c *Cloud) AddPort(p PortSpec) (PortSpec, error) {
 	po["device_id"], po["device_owner"], po["status"] = p.DeviceID, p.DeviceOwner, p.Status
 	po["binding:host_id"], po["binding:vif_type"] = p.HostID, p.VIFType
 	po["created_at"], po["updated_at"] = now, now
+	if p.SecurityGroups != nil {
+		gs := []any{}
+		for _, id := range p.SecurityGroups {
+			if _, g := find(c.secgroups, "id", id); g == nil {
+				return p, fmt.Errorf("fakecloud: add port %s: security group %q is not in the fake: AddSecurityGroup first", p.ID, id)
+			}
+			gs = append(gs, id)
+		}
+		po["security_groups"] = gs
+	}
+	if p.NoPortSecurity {
+		po["port_security_enabled"], po["security_groups"] = false, []any{}
+	}
+	pairs := []any{}
+	for _, ap := range p.AllowedAddressPairs {
+		mac := ap.MAC
+		if mac == nil {
+			mac = p.MAC
+		}
+		pairs = append(pairs, obj{"ip_address": ap.IP, "mac_address": mac.String()})
+	}
+	po["allowed_address_pairs"] = pairs
 	c.ports = append(c.ports, po)
 	return p, nil
 }

@@ -12,14 +12,15 @@ import (
 
 // Install applies the agent's layout for ports inside the network
 // namespace at netnsPath (never "": Install refuses the host), with the
-// iptables backend b; ipsets first, then iptables, then ebtables (nft).
+// iptables backend b; ipsets first, then iptables and ip6tables, then
+// ebtables (nft).
 func Install(ctx context.Context, netnsPath string, b firewall.Backend, ports []Port) error {
 	if netnsPath == "" {
 		return fmt.Errorf("fwlayout: install: refusing the caller's namespace: pass a throwaway namespace")
 	}
-	restore := "/usr/sbin/iptables-nft-restore"
+	restore, restore6 := "/usr/sbin/iptables-nft-restore", "/usr/sbin/ip6tables-nft-restore"
 	if b == firewall.BackendLegacy {
-		restore = "/usr/sbin/iptables-legacy-restore"
+		restore, restore6 = "/usr/sbin/iptables-legacy-restore", "/usr/sbin/ip6tables-legacy-restore"
 	}
 	steps := []struct {
 		input string
@@ -27,6 +28,7 @@ func Install(ctx context.Context, netnsPath string, b firewall.Backend, ports []
 	}{
 		{IPSetRestore(ports), []string{"/usr/sbin/ipset", "restore", "-exist"}},
 		{IPTablesRestore(ports), []string{restore, "--noflush"}},
+		{IP6TablesRestore(ports), []string{restore6, "--noflush"}},
 		{EbtablesRestore(ports), []string{"/usr/sbin/ebtables-nft-restore", "--noflush"}},
 	}
 	for _, s := range steps {

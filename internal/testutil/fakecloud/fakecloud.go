@@ -35,6 +35,12 @@ type (
 	PortSpec = fc.PortSpec
 	// ServerSpec describes an existing server for AddServer.
 	ServerSpec = fc.ServerSpec
+	// AddressPair is an allowed address pair of a PortSpec.
+	AddressPair = fc.AddressPair
+	// SecurityGroupSpec describes a group for AddSecurityGroup.
+	SecurityGroupSpec = fc.SecurityGroupSpec
+	// SecurityGroupRuleSpec is one rule of a SecurityGroupSpec.
+	SecurityGroupRuleSpec = fc.SecurityGroupRuleSpec
 )
 
 // Cloud is the fake: the server package's Cloud, with a Start that ties
