@@ -276,7 +276,7 @@ func TestIntegrationTraceHealthy(t *testing.T) {
 	if tr.Verdict != trace.OK {
 		t.Errorf("overall %s, want ok", tr.Verdict)
 	}
-	if tr.Tap != tp.tap || tr.PortMAC.String() != tp.mac.String() || tr.NetworkID != tp.n.NetworkID || tr.IP != tp.ip.String() {
+	if tr.Tap != tp.tap || tr.PortMAC.String() != tp.mac.String() || tr.NetworkID != tp.n.NetworkID || tr.IP != tp.ip {
 		t.Errorf("resolved tap %s mac %s network %s ip %s; want %s %s %s %s", tr.Tap, tr.PortMAC, tr.NetworkID, tr.IP, tp.tap, tp.mac, tp.n.NetworkID, tp.ip)
 	}
 	if h, _ := tr.Hop(trace.KindPhysicalPort, ""); h.Name != "eth2" {
@@ -416,8 +416,8 @@ func TestIntegrationTraceMACNotInHosts(t *testing.T) {
 	// No hosts entry: no IP to probe, so the ARP hop is unknown, and
 	// without the probe's request nothing makes the guest send.
 	want(t, tr, map[trace.Kind]trace.Verdict{trace.KindHostsEntry: trace.Fail, trace.KindARP: trace.Unknown, trace.KindCounters: trace.Warn})
-	if tr.IP != "" {
-		t.Errorf("IP %q resolved without a hosts entry", tr.IP)
+	if tr.IP.IsValid() {
+		t.Errorf("IP %s resolved without a hosts entry", tr.IP)
 	}
 }
 

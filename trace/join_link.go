@@ -177,9 +177,9 @@ func judgeLink(in linkInput) Hop {
 	} else {
 		h.add("fdb_"+c.Node, "the DHCP port's MAC is unknown (%s read no serving interface)", n.Node)
 	}
-	var ip netip.Addr
-	if a, err := netip.ParseAddr(cmpOr(in.nt.IP, in.ct.IP)); err == nil {
-		ip = a
+	ip := in.nt.IP
+	if !ip.IsValid() {
+		ip = in.ct.IP
 	}
 	bcast, bOK := broadcastARP(n, netID, ip, vmMAC)
 	h.add("arp_broadcast", "%s", bcast)

@@ -25,7 +25,7 @@ func (v *view) trace(withHost bool) *Trace {
 		t.PortMAC = MAC(id.MAC)
 	}
 	if id.IP.IsValid() {
-		t.IP = id.IP.String()
+		t.IP = id.IP
 	}
 	if v.dom != nil {
 		t.Domain = v.dom.Name

@@ -3,6 +3,7 @@ package trace
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -188,10 +189,10 @@ type Trace struct {
 	PortID     string `json:"port_id,omitempty"`
 	// Tap, PortMAC, NetworkID and IP are the identities the trace resolved
 	// ("" / nil / zero when it could not).
-	Tap       string `json:"tap,omitempty"`
-	PortMAC   MAC    `json:"port_mac,omitempty"`
-	NetworkID string `json:"network_id,omitempty"`
-	IP        string `json:"ip,omitempty"`
+	Tap       string     `json:"tap,omitempty"`
+	PortMAC   MAC        `json:"port_mac,omitempty"`
+	NetworkID string     `json:"network_id,omitempty"`
+	IP        netip.Addr `json:"ip,omitzero"`
 	// Domain is the libvirt domain's name ("" when not found or no
 	// libvirt client was given).
 	Domain string `json:"domain,omitempty"`

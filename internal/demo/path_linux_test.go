@@ -194,7 +194,7 @@ func TestIntegrationPath(t *testing.T) {
 
 	healthy := runTrace(t, p)
 	wantHops(t, healthy, nil)
-	if healthy.Verdict != trace.OK || healthy.Tap != p.Tap || healthy.IP != p.IP.String() || healthy.NetworkID != p.NetworkID {
+	if healthy.Verdict != trace.OK || healthy.Tap != p.Tap || healthy.IP != p.IP || healthy.NetworkID != p.NetworkID {
 		t.Errorf("healthy trace: verdict %s tap %s ip %s network %s", healthy.Verdict, healthy.Tap, healthy.IP, healthy.NetworkID)
 	}
 
