@@ -21,6 +21,7 @@ import (
 // ServerSpec asks for a server. Flavor, Image, Network, SecurityGroups and
 // KeyName take names or IDs.
 type ServerSpec struct {
+	// Name, Flavor and Image name the server, its flavor and its image (names or IDs).
 	Name   string `json:"name"`
 	Flavor string `json:"flavor"`
 	Image  string `json:"image"`
@@ -56,12 +57,14 @@ const (
 
 // FixedIP is one fixed address of a port.
 type FixedIP struct {
+	// SubnetID and Address are one fixed_ips entry.
 	SubnetID string     `json:"subnet_id"`
 	Address  netip.Addr `json:"address"`
 }
 
 // Port is a Neutron port with its binding.
 type Port struct {
+	// ID, NetworkID, MAC, FixedIPs and Status are Neutron's port fields.
 	ID        string     `json:"id"`
 	NetworkID string     `json:"network_id"`
 	MAC       hwaddr.MAC `json:"mac"`
@@ -76,6 +79,7 @@ type Port struct {
 
 // Address is one entry of a server's addresses.
 type Address struct {
+	// Network, Addr and MAC are one entry of the server's addresses (network name, address, port MAC).
 	Network string     `json:"network"`
 	Addr    netip.Addr `json:"addr"`
 	MAC     hwaddr.MAC `json:"mac"`
@@ -84,6 +88,7 @@ type Address struct {
 
 // Server is a launched server.
 type Server struct {
+	// ID, Name and Status are Nova's server fields.
 	ID     string `json:"id"`
 	Name   string `json:"name"`
 	Status Status `json:"status"`

@@ -103,6 +103,7 @@ type MAC = hwaddr.MAC
 
 // Evidence is one fact a verdict rests on, e.g. {"oper_state", "up"}.
 type Evidence struct {
+	// Key names the fact; Value is what was seen.
 	Key   string `json:"key"`
 	Value string `json:"value"`
 }

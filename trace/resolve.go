@@ -38,6 +38,7 @@ const (
 // domain are this NIC's. Resolve computes it once; every hop is judged on
 // it, nothing changes it afterwards. It is a plain value.
 type Identity struct {
+	// Target is what the trace was asked for.
 	Target Target `json:"target"`
 	// ServerID, ServerName and PortID name the server and port (API,
 	// or the domain's Nova metadata and the tap's name).
