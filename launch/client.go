@@ -72,7 +72,10 @@ type Config struct {
 	Placement *gophercloud.ServiceClient
 }
 
-func (c *Config) withDefaults() Config {
+// orDefault returns a copy of c (nil: the zero Config) with every zero
+// field set to its documented default, the module's one way to fill
+// defaults.
+func (c *Config) orDefault() Config {
 	var out Config
 	if c != nil {
 		out = *c
@@ -120,7 +123,7 @@ type Client struct {
 // or the OS_* variables of an openrc) through gophercloud's own config
 // support and returns a Client whose token is renewed when it expires.
 func Open(ctx context.Context, cfg *Config) (*Client, error) {
-	c := cfg.withDefaults()
+	c := cfg.orDefault()
 	var (
 		ao     gophercloud.AuthOptions
 		eo     gophercloud.EndpointOpts
@@ -244,7 +247,7 @@ func New(compute, network, image *gophercloud.ServiceClient, cfg *Config) (*Clie
 	if compute == nil || network == nil {
 		return nil, errors.New("launch: New needs a compute and a network service client")
 	}
-	c := cfg.withDefaults()
+	c := cfg.orDefault()
 	log := c.Logger
 	if log == nil {
 		log = slog.New(discard{})

@@ -152,7 +152,7 @@ func newTopo(t testing.TB, o topoOpts) *topo {
 	}
 	tp.cfg = &trace.Config{NoFirewall: true, NoReach: true,
 		AgentConfig:     agentINI,
-		BridgeNetNS:     host.Path,
+		BridgeNetNSPath: host.Path,
 		NetNSDir:        tp.dir,
 		StateDir:        tp.dns.StateDir,
 		NMRunDir:        t.TempDir(), // no NetworkManager here

@@ -99,8 +99,8 @@ func (v *view) hostHops(up *uplink) []Hop {
 
 func hostHops(obs *Observation, devs map[string]int, names []string) []Hop {
 	br := brNFFacts(&obs.Host)
-	if obs.Settings.BridgeNetNS != "" {
-		br.add("netns", "%s", obs.Settings.BridgeNetNS)
+	if obs.Settings.BridgeNetNSPath != "" {
+		br.add("netns", "%s", obs.Settings.BridgeNetNSPath)
 	}
 	hops := []Hop{br, judgeNM(obs.Host.NM, devs, names, obs.Settings.HostNetNS)}
 	if fw := obs.Firewall; fw != nil && fw.Before != nil {

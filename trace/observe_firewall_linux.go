@@ -41,8 +41,8 @@ func newFirewallSource(c Config) firewallPkg {
 	if c.Firewall != nil {
 		fc = *c.Firewall
 	}
-	if fc.NetNS == "" {
-		fc.NetNS = c.BridgeNetNS
+	if fc.NetNSPath == "" && fc.NetNS == "" {
+		fc.NetNSPath = c.BridgeNetNSPath
 	}
 	return firewallPkg{fw: &fc,
 		dhcp: &dhcpns.Config{NetNSDir: c.NetNSDir, ProcDir: c.ProcDir, StateDir: c.StateDir, Logger: c.Logger},

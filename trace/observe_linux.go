@@ -92,9 +92,9 @@ func newObservation(c Config, role Role, req Request) *Observation {
 	return &Observation{
 		Version: ObservationVersion, Node: node, Role: role, Request: req, Started: time.Now(),
 		Settings: Settings{NetNSDir: c.NetNSDir, StateDir: c.StateDir, ProcDir: c.ProcDir, NMRunDir: c.NMRunDir,
-			BridgeNetNS: c.BridgeNetNS, NoARP: c.NoARP, NoFirewall: c.NoFirewall, NoReach: c.NoReach, NoConsole: c.NoConsole, NoMetadataProbe: c.NoMetadataProbe, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
+			BridgeNetNSPath: c.BridgeNetNSPath, NoARP: c.NoARP, NoFirewall: c.NoFirewall, NoReach: c.NoReach, NoConsole: c.NoConsole, NoMetadataProbe: c.NoMetadataProbe, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
 			Libvirt:   c.Libvirt != nil,
-			HostNetNS: c.BridgeNetNS == "" || sameNetNS(c.BridgeNetNS, filepath.Join(c.ProcDir, "self/ns/net"))},
+			HostNetNS: c.BridgeNetNSPath == "" || sameNetNS(c.BridgeNetNSPath, filepath.Join(c.ProcDir, "self/ns/net"))},
 	}
 }
 
@@ -109,9 +109,9 @@ func (o *observer) observe(ctx context.Context) error {
 		o.loadAgent()
 		if o.bridges == nil {
 			var err error
-			in, err = linuxbridge.Open(ctx, &linuxbridge.Config{NetNSPath: c.BridgeNetNS, Logger: c.Logger})
+			in, err = linuxbridge.Open(ctx, &linuxbridge.Config{NetNSPath: c.BridgeNetNSPath, Logger: c.Logger})
 			if err != nil {
-				return fmt.Errorf("trace: inspect the bridges' namespace %q: %w", c.BridgeNetNS, err)
+				return fmt.Errorf("trace: inspect the bridges' namespace %q: %w", c.BridgeNetNSPath, err)
 			}
 			defer in.Close()
 			o.bridges = in
@@ -649,10 +649,10 @@ func (o *observer) observeHost() {
 	h.BrNFPath = filepath.Join(c.ProcDir, "sys/net/bridge/bridge-nf-call-iptables")
 	var b []byte
 	var err error
-	if c.BridgeNetNS == "" {
+	if c.BridgeNetNSPath == "" {
 		b, err = os.ReadFile(h.BrNFPath)
 	} else {
-		err = netns.Do(c.BridgeNetNS, func() error {
+		err = netns.Do(c.BridgeNetNSPath, func() error {
 			var e error
 			b, e = os.ReadFile(h.BrNFPath)
 			return e

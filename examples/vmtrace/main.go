@@ -312,13 +312,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Role, cfg.AgentConfig, cfg.InterfaceMappings = role, o.agentConfig, ifMappings
 	if o.netns != "" {
-		cfg.BridgeNetNS = o.netns
+		cfg.BridgeNetNSPath = o.netns
 		if !strings.Contains(o.netns, "/") {
 			dir := o.netnsDir
 			if dir == "" {
 				dir = "/run/netns"
 			}
-			cfg.BridgeNetNS = filepath.Join(dir, o.netns)
+			cfg.BridgeNetNSPath = filepath.Join(dir, o.netns)
 		}
 	}
 	if o.server != "" || o.all {
@@ -647,11 +647,11 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 		return exitFail
 	}
 	cfg := &trace.Config{
-		BridgeNetNS: p.HostPath,
-		NetNSDir:    p.NetNSDir,
-		StateDir:    p.StateDir,
-		NMRunDir:    p.NMRunDir,
-		AgentConfig: p.AgentConfig,
+		BridgeNetNSPath: p.HostPath,
+		NetNSDir:        p.NetNSDir,
+		StateDir:        p.StateDir,
+		NMRunDir:        p.NMRunDir,
+		AgentConfig:     p.AgentConfig,
 		// The demo's haproxy keeps Neutron's layout under the demo's
 		// directory.
 		MetadataPIDDir:      p.MetadataPIDDir,
