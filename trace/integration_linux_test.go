@@ -311,7 +311,7 @@ func TestIntegrationTraceHealthy(t *testing.T) {
 	}
 	// On a compute node whose DHCP agent runs elsewhere.
 	cfg := *tp.cfg
-	cfg.SkipDHCP = true
+	cfg.Role = trace.RoleCompute
 	tr3, err := trace.Run(context.Background(), &cfg, trace.Target{Tap: tp.tap})
 	if err != nil {
 		t.Fatal(err)
