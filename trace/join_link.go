@@ -35,7 +35,7 @@ func (e *linkEnd) learnedOn(mac hwaddr.MAC) []string {
 		return nil
 	}
 	for _, f := range e.snap.FDB {
-		if f.Bridge == e.bridge && !f.Local() && hwaddr.MAC(f.MAC).Equal(mac) && !slices.Contains(ports, f.Port) {
+		if f.Bridge == e.bridge && !f.Local() && f.MAC.Equal(mac) && !slices.Contains(ports, f.Port) {
 			ports = append(ports, f.Port)
 		}
 	}

@@ -22,7 +22,7 @@ func (v *view) trace(withHost bool) *Trace {
 	t := &Trace{Target: id.Target, Role: v.role, ServerID: id.ServerID, ServerName: id.ServerName, PortID: id.PortID,
 		Tap: id.Tap, NetworkID: id.NetworkID, Started: v.obs.Started, Duration: v.obs.Duration}
 	if id.MAC != nil {
-		t.PortMAC = MAC(id.MAC)
+		t.PortMAC = id.MAC
 	}
 	if id.IP.IsValid() {
 		t.IP = id.IP

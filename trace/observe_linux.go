@@ -500,7 +500,7 @@ func (o *observer) network(ctx context.Context, id string) NetworkFacts {
 			n.LeasesNote = err.Error()
 		}
 		for _, l := range ls.Rows {
-			n.Leases = append(n.Leases, LeaseRow{MAC: hwaddr.MAC(l.MAC), IP: l.IP, Hostname: l.Hostname, ClientID: l.ClientID,
+			n.Leases = append(n.Leases, LeaseRow{MAC: l.MAC, IP: l.IP, Hostname: l.Hostname, ClientID: l.ClientID,
 				Expiry: l.Expiry, Origin: l.Origin.String(), Renewed: l.Origin == dhcpns.OriginRenewed, Line: l.Line})
 		}
 	}
@@ -510,7 +510,7 @@ func (o *observer) network(ctx context.Context, id string) NetworkFacts {
 func hostRows(hosts []dhcpns.Host) []HostRow {
 	out := make([]HostRow, 0, len(hosts))
 	for _, h := range hosts {
-		out = append(out, HostRow{MAC: hwaddr.MAC(h.MAC), IP: h.IP, Hostname: h.Hostname, Line: h.Line})
+		out = append(out, HostRow{MAC: h.MAC, IP: h.IP, Hostname: h.Hostname, Line: h.Line})
 	}
 	return out
 }
@@ -545,7 +545,7 @@ func (o *observer) searchHosts(macs []hwaddr.MAC) *HostsSearch {
 		}
 		for _, m := range macs {
 			for _, h := range hosts {
-				if h.MAC != nil && hwaddr.MAC(h.MAC).Equal(m) {
+				if h.MAC != nil && h.MAC.Equal(m) {
 					s.Rows = append(s.Rows, HostsHit{NetworkID: e.Name(), Path: path, Line: h.Line, MAC: m, IP: h.IP})
 					break
 				}
@@ -587,7 +587,7 @@ func (o *observer) probe(ctx context.Context, views []*view) {
 					a.Error = err.Error()
 				} else {
 					for _, r := range rs[i].Replies {
-						a.Replies = append(a.Replies, ARPReply{MAC: hwaddr.MAC(r.MAC), RTT: r.RTT})
+						a.Replies = append(a.Replies, ARPReply{MAC: r.MAC, RTT: r.RTT})
 					}
 				}
 				n.ARP = append(n.ARP, a)

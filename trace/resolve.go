@@ -226,7 +226,7 @@ func resolveIx(obs *Observation, ix *obsIndex, t Target, hint *portHint) *view {
 		from = "Neutron port"
 	}
 	if mac == nil && v.iface != nil && len(v.iface.MAC) == 6 {
-		mac, src, from = hwaddr.MAC(v.iface.MAC), MACFromLibvirt, "libvirt interface of "+v.dom.Name
+		mac, src, from = v.iface.MAC, MACFromLibvirt, "libvirt interface of "+v.dom.Name
 	}
 	if v.netw != nil {
 		for i := range v.netw.Hosts {
@@ -388,7 +388,7 @@ func pickInterface(d *DomainFacts, tapName string, mac hwaddr.MAC, tap *linuxbri
 		}
 	}
 	for i := range d.Interfaces {
-		if mac != nil && mac.Equal(hwaddr.MAC(d.Interfaces[i].MAC)) {
+		if mac != nil && mac.Equal(d.Interfaces[i].MAC) {
 			return &d.Interfaces[i]
 		}
 	}
