@@ -41,6 +41,7 @@ func newFirewallSource(c Config) firewallPkg {
 	if c.Firewall != nil {
 		fc = *c.Firewall
 	}
+	//lint:ignore SA1019 a caller's Firewall may still set the deprecated NetNS; it wins over the default as before
 	if fc.NetNSPath == "" && fc.NetNS == "" {
 		fc.NetNSPath = c.BridgeNetNSPath
 	}
