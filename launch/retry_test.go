@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -153,6 +154,33 @@ func TestNewSharesReauthenticationWithCaller(t *testing.T) {
 		}
 		if n := len(fake.Tokens()); n != 2 {
 			t.Errorf("%d tokens issued; want still 2", n)
+		}
+
+		// A second expiry met at once by the Client and by the caller,
+		// from several goroutines: one login between them.
+		fake.ExpireTokens()
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for i := range 8 {
+			wg.Go(func() {
+				var err error
+				if i%2 == 0 {
+					_, err = c.FindFlavor(context.Background(), "m1.nano")
+				} else {
+					_, err = flavors.ListDetail(compute, nil).AllPages(context.Background())
+				}
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("concurrent request after the second expiry: %v", err)
+			}
+		}
+		if n := len(fake.Tokens()); n != 3 {
+			t.Errorf("%d tokens issued; want 3 (one login per expiry)", n)
 		}
 	})
 }
