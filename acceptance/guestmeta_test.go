@@ -143,7 +143,7 @@ func TestAcceptanceGuestMetadataMTU(t *testing.T) {
 	p := walkthrough(ctx, t, c, 1)
 	netID := p.network.ID
 	tapName := linuxbridge.PortTapName(p.server.Ports[0].ID)
-	lv, err := libvirtinspect.Open(&libvirtinspect.Config{ReadOnly: true})
+	lv, err := libvirtinspect.NewFromConfig(&libvirtinspect.Config{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

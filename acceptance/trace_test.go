@@ -73,7 +73,7 @@ func TestAcceptanceTrace(t *testing.T) {
 			healthy.InstanceName, p.server.ID, serverName, p.server.InstanceName)
 	}
 	if tr.Tap != tap || tr.NetworkID != netID || tr.PortMAC.String() != port.MAC.String() ||
-		tr.IP != port.FixedIPs[0].Address.String() || tr.Domain != p.server.InstanceName {
+		tr.IP != port.FixedIPs[0].Address || tr.Domain != p.server.InstanceName {
 		t.Errorf("trace identities tap %s network %s MAC %s IP %s domain %s; want %s %s %s %s %s",
 			tr.Tap, tr.NetworkID, tr.PortMAC, tr.IP, tr.Domain, tap, netID, port.MAC, port.FixedIPs[0].Address, p.server.InstanceName)
 	}

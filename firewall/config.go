@@ -3,10 +3,16 @@ package firewall
 // Config says where and with which pinned binaries Read looks. A nil
 // *Config means all defaults. A Config is read, never written, by Read.
 type Config struct {
-	// NetNS is the path of the network namespace to read
-	// (/run/netns/NAME or /proc/PID/ns/net). Zero value: the caller's
-	// namespace (a compute node's host namespace, where the agent keeps
-	// its rules). Reading another namespace needs CAP_SYS_ADMIN.
+	// NetNSPath is the path of the network namespace to read
+	// (/run/netns/NAME or /proc/PID/ns/net), named as every namespace
+	// path field in the module (linuxbridge.Config.NetNSPath). Zero value:
+	// the caller's namespace (a compute node's host namespace, where the
+	// agent keeps its rules). Reading another namespace needs
+	// CAP_SYS_ADMIN.
+	NetNSPath string
+	// NetNS is NetNSPath, used when that is empty.
+	//
+	// Deprecated: use NetNSPath.
 	NetNS string
 	// IPTablesNFTSave, IP6TablesNFTSave, IPTablesLegacySave and
 	// IP6TablesLegacySave are the save tools of each backend and family.
@@ -32,15 +38,34 @@ type Config struct {
 	// kernel, to the process-wide logger.)
 	IPSet string
 	// SysctlDir holds bridge-nf-call-iptables and -ip6tables, read inside
-	// NetNS. Zero value: /proc/sys/net/bridge.
+	// NetNSPath. Zero value: /proc/sys/net/bridge.
 	SysctlDir string
 	// SkipIPv6 leaves out the ip6tables tables (half the exec time).
 	SkipIPv6 bool
 }
 
-func (c *Config) orDefault(get func(*Config) string, def string) string {
-	if c == nil || get(c) == "" {
-		return def
+// orDefault returns a copy of c (nil: the zero Config) with every zero
+// field set to its documented default, the module's one way to fill
+// defaults.
+func (c *Config) orDefault() Config {
+	var d Config
+	if c != nil {
+		d = *c
 	}
-	return get(c)
+	if d.NetNSPath == "" {
+		d.NetNSPath = d.NetNS
+	}
+	set := func(f *string, def string) {
+		if *f == "" {
+			*f = def
+		}
+	}
+	set(&d.IPTablesNFTSave, "/usr/sbin/iptables-nft-save")
+	set(&d.IP6TablesNFTSave, "/usr/sbin/ip6tables-nft-save")
+	set(&d.IPTablesLegacySave, "/usr/sbin/iptables-legacy-save")
+	set(&d.IP6TablesLegacySave, "/usr/sbin/ip6tables-legacy-save")
+	set(&d.Ebtables, "/usr/sbin/ebtables")
+	set(&d.IPSet, "/usr/sbin/ipset")
+	set(&d.SysctlDir, "/proc/sys/net/bridge")
+	return d
 }

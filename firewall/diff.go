@@ -2,6 +2,7 @@ package firewall
 
 // RuleDelta is how much a rule's counters moved between two snapshots.
 type RuleDelta struct {
+	// Rule is the rule; Packets and Bytes how much its counters grew between the two snapshots.
 	Rule    Rule   `json:"rule"`
 	Packets uint64 `json:"packets"`
 	Bytes   uint64 `json:"bytes"`

@@ -38,11 +38,11 @@
 // # Privileges
 //
 // Read needs root: CAP_NET_ADMIN for the tools, CAP_SYS_ADMIN to enter
-// Config.NetNS. The pure functions need nothing.
+// Config.NetNSPath. The pure functions need nothing.
 //
 // # Network namespaces
 //
-// With Config.NetNS set, the tools are started from a fresh goroutine
+// With Config.NetNSPath set, the tools are started from a fresh goroutine
 // locked to a thread moved into that namespace (and back); the caller's
 // thread never moves. The sysctls are read on that thread too.
 //

@@ -252,6 +252,7 @@ type EbResult struct {
 // Frame is an Ethernet frame for EvaluateEbtables: from a tap, with a
 // source MAC, and for ARP the sender IP.
 type Frame struct {
+	// InIface is the bridge port the frame enters by; SrcMAC its source MAC.
 	InIface string     `json:"in_iface"`
 	SrcMAC  hwaddr.MAC `json:"src_mac"`
 	// ARP marks an ARP frame; ARPSrcIP is its sender address.

@@ -97,7 +97,7 @@ func newNode(t *testing.T, b firewall.Backend, port fwlayout.Port) *node {
 
 func read(t *testing.T, n *node) *firewall.Snapshot {
 	t.Helper()
-	s, err := firewall.Read(context.Background(), &firewall.Config{NetNS: n.node.Path})
+	s, err := firewall.Read(context.Background(), &firewall.Config{NetNSPath: n.node.Path})
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
@@ -215,7 +215,7 @@ func TestIntegrationAgentLayout(t *testing.T) {
 func TestIntegrationReadOnly(t *testing.T) {
 	testutil.RequireRoot(t)
 	ns := testutil.NewNetNSAt(t, testutil.DefaultNetNSDir, testutil.RandNameN("fw-r", 16))
-	s, err := firewall.Read(context.Background(), &firewall.Config{NetNS: ns.Path})
+	s, err := firewall.Read(context.Background(), &firewall.Config{NetNSPath: ns.Path})
 	if err != nil {
 		t.Fatal(err)
 	}

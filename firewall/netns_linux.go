@@ -17,7 +17,7 @@ func inNetNS(path string, fn func() error) error {
 		return fn()
 	}
 	if err := netns.Do(path, fn); err != nil {
-		return fmt.Errorf("firewall: read in %s: %w: check Config.NetNS (`ip netns list`); entering it needs CAP_SYS_ADMIN", path, err)
+		return fmt.Errorf("firewall: read in %s: %w: check Config.NetNSPath (`ip netns list`); entering it needs CAP_SYS_ADMIN", path, err)
 	}
 	return nil
 }

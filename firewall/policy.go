@@ -10,6 +10,7 @@ import (
 // its addresses, whether port security is on, and its security groups
 // with their rules. launch.Client.PortPolicy fills it from the API.
 type Policy struct {
+	// PortID and MAC are the Neutron port's ID and MAC.
 	PortID string     `json:"port_id"`
 	MAC    hwaddr.MAC `json:"mac"`
 	// FixedIPs are the port's addresses.
@@ -26,12 +27,14 @@ type Policy struct {
 
 // AddressPair is one allowed address pair; MAC nil means the port's.
 type AddressPair struct {
+	// IP and MAC are one allowed_address_pairs entry (MAC nil: the port's own).
 	IP  netip.Prefix `json:"ip"`
 	MAC hwaddr.MAC   `json:"mac,omitempty"`
 }
 
 // SecurityGroup is a Neutron security group.
 type SecurityGroup struct {
+	// ID, Name and Rules are the group as Neutron shows it.
 	ID    string              `json:"id"`
 	Name  string              `json:"name"`
 	Rules []SecurityGroupRule `json:"rules"`
@@ -39,6 +42,7 @@ type SecurityGroup struct {
 
 // SecurityGroupRule is one rule of a group as the API holds it.
 type SecurityGroupRule struct {
+	// ID is the rule's Neutron ID.
 	ID string `json:"id"`
 	// Direction is ingress or egress; EtherType IPv4 or IPv6.
 	Direction string `json:"direction"`

@@ -54,6 +54,7 @@ type BackendSplit struct {
 
 // OtherBackend describes filtering in a backend without Neutron's chains.
 type OtherBackend struct {
+	// Backend and Family name the other backend's table family.
 	Backend Backend `json:"backend"`
 	Family  Family  `json:"family"`
 	// Rules is the number of rules in its filter table.
@@ -96,6 +97,7 @@ func (s *Snapshot) Backends() BackendSplit {
 // backend holding Neutron's chains, the jumps to them, and its ebtables
 // anti-spoofing chains. A nil chain is absent.
 type Port struct {
+	// Tap is the port's tap device; Backend and Family the backend and address family its chains were read from.
 	Tap     string  `json:"tap"`
 	Backend Backend `json:"backend,omitempty"`
 	Family  Family  `json:"family"`

@@ -40,23 +40,24 @@ type source struct {
 // the namespace cannot be entered or no iptables table could be read.
 //
 // Privileges: root (iptables-save and ipset need CAP_NET_ADMIN; entering
-// Config.NetNS needs CAP_SYS_ADMIN).
+// Config.NetNSPath needs CAP_SYS_ADMIN).
 func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
+	d := cfg.orDefault()
 	srcs := []*source{
-		{path: cfg.orDefault(func(c *Config) string { return c.IPTablesNFTSave }, "/usr/sbin/iptables-nft-save"), args: []string{"-c", "-t", "filter"}, backend: BackendNFT, family: IPv4},
+		{path: d.IPTablesNFTSave, args: []string{"-c", "-t", "filter"}, backend: BackendNFT, family: IPv4},
 		// Legacy without -t: naming a table makes the kernel instantiate
 		// it in the namespace; a bare save lists only tables that exist.
-		{path: cfg.orDefault(func(c *Config) string { return c.IPTablesLegacySave }, "/usr/sbin/iptables-legacy-save"), args: []string{"-c"}, backend: BackendLegacy, family: IPv4, names: "ip_tables_names"},
+		{path: d.IPTablesLegacySave, args: []string{"-c"}, backend: BackendLegacy, family: IPv4, names: "ip_tables_names"},
 	}
 	if cfg == nil || !cfg.SkipIPv6 {
 		srcs = append(srcs,
-			&source{path: cfg.orDefault(func(c *Config) string { return c.IP6TablesNFTSave }, "/usr/sbin/ip6tables-nft-save"), args: []string{"-c", "-t", "filter"}, backend: BackendNFT, family: IPv6},
-			&source{path: cfg.orDefault(func(c *Config) string { return c.IP6TablesLegacySave }, "/usr/sbin/ip6tables-legacy-save"), args: []string{"-c"}, backend: BackendLegacy, family: IPv6, names: "ip6_tables_names"},
+			&source{path: d.IP6TablesNFTSave, args: []string{"-c", "-t", "filter"}, backend: BackendNFT, family: IPv6},
+			&source{path: d.IP6TablesLegacySave, args: []string{"-c"}, backend: BackendLegacy, family: IPv6, names: "ip6_tables_names"},
 		)
 	}
-	ebPath := cfg.orDefault(func(c *Config) string { return c.Ebtables }, "/usr/sbin/ebtables")
+	ebPath := d.Ebtables
 	srcs = append(srcs, &source{path: ebPath, args: []string{"-t", "nat", "-L", "--Lc"}, backend: ebtablesBackend(ebPath), eb: true})
-	srcs = append(srcs, &source{path: cfg.orDefault(func(c *Config) string { return c.IPSet }, "/usr/sbin/ipset"), args: []string{"save"}, ipset: true})
+	srcs = append(srcs, &source{path: d.IPSet, args: []string{"save"}, ipset: true})
 	// The version of the real tool. When ebtables is the same
 	// xtables-nft-multi as iptables-nft-save, that save's header names
 	// the version and no process is started; otherwise `ebtables
@@ -70,11 +71,8 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 	if sameBinary == nil {
 		srcs = append(srcs, &source{path: ebPath, args: []string{"--version"}, version: true})
 	}
-	sysctlDir := cfg.orDefault(func(c *Config) string { return c.SysctlDir }, "/proc/sys/net/bridge")
-	netnsPath := ""
-	if cfg != nil {
-		netnsPath = cfg.NetNS
-	}
+	sysctlDir := d.SysctlDir
+	netnsPath := d.NetNSPath
 
 	snap := &Snapshot{Sets: []Set{}, Tables: []Table{}, NetNS: netnsPath}
 	err := inNetNS(netnsPath, func() error {

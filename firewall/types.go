@@ -64,6 +64,7 @@ type Snapshot struct {
 // Table is one iptables table (filter) of one backend and family, as
 // iptables-save -c printed it.
 type Table struct {
+	// Backend, Family and Name say which table this is; Chains are its chains in listing order.
 	Backend Backend `json:"backend"`
 	Family  Family  `json:"family"`
 	Name    string  `json:"name"`
@@ -72,6 +73,7 @@ type Table struct {
 
 // Chain is one iptables chain with its rules in order.
 type Chain struct {
+	// Name is the chain's name.
 	Name string `json:"name"`
 	// Policy is ACCEPT or DROP for a built-in chain, "" for a user chain
 	// (which returns to its caller at its end).
@@ -146,6 +148,7 @@ type Match struct {
 // PortRange is an inclusive range of TCP/UDP ports; a single port has
 // First == Last.
 type PortRange struct {
+	// First and Last bound the range, both included.
 	First uint16 `json:"first"`
 	Last  uint16 `json:"last"`
 }
@@ -163,6 +166,7 @@ type ICMPMatch struct {
 // Set is one ipset with its members (Neutron's NIPv4<group>/NIPv6<group>,
 // type hash:net).
 type Set struct {
+	// Name, Type and Members are the ipset as `ipset list` shows it.
 	Name    string         `json:"name"`
 	Type    string         `json:"type"`
 	Members []netip.Prefix `json:"members"`
@@ -179,6 +183,7 @@ type EbTable struct {
 
 // EbChain is one ebtables chain.
 type EbChain struct {
+	// Name is the chain's name.
 	Name string `json:"name"`
 	// Policy is the chain's policy as listed. ebtables-nft 1.8.9 lists a
 	// user chain created with -P DROP as "RETURN"; the agent appends an
@@ -189,6 +194,7 @@ type EbChain struct {
 
 // EbRule is one ebtables rule.
 type EbRule struct {
+	// Chain and Num place the rule (1-based in its chain); Packets and Bytes are its counters.
 	Chain   string `json:"chain"`
 	Num     int    `json:"num"`
 	Packets uint64 `json:"packets"`

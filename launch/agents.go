@@ -23,6 +23,7 @@ const (
 
 // ComputeService is one row of Nova's os-services.
 type ComputeService struct {
+	// Binary, Host, Zone, Enabled, State, Updated and DisabledReason are the row of `openstack compute service list` (State "up" or "down").
 	Binary         string    `json:"binary"`
 	Host           string    `json:"host"`
 	Zone           string    `json:"zone"`
@@ -40,6 +41,7 @@ func (s ComputeService) Up() bool { return s.State == StateUp && s.Enabled && !s
 
 // NetworkAgent is one row of Neutron's agents.
 type NetworkAgent struct {
+	// ID is the agent's Neutron ID.
 	ID     string `json:"id"`
 	Type   string `json:"type"` // "Linux bridge agent", "DHCP agent", "Metadata agent", …
 	Binary string `json:"binary"`
@@ -205,6 +207,7 @@ func (c *Client) DHCPAgents(ctx context.Context, networkID string) ([]NetworkAge
 // PortAgents are the agents and services one port of a server needs, as
 // the APIs showed them at ReadAt: the input of the trace's agents hop.
 type PortAgents struct {
+	// Port is the port the agents serve.
 	Port Port `json:"port"`
 	// ServerHost is the server's host (OS-EXT-SRV-ATTR:host; "" unknown).
 	ServerHost string `json:"server_host,omitempty"`

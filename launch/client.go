@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"strconv"
@@ -19,7 +18,6 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
-	"github.com/gophercloud/gophercloud/v2/openstack/config"
 	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/fwaas_v2/rules"
@@ -74,7 +72,10 @@ type Config struct {
 	Placement *gophercloud.ServiceClient
 }
 
-func (c *Config) withDefaults() Config {
+// orDefault returns a copy of c (nil: the zero Config) with every zero
+// field set to its documented default, the module's one way to fill
+// defaults.
+func (c *Config) orDefault() Config {
 	var out Config
 	if c != nil {
 		out = *c
@@ -122,7 +123,7 @@ type Client struct {
 // or the OS_* variables of an openrc) through gophercloud's own config
 // support and returns a Client whose token is renewed when it expires.
 func Open(ctx context.Context, cfg *Config) (*Client, error) {
-	c := cfg.withDefaults()
+	c := cfg.orDefault()
 	var (
 		ao     gophercloud.AuthOptions
 		eo     gophercloud.EndpointOpts
@@ -191,11 +192,16 @@ func Open(ctx context.Context, cfg *Config) (*Client, error) {
 	}
 	hc.Transport = &logTransport{base: base, log: log}
 
-	var provider *gophercloud.ProviderClient
-	err = retry(ctx, &c, log, "authenticate", false, func(ctx context.Context) error {
-		var err error
-		provider, err = config.NewProviderClient(ctx, ao, config.WithHTTPClient(hc))
-		return err
+	// The provider is Open's own, so the retry hooks go on it directly
+	// (authentication is retried too); New puts them on its copy again.
+	provider, err := openstack.NewClient(ao.IdentityEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("launch: the auth URL of the %s: %w", source, err)
+	}
+	provider.HTTPClient = hc
+	setRetryHooks(provider, &c, log)
+	err = call(ctx, "authenticate", false, func(ctx context.Context) error {
+		return openstack.Authenticate(ctx, provider, ao)
 	})
 	if err != nil {
 		if isStatus(err, http.StatusUnauthorized) {
@@ -233,29 +239,30 @@ func Open(ctx context.Context, cfg *Config) (*Client, error) {
 // the clients' own HTTP client: the Config's HTTPClient is not used, and
 // requests are logged only if the caller's transport logs them. The
 // caller's clients are never changed: the Client works on copies (with
-// Config.ComputeMicroversion on its copy of compute).
+// Config.ComputeMicroversion on its copy of compute), and its retries are
+// gophercloud's RetryFunc and RetryBackoffFunc hooks on its own copy of
+// each ProviderClient, which shares the caller's token: a
+// re-authentication on either side reaches the other.
 func New(compute, network, image *gophercloud.ServiceClient, cfg *Config) (*Client, error) {
 	if compute == nil || network == nil {
 		return nil, errors.New("launch: New needs a compute and a network service client")
 	}
-	c := cfg.withDefaults()
+	c := cfg.orDefault()
 	log := c.Logger
 	if log == nil {
 		log = slog.New(discard{})
 	}
-	cc := *compute
+	cp := clientCopier{cfg: &c, log: log, providers: map[*gophercloud.ProviderClient]*gophercloud.ProviderClient{}}
+	cc := cp.service(compute)
 	cc.Microversion = c.ComputeMicroversion
-	nc := *network
-	cl := &Client{cfg: c, log: log, compute: &cc, network: &nc}
+	cl := &Client{cfg: c, log: log, compute: cc, network: cp.service(network)}
 	if image != nil {
-		ic := *image
-		cl.image = &ic
+		cl.image = cp.service(image)
 	}
 	if c.Placement != nil {
-		pc := *c.Placement
-		cl.placement = &pc
-	} else if compute.ProviderClient != nil && compute.ProviderClient.EndpointLocator != nil {
-		if pc, err := openstack.NewPlacementV1(compute.ProviderClient, gophercloud.EndpointOpts{Region: c.Region}); err == nil {
+		cl.placement = cp.service(c.Placement)
+	} else if cc.ProviderClient != nil && cc.ProviderClient.EndpointLocator != nil {
+		if pc, err := openstack.NewPlacementV1(cc.ProviderClient, gophercloud.EndpointOpts{Region: c.Region}); err == nil {
 			cl.placement = pc
 		}
 	}
@@ -298,40 +305,6 @@ func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	t.log.LogAttrs(req.Context(), slog.LevelDebug, "openstack request", slog.String("method", req.Method), slog.String("url", cleanURL(req.URL.String())), slog.Int("status", resp.StatusCode), slog.Duration("took", time.Since(start)))
 	return resp, err
-}
-
-// retry runs fn until it succeeds, fails permanently, or MaxAttempts is
-// reached. create marks a call that creates something: a 409 conflict is
-// then retried (Nova answers 409 while a resource it depends on is busy).
-func retry(ctx context.Context, cfg *Config, log *slog.Logger, op string, create bool, fn func(context.Context) error) error {
-	backoff := cfg.RetryBase
-	for attempt := 1; ; attempt++ {
-		err := fn(ctx)
-		if err == nil {
-			return nil
-		}
-		wait, transient := classify(err, create)
-		if !transient || attempt >= cfg.MaxAttempts || ctx.Err() != nil {
-			return wrapAPI(op, err, attempt)
-		}
-		if wait == 0 {
-			j := 0.8 + 0.4*rand.Float64()
-			wait = time.Duration(float64(backoff) * j)
-			backoff = min(backoff*2, cfg.RetryMax)
-		}
-		wait = min(wait, cfg.RetryMax)
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return fmt.Errorf("%w (not retried: the next try in %s would be after the context deadline)", wrapAPI(op, err, attempt), wait)
-		}
-		log.LogAttrs(ctx, slog.LevelDebug, "retrying transient openstack error", slog.String("op", op), slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.String("error", wrapAPI(op, err, attempt).Error()))
-		if err := sleep(ctx, wait); err != nil {
-			return fmt.Errorf("%w (gave up waiting to retry: %w)", wrapAPI(op, err, attempt), ctx.Err())
-		}
-	}
-}
-
-func (c *Client) call(ctx context.Context, op string, create bool, fn func(context.Context) error) error {
-	return retry(ctx, &c.cfg, c.log, op, create, fn)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

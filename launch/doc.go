@@ -35,8 +35,10 @@
 // GET and never wait.
 //
 // Transient failures (HTTP 5xx, 429 with Retry-After, 409 on create,
-// connection resets) are retried with bounded back-off; the rest come back
-// as *APIError naming the request (method and URL) that failed. No secret
+// connection resets) are retried with bounded back-off by gophercloud's
+// own RetryFunc and RetryBackoffFunc hooks, set on the Client's own copy
+// of the ProviderClient (the caller's is never changed); the rest come
+// back as *APIError naming the request (method and URL) that failed. No secret
 // (password, token, adminPass, private key) is ever logged or put in an
 // error.
 //

@@ -35,6 +35,7 @@ func isUUID(s string) bool { return uuidRE.MatchString(s) }
 
 // Flavor is a Nova flavor.
 type Flavor struct {
+	// ID, Name, VCPUs, RAMMiB and DiskGiB are Nova's flavor fields.
 	ID      string `json:"id"`
 	Name    string `json:"name"`
 	VCPUs   int    `json:"vcpus"`
@@ -46,6 +47,7 @@ type Flavor struct {
 
 // FlavorSpec asks for a flavor: exact vCPUs, RAM (MiB) and root disk (GiB).
 type FlavorSpec struct {
+	// Name, VCPUs, RAMMiB and DiskGiB are the flavor wanted (Name is required).
 	Name    string `json:"name"`
 	VCPUs   int    `json:"vcpus"`
 	RAMMiB  int    `json:"ram_mib"`
@@ -147,6 +149,7 @@ func (c *Client) EnsureFlavor(ctx context.Context, spec FlavorSpec) (*Flavor, er
 
 // KeypairSpec asks for a Nova keypair.
 type KeypairSpec struct {
+	// Name is the keypair's name (required).
 	Name string `json:"name"`
 	// PublicKey to import (authorized_keys line). Zero: generate an
 	// ed25519 key and write its private half to PrivateKeyPath.
@@ -159,6 +162,7 @@ type KeypairSpec struct {
 
 // Keypair is a Nova keypair. The private key is never held here.
 type Keypair struct {
+	// Name, Fingerprint and PublicKey are Nova's keypair fields.
 	Name        string `json:"name"`
 	Fingerprint string `json:"fingerprint"`
 	PublicKey   string `json:"public_key"`
@@ -329,6 +333,7 @@ func (r Rule) same(o Rule) bool {
 
 // SecurityGroup is a Neutron security group.
 type SecurityGroup struct {
+	// ID, Name and ProjectID are Neutron's security group fields.
 	ID        string `json:"id"`
 	Name      string `json:"name"`
 	ProjectID string `json:"project_id"`
@@ -447,6 +452,7 @@ func orAny(p string) string {
 
 // Image is a Glance image.
 type Image struct {
+	// ID, Name, Status, DiskFormat, ContainerFormat, SizeBytes, Visibility and Created are Glance's image fields.
 	ID              string    `json:"id"`
 	Name            string    `json:"name"`
 	Status          string    `json:"status"`
@@ -530,6 +536,7 @@ const (
 
 // NetworkSpec asks for a provider network.
 type NetworkSpec struct {
+	// Name is the network's name (required).
 	Name string `json:"name"`
 	// Type: NetworkFlat or NetworkVLAN.
 	Type NetworkType `json:"type"`
@@ -544,6 +551,7 @@ type NetworkSpec struct {
 
 // Network is a Neutron network.
 type Network struct {
+	// ID, Name, Status, Type, PhysicalNetwork, SegmentationID, Shared, External, MTU, Subnets (IDs) and Created are Neutron's network fields (provider and external extensions included).
 	ID              string      `json:"id"`
 	Name            string      `json:"name"`
 	Status          string      `json:"status"`
@@ -671,6 +679,7 @@ func (c *Client) EnsureNetwork(ctx context.Context, spec NetworkSpec) (*Network,
 
 // SubnetSpec asks for an IPv4 subnet with DHCP.
 type SubnetSpec struct {
+	// Name is the subnet's name (required).
 	Name string `json:"name"`
 	// Network is the network's name or ID.
 	Network string       `json:"network"`
@@ -689,6 +698,7 @@ type SubnetSpec struct {
 
 // Subnet is a Neutron subnet.
 type Subnet struct {
+	// ID, Name, NetworkID, CIDR, Gateway, PoolStart, PoolEnd (the first allocation pool), DNS, DHCP and Created are Neutron's subnet fields.
 	ID        string       `json:"id"`
 	Name      string       `json:"name"`
 	NetworkID string       `json:"network_id"`

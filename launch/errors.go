@@ -56,6 +56,7 @@ type APIError struct {
 	err        error
 }
 
+// Error says what was asked, what the service answered and how many tries it took.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "launch: %s: ", e.Op)
@@ -104,6 +105,7 @@ func (e *APIError) Is(target error) bool {
 
 // Fault is Nova's account of why a server is in ERROR.
 type Fault struct {
+	// Code, Message, Details and Created are Nova's fault fields.
 	Code    int       `json:"code"`
 	Message string    `json:"message"`
 	Details string    `json:"details,omitempty"`

@@ -43,6 +43,7 @@ func KindOf(f Fault) FaultKind {
 // FaultError is returned when a server goes to ERROR: Nova's fault and
 // what else explains it, read right after the ERROR was seen.
 type FaultError struct {
+	// ServerID and ServerName name the server; Fault is Nova's fault.
 	ServerID   string `json:"server_id"`
 	ServerName string `json:"server_name"`
 	Fault      Fault  `json:"fault"`
@@ -71,6 +72,7 @@ type FaultError struct {
 	Polls int `json:"polls"`
 }
 
+// Error names the server and quotes Nova's fault.
 func (e *FaultError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "launch: server %q (%s) went to ERROR: nova fault %d: %s", e.ServerName, e.ServerID, e.Fault.Code, strings.TrimSpace(e.Fault.Message))

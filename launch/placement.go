@@ -23,6 +23,7 @@ const (
 // Inventory is one resource class of a resource provider, with what is
 // allocated from it.
 type Inventory struct {
+	// Total, Reserved, MinUnit, MaxUnit, StepSize and AllocationRatio are placement's inventory fields.
 	Total           int     `json:"total"`
 	Reserved        int     `json:"reserved"`
 	MinUnit         int     `json:"min_unit"`
@@ -57,6 +58,7 @@ func (i Inventory) Fits(n int) bool {
 // ResourceProvider is a placement resource provider (a compute node is one,
 // named after its hypervisor hostname) with its inventories.
 type ResourceProvider struct {
+	// UUID, Name and Generation are placement's resource provider fields.
 	UUID       string `json:"uuid"`
 	Name       string `json:"name"`
 	Generation int    `json:"generation"`
@@ -67,6 +69,7 @@ type ResourceProvider struct {
 // Hypervisor is one row of Nova's hypervisor list: a compute node Nova
 // knows in one of its cells.
 type Hypervisor struct {
+	// ID is the hypervisor's Nova ID.
 	ID string `json:"id"`
 	// Hostname is hypervisor_hostname, the compute node's name (the
 	// resource provider's name).
@@ -110,6 +113,7 @@ const (
 // Problem is one failed check: which, on which host, what was found and
 // the command that fixes it.
 type Problem struct {
+	// Check is what failed, Host where, Detail what was found and Fix what to do.
 	Check  Check  `json:"check"`
 	Host   string `json:"host,omitempty"`
 	Detail string `json:"detail"`

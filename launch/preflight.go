@@ -27,6 +27,7 @@ type PreflightOptions struct {
 // PreflightReport is the state of the services a launch depends on, with a
 // verdict.
 type PreflightReport struct {
+	// Services are Nova's compute services; Agents Neutron's agents.
 	Services []ComputeService `json:"services"`
 	Agents   []NetworkAgent   `json:"agents"`
 	// Down describes every service that is down or disabled and every agent

@@ -2,11 +2,9 @@ package launch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"sort"
 	"strings"
@@ -23,6 +21,7 @@ import (
 // ServerSpec asks for a server. Flavor, Image, Network, SecurityGroups and
 // KeyName take names or IDs.
 type ServerSpec struct {
+	// Name, Flavor and Image name the server, its flavor and its image (names or IDs).
 	Name   string `json:"name"`
 	Flavor string `json:"flavor"`
 	Image  string `json:"image"`
@@ -58,17 +57,19 @@ const (
 
 // FixedIP is one fixed address of a port.
 type FixedIP struct {
+	// SubnetID and Address are one fixed_ips entry.
 	SubnetID string     `json:"subnet_id"`
 	Address  netip.Addr `json:"address"`
 }
 
 // Port is a Neutron port with its binding.
 type Port struct {
-	ID        string           `json:"id"`
-	NetworkID string           `json:"network_id"`
-	MAC       net.HardwareAddr `json:"mac"`
-	FixedIPs  []FixedIP        `json:"fixed_ips"`
-	Status    string           `json:"status"`
+	// ID, NetworkID, MAC, FixedIPs and Status are Neutron's port fields.
+	ID        string     `json:"id"`
+	NetworkID string     `json:"network_id"`
+	MAC       hwaddr.MAC `json:"mac"`
+	FixedIPs  []FixedIP  `json:"fixed_ips"`
+	Status    string     `json:"status"`
 	// VIFType is binding:vif_type ("bridge" on linuxbridge, "binding_failed"
 	// when no agent could bind it, "unbound" before scheduling).
 	VIFType string `json:"vif_type"`
@@ -76,64 +77,18 @@ type Port struct {
 	HostID string `json:"host_id"`
 }
 
-// MarshalJSON writes the MAC as "fa:16:3e:…" (hwaddr.MAC's text).
-func (p Port) MarshalJSON() ([]byte, error) {
-	type alias Port
-	return json.Marshal(struct {
-		alias
-		MAC hwaddr.MAC `json:"mac"`
-	}{alias(p), hwaddr.MAC(p.MAC)})
-}
-
-// UnmarshalJSON reads what MarshalJSON writes.
-func (p *Port) UnmarshalJSON(b []byte) error {
-	type alias Port
-	var v struct {
-		alias
-		MAC hwaddr.MAC `json:"mac"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	*p = Port(v.alias)
-	p.MAC = net.HardwareAddr(v.MAC)
-	return nil
-}
-
-// MarshalJSON writes the MAC as "fa:16:3e:…" (hwaddr.MAC's text).
-func (a Address) MarshalJSON() ([]byte, error) {
-	type alias Address
-	return json.Marshal(struct {
-		alias
-		MAC hwaddr.MAC `json:"mac"`
-	}{alias(a), hwaddr.MAC(a.MAC)})
-}
-
-// UnmarshalJSON reads what MarshalJSON writes.
-func (a *Address) UnmarshalJSON(b []byte) error {
-	type alias Address
-	var v struct {
-		alias
-		MAC hwaddr.MAC `json:"mac"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	*a = Address(v.alias)
-	a.MAC = net.HardwareAddr(v.MAC)
-	return nil
-}
-
 // Address is one entry of a server's addresses.
 type Address struct {
-	Network string           `json:"network"`
-	Addr    netip.Addr       `json:"addr"`
-	MAC     net.HardwareAddr `json:"mac"`
-	Type    string           `json:"type"` // "fixed" or "floating"
+	// Network, Addr and MAC are one entry of the server's addresses (network name, address, port MAC).
+	Network string     `json:"network"`
+	Addr    netip.Addr `json:"addr"`
+	MAC     hwaddr.MAC `json:"mac"`
+	Type    string     `json:"type"` // "fixed" or "floating"
 }
 
 // Server is a launched server.
 type Server struct {
+	// ID, Name and Status are Nova's server fields.
 	ID     string `json:"id"`
 	Name   string `json:"name"`
 	Status Status `json:"status"`
@@ -189,7 +144,7 @@ func serverOf(r *servers.Server) Server {
 			str := func(k string) string { v, _ := m[k].(string); return v }
 			ad := Address{Network: n, Type: str("OS-EXT-IPS:type")}
 			ad.Addr, _ = netip.ParseAddr(str("addr"))
-			ad.MAC, _ = net.ParseMAC(str("OS-EXT-IPS-MAC:mac_addr"))
+			ad.MAC, _ = hwaddr.Parse(str("OS-EXT-IPS-MAC:mac_addr"))
 			s.Addresses = append(s.Addresses, ad)
 		}
 	}
@@ -462,7 +417,7 @@ type portWithBinding struct {
 
 func portOf(r portWithBinding) Port {
 	p := Port{ID: r.ID, NetworkID: r.NetworkID, Status: r.Status, VIFType: r.VIFType, HostID: r.HostID, FixedIPs: []FixedIP{}}
-	p.MAC, _ = net.ParseMAC(r.MACAddress)
+	p.MAC, _ = hwaddr.Parse(r.MACAddress)
 	for _, f := range r.FixedIPs {
 		a, _ := netip.ParseAddr(f.IPAddress)
 		p.FixedIPs = append(p.FixedIPs, FixedIP{SubnetID: f.SubnetID, Address: a})

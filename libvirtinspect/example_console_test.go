@@ -11,7 +11,7 @@ import (
 // The tail of a Nova server's console, read from the console.log its
 // domain XML declares (on the compute node; compile-only).
 func ExampleClient_ConsoleLog() {
-	c, err := libvirtinspect.Open(&libvirtinspect.Config{ReadOnly: true})
+	c, err := libvirtinspect.NewFromConfig(&libvirtinspect.Config{ReadOnly: true})
 	if err != nil {
 		panic(err)
 	}

@@ -25,7 +25,7 @@ func faultClient(t *testing.T, d *testutil.Libvirtd, cfg *libvirtinspect.Config)
 	}
 	cfg.URI = "test:///default"
 	cfg.Socket = d.Socket
-	c, err := libvirtinspect.Open(cfg)
+	c, err := libvirtinspect.NewFromConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

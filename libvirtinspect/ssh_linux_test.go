@@ -438,7 +438,7 @@ func TestIntegrationSSHRestart(t *testing.T) {
 	s := testutil.NewPrivateSSHD(t)
 	fds := fdCount(t)
 	ctx := ctxT(t, 90*time.Second)
-	c, err := libvirtinspect.Open(&libvirtinspect.Config{URI: sshURI(s, d, nil), DialTimeout: 3 * time.Second})
+	c, err := libvirtinspect.NewFromConfig(&libvirtinspect.Config{URI: sshURI(s, d, nil), DialTimeout: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

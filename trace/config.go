@@ -14,9 +14,16 @@ import (
 // NetworkManager's run directory at /run/NetworkManager. A Config must not
 // be changed while Run uses it.
 type Config struct {
-	// BridgeNetNS is the path of the network namespace holding the brq
-	// bridges and taps (/run/netns/…, /proc/<pid>/ns/net). Zero value: the
-	// process's own namespace, where the linuxbridge agent puts them.
+	// BridgeNetNSPath is the path of the network namespace holding the
+	// brq bridges and taps (/run/netns/…, /proc/<pid>/ns/net), the name
+	// dhcpns.DHCPProbeOptions gives the same path (the module names every
+	// namespace path field …NetNSPath, as linuxbridge.Config.NetNSPath).
+	// Zero value: the process's own namespace, where the linuxbridge agent
+	// puts them.
+	BridgeNetNSPath string
+	// BridgeNetNS is BridgeNetNSPath, used when that is empty.
+	//
+	// Deprecated: use BridgeNetNSPath.
 	BridgeNetNS string
 	// NetNSDir is where the qdhcp-… namespaces are bind-mounted. Zero
 	// value: /run/netns.
@@ -38,6 +45,8 @@ type Config struct {
 	// and the ARP probe are Unknown, for a compute node whose network's
 	// DHCP agent runs elsewhere); setting it with another Role is an
 	// error. Zero value: the role decides.
+	//
+	// Deprecated: use Role: RoleCompute.
 	SkipDHCP bool
 	// AgentConfig is the linuxbridge agent's configuration file, whose
 	// [linux_bridge] physical_interface_mappings and bridge_mappings name
@@ -58,7 +67,7 @@ type Config struct {
 	// Unknown. Zero value: read it (compute side; needs root).
 	NoFirewall bool
 	// Firewall says where the firewall's tools are. Zero value (nil):
-	// firewall's defaults, read in BridgeNetNS.
+	// firewall's defaults, read in BridgeNetNSPath.
 	Firewall *firewall.Config
 	// NoReach skips the reachability probe (an ICMP echo and a TCP SYN to
 	// port 22 of each fixed IPv4 from the qdhcp namespace, as the
@@ -120,10 +129,16 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// orDefault returns a copy of c (nil: the zero Config) with every zero
+// field set to its documented default, the module's one way to fill
+// defaults.
 func (c *Config) orDefault() Config {
 	var d Config
 	if c != nil {
 		d = *c
+	}
+	if d.BridgeNetNSPath == "" {
+		d.BridgeNetNSPath = d.BridgeNetNS
 	}
 	if d.NetNSDir == "" {
 		d.NetNSDir = "/run/netns"

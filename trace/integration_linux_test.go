@@ -152,7 +152,7 @@ func newTopo(t testing.TB, o topoOpts) *topo {
 	}
 	tp.cfg = &trace.Config{NoFirewall: true, NoReach: true,
 		AgentConfig:     agentINI,
-		BridgeNetNS:     host.Path,
+		BridgeNetNSPath: host.Path,
 		NetNSDir:        tp.dir,
 		StateDir:        tp.dns.StateDir,
 		NMRunDir:        t.TempDir(), // no NetworkManager here
@@ -282,7 +282,7 @@ func TestIntegrationTraceHealthy(t *testing.T) {
 	if tr.Verdict != trace.OK {
 		t.Errorf("overall %s, want ok", tr.Verdict)
 	}
-	if tr.Tap != tp.tap || tr.PortMAC.String() != tp.mac.String() || tr.NetworkID != tp.n.NetworkID || tr.IP != tp.ip.String() {
+	if tr.Tap != tp.tap || tr.PortMAC.String() != tp.mac.String() || tr.NetworkID != tp.n.NetworkID || tr.IP != tp.ip {
 		t.Errorf("resolved tap %s mac %s network %s ip %s; want %s %s %s %s", tr.Tap, tr.PortMAC, tr.NetworkID, tr.IP, tp.tap, tp.mac, tp.n.NetworkID, tp.ip)
 	}
 	if h, _ := tr.Hop(trace.KindPhysicalPort, ""); h.Name != "eth2" {
@@ -317,7 +317,7 @@ func TestIntegrationTraceHealthy(t *testing.T) {
 	}
 	// On a compute node whose DHCP agent runs elsewhere.
 	cfg := *tp.cfg
-	cfg.SkipDHCP = true
+	cfg.Role = trace.RoleCompute
 	tr3, err := trace.Run(context.Background(), &cfg, trace.Target{Tap: tp.tap})
 	if err != nil {
 		t.Fatal(err)
@@ -422,8 +422,8 @@ func TestIntegrationTraceMACNotInHosts(t *testing.T) {
 	// No hosts entry: no IP to probe, so the ARP hop is unknown, and
 	// without the probe's request nothing makes the guest send.
 	want(t, tr, map[trace.Kind]trace.Verdict{trace.KindHostsEntry: trace.Fail, trace.KindARP: trace.Unknown, trace.KindCounters: trace.Warn})
-	if tr.IP != "" {
-		t.Errorf("IP %q resolved without a hosts entry", tr.IP)
+	if tr.IP.IsValid() {
+		t.Errorf("IP %s resolved without a hosts entry", tr.IP)
 	}
 }
 

@@ -271,7 +271,7 @@ func joinTrace(c *half, ct *Trace, n *half, ntr *Trace) *Trace {
 		if t.NetworkID == "" {
 			t.NetworkID = ntr.NetworkID
 		}
-		if t.IP == "" {
+		if !t.IP.IsValid() {
 			t.IP = ntr.IP
 		}
 		if t.PortMAC == nil {

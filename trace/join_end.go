@@ -1,7 +1,6 @@
 package trace
 
 import (
-	"net/netip"
 	"slices"
 
 	"github.com/vifpath/vifpath/linuxbridge"
@@ -94,7 +93,7 @@ func linkEndOf(obs *Observation, t *Trace) *LinkEnd {
 			e.DHCPPort = &d
 		}
 	}
-	ip, _ := netip.ParseAddr(t.IP)
+	ip := t.IP
 	for _, u := range pf.Unicast {
 		if u.NetworkID == t.NetworkID && (!ip.IsValid() || u.IP == ip) {
 			e.Unicast = append(e.Unicast, u)

@@ -45,6 +45,7 @@ type ProviderFacts struct {
 // DHCPPortFacts is the serving interface of one network's qdhcp
 // namespace.
 type DHCPPortFacts struct {
+	// NetworkID, Interface and MAC are the network's qdhcp serving interface and its MAC; Error says why they could not be read ("" when they were).
 	NetworkID string     `json:"network_id"`
 	Interface string     `json:"interface"`
 	MAC       hwaddr.MAC `json:"mac,omitempty"`
@@ -54,6 +55,7 @@ type DHCPPortFacts struct {
 // UnicastARPFacts is one ARP request for IP sent to MAC (not broadcast)
 // from a qdhcp namespace's serving interface.
 type UnicastARPFacts struct {
+	// NetworkID, IP and MAC are what was asked; From is who answered.
 	NetworkID string     `json:"network_id"`
 	IP        netip.Addr `json:"ip"`
 	MAC       hwaddr.MAC `json:"mac"`

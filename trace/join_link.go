@@ -35,7 +35,7 @@ func (e *linkEnd) learnedOn(mac hwaddr.MAC) []string {
 		return nil
 	}
 	for _, f := range e.snap.FDB {
-		if f.Bridge == e.bridge && !f.Local() && hwaddr.MAC(f.MAC).Equal(mac) && !slices.Contains(ports, f.Port) {
+		if f.Bridge == e.bridge && !f.Local() && f.MAC.Equal(mac) && !slices.Contains(ports, f.Port) {
 			ports = append(ports, f.Port)
 		}
 	}
@@ -172,9 +172,9 @@ func judgeLink(in linkInput) Hop {
 	} else {
 		h.add("fdb_"+c.Node, "the DHCP port's MAC is unknown (%s read no serving interface)", n.Node)
 	}
-	var ip netip.Addr
-	if a, err := netip.ParseAddr(cmpOr(in.nt.IP, in.ct.IP)); err == nil {
-		ip = a
+	ip := in.nt.IP
+	if !ip.IsValid() {
+		ip = in.ct.IP
 	}
 	bcast, bOK := broadcastARP(n.ARP, ip, vmMAC)
 	h.add("arp_broadcast", "%s", bcast)

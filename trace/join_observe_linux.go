@@ -30,7 +30,7 @@ func (o *observer) observeProvider(ctx context.Context, views []*view) {
 	if obs.Role == RoleNetwork {
 		src := o.bridges
 		if src == nil {
-			in, err := linuxbridge.Open(ctx, &linuxbridge.Config{NetNSPath: c.BridgeNetNS, Logger: c.Logger})
+			in, err := linuxbridge.Open(ctx, &linuxbridge.Config{NetNSPath: c.BridgeNetNSPath, Logger: c.Logger})
 			if err != nil {
 				pf.Error = err.Error()
 			} else {
@@ -157,10 +157,10 @@ func (o *observer) looseLinks() ([]LinkFacts, error) {
 		return nil
 	}
 	var err error
-	if o.c.BridgeNetNS == "" {
+	if o.c.BridgeNetNSPath == "" {
 		err = list()
 	} else {
-		err = netns.Do(o.c.BridgeNetNS, list)
+		err = netns.Do(o.c.BridgeNetNSPath, list)
 	}
 	slices.SortFunc(out, func(a, b LinkFacts) int { return strings.Compare(a.Name, b.Name) })
 	return out, err

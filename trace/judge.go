@@ -22,10 +22,10 @@ func (v *view) trace(withHost bool) *Trace {
 	t := &Trace{Target: id.Target, Role: v.role, ServerID: id.ServerID, ServerName: id.ServerName, PortID: id.PortID,
 		Tap: id.Tap, NetworkID: id.NetworkID, Started: v.obs.Started, Duration: v.obs.Duration}
 	if id.MAC != nil {
-		t.PortMAC = MAC(id.MAC)
+		t.PortMAC = id.MAC
 	}
 	if id.IP.IsValid() {
-		t.IP = id.IP.String()
+		t.IP = id.IP
 	}
 	if v.dom != nil {
 		t.Domain = v.dom.Name
@@ -100,8 +100,8 @@ func (v *view) hostHops(up *uplink) []Hop {
 
 func hostHops(obs *Observation, devs map[string]int, names []string) []Hop {
 	br := brNFFacts(&obs.Host)
-	if obs.Settings.BridgeNetNS != "" {
-		br.add("netns", "%s", obs.Settings.BridgeNetNS)
+	if obs.Settings.BridgeNetNSPath != "" {
+		br.add("netns", "%s", obs.Settings.BridgeNetNSPath)
 	}
 	hops := []Hop{br, judgeNM(obs.Host.NM, devs, names, obs.Settings.HostNetNS)}
 	if fw := obs.Firewall; fw != nil && fw.Before != nil {

@@ -1,8 +1,6 @@
 package trace
 
 import (
-	"net"
-
 	"github.com/vifpath/vifpath/launch"
 )
 
@@ -57,7 +55,7 @@ func (a *APIFacts) port(id string) (*ServerFacts, *PortFacts) {
 func launchPort(p *PortFacts) launch.Port {
 	lp := launch.Port{ID: p.ID, NetworkID: p.NetworkID, Status: p.Status, VIFType: p.VIFType, HostID: p.HostID, FixedIPs: []launch.FixedIP{}}
 	if p.MAC != nil {
-		lp.MAC = net.HardwareAddr(p.MAC)
+		lp.MAC = p.MAC
 	}
 	for _, f := range p.FixedIPs {
 		lp.FixedIPs = append(lp.FixedIPs, launch.FixedIP{Address: f.Address, SubnetID: f.SubnetID})

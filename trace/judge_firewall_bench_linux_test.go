@@ -55,7 +55,7 @@ func BenchmarkFirewall200(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("installed the agent's layout for 200 ports in %s", time.Since(t0).Round(time.Millisecond))
-	cfg := &firewall.Config{NetNS: ns.Path}
+	cfg := &firewall.Config{NetNSPath: ns.Path}
 	var readTotal, judgeTotal time.Duration
 	judge := func() int {
 		t0 := time.Now()

@@ -134,7 +134,7 @@ func TestIntegrationTraceLibvirtQemu(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lv.Close()
-	cfg := &trace.Config{NoFirewall: true, NoReach: true, Libvirt: lv, SkipDHCP: true, NoARP: true, NMRunDir: t.TempDir(), CounterInterval: 3 * time.Second}
+	cfg := &trace.Config{NoFirewall: true, NoReach: true, Libvirt: lv, Role: trace.RoleCompute, NoARP: true, NMRunDir: t.TempDir(), CounterInterval: 3 * time.Second}
 
 	// Wait for iPXE to send its first DHCP request (guest tx > 0).
 	deadline := time.Now().Add(90 * time.Second)

@@ -3,6 +3,7 @@ package trace
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -102,6 +103,7 @@ type MAC = hwaddr.MAC
 
 // Evidence is one fact a verdict rests on, e.g. {"oper_state", "up"}.
 type Evidence struct {
+	// Key names the fact; Value is what was seen.
 	Key   string `json:"key"`
 	Value string `json:"value"`
 }
@@ -148,7 +150,7 @@ type Target struct {
 	PortID string `json:"port_id,omitempty"`
 	// MAC is the Neutron port's (guest NIC's) MAC, fa:16:3e:…; the tap is
 	// the bridge port whose MAC is the same NIC (linuxbridge.SameNIC).
-	MAC MAC `json:"mac,omitempty"`
+	MAC hwaddr.MAC `json:"mac,omitempty"`
 	// Tap is the tap device's name, e.g. "tap31f2d3e9-8d".
 	Tap string `json:"tap,omitempty"`
 	// Domain optionally names the libvirt domain holding the NIC: its
@@ -188,10 +190,10 @@ type Trace struct {
 	PortID     string `json:"port_id,omitempty"`
 	// Tap, PortMAC, NetworkID and IP are the identities the trace resolved
 	// ("" / nil / zero when it could not).
-	Tap       string `json:"tap,omitempty"`
-	PortMAC   MAC    `json:"port_mac,omitempty"`
-	NetworkID string `json:"network_id,omitempty"`
-	IP        string `json:"ip,omitempty"`
+	Tap       string     `json:"tap,omitempty"`
+	PortMAC   hwaddr.MAC `json:"port_mac,omitempty"`
+	NetworkID string     `json:"network_id,omitempty"`
+	IP        netip.Addr `json:"ip,omitzero"`
 	// Domain is the libvirt domain's name ("" when not found or no
 	// libvirt client was given).
 	Domain string `json:"domain,omitempty"`

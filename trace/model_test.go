@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -15,7 +16,7 @@ func sampleTrace() *Trace {
 		Tap:       "tap31f2d3e9-8d",
 		PortMAC:   MAC(mac),
 		NetworkID: "c3e375fb-0ac1-4b91-9c66-d297e7d090e6",
-		IP:        "192.168.31.72",
+		IP:        netip.MustParseAddr("192.168.31.72"),
 		Hops: []Hop{
 			{Kind: KindTap, Name: "tap31f2d3e9-8d", Verdict: OK, Summary: "up, forwarding on brqc3e375fb-0a",
 				Evidence: []Evidence{{"oper_state", "up"}}},

@@ -92,7 +92,7 @@ func TestIntegrationTraceNetworkRoleByMAC(t *testing.T) {
 	}
 	offNode(t, tr, "compute side not on this node (role network)", computeKinds...)
 	verdicts(t, tr, trace.OK, dhcpKinds...)
-	if tr.Verdict != trace.OK || tr.Role != trace.RoleNetwork || tr.NetworkID != tp.n.NetworkID || tr.IP != tp.ip.String() || tr.PortMAC.String() != tp.mac.String() {
+	if tr.Verdict != trace.OK || tr.Role != trace.RoleNetwork || tr.NetworkID != tp.n.NetworkID || tr.IP != tp.ip || tr.PortMAC.String() != tp.mac.String() {
 		t.Errorf("trace: verdict %s role %s network %s ip %s mac %s", tr.Verdict, tr.Role, tr.NetworkID, tr.IP, tr.PortMAC)
 	}
 	if r := jsonRole(t, tr); r != "network" {
@@ -200,7 +200,7 @@ func TestIntegrationServerNetworkRole(t *testing.T) {
 	}
 	offNode(t, tr, "compute side not on this node (role network)", computeKinds...)
 	verdicts(t, tr, trace.OK, dhcpKinds...)
-	if tr.NetworkID != port.NetworkID || tr.IP != port.FixedIPs[0].Address.String() || tr.PortMAC.String() != port.MAC.String() || st.Verdict != trace.OK {
+	if tr.NetworkID != port.NetworkID || tr.IP != port.FixedIPs[0].Address || tr.PortMAC.String() != port.MAC.String() || st.Verdict != trace.OK {
 		t.Errorf("identities: network %s ip %s mac %s verdict %s", tr.NetworkID, tr.IP, tr.PortMAC, st.Verdict)
 	}
 	if h, _ := tr.Hop(trace.KindHostsEntry, ""); !strings.Contains(func() string { v, _ := h.Get("port_mac"); return v }(), "Neutron port") {
@@ -259,7 +259,7 @@ func TestIntegrationTraceTapMissingDHCPJudged(t *testing.T) {
 	}
 	verdicts(t, tr, trace.Unknown, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB, trace.KindCounters)
 	verdicts(t, tr, trace.OK, trace.KindDHCPNS, trace.KindDnsmasq, trace.KindDHCPIf, trace.KindHostsEntry, trace.KindLease, trace.KindARP)
-	if tr.NetworkID != port.NetworkID || tr.IP != port.FixedIPs[0].Address.String() {
+	if tr.NetworkID != port.NetworkID || tr.IP != port.FixedIPs[0].Address {
 		t.Errorf("network %s ip %s", tr.NetworkID, tr.IP)
 	}
 

@@ -3,6 +3,7 @@ package trace
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"text/tabwriter"
 )
@@ -43,7 +44,7 @@ func (n *NodeTrace) WriteLines(w io.Writer) error {
 				cause = h.Summary
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", strings.ToUpper(t.Verdict.String()), dash(t.Tap), dash(who), dash(t.PortMAC.String()), dash(t.IP), hop, cause)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", strings.ToUpper(t.Verdict.String()), dash(t.Tap), dash(who), dash(t.PortMAC.String()), dash(ipText(t.IP)), hop, cause)
 	}
 	for _, o := range n.Orphans {
 		fmt.Fprintf(tw, "%s\t%s\torphan: %s\t\t\t\t%s\n", strings.ToUpper(o.Verdict.String()), o.Name, o.Kind, o.Detail)
@@ -65,4 +66,13 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// ipText is the address's text, "" for the zero Addr (which String
+// prints as "invalid IP").
+func ipText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }

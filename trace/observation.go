@@ -82,11 +82,12 @@ type Request struct {
 
 // Settings are the Config values an observation was taken with.
 type Settings struct {
-	NetNSDir    string `json:"netns_dir"`
-	StateDir    string `json:"state_dir"`
-	ProcDir     string `json:"proc_dir"`
-	NMRunDir    string `json:"nm_run_dir"`
-	BridgeNetNS string `json:"bridge_netns,omitempty"`
+	// NetNSDir, StateDir, ProcDir, NMRunDir and BridgeNetNSPath are Config's, as used (BridgeNetNSPath keeps the JSON key bridge_netns of recorded observations).
+	NetNSDir        string `json:"netns_dir"`
+	StateDir        string `json:"state_dir"`
+	ProcDir         string `json:"proc_dir"`
+	NMRunDir        string `json:"nm_run_dir"`
+	BridgeNetNSPath string `json:"bridge_netns,omitempty"`
 	// HostNetNS is set when the bridges are in the namespace
 	// NetworkManager manages (the process's own).
 	HostNetNS bool `json:"host_netns"`
@@ -133,6 +134,7 @@ type BridgeFacts struct {
 
 // LinkFacts is one interface looked up by name in the bridges' namespace.
 type LinkFacts struct {
+	// Name is the link's name.
 	Name string `json:"name"`
 	// Missing is set when there is no such interface; Error when it could
 	// not be read.
@@ -165,6 +167,7 @@ type LibvirtFacts struct {
 
 // DomainFacts is one libvirt domain.
 type DomainFacts struct {
+	// Name, UUID, ID, Type, State and Reason are the libvirt domain's (`virsh dominfo`).
 	Name   string               `json:"name"`
 	UUID   string               `json:"uuid"`
 	ID     int                  `json:"id"`
@@ -207,6 +210,7 @@ type ConsoleFacts struct {
 
 // NovaFacts is what Nova wrote into a domain's XML.
 type NovaFacts struct {
+	// InstanceUUID, Name and Ports are Nova's metadata in the domain XML.
 	InstanceUUID string   `json:"instance_uuid"`
 	Name         string   `json:"name"`
 	Ports        []string `json:"ports,omitempty"`
@@ -235,6 +239,7 @@ type HostsSearch struct {
 
 // HostsHit is one hosts-file row found by a search.
 type HostsHit struct {
+	// NetworkID, Path, Line, MAC and IP place the row in another network's hosts file.
 	NetworkID string     `json:"network_id"`
 	Path      string     `json:"path"`
 	Line      int        `json:"line"`
@@ -244,6 +249,7 @@ type HostsHit struct {
 
 // NetworkFacts are the DHCP facts of one network.
 type NetworkFacts struct {
+	// NetworkID is the Neutron network.
 	NetworkID string `json:"network_id"`
 	// Checks are dhcpns's network-wide checks (namespace, dnsmasq,
 	// serving interface), with their typed reasons.
@@ -294,6 +300,7 @@ type NetworkFacts struct {
 // HTTP GET to it from inside the namespace (dhcpns.ProbeMetadata), sent
 // after the ARP sweep.
 type MetadataObs struct {
+	// Proxy is the metadata proxy found; ProxyError why it could not be read.
 	Proxy      *dhcpns.MetadataProxy `json:"proxy,omitempty"`
 	ProxyError string                `json:"proxy_error,omitempty"`
 	// AddrKnown is set when the namespace's addresses were read; AddrLink
@@ -308,6 +315,7 @@ type MetadataObs struct {
 
 // HostRow is one row of a dnsmasq hosts file.
 type HostRow struct {
+	// MAC, IP, Hostname and Line are one row of dnsmasq's hosts file.
 	MAC      hwaddr.MAC `json:"mac,omitempty"`
 	IP       netip.Addr `json:"ip,omitzero"`
 	Hostname string     `json:"hostname,omitempty"`
@@ -316,6 +324,7 @@ type HostRow struct {
 
 // LeaseRow is one row of a dnsmasq lease file.
 type LeaseRow struct {
+	// MAC, IP, Hostname, ClientID and Expiry are one row of dnsmasq's leases file.
 	MAC      hwaddr.MAC `json:"mac,omitempty"`
 	IP       netip.Addr `json:"ip,omitzero"`
 	Hostname string     `json:"hostname,omitempty"`
@@ -330,6 +339,7 @@ type LeaseRow struct {
 
 // ARPFacts is the ARP probe of one address.
 type ARPFacts struct {
+	// IP is the address probed.
 	IP netip.Addr `json:"ip"`
 	// From is the serving interface the probe left from.
 	From string `json:"from"`
@@ -340,6 +350,7 @@ type ARPFacts struct {
 
 // ARPReply is one answer to an ARP probe.
 type ARPReply struct {
+	// MAC answered, after RTT.
 	MAC hwaddr.MAC    `json:"mac"`
 	RTT time.Duration `json:"rtt"`
 }
@@ -357,6 +368,7 @@ type HostFacts struct {
 
 // NMFacts are NetworkManager's run-directory facts.
 type NMFacts struct {
+	// PIDFile is NetworkManager's pid file; PIDFileError why it could not be read.
 	PIDFile      string `json:"pid_file"`
 	PIDFileError string `json:"pid_file_error,omitempty"`
 	// PIDContent is the pid file's content when it holds no pid.
@@ -373,6 +385,7 @@ func (n *NMFacts) Running() bool { return n.PID > 0 && !n.Stale }
 
 // NMDevice is one NetworkManager device state file.
 type NMDevice struct {
+	// Path is NetworkManager's device file, Managed what it says, Error why it could not be read.
 	Path    string `json:"path"`
 	Managed string `json:"managed,omitempty"`
 	Error   string `json:"error,omitempty"`
@@ -408,6 +421,7 @@ type APIFacts struct {
 // ebtables, ipsets) read before the probes and again after them, so a
 // drop counter the reachability probe moved names its rule.
 type FirewallObs struct {
+	// Before and After are the firewall read before and after the probes; BeforeError and AfterError why a read failed.
 	Before      *firewall.Snapshot `json:"before,omitempty"`
 	BeforeError string             `json:"before_error,omitempty"`
 	After       *firewall.Snapshot `json:"after,omitempty"`
@@ -416,6 +430,7 @@ type FirewallObs struct {
 
 // ServerFacts is a Nova server as read.
 type ServerFacts struct {
+	// ID, Name, Status, TaskState, Host, InstanceName, Addresses, Ports and Fault are Nova's server as the API showed it.
 	ID           string       `json:"id"`
 	Name         string       `json:"name,omitempty"`
 	Status       string       `json:"status,omitempty"`
@@ -430,6 +445,7 @@ type ServerFacts struct {
 // ServerFault is the explanation of a server in ERROR (launch's
 // FaultError, as text).
 type ServerFault struct {
+	// Code, Message, Details and Created are Nova's fault fields.
 	Code    int       `json:"code"`
 	Message string    `json:"message"`
 	Details string    `json:"details,omitempty"`
@@ -443,6 +459,7 @@ type ServerFault struct {
 
 // PortFacts is a Neutron port as read.
 type PortFacts struct {
+	// ID, DeviceID, NetworkID, MAC, FixedIPs, Status, VIFType and HostID are Neutron's port with its binding.
 	ID        string     `json:"id"`
 	DeviceID  string     `json:"device_id,omitempty"`
 	NetworkID string     `json:"network_id"`
@@ -455,12 +472,14 @@ type PortFacts struct {
 
 // FixedIP is one fixed IP of a port.
 type FixedIP struct {
+	// Address and SubnetID are one fixed_ips entry.
 	Address  netip.Addr `json:"address"`
 	SubnetID string     `json:"subnet_id"`
 }
 
 // NetworkInfo is what Neutron said of a port's network.
 type NetworkInfo struct {
+	// Type, PhysicalNetwork and SegmentationID are the network's provider attributes.
 	Type            string `json:"type,omitempty"`
 	PhysicalNetwork string `json:"physical_network,omitempty"`
 	SegmentationID  int    `json:"segmentation_id,omitempty"`

@@ -41,8 +41,9 @@ func newFirewallSource(c Config) firewallPkg {
 	if c.Firewall != nil {
 		fc = *c.Firewall
 	}
-	if fc.NetNS == "" {
-		fc.NetNS = c.BridgeNetNS
+	//lint:ignore SA1019 a caller's Firewall may still set the deprecated NetNS; it wins over the default as before
+	if fc.NetNSPath == "" && fc.NetNS == "" {
+		fc.NetNSPath = c.BridgeNetNSPath
 	}
 	return firewallPkg{fw: &fc,
 		dhcp: &dhcpns.Config{NetNSDir: c.NetNSDir, ProcDir: c.ProcDir, StateDir: c.StateDir, Logger: c.Logger},

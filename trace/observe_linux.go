@@ -92,9 +92,9 @@ func newObservation(c Config, role Role, req Request) *Observation {
 	return &Observation{
 		Version: ObservationVersion, Node: node, Role: role, Request: req, Started: time.Now(),
 		Settings: Settings{NetNSDir: c.NetNSDir, StateDir: c.StateDir, ProcDir: c.ProcDir, NMRunDir: c.NMRunDir,
-			BridgeNetNS: c.BridgeNetNS, NoARP: c.NoARP, NoFirewall: c.NoFirewall, NoReach: c.NoReach, NoConsole: c.NoConsole, NoMetadataProbe: c.NoMetadataProbe, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
+			BridgeNetNSPath: c.BridgeNetNSPath, NoARP: c.NoARP, NoFirewall: c.NoFirewall, NoReach: c.NoReach, NoConsole: c.NoConsole, NoMetadataProbe: c.NoMetadataProbe, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
 			Libvirt:   c.Libvirt != nil,
-			HostNetNS: c.BridgeNetNS == "" || sameNetNS(c.BridgeNetNS, filepath.Join(c.ProcDir, "self/ns/net"))},
+			HostNetNS: c.BridgeNetNSPath == "" || sameNetNS(c.BridgeNetNSPath, filepath.Join(c.ProcDir, "self/ns/net"))},
 	}
 }
 
@@ -109,9 +109,9 @@ func (o *observer) observe(ctx context.Context) error {
 		o.loadAgent()
 		if o.bridges == nil {
 			var err error
-			in, err = linuxbridge.Open(ctx, &linuxbridge.Config{NetNSPath: c.BridgeNetNS, Logger: c.Logger})
+			in, err = linuxbridge.Open(ctx, &linuxbridge.Config{NetNSPath: c.BridgeNetNSPath, Logger: c.Logger})
 			if err != nil {
-				return fmt.Errorf("trace: inspect the bridges' namespace %q: %w", c.BridgeNetNS, err)
+				return fmt.Errorf("trace: inspect the bridges' namespace %q: %w", c.BridgeNetNSPath, err)
 			}
 			defer in.Close()
 			o.bridges = in
@@ -506,7 +506,7 @@ func (o *observer) network(ctx context.Context, id string) NetworkFacts {
 			n.LeasesNote = err.Error()
 		}
 		for _, l := range ls.Rows {
-			n.Leases = append(n.Leases, LeaseRow{MAC: hwaddr.MAC(l.MAC), IP: l.IP, Hostname: l.Hostname, ClientID: l.ClientID,
+			n.Leases = append(n.Leases, LeaseRow{MAC: l.MAC, IP: l.IP, Hostname: l.Hostname, ClientID: l.ClientID,
 				Expiry: l.Expiry, Origin: l.Origin.String(), Renewed: l.Origin == dhcpns.OriginRenewed, Line: l.Line})
 		}
 	}
@@ -516,7 +516,7 @@ func (o *observer) network(ctx context.Context, id string) NetworkFacts {
 func hostRows(hosts []dhcpns.Host) []HostRow {
 	out := make([]HostRow, 0, len(hosts))
 	for _, h := range hosts {
-		out = append(out, HostRow{MAC: hwaddr.MAC(h.MAC), IP: h.IP, Hostname: h.Hostname, Line: h.Line})
+		out = append(out, HostRow{MAC: h.MAC, IP: h.IP, Hostname: h.Hostname, Line: h.Line})
 	}
 	return out
 }
@@ -551,7 +551,7 @@ func (o *observer) searchHosts(macs []hwaddr.MAC) *HostsSearch {
 		}
 		for _, m := range macs {
 			for _, h := range hosts {
-				if h.MAC != nil && hwaddr.MAC(h.MAC).Equal(m) {
+				if h.MAC != nil && h.MAC.Equal(m) {
 					s.Rows = append(s.Rows, HostsHit{NetworkID: e.Name(), Path: path, Line: h.Line, MAC: m, IP: h.IP})
 					break
 				}
@@ -593,7 +593,7 @@ func (o *observer) probe(ctx context.Context, views []*view) {
 					a.Error = err.Error()
 				} else {
 					for _, r := range rs[i].Replies {
-						a.Replies = append(a.Replies, ARPReply{MAC: hwaddr.MAC(r.MAC), RTT: r.RTT})
+						a.Replies = append(a.Replies, ARPReply{MAC: r.MAC, RTT: r.RTT})
 					}
 				}
 				n.ARP = append(n.ARP, a)
@@ -655,10 +655,10 @@ func (o *observer) observeHost() {
 	h.BrNFPath = filepath.Join(c.ProcDir, "sys/net/bridge/bridge-nf-call-iptables")
 	var b []byte
 	var err error
-	if c.BridgeNetNS == "" {
+	if c.BridgeNetNSPath == "" {
 		b, err = os.ReadFile(h.BrNFPath)
 	} else {
-		err = netns.Do(c.BridgeNetNS, func() error {
+		err = netns.Do(c.BridgeNetNSPath, func() error {
 			var e error
 			b, e = os.ReadFile(h.BrNFPath)
 			return e

@@ -31,8 +31,8 @@ func (t *Trace) WriteText(w io.Writer) error {
 		if t.NetworkID != "" {
 			ids = append(ids, "network "+t.NetworkID)
 		}
-		if t.IP != "" {
-			ids = append(ids, "ip "+t.IP)
+		if t.IP.IsValid() {
+			ids = append(ids, "ip "+t.IP.String())
 		}
 		fmt.Fprintf(bw, " (%s)", strings.Join(ids, ", "))
 	}

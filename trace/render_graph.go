@@ -234,7 +234,7 @@ func traceGraph(t *Trace) *graph {
 	}
 	var vmip *gnode
 	if len(byPlace[placeProbe]) > 0 {
-		ip := t.IP
+		ip := ipText(t.IP)
 		if ip == "" {
 			ip = "(IP unknown)"
 		}

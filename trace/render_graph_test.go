@@ -2,6 +2,7 @@ package trace
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -14,7 +15,7 @@ func TestTopologyPlacesKinds(t *testing.T) {
 	kinds := []Kind{KindServer, KindPort, KindAgents, KindGuest, KindDomain, KindInterface, KindTap, KindAntiSpoofing,
 		KindSecurityGroup, KindBridge, KindPhysicalPort, KindProviderLink, KindFDB, KindMTU, KindDHCPNS, KindDnsmasq, KindDHCPIf,
 		KindHostsEntry, KindLease, KindMetadata, KindARP, KindReachability, KindCounters, KindHostCheck, Kind("future-thing")}
-	tr := &Trace{Target: Target{Tap: "tap31f2d3e9-8d"}, Role: RoleAllInOne, IP: "192.168.31.74"}
+	tr := &Trace{Target: Target{Tap: "tap31f2d3e9-8d"}, Role: RoleAllInOne, IP: netip.MustParseAddr("192.168.31.74")}
 	for _, k := range kinds {
 		h := Hop{Kind: k, Name: string(k) + "-name", Verdict: OK}
 		if k == KindSecurityGroup {

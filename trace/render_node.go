@@ -61,8 +61,8 @@ func nicLines(t *Trace) []string {
 	if s := serverLabel(t); s != "" {
 		lines = append(lines, cut(s, 40))
 	}
-	if t.IP != "" {
-		lines = append(lines, t.IP)
+	if t.IP.IsValid() {
+		lines = append(lines, t.IP.String())
 	}
 	lines = append(lines, strings.ToUpper(t.Verdict.String()))
 	if _, h, ok := t.firstFailing(); ok {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,7 +52,7 @@ func rename(tr *Trace, n int, bridge string) {
 	tap := fmt.Sprintf("tap%08x-%02x", n, n%256)
 	tr.Tap = tap
 	tr.Target = Target{Tap: tap}
-	tr.IP = fmt.Sprintf("10.%d.%d.%d", n/65536, n/256%256, n%256)
+	tr.IP = netip.AddrFrom4([4]byte{10, byte(n / 65536), byte(n / 256 % 256), byte(n % 256)})
 	for i := range tr.Hops {
 		h := &tr.Hops[i]
 		h.Name = strings.ReplaceAll(h.Name, oldTap, tap)

@@ -38,6 +38,7 @@ const (
 // domain are this NIC's. Resolve computes it once; every hop is judged on
 // it, nothing changes it afterwards. It is a plain value.
 type Identity struct {
+	// Target is what the trace was asked for.
 	Target Target `json:"target"`
 	// ServerID, ServerName and PortID name the server and port (API,
 	// or the domain's Nova metadata and the tap's name).
@@ -239,7 +240,7 @@ func resolveIx(obs *Observation, ix *obsIndex, t Target, hint *portHint) *view {
 		from = "Neutron port"
 	}
 	if mac == nil && v.iface != nil && len(v.iface.MAC) == 6 {
-		mac, src, from = hwaddr.MAC(v.iface.MAC), MACFromLibvirt, "libvirt interface of "+v.dom.Name
+		mac, src, from = v.iface.MAC, MACFromLibvirt, "libvirt interface of "+v.dom.Name
 	}
 	if v.netw != nil {
 		for i := range v.netw.Hosts {
@@ -401,7 +402,7 @@ func pickInterface(d *DomainFacts, tapName string, mac hwaddr.MAC, tap *linuxbri
 		}
 	}
 	for i := range d.Interfaces {
-		if mac != nil && mac.Equal(hwaddr.MAC(d.Interfaces[i].MAC)) {
+		if mac != nil && mac.Equal(d.Interfaces[i].MAC) {
 			return &d.Interfaces[i]
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -65,7 +66,7 @@ func launchFake(t *testing.T, c *launch.Client, name string) (string, launch.Por
 // (network, port ID, MAC, fixed IP) so the local hops match Neutron's.
 func topoForPort(t *testing.T, p launch.Port) *topo {
 	t.Helper()
-	tp := newTopo(t, topoOpts{dhcp: true, netID: p.NetworkID, portID: p.ID, mac: p.MAC, ip: p.FixedIPs[0].Address})
+	tp := newTopo(t, topoOpts{dhcp: true, netID: p.NetworkID, portID: p.ID, mac: net.HardwareAddr(p.MAC), ip: p.FixedIPs[0].Address})
 	tp.cfg.NodeName = fakecloud.Host // this node plays the fake's compute host
 	return tp
 }
@@ -120,7 +121,7 @@ func TestIntegrationServerHealthy(t *testing.T) {
 	// and verdicts (no libvirt client here).
 	local := &trace.Trace{Hops: tr.Hops[2:]}
 	want(t, local, nil)
-	if tr.Tap != tp.tap || tr.PortMAC.String() != port.MAC.String() || tr.NetworkID != port.NetworkID || tr.IP != port.FixedIPs[0].Address.String() {
+	if tr.Tap != tp.tap || tr.PortMAC.String() != port.MAC.String() || tr.NetworkID != port.NetworkID || tr.IP != port.FixedIPs[0].Address {
 		t.Errorf("identities: tap %s mac %s network %s ip %s", tr.Tap, tr.PortMAC, tr.NetworkID, tr.IP)
 	}
 	if h, _ := tr.Hop(trace.KindHostsEntry, ""); !strings.Contains(func() string { v, _ := h.Get("port_mac"); return v }(), "Neutron port") {

@@ -192,13 +192,13 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready func([]net.A
 		Role: role, NoARP: o.noARP, CounterInterval: o.counterInterval, ARPTimeout: o.arpTimeout, NodeName: o.node, Logger: log,
 	}
 	if o.netns != "" {
-		cfg.BridgeNetNS = o.netns
+		cfg.BridgeNetNSPath = o.netns
 		if !strings.Contains(o.netns, "/") {
 			dir := o.netnsDir
 			if dir == "" {
 				dir = linuxbridge.DefaultNetNSDir
 			}
-			cfg.BridgeNetNS = dir + "/" + o.netns
+			cfg.BridgeNetNSPath = dir + "/" + o.netns
 		}
 	}
 	var lv *libvirtinspect.Client
@@ -237,9 +237,9 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready func([]net.A
 		}
 	}
 	if role != trace.RoleNetwork {
-		in, err := linuxbridge.Open(ctx, &linuxbridge.Config{NetNSPath: cfg.BridgeNetNS, Logger: log})
+		in, err := linuxbridge.Open(ctx, &linuxbridge.Config{NetNSPath: cfg.BridgeNetNSPath, Logger: log})
 		if err != nil {
-			return fmt.Errorf("bridges' namespace %q: %w", cfg.BridgeNetNS, err)
+			return fmt.Errorf("bridges' namespace %q: %w", cfg.BridgeNetNSPath, err)
 		}
 		defer in.Close()
 		mc.Bridges = in.Snapshot

@@ -10,10 +10,10 @@
 //	vmtrace (-port ID | -mac MAC | -tap NAME) [-role aio|compute|network]
 //	        [-agent-config FILE | -interface-mappings PHYSNET:NIC,…]
 //	        [-netns NAME|PATH] [-netns-dir DIR] [-state-dir DIR] [-nm-run-dir DIR]
-//	        [-skip-dhcp] [-no-arp] [-interval D] [-json | -dot | -mermaid]
+//	        [-no-arp] [-interval D] [-json | -dot | -mermaid]
 //	vmtrace -server NAME|ID [-cloud NAME] [-libvirt-uri URI|none] [-node NAME]
 //	        [-role …] [-agent-config …] [-netns …] [-netns-dir …] [-state-dir …]
-//	        [-nm-run-dir …] [-skip-dhcp] [-no-arp] [-interval D] [-json | -dot | -mermaid]
+//	        [-nm-run-dir …] [-no-arp] [-interval D] [-json | -dot | -mermaid]
 //	vmtrace -all [-cloud NAME] [-libvirt-uri URI|none] [-node NAME] [-role …] [-netns …]
 //	        [-netns-dir …] [-state-dir …] [-no-arp] [-interval D] [-json | -dot | -mermaid]
 //	vmtrace -demo [-break FAULT] [-guest auto|netns|libvirt] [-json | -dot | -mermaid]
@@ -64,8 +64,8 @@
 //
 // -role says which side of the path this node holds: aio (the default:
 // all of it), compute (libvirt, the tap, the bridge and its physical port,
-// the FDB, the counters; the DHCP side is unknown; -skip-dhcp is the older
-// spelling) or network (the qdhcp namespace, dnsmasq, the hosts entry, the
+// the FDB, the counters; the DHCP side is unknown; -skip-dhcp is a
+// deprecated spelling) or network (the qdhcp namespace, dnsmasq, the hosts entry, the
 // lease and the ARP probe; the compute side is unknown). On a network node
 // without the API give -mac: the network is the one whose hosts file under
 // -state-dir lists it (a port ID or tap name is a usage error there). The
@@ -151,7 +151,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -222,7 +221,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.netnsDir, "netns-dir", "", "where qdhcp-… (and -netns names) live (default /run/netns)")
 	fs.StringVar(&o.stateDir, "state-dir", "", "Neutron's DHCP state directory (default /var/lib/neutron/dhcp)")
 	fs.StringVar(&o.nmRunDir, "nm-run-dir", "", "NetworkManager's run directory (default /run/NetworkManager)")
-	fs.BoolVar(&o.skipDHCP, "skip-dhcp", false, "leave the DHCP side unjudged (a compute node whose DHCP agent runs elsewhere): the same as -role compute")
+	fs.BoolVar(&o.skipDHCP, "skip-dhcp", false, "deprecated: use -role compute (leave the DHCP side unjudged)")
 	fs.StringVar(&o.role, "role", "", "this node's side of the path: `aio` (all of it, the default), compute or network")
 	fs.StringVar(&o.agentConfig, "agent-config", "", "the linuxbridge agent's `FILE`, for physical_interface_mappings (default "+trace.DefaultAgentConfig+"; - : none, guess the NIC)")
 	fs.StringVar(&o.ifMappings, "interface-mappings", "", "physical_interface_mappings given here, `PHYSNET:NIC,…` (instead of -agent-config)")
@@ -307,11 +306,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case o.port != "":
 		target.PortID = o.port
 	case o.mac != "":
-		m, err := net.ParseMAC(o.mac)
+		m, err := hwaddr.Parse(o.mac)
 		if err != nil {
 			return usage("-mac: %v", err)
 		}
-		target.MAC = hwaddr.MAC(m)
+		target.MAC = m
 	default:
 		target.Tap = o.tap
 	}
@@ -323,7 +322,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		NetNSDir:        o.netnsDir,
 		StateDir:        o.stateDir,
 		NMRunDir:        o.nmRunDir,
-		SkipDHCP:        o.skipDHCP,
 		NoARP:           o.noARP,
 		CounterInterval: o.interval,
 		NodeName:        o.node,
@@ -331,13 +329,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Role, cfg.AgentConfig, cfg.InterfaceMappings = role, o.agentConfig, ifMappings
 	if o.netns != "" {
-		cfg.BridgeNetNS = o.netns
+		cfg.BridgeNetNSPath = o.netns
 		if !strings.Contains(o.netns, "/") {
 			dir := o.netnsDir
 			if dir == "" {
 				dir = "/run/netns"
 			}
-			cfg.BridgeNetNS = filepath.Join(dir, o.netns)
+			cfg.BridgeNetNSPath = filepath.Join(dir, o.netns)
 		}
 	}
 	if o.server != "" || o.all {
@@ -666,11 +664,11 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 		return exitFail
 	}
 	cfg := &trace.Config{
-		BridgeNetNS: p.HostPath,
-		NetNSDir:    p.NetNSDir,
-		StateDir:    p.StateDir,
-		NMRunDir:    p.NMRunDir,
-		AgentConfig: p.AgentConfig,
+		BridgeNetNSPath: p.HostPath,
+		NetNSDir:        p.NetNSDir,
+		StateDir:        p.StateDir,
+		NMRunDir:        p.NMRunDir,
+		AgentConfig:     p.AgentConfig,
 		// The demo's haproxy keeps Neutron's layout under the demo's
 		// directory.
 		MetadataPIDDir:      p.MetadataPIDDir,
@@ -788,6 +786,9 @@ func roleFlags(o opts) (role trace.Role, mappings map[string]string, msg string)
 		return "", nil, "-tap with -role network: the tap is on the compute node; give -mac (the network is found by the hosts files) or -server"
 	case role == trace.RoleNetwork && o.port != "":
 		return "", nil, "-port with -role network: Neutron's hosts files hold mac,host-…,ip, not the port ID; give -mac or use -server"
+	}
+	if o.skipDHCP {
+		role = trace.RoleCompute
 	}
 	if o.ifMappings != "" {
 		m, err := linuxbridge.ParseMappings(o.ifMappings)

@@ -64,7 +64,7 @@ func TestIntegrationRoles(t *testing.T) {
 	hop := func(tr *trace.Trace, k trace.Kind) trace.Hop { h, _ := tr.Hop(k, ""); return h }
 
 	tr := traced(exitOK, "-role", "network", "-mac", p.MAC.String())
-	if tr.Role != trace.RoleNetwork || tr.NetworkID != p.NetworkID || tr.IP != p.IP.String() {
+	if tr.Role != trace.RoleNetwork || tr.NetworkID != p.NetworkID || tr.IP != p.IP {
 		t.Errorf("network role: role %s network %s ip %s; want network %s ip %s", tr.Role, tr.NetworkID, tr.IP, p.NetworkID, p.IP)
 	}
 	for _, k := range []trace.Kind{trace.KindTap, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB, trace.KindCounters} {

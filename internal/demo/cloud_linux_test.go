@@ -52,7 +52,7 @@ func serverTrace(t *testing.T, p *Path, c *Cloud, log *slog.Logger) *trace.Serve
 		t.Fatalf("launch.Open: %v", err)
 	}
 	st, err := trace.Server(ctx, &trace.Config{
-		BridgeNetNS: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig,
+		BridgeNetNSPath: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig,
 		MetadataPIDDir: p.MetadataPIDDir, MetadataProxyDir: p.MetadataProxyDir, MetadataAgentSocket: p.MetadataAgentSocket,
 		NodeName: c.NodeName, CounterInterval: 300 * time.Millisecond, ARPTimeout: 500 * time.Millisecond, Logger: log,
 	}, api, c.ServerName)

@@ -31,7 +31,7 @@ func ExamplePath_StartCloud() {
 		fmt.Fprintln(os.Stderr, err)
 		return
 	}
-	st, err := trace.Server(ctx, &trace.Config{BridgeNetNS: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir,
+	st, err := trace.Server(ctx, &trace.Config{BridgeNetNSPath: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir,
 		NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig, NodeName: cloud.NodeName}, api, cloud.ServerName)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

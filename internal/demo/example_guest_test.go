@@ -22,7 +22,7 @@ func ExampleBuildPath_libvirtGuest() {
 		return
 	}
 	defer p.Close()
-	cfg := &trace.Config{BridgeNetNS: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir}
+	cfg := &trace.Config{BridgeNetNSPath: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir}
 	if p.GuestKind == demo.GuestLibvirt {
 		lv, err := libvirtinspect.Dial(ctx, &libvirtinspect.Config{Socket: p.LibvirtSocketRO, ReadOnly: true})
 		if err != nil {

@@ -19,7 +19,7 @@ func ExampleBuildPath() {
 		return
 	}
 	defer p.Close()
-	cfg := &trace.Config{BridgeNetNS: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig}
+	cfg := &trace.Config{BridgeNetNSPath: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig}
 	before, err := trace.Run(ctx, cfg, trace.Target{PortID: p.PortID})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

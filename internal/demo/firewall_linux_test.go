@@ -36,7 +36,7 @@ func TestIntegrationFirewallBreak(t *testing.T) {
 			}
 			defer p.Close()
 			facts := func() trace.FirewallFacts {
-				s, err := firewall.Read(ctx, &firewall.Config{NetNS: p.HostPath})
+				s, err := firewall.Read(ctx, &firewall.Config{NetNSPath: p.HostPath})
 				if err != nil {
 					t.Fatal(err)
 				}

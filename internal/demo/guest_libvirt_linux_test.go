@@ -86,7 +86,7 @@ func runTraceLibvirt(t *testing.T, p *Path) *trace.Trace {
 	}
 	defer lv.Close()
 	tr, err := trace.Run(ctx, &trace.Config{
-		BridgeNetNS: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir,
+		BridgeNetNSPath: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir,
 		MetadataPIDDir: p.MetadataPIDDir, MetadataProxyDir: p.MetadataProxyDir, MetadataAgentSocket: p.MetadataAgentSocket,
 		CounterInterval: 300 * time.Millisecond, ARPTimeout: 500 * time.Millisecond, Libvirt: lv,
 	}, trace.Target{PortID: p.PortID})

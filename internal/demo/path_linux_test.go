@@ -73,7 +73,7 @@ func runTrace(t *testing.T, p *Path) *trace.Trace {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	tr, err := trace.Run(ctx, &trace.Config{
-		BridgeNetNS: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig,
+		BridgeNetNSPath: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig,
 		MetadataPIDDir: p.MetadataPIDDir, MetadataProxyDir: p.MetadataProxyDir, MetadataAgentSocket: p.MetadataAgentSocket,
 		CounterInterval: 300 * time.Millisecond, ARPTimeout: 500 * time.Millisecond,
 		// A TCG guest answers ARP in about a millisecond, now and then in
@@ -194,7 +194,7 @@ func TestIntegrationPath(t *testing.T) {
 
 	healthy := runTrace(t, p)
 	wantHops(t, healthy, nil)
-	if healthy.Verdict != trace.OK || healthy.Tap != p.Tap || healthy.IP != p.IP.String() || healthy.NetworkID != p.NetworkID {
+	if healthy.Verdict != trace.OK || healthy.Tap != p.Tap || healthy.IP != p.IP || healthy.NetworkID != p.NetworkID {
 		t.Errorf("healthy trace: verdict %s tap %s ip %s network %s", healthy.Verdict, healthy.Tap, healthy.IP, healthy.NetworkID)
 	}
 

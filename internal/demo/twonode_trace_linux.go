@@ -23,10 +23,10 @@ import (
 // trace.Config.NoFirewall.
 func (tn *TwoNode) TraceConfigs() (network, compute *trace.Config) {
 	p := tn.Path
-	network = &trace.Config{Role: trace.RoleNetwork, NodeName: ControllerName, BridgeNetNS: tn.ControllerNS,
+	network = &trace.Config{Role: trace.RoleNetwork, NodeName: ControllerName, BridgeNetNSPath: tn.ControllerNS,
 		NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: tn.ControllerAgentConfig,
 		ARPTimeout: 500 * time.Millisecond, Logger: p.log}
-	compute = &trace.Config{Role: trace.RoleCompute, NodeName: ComputeName, BridgeNetNS: p.HostPath,
+	compute = &trace.Config{Role: trace.RoleCompute, NodeName: ComputeName, BridgeNetNSPath: p.HostPath,
 		NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig,
 		CounterInterval: 300 * time.Millisecond, NoFirewall: true, Logger: p.log, Libvirt: tn.lv}
 	return network, compute
