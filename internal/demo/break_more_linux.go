@@ -14,6 +14,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/vifpath/vifpath/internal/sandbox"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -55,28 +56,6 @@ func (p *Path) breakWrongBridge() error {
 	return waitOperUp(h, p.Tap, WrongBridge)
 }
 
-// waitOperUp waits up to 3 s for the links to be operationally up (a
-// bridge port forwards only then), or, for a tap, to have carrier.
-func waitOperUp(h *netlink.Handle, names ...string) error {
-	deadline := time.Now().Add(3 * time.Second)
-	for _, name := range names {
-		for {
-			l, err := h.LinkByName(name)
-			// A tap qemu holds reports operstate "unknown" with carrier
-			// (LOWER_UP): that is up too.
-			if err == nil && (l.Attrs().OperState == netlink.OperUp ||
-				l.Attrs().OperState == netlink.OperUnknown && l.Attrs().RawFlags&unix.IFF_LOWER_UP != 0) {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("demo: %s not operationally up after 3 s (%v)", name, err)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	return nil
-}
-
 // breakLeaseSeeded stops dnsmasq and starts it again as the DHCP agent
 // does when it restarts it: the hosts, opts and lease files rewritten,
 // the lease file with one seeded row per port ("<expiry> <mac> <ip> * *").
@@ -101,7 +80,7 @@ func (p *Path) breakLeaseSeeded() error {
 	// rows (2.90): a reader in between sees no row at all. Wait for the
 	// rewritten row; a dnsmasq that leaves the file alone leaves the seed.
 	leases := filepath.Join(p.StateDir, p.NetworkID, "leases")
-	rewritten := []byte(fmt.Sprintf(" %s %s %s ", p.MAC, p.IP, hostName(p.IP)))
+	rewritten := []byte(fmt.Sprintf(" %s %s %s ", p.MAC, p.IP, sandbox.NeutronHostname(p.IP)))
 	seeded := []byte(fmt.Sprintf(" %s %s * *\n", p.MAC, p.IP))
 	for deadline := time.Now().Add(2 * time.Second); ; {
 		b, err := os.ReadFile(leases)

@@ -68,7 +68,7 @@ func (p *Path) startMetadataProxy(ctx context.Context) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	if p.dnsmasq != nil {
-		p.dnsmasq.Process.Signal(syscall.SIGHUP)
+		p.dnsmasq.Reload()
 	}
 
 	// The metadata agent's stand-in: Nova's version list for a request

@@ -12,11 +12,12 @@ import (
 // checksums of dnsmasq's replies; this does the same, so DHCP clients on
 // raw sockets (udhcpc, dhcpns's probe) accept them.
 func (n *NetNS) TxChecksumOff(dev string) error {
-	return n.Do(func() error { return txChecksumOff(dev) })
+	return n.Do(func() error { return TxChecksumOff(dev) })
 }
 
-// txChecksumOff is TxChecksumOff in the calling thread's namespace.
-func txChecksumOff(dev string) error {
+// TxChecksumOff is NetNS.TxChecksumOff in the calling thread's
+// namespace: call it inside NetNS.Do.
+func TxChecksumOff(dev string) error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/vifpath/vifpath/internal/tuntap"
 )
@@ -103,6 +104,8 @@ const DefaultOperUpTimeout = 3 * time.Second
 // WaitOperUp waits until every named link is operationally up, for at
 // most timeout (zero means DefaultOperUpTimeout) or until ctx ends. A
 // bridge port forwards only from then on: frames sent before are dropped.
+// A tap that a process holds reports operstate "unknown" with carrier
+// (LOWER_UP): that counts as up too.
 func WaitOperUp(ctx context.Context, h *netlink.Handle, timeout time.Duration, names ...string) error {
 	if timeout <= 0 {
 		timeout = DefaultOperUpTimeout
@@ -111,7 +114,8 @@ func WaitOperUp(ctx context.Context, h *netlink.Handle, timeout time.Duration, n
 	for _, name := range names {
 		for {
 			l, err := h.LinkByName(name)
-			if err == nil && l.Attrs().OperState == netlink.OperUp {
+			if err == nil && (l.Attrs().OperState == netlink.OperUp ||
+				l.Attrs().OperState == netlink.OperUnknown && l.Attrs().RawFlags&unix.IFF_LOWER_UP != 0) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -259,4 +263,3 @@ func (n *NetNS) Command(name string, args ...string) *exec.Cmd {
 func (n *NetNS) Start(cmd *exec.Cmd) error {
 	return n.Do(cmd.Start)
 }
-

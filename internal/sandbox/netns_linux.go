@@ -92,11 +92,17 @@ func (n *NetNS) Remove() error {
 // Close closes the shared netlink handle and removes the namespace. It
 // is idempotent.
 func (n *NetNS) Close() error {
+	n.CloseHandle()
+	return n.Remove()
+}
+
+// CloseHandle closes the shared netlink handle (see Handle), keeping the
+// namespace: for a NetNSAt used for a few changes.
+func (n *NetNS) CloseHandle() {
 	if n.handle != nil {
 		n.handle.Close()
 		n.handle = nil
 	}
-	return n.Remove()
 }
 
 // Do runs fn on a fresh goroutine locked to its OS thread, with that thread
