@@ -161,30 +161,23 @@ func (p *Path) breakDupIP() (err error) {
 // dev tap… learning off) and deletes what the bridge had learned of the
 // VM's MAC there (bridge fdb del), so the bridge never learns it again.
 func (p *Path) breakFDBNeverLearned() error {
-	h, err := handleIn(p.HostPath)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	l, err := h.LinkByName(p.Tap)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	if err := h.LinkSetLearning(l, false); err != nil {
-		return fmt.Errorf("demo: learning off on %s: %w", p.Tap, err)
-	}
-	ns, err := h.NeighList(l.Attrs().Index, unix.AF_BRIDGE)
-	if err != nil {
-		return fmt.Errorf("demo: list %s's FDB entries: %w", p.Tap, err)
-	}
-	for i := range ns {
-		n := &ns[i]
-		if n.HardwareAddr.String() != p.MAC.String() || n.LinkIndex != l.Attrs().Index {
-			continue
+	return p.hostLink(p.Tap, func(h *netlink.Handle, l netlink.Link) error {
+		if err := h.LinkSetLearning(l, false); err != nil {
+			return fmt.Errorf("learning off: %w", err)
 		}
-		if err := h.NeighDel(n); err != nil && !errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("demo: delete FDB entry %s on %s: %w", n.HardwareAddr, p.Tap, err)
+		ns, err := h.NeighList(l.Attrs().Index, unix.AF_BRIDGE)
+		if err != nil {
+			return fmt.Errorf("list FDB entries: %w", err)
 		}
-	}
-	return nil
+		for i := range ns {
+			n := &ns[i]
+			if n.HardwareAddr.String() != p.MAC.String() || n.LinkIndex != l.Attrs().Index {
+				continue
+			}
+			if err := h.NeighDel(n); err != nil && !errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("delete FDB entry %s: %w", n.HardwareAddr, err)
+			}
+		}
+		return nil
+	})
 }

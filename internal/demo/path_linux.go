@@ -321,36 +321,11 @@ func (p *Path) Break(b Breakage) error {
 		if p.dnsmasq == nil {
 			return errors.New("demo: dnsmasq is not running")
 		}
-		err := p.stopDnsmasq(syscall.SIGKILL)
-		return err
+		return p.stopDnsmasq(syscall.SIGKILL)
 	case BreakTapDown:
-		h, err := handleIn(p.HostPath)
-		if err != nil {
-			return err
-		}
-		defer h.Close()
-		l, err := h.LinkByName(p.Tap)
-		if err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-		if err := h.LinkSetDown(l); err != nil {
-			return fmt.Errorf("demo: set %s down: %w", p.Tap, err)
-		}
-		return nil
+		return p.hostLink(p.Tap, func(h *netlink.Handle, l netlink.Link) error { return h.LinkSetDown(l) })
 	case BreakUplink:
-		h, err := handleIn(p.HostPath)
-		if err != nil {
-			return err
-		}
-		defer h.Close()
-		l, err := h.LinkByName(p.Uplink)
-		if err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-		if err := h.LinkDel(l); err != nil {
-			return fmt.Errorf("demo: delete %s: %w", p.Uplink, err)
-		}
-		return nil
+		return p.hostLink(p.Uplink, func(h *netlink.Handle, l netlink.Link) error { return h.LinkDel(l) })
 	case BreakHostsEntry:
 		if p.dnsmasq == nil {
 			return errors.New("demo: dnsmasq is not running")

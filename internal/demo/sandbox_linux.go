@@ -59,3 +59,9 @@ var randNeutronMAC = sandbox.RandNeutronMAC
 
 // lookBin finds a binary (sandbox.LookBin).
 func lookBin(given, name, pkg string) (string, error) { return sandbox.LookBin(given, name, pkg) }
+
+// hostLink runs fn on the named link in the node's namespace
+// (sandbox.NetNS.WithLink).
+func (p *Path) hostLink(name string, fn func(*netlink.Handle, netlink.Link) error) error {
+	return sandbox.NetNSAt(p.HostPath).WithLink(name, fn)
+}

@@ -263,3 +263,23 @@ func (n *NetNS) Command(name string, args ...string) *exec.Cmd {
 func (n *NetNS) Start(cmd *exec.Cmd) error {
 	return n.Do(cmd.Start)
 }
+
+// WithLink runs fn with a netlink handle bound to the namespace and the
+// named link, for a change the methods above do not make (MTU, learning,
+// deletion, FDB entries). The handle is made for the call and closed after
+// it, so it suits a NetNSAt too.
+func (n *NetNS) WithLink(name string, fn func(h *netlink.Handle, l netlink.Link) error) error {
+	h, err := n.NewHandle()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	l, err := h.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("sandbox: link %s in %s: %w", name, n.Name, err)
+	}
+	if err := fn(h, l); err != nil {
+		return fmt.Errorf("sandbox: %s in %s: %w", name, n.Name, err)
+	}
+	return nil
+}
