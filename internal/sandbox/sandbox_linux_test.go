@@ -143,4 +143,3 @@ func TestIntegrationDnsmasqStop(t *testing.T) {
 		t.Errorf("dnsmasq %d still in /proc after Stop (%v)", d.PID, err)
 	}
 }
-
