@@ -11,10 +11,11 @@
 // -netns inspects a named namespace (under /run/netns, or -netns-dir);
 // -network shows only the bridge of a Neutron network; -mac says which port
 // of which bridge learned a MAC; -json prints linuxbridge's own types.
-// -demo builds a small compute-node topology in throwaway namespaces (a brq
-// bridge, an eth2 uplink to a gateway, a DHCP port's veth, a running and a
-// stopped guest's tap), inspects it and removes it, also on error or
-// Ctrl-C. Inspecting the current namespace needs no privileges; -netns
+// -demo builds the demo's compute node in throwaway namespaces (a brq
+// bridge, an eth2 uplink to a gateway, a DHCP port's veth to the qdhcp
+// namespace where dnsmasq runs, a running guest's tap that leased its
+// address and a stopped guest's tap), inspects it and removes it, also on
+// error or Ctrl-C. Inspecting the current namespace needs no privileges; -netns
 // needs CAP_SYS_ADMIN; -demo needs root.
 package main
 
@@ -72,43 +73,31 @@ func run(ctx context.Context, w io.Writer, o opts) error {
 		if o.netns != "" {
 			return errors.New("-demo inspects its own namespace: drop -netns")
 		}
-		topo, err := demo.Build(ctx, &demo.Config{Logger: log})
+		p, err := demo.BuildPath(ctx, &demo.PathConfig{Logger: log, StoppedGuest: true})
 		if err != nil {
 			return err
 		}
-		defer topo.Close()
+		defer p.Close()
 		if !o.json {
-			fmt.Fprintf(w, "Demo compute node: namespace %s; network %s, its bridge %s; uplink %s to a gateway (%s).\n",
-				topo.HostPath, topo.NetworkID, topo.Bridge, topo.Uplink, topo.GatewayMAC)
-			for _, p := range topo.Ports {
-				state := "running guest"
-				switch {
-				case p.Role == "dhcp":
-					state = "DHCP port"
-				case !p.Running:
-					state = "stopped guest"
-				}
-				fmt.Fprintf(w, "  Neutron port %s (%s, MAC %s) -> %s\n", p.ID, state, p.MAC, p.Device)
-			}
+			fmt.Fprintf(w, "Demo compute node: namespace %s; network %s, its bridge %s; uplink %s to a gateway.\n",
+				p.HostPath, p.NetworkID, p.Bridge, p.Uplink)
+			fmt.Fprintf(w, "  Neutron port %s (DHCP port) -> %s\n", p.DHCPPortID, linuxbridge.PortTapName(p.DHCPPortID))
+			fmt.Fprintf(w, "  Neutron port %s (running guest, MAC %s, %s) -> %s\n", p.PortID, p.MAC, p.IP, p.Tap)
+			fmt.Fprintf(w, "  Neutron port %s (stopped guest, MAC %s) -> %s\n", p.StoppedPortID, p.StoppedMAC, p.StoppedTap)
 			fmt.Fprintln(w)
 		}
-		cfg.NetNSPath = topo.HostPath
+		cfg.NetNSPath = p.HostPath
 		if o.network == "" {
-			o.network = topo.NetworkID
+			o.network = p.NetworkID
 		}
 		err = inspect(ctx, w, cfg, o)
 		if err == nil && !o.json && o.mac == "" {
 			// Where was the running guest's MAC learned?
-			for _, p := range topo.Ports {
-				if p.Role == "compute" && p.Running {
-					fmt.Fprintf(w, "\nbridgeinfo -mac %s:\n", p.MAC)
-					o.mac = p.MAC.String()
-					err = inspect(ctx, w, cfg, o)
-					break
-				}
-			}
+			fmt.Fprintf(w, "\nbridgeinfo -mac %s:\n", p.MAC)
+			o.mac = p.MAC.String()
+			err = inspect(ctx, w, cfg, o)
 		}
-		if cerr := topo.Close(); cerr != nil && err == nil {
+		if cerr := p.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/vifpath/vifpath/internal/sandbox"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -55,28 +56,6 @@ func (p *Path) breakWrongBridge() error {
 	return waitOperUp(h, p.Tap, WrongBridge)
 }
 
-// waitOperUp waits up to 3 s for the links to be operationally up (a
-// bridge port forwards only then), or, for a tap, to have carrier.
-func waitOperUp(h *netlink.Handle, names ...string) error {
-	deadline := time.Now().Add(3 * time.Second)
-	for _, name := range names {
-		for {
-			l, err := h.LinkByName(name)
-			// A tap qemu holds reports operstate "unknown" with carrier
-			// (LOWER_UP): that is up too.
-			if err == nil && (l.Attrs().OperState == netlink.OperUp ||
-				l.Attrs().OperState == netlink.OperUnknown && l.Attrs().RawFlags&unix.IFF_LOWER_UP != 0) {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("demo: %s not operationally up after 3 s (%v)", name, err)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	return nil
-}
-
 // breakLeaseSeeded stops dnsmasq and starts it again as the DHCP agent
 // does when it restarts it: the hosts, opts and lease files rewritten,
 // the lease file with one seeded row per port ("<expiry> <mac> <ip> * *").
@@ -101,7 +80,7 @@ func (p *Path) breakLeaseSeeded() error {
 	// rows (2.90): a reader in between sees no row at all. Wait for the
 	// rewritten row; a dnsmasq that leaves the file alone leaves the seed.
 	leases := filepath.Join(p.StateDir, p.NetworkID, "leases")
-	rewritten := []byte(fmt.Sprintf(" %s %s %s ", p.MAC, p.IP, hostName(p.IP)))
+	rewritten := []byte(fmt.Sprintf(" %s %s %s ", p.MAC, p.IP, sandbox.NeutronHostname(p.IP)))
 	seeded := []byte(fmt.Sprintf(" %s %s * *\n", p.MAC, p.IP))
 	for deadline := time.Now().Add(2 * time.Second); ; {
 		b, err := os.ReadFile(leases)
@@ -182,30 +161,23 @@ func (p *Path) breakDupIP() (err error) {
 // dev tap… learning off) and deletes what the bridge had learned of the
 // VM's MAC there (bridge fdb del), so the bridge never learns it again.
 func (p *Path) breakFDBNeverLearned() error {
-	h, err := handleIn(p.HostPath)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	l, err := h.LinkByName(p.Tap)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	if err := h.LinkSetLearning(l, false); err != nil {
-		return fmt.Errorf("demo: learning off on %s: %w", p.Tap, err)
-	}
-	ns, err := h.NeighList(l.Attrs().Index, unix.AF_BRIDGE)
-	if err != nil {
-		return fmt.Errorf("demo: list %s's FDB entries: %w", p.Tap, err)
-	}
-	for i := range ns {
-		n := &ns[i]
-		if n.HardwareAddr.String() != p.MAC.String() || n.LinkIndex != l.Attrs().Index {
-			continue
+	return p.hostLink(p.Tap, func(h *netlink.Handle, l netlink.Link) error {
+		if err := h.LinkSetLearning(l, false); err != nil {
+			return fmt.Errorf("learning off: %w", err)
 		}
-		if err := h.NeighDel(n); err != nil && !errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("demo: delete FDB entry %s on %s: %w", n.HardwareAddr, p.Tap, err)
+		ns, err := h.NeighList(l.Attrs().Index, unix.AF_BRIDGE)
+		if err != nil {
+			return fmt.Errorf("list FDB entries: %w", err)
 		}
-	}
-	return nil
+		for i := range ns {
+			n := &ns[i]
+			if n.HardwareAddr.String() != p.MAC.String() || n.LinkIndex != l.Attrs().Index {
+				continue
+			}
+			if err := h.NeighDel(n); err != nil && !errors.Is(err, unix.ENOENT) {
+				return fmt.Errorf("delete FDB entry %s: %w", n.HardwareAddr, err)
+			}
+		}
+		return nil
+	})
 }

@@ -1,10 +1,8 @@
 // Package demo builds, in throwaway network namespaces, a small copy of
 // what Neutron's Linux bridge agent and libvirt make on a compute node (the
 // topology of the Pike launch-instance walkthrough), for the examples'
-// -demo flags: a "brq" bridge for a network, an "eth2" uplink (a veth to a
-// gateway namespace), a DHCP port's veth into a qdhcp-like namespace, a
-// running guest's tap and a stopped guest's tap. It sends frames so the
-// bridge learns the gateway's, the DHCP port's and the guest's MACs.
+// -demo flags. It is built from internal/sandbox, the namespaces, links
+// and daemons the tests use too.
 //
 // BuildPath builds the whole path of one VM NIC as the Pike
 // launch-instance walkthrough has it, for vmtrace -demo: the brq bridge
@@ -20,7 +18,9 @@
 // and its subnet), with a clouds.yaml for launch.Open, so trace.Server
 // traces it from the server down. Break injects one of eight faults
 // (Breakages), one per verdict the trace must tell apart; Leftovers and
-// Residue say what, if anything, survived Close.
+// Residue say what, if anything, survived Close. With
+// PathConfig.StoppedGuest the bridge also holds a stopped guest's tap
+// (down, no carrier), for bridgeinfo -demo.
 //
 // BuildTwoNode builds the walkthrough's two nodes instead (TwoNode): the
 // controller (its brq with eth2, the DHCP port into the qdhcp namespace
@@ -60,8 +60,8 @@
 //
 // # Privileges
 //
-// Build needs CAP_SYS_ADMIN (unshare, mount, setns), CAP_NET_ADMIN (links,
-// taps) and CAP_NET_RAW (frames): run as root. BuildPath also runs
+// BuildPath needs CAP_SYS_ADMIN (unshare, mount, setns), CAP_NET_ADMIN
+// (links, taps) and CAP_NET_RAW (frames): run as root. It also runs
 // dnsmasq (dnsmasq-base) and busybox udhcpc; dnsmasq reads its files as
 // nobody, so the directory's parents must be searchable by others. The
 // libvirt guest also runs libvirtd, unshare, taskset and

@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,6 +15,8 @@ import (
 	"github.com/digitalocean/go-libvirt"
 	"github.com/digitalocean/go-libvirt/socket/dialers"
 	"golang.org/x/sys/unix"
+
+	"github.com/vifpath/vifpath/internal/sandbox"
 )
 
 // DefaultGuestTimeout bounds the libvirt guest's boot, from starting the
@@ -29,8 +29,7 @@ const DefaultGuestTimeout = 3 * time.Minute
 // mount namespace), the connection to it and the domain.
 type libvirtGuest struct {
 	dir       string // Path.Dir/libvirt: configs, sockets, logs, console
-	cmd       *exec.Cmd
-	done      chan struct{}
+	daemon    *sandbox.Libvirtd
 	daemonPID int
 	conn      *libvirt.Libvirt
 	dom       libvirt.Domain
@@ -109,18 +108,6 @@ func libvirtPrereqs(cfg *PathConfig) (libvirtBins, error) {
 	return b, nil
 }
 
-const libvirtdScript = `set -e
-for m in /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt /etc/libvirt; do
-	mkdir -p "$m"; mount -t tmpfs vifpath-demo "$m"
-done
-mkdir -p /var/lib/libvirt/qemu /var/cache/libvirt/qemu /var/log/libvirt/qemu /run/libvirt/qemu
-if [ -n "$3" ] && mkdir -p "$3"; then mount --bind "$3" /var/cache/libvirt/qemu; fi
-cp "$1/qemu.conf" /etc/libvirt/qemu.conf
-# The capabilities cache is valid only for the CPU that probed it (its
-# cpuid differs per CPU here): pin libvirtd to one CPU (libvirt gives qemu
-# all CPUs back).
-exec taskset -c "$4" "$2" --config "$1/libvirtd.conf" --pid-file "$1/libvirtd.pid"`
-
 // startLibvirtGuest starts the demo's libvirtd in the compute1 namespace,
 // creates the transient domain and waits until dnsmasq has written the
 // guest's renewed lease and the tap has carrier.
@@ -130,17 +117,7 @@ func (p *Path) startLibvirtGuest(ctx context.Context, cfg *PathConfig, b libvirt
 	if err := os.Mkdir(g.dir, 0o755); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	p.LibvirtSocket = filepath.Join(g.dir, "libvirt-sock")
-	p.LibvirtSocketRO = filepath.Join(g.dir, "libvirt-sock-ro")
-	p.LibvirtURI = "qemu+unix:///system?socket=" + p.LibvirtSocket
 	p.Console = filepath.Join(g.dir, "console.log")
-	conf := fmt.Sprintf(`unix_sock_dir = %q
-unix_sock_ro_perms = "0777"
-unix_sock_rw_perms = "0700"
-auth_unix_ro = "none"
-auth_unix_rw = "none"
-log_outputs = "3:file:%s"
-`, g.dir, filepath.Join(g.dir, "libvirtd.log"))
 	// qemu runs as root, without a mount namespace, cgroups or a security
 	// driver: the demo's daemon must not relabel or chown the cached
 	// guest image, nor collide with a system libvirtd's machine cgroups.
@@ -153,32 +130,23 @@ security_driver = "none"
 namespaces = [ ]
 cgroup_controllers = [ ]
 `
-	for n, s := range map[string]string{"libvirtd.conf": conf, "qemu.conf": qconf} {
-		if err := os.WriteFile(filepath.Join(g.dir, n), []byte(s), 0o600); err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-	}
-	out, err := os.Create(filepath.Join(g.dir, "stdout.log"))
+	// In the compute1 namespace, so libvirt makes the tap there; qemu is
+	// libvirtd's daemonized child: only Close (virDomainDestroy) stops it.
+	d, err := sandbox.NewLibvirtd(ctx, &sandbox.LibvirtdConfig{
+		Dir:         g.dir,
+		Binary:      b.libvirtd,
+		NetNS:       sandbox.NetNSAt(p.HostPath),
+		QemuConf:    qconf,
+		CapsCache:   b.capsCache,
+		StopTimeout: 10 * time.Second,
+	})
 	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+		return fmt.Errorf("demo: the demo's libvirtd: %w", err)
 	}
-	cmd := exec.Command(b.unshare, "--mount", "--propagation", "private", "sh", "-c", libvirtdScript, "sh", g.dir, b.libvirtd, b.capsCache, strconv.Itoa(firstCPU()))
-	cmd.Stdout, cmd.Stderr = out, out
-	// Its own process group (Ctrl-C reaches only the demo, which stops
-	// it); SIGKILLed if the demo dies (libvirtd stays root, so the kernel
-	// keeps the parent-death signal across exec). qemu is libvirtd's
-	// daemonized child: only Close (virDomainDestroy) stops it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := inNetNS(p.HostPath, cmd.Start); err != nil {
-		out.Close()
-		return fmt.Errorf("demo: start libvirtd: %w", err)
-	}
-	g.cmd, g.daemonPID, g.done = cmd, cmd.Process.Pid, make(chan struct{})
-	go func() { cmd.Wait(); out.Close(); close(g.done) }()
+	g.daemon, g.daemonPID = d, d.PID()
+	p.LibvirtSocket, p.LibvirtSocketRO = d.Socket, d.ReadOnlySocket
+	p.LibvirtURI = "qemu+unix:///system?socket=" + p.LibvirtSocket
 	p.log.Info("demo: libvirtd started in the compute1 namespace", "pid", g.daemonPID, "socket", p.LibvirtSocket)
-	if err := g.waitSocket(ctx, p.LibvirtSocket, 30*time.Second); err != nil {
-		return err
-	}
 	g.conn = libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(p.LibvirtSocket), dialers.WithLocalTimeout(5*time.Second)))
 	if err := g.conn.ConnectToURI(libvirt.QEMUSystem); err != nil {
 		g.conn = nil
@@ -197,7 +165,7 @@ cgroup_controllers = [ ]
 	created := time.Now()
 	dom, err := g.conn.DomainCreateXML(xml, 0)
 	if err != nil {
-		return fmt.Errorf("demo: libvirt could not start the guest domain %s: %w; libvirtd's log: %s", p.Domain, err, tailFile(filepath.Join(g.dir, "libvirtd.log"), 1500))
+		return fmt.Errorf("demo: libvirt could not start the guest domain %s: %w; libvirtd's log: %s", p.Domain, err, sandbox.Tail(filepath.Join(g.dir, "libvirtd.log"), 1500))
 	}
 	g.dom, g.running = dom, true
 	start := time.Now()
@@ -214,7 +182,7 @@ cgroup_controllers = [ ]
 		if ctx.Err() != nil {
 			return err
 		}
-		return fmt.Errorf("%w; the guest's console:\n%s", err, tailFile(p.Console, 1500))
+		return fmt.Errorf("%w; the guest's console:\n%s", err, sandbox.Tail(p.Console, 1500))
 	}
 	// The lease row is written as the ACK leaves: the guest answers ARP
 	// once its udhcpc script has put the address on eth0 and said so.
@@ -224,7 +192,7 @@ cgroup_controllers = [ ]
 			break
 		}
 		if time.Since(start) > timeout {
-			return fmt.Errorf("demo: dnsmasq leased %s to the guest but its console does not say it bound it within %v:\n%s", p.IP, timeout, tailFile(p.Console, 1500))
+			return fmt.Errorf("demo: dnsmasq leased %s to the guest but its console does not say it bound it within %v:\n%s", p.IP, timeout, sandbox.Tail(p.Console, 1500))
 		}
 		select {
 		case <-ctx.Done():
@@ -251,36 +219,6 @@ cgroup_controllers = [ ]
 	}
 	p.log.Info("demo: guest booted and leased its address", "ip", p.IP, "boot", p.GuestBoot.Round(time.Millisecond))
 	return nil
-}
-
-func (g *libvirtGuest) alive() bool {
-	select {
-	case <-g.done:
-		return false
-	default:
-		return true
-	}
-}
-
-func (g *libvirtGuest) waitSocket(ctx context.Context, path string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-			c.Close()
-			return nil
-		}
-		if !g.alive() {
-			return fmt.Errorf("demo: the demo's libvirtd exited at start-up: %s%s", tailFile(filepath.Join(g.dir, "stdout.log"), 1000), tailFile(filepath.Join(g.dir, "libvirtd.log"), 1000))
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("demo: the demo's libvirtd did not answer on %s within %v", path, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // domainXML is the guest's domain, shaped like the one Nova's libvirt
@@ -389,15 +327,9 @@ func (p *Path) stopLibvirtGuest() error {
 		p.log.Info("demo: guest domain destroyed", "domain", p.Domain, "took", time.Since(t0).Round(time.Millisecond))
 	}
 	t0 = time.Now()
-	if g.cmd != nil {
-		g.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-g.done:
-		case <-time.After(10 * time.Second):
-			g.cmd.Process.Kill()
-			<-g.done
-		}
-		g.cmd = nil
+	if g.daemon != nil {
+		g.daemon.Close()
+		g.daemon = nil
 		p.log.Info("demo: libvirtd stopped", "took", time.Since(t0).Round(time.Millisecond))
 	}
 	// qemu is not the demo's child: if destroy failed it outlives libvirtd.
@@ -467,18 +399,6 @@ func findProcess(mark string) int {
 	return 0
 }
 
-func tailFile(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(%v)", err)
-	}
-	s := strings.TrimSpace(string(b))
-	if len(s) > n {
-		s = "…" + s[len(s)-n:]
-	}
-	return s
-}
-
 // consoleLines returns the guest's own lines ("vifpath-guest: …") from
 // its console log.
 func consoleLines(path string) string {
@@ -498,17 +418,4 @@ func consoleLines(path string) string {
 func isNotRunning(err error) bool {
 	var le libvirt.Error
 	return errors.As(err, &le) && (le.Code == uint32(libvirt.ErrOperationInvalid) || le.Code == uint32(libvirt.ErrNoDomain))
-}
-
-// firstCPU is the lowest CPU this process may run on (0 if unknown).
-func firstCPU() int {
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err == nil {
-		for i := 0; i < 1024; i++ {
-			if set.IsSet(i) {
-				return i
-			}
-		}
-	}
-	return 0
 }

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/vifpath/vifpath/internal/neutronconf"
 )
 
@@ -68,7 +70,7 @@ func (p *Path) startMetadataProxy(ctx context.Context) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	if p.dnsmasq != nil {
-		p.dnsmasq.Process.Signal(syscall.SIGHUP)
+		p.dnsmasq.Reload()
 	}
 
 	// The metadata agent's stand-in: Nova's version list for a request
@@ -194,17 +196,5 @@ func (p *Path) breakMetadata() error {
 // breakMTU lowers the uplink's MTU below what DHCP advertises: the bridge
 // follows it down, and the guest's full-size packets are dropped there.
 func (p *Path) breakMTU() error {
-	h, err := handleIn(p.HostPath)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	l, err := h.LinkByName(p.Uplink)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	if err := h.LinkSetMTU(l, demoMTUFault); err != nil {
-		return fmt.Errorf("demo: set %s mtu %d: %w", p.Uplink, demoMTUFault, err)
-	}
-	return nil
+	return p.hostLink(p.Uplink, func(h *netlink.Handle, l netlink.Link) error { return h.LinkSetMTU(l, demoMTUFault) })
 }

@@ -10,19 +10,16 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/internal/sandbox"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -35,94 +32,17 @@ var (
 	pathDHCPIP  = netip.MustParseAddr("192.168.31.70")
 	pathVMIP    = netip.MustParseAddr("192.168.31.74")
 	pathOtherIP = netip.MustParseAddr("192.168.31.79")
+	pathDNS     = netip.MustParseAddr("8.8.4.4")
 )
 
-// PathConfig tunes BuildPath. A nil *PathConfig means defaults.
-type PathConfig struct {
-	// Dir is the directory everything goes under (namespaces, Neutron's
-	// state directory, an empty NetworkManager run directory). Empty
-	// means a new temporary directory; either way Close removes what
-	// BuildPath put in it, and the directory itself only if it made it.
-	Dir string
-	// Dnsmasq and Busybox are the binaries to run. Empty means "dnsmasq"
-	// and "busybox" looked up in $PATH.
-	Dnsmasq, Busybox string
-	// Logger receives progress records. Nil means silent.
-	Logger *slog.Logger
-	// Guest chooses the VM: GuestNetNS (the zero value means it),
-	// GuestLibvirt (an error when libvirtd, qemu or the guest image is
-	// missing) or GuestAuto (the libvirt guest when possible, else the
-	// namespace guest; Path.GuestWhy says why).
-	Guest GuestKind
-	// GuestImageDir holds the libvirt guest's vmlinuz and initrd.img
-	// (scripts/guest-image.sh). Empty means DefaultGuestImageDir.
-	GuestImageDir string
-	// Libvirtd and Qemu are the libvirt guest's binaries. Empty means
-	// "libvirtd" and "qemu-system-x86_64" looked up in $PATH.
-	Libvirtd, Qemu string
-	// GuestTimeout bounds the libvirt guest's boot to its renewed lease.
-	// Zero means DefaultGuestTimeout.
-	GuestTimeout time.Duration
-}
-
-// Path is the walkthrough's path of one VM NIC, built in throwaway
-// namespaces by BuildPath: a "compute1" namespace (the node) holding
-// brq<network> with an "eth2" uplink (a veth to a "gateway" namespace
-// holding 192.168.31.1), the DHCP port's tap<port> (a veth to ns-<port>
-// in qdhcp-<network>, 192.168.31.70/27, where the real dnsmasq runs with
-// Neutron's command line and files), and the VM's tap<port> (fe:16:3e:…,
-// libvirt's rewrite of the port's MAC), a veth to eth0 in a "guest"
-// namespace that got 192.168.31.74 from dnsmasq with busybox udhcpc (or,
-// with PathConfig.Guest GuestLibvirt, the tap libvirt made for a qemu TCG
-// domain whose own udhcpc got it: see GuestInfo).
-//
-// Close removes it all. A Path is not safe for concurrent use.
-type Path struct {
-	// Dir holds everything; NetNSDir (== Dir) the namespaces' bind mounts.
-	Dir, NetNSDir string
-	// HostPath, Gateway, DHCP and Guest are the namespaces' paths (Guest
-	// is empty for the libvirt guest).
-	HostPath, Gateway, DHCP, Guest string
-	// StateDir is shaped like /var/lib/neutron/dhcp: StateDir/<network>/
-	// holds pid, host, addn_hosts, opts, leases and dnsmasq's log.
-	StateDir string
-	// NMRunDir is an empty directory standing for /run/NetworkManager
-	// (nothing manages the demo's devices).
-	NMRunDir string
-	// AgentConfig is the node's linuxbridge agent configuration, as
-	// Neutron's installer writes it: physical_interface_mappings =
-	// provider:eth2 (trace.Config.AgentConfig).
-	AgentConfig string
-	// NetworkID is the (random) Neutron network ID; Bridge its brq;
-	// Uplink the bridge's physical port, "eth2".
-	NetworkID, Bridge, Uplink string
-	// DHCPPortID is the DHCP port's ID; DHCPIf its ns-… device.
-	DHCPPortID, DHCPIf string
-	// PortID is the VM's Neutron port ID, Tap its tap…, MAC the port's
-	// (and the guest's eth0's) MAC, IP its fixed IP.
-	PortID, Tap string
-	MAC         net.HardwareAddr
-	IP          netip.Addr
-	// DnsmasqArgs is dnsmasq's command line; DnsmasqPID its pid (0 once
-	// stopped).
-	DnsmasqArgs []string
-	DnsmasqPID  int
-	// DHCPClientOutput is what udhcpc printed in the guest (for the
-	// libvirt guest, its console's vifpath-guest lines).
-	DHCPClientOutput string
-	// GuestInfo says which guest ran and, for the libvirt guest, where
-	// its libvirtd and domain are.
-	GuestInfo
-	// MetadataInfo says where the metadata proxy and its files are.
-	MetadataInfo
-
+// pathState is what a Path holds besides its exported fields.
+type pathState struct {
 	md         metadataState
-	log        *slog.Logger
 	ownDir     bool
 	madeDir    bool // Close removed the Dir BuildPath made
 	mounts     []string
 	allMounts  []string
-	dnsmasq    *exec.Cmd
+	dnsmasq    *sandbox.Dnsmasq
 	dnsmasqPID int
 	cloud      *Cloud // StartCloud's fake Nova/Neutron, closed by Close
 	lv         *libvirtGuest
@@ -195,6 +115,19 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 		return nil, err
 	}
 	p.log.Info("demo: links wired", "bridge", p.Bridge, "tap", p.Tap)
+	// The gateway announces itself, as a router's traffic does, so the
+	// bridge has learned its MAC on the uplink.
+	gw := sandbox.NetNSAt(p.Gateway)
+	err = gw.SendFrames("gw0", 3)
+	gw.CloseHandle()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.StoppedGuest {
+		if err := p.addStoppedGuest(); err != nil {
+			return nil, err
+		}
+	}
 	if err := p.installFirewall(ctx); err != nil {
 		return nil, err
 	}
@@ -218,17 +151,6 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 	return p, nil
 }
 
-func lookBin(given, name, pkg string) (string, error) {
-	if given == "" {
-		given = name
-	}
-	bin, err := exec.LookPath(given)
-	if err != nil {
-		return "", fmt.Errorf("demo: %s not found (%w): apt-get install %s", name, err, pkg)
-	}
-	return bin, nil
-}
-
 // wire creates and configures the links.
 func (p *Path) wire() error {
 	host, err := handleIn(p.HostPath)
@@ -248,8 +170,8 @@ func (p *Path) wire() error {
 		defer h.Close()
 		hs[ns] = h
 	}
-	if err := host.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: p.Bridge}}); err != nil {
-		return fmt.Errorf("demo: add bridge %s: %w", p.Bridge, err)
+	if err := sandbox.AddBridge(host, p.Bridge); err != nil {
+		return err
 	}
 	dhcpTap := linuxbridge.PortTapName(p.DHCPPortID)
 	for _, v := range []struct{ name, peerNS, peer string }{
@@ -263,10 +185,6 @@ func (p *Path) wire() error {
 		if err := vethTo(host, v.name, v.peerNS, v.peer); err != nil {
 			return err
 		}
-	}
-	br, err := host.LinkByName(p.Bridge)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
 	}
 	for _, s := range []struct {
 		ns, name string
@@ -288,34 +206,18 @@ func (p *Path) wire() error {
 		if h == nil || (s.name == p.Tap && p.Guest == "") {
 			continue
 		}
-		l, err := h.LinkByName(s.name)
-		if err != nil {
-			return fmt.Errorf("demo: %s: %w", s.name, err)
-		}
-		if s.mac != nil {
-			if err := h.LinkSetHardwareAddr(l, s.mac); err != nil {
-				return fmt.Errorf("demo: set %s mac: %w", s.name, err)
-			}
-		}
+		master := ""
 		if s.master {
-			if err := h.LinkSetMaster(l, br); err != nil {
-				return fmt.Errorf("demo: enslave %s: %w", s.name, err)
-			}
+			master = p.Bridge
 		}
-		if err := h.LinkSetUp(l); err != nil {
-			return fmt.Errorf("demo: set %s up: %w", s.name, err)
+		if err := sandbox.SetLink(h, s.name, sandbox.LinkSettings{MAC: s.mac, Master: master, Up: true}); err != nil {
+			return err
 		}
 	}
 	if err := addAddr(hs[p.Gateway], "gw0", "192.168.31.1/24"); err != nil {
 		return err
 	}
 	if err := addAddr(hs[p.DHCP], p.DHCPIf, netip.PrefixFrom(pathDHCPIP, pathSubnet.Bits()).String()); err != nil {
-		return err
-	}
-	// Neutron's CHECKSUM rule fills in the checksums of dnsmasq's replies;
-	// turning off TX checksum offload does the same, so udhcpc (a raw
-	// socket) accepts them.
-	if err := inNetNS(p.DHCP, func() error { return txCsumOff(p.DHCPIf) }); err != nil {
 		return err
 	}
 	// Wait for carrier: a bridge port forwards only once operationally up.
@@ -327,120 +229,54 @@ func (p *Path) wire() error {
 	return waitOperUp(host, links...)
 }
 
-// txCsumOff turns off TX checksum offload on dev (ethtool -K dev tx off)
-// in the calling thread's namespace.
-func txCsumOff(dev string) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+// addStoppedGuest adds the stopped guest's port (PathConfig.StoppedGuest):
+// a persistent tap with libvirt's rewrite of the port's MAC, on the bridge,
+// left down.
+func (p *Path) addStoppedGuest() error {
+	p.StoppedPortID = randUUID()
+	p.StoppedTap = linuxbridge.PortTapName(p.StoppedPortID)
+	p.StoppedMAC = randNeutronMAC()
+	host := sandbox.NetNSAt(p.HostPath)
+	defer host.CloseHandle()
+	if err := host.AddTap(p.StoppedTap); err != nil {
+		return err
 	}
-	defer unix.Close(fd)
-	ev := struct{ cmd, data uint32 }{cmd: unix.ETHTOOL_STXCSUM, data: 0}
-	var ifr struct {
-		name [unix.IFNAMSIZ]byte
-		data uintptr
-		_    [16]byte
-	}
-	copy(ifr.name[:], dev)
-	ifr.data = uintptr(unsafe.Pointer(&ev))
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr))); errno != 0 {
-		return fmt.Errorf("demo: ethtool -K %s tx off: %w", dev, errno)
-	}
-	return nil
+	return host.SetLink(p.StoppedTap, sandbox.LinkSettings{MAC: linuxbridge.TapMAC(hwaddr.MAC(p.StoppedMAC)), Master: p.Bridge})
 }
 
 // startDnsmasq writes Neutron's files and starts dnsmasq in the qdhcp
 // namespace with the Pike DHCP agent's command line (plus
 // --keep-in-foreground, so the demo is its parent and reaps it).
 func (p *Path) startDnsmasq(ctx context.Context, bin string) error {
-	dir := filepath.Join(p.StateDir, p.NetworkID)
-	f := func(n string) string { return filepath.Join(dir, n) }
-	other := randNeutronMAC()
-	exp := time.Now().Add(24 * time.Hour).Unix()
-	var hosts, addn, leases bytes.Buffer
-	for _, h := range []struct {
-		mac net.HardwareAddr
-		ip  netip.Addr
-	}{{p.MAC, p.IP}, {other, pathOtherIP}} {
-		name := hostName(h.ip)
-		fmt.Fprintf(&hosts, "%s,%s.openstacklocal,%s\n", h.mac, name, h.ip)
-		fmt.Fprintf(&addn, "%s\t%s.openstacklocal %s\n", h.ip, name, name)
-		fmt.Fprintf(&leases, "%d %s %s * *\n", exp, h.mac, h.ip)
+	d, err := sandbox.StartDnsmasq(ctx, sandbox.NetNSAt(p.DHCP), &sandbox.DnsmasqConfig{
+		Binary:     bin,
+		NetworkID:  p.NetworkID,
+		Interface:  p.DHCPIf,
+		Pike:       true,
+		Subnet:     pathSubnet,
+		Router:     pathGateway,
+		DNS:        pathDNS,
+		Hosts:      []sandbox.DnsmasqHost{{MAC: p.MAC, IP: p.IP}, {MAC: randNeutronMAC(), IP: pathOtherIP}},
+		SeedLeases: true,
+		StateDir:   p.StateDir,
+	})
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
 	}
-	opts := fmt.Sprintf("tag:tag0,option:dns-server,8.8.4.4\ntag:tag0,option:router,%s\n", pathGateway)
-	for n, b := range map[string][]byte{"host": hosts.Bytes(), "addn_hosts": addn.Bytes(), "leases": leases.Bytes(), "opts": []byte(opts)} {
-		if err := os.WriteFile(f(n), b, 0o644); err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-	}
-	p.DnsmasqArgs = []string{bin, "--no-hosts", "--no-resolv", "--strict-order", "--except-interface=lo",
-		"--pid-file=" + f("pid"),
-		"--dhcp-hostsfile=" + f("host"),
-		"--addn-hosts=" + f("addn_hosts"),
-		"--dhcp-optsfile=" + f("opts"),
-		"--dhcp-leasefile=" + f("leases"),
-		"--dhcp-match=set:ipxe,175",
-		"--bind-interfaces", "--interface=" + p.DHCPIf,
-		fmt.Sprintf("--dhcp-range=set:tag0,%s,static,%s,86400s", pathSubnet.Addr(), net.IP(net.CIDRMask(pathSubnet.Bits(), 32))),
-		"--dhcp-option-force=option:mtu,1500",
-		"--dhcp-lease-max=32",
-		"--conf-file=",
-		"--domain=openstacklocal",
-		"--log-dhcp",
-		"--log-facility=" + f("log"),
-		"--keep-in-foreground",
-	}
-	cmd := exec.Command(p.DnsmasqArgs[0], p.DnsmasqArgs[1:]...)
-	// Its own process group: a terminal's Ctrl-C reaches only the demo,
-	// which stops it. Pdeathsig covers a demo dying during dnsmasq's
-	// start-up only: the kernel clears it when dnsmasq drops root for
-	// nobody, so a SIGKILLed demo leaves dnsmasq running.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := inNetNS(p.DHCP, cmd.Start); err != nil {
-		return fmt.Errorf("demo: start dnsmasq: %w", err)
-	}
-	p.dnsmasq, p.DnsmasqPID, p.dnsmasqPID = cmd, cmd.Process.Pid, cmd.Process.Pid
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		b, err := os.ReadFile(f("pid"))
-		if err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(p.DnsmasqPID) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(f("log"))
-			return fmt.Errorf("demo: dnsmasq (pid %d) wrote no pid file within 5 s; its log:\n%s", p.DnsmasqPID, log)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	p.dnsmasq, p.DnsmasqArgs, p.DnsmasqPID, p.dnsmasqPID = d, d.Args, d.PID, d.PID
+	return nil
 }
-
-var leaseRE = regexp.MustCompile(`lease of ([0-9.]+) obtained`)
 
 // guestDHCP runs busybox udhcpc on the guest's eth0 until it has a lease
 // from dnsmasq, then puts the leased address on eth0.
 func (p *Path) guestDHCP(ctx context.Context, busybox string) error {
-	cmd := exec.CommandContext(ctx, busybox, "udhcpc", "-f", "-q", "-n", "-i", "eth0", "-t", "4", "-T", "1", "-s", "/bin/true", "-x", "hostname:vm1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := inNetNS(p.Guest, cmd.Start); err != nil {
-		return fmt.Errorf("demo: start udhcpc: %w", err)
+	l, err := sandbox.RunDHCPClient(ctx, sandbox.NetNSAt(p.Guest), &sandbox.DHCPClientConfig{Busybox: busybox, Interface: "eth0", Hostname: "vm1", Tries: 4})
+	p.DHCPClientOutput = l.Output
+	if err != nil {
+		return fmt.Errorf("demo: the guest's DHCP client: %w", err)
 	}
-	err := cmd.Wait()
-	p.DHCPClientOutput = out.String()
-	if ctx.Err() != nil {
-		return fmt.Errorf("demo: the guest's DHCP client was stopped: %w", ctx.Err())
-	}
-	m := leaseRE.FindStringSubmatch(p.DHCPClientOutput)
-	if err != nil || m == nil {
-		return errors.Join(fmt.Errorf("demo: the guest's udhcpc got no lease from dnsmasq: %s", strings.TrimSpace(p.DHCPClientOutput)), err)
-	}
-	if m[1] != p.IP.String() {
-		return fmt.Errorf("demo: the guest leased %s, want %s", m[1], p.IP)
+	if l.IP != p.IP {
+		return fmt.Errorf("demo: the guest leased %s, want %s", l.IP, p.IP)
 	}
 	if err := p.waitLease(ctx, 3*time.Second); err != nil {
 		return err
@@ -461,7 +297,7 @@ func (p *Path) waitLease(ctx context.Context, timeout time.Duration) error {
 	leases := filepath.Join(p.StateDir, p.NetworkID, "leases")
 	// (dnsmasq names the row after the hosts file, not the client's
 	// hostname option.)
-	row := []byte(fmt.Sprintf(" %s %s %s 01:%s\n", p.MAC, p.IP, hostName(p.IP), p.MAC))
+	row := []byte(fmt.Sprintf(" %s %s %s 01:%s\n", p.MAC, p.IP, sandbox.NeutronHostname(p.IP), p.MAC))
 	for deadline := time.Now().Add(timeout); ; {
 		if b, err := os.ReadFile(leases); err == nil && bytes.Contains(b, row) {
 			break
@@ -486,36 +322,11 @@ func (p *Path) Break(b Breakage) error {
 		if p.dnsmasq == nil {
 			return errors.New("demo: dnsmasq is not running")
 		}
-		err := p.stopDnsmasq(syscall.SIGKILL)
-		return err
+		return p.stopDnsmasq(syscall.SIGKILL)
 	case BreakTapDown:
-		h, err := handleIn(p.HostPath)
-		if err != nil {
-			return err
-		}
-		defer h.Close()
-		l, err := h.LinkByName(p.Tap)
-		if err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-		if err := h.LinkSetDown(l); err != nil {
-			return fmt.Errorf("demo: set %s down: %w", p.Tap, err)
-		}
-		return nil
+		return p.hostLink(p.Tap, func(h *netlink.Handle, l netlink.Link) error { return h.LinkSetDown(l) })
 	case BreakUplink:
-		h, err := handleIn(p.HostPath)
-		if err != nil {
-			return err
-		}
-		defer h.Close()
-		l, err := h.LinkByName(p.Uplink)
-		if err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-		if err := h.LinkDel(l); err != nil {
-			return fmt.Errorf("demo: delete %s: %w", p.Uplink, err)
-		}
-		return nil
+		return p.hostLink(p.Uplink, func(h *netlink.Handle, l netlink.Link) error { return h.LinkDel(l) })
 	case BreakHostsEntry:
 		if p.dnsmasq == nil {
 			return errors.New("demo: dnsmasq is not running")
@@ -534,10 +345,7 @@ func (p *Path) Break(b Breakage) error {
 		if err := os.WriteFile(hosts, []byte(strings.Join(keep, "")), 0o644); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
-		if err := p.dnsmasq.Process.Signal(syscall.SIGHUP); err != nil {
-			return fmt.Errorf("demo: SIGHUP dnsmasq: %w", err)
-		}
-		return nil
+		return p.dnsmasq.Reload()
 	case BreakWrongBridge:
 		return p.breakWrongBridge()
 	case BreakLeaseSeeded:
@@ -567,20 +375,9 @@ func (p *Path) stopDnsmasq(sig syscall.Signal) error {
 	if p.dnsmasq == nil {
 		return nil
 	}
-	cmd := p.dnsmasq
+	d := p.dnsmasq
 	p.dnsmasq, p.DnsmasqPID = nil, 0
-	if err := cmd.Process.Signal(sig); err != nil {
-		return fmt.Errorf("demo: signal dnsmasq %d: %w", cmd.Process.Pid, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(3 * time.Second):
-		cmd.Process.Kill()
-		<-done
-	}
-	return nil
+	return d.Stop(sig)
 }
 
 // Close stops dnsmasq, unmounts the namespaces (the kernel then deletes
@@ -594,12 +391,7 @@ func (p *Path) Close() error {
 	// The demo's libvirtd holds a copy of the namespace mounts: stop it first.
 	errs = append(errs, p.cloud.Close(), p.stopLibvirtGuest(), p.stopDnsmasq(syscall.SIGTERM), p.stopMetadataProxy())
 	for _, m := range p.mounts {
-		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("demo: unmount %s: %w", m, err))
-		}
-		if err := os.Remove(m); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
+		errs = append(errs, sandbox.NetNSAt(m).Remove())
 	}
 	p.mounts = nil
 	if p.Dir != "" {
@@ -684,11 +476,6 @@ func Residue(dir string, keep bool) []string {
 		}
 	}
 	return left
-}
-
-// hostName is Neutron's host name for a fixed IP.
-func hostName(ip netip.Addr) string {
-	return "host-" + strings.ReplaceAll(ip.String(), ".", "-")
 }
 
 // layout makes the demo's directory (a new one named prefix… under TMPDIR

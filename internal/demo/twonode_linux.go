@@ -14,8 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vifpath/vifpath/hwaddr"
-	"github.com/vifpath/vifpath/launch"
-	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -25,38 +23,6 @@ const (
 	mgmtController = "10.64.33.64/24"
 	mgmtCompute    = "10.64.33.65/24"
 )
-
-// TwoNode is the walkthrough's two nodes, built in throwaway namespaces by
-// BuildTwoNode: the controller (ControllerNS: its brq<network> with eth2
-// and the DHCP port's tap<port>, whose peer ns-<port> in the qdhcp
-// namespace holds 192.168.31.70/27 where the real dnsmasq runs) and
-// compute1 (Path.HostPath: its own brq<network> with eth2 and the VM's
-// tap<port> to the namespace guest), each eth2 a veth to a port of the
-// provider "switch" (a bridge in SwitchNS), and eth1 a management veth
-// between the two nodes (10.64.33.64 and .65). Each node has its
-// linuxbridge agent config (provider:eth2). The embedded Path holds
-// compute1's side (HostPath, Tap, MAC, IP, AgentConfig) and the DHCP
-// side (DHCP, DHCPIf, StateDir, dnsmasq); its Close removes it all.
-//
-// A TwoNode is not safe for concurrent use.
-type TwoNode struct {
-	*Path
-	// ControllerNS and SwitchNS are the controller's and the provider
-	// switch's namespaces; ControllerBridge the controller's brq (the
-	// same name as Path.Bridge: the network's).
-	ControllerNS, SwitchNS string
-	// ControllerAgentConfig is the controller's linuxbridge agent config.
-	ControllerAgentConfig string
-	// Switch is the provider switch's bridge; SwitchPorts its ports
-	// toward each node, by node name.
-	Switch      string
-	SwitchPorts map[string]string
-	// DHCPMAC is the DHCP port's MAC (its ns- device's).
-	DHCPMAC net.HardwareAddr
-
-	api *launch.Client         // StartCloud's client of the fake cloud
-	lv  *libvirtinspect.Client // Observe's client of compute1's libvirtd
-}
 
 // BuildTwoNode builds the two nodes (see TwoNode), starts dnsmasq in the
 // controller's qdhcp namespace and starts the guest on compute1 until it

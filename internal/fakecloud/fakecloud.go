@@ -117,21 +117,10 @@ type ServerFault struct {
 // on the project's cloud (testdata/recorded/nova-server-vif-timeout-fault.json),
 // with the server's ID in place of the recorded one.
 func VIFPluggingTimeout(after time.Duration) ServerFault {
-	var m struct {
-		Server struct {
-			ID    string `json:"id"`
-			Fault struct {
-				Code    int    `json:"code"`
-				Message string `json:"message"`
-				Details string `json:"details"`
-			} `json:"fault"`
-		} `json:"server"`
-	}
-	if err := json.Unmarshal(mustRead("recorded/nova-server-vif-timeout-fault.json"), &m); err != nil {
-		panic("fakecloud: recorded VIF timeout fault: " + err.Error())
-	}
-	f, id := m.Server.Fault, m.Server.ID
-	return ServerFault{Code: f.Code, Message: strings.ReplaceAll(f.Message, id, "{id}"), Details: strings.ReplaceAll(f.Details, id, "{id}"), After: after, DeletePorts: true}
+	f, id := recordedFault("recorded/nova-server-vif-timeout-fault.json")
+	f.Message, f.Details = strings.ReplaceAll(f.Message, id, "{id}"), strings.ReplaceAll(f.Details, id, "{id}")
+	f.After, f.DeletePorts = after, true
+	return f
 }
 
 // Request is one request the fake saw.
@@ -270,8 +259,16 @@ func (c *Cloud) splitController() {
 // noValidHost is the fault the real Zed cloud recorded for a flavor no host
 // can take (testdata/recorded/nova-server-error-fault.json).
 func noValidHost() ServerFault {
+	f, _ := recordedFault("recorded/nova-server-error-fault.json")
+	return f
+}
+
+// recordedFault reads a server's fault (code, message, details) from a
+// recorded Nova server body, with that server's ID.
+func recordedFault(file string) (ServerFault, string) {
 	var m struct {
 		Server struct {
+			ID    string `json:"id"`
 			Fault struct {
 				Code    int    `json:"code"`
 				Message string `json:"message"`
@@ -279,11 +276,11 @@ func noValidHost() ServerFault {
 			} `json:"fault"`
 		} `json:"server"`
 	}
-	if err := json.Unmarshal(mustRead("recorded/nova-server-error-fault.json"), &m); err != nil {
-		panic("fakecloud: recorded fault: " + err.Error())
+	if err := json.Unmarshal(mustRead(file), &m); err != nil {
+		panic("fakecloud: recorded fault " + file + ": " + err.Error())
 	}
 	f := m.Server.Fault
-	return ServerFault{Code: f.Code, Message: f.Message, Details: f.Details}
+	return ServerFault{Code: f.Code, Message: f.Message, Details: f.Details}, m.Server.ID
 }
 
 func mustRead(name string) []byte {
@@ -719,6 +716,41 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 type bodyKey struct{}
+
+// listOf is the handler of a GET that lists *list, filtered by the
+// query, as {name: [...]}.
+func (c *Cloud) listOf(list *[]obj, name string) func(http.ResponseWriter, *http.Request, []byte) {
+	return func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		writeJSON(w, 200, obj{name: filter(*list, r.URL.Query())})
+	}
+}
+
+// getFrom is the handler of a GET …/{id} that answers {name: object} for
+// the object of *list whose key field is {id}, or calls missing (each
+// service words its 404 in its own way).
+func (c *Cloud) getFrom(list *[]obj, key, name string, missing func(http.ResponseWriter, *http.Request)) func(http.ResponseWriter, *http.Request, []byte) {
+	return func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		if _, o := find(*list, key, r.PathValue("id")); o != nil {
+			writeJSON(w, 200, obj{name: o})
+			return
+		}
+		missing(w, r)
+	}
+}
+
+// deleteFrom is the handler of a DELETE …/{id} that removes the object
+// of *list whose key field is {id}, answering status (Nova 202, Neutron
+// 204), or 404 when there is none.
+func (c *Cloud) deleteFrom(list *[]obj, key string, status int) func(http.ResponseWriter, *http.Request, []byte) {
+	return func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		if i, _ := find(*list, key, r.PathValue("id")); i >= 0 {
+			*list = slices.Delete(*list, i, i+1)
+			w.WriteHeader(status)
+			return
+		}
+		c.notFound(w, r.URL.Path)
+	}
+}
 
 // handle registers a handler for a method-and-path pattern
 // ("GET /network/v2.0/ports/{id}"); it gets the request body read once.

@@ -11,38 +11,28 @@ import (
 
 // neutronRoutes registers Neutron's API (network v2.0).
 func (c *Cloud) neutronRoutes() {
-	c.handle("GET /network/v2.0/networks", c.listNetworks)
-	c.handle("GET /network/v2.0/networks/{id}", c.getNetwork)
+	c.handle("GET /network/v2.0/networks", c.listOf(&c.networks, "networks"))
+	c.handle("GET /network/v2.0/networks/{id}", c.getFrom(&c.networks, "id", "network", func(w http.ResponseWriter, r *http.Request) {
+		c.neutronNotFound(w, "NetworkNotFound", "Network "+r.PathValue("id")+" could not be found.")
+	}))
 	c.handle("GET /network/v2.0/networks/{id}/dhcp-agents", c.listNetworkDHCPAgents)
 	c.handle("POST /network/v2.0/networks", c.createNetwork)
 	c.handle("DELETE /network/v2.0/networks/{id}", c.deleteNetwork)
-	c.handle("GET /network/v2.0/subnets", c.listSubnets)
-	c.handle("GET /network/v2.0/subnets/{id}", c.getSubnet)
+	c.handle("GET /network/v2.0/subnets", c.listOf(&c.subnets, "subnets"))
+	c.handle("GET /network/v2.0/subnets/{id}", c.getFrom(&c.subnets, "id", "subnet", func(w http.ResponseWriter, r *http.Request) {
+		c.fail(w, 404, r.URL.Path, "Subnet "+r.PathValue("id")+" could not be found.")
+	}))
 	c.handle("GET /network/v2.0/ports/{id}", c.getPort)
 	c.handle("POST /network/v2.0/subnets", c.createSubnet)
-	c.handle("DELETE /network/v2.0/subnets/{id}", c.deleteSubnet)
-	c.handle("GET /network/v2.0/ports", c.listPorts)
+	c.handle("DELETE /network/v2.0/subnets/{id}", c.deleteFrom(&c.subnets, "id", 204))
+	c.handle("GET /network/v2.0/ports", c.listOf(&c.ports, "ports"))
 	c.handle("GET /network/v2.0/security-groups", c.listSecurityGroups)
 	c.handle("GET /network/v2.0/security-groups/{id}", c.getSecurityGroup)
-	c.handle("GET /network/v2.0/security-group-rules", c.listRules)
+	c.handle("GET /network/v2.0/security-group-rules", c.listOf(&c.rules, "security_group_rules"))
 	c.handle("POST /network/v2.0/security-group-rules", c.createRule)
-	c.handle("DELETE /network/v2.0/security-group-rules/{id}", c.deleteRule)
+	c.handle("DELETE /network/v2.0/security-group-rules/{id}", c.deleteFrom(&c.rules, "id", 204))
 	c.handle("GET /network/v2.0/agents", c.listAgents)
 	c.handle("GET /network/v2.0/agents/{id}/dhcp-networks", c.listAgentDHCPNetworks)
-}
-
-// listNetworks answers GET /network/v2.0/networks.
-func (c *Cloud) listNetworks(w http.ResponseWriter, r *http.Request, _ []byte) {
-	writeJSON(w, 200, obj{"networks": filter(c.networks, r.URL.Query())})
-}
-
-// getNetwork answers GET /network/v2.0/networks/{id}.
-func (c *Cloud) getNetwork(w http.ResponseWriter, r *http.Request, _ []byte) {
-	if _, n := find(c.networks, "id", r.PathValue("id")); n != nil {
-		writeJSON(w, 200, obj{"network": n})
-		return
-	}
-	c.neutronNotFound(w, "NetworkNotFound", "Network "+r.PathValue("id")+" could not be found.")
 }
 
 // listNetworkDHCPAgents answers GET /network/v2.0/networks/{id}/dhcp-agents.
@@ -104,20 +94,6 @@ func (c *Cloud) deleteNetwork(w http.ResponseWriter, r *http.Request, _ []byte) 
 	w.WriteHeader(204)
 }
 
-// listSubnets answers GET /network/v2.0/subnets.
-func (c *Cloud) listSubnets(w http.ResponseWriter, r *http.Request, _ []byte) {
-	writeJSON(w, 200, obj{"subnets": filter(c.subnets, r.URL.Query())})
-}
-
-// getSubnet answers GET /network/v2.0/subnets/{id}.
-func (c *Cloud) getSubnet(w http.ResponseWriter, r *http.Request, _ []byte) {
-	if _, sn := find(c.subnets, "id", r.PathValue("id")); sn != nil {
-		writeJSON(w, 200, obj{"subnet": sn})
-		return
-	}
-	c.fail(w, 404, r.URL.Path, "Subnet "+r.PathValue("id")+" could not be found.")
-}
-
 // getPort answers GET /network/v2.0/ports/{id}.
 func (c *Cloud) getPort(w http.ResponseWriter, r *http.Request, _ []byte) {
 	if _, pt := find(c.ports, "id", r.PathValue("id")); pt != nil {
@@ -156,21 +132,6 @@ func (c *Cloud) createSubnet(w http.ResponseWriter, r *http.Request, body []byte
 	writeJSON(w, 201, obj{"subnet": sn})
 }
 
-// deleteSubnet answers DELETE /network/v2.0/subnets/{id}.
-func (c *Cloud) deleteSubnet(w http.ResponseWriter, r *http.Request, _ []byte) {
-	if i, _ := find(c.subnets, "id", r.PathValue("id")); i >= 0 {
-		c.subnets = slices.Delete(c.subnets, i, i+1)
-		w.WriteHeader(204)
-		return
-	}
-	c.notFound(w, r.URL.Path)
-}
-
-// listPorts answers GET /network/v2.0/ports.
-func (c *Cloud) listPorts(w http.ResponseWriter, r *http.Request, _ []byte) {
-	writeJSON(w, 200, obj{"ports": filter(c.ports, r.URL.Query())})
-}
-
 // listSecurityGroups answers GET /network/v2.0/security-groups.
 func (c *Cloud) listSecurityGroups(w http.ResponseWriter, r *http.Request, _ []byte) {
 	l := []obj{}
@@ -187,11 +148,6 @@ func (c *Cloud) getSecurityGroup(w http.ResponseWriter, r *http.Request, _ []byt
 		return
 	}
 	c.neutronNotFound(w, "SecurityGroupNotFound", "Security group "+r.PathValue("id")+" does not exist")
-}
-
-// listRules answers GET /network/v2.0/security-group-rules.
-func (c *Cloud) listRules(w http.ResponseWriter, r *http.Request, _ []byte) {
-	writeJSON(w, 200, obj{"security_group_rules": filter(c.rules, r.URL.Query())})
 }
 
 // createRule answers POST /network/v2.0/security-group-rules.
@@ -228,16 +184,6 @@ func (c *Cloud) createRule(w http.ResponseWriter, r *http.Request, body []byte) 
 	}
 	c.rules = append(c.rules, ru)
 	writeJSON(w, 201, obj{"security_group_rule": ru})
-}
-
-// deleteRule answers DELETE /network/v2.0/security-group-rules/{id}.
-func (c *Cloud) deleteRule(w http.ResponseWriter, r *http.Request, _ []byte) {
-	if i, _ := find(c.rules, "id", r.PathValue("id")); i >= 0 {
-		c.rules = slices.Delete(c.rules, i, i+1)
-		w.WriteHeader(204)
-		return
-	}
-	c.notFound(w, r.URL.Path)
 }
 
 // listAgents answers GET /network/v2.0/agents. An alive agent heartbeat

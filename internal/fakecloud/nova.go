@@ -17,13 +17,17 @@ import (
 func (c *Cloud) novaRoutes() {
 	c.handle("GET /compute/v2.1/flavors", c.listFlavors)
 	c.handle("GET /compute/v2.1/flavors/detail", c.listFlavorsDetail)
-	c.handle("GET /compute/v2.1/flavors/{id}", c.getFlavor)
+	c.handle("GET /compute/v2.1/flavors/{id}", c.getFrom(&c.flavors, "id", "flavor", func(w http.ResponseWriter, r *http.Request) {
+		c.fail(w, 404, r.URL.Path, fmt.Sprintf("Flavor %s could not be found.", r.PathValue("id")))
+	}))
 	c.handle("POST /compute/v2.1/flavors", c.createFlavor)
-	c.handle("DELETE /compute/v2.1/flavors/{id}", c.deleteFlavor)
+	c.handle("DELETE /compute/v2.1/flavors/{id}", c.deleteFrom(&c.flavors, "id", 202))
 	c.handle("GET /compute/v2.1/os-keypairs", c.listKeypairs)
-	c.handle("GET /compute/v2.1/os-keypairs/{id}", c.getKeypair)
+	c.handle("GET /compute/v2.1/os-keypairs/{id}", c.getFrom(&c.keypairs, "name", "keypair", func(w http.ResponseWriter, r *http.Request) {
+		c.fail(w, 404, r.URL.Path, fmt.Sprintf("Keypair %s not found for user 127f18415e5140cca7070c7ec85ed0f0", r.PathValue("id")))
+	}))
 	c.handle("POST /compute/v2.1/os-keypairs", c.createKeypair)
-	c.handle("DELETE /compute/v2.1/os-keypairs/{id}", c.deleteKeypair)
+	c.handle("DELETE /compute/v2.1/os-keypairs/{id}", c.deleteFrom(&c.keypairs, "name", 202))
 	c.handle("GET /compute/v2.1/os-services", c.listServices)
 	c.handle("POST /compute/v2.1/servers", c.postServer)
 	c.handle("GET /compute/v2.1/servers", c.listServersSummary)
@@ -49,15 +53,6 @@ func (c *Cloud) listFlavors(w http.ResponseWriter, r *http.Request, _ []byte) {
 // listFlavorsDetail answers GET /compute/v2.1/flavors/detail.
 func (c *Cloud) listFlavorsDetail(w http.ResponseWriter, r *http.Request, _ []byte) {
 	writeJSON(w, 200, obj{"flavors": filter(c.flavors, url.Values{})})
-}
-
-// getFlavor answers GET /compute/v2.1/flavors/{id}.
-func (c *Cloud) getFlavor(w http.ResponseWriter, r *http.Request, _ []byte) {
-	if _, f := find(c.flavors, "id", r.PathValue("id")); f != nil {
-		writeJSON(w, 200, obj{"flavor": f})
-		return
-	}
-	c.fail(w, 404, r.URL.Path, fmt.Sprintf("Flavor %s could not be found.", r.PathValue("id")))
 }
 
 // createFlavor answers POST /compute/v2.1/flavors.
@@ -90,16 +85,6 @@ func (c *Cloud) createFlavor(w http.ResponseWriter, r *http.Request, body []byte
 	writeJSON(w, 200, obj{"flavor": f})
 }
 
-// deleteFlavor answers DELETE /compute/v2.1/flavors/{id}.
-func (c *Cloud) deleteFlavor(w http.ResponseWriter, r *http.Request, _ []byte) {
-	if i, _ := find(c.flavors, "id", r.PathValue("id")); i >= 0 {
-		c.flavors = slices.Delete(c.flavors, i, i+1)
-		w.WriteHeader(202)
-		return
-	}
-	c.notFound(w, r.URL.Path)
-}
-
 // listKeypairs answers GET /compute/v2.1/os-keypairs.
 func (c *Cloud) listKeypairs(w http.ResponseWriter, r *http.Request, _ []byte) {
 	var l []obj
@@ -110,15 +95,6 @@ func (c *Cloud) listKeypairs(w http.ResponseWriter, r *http.Request, _ []byte) {
 		l = []obj{}
 	}
 	writeJSON(w, 200, obj{"keypairs": l})
-}
-
-// getKeypair answers GET /compute/v2.1/os-keypairs/{id}.
-func (c *Cloud) getKeypair(w http.ResponseWriter, r *http.Request, _ []byte) {
-	if _, k := find(c.keypairs, "name", r.PathValue("id")); k != nil {
-		writeJSON(w, 200, obj{"keypair": k})
-		return
-	}
-	c.fail(w, 404, r.URL.Path, fmt.Sprintf("Keypair %s not found for user 127f18415e5140cca7070c7ec85ed0f0", r.PathValue("id")))
 }
 
 // createKeypair answers POST /compute/v2.1/os-keypairs.
@@ -141,16 +117,6 @@ func (c *Cloud) createKeypair(w http.ResponseWriter, r *http.Request, body []byt
 	k := obj{"name": req.Keypair.Name, "public_key": req.Keypair.PublicKey, "fingerprint": fmt.Sprintf("fake:%d", len(req.Keypair.PublicKey)), "type": "ssh", "user_id": "127f18415e5140cca7070c7ec85ed0f0"}
 	c.keypairs = append(c.keypairs, k)
 	writeJSON(w, 201, obj{"keypair": k}) // as recorded: testdata/recorded/nova-keypair-import.json
-}
-
-// deleteKeypair answers DELETE /compute/v2.1/os-keypairs/{id}.
-func (c *Cloud) deleteKeypair(w http.ResponseWriter, r *http.Request, _ []byte) {
-	if i, _ := find(c.keypairs, "name", r.PathValue("id")); i >= 0 {
-		c.keypairs = slices.Delete(c.keypairs, i, i+1)
-		w.WriteHeader(202)
-		return
-	}
-	c.notFound(w, r.URL.Path)
 }
 
 // listServices answers GET /compute/v2.1/os-services. A service that is

@@ -10,6 +10,12 @@
 // NewPrivateLibvirtd). Package fakecloud serves an in-process Keystone,
 // Nova, Neutron and Glance from bodies recorded on a real cloud.
 //
+// The kernel objects and daemons come from internal/sandbox, which the
+// demo uses too; this package is its testing.TB adapter (as
+// internal/testutil/fakecloud is internal/fakecloud's) plus the
+// Require*/SkipOrFail helpers, the system libvirtd, sshd, prometheus and
+// the leak checks.
+//
 // Every helper takes a testing.TB, calls t.Helper and registers t.Cleanup, so
 // nothing a test creates outlives it. Names carry random suffixes that fit the
 // kernel's 15-character interface-name limit, so packages can run their tests

@@ -1,34 +1,29 @@
 package testutil
 
 import (
-	"net"
+	"context"
 	"net/netip"
 	"os"
-	"os/exec"
 	"testing"
 
-	"github.com/vifpath/vifpath/internal/tuntap"
 	"github.com/vishvananda/netlink"
+
+	"github.com/vifpath/vifpath/internal/sandbox"
+	"github.com/vifpath/vifpath/internal/tuntap"
 )
 
 // Link looks up a link by name in the namespace, failing the test if absent.
 func (n *NetNS) Link(tb testing.TB, name string) netlink.Link {
 	tb.Helper()
-	l, err := n.Handle(tb).LinkByName(name)
-	if err != nil {
-		tb.Fatalf("testutil: link %s in %s: %v", name, n.Name, err)
-	}
+	l, err := n.NetNS.Link(name)
+	check(tb, err)
 	return l
 }
 
 // Bridge creates a Linux bridge, up, in the namespace.
 func (n *NetNS) Bridge(tb testing.TB, name string) netlink.Link {
 	tb.Helper()
-	h := n.Handle(tb)
-	if err := h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil {
-		tb.Fatalf("testutil: add bridge %s in %s: %v", name, n.Name, err)
-	}
-	n.SetUp(tb, name)
+	check(tb, n.AddBridge(name))
 	return n.Link(tb, name)
 }
 
@@ -36,16 +31,7 @@ func (n *NetNS) Bridge(tb testing.TB, name string) netlink.Link {
 // Both ends are left down. Deleting either namespace deletes the pair.
 func (n *NetNS) Veth(tb testing.TB, name string, peer *NetNS, peerName string) (netlink.Link, netlink.Link) {
 	tb.Helper()
-	pf := peer.Open(tb)
-	defer pf.Close()
-	v := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: name},
-		PeerName:      peerName,
-		PeerNamespace: netlink.NsFd(int(pf.Fd())),
-	}
-	if err := n.Handle(tb).LinkAdd(v); err != nil {
-		tb.Fatalf("testutil: add veth %s (%s) / %s (%s): %v", name, n.Name, peerName, peer.Name, err)
-	}
+	check(tb, n.AddVeth(name, peer.NetNS, peerName))
 	return n.Link(tb, name), peer.Link(tb, peerName)
 }
 
@@ -58,17 +44,7 @@ const TapFlags = tuntap.Flags
 // with carrier.
 func (n *NetNS) Tap(tb testing.TB, name string) netlink.Link {
 	tb.Helper()
-	err := n.Do(func() error {
-		f, err := tuntap.Open(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		return tuntap.Persist(f)
-	})
-	if err != nil {
-		tb.Fatalf("testutil: add tap %s in %s: %v", name, n.Name, err)
-	}
+	check(tb, n.AddTap(name))
 	return n.Link(tb, name)
 }
 
@@ -79,15 +55,8 @@ func (n *NetNS) Tap(tb testing.TB, name string) netlink.Link {
 // include IFF_VNET_HDR: prefix each frame with VnetHdrLen zero bytes).
 func (n *NetNS) AttachTap(tb testing.TB, name string) *os.File {
 	tb.Helper()
-	var f *os.File
-	err := n.Do(func() error {
-		var err error
-		f, err = tuntap.Open(name)
-		return err
-	})
-	if err != nil {
-		tb.Fatalf("testutil: attach tap %s in %s: %v", name, n.Name, err)
-	}
+	f, err := n.OpenTap(name)
+	check(tb, err)
 	tb.Cleanup(func() { f.Close() })
 	return f
 }
@@ -99,56 +68,48 @@ const VnetHdrLen = tuntap.VnetHdrLen
 // SetUp brings a link up.
 func (n *NetNS) SetUp(tb testing.TB, name string) {
 	tb.Helper()
-	if err := n.Handle(tb).LinkSetUp(n.Link(tb, name)); err != nil {
-		tb.Fatalf("testutil: set %s up in %s: %v", name, n.Name, err)
-	}
+	check(tb, n.SetLink(name, sandbox.LinkSettings{Up: true}))
 }
 
 // SetDown brings a link down.
 func (n *NetNS) SetDown(tb testing.TB, name string) {
 	tb.Helper()
-	if err := n.Handle(tb).LinkSetDown(n.Link(tb, name)); err != nil {
-		tb.Fatalf("testutil: set %s down in %s: %v", name, n.Name, err)
-	}
+	check(tb, n.NetNS.SetDown(name))
 }
 
 // SetMAC sets a link's hardware address.
 // mac is a net.HardwareAddr or an hwaddr.MAC.
 func (n *NetNS) SetMAC(tb testing.TB, name string, mac []byte) {
 	tb.Helper()
-	if err := n.Handle(tb).LinkSetHardwareAddr(n.Link(tb, name), mac); err != nil {
-		tb.Fatalf("testutil: set %s mac %s in %s: %v", name, net.HardwareAddr(mac), n.Name, err)
-	}
+	check(tb, n.SetLink(name, sandbox.LinkSettings{MAC: mac}))
 }
 
 // Enslave attaches port to bridge (both in n).
 func (n *NetNS) Enslave(tb testing.TB, port, bridge string) {
 	tb.Helper()
-	br := n.Link(tb, bridge)
-	if err := n.Handle(tb).LinkSetMasterByIndex(n.Link(tb, port), br.Attrs().Index); err != nil {
-		tb.Fatalf("testutil: enslave %s to %s in %s: %v", port, bridge, n.Name, err)
-	}
+	check(tb, n.SetLink(port, sandbox.LinkSettings{Master: bridge}))
 }
 
 // Release detaches port from its bridge.
 func (n *NetNS) Release(tb testing.TB, port string) {
 	tb.Helper()
-	if err := n.Handle(tb).LinkSetNoMaster(n.Link(tb, port)); err != nil {
-		tb.Fatalf("testutil: release %s in %s: %v", port, n.Name, err)
-	}
+	check(tb, n.NetNS.Release(port))
 }
 
 // AddAddr adds an address in CIDR form ("192.168.31.70/27") to a link.
 func (n *NetNS) AddAddr(tb testing.TB, name, cidr string) {
 	tb.Helper()
 	p, err := netip.ParsePrefix(cidr)
-	if err != nil {
-		tb.Fatalf("testutil: bad address %q: %v", cidr, err)
-	}
-	a := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
-	if err := n.Handle(tb).AddrAdd(n.Link(tb, name), a); err != nil {
-		tb.Fatalf("testutil: add %s to %s in %s: %v", cidr, name, n.Name, err)
-	}
+	check(tb, err)
+	check(tb, n.NetNS.AddAddr(name, p))
+}
+
+// WaitOperUp waits until a link is operationally up (at most
+// sandbox.DefaultOperUpTimeout). A bridge port forwards only from then on:
+// frames sent before are dropped.
+func (n *NetNS) WaitOperUp(tb testing.TB, name string) {
+	tb.Helper()
+	check(tb, n.NetNS.WaitOperUp(context.Background(), 0, name))
 }
 
 // Run runs a command with its network namespace set to n (through nsenter,
@@ -163,8 +124,14 @@ func (n *NetNS) Run(tb testing.TB, name string, args ...string) []byte {
 	return out
 }
 
-// Command returns an exec.Cmd that runs name inside n (through nsenter from
-// util-linux). The caller starts and waits for it.
-func (n *NetNS) Command(name string, args ...string) *exec.Cmd {
-	return exec.Command("nsenter", append([]string{"--net=" + n.Path, "--", name}, args...)...)
+// EtherTypeTest is the IEEE local experimental EtherType used for frames the
+// tests send so bridges learn MACs.
+const EtherTypeTest = sandbox.EtherTypeTest
+
+// SendFrames sends count broadcast Ethernet frames out of the named link in
+// n, with the link's own MAC as source, so every bridge on the way learns
+// that MAC on the port the frames entered. It needs CAP_NET_RAW.
+func (n *NetNS) SendFrames(tb testing.TB, ifname string, count int) {
+	tb.Helper()
+	check(tb, n.NetNS.SendFrames(ifname, count))
 }

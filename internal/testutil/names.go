@@ -1,28 +1,13 @@
 package testutil
 
-import (
-	"crypto/rand"
-	"encoding/hex"
-)
+import "github.com/vifpath/vifpath/internal/sandbox"
 
 // IfNameMax is the longest interface name the kernel accepts (IFNAMSIZ-1).
-const IfNameMax = 15
+const IfNameMax = sandbox.IfNameMax
 
 // RandName returns prefix followed by random hex digits, as long as an
-// interface name may be (15 characters). A prefix of 13 characters or more
-// still gets two random digits; it is cut to make room.
-func RandName(prefix string) string {
-	return RandNameN(prefix, IfNameMax)
-}
+// interface name may be (15 characters); see sandbox.RandName.
+func RandName(prefix string) string { return sandbox.RandName(prefix) }
 
 // RandNameN is RandName with a chosen total length.
-func RandNameN(prefix string, n int) string {
-	if len(prefix) > n-2 {
-		prefix = prefix[:n-2]
-	}
-	b := make([]byte, (n-len(prefix)+1)/2)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return prefix + hex.EncodeToString(b)[:n-len(prefix)]
-}
+func RandNameN(prefix string, n int) string { return sandbox.RandNameN(prefix, n) }

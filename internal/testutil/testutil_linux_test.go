@@ -95,7 +95,7 @@ func TestIntegrationLeakDetected(t *testing.T) {
 	ns := NewNetNSAt(t, t.TempDir(), "vpt-leak")
 	f := ns.Open(t)
 	defer f.Close()
-	if who := holders(ns.Inode); len(who) == 0 {
+	if who := ns.Holders(); len(who) == 0 {
 		t.Fatal("holders found nothing while an fd to the namespace is open")
 	}
 }

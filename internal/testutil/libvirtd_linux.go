@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,10 +16,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vifpath/vifpath/internal/sandbox"
 )
 
 // System libvirtd paths (Debian, privileged daemon).
@@ -47,11 +49,7 @@ type Libvirtd struct {
 	TLSAddr string
 	PKIPath string
 
-	mu   sync.Mutex
-	dir  string
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  string
+	priv *sandbox.Libvirtd
 }
 
 // URI returns a virsh-style URI for driver ("test", "qemu") through this
@@ -174,29 +172,15 @@ func newPrivateLibvirtd(tb testing.TB, tcp, withTLS bool) *Libvirtd {
 	RequireBinary(tb, "libvirtd", "libvirt-daemon-system")
 	RequireBinary(tb, "unshare", "util-linux")
 	dir, err := os.MkdirTemp("", "lv-")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	d := &Libvirtd{
-		Socket:         filepath.Join(dir, "libvirt-sock"),
-		ReadOnlySocket: filepath.Join(dir, "libvirt-sock-ro"),
-		Private:        true,
-		dir:            dir,
-		log:            filepath.Join(dir, "libvirtd.log"),
-	}
-	conf := fmt.Sprintf(`unix_sock_dir = %q
-unix_sock_ro_perms = "0777"
-unix_sock_rw_perms = "0700"
-auth_unix_ro = "none"
-auth_unix_rw = "none"
-listen_tls = 0
-listen_tcp = 0
-log_outputs = "3:file:%s"
-`, dir, d.log)
+	check(tb, err)
+	d := &Libvirtd{Private: true}
+	cfg := &sandbox.LibvirtdConfig{Dir: dir, Listen: tcp || withTLS}
 	if tcp {
 		var port string
 		d.TCPAddr, port = freeLoopbackPort(tb)
-		conf = strings.Replace(conf, "listen_tcp = 0\n", fmt.Sprintf("listen_tcp = 1\nlisten_addr = \"127.0.0.1\"\ntcp_port = %q\nauth_tcp = \"none\"\n", port), 1)
+		cfg.ExtraConf += fmt.Sprintf("listen_tcp = 1\nlisten_addr = \"127.0.0.1\"\ntcp_port = %q\nauth_tcp = \"none\"\n", port)
+	} else {
+		cfg.ExtraConf += "listen_tcp = 0\n"
 	}
 	if withTLS {
 		var port string
@@ -205,24 +189,28 @@ log_outputs = "3:file:%s"
 		if err := writeTestPKI(dir, d.PKIPath); err != nil {
 			tb.Fatalf("testutil: make test PKI: %v", err)
 		}
-		conf = strings.Replace(conf, "listen_tls = 0\n", fmt.Sprintf(
+		cfg.ExtraConf += fmt.Sprintf(
 			"listen_tls = 1\nlisten_addr = \"127.0.0.1\"\ntls_port = %q\nauth_tls = \"none\"\n"+
 				"key_file = %q\ncert_file = %q\nca_file = %q\n",
-			port, filepath.Join(dir, "serverkey.pem"), filepath.Join(dir, "servercert.pem"), filepath.Join(d.PKIPath, "cacert.pem")), 1)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "libvirtd.conf"), []byte(conf), 0o600); err != nil {
-		tb.Fatal(err)
+			port, filepath.Join(dir, "serverkey.pem"), filepath.Join(dir, "servercert.pem"), filepath.Join(d.PKIPath, "cacert.pem"))
+	} else {
+		cfg.ExtraConf += "listen_tls = 0\n"
 	}
 	tb.Cleanup(func() {
-		d.stop(syscall.SIGKILL)
-		if tb.Failed() {
-			if b, err := os.ReadFile(d.log); err == nil && len(b) > 0 {
-				tb.Logf("private libvirtd log:\n%s", tail(string(b), 4000))
+		if d.priv != nil {
+			d.priv.Stop(syscall.SIGKILL)
+			if tb.Failed() {
+				if b, err := os.ReadFile(d.priv.LogFile); err == nil && len(b) > 0 {
+					tb.Logf("private libvirtd log:\n%s", tail(string(b), 4000))
+				}
 			}
 		}
 		os.RemoveAll(dir)
 	})
-	d.Start(tb)
+	d.priv, err = sandbox.NewLibvirtd(context.Background(), cfg)
+	check(tb, err)
+	d.Socket, d.ReadOnlySocket = d.priv.Socket, d.priv.ReadOnlySocket
+	d.waitListeners(tb)
 	return d
 }
 
@@ -233,56 +221,19 @@ func tail(s string, n int) string {
 	return s
 }
 
-// Start starts the private daemon (again) and waits until its socket
-// answers. State held in memory (the test driver's domains) starts afresh.
+// Start starts the private daemon again (after Stop or Kill) and waits
+// until its socket answers. State held in memory (the test driver's
+// domains) starts afresh.
 func (d *Libvirtd) Start(tb testing.TB) {
 	tb.Helper()
-	if !d.Private {
-		tb.Fatal("testutil: Start on the shared system libvirtd")
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.cmd != nil {
-		tb.Fatal("testutil: private libvirtd already running")
-	}
-	os.Remove(d.Socket)
-	os.Remove(d.ReadOnlySocket)
-	script := `set -e
-for m in /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt /etc/libvirt; do
-	mkdir -p "$m"; mount -t tmpfs lvpriv "$m"
-done
-mkdir -p /var/lib/libvirt/qemu /var/cache/libvirt/qemu /var/log/libvirt/qemu /run/libvirt/qemu
-printf 'stdio_handler = "file"\n' > /etc/libvirt/qemu.conf
-exec libvirtd --config "$1/libvirtd.conf" --pid-file "$1/libvirtd.pid" $2`
-	listen := ""
-	if d.TCPAddr != "" || d.TLSAddr != "" {
-		listen = "--listen"
-	}
-	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", d.dir, listen)
-	out, err := os.Create(filepath.Join(d.dir, "stdout.log"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		tb.Fatalf("testutil: start private libvirtd: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); out.Close(); close(done) }()
-	d.cmd, d.done = cmd, done
-	alive := func() bool {
-		select {
-		case <-done:
-			return false
-		default:
-			return true
-		}
-	}
-	if err := waitSocket(d.Socket, 30*time.Second, alive); err != nil {
-		b, _ := os.ReadFile(filepath.Join(d.dir, "stdout.log"))
-		tb.Fatalf("testutil: private libvirtd: %v; output: %s", err, b)
-	}
+	d.requirePrivate(tb, "Start")
+	check(tb, d.priv.Start(context.Background()))
+	d.waitListeners(tb)
+}
+
+// waitListeners waits until the TCP and TLS listeners, if any, accept.
+func (d *Libvirtd) waitListeners(tb testing.TB) {
+	tb.Helper()
 	for _, addr := range []string{d.TCPAddr, d.TLSAddr} {
 		if addr == "" {
 			continue
@@ -302,32 +253,33 @@ exec libvirtd --config "$1/libvirtd.conf" --pid-file "$1/libvirtd.pid" $2`
 	}
 }
 
+func (d *Libvirtd) requirePrivate(tb testing.TB, what string) {
+	tb.Helper()
+	if !d.Private {
+		tb.Fatalf("testutil: %s on the shared system libvirtd", what)
+	}
+}
+
 // PID returns the private daemon's process id (0 when stopped).
 func (d *Libvirtd) PID() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.cmd == nil {
+	if d.priv == nil {
 		return 0
 	}
-	return d.cmd.Process.Pid
+	return d.priv.PID()
 }
 
 // Stop stops the private daemon with SIGTERM and waits for it to exit.
 func (d *Libvirtd) Stop(tb testing.TB) {
 	tb.Helper()
-	if !d.Private {
-		tb.Fatal("testutil: Stop on the shared system libvirtd")
-	}
-	d.stop(syscall.SIGTERM)
+	d.requirePrivate(tb, "Stop")
+	d.priv.Stop(syscall.SIGTERM)
 }
 
 // Kill kills the private daemon with SIGKILL and waits for it to exit.
 func (d *Libvirtd) Kill(tb testing.TB) {
 	tb.Helper()
-	if !d.Private {
-		tb.Fatal("testutil: Kill on the shared system libvirtd")
-	}
-	d.stop(syscall.SIGKILL)
+	d.requirePrivate(tb, "Kill")
+	d.priv.Stop(syscall.SIGKILL)
 }
 
 // Freeze stops (SIGSTOP) the private daemon: connections stay open but
@@ -339,39 +291,8 @@ func (d *Libvirtd) Thaw(tb testing.TB) { d.signal(tb, syscall.SIGCONT) }
 
 func (d *Libvirtd) signal(tb testing.TB, sig syscall.Signal) {
 	tb.Helper()
-	if !d.Private {
-		tb.Fatalf("testutil: %v to the shared system libvirtd", sig)
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.cmd == nil {
-		tb.Fatal("testutil: private libvirtd is not running")
-	}
-	if err := d.cmd.Process.Signal(sig); err != nil {
-		tb.Fatalf("testutil: %v to private libvirtd: %v", sig, err)
-	}
-}
-
-func (d *Libvirtd) stop(sig syscall.Signal) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.cmd == nil {
-		return
-	}
-	d.cmd.Process.Signal(sig)
-	if sig != syscall.SIGKILL {
-		// A frozen daemon handles SIGTERM only once continued. (SIGKILL
-		// needs no SIGCONT, and must not get one: a frozen daemon would
-		// answer pending calls in the gap.)
-		d.cmd.Process.Signal(syscall.SIGCONT)
-	}
-	select {
-	case <-d.done:
-	case <-time.After(15 * time.Second):
-		d.cmd.Process.Kill()
-		<-d.done
-	}
-	d.cmd, d.done = nil, nil
+	d.requirePrivate(tb, sig.String())
+	check(tb, d.priv.Signal(sig))
 }
 
 // Virsh runs virsh against uri and returns its standard output; it fails
