@@ -41,19 +41,29 @@ func dhcpnsConfig(c *Config) *dhcpns.Config {
 		MetadataPIDDir: c.MetadataPIDDir, MetadataProxyDir: c.MetadataProxyDir, MetadataAgentSocket: c.MetadataAgentSocket}
 }
 
-// readConsoles reads the console log of every domain in lv, one domain
-// at a time (each is an XML RPC and a bounded file read).
+// readConsoles reads the console log of every domain in lv (each an XML
+// RPC, a bounded file read and its parse), 4 domains at a time as
+// observeDomains reads their details: a node's 200 consoles read one
+// after the other would each wait its RPC's round trip.
 func (o *observer) readConsoles(ctx context.Context, lv *LibvirtFacts) {
 	if o.console == nil || o.c.NoConsole || lv == nil || lv.Error != "" {
 		return
 	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
 	for i := range lv.Domains {
 		if ctx.Err() != nil {
-			return
+			break
 		}
 		d := &lv.Domains[i]
-		d.Console = consoleFacts(o.console.ConsoleLog(ctx, d.UUID, 0))
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			d.Console = consoleFacts(o.console.ConsoleLog(ctx, d.UUID, 0))
+		}()
 	}
+	wg.Wait()
 }
 
 // readOpts reads a network's DHCP options: dnsmasq's command line and its
