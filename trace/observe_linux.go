@@ -82,6 +82,10 @@ type observer struct {
 	// nics are the NICs of a nic or server request (nil in node mode,
 	// where every NIC is observed).
 	nics []nicReq
+	// consoles are the console log files the domains' XML declares, by
+	// domain UUID, as read with their details (noteConsole): the console
+	// is then read without a second XML RPC.
+	consoles map[string]consoleFile
 }
 
 func newObservation(c Config, role Role, req Request) *Observation {
@@ -279,6 +283,7 @@ func (o *observer) observeDomains(ctx context.Context, base *Observation) *Libvi
 			return true
 		}
 		have[det.UUID] = true
+		o.noteConsole(det)
 		lv.Domains = append(lv.Domains, domainFacts(det, byUUID[det.UUID]))
 		return true
 	}
@@ -307,6 +312,7 @@ func (o *observer) observeDomains(ctx context.Context, base *Observation) *Libvi
 				}
 				lv.LookupErrors[stats[i].Domain.UUID] = errs[i].Error()
 			case errs[i] == nil:
+				o.noteConsole(det)
 				lv.Domains = append(lv.Domains, domainFacts(det, &stats[i]))
 			}
 		}
