@@ -4,7 +4,7 @@ GO ?= go
 export GO
 PKGS := ./...
 
-.PHONY: all deps demo test lint check bench
+.PHONY: all deps demo test lint check bench bench-trace
 all: test
 
 ## deps: install the Debian packages the tests and demo need (root).
@@ -48,5 +48,12 @@ acceptance-all: aio-up
 ## bench: the benchmarks, each timing its CLI comparison (iproute2, virsh, arping) in the same run.
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 2s $(PKGS)
+
+## bench-trace: issue 10's and 12's trace figures (one VM among 200 NICs, the node whole, 200 singles,
+## the operator's commands; BenchmarkNode200/wave1 and /full, BenchmarkRun200), as root, with the load beside them.
+bench-trace: deps
+	uptime
+	CI=true $(GO) test -count=1 -run '^$$' -bench 'BenchmarkNode200|BenchmarkRun200' -benchtime 3x -v ./trace/
+	uptime
 
 include aio/aio.mk

@@ -37,6 +37,13 @@ type Details struct {
 	Nova *NovaInstance `json:"nova,omitempty"`
 	// Interfaces are the domain's network interfaces in XML order.
 	Interfaces []Interface `json:"interfaces"`
+	// ConsoleLog is the file the domain's first serial console is
+	// written to (DomainXML.ConsoleLogPath) and ConsoleSource its kind,
+	// read from the same XML: ReadConsoleLog(ConsoleLog, max) reads it
+	// without the XML RPC Client.ConsoleLog makes. Empty when the XML
+	// declares none.
+	ConsoleLog    string        `json:"console_log,omitempty"`
+	ConsoleSource ConsoleSource `json:"console_source,omitempty"`
 }
 
 func uuidString(u libvirt.UUID) string {
@@ -187,6 +194,7 @@ func (c *Client) Details(ctx context.Context, ref string) (*Details, error) {
 		return nil, &OpError{Op: "get domain details", URI: c.uri, Domain: ref, Err: err}
 	}
 	out := &Details{Domain: fromLibvirt(r.d), Type: x.Type, Nova: x.Nova, Interfaces: x.Interfaces}
+	out.ConsoleLog, out.ConsoleSource, _ = x.ConsoleLogPath()
 	out.State = State(r.st)
 	out.Reason = Reason{State: State(r.st), Code: int(r.rs)}
 	if out.Interfaces == nil {

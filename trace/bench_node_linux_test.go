@@ -3,6 +3,8 @@ package trace_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -10,114 +12,332 @@ import (
 
 	"github.com/digitalocean/go-libvirt"
 	"github.com/digitalocean/go-libvirt/socket/dialers"
+	"github.com/vifpath/vifpath/firewall"
+	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/internal/demo"
+	"github.com/vifpath/vifpath/internal/fwlayout"
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
 	"github.com/vifpath/vifpath/trace"
 )
 
-// BenchmarkNode200 traces a node of 200 VM NICs whole (Node: one
-// observation, one ARP sweep per qdhcp namespace) against 200 single
-// traces (Run, one per tap) and one single trace, in the same run, all in
-// the fast mode (no counter wait). The node is BenchmarkRun200's (one
-// healthy VM with its guest, dnsmasq and lease; 199 more taps on 20 more
-// brq bridges; 200 qdhcp namespaces) plus a private libvirtd whose test
-// driver runs 200 domains, one per tap, each with a bridge interface on
-// its tap's bridge. It reports node-ms, single-ms, singles200-ms, the
-// ratios node/single and singles200/node (the issue asks for at most 2
-// and at least 50), and the single trace against the operator's command
-// sequence (ip, bridge, ps, cat, arping, virsh domiflist) for one NIC.
-func BenchmarkNode200(b *testing.B) {
-	testutil.RequireBinary(b, "arping", "iputils-arping")
-	testutil.RequireBinary(b, "virsh", "libvirt-clients")
-	tp := newTopo(b, topoOpts{dhcp: true})
-	host := tp.n.Host
+// node200 is a compute and network node of 200 VM NICs as the trace sees
+// it today: the demo's path (internal/demo.BuildPath: the brq bridge with
+// eth2, the qdhcp namespace with the real dnsmasq and haproxy as Neutron
+// runs them, the agent's firewall for the port, a namespace guest that
+// leased its address), 199 more taps on 20 more brq bridges, 199 more
+// qdhcp namespaces, the agent's firewall layout (iptables chains, ipsets,
+// ebtables chains) for all 200 ports in 21 security groups, and a private
+// libvirtd whose test driver runs 200 domains, one per tap, each with a
+// serial console log file holding a guest's boot (the demo guest's
+// recorded console).
+type node200 struct {
+	p      *demo.Path
+	nics   []nic200
+	lv     *libvirtinspect.Client
+	socket string // libvirtd's read-only socket
+	prefix string // the domains' name prefix; domain prefix-0 is the demo VM's
+	// console is the demo VM's domain's console log file; fwSet the
+	// ipset of its security group.
+	console, fwSet string
+}
+
+// nic200 is one of the node's NICs: its port ID, tap, bridge, and the
+// test-driver domain whose interface targets the tap.
+type nic200 struct{ port, tap, bridge, domain string }
+
+// target is the single-trace target of the NIC: its tap, with its domain
+// as the hint. The test driver reports no interface statistics, so
+// without the hint the trace would look for the tap's domain in every
+// domain's XML, one RPC after the other (up to 200): a path a qemu node
+// does not take, its stats naming each running domain's taps. The hint
+// costs one RPC, as that stats hit does.
+func (n nic200) target() trace.Target { return trace.Target{Tap: n.tap, Domain: n.domain} }
+
+func newNode200(b *testing.B) *node200 {
+	testutil.RequireRoot(b)
+	for _, bin := range [][2]string{{"arping", "iputils-arping"}, {"virsh", "libvirt-clients"}, {"haproxy", "haproxy"},
+		{"dnsmasq", "dnsmasq-base"}, {"busybox", "busybox"}, {"iptables-nft-save", "iptables"}, {"ebtables-nft", "ebtables"},
+		{"ipset", "ipset"}, {"ping", "iputils-ping"}, {"curl", "curl"}} {
+		testutil.RequireBinary(b, bin[0], bin[1])
+	}
+	ctx := context.Background()
 	setup := time.Now()
-	type nic struct{ tap, bridge string }
-	nics := []nic{{tp.tap, tp.n.Bridge}}
+	dir := b.TempDir()
+	for d := dir; d != os.TempDir() && d != "/" && d != "."; d = filepath.Dir(d) {
+		os.Chmod(d, 0o755) // dnsmasq reads its files as nobody
+	}
+	p, err := demo.BuildPath(ctx, &demo.PathConfig{Dir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			b.Errorf("demo close: %v", err)
+		}
+	})
+	if p.HaproxyPID == 0 {
+		b.Fatalf("the demo runs no metadata proxy: %s", p.MetadataWhy)
+	}
+	host := &testutil.NetNS{Name: filepath.Base(p.HostPath), Dir: filepath.Dir(p.HostPath), Path: p.HostPath}
+	n := &node200{p: p, nics: []nic200{{port: p.PortID, tap: p.Tap, bridge: p.Bridge}}}
 	for range 20 {
 		br := linuxbridge.NetworkBridgeName(randUUID())
 		host.Bridge(b, br)
 		for range 10 {
-			if len(nics) == 200 {
+			if len(n.nics) == 200 {
 				break
 			}
-			tap := linuxbridge.PortTapName(randUUID())
+			port := randUUID()
+			tap := linuxbridge.PortTapName(port)
 			host.Tap(b, tap)
 			host.Enslave(b, tap, br)
-			nics = append(nics, nic{tap, br})
+			n.nics = append(n.nics, nic200{port: port, tap: tap, bridge: br})
 		}
 	}
 	for range 199 {
-		testutil.NewNetNSAt(b, tp.dir, "qdhcp-"+randUUID())
+		testutil.NewNetNSAt(b, p.NetNSDir, "qdhcp-"+randUUID())
 	}
+	n.installFirewall(b)
+
 	d := testutil.NewPrivateLibvirtd(b)
+	n.socket = d.ReadOnlySocket
 	adm := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(d.Socket), dialers.WithLocalTimeout(5*time.Second)))
 	if err := adm.ConnectToURI("test:///default"); err != nil {
 		b.Fatalf("admin connect: %v", err)
 	}
 	b.Cleanup(func() { adm.Disconnect() })
-	prefix := "vt" + randHex(6)
-	for i, n := range nics {
+	boot, err := os.ReadFile("../guestlog/testdata/demo-guest-leased.log")
+	if err != nil {
+		b.Fatal(err)
+	}
+	consoles := b.TempDir()
+	n.prefix = "pf" + randHex(6)
+	for i := range n.nics {
+		nic := &n.nics[i]
+		nic.domain = fmt.Sprintf("%s-%d", n.prefix, i)
 		mac := fmt.Sprintf("52:54:00:%02x:%02x:%02x", 0x10, i/256, i%256)
 		if i == 0 {
-			mac = tp.mac.String()
+			mac = p.MAC.String()
 		}
-		x := fmt.Sprintf(`<domain type='test'><name>%s-%d</name><memory unit='KiB'>8192</memory><os><type>hvm</type></os><devices>
-<interface type='bridge'><mac address='%s'/><source bridge='%s'/><target dev='%s'/><model type='virtio'/></interface></devices></domain>`, prefix, i, mac, n.bridge, n.tap)
+		console := filepath.Join(consoles, fmt.Sprintf("console-%d.log", i))
+		if err := os.WriteFile(console, boot, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		if i == 0 {
+			n.console = console
+		}
+		x := fmt.Sprintf(`<domain type='test'><name>%s</name><memory unit='KiB'>8192</memory><os><type>hvm</type></os><devices>
+<interface type='bridge'><mac address='%s'/><source bridge='%s'/><target dev='%s'/><model type='virtio'/></interface>
+<serial type='file'><source path='%s'/><target port='0'/></serial></devices></domain>`, nic.domain, mac, nic.bridge, nic.tap, console)
 		dom, err := adm.DomainCreateXML(x, 0)
 		if err != nil {
 			b.Fatalf("create test domain %d: %v", i, err)
 		}
 		b.Cleanup(func() { adm.DomainDestroy(dom) })
 	}
-	lv, err := libvirtinspect.Dial(context.Background(), &libvirtinspect.Config{URI: "test:///default", Socket: d.ReadOnlySocket, ReadOnly: true})
+	n.lv, err = libvirtinspect.Dial(ctx, &libvirtinspect.Config{URI: "test:///default", Socket: d.ReadOnlySocket, ReadOnly: true})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { lv.Close() })
-	b.Logf("setup of 200 NICs, 200 namespaces and 200 domains: %s", time.Since(setup).Round(time.Millisecond))
+	b.Cleanup(func() { n.lv.Close() })
+	b.Logf("setup of the demo path, 200 NICs, 200 namespaces, 200 ports' firewall and 200 domains: %s", time.Since(setup).Round(time.Millisecond))
+	return n
+}
 
-	cfg := *tp.cfg
-	cfg.CounterInterval = -1
-	cfg.Libvirt = lv
+// installFirewall replaces the demo node's firewall (its one port's) with
+// the agent's layout for all 200 ports: the demo port in its default
+// group, the 199 others in 20 groups of the walkthrough's rules (remote
+// group, egress, ICMP, SSH), as BenchmarkFirewall200's node.
+func (n *node200) installFirewall(b *testing.B) {
 	ctx := context.Background()
-	nt, err := trace.Node(ctx, &cfg)
-	if err != nil {
+	groups := make([]fwlayout.Group, 20)
+	for g := range groups {
+		id := randUUID()
+		groups[g] = fwlayout.Group{ID: id, Rules: []fwlayout.Rule{
+			{Direction: "ingress", Ethertype: "IPv4", RemoteGroupID: id},
+			{Direction: "egress", Ethertype: "IPv4"},
+			{Direction: "ingress", Ethertype: "IPv4", Protocol: "icmp"},
+			{Direction: "ingress", Ethertype: "IPv4", Protocol: "tcp", PortMin: 22, PortMax: 22},
+		}}
+	}
+	ports := []fwlayout.Port{n.p.FirewallPort()}
+	n.fwSet = firewall.IPSetName(ports[0].Groups[0].ID, firewall.IPv4)
+	for i, nic := range n.nics[1:] {
+		ip := netip.AddrFrom4([4]byte{10, 1, byte(i / 250), byte(i%250 + 2)})
+		groups[i%20].Members = append(groups[i%20].Members, ip)
+		ports = append(ports, fwlayout.Port{ID: nic.port, MAC: hwaddr.MAC{0xfa, 0x16, 0x3e, 0, byte(i >> 8), byte(i)}, IPs: []netip.Addr{ip}})
+	}
+	for i := range ports[1:] {
+		ports[i+1].Groups = []fwlayout.Group{groups[i%20]}
+	}
+	for _, argv := range [][]string{
+		{"/usr/sbin/iptables-nft", "-F"}, {"/usr/sbin/iptables-nft", "-X"},
+		{"/usr/sbin/ebtables-nft", "-t", "nat", "-F"}, {"/usr/sbin/ebtables-nft", "-t", "nat", "-X"},
+	} {
+		if err := fwlayout.Run(ctx, n.p.HostPath, "", argv...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	t0 := time.Now()
+	if err := fwlayout.Install(ctx, n.p.HostPath, firewall.BackendNFT, ports); err != nil {
 		b.Fatal(err)
 	}
-	ours := map[string]bool{}
+	for _, p := range ports {
+		if !hasNIC(n.nics, p.Tap()) {
+			b.Fatalf("port %s's tap %s is not one of the node's", p.ID, p.Tap())
+		}
+	}
+	b.Logf("installed the agent's firewall for %d ports in %s", len(ports), time.Since(t0).Round(time.Millisecond))
+}
+
+func hasNIC(nics []nic200, tap string) bool {
 	for _, n := range nics {
-		ours[n.tap] = true
+		if n.tap == tap {
+			return true
+		}
+	}
+	return false
+}
+
+// config is the trace configuration of the node in the fast mode: no
+// fixed wait at all (CounterInterval -1: the second counter sample right
+// after the probes; ARPSettle -1: the ARP sweep stops at the first
+// answer). full false is the first wave's hop set (NoFirewall, NoReach,
+// NoConsole, NoMetadataProbe); full true every hop of today's trace.
+func (n *node200) config(full bool) *trace.Config {
+	p := n.p
+	return &trace.Config{
+		BridgeNetNS: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig,
+		MetadataPIDDir: p.MetadataPIDDir, MetadataProxyDir: p.MetadataProxyDir, MetadataAgentSocket: p.MetadataAgentSocket,
+		Libvirt:         n.lv,
+		CounterInterval: -1, ARPSettle: -1, ARPTimeout: time.Second,
+		NoFirewall: !full, NoReach: !full, NoConsole: !full, NoMetadataProbe: !full,
+	}
+}
+
+// fullKinds are the hops the full variant adds to the first wave's: each
+// must be OK on the demo VM's trace, so the benchmark times them working.
+var fullKinds = []trace.Kind{trace.KindSecurityGroup, trace.KindAntiSpoofing, trace.KindReachability, trace.KindGuest, trace.KindMetadata}
+
+// cli is the operator's command sequence for the same answers about the
+// demo VM's NIC: ip, bridge, ps, cat, ip in the qdhcp namespace, arping,
+// virsh domiflist; in the full variant also iptables-save, ebtables,
+// ipset list of its group, ping from the qdhcp namespace, curl of the
+// metadata address there, virsh dumpxml (the console's path) and tail of
+// the console log.
+func (n *node200) cli(full bool) []*exec.Cmd {
+	p := n.p
+	nsenter := func(ns string, args ...string) *exec.Cmd {
+		return exec.Command("nsenter", append([]string{"--net=" + ns, "--"}, args...)...)
+	}
+	dir := filepath.Join(p.StateDir, p.NetworkID)
+	qdhcp := filepath.Join(p.NetNSDir, "qdhcp-"+p.NetworkID)
+	uri := "test+unix:///default?socket=" + n.socket
+	cs := []*exec.Cmd{
+		nsenter(p.HostPath, "ip", "-j", "-d", "-s", "link", "show"),
+		nsenter(p.HostPath, "bridge", "-j", "fdb", "show"),
+		exec.Command("ps", "-e", "-o", "pid,args"),
+		exec.Command("cat", filepath.Join(dir, "host"), filepath.Join(dir, "leases"), filepath.Join(dir, "pid")),
+		nsenter(qdhcp, "ip", "-j", "addr"),
+		nsenter(qdhcp, "arping", "-c1", "-w1", "-I", p.DHCPIf, p.IP.String()),
+		exec.Command("virsh", "-c", uri, "-r", "domiflist", n.nics[0].domain),
+	}
+	if full {
+		cs = append(cs,
+			nsenter(p.HostPath, "iptables-nft-save", "-c"),
+			nsenter(p.HostPath, "ebtables-nft", "-t", "nat", "-L", "--Lc"),
+			nsenter(p.HostPath, "ipset", "list", n.fwSet),
+			nsenter(qdhcp, "ping", "-c1", "-W1", p.IP.String()),
+			nsenter(qdhcp, "curl", "-s", "-o", "/dev/null", "-m", "1", "http://169.254.169.254/"),
+			exec.Command("virsh", "-c", uri, "-r", "dumpxml", n.nics[0].domain),
+			exec.Command("tail", "-c", "65536", n.console),
+		)
+	}
+	return cs
+}
+
+// BenchmarkNode200 traces a node of 200 VM NICs (node200: the demo's path
+// with its firewall, dnsmasq, haproxy and guest, 199 more taps, 200 qdhcp
+// namespaces, 200 ports' firewall, 200 test-driver domains with console
+// logs) whole (Node: one observation, one ARP sweep per qdhcp namespace)
+// against 200 single traces (Run, one per tap) and one single trace of
+// the demo VM, in the same run, in the fast mode without fixed waits
+// (node200.config). Sub-benchmarks: "wave1" with the first wave's hops
+// (no firewall, reachability, console or metadata probe: issue 10's 24 ms
+// figure), "full" with every hop (issue 12's 100 ms figure). Each reports
+// node-ms, single-ms, singles200-ms, the ratios node/single and
+// singles200/node (the issue asks for at most 2 and at least 50), the
+// operator's command sequence for the demo VM (cli-ms) and
+// x-single-faster-than-cli, and the default ARP settle measured apart
+// (settle-ms: a single trace with ARPSettle at its 5 ms default, minus
+// single-ms). Before timing, every NIC's node verdict must equal its
+// single trace's, and the demo VM's trace must be OK with (full) the
+// firewall, reachability, guest and metadata hops OK.
+func BenchmarkNode200(b *testing.B) {
+	n := newNode200(b)
+	for _, v := range []struct {
+		name string
+		full bool
+	}{{"wave1", false}, {"full", true}} {
+		b.Run(v.name, func(b *testing.B) { n.bench(b, v.full) })
+	}
+}
+
+func (n *node200) bench(b *testing.B, full bool) {
+	cfg := n.config(full)
+	settled := *cfg
+	settled.ARPSettle = 0 // the default
+	ctx := context.Background()
+	target := n.nics[0].target()
+	tr, err := trace.Run(ctx, cfg, target)
+	if err != nil || tr.Verdict != trace.OK {
+		b.Fatalf("the demo VM's trace is not ok before timing: %v\n%s", err, tr)
+	}
+	for _, k := range fullKinds {
+		h, ok := tr.Hop(k, "")
+		switch {
+		case full && (!ok || h.Verdict != trace.OK):
+			b.Fatalf("full trace: %s hop %s (%s), want ok\n%s", k, h.Verdict, h.Summary, tr)
+		case !full && ok && k != trace.KindMetadata && h.Verdict != trace.Unknown:
+			// (The metadata hop is judged without its GET, on the
+			// proxy's process, listeners and address.)
+			b.Fatalf("first wave's trace: %s hop %s, want unknown (not observed)", k, h.Verdict)
+		}
+	}
+	nt, err := trace.Node(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
 	}
 	found := 0
 	for _, x := range nt.Traces {
-		if ours[x.Tap] {
+		if hasNIC(n.nics, x.Tap) {
 			found++
 		}
 	}
 	if found != 200 {
 		b.Fatalf("node traced %d of the 200 NICs (%d traces)", found, len(nt.Traces))
 	}
-	// Each NIC's verdict is its single trace's (the test driver's own
-	// "test" domain, whose interface has no tap, is an orphan NIC too).
+	// Each NIC's verdict is its single trace's, traced by its tap alone
+	// as an operator would (the test driver's own "test" domain, whose
+	// interface has no tap, is an orphan NIC too).
 	for _, x := range nt.Traces {
-		tr, err := trace.Run(ctx, &cfg, trace.Target{Tap: x.Tap})
+		tr, err := trace.Run(ctx, cfg, trace.Target{Tap: x.Tap})
 		if err != nil {
 			b.Fatal(err)
 		}
 		if tr.Verdict != x.Verdict || tr.Domain != x.Domain {
 			b.Errorf("%s: node verdict %s domain %s, single %s %s", x.Tap, x.Verdict, x.Domain, tr.Verdict, tr.Domain)
 		}
-		if x.Tap == tp.tap && x.Verdict != trace.OK {
-			b.Fatalf("the healthy VM's NIC is %s in node mode:\n%s", x.Verdict, x)
+		if x.Tap == n.p.Tap && x.Verdict != trace.OK {
+			b.Fatalf("the demo VM's NIC is %s in node mode:\n%s", x.Verdict, x)
 		}
 	}
-
 	// Where the node's time goes.
 	for range 3 {
 		t0 := time.Now()
-		obs, err := trace.Observe(ctx, &cfg, trace.Request{Mode: trace.ModeNode}, nil)
+		obs, err := trace.Observe(ctx, cfg, trace.Request{Mode: trace.ModeNode}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -125,22 +345,19 @@ func BenchmarkNode200(b *testing.B) {
 		trace.Judge(obs)
 		b.Logf("node: observe %s, judge %s", t1.Sub(t0).Round(time.Microsecond), time.Since(t1).Round(time.Microsecond))
 	}
-	nsenter := func(ns *testutil.NetNS, args ...string) *exec.Cmd {
-		return exec.Command("nsenter", append([]string{"--net=" + ns.Path, "--"}, args...)...)
-	}
-	dir := filepath.Join(tp.dns.StateDir, tp.n.NetworkID)
-	var nodeT, singleT, singlesT, cliT, maxSingle time.Duration
+
+	var nodeT, singleT, singlesT, settledT, cliT, maxSingle time.Duration
 	b.ResetTimer()
 	for b.Loop() {
 		t0 := time.Now()
-		nt, err := trace.Node(ctx, &cfg)
+		nt, err := trace.Node(ctx, cfg)
 		nodeT += time.Since(t0)
 		if err != nil || len(nt.Traces) < 200 {
 			b.Fatalf("node: %v", err)
 		}
 
 		t0 = time.Now()
-		tr, err := trace.Run(ctx, &cfg, trace.Target{Tap: tp.tap})
+		tr, err := trace.Run(ctx, cfg, target)
 		dt := time.Since(t0)
 		singleT += dt
 		maxSingle = max(maxSingle, dt)
@@ -149,23 +366,21 @@ func BenchmarkNode200(b *testing.B) {
 		}
 
 		t0 = time.Now()
-		for _, n := range nics {
-			if _, err := trace.Run(ctx, &cfg, trace.Target{Tap: n.tap}); err != nil {
+		for _, nic := range n.nics {
+			if _, err := trace.Run(ctx, cfg, nic.target()); err != nil {
 				b.Fatal(err)
 			}
 		}
 		singlesT += time.Since(t0)
 
 		t0 = time.Now()
-		for _, c := range []*exec.Cmd{
-			nsenter(host, "ip", "-j", "-d", "-s", "link", "show"),
-			nsenter(host, "bridge", "-j", "fdb", "show"),
-			exec.Command("ps", "-e", "-o", "pid,args"),
-			exec.Command("cat", filepath.Join(dir, "host"), filepath.Join(dir, "leases"), filepath.Join(dir, "pid")),
-			nsenter(tp.n.QDHCP, "ip", "-j", "addr"),
-			nsenter(tp.n.QDHCP, "arping", "-c1", "-w1", "-I", tp.n.ServeIf, tp.ip.String()),
-			exec.Command("virsh", "-c", "test+unix:///default?socket="+d.ReadOnlySocket, "-r", "domiflist", prefix+"-0"),
-		} {
+		if tr, err := trace.Run(ctx, &settled, target); err != nil || tr.Verdict != trace.OK {
+			b.Fatalf("single with the default settle: %v\n%s", err, tr)
+		}
+		settledT += time.Since(t0)
+
+		t0 = time.Now()
+		for _, c := range n.cli(full) {
 			if out, err := c.CombinedOutput(); err != nil {
 				b.Fatalf("%s: %v\n%s", c.Args, err, out)
 			}
@@ -173,21 +388,26 @@ func BenchmarkNode200(b *testing.B) {
 		cliT += time.Since(t0)
 	}
 	b.StopTimer()
-	n := float64(b.N)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / n / 1000 }
+	N := float64(b.N)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / N / 1000 }
 	b.ReportMetric(ms(nodeT), "node-ms")
 	b.ReportMetric(ms(singleT), "single-ms")
 	b.ReportMetric(float64(maxSingle.Microseconds())/1000, "single-max-ms")
 	b.ReportMetric(ms(singlesT), "singles200-ms")
+	b.ReportMetric(ms(settledT)-ms(singleT), "settle-ms")
 	b.ReportMetric(ms(cliT), "cli-ms")
 	b.ReportMetric(float64(nodeT)/float64(singleT), "node/single")
 	b.ReportMetric(float64(singlesT)/float64(nodeT), "singles200/node")
 	b.ReportMetric(float64(cliT)/float64(singleT), "x-single-faster-than-cli")
-	b.Logf("node %.1f ms, single %.1f ms (max %.1f), 200 singles %.1f ms, operator's commands %.1f ms", ms(nodeT), ms(singleT), float64(maxSingle.Microseconds())/1000, ms(singlesT), ms(cliT))
+	b.Logf("node %.1f ms, single %.1f ms (max %.1f), 200 singles %.1f ms, single with the default ARP settle %.1f ms, operator's commands %.1f ms",
+		ms(nodeT), ms(singleT), float64(maxSingle.Microseconds())/1000, ms(singlesT), ms(settledT), ms(cliT))
 	if nodeT > 2*singleT {
 		b.Errorf("the node took %.1fx one single trace, the issue asks for at most 2x", float64(nodeT)/float64(singleT))
 	}
 	if singlesT < 50*nodeT {
 		b.Errorf("200 single traces took only %.1fx the node, the issue asks for at least 50x", float64(singlesT)/float64(nodeT))
+	}
+	if full && maxSingle > 100*time.Millisecond {
+		b.Errorf("the slowest full single trace took %s, issue 12 asks for under 100 ms", maxSingle)
 	}
 }

@@ -88,6 +88,13 @@
 // disables them), the reachability probe (NoReach) and the metadata GET
 // (NoMetadataProbe).
 //
+// The compute node's firewall (Config.NoFirewall skips it) is read once
+// before the probes, while the domains and the DHCP side are read, for
+// the security-group and anti-spoofing hops and the probes' baseline
+// counters; it is read a second time, after the probes, only when a
+// reachability probe went unanswered, to name the DROP rule whose counter
+// that probe moved (an answered probe needs no such rule named).
+//
 // # Privileges
 //
 // Observing needs CAP_SYS_ADMIN to enter namespaces, CAP_SYS_PTRACE to

@@ -98,6 +98,20 @@ func TestIntegrationNodeEqualsRun(t *testing.T) {
 	}
 	single := tp.run(t, trace.Target{Tap: tp.tap})
 	got := nt.Traces[0]
+	wantSameHops(t, got, single)
+	if got.Verdict != trace.OK || nt.Verdict != single.Verdict {
+		t.Errorf("node verdict %s (NIC %s), single %s", nt.Verdict, got.Verdict, single.Verdict)
+	}
+	if len(nt.HostChecks) != 2 {
+		t.Errorf("host checks: %+v", nt.HostChecks)
+	}
+}
+
+// wantSameHops asserts a NIC's trace in node mode has its single trace's
+// hops (kind, name, verdict, in order), the host checks aside (the node's
+// in node mode).
+func wantSameHops(t *testing.T, got, single *trace.Trace) {
+	t.Helper()
 	var hops []trace.Hop
 	for _, h := range single.Hops {
 		if h.Kind != trace.KindHostCheck {
@@ -105,17 +119,15 @@ func TestIntegrationNodeEqualsRun(t *testing.T) {
 		}
 	}
 	if len(hops) != len(got.Hops) {
-		t.Fatalf("node trace has %d hops, single %d", len(got.Hops), len(hops))
+		t.Fatalf("%s: node trace has %d hops, single %d", got.Tap, len(got.Hops), len(hops))
 	}
 	for i := range hops {
 		if hops[i].Kind != got.Hops[i].Kind || hops[i].Verdict != got.Hops[i].Verdict || hops[i].Name != got.Hops[i].Name {
-			t.Errorf("hop %d: node %s %s %s, single %s %s %s", i, got.Hops[i].Kind, got.Hops[i].Name, got.Hops[i].Verdict, hops[i].Kind, hops[i].Name, hops[i].Verdict)
+			t.Errorf("%s hop %d: node %s %s %s (%s), single %s %s %s (%s)", got.Tap, i, got.Hops[i].Kind, got.Hops[i].Name, got.Hops[i].Verdict, got.Hops[i].Summary,
+				hops[i].Kind, hops[i].Name, hops[i].Verdict, hops[i].Summary)
 		}
 	}
-	if got.Verdict != trace.OK || nt.Verdict != single.Verdict {
-		t.Errorf("node verdict %s (NIC %s), single %s", nt.Verdict, got.Verdict, single.Verdict)
-	}
-	if len(nt.HostChecks) != 2 {
-		t.Errorf("host checks: %+v", nt.HostChecks)
+	if got.Verdict != single.Verdict {
+		t.Errorf("%s: node verdict %s, single %s", got.Tap, got.Verdict, single.Verdict)
 	}
 }

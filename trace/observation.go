@@ -418,14 +418,19 @@ type APIFacts struct {
 }
 
 // FirewallObs is the compute node's firewall (iptables of both backends,
-// ebtables, ipsets) read before the probes and again after them, so a
-// drop counter the reachability probe moved names its rule.
+// ebtables, ipsets) read before the probes and, when a reachability probe
+// went unanswered, again after them, so a drop counter that probe moved
+// names its rule.
 type FirewallObs struct {
 	// Before and After are the firewall read before and after the probes; BeforeError and AfterError why a read failed.
 	Before      *firewall.Snapshot `json:"before,omitempty"`
 	BeforeError string             `json:"before_error,omitempty"`
-	After       *firewall.Snapshot `json:"after,omitempty"`
-	AfterError  string             `json:"after_error,omitempty"`
+	// After is the second read; nil (and AfterError "") when no probe
+	// was silent: every probe answered, refused or unreachable, or none
+	// sent (NoReach, NoARP, the compute role), needs no dropping rule
+	// named, so Observe skips that read.
+	After      *firewall.Snapshot `json:"after,omitempty"`
+	AfterError string             `json:"after_error,omitempty"`
 }
 
 // ServerFacts is a Nova server as read.

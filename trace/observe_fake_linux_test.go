@@ -6,10 +6,12 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/firewall"
 	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
@@ -82,13 +84,12 @@ func (f *fakeDHCP) SweepARP(_ context.Context, ns, ifname string, ips []netip.Ad
 	return out, nil
 }
 
-// TestObserveNodeWithFakes observes a node through fake sources (no root):
-// two VM taps on one bridge, one of them without a domain, one libvirt
-// domain whose interface's tap is on no bridge, a stopped dnsmasq. Node
-// mode sends one sweep for the network, judges the FDB on the second
-// snapshot, reports the orphans both ways and takes the dnsmasq cause from
-// dhcpns's typed reason.
-func TestObserveNodeWithFakes(t *testing.T) {
+// fakeNodeObserver is TestObserveNodeWithFakes's node: two VM taps
+// (fa:16:3e:00:00:01 and :02, 10.0.0.5 and .6) on one bridge, one with a
+// domain that also has a tapless interface, a network whose dnsmasq is
+// stopped, and an ARP sweep answered by the first tap's MAC. No firewall
+// source (o.fw nil).
+func fakeNodeObserver(t *testing.T) (*observer, *fakeDHCP) {
 	const netID = "c3e375fb-0ac1-4b91-9c66-d297e7d090e6"
 	br := linuxbridge.NetworkBridgeName(netID)
 	mac1 := hwaddr.MustParse("fa:16:3e:00:00:01")
@@ -121,6 +122,17 @@ func TestObserveNodeWithFakes(t *testing.T) {
 	o := &observer{c: c, obs: newObservation(c, RoleAllInOne, Request{Mode: ModeNode}), bridges: &fakeBridges{snaps: []*linuxbridge.Snapshot{before, after}},
 		libvirt: &fakeLibvirt{doms: []libvirtinspect.Details{dom}}, dhcp: fd}
 	o.obs.Settings.Libvirt = true
+	return o, fd
+}
+
+// TestObserveNodeWithFakes observes a node through fake sources (no root):
+// two VM taps on one bridge, one of them without a domain, one libvirt
+// domain whose interface's tap is on no bridge, a stopped dnsmasq. Node
+// mode sends one sweep for the network, judges the FDB on the second
+// snapshot, reports the orphans both ways and takes the dnsmasq cause from
+// dhcpns's typed reason.
+func TestObserveNodeWithFakes(t *testing.T) {
+	o, fd := fakeNodeObserver(t)
 	if err := o.observe(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -159,5 +171,66 @@ func TestObserveNodeWithFakes(t *testing.T) {
 	}
 	if nt.Verdict != Fail {
 		t.Errorf("node verdict %s", nt.Verdict)
+	}
+}
+
+// fakeFirewall counts firewall reads and answers every reachability
+// probe with one outcome.
+type fakeFirewall struct {
+	reads   atomic.Int32
+	outcome dhcpns.ReachOutcome
+}
+
+func (f *fakeFirewall) Read(context.Context) (*firewall.Snapshot, error) {
+	f.reads.Add(1)
+	return &firewall.Snapshot{}, nil
+}
+
+func (f *fakeFirewall) ProbeReach(_ context.Context, _ string, targets []netip.Addr) ([]dhcpns.ReachResult, error) {
+	var out []dhcpns.ReachResult
+	for _, t := range targets {
+		out = append(out, dhcpns.ReachResult{Target: t, TCPPort: 22, ICMP: f.outcome, TCP: f.outcome})
+	}
+	return out, nil
+}
+
+// TestObserveFirewallAfterOnlyWhenSilent observes the fake node with a
+// firewall: the firewall is read once before the probes, and a second
+// time after them only when a reachability probe went unanswered (the
+// only case whose judgement, the dropping rule's name, compares the two
+// reads' counters); without the reachability probe (NoReach) never.
+func TestObserveFirewallAfterOnlyWhenSilent(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		outcome   dhcpns.ReachOutcome
+		noReach   bool
+		wantReads int32
+	}{
+		{"answered", dhcpns.ReachAnswered, false, 1},
+		{"refused", dhcpns.ReachRefused, false, 1},
+		{"unreachable", dhcpns.ReachUnreachable, false, 1},
+		{"silent", dhcpns.ReachSilent, false, 2},
+		{"no-reach", dhcpns.ReachSilent, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, _ := fakeNodeObserver(t)
+			fw := &fakeFirewall{outcome: tc.outcome}
+			o.fw = fw
+			o.c.NoReach = tc.noReach
+			if err := o.observe(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			f := o.obs.Firewall
+			if got := fw.reads.Load(); got != tc.wantReads || f == nil || f.Before == nil || (f.After != nil) != (tc.wantReads == 2) {
+				t.Fatalf("%d firewall reads, observation %+v; want %d reads, Before set, After set only for a second read", got, f, tc.wantReads)
+			}
+			reached := 0
+			for _, n := range o.obs.DHCP.Networks {
+				reached += len(n.Reach)
+			}
+			if (reached == 0) != tc.noReach {
+				t.Errorf("%d reachability results with NoReach %v", reached, tc.noReach)
+			}
+		})
 	}
 }

@@ -50,16 +50,25 @@ func newFirewallSource(c Config) firewallPkg {
 		opts: &dhcpns.ReachOptions{Timeout: c.ARPTimeout}}
 }
 
-// readFirewall reads the compute node's firewall, before the probes
-// (after=false) or after them.
-func (o *observer) readFirewall(ctx context.Context, after bool) {
-	if o.c.NoFirewall || o.fw == nil {
+// startFirewall sets obs.Firewall when the firewall is to be read, so
+// readFirewall may run on another goroutine while the rest of the
+// observation is read.
+func (o *observer) startFirewall() {
+	if o.c.NoFirewall || o.fw == nil || o.obs.Firewall != nil {
 		return
 	}
-	if o.obs.Firewall == nil {
-		o.obs.Firewall = &FirewallObs{}
-	}
+	o.obs.Firewall = &FirewallObs{}
+}
+
+// readFirewall reads the compute node's firewall, before the probes
+// (after=false) or after them. It writes only obs.Firewall's fields
+// (set by startFirewall).
+func (o *observer) readFirewall(ctx context.Context, after bool) {
+	o.startFirewall()
 	f := o.obs.Firewall
+	if f == nil {
+		return
+	}
 	s, err := o.fw.Read(ctx)
 	switch {
 	case after && err != nil:
@@ -71,6 +80,29 @@ func (o *observer) readFirewall(ctx context.Context, after bool) {
 	default:
 		f.Before = s
 	}
+}
+
+// needFirewallAfter reports whether the firewall must be read again after
+// the probes. That second read serves one judgement only: naming the
+// DROP rule whose counter grew (FirewallFacts.Moved) when a reachability
+// probe went unanswered (dhcpns.ReachSilent). A probe answered, refused
+// or unreachable needs no such lookup, and without reachability results
+// (NoReach, NoARP, a compute node, no NIC with a network here, or the
+// probe's error) there is nothing to explain: the read is skipped and
+// FirewallObs.After stays nil, which the judges read as "no counter
+// comparison" (as when it could not be read).
+func (o *observer) needFirewallAfter() bool {
+	if o.obs.Firewall == nil || o.obs.DHCP == nil {
+		return false
+	}
+	for _, n := range o.obs.DHCP.Networks {
+		for _, r := range n.Reach {
+			if r.ICMP == dhcpns.ReachSilent || r.TCP == dhcpns.ReachSilent {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // probeReach sends the reachability probes of every NIC's fixed IPv4

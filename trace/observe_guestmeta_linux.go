@@ -41,19 +41,65 @@ func dhcpnsConfig(c *Config) *dhcpns.Config {
 		MetadataPIDDir: c.MetadataPIDDir, MetadataProxyDir: c.MetadataProxyDir, MetadataAgentSocket: c.MetadataAgentSocket}
 }
 
-// readConsoles reads the console log of every domain in lv, one domain
-// at a time (each is an XML RPC and a bounded file read).
+// readConsoles reads the console log of every domain in lv (each an XML
+// RPC, a bounded file read and its parse), 4 domains at a time as
+// observeDomains reads their details: a node's 200 consoles read one
+// after the other would each wait its RPC's round trip.
 func (o *observer) readConsoles(ctx context.Context, lv *LibvirtFacts) {
 	if o.console == nil || o.c.NoConsole || lv == nil || lv.Error != "" {
 		return
 	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
 	for i := range lv.Domains {
 		if ctx.Err() != nil {
-			return
+			break
 		}
 		d := &lv.Domains[i]
-		d.Console = consoleFacts(o.console.ConsoleLog(ctx, d.UUID, 0))
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			d.Console = consoleFacts(o.readConsole(ctx, d.UUID))
+		}()
 	}
+	wg.Wait()
+}
+
+// consoleFile is a console log file a domain's XML declares.
+type consoleFile struct {
+	path   string
+	source libvirtinspect.ConsoleSource
+}
+
+// noteConsole keeps the console log file of a domain whose details were
+// read (called on the domains' goroutine, before readConsoles).
+func (o *observer) noteConsole(det *libvirtinspect.Details) {
+	if det.ConsoleLog == "" {
+		return
+	}
+	if o.consoles == nil {
+		o.consoles = map[string]consoleFile{}
+	}
+	o.consoles[det.UUID] = consoleFile{det.ConsoleLog, det.ConsoleSource}
+}
+
+// readConsole reads a domain's console log: the file its details named
+// (no RPC), else through the console source (its XML read again).
+func (o *observer) readConsole(ctx context.Context, uuid string) (*libvirtinspect.ConsoleLog, error) {
+	f, ok := o.consoles[uuid]
+	if !ok {
+		return o.console.ConsoleLog(ctx, uuid, 0)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	l, err := libvirtinspect.ReadConsoleLog(f.path, 0)
+	if err != nil {
+		return nil, err
+	}
+	l.Domain, l.Source = uuid, f.source
+	return l, nil
 }
 
 // readOpts reads a network's DHCP options: dnsmasq's command line and its

@@ -82,6 +82,10 @@ type observer struct {
 	// nics are the NICs of a nic or server request (nil in node mode,
 	// where every NIC is observed).
 	nics []nicReq
+	// consoles are the console log files the domains' XML declares, by
+	// domain UUID, as read with their details (noteConsole): the console
+	// is then read without a second XML RPC.
+	consoles map[string]consoleFile
 }
 
 func newObservation(c Config, role Role, req Request) *Observation {
@@ -121,14 +125,25 @@ func (o *observer) observe(ctx context.Context) error {
 			return fmt.Errorf("trace: read bridges and FDB: %w", err)
 		}
 		obs.Bridges.Before, obs.Bridges.BeforeAt = snap, time.Now()
-		o.readFirewall(ctx, false)
 	}
-	// The domains are read while the DHCP side is: both wait on daemons
-	// (libvirtd's RPCs, /proc and the namespaces), and a NIC's network
-	// does not depend on its domain. The goroutine resolves on a copy of
-	// the observation taken now; obs.Libvirt is set once it is done.
+	// The domains and the firewall are read while the DHCP side is: all
+	// wait on daemons or tools (libvirtd's RPCs, iptables-save and its
+	// kin, /proc and the namespaces), none changes what the others read,
+	// and a NIC's network does not depend on its domain. The domains'
+	// goroutine resolves on a copy of the observation taken now;
+	// obs.Libvirt is set once it is done. The firewall is read before
+	// any probe is sent (the wait below), so its counters are the
+	// probes' baseline.
 	var lv *LibvirtFacts
 	var wg sync.WaitGroup
+	if role.compute() {
+		o.startFirewall()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o.readFirewall(ctx, false)
+		}()
+	}
 	if role.compute() && o.libvirt != nil {
 		base := *obs
 		wg.Add(1)
@@ -177,7 +192,9 @@ func (o *observer) observe(ctx context.Context) error {
 			obs.Bridges.After = snap
 		}
 		obs.Bridges.AfterAt = time.Now()
-		o.readFirewall(ctx, true)
+		if o.needFirewallAfter() {
+			o.readFirewall(ctx, true)
+		}
 		if o.libvirt != nil && obs.Libvirt.Error == "" {
 			o.resampleDomains(ctx)
 		}
@@ -266,6 +283,7 @@ func (o *observer) observeDomains(ctx context.Context, base *Observation) *Libvi
 			return true
 		}
 		have[det.UUID] = true
+		o.noteConsole(det)
 		lv.Domains = append(lv.Domains, domainFacts(det, byUUID[det.UUID]))
 		return true
 	}
@@ -294,6 +312,7 @@ func (o *observer) observeDomains(ctx context.Context, base *Observation) *Libvi
 				}
 				lv.LookupErrors[stats[i].Domain.UUID] = errs[i].Error()
 			case errs[i] == nil:
+				o.noteConsole(det)
 				lv.Domains = append(lv.Domains, domainFacts(det, &stats[i]))
 			}
 		}
