@@ -16,6 +16,7 @@ import (
 	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/demo"
 	"github.com/vifpath/vifpath/internal/fwlayout"
+	"github.com/vifpath/vifpath/internal/sandbox"
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
@@ -80,7 +81,7 @@ func newNode200(b *testing.B) *node200 {
 	if p.HaproxyPID == 0 {
 		b.Fatalf("the demo runs no metadata proxy: %s", p.MetadataWhy)
 	}
-	host := &testutil.NetNS{Name: filepath.Base(p.HostPath), Dir: filepath.Dir(p.HostPath), Path: p.HostPath}
+	host := &testutil.NetNS{NetNS: sandbox.NetNSAt(p.HostPath)}
 	n := &node200{p: p, nics: []nic200{{port: p.PortID, tap: p.Tap, bridge: p.Bridge}}}
 	for range 20 {
 		br := linuxbridge.NetworkBridgeName(randUUID())

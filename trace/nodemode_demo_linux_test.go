@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vifpath/vifpath/internal/demo"
+	"github.com/vifpath/vifpath/internal/sandbox"
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/linuxbridge"
 	"github.com/vifpath/vifpath/trace"
@@ -48,7 +49,7 @@ func TestIntegrationNodeEqualsRunDemo(t *testing.T) {
 	if p.HaproxyPID == 0 {
 		t.Fatalf("the demo runs no metadata proxy: %s", p.MetadataWhy)
 	}
-	host := &testutil.NetNS{Name: filepath.Base(p.HostPath), Dir: filepath.Dir(p.HostPath), Path: p.HostPath}
+	host := &testutil.NetNS{NetNS: sandbox.NetNSAt(p.HostPath)}
 	broken := linuxbridge.PortTapName(randUUID())
 	host.Tap(t, broken)
 	host.Enslave(t, broken, p.Bridge)
