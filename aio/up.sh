@@ -549,13 +549,18 @@ L
 #!/bin/sh
 # written by vifpath aio/up.sh: compute1's libvirtd, run by
 # "ip netns exec $C1_NS" (its own network namespace and /etc/libvirt) in
-# that command's private mount namespace, with its own run, lib and cache dirs.
+# that command's private mount namespace, with its own run, lib and cache
+# dirs, and in its own UTS namespace named $C1: Nova names the hypervisor
+# (and its placement resource provider) after libvirt's host name, which
+# must not be the controller's.
 set -e
 mount --bind $C1_STATE/run/libvirt /run/libvirt
 mount --bind $C1_STATE/lib/libvirt /var/lib/libvirt
 mount --bind $C1_STATE/cache/libvirt /var/cache/libvirt
-exec /usr/sbin/libvirtd --pid-file $C1_STATE/run/libvirtd.pid
+exec unshare --uts /bin/sh -c 'hostname $C1 && exec /usr/sbin/libvirtd --pid-file $C1_STATE/run/libvirtd.pid'
 L
+  # $C1 resolves to its management address (libvirt canonicalizes its host name)
+  { grep -v "[[:space:]]$C1\$" /etc/hosts; echo "$MGMT_C1 $C1"; } | c1_file "$C1_ETC/hosts" 644 root
   {
     cat <<N
 # written by vifpath aio/up.sh: nova-compute of compute1
