@@ -99,6 +99,9 @@ R
   export ERL_EPMD_ADDRESS=127.0.0.1
   if ! rabbitmqctl -q -n rabbit@localhost status >/dev/null 2>&1; then
     svc_ensure rabbitmq root env ERL_EPMD_ADDRESS=127.0.0.1 /usr/sbin/rabbitmq-server
+    # await_startup gives up at once while the node is not yet known to epmd
+    # (a loaded machine: seconds after the start)
+    wait_for 120 "rabbitmq's node to register with epmd" sh -c 'epmd -names | grep -q "^name rabbit "'
     rabbitmqctl -n rabbit@localhost await_startup --timeout 180 >/dev/null || die "rabbitmq did not start: see $AIO_LOGS/rabbitmq.log and /var/log/rabbitmq/"
   fi
   rabbitmqctl -q -n rabbit@localhost list_users | grep -q '^openstack' \
