@@ -405,7 +405,13 @@ func ipLink(t *testing.T, args ...string) {
 // linuxbridge.
 func master(t *testing.T, link string) string {
 	t.Helper()
-	in, err := linuxbridge.Open(context.Background(), nil)
+	return masterIn(t, "", link)
+}
+
+// masterIn is master in the network namespace at nsPath ("": this one).
+func masterIn(t *testing.T, nsPath, link string) string {
+	t.Helper()
+	in, err := linuxbridge.Open(context.Background(), &linuxbridge.Config{NetNSPath: nsPath})
 	if err != nil {
 		t.Errorf("linuxbridge: %v", err)
 		return ""

@@ -78,8 +78,17 @@ type pass struct {
 }
 
 // walkthrough runs the walkthrough's API steps once with launch's Ensure*
-// calls, which find what exists and create what is missing.
+// calls, which find what exists and create what is missing. The server
+// names no availability zone: the aio's default zone "nova" holds the
+// controller only (compute1 is in zone "compute1"), so it boots there.
 func walkthrough(ctx context.Context, t *testing.T, c *launch.Client, n int) pass {
+	t.Helper()
+	return walkthroughIn(ctx, t, c, n, "")
+}
+
+// walkthroughIn is walkthrough with the server booted in availability
+// zone zone ("": Nova's default).
+func walkthroughIn(ctx context.Context, t *testing.T, c *launch.Client, n int, zone string) pass {
 	t.Helper()
 	p := pass{created: map[string]bool{}}
 	pf, err := c.Preflight(ctx, nil)
@@ -149,7 +158,7 @@ func walkthrough(ctx context.Context, t *testing.T, c *launch.Client, n int) pas
 		}
 		return pf.Ready && pf.DHCPAlive, pf.String()
 	})
-	p.server, err = c.Launch(ctx, launch.ServerSpec{Name: serverName, Flavor: micro.ID, Image: im.ID, Network: p.network.ID, SecurityGroups: []string{"default"}})
+	p.server, err = c.Launch(ctx, launch.ServerSpec{Name: serverName, Flavor: micro.ID, Image: im.ID, Network: p.network.ID, SecurityGroups: []string{"default"}, AvailabilityZone: zone})
 	if err != nil {
 		t.Fatalf("pass %d: launch: %v", n, err)
 	}

@@ -43,13 +43,24 @@ if command -v virsh >/dev/null && virsh -c qemu:///system version >/dev/null 2>&
   done
 fi
 
+# 1b. compute1's domains, on its own libvirtd (all of them are nova's: nobody else uses it).
+if [ -S "$C1_LIBVIRT_SOCK" ] && virsh -c "qemu:///system?socket=$C1_LIBVIRT_SOCK" version >/dev/null 2>&1; then
+  for d in $(virsh -c "qemu:///system?socket=$C1_LIBVIRT_SOCK" list --all --name); do
+    virsh -c "qemu:///system?socket=$C1_LIBVIRT_SOCK" destroy "$d" >/dev/null 2>&1 || true
+    virsh -c "qemu:///system?socket=$C1_LIBVIRT_SOCK" undefine "$d" --nvram >/dev/null 2>&1 \
+      || virsh -c "qemu:///system?socket=$C1_LIBVIRT_SOCK" undefine "$d" >/dev/null 2>&1 || true
+    log "removed compute1's domain $d"
+  done
+fi
+
 # 2. networks our neutron knows (before its database goes).
 nets=$( { ls /var/lib/neutron/dhcp 2>/dev/null; mysql -N -e 'SELECT id FROM neutron.networks' 2>/dev/null; } | grep -E '^[0-9a-f-]{36}$' | sort -u || true)
 
 # 3. OpenStack daemons, newest first, with whatever they spawned and left attached.
 # (all at once: each takes 2-6 s to shut down gracefully; in parallel ~6 s in total)
 kids=""; stoppers=()
-for s in neutron-metadata-agent neutron-dhcp-agent neutron-linuxbridge-agent neutron-server \
+for s in compute1-neutron-linuxbridge-agent compute1-nova-compute compute1-libvirtd \
+         neutron-metadata-agent neutron-dhcp-agent neutron-linuxbridge-agent neutron-server \
          nova-compute nova-novncproxy nova-scheduler nova-conductor nova-api placement-api glance-api keystone; do
   p=$(svc_pid "$s") || { rm -f "$AIO_RUN/$s.pid" "$AIO_RUN/$s.hash"; continue; }
   kids="$kids $(descendants "$p")"
@@ -78,10 +89,21 @@ for n in $nets; do
   fi
   [ -e /run/netns/qdhcp-$n ] && ip netns del "qdhcp-$n" && log "deleted namespace qdhcp-$n"
 done
-if [ -e /run/netns/$GW_NS ]; then
+# compute1 (its brq, taps, eth1, eth2, iptables and ipsets go with its
+# namespace), the management veth, the switch, eth2, the gateway.
+if [ -e /run/netns/$GW_NS ] || [ -e /run/netns/$SW_NS ]; then
   ip link show $PROVIDER_IF >/dev/null 2>&1 && ip link del $PROVIDER_IF && log "deleted $PROVIDER_IF"
-  ip netns del $GW_NS && log "deleted namespace $GW_NS"
 fi
+ip link show $MGMT_IF >/dev/null 2>&1 && ip link del $MGMT_IF && log "deleted $MGMT_IF"
+for ns in $C1_NS $SW_NS $GW_NS; do
+  [ -e /run/netns/$ns ] && ip netns del $ns && log "deleted namespace $ns"
+done
+if iptables -w -t nat -S $MGMT_CHAIN >/dev/null 2>&1; then
+  while iptables -w -t nat -D PREROUTING -i $MGMT_IF -d $MGMT_CTRL -j $MGMT_CHAIN 2>/dev/null; do :; done
+  iptables -w -t nat -F $MGMT_CHAIN && iptables -w -t nat -X $MGMT_CHAIN && log "removed nat chain $MGMT_CHAIN"
+fi
+rm -rf "$C1_ETC"
+[ -e "$AIO_STATE/etc-netns.ours" ] && rmdir /etc/netns 2>/dev/null || true
 # neutron's firewall: chains named neutron-* (iptables), neutron* (ebtables), ipsets NIPv4/NIPv6.
 for ipt in iptables ip6tables; do
   command -v $ipt >/dev/null || continue

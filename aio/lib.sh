@@ -24,9 +24,27 @@ CTRL=127.0.0.1
 REGION=RegionOne
 KS_URL=http://$CTRL:5000
 RABBIT_URL="rabbit://openstack:$PW@$CTRL:5672/"
-PROVIDER_IF=eth2        # veth; its peer eth2-gw lives in namespace $GW_NS
-GW_NS=vifpath-aio-gw    # provider gateway 192.168.31.1
+PROVIDER_IF=eth2        # veth; its peer ctl-eth2 is a port of the provider switch
+GW_NS=vifpath-aio-gw    # provider gateway 192.168.31.1, on the switch too
 GW_IF=eth2-gw
+SW_NS=vifpath-aio-sw    # the provider "switch": bridge $SW_BR in its own namespace
+SW_BR=switch
+
+# compute1: the second node, a compute node in its own network namespace
+# (its own libvirtd, nova-compute and linuxbridge agent), reaching the
+# controller over the management veth (the walkthrough's 10.64.33.0/24,
+# controller .64 on $MGMT_IF, compute1 .65 on its eth1) and the provider
+# switch on its own eth2.
+C1=compute1                         # its Nova and Neutron host name
+C1_NS=vifpath-aio-compute1
+C1_STATE=$AIO_STATE/compute1        # its libvirt run/lib/cache dirs, Nova and Neutron state
+C1_ETC=/etc/netns/$C1_NS            # ip netns exec bind-mounts these over /etc/nova, /etc/neutron, /etc/libvirt
+C1_LIBVIRT_SOCK=$C1_STATE/run/libvirt/libvirt-sock
+MGMT_IF=aio-mgmt                    # controller's end of the management veth
+MGMT_CTRL=10.64.33.64
+MGMT_C1=10.64.33.65
+MGMT_CHAIN=vifpath-aio-mgmt         # nat chain: compute1's API/AMQP connections to the loopback services
+MGMT_PORTS="5000 5672 8778 9292 9696"  # keystone, rabbitmq, placement, glance, neutron
 
 APT=(apt-get -o DPkg::Lock::Timeout=900 -y -q)
 
@@ -42,6 +60,7 @@ idel() { keep_pristine "$1"; crudini --del "$@" 2>/dev/null || true; }
 # keep_pristine FILE: copy FILE (or its absence) once, before our first edit.
 keep_pristine() {
   local f=$1 p=$AIO_PRISTINE$1
+  case $f in "$C1_ETC"/* | "$AIO_STATE"/*) return 0 ;; esac  # wholly ours: down.sh removes them
   [ -e "$p" ] || [ -e "$p.absent" ] && return 0
   mkdir -p "$(dirname "$p")"
   if [ -e "$f" ]; then cp -a "$f" "$p"; else : > "$p.absent"; fi
@@ -68,6 +87,8 @@ svc_pid() {
 # svc_ensure NAME USER CMD...: start CMD as USER in the background (stdout and
 # stderr to $AIO_LOGS/NAME.log) unless it already runs with the same command
 # line and the same config files (hash of /etc files given in $SVC_CONF).
+# SVC_LOG_OWNER: owner of the log file when it is not USER (a daemon started
+# as root that drops privileges itself).
 svc_ensure() {
   local name=$1 user=$2; shift 2
   local want have="" pidf=$AIO_RUN/$name.pid logf=$AIO_LOGS/$name.log
@@ -78,7 +99,7 @@ svc_ensure() {
     log "$name already running (pid $(svc_pid "$name"))"; return 0
   fi
   svc_stop "$name"
-  mkdir -p "$AIO_RUN" "$AIO_LOGS"; touch "$logf"; chown "$user" "$logf"
+  mkdir -p "$AIO_RUN" "$AIO_LOGS"; touch "$logf"; chown "${SVC_LOG_OWNER:-$user}" "$logf"
   echo "=== $(date -u +%FT%TZ) aio starting $name as $user: $*" >> "$logf"
   start-stop-daemon --start --background --make-pidfile --pidfile "$pidf" \
     --chuid "$user" --chdir /tmp --startas /bin/sh -- -c "exec $* >>$logf 2>&1"

@@ -99,6 +99,9 @@ R
   export ERL_EPMD_ADDRESS=127.0.0.1
   if ! rabbitmqctl -q -n rabbit@localhost status >/dev/null 2>&1; then
     svc_ensure rabbitmq root env ERL_EPMD_ADDRESS=127.0.0.1 /usr/sbin/rabbitmq-server
+    # await_startup gives up at once while the node is not yet known to epmd
+    # (a loaded machine: seconds after the start)
+    wait_for 120 "rabbitmq's node to register with epmd" sh -c 'epmd -names | grep -q "^name rabbit "'
     rabbitmqctl -n rabbit@localhost await_startup --timeout 180 >/dev/null || die "rabbitmq did not start: see $AIO_LOGS/rabbitmq.log and /var/log/rabbitmq/"
   fi
   rabbitmqctl -q -n rabbit@localhost list_users | grep -q '^openstack' \
@@ -259,6 +262,12 @@ phase_nova() {
   iset $C conductor workers 1
   iset $C scheduler workers 1
   iset $C scheduler discover_hosts_in_cells_interval 30
+  # Servers that name no zone stay on the controller (zone "nova"): compute1
+  # is alone in zone "compute1" (phase compute1), and the
+  # AvailabilityZoneFilter, not only placement's prefilter, keeps the
+  # default zone to the hosts in no zone aggregate.
+  iset $C DEFAULT default_schedule_zone nova
+  iset $C filter_scheduler enabled_filters AvailabilityZoneFilter,ComputeFilter,ComputeCapabilitiesFilter,ImagePropertiesFilter,ServerGroupAntiAffinityFilter,ServerGroupAffinityFilter
   iset $C api auth_strategy keystone
   iset $C api_database connection "$(dburl nova_api nova)"
   iset $C database connection "$(dburl nova nova)"
@@ -325,21 +334,52 @@ install_ebtables_fix() {
   cmp -s "$AIO_DIR/ebtables-among.sh" "$dst" || { install -m 0755 "$AIO_DIR/ebtables-among.sh" "$dst"; log "installed $dst (aio/ebtables-among.sh)"; }
 }
 
+# ensure_switch: the provider "switch", bridge $SW_BR in namespace $SW_NS.
+ensure_switch() {
+  [ -e /run/netns/$SW_NS ] || ip netns add $SW_NS
+  ip -n $SW_NS link set lo up
+  ip -n $SW_NS link show $SW_BR >/dev/null 2>&1 || ip -n $SW_NS link add $SW_BR type bridge stp_state 0
+  ip -n $SW_NS link set $SW_BR up
+}
+
+# sw_plug NS IF PORT: IF in namespace NS ("": this one) is one end of a
+# veth whose other end PORT is up on the switch. Refuses an IF that exists
+# and is not wired so (someone else's interface).
+sw_plug() {
+  local ns=$1 ifn=$2 port=$3 in=(ip)
+  [ -n "$ns" ] && in=(ip -n "$ns")
+  if ! ip -n $SW_NS link show "$port" >/dev/null 2>&1; then
+    "${in[@]}" link show "$ifn" >/dev/null 2>&1 && die "$ifn${ns:+ in namespace $ns} exists but is not wired to the switch ($port in $SW_NS): delete it or run aio/down.sh"
+    "${in[@]}" link add "$ifn" type veth peer name "$port" netns $SW_NS
+    log "wired $ifn${ns:+ (namespace $ns)} to the switch port $port"
+  elif ! "${in[@]}" link show "$ifn" >/dev/null 2>&1; then
+    die "switch port $port exists but $ifn${ns:+ in namespace $ns} does not: run aio/down.sh"
+  fi
+  ip -n $SW_NS link set "$port" master $SW_BR
+  ip -n $SW_NS link set "$port" up
+  "${in[@]}" link set "$ifn" up
+}
+
 phase_neutron() {
   local N=/etc/neutron/neutron.conf M=/etc/neutron/plugins/ml2/ml2_conf.ini
   local L=/etc/neutron/plugins/ml2/linuxbridge_agent.ini D=/etc/neutron/dhcp_agent.ini MD=/etc/neutron/metadata_agent.ini
-  # The "physical" provider NIC: veth eth2 whose peer, in our namespace, is
-  # the provider gateway 192.168.31.1 (and .94 inside provider1subnet).
-  [ -e /run/netns/$GW_NS ] || ip netns add $GW_NS
-  if ! ip link show $PROVIDER_IF >/dev/null 2>&1; then
-    ip link add $PROVIDER_IF type veth peer name $GW_IF netns $GW_NS
-  elif [ "$(ip -d -j link show $PROVIDER_IF | python3 -c 'import json,sys;print(json.load(sys.stdin)[0].get("linkinfo",{}).get("info_kind",""))')" != veth ] \
-       || ! ip -n $GW_NS link show $GW_IF >/dev/null 2>&1; then
-    die "$PROVIDER_IF exists but is not our veth to $GW_IF in namespace $GW_NS: delete it or run aio/down.sh"
+  # The "physical" provider NIC: veth eth2 whose peer is a port of the
+  # provider switch (bridge $SW_BR in namespace $SW_NS), which also carries
+  # the gateway (namespace $GW_NS: 192.168.31.1, and .94 inside
+  # provider1subnet) and compute1's eth2 (phase compute1).
+  ensure_switch
+  local master=""
+  if ip -n $GW_NS link show $GW_IF >/dev/null 2>&1 && ! ip -n $SW_NS link show gw-eth2 >/dev/null 2>&1; then
+    # the one-node layout (eth2 a veth straight to $GW_IF): rewire it
+    master=$(ip -j link show $PROVIDER_IF 2>/dev/null | python3 -c 'import json,sys;print(json.load(sys.stdin)[0].get("master",""))' || true)
+    ip link del $PROVIDER_IF 2>/dev/null || ip -n $GW_NS link del $GW_IF
+    log "rewiring the one-node provider link: $PROVIDER_IF and $GW_IF now meet on the switch $SW_NS/$SW_BR"
   fi
-  ip link set $PROVIDER_IF up
+  sw_plug "" $PROVIDER_IF ctl-eth2
+  [ -n "$master" ] && ip link set $PROVIDER_IF master "$master" && log "$PROVIDER_IF back on $master"
+  [ -e /run/netns/$GW_NS ] || ip netns add $GW_NS
   ip -n $GW_NS link set lo up
-  ip -n $GW_NS link set $GW_IF up
+  sw_plug $GW_NS $GW_IF gw-eth2
   ip -n $GW_NS addr replace 192.168.31.1/27 dev $GW_IF
   ip -n $GW_NS addr replace 192.168.31.94/27 dev $GW_IF
   modprobe br_netfilter 2>/dev/null || true
@@ -420,11 +460,198 @@ phase_upload() {
     --property description="vifpath aio stand-in for cirros: Debian kernel + busybox initramfs running udhcpc" -f value -c id
 }
 
+# --------------------------------------------------------------- compute1 ---
+# The walkthrough's second node: a compute node in namespace $C1_NS with
+# its own libvirtd, nova-compute and linuxbridge agent (Nova/Neutron host
+# "compute1"), its eth1 on the management veth (10.64.33.65, the
+# controller 10.64.33.64 on $MGMT_IF) and its eth2 on the provider switch.
+# The controller's services stay on 127.0.0.1: the nat chain $MGMT_CHAIN
+# turns compute1's connections to 10.64.33.64 (keystone, rabbitmq,
+# placement, glance, neutron) into connections to the loopback
+# (route_localnet on $MGMT_IF only), so nothing listens on another address.
+# Files: `ip netns exec` bind-mounts $C1_ETC/{nova,neutron,libvirt} over
+# /etc/..., so compute1's daemons read their own configuration; libvirtd
+# also gets its own /run/libvirt, /var/lib/libvirt and /var/cache/libvirt
+# (bind mounts of $C1_STATE/... in its mount namespace), its socket is
+# $C1_LIBVIRT_SOCK. Its servers live under $C1_STATE/nova/instances.
+c1_ksa() { # the keystone password auth block of a compute1 config section
+  cat <<K
+auth_url = http://$MGMT_CTRL:5000
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = $1
+password = $PW
+region_name = $REGION
+K
+}
+# c1_file FILE MODE GROUP: write stdin to FILE if it changed.
+c1_file() {
+  local tmp; tmp=$(mktemp); cat > "$tmp"
+  if [ -e "$1" ] && cmp -s "$tmp" "$1"; then rm -f "$tmp"; return 0; fi
+  install -D -m "$2" -g "$3" "$tmp" "$1"; rm -f "$tmp"
+}
+
+phase_compute1() {
+  local rabbit="rabbit://openstack:$PW@$MGMT_CTRL:5672/" p
+  # -- the node and its wires
+  [ -e /run/netns/$C1_NS ] || ip netns add $C1_NS
+  ip -n $C1_NS link set lo up
+  if ! ip link show $MGMT_IF >/dev/null 2>&1; then
+    ip link add $MGMT_IF type veth peer name eth1 netns $C1_NS
+    log "management veth $MGMT_IF <-> $C1_NS/eth1"
+  elif ! ip -n $C1_NS link show eth1 >/dev/null 2>&1; then
+    die "$MGMT_IF exists but $C1_NS has no eth1: run aio/down.sh"
+  fi
+  ip addr replace $MGMT_CTRL/24 dev $MGMT_IF
+  ip link set $MGMT_IF up
+  ip -n $C1_NS addr replace $MGMT_C1/24 dev eth1
+  ip -n $C1_NS link set eth1 up
+  ensure_switch
+  sw_plug $C1_NS $PROVIDER_IF c1-eth2
+  sysctl -q -w net.ipv4.conf.$MGMT_IF.route_localnet=1
+  iptables -w -t nat -S $MGMT_CHAIN >/dev/null 2>&1 || iptables -w -t nat -N $MGMT_CHAIN
+  iptables -w -t nat -C PREROUTING -i $MGMT_IF -d $MGMT_CTRL -j $MGMT_CHAIN 2>/dev/null \
+    || iptables -w -t nat -A PREROUTING -i $MGMT_IF -d $MGMT_CTRL -j $MGMT_CHAIN
+  for p in $MGMT_PORTS; do
+    iptables -w -t nat -C $MGMT_CHAIN -p tcp --dport "$p" -j DNAT --to-destination 127.0.0.1:"$p" 2>/dev/null \
+      || iptables -w -t nat -A $MGMT_CHAIN -p tcp --dport "$p" -j DNAT --to-destination 127.0.0.1:"$p"
+  done
+  wait_for 30 "compute1 to reach keystone at $MGMT_CTRL:5000" ip netns exec $C1_NS curl -fsS -o /dev/null --max-time 3 http://$MGMT_CTRL:5000/v3
+
+  # -- its files
+  install -d -m 755 "$C1_STATE" "$C1_STATE/run/libvirt" "$C1_STATE/lib/libvirt" "$C1_STATE/cache/libvirt" "$C1_STATE/nova" "$C1_STATE/nova/instances" "$C1_STATE/nova/tmp"
+  install -d -o neutron -g neutron "$C1_STATE/neutron" "$C1_STATE/neutron/tmp"
+  [ -d /etc/netns ] || { mkdir -p /etc/netns; : > "$AIO_STATE/etc-netns.ours"; }
+  local d
+  for d in nova neutron libvirt; do
+    [ -d "$C1_ETC/$d" ] && continue
+    mkdir -p "$C1_ETC"; cp -a /etc/$d "$C1_ETC/$d"
+    # only the packages' files (rootwrap filters, ...): our own configs are written below
+    rm -f "$C1_ETC/nova/nova.conf" "$C1_ETC/nova/nova-compute.conf" "$C1_ETC/neutron/neutron.conf"
+  done
+  # no domain, network or autostart of the controller's libvirt (Debian autostarts "default")
+  find "$C1_ETC/libvirt/qemu" -maxdepth 1 -name '*.xml' -delete
+  rm -f "$C1_ETC"/libvirt/qemu/autostart/* "$C1_ETC"/libvirt/qemu/networks/autostart/*
+  c1_file "$C1_ETC/libvirt/libvirtd.conf" 644 root <<L
+# written by vifpath aio/up.sh: compute1's libvirtd (socket $C1_LIBVIRT_SOCK)
+unix_sock_group = "libvirt"
+unix_sock_ro_perms = "0777"
+unix_sock_rw_perms = "0770"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+L
+  c1_file "$C1_ETC/libvirt/qemu.conf" 644 root <<L
+# written by vifpath aio/up.sh: compute1's qemu driver. Console and qemu
+# logs written by libvirtd itself: the controller's virtlogd socket is not
+# in compute1's /run/libvirt.
+stdio_handler = "file"
+L
+  c1_file "$C1_STATE/libvirtd.sh" 755 root <<L
+#!/bin/sh
+# written by vifpath aio/up.sh: compute1's libvirtd, run by
+# "ip netns exec $C1_NS" (its own network namespace and /etc/libvirt) in
+# that command's private mount namespace, with its own run, lib and cache
+# dirs, and in its own UTS namespace named $C1: Nova names the hypervisor
+# (and its placement resource provider) after libvirt's host name, which
+# must not be the controller's.
+set -e
+mount --bind $C1_STATE/run/libvirt /run/libvirt
+mount --bind $C1_STATE/lib/libvirt /var/lib/libvirt
+mount --bind $C1_STATE/cache/libvirt /var/cache/libvirt
+exec unshare --uts /bin/sh -c 'hostname $C1 && exec /usr/sbin/libvirtd --pid-file $C1_STATE/run/libvirtd.pid'
+L
+  # $C1 resolves to its management address (libvirt canonicalizes its host name)
+  { grep -v "[[:space:]]$C1\$" /etc/hosts; echo "$MGMT_C1 $C1"; } | c1_file "$C1_ETC/hosts" 644 root
+  {
+    cat <<N
+# written by vifpath aio/up.sh: nova-compute of compute1
+[DEFAULT]
+host = $C1
+my_ip = $MGMT_C1
+transport_url = $rabbit
+state_path = $C1_STATE/nova
+instances_path = $C1_STATE/nova/instances
+compute_driver = libvirt.LibvirtDriver
+[libvirt]
+virt_type = qemu
+cpu_mode = none
+connection_uri = qemu:///system?socket=$C1_LIBVIRT_SOCK
+[vnc]
+enabled = true
+server_listen = $MGMT_C1
+server_proxyclient_address = $MGMT_C1
+novncproxy_base_url = http://127.0.0.1:6080/vnc_auto.html
+[spice]
+enabled = false
+[oslo_concurrency]
+lock_path = $C1_STATE/nova/tmp
+[glance]
+region_name = $REGION
+endpoint_override = http://$MGMT_CTRL:9292
+[placement]
+endpoint_override = http://$MGMT_CTRL:8778
+N
+    c1_ksa placement
+    printf '[neutron]\nendpoint_override = http://%s:9696\n' $MGMT_CTRL; c1_ksa neutron
+    printf '[service_user]\nsend_service_user_token = true\n'; c1_ksa nova
+  } | c1_file "$C1_ETC/nova/nova.conf" 640 nova
+  c1_file "$C1_ETC/neutron/neutron.conf" 640 neutron <<N
+# written by vifpath aio/up.sh: compute1's linuxbridge agent
+[DEFAULT]
+host = $C1
+transport_url = $rabbit
+state_path = $C1_STATE/neutron
+[agent]
+root_helper = sudo neutron-rootwrap /etc/neutron/rootwrap.conf
+root_helper_daemon = sudo neutron-rootwrap-daemon /etc/neutron/rootwrap.conf
+[oslo_concurrency]
+lock_path = $C1_STATE/neutron/tmp
+N
+  c1_file "$C1_ETC/neutron/plugins/ml2/linuxbridge_agent.ini" 640 neutron <<N
+# written by vifpath aio/up.sh: compute1's linuxbridge agent
+[linux_bridge]
+physical_interface_mappings = provider:$PROVIDER_IF
+[vxlan]
+enable_vxlan = false
+[securitygroup]
+enable_security_group = true
+firewall_driver = iptables
+enable_ipset = true
+N
+
+  # -- its daemons
+  SVC_CONF="$C1_ETC/libvirt/libvirtd.conf $C1_ETC/libvirt/qemu.conf" \
+    svc_ensure compute1-libvirtd root ip netns exec $C1_NS "$C1_STATE/libvirtd.sh"
+  wait_for 60 "compute1's libvirtd on $C1_LIBVIRT_SOCK" virsh -c "qemu:///system?socket=$C1_LIBVIRT_SOCK" version
+  SVC_CONF="$C1_ETC/nova/nova.conf" svc_ensure compute1-nova-compute root \
+    ip netns exec $C1_NS /usr/bin/nova-compute --config-file=$C1_ETC/nova/nova.conf --log-file "$AIO_LOGS/compute1-nova-compute.log"
+  local L=$C1_ETC/neutron/plugins/ml2/linuxbridge_agent.ini
+  SVC_LOG_OWNER=neutron SVC_CONF="$C1_ETC/neutron/neutron.conf $L" svc_ensure compute1-neutron-linuxbridge-agent root \
+    ip netns exec $C1_NS setpriv --reuid=neutron --regid=neutron --init-groups \
+    /usr/bin/neutron-linuxbridge-agent --config-file $C1_ETC/neutron/neutron.conf --config-file $L --log-file "$AIO_LOGS/compute1-neutron-linuxbridge-agent.log"
+
+  # -- Nova knows it: service up, host mapped, in its own zone
+  admin_env
+  wait_for 180 "compute1's nova-compute to report up" sh -c "openstack compute service list --service nova-compute --host $C1 -f value -c State | grep -qx up"
+  if ! openstack hypervisor list -f value -c 'Hypervisor Hostname' | grep -qx $C1; then
+    su -s /bin/sh -c "nova-manage cell_v2 discover_hosts --verbose" nova
+    wait_for 120 "compute1's hypervisor" sh -c "openstack hypervisor list -f value -c 'Hypervisor Hostname' | grep -qx $C1"
+  fi
+  openstack aggregate show $C1 >/dev/null 2>&1 || openstack aggregate create --zone $C1 $C1 >/dev/null
+  openstack aggregate show $C1 -f json -c hosts | grep -q "\"$C1\"" || openstack aggregate add host $C1 $C1 >/dev/null
+  wait_for 180 "compute1's linuxbridge agent alive" sh -c "openstack network agent list --host $C1 --agent-type linux-bridge -f value -c Alive | grep -qx True"
+  log "compute1 up: nova-compute, linuxbridge agent, zone $C1 (boot there with --availability-zone $C1)"
+}
+
 # ------------------------------------------------------------------ check ---
 phase_check() {
   admin_env
   wait_for 120 "all nova services up" sh -c '[ -z "$(openstack compute service list -f value -c State | grep -vx up)" ]'
-  wait_for 120 "3 neutron agents alive" sh -c '[ "$(openstack network agent list -f value -c Alive | grep -cx True)" -ge 3 ] && [ -z "$(openstack network agent list -f value -c Alive | grep -vx True)" ]'
+  wait_for 120 "4 neutron agents alive" sh -c '[ "$(openstack network agent list -f value -c Alive | grep -cx True)" -ge 4 ] && [ -z "$(openstack network agent list -f value -c Alive | grep -vx True)" ]'
+  [ "$(openstack compute service list --service nova-compute -f value -c Host | sort | tr '\n' ' ')" = "$(printf '%s\n' "$C1" "$(hostname)" | sort | tr '\n' ' ')" ] \
+    || die "nova-compute hosts are not $(hostname) and $C1: $(openstack compute service list --service nova-compute -f value -c Host | tr '\n' ' ')"
   openstack compute service list
   openstack network agent list
 }
@@ -439,7 +666,7 @@ MEMPID=$!
 trap 'kill $MEMPID 2>/dev/null || true' EXIT
 T0=$(date +%s)
 echo "=== up.sh $(date -u +%FT%TZ)" >> "$AIO_STATE/timings.txt"
-PHASES=(install base image keystone glance placement nova neutron upload check)
+PHASES=(install base image keystone glance placement nova neutron upload compute1 check)
 [ "${AIO_SKIP_INSTALL:-0}" = 1 ] && PHASES=("${PHASES[@]:1}")
 for p in "${PHASES[@]}"; do
   t=$(date +%s)

@@ -33,35 +33,6 @@ func TestEbtablesTool(t *testing.T) {
 // TestAgentEbtables resolves `ebtables` in a search path as the agent
 // does: the first hit wins, a script is a wrapper, the aio's is known by
 // its marker (the real aio/ebtables-among.sh is read).
-func TestAgentEbtables(t *testing.T) {
-	aio, err := os.ReadFile("../aio/ebtables-among.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	local, sbin, empty := t.TempDir(), t.TempDir(), t.TempDir()
-	if err := os.WriteFile(filepath.Join(sbin, "ebtables"), []byte("\x7fELF\x02\x01"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		script  []byte
-		wrapper string
-	}{{aio, WrapperAIO}, {[]byte("#!/bin/sh\nexec /usr/sbin/ebtables \"$@\"\n"), WrapperOther}, {nil, ""}} {
-		p := filepath.Join(local, "ebtables")
-		os.Remove(p)
-		want := filepath.Join(sbin, "ebtables")
-		if tc.script != nil {
-			if err := os.WriteFile(p, tc.script, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			want = p
-		}
-		got := agentEbtables(&Config{EbtablesPath: []string{empty, local, sbin}})
-		if got.Path != want || got.Wrapper != tc.wrapper {
-			t.Errorf("found %q wrapper %q, want %q wrapper %q", got.Path, got.Wrapper, want, tc.wrapper)
-		}
-	}
-}
-
 func TestAmongRules(t *testing.T) {
 	for dir, want := range map[string]int{"healthy": 1, "mac-removed": 0} {
 		b, err := os.ReadFile(filepath.Join("testdata/zed-aio", dir, "ebtables-nat.txt"))

@@ -210,7 +210,7 @@ func hasNIC(nics []nic200, tap string) bool {
 func (n *node200) config(full bool) *trace.Config {
 	p := n.p
 	return &trace.Config{
-		BridgeNetNS: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig,
+		BridgeNetNSPath: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig,
 		MetadataPIDDir: p.MetadataPIDDir, MetadataProxyDir: p.MetadataProxyDir, MetadataAgentSocket: p.MetadataAgentSocket,
 		Libvirt:         n.lv,
 		CounterInterval: -1, ARPSettle: -1, ARPTimeout: time.Second,

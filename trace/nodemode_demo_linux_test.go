@@ -55,7 +55,7 @@ func TestIntegrationNodeEqualsRunDemo(t *testing.T) {
 	host.Enslave(t, broken, p.Bridge)
 	host.SetUp(t, broken)
 	cfg := &trace.Config{
-		BridgeNetNS: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig,
+		BridgeNetNSPath: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig,
 		MetadataPIDDir: p.MetadataPIDDir, MetadataProxyDir: p.MetadataProxyDir, MetadataAgentSocket: p.MetadataAgentSocket,
 		CounterInterval: 300 * time.Millisecond, ARPTimeout: 500 * time.Millisecond,
 	}
