@@ -189,18 +189,10 @@ func (c *Client) Details(ctx context.Context, ref string) (*Details, error) {
 	if err != nil {
 		return nil, err
 	}
-	x, err := ParseDomainXML([]byte(r.xml))
-	if err != nil {
-		return nil, &OpError{Op: "get domain details", URI: c.uri, Domain: ref, Err: err}
-	}
-	out := &Details{Domain: fromLibvirt(r.d), Type: x.Type, Nova: x.Nova, Interfaces: x.Interfaces}
-	out.ConsoleLog, out.ConsoleSource, _ = x.ConsoleLogPath()
-	out.State = State(r.st)
-	out.Reason = Reason{State: State(r.st), Code: int(r.rs)}
-	if out.Interfaces == nil {
-		out.Interfaces = []Interface{}
-	}
-	return out, nil
+	d := fromLibvirt(r.d)
+	d.State = State(r.st)
+	d.Reason = Reason{State: State(r.st), Code: int(r.rs)}
+	return detailsFrom(c, ref, d, r.xml)
 }
 
 // Interfaces returns the domain's interfaces from its XML (`virsh

@@ -113,3 +113,26 @@ func ExampleInterfaceStats() {
 	fmt.Println(n.Name, "rx", n.RxPackets, "tx", n.TxPackets)
 	// Output: tap31f2d3e9-8d rx 21 tx 24
 }
+
+// Every interface of every domain on the node, with its domain's state:
+// one bulk RPC for the domains and one XML RPC each, pipelined. Needs a
+// running libvirtd.
+func ExampleClient_AllDetails() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := libvirtinspect.Dial(ctx, &libvirtinspect.Config{ReadOnly: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	all, err := c.AllDetails(ctx)
+	if err != nil {
+		fmt.Println(err) // some domains could not be read; all has the others
+	}
+	for _, d := range all {
+		for _, i := range d.Interfaces {
+			fmt.Println(d.Name, d.State, i.Target, i.MAC, i.Source)
+		}
+	}
+}

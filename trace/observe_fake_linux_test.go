@@ -57,6 +57,14 @@ func (f *fakeLibvirt) Details(_ context.Context, ref string) (*libvirtinspect.De
 	return nil, &os.PathError{Op: "lookup", Path: ref, Err: os.ErrNotExist}
 }
 
+func (f *fakeLibvirt) DetailsOf(ctx context.Context, doms []libvirtinspect.Domain) ([]*libvirtinspect.Details, []error) {
+	dets, errs := make([]*libvirtinspect.Details, len(doms)), make([]error, len(doms))
+	for i, d := range doms {
+		dets[i], errs[i] = f.Details(ctx, d.UUID)
+	}
+	return dets, errs
+}
+
 type fakeDHCP struct {
 	netID  string
 	sweeps [][]netip.Addr

@@ -33,6 +33,7 @@ type bridgeSource interface {
 type libvirtSource interface {
 	Stats(ctx context.Context, req *libvirtinspect.StatsRequest) ([]libvirtinspect.DomainStats, error)
 	Details(ctx context.Context, ref string) (*libvirtinspect.Details, error)
+	DetailsOf(ctx context.Context, doms []libvirtinspect.Domain) ([]*libvirtinspect.Details, []error)
 }
 
 // dhcpSource is what the observation reads the DHCP side through (the
@@ -288,22 +289,13 @@ func (o *observer) observeDomains(ctx context.Context, base *Observation) *Libvi
 		return true
 	}
 	if o.nics == nil {
-		// Every domain, 4 RPCs in flight (the client multiplexes them;
-		// libvirtd serves 5 at once per client by default,
-		// max_client_requests).
-		dets := make([]*libvirtinspect.Details, len(stats))
-		errs := make([]error, len(stats))
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 4)
+		// Every domain: the stats gave each one's identity, state and
+		// reason, so only its XML is read (one RPC each, pipelined).
+		doms := make([]libvirtinspect.Domain, len(stats))
 		for i := range stats {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				dets[i], errs[i] = o.libvirt.Details(ctx, stats[i].Domain.UUID)
-			}()
+			doms[i] = stats[i].Domain
 		}
-		wg.Wait()
+		dets, errs := o.libvirt.DetailsOf(ctx, doms)
 		for i, det := range dets {
 			switch {
 			case errs[i] != nil && !libvirtinspect.IsNotFound(errs[i]):
