@@ -36,7 +36,8 @@ func TestAcceptanceAgentsHop(t *testing.T) {
 	}
 	defer lv.Close()
 	cfg := &trace.Config{Libvirt: lv}
-	healthy := traceHealthy(ctx, t, c, cfg, p, "agents healthy")
+	// The guest may still be booting: wait (bounded) for its lease and ARP.
+	healthy := traceHealthyAgain(ctx, t, c, cfg, p, "agents healthy")
 	ah, _ := healthy.Traces[0].Hop(trace.KindAgents, "")
 	if ah.Verdict != trace.OK || !strings.HasPrefix(ah.Summary, "agents up") {
 		t.Fatalf("agents hop of the healthy server: %s %q", ah.Verdict, ah.Summary)

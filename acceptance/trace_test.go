@@ -296,8 +296,10 @@ func traceHealthy(ctx context.Context, t *testing.T, c *launch.Client, cfg *trac
 }
 
 // traceHealthyAgain waits (bounded) for a fully healthy trace after a fault
-// was undone: the counters and ARP hops need the guest to answer again.
-func traceHealthyAgain(ctx context.Context, t *testing.T, c *launch.Client, cfg *trace.Config, p pass, label string) {
+// was undone, or after a boot (the guest may still be taking its lease):
+// the counters and ARP hops need the guest to answer. It returns the last
+// trace, checked as traceHealthy checks it.
+func traceHealthyAgain(ctx context.Context, t *testing.T, c *launch.Client, cfg *trace.Config, p pass, label string) *trace.ServerTrace {
 	t.Helper()
 	if t.Failed() {
 		t.Logf("%s: earlier failure; still checking the path is healthy again", label)
@@ -316,7 +318,7 @@ func traceHealthyAgain(ctx context.Context, t *testing.T, c *launch.Client, cfg 
 		}
 		time.Sleep(2 * time.Second)
 	}
-	traceHealthy(ctx, t, c, cfg, p, label)
+	return traceHealthy(ctx, t, c, cfg, p, label)
 }
 
 func failingSummary(st *trace.ServerTrace) string {
