@@ -75,11 +75,12 @@ func runTrace(t *testing.T, p *Path) *trace.Trace {
 	tr, err := trace.Run(ctx, &trace.Config{
 		BridgeNetNSPath: p.HostPath, NetNSDir: p.NetNSDir, StateDir: p.StateDir, NMRunDir: p.NMRunDir, AgentConfig: p.AgentConfig,
 		MetadataPIDDir: p.MetadataPIDDir, MetadataProxyDir: p.MetadataProxyDir, MetadataAgentSocket: p.MetadataAgentSocket,
-		CounterInterval: 300 * time.Millisecond, ARPTimeout: 500 * time.Millisecond,
+		CounterInterval: 300 * time.Millisecond, ARPTimeout: time.Second,
 		// A TCG guest answers ARP in about a millisecond, now and then in
-		// more than the default 5 ms settle: listen long enough to hear
-		// both hosts of the dup-ip fault every time.
-		ARPSettle: 100 * time.Millisecond,
+		// more than the default 5 ms settle, and on a loaded CI machine
+		// in more than 100 ms (seen: the dup-ip fault heard only the
+		// impostor): listen long enough to hear both hosts every time.
+		ARPSettle: 500 * time.Millisecond,
 	}, trace.Target{PortID: p.PortID})
 	if err != nil {
 		t.Fatalf("trace.Run: %v", err)
