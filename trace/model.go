@@ -128,7 +128,25 @@ type Hop struct {
 
 // add appends one piece of evidence.
 func (h *Hop) add(key string, format string, args ...any) {
-	h.Evidence = append(h.Evidence, Evidence{Key: key, Value: fmt.Sprintf(format, args...)})
+	if h.Evidence == nil {
+		h.Evidence = make([]Evidence, 0, 8) // most hops carry a few
+	}
+	var v string
+	if s, ok := args0String(format, args); ok {
+		v = s // what Sprintf("%s", s) gives, without formatting
+	} else {
+		v = fmt.Sprintf(format, args...)
+	}
+	h.Evidence = append(h.Evidence, Evidence{Key: key, Value: v})
+}
+
+// args0String returns args[0] when format is "%s" and args is one string.
+func args0String(format string, args []any) (string, bool) {
+	if format != "%s" || len(args) != 1 {
+		return "", false
+	}
+	s, ok := args[0].(string)
+	return s, ok
 }
 
 // Get returns the value of the first evidence with the given key and
