@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -131,22 +132,29 @@ func (h *Hop) add(key string, format string, args ...any) {
 	if h.Evidence == nil {
 		h.Evidence = make([]Evidence, 0, 8) // most hops carry a few
 	}
-	var v string
-	if s, ok := args0String(format, args); ok {
-		v = s // what Sprintf("%s", s) gives, without formatting
-	} else {
+	v, ok := plainValue(format, args)
+	if !ok {
 		v = fmt.Sprintf(format, args...)
 	}
 	h.Evidence = append(h.Evidence, Evidence{Key: key, Value: v})
 }
 
-// args0String returns args[0] when format is "%s" and args is one string.
-func args0String(format string, args []any) (string, bool) {
-	if format != "%s" || len(args) != 1 {
+// plainValue is fmt.Sprintf(format, args...) for the common one-argument
+// forms that need no formatting ("%s" of a string, "%t" of a bool, "%d"
+// of an int); ok is false for anything else.
+func plainValue(format string, args []any) (string, bool) {
+	if len(args) != 1 {
 		return "", false
 	}
-	s, ok := args[0].(string)
-	return s, ok
+	switch a := args[0].(type) {
+	case string:
+		return a, format == "%s"
+	case bool:
+		return strconv.FormatBool(a), format == "%t"
+	case int:
+		return strconv.Itoa(a), format == "%d"
+	}
+	return "", false
 }
 
 // Get returns the value of the first evidence with the given key and
