@@ -54,6 +54,11 @@ func CheckHealth(ctx context.Context, cfg *Config, networkID string, mac hwaddr.
 	return nil, ErrNotImplemented
 }
 
+// CheckHealthAll is not implemented on this OS.
+func CheckHealthAll(ctx context.Context, cfg *Config, networkIDs []string) ([]*Health, error) {
+	return nil, ErrNotImplemented
+}
+
 // ARPProber sends ARP requests inside a namespace (Linux only).
 type ARPProber struct{}
 

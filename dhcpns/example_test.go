@@ -56,6 +56,27 @@ func ExampleCheckHealth() {
 	}
 }
 
+// The DHCP health of every qdhcp namespace on this node, with one /proc
+// scan for all their dnsmasq processes (needs root).
+func ExampleCheckHealthAll() {
+	ctx := context.Background()
+	nss, err := dhcpns.List(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var ids []string
+	for _, ns := range nss {
+		ids = append(ids, ns.NetworkID)
+	}
+	hs, err := dhcpns.CheckHealthAll(ctx, nil, ids)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, h := range hs {
+		fmt.Println(h.NetworkID, h.Status)
+	}
+}
+
 // Sweep a subnet with ARP from inside a qdhcp namespace (sends packets;
 // needs root).
 func ExampleARPProber_SweepARP() {

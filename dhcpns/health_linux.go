@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/vifpath/vifpath/hwaddr"
 )
@@ -21,17 +22,27 @@ import (
 // is qdhcp-<network>. It reports what it found; an error only for ctx or an
 // unreadable /proc.
 func FindDnsmasq(ctx context.Context, cfg *Config, networkID string) (*DnsmasqStatus, error) {
+	return findDnsmasq(ctx, cfg, networkID, nil)
+}
+
+// findDnsmasq is FindDnsmasq; procs, when not nil, is a scanDnsmasq result
+// covering this network's namespace inode (CheckHealthAll's one scan), so
+// /proc is not scanned again.
+func findDnsmasq(ctx context.Context, cfg *Config, networkID string, procs *dnsmasqTable) (*DnsmasqStatus, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	st := &DnsmasqStatus{NetworkID: networkID, PIDFile: filepath.Join(cfg.stateDir(), networkID, "pid"), InNamespace: []Process{}}
-	if fi, err := os.Stat(filepath.Join(cfg.netnsDir(), NamespaceName(networkID))); err == nil {
-		st.NamespaceInode = inodeOf(fi)
-	}
+	st.NamespaceInode = namespaceInode(cfg, networkID)
 	if st.NamespaceInode != 0 {
-		m, err := scanDnsmasq(cfg.procDir(), map[uint64]bool{st.NamespaceInode: true})
-		if err != nil {
-			return nil, err
+		var m map[uint64][]Process
+		if procs != nil && procs.covers(st.NamespaceInode) {
+			m = procs.byInode
+		} else {
+			var err error
+			if m, err = scanDnsmasq(cfg.procDir(), map[uint64]bool{st.NamespaceInode: true}); err != nil {
+				return nil, err
+			}
 		}
 		if ps := m[st.NamespaceInode]; ps != nil {
 			st.InNamespace = ps
@@ -69,6 +80,77 @@ func FindDnsmasq(ctx context.Context, cfg *Config, networkID string) (*DnsmasqSt
 // only when ctx ends or /proc cannot be read: a missing namespace is a
 // failed check, not an error.
 func CheckHealth(ctx context.Context, cfg *Config, networkID string, mac hwaddr.MAC) (*Health, error) {
+	return checkHealth(ctx, cfg, networkID, mac, nil)
+}
+
+// CheckHealthAll is CheckHealth (without a MAC) for many networks at once:
+// it scans /proc for dnsmasq processes once for all their namespaces, not
+// once per network, and checks at most cfg.Workers networks at a time.
+// healths[i] is the health of networkIDs[i], the same as
+// CheckHealth(ctx, cfg, networkIDs[i], nil) would give. The error is
+// non-nil only when ctx ends or /proc cannot be read (then healths is nil).
+func CheckHealthAll(ctx context.Context, cfg *Config, networkIDs []string) ([]*Health, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	procs := &dnsmasqTable{want: make(map[uint64]bool, len(networkIDs))}
+	for _, id := range networkIDs {
+		if ino := namespaceInode(cfg, id); ino != 0 {
+			procs.want[ino] = true
+		}
+	}
+	if len(procs.want) > 0 {
+		m, err := scanDnsmasq(cfg.procDir(), procs.want)
+		if err != nil {
+			return nil, err
+		}
+		procs.byInode = m
+	}
+	out := make([]*Health, len(networkIDs))
+	errs := make([]error, len(networkIDs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, cfg.workers())
+	for i, id := range networkIDs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i], errs[i] = checkHealth(ctx, cfg, id, nil, procs)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// dnsmasqTable is one scanDnsmasq pass over /proc for a set of namespace
+// inodes.
+type dnsmasqTable struct {
+	want    map[uint64]bool
+	byInode map[uint64][]Process
+}
+
+// covers says whether the scan looked for dnsmasq in namespace ino (a
+// namespace re-created since has a new inode and needs its own scan).
+func (t *dnsmasqTable) covers(ino uint64) bool { return t.want[ino] }
+
+// namespaceInode is the inode of qdhcp-<networkID> under cfg's netns
+// directory, 0 when it is missing.
+func namespaceInode(cfg *Config, networkID string) uint64 {
+	if fi, err := os.Stat(filepath.Join(cfg.netnsDir(), NamespaceName(networkID))); err == nil {
+		return inodeOf(fi)
+	}
+	return 0
+}
+
+func checkHealth(ctx context.Context, cfg *Config, networkID string, mac hwaddr.MAC, procs *dnsmasqTable) (*Health, error) {
 	h := &Health{NetworkID: networkID, MAC: mac}
 	nsPath := filepath.Join(cfg.netnsDir(), NamespaceName(networkID))
 	ns, err := Open(ctx, cfg, NamespaceName(networkID))
@@ -94,7 +176,7 @@ func CheckHealth(ctx context.Context, cfg *Config, networkID string, mac hwaddr.
 		}
 	}
 
-	d, err := FindDnsmasq(ctx, cfg, networkID)
+	d, err := findDnsmasq(ctx, cfg, networkID, procs)
 	if err != nil {
 		return nil, err
 	}

@@ -284,6 +284,23 @@ func BenchmarkNode200(b *testing.B) {
 	}{{"wave1", false}, {"full", true}} {
 		b.Run(v.name, func(b *testing.B) { n.bench(b, v.full) })
 	}
+	b.Run("judge", n.benchJudge)
+}
+
+// benchJudge times Judge alone (pure CPU) over one observation of the
+// 200-NIC node, the first wave's.
+func (n *node200) benchJudge(b *testing.B) {
+	obs, err := trace.Observe(context.Background(), n.config(false), trace.Request{Mode: trace.ModeNode}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if nt := trace.Judge(obs); len(nt.Traces) < 200 {
+		b.Fatalf("judge: %d traces, want at least 200", len(nt.Traces))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		trace.Judge(obs)
+	}
 }
 
 func (n *node200) bench(b *testing.B, full bool) {

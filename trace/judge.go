@@ -312,7 +312,10 @@ func Judge(obs *Observation) *NodeTrace {
 		nt.Traces = append(nt.Traces, t)
 	}
 	slices.SortStableFunc(nt.Traces, func(a, b *Trace) int {
-		return cmp.Or(strings.Compare(a.Tap, b.Tap), strings.Compare(a.PortMAC.String(), b.PortMAC.String()))
+		if c := strings.Compare(a.Tap, b.Tap); c != 0 {
+			return c // (the MACs are formatted only on a tie)
+		}
+		return strings.Compare(a.PortMAC.String(), b.PortMAC.String())
 	})
 	attachLinkEnds(obs, nt.Traces)
 	nt.Orphans = orphans(obs, nt.Traces)

@@ -196,7 +196,7 @@ func (v *view) fdbHop() Hop {
 	}
 	var onTap, elsewhere []linuxbridge.FDBEntry
 	for _, e := range snap.FDB {
-		if e.MAC.String() != v.id.MAC.String() || e.Local() {
+		if !e.MAC.Equal(v.id.MAC) || e.Local() {
 			continue
 		}
 		h.add("entry", "%s", e)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,7 +129,32 @@ type Hop struct {
 
 // add appends one piece of evidence.
 func (h *Hop) add(key string, format string, args ...any) {
-	h.Evidence = append(h.Evidence, Evidence{Key: key, Value: fmt.Sprintf(format, args...)})
+	if h.Evidence == nil {
+		h.Evidence = make([]Evidence, 0, 8) // most hops carry a few
+	}
+	v, ok := plainValue(format, args)
+	if !ok {
+		v = fmt.Sprintf(format, args...)
+	}
+	h.Evidence = append(h.Evidence, Evidence{Key: key, Value: v})
+}
+
+// plainValue is fmt.Sprintf(format, args...) for the common one-argument
+// forms that need no formatting ("%s" of a string, "%t" of a bool, "%d"
+// of an int); ok is false for anything else.
+func plainValue(format string, args []any) (string, bool) {
+	if len(args) != 1 {
+		return "", false
+	}
+	switch a := args[0].(type) {
+	case string:
+		return a, format == "%s"
+	case bool:
+		return strconv.FormatBool(a), format == "%t"
+	case int:
+		return strconv.Itoa(a), format == "%d"
+	}
+	return "", false
 }
 
 // Get returns the value of the first evidence with the given key and

@@ -3,6 +3,7 @@ package trace
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -188,5 +189,30 @@ func TestWriteMermaid(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("Mermaid lacks %s:\n%s", want, s)
 		}
+	}
+}
+
+// TestPlainValueIsSprintf checks Hop.add's shortcut gives what fmt.Sprintf
+// gives, and declines what it does not handle.
+func TestPlainValueIsSprintf(t *testing.T) {
+	for _, c := range []struct {
+		format string
+		arg    any
+		ok     bool
+	}{
+		{"%s", "eth0", true}, {"%s", "", true}, {"%t", true, true}, {"%t", false, true},
+		{"%d", 0, true}, {"%d", -42, true}, {"%d", 1500, true},
+		{"%q", "x", false}, {"%s", true, false}, {"%d", int64(3), false}, {"%s (x)", "a", false}, {"%v", 1, false},
+	} {
+		got, ok := plainValue(c.format, []any{c.arg})
+		if ok != c.ok {
+			t.Errorf("plainValue(%q, %#v) ok = %v, want %v", c.format, c.arg, ok, c.ok)
+		}
+		if ok && got != fmt.Sprintf(c.format, c.arg) {
+			t.Errorf("plainValue(%q, %#v) = %q, Sprintf gives %q", c.format, c.arg, got, fmt.Sprintf(c.format, c.arg))
+		}
+	}
+	if _, ok := plainValue("%s", []any{"a", "b"}); ok {
+		t.Error("two arguments taken as plain")
 	}
 }

@@ -75,12 +75,20 @@ func (f *fakeDHCP) List(context.Context) ([]dhcpns.NamespaceInfo, error) {
 	return []dhcpns.NamespaceInfo{{Name: "qdhcp-" + f.netID, NetworkID: f.netID}}, nil
 }
 
-func (f *fakeDHCP) CheckHealth(_ context.Context, id string) (*dhcpns.Health, error) {
+func (f *fakeDHCP) CheckHealthAll(_ context.Context, ids []string) ([]*dhcpns.Health, error) {
+	out := make([]*dhcpns.Health, len(ids))
+	for i, id := range ids {
+		out[i] = f.health(id)
+	}
+	return out, nil
+}
+
+func (f *fakeDHCP) health(id string) *dhcpns.Health {
 	return &dhcpns.Health{NetworkID: id, ServingInterface: "ns-0000000d-hc", Checks: []dhcpns.Check{
 		{Name: dhcpns.CheckNamespace, Status: dhcpns.StatusOK, Summary: "present"},
 		{Name: dhcpns.CheckDnsmasq, Status: dhcpns.StatusFail, Reason: dhcpns.ReasonDnsmasqStopped, Summary: "dnsmasq pid 7 is stopped"},
 		{Name: dhcpns.CheckInterface, Status: dhcpns.StatusOK, Summary: "up"},
-	}}, nil
+	}}
 }
 
 func (f *fakeDHCP) SweepARP(_ context.Context, ns, ifname string, ips []netip.Addr, _ *dhcpns.ARPOptions) ([]dhcpns.ARPResult, error) {

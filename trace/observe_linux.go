@@ -40,7 +40,7 @@ type libvirtSource interface {
 // dhcpns functions, see dhcpnsSource).
 type dhcpSource interface {
 	List(ctx context.Context) ([]dhcpns.NamespaceInfo, error)
-	CheckHealth(ctx context.Context, networkID string) (*dhcpns.Health, error)
+	CheckHealthAll(ctx context.Context, networkIDs []string) ([]*dhcpns.Health, error)
 	SweepARP(ctx context.Context, namespace, ifname string, ips []netip.Addr, opts *dhcpns.ARPOptions) ([]dhcpns.ARPResult, error)
 }
 
@@ -51,8 +51,8 @@ func (d dhcpnsSource) List(ctx context.Context) ([]dhcpns.NamespaceInfo, error) 
 	return dhcpns.List(ctx, d.cfg)
 }
 
-func (d dhcpnsSource) CheckHealth(ctx context.Context, networkID string) (*dhcpns.Health, error) {
-	return dhcpns.CheckHealth(ctx, d.cfg, networkID, nil)
+func (d dhcpnsSource) CheckHealthAll(ctx context.Context, networkIDs []string) ([]*dhcpns.Health, error) {
+	return dhcpns.CheckHealthAll(ctx, d.cfg, networkIDs)
 }
 
 func (d dhcpnsSource) SweepARP(ctx context.Context, namespace, ifname string, ips []netip.Addr, opts *dhcpns.ARPOptions) ([]dhcpns.ARPResult, error) {
@@ -444,14 +444,20 @@ func (o *observer) observeDHCP(ctx context.Context) error {
 		}
 	}
 	d.Networks = make([]NetworkFacts, len(want))
+	// One /proc scan for every network's dnsmasq, then the files.
+	healths, herr := o.dhcp.CheckHealthAll(ctx, want)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
 	for i, id := range want {
+		if herr != nil {
+			d.Networks[i] = NetworkFacts{NetworkID: id, HealthError: herr.Error()}
+			continue
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			d.Networks[i] = o.network(ctx, id)
+			d.Networks[i] = o.network(ctx, id, healths[i])
 		}()
 	}
 	wg.Wait()
@@ -461,15 +467,10 @@ func (o *observer) observeDHCP(ctx context.Context) error {
 	return nil
 }
 
-// network reads one network's DHCP facts: dhcpns's network-wide checks,
-// the hosts and lease files.
-func (o *observer) network(ctx context.Context, id string) NetworkFacts {
+// network reads one network's DHCP facts from its health h (dhcpns's
+// network-wide checks) and the hosts and lease files.
+func (o *observer) network(ctx context.Context, id string, h *dhcpns.Health) NetworkFacts {
 	n := NetworkFacts{NetworkID: id}
-	h, err := o.dhcp.CheckHealth(ctx, id)
-	if err != nil {
-		n.HealthError = err.Error()
-		return n
-	}
 	for _, c := range h.Checks {
 		if c.Name == dhcpns.CheckNamespace || c.Name == dhcpns.CheckDnsmasq || c.Name == dhcpns.CheckInterface {
 			n.Checks = append(n.Checks, c)

@@ -130,10 +130,24 @@ func resolve(obs *Observation, t Target, hint *portHint) *view {
 type obsIndex struct {
 	ports    map[string][2]int // tap → bridge and port index in Bridges.Before
 	domByTap map[string]int    // interface device in a domain's Stats → domain index
+	lowerNS  []string          // DHCP.Namespaces lowercased (nil: no DHCP facts)
+	network  map[string]int    // network ID → index in DHCP.Networks (first)
 }
 
 func newIndex(obs *Observation) *obsIndex {
 	ix := &obsIndex{ports: map[string][2]int{}, domByTap: map[string]int{}}
+	if d := obs.DHCP; d != nil {
+		ix.lowerNS = make([]string, len(d.Namespaces))
+		for i, n := range d.Namespaces {
+			ix.lowerNS[i] = strings.ToLower(n)
+		}
+		ix.network = make(map[string]int, len(d.Networks))
+		for i := range d.Networks {
+			if _, dup := ix.network[d.Networks[i].NetworkID]; !dup {
+				ix.network[d.Networks[i].NetworkID] = i
+			}
+		}
+	}
 	if obs.Bridges != nil && obs.Bridges.Before != nil {
 		for i, b := range obs.Bridges.Before.Bridges {
 			for j, p := range b.Ports {
@@ -428,8 +442,9 @@ func (v *view) findNetwork() {
 	default:
 		return
 	}
-	for _, n := range v.obs.DHCP.Namespaces {
-		if strings.HasPrefix(strings.ToLower(n), v.prefix) {
+	lower := v.ix.lowerNamespaces(v.obs.DHCP)
+	for i, n := range v.obs.DHCP.Namespaces {
+		if strings.HasPrefix(lower[i], v.prefix) {
 			v.seen = append(v.seen, "qdhcp-"+n)
 			if id.NetworkID == "" {
 				id.NetworkID = n
@@ -437,8 +452,32 @@ func (v *view) findNetwork() {
 		}
 	}
 	if id.NetworkID != "" {
-		v.netw = v.obs.DHCP.network(id.NetworkID)
+		v.netw = v.ix.networkOf(v.obs.DHCP, id.NetworkID)
 	}
+}
+
+// lowerNamespaces is d.Namespaces lowercased, from the index when there is
+// one (ix may be nil).
+func (ix *obsIndex) lowerNamespaces(d *DHCPFacts) []string {
+	if ix != nil && len(ix.lowerNS) == len(d.Namespaces) {
+		return ix.lowerNS
+	}
+	out := make([]string, len(d.Namespaces))
+	for i, n := range d.Namespaces {
+		out[i] = strings.ToLower(n)
+	}
+	return out
+}
+
+// networkOf is d.network(id), from the index when it knows id (ix may be
+// nil, or older than d: then d is searched).
+func (ix *obsIndex) networkOf(d *DHCPFacts, id string) *NetworkFacts {
+	if ix != nil {
+		if i, ok := ix.network[id]; ok && i < len(d.Networks) && d.Networks[i].NetworkID == id {
+			return &d.Networks[i]
+		}
+	}
+	return d.network(id)
 }
 
 // network returns the observed facts of a network, nil if not observed.
