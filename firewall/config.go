@@ -40,6 +40,31 @@ type Config struct {
 	// SysctlDir holds bridge-nf-call-iptables and -ip6tables, read inside
 	// NetNSPath. Zero value: /proc/sys/net/bridge.
 	SysctlDir string
+	// Taps scopes the read to these ports' firewall (tap names, or port
+	// IDs: TapName turns one into the other), what one NIC's trace
+	// judges. Zero value: the whole node. A scoped Read lists from
+	// iptables-nft, chain by chain (IPTablesNFT -S CHAIN -v, one process
+	// per chain, all at once), only the chains a packet of these ports
+	// can reach from FORWARD or INPUT: the taps' ingress, egress and
+	// spoof chains, the agent's shared chains (neutron-filter-top,
+	// neutron-linuxbri-FORWARD, -INPUT, -local, -sg-chain, -sg-fallback,
+	// which carry the physdev jumps) and any chain those jump to that is
+	// not another port's; other ports' chains are left out. What it reads
+	// whole as before: iptables-legacy (the kernel hands its table in one
+	// piece), the ebtables nat table (ebtables-nft 1.8.9 fetches the whole
+	// table even to list one chain), the ipsets (one `ipset save`, run at
+	// once rather than after the rules name them), and iptables-nft too
+	// when its IPv4 table has no SGChain (Neutron's chains are not there,
+	// so Backends needs its rule count). The Snapshot's Scope is then set:
+	// it cannot tell stale chains of other taps (StaleTaps), which a
+	// judge must report as unknown (node-wide checks need an unscoped
+	// read).
+	Taps []string
+	// IPTablesNFT and IP6TablesNFT are the tools a scoped read (Taps)
+	// lists chains with. Zero value: /usr/sbin/iptables-nft,
+	// /usr/sbin/ip6tables-nft.
+	IPTablesNFT  string
+	IP6TablesNFT string
 	// SkipIPv6 leaves out the ip6tables tables (half the exec time).
 	SkipIPv6 bool
 }
@@ -62,6 +87,8 @@ func (c *Config) orDefault() Config {
 	}
 	set(&d.IPTablesNFTSave, "/usr/sbin/iptables-nft-save")
 	set(&d.IP6TablesNFTSave, "/usr/sbin/ip6tables-nft-save")
+	set(&d.IPTablesNFT, "/usr/sbin/iptables-nft")
+	set(&d.IP6TablesNFT, "/usr/sbin/ip6tables-nft")
 	set(&d.IPTablesLegacySave, "/usr/sbin/iptables-legacy-save")
 	set(&d.IP6TablesLegacySave, "/usr/sbin/ip6tables-legacy-save")
 	set(&d.Ebtables, "/usr/sbin/ebtables")

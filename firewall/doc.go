@@ -35,6 +35,24 @@
 // tests compare the result with iptables -S, iptables -L -v -x, the
 // kernel's ipset dump through netlink and ebtables-save.
 //
+// # One port's read
+//
+// A trace of one NIC needs its port's firewall, not the node's: with
+// Config.Taps set, Read lists from iptables-nft only the chains the taps'
+// packets can reach (their ingress, egress and spoof chains, the agent's
+// shared chains holding the physdev jumps, and any chain those jump to
+// that is not another port's), one `iptables-nft -t filter -S CHAIN -v`
+// per chain, all at once (iptables-nft 1.8.9 fetches only the listed
+// chain's rules), and parses them through ConvertListRules. The rest is
+// read whole as before (legacy's table comes from the kernel in one
+// piece; ebtables-nft fetches the whole nat table even for one chain;
+// one `ipset save` runs alongside). Snapshot.Scope names the taps: such
+// a snapshot judges its ports as a whole one does (the integration tests
+// compare them field by field), but lacks other ports' chains, so
+// StaleTaps and any other node-wide check must be reported as unknown
+// from it (see Snapshot.Scoped). trace's one-NIC and server traces read
+// this way; node mode reads the whole node once.
+//
 // # Privileges
 //
 // Read needs root: CAP_NET_ADMIN for the tools, CAP_SYS_ADMIN to enter

@@ -43,17 +43,31 @@ type source struct {
 // Config.NetNSPath needs CAP_SYS_ADMIN).
 func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 	d := cfg.orDefault()
-	srcs := []*source{
-		{path: d.IPTablesNFTSave, args: []string{"-c", "-t", "filter"}, backend: BackendNFT, family: IPv4},
-		// Legacy without -t: naming a table makes the kernel instantiate
-		// it in the namespace; a bare save lists only tables that exist.
-		{path: d.IPTablesLegacySave, args: []string{"-c"}, backend: BackendLegacy, family: IPv4, names: "ip_tables_names"},
+	scoped := len(d.Taps) > 0
+	var srcs []*source
+	if !scoped {
+		srcs = append(srcs, &source{path: d.IPTablesNFTSave, args: []string{"-c", "-t", "filter"}, backend: BackendNFT, family: IPv4})
 	}
-	if cfg == nil || !cfg.SkipIPv6 {
-		srcs = append(srcs,
-			&source{path: d.IP6TablesNFTSave, args: []string{"-c", "-t", "filter"}, backend: BackendNFT, family: IPv6},
-			&source{path: d.IP6TablesLegacySave, args: []string{"-c"}, backend: BackendLegacy, family: IPv6, names: "ip6_tables_names"},
-		)
+	// Legacy without -t: naming a table makes the kernel instantiate
+	// it in the namespace; a bare save lists only tables that exist.
+	srcs = append(srcs, &source{path: d.IPTablesLegacySave, args: []string{"-c"}, backend: BackendLegacy, family: IPv4, names: "ip_tables_names"})
+	if !d.SkipIPv6 {
+		if !scoped {
+			srcs = append(srcs, &source{path: d.IP6TablesNFTSave, args: []string{"-c", "-t", "filter"}, backend: BackendNFT, family: IPv6})
+		}
+		srcs = append(srcs, &source{path: d.IP6TablesLegacySave, args: []string{"-c"}, backend: BackendLegacy, family: IPv6, names: "ip6_tables_names"})
+	}
+	// A scoped read lists iptables-nft chain by chain while the other
+	// tools run.
+	var scopedNFT []*scopedTable
+	scopedDone := make(chan struct{})
+	if scoped {
+		go func() {
+			defer close(scopedDone)
+			scopedNFT = readScopedNFT(ctx, d)
+		}()
+	} else {
+		close(scopedDone)
 	}
 	ebPath := d.Ebtables
 	srcs = append(srcs, &source{path: ebPath, args: []string{"-t", "nat", "-L", "--Lc"}, backend: ebtablesBackend(ebPath), eb: true})
@@ -63,7 +77,7 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 	// the version and no process is started; otherwise `ebtables
 	// --version` (it prints and exits, touching no table).
 	var sameBinary *source
-	if ebReal, err := filepath.EvalSymlinks(ebPath); err == nil && filepath.Base(ebReal) == "xtables-nft-multi" {
+	if ebReal, err := filepath.EvalSymlinks(ebPath); err == nil && !scoped && filepath.Base(ebReal) == "xtables-nft-multi" {
 		if r, err := filepath.EvalSymlinks(srcs[0].path); err == nil && r == ebReal {
 			sameBinary = srcs[0]
 		}
@@ -108,9 +122,27 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 				s.cmd.Wait()
 			}
 		}
+		<-scopedDone
 		return nil, err
 	}
 	var errs []error
+	<-scopedDone
+	for _, t := range scopedNFT {
+		switch {
+		case t.err != nil:
+			errs = append(errs, t.err)
+		case t.missing != "":
+			snap.Missing = append(snap.Missing, t.missing)
+		case t.table != nil:
+			snap.Tables = append(snap.Tables, *t.table)
+		}
+	}
+	if scoped {
+		snap.Scope = make([]string, len(d.Taps))
+		for i, t := range d.Taps {
+			snap.Scope[i] = TapName(t)
+		}
+	}
 	for _, s := range srcs {
 		if s.cmd != nil {
 			if err := s.cmd.Wait(); err != nil {

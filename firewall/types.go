@@ -55,6 +55,12 @@ type Snapshot struct {
 	// traffic goes through iptables, "" when br_netfilter is absent.
 	BridgeNFCallIptables  string `json:"bridge_nf_call_iptables"`
 	BridgeNFCallIP6tables string `json:"bridge_nf_call_ip6tables"`
+	// Scope lists the taps a scoped read covered (Config.Taps); nil for
+	// a read of the whole node. A scoped snapshot has, of the
+	// iptables-nft chains, only those its taps' packets can reach: other
+	// ports' chains are absent, so StaleTaps and any other node-wide
+	// judgement cannot be made from it (see Scoped).
+	Scope []string `json:"scope,omitempty"`
 	// Missing names each source that could not be read and why
 	// ("iptables-legacy-save: not found"), so a judge can say a hop is
 	// unknown rather than empty.

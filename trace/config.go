@@ -67,7 +67,10 @@ type Config struct {
 	// Unknown. Zero value: read it (compute side; needs root).
 	NoFirewall bool
 	// Firewall says where the firewall's tools are. Zero value (nil):
-	// firewall's defaults, read in BridgeNetNSPath.
+	// firewall's defaults, read in BridgeNetNSPath. Run and Server scope
+	// the read to their NICs' taps (firewall.Config.Taps, unless set
+	// here; a NIC given by MAC reads the whole node), Node reads the
+	// whole node.
 	Firewall *firewall.Config
 	// NoReach skips the reachability probe (an ICMP echo and a TCP SYN to
 	// port 22 of each fixed IPv4 from the qdhcp namespace, as the

@@ -25,6 +25,9 @@ import (
 // group. It reports cli/lib as the ratio, and cli6/lib for the CLI way
 // with ip6tables-save -c too: the library reads and judges the IPv6
 // table as well (the agent writes each port's chains in both families).
+// one-port-ms is one port's read scoped to it (firewall.Config.Taps, what
+// a single trace reads) and judged, and lib/one-port the whole node's
+// read and judgement over it.
 func BenchmarkFirewall200(b *testing.B) {
 	testutil.RequireRoot(b)
 	ns := testutil.NewNetNSAt(b, testutil.DefaultNetNSDir, testutil.RandNameN("fw-b", 16))
@@ -78,13 +81,27 @@ func BenchmarkFirewall200(b *testing.B) {
 	if n := judge(); n != 200 {
 		b.Fatalf("%d of 200 ports judged OK before timing, want 200", n)
 	}
+	// One port's trace reads only its firewall (firewall.Config.Taps).
+	one := ports[len(ports)/2]
+	oneCfg := &firewall.Config{NetNSPath: ns.Path, Taps: []string{one.Tap()}}
+	judgeOne := func() bool {
+		s, err := firewall.Read(ctx, oneCfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f := trace.FirewallFacts{Tap: one.Tap(), MAC: one.MAC, FixedIPs: one.IPs, Snapshot: s}
+		return trace.JudgeSecurityGroup(f).Verdict == trace.OK && trace.JudgeAntiSpoofing(f).Verdict == trace.OK
+	}
+	if !judgeOne() {
+		b.Fatalf("port %s judged not OK from a read scoped to it", one.Tap())
+	}
 	var script strings.Builder
 	script.WriteString("/usr/sbin/iptables-nft-save -c; /usr/sbin/ebtables -t nat -L --Lc;")
 	for _, g := range groups {
 		fmt.Fprintf(&script, " /usr/sbin/ipset list %s;", firewall.IPSetName(g.ID, firewall.IPv4))
 	}
 	script6 := "/usr/sbin/ip6tables-nft-save -c; " + script.String()
-	var libTotal, cliTotal, cli6Total time.Duration
+	var libTotal, cliTotal, cli6Total, oneTotal time.Duration
 	readTotal, judgeTotal = 0, 0
 	b.ResetTimer()
 	for b.Loop() {
@@ -93,6 +110,11 @@ func BenchmarkFirewall200(b *testing.B) {
 			b.Fatalf("%d of 200 ports OK", n)
 		}
 		libTotal += time.Since(t0)
+		t0 = time.Now()
+		if !judgeOne() {
+			b.Fatalf("port %s not OK", one.Tap())
+		}
+		oneTotal += time.Since(t0)
 		t0 = time.Now()
 		out, err := exec.Command("/usr/bin/nsenter", "--net="+ns.Path, "--", "/bin/sh", "-c", script.String()).Output()
 		if err != nil || len(out) == 0 {
@@ -113,4 +135,6 @@ func BenchmarkFirewall200(b *testing.B) {
 	b.ReportMetric(float64(judgeTotal.Microseconds())/float64(b.N)/1000, "judge-ms/op")
 	b.ReportMetric(float64(cliTotal)/float64(libTotal), "cli/lib")
 	b.ReportMetric(float64(cli6Total)/float64(libTotal), "cli6/lib")
+	b.ReportMetric(float64(oneTotal.Microseconds())/float64(b.N)/1000, "one-port-ms/op")
+	b.ReportMetric(float64(libTotal)/float64(oneTotal), "lib/one-port")
 }

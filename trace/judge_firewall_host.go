@@ -13,7 +13,9 @@ import (
 // (rules or a DROP policy Neutron cannot see but the kernel applies),
 // whether ebtables and ipset could be read, bridge-nf-call-ip6tables,
 // and the chains left for taps that are gone (presentTaps: the taps on
-// the node; nil skips that check).
+// the node; nil skips that check). A snapshot read for some taps only
+// (firewall.Snapshot.Scoped) cannot tell stale chains: that check is then
+// Unknown, saying node-wide checks need a node trace.
 func JudgeFirewallHost(s *firewall.Snapshot, presentTaps []string) []Hop {
 	if s == nil {
 		return nil
@@ -109,6 +111,16 @@ func JudgeFirewallHost(s *firewall.Snapshot, presentTaps []string) []Hop {
 	if presentTaps != nil {
 		h = Hop{Kind: KindHostCheck, Name: "firewall-stale"}
 		stale := s.StaleTaps(presentTaps)
+		if s.Scoped() {
+			// Other ports' iptables chains were not read: a stale tap's
+			// chains may be among them, so neither OK nor a list.
+			h.add("scope", "%s", strings.Join(s.Scope, ", "))
+			h.Verdict = Unknown
+			h.Summary = "the firewall was read for " + strings.Join(s.Scope, ", ") + " only: node-wide checks (chains left for taps that are gone) need -all or the exporter"
+			h.Next = "vmtrace -all (trace.Node) on this node, or the exporter's /traces.json"
+			hops = append(hops, h)
+			return hops
+		}
 		if len(stale) == 0 {
 			h.Verdict = OK
 			h.Summary = "no firewall chains for taps that are gone"

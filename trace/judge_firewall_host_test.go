@@ -124,3 +124,35 @@ func TestTraceNamesStaleTaps(t *testing.T) {
 		t.Errorf("the rendered trace does not name the stale tap:\n%s", buf.String())
 	}
 }
+
+// TestScopedSnapshotStaleUnknown: the same recorded firewall, marked as
+// read for one tap only (firewall.Config.Taps), cannot say whether
+// other taps' chains are stale: the firewall-stale hop is Unknown, says
+// node-wide checks need -all or the exporter, and names no tap as stale
+// (neither a wrong OK nor a wrong warning); the other host checks are
+// judged as from the whole read.
+func TestScopedSnapshotStaleUnknown(t *testing.T) {
+	whole := loadFacts(t, "healthy").Snapshot
+	scoped := *whole
+	scoped.Scope = []string{"tap31f2d3e9-8d"}
+	present := []string{"tap31f2d3e9-8d"}
+	hw, hs := JudgeFirewallHost(whole, present), JudgeFirewallHost(&scoped, present)
+	if len(hw) != len(hs) {
+		t.Fatalf("whole read %d host hops, scoped %d", len(hw), len(hs))
+	}
+	for i := range hw {
+		if hw[i].Name != "firewall-stale" {
+			if hw[i].Verdict != hs[i].Verdict || hw[i].Summary != hs[i].Summary {
+				t.Errorf("%s: whole %s %q, scoped %s %q", hw[i].Name, hw[i].Verdict, hw[i].Summary, hs[i].Verdict, hs[i].Summary)
+			}
+			continue
+		}
+		if hw[i].Verdict != Warn {
+			t.Fatalf("the whole read's firewall-stale is %s %q: the recording should have a stale tap", hw[i].Verdict, hw[i].Summary)
+		}
+		h := hs[i]
+		if h.Verdict != Unknown || !strings.Contains(h.Summary, "-all or the exporter") || strings.Contains(h.Summary, "tap63035db3-59") {
+			t.Errorf("scoped firewall-stale: %s %q, want unknown saying node-wide checks need -all or the exporter", h.Verdict, h.Summary)
+		}
+	}
+}

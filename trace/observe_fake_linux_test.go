@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -195,10 +196,14 @@ func TestObserveNodeWithFakes(t *testing.T) {
 type fakeFirewall struct {
 	reads   atomic.Int32
 	outcome dhcpns.ReachOutcome
+	scoped  atomic.Int32 // reads asked for some taps only
 }
 
-func (f *fakeFirewall) Read(context.Context) (*firewall.Snapshot, error) {
+func (f *fakeFirewall) Read(_ context.Context, taps []string) (*firewall.Snapshot, error) {
 	f.reads.Add(1)
+	if taps != nil {
+		f.scoped.Add(1)
+	}
 	return &firewall.Snapshot{}, nil
 }
 
@@ -240,12 +245,42 @@ func TestObserveFirewallAfterOnlyWhenSilent(t *testing.T) {
 			if got := fw.reads.Load(); got != tc.wantReads || f == nil || f.Before == nil || (f.After != nil) != (tc.wantReads == 2) {
 				t.Fatalf("%d firewall reads, observation %+v; want %d reads, Before set, After set only for a second read", got, f, tc.wantReads)
 			}
+			if n := fw.scoped.Load(); n != 0 {
+				t.Errorf("node mode read the firewall scoped to some taps %d time(s); it reads the whole node", n)
+			}
 			reached := 0
 			for _, n := range o.obs.DHCP.Networks {
 				reached += len(n.Reach)
 			}
 			if (reached == 0) != tc.noReach {
 				t.Errorf("%d reachability results with NoReach %v", reached, tc.noReach)
+			}
+		})
+	}
+}
+
+// TestFirewallTaps: a one-NIC or server observation scopes the firewall
+// read to its NICs' taps (by tap or port ID); node mode, a NIC given by
+// MAC, or no NIC reads the whole node.
+func TestFirewallTaps(t *testing.T) {
+	nic := func(tg Target) nicReq { return nicReq{target: tg} }
+	for _, tc := range []struct {
+		name string
+		mode RequestMode
+		nics []nicReq
+		want []string
+	}{
+		{"tap", ModeNIC, []nicReq{nic(Target{Tap: "tap31f2d3e9-8d"})}, []string{"tap31f2d3e9-8d"}},
+		{"port", ModeNIC, []nicReq{nic(Target{PortID: "31f2d3e9-8d4c-4b1a-9e2f-0a1b2c3d4e5f"})}, []string{"tap31f2d3e9-8d"}},
+		{"mac", ModeNIC, []nicReq{nic(Target{MAC: hwaddr.MustParse("fa:16:3e:5c:21:0a")})}, nil},
+		{"server", ModeServer, []nicReq{nic(Target{PortID: "31f2d3e9-8d4c-4b1a-9e2f-0a1b2c3d4e5f"}), nic(Target{PortID: "aa11bb22-cc33-4b1a-9e2f-0a1b2c3d4e5f"})}, []string{"tap31f2d3e9-8d", "tapaa11bb22-cc"}},
+		{"server-no-port", ModeServer, []nicReq{}, nil},
+		{"node", ModeNode, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := &observer{obs: &Observation{Request: Request{Mode: tc.mode}}, nics: tc.nics}
+			if got := o.firewallTaps(); !slices.Equal(got, tc.want) || (got == nil) != (tc.want == nil) {
+				t.Errorf("firewallTaps = %#v, want %#v", got, tc.want)
 			}
 		})
 	}

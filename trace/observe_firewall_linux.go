@@ -16,7 +16,9 @@ import (
 // firewall through (firewall.Read) and sends the reachability probes
 // through (dhcpns.ProbeReach).
 type firewallSource interface {
-	Read(ctx context.Context) (*firewall.Snapshot, error)
+	// Read reads the firewall, scoped to taps unless that is nil (the
+	// whole node).
+	Read(ctx context.Context, taps []string) (*firewall.Snapshot, error)
 	ProbeReach(ctx context.Context, namespace string, targets []netip.Addr) ([]dhcpns.ReachResult, error)
 }
 
@@ -27,8 +29,13 @@ type firewallPkg struct {
 	opts *dhcpns.ReachOptions
 }
 
-func (f firewallPkg) Read(ctx context.Context) (*firewall.Snapshot, error) {
-	return firewall.Read(ctx, f.fw)
+func (f firewallPkg) Read(ctx context.Context, taps []string) (*firewall.Snapshot, error) {
+	if len(taps) == 0 || len(f.fw.Taps) > 0 {
+		return firewall.Read(ctx, f.fw)
+	}
+	c := *f.fw
+	c.Taps = taps
+	return firewall.Read(ctx, &c)
 }
 
 func (f firewallPkg) ProbeReach(ctx context.Context, namespace string, targets []netip.Addr) ([]dhcpns.ReachResult, error) {
@@ -69,7 +76,7 @@ func (o *observer) readFirewall(ctx context.Context, after bool) {
 	if f == nil {
 		return
 	}
-	s, err := o.fw.Read(ctx)
+	s, err := o.fw.Read(ctx, o.firewallTaps())
 	switch {
 	case after && err != nil:
 		f.AfterError = err.Error()
@@ -80,6 +87,31 @@ func (o *observer) readFirewall(ctx context.Context, after bool) {
 	default:
 		f.Before = s
 	}
+}
+
+// firewallTaps are the taps a one-NIC or server trace's firewall read is
+// scoped to (firewall.Config.Taps): each requested NIC's tap, named by
+// its tap or port ID. nil, the whole node, in node mode, without the
+// compute side, or when a NIC is given by MAC only (its tap is known only
+// once the bridges are resolved, and the read runs alongside that). The
+// after-probe read uses the same scope as the one before, so Moved
+// compares like with like.
+func (o *observer) firewallTaps() []string {
+	if o.obs.Request.Mode == ModeNode || len(o.nics) == 0 {
+		return nil
+	}
+	var taps []string
+	for _, n := range o.nics {
+		switch t := n.target; {
+		case t.Tap != "":
+			taps = append(taps, t.Tap)
+		case t.PortID != "":
+			taps = append(taps, firewall.TapName(t.PortID))
+		default:
+			return nil
+		}
+	}
+	return taps
 }
 
 // needFirewallAfter reports whether the firewall must be read again after
