@@ -75,6 +75,10 @@ type Port struct {
 	VIFType string `json:"vif_type"`
 	// HostID is binding:host_id.
 	HostID string `json:"host_id"`
+	// AdminDown is set when the port's admin_state_up is false (`openstack
+	// port set --disable`): the agent keeps its tap down on purpose and
+	// Neutron reports it DOWN.
+	AdminDown bool `json:"admin_down,omitempty"`
 }
 
 // Address is one entry of a server's addresses.
@@ -416,7 +420,7 @@ type portWithBinding struct {
 }
 
 func portOf(r portWithBinding) Port {
-	p := Port{ID: r.ID, NetworkID: r.NetworkID, Status: r.Status, VIFType: r.VIFType, HostID: r.HostID, FixedIPs: []FixedIP{}}
+	p := Port{ID: r.ID, NetworkID: r.NetworkID, Status: r.Status, VIFType: r.VIFType, HostID: r.HostID, AdminDown: !r.AdminStateUp, FixedIPs: []FixedIP{}}
 	p.MAC, _ = hwaddr.Parse(r.MACAddress)
 	for _, f := range r.FixedIPs {
 		a, _ := netip.ParseAddr(f.IPAddress)

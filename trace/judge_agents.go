@@ -87,6 +87,9 @@ func JudgeAgents(f launch.PortAgents) Hop {
 		case f.Port.VIFType == "binding_failed":
 			fails = append(fails, "port binding failed on "+a.Host)
 			setCause("Neutron could not bind the port on "+a.Host+" although its Linux bridge agent is alive: the network's physnet is probably missing from the agent's physical_interface_mappings", "compare the network's provider:physical_network with physical_interface_mappings in linuxbridge_agent.ini on "+a.Host)
+		case f.Port.AdminDown:
+			// A disabled port is DOWN because the agent did its job: the
+			// port hop names it; the agent is not to blame.
 		case f.Port.HostID != "" && f.Port.Status != "ACTIVE" && (f.ServerStatus == launch.StatusActive || f.ServerStatus == launch.StatusBuild):
 			msg := fmt.Sprintf("the Linux bridge agent on %s is alive (heartbeat %s ago) but has not reported port %s ACTIVE (it is %s) while the server is %s", a.Host, age(a.Heartbeat), f.Port.ID, agentsOr(f.Port.Status, "unknown"), f.ServerStatus)
 			if f.ServerStatus == launch.StatusBuild {

@@ -62,6 +62,8 @@ func TestJudgeAgents(t *testing.T) {
 			summary: "alive (heartbeat 5s ago) but has not reported port", cause: "heartbeats but does not wire ports", next: "ebtables or iptables"},
 		{name: "building, port not wired yet", edit: func(p *launch.PortAgents) { p.Port.Status = "DOWN"; p.ServerStatus = launch.StatusBuild }, verdict: trace.Warn,
 			summary: "has not reported port", cause: "vif_plugging_timeout", next: "log on vm"},
+		{name: "port disabled: the agent is not to blame", edit: func(p *launch.PortAgents) { p.Port.Status = "DOWN"; p.Port.AdminDown = true }, verdict: trace.OK,
+			summary: "agents up: Linux bridge on vm"},
 		{name: "shut off, port down is normal", edit: func(p *launch.PortAgents) { p.Port.Status = "DOWN"; p.ServerStatus = launch.StatusShutoff }, verdict: trace.OK},
 		{name: "no l2 agent on the host", edit: func(p *launch.PortAgents) { p.L2 = nil }, verdict: trace.Fail, summary: "no Linux bridge agent on vm", next: "start neutron-linuxbridge-agent on vm"},
 		{name: "binding failed", edit: func(p *launch.PortAgents) { p.Port.VIFType = "binding_failed" }, verdict: trace.Fail, summary: "port binding failed on vm", cause: "physical_interface_mappings"},

@@ -53,7 +53,7 @@ func (a *APIFacts) port(id string) (*ServerFacts, *PortFacts) {
 
 // launchPort is a port as launch reads it.
 func launchPort(p *PortFacts) launch.Port {
-	lp := launch.Port{ID: p.ID, NetworkID: p.NetworkID, Status: p.Status, VIFType: p.VIFType, HostID: p.HostID, FixedIPs: []launch.FixedIP{}}
+	lp := launch.Port{ID: p.ID, NetworkID: p.NetworkID, Status: p.Status, VIFType: p.VIFType, HostID: p.HostID, AdminDown: p.AdminDown, FixedIPs: []launch.FixedIP{}}
 	if p.MAC != nil {
 		lp.MAC = p.MAC
 	}

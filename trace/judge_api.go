@@ -113,7 +113,15 @@ func portHop(p PortFacts, serverHost, node string) Hop {
 	h.add("tap", "%s", linuxbridge.PortTapName(p.ID))
 	h.Verdict = OK
 	h.Summary = fmt.Sprintf("%s bound to %s (%s), MAC %s", p.Status, orUnknown(p.HostID, "?"), p.VIFType, p.MAC)
+	if p.AdminDown {
+		h.add("admin_state_up", "false")
+	}
 	switch {
+	case p.AdminDown:
+		h.Verdict = Fail
+		h.Summary = fmt.Sprintf("administratively down (admin_state_up false), status %s", p.Status)
+		h.Cause = "the port is disabled in Neutron: its agent keeps the tap down on purpose, so no frame reaches or leaves the VM"
+		h.Next = "openstack port set --enable " + p.ID + " (if the port was not disabled on purpose)"
 	case p.VIFType == "binding_failed":
 		h.Verdict = Fail
 		h.Summary = fmt.Sprintf("binding failed on %s", orUnknown(p.HostID, "(no host)"))

@@ -473,6 +473,9 @@ type PortFacts struct {
 	Status    string     `json:"status"`
 	VIFType   string     `json:"vif_type"`
 	HostID    string     `json:"host_id"`
+	// AdminDown is launch.Port.AdminDown: the port's admin_state_up is
+	// false (absent in observations recorded before it was read).
+	AdminDown bool `json:"admin_down,omitempty"`
 }
 
 // FixedIP is one fixed IP of a port.

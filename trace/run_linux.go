@@ -332,7 +332,7 @@ func serverFacts(srv *launch.Server, fe *launch.FaultError) ServerFacts {
 		s.Addresses = append(s.Addresses, fmt.Sprint(a))
 	}
 	for _, p := range srv.Ports {
-		pf := PortFacts{ID: p.ID, DeviceID: srv.ID, NetworkID: p.NetworkID, MAC: p.MAC, Status: p.Status, VIFType: p.VIFType, HostID: p.HostID}
+		pf := PortFacts{ID: p.ID, DeviceID: srv.ID, NetworkID: p.NetworkID, MAC: p.MAC, Status: p.Status, VIFType: p.VIFType, HostID: p.HostID, AdminDown: p.AdminDown}
 		for _, f := range p.FixedIPs {
 			pf.FixedIPs = append(pf.FixedIPs, FixedIP{Address: f.Address, SubnetID: f.SubnetID})
 		}
