@@ -165,6 +165,28 @@ func (c *Client) getServer(ctx context.Context, id string) (*servers.Server, err
 	return out, err
 }
 
+// ConsoleOutput returns the last lines of a server's console log as Nova
+// keeps it (os-getConsoleOutput, `openstack console log show --lines N`):
+// what the guest printed on its serial console, read from the controller
+// side through the API. lines <= 0 asks for the whole log. It changes
+// nothing; Nova answers 409 for a server that has no console log yet.
+func (c *Client) ConsoleOutput(ctx context.Context, serverID string, lines int) (string, error) {
+	if !isUUID(serverID) {
+		return "", fmt.Errorf("launch: console output: %q is not a server ID (a UUID): look the server up with Client.Server first", serverID)
+	}
+	opts := servers.ShowConsoleOutputOpts{}
+	if lines > 0 {
+		opts.Length = lines
+	}
+	var out string
+	err := c.call(ctx, "console output of server "+serverID, false, func(ctx context.Context) error {
+		var err error
+		out, err = servers.ShowConsoleOutput(ctx, c.compute, serverID, opts).Extract()
+		return err
+	})
+	return out, err
+}
+
 // findServer returns the server with exactly this name, nil if none.
 func (c *Client) findServer(ctx context.Context, name string) (*servers.Server, error) {
 	var list []servers.Server

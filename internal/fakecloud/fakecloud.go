@@ -153,6 +153,7 @@ type server struct {
 	deleted   time.Time
 	fault     *ServerFault
 	buildTime time.Duration
+	console   string // what os-getConsoleOutput answers (SetConsoleOutput)
 }
 
 // Cloud is the fake. Create it with New.
@@ -503,6 +504,19 @@ func (c *Cloud) SetConsole(on bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.consoleOn = on
+}
+
+// SetConsoleOutput sets what os-getConsoleOutput answers for the server
+// with this ID (Nova's console.log of the instance); it reports whether
+// the server exists.
+func (c *Cloud) SetConsoleOutput(id, output string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sv := c.server(id)
+	if sv != nil {
+		sv.console = output
+	}
+	return sv != nil
 }
 
 // ExpireTokens revokes every token issued so far: the next request with one

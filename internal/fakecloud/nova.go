@@ -256,6 +256,26 @@ func (c *Cloud) serverAction(w http.ResponseWriter, p, id string, body []byte) {
 	}
 	portStatus := ""
 	switch action {
+	case "os-getConsoleOutput":
+		// Nova's answer: the console log's last "length" lines (all when
+		// length is absent or negative).
+		var o struct {
+			Length *int `json:"length"`
+		}
+		json.Unmarshal(req[action], &o)
+		out := sv.console
+		if o.Length != nil && *o.Length >= 0 {
+			lines := strings.SplitAfter(out, "\n")
+			if lines[len(lines)-1] == "" {
+				lines = lines[:len(lines)-1]
+			}
+			if len(lines) > *o.Length {
+				lines = lines[len(lines)-*o.Length:]
+			}
+			out = strings.Join(lines, "")
+		}
+		writeJSON(w, 200, obj{"output": out})
+		return
 	case "os-stop":
 		if !sv.deleted.IsZero() || (vmState != "active" && vmState != "error" && vmState != "rescued") {
 			conflict("stop")
