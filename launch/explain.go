@@ -49,7 +49,7 @@ func (c *Client) PortsOnHost(ctx context.Context, host string) ([]HostPort, erro
 	}
 	out := make([]HostPort, 0, len(list))
 	for _, p := range list {
-		out = append(out, HostPort{Port: portOf(p), DeviceID: p.DeviceID, DeviceOwner: p.DeviceOwner})
+		out = append(out, HostPort{Port: portOf(p), DeviceOwner: p.DeviceOwner})
 	}
 	return out, nil
 }
@@ -64,9 +64,8 @@ func (h boundTo) ToPortListQuery() (string, error) {
 
 // HostPort is a port bound to a host, with the device it belongs to.
 type HostPort struct {
+	// Port is the port; Port.DeviceID is a server's ID for a VM port.
 	Port
-	// DeviceID is the port's device_id (a server's ID for a VM port).
-	DeviceID string `json:"device_id"`
 	// DeviceOwner is its device_owner ("compute:nova" for a VM port,
 	// "network:dhcp" for a DHCP port).
 	DeviceOwner string `json:"device_owner"`

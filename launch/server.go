@@ -65,7 +65,10 @@ type FixedIP struct {
 // Port is a Neutron port with its binding.
 type Port struct {
 	// ID, NetworkID, MAC, FixedIPs and Status are Neutron's port fields.
-	ID        string     `json:"id"`
+	ID string `json:"id"`
+	// DeviceID is the port's device_id: the server's ID for a VM port
+	// ("" for an unattached one).
+	DeviceID  string     `json:"device_id,omitempty"`
 	NetworkID string     `json:"network_id"`
 	MAC       hwaddr.MAC `json:"mac"`
 	FixedIPs  []FixedIP  `json:"fixed_ips"`
@@ -442,7 +445,7 @@ type portWithBinding struct {
 }
 
 func portOf(r portWithBinding) Port {
-	p := Port{ID: r.ID, NetworkID: r.NetworkID, Status: r.Status, VIFType: r.VIFType, HostID: r.HostID, AdminDown: !r.AdminStateUp, FixedIPs: []FixedIP{}}
+	p := Port{ID: r.ID, DeviceID: r.DeviceID, NetworkID: r.NetworkID, Status: r.Status, VIFType: r.VIFType, HostID: r.HostID, AdminDown: !r.AdminStateUp, FixedIPs: []FixedIP{}}
 	p.MAC, _ = hwaddr.Parse(r.MACAddress)
 	for _, f := range r.FixedIPs {
 		a, _ := netip.ParseAddr(f.IPAddress)

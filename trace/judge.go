@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -198,7 +199,7 @@ func serverNode(obs *Observation) string {
 }
 
 // portReq is the target and hint of a server's port.
-func portReq(obs *Observation, srv *ServerFacts, p *PortFacts) nicReq {
+func portReq(obs *Observation, srv *ServerFacts, p *launch.Port) nicReq {
 	domRef := srv.InstanceName
 	if domRef == "" {
 		domRef = srv.ID // the domain's UUID is the instance's
@@ -212,7 +213,7 @@ func portReq(obs *Observation, srv *ServerFacts, p *PortFacts) nicReq {
 
 // judgePort is one port's trace of a server: the server hop, the port
 // hop, then the local hops.
-func judgePort(obs *Observation, ix *obsIndex, srv *ServerFacts, p PortFacts, sh Hop, node string, withHost bool) *Trace {
+func judgePort(obs *Observation, ix *obsIndex, srv *ServerFacts, p launch.Port, sh Hop, node string, withHost bool) *Trace {
 	ph := portHop(p, srv.Host, node)
 	if obs.Role.compute() && p.NetworkID != "" {
 		networkEvidence(obs.API, p.NetworkID, &ph)

@@ -210,7 +210,7 @@ func leaseCheck(n *NetworkFacts, mac []byte) dhcpns.Check {
 			continue
 		}
 		c.Evidence = append(c.Evidence, fmt.Sprintf("%s line %d: expiry %s mac %s ip %s hostname %q client-id %q (%s)", n.LeasesPath, l.Line, l.Expiry.Format("2006-01-02T15:04:05Z"), l.MAC, l.IP, l.Hostname, l.ClientID, l.Origin))
-		if l.Renewed {
+		if l.Renewed() {
 			c.Status = dhcpns.StatusOK
 			c.Summary = fmt.Sprintf("the guest renewed its lease of %s (client id %s)", l.IP, l.ClientID)
 		} else {

@@ -1,15 +1,17 @@
 package trace
 
 import (
-	"github.com/vifpath/vifpath/dhcpns"
-	"github.com/vifpath/vifpath/firewall"
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/firewall"
+	"github.com/vifpath/vifpath/launch"
 )
 
 // apiPort is the API's port of the NIC (nil without the API).
-func (v *view) apiPort() *PortFacts {
+func (v *view) apiPort() *launch.Port {
 	api := v.obs.API
 	if api == nil || v.id.PortID == "" {
 		return nil
