@@ -21,15 +21,7 @@ func TestIntegrationAbandonedDump(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		ns.Veth(t, testutil.RandName("lba"), ns, testutil.RandName("lbb"))
 	}
-	f, err := openNetNS(ns.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := dialConn(int(f.Fd()), 0)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialConnAt(t, ns.Path)
 	defer c.close()
 	hdr := make([]byte, ifinfomsgLen)
 	// abandon sends a dump request and reads none of its replies.
@@ -80,21 +72,13 @@ func TestIntegrationDumpCancelled(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		ns.Veth(t, testutil.RandName("nla"), ns, testutil.RandName("nlb"))
 	}
-	f, err := openNetNS(ns.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := dialConn(int(f.Fd()), 0)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialConnAt(t, ns.Path)
 	defer c.close()
 	hdr := make([]byte, ifinfomsgLen)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	n := 0
-	err = c.dump(ctx, unix.RTM_GETLINK, hdr, nil, func(uint16, []byte) error {
+	err := c.dump(ctx, unix.RTM_GETLINK, hdr, nil, func(uint16, []byte) error {
 		if n++; n == 1 {
 			cancel()
 			time.Sleep(100 * time.Millisecond) // the read deadline is set by then

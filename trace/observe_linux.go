@@ -99,7 +99,7 @@ func newObservation(c Config, role Role, req Request) *Observation {
 		Settings: Settings{NetNSDir: c.NetNSDir, StateDir: c.StateDir, ProcDir: c.ProcDir, NMRunDir: c.NMRunDir,
 			BridgeNetNSPath: c.BridgeNetNSPath, NoARP: c.NoARP, NoFirewall: c.NoFirewall, NoReach: c.NoReach, NoConsole: c.NoConsole, NoMetadataProbe: c.NoMetadataProbe, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
 			Libvirt:   c.Libvirt != nil,
-			HostNetNS: c.BridgeNetNSPath == "" || sameNetNS(c.BridgeNetNSPath, filepath.Join(c.ProcDir, "self/ns/net"))},
+			HostNetNS: c.BridgeNetNSPath == "" || netns.Same(c.BridgeNetNSPath, filepath.Join(c.ProcDir, "self/ns/net"))},
 	}
 }
 

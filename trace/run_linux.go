@@ -11,7 +11,6 @@ import (
 
 	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/linuxbridge"
-	"golang.org/x/sys/unix"
 )
 
 // Run traces one VM NIC on this node without an OpenStack API: the tap,
@@ -346,12 +345,4 @@ func serverFacts(srv *launch.Server, fe *launch.FaultError) ServerFacts {
 		s.Fault = f
 	}
 	return s
-}
-
-func sameNetNS(a, b string) bool {
-	var sa, sb unix.Stat_t
-	if unix.Stat(a, &sa) != nil || unix.Stat(b, &sb) != nil {
-		return false
-	}
-	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
