@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/url"
-
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 )
 
 // ExplainServer builds the FaultError of srv, a server already read (by
@@ -35,15 +33,7 @@ func (c *Client) PortsOnHost(ctx context.Context, host string) ([]HostPort, erro
 	if host == "" {
 		return nil, errors.New("launch: PortsOnHost needs a host name (an empty one would list every port)")
 	}
-	var list []portWithBinding
-	err := c.call(ctx, "list ports bound to host "+host, false, func(ctx context.Context) error {
-		pages, err := ports.List(c.network, boundTo(host)).AllPages(ctx)
-		if err != nil {
-			return err
-		}
-		list = nil
-		return ports.ExtractPortsInto(pages, &list)
-	})
+	list, err := c.listPorts(ctx, "list ports bound to host "+host, boundTo(host))
 	if err != nil {
 		return nil, err
 	}

@@ -455,15 +455,7 @@ func portOf(r portWithBinding) Port {
 }
 
 func (c *Client) serverPorts(ctx context.Context, id string) ([]Port, error) {
-	var list []portWithBinding
-	err := c.call(ctx, "list ports of server "+id, false, func(ctx context.Context) error {
-		pages, err := ports.List(c.network, ports.ListOpts{DeviceID: id}).AllPages(ctx)
-		if err != nil {
-			return err
-		}
-		list = nil
-		return ports.ExtractPortsInto(pages, &list)
-	})
+	list, err := c.listPorts(ctx, "list ports of server "+id, ports.ListOpts{DeviceID: id})
 	if err != nil {
 		return nil, err
 	}
@@ -472,6 +464,21 @@ func (c *Client) serverPorts(ctx context.Context, id string) ([]Port, error) {
 		out = append(out, portOf(p))
 	}
 	return out, nil
+}
+
+// listPorts lists the ports opts selects, with their bindings (what names
+// the request in errors).
+func (c *Client) listPorts(ctx context.Context, what string, opts ports.ListOptsBuilder) ([]portWithBinding, error) {
+	var list []portWithBinding
+	err := c.call(ctx, what, false, func(ctx context.Context) error {
+		pages, err := ports.List(c.network, opts).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		list = nil
+		return ports.ExtractPortsInto(pages, &list)
+	})
+	return list, err
 }
 
 // explain builds the FaultError of a server in ERROR. Lookups that fail are
