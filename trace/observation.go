@@ -138,12 +138,15 @@ type LinkFacts struct {
 	Name string `json:"name"`
 	// Missing is set when there is no such interface; Error when it could
 	// not be read.
-	Missing   bool   `json:"missing,omitempty"`
-	Error     string `json:"error,omitempty"`
-	Index     int    `json:"index,omitempty"`
-	Up        bool   `json:"up,omitempty"`
-	LowerUp   bool   `json:"lower_up,omitempty"`
-	OperState string `json:"oper_state,omitempty"`
+	Missing bool   `json:"missing,omitempty"`
+	Error   string `json:"error,omitempty"`
+	// Index, Up, LowerUp and OperState are the link's, as linuxbridge
+	// reports a bridge port's (OperState is the module's one
+	// operational-state enum; unknown is left out of the JSON).
+	Index     int                   `json:"index,omitempty"`
+	Up        bool                  `json:"up,omitempty"`
+	LowerUp   bool                  `json:"lower_up,omitempty"`
+	OperState linuxbridge.OperState `json:"oper_state,omitempty"`
 }
 
 // LibvirtFacts are the domains libvirt reported.

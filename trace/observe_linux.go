@@ -641,7 +641,7 @@ func (o *observer) lookupLink(ctx context.Context, name string) LinkFacts {
 	case err != nil:
 		st.Error = err.Error()
 	default:
-		st.Index, st.Up, st.LowerUp, st.OperState = l.Index, l.Up, l.LowerUp, l.OperState.String()
+		st.Index, st.Up, st.LowerUp, st.OperState = l.Index, l.Up, l.LowerUp, l.OperState
 	}
 	return st
 }
