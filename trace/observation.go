@@ -168,7 +168,9 @@ type LibvirtFacts struct {
 	StatsAfterError string    `json:"stats_after_error,omitempty"`
 }
 
-// DomainFacts is one libvirt domain.
+// DomainFacts is one libvirt domain: libvirtinspect.Details with the
+// counters and console a trace read, Reason kept as its text (a
+// libvirtinspect.Reason needs its State to be read back).
 type DomainFacts struct {
 	// Name, UUID, ID, Type, State and Reason are the libvirt domain's (`virsh dominfo`).
 	Name   string               `json:"name"`
@@ -211,7 +213,9 @@ type ConsoleFacts struct {
 	Events []guestlog.Event `json:"events,omitempty"`
 }
 
-// NovaFacts is what Nova wrote into a domain's XML.
+// NovaFacts is what Nova wrote into a domain's XML, as much of
+// libvirtinspect.NovaInstance as the hops use: the instance, its display
+// name and its ports' IDs (not the flavor, owner or the ports' IPs).
 type NovaFacts struct {
 	// InstanceUUID, Name and Ports are Nova's metadata in the domain XML.
 	InstanceUUID string   `json:"instance_uuid"`
