@@ -1,7 +1,6 @@
 package firewall
 
 import (
-	"encoding/binary"
 	"strings"
 	"testing"
 
@@ -139,8 +138,6 @@ type nftMatchSeed struct {
 	rev  uint32
 	data []byte
 }
-
-func u16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
 
 // nftSeedMatches are the match blobs iptables-nft 1.8.9 wrote for the
 // agent's layout and the integration test's odd rules (dumped from the
