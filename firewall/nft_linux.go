@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -46,18 +47,28 @@ const (
 )
 
 // openNFT opens a reader of family f's filter table in the namespace at
-// netnsPath ("" the caller's).
-func openNFT(netnsPath string, f Family) (*nftReader, error) {
+// netnsPath ("" the caller's). ctx's deadline, if any, becomes both
+// sockets' deadline (a netlink request has no other way to be
+// interrupted); a cancellation without a deadline is seen between
+// chains only.
+func openNFT(ctx context.Context, netnsPath string, f Family) (*nftReader, error) {
 	r := &nftReader{family: f, sets: map[uint16]string{}}
+	deadline, hasDeadline := ctx.Deadline()
+	setDeadline := func(c *netlink.Conn) error {
+		if !hasDeadline {
+			return nil
+		}
+		return c.SetDeadline(deadline)
+	}
 	err := inNetNS(netnsPath, func() error {
 		var err error
-		if r.conn, err = nftables.New(nftables.AsLasting()); err != nil {
+		if r.conn, err = nftables.New(nftables.AsLasting(), nftables.WithSockOptions(setDeadline)); err != nil {
 			return fmt.Errorf("firewall: nf_tables netlink: %w", err)
 		}
 		if r.nl, err = netlink.Dial(unix.NETLINK_NETFILTER, nil); err != nil {
 			return fmt.Errorf("firewall: nfnetlink: %w", err)
 		}
-		return nil
+		return setDeadline(r.nl)
 	})
 	if err != nil {
 		r.Close()
@@ -263,6 +274,11 @@ func (r *nftReader) chain(name string) (text string, ok bool, err error) {
 		fmt.Fprintf(&b, ":%s - [0:0]\n", name)
 	}
 	for i, rl := range rules {
+		if len(rl.UserData) > 0 {
+			// iptables-nft 1.8.9 writes none; `nft` writes a comment
+			// there, which iptables prints as -m comment.
+			return "", false, fmt.Errorf("chain %s rule %d: user data (a comment nft wrote) not decoded", name, i+1)
+		}
 		t, err := decodeNFTRule(r.family, rl.Exprs, r.setName)
 		if err != nil {
 			return "", false, fmt.Errorf("chain %s rule %d: %w", name, i+1, err)

@@ -52,7 +52,7 @@ func readScopedNFT(ctx context.Context, d Config) []*scopedTable {
 			var nl *nftReader
 			if !d.NFTCLI {
 				var err error
-				if nl, err = openNFT(d.NetNSPath, t.family); err != nil {
+				if nl, err = openNFT(ctx, d.NetNSPath, t.family); err != nil {
 					// No nf_tables netlink here (no module, no
 					// privilege): the tool, chain by chain.
 					t.openErr = err.Error()
@@ -109,7 +109,7 @@ func readChains(ctx context.Context, netnsPath, tool string, f Family, first []s
 			cli[i] = nl == nil
 		}
 		if nl != nil {
-			nftRound(nl, pending, texts, cli, read)
+			nftRound(ctx, nl, pending, texts, cli, read)
 		}
 		missing, err := listCLI(ctx, netnsPath, tool, pending, texts, cli)
 		if err != nil {
@@ -147,7 +147,7 @@ func readChains(ctx context.Context, netnsPath, tool string, f Family, first []s
 // generation is read before and after: a round that saw the rules change
 // is read again (at most nftMaxGenerationTry times, then left to the
 // tool whole).
-func nftRound(nl *nftReader, chains []string, texts []string, cli []bool, read *TableRead) {
+func nftRound(ctx context.Context, nl *nftReader, chains []string, texts []string, cli []bool, read *TableRead) {
 	var why []string
 	for try := 0; ; try++ {
 		why = why[:0]
@@ -163,6 +163,10 @@ func nftRound(nl *nftReader, chains []string, texts []string, cli []bool, read *
 			return
 		}
 		for i, c := range chains {
+			if ctx.Err() != nil {
+				cli[i] = true
+				continue
+			}
 			text, _, err := nl.chain(c)
 			if err != nil {
 				cli[i] = true
