@@ -30,11 +30,17 @@ type LibvirtdConfig struct {
 	// QemuConf is the qemu driver's qemu.conf; "" means
 	// `stdio_handler = "file"` (qemu logs to files, no virtlogd needed).
 	QemuConf string
-	// ExtraConf is appended to libvirtd.conf (listen_tcp, tls_port, …);
-	// "" adds nothing.
+	// ExtraConf is appended to libvirtd.conf; "" adds nothing.
 	ExtraConf string
-	// Listen passes --listen (for ExtraConf's TCP or TLS listeners).
-	Listen bool
+	// TCPAddr ("127.0.0.1:port") makes the daemon also listen for
+	// unauthenticated, unencrypted TCP (qemu+tcp://, test+tcp://) there;
+	// "" means no TCP listener.
+	TCPAddr string
+	// TLSAddr ("127.0.0.1:port") makes the daemon also listen for TLS
+	// (qemu+tls://, test+tls://) there, with a throwaway CA, a server
+	// certificate for 127.0.0.1 and a client certificate in
+	// Libvirtd.PKIPath; "" means no TLS listener.
+	TLSAddr string
 	// CapsCache is a directory bind-mounted over
 	// /var/cache/libvirt/qemu, so libvirt's probe of qemu's capabilities
 	// (seconds) is kept across daemons; "" keeps none. The cache is valid
@@ -60,6 +66,10 @@ type Libvirtd struct {
 	Socket, ReadOnlySocket string
 	// LogFile is the daemon's log; OutputFile its standard output and error.
 	LogFile, OutputFile string
+	// PKIPath is the directory with the client's cacert.pem,
+	// clientcert.pem and clientkey.pem (a URI's ?pkipath=) when
+	// LibvirtdConfig.TLSAddr is set, "" otherwise.
+	PKIPath string
 
 	cfg  LibvirtdConfig
 	mu   sync.Mutex
@@ -112,10 +122,15 @@ unix_sock_rw_perms = "0700"
 auth_unix_ro = "none"
 auth_unix_rw = "none"
 log_outputs = "3:file:%s"
-`, c.Dir, d.LogFile) + c.ExtraConf
+`, c.Dir, d.LogFile)
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
+	listeners, err := d.listenConf()
+	if err != nil {
+		return nil, err
+	}
+	conf += listeners + c.ExtraConf
 	for n, s := range map[string]string{"libvirtd.conf": conf, "qemu.conf": c.QemuConf} {
 		if err := os.WriteFile(filepath.Join(c.Dir, n), []byte(s), 0o600); err != nil {
 			return nil, fmt.Errorf("sandbox: %w", err)
@@ -138,7 +153,7 @@ func (d *Libvirtd) Start(ctx context.Context) error {
 	os.Remove(d.Socket)
 	os.Remove(d.ReadOnlySocket)
 	listen := ""
-	if d.cfg.Listen {
+	if d.cfg.TCPAddr != "" || d.cfg.TLSAddr != "" {
 		listen = "--listen"
 	}
 	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", libvirtdScript, "sh",
@@ -166,9 +181,8 @@ func (d *Libvirtd) Start(ctx context.Context) error {
 		timeout = 30 * time.Second
 	}
 	for deadline := time.Now().Add(timeout); ; {
-		if c, err := net.DialTimeout("unix", d.Socket, time.Second); err == nil {
-			c.Close()
-			return nil
+		if SocketAnswers("unix", d.Socket) {
+			return d.waitListeners(ctx, deadline)
 		}
 		select {
 		case <-done:
@@ -184,6 +198,71 @@ func (d *Libvirtd) Start(ctx context.Context) error {
 			return fmt.Errorf("sandbox: libvirtd did not answer on %s within %v: %s", d.Socket, timeout, Tail(d.LogFile, 1000))
 		}
 	}
+}
+
+// listenConf returns libvirtd.conf's TCP and TLS lines (writing the TLS
+// certificates into the daemon's directory when TLSAddr is set).
+func (d *Libvirtd) listenConf() (string, error) {
+	conf := "listen_tcp = 0\n"
+	if d.cfg.TCPAddr != "" {
+		host, port, err := net.SplitHostPort(d.cfg.TCPAddr)
+		if err != nil {
+			return "", fmt.Errorf("sandbox: libvirtd TCPAddr: %w", err)
+		}
+		conf = fmt.Sprintf("listen_tcp = 1\nlisten_addr = %q\ntcp_port = %q\nauth_tcp = \"none\"\n", host, port)
+	}
+	if d.cfg.TLSAddr == "" {
+		return conf + "listen_tls = 0\n", nil
+	}
+	host, port, err := net.SplitHostPort(d.cfg.TLSAddr)
+	if err != nil {
+		return "", fmt.Errorf("sandbox: libvirtd TLSAddr: %w", err)
+	}
+	d.PKIPath = filepath.Join(d.cfg.Dir, "pki")
+	if err := writeTestPKI(d.cfg.Dir, d.PKIPath); err != nil {
+		return "", fmt.Errorf("sandbox: libvirtd's test PKI: %w", err)
+	}
+	return conf + fmt.Sprintf(
+		"listen_tls = 1\nlisten_addr = %q\ntls_port = %q\nauth_tls = \"none\"\nkey_file = %q\ncert_file = %q\nca_file = %q\n",
+		host, port, filepath.Join(d.cfg.Dir, "serverkey.pem"), filepath.Join(d.cfg.Dir, "servercert.pem"),
+		filepath.Join(d.PKIPath, "cacert.pem")), nil
+}
+
+// waitListeners waits until the TCP and TLS listeners, if any, accept
+// (called with d.mu held, the socket already answering).
+func (d *Libvirtd) waitListeners(ctx context.Context, deadline time.Time) error {
+	for _, addr := range []string{d.cfg.TCPAddr, d.cfg.TLSAddr} {
+		for addr != "" && !SocketAnswers("tcp", addr) {
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				d.stopLocked(syscall.SIGKILL)
+				return fmt.Errorf("sandbox: the private libvirtd does not listen on %s: %s", addr, Tail(d.LogFile, 1000))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// SocketAnswers reports whether something accepts a connection on addr
+// ("unix" path or "tcp" host:port) within a second.
+func SocketAnswers(network, addr string) bool {
+	c, err := net.DialTimeout(network, addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// FreeLoopbackAddr returns "127.0.0.1:port" for a TCP port nobody
+// listened on a moment ago.
+func FreeLoopbackAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("sandbox: a free loopback port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }
 
 // PID returns the daemon's process id (0 when stopped). The process is
