@@ -2,6 +2,7 @@ package demo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,9 +54,7 @@ type pathState struct {
 // seeded), then gives eth0 the leased address. On error (or ctx
 // cancellation) it removes whatever it had created.
 func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
-	if cfg == nil {
-		cfg = &PathConfig{}
-	}
+	cfg = cmp.Or(cfg, &PathConfig{}) // nil means all defaults
 	p, bins, err := newPath(cfg)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,9 +36,7 @@ var (
 // guest, with Path.GuestWhy saying why). On error (or ctx cancellation)
 // it removes whatever it had created.
 func BuildTwoNode(ctx context.Context, cfg *PathConfig) (_ *TwoNode, err error) {
-	if cfg == nil {
-		cfg = &PathConfig{}
-	}
+	cfg = cmp.Or(cfg, &PathConfig{}) // nil means all defaults
 	p, bins, err := newPath(cfg)
 	if err != nil {
 		return nil, err

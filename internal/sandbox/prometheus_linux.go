@@ -45,24 +45,28 @@ type Prometheus struct {
 	// Base is its URL, "http://127.0.0.1:port".
 	Base string
 
-	logs lockedBuffer
+	logs LogBuffer
 	cmd  *exec.Cmd
 	once sync.Once
 }
 
-// lockedBuffer is a bytes.Buffer safe for a child's output and readers.
-type lockedBuffer struct {
+// LogBuffer collects a child process's output (its Stdout and Stderr)
+// for a log: a bytes.Buffer safe for the child's writes and concurrent
+// reads. The zero value is empty and ready.
+type LogBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *lockedBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (s *LogBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *lockedBuffer) String() string {
+// String returns what was written so far.
+func (s *LogBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
