@@ -174,25 +174,38 @@ func (p *Path) createNetNS(paths ...string) error {
 	return nil
 }
 
-// wire creates and configures the links.
-func (p *Path) wire() error {
-	host, err := sandbox.NetNSAt(p.HostPath).NewHandle()
-	if err != nil {
-		return err
+// handles opens a netlink handle in the namespace at each path ("" is
+// skipped: the libvirt guest has no namespace of its own); closeAll
+// closes them.
+func handles(paths ...string) (hs map[string]*netlink.Handle, closeAll func(), err error) {
+	hs = map[string]*netlink.Handle{}
+	closeAll = func() {
+		for _, h := range hs {
+			h.Close()
+		}
 	}
-	defer host.Close()
-	hs := map[string]*netlink.Handle{p.HostPath: host}
-	for _, ns := range []string{p.Gateway, p.DHCP, p.Guest} {
+	for _, ns := range paths {
 		if ns == "" {
-			continue // the libvirt guest: libvirt makes the tap
+			continue
 		}
 		h, err := sandbox.NetNSAt(ns).NewHandle()
 		if err != nil {
-			return err
+			closeAll()
+			return nil, nil, err
 		}
-		defer h.Close()
 		hs[ns] = h
 	}
+	return hs, closeAll, nil
+}
+
+// wire creates and configures the links.
+func (p *Path) wire() error {
+	hs, closeAll, err := handles(p.HostPath, p.Gateway, p.DHCP, p.Guest)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	host := hs[p.HostPath]
 	if err := sandbox.AddBridge(host, p.Bridge); err != nil {
 		return err
 	}

@@ -107,18 +107,11 @@ func writeAgentConfig(path, nic string) error {
 // wire creates the links of both nodes, the switch and the guest.
 func (tn *TwoNode) wire() error {
 	p := tn.Path
-	hs := map[string]*netlink.Handle{}
-	for _, ns := range []string{p.HostPath, tn.ControllerNS, tn.SwitchNS, p.DHCP, p.Guest} {
-		if ns == "" {
-			continue // the libvirt guest: libvirt makes the tap
-		}
-		h, err := sandbox.NetNSAt(ns).NewHandle()
-		if err != nil {
-			return err
-		}
-		defer h.Close()
-		hs[ns] = h
+	hs, closeAll, err := handles(p.HostPath, tn.ControllerNS, tn.SwitchNS, p.DHCP, p.Guest)
+	if err != nil {
+		return err
 	}
+	defer closeAll()
 	comp, ctl, sw := hs[p.HostPath], hs[tn.ControllerNS], hs[tn.SwitchNS]
 	for _, b := range []struct {
 		h    *netlink.Handle

@@ -28,16 +28,24 @@ var (
 
 func nsOfThread() (string, error) { return os.Readlink("/proc/thread-self/ns/net") }
 
-// TestIntegrationDo checks that fn runs inside the namespace, on a thread
-// that is back home afterwards, and that the caller's thread never moved.
-func TestIntegrationDo(t *testing.T) {
+// newNetNS returns the test thread's namespace and a new anonymous one
+// (netns.NewFile), closed when the test ends.
+func newNetNS(t *testing.T) (home string, f *os.File) {
+	t.Helper()
 	testutil.RequireRoot(t)
-	home := own(t)
+	home = own(t)
 	f, err := netns.NewFile()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
+	return home, f
+}
+
+// TestIntegrationDo checks that fn runs inside the namespace, on a thread
+// that is back home afterwards, and that the caller's thread never moved.
+func TestIntegrationDo(t *testing.T) {
+	home, f := newNetNS(t)
 	target, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
 	if err != nil {
 		t.Fatal(err)
@@ -128,13 +136,7 @@ func TestErrors(t *testing.T) {
 // thread is in the process's namespace. Afterwards fds and goroutines are
 // back to the baseline and every thread is home.
 func TestIntegrationLeaks(t *testing.T) {
-	testutil.RequireRoot(t)
-	home := own(t)
-	f, err := netns.NewFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	home, f := newNetNS(t)
 	path := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
 	target, _ := os.Readlink(path)
 	netns.Do(path, func() error { return nil }) // warm up
@@ -253,13 +255,7 @@ func threadsWithoutSysAdmin() []string {
 // rather than reused: no thread outside the process's namespace remains,
 // and goroutines started afterwards never run in it.
 func TestIntegrationRestoreFailsThreadDies(t *testing.T) {
-	testutil.RequireRoot(t)
-	home := own(t)
-	f, err := netns.NewFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	home, f := newNetNS(t)
 	for range 5 {
 		err := netns.DoFile(f, "capless", dropSysAdmin)
 		var ne *netns.Error
