@@ -15,7 +15,9 @@ import (
 
 	libvirt "github.com/digitalocean/go-libvirt"
 	"github.com/digitalocean/go-libvirt/socket/dialers"
+
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/libvirtinspect"
 )
 
@@ -105,12 +107,7 @@ func (c *countConn) Write(b []byte) (int, error) {
 // library (read-only) inspects.
 func admin(t testing.TB, socket, uri string) *libvirt.Libvirt {
 	t.Helper()
-	l := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(socket), dialers.WithLocalTimeout(5*time.Second)))
-	if err := l.ConnectToURI(libvirt.ConnectURI(uri)); err != nil {
-		t.Fatalf("admin connect %s via %s: %v", uri, socket, err)
-	}
-	t.Cleanup(func() { l.Disconnect() })
-	return l
+	return testutil.LibvirtAdmin(t, socket, uri)
 }
 
 func randHex(n int) string {
@@ -129,22 +126,7 @@ func testDomainXML(name, ifaces string) string {
 // removed (destroy + undefine) at cleanup.
 func defineTest(t testing.TB, l *libvirt.Libvirt, xml string, start bool) libvirt.Domain {
 	t.Helper()
-	d, err := l.DomainDefineXML(xml)
-	if err != nil {
-		t.Fatalf("define: %v\n%s", err, xml)
-	}
-	t.Cleanup(func() { removeDomain(l, d) })
-	if start {
-		if err := l.DomainCreate(d); err != nil {
-			t.Fatalf("start %s: %v", d.Name, err)
-		}
-	}
-	return d
-}
-
-func removeDomain(l *libvirt.Libvirt, d libvirt.Domain) {
-	l.DomainDestroy(d)
-	l.DomainUndefine(d)
+	return testutil.DefineDomain(t, l, xml, start)
 }
 
 // virshTable parses `virsh list`-style tables into rows of fields.

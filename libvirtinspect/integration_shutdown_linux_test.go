@@ -145,11 +145,7 @@ func TestIntegrationQemuACPIShutdown(t *testing.T) {
     <memballoon model='none'/>
   </devices>
 </domain>`, name, kernel, initrd, console)
-	dom, err := adm.DomainDefineXML(xml)
-	if err != nil {
-		t.Fatalf("define %s: %v", name, err)
-	}
-	t.Cleanup(func() { removeDomain(adm, dom) })
+	dom := defineTest(t, adm, xml, false)
 
 	c, err := libvirtinspect.Dial(ctxT(t, 10*time.Second), &libvirtinspect.Config{Socket: d.ReadOnlySocket})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vifpath/vifpath/internal/sandbox"
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/libvirtinspect"
 )
@@ -230,7 +231,7 @@ func TestIntegrationTestDriver(t *testing.T) {
 		t.Fatalf("%s not listed", gone)
 	}
 	gd, _ := adm.DomainLookupByName(gone)
-	removeDomain(adm, gd)
+	sandbox.RemoveDomain(adm, gd)
 	for _, f := range []func() error{
 		func() error { _, err := c.Lookup(ctx, gone); return err },
 		func() error { _, err := c.Details(ctx, gone); return err },
