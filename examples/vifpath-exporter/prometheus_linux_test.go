@@ -6,8 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -110,15 +108,9 @@ func requireDemo(t *testing.T) {
 	testutil.RequireBinary(t, "busybox", "busybox")
 }
 
-// searchableTempDir is a t.TempDir() whose parents others may search
-// (dnsmasq reads its files as nobody).
-func searchableTempDir(t *testing.T) string {
-	dir := t.TempDir()
-	for d := dir; d != os.TempDir() && d != "/" && d != "."; d = filepath.Dir(d) {
-		os.Chmod(d, 0o755)
-	}
-	return dir
-}
+// searchableTempDir is testutil.SearchableTempDir (dnsmasq reads its
+// files as nobody).
+var searchableTempDir = testutil.SearchableTempDir
 
 // demoArgs are the exporter's flags for the demo node p.
 func demoArgs(p *demo.Path, interval string) []string {
