@@ -71,10 +71,9 @@ type Libvirtd struct {
 	// LibvirtdConfig.TLSAddr is set, "" otherwise.
 	PKIPath string
 
-	cfg  LibvirtdConfig
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	cfg LibvirtdConfig
+	mu  sync.Mutex
+	run child
 }
 
 // libvirtdScript runs in the daemon's new mount namespace: $1 the
@@ -115,6 +114,7 @@ func NewLibvirtd(ctx context.Context, cfg *LibvirtdConfig) (*Libvirtd, error) {
 		LogFile:        filepath.Join(c.Dir, "libvirtd.log"),
 		OutputFile:     filepath.Join(c.Dir, "stdout.log"),
 		cfg:            c,
+		run:            child{name: "libvirtd"},
 	}
 	conf := fmt.Sprintf(`unix_sock_dir = %q
 unix_sock_ro_perms = "0777"
@@ -147,7 +147,7 @@ log_outputs = "3:file:%s"
 func (d *Libvirtd) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cmd != nil {
+	if d.run.cmd != nil {
 		return errors.New("sandbox: the private libvirtd is already running")
 	}
 	os.Remove(d.Socket)
@@ -158,24 +158,14 @@ func (d *Libvirtd) Start(ctx context.Context) error {
 	}
 	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", libvirtdScript, "sh",
 		d.cfg.Dir, d.cfg.Binary, d.cfg.CapsCache, strconv.Itoa(FirstCPU()), listen)
-	out, err := os.Create(d.OutputFile)
-	if err != nil {
-		return fmt.Errorf("sandbox: %w", err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	startFn := (*exec.Cmd).Start
 	if d.cfg.NetNS != nil {
-		err = d.cfg.NetNS.Start(cmd)
-	} else {
-		err = cmd.Start()
+		startFn = d.cfg.NetNS.Start
 	}
-	if err != nil {
-		out.Close()
-		return fmt.Errorf("sandbox: start libvirtd: %w", err)
+	if err := d.run.start(cmd, d.OutputFile, startFn); err != nil {
+		return err
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); out.Close(); close(done) }()
-	d.cmd, d.done = cmd, done
 	timeout := d.cfg.StartTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -184,10 +174,10 @@ func (d *Libvirtd) Start(ctx context.Context) error {
 		if SocketAnswers("unix", d.Socket) {
 			return d.waitListeners(ctx, deadline)
 		}
-		select {
-		case <-done:
-			d.cmd, d.done = nil, nil
+		if d.run.exited() {
 			return fmt.Errorf("sandbox: libvirtd exited at start-up: %s %s", Tail(d.OutputFile, 1000), Tail(d.LogFile, 1000))
+		}
+		select {
 		case <-ctx.Done():
 			d.stopLocked(syscall.SIGKILL)
 			return ctx.Err()
@@ -271,10 +261,7 @@ func FreeLoopbackAddr() (string, error) {
 func (d *Libvirtd) PID() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cmd == nil {
-		return 0
-	}
-	return d.cmd.Process.Pid
+	return d.run.pid()
 }
 
 // Signal sends sig to the running daemon (SIGSTOP freezes it: connections
@@ -282,13 +269,7 @@ func (d *Libvirtd) PID() int {
 func (d *Libvirtd) Signal(sig syscall.Signal) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cmd == nil {
-		return errors.New("sandbox: the private libvirtd is not running")
-	}
-	if err := d.cmd.Process.Signal(sig); err != nil {
-		return fmt.Errorf("sandbox: %v to libvirtd: %w", sig, err)
-	}
-	return nil
+	return d.run.signal(sig)
 }
 
 // Stop sends sig (and, unless it is SIGKILL, SIGCONT, since a frozen
@@ -302,26 +283,11 @@ func (d *Libvirtd) Stop(sig syscall.Signal) {
 }
 
 func (d *Libvirtd) stopLocked(sig syscall.Signal) {
-	if d.cmd == nil {
-		return
-	}
-	d.cmd.Process.Signal(sig)
-	if sig != syscall.SIGKILL {
-		// (SIGKILL needs no SIGCONT, and must not get one: a frozen
-		// daemon would answer pending calls in the gap.)
-		d.cmd.Process.Signal(syscall.SIGCONT)
-	}
 	timeout := d.cfg.StopTimeout
 	if timeout <= 0 {
 		timeout = 15 * time.Second
 	}
-	select {
-	case <-d.done:
-	case <-time.After(timeout):
-		d.cmd.Process.Kill()
-		<-d.done
-	}
-	d.cmd, d.done = nil, nil
+	d.run.stop(sig, timeout)
 }
 
 // Close stops the daemon with SIGTERM (see Stop).

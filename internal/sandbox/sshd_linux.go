@@ -66,8 +66,7 @@ type SSHD struct {
 	conf  string
 	pidNS string // "pid:[inode]" of sshd's PID namespace, once started
 	mu    sync.Mutex
-	cmd   *exec.Cmd
-	done  chan struct{}
+	run   child
 }
 
 // NewSSHD writes a private sshd's keys and configuration into cfg.Dir
@@ -104,7 +103,8 @@ func NewSSHD(ctx context.Context, cfg *SSHDConfig) (*SSHD, error) {
 	dir := cfg.Dir
 	s := &SSHD{Host: host, Port: port, Addr: cfg.Addr, User: "root", dir: dir, bin: bin,
 		conf: filepath.Join(dir, "sshd_config"), LogFile: filepath.Join(dir, "sshd.log"),
-		ClientKey: filepath.Join(dir, "id_ed25519"), KnownHosts: filepath.Join(dir, "known_hosts")}
+		ClientKey: filepath.Join(dir, "id_ed25519"), KnownHosts: filepath.Join(dir, "known_hosts"),
+		run: child{name: "sshd"}}
 	if s.HostKey, err = writeEd25519Key(filepath.Join(dir, "ssh_host_ed25519_key")); err != nil {
 		return nil, fmt.Errorf("sandbox: sshd host key: %w", err)
 	}
@@ -192,26 +192,14 @@ func (s *SSHD) WriteWrongKnownHosts() (string, error) {
 func (s *SSHD) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return errors.New("sandbox: the private sshd is already running")
-	}
-	out, err := os.OpenFile(s.LogFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("sandbox: %w", err)
-	}
 	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", s.bin, "-D", "-e", "-f", s.conf)
-	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return fmt.Errorf("sandbox: start the private sshd: %w", err)
+	if err := s.run.start(cmd, s.LogFile, (*exec.Cmd).Start); err != nil {
+		return err
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); out.Close(); close(done) }()
-	s.cmd, s.done = cmd, done
-	child, err := childPID(cmd.Process.Pid)
+	nsInit, err := childPID(cmd.Process.Pid)
 	if err == nil {
-		s.pidNS, err = os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", child))
+		s.pidNS, err = os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", nsInit))
 	}
 	if err != nil {
 		s.stopLocked()
@@ -226,12 +214,10 @@ func (s *SSHD) Start(ctx context.Context) error {
 			s.stopLocked()
 			return fmt.Errorf("sandbox: the private sshd on %s: %w; log: %s", s.Addr, err, Tail(s.LogFile, 2000))
 		}
-		select {
-		case <-done:
-			s.cmd, s.done = nil, nil
+		if s.run.exited() {
 			return fmt.Errorf("sandbox: the private sshd exited at start; log: %s", Tail(s.LogFile, 2000))
-		case <-time.After(20 * time.Millisecond):
 		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -267,14 +253,12 @@ func (s *SSHD) Stop() error {
 func (s *SSHD) Close() error { return s.Stop() }
 
 func (s *SSHD) stopLocked() error {
-	if s.cmd == nil {
+	if s.run.cmd == nil {
 		return nil
 	}
 	// SIGKILL to unshare: --kill-child turns it into SIGKILL for sshd, the
 	// namespace's init, and the kernel then kills and reaps the namespace.
-	s.cmd.Process.Signal(syscall.SIGKILL)
-	<-s.done
-	s.cmd, s.done = nil, nil
+	s.run.stop(syscall.SIGKILL, time.Minute)
 	// The namespace's processes are gone once its init was reaped, which
 	// happened before unshare (its parent) could exit; verify anyway.
 	deadline := time.Now().Add(5 * time.Second)
@@ -339,5 +323,5 @@ func childPID(parent int) (int, error) {
 func (s *SSHD) Running() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cmd != nil
+	return s.run.cmd != nil
 }
