@@ -60,13 +60,8 @@ func bulk(tb testing.TB, n int) (*testutil.Libvirtd, []string) {
 // each, and every domain's state matches virsh domstats.
 func TestIntegrationBulkOneRPC(t *testing.T) {
 	d, names := bulk(t, 1000)
-	counter := newRPCCounter(d.Socket)
-	c := libvirtinspect.New(counter, "test:///default", nil)
-	defer c.Close()
+	counter, c := countedClient(t, d.Socket)
 	ctx := ctxT(t, time.Minute)
-	if _, err := c.Domains(ctx); err != nil { // connect
-		t.Fatal(err)
-	}
 	warmStats(t, c, counter) // opens the stats connection
 	stats, err := c.Stats(ctx, nil)
 	if err != nil {
@@ -95,13 +90,8 @@ func TestIntegrationBulkOneRPC(t *testing.T) {
 // same run, and counts RPCs.
 func BenchmarkStats1000(b *testing.B) {
 	d, names := bulk(b, 1000)
-	counter := newRPCCounter(d.Socket)
-	c := libvirtinspect.New(counter, "test:///default", nil)
-	defer c.Close()
+	counter, c := countedClient(b, d.Socket)
 	ctx := context.Background()
-	if _, err := c.Domains(ctx); err != nil {
-		b.Fatal(err)
-	}
 	warmStats(b, c, counter) // opens the stats connection
 	ops := 0
 	start := time.Now()

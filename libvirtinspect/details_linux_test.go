@@ -25,13 +25,8 @@ func TestIntegrationAllDetails(t *testing.T) {
 	adm := admin(t, d.Socket, "test:///default")
 	off := defineTest(t, adm, testDomainXML("lv-"+randHex(6)+"-off", `<interface type='bridge'><mac address='52:54:00:02:00:01'/>
 <source bridge='lvbroff'/><target dev='lvtoff'/></interface>`), false)
-	counter := newRPCCounter(d.Socket)
-	c := libvirtinspect.New(counter, "test:///default", nil)
-	defer c.Close()
+	counter, c := countedClient(t, d.Socket)
 	ctx := ctxT(t, time.Minute)
-	if _, err := c.Domains(ctx); err != nil { // connect
-		t.Fatal(err)
-	}
 
 	counter.reset()
 	all, err := c.AllDetails(ctx)

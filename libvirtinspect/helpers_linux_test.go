@@ -103,6 +103,33 @@ func (c *countConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
+// countedClient is a Client of the test driver through socket whose RPCs
+// counter counts, connected (one Domains call) and closed at cleanup.
+func countedClient(t testing.TB, socket string) (*rpcCounter, *libvirtinspect.Client) {
+	t.Helper()
+	counter := newRPCCounter(socket)
+	c := libvirtinspect.New(counter, "test:///default", nil)
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := c.Domains(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return counter, c
+}
+
+// readOnlyClient dials the read-only socket (ten seconds at most); the
+// Client is closed at cleanup.
+func readOnlyClient(t testing.TB, socket string) *libvirtinspect.Client {
+	t.Helper()
+	c, err := libvirtinspect.Dial(ctxT(t, 10*time.Second), &libvirtinspect.Config{Socket: socket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // admin is a go-libvirt connection the test uses to create what the
 // library (read-only) inspects.
 func admin(t testing.TB, socket, uri string) *libvirt.Libvirt {

@@ -56,11 +56,7 @@ func TestIntegrationQemuGuest(t *testing.T) {
 	testutil.DeleteHostLinkAtEnd(t, tap)
 	dom := defineTest(t, adm, xml, true)
 
-	c, err := libvirtinspect.Dial(ctxT(t, 10*time.Second), &libvirtinspect.Config{Socket: d.ReadOnlySocket})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := readOnlyClient(t, d.ReadOnlySocket)
 	ctx := ctxT(t, 3*time.Minute)
 
 	// Interfaces vs domiflist; the tap the test named is on the bridge.

@@ -147,11 +147,7 @@ func TestIntegrationQemuACPIShutdown(t *testing.T) {
 </domain>`, name, kernel, initrd, console)
 	dom := defineTest(t, adm, xml, false)
 
-	c, err := libvirtinspect.Dial(ctxT(t, 10*time.Second), &libvirtinspect.Config{Socket: d.ReadOnlySocket})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := readOnlyClient(t, d.ReadOnlySocket)
 	ctx := ctxT(t, 5*time.Minute)
 
 	check := func(step string, st libvirtinspect.State, reason string) libvirtinspect.Domain {
