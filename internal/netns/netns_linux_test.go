@@ -143,25 +143,7 @@ func TestIntegrationLeaks(t *testing.T) {
 	runtime.GC()
 	fds0, gor0 := countFDs(t), runtime.NumGoroutine()
 
-	var stop atomic.Bool
-	var wrong, checks atomic.Int64
-	var watchers sync.WaitGroup
-	for range 8 {
-		watchers.Add(1)
-		go func() {
-			defer watchers.Done()
-			for !stop.Load() {
-				runtime.LockOSThread()
-				l, err := nsOfThread()
-				runtime.UnlockOSThread()
-				if err == nil && l != home {
-					wrong.Add(1)
-				}
-				checks.Add(1)
-				runtime.Gosched()
-			}
-		}()
-	}
+	stopWatch := testutil.WatchThreads(home, 8)
 	const workers, each = 50, 100
 	var wg sync.WaitGroup
 	var bad, failed atomic.Int64
@@ -189,16 +171,15 @@ func TestIntegrationLeaks(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	stop.Store(true)
-	watchers.Wait()
+	watch := stopWatch()
 	if n := failed.Load(); n > 0 {
 		t.Errorf("%d of %d Do calls failed", n, workers*each)
 	}
 	if n := bad.Load(); n > 0 {
 		t.Errorf("fn ran outside the namespace %d times", n)
 	}
-	if n := wrong.Load(); n > 0 {
-		t.Errorf("watchers ran %d of %d times on a thread outside %s", n, checks.Load(), home)
+	if n := watch.Wrong; n > 0 {
+		t.Errorf("watchers ran %d of %d times on a thread outside %s", n, watch.Checks, home)
 	}
 	if !settle(func() bool { return countFDs(t) <= fds0 }) {
 		t.Errorf("fds: %d before, %d after", fds0, countFDs(t))
@@ -209,7 +190,7 @@ func TestIntegrationLeaks(t *testing.T) {
 	if b := foreignThreads(home); len(b) > 0 {
 		t.Errorf("threads outside %s: %v", home, b)
 	}
-	t.Logf("%d entries from %d goroutines; %d watcher checks all home; fds %d -> %d", workers*each, workers, checks.Load(), fds0, countFDs(t))
+	t.Logf("%d entries from %d goroutines; %d watcher checks all home; fds %d -> %d", workers*each, workers, watch.Checks, fds0, countFDs(t))
 }
 
 // capSysAdmin is CAP_SYS_ADMIN's bit.

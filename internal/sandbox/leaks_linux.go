@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -55,4 +57,42 @@ func Settle(f func() bool) bool {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return f()
+}
+
+// ThreadWatch counts how often goroutines found themselves on a thread
+// outside a namespace while code that enters namespaces ran (see
+// WatchThreads).
+type ThreadWatch struct {
+	// Checks is how many times a watcher looked; Wrong how many of those
+	// found its thread outside the namespace.
+	Checks, Wrong int64
+}
+
+// WatchThreads starts n goroutines that, until the returned stop is
+// called, keep checking that whatever thread they run on is in the
+// network namespace home (as ThreadNetNS names it): a thread returned to
+// the pool inside another namespace would be caught running one of them.
+// stop joins them and returns the counts.
+func WatchThreads(home string, n int) (stop func() ThreadWatch) {
+	var (
+		done          atomic.Bool
+		checks, wrong atomic.Int64
+		wg            sync.WaitGroup
+	)
+	for range n {
+		wg.Go(func() {
+			for !done.Load() {
+				if l, err := ThreadNetNS(); err == nil && l != home {
+					wrong.Add(1)
+				}
+				checks.Add(1)
+				runtime.Gosched()
+			}
+		})
+	}
+	return func() ThreadWatch {
+		done.Store(true)
+		wg.Wait()
+		return ThreadWatch{Checks: checks.Load(), Wrong: wrong.Load()}
+	}
 }

@@ -20,6 +20,12 @@ func ThreadNetNS(tb testing.TB) string {
 // must be empty (sandbox.ForeignThreads).
 func ForeignThreads(want string) []string { return sandbox.ForeignThreads(want) }
 
+// WatchThreads starts n goroutines that check, until stop, that every
+// thread they run on is in the namespace home (sandbox.WatchThreads).
+func WatchThreads(home string, n int) (stop func() sandbox.ThreadWatch) {
+	return sandbox.WatchThreads(home, n)
+}
+
 // CountFDs returns how many file descriptors the process has open.
 func CountFDs(tb testing.TB) int {
 	tb.Helper()
