@@ -1,10 +1,8 @@
 package launch_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"io/fs"
 	"net/http"
 	"net/netip"
@@ -199,29 +197,10 @@ func TestServerBuildAndError(t *testing.T) {
 	})
 }
 
-// shutoff rewrites the status of servers as a stopped server's (the fake
-// has no os-stop action).
-type shutoff struct{ rt http.RoundTripper }
-
-func (s shutoff) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := s.rt.RoundTrip(r)
-	if err != nil || r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/servers") {
-		return resp, err
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	b = bytes.ReplaceAll(b, []byte(`"status": "ACTIVE"`), []byte(`"status": "SHUTOFF"`))
-	b = bytes.ReplaceAll(b, []byte(`"status":"ACTIVE"`), []byte(`"status":"SHUTOFF"`))
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	resp.ContentLength = int64(len(b))
-	resp.Header.Del("Content-Length")
-	return resp, nil
-}
-
 func TestServerShutoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fake := fakecloud.New(nil)
-		c := openFake(t, fake, &launch.Config{HTTPClient: &http.Client{Transport: shutoff{fake.Transport()}}})
+		c := openFake(t, fake, &launch.Config{HTTPClient: &http.Client{Transport: fakecloud.ShutoffTransport{RT: fake.Transport()}}})
 		s, err := c.Server(context.Background(), "vm2")
 		if err != nil {
 			t.Fatal(err)

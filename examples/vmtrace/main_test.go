@@ -141,15 +141,9 @@ func requireDemo(t *testing.T) {
 	testutil.RequireBinary(t, "nsenter", "util-linux")
 }
 
-// searchableTempDir is a t.TempDir() whose parents others may search
-// (dnsmasq reads its files as nobody).
-func searchableTempDir(t *testing.T) string {
-	dir := t.TempDir()
-	for d := dir; d != os.TempDir() && d != "/" && d != "."; d = filepath.Dir(d) {
-		os.Chmod(d, 0o755)
-	}
-	return dir
-}
+// searchableTempDir is testutil.SearchableTempDir (dnsmasq reads its
+// files as nobody).
+var searchableTempDir = testutil.SearchableTempDir
 
 // TestIntegrationExitCodes runs vmtrace against the demo path built by the
 // test: ok (0) by -tap, -mac and -port with -netns as a name and as a

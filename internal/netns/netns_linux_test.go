@@ -28,16 +28,24 @@ var (
 
 func nsOfThread() (string, error) { return os.Readlink("/proc/thread-self/ns/net") }
 
-// TestIntegrationDo checks that fn runs inside the namespace, on a thread
-// that is back home afterwards, and that the caller's thread never moved.
-func TestIntegrationDo(t *testing.T) {
+// newNetNS returns the test thread's namespace and a new anonymous one
+// (netns.NewFile), closed when the test ends.
+func newNetNS(t *testing.T) (home string, f *os.File) {
+	t.Helper()
 	testutil.RequireRoot(t)
-	home := own(t)
+	home = own(t)
 	f, err := netns.NewFile()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
+	return home, f
+}
+
+// TestIntegrationDo checks that fn runs inside the namespace, on a thread
+// that is back home afterwards, and that the caller's thread never moved.
+func TestIntegrationDo(t *testing.T) {
+	home, f := newNetNS(t)
 	target, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
 	if err != nil {
 		t.Fatal(err)
@@ -215,38 +223,14 @@ func TestIntegrationOpen(t *testing.T) {
 // thread is in the process's namespace. Afterwards fds and goroutines are
 // back to the baseline and every thread is home.
 func TestIntegrationLeaks(t *testing.T) {
-	testutil.RequireRoot(t)
-	home := own(t)
-	f, err := netns.NewFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	home, f := newNetNS(t)
 	path := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
 	target, _ := os.Readlink(path)
 	netns.Do(path, func() error { return nil }) // warm up
 	runtime.GC()
 	fds0, gor0 := countFDs(t), runtime.NumGoroutine()
 
-	var stop atomic.Bool
-	var wrong, checks atomic.Int64
-	var watchers sync.WaitGroup
-	for range 8 {
-		watchers.Add(1)
-		go func() {
-			defer watchers.Done()
-			for !stop.Load() {
-				runtime.LockOSThread()
-				l, err := nsOfThread()
-				runtime.UnlockOSThread()
-				if err == nil && l != home {
-					wrong.Add(1)
-				}
-				checks.Add(1)
-				runtime.Gosched()
-			}
-		}()
-	}
+	stopWatch := testutil.WatchThreads(home, 8)
 	const workers, each = 50, 100
 	var wg sync.WaitGroup
 	var bad, failed atomic.Int64
@@ -280,16 +264,15 @@ func TestIntegrationLeaks(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	stop.Store(true)
-	watchers.Wait()
+	watch := stopWatch()
 	if n := failed.Load(); n > 0 {
 		t.Errorf("%d of %d Do calls failed", n, workers*each)
 	}
 	if n := bad.Load(); n > 0 {
 		t.Errorf("fn ran outside the namespace %d times", n)
 	}
-	if n := wrong.Load(); n > 0 {
-		t.Errorf("watchers ran %d of %d times on a thread outside %s", n, checks.Load(), home)
+	if n := watch.Wrong; n > 0 {
+		t.Errorf("watchers ran %d of %d times on a thread outside %s", n, watch.Checks, home)
 	}
 	if !settle(func() bool { return countFDs(t) <= fds0 }) {
 		t.Errorf("fds: %d before, %d after", fds0, countFDs(t))
@@ -300,7 +283,7 @@ func TestIntegrationLeaks(t *testing.T) {
 	if b := foreignThreads(home); len(b) > 0 {
 		t.Errorf("threads outside %s: %v", home, b)
 	}
-	t.Logf("%d entries from %d goroutines; %d watcher checks all home; fds %d -> %d", workers*each, workers, checks.Load(), fds0, countFDs(t))
+	t.Logf("%d entries from %d goroutines; %d watcher checks all home; fds %d -> %d", workers*each, workers, watch.Checks, fds0, countFDs(t))
 }
 
 // capSysAdmin is CAP_SYS_ADMIN's bit.
@@ -346,13 +329,7 @@ func threadsWithoutSysAdmin() []string {
 // rather than reused: no thread outside the process's namespace remains,
 // and goroutines started afterwards never run in it.
 func TestIntegrationRestoreFailsThreadDies(t *testing.T) {
-	testutil.RequireRoot(t)
-	home := own(t)
-	f, err := netns.NewFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	home, f := newNetNS(t)
 	for range 5 {
 		err := netns.DoFile(f, "capless", dropSysAdmin)
 		var ne *netns.Error
