@@ -47,6 +47,16 @@ func TestReplayNightObservations(t *testing.T) {
 		// warns (see TestReplayNightAgents).
 		{"aio-night-dhcp-agent-stopped.json", trace.Warn, trace.KindAgents, "every DHCP agent of the network is down",
 			trace.KindDnsmasq, trace.OK, "alive"},
+		// The port's fixed IP changed through the API (.72 to .78) while
+		// the guest keeps its lease of .72 from Neutron's own dnsmasq: the
+		// guest hop names both addresses, not a rogue DHCP server.
+		{"aio-night-port-ip-changed.json", trace.Fail, trace.KindGuest, "the guest leased 192.168.31.72 but its port has 192.168.31.78 (leased from the network's DHCP port",
+			trace.KindHostsEntry, trace.OK, "192.168.31.78"},
+		// Changed back: the guest answers at .72 again, but the agent's
+		// dhcp_release left dnsmasq with no lease row: a warning, not a
+		// failure, on a path that works.
+		{"aio-night-lease-released.json", trace.Warn, trace.KindLease, "but the guest holds 192.168.31.72 (answered ARP)",
+			trace.KindReachability, trace.OK, "ping 192.168.31.72 answered"},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			obs, err := trace.ReadObservationFile(filepath.Join("testdata", "observations", c.file))
