@@ -208,7 +208,7 @@ func JudgeSecurityGroup(f FirewallFacts) Hop {
 		if r.Verdict == "ACCEPT" {
 			if d := foreignDrop(s, backend, walkthroughPacket(proto, src, dsts[0], f.ProbeSourceTap, f.Tap)); d != "" {
 				h.add(name, "from %s to %s admitted by %s, then dropped by %s", src, dsts[0], ruleText(admittedBy(r, p.Ingress.Name)), d)
-				fail = append(fail, fmt.Sprintf("%s to %s is dropped by %s, a rule in the other iptables backend: Neutron cannot see it, the kernel applies it", strings.ToUpper(name), dsts[0], d))
+				fail = append(fail, fmt.Sprintf("%s to %s is dropped by %s, in the other iptables backend: Neutron cannot see it, the kernel applies it", strings.ToUpper(name), dsts[0], d))
 				foreign = true
 				continue
 			}
@@ -529,7 +529,10 @@ func foreignDrop(s *firewall.Snapshot, neutron firewall.Backend, pkt firewall.Pa
 		if err != nil || (r.Verdict != "DROP" && r.Verdict != "REJECT") {
 			continue
 		}
-		return "iptables-" + string(b) + " " + deciderText(r)
+		if r.Rule == nil {
+			return fmt.Sprintf("iptables-%s %s's %s policy", b, r.Policy, r.Verdict)
+		}
+		return "iptables-" + string(b) + " " + ruleText(r.Rule)
 	}
 	return ""
 }

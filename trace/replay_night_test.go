@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vifpath/vifpath/firewall"
 	"github.com/vifpath/vifpath/trace"
 )
 
@@ -135,5 +136,36 @@ func TestReplayNightAgents(t *testing.T) {
 	st, _ := trace.JudgeServer(obs)
 	if h, _ := st.Traces[0].Hop(trace.KindLease, ""); h.Verdict != trace.Warn || !strings.Contains(h.Summary, "only Neutron's seed") {
 		t.Errorf("lease hop %s %q; want the seed-only warn", h.Verdict, h.Summary)
+	}
+}
+
+// TestReplayNightLegacyPolicy: the same node with the legacy rule gone
+// and iptables-legacy's FORWARD policy DROP instead (what a Docker
+// install leaves on a node): the security-group hop names the policy.
+func TestReplayNightLegacyPolicy(t *testing.T) {
+	obs, err := trace.ReadObservationFile(filepath.Join("testdata", "observations", "aio-night-legacy-drop.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*firewall.Snapshot{obs.Firewall.Before, obs.Firewall.After} {
+		for i := range s.Tables {
+			tb := &s.Tables[i]
+			if tb.Backend != firewall.BackendLegacy {
+				continue
+			}
+			for j := range tb.Chains {
+				if c := &tb.Chains[j]; c.Name == "FORWARD" {
+					c.Rules, c.Policy = nil, "DROP"
+				}
+			}
+		}
+	}
+	st, err := trace.JudgeServer(obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, ok := st.Traces[0].FirstFailing()
+	if !ok || h.Kind != trace.KindSecurityGroup || !strings.Contains(h.Summary, "dropped by iptables-legacy FORWARD's DROP policy") {
+		t.Errorf("first failing hop %s %s %q; want the security-group hop naming iptables-legacy's DROP policy", h.Kind, h.Verdict, h.Summary)
 	}
 }
