@@ -94,6 +94,18 @@ func (v *view) firewallFacts() FirewallFacts {
 	if fw := v.obs.Firewall; fw != nil && fw.Before != nil && fw.After != nil && f.Probes != nil {
 		if b, ok := fw.Before.NeutronBackend(); ok {
 			f.Moved = append(firewall.Moved(fw.Before, fw.After, b, firewall.IPv4), firewall.Moved(fw.Before, fw.After, b, firewall.IPv6)...)
+			// The other backend's counters too: its FORWARD DROP stops
+			// bridged packets Neutron's chains admit (the kernel runs
+			// both). Its rules are named with their backend.
+			for _, o := range fw.Before.Backends().Read {
+				if o == b {
+					continue
+				}
+				for _, d := range append(firewall.Moved(fw.Before, fw.After, o, firewall.IPv4), firewall.Moved(fw.Before, fw.After, o, firewall.IPv6)...) {
+					d.Rule.Chain = "iptables-" + string(o) + " " + d.Rule.Chain
+					f.Moved = append(f.Moved, d)
+				}
+			}
 		}
 	}
 	return f
