@@ -132,6 +132,8 @@ var results = map[string]any{
 	"firewall.Direction":         firewall.Direction(""),
 	"firewall.Backend":           firewall.Backend(""),
 	"firewall.Family":            firewall.Family(""),
+	"firewall.TableRead":         firewall.TableRead{},
+	"firewall.ReadVia":           firewall.ReadVia(""),
 	// issue 13: console, metadata, MTU
 	"dhcpns.DHCPOption":            dhcpns.DHCPOption{},
 	"dhcpns.Listener":              dhcpns.Listener{},
