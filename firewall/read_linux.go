@@ -70,8 +70,13 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 		close(scopedDone)
 	}
 	ebPath := d.Ebtables
-	srcs = append(srcs, &source{path: ebPath, args: []string{"-t", "nat", "-L", "--Lc"}, backend: ebtablesBackend(ebPath), eb: true})
-	srcs = append(srcs, &source{path: d.IPSet, args: []string{"save"}, ipset: true})
+	// ebtables-nft's nat table and the ipsets are read through netlink
+	// (readnl_linux.go) while the tools run; ebtables-legacy is listed.
+	ebNFT := ebtablesBackend(ebPath) == BackendNFT
+	if !ebNFT {
+		srcs = append(srcs, &source{path: ebPath, args: []string{"-t", "nat", "-L", "--Lc"}, backend: BackendLegacy, eb: true})
+	}
+	nl := startNetlinkRead(ctx, d, ebNFT, scoped)
 	// The version of the real tool. When ebtables is the same
 	// xtables-nft-multi as iptables-nft-save, that save's header names
 	// the version and no process is started; otherwise `ebtables
@@ -123,6 +128,7 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 			}
 		}
 		<-scopedDone
+		nl.wait()
 		return nil, err
 	}
 	var errs []error
@@ -184,6 +190,7 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 				continue
 			}
 			snap.Ebtables = t
+			snap.Provenance = append(snap.Provenance, fmt.Sprintf("ebtables nat: `%s -t nat -L --Lc` (%s)", s.path, s.backend))
 			continue
 		}
 		ts, err := ParseIPTablesSave(s.out.String(), s.backend, s.family)
@@ -205,6 +212,7 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 			snap.Tables = append(snap.Tables, Table{Backend: s.backend, Family: s.family, Name: "filter"})
 		}
 	}
+	errs = append(errs, nl.finish(ctx, snap)...)
 	if sameBinary != nil && sameBinary.missing == "" && sameBinary.cmd != nil {
 		t := agentEbtables(cfg)
 		t.Real = ebPath

@@ -61,6 +61,12 @@ type Snapshot struct {
 	// ports' chains are absent, so StaleTaps and any other node-wide
 	// judgement cannot be made from it (see Scoped).
 	Scope []string `json:"scope,omitempty"`
+	// Provenance says how each part other than the iptables tables was
+	// read, one line each: "ebtables nat: nf_tables netlink, …", a chain
+	// listed with the tool because netlink held a rule the decoder does
+	// not model (and why), "ipsets: ip_set netlink, …", or the tool's
+	// command line when netlink could not be used.
+	Provenance []string `json:"provenance,omitempty"`
 	// Missing names each source that could not be read and why
 	// ("iptables-legacy-save: not found"), so a judge can say a hop is
 	// unknown rather than empty.
