@@ -170,9 +170,17 @@ func readEbNFT(c *nfConn, taps []string) (*ebNFTRead, error) {
 			ec.Policy = verdictName(ch.policy)
 		}
 		rs := rules[ch.name]
+		if len(rs) > 0 && isEbPolicyRule(rs[len(rs)-1].udata) {
+			// A user chain's policy, whatever the other rules hold.
+			rr, err := ebRuleSpec(rs[len(rs)-1], true, nil)
+			if err == nil && rr.isPolicy {
+				ec.Policy = rr.policy
+				rs = rs[:len(rs)-1]
+			}
+		}
 		for i, r := range rs {
-			rr, err := ebRuleSpec(r, i == len(rs)-1, sets)
-			if err == nil && !rr.isPolicy {
+			rr, err := ebRuleSpec(r, false, sets)
+			if err == nil {
 				var er EbRule
 				if er, err = parseEbRule(rr.spec); err == nil {
 					er.Chain, er.Num, er.Packets, er.Bytes = ch.name, len(ec.Rules)+1, rr.packets, rr.bytes
@@ -180,12 +188,9 @@ func readEbNFT(c *nfConn, taps []string) (*ebNFTRead, error) {
 					continue
 				}
 			}
-			if err != nil {
-				res.fallback[ch.name] = fmt.Sprintf("rule %d: %v", i+1, err)
-				ec.Rules = []EbRule{}
-				break
-			}
-			ec.Policy = rr.policy
+			res.fallback[ch.name] = fmt.Sprintf("rule %d: %v", i+1, err)
+			ec.Rules = []EbRule{}
+			break
 		}
 		byName[ch.name] = ec
 	}

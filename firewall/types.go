@@ -197,9 +197,16 @@ type EbTable struct {
 type EbChain struct {
 	// Name is the chain's name.
 	Name string `json:"name"`
-	// Policy is the chain's policy as listed. ebtables-nft 1.8.9 lists a
-	// user chain created with -P DROP as "RETURN"; the agent appends an
-	// explicit "-j DROP" rule, which is what decides.
+	// Policy is what happens at the chain's end: ACCEPT or DROP for a
+	// built-in chain; for a user chain ACCEPT or DROP when it has a policy
+	// (ebtables-nft keeps it as a last rule marked as the policy),
+	// RETURN otherwise. Read through netlink (ebtables-nft, see Read) it is
+	// the policy the kernel applies, as ebtables-nft-save prints it (save
+	// prints ACCEPT for a user chain without one, which returns). From
+	// the listing (ebtables-legacy, or a table ParseEbtablesList read) it
+	// is what `ebtables -L` prints, and ebtables-nft 1.8.9 lists every user
+	// chain as "RETURN", even one created with -P DROP; the agent appends
+	// an explicit "-j DROP" rule to its chains, which decides either way.
 	Policy string   `json:"policy"`
 	Rules  []EbRule `json:"rules"`
 }
