@@ -437,6 +437,22 @@ func ebRuleSpec(r nfRule, last bool, sets ebSetElems) (ebRendered, error) {
 	return out, nil
 }
 
+// jumpTarget is the chain an immediate verdict jumps or goes to, or "".
+func jumpTarget(e nfExpr) string {
+	if e.name != "immediate" {
+		return ""
+	}
+	a, err := exprAttrs(e.data)
+	if err != nil {
+		return ""
+	}
+	_, code, chain, isV, err := nfData(a[2])
+	if err != nil || !isV || (code != nftJump && code != nftGoto) {
+		return ""
+	}
+	return chain
+}
+
 // reg32 is the first 32-bit register (NFT_REG32_00 = 8 …) a register
 // number names: the 16-byte NFT_REG_1..4 are 32-bit registers 8, 12, 16, 20.
 func reg32(r uint32) uint32 {

@@ -223,25 +223,6 @@ func verdictName(v int32) string {
 	return fmt.Sprintf("verdict %d", v)
 }
 
-// parseNFChainIn is parseNFChain that also returns the chain's table.
-func parseNFChainIn(b []byte) (nfChain, string, error) {
-	ch, err := parseNFChain(b)
-	if err != nil {
-		return ch, "", err
-	}
-	ad, err := newDecoder(b)
-	if err != nil {
-		return ch, "", err
-	}
-	tbl := ""
-	for ad.Next() {
-		if ad.Type() == nftaChainTable {
-			tbl = cstring(ad.Bytes())
-		}
-	}
-	return ch, tbl, ad.Err()
-}
-
 func collectRules(msgs []netlink.Message, into map[string][]nfRule) error {
 	for _, m := range msgs {
 		b, err := nfPayload(m)
@@ -255,22 +236,6 @@ func collectRules(msgs []netlink.Message, into map[string][]nfRule) error {
 		into[r.chain] = append(into[r.chain], r)
 	}
 	return nil
-}
-
-// jumpTarget is the chain an immediate verdict jumps or goes to, or "".
-func jumpTarget(e nfExpr) string {
-	if e.name != "immediate" {
-		return ""
-	}
-	a, err := exprAttrs(e.data)
-	if err != nil {
-		return ""
-	}
-	_, code, chain, isV, err := nfData(a[2])
-	if err != nil || !isV || (code != nftJump && code != nftGoto) {
-		return ""
-	}
-	return chain
 }
 
 // isEbPortChain reports whether name is one of the agent's per-tap

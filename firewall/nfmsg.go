@@ -148,6 +148,25 @@ func parseNFChain(b []byte) (nfChain, error) {
 	return c, nil
 }
 
+// parseNFChainIn is parseNFChain that also returns the chain's table.
+func parseNFChainIn(b []byte) (nfChain, string, error) {
+	ch, err := parseNFChain(b)
+	if err != nil {
+		return ch, "", err
+	}
+	ad, err := newDecoder(b)
+	if err != nil {
+		return ch, "", err
+	}
+	tbl := ""
+	for ad.Next() {
+		if ad.Type() == nftaChainTable {
+			tbl = cstring(ad.Bytes())
+		}
+	}
+	return ch, tbl, ad.Err()
+}
+
 // parseNFRule decodes the attributes of an NFT_MSG_NEWRULE message. Every
 // expression is kept, known or not.
 func parseNFRule(b []byte) (nfRule, error) {
