@@ -39,7 +39,9 @@ func TestIntegrationNetlinkRead(t *testing.T) {
 	port.Pairs = []fwlayout.Pair{{IP: netip.MustParsePrefix("10.0.0.0/24"), MAC: hwaddr.MustParse("fa:16:3e:00:01:02")}}
 	n := newNode(t, firewall.BackendNFT, port)
 	tap := port.Tap()
-	eb := func(args ...string) { n.node.Run(t, "/usr/sbin/ebtables-nft", append([]string{"-t", "nat"}, args...)...) }
+	eb := func(args ...string) {
+		n.node.Run(t, "/usr/sbin/ebtables-nft", append([]string{"-t", "nat"}, args...)...)
+	}
 	extra, viaTool := testutil.RandName("fb-x"), testutil.RandName("fb-t")
 	eb("-I", firewall.EbARPChain(tap), "1", "-p", "ARP", "--arp-op", "Request", "-j", "ACCEPT")
 	eb("-A", "PREROUTING", "-p", "!", "ARP", "-i", "!", "tap+", "-j", "CONTINUE")
@@ -174,7 +176,9 @@ func TestIntegrationNetlinkRead(t *testing.T) {
 	if len(sc.Sets) != 1 || sc.Sets[0].Name != firewall.IPSetName(testGroup, firewall.IPv4) {
 		t.Errorf("scoped sets %v: want only %s, the one the port's rules name", sc.Sets, firewall.IPSetName(testGroup, firewall.IPv4))
 	}
-	if !slices.ContainsFunc(sc.Provenance, func(p string) bool { return regexp.MustCompile(`^ipsets: ip_set netlink, the sets the rules name \(1\)$`).MatchString(p) }) {
+	if !slices.ContainsFunc(sc.Provenance, func(p string) bool {
+		return regexp.MustCompile(`^ipsets: ip_set netlink, the sets the rules name \(1\)$`).MatchString(p)
+	}) {
 		t.Errorf("scoped Provenance %q: want the named sets read through netlink", sc.Provenance)
 	}
 	// The port judged alike from both reads.

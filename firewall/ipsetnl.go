@@ -18,9 +18,9 @@ import (
 
 // ip_set netlink numbers (include/uapi/linux/netfilter/ipset/ip_set.h).
 const (
-	nfnlSubsysIPSet = 6
+	nfnlSubsysIPSet  = 6
 	ipsetCmdProtocol = 1
-	ipsetCmdList    = 7
+	ipsetCmdList     = 7
 
 	// ipsetProtocol is the protocol version asked for: 6 is what every
 	// kernel since 3.x accepts (7 adds nothing a listing needs).

@@ -38,4 +38,3 @@ func readIPSetsNL(c *nfConn, names []string, all bool) (sets []Set, skipped []st
 	sets, skipped, err = joinIPSetMsgs(msgs)
 	return sets, skipped, err
 }
-

@@ -274,18 +274,31 @@ func parseNFSetElems(b []byte) ([][]byte, error) {
 	return keys, nil
 }
 
-// exprAttrs decodes one expression's attributes into a map of attribute
-// number to bytes (nested attributes stay raw).
-func exprAttrs(b []byte) (map[uint16][]byte, error) {
-	ad, err := newDecoder(b)
-	if err != nil {
-		return nil, err
+// exprAttrs splits one expression's attributes by number (1 to 15;
+// nested ones stay raw), without allocating: a rule has a handful of
+// expressions and a node hundreds of rules.
+func exprAttrs(b []byte) (*[16][]byte, error) {
+	var a [16][]byte
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return nil, errors.New("truncated attribute")
+		}
+		l := int(binary.NativeEndian.Uint16(b[0:2]))
+		t := binary.NativeEndian.Uint16(b[2:4]) & 0x3fff
+		if l < 4 || l > len(b) {
+			return nil, fmt.Errorf("attribute of length %d in %d bytes", l, len(b))
+		}
+		if t == 0 || t >= 16 {
+			return nil, fmt.Errorf("attribute %d", t)
+		}
+		a[t] = b[4:l]
+		al := (l + 3) &^ 3
+		if al > len(b) {
+			al = len(b)
+		}
+		b = b[al:]
 	}
-	m := map[uint16][]byte{}
-	for ad.Next() {
-		m[ad.Type()] = ad.Bytes()
-	}
-	return m, ad.Err()
+	return &a, nil
 }
 
 func be32(b []byte) (uint32, bool) {

@@ -19,7 +19,6 @@ type source struct {
 	backend Backend
 	family  Family
 	eb      bool
-	ipset   bool
 	version bool
 	cmd     *exec.Cmd
 	out     bytes.Buffer
@@ -35,12 +34,15 @@ type source struct {
 // of both iptables backends (IPv4 and IPv6, with counters), the ebtables
 // nat table, the ipsets and the bridge-nf-call switches. It only reads:
 // every tool runs with its listing flags, started from a thread inside
-// the namespace (the caller's thread never moves), all at once. A source
-// that cannot be read is named in Snapshot.Missing; Read fails only when
-// the namespace cannot be entered or no iptables table could be read.
+// the namespace (the caller's thread never moves), all at once, while
+// ebtables-nft's nat table and the ipsets are read through a netlink
+// socket opened inside the namespace (see the package doc; Provenance
+// says which way each was read). A source that cannot be read is named in
+// Snapshot.Missing; Read fails only when the namespace cannot be entered
+// or no iptables table could be read.
 //
-// Privileges: root (iptables-save and ipset need CAP_NET_ADMIN; entering
-// Config.NetNSPath needs CAP_SYS_ADMIN).
+// Privileges: root (the tools and the netfilter netlink socket need
+// CAP_NET_ADMIN; entering Config.NetNSPath needs CAP_SYS_ADMIN).
 func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 	d := cfg.orDefault()
 	scoped := len(d.Taps) > 0
@@ -169,18 +171,6 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 			t.Real = ebPath
 			t.Version, t.Backend = parseEbtablesVersion(s.out.String())
 			snap.EbtablesTool = &t
-			continue
-		}
-		if s.ipset {
-			sets, err := ParseIPSetSave(s.out.String())
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			snap.Sets = sets
-			if snap.Sets == nil {
-				snap.Sets = []Set{}
-			}
 			continue
 		}
 		if s.eb {
