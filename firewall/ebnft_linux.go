@@ -87,7 +87,7 @@ func readEbNFT(c *nfConn, taps []string) (*ebNFTRead, error) {
 			if err != nil {
 				return nil, fmt.Errorf("firewall: list bridge nat rules: %w", err)
 			}
-			if err := collectRules(msgs, rules); err != nil {
+			if err := collectRules(msgs, rules, ""); err != nil {
 				return nil, err
 			}
 		}
@@ -132,7 +132,7 @@ func readEbNFT(c *nfConn, taps []string) (*ebNFTRead, error) {
 				if err != nil {
 					return nil, fmt.Errorf("firewall: bridge nat chain %s rules: %w", name, err)
 				}
-				if err := collectRules(msgs, rules); err != nil {
+				if err := collectRules(msgs, rules, name); err != nil {
 					return nil, err
 				}
 				// Follow jumps to chains that are not another port's.
@@ -223,7 +223,9 @@ func verdictName(v int32) string {
 	return fmt.Sprintf("verdict %d", v)
 }
 
-func collectRules(msgs []netlink.Message, into map[string][]nfRule) error {
+// collectRules adds the rules of table nat in msgs to into by chain (of
+// chain only, unless ""), whatever a kernel's dump filter left in.
+func collectRules(msgs []netlink.Message, into map[string][]nfRule, chain string) error {
 	for _, m := range msgs {
 		b, err := nfPayload(m)
 		if err != nil {
@@ -232,6 +234,9 @@ func collectRules(msgs []netlink.Message, into map[string][]nfRule) error {
 		r, err := parseNFRule(b)
 		if err != nil {
 			return err
+		}
+		if r.table != "nat" || (chain != "" && r.chain != chain) {
+			continue
 		}
 		into[r.chain] = append(into[r.chain], r)
 	}

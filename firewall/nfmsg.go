@@ -75,6 +75,7 @@ type nfExpr struct {
 
 // nfRule is one rule as NFT_MSG_NEWRULE describes it.
 type nfRule struct {
+	table  string
 	chain  string
 	handle uint64
 	exprs  []nfExpr
@@ -177,6 +178,8 @@ func parseNFRule(b []byte) (nfRule, error) {
 	}
 	for ad.Next() {
 		switch ad.Type() {
+		case nftaRuleTable:
+			r.table = cstring(ad.Bytes())
 		case nftaRuleChain:
 			r.chain = cstring(ad.Bytes())
 		case nftaRuleHandle:
