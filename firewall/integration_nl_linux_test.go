@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -197,5 +198,34 @@ func TestIntegrationNetlinkRead(t *testing.T) {
 		if rw.Verdict != rs.Verdict || rw.Verdict != rc.Verdict || fmt.Sprint(rw.Rule) != fmt.Sprint(rs.Rule) {
 			t.Errorf("%+v: whole %s, scoped %s, listing %s", f, rw.Verdict, rs.Verdict, rc.Verdict)
 		}
+	}
+}
+
+// TestIntegrationNetlinkReadNoLeak reads a node whole and scoped through
+// netlink, and once with a context already cancelled: no fd, goroutine
+// or thread in a foreign namespace may be left behind, and the cancelled
+// read must fail rather than return a partial snapshot as complete.
+func TestIntegrationNetlinkReadNoLeak(t *testing.T) {
+	port := walkthroughPort(testPort, netip.MustParseAddr("192.168.31.74"))
+	n := newNode(t, firewall.BackendNFT, port)
+	read(t, n) // warm up (lazy runtime and exec state)
+	home := testutil.ThreadNetNS(t)
+	fds, gs := testutil.CountFDs(t), runtime.NumGoroutine()
+	for range 3 {
+		read(t, n)
+		if _, err := firewall.Read(context.Background(), &firewall.Config{NetNSPath: n.node.Path, Taps: []string{port.Tap()}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if s, err := firewall.Read(ctx, &firewall.Config{NetNSPath: n.node.Path, Taps: []string{port.Tap()}}); err == nil {
+		t.Errorf("Read with a cancelled context: no error (Provenance %q)", s.Provenance)
+	}
+	if !testutil.Settle(func() bool { return testutil.CountFDs(t) <= fds && runtime.NumGoroutine() <= gs }) {
+		t.Errorf("fds %d -> %d, goroutines %d -> %d after the reads", fds, testutil.CountFDs(t), gs, runtime.NumGoroutine())
+	}
+	if f := testutil.ForeignThreads(home); len(f) > 0 {
+		t.Errorf("threads left in another namespace: %v", f)
 	}
 }
