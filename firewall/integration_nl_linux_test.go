@@ -229,3 +229,35 @@ func TestIntegrationNetlinkReadNoLeak(t *testing.T) {
 		t.Errorf("threads left in another namespace: %v", f)
 	}
 }
+
+// TestIntegrationNetlinkEmptyNamespace reads a namespace where neither
+// ebtables nor ipset was ever used: through netlink, whole and scoped,
+// the nat table is what `ebtables -t nat -L --Lc` lists there (the three
+// built-in chains, empty, ACCEPT), there are no sets, and nothing is
+// missing.
+func TestIntegrationNetlinkEmptyNamespace(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireBinary(t, "ebtables-nft", "ebtables")
+	ns := testutil.NewNetNSAt(t, testutil.DefaultNetNSDir, testutil.RandNameN("fb-e", 16))
+	for _, taps := range [][]string{nil, {"tap3f2a9c1e-7b"}} {
+		s, err := firewall.Read(context.Background(), &firewall.Config{NetNSPath: ns.Path, Taps: taps})
+		if err != nil {
+			t.Fatalf("Read (taps %v): %v", taps, err)
+		}
+		cli, err := firewall.ParseEbtablesList(string(ns.Run(t, "/usr/sbin/ebtables-nft", "-t", "nat", "-L", "--Lc")), firewall.BackendNFT)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(cli.Chains, s.Ebtables.Chains, cmpopts.EquateEmpty()); d != "" || len(cli.Chains) != 3 {
+			t.Errorf("taps %v: nat table differs from the listing's %d chains (-ebtables +netlink):\n%s", taps, len(cli.Chains), d)
+		}
+		for _, m := range s.Missing {
+			if strings.Contains(m, "ebtables") || strings.Contains(m, "ipset") {
+				t.Errorf("taps %v: Missing %q", taps, m)
+			}
+		}
+		if len(s.Sets) != 0 || len(s.Provenance) != 2 {
+			t.Errorf("taps %v: sets %v, Provenance %q: want none and the two netlink lines", taps, s.Sets, s.Provenance)
+		}
+	}
+}
