@@ -25,17 +25,19 @@ type Config struct {
 	IP6TablesLegacySave string
 	// Ebtables is the ebtables the agent calls. Zero value:
 	// /usr/sbin/ebtables; its backend is read from where the link points
-	// (ebtables-nft or ebtables-legacy).
+	// (ebtables-nft or ebtables-legacy). Read lists ebtables-legacy's nat
+	// table with it; ebtables-nft's is read through netlink, and the tool
+	// lists only a chain the decoder does not model (or the whole table
+	// when netlink fails).
 	Ebtables string
 	// EbtablesPath is the search path in which Read looks for the
 	// `ebtables` the agent runs (the first hit; a script there is a
 	// wrapper). Zero value: the agent's rootwrap order,
 	// /usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, /sbin, /bin.
 	EbtablesPath []string
-	// IPSet is the ipset tool, run as `ipset save`. Zero value:
-	// /usr/sbin/ipset. (vishvananda/netlink decodes ipsets too, but logs
-	// every attribute it does not know, bucketsize and initval on this
-	// kernel, to the process-wide logger.)
+	// IPSet is the ipset tool, run as `ipset save` only when the ipsets
+	// cannot be read through netlink (Read's way). Zero value:
+	// /usr/sbin/ipset.
 	IPSet string
 	// SysctlDir holds bridge-nf-call-iptables and -ip6tables, read inside
 	// NetNSPath. Zero value: /proc/sys/net/bridge.
@@ -49,13 +51,15 @@ type Config struct {
 	// spoof chains, the agent's shared chains (neutron-filter-top,
 	// neutron-linuxbri-FORWARD, -INPUT, -local, -sg-chain, -sg-fallback,
 	// which carry the physdev jumps) and any chain those jump to that is
-	// not another port's; other ports' chains are left out. What it reads
-	// whole as before: iptables-legacy (the kernel hands its table in one
-	// piece), the ebtables nat table (ebtables-nft 1.8.9 fetches the whole
-	// table even to list one chain), the ipsets (one `ipset save`, run at
-	// once rather than after the rules name them), and iptables-nft too
-	// when its IPv4 table has no SGChain (Neutron's chains are not there,
-	// so Backends needs its rule count). The Snapshot's Scope is then set:
+	// not another port's; other ports' chains are left out. Of
+	// ebtables-nft's nat table (through netlink) it reads the built-in
+	// chains, the taps' neutronARP-/neutronMAC- chains and chains those
+	// jump to that are not another port's, and of the ipsets only those
+	// the read tables' rules name. What it reads whole as before:
+	// iptables-legacy (the kernel hands its table in one piece),
+	// ebtables-legacy's nat table, and iptables-nft too when its IPv4
+	// table has no SGChain (Neutron's chains are not there, so Backends
+	// needs its rule count). The Snapshot's Scope is then set:
 	// it cannot tell stale chains of other taps (StaleTaps), which a
 	// judge must report as unknown (node-wide checks need an unscoped
 	// read).

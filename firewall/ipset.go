@@ -7,10 +7,10 @@ import (
 	"strings"
 )
 
-// ParseIPSetSave parses `ipset save` output into sets. The library reads
-// ipsets through netlink (vishvananda/netlink); this parser serves
-// recorded fixtures and the comparison with the CLI. It accepts any input
-// without panicking.
+// ParseIPSetSave parses `ipset save` output into sets. Read reads ipsets
+// through netlink (ipsetnl.go) and runs `ipset save` only when that
+// fails; this parser serves that fallback, recorded fixtures and the
+// comparison with the CLI. It accepts any input without panicking.
 func ParseIPSetSave(text string) ([]Set, error) {
 	var sets []Set
 	index := map[string]int{}

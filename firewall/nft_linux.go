@@ -29,21 +29,18 @@ type nftReader struct {
 
 // Netlink message types and attributes not in x/sys/unix.
 const (
-	nfnlSubsysIPSet     = 6
-	ipsetCmdGetByIndex  = 15
-	ipsetAttrProtocol   = 1
-	ipsetAttrSetName    = 2
-	ipsetAttrIndex      = 11
-	ipsetProtocol       = 7
-	nftaChainCounters   = 8
-	nftaCounterBytes    = 1
-	nftaCounterPackets  = 2
-	nftaGenID           = 1
-	nfnetlinkV0         = 0
-	nftTableFilter      = "filter"
-	nftMaxGenerationTry = 3
-	nfDrop              = 0
-	nfAccept            = 1
+	ipsetCmdGetByIndex = 15
+	ipsetAttrIndex     = 11
+	// ipsetProtocolByIndex is the ip_set protocol version the by-index
+	// lookup is asked with (as ipset 7.x sends it; the listing uses 6).
+	ipsetProtocolByIndex = 7
+	nftaChainCounters    = 8
+	nftaCounterBytes     = 1
+	nftaCounterPackets   = 2
+	nftaGenID            = 1
+	nfnetlinkV0          = 0
+	nftTableFilter       = "filter"
+	nftMaxGenerationTry  = 3
 )
 
 // openNFT opens a reader of family f's filter table in the namespace at
@@ -145,7 +142,7 @@ func (r *nftReader) setName(index uint16) (string, error) {
 	idx := make([]byte, 2)
 	binary.BigEndian.PutUint16(idx, index)
 	b, err := r.request(nfnlSubsysIPSet, ipsetCmdGetByIndex, unix.AF_INET, []netlink.Attribute{
-		{Type: ipsetAttrProtocol, Data: []byte{ipsetProtocol}},
+		{Type: ipsetAttrProtocol, Data: []byte{ipsetProtocolByIndex}},
 		{Type: ipsetAttrIndex, Data: idx},
 	})
 	if err != nil {

@@ -19,7 +19,6 @@ type source struct {
 	backend Backend
 	family  Family
 	eb      bool
-	ipset   bool
 	version bool
 	cmd     *exec.Cmd
 	out     bytes.Buffer
@@ -35,12 +34,15 @@ type source struct {
 // of both iptables backends (IPv4 and IPv6, with counters), the ebtables
 // nat table, the ipsets and the bridge-nf-call switches. It only reads:
 // every tool runs with its listing flags, started from a thread inside
-// the namespace (the caller's thread never moves), all at once. A source
-// that cannot be read is named in Snapshot.Missing; Read fails only when
-// the namespace cannot be entered or no iptables table could be read.
+// the namespace (the caller's thread never moves), all at once, while
+// ebtables-nft's nat table and the ipsets are read through a netlink
+// socket opened inside the namespace (see the package doc; Provenance
+// says which way each was read). A source that cannot be read is named in
+// Snapshot.Missing; Read fails only when the namespace cannot be entered
+// or no iptables table could be read.
 //
-// Privileges: root (iptables-save and ipset need CAP_NET_ADMIN; entering
-// Config.NetNSPath needs CAP_SYS_ADMIN).
+// Privileges: root (the tools and the netfilter netlink socket need
+// CAP_NET_ADMIN; entering Config.NetNSPath needs CAP_SYS_ADMIN).
 func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 	d := cfg.orDefault()
 	scoped := len(d.Taps) > 0
@@ -70,8 +72,13 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 		close(scopedDone)
 	}
 	ebPath := d.Ebtables
-	srcs = append(srcs, &source{path: ebPath, args: []string{"-t", "nat", "-L", "--Lc"}, backend: ebtablesBackend(ebPath), eb: true})
-	srcs = append(srcs, &source{path: d.IPSet, args: []string{"save"}, ipset: true})
+	// ebtables-nft's nat table and the ipsets are read through netlink
+	// (readnl_linux.go) while the tools run; ebtables-legacy is listed.
+	ebNFT := ebtablesBackend(ebPath) == BackendNFT
+	if !ebNFT {
+		srcs = append(srcs, &source{path: ebPath, args: []string{"-t", "nat", "-L", "--Lc"}, backend: BackendLegacy, eb: true})
+	}
+	nl := startNetlinkRead(ctx, d, ebNFT, scoped)
 	// The version of the real tool. When ebtables is the same
 	// xtables-nft-multi as iptables-nft-save, that save's header names
 	// the version and no process is started; otherwise `ebtables
@@ -123,6 +130,7 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 			}
 		}
 		<-scopedDone
+		nl.wait()
 		return nil, err
 	}
 	var errs []error
@@ -168,18 +176,6 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 			snap.EbtablesTool = &t
 			continue
 		}
-		if s.ipset {
-			sets, err := ParseIPSetSave(s.out.String())
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			snap.Sets = sets
-			if snap.Sets == nil {
-				snap.Sets = []Set{}
-			}
-			continue
-		}
 		if s.eb {
 			t, err := ParseEbtablesList(s.out.String(), s.backend)
 			if err != nil {
@@ -187,6 +183,7 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 				continue
 			}
 			snap.Ebtables = t
+			snap.Provenance = append(snap.Provenance, fmt.Sprintf("ebtables nat: `%s -t nat -L --Lc` (%s)", s.path, s.backend))
 			continue
 		}
 		ts, err := ParseIPTablesSave(s.out.String(), s.backend, s.family)
@@ -208,6 +205,7 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 			snap.Tables = append(snap.Tables, Table{Backend: s.backend, Family: s.family, Name: "filter"})
 		}
 	}
+	errs = append(errs, nl.finish(ctx, snap)...)
 	if sameBinary != nil && sameBinary.missing == "" && sameBinary.cmd != nil {
 		t := agentEbtables(cfg)
 		t.Real = ebPath

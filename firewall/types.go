@@ -66,6 +66,12 @@ type Snapshot struct {
 	// `iptables-nft -S` and why. nil for a read of the whole node, whose
 	// tables all come from the save tools.
 	Reads []TableRead `json:"reads,omitempty"`
+	// Provenance says how each part other than the iptables tables was
+	// read, one line each: "ebtables nat: nf_tables netlink, …", a chain
+	// listed with the tool because netlink held a rule the decoder does
+	// not model (and why), "ipsets: ip_set netlink, …", or the tool's
+	// command line when netlink could not be used.
+	Provenance []string `json:"provenance,omitempty"`
 	// Missing names each source that could not be read and why
 	// ("iptables-legacy-save: not found"), so a judge can say a hop is
 	// unknown rather than empty.
@@ -196,9 +202,16 @@ type EbTable struct {
 type EbChain struct {
 	// Name is the chain's name.
 	Name string `json:"name"`
-	// Policy is the chain's policy as listed. ebtables-nft 1.8.9 lists a
-	// user chain created with -P DROP as "RETURN"; the agent appends an
-	// explicit "-j DROP" rule, which is what decides.
+	// Policy is what happens at the chain's end: ACCEPT or DROP for a
+	// built-in chain; for a user chain ACCEPT or DROP when it has a policy
+	// (ebtables-nft keeps it as a last rule marked as the policy),
+	// RETURN otherwise. Read through netlink (ebtables-nft, see Read) it is
+	// the policy the kernel applies, as ebtables-nft-save prints it (save
+	// prints ACCEPT for a user chain without one, which returns). From
+	// the listing (ebtables-legacy, or a table ParseEbtablesList read) it
+	// is what `ebtables -L` prints, and ebtables-nft 1.8.9 lists every user
+	// chain as "RETURN", even one created with -P DROP; the agent appends
+	// an explicit "-j DROP" rule to its chains, which decides either way.
 	Policy string   `json:"policy"`
 	Rules  []EbRule `json:"rules"`
 }
