@@ -56,7 +56,8 @@
 // Details reads one domain by reference in three RPCs (lookup, state,
 // XML). For many domains, AllDetails lists them with their states in one
 // bulk RPC and DetailsOf reads only each one's XML, DetailsParallel RPCs in
-// flight on the one connection: 200 domains cost 201 RPCs instead of 600,
+// flight on the one connection (and as many on the stats connection once
+// a Stats call has opened it): 200 domains cost 201 RPCs instead of 600,
 // with no round trip idle (BenchmarkDetails200 compares both in one run). A
 // caller that already has the domains (from Domains, or the Domain of each
 // Stats record) passes them to DetailsOf.
