@@ -23,7 +23,8 @@ type linkCollector = map[string]bool
 func (v *view) trace(withHost bool) *Trace {
 	id := &v.id
 	t := &Trace{Target: id.Target, Role: v.role, ServerID: id.ServerID, ServerName: id.ServerName, PortID: id.PortID,
-		Tap: id.Tap, NetworkID: id.NetworkID, Started: v.obs.Started, Duration: v.obs.Duration}
+		Tap: id.Tap, NetworkID: id.NetworkID, Started: v.obs.Started, Duration: v.obs.Duration,
+		Hops: make([]Hop, 0, traceHops)}
 	if id.MAC != nil {
 		t.PortMAC = id.MAC
 	}
@@ -69,6 +70,10 @@ func (v *view) trace(withHost bool) *Trace {
 	t.Verdict = Worst(t.Hops)
 	return t
 }
+
+// traceHops is room for a NIC's hops and its host checks (a node judges
+// hundreds of traces: no regrowing).
+const traceHops = 32
 
 // devices adds the NIC's devices (bridge, provider ports, tap, expected
 // uplink) to the NetworkManager check's list.
