@@ -232,9 +232,9 @@ func (o *observer) views() []*view {
 	var vs []*view
 	if o.nics == nil {
 		ix := newIndex(o.obs)
-		for _, n := range nodeNICs(o.obs) {
-			vs = append(vs, resolveIx(o.obs, ix, n.target, n.hint))
-		}
+		reqs := nodeNICs(o.obs)
+		vs = make([]*view, len(reqs))
+		parallel(len(reqs), func(i int) { vs[i] = resolveIx(o.obs, ix, reqs[i].target, reqs[i].hint) })
 		return vs
 	}
 	for _, n := range o.nics {
