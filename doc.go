@@ -24,8 +24,15 @@
 //     interfaces, addresses, state and bulk statistics, over the local socket
 //     or a remote libvirtd (TCP, TLS, SSH), with a context on every call;
 //     the tail of a domain's console log.
+//   - [github.com/vifpath/vifpath/firewall]: the iptables, ebtables and
+//     ipset rules the linuxbridge agent builds for each port, read once,
+//     and which rule a packet or ARP frame would hit.
 //   - [github.com/vifpath/vifpath/guestlog]: what a guest printed about its
 //     network on its console (DHCP client, link, metadata), as typed events.
+//   - [github.com/vifpath/vifpath/hwaddr]: MAC, the one hardware-address
+//     type of every package (colon text in JSON and flags).
+//   - [github.com/vifpath/vifpath/metrics]: a Prometheus collector of every
+//     VM NIC's trace verdict and counters on a node.
 //   - [github.com/vifpath/vifpath/trace]: the four joined: a server's (or,
 //     without an API, one port's, MAC's or tap's) path hop by hop — server,
 //     port, domain, interface, tap, bridge, physical NIC, FDB, qdhcp
@@ -67,11 +74,13 @@
 //
 // A Linux thread, not a process, has a network namespace, and Go moves
 // goroutines between threads. vifpath therefore never calls setns on a
-// caller's goroutine. Each package has one unexported helper that enters a
-// namespace on a fresh goroutine locked to its thread, creates an object
-// bound to that namespace (a netlink socket, an AF_PACKET socket), moves the
+// caller's goroutine. One internal package, used by every package that
+// enters a namespace, opens the namespace file (a missing one is the same
+// ErrNoNetNS in linuxbridge and dhcpns), enters it on a fresh goroutine
+// locked to its thread, creates an object bound to that namespace (a
+// netlink socket, an AF_PACKET socket, a started process), moves the
 // thread back, and unlocks it only if the move back worked; otherwise the
 // thread ends with the goroutine. The objects it creates stay bound to the
-// namespace and are used from any goroutine. Goroutines started inside such
-// a helper do not inherit its namespace.
+// namespace and are used from any goroutine. Goroutines started inside
+// such a helper do not inherit its namespace.
 package vifpath

@@ -3,7 +3,6 @@
 package acceptance
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,32 +11,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/vifpath/vifpath/internal/sandbox"
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
-
-// lockedBuf collects a child's output for the test's log.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestAcceptanceExporter runs examples/vifpath-exporter next to the
 // all-in-one cloud (built by the test, naming servers from the API with
@@ -64,7 +45,7 @@ func TestAcceptanceExporter(t *testing.T) {
 		cloudName = "vifpath-aio"
 	}
 	addr := testutil.FreeLoopbackAddr(t)
-	logs := &lockedBuf{}
+	logs := &sandbox.LogBuffer{}
 	cmd := exec.Command(bin, "--web.listen-address", addr, "--cloud", cloudName, "--interval", "5s", "--timeout", "60s", "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

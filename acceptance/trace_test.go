@@ -523,53 +523,10 @@ func recordObservation(t *testing.T, obs *trace.Observation, label string) {
 }
 
 // nodeEqualsServers traces this node whole (node mode with the API) and
-// checks every server NIC on it against the server's own trace
-// (traceServer, one port at a time): the same verdict and the same first
-// hop that is not ok, for the broken one (its tap broken) and for every
-// other server bound here. Host-agnostic: only the NICs on this node are
-// compared, however many servers the cloud's nodes hold.
+// checks every server NIC on it against the server's own trace: the same
+// verdict and the same first hop that is not ok, for the broken one (its
+// tap down) and for every other server bound here (nodeMatchesServers).
 func nodeEqualsServers(ctx context.Context, t *testing.T, c *launch.Client, cfg *trace.Config, broken string) {
 	t.Helper()
-	obs, err := trace.Observe(ctx, cfg, trace.Request{Mode: trace.ModeNode}, c)
-	if err != nil {
-		t.Fatalf("node: %v", err)
-	}
-	nt := trace.Judge(obs)
-	firstBad := func(tr *trace.Trace) string {
-		for _, h := range tr.Hops {
-			if h.Kind != trace.KindHostCheck && h.Verdict != trace.OK && h.Verdict != trace.Unknown {
-				return fmt.Sprintf("%s %s", h.Kind, h.Verdict)
-			}
-		}
-		return ""
-	}
-	seen := false
-	for _, x := range nt.Traces {
-		if x.ServerID == "" {
-			continue
-		}
-		st := traceServer(ctx, t, c, cfg, x.ServerID, "node check "+x.ServerID)
-		var single *trace.Trace
-		for _, tr := range st.Traces {
-			if tr.PortID == x.PortID {
-				single = tr
-			}
-		}
-		if single == nil {
-			t.Errorf("node mode traced port %s of server %s; its server trace has no such port", x.PortID, x.ServerID)
-			continue
-		}
-		if x.Verdict != single.Verdict || firstBad(x) != firstBad(single) {
-			t.Errorf("%s (server %s): node mode %s, first bad hop %q; server trace %s, %q", x.Tap, x.ServerID, x.Verdict, firstBad(x), single.Verdict, firstBad(single))
-		}
-		if x.Tap == broken {
-			seen = true
-			if x.Verdict != trace.Fail {
-				t.Errorf("node mode: the broken NIC %s is %s; want fail", broken, x.Verdict)
-			}
-		}
-	}
-	if !seen {
-		t.Errorf("node mode did not trace the broken NIC %s", broken)
-	}
+	nodeMatchesServers(ctx, t, c, cfg, broken, map[string]bool{broken: true})
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/internal/netns"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -57,6 +58,7 @@ func List(ctx context.Context, cfg *Config) ([]NamespaceInfo, error) {
 type Namespace struct {
 	info NamespaceInfo
 	cfg  *Config
+	ns   *netns.Handle // closed; for Check
 
 	mu sync.Mutex
 	h  *netlink.Handle // nil once closed
@@ -73,25 +75,22 @@ func Open(ctx context.Context, cfg *Config, name string) (*Namespace, error) {
 	}
 	info := NamespaceInfo{Name: name, Path: filepath.Join(cfg.netnsDir(), name)}
 	info.NetworkID, _ = NetworkIDFromNamespace(name)
-	f, err := os.Open(info.Path)
+	ns, err := netns.Open(info.Path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("dhcpns: open namespace %s: no %s: %w (is the DHCP agent serving this network? `ip netns` lists namespaces)", name, info.Path, ErrNoNetNS)
+		if errors.Is(err, ErrNoNetNS) {
+			return nil, fmt.Errorf("dhcpns: open namespace %s: %w (is the DHCP agent serving this network? `ip netns` lists namespaces)", name, err)
 		}
 		return nil, fmt.Errorf("dhcpns: open namespace %s: %w", name, err)
 	}
-	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return nil, fmt.Errorf("dhcpns: stat namespace %s: %w", info.Path, err)
-	}
-	info.Inode = st.Ino
+	// The netlink handle keeps the namespace alive; ns is kept for Check.
+	defer ns.Close()
+	info.Inode = ns.Inode()
 	var h *netlink.Handle
-	err = doInNetNSFile(f, info.Path, func() error {
+	err = explain(ns.Do(func() error {
 		var err error
 		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
 		return err
-	})
+	}))
 	if err != nil {
 		if h != nil {
 			h.Close()
@@ -99,7 +98,7 @@ func Open(ctx context.Context, cfg *Config, name string) (*Namespace, error) {
 		return nil, fmt.Errorf("dhcpns: open namespace %s: netlink handle: %w", name, err)
 	}
 	cfg.logger().Debug("dhcpns: opened namespace", "name", name, "inode", info.Inode)
-	return &Namespace{info: info, cfg: cfg, h: h}, nil
+	return &Namespace{info: info, cfg: cfg, ns: ns, h: h}, nil
 }
 
 // OpenNetwork opens qdhcp-<networkID>.
@@ -124,14 +123,8 @@ func (n *Namespace) Close() error {
 // checkAlive returns ErrNoNetNS if the bind mount no longer refers to
 // the namespace the handle was opened in.
 func (n *Namespace) checkAlive() error {
-	var st unix.Stat_t
-	err := unix.Stat(n.info.Path, &st)
-	if err != nil || st.Ino != n.info.Inode {
-		what := "it is gone"
-		if err == nil {
-			what = fmt.Sprintf("it now has inode %d, another namespace", st.Ino)
-		}
-		return fmt.Errorf("dhcpns: namespace deleted under a live handle: %w: %s was inode %d when opened and %s; close this handle and reopen (the old namespace lives on only while handles to it stay open)", ErrNoNetNS, n.info.Path, n.info.Inode, what)
+	if err := n.ns.Check(); err != nil {
+		return fmt.Errorf("dhcpns: namespace deleted under a live handle: %w; close this handle and reopen (the old namespace lives on only while handles to it stay open)", err)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -64,28 +63,7 @@ func TestIntegrationNamespaceSafety(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var (
-		stop     atomic.Bool
-		wrong    atomic.Int64
-		checks   atomic.Int64
-		watchers sync.WaitGroup
-	)
-	for range 8 {
-		watchers.Add(1)
-		go func() {
-			defer watchers.Done()
-			for !stop.Load() {
-				runtime.LockOSThread()
-				l, err := os.Readlink("/proc/thread-self/ns/net")
-				runtime.UnlockOSThread()
-				if err == nil && l != home {
-					wrong.Add(1)
-				}
-				checks.Add(1)
-				runtime.Gosched()
-			}
-		}()
-	}
+	stopWatch := testutil.WatchThreads(home, 8)
 
 	var next atomic.Int64
 	var failures atomic.Int64
@@ -147,18 +125,17 @@ func TestIntegrationNamespaceSafety(t *testing.T) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	stop.Store(true)
-	watchers.Wait()
+	watch := stopWatch()
 	for _, p := range shared {
 		p.Close()
 	}
 	sharedNS.Close()
-	t.Logf("%d operations from 64 goroutines in %v; %d namespace checks by watchers", ops, elapsed, checks.Load())
+	t.Logf("%d operations from 64 goroutines in %v; %d namespace checks by watchers", ops, elapsed, watch.Checks)
 
 	if n := failures.Load(); n > 0 {
 		t.Errorf("%d of %d operations failed; first: %s", n, ops, errMsg)
 	}
-	if n := wrong.Load(); n > 0 {
+	if n := watch.Wrong; n > 0 {
 		t.Errorf("watcher goroutines ran %d times on a thread outside the process's namespace", n)
 	}
 	if f := testutil.ForeignThreads(home); len(f) > 0 {

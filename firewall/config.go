@@ -43,8 +43,8 @@ type Config struct {
 	// Taps scopes the read to these ports' firewall (tap names, or port
 	// IDs: TapName turns one into the other), what one NIC's trace
 	// judges. Zero value: the whole node. A scoped Read lists from
-	// iptables-nft, chain by chain (IPTablesNFT -S CHAIN -v, one process
-	// per chain, all at once), only the chains a packet of these ports
+	// iptables-nft, chain by chain (through nf_tables netlink, see
+	// NFTCLI), only the chains a packet of these ports
 	// can reach from FORWARD or INPUT: the taps' ingress, egress and
 	// spoof chains, the agent's shared chains (neutron-filter-top,
 	// neutron-linuxbri-FORWARD, -INPUT, -local, -sg-chain, -sg-fallback,
@@ -65,6 +65,13 @@ type Config struct {
 	// /usr/sbin/ip6tables-nft.
 	IPTablesNFT  string
 	IP6TablesNFT string
+	// NFTCLI makes a scoped read list iptables-nft's chains with
+	// IPTablesNFT -S, one process per chain, as before the netlink read.
+	// Zero value: through nf_tables netlink (CAP_NET_ADMIN), the rules'
+	// expressions decoded by this package into the text iptables-nft
+	// prints; a chain holding a rule it does not decode is listed by the
+	// tool instead, and Snapshot.Reads says which and why.
+	NFTCLI bool
 	// SkipIPv6 leaves out the ip6tables tables (half the exec time).
 	SkipIPv6 bool
 }

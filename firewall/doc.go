@@ -19,21 +19,38 @@
 // version) may be unable to delete (EbtablesTool.AmongDeleteFails).
 // LinkLocal gives the IPv6 link-local address the agent admits for a MAC.
 //
-// # Why the tools' text output
+// # Why the tools' text output, and where netlink
 //
 // iptables-nft stores its rules in nf_tables, but each match the agent
-// uses (physdev, set, state, comment, mac) is an xtables-compat blob only
-// the xtables extensions decode, and legacy iptables cannot be read
-// through nf_tables at all; reading nftables through netlink
-// (google/nftables) would see neither. So Read runs the pinned tools
-// /usr/sbin/iptables-nft-save, iptables-legacy-save, their ip6tables
-// twins (-c -t filter), /usr/sbin/ebtables -t nat -L --Lc (the listing
-// both ebtables backends print, and the one the agent itself parses) and
-// /usr/sbin/ipset save, starts them all at once from a thread inside the
-// namespace, and parses their output with fuzzed parsers
-// (ParseIPTablesSave, ParseEbtablesList, ParseIPSetSave). The integration
-// tests compare the result with iptables -S, iptables -L -v -x, the
-// kernel's ipset dump through netlink and ebtables-save.
+// uses (physdev, set, state, comment, mac) is an xtables-compat blob,
+// and legacy iptables cannot be read through nf_tables at all. So a read
+// of the whole node runs the pinned tools /usr/sbin/iptables-nft-save,
+// iptables-legacy-save, their ip6tables twins (-c -t filter),
+// /usr/sbin/ebtables -t nat -L --Lc (the listing both ebtables backends
+// print, and the one the agent itself parses) and /usr/sbin/ipset save,
+// starts them all at once from a thread inside the namespace, and parses
+// their output with fuzzed parsers (ParseIPTablesSave, ParseEbtablesList,
+// ParseIPSetSave). The integration tests compare the result with
+// iptables -S, iptables -L -v -x, the kernel's ipset dump through
+// netlink and ebtables-save.
+//
+// A read of some ports (Config.Taps) lists iptables-nft's chains through
+// nf_tables netlink instead (google/nftables, sockets opened inside the
+// namespace): per chain its rules with their counters, its policy and
+// counters, the ipsets' names by kernel index (what an xt set match
+// holds, resolved as iptables does), and the ruleset generation before
+// and after, so a round that saw the rules change is read again. It
+// decodes exactly the expressions iptables-nft 1.8.9 writes for the
+// agent's rules (native meta, payload, cmp, bitwise and range for -i,
+// -o, -p, -s, -d and tcp/udp ports; the xt structs of physdev, set,
+// conntrack as -m state and --ctstate, comment, mac, icmp, icmp6,
+// multiport, tcp and udp; counters; ACCEPT, DROP, RETURN, jumps and
+// gotos) back into the text `iptables-nft -S` prints, and parses that
+// as the CLI read does, so both give the same Rule values. A chain
+// holding anything else (a limit, a LOG or REJECT target, a protocol
+// iptables names from /etc/protocols) is listed by `iptables-nft -S`
+// instead, never guessed: Snapshot.Reads says which chains and why.
+// Config.NFTCLI lists every chain with the tool.
 //
 // # One port's read
 //
@@ -41,10 +58,11 @@
 // Config.Taps set, Read lists from iptables-nft only the chains the taps'
 // packets can reach (their ingress, egress and spoof chains, the agent's
 // shared chains holding the physdev jumps, and any chain those jump to
-// that is not another port's), one `iptables-nft -t filter -S CHAIN -v`
-// per chain, all at once (iptables-nft 1.8.9 fetches only the listed
-// chain's rules), and parses them through ConvertListRules. The rest is
-// read whole as before (legacy's table comes from the kernel in one
+// that is not another port's), through netlink as above (or with
+// Config.NFTCLI one `iptables-nft -t filter -S CHAIN -v` per chain, all
+// at once: iptables-nft 1.8.9 fetches only the listed chain's rules;
+// ConvertListRules turns that listing into save lines). The rest is read
+// whole as before (legacy's table comes from the kernel in one
 // piece; ebtables-nft fetches the whole nat table even for one chain;
 // one `ipset save` runs alongside). Snapshot.Scope names the taps: such
 // a snapshot judges its ports as a whole one does (the integration tests
@@ -55,8 +73,8 @@
 //
 // # Privileges
 //
-// Read needs root: CAP_NET_ADMIN for the tools, CAP_SYS_ADMIN to enter
-// Config.NetNSPath. The pure functions need nothing.
+// Read needs root: CAP_NET_ADMIN for the tools and for nf_tables and
+// ipset netlink, CAP_SYS_ADMIN to enter Config.NetNSPath. The pure functions need nothing.
 //
 // # Network namespaces
 //

@@ -10,12 +10,12 @@ import (
 	"github.com/vifpath/vifpath/hwaddr"
 )
 
-// This package reads iptables through iptables-save -c rather than
-// netlink: iptables-nft stores each rule as nf_tables expressions wrapping
-// xtables-compat match blobs (physdev, set, state, comment) that only the
-// xtables extensions decode, and legacy iptables is not reachable through
-// nf_tables at all. iptables-save is the one reader both backends share;
-// its output is the same text the agent's iptables_manager parses.
+// This package reads whole iptables tables through iptables-save -c:
+// legacy iptables is not reachable through nf_tables at all, so
+// iptables-save is the one reader both backends share; its output is the
+// same text the agent's iptables_manager parses. A scoped read of
+// iptables-nft goes through nf_tables netlink and decodes the rules into
+// that same text (nft_decode_linux.go), parsed here as well.
 
 // ParseIPTablesSave parses the output of iptables-save -c (or without -c:
 // counters are then zero) into tables, tagged with backend and family. It

@@ -128,6 +128,9 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 	var errs []error
 	<-scopedDone
 	for _, t := range scopedNFT {
+		if t.read != nil {
+			snap.Reads = append(snap.Reads, *t.read)
+		}
 		switch {
 		case t.err != nil:
 			errs = append(errs, t.err)

@@ -16,15 +16,19 @@ type scopedTable struct {
 	tool, save string
 	family     Family
 	table      *Table
+	read       *TableRead
 	missing    string
+	openErr    string
 	err        error
 }
 
 // readScopedNFT reads the iptables-nft filter tables of both families
 // (IPv6 unless skipIPv6) chain by chain: the chains scopeChainsFor(taps)
-// names, then those they reach (scopeMore), each listed by its own
-// `iptables-nft -t filter -S CHAIN -v` (iptables-nft 1.8.9 fetches only
-// the listed chain's rules from the kernel), all of a round at once. When
+// names, then those they reach (scopeMore), each through nf_tables
+// netlink (nftReader, one per family) or, for a chain with a rule it
+// does not decode and with Config.NFTCLI, by its own `iptables-nft -t
+// filter -S CHAIN -v` (iptables-nft 1.8.9 fetches only the listed
+// chain's rules from the kernel), all of a round at once. When
 // the IPv4 table has no SGChain, iptables-nft is not where Neutron's
 // chains are (or it is not the agent's backend): both tables are then
 // read whole with the save tools, as an unscoped Read does, so that
@@ -45,7 +49,22 @@ func readScopedNFT(ctx context.Context, d Config) []*scopedTable {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t.table, t.missing, t.err = readChains(ctx, d.NetNSPath, t.tool, t.family, scopeChainsFor(d.Taps), own)
+			var nl *nftReader
+			if !d.NFTCLI {
+				var err error
+				if nl, err = openNFT(ctx, d.NetNSPath, t.family); err != nil {
+					// No nf_tables netlink here (no module, no
+					// privilege): the tool, chain by chain.
+					t.openErr = err.Error()
+					nl = nil
+				} else {
+					defer nl.Close()
+				}
+			}
+			t.table, t.read, t.missing, t.err = readChains(ctx, d.NetNSPath, t.tool, t.family, scopeChainsFor(d.Taps), own, nl)
+			if t.read != nil && t.openErr != "" {
+				t.read.Fallback = append(t.read.Fallback, t.openErr)
+			}
 		}()
 	}
 	wg.Wait()
@@ -57,6 +76,7 @@ func readScopedNFT(ctx context.Context, d Config) []*scopedTable {
 		go func() {
 			defer wg.Done()
 			t.table, t.missing, t.err = readSave(ctx, d.NetNSPath, t.save, t.family)
+			t.read = &TableRead{Backend: BackendNFT, Family: t.family, Via: ViaSave}
 		}()
 	}
 	wg.Wait()
@@ -64,79 +84,174 @@ func readScopedNFT(ctx context.Context, d Config) []*scopedTable {
 }
 
 // readChains lists chains (and the chains they reach) of one family's
-// filter table with tool, one process per chain. A chain that does not
-// exist is left out (iptables-nft 1.8.9 exits 1 saying "chain `X' in
-// table `filter' is incompatible" for it, older ones "No chain/target/
-// match by that name").
-func readChains(ctx context.Context, netnsPath, tool string, f Family, first []string, own map[string]bool) (*Table, string, error) {
-	if _, err := os.Stat(tool); err != nil {
-		return nil, fmt.Sprintf("%s: %v", tool, err), nil
+// filter table, through nf_tables netlink when nl is not nil (then
+// t.read says so, and names each chain left to the tool and why), with
+// tool otherwise: one process per chain, all of a round at once. A chain
+// that does not exist is left out (iptables-nft 1.8.9 exits 1 saying
+// "chain `X' in table `filter' is incompatible" for it, older ones "No
+// chain/target/match by that name").
+func readChains(ctx context.Context, netnsPath, tool string, f Family, first []string, own map[string]bool, nl *nftReader) (*Table, *TableRead, string, error) {
+	if _, err := os.Stat(tool); err != nil && nl == nil {
+		return nil, nil, fmt.Sprintf("%s: %v", tool, err), nil
 	}
 	t := &Table{Backend: BackendNFT, Family: f, Name: "filter", Chains: []Chain{}}
+	read := &TableRead{Backend: BackendNFT, Family: f, Via: ViaList}
+	if nl != nil {
+		read.Via = ViaNetlink
+	}
 	listed := map[string]bool{}
 	pending := first
 	for round := 0; len(pending) > 0 && round < 8; round++ {
-		cmds := make([]*exec.Cmd, len(pending))
-		outs := make([]bytes.Buffer, len(pending))
-		errbs := make([]bytes.Buffer, len(pending))
-		err := inNetNS(netnsPath, func() error {
-			for i, c := range pending {
-				listed[c] = true
-				cmd := exec.CommandContext(ctx, tool, "-t", "filter", "-S", c, "-v")
-				cmd.Stdout, cmd.Stderr = &outs[i], &errbs[i]
-				cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
-				if err := cmd.Start(); err != nil {
-					return fmt.Errorf("firewall: %s: %w", tool, err)
-				}
-				cmds[i] = cmd
-			}
-			return nil
-		})
-		var text strings.Builder
-		text.WriteString("*filter\n")
-		var werr error
-		for i, cmd := range cmds {
-			if cmd == nil {
-				continue
-			}
-			if e := cmd.Wait(); e != nil {
-				msg := errbs[i].String()
-				if strings.Contains(msg, "incompatible") || strings.Contains(msg, "No chain/target/match") || strings.Contains(msg, "does not exist") {
-					continue // the chain is absent
-				}
-				if werr == nil {
-					werr = fmt.Errorf("firewall: %s -S %s -v: %w: %s", tool, pending[i], e, strings.TrimSpace(msg))
-				}
-				continue
-			}
-			conv, e := ConvertListRules(outs[i].String())
-			if e != nil && werr == nil {
-				werr = e
-			}
-			text.WriteString(conv)
+		texts := make([]string, len(pending))
+		cli := make([]bool, len(pending))
+		for i, c := range pending {
+			listed[c] = true
+			cli[i] = nl == nil
 		}
+		if nl != nil {
+			nftRound(ctx, nl, pending, texts, cli, read)
+		}
+		missing, err := listCLI(ctx, netnsPath, tool, pending, texts, cli)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
-		if werr != nil {
-			return nil, werr.Error(), nil
+		if missing != "" {
+			return nil, nil, missing, nil
 		}
 		if ctx.Err() != nil {
-			return nil, "", ctx.Err()
+			return nil, nil, "", ctx.Err()
+		}
+		var text strings.Builder
+		text.WriteString("*filter\n")
+		for _, s := range texts {
+			text.WriteString(s)
 		}
 		text.WriteString("COMMIT\n")
 		parsed, e := ParseIPTablesSave(text.String(), BackendNFT, f)
 		if e != nil {
-			return nil, "", e
+			return nil, nil, "", e
 		}
 		if len(parsed) != 1 {
-			return nil, "", fmt.Errorf("firewall: %s: want one filter table, parsed %d", tool, len(parsed))
+			return nil, nil, "", fmt.Errorf("firewall: %s: want one filter table, parsed %d", tool, len(parsed))
 		}
 		added := parsed[0].Chains
 		t.Chains = append(t.Chains, added...)
 		pending = scopeMore(added, listed, own)
 	}
-	return t, "", nil
+	return t, read, "", nil
+}
+
+// nftRound lists chains through nl into texts (iptables-save -c lines;
+// "" for a chain that does not exist), marking in cli the chains it
+// could not decode (named in read.Fallback with why). The ruleset
+// generation is read before and after: a round that saw the rules change
+// is read again (at most nftMaxGenerationTry times, then left to the
+// tool whole).
+func nftRound(ctx context.Context, nl *nftReader, chains []string, texts []string, cli []bool, read *TableRead) {
+	var why []string
+	for try := 0; ; try++ {
+		why = why[:0]
+		for i := range chains {
+			texts[i], cli[i] = "", false
+		}
+		g0, err := nl.generation()
+		if err != nil {
+			for i := range chains {
+				cli[i] = true
+			}
+			read.Fallback = append(read.Fallback, err.Error())
+			return
+		}
+		for i, c := range chains {
+			if ctx.Err() != nil {
+				cli[i] = true
+				continue
+			}
+			text, _, err := nl.chain(c)
+			if err != nil {
+				cli[i] = true
+				why = append(why, err.Error())
+				continue
+			}
+			texts[i] = text
+		}
+		g1, err := nl.generation()
+		if err == nil && g0 == g1 {
+			read.Fallback = append(read.Fallback, why...)
+			return
+		}
+		if try+1 >= nftMaxGenerationTry {
+			for i := range chains {
+				texts[i], cli[i] = "", true
+			}
+			read.Fallback = append(read.Fallback, fmt.Sprintf("the ruleset changed during %d netlink reads (generation %d, then %d): %s listed by the tool", nftMaxGenerationTry, g0, g1, strings.Join(chains, ", ")))
+			return
+		}
+	}
+}
+
+// listCLI lists the chains marked in cli with `tool -t filter -S CHAIN
+// -v`, one process each, all at once, into texts (converted to
+// iptables-save -c lines by ConvertListRules; "" for a chain that does
+// not exist). A tool that cannot list is returned as missing; err is
+// for a namespace that cannot be entered.
+func listCLI(ctx context.Context, netnsPath, tool string, chains []string, texts []string, cli []bool) (missing string, err error) {
+	cmds := make([]*exec.Cmd, len(chains))
+	outs := make([]bytes.Buffer, len(chains))
+	errbs := make([]bytes.Buffer, len(chains))
+	any := false
+	for _, c := range cli {
+		any = any || c
+	}
+	if !any {
+		return "", nil
+	}
+	if _, err := os.Stat(tool); err != nil {
+		return fmt.Sprintf("%s: %v", tool, err), nil
+	}
+	err = inNetNS(netnsPath, func() error {
+		for i, c := range chains {
+			if !cli[i] {
+				continue
+			}
+			cmd := exec.CommandContext(ctx, tool, "-t", "filter", "-S", c, "-v")
+			cmd.Stdout, cmd.Stderr = &outs[i], &errbs[i]
+			cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
+			if err := cmd.Start(); err != nil {
+				return fmt.Errorf("firewall: %s: %w", tool, err)
+			}
+			cmds[i] = cmd
+		}
+		return nil
+	})
+	var werr error
+	for i, cmd := range cmds {
+		if cmd == nil {
+			continue
+		}
+		if e := cmd.Wait(); e != nil {
+			msg := errbs[i].String()
+			if strings.Contains(msg, "incompatible") || strings.Contains(msg, "No chain/target/match") || strings.Contains(msg, "does not exist") {
+				continue // the chain is absent
+			}
+			if werr == nil {
+				werr = fmt.Errorf("firewall: %s -S %s -v: %w: %s", tool, chains[i], e, strings.TrimSpace(msg))
+			}
+			continue
+		}
+		conv, e := ConvertListRules(outs[i].String())
+		if e != nil && werr == nil {
+			werr = e
+		}
+		texts[i] = conv
+	}
+	if err != nil {
+		return "", err
+	}
+	if werr != nil {
+		return werr.Error(), nil
+	}
+	return "", nil
 }
 
 // readSave reads one family's whole iptables-nft filter table with its

@@ -61,6 +61,11 @@ type Snapshot struct {
 	// ports' chains are absent, so StaleTaps and any other node-wide
 	// judgement cannot be made from it (see Scoped).
 	Scope []string `json:"scope,omitempty"`
+	// Reads says how a scoped read listed each iptables-nft table (see
+	// TableRead): through nf_tables netlink, which chains it left to
+	// `iptables-nft -S` and why. nil for a read of the whole node, whose
+	// tables all come from the save tools.
+	Reads []TableRead `json:"reads,omitempty"`
 	// Missing names each source that could not be read and why
 	// ("iptables-legacy-save: not found"), so a judge can say a hop is
 	// unknown rather than empty.
@@ -222,3 +227,34 @@ type EbRule struct {
 	// Unknown lists options not modelled.
 	Unknown []string `json:"unknown,omitempty"`
 }
+
+// TableRead is the provenance of one table of a scoped read.
+type TableRead struct {
+	// Backend and Family name the table.
+	Backend Backend `json:"backend"`
+	Family  Family  `json:"family"`
+	// Via is how its chains were listed.
+	Via ReadVia `json:"via"`
+	// Fallback lists, for a netlink read, each chain left to the tool
+	// (`iptables-nft -S CHAIN -v`) with why: a rule whose expressions
+	// this package does not decode ("chain X rule 3: expression 2:
+	// match limit rev 0 not decoded"), a netlink error, or the ruleset
+	// changing under the read; for a tool read, why netlink could not
+	// be opened.
+	Fallback []string `json:"fallback,omitempty"`
+}
+
+// ReadVia says how a table's chains were listed.
+type ReadVia string
+
+// The ways a table is listed.
+const (
+	// ViaNetlink: nf_tables netlink (rules, chain policies and counters,
+	// ipset names by index), decoded by this package into the text
+	// `iptables-nft -S` prints and parsed like it.
+	ViaNetlink ReadVia = "netlink"
+	// ViaList: one `iptables-nft -t filter -S CHAIN -v` per chain.
+	ViaList ReadVia = "iptables -S"
+	// ViaSave: the save tool, the whole table.
+	ViaSave ReadVia = "iptables-save"
+)

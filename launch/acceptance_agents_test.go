@@ -49,14 +49,7 @@ func aioScript(t *testing.T, name string) string {
 // installs the fix (aio/ebtables-among.sh).
 func TestAcceptanceAgentRestartThenBoot(t *testing.T) {
 	restart := aioScript(t, "restart-agent.sh")
-	c := acceptanceClient(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
-	defer cancel()
-	t.Cleanup(func() {
-		if err := c.Cleanup(context.Background()); err != nil {
-			t.Errorf("Cleanup: %v", err)
-		}
-	})
+	c, ctx := launchingClient(t, 12*time.Minute)
 	suffix := time.Now().UTC().Format("150405")
 	fl, err := c.EnsureFlavor(ctx, launch.FlavorSpec{Name: "vpt-ag-" + suffix, VCPUs: 1, RAMMiB: 128, DiskGiB: 1})
 	if err != nil {
@@ -136,14 +129,7 @@ func placementClient(ctx context.Context, t *testing.T) *gophercloud.ServiceClie
 // (default 90 s).
 func TestAcceptanceMissingResourceProvider(t *testing.T) {
 	restart := aioScript(t, "restart-agent.sh")
-	c := acceptanceClient(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
-	defer cancel()
-	t.Cleanup(func() {
-		if err := c.Cleanup(context.Background()); err != nil {
-			t.Errorf("Cleanup: %v", err)
-		}
-	})
+	c, ctx := launchingClient(t, 12*time.Minute)
 	rps, err := c.ResourceProviders(ctx)
 	if err != nil || len(rps) == 0 {
 		t.Fatalf("resource providers: %v %v", rps, err)

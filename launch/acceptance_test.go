@@ -59,6 +59,22 @@ func acceptanceClient(t *testing.T) *launch.Client {
 	return c
 }
 
+// launchingClient is acceptanceClient for a test that creates: its ctx
+// ends after timeout, and everything the client created is deleted when
+// the test ends (Client.Cleanup).
+func launchingClient(t *testing.T, timeout time.Duration) (*launch.Client, context.Context) {
+	t.Helper()
+	c := acceptanceClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(func() {
+		cancel()
+		if err := c.Cleanup(context.Background()); err != nil {
+			t.Errorf("Cleanup: %v", err)
+		}
+	})
+	return c, ctx
+}
+
 func env(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
@@ -107,14 +123,7 @@ func ensureProviderNetwork(ctx context.Context, t *testing.T, c *launch.Client, 
 }
 
 func TestAcceptanceWalkthroughTwice(t *testing.T) {
-	c := acceptanceClient(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	t.Cleanup(func() {
-		if err := c.Cleanup(context.Background()); err != nil {
-			t.Errorf("Cleanup: %v", err)
-		}
-	})
+	c, ctx := launchingClient(t, 15*time.Minute)
 	suffix := time.Now().UTC().Format("150405")
 	names := struct{ flavor, key, server string }{"vpt-nano-" + suffix, "vpt-key-" + suffix, "vpt-cirros-" + suffix}
 	keyPath := filepath.Join(t.TempDir(), "id_ed25519")
@@ -347,14 +356,7 @@ func vncGreeting(u *url.URL) (string, error) {
 }
 
 func TestAcceptanceFlavorTooLargeFaultReachesCaller(t *testing.T) {
-	c := acceptanceClient(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	t.Cleanup(func() {
-		if err := c.Cleanup(context.Background()); err != nil {
-			t.Errorf("Cleanup: %v", err)
-		}
-	})
+	c, ctx := launchingClient(t, 10*time.Minute)
 	suffix := time.Now().UTC().Format("150405")
 	// A 64 TiB root disk: no host has it, so placement offers no candidate
 	// and the scheduler answers "No valid host". (Not RAM or vCPUs: Nova's

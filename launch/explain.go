@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/url"
-
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 )
 
 // ExplainServer builds the FaultError of srv, a server already read (by
@@ -35,21 +33,13 @@ func (c *Client) PortsOnHost(ctx context.Context, host string) ([]HostPort, erro
 	if host == "" {
 		return nil, errors.New("launch: PortsOnHost needs a host name (an empty one would list every port)")
 	}
-	var list []portWithBinding
-	err := c.call(ctx, "list ports bound to host "+host, false, func(ctx context.Context) error {
-		pages, err := ports.List(c.network, boundTo(host)).AllPages(ctx)
-		if err != nil {
-			return err
-		}
-		list = nil
-		return ports.ExtractPortsInto(pages, &list)
-	})
+	list, err := c.listPorts(ctx, "list ports bound to host "+host, boundTo(host))
 	if err != nil {
 		return nil, err
 	}
 	out := make([]HostPort, 0, len(list))
 	for _, p := range list {
-		out = append(out, HostPort{Port: portOf(p), DeviceID: p.DeviceID, DeviceOwner: p.DeviceOwner})
+		out = append(out, HostPort{Port: portOf(p), DeviceOwner: p.DeviceOwner})
 	}
 	return out, nil
 }
@@ -64,9 +54,8 @@ func (h boundTo) ToPortListQuery() (string, error) {
 
 // HostPort is a port bound to a host, with the device it belongs to.
 type HostPort struct {
+	// Port is the port; Port.DeviceID is a server's ID for a VM port.
 	Port
-	// DeviceID is the port's device_id (a server's ID for a VM port).
-	DeviceID string `json:"device_id"`
 	// DeviceOwner is its device_owner ("compute:nova" for a VM port,
 	// "network:dhcp" for a DHCP port).
 	DeviceOwner string `json:"device_owner"`

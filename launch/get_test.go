@@ -1,13 +1,12 @@
 package launch_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"io/fs"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -58,7 +57,7 @@ func TestServerByIDAndName(t *testing.T) {
 		if s.ID != vm2ID || s.Name != "vm2" || s.Status != launch.StatusActive || s.Host != fakecloud.Host || s.InstanceName != "instance-00000002" || s.Fault != nil || s.TaskState != "" {
 			t.Errorf("server = %+v", s)
 		}
-		if len(s.Ports) != 1 || s.Ports[0].MAC.String() != vm2MAC || s.Ports[0].VIFType != "bridge" || s.Ports[0].HostID != fakecloud.Host {
+		if len(s.Ports) != 1 || s.Ports[0].MAC.String() != vm2MAC || s.Ports[0].VIFType != "bridge" || s.Ports[0].HostID != fakecloud.Host || s.Ports[0].DeviceID != s.ID {
 			t.Fatalf("ports = %+v", s.Ports)
 		}
 		if len(s.Addresses) != 1 || s.Addresses[0].Addr.String() != "192.168.31.72" || s.Addresses[0].Addr != s.Ports[0].FixedIPs[0].Address {
@@ -105,6 +104,47 @@ func TestPorts(t *testing.T) {
 		}
 		if _, err := c.Ports(ctx, ""); err == nil {
 			t.Error("Ports(\"\") listed every port")
+		}
+	})
+}
+
+// TestPortsOnHost lists the ports bound to the fake cloud's host: each VM
+// port's DeviceID (on the embedded Port) names a server whose own ports
+// include it, with the same Port as Client.Server reads.
+func TestPortsOnHost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := openFake(t, fakecloud.New(nil), nil)
+		ctx := context.Background()
+		hps, err := c.PortsOnHost(ctx, fakecloud.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vms := 0
+		for _, hp := range hps {
+			if !strings.HasPrefix(hp.DeviceOwner, "compute:") {
+				continue
+			}
+			vms++
+			s, err := c.Server(ctx, hp.DeviceID)
+			if err != nil {
+				t.Fatalf("server %s of port %s: %v", hp.DeviceID, hp.ID, err)
+			}
+			i := slices.IndexFunc(s.Ports, func(p launch.Port) bool { return p.ID == hp.ID })
+			if i < 0 {
+				t.Fatalf("server %s has ports %+v, not %s", s.ID, s.Ports, hp.ID)
+			}
+			if diff := cmp.Diff(s.Ports[i], hp.Port, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+				t.Errorf("port %s (-Server +PortsOnHost):\n%s", hp.ID, diff)
+			}
+		}
+		if vms == 0 {
+			t.Errorf("no VM port among %d ports bound to %s", len(hps), fakecloud.Host)
+		}
+		if hps, err := c.PortsOnHost(ctx, "no-such-host"); err != nil || hps == nil || len(hps) != 0 {
+			t.Errorf("PortsOnHost(unknown host) = %v, %v; want an empty slice", hps, err)
+		}
+		if _, err := c.PortsOnHost(ctx, ""); err == nil {
+			t.Error("PortsOnHost(\"\") listed every port")
 		}
 	})
 }
@@ -157,29 +197,10 @@ func TestServerBuildAndError(t *testing.T) {
 	})
 }
 
-// shutoff rewrites the status of servers as a stopped server's (the fake
-// has no os-stop action).
-type shutoff struct{ rt http.RoundTripper }
-
-func (s shutoff) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := s.rt.RoundTrip(r)
-	if err != nil || r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/servers") {
-		return resp, err
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	b = bytes.ReplaceAll(b, []byte(`"status": "ACTIVE"`), []byte(`"status": "SHUTOFF"`))
-	b = bytes.ReplaceAll(b, []byte(`"status":"ACTIVE"`), []byte(`"status":"SHUTOFF"`))
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	resp.ContentLength = int64(len(b))
-	resp.Header.Del("Content-Length")
-	return resp, nil
-}
-
 func TestServerShutoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fake := fakecloud.New(nil)
-		c := openFake(t, fake, &launch.Config{HTTPClient: &http.Client{Transport: shutoff{fake.Transport()}}})
+		c := openFake(t, fake, &launch.Config{HTTPClient: &http.Client{Transport: fakecloud.ShutoffTransport{RT: fake.Transport()}}})
 		s, err := c.Server(context.Background(), "vm2")
 		if err != nil {
 			t.Fatal(err)

@@ -65,7 +65,10 @@ type FixedIP struct {
 // Port is a Neutron port with its binding.
 type Port struct {
 	// ID, NetworkID, MAC, FixedIPs and Status are Neutron's port fields.
-	ID        string     `json:"id"`
+	ID string `json:"id"`
+	// DeviceID is the port's device_id: the server's ID for a VM port
+	// ("" for an unattached one).
+	DeviceID  string     `json:"device_id,omitempty"`
 	NetworkID string     `json:"network_id"`
 	MAC       hwaddr.MAC `json:"mac"`
 	FixedIPs  []FixedIP  `json:"fixed_ips"`
@@ -442,7 +445,7 @@ type portWithBinding struct {
 }
 
 func portOf(r portWithBinding) Port {
-	p := Port{ID: r.ID, NetworkID: r.NetworkID, Status: r.Status, VIFType: r.VIFType, HostID: r.HostID, AdminDown: !r.AdminStateUp, FixedIPs: []FixedIP{}}
+	p := Port{ID: r.ID, DeviceID: r.DeviceID, NetworkID: r.NetworkID, Status: r.Status, VIFType: r.VIFType, HostID: r.HostID, AdminDown: !r.AdminStateUp, FixedIPs: []FixedIP{}}
 	p.MAC, _ = hwaddr.Parse(r.MACAddress)
 	for _, f := range r.FixedIPs {
 		a, _ := netip.ParseAddr(f.IPAddress)
@@ -452,15 +455,7 @@ func portOf(r portWithBinding) Port {
 }
 
 func (c *Client) serverPorts(ctx context.Context, id string) ([]Port, error) {
-	var list []portWithBinding
-	err := c.call(ctx, "list ports of server "+id, false, func(ctx context.Context) error {
-		pages, err := ports.List(c.network, ports.ListOpts{DeviceID: id}).AllPages(ctx)
-		if err != nil {
-			return err
-		}
-		list = nil
-		return ports.ExtractPortsInto(pages, &list)
-	})
+	list, err := c.listPorts(ctx, "list ports of server "+id, ports.ListOpts{DeviceID: id})
 	if err != nil {
 		return nil, err
 	}
@@ -469,6 +464,21 @@ func (c *Client) serverPorts(ctx context.Context, id string) ([]Port, error) {
 		out = append(out, portOf(p))
 	}
 	return out, nil
+}
+
+// listPorts lists the ports opts selects, with their bindings (what names
+// the request in errors).
+func (c *Client) listPorts(ctx context.Context, what string, opts ports.ListOptsBuilder) ([]portWithBinding, error) {
+	var list []portWithBinding
+	err := c.call(ctx, what, false, func(ctx context.Context) error {
+		pages, err := ports.List(c.network, opts).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		list = nil
+		return ports.ExtractPortsInto(pages, &list)
+	})
+	return list, err
 }
 
 // explain builds the FaultError of a server in ERROR. Lookups that fail are

@@ -60,13 +60,8 @@ func bulk(tb testing.TB, n int) (*testutil.Libvirtd, []string) {
 // each, and every domain's state matches virsh domstats.
 func TestIntegrationBulkOneRPC(t *testing.T) {
 	d, names := bulk(t, 1000)
-	counter := newRPCCounter(d.Socket)
-	c := libvirtinspect.New(counter, "test:///default", nil)
-	defer c.Close()
+	counter, c := countedClient(t, d.Socket)
 	ctx := ctxT(t, time.Minute)
-	if _, err := c.Domains(ctx); err != nil { // connect
-		t.Fatal(err)
-	}
 	warmStats(t, c, counter) // opens the stats connection
 	stats, err := c.Stats(ctx, nil)
 	if err != nil {
@@ -95,13 +90,8 @@ func TestIntegrationBulkOneRPC(t *testing.T) {
 // same run, and counts RPCs.
 func BenchmarkStats1000(b *testing.B) {
 	d, names := bulk(b, 1000)
-	counter := newRPCCounter(d.Socket)
-	c := libvirtinspect.New(counter, "test:///default", nil)
-	defer c.Close()
+	counter, c := countedClient(b, d.Socket)
 	ctx := context.Background()
-	if _, err := c.Domains(ctx); err != nil {
-		b.Fatal(err)
-	}
 	warmStats(b, c, counter) // opens the stats connection
 	ops := 0
 	start := time.Now()
@@ -122,26 +112,53 @@ func BenchmarkStats1000(b *testing.B) {
 	}
 	b.ReportMetric(float64(procs[procConnectGetAllDomainStats])/float64(ops), "rpcs/op")
 
-	// The comparison: interleaved rounds (ours, then virsh), medians, so
-	// load from other work on the machine hits both sides alike.
+	// The comparison: interleaved rounds (ours, then virsh), medians.
 	virsh := testutil.RequireBinary(b, "virsh", "libvirt-clients")
-	var oursT, virshT []time.Duration
-	for range 15 {
-		t0 := time.Now()
+	reportVersus(b, 15, "", func() {
 		if _, err := c.Stats(ctx, nil); err != nil {
 			b.Fatal(err)
 		}
-		t1 := time.Now()
+	}, "virsh", func() {
 		if out, err := exec.Command(virsh, "-c", d.URI("test"), "domstats").Output(); err != nil || len(out) == 0 {
 			b.Fatalf("virsh domstats: %v", err)
 		}
+	})
+}
+
+// reportVersus times ours and theirs back to back, rounds times (so load
+// from other work on the machine hits both alike), and reports each
+// one's median, oursPrefix+"median-ns/op" and theirName+"-median-ns/op",
+// and how many times faster ours is, "x-faster-than-"+theirName.
+func reportVersus(b *testing.B, rounds int, oursPrefix string, ours func(), theirName string, theirs func()) {
+	b.Helper()
+	var oursT, theirT []time.Duration
+	for range rounds {
+		t0 := time.Now()
+		ours()
+		t1 := time.Now()
+		theirs()
 		oursT = append(oursT, t1.Sub(t0))
-		virshT = append(virshT, time.Since(t1))
+		theirT = append(theirT, time.Since(t1))
 	}
-	mo, mv := median(oursT), median(virshT)
-	b.ReportMetric(float64(mo.Nanoseconds()), "median-ns/op")
-	b.ReportMetric(float64(mv.Nanoseconds()), "virsh-median-ns/op")
-	b.ReportMetric(float64(mv)/float64(mo), "x-faster-than-virsh")
+	mo, mt := median(oursT), median(theirT)
+	b.ReportMetric(float64(mo.Nanoseconds()), oursPrefix+"median-ns/op")
+	b.ReportMetric(float64(mt.Nanoseconds()), theirName+"-median-ns/op")
+	b.ReportMetric(float64(mt)/float64(mo), "x-faster-than-"+theirName)
+}
+
+// fanOut calls fn for every item, at most limit at a time, and waits for
+// all of them.
+func fanOut[T any](items []T, limit int, fn func(T)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, limit)
+	for _, it := range items {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fn(it)
+		})
+	}
+	wg.Wait()
 }
 
 func median(d []time.Duration) time.Duration {
@@ -159,21 +176,11 @@ func BenchmarkInterfaces1000(b *testing.B) {
 	defer c.Close()
 	ctx := context.Background()
 	concurrent := func() {
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 64)
-		for _, n := range names {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				ifs, err := c.Interfaces(ctx, n)
-				if err != nil || len(ifs) != 1 {
-					b.Errorf("Interfaces(%s) = %v, %v", n, ifs, err)
-				}
-			}()
-		}
-		wg.Wait()
+		fanOut(names, 64, func(n string) {
+			if ifs, err := c.Interfaces(ctx, n); err != nil || len(ifs) != 1 {
+				b.Errorf("Interfaces(%s) = %v, %v", n, ifs, err)
+			}
+		})
 	}
 	sequential := func() {
 		for _, n := range names {
@@ -183,24 +190,8 @@ func BenchmarkInterfaces1000(b *testing.B) {
 		}
 	}
 	concurrent() // connect, warm up
-	ops := 0
-	start := time.Now()
 	for b.Loop() {
 		concurrent()
-		ops++
 	}
-	_ = start
-	var concT, seqT []time.Duration
-	for range 3 {
-		t0 := time.Now()
-		concurrent()
-		t1 := time.Now()
-		sequential()
-		concT = append(concT, t1.Sub(t0))
-		seqT = append(seqT, time.Since(t1))
-	}
-	mc, ms := median(concT), median(seqT)
-	b.ReportMetric(float64(mc.Nanoseconds()), "concurrent-median-ns/op")
-	b.ReportMetric(float64(ms.Nanoseconds()), "sequential-median-ns/op")
-	b.ReportMetric(float64(ms)/float64(mc), "x-faster-than-sequential")
+	reportVersus(b, 3, "concurrent-", concurrent, "sequential", sequential)
 }

@@ -15,14 +15,7 @@ import (
 )
 
 func TestConsoleLogPathNovaDomain(t *testing.T) {
-	b, err := os.ReadFile("testdata/domain-instance-00000002.xml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := ParseDomainXML(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := novaDomainXML(t)
 	want := []Serial{{Type: "pty", SourcePath: "/dev/pts/0", LogFile: "/var/lib/nova/instances/3fc516db-bae9-4e60-a58c-0d8beace5d6e/console.log", Port: 0}}
 	if d := cmp.Diff(want, x.Serials); d != "" {
 		t.Errorf("serials (-want +got):\n%s", d)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,13 +25,8 @@ func TestIntegrationAllDetails(t *testing.T) {
 	adm := admin(t, d.Socket, "test:///default")
 	off := defineTest(t, adm, testDomainXML("lv-"+randHex(6)+"-off", `<interface type='bridge'><mac address='52:54:00:02:00:01'/>
 <source bridge='lvbroff'/><target dev='lvtoff'/></interface>`), false)
-	counter := newRPCCounter(d.Socket)
-	c := libvirtinspect.New(counter, "test:///default", nil)
-	defer c.Close()
+	counter, c := countedClient(t, d.Socket)
 	ctx := ctxT(t, time.Minute)
-	if _, err := c.Domains(ctx); err != nil { // connect
-		t.Fatal(err)
-	}
 
 	counter.reset()
 	all, err := c.AllDetails(ctx)
@@ -205,37 +199,17 @@ func BenchmarkDetails200(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 4)
-		for _, dm := range doms {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				if _, err := c.Details(ctx, dm.UUID); err != nil {
-					b.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
+		fanOut(doms, 4, func(dm libvirtinspect.Domain) {
+			if _, err := c.Details(ctx, dm.UUID); err != nil {
+				b.Error(err)
+			}
+		})
 	}
 	bulkRead() // connect, warm up
 	for b.Loop() {
 		bulkRead()
 	}
-	var bulkT, perT []time.Duration
-	for range 7 {
-		t0 := time.Now()
-		bulkRead()
-		t1 := time.Now()
-		perDomain()
-		bulkT = append(bulkT, t1.Sub(t0))
-		perT = append(perT, time.Since(t1))
-	}
-	mb, mp := median(bulkT), median(perT)
-	b.ReportMetric(float64(mb.Nanoseconds()), "detailsof-median-ns/op")
-	b.ReportMetric(float64(mp.Nanoseconds()), "details-each-median-ns/op")
-	b.ReportMetric(float64(mp)/float64(mb), "x-faster-than-details-each")
+	reportVersus(b, 7, "detailsof-", bulkRead, "details-each", perDomain)
 
 	// How deep to pipeline: DetailsOf at other depths, interleaved
 	// rounds, each depth's median relative to DetailsParallel's (the

@@ -15,7 +15,9 @@ import (
 
 	libvirt "github.com/digitalocean/go-libvirt"
 	"github.com/digitalocean/go-libvirt/socket/dialers"
+
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/libvirtinspect"
 )
 
@@ -101,16 +103,38 @@ func (c *countConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
+// countedClient is a Client of the test driver through socket whose RPCs
+// counter counts, connected (one Domains call) and closed at cleanup.
+func countedClient(t testing.TB, socket string) (*rpcCounter, *libvirtinspect.Client) {
+	t.Helper()
+	counter := newRPCCounter(socket)
+	c := libvirtinspect.New(counter, "test:///default", nil)
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := c.Domains(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return counter, c
+}
+
+// readOnlyClient dials the read-only socket (ten seconds at most); the
+// Client is closed at cleanup.
+func readOnlyClient(t testing.TB, socket string) *libvirtinspect.Client {
+	t.Helper()
+	c, err := libvirtinspect.Dial(ctxT(t, 10*time.Second), &libvirtinspect.Config{Socket: socket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // admin is a go-libvirt connection the test uses to create what the
 // library (read-only) inspects.
 func admin(t testing.TB, socket, uri string) *libvirt.Libvirt {
 	t.Helper()
-	l := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(socket), dialers.WithLocalTimeout(5*time.Second)))
-	if err := l.ConnectToURI(libvirt.ConnectURI(uri)); err != nil {
-		t.Fatalf("admin connect %s via %s: %v", uri, socket, err)
-	}
-	t.Cleanup(func() { l.Disconnect() })
-	return l
+	return testutil.LibvirtAdmin(t, socket, uri)
 }
 
 func randHex(n int) string {
@@ -129,22 +153,7 @@ func testDomainXML(name, ifaces string) string {
 // removed (destroy + undefine) at cleanup.
 func defineTest(t testing.TB, l *libvirt.Libvirt, xml string, start bool) libvirt.Domain {
 	t.Helper()
-	d, err := l.DomainDefineXML(xml)
-	if err != nil {
-		t.Fatalf("define: %v\n%s", err, xml)
-	}
-	t.Cleanup(func() { removeDomain(l, d) })
-	if start {
-		if err := l.DomainCreate(d); err != nil {
-			t.Fatalf("start %s: %v", d.Name, err)
-		}
-	}
-	return d
-}
-
-func removeDomain(l *libvirt.Libvirt, d libvirt.Domain) {
-	l.DomainDestroy(d)
-	l.DomainUndefine(d)
+	return testutil.DefineDomain(t, l, xml, start)
 }
 
 // virshTable parses `virsh list`-style tables into rows of fields.

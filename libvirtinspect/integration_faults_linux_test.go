@@ -54,13 +54,9 @@ func ours() (int, string) {
 // go-libvirt is still alive (after a grace period).
 func goroutinesSettle(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	n, dump := ours()
-	for n > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		n, dump = ours()
-	}
-	if n > 0 {
+	var n int
+	var dump string
+	if !settle(10*time.Second, func() bool { n, dump = ours(); return n == 0 }) {
 		t.Errorf("%d client/go-libvirt goroutines still alive after Close:\n%s", n, dump)
 	}
 }

@@ -20,30 +20,6 @@ import (
 	"github.com/vifpath/vifpath/libvirtinspect"
 )
 
-// hostBridge creates a bridge in the HOST namespace (libvirt creates a
-// guest's tap in the namespace libvirtd runs in, so the bridge must be
-// there too: the one allowed exception to "links only in throwaway
-// namespaces"). It has a random lv-prefixed name, IPv6 off (so the host
-// sends nothing on it), no address, and is deleted at cleanup.
-func hostBridge(t *testing.T) string {
-	t.Helper()
-	name := testutil.RandName("lvbr")
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
-	if err := netlink.LinkAdd(br); err != nil {
-		t.Fatalf("create bridge %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		if l, err := netlink.LinkByName(name); err == nil {
-			netlink.LinkDel(l)
-		}
-	})
-	os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0o644)
-	if err := netlink.LinkSetUp(br); err != nil {
-		t.Fatal(err)
-	}
-	return name
-}
-
 // TestIntegrationQemuGuest boots a real qemu guest under TCG (KVM guests
 // crash on this machine) with a virtio NIC on a test bridge through a tap
 // the test names. The guest has no disk and boots from the network, so
@@ -56,7 +32,7 @@ func TestIntegrationQemuGuest(t *testing.T) {
 	d := testutil.SystemLibvirtd(t)
 	virshURI := d.URI("qemu")
 	adm := admin(t, d.Socket, "qemu:///system")
-	br := hostBridge(t)
+	br := testutil.HostBridge(t, "lvbr")
 	tap := testutil.RandName("lvtap")
 	name := "lv-" + randHex(12)
 	mac := fmt.Sprintf("52:54:00:%s:%s:%s", randHex(2), randHex(2), randHex(2))
@@ -77,25 +53,10 @@ func TestIntegrationQemuGuest(t *testing.T) {
     <memballoon model='virtio'/>
   </devices>
 </domain>`, name, br, tap, mac)
-	dom, err := adm.DomainDefineXML(xml)
-	if err != nil {
-		t.Fatalf("define %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		removeDomain(adm, dom)
-		if l, err := netlink.LinkByName(tap); err == nil {
-			netlink.LinkDel(l)
-		}
-	})
-	if err := adm.DomainCreate(dom); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
+	testutil.DeleteHostLinkAtEnd(t, tap)
+	dom := defineTest(t, adm, xml, true)
 
-	c, err := libvirtinspect.Dial(ctxT(t, 10*time.Second), &libvirtinspect.Config{Socket: d.ReadOnlySocket})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := readOnlyClient(t, d.ReadOnlySocket)
 	ctx := ctxT(t, 3*time.Minute)
 
 	// Interfaces vs domiflist; the tap the test named is on the bridge.

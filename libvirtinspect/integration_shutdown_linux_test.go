@@ -145,17 +145,9 @@ func TestIntegrationQemuACPIShutdown(t *testing.T) {
     <memballoon model='none'/>
   </devices>
 </domain>`, name, kernel, initrd, console)
-	dom, err := adm.DomainDefineXML(xml)
-	if err != nil {
-		t.Fatalf("define %s: %v", name, err)
-	}
-	t.Cleanup(func() { removeDomain(adm, dom) })
+	dom := defineTest(t, adm, xml, false)
 
-	c, err := libvirtinspect.Dial(ctxT(t, 10*time.Second), &libvirtinspect.Config{Socket: d.ReadOnlySocket})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := readOnlyClient(t, d.ReadOnlySocket)
 	ctx := ctxT(t, 5*time.Minute)
 
 	check := func(step string, st libvirtinspect.State, reason string) libvirtinspect.Domain {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vifpath/vifpath/internal/sandbox"
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/libvirtinspect"
 )
@@ -61,15 +62,9 @@ func TestIntegrationTestDriver(t *testing.T) {
   <nova:ports><nova:port uuid="31f2d3e9-8d9d-4393-b25f-e9e4ead0ec80"><nova:ip type="fixed" address="192.168.31.72" ipVersion="4"/></nova:port></nova:ports>
 </nova:instance></metadata><memory unit='KiB'>8192</memory><os><type>hvm</type></os><devices>%s</devices></domain>`, novaName, novaUUID, bridgeIf(8)), true)
 
-	counter := newRPCCounter(d.Socket)
-	c := libvirtinspect.New(counter, "test:///default", nil)
-	defer c.Close()
+	// Connected; then count exactly what Domains sends.
+	counter, c := countedClient(t, d.Socket)
 	ctx := ctxT(t, 60e9)
-
-	// Connect, then count exactly what Domains sends.
-	if _, err := c.Domains(ctx); err != nil {
-		t.Fatal(err)
-	}
 	counter.reset()
 	doms, err := c.Domains(ctx)
 	if err != nil {
@@ -230,7 +225,7 @@ func TestIntegrationTestDriver(t *testing.T) {
 		t.Fatalf("%s not listed", gone)
 	}
 	gd, _ := adm.DomainLookupByName(gone)
-	removeDomain(adm, gd)
+	sandbox.RemoveDomain(adm, gd)
 	for _, f := range []func() error{
 		func() error { _, err := c.Lookup(ctx, gone); return err },
 		func() error { _, err := c.Details(ctx, gone); return err },

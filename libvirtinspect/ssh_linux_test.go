@@ -51,26 +51,23 @@ func sshURI(s *testutil.SSHD, d *testutil.Libvirtd, params map[string]string) st
 	return "test+ssh://" + s.User + "@" + s.Addr + "/default?" + q.Encode()
 }
 
-// fdCount is the number of open file descriptors of the test process.
-func fdCount(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
+// fdCount is how many fds the process has open.
+func fdCount(t *testing.T) int { return testutil.CountFDs(t) }
+
+// settle waits up to d for done to report true, and returns its last
+// answer.
+func settle(d time.Duration, done func() bool) bool {
+	for deadline := time.Now().Add(d); !done() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
 	}
-	return len(ents)
+	return done()
 }
 
 // fdsSettle fails the test unless the fd count returns to want.
 func fdsSettle(t *testing.T, want int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	n := fdCount(t)
-	for n > want && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		n = fdCount(t)
-	}
-	if n > want {
+	var n int
+	if !settle(5*time.Second, func() bool { n = fdCount(t); return n <= want }) {
 		t.Errorf("%d fds open after Close, %d before the client: leaked %d", n, want, n-want)
 	}
 }
@@ -79,24 +76,20 @@ func fdsSettle(t *testing.T, want int) {
 // client's connection mux, keepalive or channel) is still alive.
 func sshGoroutinesSettle(t *testing.T) {
 	t.Helper()
-	count := func() (int, string) {
+	var n int
+	var dump string
+	gone := func() bool {
 		buf := make([]byte, 1<<20)
-		n, dump := 0, ""
+		n, dump = 0, ""
 		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
 			if strings.Contains(g, "golang.org/x/crypto/ssh") {
 				n++
 				dump += g + "\n\n"
 			}
 		}
-		return n, dump
+		return n == 0
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	n, dump := count()
-	for n > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		n, dump = count()
-	}
-	if n > 0 {
+	if !settle(5*time.Second, gone) {
 		t.Errorf("%d x/crypto/ssh goroutines alive after Close:\n%s", n, dump)
 	}
 }
@@ -105,13 +98,8 @@ func sshGoroutinesSettle(t *testing.T) {
 // (every session the client opened was closed).
 func sessionsSettle(t *testing.T, s *testutil.SSHD) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	p := s.Processes()
-	for len(p) > 1 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		p = s.Processes()
-	}
-	if len(p) != 1 {
+	var p []int
+	if !settle(5*time.Second, func() bool { p = s.Processes(); return len(p) <= 1 }) || len(p) != 1 {
 		t.Errorf("sshd has %d processes after Close (%v), want its listener alone: an SSH session was left open", len(p), p)
 	}
 }

@@ -18,7 +18,10 @@ import (
 	"github.com/vifpath/vifpath/hwaddr"
 )
 
-func TestParseDomainXMLNova(t *testing.T) {
+// novaDomainXML parses testdata/domain-instance-00000002.xml, the XML of
+// a Nova-created domain.
+func novaDomainXML(t *testing.T) *DomainXML {
+	t.Helper()
 	b, err := os.ReadFile("testdata/domain-instance-00000002.xml")
 	if err != nil {
 		t.Fatal(err)
@@ -27,6 +30,11 @@ func TestParseDomainXMLNova(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return x
+}
+
+func TestParseDomainXMLNova(t *testing.T) {
+	x := novaDomainXML(t)
 	want := &DomainXML{
 		Type: "qemu", Name: "instance-00000002", UUID: "3fc516db-bae9-4e60-a58c-0d8beace5d6e",
 		Nova: &NovaInstance{

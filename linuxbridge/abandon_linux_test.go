@@ -16,21 +16,7 @@ import (
 // caller's ctx ended mid-dump) makes the kernel refuse the next dump on the
 // socket with EBUSY; the conn drains it first.
 func TestIntegrationAbandonedDump(t *testing.T) {
-	testutil.RequireRoot(t)
-	ns := testutil.NewNetNS(t)
-	for i := 0; i < 30; i++ {
-		ns.Veth(t, testutil.RandName("lba"), ns, testutil.RandName("lbb"))
-	}
-	f, err := openNetNS(ns.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := dialConn(int(f.Fd()), 0)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.close()
+	c := vethsConn(t, 30)
 	hdr := make([]byte, ifinfomsgLen)
 	// abandon sends a dump request and reads none of its replies.
 	abandon := func() {
@@ -41,16 +27,7 @@ func TestIntegrationAbandonedDump(t *testing.T) {
 		}
 		c.pending = true
 	}
-	count := func() (int, error) {
-		n := 0
-		err := c.dump(context.Background(), unix.RTM_GETLINK, hdr, nil, func(typ uint16, p []byte) error {
-			if typ == unix.RTM_NEWLINK {
-				n++
-			}
-			return nil
-		})
-		return n, err
-	}
+	count := func() (int, error) { return countLinks(c) }
 
 	// Without draining, the kernel refuses: this is what the drain is for.
 	abandon()
@@ -75,26 +52,12 @@ func TestIntegrationAbandonedDump(t *testing.T) {
 // the next dump drains them and works, and the cancellation does not leak
 // into it (the socket's read deadline is cleared).
 func TestIntegrationDumpCancelled(t *testing.T) {
-	testutil.RequireRoot(t)
-	ns := testutil.NewNetNS(t)
-	for i := 0; i < 100; i++ {
-		ns.Veth(t, testutil.RandName("nla"), ns, testutil.RandName("nlb"))
-	}
-	f, err := openNetNS(ns.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := dialConn(int(f.Fd()), 0)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.close()
+	c := vethsConn(t, 100)
 	hdr := make([]byte, ifinfomsgLen)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	n := 0
-	err = c.dump(ctx, unix.RTM_GETLINK, hdr, nil, func(uint16, []byte) error {
+	err := c.dump(ctx, unix.RTM_GETLINK, hdr, nil, func(uint16, []byte) error {
 		if n++; n == 1 {
 			cancel()
 			time.Sleep(100 * time.Millisecond) // the read deadline is set by then
@@ -105,15 +68,35 @@ func TestIntegrationDumpCancelled(t *testing.T) {
 		t.Errorf("cancelled dump: %v after %d messages, pending %v; want context.Canceled before the 201st, pending", err, n, c.pending)
 	}
 	for i := 0; i < 2; i++ {
-		count := 0
-		err := c.dump(context.Background(), unix.RTM_GETLINK, hdr, nil, func(typ uint16, _ []byte) error {
-			if typ == unix.RTM_NEWLINK {
-				count++
-			}
-			return nil
-		})
+		count, err := countLinks(c)
 		if err != nil || count != 201 || c.pending {
 			t.Errorf("dump %d after a cancelled one: %d links, %v, pending %v; want 201 (lo and 200 veth ends)", i+1, count, err, c.pending)
 		}
 	}
+}
+
+// vethsConn returns a conn into a new namespace holding pairs veth pairs
+// (and lo), closed when the test ends.
+func vethsConn(t *testing.T, pairs int) *conn {
+	t.Helper()
+	testutil.RequireRoot(t)
+	ns := testutil.NewNetNS(t)
+	for range pairs {
+		ns.Veth(t, testutil.RandName("lba"), ns, testutil.RandName("lbb"))
+	}
+	c := dialConnAt(t, ns.Path)
+	t.Cleanup(func() { c.close() })
+	return c
+}
+
+// countLinks dumps the links through c and counts them.
+func countLinks(c *conn) (int, error) {
+	n := 0
+	err := c.dump(context.Background(), unix.RTM_GETLINK, make([]byte, ifinfomsgLen), nil, func(typ uint16, _ []byte) error {
+		if typ == unix.RTM_NEWLINK {
+			n++
+		}
+		return nil
+	})
+	return n, err
 }

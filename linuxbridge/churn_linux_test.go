@@ -28,11 +28,7 @@ func TestIntegrationChurn(t *testing.T) {
 		ns.Enslave(t, n, br)
 		stable[n] = true
 	}
-	in, err := linuxbridge.OpenNamespace(context.Background(), &linuxbridge.Config{NetNSDir: ns.Dir}, ns.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
+	in := inspectorIn(t, ns)
 	h := ns.Handle(t)
 	brIdx := ns.Link(t, br).Attrs().Index
 

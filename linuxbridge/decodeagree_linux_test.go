@@ -168,12 +168,7 @@ func newDecodeCorpus(tb testing.TB, ports int) *decodeCorpus {
 	tap := testutil.RandName("nltap")
 	host.Tap(tb, tap)
 	host.Enslave(tb, tap, stp)
-	f := host.Open(tb)
-	c, err := dialConn(int(f.Fd()), 0)
-	f.Close()
-	if err != nil {
-		tb.Fatal(err)
-	}
+	c := dialConnAt(tb, host.Path)
 	defer c.close()
 	var dc decodeCorpus
 	record := func(typ uint16, hdr []byte, into *[][]byte) {

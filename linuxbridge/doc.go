@@ -30,12 +30,11 @@
 // the context is done (its deadline is the socket's read deadline, its
 // cancellation interrupts the read); the Inspector reads and drops the rest
 // of an abandoned dump before its next request (the kernel refuses a new
-// dump on a socket until then). Opening (a setns per socket) is not
-// interruptible.
+// dump on a socket until then). Opening (entering the namespace once for
+// all four sockets) is not interruptible.
 //
-// The sockets, the namespace entry and the dumps are
-// github.com/mdlayher/netlink's; the package decodes only the attributes it
-// reports, without copying them.
+// The sockets and the dumps are github.com/mdlayher/netlink's; the package
+// decodes only the attributes it reports, without copying them.
 //
 // Nothing here changes the system.
 //
@@ -50,15 +49,16 @@
 // # Network namespaces
 //
 // Config.NetNSPath (or OpenNamespace with a name under Config.NetNSDir,
-// default /run/netns) selects the namespace. Open opens its sockets inside
-// it with mdlayher/netlink's Config.NetNS, which follows the module's
-// namespace rule: on a fresh goroutine locked to its OS thread it enters
-// the namespace, opens the socket and moves the thread back (if that fails
-// the thread is discarded, never reused); the caller's goroutine never
-// changes namespace. An open Inspector keeps its namespace
+// default /run/netns) selects the namespace. Open checks that the path is
+// a network namespace and opens its sockets inside it through the module's
+// one namespace helper: on a fresh goroutine locked to its OS thread it
+// enters the namespace, opens the sockets and moves the thread back (if
+// that fails the thread is discarded, never reused); the caller's
+// goroutine never changes namespace. A missing namespace is ErrNoNetNS,
+// the same value dhcpns returns. An open Inspector keeps its namespace
 // alive; each call checks that the path still names the namespace it was
-// opened on and fails with ErrNoNetNS once it was deleted. Close the
-// Inspector when done.
+// opened on and fails with ErrNoNetNS once it was deleted or replaced.
+// Close the Inspector when done.
 //
 // Example:
 //

@@ -1,6 +1,7 @@
 package linuxbridge
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 )
@@ -34,9 +35,10 @@ func (s OperState) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (s OperState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// UnmarshalText implements encoding.TextUnmarshaler; it accepts any case.
+// UnmarshalText implements encoding.TextUnmarshaler; it accepts any case,
+// and the dashed spelling of vishvananda/netlink ("lower-layer-down").
 func (s *OperState) UnmarshalText(b []byte) error {
-	return unmarshalEnum(b, operNames[:], (*uint8)(s), "oper state")
+	return unmarshalEnum(bytes.ReplaceAll(b, []byte("-"), nil), operNames[:], (*uint8)(s), "oper state")
 }
 
 // STPState is a bridge port's spanning tree state. Its zero value is

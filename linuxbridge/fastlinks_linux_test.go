@@ -14,11 +14,7 @@ import (
 func TestIntegrationSnapshotLinkCache(t *testing.T) {
 	tp := newTopo(t)
 	ctx := context.Background()
-	in, err := linuxbridge.OpenNamespace(context.Background(), &linuxbridge.Config{NetNSDir: tp.host.Dir}, tp.host.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
+	in := inspectorIn(t, tp.host)
 	snap := func(step string, wantReqs uint32) *linuxbridge.Snapshot {
 		t.Helper()
 		req0 := linuxbridge.Requests(in)

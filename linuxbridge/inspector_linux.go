@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/internal/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,9 +30,8 @@ import (
 // when done: its sockets keep the namespace alive.
 type Inspector struct {
 	log    *slog.Logger
-	nsPath string // "" for the process's namespace
-	nsDev  uint64
-	nsIno  uint64
+	nsPath string        // "" for the process's namespace
+	ns     *netns.Handle // closed; for Check (nil: the process's namespace)
 
 	mu     sync.Mutex
 	c      *conn // link dumps; nil once closed
@@ -51,17 +51,16 @@ type rawAddr struct {
 	prefix netip.Prefix
 }
 
-// openConns opens the sockets in the namespace nsfd refers to (0: the
-// process's own).
-func (in *Inspector) openConns(nsfd int) error {
+// openConns opens the sockets in the calling thread's namespace.
+func (in *Inspector) openConns() error {
 	var err error
 	for _, p := range []**conn{&in.c, &in.cAddr, &in.cFDB} {
-		if *p, err = dialConn(nsfd, 0); err != nil {
+		if *p, err = dialConn(0); err != nil {
 			in.closeConns()
 			return err
 		}
 	}
-	if in.cMon, err = dialConn(nsfd, unix.RTMGRP_LINK); err != nil {
+	if in.cMon, err = dialConn(unix.RTMGRP_LINK); err != nil {
 		in.closeConns()
 		return err
 	}
@@ -103,10 +102,10 @@ func parallel(fns ...func() error) error {
 
 // Open returns an Inspector for the namespace cfg names (nil or an empty
 // NetNSPath: the process's own namespace). It does I/O now: it opens the
-// inspector's netlink sockets inside that namespace (mdlayher/netlink's
-// Config.NetNS: setns(2), so CAP_SYS_ADMIN, on a locked thread of its own;
-// the caller's thread never changes namespace). ctx is checked first; the
-// open itself (an open(2), setns calls and four sockets) is not
+// inspector's netlink sockets inside that namespace (setns(2), so
+// CAP_SYS_ADMIN, on a locked thread of the module's namespace helper; the
+// caller's thread never changes namespace). ctx is checked first; the
+// open itself (an open(2), two setns calls and four sockets) is not
 // interruptible.
 func Open(ctx context.Context, cfg *Config) (*Inspector, error) {
 	if err := ctx.Err(); err != nil {
@@ -115,22 +114,19 @@ func Open(ctx context.Context, cfg *Config) (*Inspector, error) {
 	c := cfg.orDefault()
 	in := &Inspector{log: c.Logger, nsPath: c.NetNSPath}
 	if in.nsPath == "" {
-		if err := in.openConns(0); err != nil {
+		if err := in.openConns(); err != nil {
 			return nil, permission(err, "open a netlink socket")
 		}
 		return in, nil
 	}
-	f, err := openNetNS(in.nsPath)
+	h, err := openNetNS(in.nsPath)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return nil, fmt.Errorf("linuxbridge: stat network namespace %s: %w", in.nsPath, err)
-	}
-	in.nsDev, in.nsIno = st.Dev, st.Ino
-	if err := in.openConns(int(f.Fd())); err != nil {
+	// The sockets keep the namespace alive; the handle is kept for Check.
+	defer h.Close()
+	in.ns = h
+	if err := h.Do(func() error { return in.openConns() }); err != nil {
 		return nil, netNSError(in.nsPath, err)
 	}
 	in.log.Debug("linuxbridge: opened", "netns", in.nsPath)
@@ -292,10 +288,9 @@ func (in *Inspector) begin(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("linuxbridge: %w", err)
 	}
-	if in.nsPath != "" {
-		var st unix.Stat_t
-		if err := unix.Stat(in.nsPath, &st); err != nil || st.Dev != in.nsDev || st.Ino != in.nsIno {
-			return fmt.Errorf("linuxbridge: %s was deleted (or replaced) after the inspector was opened: %w: close it and open again", in.nsPath, ErrNoNetNS)
+	if in.ns != nil {
+		if err := in.ns.Check(); err != nil {
+			return fmt.Errorf("linuxbridge: namespace deleted (or replaced) after the inspector was opened: %w: close it and open again", err)
 		}
 	}
 	return nil

@@ -151,11 +151,7 @@ func (tp *topo) learn(t *testing.T, in *linuxbridge.Inspector) {
 func TestIntegrationInspect(t *testing.T) {
 	tp := newTopo(t)
 	ctx := context.Background()
-	in, err := linuxbridge.OpenNamespace(context.Background(), &linuxbridge.Config{NetNSDir: tp.host.Dir}, tp.host.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
+	in := inspectorIn(t, tp.host)
 	tp.learn(t, in)
 
 	// Twice on one Inspector: the first snapshot makes the full link dump,
@@ -529,11 +525,7 @@ type ipCounters struct {
 
 func ipLinks(t *testing.T, ns *testutil.NetNS) map[string]ipLink {
 	t.Helper()
-	var ls []ipLink
-	out := ns.Run(t, "ip", "-j", "-d", "-s", "link", "show")
-	if err := json.Unmarshal(out, &ls); err != nil {
-		t.Fatalf("ip -j -d -s link show: %v\n%s", err, out)
-	}
+	ls := runJSON[[]ipLink](t, ns, "ip", "-j", "-d", "-s", "link", "show")
 	m := map[string]ipLink{}
 	for _, l := range ls {
 		m[l.IfName] = l
@@ -541,20 +533,19 @@ func ipLinks(t *testing.T, ns *testutil.NetNS) map[string]ipLink {
 	return m
 }
 
+// ipAddrLink is one link of `ip -j addr show`.
+type ipAddrLink struct {
+	IfName   string `json:"ifname"`
+	AddrInfo []struct {
+		Local     string `json:"local"`
+		PrefixLen int    `json:"prefixlen"`
+	} `json:"addr_info"`
+}
+
 // ipAddrs returns `ip -j addr show` as sorted "addr/len" strings per link.
 func ipAddrs(t *testing.T, ns *testutil.NetNS) map[string][]string {
 	t.Helper()
-	var ls []struct {
-		IfName   string `json:"ifname"`
-		AddrInfo []struct {
-			Local     string `json:"local"`
-			PrefixLen int    `json:"prefixlen"`
-		} `json:"addr_info"`
-	}
-	out := ns.Run(t, "ip", "-j", "addr", "show")
-	if err := json.Unmarshal(out, &ls); err != nil {
-		t.Fatalf("ip -j addr show: %v\n%s", err, out)
-	}
+	ls := runJSON[[]ipAddrLink](t, ns, "ip", "-j", "addr", "show")
 	m := map[string][]string{}
 	for _, l := range ls {
 		for _, a := range l.AddrInfo {
@@ -582,12 +573,7 @@ type brLink struct {
 
 func bridgeLinks(t *testing.T, ns *testutil.NetNS) []brLink {
 	t.Helper()
-	var ls []brLink
-	out := ns.Run(t, "bridge", "-d", "-j", "link", "show")
-	if err := json.Unmarshal(out, &ls); err != nil {
-		t.Fatalf("bridge -d -j link show: %v\n%s", err, out)
-	}
-	return ls
+	return runJSON[[]brLink](t, ns, "bridge", "-d", "-j", "link", "show")
 }
 
 type brFDB struct {
@@ -600,12 +586,7 @@ type brFDB struct {
 
 func bridgeFDB(t *testing.T, ns *testutil.NetNS) []brFDB {
 	t.Helper()
-	var es []brFDB
-	out := ns.Run(t, "bridge", "-j", "fdb", "show")
-	if err := json.Unmarshal(out, &es); err != nil {
-		t.Fatalf("bridge -j fdb show: %v\n%s", err, out)
-	}
-	return es
+	return runJSON[[]brFDB](t, ns, "bridge", "-j", "fdb", "show")
 }
 
 func compareLink(t *testing.T, name string, ip ipLink, index int, mac hwaddr.MAC, mtu int, oper linuxbridge.OperState, up, port bool) {
@@ -634,4 +615,27 @@ func compareStats(t *testing.T, name string, before ipStats, s linuxbridge.Stats
 	check("tx errors", before.Tx.Errors, s.TxErrors, after.Tx.Errors)
 	check("rx dropped", before.Rx.Dropped, s.RxDropped, after.Rx.Dropped)
 	check("tx dropped", before.Tx.Dropped, s.TxDropped, after.Tx.Dropped)
+}
+
+// runJSON runs an iproute2 command with -j inside ns and decodes its
+// output into a T.
+func runJSON[T any](t *testing.T, ns *testutil.NetNS, args ...string) T {
+	t.Helper()
+	var v T
+	out := ns.Run(t, args[0], args[1:]...)
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return v
+}
+
+// inspectorIn opens an Inspector in ns, closed when the test ends.
+func inspectorIn(t *testing.T, ns *testutil.NetNS) *linuxbridge.Inspector {
+	t.Helper()
+	in, err := linuxbridge.OpenNamespace(context.Background(), &linuxbridge.Config{NetNSDir: ns.Dir}, ns.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close() })
+	return in
 }

@@ -161,6 +161,13 @@ func TestEnumsText(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"S":"sideways"}`), &out); err == nil {
 		t.Error("unknown STP state accepted")
 	}
+	// iproute2 prints LOWERLAYERDOWN, vishvananda/netlink lower-layer-down.
+	for _, s := range []string{"LOWERLAYERDOWN", "lower-layer-down"} {
+		var o linuxbridge.OperState
+		if err := o.UnmarshalText([]byte(s)); err != nil || o != linuxbridge.OperLowerLayerDown {
+			t.Errorf("oper state %q read as %s, %v; want lowerlayerdown", s, o, err)
+		}
+	}
 	if linuxbridge.STPState(42).String() != "stpstate(42)" {
 		t.Errorf("out of range: %s", linuxbridge.STPState(42))
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 // The netlink side: NETLINK_ROUTE sockets from github.com/mdlayher/netlink
-// (opened inside the inspected namespace with Config.NetNS), dumps sent
+// (opened inside the inspected namespace through internal/netns), dumps sent
 // with Conn.Send and read with Conn.ReceiveIter (Execute without the slice
 // that holds every message of a dump: 1.4 MB a snapshot of 100 bridges x
 // 10 ports), and decoders that keep only the attributes the package
@@ -51,13 +51,12 @@ type conn struct {
 	deadline bool
 }
 
-// dialConn opens a socket in the namespace nsfd refers to (0: the calling
-// thread's), subscribed to the rtnetlink multicast groups (RTMGRP_*) in
-// groups. mdlayher/netlink enters the namespace on a locked thread of its
-// own and moves it back (the thread is ended if that fails): the caller's
-// thread never changes namespace.
-func dialConn(nsfd int, groups uint32) (*conn, error) {
-	nl, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: nsfd, Groups: groups, MessageBufferSize: recvBufSize})
+// dialConn opens a socket in the calling thread's namespace, subscribed to
+// the rtnetlink multicast groups (RTMGRP_*) in groups. Open calls it with
+// the thread inside the inspected namespace (internal/netns); the socket
+// stays bound to that namespace.
+func dialConn(groups uint32) (*conn, error) {
+	nl, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{Groups: groups, MessageBufferSize: recvBufSize})
 	if err != nil {
 		return nil, err
 	}

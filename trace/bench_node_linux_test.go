@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/digitalocean/go-libvirt"
-	"github.com/digitalocean/go-libvirt/socket/dialers"
 	"github.com/vifpath/vifpath/firewall"
 	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/demo"
@@ -104,11 +102,7 @@ func newNode200(b *testing.B) *node200 {
 
 	d := testutil.NewPrivateLibvirtd(b)
 	n.socket = d.ReadOnlySocket
-	adm := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(d.Socket), dialers.WithLocalTimeout(5*time.Second)))
-	if err := adm.ConnectToURI("test:///default"); err != nil {
-		b.Fatalf("admin connect: %v", err)
-	}
-	b.Cleanup(func() { adm.Disconnect() })
+	adm := testutil.LibvirtAdmin(b, d.Socket, "test:///default")
 	boot, err := os.ReadFile("../guestlog/testdata/demo-guest-leased.log")
 	if err != nil {
 		b.Fatal(err)

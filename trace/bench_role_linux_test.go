@@ -53,32 +53,11 @@ func BenchmarkRunNetworkRole200(b *testing.B) {
 	}
 	hosts, _ := filepath.Glob(filepath.Join(tp.dns.StateDir, "*", "host"))
 	dir := filepath.Join(tp.dns.StateDir, tp.n.NetworkID)
-	var libTotal, cliTotal, maxLib time.Duration
-	b.ResetTimer()
-	for b.Loop() {
-		t0 := time.Now()
-		tr, err := trace.Run(ctx, &cfg, target)
-		d := time.Since(t0)
-		if err != nil || tr.Verdict != trace.OK {
-			b.Fatalf("trace: %v\n%s", err, tr)
-		}
-		libTotal += d
-		maxLib = max(maxLib, d)
-
-		t0 = time.Now()
-		for _, c := range []*exec.Cmd{
-			exec.Command("grep", append([]string{"-l", tp.mac.String()}, hosts...)...),
-			exec.Command("ps", "-e", "-o", "pid,args"),
-			exec.Command("cat", filepath.Join(dir, "host"), filepath.Join(dir, "leases"), filepath.Join(dir, "pid")),
-			nsenter("ip", "-j", "addr"),
-			nsenter("arping", "-c1", "-w1", "-I", tp.n.ServeIf, tp.ip.String()),
-		} {
-			if out, err := c.CombinedOutput(); err != nil {
-				b.Fatalf("%s: %v\n%s", c.Args, err, out)
-			}
-		}
-		cliTotal += time.Since(t0)
-	}
-	b.StopTimer()
-	reportTraceVsCLI(b, "network-role trace", libTotal, maxLib, cliTotal)
+	timeTraceVsCLI(b, "network-role trace", &cfg, target, []*exec.Cmd{
+		exec.Command("grep", append([]string{"-l", tp.mac.String()}, hosts...)...),
+		exec.Command("ps", "-e", "-o", "pid,args"),
+		exec.Command("cat", filepath.Join(dir, "host"), filepath.Join(dir, "leases"), filepath.Join(dir, "pid")),
+		nsenter("ip", "-j", "addr"),
+		nsenter("arping", "-c1", "-w1", "-I", tp.n.ServeIf, tp.ip.String()),
+	})
 }

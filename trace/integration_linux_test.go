@@ -315,21 +315,8 @@ func TestIntegrationTraceHealthy(t *testing.T) {
 			t.Errorf("hop %d after JSON: %+v, want %+v", i, back.Hops[i], tr.Hops[i])
 		}
 	}
-	// On a compute node whose DHCP agent runs elsewhere.
-	cfg := *tp.cfg
-	cfg.Role = trace.RoleCompute
-	tr3, err := trace.Run(context.Background(), &cfg, trace.Target{Tap: tp.tap})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want(t, tr3, map[trace.Kind]trace.Verdict{trace.KindDHCPNS: trace.Unknown, trace.KindDnsmasq: trace.Unknown, trace.KindDHCPIf: trace.Unknown,
-		trace.KindHostsEntry: trace.Unknown, trace.KindLease: trace.Unknown, trace.KindARP: trace.Unknown,
-		// Without the probe nothing makes this idle guest send.
-		trace.KindCounters: trace.Warn,
-		// DHCP's option 26 is on the DHCP side: what the guest is told is
-		// unknown here.
-		trace.KindMTU: trace.Unknown})
-	// The same NIC by MAC and by port ID.
+	// (The same NIC on a compute node whose DHCP agent runs elsewhere is
+	// TestIntegrationTraceComputeRole.) The same NIC by MAC and by port ID.
 	for _, target := range []trace.Target{{MAC: trace.MAC(tp.mac)}, {PortID: tp.portID}} {
 		tr2 := tp.run(t, target)
 		if tr2.Verdict != trace.OK || tr2.Tap != tp.tap || tr2.PortMAC.String() != tp.mac.String() {

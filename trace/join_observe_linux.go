@@ -152,7 +152,11 @@ func (o *observer) looseLinks() ([]LinkFacts, error) {
 			if err != nil || len(addrs) > 0 {
 				continue
 			}
-			out = append(out, LinkFacts{Name: a.Name, Index: a.Index, Up: true, LowerUp: true, OperState: strings.ToLower(a.OperState.String())})
+			lf := LinkFacts{Name: a.Name, Index: a.Index, Up: true, LowerUp: true}
+			// netlink's name of the state ("up", "lower-layer-down"), read
+			// into the module's one enum (unknown when it has no such name).
+			_ = lf.OperState.UnmarshalText([]byte(a.OperState.String()))
+			out = append(out, lf)
 		}
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -207,7 +208,7 @@ func serverNode(obs *Observation) string {
 }
 
 // portReq is the target and hint of a server's port.
-func portReq(obs *Observation, srv *ServerFacts, p *PortFacts) nicReq {
+func portReq(obs *Observation, srv *ServerFacts, p *launch.Port) nicReq {
 	domRef := srv.InstanceName
 	if domRef == "" {
 		domRef = srv.ID // the domain's UUID is the instance's
@@ -221,7 +222,7 @@ func portReq(obs *Observation, srv *ServerFacts, p *PortFacts) nicReq {
 
 // judgePort is one port's trace of a server: the server hop, the port
 // hop, then the local hops.
-func judgePort(obs *Observation, ix *obsIndex, srv *ServerFacts, p PortFacts, sh Hop, node string, withHost bool) *Trace {
+func judgePort(obs *Observation, ix *obsIndex, srv *ServerFacts, p launch.Port, sh Hop, node string, withHost bool) *Trace {
 	ph := portHop(p, srv.Host, node)
 	if obs.Role.compute() && p.NetworkID != "" {
 		networkEvidence(obs.API, p.NetworkID, &ph)

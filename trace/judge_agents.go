@@ -45,10 +45,17 @@ func JudgeAgents(f launch.PortAgents) Hop {
 	h.add("port_status", "%s", agentsOr(f.Port.Status, "(unknown)"))
 	h.add("vif_type", "%s", agentsOr(f.Port.VIFType, "(unknown)"))
 	var fails, warns []string
-	var cause, next string
+	var cause, next, wcause, wnext string
+	// setCause records the first failure's cause, setWarnCause the first
+	// warning's: a warning found before a failure does not hide its cause.
 	setCause := func(c, n string) {
 		if cause == "" {
 			cause, next = c, n
+		}
+	}
+	setWarnCause := func(c, n string) {
+		if wcause == "" {
+			wcause, wnext = c, n
 		}
 	}
 
@@ -56,7 +63,14 @@ func JudgeAgents(f launch.PortAgents) Hop {
 	switch {
 	case f.Compute != nil:
 		h.add("nova-compute", "on %s: %s, %s, updated %s ago", f.Compute.Host, agentsOr(string(f.Compute.State), "unknown"), map[bool]string{true: "enabled", false: "disabled"}[f.Compute.Enabled], age(f.Compute.Updated))
-		if !f.Compute.Up() {
+		switch {
+		case f.Compute.Up():
+		case f.ServerStatus == launch.StatusActive:
+			// A running server's network does not need nova-compute (seen
+			// on the aio cloud: nova-compute stopped, every path hop OK).
+			warns = append(warns, "nova-compute on "+f.Compute.Host+" is not up and enabled")
+			setWarnCause("nova-compute on "+f.Compute.Host+" is down or disabled: the running server's network is not affected, but nothing on that host is built, started, rebooted or plugged", "openstack compute service list --host "+f.Compute.Host+"; start nova-compute there and read its log")
+		default:
 			fails = append(fails, "nova-compute on "+f.Compute.Host+" is not up and enabled")
 			setCause("nova-compute on "+f.Compute.Host+" is down or disabled: nothing on that host is built, started or plugged", "openstack compute service list --host "+f.Compute.Host+"; start nova-compute there and read its log")
 		}
@@ -94,7 +108,7 @@ func JudgeAgents(f launch.PortAgents) Hop {
 			msg := fmt.Sprintf("the Linux bridge agent on %s is alive (heartbeat %s ago) but has not reported port %s ACTIVE (it is %s) while the server is %s", a.Host, age(a.Heartbeat), f.Port.ID, agentsOr(f.Port.Status, "unknown"), f.ServerStatus)
 			if f.ServerStatus == launch.StatusBuild {
 				warns = append(warns, msg)
-				setCause(msg+": Nova waits for it (vif_plugging_timeout, 300 s) and fails the boot with \"Failed to allocate the network(s)\" if it never comes", "watch neutron-linuxbridge-agent's log on "+a.Host+" for a command it retries")
+				setWarnCause(msg+": Nova waits for it (vif_plugging_timeout, 300 s) and fails the boot with \"Failed to allocate the network(s)\" if it never comes", "watch neutron-linuxbridge-agent's log on "+a.Host+" for a command it retries")
 			} else {
 				fails = append(fails, msg)
 				setCause(msg+": the agent heartbeats but does not wire ports, stuck on a command it retries", "read neutron-linuxbridge-agent's log on "+a.Host+" (an ebtables or iptables call failing again and again), fix it, restart the agent")
@@ -117,11 +131,15 @@ func JudgeAgents(f launch.PortAgents) Hop {
 		fails = append(fails, "no DHCP agent hosts the network")
 		setCause("no DHCP agent hosts network "+f.Port.NetworkID+": the guest gets no address (unless the subnet has DHCP off)", "openstack network agent list --agent-type dhcp; openstack network agent add network --dhcp AGENT "+f.Port.NetworkID)
 	case live == 0:
-		fails = append(fails, "every DHCP agent of the network is down")
-		setCause("no live DHCP agent hosts network "+f.Port.NetworkID+": the guest gets no address", "restart neutron-dhcp-agent on "+f.DHCP[0].Host)
+		// Stopping the agent leaves its dnsmasq running (seen on the aio
+		// cloud: agent dead, dnsmasq alive, the guest renewing its lease):
+		// whether DHCP is served is the dnsmasq, hosts-entry and lease
+		// hops' to judge.
+		warns = append(warns, "every DHCP agent of the network is down")
+		setWarnCause("no live DHCP agent hosts network "+f.Port.NetworkID+": a dnsmasq already running keeps serving the leases it knows (the dnsmasq and lease hops say whether one does), but new ports, address changes and a dnsmasq that dies are not handled", "restart neutron-dhcp-agent on "+f.DHCP[0].Host)
 	case live < len(f.DHCP):
 		warns = append(warns, fmt.Sprintf("%d of %d DHCP agents of the network are down", len(f.DHCP)-live, len(f.DHCP)))
-		setCause("some DHCP agents of the network are down; the live one answers", "openstack network agent list --network "+f.Port.NetworkID)
+		setWarnCause("some DHCP agents of the network are down; the live one answers", "openstack network agent list --network "+f.Port.NetworkID)
 	}
 
 	// The metadata agent.
@@ -137,7 +155,7 @@ func JudgeAgents(f launch.PortAgents) Hop {
 			h.add("metadata_agent", "none")
 		}
 		warns = append(warns, "no live metadata agent")
-		setCause("no live metadata agent: the guest reaches no metadata (cloud-init gets no SSH key: the VM \"has no SSH\"), the network path itself is not affected", "start neutron-metadata-agent; openstack network agent list --agent-type metadata")
+		setWarnCause("no live metadata agent: the guest reaches no metadata (cloud-init gets no SSH key: the VM \"has no SSH\"), the network path itself is not affected", "start neutron-metadata-agent; openstack network agent list --agent-type metadata")
 	}
 
 	switch {
@@ -154,6 +172,9 @@ func JudgeAgents(f launch.PortAgents) Hop {
 		return h
 	}
 	h.Cause, h.Next = cause, next
+	if h.Verdict == Warn {
+		h.Cause, h.Next = wcause, wnext
+	}
 	return h
 }
 

@@ -67,7 +67,11 @@ func TestJudgeAgents(t *testing.T) {
 		{name: "shut off, port down is normal", edit: func(p *launch.PortAgents) { p.Port.Status = "DOWN"; p.ServerStatus = launch.StatusShutoff }, verdict: trace.OK},
 		{name: "no l2 agent on the host", edit: func(p *launch.PortAgents) { p.L2 = nil }, verdict: trace.Fail, summary: "no Linux bridge agent on vm", next: "start neutron-linuxbridge-agent on vm"},
 		{name: "binding failed", edit: func(p *launch.PortAgents) { p.Port.VIFType = "binding_failed" }, verdict: trace.Fail, summary: "port binding failed on vm", cause: "physical_interface_mappings"},
-		{name: "dhcp dead", setup: func(f *fakecloud.Cloud) { f.SetAgent(launch.AgentDHCP, "vm", false) }, verdict: trace.Fail, summary: "every DHCP agent of the network is down", next: "restart neutron-dhcp-agent on vm"},
+		{name: "dhcp dead", setup: func(f *fakecloud.Cloud) { f.SetAgent(launch.AgentDHCP, "vm", false) }, verdict: trace.Warn, summary: "every DHCP agent of the network is down", cause: "keeps serving the leases it knows", next: "restart neutron-dhcp-agent on vm"},
+		{name: "a warning found first does not hide the failure's cause", edit: func(p *launch.PortAgents) {
+			p.Compute.State = launch.StateDown // server ACTIVE: a warning
+			p.DHCP = nil
+		}, verdict: trace.Fail, summary: "no DHCP agent hosts the network", cause: "no DHCP agent hosts network"},
 		{name: "no dhcp agent", edit: func(p *launch.PortAgents) { p.DHCP = nil }, verdict: trace.Fail, summary: "no DHCP agent hosts the network", next: "openstack network agent add network --dhcp"},
 		{name: "one of two dhcp down", edit: func(p *launch.PortAgents) {
 			d := p.DHCP[0]
@@ -75,7 +79,7 @@ func TestJudgeAgents(t *testing.T) {
 			p.DHCP = append(p.DHCP, d)
 		}, verdict: trace.Warn, summary: "1 of 2 DHCP agents of the network are down"},
 		{name: "metadata dead", setup: func(f *fakecloud.Cloud) { f.SetAgent(launch.AgentMetadata, "vm", false) }, verdict: trace.Warn, summary: "no live metadata agent", cause: "cloud-init gets no SSH key"},
-		{name: "compute down", setup: func(f *fakecloud.Cloud) { f.SetService("nova-compute", "vm", "down") }, verdict: trace.Fail, summary: "nova-compute on vm is not up and enabled", next: "openstack compute service list --host vm"},
+		{name: "compute down", setup: func(f *fakecloud.Cloud) { f.SetService("nova-compute", "vm", "down") }, verdict: trace.Warn, summary: "nova-compute on vm is not up and enabled", cause: "the running server's network is not affected", next: "openstack compute service list --host vm"},
 		{name: "no compute on the server's host", edit: func(p *launch.PortAgents) { p.Compute = nil }, verdict: trace.Fail, summary: "no nova-compute on vm", next: "discover_hosts"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,11 +33,11 @@ func (v *view) agentsHop() Hop {
 		h.add("agents", "not observed")
 		return h
 	}
-	return JudgeAgents(*api.Agents.Port(launchPort(p), srv.Host, launch.Status(srv.Status)))
+	return JudgeAgents(*api.Agents.Port(*p, srv.Host, launch.Status(srv.Status)))
 }
 
 // port finds a server's port by ID ("" or none: nil, nil).
-func (a *APIFacts) port(id string) (*ServerFacts, *PortFacts) {
+func (a *APIFacts) port(id string) (*ServerFacts, *launch.Port) {
 	if id == "" {
 		return nil, nil
 	}
@@ -49,16 +49,4 @@ func (a *APIFacts) port(id string) (*ServerFacts, *PortFacts) {
 		}
 	}
 	return nil, nil
-}
-
-// launchPort is a port as launch reads it.
-func launchPort(p *PortFacts) launch.Port {
-	lp := launch.Port{ID: p.ID, NetworkID: p.NetworkID, Status: p.Status, VIFType: p.VIFType, HostID: p.HostID, AdminDown: p.AdminDown, FixedIPs: []launch.FixedIP{}}
-	if p.MAC != nil {
-		lp.MAC = p.MAC
-	}
-	for _, f := range p.FixedIPs {
-		lp.FixedIPs = append(lp.FixedIPs, launch.FixedIP{Address: f.Address, SubnetID: f.SubnetID})
-	}
-	return lp
 }

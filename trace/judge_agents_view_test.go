@@ -59,7 +59,7 @@ func TestAgentsHopFromRecordedList(t *testing.T) {
 			"has not reported port", "heartbeats but does not wire ports"},
 		{"dhcp agent admin down", func(o *trace.Observation) {
 			setAgent(o, launch.AgentDHCP, func(a *launch.NetworkAgent) { a.AdminUp = false })
-		}, trace.Fail, "every DHCP agent of the network is down", "no live DHCP agent"},
+		}, trace.Warn, "every DHCP agent of the network is down", "a dnsmasq already running keeps serving"},
 		{"network hosted by no DHCP agent", func(o *trace.Observation) {
 			for id := range o.API.Agents.DHCPNetworks {
 				o.API.Agents.DHCPNetworks[id] = []string{}
@@ -68,8 +68,12 @@ func TestAgentsHopFromRecordedList(t *testing.T) {
 		{"metadata agent dead", func(o *trace.Observation) {
 			setAgent(o, launch.AgentMetadata, func(a *launch.NetworkAgent) { a.Alive = false })
 		}, trace.Warn, "no live metadata agent", "has no SSH"},
-		{"nova-compute down", func(o *trace.Observation) { o.API.Agents.Compute[0].State = launch.StateDown }, trace.Fail,
-			"nova-compute on compute1 is not up", "nova-compute on compute1 is down"},
+		{"nova-compute down, server active", func(o *trace.Observation) { o.API.Agents.Compute[0].State = launch.StateDown }, trace.Warn,
+			"nova-compute on compute1 is not up", "the running server's network is not affected"},
+		{"nova-compute down, server building", func(o *trace.Observation) {
+			o.API.Agents.Compute[0].State = launch.StateDown
+			o.API.Servers[0].Status = string(launch.StatusBuild)
+		}, trace.Fail, "nova-compute on compute1 is not up", "nothing on that host is built"},
 		{"no nova-compute on the host", func(o *trace.Observation) { o.API.Agents.Compute = []launch.ComputeService{} }, trace.Fail,
 			"no nova-compute on compute1", "runs no nova-compute service"},
 		{"agents not readable", func(o *trace.Observation) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -99,7 +100,7 @@ func networkEvidence(api *APIFacts, id string, ph *Hop) {
 		ph.add("segmentation_id", "%d", nw.SegmentationID)
 	}
 }
-func portHop(p PortFacts, serverHost, node string) Hop {
+func portHop(p launch.Port, serverHost, node string) Hop {
 	h := Hop{Kind: KindPort, Name: p.ID}
 	h.add("network_id", "%s", p.NetworkID)
 	h.add("bridge", "%s", linuxbridge.NetworkBridgeName(p.NetworkID))

@@ -18,12 +18,27 @@ func portEvidence(h *Hop, p *linuxbridge.Port) {
 	h.add("learning", "%t", p.Learning)
 }
 
-// stpVerdict judges a port's STP state; ok is false when it is not
-// forwarding.
-func stpVerdict(h *Hop, p *linuxbridge.Port) bool {
+// stpVerdict judges a port's STP state on bridge br; ok is false when it
+// is not forwarding. A port disabled because br itself is administratively
+// down only warns: the kernel disables every port of a down bridge, and
+// the bridge hop fails for it (measured on the aio cloud: `ip link set
+// brq… down` turned the tap and eth2 to "disabled").
+func stpVerdict(h *Hop, p *linuxbridge.Port, br *linuxbridge.Bridge) bool {
 	switch p.STPState {
 	case linuxbridge.STPForwarding, linuxbridge.STPUnknown:
 		return true
+	case linuxbridge.STPDisabled:
+		if br != nil && !br.Up {
+			h.Verdict = Warn
+			h.Summary = fmt.Sprintf("%s is disabled because its bridge %s is administratively down", p.Name, br.Name)
+			h.Cause = "a down bridge disables every port: the fault is the bridge, not this port"
+			h.Next = "see the bridge hop: ip link set " + br.Name + " up"
+			return false
+		}
+		h.Verdict = Fail
+		h.Summary = fmt.Sprintf("%s is %s: the bridge forwards nothing through it", p.Name, p.STPState)
+		h.Cause = "spanning tree blocks the port (a loop, or the port was disabled)"
+		h.Next = "bridge link show dev " + p.Name + "; check for a second path between the provider networks"
 	case linuxbridge.STPListening, linuxbridge.STPLearning:
 		h.Verdict = Warn
 		h.Summary = fmt.Sprintf("%s is %s, not yet forwarding", p.Name, p.STPState)
@@ -70,7 +85,7 @@ func (v *view) tapHop() Hop {
 		h.Next = "virsh list --all; virsh domiflist <domain>"
 		return h
 	}
-	if !stpVerdict(&h, v.tap) {
+	if !stpVerdict(&h, v.tap, v.bridge) {
 		return h
 	}
 	if v.bridge.Neutron.Kind != linuxbridge.DeviceBridge {
@@ -163,7 +178,7 @@ func (v *view) bridgeHops() (Hop, Hop, uplink) {
 			p.Cause = "the provider NIC is down: traffic leaves the bridge nowhere"
 			p.Next = "ip link set " + ph.Name + " up; check the cable/switch port; nmcli d (NetworkManager may have taken it)"
 		default:
-			stpVerdict(&p, ph)
+			stpVerdict(&p, ph, v.bridge)
 		}
 	}
 	p.Name = strings.Join(names, ",")

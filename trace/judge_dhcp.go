@@ -157,6 +157,12 @@ func (v *view) dhcpHops() []Hop {
 		if k == KindHostsEntry && id.MAC != nil {
 			h.add("port_mac", "%s (from %s)", id.MAC, id.MACFrom)
 		}
+		if k == KindLease && h.Verdict == Warn {
+			seededButHeld(&h, n, id.MAC)
+		}
+		if k == KindLease && h.Verdict == Fail && byKind[KindHostsEntry].Verdict == OK {
+			releasedButHeld(&h, n, id)
+		}
 		hops = append(hops, h)
 	}
 	return hops
@@ -210,7 +216,7 @@ func leaseCheck(n *NetworkFacts, mac []byte) dhcpns.Check {
 			continue
 		}
 		c.Evidence = append(c.Evidence, fmt.Sprintf("%s line %d: expiry %s mac %s ip %s hostname %q client-id %q (%s)", n.LeasesPath, l.Line, l.Expiry.Format("2006-01-02T15:04:05Z"), l.MAC, l.IP, l.Hostname, l.ClientID, l.Origin))
-		if l.Renewed {
+		if l.Renewed() {
 			c.Status = dhcpns.StatusOK
 			c.Summary = fmt.Sprintf("the guest renewed its lease of %s (client id %s)", l.IP, l.ClientID)
 		} else {
@@ -391,4 +397,63 @@ func (v *view) probeTarget() (netID string, ip netip.Addr, ok bool) {
 		return "", netip.Addr{}, false
 	}
 	return v.id.NetworkID, v.id.IP, true
+}
+
+// seededButHeld amends a lease hop that warns about a seed-only row when
+// the guest answered the ARP probe of that address from the port's MAC:
+// the guest holds the address from an earlier lease, and dnsmasq was
+// restarted with the lease file Neutron seeds (every DHCP agent restart
+// does it: seen on the aio cloud, all of a network's rows seeded after
+// `restart-agent.sh neutron-dhcp-agent`). The guest renews at half its
+// lease time (12 h with Neutron's default 86400 s), so the cause and next
+// step say so instead of sending the operator to the guest's console.
+func seededButHeld(h *Hop, n *NetworkFacts, mac []byte) {
+	m := fmtMAC(mac)
+	for _, l := range n.Leases {
+		if l.MAC == nil || l.MAC.String() != m || l.Renewed() {
+			continue
+		}
+		if !answeredARP(n, l.IP, m) {
+			continue
+		}
+		h.add("held", "%s answered ARP for %s: the guest holds the address", m, l.IP)
+		h.Summary = fmt.Sprintf("lease row for %s is only Neutron's seed (%s, no client id): the guest has not completed DHCP since dnsmasq restarted, but holds the address (answered ARP)", l.IP, l.Origin)
+		h.Cause += "; but the guest holds " + l.IP.String() + " (it answered ARP): dnsmasq was restarted with Neutron's seeded lease file (a DHCP agent restart does this) and the guest renews at half its lease time, so it is expected for hours after a restart"
+		h.Next = "nothing urgent if the guest answers: wait for its renewal, or renew from its console (udhcpc/dhclient); the dnsmasq process's start time dates the restart"
+		return
+	}
+}
+
+// answeredARP reports whether mac answered the ARP probe of ip.
+func answeredARP(n *NetworkFacts, ip netip.Addr, mac string) bool {
+	for _, a := range n.ARP {
+		if a.IP != ip {
+			continue
+		}
+		for _, r := range a.Replies {
+			if r.MAC.String() == mac {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// releasedButHeld turns a lease hop that fails for want of any lease row
+// into a warning when the hosts file has the port's row and the guest
+// answered the ARP probe of the port's address from its MAC: the guest
+// holds the address, and dnsmasq lost only the row (the DHCP agent runs
+// dhcp_release when a port's address changes: seen on the aio cloud after
+// setting a port's fixed IP away and back). dnsmasq grants the renewal
+// from its hosts file.
+func releasedButHeld(h *Hop, n *NetworkFacts, id *Identity) {
+	m := fmtMAC(id.MAC)
+	if !id.IP.IsValid() || !answeredARP(n, id.IP, m) {
+		return
+	}
+	h.Verdict = Warn
+	h.add("held", "%s answered ARP for %s: the guest holds the address", m, id.IP)
+	h.Summary = fmt.Sprintf("no lease row for %s, but the guest holds %s (answered ARP) and the hosts file has it", m, id.IP)
+	h.Cause = "dnsmasq has no lease for an address the guest still uses: the DHCP agent released it (it does when the port's address changes) or dnsmasq restarted without it; the guest renews at half its lease time and dnsmasq grants it from the hosts file"
+	h.Next = "nothing urgent if the guest answers: wait for its renewal, or renew from its console (udhcpc/dhclient)"
 }

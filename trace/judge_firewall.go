@@ -39,7 +39,9 @@ type FirewallFacts struct {
 	// ProbeErr says why the probe could not run.
 	ProbeErr string `json:"probe_error,omitempty"`
 	// Moved are the counters that grew across the probe (before/after
-	// snapshots, firewall.Moved); nil when not read.
+	// snapshots, firewall.Moved); nil when not read. Rules of a backend
+	// other than Neutron's carry it in Rule.Chain ("iptables-legacy
+	// FORWARD").
 	Moved []firewall.RuleDelta `json:"moved,omitempty"`
 	// Role is the node's role, for the unknown hops' "run on" advice.
 	Role Role `json:"role,omitempty"`
@@ -177,6 +179,7 @@ func JudgeSecurityGroup(f FirewallFacts) Hop {
 	}
 	h.add("chain", "%s: %d rules", p.Ingress.Name, len(p.Ingress.Rules))
 	fail, warn := []string{}, []string{}
+	noGroups, foreign := false, false
 
 	// The walkthrough's ping and ssh.
 	src := f.ProbeSource
@@ -203,6 +206,12 @@ func JudgeSecurityGroup(f FirewallFacts) Hop {
 			h.add("skipped", "%s: options not modelled: %s", ruleText(&sk), strings.Join(sk.Match.Unknown, " "))
 		}
 		if r.Verdict == "ACCEPT" {
+			if d := foreignDrop(s, backend, walkthroughPacket(proto, src, dsts[0], f.ProbeSourceTap, f.Tap)); d != "" {
+				h.add(name, "from %s to %s admitted by %s, then dropped by %s", src, dsts[0], ruleText(admittedBy(r, p.Ingress.Name)), d)
+				fail = append(fail, fmt.Sprintf("%s to %s is dropped by %s, in the other iptables backend: Neutron cannot see it, the kernel applies it", strings.ToUpper(name), dsts[0], d))
+				foreign = true
+				continue
+			}
 			admits[proto] = true
 			h.add(name, "from %s to %s admitted by %s", src, dsts[0], ruleText(admittedBy(r, p.Ingress.Name)))
 			continue
@@ -228,7 +237,9 @@ func JudgeSecurityGroup(f FirewallFacts) Hop {
 		for _, g := range f.Policy.SecurityGroups {
 			names = append(names, groupName(g))
 		}
-		h.add("groups", "%s", strings.Join(names, ", "))
+		if len(names) > 0 {
+			h.add("groups", "%s", strings.Join(names, ", "))
+		}
 		apiICMP, apiSSH := false, false
 		for _, fam := range []firewall.Family{firewall.IPv4, firewall.IPv6} {
 			ethertype := map[firewall.Family]string{firewall.IPv4: "IPv4", firewall.IPv6: "IPv6"}[fam]
@@ -271,11 +282,19 @@ func JudgeSecurityGroup(f FirewallFacts) Hop {
 				warn = append(warn, fmt.Sprintf("%s has a rule no group asks for", ruleText(&r)))
 			}
 		}
+		in := "in " + strings.Join(names, ", ")
+		if len(names) == 0 {
+			// port_security_enabled with no group: the agent drops
+			// every ingress packet the fallback chain sees.
+			h.add("groups", "none: port security is on and the port has no security group, so every ingress is dropped")
+			in = "at all: the port has no security group"
+			noGroups = true
+		}
 		if len(dsts) > 0 && !apiICMP && !admits["icmp"] {
-			fail = append(fail, fmt.Sprintf("no ingress rule in %s admits ICMP (the walkthrough's ping)", strings.Join(names, ", ")))
+			fail = append(fail, fmt.Sprintf("no ingress rule %s admits ICMP (the walkthrough's ping)", in))
 		}
 		if len(dsts) > 0 && !apiSSH && !admits["tcp"] {
-			fail = append(fail, fmt.Sprintf("no ingress rule in %s admits TCP 22 (the walkthrough's ssh)", strings.Join(names, ", ")))
+			fail = append(fail, fmt.Sprintf("no ingress rule %s admits TCP 22 (the walkthrough's ssh)", in))
 		}
 	}
 	fail, warn = dedupe(fail), dedupe(warn)
@@ -284,7 +303,13 @@ func JudgeSecurityGroup(f FirewallFacts) Hop {
 		h.Verdict = Fail
 		h.Summary = strings.Join(fail, "; ")
 		h.Cause = "the port's ingress chain does not admit what the walkthrough needs"
-		if f.Policy != nil {
+		if foreign {
+			h.Cause = "a DROP in the iptables backend that does not hold Neutron's chains (iptables-legacy beside iptables-nft, or the reverse): both backends' FORWARD chains filter every bridged packet"
+			h.Next = "list and delete it: iptables-legacy -S FORWARD / iptables-nft -S FORWARD (whichever is not " + string(backend) + "), then find what installed it"
+		} else if noGroups {
+			h.Cause = "port security is on and the port has no security group: the agent drops every ingress packet"
+			h.Next = "openstack port set --security-group default <port> (or --disable-port-security, which turns filtering off)"
+		} else if f.Policy != nil {
 			h.Next = "openstack security group rule list <group>; add the missing rule (openstack security group rule create --proto icmp|--proto tcp --dst-port 22 default) or remove the foreign DROP (iptables -D " + p.Ingress.Name + " N)"
 		} else {
 			h.Next = "openstack port show <port> -c security_group_ids, then openstack security group rule list for each"
@@ -489,4 +514,25 @@ func dedupe(s []string) []string {
 		}
 	}
 	return out
+}
+
+// foreignDrop evaluates the packet in the FORWARD chain of every iptables
+// backend read besides Neutron's: the kernel runs both backends' hooks, so
+// a DROP there stops a packet Neutron's chains admit. It names the rule (or
+// policy) that drops it, with its backend; "" when none does.
+func foreignDrop(s *firewall.Snapshot, neutron firewall.Backend, pkt firewall.Packet) string {
+	for _, b := range s.Backends().Read {
+		if b == neutron {
+			continue
+		}
+		r, err := s.Evaluate(b, "FORWARD", pkt)
+		if err != nil || (r.Verdict != "DROP" && r.Verdict != "REJECT") {
+			continue
+		}
+		if r.Rule == nil {
+			return fmt.Sprintf("iptables-%s %s's %s policy", b, r.Policy, r.Verdict)
+		}
+		return "iptables-" + string(b) + " " + ruleText(r.Rule)
+	}
+	return ""
 }

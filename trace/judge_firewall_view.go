@@ -1,15 +1,17 @@
 package trace
 
 import (
-	"github.com/vifpath/vifpath/dhcpns"
-	"github.com/vifpath/vifpath/firewall"
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/firewall"
+	"github.com/vifpath/vifpath/launch"
 )
 
 // apiPort is the API's port of the NIC (nil without the API).
-func (v *view) apiPort() *PortFacts {
+func (v *view) apiPort() *launch.Port {
 	api := v.obs.API
 	if api == nil || v.id.PortID == "" {
 		return nil
@@ -92,6 +94,18 @@ func (v *view) firewallFacts() FirewallFacts {
 	if fw := v.obs.Firewall; fw != nil && fw.Before != nil && fw.After != nil && f.Probes != nil {
 		if b, ok := fw.Before.NeutronBackend(); ok {
 			f.Moved = append(firewall.Moved(fw.Before, fw.After, b, firewall.IPv4), firewall.Moved(fw.Before, fw.After, b, firewall.IPv6)...)
+			// The other backend's counters too: its FORWARD DROP stops
+			// bridged packets Neutron's chains admit (the kernel runs
+			// both). Its rules are named with their backend.
+			for _, o := range fw.Before.Backends().Read {
+				if o == b {
+					continue
+				}
+				for _, d := range append(firewall.Moved(fw.Before, fw.After, o, firewall.IPv4), firewall.Moved(fw.Before, fw.After, o, firewall.IPv6)...) {
+					d.Rule.Chain = "iptables-" + string(o) + " " + d.Rule.Chain
+					f.Moved = append(f.Moved, d)
+				}
+			}
 		}
 	}
 	return f

@@ -173,6 +173,15 @@ func JudgeGuest(f GuestFacts) Hop {
 			h.Summary = fmt.Sprintf("the guest leased %s but its port has %s", ip, f.PortIP)
 			h.Cause = "another DHCP server answered, or the hosts file gives this MAC another address"
 			h.Next = "check the hosts-entry hop; look for a rogue DHCP server on the segment (" + srvText(srv) + ")"
+			if f.DHCPServer.IsValid() && srv == f.DHCPServer {
+				// Neutron's own dnsmasq leased it: the port's address
+				// changed after the lease (seen on the aio cloud after
+				// `openstack port set --fixed-ip`), and the guest keeps
+				// the old one until it renews.
+				h.Summary += fmt.Sprintf(" (leased from the network's DHCP port %s)", srv)
+				h.Cause = "the port's fixed IP changed after the guest took its lease (or the guest set its address by hand): the guest keeps " + ip.String() + " until it renews, and anti-spoofing admits only " + f.PortIP.String()
+				h.Next = "renew DHCP in the guest (udhcpc/dhclient, or reboot it), or give the port back " + ip.String() + " (openstack port set --fixed-ip)"
+			}
 		case f.DHCPServer.IsValid() && srv.IsValid() && srv != f.DHCPServer:
 			h.Verdict = Warn
 			h.Summary = fmt.Sprintf("the guest leased %s from %s, not from the network's DHCP port %s", ip, srv, f.DHCPServer)

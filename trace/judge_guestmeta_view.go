@@ -74,7 +74,7 @@ func (v *view) portAgents() *launch.PortAgents {
 	if p == nil {
 		return nil
 	}
-	return api.Agents.Port(launchPort(p), srv.Host, launch.Status(srv.Status))
+	return api.Agents.Port(*p, srv.Host, launch.Status(srv.Status))
 }
 
 // subnetGateway says whether the opts give the subnet a router (option 3

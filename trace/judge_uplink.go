@@ -149,7 +149,7 @@ func (v *view) judgeUplink(p *Hop, want, parent, how string) (uplink, bool) {
 			p.Next = "ethtool " + want + "; the switch port"
 		default:
 			p.Verdict = OK
-			if stpVerdict(p, &port) {
+			if stpVerdict(p, &port, br) {
 				p.Summary = fmt.Sprintf("%s up and forwarding on %s (%s)", want, br.Name, how)
 			}
 		}

@@ -3,47 +3,18 @@ package trace_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	libvirt "github.com/digitalocean/go-libvirt"
-	"github.com/digitalocean/go-libvirt/socket/dialers"
 	"github.com/vishvananda/netlink"
 
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/trace"
 )
-
-// hostBridge makes a bridge in the HOST namespace, where libvirtd creates
-// a guest's tap (the one exception to "links only in throwaway
-// namespaces", as in libvirtinspect's tests): a random tr-prefixed name,
-// IPv6 off so the host sends nothing on it, no address, deleted at
-// cleanup.
-func hostBridge(t *testing.T) string {
-	t.Helper()
-	name := testutil.RandName("trbr")
-	if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil {
-		t.Fatalf("create bridge %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		if l, err := netlink.LinkByName(name); err == nil {
-			netlink.LinkDel(l)
-		}
-	})
-	os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0o644)
-	l, err := netlink.LinkByName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := netlink.LinkSetUp(l); err != nil {
-		t.Fatal(err)
-	}
-	return name
-}
 
 // virshKV parses `virsh domstats` output into key -> value.
 func virshKV(s string) map[string]string {
@@ -78,14 +49,9 @@ func TestIntegrationTraceLibvirtQemu(t *testing.T) {
 	testutil.RequireBinary(t, "virsh", "libvirt-clients")
 	d := testutil.SystemLibvirtd(t)
 	uri := d.URI("qemu")
-	adm := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(d.Socket), dialers.WithLocalTimeout(5*time.Second)))
-	if err := adm.ConnectToURI(libvirt.QEMUSystem); err != nil {
-		t.Fatalf("admin connect: %v", err)
-	}
-	t.Cleanup(func() { adm.Disconnect() })
-
-	br := hostBridge(t)
-	br2 := hostBridge(t)
+	adm := testutil.LibvirtAdmin(t, d.Socket, string(libvirt.QEMUSystem))
+	br := testutil.HostBridge(t, "trbr")
+	br2 := testutil.HostBridge(t, "trbr")
 	tap := testutil.RandName("trtap")
 	name := testutil.RandNameN("tr-", 15)
 	portID := "7c1f0c4e-0b7e-4f57-9d2a-" + randHex(12)
@@ -111,20 +77,8 @@ func TestIntegrationTraceLibvirtQemu(t *testing.T) {
     </interface>
   </devices>
 </domain>`, name, portID, br, tap, mac)
-	dom, err := adm.DomainDefineXML(xml)
-	if err != nil {
-		t.Fatalf("define %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		adm.DomainDestroy(dom)
-		adm.DomainUndefine(dom)
-		if l, err := netlink.LinkByName(tap); err == nil {
-			netlink.LinkDel(l)
-		}
-	})
-	if err := adm.DomainCreate(dom); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
+	testutil.DeleteHostLinkAtEnd(t, tap)
+	dom := testutil.DefineDomain(t, adm, xml, true)
 	uuid := strings.TrimSpace(testutil.Virsh(t, uri, "domuuid", name))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

@@ -83,8 +83,17 @@ const (
 	KindAntiSpoofing  Kind = "anti-spoofing"
 	KindReachability  Kind = "reachability"
 
-	// Hops of the rest of the path: the guest's own view (its console),
-	// the metadata proxy, the MTU chain, and the agents the port needs.
+	// Hops of the rest of the path. KindGuest is the guest's own account
+	// of its DHCP exchange, from the console log the domain XML declares
+	// (Config.NoConsole skips it). KindMetadata is the qdhcp namespace's
+	// metadata proxy, with one HTTP GET to 169.254.169.254:80 from inside
+	// the namespace after the ARP sweep (Config.NoMetadataProbe skips the
+	// GET). KindMTU compares the MTU the guest is told (DHCP option 26,
+	// the libvirt <mtu>, or on a compute-only node the network's MTU from
+	// the API) with every element's. KindAgents, right after the port
+	// hop, judges the agents the port needs (JudgeAgents) from the one
+	// agent list an observation reads (APIFacts.Agents); without the API
+	// it is Unknown.
 	KindGuest    Kind = "guest"
 	KindMetadata Kind = "metadata"
 	KindMTU      Kind = "mtu"

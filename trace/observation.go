@@ -138,12 +138,15 @@ type LinkFacts struct {
 	Name string `json:"name"`
 	// Missing is set when there is no such interface; Error when it could
 	// not be read.
-	Missing   bool   `json:"missing,omitempty"`
-	Error     string `json:"error,omitempty"`
-	Index     int    `json:"index,omitempty"`
-	Up        bool   `json:"up,omitempty"`
-	LowerUp   bool   `json:"lower_up,omitempty"`
-	OperState string `json:"oper_state,omitempty"`
+	Missing bool   `json:"missing,omitempty"`
+	Error   string `json:"error,omitempty"`
+	// Index, Up, LowerUp and OperState are the link's, as linuxbridge
+	// reports a bridge port's (OperState is the module's one
+	// operational-state enum; unknown is left out of the JSON).
+	Index     int                   `json:"index,omitempty"`
+	Up        bool                  `json:"up,omitempty"`
+	LowerUp   bool                  `json:"lower_up,omitempty"`
+	OperState linuxbridge.OperState `json:"oper_state,omitempty"`
 }
 
 // LibvirtFacts are the domains libvirt reported.
@@ -165,7 +168,9 @@ type LibvirtFacts struct {
 	StatsAfterError string    `json:"stats_after_error,omitempty"`
 }
 
-// DomainFacts is one libvirt domain.
+// DomainFacts is one libvirt domain: libvirtinspect.Details with the
+// counters and console a trace read, Reason kept as its text (a
+// libvirtinspect.Reason needs its State to be read back).
 type DomainFacts struct {
 	// Name, UUID, ID, Type, State and Reason are the libvirt domain's (`virsh dominfo`).
 	Name   string               `json:"name"`
@@ -208,7 +213,9 @@ type ConsoleFacts struct {
 	Events []guestlog.Event `json:"events,omitempty"`
 }
 
-// NovaFacts is what Nova wrote into a domain's XML.
+// NovaFacts is what Nova wrote into a domain's XML, as much of
+// libvirtinspect.NovaInstance as the hops use: the instance, its display
+// name and its ports' IDs (not the flavor, owner or the ports' IPs).
 type NovaFacts struct {
 	// InstanceUUID, Name and Ports are Nova's metadata in the domain XML.
 	InstanceUUID string   `json:"instance_uuid"`
@@ -264,17 +271,17 @@ type NetworkFacts struct {
 	// older than the guest hop's server check): the DHCP server
 	// identifier a guest's lease must name.
 	ServingAddrs []netip.Prefix `json:"serving_addrs,omitempty"`
-	// Hosts is dnsmasq's hosts file.
-	HostsPath  string    `json:"hosts_path"`
-	HostsError string    `json:"hosts_error,omitempty"`
-	HostsNote  string    `json:"hosts_note,omitempty"`
-	Hosts      []HostRow `json:"hosts,omitempty"`
-	// Leases is dnsmasq's lease file (LeasesMissing: no such file).
-	LeasesPath    string     `json:"leases_path"`
-	LeasesMissing bool       `json:"leases_missing,omitempty"`
-	LeasesError   string     `json:"leases_error,omitempty"`
-	LeasesNote    string     `json:"leases_note,omitempty"`
-	Leases        []LeaseRow `json:"leases,omitempty"`
+	// Hosts is dnsmasq's hosts file (dhcpns.ParseHosts), HostsNote a parse error of some of its lines.
+	HostsPath  string        `json:"hosts_path"`
+	HostsError string        `json:"hosts_error,omitempty"`
+	HostsNote  string        `json:"hosts_note,omitempty"`
+	Hosts      []dhcpns.Host `json:"hosts,omitempty"`
+	// Leases is dnsmasq's lease file (dhcpns.ReadLeaseFile; LeasesMissing: no such file).
+	LeasesPath    string         `json:"leases_path"`
+	LeasesMissing bool           `json:"leases_missing,omitempty"`
+	LeasesError   string         `json:"leases_error,omitempty"`
+	LeasesNote    string         `json:"leases_note,omitempty"`
+	Leases        []dhcpns.Lease `json:"leases,omitempty"`
 	// ARP are the ARP probes sent from the serving interface (one sweep).
 	ARP []ARPFacts `json:"arp,omitempty"`
 	// Reach are the reachability probes (ICMP echo, TCP SYN to 22) sent
@@ -313,46 +320,16 @@ type MetadataObs struct {
 	ProbeError string                      `json:"probe_error,omitempty"`
 }
 
-// HostRow is one row of a dnsmasq hosts file.
-type HostRow struct {
-	// MAC, IP, Hostname and Line are one row of dnsmasq's hosts file.
-	MAC      hwaddr.MAC `json:"mac,omitempty"`
-	IP       netip.Addr `json:"ip,omitzero"`
-	Hostname string     `json:"hostname,omitempty"`
-	Line     int        `json:"line"`
-}
-
-// LeaseRow is one row of a dnsmasq lease file.
-type LeaseRow struct {
-	// MAC, IP, Hostname, ClientID and Expiry are one row of dnsmasq's leases file.
-	MAC      hwaddr.MAC `json:"mac,omitempty"`
-	IP       netip.Addr `json:"ip,omitzero"`
-	Hostname string     `json:"hostname,omitempty"`
-	ClientID string     `json:"client_id,omitempty"`
-	Expiry   time.Time  `json:"expiry,omitzero"`
-	// Origin is dhcpns's classification (renewed, seeded, …); Renewed is
-	// set when the guest itself renewed it.
-	Origin  string `json:"origin"`
-	Renewed bool   `json:"renewed,omitempty"`
-	Line    int    `json:"line"`
-}
-
-// ARPFacts is the ARP probe of one address.
+// ARPFacts is the ARP probe of one address: dhcpns.ARPResult with the
+// interface the probe left from and why it could not run.
 type ARPFacts struct {
 	// IP is the address probed.
 	IP netip.Addr `json:"ip"`
 	// From is the serving interface the probe left from.
 	From string `json:"from"`
 	// Error is set when the probe could not run.
-	Error   string     `json:"error,omitempty"`
-	Replies []ARPReply `json:"replies,omitempty"`
-}
-
-// ARPReply is one answer to an ARP probe.
-type ARPReply struct {
-	// MAC answered, after RTT.
-	MAC hwaddr.MAC    `json:"mac"`
-	RTT time.Duration `json:"rtt"`
+	Error   string            `json:"error,omitempty"`
+	Replies []dhcpns.ARPReply `json:"replies,omitempty"`
 }
 
 // HostFacts are the node's own facts.
@@ -403,7 +380,7 @@ type APIFacts struct {
 	// NetworkErrors say why a network could not be read, by ID.
 	NetworkErrors map[string]string `json:"network_errors,omitempty"`
 	// HostPorts are the VM ports bound to this node (NodeServers).
-	HostPorts []PortFacts `json:"host_ports,omitempty"`
+	HostPorts []launch.Port `json:"host_ports,omitempty"`
 	// Policies are the ports' security policies (groups, rules, port
 	// security, allowed address pairs) by port ID; PolicyErrors say why
 	// one could not be read.
@@ -433,18 +410,23 @@ type FirewallObs struct {
 	AfterError string             `json:"after_error,omitempty"`
 }
 
-// ServerFacts is a Nova server as read.
+// ServerFacts is a Nova server as a trace read it. Its ports are
+// launch.Port, the type launch reads them into. It is not launch.Server:
+// it keeps what the server and port hops judge and print (the addresses
+// as launch.Address's text, Nova's fault with launch's explanation of it
+// as text lines), not the launch bookkeeping (Created, Polls, Waited) or
+// the flavor, and its JSON is that of the version-1 recordings.
 type ServerFacts struct {
 	// ID, Name, Status, TaskState, Host, InstanceName, Addresses, Ports and Fault are Nova's server as the API showed it.
-	ID           string       `json:"id"`
-	Name         string       `json:"name,omitempty"`
-	Status       string       `json:"status,omitempty"`
-	TaskState    string       `json:"task_state,omitempty"`
-	Host         string       `json:"host,omitempty"`
-	InstanceName string       `json:"instance_name,omitempty"`
-	Addresses    []string     `json:"addresses,omitempty"`
-	Ports        []PortFacts  `json:"ports"`
-	Fault        *ServerFault `json:"fault,omitempty"`
+	ID           string        `json:"id"`
+	Name         string        `json:"name,omitempty"`
+	Status       string        `json:"status,omitempty"`
+	TaskState    string        `json:"task_state,omitempty"`
+	Host         string        `json:"host,omitempty"`
+	InstanceName string        `json:"instance_name,omitempty"`
+	Addresses    []string      `json:"addresses,omitempty"`
+	Ports        []launch.Port `json:"ports"`
+	Fault        *ServerFault  `json:"fault,omitempty"`
 }
 
 // ServerFault is the explanation of a server in ERROR (launch's
@@ -460,29 +442,6 @@ type ServerFault struct {
 	Compute []string `json:"compute,omitempty"`
 	Agents  []string `json:"agents,omitempty"`
 	Explain []string `json:"explain,omitempty"`
-}
-
-// PortFacts is a Neutron port as read.
-type PortFacts struct {
-	// ID, DeviceID, NetworkID, MAC, FixedIPs, Status, VIFType and HostID are Neutron's port with its binding.
-	ID        string     `json:"id"`
-	DeviceID  string     `json:"device_id,omitempty"`
-	NetworkID string     `json:"network_id"`
-	MAC       hwaddr.MAC `json:"mac"`
-	FixedIPs  []FixedIP  `json:"fixed_ips,omitempty"`
-	Status    string     `json:"status"`
-	VIFType   string     `json:"vif_type"`
-	HostID    string     `json:"host_id"`
-	// AdminDown is launch.Port.AdminDown: the port's admin_state_up is
-	// false (absent in observations recorded before it was read).
-	AdminDown bool `json:"admin_down,omitempty"`
-}
-
-// FixedIP is one fixed IP of a port.
-type FixedIP struct {
-	// Address and SubnetID are one fixed_ips entry.
-	Address  netip.Addr `json:"address"`
-	SubnetID string     `json:"subnet_id"`
 }
 
 // NetworkInfo is what Neutron said of a port's network.

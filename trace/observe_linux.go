@@ -99,7 +99,7 @@ func newObservation(c Config, role Role, req Request) *Observation {
 		Settings: Settings{NetNSDir: c.NetNSDir, StateDir: c.StateDir, ProcDir: c.ProcDir, NMRunDir: c.NMRunDir,
 			BridgeNetNSPath: c.BridgeNetNSPath, NoARP: c.NoARP, NoFirewall: c.NoFirewall, NoReach: c.NoReach, NoConsole: c.NoConsole, NoMetadataProbe: c.NoMetadataProbe, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
 			Libvirt:   c.Libvirt != nil,
-			HostNetNS: c.BridgeNetNSPath == "" || sameNetNS(c.BridgeNetNSPath, filepath.Join(c.ProcDir, "self/ns/net"))},
+			HostNetNS: c.BridgeNetNSPath == "" || netns.Same(c.BridgeNetNSPath, filepath.Join(c.ProcDir, "self/ns/net"))},
 	}
 }
 
@@ -521,7 +521,7 @@ func (o *observer) network(ctx context.Context, id string, h *dhcpns.Health) Net
 		if err != nil {
 			n.HostsNote = err.Error()
 		}
-		n.Hosts = hostRows(hosts)
+		n.Hosts = hosts
 	}
 	ls, err := dhcpns.ReadLeaseFile(n.LeasesPath)
 	switch {
@@ -533,20 +533,9 @@ func (o *observer) network(ctx context.Context, id string, h *dhcpns.Health) Net
 		if err != nil {
 			n.LeasesNote = err.Error()
 		}
-		for _, l := range ls.Rows {
-			n.Leases = append(n.Leases, LeaseRow{MAC: l.MAC, IP: l.IP, Hostname: l.Hostname, ClientID: l.ClientID,
-				Expiry: l.Expiry, Origin: l.Origin.String(), Renewed: l.Origin == dhcpns.OriginRenewed, Line: l.Line})
-		}
+		n.Leases = ls.Rows
 	}
 	return n
-}
-
-func hostRows(hosts []dhcpns.Host) []HostRow {
-	out := make([]HostRow, 0, len(hosts))
-	for _, h := range hosts {
-		out = append(out, HostRow{MAC: h.MAC, IP: h.IP, Hostname: h.Hostname, Line: h.Line})
-	}
-	return out
 }
 
 // searchHosts finds the networks of macs by the state directory's
@@ -620,9 +609,7 @@ func (o *observer) probe(ctx context.Context, views []*view) {
 				if err != nil {
 					a.Error = err.Error()
 				} else {
-					for _, r := range rs[i].Replies {
-						a.Replies = append(a.Replies, ARPReply{MAC: r.MAC, RTT: r.RTT})
-					}
+					a.Replies = rs[i].Replies
 				}
 				n.ARP = append(n.ARP, a)
 			}
@@ -685,7 +672,7 @@ func (o *observer) lookupLink(ctx context.Context, name string) LinkFacts {
 	case err != nil:
 		st.Error = err.Error()
 	default:
-		st.Index, st.Up, st.LowerUp, st.OperState = l.Index, l.Up, l.LowerUp, l.OperState.String()
+		st.Index, st.Up, st.LowerUp, st.OperState = l.Index, l.Up, l.LowerUp, l.OperState
 	}
 	return st
 }

@@ -31,14 +31,7 @@ func TestReplayCloudObservations(t *testing.T) {
 		{"aio-dnsmasq-killed.json", trace.Fail, trace.KindDnsmasq, "no live dnsmasq serves the network"},
 	} {
 		t.Run(c.file, func(t *testing.T) {
-			obs, err := trace.ReadObservationFile(filepath.Join("testdata", "observations", c.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := trace.JudgeServer(obs)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, st := judgeRecorded(t, c.file)
 			if st.Verdict != c.verdict || len(st.Traces) != 1 || st.Status != "ACTIVE" {
 				t.Fatalf("verdict %s, %d traces, status %s; want %s, 1, ACTIVE", st.Verdict, len(st.Traces), st.Status, c.verdict)
 			}
@@ -68,14 +61,7 @@ func TestReplayCloudObservations(t *testing.T) {
 			[]trace.Kind{trace.KindDomain, trace.KindInterface, trace.KindTap, trace.KindBridge, trace.KindPhysicalPort, trace.KindFDB, trace.KindCounters}},
 	} {
 		t.Run(c.file, func(t *testing.T) {
-			obs, err := trace.ReadObservationFile(filepath.Join("testdata", "observations", c.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := trace.JudgeServer(obs)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, st := judgeRecorded(t, c.file)
 			tr := st.Traces[0]
 			if tr.Role != c.role || st.Verdict == trace.Fail {
 				t.Errorf("role %s verdict %s", tr.Role, st.Verdict)

@@ -58,14 +58,7 @@ func TestReplayDemoObservations(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
-			obs, err := trace.ReadObservationFile(filepath.Join("testdata", "observations", c.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := trace.JudgeServer(obs)
-			if err != nil {
-				t.Fatal(err)
-			}
+			obs, st := judgeRecorded(t, c.file)
 			if st.Verdict != c.verdict || len(st.Traces) != 1 {
 				t.Fatalf("verdict %s with %d traces, want %s with 1", st.Verdict, len(st.Traces), c.verdict)
 			}
@@ -120,6 +113,21 @@ func TestReplayDemoObservations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// judgeRecorded reads the recorded observation testdata/observations/file
+// and judges it (trace.JudgeServer).
+func judgeRecorded(t *testing.T, file string) (*trace.Observation, *trace.ServerTrace) {
+	t.Helper()
+	obs, err := trace.ReadObservationFile(filepath.Join("testdata", "observations", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := trace.JudgeServer(obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obs, st
 }
 
 func kinds(t *trace.Trace) string {

@@ -5,7 +5,9 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/vifpath/vifpath/dhcpns"
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
@@ -82,7 +84,7 @@ type nicReq struct {
 
 // portHint is what the API says about the port before the local trace.
 type portHint struct {
-	port     *PortFacts
+	port     *launch.Port
 	serverID string
 	net      *NetworkInfo
 }
@@ -109,7 +111,7 @@ type view struct {
 	prefix string
 	// hostsRow is the hosts-file row of the MAC (nil: none); hits the
 	// hosts-search rows of the MAC (network role without the API).
-	hostsRow *HostRow
+	hostsRow *dhcpns.Host
 	hits     []HostsHit
 	searched bool
 	// ix indexes obs (nil: none).

@@ -3,7 +3,9 @@ package trace
 import (
 	"testing"
 
+	"github.com/vifpath/vifpath/dhcpns"
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
@@ -30,11 +32,11 @@ func TestResolveMACOrderOfTrust(t *testing.T) {
 				Stats:      []libvirtinspect.InterfaceStats{{Name: tap}}}}
 		}
 		if withHosts {
-			o.DHCP.Networks[0].Hosts = []HostRow{{MAC: hostsOnly, Line: 3}}
+			o.DHCP.Networks[0].Hosts = []dhcpns.Host{{MAC: hostsOnly, Line: 3}}
 		}
 		return o
 	}
-	neutron := &portHint{port: &PortFacts{ID: "31f2d3e9-8d00-4b0e-9a43-3f3c2f4b1a10", NetworkID: netID, MAC: other}}
+	neutron := &portHint{port: &launch.Port{ID: "31f2d3e9-8d00-4b0e-9a43-3f3c2f4b1a10", NetworkID: netID, MAC: other}}
 	for _, c := range []struct {
 		name   string
 		obs    *Observation

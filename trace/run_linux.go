@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/linuxbridge"
-	"golang.org/x/sys/unix"
 )
 
 // Run traces one VM NIC on this node without an OpenStack API: the tap,
@@ -327,16 +327,12 @@ func readNetworks(ctx context.Context, c Config, api *launch.Client, facts *APIF
 }
 
 func serverFacts(srv *launch.Server, fe *launch.FaultError) ServerFacts {
-	s := ServerFacts{ID: srv.ID, Name: srv.Name, Status: string(srv.Status), TaskState: srv.TaskState, Host: srv.Host, InstanceName: srv.InstanceName, Ports: []PortFacts{}}
+	s := ServerFacts{ID: srv.ID, Name: srv.Name, Status: string(srv.Status), TaskState: srv.TaskState, Host: srv.Host, InstanceName: srv.InstanceName, Ports: slices.Clone(srv.Ports)}
+	if s.Ports == nil {
+		s.Ports = []launch.Port{}
+	}
 	for _, a := range srv.Addresses {
 		s.Addresses = append(s.Addresses, fmt.Sprint(a))
-	}
-	for _, p := range srv.Ports {
-		pf := PortFacts{ID: p.ID, DeviceID: srv.ID, NetworkID: p.NetworkID, MAC: p.MAC, Status: p.Status, VIFType: p.VIFType, HostID: p.HostID, AdminDown: p.AdminDown}
-		for _, f := range p.FixedIPs {
-			pf.FixedIPs = append(pf.FixedIPs, FixedIP{Address: f.Address, SubnetID: f.SubnetID})
-		}
-		s.Ports = append(s.Ports, pf)
 	}
 	if fe != nil {
 		f := &ServerFault{Code: fe.Fault.Code, Message: fe.Fault.Message, Details: fe.Fault.Details, Created: fe.Fault.Created, Explain: fe.Explain()}
@@ -349,12 +345,4 @@ func serverFacts(srv *launch.Server, fe *launch.FaultError) ServerFacts {
 		s.Fault = f
 	}
 	return s
-}
-
-func sameNetNS(a, b string) bool {
-	var sa, sb unix.Stat_t
-	if unix.Stat(a, &sa) != nil || unix.Stat(b, &sb) != nil {
-		return false
-	}
-	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }

@@ -13,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	libvirt "github.com/digitalocean/go-libvirt"
-	"github.com/digitalocean/go-libvirt/socket/dialers"
-
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/internal/testutil/fakecloud"
 	"github.com/vifpath/vifpath/launch"
@@ -243,11 +240,7 @@ func TestServerError(t *testing.T) {
 // interface hop fails.
 func TestIntegrationServerLibvirt(t *testing.T) {
 	d := testutil.SystemLibvirtd(t)
-	adm := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(d.Socket), dialers.WithLocalTimeout(5*time.Second)))
-	if err := adm.ConnectToURI(libvirt.ConnectURI("test:///default")); err != nil {
-		t.Fatalf("admin connect: %v", err)
-	}
-	t.Cleanup(func() { adm.Disconnect() })
+	adm := testutil.LibvirtAdmin(t, d.Socket, "test:///default")
 
 	fake := fakecloud.New(nil)
 	c := fakeClient(t, fake)
@@ -256,16 +249,9 @@ func TestIntegrationServerLibvirt(t *testing.T) {
 	name := testutil.RandNameN("tr-", 15)
 	define := func(mac string) {
 		t.Helper()
-		dom, err := adm.DomainDefineXML(fmt.Sprintf(`<domain type='test'><name>%s</name><uuid>%s</uuid><memory unit='KiB'>8192</memory>
+		testutil.DefineDomain(t, adm, fmt.Sprintf(`<domain type='test'><name>%s</name><uuid>%s</uuid><memory unit='KiB'>8192</memory>
 <os><type>hvm</type></os><devices><interface type='bridge'><mac address='%s'/><source bridge='%s'/><target dev='%s'/><model type='virtio'/></interface></devices></domain>`,
-			name, id, mac, tp.n.Bridge, tp.tap))
-		if err != nil {
-			t.Fatalf("define: %v", err)
-		}
-		t.Cleanup(func() { adm.DomainDestroy(dom); adm.DomainUndefine(dom) })
-		if err := adm.DomainCreate(dom); err != nil {
-			t.Fatalf("start: %v", err)
-		}
+			name, id, mac, tp.n.Bridge, tp.tap), true)
 	}
 	define(port.MAC.String())
 	lv, err := libvirtinspect.Dial(context.Background(), &libvirtinspect.Config{URI: d.URI("test")})

@@ -1,10 +1,8 @@
 package trace_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -18,28 +16,6 @@ import (
 	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/trace"
 )
-
-// stopper makes Nova's answers show ACTIVE servers as SHUTOFF while on
-// (the fake has no os-stop action).
-type stopper struct {
-	rt http.RoundTripper
-	on atomic.Bool
-}
-
-func (s *stopper) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := s.rt.RoundTrip(r)
-	if err != nil || !s.on.Load() || r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/servers") {
-		return resp, err
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	b = bytes.ReplaceAll(b, []byte(`"status":"ACTIVE"`), []byte(`"status":"SHUTOFF"`))
-	b = bytes.ReplaceAll(b, []byte(`"status": "ACTIVE"`), []byte(`"status": "SHUTOFF"`))
-	resp.Body = io.NopCloser(bytes.NewReader(b))
-	resp.ContentLength = int64(len(b))
-	resp.Header.Del("Content-Length")
-	return resp, nil
-}
 
 func fakeClientRT(t *testing.T, fake *fakecloud.Cloud, rt http.RoundTripper) *launch.Client {
 	t.Helper()
@@ -60,11 +36,11 @@ func fakeClientRT(t *testing.T, fake *fakecloud.Cloud, rt http.RoundTripper) *la
 // through the local hops.
 func TestIntegrationServerShutoffByName(t *testing.T) {
 	fake := fakecloud.New(nil)
-	rt := &stopper{rt: fake.Transport()}
-	c := fakeClientRT(t, fake, rt)
+	var stopped atomic.Bool
+	c := fakeClientRT(t, fake, fakecloud.ShutoffTransport{RT: fake.Transport(), On: &stopped})
 	id, port, _ := launchFake(t, c, "trvm5")
 	tp := topoForPort(t, port)
-	rt.on.Store(true)
+	stopped.Store(true)
 	fake.ResetRequests()
 	st := runServer(t, tp.cfg, c, "trvm5")
 	for _, r := range fake.Requests() {

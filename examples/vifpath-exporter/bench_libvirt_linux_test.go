@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/digitalocean/go-libvirt"
-	"github.com/digitalocean/go-libvirt/socket/dialers"
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/libvirtinspect"
 )
@@ -58,11 +56,7 @@ func BenchmarkLibvirt200VsLibvirtExporter(b *testing.B) {
 	testutil.RequireRoot(b)
 	other := testutil.RequireBinary(b, "prometheus-libvirt-exporter", "prometheus-libvirt-exporter")
 	d := testutil.NewPrivateLibvirtd(b)
-	adm := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(d.Socket), dialers.WithLocalTimeout(5*time.Second)))
-	if err := adm.ConnectToURI(libvirt.ConnectURI("test:///default")); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { adm.Disconnect() }) // the test driver forgets its domains with its last connection
+	adm := testutil.LibvirtAdmin(b, d.Socket, "test:///default") // the test driver forgets its domains with its last connection
 	var wg sync.WaitGroup
 	errs := make(chan error, 200)
 	for i := range 200 {

@@ -1,38 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/vifpath/vifpath/internal/demo"
+	"github.com/vifpath/vifpath/internal/sandbox"
 	"github.com/vifpath/vifpath/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer safe for the exporter's logger and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startExporter runs the exporter in-process with args (plus a loopback
 // listen address) until the test ends, and returns its address.
@@ -41,7 +20,7 @@ func startExporter(t *testing.T, args ...string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	done := make(chan int, 1)
-	logs := &syncBuffer{}
+	logs := &sandbox.LogBuffer{}
 	go func() {
 		done <- run(ctx, append([]string{"--web.listen-address", "127.0.0.1:0"}, args...), logs,
 			func(a []net.Addr) { addrc <- a[0].String() })
@@ -110,15 +89,9 @@ func requireDemo(t *testing.T) {
 	testutil.RequireBinary(t, "busybox", "busybox")
 }
 
-// searchableTempDir is a t.TempDir() whose parents others may search
-// (dnsmasq reads its files as nobody).
-func searchableTempDir(t *testing.T) string {
-	dir := t.TempDir()
-	for d := dir; d != os.TempDir() && d != "/" && d != "."; d = filepath.Dir(d) {
-		os.Chmod(d, 0o755)
-	}
-	return dir
-}
+// searchableTempDir is testutil.SearchableTempDir (dnsmasq reads its
+// files as nobody).
+var searchableTempDir = testutil.SearchableTempDir
 
 // demoArgs are the exporter's flags for the demo node p.
 func demoArgs(p *demo.Path, interval string) []string {

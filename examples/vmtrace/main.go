@@ -1,9 +1,8 @@
-// Command vmtrace traces one VM NIC on a Linux bridge OpenStack node, hop by
-// hop, with a verdict at each: its tap, the brq bridge of its network and
-// the bridge's physical port, the bridge's forwarding database, the
-// network's DHCP side (qdhcp namespace, dnsmasq, hosts entry, lease), an ARP
-// probe from the qdhcp namespace to the port's IP, the tap's counters, and
-// the host checks (bridge-nf-call-iptables, NetworkManager).
+// Command vmtrace traces a VM NIC on a Linux bridge OpenStack node, hop by
+// hop, with a verdict, evidence, cause and next step at each (package
+// trace lists the hops: from the Nova server and Neutron port through the
+// domain, tap, firewall, bridge and physical port to the network's DHCP
+// side and the probes), for one NIC, one server or every NIC on the node.
 //
 // Usage:
 //
@@ -86,29 +85,15 @@
 // (-dot) or Mermaid (-mermaid) diagram of the path with failing hops marked.
 //
 // -demo needs nothing but this machine and root: it builds the Pike
-// launch-instance walkthrough's path in throwaway namespaces under a
-// temporary directory (a brq bridge; an "eth2" veth to a gateway namespace
-// holding 192.168.31.1; a qdhcp-<network> namespace whose ns-<port> veth,
-// 192.168.31.70/27, is on the bridge, with the real dnsmasq started with
-// Neutron's command line, hosts, opts and seeded lease files; a guest
-// namespace on a tap<port> veth with libvirt's fe:16:3e MAC, whose busybox
-// udhcpc renews its lease of 192.168.31.74) and, on 127.0.0.1, an
-// in-process fake Keystone, Nova and Neutron that knows it as the
-// walkthrough's cloud does (server cirros1, instance-00000002, on node
-// compute1, its port, the DHCP port, provider1 and its subnet), traces the
-// server as -cloud and -server do (server hop, port hop, then the path),
-// breaks one hop (-break: dnsmasq, kill dnsmasq, the default; tap-down, set
-// the tap down; uplink, delete the uplink eth2; hosts-entry, drop the port
-// from dnsmasq's hosts file; wrong-bridge, move the tap to a virbr0 bridge;
-// lease-seeded, restart dnsmasq with the lease file seeded as Neutron does
-// while the guest does not renew; dup-ip, another host on the bridge
-// holding the guest's IP, both answering ARP; fdb-never-learned,
-// learning off on the tap and its FDB entry deleted), traces
-// again to show the verdict change, and removes everything, also on error,
-// Ctrl-C or SIGTERM, then checks nothing is left. A SIGKILL leaves the
-// demo's dnsmasq and namespace mounts under $TMPDIR/vifpath-demo-*; the
-// next -demo removes them first (demo.ReclaimStale). It takes about a
-// second.
+// launch-instance walkthrough's node in throwaway namespaces (a brq
+// bridge and its eth2 uplink, a qdhcp namespace with the real dnsmasq
+// started as Neutron starts it, and the guest), with an in-process fake
+// Keystone, Nova and Neutron on 127.0.0.1 that knows it as the
+// walkthrough's cloud does; traces the server as -cloud and -server do;
+// breaks one hop (-break; the README lists the faults, dnsmasq is the
+// default); traces again to show the verdict change; and removes
+// everything, also on error, Ctrl-C or SIGTERM. A demo killed with
+// SIGKILL is cleaned up by the next one.
 //
 // -demo -nodes 2 builds the walkthrough's two nodes instead (a controller
 // with the qdhcp namespace and dnsmasq, compute1 with the guest, each with

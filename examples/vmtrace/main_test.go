@@ -93,6 +93,46 @@ func TestStatus(t *testing.T) {
 	}
 }
 
+// TestReplayOldRecording: -replay of an observation recorded before
+// trace carried launch.Port, dhcpns.Host, dhcpns.Lease and
+// dhcpns.ARPReply (trace/testdata, version 1) still judges it: the healthy
+// cloud recording exits 0 with its port and lease read back, and the
+// dnsmasq-killed one exits 1. A file of another version exits 1 with an
+// error naming that version.
+func TestReplayOldRecording(t *testing.T) {
+	dir := filepath.Join("..", "..", "trace", "testdata", "observations")
+	for _, c := range []struct {
+		file string
+		code int
+	}{{"aio-healthy.json", exitOK}, {"aio-dnsmasq-killed.json", exitFail}} {
+		code, out, errs := runArgs(context.Background(), "-replay", filepath.Join(dir, c.file), "-json")
+		if code != c.code {
+			t.Errorf("-replay %s: exit %d, want %d\n%s", c.file, code, c.code, errs)
+		}
+		var st trace.ServerTrace // both recordings are of one server (vmtrace -server)
+		if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Traces) != 1 {
+			t.Fatalf("-replay %s -json: %v, want one port's trace\n%s", c.file, err, out)
+		}
+		tr := st.Traces[0]
+		obs, err := trace.ReadObservationFile(filepath.Join(dir, c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := obs.API.Servers[0].Ports[0]
+		if tr.PortID != p.ID || tr.PortMAC.String() != p.MAC.String() || len(p.FixedIPs) == 0 || tr.IP != p.FixedIPs[0].Address {
+			t.Errorf("-replay %s: port %s %s %s, want the recorded %s %s %v", c.file, tr.PortID, tr.PortMAC, tr.IP, p.ID, p.MAC, p.FixedIPs)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "v2.json")
+	if err := os.WriteFile(bad, []byte(`{"version": 2}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := runArgs(context.Background(), "-replay", bad)
+	if code != exitFail || !strings.Contains(errs, "version 2") {
+		t.Errorf("-replay of a version 2 file: exit %d, %q; want 1 and an error naming version 2", code, errs)
+	}
+}
+
 func requireDemo(t *testing.T) {
 	t.Helper()
 	testutil.RequireRoot(t)
@@ -101,15 +141,9 @@ func requireDemo(t *testing.T) {
 	testutil.RequireBinary(t, "nsenter", "util-linux")
 }
 
-// searchableTempDir is a t.TempDir() whose parents others may search
-// (dnsmasq reads its files as nobody).
-func searchableTempDir(t *testing.T) string {
-	dir := t.TempDir()
-	for d := dir; d != os.TempDir() && d != "/" && d != "."; d = filepath.Dir(d) {
-		os.Chmod(d, 0o755)
-	}
-	return dir
-}
+// searchableTempDir is testutil.SearchableTempDir (dnsmasq reads its
+// files as nobody).
+var searchableTempDir = testutil.SearchableTempDir
 
 // TestIntegrationExitCodes runs vmtrace against the demo path built by the
 // test: ok (0) by -tap, -mac and -port with -netns as a name and as a

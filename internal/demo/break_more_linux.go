@@ -28,32 +28,21 @@ func (p *Path) ImpostorNetNS() string {
 // breakWrongBridge moves the VM's tap from the network's brq bridge to
 // WrongBridge (created, up) in the node's namespace.
 func (p *Path) breakWrongBridge() error {
-	h, err := handleIn(p.HostPath)
+	h, err := sandbox.NetNSAt(p.HostPath).NewHandle()
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if err := h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: WrongBridge}}); err != nil {
+	if err := sandbox.AddBridge(h, WrongBridge); err != nil {
 		if errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("demo: break %s: %s already exists in %s (the fault is already injected): %w", BreakWrongBridge, WrongBridge, p.HostPath, err)
 		}
-		return fmt.Errorf("demo: add bridge %s: %w", WrongBridge, err)
-	}
-	br, err := h.LinkByName(WrongBridge)
-	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	if err := h.LinkSetUp(br); err != nil {
-		return fmt.Errorf("demo: set %s up: %w", WrongBridge, err)
+	if err := sandbox.SetLink(h, p.Tap, sandbox.LinkSettings{Master: WrongBridge}); err != nil {
+		return fmt.Errorf("demo: move the tap to %s: %w", WrongBridge, err)
 	}
-	tap, err := h.LinkByName(p.Tap)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	if err := h.LinkSetMaster(tap, br); err != nil {
-		return fmt.Errorf("demo: move %s to %s: %w", p.Tap, WrongBridge, err)
-	}
-	return waitOperUp(h, p.Tap, WrongBridge)
+	return sandbox.WaitOperUp(context.Background(), h, 0, p.Tap, WrongBridge)
 }
 
 // breakLeaseSeeded stops dnsmasq and starts it again as the DHCP agent
@@ -105,63 +94,43 @@ func (p *Path) breakLeaseSeeded() error {
 // both.
 func (p *Path) breakDupIP() (err error) {
 	ns := p.ImpostorNetNS()
-	if err := newNetNS(ns); err != nil {
+	if err := p.createNetNS(ns); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("demo: break %s: the impostor's namespace %s already exists (the fault is already injected): %w", BreakDupIP, ns, err)
 		}
 		return err
 	}
-	p.mounts = append(p.mounts, ns)
-	p.allMounts = append(p.allMounts, ns)
-	host, err := handleIn(p.HostPath)
+	host, err := sandbox.NetNSAt(p.HostPath).NewHandle()
 	if err != nil {
 		return err
 	}
 	defer host.Close()
-	imp, err := handleIn(ns)
+	imp, err := sandbox.NetNSAt(ns).NewHandle()
 	if err != nil {
 		return err
 	}
 	defer imp.Close()
-	tap := linuxbridge.PortTapName(randUUID())
-	if err := vethTo(host, tap, ns, "eth0"); err != nil {
+	tap := linuxbridge.PortTapName(sandbox.RandUUID())
+	if err := sandbox.AddVeth(host, tap, ns, "eth0"); err != nil {
 		return err
 	}
-	br, err := host.LinkByName(p.Bridge)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+	if err := sandbox.SetLink(host, tap, sandbox.LinkSettings{Master: p.Bridge, Up: true}); err != nil {
+		return fmt.Errorf("demo: the impostor's port: %w", err)
 	}
-	hl, err := host.LinkByName(tap)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+	if err := sandbox.SetLink(imp, "eth0", sandbox.LinkSettings{MAC: sandbox.RandNeutronMAC(), Up: true}); err != nil {
+		return fmt.Errorf("demo: the impostor's eth0: %w", err)
 	}
-	if err := host.LinkSetMaster(hl, br); err != nil {
-		return fmt.Errorf("demo: enslave %s: %w", tap, err)
-	}
-	if err := host.LinkSetUp(hl); err != nil {
-		return fmt.Errorf("demo: set %s up: %w", tap, err)
-	}
-	el, err := imp.LinkByName("eth0")
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	if err := imp.LinkSetHardwareAddr(el, randNeutronMAC()); err != nil {
-		return fmt.Errorf("demo: set the impostor's MAC: %w", err)
-	}
-	if err := imp.LinkSetUp(el); err != nil {
-		return fmt.Errorf("demo: set the impostor's eth0 up: %w", err)
-	}
-	if err := addAddr(imp, "eth0", netip.PrefixFrom(p.IP, pathSubnet.Bits()).String()); err != nil {
+	if err := sandbox.AddAddr(imp, "eth0", netip.PrefixFrom(p.IP, pathSubnet.Bits())); err != nil {
 		return err
 	}
-	return waitOperUp(host, tap)
+	return sandbox.WaitOperUp(context.Background(), host, 0, tap)
 }
 
 // breakFDBNeverLearned turns learning off on the VM's tap (bridge link set
 // dev tap… learning off) and deletes what the bridge had learned of the
 // VM's MAC there (bridge fdb del), so the bridge never learns it again.
 func (p *Path) breakFDBNeverLearned() error {
-	return p.hostLink(p.Tap, func(h *netlink.Handle, l netlink.Link) error {
+	return sandbox.NetNSAt(p.HostPath).WithLink(p.Tap, func(h *netlink.Handle, l netlink.Link) error {
 		if err := h.LinkSetLearning(l, false); err != nil {
 			return fmt.Errorf("learning off: %w", err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/vifpath/vifpath/launch"
 
 	"github.com/vifpath/vifpath/internal/fakecloud"
+	"github.com/vifpath/vifpath/internal/sandbox"
 )
 
 // The walkthrough's server: `openstack server create … cirros1` became
@@ -50,7 +51,7 @@ func (p *Path) startCloud(ctx context.Context, controller string) (_ *Cloud, err
 	c := &Cloud{
 		CloudName:    demoCloudName,
 		CloudsFile:   filepath.Join(p.Dir, "clouds.yaml"),
-		ServerID:     randUUID(),
+		ServerID:     sandbox.RandUUID(),
 		ServerName:   demoServerName,
 		InstanceName: demoInstanceName,
 		NodeName:     filepath.Base(p.HostPath),
@@ -85,7 +86,7 @@ func (p *Path) startCloud(ctx context.Context, controller string) (_ *Cloud, err
 	// network: dhcp<uuid5(host)>-<network>.
 	if _, err := fc.AddPort(fakecloud.PortSpec{
 		ID: p.DHCPPortID, NetworkID: p.NetworkID, MAC: dhcpMAC, IPs: []netip.Addr{pathDHCPIP},
-		DeviceID: "dhcp" + randUUID() + "-" + p.NetworkID, DeviceOwner: "network:dhcp", HostID: cmp.Or(controller, c.NodeName),
+		DeviceID: "dhcp" + sandbox.RandUUID() + "-" + p.NetworkID, DeviceOwner: "network:dhcp", HostID: cmp.Or(controller, c.NodeName),
 	}); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
@@ -119,7 +120,7 @@ func (p *Path) startCloud(ctx context.Context, controller string) (_ *Cloud, err
 // dhcpMAC reads the MAC of the DHCP port's ns- device in the qdhcp
 // namespace (BuildPath gives it a random fa:16:3e one).
 func (p *Path) dhcpMAC() (net.HardwareAddr, error) {
-	h, err := handleIn(p.DHCP)
+	h, err := sandbox.NetNSAt(p.DHCP).NewHandle()
 	if err != nil {
 		return nil, err
 	}

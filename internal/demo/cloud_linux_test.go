@@ -124,12 +124,7 @@ func TestIntegrationCloudServerTrace(t *testing.T) {
 
 	// The API side, as gophercloud reads it, against the kernel's objects.
 	ctx := context.Background()
-	pc, err := openstack.AuthenticatedClient(ctx, gophercloud.AuthOptions{IdentityEndpoint: c.AuthURL,
-		Username: fakecloud.Username, Password: c.password, DomainName: fakecloud.DomainName, TenantName: fakecloud.ProjectName})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.HTTPClient.CloseIdleConnections()
+	pc := cloudClient(t, c)
 	neutron, _ := openstack.NewNetworkV2(pc, gophercloud.EndpointOpts{})
 	var nw struct {
 		Name    string `json:"name"`
@@ -220,13 +215,7 @@ func TestIntegrationCloudBreak(t *testing.T) {
 				}
 			} else {
 				ctx := context.Background()
-				pc, err := openstack.AuthenticatedClient(ctx, gophercloud.AuthOptions{IdentityEndpoint: c.AuthURL,
-					Username: fakecloud.Username, Password: c.password, DomainName: fakecloud.DomainName, TenantName: fakecloud.ProjectName})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer pc.HTTPClient.CloseIdleConnections()
-				nova, _ := openstack.NewComputeV2(pc, gophercloud.EndpointOpts{})
+				nova, _ := openstack.NewComputeV2(cloudClient(t, c), gophercloud.EndpointOpts{})
 				if err := servers.Stop(ctx, nova, c.ServerID).ExtractErr(); err != nil {
 					t.Fatal(err)
 				}
@@ -256,4 +245,17 @@ func TestIntegrationCloudBreak(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cloudClient authenticates against the demo's fake cloud as the demo's
+// user; its idle connections are closed when the test ends.
+func cloudClient(t *testing.T, c *Cloud) *gophercloud.ProviderClient {
+	t.Helper()
+	pc, err := openstack.AuthenticatedClient(context.Background(), gophercloud.AuthOptions{IdentityEndpoint: c.AuthURL,
+		Username: fakecloud.Username, Password: c.password, DomainName: fakecloud.DomainName, TenantName: fakecloud.ProjectName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pc.HTTPClient.CloseIdleConnections)
+	return pc
 }

@@ -75,16 +75,16 @@ func resolveGuest(cfg *PathConfig) (kind GuestKind, why string, bins libvirtBins
 func libvirtPrereqs(cfg *PathConfig) (libvirtBins, error) {
 	var b libvirtBins
 	var err error
-	if b.libvirtd, err = lookBin(cfg.Libvirtd, "libvirtd", "libvirt-daemon-system"); err != nil {
+	if b.libvirtd, err = sandbox.LookBin(cfg.Libvirtd, "libvirtd", "libvirt-daemon-system"); err != nil {
 		return b, err
 	}
-	if b.unshare, err = lookBin("", "unshare", "util-linux"); err != nil {
+	if b.unshare, err = sandbox.LookBin("", "unshare", "util-linux"); err != nil {
 		return b, err
 	}
-	if _, err = lookBin("", "taskset", "util-linux"); err != nil {
+	if _, err = sandbox.LookBin("", "taskset", "util-linux"); err != nil {
 		return b, err
 	}
-	if b.qemu, err = lookBin(cfg.Qemu, "qemu-system-x86_64", "qemu-system-x86"); err != nil {
+	if b.qemu, err = sandbox.LookBin(cfg.Qemu, "qemu-system-x86_64", "qemu-system-x86"); err != nil {
 		return b, err
 	}
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
@@ -153,9 +153,9 @@ cgroup_controllers = [ ]
 		return fmt.Errorf("demo: connect to the demo's libvirtd at %s: %w", p.LibvirtSocket, err)
 	}
 
-	p.DomainUUID = randUUID()
+	p.DomainUUID = sandbox.RandUUID()
 	var n [4]byte
-	copy(n[:], randNeutronMAC()[2:]) // 3e + 3 random bytes: an id no small cloud has
+	copy(n[:], sandbox.RandNeutronMAC()[2:]) // 3e + 3 random bytes: an id no small cloud has
 	p.Domain = fmt.Sprintf("instance-%02x%02x%02x%02x", n[0]&0x7f, n[1], n[2], n[3])
 	g.qemuMark = "guest=" + p.Domain + ","
 	if err := ctx.Err(); err != nil {
@@ -203,7 +203,7 @@ cgroup_controllers = [ ]
 	p.GuestBoot = time.Since(start)
 	p.DHCPClientOutput = consoleLines(p.Console)
 	// The tap libvirt made is on the bridge with carrier (qemu holds it).
-	host, err := handleIn(p.HostPath)
+	host, err := sandbox.NetNSAt(p.HostPath).NewHandle()
 	if err != nil {
 		return err
 	}
@@ -299,7 +299,7 @@ func (p *Path) domainXML(b libvirtBins) string {
     </serial>
     <memballoon model='none'/>
   </devices>
-</domain>`, p.Domain, p.DomainUUID, now, randUUID(), randUUID(), p.PortID, p.IP,
+</domain>`, p.Domain, p.DomainUUID, now, sandbox.RandUUID(), sandbox.RandUUID(), p.PortID, p.IP,
 		b.kernel, b.initrd, b.qemu, p.MAC, p.Bridge, p.Tap, p.Console, mark, demoServerName)
 }
 

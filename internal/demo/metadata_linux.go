@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/vifpath/vifpath/internal/neutronconf"
+	"github.com/vifpath/vifpath/internal/sandbox"
 )
 
 // demoMTUFault is the MTU BreakMTU gives the uplink: less than the 1500
@@ -49,11 +51,11 @@ func (p *Path) startMetadataProxy(ctx context.Context) error {
 			return fmt.Errorf("demo: %w", err)
 		}
 	}
-	h, err := handleIn(p.DHCP)
+	h, err := sandbox.NetNSAt(p.DHCP).NewHandle()
 	if err != nil {
 		return err
 	}
-	err = addAddr(h, p.DHCPIf, "169.254.169.254/32")
+	err = sandbox.AddAddr(h, p.DHCPIf, netip.MustParsePrefix("169.254.169.254/32"))
 	h.Close()
 	if err != nil {
 		return err
@@ -105,7 +107,7 @@ func (p *Path) startHaproxy(ctx context.Context, bin string) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	cmd := exec.Command(bin, "-f", conf)
-	if err := inNetNS(p.DHCP, func() error {
+	if err := sandbox.NetNSAt(p.DHCP).Do(func() error {
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("%w: %s", err, out)
@@ -196,5 +198,5 @@ func (p *Path) breakMetadata() error {
 // breakMTU lowers the uplink's MTU below what DHCP advertises: the bridge
 // follows it down, and the guest's full-size packets are dropped there.
 func (p *Path) breakMTU() error {
-	return p.hostLink(p.Uplink, func(h *netlink.Handle, l netlink.Link) error { return h.LinkSetMTU(l, demoMTUFault) })
+	return sandbox.NetNSAt(p.HostPath).WithLink(p.Uplink, func(h *netlink.Handle, l netlink.Link) error { return h.LinkSetMTU(l, demoMTUFault) })
 }

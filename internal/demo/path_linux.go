@@ -2,10 +2,10 @@ package demo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/vifpath/vifpath/launch"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/sandbox"
+	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -53,31 +54,12 @@ type pathState struct {
 // seeded), then gives eth0 the leased address. On error (or ctx
 // cancellation) it removes whatever it had created.
 func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
-	if cfg == nil {
-		cfg = &PathConfig{}
-	}
-	p := &Path{Dir: cfg.Dir, log: cfg.Logger}
-	if p.log == nil {
-		p.log = slog.New(slog.DiscardHandler)
-	}
-	dnsmasqBin, err := lookBin(cfg.Dnsmasq, "dnsmasq", "dnsmasq-base")
+	cfg = cmp.Or(cfg, &PathConfig{}) // nil means all defaults
+	p, bins, err := newPath(cfg)
 	if err != nil {
 		return nil, err
 	}
-	guest, why, lvBins, err := resolveGuest(cfg)
-	if err != nil {
-		return nil, err
-	}
-	p.GuestKind, p.GuestWhy = guest, why
-	if why != "" {
-		p.log.Info("demo: the guest is a namespace, not a libvirt domain", "why", why)
-	}
-	var busybox string
-	if guest == GuestNetNS {
-		if busybox, err = lookBin(cfg.Busybox, "busybox", "busybox"); err != nil {
-			return nil, err
-		}
-	}
+	guest := p.GuestKind
 	defer func() {
 		if err != nil {
 			// Every return below returns a nil *Path: clean up the local one.
@@ -88,9 +70,8 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 		return nil, err
 	}
 	p.AgentConfig = filepath.Join(p.Dir, "linuxbridge_agent.ini")
-	agent := "[linux_bridge]\nphysical_interface_mappings = provider:" + p.Uplink + "\n\n[vxlan]\nenable_vxlan = false\n"
-	if err := os.WriteFile(p.AgentConfig, []byte(agent), 0o644); err != nil {
-		return nil, fmt.Errorf("demo: %w", err)
+	if err := writeAgentConfig(p.AgentConfig, p.Uplink); err != nil {
+		return nil, err
 	}
 	p.HostPath = filepath.Join(p.Dir, "compute1")
 	p.Gateway = filepath.Join(p.Dir, "gateway")
@@ -100,12 +81,8 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 		p.Guest = filepath.Join(p.Dir, "guest")
 		nss = append(nss, p.Guest)
 	}
-	for _, ns := range nss {
-		if err := newNetNS(ns); err != nil {
-			return nil, err
-		}
-		p.mounts = append(p.mounts, ns)
-		p.allMounts = append(p.allMounts, ns)
+	if err := p.createNetNS(nss...); err != nil {
+		return nil, err
 	}
 	p.log.Info("demo: namespaces created", "dir", p.Dir)
 	if err := ctx.Err(); err != nil {
@@ -131,7 +108,7 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 	if err := p.installFirewall(ctx); err != nil {
 		return nil, err
 	}
-	if err := p.startDnsmasq(ctx, dnsmasqBin); err != nil {
+	if err := p.startDnsmasq(ctx, bins.dnsmasq); err != nil {
 		return nil, err
 	}
 	p.log.Info("demo: dnsmasq started", "pid", p.DnsmasqPID)
@@ -139,37 +116,96 @@ func BuildPath(ctx context.Context, cfg *PathConfig) (_ *Path, err error) {
 		return nil, err
 	}
 	if guest == GuestLibvirt {
-		if err := p.startLibvirtGuest(ctx, cfg, lvBins); err != nil {
+		if err := p.startLibvirtGuest(ctx, cfg, bins.libvirt); err != nil {
 			return nil, err
 		}
 		return p, nil
 	}
-	if err := p.guestDHCP(ctx, busybox); err != nil {
+	if err := p.guestDHCP(ctx, bins.busybox); err != nil {
 		return nil, err
 	}
 	p.log.Info("demo: guest leased its address", "ip", p.IP)
 	return p, nil
 }
 
+// buildBins are the programs a build runs.
+type buildBins struct {
+	dnsmasq, busybox string
+	libvirt          libvirtBins
+}
+
+// newPath starts a Path for BuildPath or BuildTwoNode: its logger, the
+// guest cfg chooses (said in the log when it falls back to a namespace)
+// and the programs that takes, before anything is created.
+func newPath(cfg *PathConfig) (*Path, buildBins, error) {
+	var b buildBins
+	p := &Path{Dir: cfg.Dir, log: cfg.Logger}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	if b.dnsmasq, err = sandbox.LookBin(cfg.Dnsmasq, "dnsmasq", "dnsmasq-base"); err != nil {
+		return nil, b, err
+	}
+	if p.GuestKind, p.GuestWhy, b.libvirt, err = resolveGuest(cfg); err != nil {
+		return nil, b, err
+	}
+	if p.GuestWhy != "" {
+		p.log.Info("demo: the guest is a namespace, not a libvirt domain", "why", p.GuestWhy)
+	}
+	if p.GuestKind == GuestNetNS {
+		if b.busybox, err = sandbox.LookBin(cfg.Busybox, "busybox", "busybox"); err != nil {
+			return nil, b, err
+		}
+	}
+	return p, b, nil
+}
+
+// createNetNS creates a namespace at each path (sandbox.NewNetNS); Close
+// removes them.
+func (p *Path) createNetNS(paths ...string) error {
+	for _, ns := range paths {
+		if _, err := sandbox.NewNetNS(filepath.Dir(ns), filepath.Base(ns)); err != nil {
+			return err
+		}
+		p.mounts = append(p.mounts, ns)
+		p.allMounts = append(p.allMounts, ns)
+	}
+	return nil
+}
+
+// handles opens a netlink handle in the namespace at each path ("" is
+// skipped: the libvirt guest has no namespace of its own); closeAll
+// closes them.
+func handles(paths ...string) (hs map[string]*netlink.Handle, closeAll func(), err error) {
+	hs = map[string]*netlink.Handle{}
+	closeAll = func() {
+		for _, h := range hs {
+			h.Close()
+		}
+	}
+	for _, ns := range paths {
+		if ns == "" {
+			continue
+		}
+		h, err := sandbox.NetNSAt(ns).NewHandle()
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		hs[ns] = h
+	}
+	return hs, closeAll, nil
+}
+
 // wire creates and configures the links.
 func (p *Path) wire() error {
-	host, err := handleIn(p.HostPath)
+	hs, closeAll, err := handles(p.HostPath, p.Gateway, p.DHCP, p.Guest)
 	if err != nil {
 		return err
 	}
-	defer host.Close()
-	hs := map[string]*netlink.Handle{p.HostPath: host}
-	for _, ns := range []string{p.Gateway, p.DHCP, p.Guest} {
-		if ns == "" {
-			continue // the libvirt guest: libvirt makes the tap
-		}
-		h, err := handleIn(ns)
-		if err != nil {
-			return err
-		}
-		defer h.Close()
-		hs[ns] = h
-	}
+	defer closeAll()
+	host := hs[p.HostPath]
 	if err := sandbox.AddBridge(host, p.Bridge); err != nil {
 		return err
 	}
@@ -182,7 +218,7 @@ func (p *Path) wire() error {
 		if v.peerNS == "" {
 			continue
 		}
-		if err := vethTo(host, v.name, v.peerNS, v.peer); err != nil {
+		if err := sandbox.AddVeth(host, v.name, v.peerNS, v.peer); err != nil {
 			return err
 		}
 	}
@@ -198,7 +234,7 @@ func (p *Path) wire() error {
 		{p.Gateway, "lo", nil, false},
 		{p.Gateway, "gw0", nil, false},
 		{p.DHCP, "lo", nil, false},
-		{p.DHCP, p.DHCPIf, randNeutronMAC(), false},
+		{p.DHCP, p.DHCPIf, sandbox.RandNeutronMAC(), false},
 		{p.Guest, "lo", nil, false},
 		{p.Guest, "eth0", p.MAC, false},
 	} {
@@ -214,10 +250,10 @@ func (p *Path) wire() error {
 			return err
 		}
 	}
-	if err := addAddr(hs[p.Gateway], "gw0", "192.168.31.1/24"); err != nil {
+	if err := sandbox.AddAddr(hs[p.Gateway], "gw0", netip.MustParsePrefix("192.168.31.1/24")); err != nil {
 		return err
 	}
-	if err := addAddr(hs[p.DHCP], p.DHCPIf, netip.PrefixFrom(pathDHCPIP, pathSubnet.Bits()).String()); err != nil {
+	if err := sandbox.AddAddr(hs[p.DHCP], p.DHCPIf, netip.PrefixFrom(pathDHCPIP, pathSubnet.Bits())); err != nil {
 		return err
 	}
 	// Wait for carrier: a bridge port forwards only once operationally up.
@@ -226,16 +262,16 @@ func (p *Path) wire() error {
 		// The namespace guest's veth end; libvirt makes the domain's tap.
 		links = append(links, p.Tap)
 	}
-	return waitOperUp(host, links...)
+	return sandbox.WaitOperUp(context.Background(), host, 0, links...)
 }
 
 // addStoppedGuest adds the stopped guest's port (PathConfig.StoppedGuest):
 // a persistent tap with libvirt's rewrite of the port's MAC, on the bridge,
 // left down.
 func (p *Path) addStoppedGuest() error {
-	p.StoppedPortID = randUUID()
+	p.StoppedPortID = sandbox.RandUUID()
 	p.StoppedTap = linuxbridge.PortTapName(p.StoppedPortID)
-	p.StoppedMAC = randNeutronMAC()
+	p.StoppedMAC = sandbox.RandNeutronMAC()
 	host := sandbox.NetNSAt(p.HostPath)
 	defer host.CloseHandle()
 	if err := host.AddTap(p.StoppedTap); err != nil {
@@ -256,7 +292,7 @@ func (p *Path) startDnsmasq(ctx context.Context, bin string) error {
 		Subnet:     pathSubnet,
 		Router:     pathGateway,
 		DNS:        pathDNS,
-		Hosts:      []sandbox.DnsmasqHost{{MAC: p.MAC, IP: p.IP}, {MAC: randNeutronMAC(), IP: pathOtherIP}},
+		Hosts:      []sandbox.DnsmasqHost{{MAC: p.MAC, IP: p.IP}, {MAC: sandbox.RandNeutronMAC(), IP: pathOtherIP}},
 		SeedLeases: true,
 		StateDir:   p.StateDir,
 	})
@@ -281,12 +317,12 @@ func (p *Path) guestDHCP(ctx context.Context, busybox string) error {
 	if err := p.waitLease(ctx, 3*time.Second); err != nil {
 		return err
 	}
-	h, err := handleIn(p.Guest)
+	h, err := sandbox.NetNSAt(p.Guest).NewHandle()
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	return addAddr(h, "eth0", netip.PrefixFrom(p.IP, pathSubnet.Bits()).String())
+	return sandbox.AddAddr(h, "eth0", netip.PrefixFrom(p.IP, pathSubnet.Bits()))
 }
 
 // waitLease waits until dnsmasq's lease file holds the guest's renewed
@@ -324,9 +360,9 @@ func (p *Path) Break(b Breakage) error {
 		}
 		return p.stopDnsmasq(syscall.SIGKILL)
 	case BreakTapDown:
-		return p.hostLink(p.Tap, func(h *netlink.Handle, l netlink.Link) error { return h.LinkSetDown(l) })
+		return sandbox.NetNSAt(p.HostPath).WithLink(p.Tap, func(h *netlink.Handle, l netlink.Link) error { return h.LinkSetDown(l) })
 	case BreakUplink:
-		return p.hostLink(p.Uplink, func(h *netlink.Handle, l netlink.Link) error { return h.LinkDel(l) })
+		return sandbox.NetNSAt(p.HostPath).WithLink(p.Uplink, func(h *netlink.Handle, l netlink.Link) error { return h.LinkDel(l) })
 	case BreakHostsEntry:
 		if p.dnsmasq == nil {
 			return errors.New("demo: dnsmasq is not running")
@@ -509,14 +545,14 @@ func (p *Path) layout(prefix string) (err error) {
 	p.NetNSDir = p.Dir
 	p.StateDir = filepath.Join(p.Dir, "neutron-dhcp")
 	p.NMRunDir = filepath.Join(p.Dir, "NetworkManager")
-	p.NetworkID = randUUID()
+	p.NetworkID = sandbox.RandUUID()
 	p.Bridge = linuxbridge.NetworkBridgeName(p.NetworkID)
 	p.Uplink = "eth2"
-	p.DHCPPortID = randUUID()
+	p.DHCPPortID = sandbox.RandUUID()
 	p.DHCPIf = linuxbridge.PortNSName(p.DHCPPortID)
-	p.PortID = randUUID()
+	p.PortID = sandbox.RandUUID()
 	p.Tap = linuxbridge.PortTapName(p.PortID)
-	p.MAC = randNeutronMAC()
+	p.MAC = sandbox.RandNeutronMAC()
 	p.IP = pathVMIP
 	for _, d := range []string{p.StateDir, filepath.Join(p.StateDir, p.NetworkID), p.NMRunDir} {
 		if err := os.Mkdir(d, 0o755); err != nil {

@@ -327,15 +327,9 @@ func TestIntegrationPathCancel(t *testing.T) {
 	}
 }
 
-// searchableTempDir is a t.TempDir() whose parents others may search
-// (dnsmasq reads its files as nobody).
-func searchableTempDir(t *testing.T) string {
-	dir := t.TempDir()
-	for d := dir; d != os.TempDir() && d != "/" && d != "."; d = filepath.Dir(d) {
-		os.Chmod(d, 0o755)
-	}
-	return dir
-}
+// searchableTempDir is testutil.SearchableTempDir (dnsmasq reads its
+// files as nobody).
+var searchableTempDir = testutil.SearchableTempDir
 
 // TestIntegrationPathUnsearchableDir checks BuildPath refuses a directory
 // dnsmasq could not read (a parent not searchable by others), saying so,

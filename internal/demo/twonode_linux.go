@@ -1,11 +1,12 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,14 +15,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/internal/sandbox"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
 // The walkthrough's management network (eth1): the controller is
 // 10.64.33.64, compute1 10.64.33.65.
-const (
-	mgmtController = "10.64.33.64/24"
-	mgmtCompute    = "10.64.33.65/24"
+var (
+	mgmtController = netip.MustParsePrefix("10.64.33.64/24")
+	mgmtCompute    = netip.MustParsePrefix("10.64.33.65/24")
 )
 
 // BuildTwoNode builds the two nodes (see TwoNode), starts dnsmasq in the
@@ -34,30 +36,12 @@ const (
 // guest, with Path.GuestWhy saying why). On error (or ctx cancellation)
 // it removes whatever it had created.
 func BuildTwoNode(ctx context.Context, cfg *PathConfig) (_ *TwoNode, err error) {
-	if cfg == nil {
-		cfg = &PathConfig{}
-	}
-	dnsmasqBin, err := lookBin(cfg.Dnsmasq, "dnsmasq", "dnsmasq-base")
+	cfg = cmp.Or(cfg, &PathConfig{}) // nil means all defaults
+	p, bins, err := newPath(cfg)
 	if err != nil {
 		return nil, err
 	}
-	guest, why, lvBins, err := resolveGuest(cfg)
-	if err != nil {
-		return nil, err
-	}
-	var busybox string
-	if guest == GuestNetNS {
-		if busybox, err = lookBin(cfg.Busybox, "busybox", "busybox"); err != nil {
-			return nil, err
-		}
-	}
-	p := &Path{Dir: cfg.Dir, log: cfg.Logger, GuestInfo: GuestInfo{GuestKind: guest, GuestWhy: why}}
-	if p.log == nil {
-		p.log = slog.New(slog.DiscardHandler)
-	}
-	if why != "" {
-		p.log.Info("demo: the guest is a namespace, not a libvirt domain", "why", why)
-	}
+	guest := p.GuestKind
 	tn := &TwoNode{Path: p, Switch: "provider", SwitchPorts: map[string]string{ControllerName: "sw-" + ControllerName, ComputeName: "sw-" + ComputeName}}
 	defer func() {
 		if err != nil {
@@ -67,7 +51,7 @@ func BuildTwoNode(ctx context.Context, cfg *PathConfig) (_ *TwoNode, err error) 
 	if err := p.layout("vifpath-demo-tn"); err != nil {
 		return nil, err
 	}
-	tn.DHCPMAC = randNeutronMAC()
+	tn.DHCPMAC = sandbox.RandNeutronMAC()
 	p.AgentConfig = filepath.Join(p.Dir, "linuxbridge_agent.ini")
 	// Under StateDir, which Path.Close removes with the rest.
 	tn.ControllerAgentConfig = filepath.Join(p.StateDir, "controller_linuxbridge_agent.ini")
@@ -85,12 +69,8 @@ func BuildTwoNode(ctx context.Context, cfg *PathConfig) (_ *TwoNode, err error) 
 		p.Guest = filepath.Join(p.Dir, "guest")
 		nss = append(nss, p.Guest)
 	}
-	for _, ns := range nss {
-		if err := newNetNS(ns); err != nil {
-			return nil, err
-		}
-		p.mounts = append(p.mounts, ns)
-		p.allMounts = append(p.allMounts, ns)
+	if err := p.createNetNS(nss...); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -99,17 +79,17 @@ func BuildTwoNode(ctx context.Context, cfg *PathConfig) (_ *TwoNode, err error) 
 		return nil, err
 	}
 	p.log.Info("demo: two nodes wired", "bridge", p.Bridge, "tap", p.Tap)
-	if err := p.startDnsmasq(ctx, dnsmasqBin); err != nil {
+	if err := p.startDnsmasq(ctx, bins.dnsmasq); err != nil {
 		return nil, err
 	}
 	if guest == GuestLibvirt {
 		// The libvirt guest of the one-node demo, on compute1: libvirt
 		// makes the tap on compute1's brq, the guest's DISCOVER crosses
 		// the provider switch to the controller's dnsmasq.
-		if err := p.startLibvirtGuest(ctx, cfg, lvBins); err != nil {
+		if err := p.startLibvirtGuest(ctx, cfg, bins.libvirt); err != nil {
 			return nil, err
 		}
-	} else if err := p.guestDHCP(ctx, busybox); err != nil {
+	} else if err := p.guestDHCP(ctx, bins.busybox); err != nil {
 		return nil, err
 	}
 	p.log.Info("demo: guest on compute1 leased its address across the provider switch", "ip", p.IP, "guest", p.GuestKind)
@@ -127,25 +107,18 @@ func writeAgentConfig(path, nic string) error {
 // wire creates the links of both nodes, the switch and the guest.
 func (tn *TwoNode) wire() error {
 	p := tn.Path
-	hs := map[string]*netlink.Handle{}
-	for _, ns := range []string{p.HostPath, tn.ControllerNS, tn.SwitchNS, p.DHCP, p.Guest} {
-		if ns == "" {
-			continue // the libvirt guest: libvirt makes the tap
-		}
-		h, err := handleIn(ns)
-		if err != nil {
-			return err
-		}
-		defer h.Close()
-		hs[ns] = h
+	hs, closeAll, err := handles(p.HostPath, tn.ControllerNS, tn.SwitchNS, p.DHCP, p.Guest)
+	if err != nil {
+		return err
 	}
+	defer closeAll()
 	comp, ctl, sw := hs[p.HostPath], hs[tn.ControllerNS], hs[tn.SwitchNS]
 	for _, b := range []struct {
 		h    *netlink.Handle
 		name string
 	}{{comp, p.Bridge}, {ctl, p.Bridge}, {sw, tn.Switch}} {
-		if err := b.h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: b.name}}); err != nil {
-			return fmt.Errorf("demo: add bridge %s: %w", b.name, err)
+		if err := sandbox.AddBridge(b.h, b.name); err != nil {
+			return err
 		}
 	}
 	dhcpTap := linuxbridge.PortTapName(p.DHCPPortID)
@@ -162,7 +135,7 @@ func (tn *TwoNode) wire() error {
 		if v.peerNS == "" {
 			continue // the libvirt guest's tap
 		}
-		if err := vethTo(v.h, v.name, v.peerNS, v.peer); err != nil {
+		if err := sandbox.AddVeth(v.h, v.name, v.peerNS, v.peer); err != nil {
 			return err
 		}
 	}
@@ -190,59 +163,33 @@ func (tn *TwoNode) wire() error {
 		if s.h == nil || s.name == p.Tap && p.Guest == "" {
 			continue // the libvirt guest: libvirt makes and enslaves the tap
 		}
-		if err := setLink(s.h, s.name, s.master, s.mac); err != nil {
+		if err := sandbox.SetLink(s.h, s.name, sandbox.LinkSettings{MAC: s.mac, Master: s.master, Up: true}); err != nil {
 			return err
 		}
 	}
-	if err := addAddr(comp, "eth1", mgmtCompute); err != nil {
+	if err := sandbox.AddAddr(comp, "eth1", mgmtCompute); err != nil {
 		return err
 	}
-	if err := addAddr(ctl, "eth1", mgmtController); err != nil {
+	if err := sandbox.AddAddr(ctl, "eth1", mgmtController); err != nil {
 		return err
 	}
-	if err := addAddr(hs[p.DHCP], p.DHCPIf, "192.168.31.70/27"); err != nil {
+	if err := sandbox.AddAddr(hs[p.DHCP], p.DHCPIf, netip.MustParsePrefix("192.168.31.70/27")); err != nil {
 		return err
 	}
-	if err := inNetNS(p.DHCP, func() error { return txCsumOff(p.DHCPIf) }); err != nil {
+	if err := sandbox.NetNSAt(p.DHCP).TxChecksumOff(p.DHCPIf); err != nil {
 		return err
 	}
 	up := []string{p.Bridge, p.Uplink, p.Tap}
 	if p.Guest == "" {
 		up = up[:2]
 	}
-	if err := waitOperUp(comp, up...); err != nil {
+	if err := sandbox.WaitOperUp(context.Background(), comp, 0, up...); err != nil {
 		return err
 	}
-	if err := waitOperUp(ctl, p.Bridge, p.Uplink, dhcpTap); err != nil {
+	if err := sandbox.WaitOperUp(context.Background(), ctl, 0, p.Bridge, p.Uplink, dhcpTap); err != nil {
 		return err
 	}
-	return waitOperUp(sw, tn.Switch)
-}
-
-// setLink sets a link's MAC, master and up.
-func setLink(h *netlink.Handle, name, master string, mac net.HardwareAddr) error {
-	l, err := h.LinkByName(name)
-	if err != nil {
-		return fmt.Errorf("demo: %s: %w", name, err)
-	}
-	if mac != nil {
-		if err := h.LinkSetHardwareAddr(l, mac); err != nil {
-			return fmt.Errorf("demo: set %s mac: %w", name, err)
-		}
-	}
-	if master != "" {
-		m, err := h.LinkByName(master)
-		if err != nil {
-			return fmt.Errorf("demo: %s: %w", master, err)
-		}
-		if err := h.LinkSetMaster(l, m); err != nil {
-			return fmt.Errorf("demo: enslave %s to %s: %w", name, master, err)
-		}
-	}
-	if err := h.LinkSetUp(l); err != nil {
-		return fmt.Errorf("demo: set %s up: %w", name, err)
-	}
-	return nil
+	return sandbox.WaitOperUp(context.Background(), sw, 0, tn.Switch)
 }
 
 // Break injects one of TwoNodeBreakages.
@@ -252,41 +199,30 @@ func (tn *TwoNode) Break(b Breakage) error {
 	case BreakTapDown, BreakDnsmasq:
 		return p.Break(b)
 	case BreakProviderWire:
-		sw, err := handleIn(tn.SwitchNS)
+		err := sandbox.NetNSAt(tn.SwitchNS).WithLink(tn.SwitchPorts[ComputeName], func(sw *netlink.Handle, l netlink.Link) error {
+			return sw.LinkSetDown(l)
+		})
 		if err != nil {
-			return err
-		}
-		defer sw.Close()
-		l, err := sw.LinkByName(tn.SwitchPorts[ComputeName])
-		if err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-		if err := sw.LinkSetDown(l); err != nil {
-			return fmt.Errorf("demo: set the switch port %s down: %w", l.Attrs().Name, err)
+			return fmt.Errorf("demo: set the provider switch's port down: %w", err)
 		}
 		return waitCarrier(p.HostPath, p.Uplink, false)
 	case BreakUnknownUnicast:
-		sw, err := handleIn(tn.SwitchNS)
+		port := tn.SwitchPorts[ComputeName]
+		err := sandbox.NetNSAt(tn.SwitchNS).WithLink(port, func(sw *netlink.Handle, l netlink.Link) error {
+			if err := sw.LinkSetFlood(l, false); err != nil {
+				return fmt.Errorf("flood off: %w", err)
+			}
+			return sw.LinkSetLearning(l, false)
+		})
 		if err != nil {
-			return err
+			return fmt.Errorf("demo: flooding and learning off on the provider switch's port: %w", err)
 		}
-		defer sw.Close()
-		l, err := sw.LinkByName(tn.SwitchPorts[ComputeName])
-		if err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-		if err := sw.LinkSetFlood(l, false); err != nil {
-			return fmt.Errorf("demo: flood off on %s: %w", l.Attrs().Name, err)
-		}
-		if err := sw.LinkSetLearning(l, false); err != nil {
-			return fmt.Errorf("demo: learning off on %s: %w", l.Attrs().Name, err)
-		}
-		return flushLearned(tn.SwitchNS, l.Attrs().Name)
+		return flushLearned(tn.SwitchNS, port)
 	case BreakWrongMapping:
 		if err := writeAgentConfig(p.AgentConfig, "eth1"); err != nil {
 			return err
 		}
-		h, err := handleIn(p.HostPath)
+		h, err := sandbox.NetNSAt(p.HostPath).NewHandle()
 		if err != nil {
 			return err
 		}
@@ -298,10 +234,10 @@ func (tn *TwoNode) Break(b Breakage) error {
 		if err := h.LinkSetNoMaster(eth2); err != nil {
 			return fmt.Errorf("demo: release %s: %w", p.Uplink, err)
 		}
-		if err := setLink(h, "eth1", p.Bridge, nil); err != nil {
+		if err := sandbox.SetLink(h, "eth1", sandbox.LinkSettings{Master: p.Bridge, Up: true}); err != nil {
 			return err
 		}
-		if err := waitOperUp(h, "eth1"); err != nil {
+		if err := sandbox.WaitOperUp(context.Background(), h, 0, "eth1"); err != nil {
 			return err
 		}
 		// As if the mapping had been wrong from the start (or the
@@ -320,7 +256,7 @@ func (tn *TwoNode) Break(b Breakage) error {
 // flushLearned deletes the FDB entries a bridge learned on its port dev
 // in the namespace at ns (bridge fdb flush dev DEV dynamic).
 func flushLearned(ns, dev string) error {
-	h, err := handleIn(ns)
+	h, err := sandbox.NetNSAt(ns).NewHandle()
 	if err != nil {
 		return err
 	}
@@ -347,7 +283,7 @@ func flushLearned(ns, dev string) error {
 // waitCarrier waits up to 2 s until dev in the namespace at ns has (or
 // has lost) carrier.
 func waitCarrier(ns, dev string, want bool) error {
-	h, err := handleIn(ns)
+	h, err := sandbox.NetNSAt(ns).NewHandle()
 	if err != nil {
 		return err
 	}

@@ -24,22 +24,21 @@ func (c *Cloud) keystoneV3() obj {
 	}
 }
 
-// identityVersions answers GET /identity/ (300, the list of versions) and
-// GET /identity/v3/ (200, the v3 document), as Keystone does without a
-// token. It reports whether it answered.
-func (c *Cloud) identityVersions(w http.ResponseWriter, r *http.Request) bool {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return false
+// versionDoc is the handler of a service's version document (recorded
+// doc, rebased on the fake's URL), answered with status and no token.
+func (c *Cloud) versionDoc(doc *[]byte, status int) func(http.ResponseWriter, *http.Request, []byte) {
+	return func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		w.Write(c.rebase(*doc))
 	}
-	switch r.URL.Path {
-	case "/identity", "/identity/":
-		writeJSON(w, http.StatusMultipleChoices, obj{"versions": obj{"values": []obj{c.keystoneV3()}}})
-	case "/identity/v3", "/identity/v3/":
-		writeJSON(w, http.StatusOK, obj{"version": c.keystoneV3()})
-	default:
-		return false
-	}
-	return true
+}
+
+// versionRoutes registers a service's version document at its root
+// ("/compute" and "/compute/").
+func (c *Cloud) versionRoutes(root string, doc *[]byte, status int) {
+	c.public("GET "+root, c.versionDoc(doc, status))
+	c.public("GET "+root+"/{$}", c.versionDoc(doc, status))
 }
 
 // recordedHosts are the endpoints the recorded version documents name;
@@ -58,17 +57,6 @@ func (c *Cloud) rebase(b []byte) []byte {
 		b = bytes.ReplaceAll(b, []byte(h[0]), []byte(c.base+h[1]))
 	}
 	return b
-}
-
-// isVersionRoot reports whether path is the version document at the
-// root of Nova, Neutron or Glance, which the services answer without a
-// token (openstacksdk asks without one first).
-func isVersionRoot(path string) bool {
-	switch path {
-	case "/compute", "/compute/", "/network", "/network/", "/image", "/image/":
-		return true
-	}
-	return false
 }
 
 // rebaseWriter holds a response until the handler is done, then writes it

@@ -712,13 +712,6 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	path := r.URL.Path
-	if c.identityVersions(sw, r) {
-		return
-	}
-	if tok := r.Header.Get("X-Auth-Token"); !c.tokens[tok] && !isVersionRoot(path) && !strings.HasPrefix(path, "/identity/") {
-		writeJSON(sw, http.StatusUnauthorized, obj{"error": obj{"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}})
-		return
-	}
 	// The services ignore a trailing slash (/servers/ is /servers).
 	if p := strings.TrimSuffix(path, "/"); p != path && strings.Count(path, "/") > 2 {
 		r2 := r.Clone(r.Context())
@@ -767,15 +760,37 @@ func (c *Cloud) deleteFrom(list *[]obj, key string, status int) func(http.Respon
 }
 
 // handle registers a handler for a method-and-path pattern
-// ("GET /network/v2.0/ports/{id}"); it gets the request body read once.
+// ("GET /network/v2.0/ports/{id}") that needs a valid X-Auth-Token (401
+// without one, as every service answers); it gets the request body read
+// once.
 func (c *Cloud) handle(pattern string, h func(w http.ResponseWriter, r *http.Request, body []byte)) {
+	c.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if !c.tokens[r.Header.Get("X-Auth-Token")] {
+			unauthorized(w)
+			return
+		}
+		b, _ := r.Context().Value(bodyKey{}).([]byte)
+		h(w, r, b)
+	})
+}
+
+// public registers a handler, as handle does, for what the services
+// answer without a token: Keystone's API and every version document.
+func (c *Cloud) public(pattern string, h func(w http.ResponseWriter, r *http.Request, body []byte)) {
 	c.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		b, _ := r.Context().Value(bodyKey{}).([]byte)
 		h(w, r, b)
 	})
 }
 
-// routes builds the mux: one file per service registers its patterns.
+// unauthorized answers Keystone's 401 for a missing or revoked token.
+func unauthorized(w http.ResponseWriter) {
+	writeJSON(w, http.StatusUnauthorized, obj{"error": obj{"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}})
+}
+
+// routes builds the mux: one file per service registers its patterns
+// (keystone.go, nova.go, neutron.go, glance.go, placement.go); what
+// no pattern matches is a 404 (a 401 first without a token).
 func (c *Cloud) routes() {
 	c.mux = http.NewServeMux()
 	c.keystoneRoutes()
@@ -783,23 +798,6 @@ func (c *Cloud) routes() {
 	c.neutronRoutes()
 	c.glanceRoutes()
 	c.placementRoutes()
-	version := func(doc func() []byte, status int) func(http.ResponseWriter, *http.Request, []byte) {
-		return func(w http.ResponseWriter, _ *http.Request, _ []byte) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(status)
-			w.Write(c.rebase(doc()))
-		}
-	}
-	for _, p := range []string{"GET /compute", "GET /compute/{$}"} {
-		c.handle(p, version(func() []byte { return c.versions }, http.StatusOK))
-	}
-	for _, p := range []string{"GET /network", "GET /network/{$}"} {
-		c.handle(p, version(func() []byte { return c.netVers }, http.StatusOK))
-	}
-	// Glance Zed's version document as recorded (v2.15 CURRENT).
-	for _, p := range []string{"GET /image", "GET /image/{$}"} {
-		c.handle(p, version(func() []byte { return c.imageVers }, http.StatusMultipleChoices))
-	}
 	c.handle("/", func(w http.ResponseWriter, r *http.Request, _ []byte) { c.notFound(w, r.URL.Path) })
 }
 

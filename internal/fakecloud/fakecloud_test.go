@@ -332,30 +332,16 @@ func TestConfigHost(t *testing.T) {
 	s := start(t, &fakecloud.Config{Host: "compute1"})
 	nova, neutron := clients(t, s, "fake-secret-password")
 	ctx := context.Background()
-	var svcs struct {
-		Services []struct{ Binary, Host string } `json:"services"`
-	}
-	if _, err := nova.Get(ctx, nova.ServiceURL("os-services"), &svcs, nil); err != nil {
-		t.Fatal(err)
-	}
-	var agents struct {
-		Agents []struct {
-			Type string `json:"agent_type"`
-			Host string `json:"host"`
-		} `json:"agents"`
-	}
-	if _, err := neutron.Get(ctx, neutron.ServiceURL("agents"), &agents, nil); err != nil {
-		t.Fatal(err)
-	}
-	if len(svcs.Services) == 0 || len(agents.Agents) == 0 {
+	svcs, agents := servicesAndAgents(t, nova, neutron)
+	if len(svcs) == 0 || len(agents) == 0 {
 		t.Fatalf("services %+v, agents %+v", svcs, agents)
 	}
-	for _, sv := range svcs.Services {
+	for _, sv := range svcs {
 		if sv.Host != "compute1" {
 			t.Errorf("service %+v not on compute1", sv)
 		}
 	}
-	for _, a := range agents.Agents {
+	for _, a := range agents {
 		if a.Host != "compute1" {
 			t.Errorf("agent %+v not on compute1", a)
 		}
@@ -400,28 +386,13 @@ func TestConfigControllerHost(t *testing.T) {
 	s := start(t, &fakecloud.Config{Host: "compute1", ControllerHost: "controller"})
 	nova, neutron := clients(t, s, "fake-secret-password")
 	ctx := context.Background()
-	var svcs struct {
-		Services []struct{ Binary, Host string } `json:"services"`
-	}
-	if _, err := nova.Get(ctx, nova.ServiceURL("os-services"), &svcs, nil); err != nil {
-		t.Fatal(err)
-	}
-	var agents struct {
-		Agents []struct {
-			ID   string `json:"id"`
-			Type string `json:"agent_type"`
-			Host string `json:"host"`
-		} `json:"agents"`
-	}
-	if _, err := neutron.Get(ctx, neutron.ServiceURL("agents"), &agents, nil); err != nil {
-		t.Fatal(err)
-	}
+	svcs, agents := servicesAndAgents(t, nova, neutron)
 	got := map[string]string{}
-	for _, sv := range svcs.Services {
+	for _, sv := range svcs {
 		got[sv.Binary] = sv.Host
 	}
 	ids := map[string]bool{}
-	for _, a := range agents.Agents {
+	for _, a := range agents {
 		got[a.Type+"@"+a.Host] = a.Host
 		ids[a.ID] = true
 	}
@@ -435,8 +406,8 @@ func TestConfigControllerHost(t *testing.T) {
 			t.Errorf("%s on %q, want %s (services and agents: %v)", k, got[k], v, got)
 		}
 	}
-	if len(agents.Agents) != 4 || len(ids) != 4 {
-		t.Errorf("%d agents with %d IDs, want 4 and 4: %+v", len(agents.Agents), len(ids), agents.Agents)
+	if len(agents) != 4 || len(ids) != 4 {
+		t.Errorf("%d agents with %d IDs, want 4 and 4: %+v", len(agents), len(ids), agents)
 	}
 	var hvs struct {
 		Hypervisors []struct {
@@ -452,4 +423,32 @@ func TestConfigControllerHost(t *testing.T) {
 	if sv, err := s.Cloud().AddServer(fakecloud.ServerSpec{Name: "new"}); err != nil || sv.Host != "compute1" {
 		t.Errorf("AddServer: %+v, %v", sv, err)
 	}
+}
+
+type (
+	novaService  struct{ Binary, Host string }
+	neutronAgent struct {
+		ID   string `json:"id"`
+		Type string `json:"agent_type"`
+		Host string `json:"host"`
+	}
+)
+
+// servicesAndAgents lists Nova's services and Neutron's agents.
+func servicesAndAgents(t *testing.T, nova, neutron *gophercloud.ServiceClient) ([]novaService, []neutronAgent) {
+	t.Helper()
+	ctx := context.Background()
+	var svcs struct {
+		Services []novaService `json:"services"`
+	}
+	if _, err := nova.Get(ctx, nova.ServiceURL("os-services"), &svcs, nil); err != nil {
+		t.Fatal(err)
+	}
+	var agents struct {
+		Agents []neutronAgent `json:"agents"`
+	}
+	if _, err := neutron.Get(ctx, neutron.ServiceURL("agents"), &agents, nil); err != nil {
+		t.Fatal(err)
+	}
+	return svcs.Services, agents.Agents
 }

@@ -7,6 +7,8 @@ import (
 
 // glanceRoutes registers Glance's API (image v2).
 func (c *Cloud) glanceRoutes() {
+	// Glance Zed's version document as recorded (v2.15 CURRENT).
+	c.versionRoutes("/image", &c.imageVers, http.StatusMultipleChoices)
 	c.handle("GET /image/v2/images", c.listImages)
 	c.handle("GET /image/v2/images/{id}", c.getImage)
 }

@@ -7,10 +7,20 @@ import (
 	"time"
 )
 
-// keystoneRoutes registers Keystone's API (identity v3): password
-// authentication only.
+// keystoneRoutes registers Keystone's API (identity v3): its version
+// documents and password authentication, all without a token (an unknown
+// path under /identity/ is a 404, not a 401).
 func (c *Cloud) keystoneRoutes() {
-	c.handle("POST /identity/v3/auth/tokens", c.postToken)
+	versions := func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		writeJSON(w, http.StatusMultipleChoices, obj{"versions": obj{"values": []obj{c.keystoneV3()}}})
+	}
+	c.public("GET /identity", versions)
+	c.public("GET /identity/{$}", versions)
+	c.public("GET /identity/v3", func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		writeJSON(w, http.StatusOK, obj{"version": c.keystoneV3()})
+	})
+	c.public("POST /identity/v3/auth/tokens", c.postToken)
+	c.public("/identity/", func(w http.ResponseWriter, r *http.Request, _ []byte) { c.notFound(w, r.URL.Path) })
 }
 
 // postToken answers POST /v3/auth/tokens: a token for the one user and
@@ -29,7 +39,7 @@ func (c *Cloud) postToken(w http.ResponseWriter, r *http.Request, body []byte) {
 		} `json:"auth"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil || req.Auth.Identity.Password.User.Name != Username || req.Auth.Identity.Password.User.Password != c.cfg.Password {
-		writeJSON(w, http.StatusUnauthorized, obj{"error": obj{"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}})
+		unauthorized(w)
 		return
 	}
 	c.seq++

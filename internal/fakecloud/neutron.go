@@ -11,6 +11,7 @@ import (
 
 // neutronRoutes registers Neutron's API (network v2.0).
 func (c *Cloud) neutronRoutes() {
+	c.versionRoutes("/network", &c.netVers, http.StatusOK)
 	c.handle("GET /network/v2.0/networks", c.listOf(&c.networks, "networks"))
 	c.handle("GET /network/v2.0/networks/{id}", c.getFrom(&c.networks, "id", "network", func(w http.ResponseWriter, r *http.Request) {
 		c.neutronNotFound(w, "NetworkNotFound", "Network "+r.PathValue("id")+" could not be found.")

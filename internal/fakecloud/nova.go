@@ -15,6 +15,7 @@ import (
 
 // novaRoutes registers Nova's API (compute v2.1).
 func (c *Cloud) novaRoutes() {
+	c.versionRoutes("/compute", &c.versions, http.StatusOK)
 	c.handle("GET /compute/v2.1/flavors", c.listFlavors)
 	c.handle("GET /compute/v2.1/flavors/detail", c.listFlavorsDetail)
 	c.handle("GET /compute/v2.1/flavors/{id}", c.getFrom(&c.flavors, "id", "flavor", func(w http.ResponseWriter, r *http.Request) {

@@ -47,8 +47,8 @@ func token(t *testing.T, s *fakecloud.Server) string {
 }
 
 // TestVersionDiscovery: what keystoneauth and openstacksdk read first.
-// Keystone's version documents and the roots of Nova, Neutron and Glance
-// answer without a token, and every href in them (recorded ones named
+// Keystone's version documents and the roots of Nova, Neutron, Glance and
+// Placement answer without a token, and every href in them (recorded ones named
 // 127.0.0.1:8774, :9696, :9292) leads back to the fake.
 func TestVersionDiscovery(t *testing.T) {
 	s := start(t, nil)
@@ -86,9 +86,23 @@ func TestVersionDiscovery(t *testing.T) {
 	if err := json.Unmarshal(b, &v3); err != nil || v3.Version.ID != "v3.14" || v3.Version.Status != "stable" {
 		t.Errorf("keystone v3 document %s: %+v %v", b, v3, err)
 	}
-	// The APIs themselves still need a token.
-	if st, _ := fetch(t, "GET", s.URL()+"/compute/v2.1/flavors", "", ""); st != 401 {
-		t.Errorf("GET /compute/v2.1/flavors without a token: %d, want 401", st)
+	// Placement's root answers without a token too; the APIs themselves,
+	// and paths no service has, still need one; under /identity/ an
+	// unknown path is a 404.
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"/placement", 200},
+		{"/placement/", 200},
+		{"/compute/v2.1/flavors", 401},
+		{"/placement/resource_providers", 401},
+		{"/nowhere/at/all", 401},
+		{"/identity/v3/nothing-here", 404},
+	} {
+		if st, b := fetch(t, "GET", s.URL()+tc.path, "", ""); st != tc.status {
+			t.Errorf("GET %s without a token: %d, want %d: %s", tc.path, st, tc.status, b)
+		}
 	}
 }
 

@@ -52,20 +52,14 @@ func (c *Cloud) setHostRAM() {
 	}
 }
 
+// placementRoutes registers Placement's API (read-only: providers,
+// their inventories and usages).
 func (c *Cloud) placementRoutes() {
-	c.handle("GET /placement", c.placementVersions)
-	c.handle("GET /placement/{$}", c.placementVersions)
+	c.versionRoutes("/placement", &c.placementVers, http.StatusOK)
 	c.handle("GET /placement/resource_providers", c.listProviders)
 	c.handle("GET /placement/resource_providers/{id}", c.getProvider)
 	c.handle("GET /placement/resource_providers/{id}/inventories", c.getInventories)
 	c.handle("GET /placement/resource_providers/{id}/usages", c.getUsages)
-}
-
-// placementVersions answers GET / of placement (no token needed).
-func (c *Cloud) placementVersions(w http.ResponseWriter, _ *http.Request, _ []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	w.Write(c.placementVers)
 }
 
 // placementFail answers placement's error shape (as recorded in

@@ -13,6 +13,13 @@
 // netlink handle, an AF_PACKET socket, a started exec.Cmd) and use it
 // outside.
 //
+// Open is the one place a namespace file is opened by path: it checks the
+// file is a network namespace and returns a Handle that enters it (Do),
+// says whether the path still names it (Check: a socket bound to a deleted
+// namespace keeps showing its stale devices), and gives its inode. Every
+// package that takes a namespace path opens it here, so a missing one is
+// the same error everywhere.
+//
 // NewFile makes an anonymous namespace (unshare(CLONE_NEWNET)) and Add one
 // bind-mounted at a path, as `ip netns add` does; both go through the same
 // helper.
@@ -20,8 +27,10 @@
 // # Errors
 //
 // Errors are *Error values naming the step and the path. A missing
-// namespace satisfies errors.Is(err, ErrNoNetNS) and errors.Is(err,
-// fs.ErrNotExist); a missing capability errors.Is(err, fs.ErrPermission).
+// namespace, or one deleted or replaced under a live Handle (Check),
+// satisfies errors.Is(err, ErrNoNetNS) and errors.Is(err, fs.ErrNotExist);
+// a file that is no network namespace errors.Is(err, ErrNotNetNS); a
+// missing capability errors.Is(err, fs.ErrPermission).
 // Packages wrap them with their own prefix and advice.
 //
 // # Privileges

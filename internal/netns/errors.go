@@ -13,10 +13,15 @@ import (
 // dhcpns export it under the same name.
 var ErrNoNetNS = sentinel.New("network namespace not found", fs.ErrNotExist)
 
+// ErrNotNetNS means a file that was to be entered as a network namespace
+// is not one (a regular file, or another kind of namespace): pass
+// /run/netns/<name> or /proc/<pid>/ns/net.
+var ErrNotNetNS = sentinel.New("not a network namespace file (want /run/netns/<name> or /proc/<pid>/ns/net)", nil)
+
 // Error is a failed step of entering, leaving or creating a namespace.
 type Error struct {
-	// Op is the step: "open", "setns", "unshare", "bind mount", "restore"
-	// or "open own namespace".
+	// Op is the step: "open", "check" (Handle.Check), "setns", "unshare",
+	// "bind mount", "restore" or "open own namespace".
 	Op string
 	// Path is the namespace's file, "" for an anonymous new namespace.
 	Path string
@@ -30,7 +35,16 @@ func (e *Error) Error() string {
 	if e.Path != "" {
 		s += " " + e.Path
 	}
-	return s + ": " + e.Err.Error()
+	// An *fs.PathError repeats the path: keep its cause only.
+	err := e.Err
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == e.Path {
+		err = pe.Err
+	}
+	if e.Is(ErrNoNetNS) {
+		return s + ": " + ErrNoNetNS.Error() + " (" + err.Error() + ")"
+	}
+	return s + ": " + err.Error()
 }
 
 // Unwrap returns the cause.

@@ -28,16 +28,24 @@ var (
 
 func nsOfThread() (string, error) { return os.Readlink("/proc/thread-self/ns/net") }
 
-// TestIntegrationDo checks that fn runs inside the namespace, on a thread
-// that is back home afterwards, and that the caller's thread never moved.
-func TestIntegrationDo(t *testing.T) {
+// newNetNS returns the test thread's namespace and a new anonymous one
+// (netns.NewFile), closed when the test ends.
+func newNetNS(t *testing.T) (home string, f *os.File) {
+	t.Helper()
 	testutil.RequireRoot(t)
-	home := own(t)
+	home = own(t)
 	f, err := netns.NewFile()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
+	return home, f
+}
+
+// TestIntegrationDo checks that fn runs inside the namespace, on a thread
+// that is back home afterwards, and that the caller's thread never moved.
+func TestIntegrationDo(t *testing.T) {
+	home, f := newNetNS(t)
 	target, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
 	if err != nil {
 		t.Fatal(err)
@@ -121,45 +129,108 @@ func TestErrors(t *testing.T) {
 	if !errors.As(err, &ne) || ne.Op != "setns" || errors.Is(err, netns.ErrNoNetNS) {
 		t.Errorf("Do(plain file) = %v, want a setns error that is not ErrNoNetNS", err)
 	}
+	// Open checks what Do leaves to setns, and needs no privilege for it.
+	if _, err := netns.Open(missing); !errors.Is(err, netns.ErrNoNetNS) || !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("Open(missing) = %v, want ErrNoNetNS naming %s", err, missing)
+	}
+	for _, p := range []string{notNS, "/proc/self/ns/uts"} {
+		_, err := netns.Open(p)
+		if !errors.Is(err, netns.ErrNotNetNS) || errors.Is(err, netns.ErrNoNetNS) || !strings.Contains(err.Error(), p) {
+			t.Errorf("Open(%s) = %v, want ErrNotNetNS naming the path", p, err)
+		}
+	}
+	if !netns.Same("/proc/self/ns/net", "/proc/thread-self/ns/net") {
+		t.Error("Same(own namespace, own thread's) = false")
+	}
+	if netns.Same("/proc/self/ns/net", "/proc/self/ns/uts") || netns.Same(missing, missing) {
+		t.Error("Same is true for different namespaces or a missing file")
+	}
+}
+
+// TestIntegrationOpen opens a named namespace, enters it through the
+// Handle, and checks that Check notices it deleted and then replaced by
+// another under the same name, with ErrNoNetNS naming the path and inodes,
+// while Do still enters the namespace the Handle holds.
+func TestIntegrationOpen(t *testing.T) {
+	testutil.RequireRoot(t)
+	path := filepath.Join(t.TempDir(), testutil.RandName("vcns"))
+	if err := netns.Add(path); err != nil {
+		t.Fatal(err)
+	}
+	remove := func() {
+		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", path, err)
+		}
+		os.Remove(path)
+	}
+	h, err := netns.Open(path)
+	if err != nil {
+		remove()
+		t.Fatal(err)
+	}
+	defer h.Close()
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil || h.Inode() != st.Ino || h.Path() != path {
+		t.Errorf("Handle %s inode %d, want %s inode %d (%v)", h.Path(), h.Inode(), path, st.Ino, err)
+	}
+	want := "net:[" + strconv.FormatUint(h.Inode(), 10) + "]"
+	inside := func() string {
+		var l string
+		if err := h.Do(func() (err error) { l, err = nsOfThread(); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	if l := inside(); l != want {
+		t.Errorf("Handle.Do ran in %s, want %s", l, want)
+	}
+	if err := h.Check(); err != nil {
+		t.Errorf("Check of a live namespace: %v", err)
+	}
+	remove()
+	err = h.Check()
+	if !errors.Is(err, netns.ErrNoNetNS) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), strconv.FormatUint(h.Inode(), 10)) {
+		t.Errorf("Check after delete = %v, want ErrNoNetNS naming %s and inode %d", err, path, h.Inode())
+	}
+	if l := inside(); l != want {
+		t.Errorf("Handle.Do after delete ran in %s, want the held %s", l, want)
+	}
+	if err := netns.Add(path); err != nil {
+		t.Fatal(err)
+	}
+	defer remove()
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	err = h.Check()
+	if !errors.Is(err, netns.ErrNoNetNS) || !strings.Contains(err.Error(), strconv.FormatUint(st.Ino, 10)) {
+		t.Errorf("Check after replace = %v, want ErrNoNetNS naming the new inode %d", err, st.Ino)
+	}
+	if err := h.Close(); err != nil {
+		t.Error(err)
+	}
+	if err := h.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := h.Do(func() error { t.Error("fn ran"); return nil }); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("Do after Close = %v, want fs.ErrClosed", err)
+	}
 }
 
 // TestIntegrationLeaks enters one namespace 5000 times from 50 goroutines
+// (by path, by file and through an opened Handle)
 // while watcher goroutines check, on whatever thread they get, that the
 // thread is in the process's namespace. Afterwards fds and goroutines are
 // back to the baseline and every thread is home.
 func TestIntegrationLeaks(t *testing.T) {
-	testutil.RequireRoot(t)
-	home := own(t)
-	f, err := netns.NewFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	home, f := newNetNS(t)
 	path := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
 	target, _ := os.Readlink(path)
 	netns.Do(path, func() error { return nil }) // warm up
 	runtime.GC()
 	fds0, gor0 := countFDs(t), runtime.NumGoroutine()
 
-	var stop atomic.Bool
-	var wrong, checks atomic.Int64
-	var watchers sync.WaitGroup
-	for range 8 {
-		watchers.Add(1)
-		go func() {
-			defer watchers.Done()
-			for !stop.Load() {
-				runtime.LockOSThread()
-				l, err := nsOfThread()
-				runtime.UnlockOSThread()
-				if err == nil && l != home {
-					wrong.Add(1)
-				}
-				checks.Add(1)
-				runtime.Gosched()
-			}
-		}()
-	}
+	stopWatch := testutil.WatchThreads(home, 8)
 	const workers, each = 50, 100
 	var wg sync.WaitGroup
 	var bad, failed atomic.Int64
@@ -175,10 +246,16 @@ func TestIntegrationLeaks(t *testing.T) {
 					return nil
 				}
 				var err error
-				if (w+i)%2 == 0 {
+				switch (w + i) % 3 {
+				case 0:
 					err = netns.Do(path, fn)
-				} else {
+				case 1:
 					err = netns.DoFile(f, "leak test", fn)
+				default:
+					var h *netns.Handle
+					if h, err = netns.Open(path); err == nil {
+						err = errors.Join(h.Do(fn), h.Check(), h.Close())
+					}
 				}
 				if err != nil {
 					failed.Add(1)
@@ -187,16 +264,15 @@ func TestIntegrationLeaks(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	stop.Store(true)
-	watchers.Wait()
+	watch := stopWatch()
 	if n := failed.Load(); n > 0 {
 		t.Errorf("%d of %d Do calls failed", n, workers*each)
 	}
 	if n := bad.Load(); n > 0 {
 		t.Errorf("fn ran outside the namespace %d times", n)
 	}
-	if n := wrong.Load(); n > 0 {
-		t.Errorf("watchers ran %d of %d times on a thread outside %s", n, checks.Load(), home)
+	if n := watch.Wrong; n > 0 {
+		t.Errorf("watchers ran %d of %d times on a thread outside %s", n, watch.Checks, home)
 	}
 	if !settle(func() bool { return countFDs(t) <= fds0 }) {
 		t.Errorf("fds: %d before, %d after", fds0, countFDs(t))
@@ -207,7 +283,7 @@ func TestIntegrationLeaks(t *testing.T) {
 	if b := foreignThreads(home); len(b) > 0 {
 		t.Errorf("threads outside %s: %v", home, b)
 	}
-	t.Logf("%d entries from %d goroutines; %d watcher checks all home; fds %d -> %d", workers*each, workers, checks.Load(), fds0, countFDs(t))
+	t.Logf("%d entries from %d goroutines; %d watcher checks all home; fds %d -> %d", workers*each, workers, watch.Checks, fds0, countFDs(t))
 }
 
 // capSysAdmin is CAP_SYS_ADMIN's bit.
@@ -253,13 +329,7 @@ func threadsWithoutSysAdmin() []string {
 // rather than reused: no thread outside the process's namespace remains,
 // and goroutines started afterwards never run in it.
 func TestIntegrationRestoreFailsThreadDies(t *testing.T) {
-	testutil.RequireRoot(t)
-	home := own(t)
-	f, err := netns.NewFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	home, f := newNetNS(t)
 	for range 5 {
 		err := netns.DoFile(f, "capless", dropSysAdmin)
 		var ne *netns.Error

@@ -23,3 +23,17 @@ func NewFile() (*os.File, error) { return nil, &Error{Op: "unshare", Err: errNot
 
 // Add returns an error: network namespaces exist only on Linux.
 func Add(path string) error { return &Error{Op: "unshare", Path: path, Err: errNotLinux} }
+
+// Open returns an error: network namespaces exist only on Linux.
+func Open(path string) (*Handle, error) { return nil, &Error{Op: "open", Path: path, Err: errNotLinux} }
+
+// Do returns an error: network namespaces exist only on Linux.
+func (h *Handle) Do(fn func() error) error {
+	return &Error{Op: "setns", Path: h.path, Err: errNotLinux}
+}
+
+// Check returns an error: network namespaces exist only on Linux.
+func (h *Handle) Check() error { return &Error{Op: "check", Path: h.path, Err: errNotLinux} }
+
+// Same reports false: network namespaces exist only on Linux.
+func Same(a, b string) bool { return false }

@@ -2,7 +2,11 @@
 // demo and integration tests run against: throwaway network namespaces,
 // bridges, veth pairs, tap devices, addresses, raw frames between
 // namespaces, the real dnsmasq with Neutron's command line and state files,
-// and a busybox udhcpc DHCP client.
+// a busybox udhcpc DHCP client, a private libvirtd (in its own mount
+// namespace, optionally listening on TCP and TLS) or the host's system
+// one, libvirt domains and host bridges for them, a private sshd, and a
+// Prometheus server. It also holds the leak checks the tests run after
+// code that enters namespaces (ThreadNetNS, ForeignThreads, CountFDs).
 //
 // Every constructor returns an error instead of failing a test, and every
 // object it makes has a Close (or Stop) that removes it, idempotently, so

@@ -44,3 +44,39 @@ func ExampleStartDnsmasq() {
 	defer d.Close()
 	log.Printf("dnsmasq %d: %v", d.PID, d.Args)
 }
+
+// A private libvirtd that also listens on TLS, a test-driver domain
+// defined through it, and virsh reading it back. It needs root, so it
+// only compiles here.
+func ExampleNewLibvirtd() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "sandbox-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	tlsAddr, err := sandbox.FreeLoopbackAddr()
+	if err != nil {
+		log.Fatal(err)
+	}
+	d, err := sandbox.NewLibvirtd(ctx, &sandbox.LibvirtdConfig{Dir: dir, TLSAddr: tlsAddr})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+	l, err := sandbox.DialLibvirt(d.Socket, "test:///default")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Disconnect()
+	dom, err := sandbox.DefineDomain(l, `<domain type='test'><name>vm1</name><memory unit='KiB'>8192</memory><os><type>hvm</type></os></domain>`, true)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sandbox.RemoveDomain(l, dom)
+	out, err := sandbox.Virsh(ctx, "test+tls://"+tlsAddr+"/default?pkipath="+d.PKIPath, "list", "--name")
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Print(out)
+}

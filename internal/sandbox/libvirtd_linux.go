@@ -30,11 +30,17 @@ type LibvirtdConfig struct {
 	// QemuConf is the qemu driver's qemu.conf; "" means
 	// `stdio_handler = "file"` (qemu logs to files, no virtlogd needed).
 	QemuConf string
-	// ExtraConf is appended to libvirtd.conf (listen_tcp, tls_port, …);
-	// "" adds nothing.
+	// ExtraConf is appended to libvirtd.conf; "" adds nothing.
 	ExtraConf string
-	// Listen passes --listen (for ExtraConf's TCP or TLS listeners).
-	Listen bool
+	// TCPAddr ("127.0.0.1:port") makes the daemon also listen for
+	// unauthenticated, unencrypted TCP (qemu+tcp://, test+tcp://) there;
+	// "" means no TCP listener.
+	TCPAddr string
+	// TLSAddr ("127.0.0.1:port") makes the daemon also listen for TLS
+	// (qemu+tls://, test+tls://) there, with a throwaway CA, a server
+	// certificate for 127.0.0.1 and a client certificate in
+	// Libvirtd.PKIPath; "" means no TLS listener.
+	TLSAddr string
 	// CapsCache is a directory bind-mounted over
 	// /var/cache/libvirt/qemu, so libvirt's probe of qemu's capabilities
 	// (seconds) is kept across daemons; "" keeps none. The cache is valid
@@ -60,11 +66,14 @@ type Libvirtd struct {
 	Socket, ReadOnlySocket string
 	// LogFile is the daemon's log; OutputFile its standard output and error.
 	LogFile, OutputFile string
+	// PKIPath is the directory with the client's cacert.pem,
+	// clientcert.pem and clientkey.pem (a URI's ?pkipath=) when
+	// LibvirtdConfig.TLSAddr is set, "" otherwise.
+	PKIPath string
 
-	cfg  LibvirtdConfig
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	cfg LibvirtdConfig
+	mu  sync.Mutex
+	run child
 }
 
 // libvirtdScript runs in the daemon's new mount namespace: $1 the
@@ -105,6 +114,7 @@ func NewLibvirtd(ctx context.Context, cfg *LibvirtdConfig) (*Libvirtd, error) {
 		LogFile:        filepath.Join(c.Dir, "libvirtd.log"),
 		OutputFile:     filepath.Join(c.Dir, "stdout.log"),
 		cfg:            c,
+		run:            child{name: "libvirtd"},
 	}
 	conf := fmt.Sprintf(`unix_sock_dir = %q
 unix_sock_ro_perms = "0777"
@@ -112,10 +122,15 @@ unix_sock_rw_perms = "0700"
 auth_unix_ro = "none"
 auth_unix_rw = "none"
 log_outputs = "3:file:%s"
-`, c.Dir, d.LogFile) + c.ExtraConf
+`, c.Dir, d.LogFile)
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
+	listeners, err := d.listenConf()
+	if err != nil {
+		return nil, err
+	}
+	conf += listeners + c.ExtraConf
 	for n, s := range map[string]string{"libvirtd.conf": conf, "qemu.conf": c.QemuConf} {
 		if err := os.WriteFile(filepath.Join(c.Dir, n), []byte(s), 0o600); err != nil {
 			return nil, fmt.Errorf("sandbox: %w", err)
@@ -132,48 +147,37 @@ log_outputs = "3:file:%s"
 func (d *Libvirtd) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cmd != nil {
+	if d.run.cmd != nil {
 		return errors.New("sandbox: the private libvirtd is already running")
 	}
 	os.Remove(d.Socket)
 	os.Remove(d.ReadOnlySocket)
 	listen := ""
-	if d.cfg.Listen {
+	if d.cfg.TCPAddr != "" || d.cfg.TLSAddr != "" {
 		listen = "--listen"
 	}
 	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", libvirtdScript, "sh",
 		d.cfg.Dir, d.cfg.Binary, d.cfg.CapsCache, strconv.Itoa(FirstCPU()), listen)
-	out, err := os.Create(d.OutputFile)
-	if err != nil {
-		return fmt.Errorf("sandbox: %w", err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	startFn := (*exec.Cmd).Start
 	if d.cfg.NetNS != nil {
-		err = d.cfg.NetNS.Start(cmd)
-	} else {
-		err = cmd.Start()
+		startFn = d.cfg.NetNS.Start
 	}
-	if err != nil {
-		out.Close()
-		return fmt.Errorf("sandbox: start libvirtd: %w", err)
+	if err := d.run.start(cmd, d.OutputFile, startFn); err != nil {
+		return err
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); out.Close(); close(done) }()
-	d.cmd, d.done = cmd, done
 	timeout := d.cfg.StartTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
 	for deadline := time.Now().Add(timeout); ; {
-		if c, err := net.DialTimeout("unix", d.Socket, time.Second); err == nil {
-			c.Close()
-			return nil
+		if SocketAnswers("unix", d.Socket) {
+			return d.waitListeners(ctx, deadline)
+		}
+		if d.run.exited() {
+			return fmt.Errorf("sandbox: libvirtd exited at start-up: %s %s", Tail(d.OutputFile, 1000), Tail(d.LogFile, 1000))
 		}
 		select {
-		case <-done:
-			d.cmd, d.done = nil, nil
-			return fmt.Errorf("sandbox: libvirtd exited at start-up: %s %s", Tail(d.OutputFile, 1000), Tail(d.LogFile, 1000))
 		case <-ctx.Done():
 			d.stopLocked(syscall.SIGKILL)
 			return ctx.Err()
@@ -186,16 +190,78 @@ func (d *Libvirtd) Start(ctx context.Context) error {
 	}
 }
 
+// listenConf returns libvirtd.conf's TCP and TLS lines (writing the TLS
+// certificates into the daemon's directory when TLSAddr is set).
+func (d *Libvirtd) listenConf() (string, error) {
+	conf := "listen_tcp = 0\n"
+	if d.cfg.TCPAddr != "" {
+		host, port, err := net.SplitHostPort(d.cfg.TCPAddr)
+		if err != nil {
+			return "", fmt.Errorf("sandbox: libvirtd TCPAddr: %w", err)
+		}
+		conf = fmt.Sprintf("listen_tcp = 1\nlisten_addr = %q\ntcp_port = %q\nauth_tcp = \"none\"\n", host, port)
+	}
+	if d.cfg.TLSAddr == "" {
+		return conf + "listen_tls = 0\n", nil
+	}
+	host, port, err := net.SplitHostPort(d.cfg.TLSAddr)
+	if err != nil {
+		return "", fmt.Errorf("sandbox: libvirtd TLSAddr: %w", err)
+	}
+	d.PKIPath = filepath.Join(d.cfg.Dir, "pki")
+	if err := writeTestPKI(d.cfg.Dir, d.PKIPath); err != nil {
+		return "", fmt.Errorf("sandbox: libvirtd's test PKI: %w", err)
+	}
+	return conf + fmt.Sprintf(
+		"listen_tls = 1\nlisten_addr = %q\ntls_port = %q\nauth_tls = \"none\"\nkey_file = %q\ncert_file = %q\nca_file = %q\n",
+		host, port, filepath.Join(d.cfg.Dir, "serverkey.pem"), filepath.Join(d.cfg.Dir, "servercert.pem"),
+		filepath.Join(d.PKIPath, "cacert.pem")), nil
+}
+
+// waitListeners waits until the TCP and TLS listeners, if any, accept
+// (called with d.mu held, the socket already answering).
+func (d *Libvirtd) waitListeners(ctx context.Context, deadline time.Time) error {
+	for _, addr := range []string{d.cfg.TCPAddr, d.cfg.TLSAddr} {
+		for addr != "" && !SocketAnswers("tcp", addr) {
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				d.stopLocked(syscall.SIGKILL)
+				return fmt.Errorf("sandbox: the private libvirtd does not listen on %s: %s", addr, Tail(d.LogFile, 1000))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// SocketAnswers reports whether something accepts a connection on addr
+// ("unix" path or "tcp" host:port) within a second.
+func SocketAnswers(network, addr string) bool {
+	c, err := net.DialTimeout(network, addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// FreeLoopbackAddr returns "127.0.0.1:port" for a TCP port nobody
+// listened on a moment ago.
+func FreeLoopbackAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("sandbox: a free loopback port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
 // PID returns the daemon's process id (0 when stopped). The process is
 // unshare's, which execs sh, which execs libvirtd (or taskset, which
 // execs it): one pid.
 func (d *Libvirtd) PID() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cmd == nil {
-		return 0
-	}
-	return d.cmd.Process.Pid
+	return d.run.pid()
 }
 
 // Signal sends sig to the running daemon (SIGSTOP freezes it: connections
@@ -203,13 +269,7 @@ func (d *Libvirtd) PID() int {
 func (d *Libvirtd) Signal(sig syscall.Signal) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cmd == nil {
-		return errors.New("sandbox: the private libvirtd is not running")
-	}
-	if err := d.cmd.Process.Signal(sig); err != nil {
-		return fmt.Errorf("sandbox: %v to libvirtd: %w", sig, err)
-	}
-	return nil
+	return d.run.signal(sig)
 }
 
 // Stop sends sig (and, unless it is SIGKILL, SIGCONT, since a frozen
@@ -223,26 +283,11 @@ func (d *Libvirtd) Stop(sig syscall.Signal) {
 }
 
 func (d *Libvirtd) stopLocked(sig syscall.Signal) {
-	if d.cmd == nil {
-		return
-	}
-	d.cmd.Process.Signal(sig)
-	if sig != syscall.SIGKILL {
-		// (SIGKILL needs no SIGCONT, and must not get one: a frozen
-		// daemon would answer pending calls in the gap.)
-		d.cmd.Process.Signal(syscall.SIGCONT)
-	}
 	timeout := d.cfg.StopTimeout
 	if timeout <= 0 {
 		timeout = 15 * time.Second
 	}
-	select {
-	case <-d.done:
-	case <-time.After(timeout):
-		d.cmd.Process.Kill()
-		<-d.done
-	}
-	d.cmd, d.done = nil, nil
+	d.run.stop(sig, timeout)
 }
 
 // Close stops the daemon with SIGTERM (see Stop).

@@ -34,7 +34,7 @@ func (n *NetNS) StartDnsmasq(tb testing.TB, o DnsmasqOptions) *Dnsmasq {
 	tb.Helper()
 	o.Binary = RequireBinary(tb, "dnsmasq", "dnsmasq-base")
 	if o.StateDir == "" {
-		o.StateDir = worldReadableTempDir(tb)
+		o.StateDir = SearchableTempDir(tb)
 	}
 	if o.Output == nil {
 		o.Output = os.Stderr
@@ -45,7 +45,10 @@ func (n *NetNS) StartDnsmasq(tb testing.TB, o DnsmasqOptions) *Dnsmasq {
 	return &Dnsmasq{d}
 }
 
-func worldReadableTempDir(tb testing.TB) string {
+// SearchableTempDir is a tb.TempDir() whose parents others may search
+// (up to os.TempDir()): dnsmasq reads its files as nobody.
+func SearchableTempDir(tb testing.TB) string {
+	tb.Helper()
 	dir := tb.TempDir()
 	for p := dir; p != os.TempDir() && p != "/" && p != "."; p = filepath.Dir(p) {
 		os.Chmod(p, 0o755)

@@ -7,14 +7,15 @@
 // guests on the same bridge (NewDHCPNetwork, StartDnsmasq, AddGuest,
 // RunDHCPClient); the shared system libvirtd or a private one in its own
 // mount namespace that a test may stop, kill or freeze (SystemLibvirtd,
-// NewPrivateLibvirtd). Package fakecloud serves an in-process Keystone,
+// NewPrivateLibvirtd), a private sshd (NewPrivateSSHD) and Prometheus
+// (StartPrometheus). Package fakecloud serves an in-process Keystone,
 // Nova, Neutron and Glance from bodies recorded on a real cloud.
 //
-// The kernel objects and daemons come from internal/sandbox, which the
-// demo uses too; this package is its testing.TB adapter (as
-// internal/testutil/fakecloud is internal/fakecloud's) plus the
-// Require*/SkipOrFail helpers, the system libvirtd, sshd, prometheus and
-// the leak checks.
+// The kernel objects and daemons (namespaces, links, dnsmasq, udhcpc,
+// libvirtd, sshd, Prometheus) and the leak checks come from
+// internal/sandbox, which the demo uses too; this package is its
+// testing.TB adapter (as internal/testutil/fakecloud is
+// internal/fakecloud's) plus the Require*/SkipOrFail helpers.
 //
 // Every helper takes a testing.TB, calls t.Helper and registers t.Cleanup, so
 // nothing a test creates outlives it. Names carry random suffixes that fit the

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vifpath/vifpath/internal/sandbox"
 )
 
 func TestIntegrationPrivateLibvirtd(t *testing.T) {
@@ -20,11 +22,11 @@ func TestIntegrationPrivateLibvirtd(t *testing.T) {
 		t.Fatalf("the private daemon (pid %d) serves the system socket %s", pid, SystemLibvirtSocket)
 	}
 	d.Kill(t)
-	if socketAnswers(d.Socket) {
+	if sandbox.SocketAnswers("unix", d.Socket) {
 		t.Fatalf("socket still answers after killing pid %d", pid)
 	}
 	d.Start(t)
-	if d.PID() == pid || !socketAnswers(d.ReadOnlySocket) {
+	if d.PID() == pid || !sandbox.SocketAnswers("unix", d.ReadOnlySocket) {
 		t.Fatal("restart did not bring a new daemon up")
 	}
 	// Other test packages may start the shared system daemon at any moment,
