@@ -179,8 +179,8 @@ func icmpProbe(c *icmp.PacketConn, targets []netip.Addr, res []ReachResult, dead
 		}
 	}
 	pending := 0
-	for _, r := range res {
-		if r.ICMP == ReachSilent {
+	for i := range res {
+		if res[i].ICMP == ReachSilent { // (only ICMP: the SYN probes write the other fields meanwhile)
 			pending++
 		}
 	}

@@ -2,8 +2,10 @@ package libvirtinspect
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	libvirt "github.com/digitalocean/go-libvirt"
 )
@@ -22,7 +24,11 @@ var detailsParallel = DetailsParallel
 // DetailsOf returns the details of domains whose identity, state and reason
 // the caller already has (from Domains, or the Domain of each record of a
 // Stats call with StatsState): one RPC per domain, its XML, with no lookup
-// and no state RPC, DetailsParallel in flight. dets and errs are indexed
+// and no state RPC, DetailsParallel in flight, and as many again on the
+// stats connection when a Stats call has opened it (libvirtd bounds the
+// requests of each client, not of the daemon; DetailsOf dials no
+// connection itself, and a domain the stats connection fails to read is
+// read on the main one). dets and errs are indexed
 // like doms: dets[i] is nil exactly when errs[i] is not. A domain undefined
 // since the caller listed it gives an error satisfying IsNotFound; a
 // domain whose UUID is not a UUID gives ErrNotFound without an RPC.
@@ -33,19 +39,38 @@ var detailsParallel = DetailsParallel
 func (c *Client) DetailsOf(ctx context.Context, doms []Domain) (dets []*Details, errs []error) {
 	dets = make([]*Details, len(doms))
 	errs = make([]error, len(doms))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, detailsParallel)
-	for i := range doms {
-		if ctx.Err() != nil {
-			errs[i] = &OpError{Op: "get domain details", URI: c.uri, Domain: doms[i].Name, Err: ctx.Err()}
-			continue
+	var next atomic.Int64
+	work := func(read func(Domain) (*Details, error)) {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= len(doms) {
+				return
+			}
+			if ctx.Err() != nil {
+				errs[i] = &OpError{Op: "get domain details", URI: c.uri, Domain: doms[i].Name, Err: ctx.Err()}
+				continue
+			}
+			dets[i], errs[i] = read(doms[i])
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			dets[i], errs[i] = c.detailsOf(ctx, doms[i])
-		}()
+	}
+	var wg sync.WaitGroup
+	for range detailsParallel {
+		wg.Go(func() { work(func(d Domain) (*Details, error) { return c.detailsOf(ctx, d) }) })
+	}
+	// The stats connection, when a Stats call opened it, is a second
+	// client to libvirtd: as many RPCs again in flight.
+	if sc := c.openStats(); sc != nil && len(doms) > detailsParallel {
+		for range detailsParallel {
+			wg.Go(func() {
+				work(func(d Domain) (*Details, error) {
+					det, err := c.detailsOnStats(ctx, sc, d)
+					if err != nil && !IsNotFound(err) && ctx.Err() == nil {
+						return c.detailsOf(ctx, d) // (the stats connection failed: the main one decides)
+					}
+					return det, err
+				})
+			})
+		}
 	}
 	wg.Wait()
 	return dets, errs
@@ -60,6 +85,35 @@ func (c *Client) detailsOf(ctx context.Context, d Domain) (*Details, error) {
 	ref := libvirt.Domain{Name: d.Name, UUID: u, ID: int32(d.ID)}
 	s, err := call(ctx, c, "get domain details", d.Name, func(l *libvirt.Libvirt) (string, error) {
 		return l.DomainGetXMLDesc(ref, 0)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return detailsFrom(c, d.Name, d, s)
+}
+
+// detailsOnStats is detailsOf on the stats connection sc, its XML RPC
+// encoded and decoded by hand as Stats's is (statsrpc.go).
+func (c *Client) detailsOnStats(ctx context.Context, sc *statsConn, d Domain) (*Details, error) {
+	u, ok := parseUUID(d.UUID)
+	if !ok {
+		return nil, &OpError{Op: "get domain details", URI: c.uri, Domain: d.Name, Err: ErrNotFound}
+	}
+	// remote_domain_get_xml_desc_args: remote_nonnull_domain (name,
+	// uuid, id), unsigned int flags.
+	args := make([]byte, 0, 4+len(d.Name)+3+len(u)+8)
+	args = appendXDRString(args, d.Name)
+	args = append(args, u[:]...)
+	args = binary.BigEndian.AppendUint32(args, uint32(int32(d.ID)))
+	args = binary.BigEndian.AppendUint32(args, 0)
+	s, err := await(ctx, c, "get domain details", d.Name, func(why string) { c.dropStats(sc, why) }, func() (string, error) {
+		p, err := sc.roundTrip(remoteProcDomainGetXMLDesc, args)
+		if err != nil {
+			return "", err
+		}
+		// remote_domain_get_xml_desc_ret: remote_nonnull_string xml.
+		r := xdrReader{b: p}
+		return r.str()
 	})
 	if err != nil {
 		return nil, err

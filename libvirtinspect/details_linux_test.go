@@ -107,6 +107,69 @@ func TestIntegrationAllDetails(t *testing.T) {
 	}
 }
 
+// TestIntegrationDetailsOnStats: once a Stats call has opened the stats
+// connection, DetailsOf reads part of its domains' XML there (its RPC
+// encoded by hand): each domain's details read on the stats connection
+// equal Details' one by one, DetailsOf of every domain equals them too,
+// and a domain undefined since it was listed is not found on either
+// connection.
+func TestIntegrationDetailsOnStats(t *testing.T) {
+	d, _ := bulk(t, 24)
+	adm := admin(t, d.Socket, "test:///default")
+	off := defineTest(t, adm, testDomainXML("lv-"+randHex(6)+"-off", `<interface type='bridge'><mac address='52:54:00:02:00:02'/>
+<source bridge='lvbroff'/><target dev='lvtoff2'/></interface>`), false)
+	c, err := libvirtinspect.Dial(ctxT(t, time.Minute), &libvirtinspect.Config{URI: "test:///default", Socket: d.Socket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := ctxT(t, time.Minute)
+	stats, err := c.Stats(ctx, &libvirtinspect.StatsRequest{Groups: libvirtinspect.StatsState})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doms := make([]libvirtinspect.Domain, len(stats))
+	for i := range stats {
+		doms[i] = stats[i].Domain
+	}
+	if len(doms) < 26 {
+		t.Fatalf("Stats listed %d domains, want the 24, the shut-off one and the driver's own", len(doms))
+	}
+	dets, errs := c.DetailsOf(ctx, doms)
+	for i, dm := range doms {
+		one, err := c.Details(ctx, dm.UUID)
+		if err != nil {
+			t.Fatalf("Details(%s): %v", dm.Name, err)
+		}
+		onStats, err := c.DetailsOnStats(ctx, dm)
+		if err != nil {
+			t.Fatalf("DetailsOnStats(%s): %v", dm.Name, err)
+		}
+		if !reflect.DeepEqual(onStats, one) {
+			t.Errorf("%s: the stats connection gave\n%+v\nDetails gives\n%+v", dm.Name, *onStats, *one)
+		}
+		if errs[i] != nil || !reflect.DeepEqual(dets[i], one) {
+			t.Errorf("%s: DetailsOf gave %+v, %v; Details gives\n%+v", dm.Name, dets[i], errs[i], *one)
+		}
+	}
+	if err := adm.DomainUndefine(off); err != nil {
+		t.Fatal(err)
+	}
+	for _, dm := range doms {
+		if dm.Name == off.Name {
+			if det, err := c.DetailsOnStats(ctx, dm); det != nil || !libvirtinspect.IsNotFound(err) {
+				t.Errorf("DetailsOnStats of an undefined domain = %+v, %v; want a not-found error", det, err)
+			}
+		}
+	}
+	dets, errs = c.DetailsOf(ctx, doms)
+	for i, dm := range doms {
+		if gone := dm.Name == off.Name; gone != (dets[i] == nil) || gone != libvirtinspect.IsNotFound(errs[i]) {
+			t.Errorf("DetailsOf after undefining %s: [%s] = %+v, %v", off.Name, dm.Name, dets[i], errs[i])
+		}
+	}
+}
+
 // BenchmarkDetails200 reads the details of 200 running domains over one
 // connection: DetailsOf with the domains of one Domains call (b.Loop),
 // against Details per domain, 4 in flight (node mode before DetailsOf),

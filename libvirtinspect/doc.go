@@ -56,7 +56,8 @@
 // Details reads one domain by reference in three RPCs (lookup, state,
 // XML). For many domains, AllDetails lists them with their states in one
 // bulk RPC and DetailsOf reads only each one's XML, DetailsParallel RPCs in
-// flight on the one connection: one RPC a domain plus one, instead of
+// flight on the one connection (and as many on the stats connection once
+// a Stats call has opened it): one RPC a domain plus one, instead of
 // three a domain. A caller that already has the domains (from Domains, or
 // the Domain of each Stats record) passes them to DetailsOf.
 //

@@ -39,6 +39,7 @@ const (
 	remoteProcAuthList           = 66         // REMOTE_PROC_AUTH_LIST
 	remoteProcAuthPolkit         = 70         // REMOTE_PROC_AUTH_POLKIT
 	remoteProcGetAllDomainStats  = 344        // REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS
+	remoteProcDomainGetXMLDesc   = 14         // REMOTE_PROC_DOMAIN_GET_XML_DESC
 	remoteAuthNone               = 0          // REMOTE_AUTH_NONE
 	remoteAuthPolkit             = 2          // REMOTE_AUTH_POLKIT
 	virConnectRO                 = 1          // VIR_CONNECT_RO
@@ -223,6 +224,17 @@ func (c *Client) statsConnection(ctx context.Context) (*statsConn, error) {
 	c.sc = sc
 	c.log.Debug("libvirtinspect: stats connection open", "uri", c.uri, "generation", sc.gen)
 	return sc, nil
+}
+
+// openStats returns the stats connection if one is open and alive (it
+// dials none).
+func (c *Client) openStats() *statsConn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.sc == nil || !c.sc.alive() {
+		return nil
+	}
+	return c.sc
 }
 
 // dropStats tears stats connection generation sc down (if still current).

@@ -165,14 +165,18 @@ type xmlNovaInstance struct {
 		Type string `xml:"type,attr"`
 		UUID string `xml:"uuid,attr"`
 	} `xml:"root"`
-	Ports []struct {
-		UUID string `xml:"uuid,attr"`
-		IPs  []struct {
-			Type    string `xml:"type,attr"`
-			Address string `xml:"address,attr"`
-			Version string `xml:"ipVersion,attr"`
-		} `xml:"ip"`
-	} `xml:"ports>port"`
+	Ports []xmlNovaPort `xml:"ports>port"`
+}
+
+type xmlNovaPort struct {
+	UUID string      `xml:"uuid,attr"`
+	IPs  []xmlNovaIP `xml:"ip"`
+}
+
+type xmlNovaIP struct {
+	Type    string `xml:"type,attr"`
+	Address string `xml:"address,attr"`
+	Version string `xml:"ipVersion,attr"`
 }
 
 type xmlSerial struct {
@@ -227,10 +231,12 @@ type xmlInterface struct {
 // It never panics; malformed XML gives an error, and fields it cannot
 // parse (a bad MAC, a non-numeric MTU) are left zero.
 func ParseDomainXML(b []byte) (*DomainXML, error) {
-	var x xmlDomain
-	dec := xml.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&x); err != nil {
-		return nil, fmt.Errorf("libvirtinspect: parse domain XML: %w", err)
+	x, ok := scanDomainXML(b)
+	if !ok {
+		var err error
+		if x, err = decodeDomainXML(b); err != nil {
+			return nil, err
+		}
 	}
 	out := &DomainXML{Type: x.Type, Name: strings.TrimSpace(x.Name), UUID: strings.ToLower(strings.TrimSpace(x.UUID)), Interfaces: []Interface{}}
 	for _, n := range x.Metadata.Items {
@@ -301,6 +307,16 @@ func ParseDomainXML(b []byte) (*DomainXML, error) {
 		out.Serials = append(out.Serials, Serial{Type: xs.Type, SourcePath: xs.Source.Path, LogFile: xs.Log.File, Port: atoi(xs.Target.Port)})
 	}
 	return out, nil
+}
+
+// decodeDomainXML decodes b with encoding/xml: what scanDomainXML gives
+// faster for libvirt's documents, and the judge of every other document.
+func decodeDomainXML(b []byte) (xmlDomain, error) {
+	var x xmlDomain
+	if err := xml.NewDecoder(bytes.NewReader(b)).Decode(&x); err != nil {
+		return x, fmt.Errorf("libvirtinspect: parse domain XML: %w", err)
+	}
+	return x, nil
 }
 
 func atoi(s string) int {

@@ -4,8 +4,11 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/linuxbridge"
@@ -21,7 +24,8 @@ type linkCollector = map[string]bool
 func (v *view) trace(withHost bool) *Trace {
 	id := &v.id
 	t := &Trace{Target: id.Target, Role: v.role, ServerID: id.ServerID, ServerName: id.ServerName, PortID: id.PortID,
-		Tap: id.Tap, NetworkID: id.NetworkID, Started: v.obs.Started, Duration: v.obs.Duration}
+		Tap: id.Tap, NetworkID: id.NetworkID, Started: v.obs.Started, Duration: v.obs.Duration,
+		Hops: make([]Hop, 0, traceHops)}
 	if id.MAC != nil {
 		t.PortMAC = id.MAC
 	}
@@ -50,6 +54,7 @@ func (v *view) trace(withHost bool) *Trace {
 	domHop, ifHop := v.domainHops()
 	tapHop := v.tapHop()
 	bridgeHop, physHop, up := v.bridgeHops()
+	v.up = up
 	t.Hops = append(t.Hops, domHop, ifHop, v.guestHop(), tapHop)
 	t.Hops = append(t.Hops, v.firewallHops()...)
 	t.Hops = append(t.Hops, bridgeHop, physHop, v.mtuHop(&up), v.fdbHop())
@@ -66,6 +71,10 @@ func (v *view) trace(withHost bool) *Trace {
 	t.Verdict = Worst(t.Hops)
 	return t
 }
+
+// traceHops is room for a NIC's hops and its host checks (a node judges
+// hundreds of traces: no regrowing).
+const traceHops = 32
 
 // devices adds the NIC's devices (bridge, provider ports, tap, expected
 // uplink) to the NetworkManager check's list.
@@ -297,20 +306,34 @@ func Judge(obs *Observation) *NodeTrace {
 	var names []string
 	node := serverNode(obs)
 	ix := newIndex(obs)
-	for _, r := range nodeNICs(obs) {
-		var t *Trace
+	reqs := nodeNICs(obs)
+	// Each NIC is judged on its own (a pure function of the observation,
+	// which no judge writes): the NICs are shared among the CPUs. Their
+	// devices are then collected in the NICs' order.
+	nt.Traces = make([]*Trace, len(reqs))
+	views := make([]*view, len(reqs))
+	ups := make([]uplink, len(reqs))
+	judge := func(i int) {
+		r := reqs[i]
 		v := resolveIx(obs, ix, r.target, r.hint)
+		var t *Trace
 		if r.hint != nil && obs.API != nil {
 			srv := obs.API.server(r.hint.serverID)
 			t = judgePort(obs, ix, srv, *r.hint.port, serverHop(srv), node, false)
+			if obs.Role.compute() && v.bridge != nil {
+				_, _, ups[i] = v.bridgeHops()
+			}
 		} else {
 			t = v.trace(false)
+			ups[i] = v.up // (bridgeHops' uplink, judged by trace)
 		}
+		nt.Traces[i], views[i] = t, v
+	}
+	parallel(len(reqs), judge)
+	for i, v := range views {
 		if obs.Role.compute() && v.bridge != nil {
-			_, _, up := v.bridgeHops()
-			v.devices(&up, devs, &names)
+			v.devices(&ups[i], devs, &names)
 		}
-		nt.Traces = append(nt.Traces, t)
 	}
 	slices.SortStableFunc(nt.Traces, func(a, b *Trace) int {
 		if c := strings.Compare(a.Tap, b.Tap); c != 0 {
@@ -436,3 +459,32 @@ func isVMTap(obs *Observation, p *linuxbridge.Port) bool {
 	}
 	return true
 }
+
+// parallel calls fn(0) … fn(n-1) on up to GOMAXPROCS goroutines and
+// returns when every call has. The calls must not depend on each other.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), (n+parallelMin-1)/parallelMin)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// parallelMin is the fewest calls a goroutine of parallel is started for.
+const parallelMin = 16

@@ -109,6 +109,39 @@ func newObservation(c Config, role Role, req Request) *Observation {
 func (o *observer) observe(ctx context.Context) error {
 	c, obs := &o.c, o.obs
 	role := obs.Role
+	// The firewall, and in node mode the domains, are read while the
+	// bridges and then the DHCP side are: all wait on daemons or tools
+	// (iptables-save and its kin, libvirtd's RPCs, netlink, /proc and the
+	// namespaces), none changes what the others read, and neither needs
+	// the bridges (the firewall read is scoped by the request's taps or
+	// port IDs, node mode reads every domain). A one-NIC or server
+	// request's domains are looked up by the tap the bridges resolve, so
+	// their goroutine starts after the snapshot, on a copy of the
+	// observation taken then; obs.Libvirt is set once it is done. The
+	// firewall is read before any probe is sent (the wait below), so its
+	// counters are the probes' baseline.
+	var lv *LibvirtFacts
+	var wg sync.WaitGroup
+	defer wg.Wait() // (an early return still joins the readers)
+	readDomains := func(base *Observation) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lv = o.observeDomains(ctx, base)
+			o.readConsoles(ctx, lv)
+		}()
+	}
+	if role.compute() {
+		o.startFirewall()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o.readFirewall(ctx, false)
+		}()
+		if o.libvirt != nil && o.nics == nil {
+			readDomains(nil) // node mode: every domain, nothing to resolve
+		}
+	}
 	var in *linuxbridge.Inspector
 	if role.compute() {
 		o.loadAgent()
@@ -126,33 +159,10 @@ func (o *observer) observe(ctx context.Context) error {
 			return fmt.Errorf("trace: read bridges and FDB: %w", err)
 		}
 		obs.Bridges.Before, obs.Bridges.BeforeAt = snap, time.Now()
-	}
-	// The domains and the firewall are read while the DHCP side is: all
-	// wait on daemons or tools (libvirtd's RPCs, iptables-save and its
-	// kin, /proc and the namespaces), none changes what the others read,
-	// and a NIC's network does not depend on its domain. The domains'
-	// goroutine resolves on a copy of the observation taken now;
-	// obs.Libvirt is set once it is done. The firewall is read before
-	// any probe is sent (the wait below), so its counters are the
-	// probes' baseline.
-	var lv *LibvirtFacts
-	var wg sync.WaitGroup
-	if role.compute() {
-		o.startFirewall()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			o.readFirewall(ctx, false)
-		}()
-	}
-	if role.compute() && o.libvirt != nil {
-		base := *obs
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lv = o.observeDomains(ctx, &base)
-			o.readConsoles(ctx, lv)
-		}()
+		if o.libvirt != nil && o.nics != nil {
+			base := *obs
+			readDomains(&base)
+		}
 	}
 	var dhcpErr error
 	if role.dhcp() {
@@ -187,18 +197,24 @@ func (o *observer) observe(ctx context.Context) error {
 			case <-time.After(d):
 			}
 		}
-		if snap, err := o.bridges.Snapshot(ctx); err != nil {
-			obs.Bridges.AfterError = err.Error()
-		} else {
-			obs.Bridges.After = snap
-		}
-		obs.Bridges.AfterAt = time.Now()
+		// The second samples are independent reads of what the probes
+		// may have changed: taken together.
+		var after sync.WaitGroup
+		after.Go(func() {
+			if snap, err := o.bridges.Snapshot(ctx); err != nil {
+				obs.Bridges.AfterError = err.Error()
+			} else {
+				obs.Bridges.After = snap
+			}
+			obs.Bridges.AfterAt = time.Now()
+		})
 		if o.needFirewallAfter() {
-			o.readFirewall(ctx, true)
+			after.Go(func() { o.readFirewall(ctx, true) })
 		}
 		if o.libvirt != nil && obs.Libvirt.Error == "" {
-			o.resampleDomains(ctx)
+			after.Go(func() { o.resampleDomains(ctx) })
 		}
+		after.Wait()
 	}
 	if role != RoleAllInOne {
 		o.observeProvider(ctx, views) // join_observe_linux.go
@@ -216,9 +232,9 @@ func (o *observer) views() []*view {
 	var vs []*view
 	if o.nics == nil {
 		ix := newIndex(o.obs)
-		for _, n := range nodeNICs(o.obs) {
-			vs = append(vs, resolveIx(o.obs, ix, n.target, n.hint))
-		}
+		reqs := nodeNICs(o.obs)
+		vs = make([]*view, len(reqs))
+		parallel(len(reqs), func(i int) { vs[i] = resolveIx(o.obs, ix, reqs[i].target, reqs[i].hint) })
 		return vs
 	}
 	for _, n := range o.nics {
@@ -606,10 +622,25 @@ func (o *observer) probe(ctx context.Context, views []*view) {
 // did not find on a bridge.
 func (o *observer) observeLinks(ctx context.Context, views []*view) {
 	need := map[string]bool{}
+	// The links a physical-port hop looks up depend on the bridge, the
+	// network's provider attributes and the agent's mappings only: NICs
+	// that share them need the same links (a node's many taps on one
+	// network's bridge are judged once here).
+	type key struct {
+		bridge        *linuxbridge.Bridge
+		netType, phys string
+		segID         int
+	}
+	done := map[key]bool{}
 	for _, v := range views {
 		if v.bridge == nil {
 			continue
 		}
+		k := key{v.bridge, v.id.NetType, v.id.PhysNet, v.id.SegID}
+		if done[k] {
+			continue
+		}
+		done[k] = true
 		v.needLinks = need
 		v.bridgeHops()
 		// A second pass for the parent of a missing VLAN interface.

@@ -119,6 +119,8 @@ type view struct {
 	// needLinks, when set, collects interfaces the physical-port hop
 	// looked up that the observation lacks (the observer reads them).
 	needLinks linkCollector
+	// up is the uplink the last bridgeHops of trace judged.
+	up uplink
 }
 
 // resolve turns a target and the API's hint into the NIC's view of obs.
