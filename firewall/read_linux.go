@@ -186,6 +186,10 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 			snap.Provenance = append(snap.Provenance, fmt.Sprintf("ebtables nat: `%s -t nat -L --Lc` (%s)", s.path, s.backend))
 			continue
 		}
+		if m := saveIncompatible(s.path, s.out.String()); m != "" {
+			snap.Missing = append(snap.Missing, m)
+			continue
+		}
 		ts, err := ParseIPTablesSave(s.out.String(), s.backend, s.family)
 		if err != nil {
 			errs = append(errs, err)
