@@ -118,16 +118,16 @@ func TestIntegrationNFTRead(t *testing.T) {
 	before, nl, after := readOne(true), readOne(false), readOne(true)
 
 	for _, s := range []*firewall.Snapshot{before, after} {
-		for _, r := range s.Reads {
-			if r.Backend == firewall.BackendNFT && r.Via != firewall.ViaList {
+		for _, r := range nftReads(s) {
+			if r.Via != firewall.ViaList {
 				t.Errorf("NFTCLI read: %s %s via %q, want %q", r.Backend, r.Family, r.Via, firewall.ViaList)
 			}
 		}
 	}
-	if len(nl.Reads) != 2 {
+	if len(nftReads(nl)) != 2 {
 		t.Fatalf("netlink read: Reads %+v, want the two iptables-nft tables", nl.Reads)
 	}
-	for _, r := range nl.Reads {
+	for _, r := range nftReads(nl) {
 		if r.Via != firewall.ViaNetlink {
 			t.Errorf("%s: read via %q, want %q", r.Family, r.Via, firewall.ViaNetlink)
 		}
@@ -233,7 +233,7 @@ func TestIntegrationNFTUnknownExpression(t *testing.T) {
 	}
 	var v4Read *firewall.TableRead
 	for i, r := range s.Reads {
-		if r.Backend != firewall.BackendNFT {
+		if r.Part != firewall.PartIPTables || r.Backend != firewall.BackendNFT {
 			continue
 		}
 		if r.Via != firewall.ViaNetlink {
@@ -282,4 +282,15 @@ func TestIntegrationNFTUnknownExpression(t *testing.T) {
 	}) {
 		t.Errorf("unscoped: Missing %q: want iptables-nft-save's incompatible table", whole.Missing)
 	}
+}
+
+// nftReads returns s.Reads of the iptables-nft tables.
+func nftReads(s *firewall.Snapshot) []firewall.TableRead {
+	var out []firewall.TableRead
+	for _, r := range readsOf(s, firewall.PartIPTables) {
+		if r.Backend == firewall.BackendNFT {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -78,7 +78,7 @@ func readScopedNFT(ctx context.Context, d Config) []*scopedTable {
 		go func() {
 			defer wg.Done()
 			t.table, t.missing, t.err = readSave(ctx, d.NetNSPath, t.save, t.family)
-			t.read = &TableRead{Backend: BackendNFT, Family: t.family, Via: ViaSave}
+			t.read = &TableRead{Part: PartIPTables, Backend: BackendNFT, Family: t.family, Via: ViaSave}
 		}()
 	}
 	wg.Wait()
@@ -97,7 +97,7 @@ func readChains(ctx context.Context, netnsPath, tool string, f Family, first []s
 		return nil, nil, fmt.Sprintf("%s: %v", tool, err), nil
 	}
 	t := &Table{Backend: BackendNFT, Family: f, Name: "filter", Chains: []Chain{}}
-	read := &TableRead{Backend: BackendNFT, Family: f, Via: ViaList}
+	read := &TableRead{Part: PartIPTables, Backend: BackendNFT, Family: f, Via: ViaList}
 	if nl != nil {
 		read.Via = ViaNetlink
 	}
