@@ -45,8 +45,12 @@
 // both give the same Rule values. A chain holding anything else (a
 // limit, a LOG or REJECT target, a protocol iptables names from
 // /etc/protocols) is listed by `iptables-nft -S` instead, never guessed:
-// Snapshot.Reads says which chains and why. Config.NFTCLI lists every
-// chain with the tool.
+// Snapshot.Reads says which chains and why. An expression of any other
+// name (rt, socket, byteorder, …: what google/nftables' own rule parser
+// skips without a word) refuses its rule the same way; a chain that
+// netlink sees but `iptables-nft -S` calls incompatible (a rule `nft`
+// added) is named in Missing, never read as absent or empty.
+// Config.NFTCLI lists every chain with the tool.
 //
 // The ebtables nat table of ebtables-nft (Debian 11 and later) and the
 // ipsets are read through netlink, from a NETLINK_NETFILTER socket opened
@@ -66,8 +70,9 @@
 // ParseIPSetSave, stay fuzzed and are the reference the integration tests
 // compare the netlink reads with). An ipset whose members are not plain
 // addresses or prefixes (hash:ip,port, nomatch entries) is left out of
-// Sets and named in Missing. Snapshot.Provenance says which way the
-// ebtables and ipset parts were read.
+// Sets and named in Missing. Snapshot.Reads says which way each part was
+// read (one TableRead per iptables table, for the nat table and for the
+// ipsets).
 //
 // # One port's read
 //

@@ -87,7 +87,7 @@ func readEbNFT(c *nfConn, taps []string) (*ebNFTRead, error) {
 			if err != nil {
 				return nil, fmt.Errorf("firewall: list bridge nat rules: %w", err)
 			}
-			if err := collectRules(msgs, rules, ""); err != nil {
+			if err := collectRules(msgs, "nat", rules, ""); err != nil {
 				return nil, err
 			}
 		}
@@ -109,30 +109,23 @@ func readEbNFT(c *nfConn, taps []string) (*ebNFTRead, error) {
 					continue
 				}
 				listed[name] = true
-				msgs, err := c.request(nfnlSubsysNFTables, nftMsgGetChain, fam, []netlink.Attribute{strAttr(nftaChainTable, "nat"), strAttr(nftaChainName, name)}, false)
+				b, err := c.requestOne(nfnlSubsysNFTables, nftMsgGetChain, fam, []netlink.Attribute{strAttr(nftaChainTable, "nat"), strAttr(nftaChainName, name)})
 				if isNotFound(err) {
 					continue
 				}
 				if err != nil {
 					return nil, fmt.Errorf("firewall: bridge nat chain %s: %w", name, err)
 				}
-				if len(msgs) != 1 {
-					return nil, fmt.Errorf("firewall: bridge nat chain %s: %d replies", name, len(msgs))
-				}
-				b, err := nfPayload(msgs[0])
-				if err != nil {
-					return nil, err
-				}
 				ch, err := parseNFChain(b)
 				if err != nil {
 					return nil, err
 				}
 				chains = append(chains, ch)
-				msgs, err = c.request(nfnlSubsysNFTables, nftMsgGetRule, fam, []netlink.Attribute{strAttr(nftaRuleTable, "nat"), strAttr(nftaRuleChain, name)}, true)
+				msgs, err := c.request(nfnlSubsysNFTables, nftMsgGetRule, fam, []netlink.Attribute{strAttr(nftaRuleTable, "nat"), strAttr(nftaRuleChain, name)}, true)
 				if err != nil {
 					return nil, fmt.Errorf("firewall: bridge nat chain %s rules: %w", name, err)
 				}
-				if err := collectRules(msgs, rules, name); err != nil {
+				if err := collectRules(msgs, "nat", rules, name); err != nil {
 					return nil, err
 				}
 				// Follow jumps to chains that are not another port's.
@@ -223,9 +216,9 @@ func verdictName(v int32) string {
 	return fmt.Sprintf("verdict %d", v)
 }
 
-// collectRules adds the rules of table nat in msgs to into by chain (of
+// collectRules adds the rules of table in msgs to into by chain (of
 // chain only, unless ""), whatever a kernel's dump filter left in.
-func collectRules(msgs []netlink.Message, into map[string][]nfRule, chain string) error {
+func collectRules(msgs []netlink.Message, table string, into map[string][]nfRule, chain string) error {
 	for _, m := range msgs {
 		b, err := nfPayload(m)
 		if err != nil {
@@ -235,7 +228,7 @@ func collectRules(msgs []netlink.Message, into map[string][]nfRule, chain string
 		if err != nil {
 			return err
 		}
-		if r.table != "nat" || (chain != "" && r.chain != chain) {
+		if r.table != table || (chain != "" && r.chain != chain) {
 			continue
 		}
 		into[r.chain] = append(into[r.chain], r)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -121,18 +120,13 @@ func TestIntegrationNetlinkRead(t *testing.T) {
 	if c := s.Ebtables.Chain(firewall.EbMACChain(tap)); c == nil || len(c.Rules) == 0 || len(c.Rules[0].AmongSrc) != 2 {
 		t.Errorf("MAC chain %+v: want an among rule with the port's and the pair's MAC", c)
 	}
-	// Provenance: netlink for the table, the tool for the ip-match chain only.
-	var viaToolLines []string
-	for _, p := range s.Provenance {
-		if strings.HasPrefix(p, "ebtables nat chain ") {
-			viaToolLines = append(viaToolLines, p)
-		}
+	// Reads: netlink for the table, the tool for the ip-match chain only.
+	ebr := readsOf(s, firewall.PartEbtables)
+	if len(ebr) != 1 || ebr[0].Via != firewall.ViaNetlink || ebr[0].Backend != firewall.BackendNFT {
+		t.Fatalf("Reads %+v: want the nat table read through netlink", s.Reads)
 	}
-	if len(viaToolLines) != 1 || !strings.Contains(viaToolLines[0], viaTool) || !strings.Contains(viaToolLines[0], `"match"`) && !strings.Contains(viaToolLines[0], "xtables match") {
-		t.Errorf("Provenance %q: want one chain (%s, its xtables ip match) listed with the tool", s.Provenance, viaTool)
-	}
-	if !slices.ContainsFunc(s.Provenance, func(p string) bool { return strings.HasPrefix(p, "ebtables nat: nf_tables netlink, whole table") }) {
-		t.Errorf("Provenance %q: want the nat table read through netlink", s.Provenance)
+	if fb := ebr[0].Fallback; len(fb) != 1 || !strings.HasPrefix(fb[0], "chain "+viaTool+":") || !strings.Contains(fb[0], `"match"`) && !strings.Contains(fb[0], "xtables match") {
+		t.Errorf("ebtables fallback %q: want one chain (%s, its xtables ip match) listed with the tool", fb, viaTool)
 	}
 
 	// ipsets: every modelled set as `ipset save` has it; the
@@ -177,10 +171,8 @@ func TestIntegrationNetlinkRead(t *testing.T) {
 	if len(sc.Sets) != 1 || sc.Sets[0].Name != firewall.IPSetName(testGroup, firewall.IPv4) {
 		t.Errorf("scoped sets %v: want only %s, the one the port's rules name", sc.Sets, firewall.IPSetName(testGroup, firewall.IPv4))
 	}
-	if !slices.ContainsFunc(sc.Provenance, func(p string) bool {
-		return regexp.MustCompile(`^ipsets: ip_set netlink, the sets the rules name \(1\)$`).MatchString(p)
-	}) {
-		t.Errorf("scoped Provenance %q: want the named sets read through netlink", sc.Provenance)
+	if r := readsOf(sc, firewall.PartIPSets); len(r) != 1 || r[0].Via != firewall.ViaNetlink || len(r[0].Fallback) != 0 {
+		t.Errorf("scoped Reads %+v: want the named sets read through netlink", sc.Reads)
 	}
 	// The port judged alike from both reads.
 	for _, f := range []firewall.Frame{
@@ -220,7 +212,7 @@ func TestIntegrationNetlinkReadNoLeak(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if s, err := firewall.Read(ctx, &firewall.Config{NetNSPath: n.node.Path, Taps: []string{port.Tap()}}); err == nil {
-		t.Errorf("Read with a cancelled context: no error (Provenance %q)", s.Provenance)
+		t.Errorf("Read with a cancelled context: no error (Reads %+v)", s.Reads)
 	}
 	if !testutil.Settle(func() bool { return testutil.CountFDs(t) <= fds && runtime.NumGoroutine() <= gs }) {
 		t.Errorf("fds %d -> %d, goroutines %d -> %d after the reads", fds, testutil.CountFDs(t), gs, runtime.NumGoroutine())
@@ -256,8 +248,20 @@ func TestIntegrationNetlinkEmptyNamespace(t *testing.T) {
 				t.Errorf("taps %v: Missing %q", taps, m)
 			}
 		}
-		if len(s.Sets) != 0 || len(s.Provenance) != 2 {
-			t.Errorf("taps %v: sets %v, Provenance %q: want none and the two netlink lines", taps, s.Sets, s.Provenance)
+		eb, sets := readsOf(s, firewall.PartEbtables), readsOf(s, firewall.PartIPSets)
+		if len(s.Sets) != 0 || len(eb) != 1 || eb[0].Via != firewall.ViaNetlink || len(sets) != 1 || sets[0].Via != firewall.ViaNetlink {
+			t.Errorf("taps %v: sets %v, Reads %+v: want none and the nat table and the sets read through netlink", taps, s.Sets, s.Reads)
 		}
 	}
+}
+
+// readsOf returns s.Reads of part.
+func readsOf(s *firewall.Snapshot, part firewall.ReadPart) []firewall.TableRead {
+	var out []firewall.TableRead
+	for _, r := range s.Reads {
+		if r.Part == part {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/mdlayher/netlink"
 )
@@ -21,16 +22,23 @@ const (
 	nfnlSubsysIPSet  = 6
 	ipsetCmdProtocol = 1
 	ipsetCmdList     = 7
+	// ipsetCmdGetByIndex resolves a set's kernel index (what an xt set
+	// match holds) to its name.
+	ipsetCmdGetByIndex = 15
 
 	// ipsetProtocol is the protocol version asked for: 6 is what every
 	// kernel since 3.x accepts (7 adds nothing a listing needs).
 	ipsetProtocol = 6
+	// ipsetProtocolByIndex is the version GET_BYINDEX is asked with (as
+	// ipset 7.x sends it).
+	ipsetProtocolByIndex = 7
 
 	ipsetAttrProtocol = 1
 	ipsetAttrSetName  = 2
 	ipsetAttrTypeName = 3
 	ipsetAttrData     = 7
 	ipsetAttrADT      = 8
+	ipsetAttrIndex    = 11
 
 	// Element attributes (IPSET_ATTR_DATA inside IPSET_ATTR_ADT).
 	ipsetAttrIP        = 1
@@ -202,4 +210,26 @@ func joinIPSetMsgs(msgs []netlink.Message) ([]Set, []string, error) {
 		out = append(out, s)
 	}
 	return out, skipped, nil
+}
+
+// decodeIPSetName reads IPSET_ATTR_SETNAME from a GET_BYINDEX reply's
+// attributes.
+func decodeIPSetName(b []byte) (string, error) {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return "", fmt.Errorf("ipset reply: %w", err)
+	}
+	for ad.Next() {
+		if ad.Type() == ipsetAttrSetName {
+			n := strings.TrimRight(ad.String(), "\x00")
+			if n == "" {
+				return "", fmt.Errorf("ipset reply: empty name")
+			}
+			return n, nil
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return "", fmt.Errorf("ipset reply: %w", err)
+	}
+	return "", fmt.Errorf("ipset reply: no IPSET_ATTR_SETNAME")
 }

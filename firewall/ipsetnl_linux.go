@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/mdlayher/netlink"
@@ -37,4 +38,18 @@ func readIPSetsNL(c *nfConn, names []string, all bool) (sets []Set, skipped []st
 	}
 	sets, skipped, err = joinIPSetMsgs(msgs)
 	return sets, skipped, err
+}
+
+// ipsetNameByIndex resolves an ipset's kernel index to its name
+// (IPSET_CMD_GET_BYINDEX), as iptables does.
+func ipsetNameByIndex(c *nfConn, index uint16) (string, error) {
+	idx := binary.BigEndian.AppendUint16(nil, index)
+	b, err := c.requestOne(nfnlSubsysIPSet, ipsetCmdGetByIndex, unix.AF_INET, []netlink.Attribute{
+		{Type: ipsetAttrProtocol, Data: []byte{ipsetProtocolByIndex}},
+		{Type: ipsetAttrIndex, Data: idx},
+	})
+	if err != nil {
+		return "", fmt.Errorf("ipset index %d: %w", index, err)
+	}
+	return decodeIPSetName(b)
 }

@@ -97,6 +97,19 @@ func (n *nfConn) request(subsys, msg uint8, family uint8, attrs []netlink.Attrib
 	}
 }
 
+// requestOne sends one request that is not a dump and returns its one
+// reply's payload after the nfgenmsg header.
+func (n *nfConn) requestOne(subsys, msg uint8, family uint8, attrs []netlink.Attribute) ([]byte, error) {
+	msgs, err := n.request(subsys, msg, family, attrs, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(msgs) != 1 {
+		return nil, fmt.Errorf("firewall: netlink: %d replies, want one", len(msgs))
+	}
+	return nfPayload(msgs[0])
+}
+
 func strAttr(typ uint16, s string) netlink.Attribute {
 	return netlink.Attribute{Type: typ, Data: append([]byte(s), 0)}
 }

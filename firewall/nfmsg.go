@@ -9,13 +9,14 @@ import (
 )
 
 // This file decodes the nf_tables netlink messages Read asks for when it
-// reads ebtables-nft's bridge nat table (see ebnft.go): chains, rules and
-// the elements of the anonymous sets among matches use. The framing is
+// reads ebtables-nft's bridge nat table (see ebnft.go) and iptables-nft's
+// filter chains (nft_linux.go): chains, rules and the elements of the
+// anonymous sets among matches use. The framing is
 // our own, on mdlayher/netlink's attribute decoder: google/nftables v0.3.0
 // skips every expression it has no type for ("unsupported expression
 // type"), which would make a rule read broader than it is; here every
 // expression of a rule is kept by name, and one the decoder does not model
-// sends its chain back to the ebtables listing.
+// sends its chain back to the tool's listing (ebtables, iptables).
 
 // nf_tables netlink message and attribute numbers
 // (include/uapi/linux/netfilter/nf_tables.h).
@@ -27,12 +28,19 @@ const (
 	nftMsgNewRule      = 6
 	nftMsgGetSetElem   = 13
 	nftMsgNewSetElem   = 12
+	nftMsgGetGen       = 16
 
 	nftaChainTable  = 1
 	nftaChainName   = 3
 	nftaChainHook   = 4
 	nftaChainPolicy = 5
 	nftaHookHooknum = 1
+
+	nftaChainCounters  = 8
+	nftaCounterBytes   = 1
+	nftaCounterPackets = 2
+
+	nftaGenID = 1
 
 	nftaRuleTable       = 1
 	nftaRuleChain       = 2
@@ -61,10 +69,13 @@ const (
 type nfChain struct {
 	name string
 	// base is true for a chain on a hook (PREROUTING …); policy is its
-	// verdict code (NF_DROP 0, NF_ACCEPT 1).
-	base   bool
-	hook   uint32
-	policy int32
+	// verdict code (NF_DROP 0, NF_ACCEPT 1), when hasPolicy.
+	base      bool
+	hook      uint32
+	policy    int32
+	hasPolicy bool
+	// packets and bytes are a base chain's counters (the policy's).
+	packets, bytes uint64
 }
 
 // nfExpr is one expression of a rule: its name and undecoded attributes.
@@ -137,7 +148,19 @@ func parseNFChain(b []byte) (nfChain, error) {
 			if len(ad.Bytes()) != 4 {
 				return c, errors.New("firewall: chain policy attribute is not 4 bytes")
 			}
-			c.policy = int32(ad.Uint32())
+			c.policy, c.hasPolicy = int32(ad.Uint32()), true
+		case nftaChainCounters:
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				for nad.Next() {
+					switch {
+					case nad.Type() == nftaCounterBytes && len(nad.Bytes()) == 8:
+						c.bytes = nad.Uint64()
+					case nad.Type() == nftaCounterPackets && len(nad.Bytes()) == 8:
+						c.packets = nad.Uint64()
+					}
+				}
+				return nil
+			})
 		}
 	}
 	if err := ad.Err(); err != nil {

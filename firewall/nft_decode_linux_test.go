@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/xt"
 )
@@ -200,17 +199,13 @@ func TestDecodeNFTRule(t *testing.T) {
 			if got.packets != counter.Packets || got.bytes != counter.Bytes {
 				t.Errorf("counters %d/%d, want %d/%d", got.packets, got.bytes, counter.Packets, counter.Bytes)
 			}
-			// Through the kernel's encoding and google/nftables' parse,
-			// as a read gets it.
-			fam := nftables.TableFamilyIPv4
-			if c.family == IPv6 {
-				fam = nftables.TableFamilyIPv6
+			// Through the kernel's encoding and the read's parse
+			// (parseNFRule, nftExprs), as a read gets it.
+			exprs, _, err := nftRuleFromBytes(c.family, marshalRule(t, c.family, c.exprs...))
+			if err != nil || len(exprs) != len(c.exprs) {
+				t.Fatalf("round trip: %d expressions of %d, %v", len(exprs), len(c.exprs), err)
 			}
-			rules, err := nftRulesFromBytes(fam, marshalRule(t, fam, c.exprs...))
-			if err != nil || len(rules) != 1 {
-				t.Fatalf("round trip: %d rules, %v", len(rules), err)
-			}
-			again, err := decodeNFTRule(c.family, rules[0].Exprs, testSetNames)
+			again, err := decodeNFTRule(c.family, exprs, testSetNames)
 			if err != nil || again.spec != c.spec {
 				t.Errorf("after a netlink round trip: %q, %v; want %q", again.spec, err, c.spec)
 			}
@@ -239,3 +234,54 @@ var errNoSet = errorString("no such set")
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+// TestNFTExprsRefuseUnknown: an expression google/nftables has no type
+// for (rt, as `nft ... meta l4proto tcp rt mtu 1400 accept` writes it)
+// refuses the rule, naming it; left out, the same rule would decode as
+// the broader "-p tcp -j ACCEPT".
+func TestNFTExprsRefuseUnknown(t *testing.T) {
+	accept := &expr.Verdict{Kind: expr.VerdictAccept}
+	raw, err := parseNFRule(marshalRule(t, IPv4, cat(l4(6), accept)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := decodeNFRule(IPv4, raw, nil)
+	if err != nil || without.spec != "-p tcp -j ACCEPT" {
+		t.Fatalf("without rt: %q, %v; want -p tcp -j ACCEPT", without.spec, err)
+	}
+	rt := nfExpr{name: "rt", data: []byte{8, 0, 1, 0, 0, 0, 0, 1, 8, 0, 2, 0, 0, 0, 0, 4}}
+	raw.exprs = append(raw.exprs[:2:2], rt, raw.exprs[2])
+	got, err := decodeNFRule(IPv4, raw, nil)
+	if err == nil || !strings.Contains(err.Error(), "expression 3 (rt) not decoded") {
+		t.Fatalf("with rt: %q, %v; want expression 3 (rt) not decoded", got.spec, err)
+	}
+	// An immediate that loads data (not a verdict) is refused too.
+	imm, err := expr.Marshal(nfproto(IPv4), &expr.Immediate{Register: 1, Data: []byte{1, 2, 3, 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := parseNFRule(marshalRule(t, IPv4, accept))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.exprs[0].data = immData(t, imm)
+	if got, err := decodeNFRule(IPv4, r2, nil); err == nil {
+		t.Fatalf("immediate data: decoded %q", got.spec)
+	}
+}
+
+// immData is the NFTA_EXPR_DATA of a marshalled expression.
+func immData(t *testing.T, b []byte) []byte {
+	t.Helper()
+	ad, err := newDecoder(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ad.Next() {
+		if ad.Type() == nftaExprData {
+			return ad.Bytes()
+		}
+	}
+	t.Fatal("no NFTA_EXPR_DATA")
+	return nil
+}

@@ -4,36 +4,30 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/xt"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// nftRulesFromBytes parses data as the attributes of one NFT_MSG_NEWRULE
-// message the way a read does (google/nftables' GetRules, over a test
-// dial instead of the kernel).
-func nftRulesFromBytes(fam nftables.TableFamily, data []byte) ([]*nftables.Rule, error) {
-	c, err := nftables.New(nftables.WithTestDial(func(req []netlink.Message) ([]netlink.Message, error) {
-		return []netlink.Message{{
-			Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_NEWRULE), Sequence: req[0].Header.Sequence},
-			Data:   append([]byte{byte(fam), 0, 0, 0}, data...),
-		}}, nil
-	}))
+// nftRuleFromBytes parses data as the attributes of one NFT_MSG_NEWRULE
+// message the way a read does: parseNFRule, then nftExprs.
+func nftRuleFromBytes(f Family, data []byte) ([]expr.Any, nfRule, error) {
+	rl, err := parseNFRule(data)
 	if err != nil {
-		return nil, err
+		return nil, rl, err
 	}
-	return c.GetRules(&nftables.Table{Name: "filter", Family: fam}, &nftables.Chain{Name: "x"})
+	exprs, err := nftExprs(f, rl.exprs)
+	return exprs, rl, err
 }
 
 // marshalRule is the inverse, for seeds: the NEWRULE attributes of a
 // rule in chain x of table filter.
-func marshalRule(tb testing.TB, fam nftables.TableFamily, exprs ...expr.Any) []byte {
+func marshalRule(tb testing.TB, f Family, exprs ...expr.Any) []byte {
 	tb.Helper()
 	var ex []netlink.Attribute
 	for _, e := range exprs {
-		b, err := expr.Marshal(byte(fam), e)
+		b, err := expr.Marshal(nfproto(f), e)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -56,34 +50,39 @@ func marshalRule(tb testing.TB, fam nftables.TableFamily, exprs ...expr.Any) []b
 
 func testSetNames(i uint16) (string, error) { return "NIPv4set" + string(rune('a'+i%26)), nil }
 
-// FuzzDecodeNFTRule: any NEWRULE message, parsed by google/nftables as a
-// read does and decoded, never panics; what decodes parses as an
+// FuzzDecodeNFTRule: any NEWRULE message, parsed as a read does
+// (parseNFRule, nftExprs) and decoded, never panics; what decodes parses as an
 // iptables rule line and prints back to the same Spec.
 func FuzzDecodeNFTRule(f *testing.F) {
 	for _, s := range nftSeedRules(f) {
 		f.Add(s.v6, s.data)
 	}
 	f.Fuzz(func(t *testing.T, v6 bool, data []byte) {
-		fam, family := nftables.TableFamilyIPv4, IPv4
+		family := IPv4
 		if v6 {
-			fam, family = nftables.TableFamilyIPv6, IPv6
+			family = IPv6
 		}
-		rules, err := nftRulesFromBytes(fam, data)
+		raw, err := parseNFRule(data)
 		if err != nil {
 			return
 		}
-		for _, r := range rules {
-			txt, err := decodeNFTRule(family, r.Exprs, testSetNames)
-			if err != nil {
-				continue
-			}
-			rl, err := parseRuleLine("-A x " + txt.spec)
-			if err != nil {
-				t.Fatalf("decoded %q does not parse: %v", txt.spec, err)
-			}
-			if rl.Spec != strings.TrimSpace(txt.spec) {
-				t.Fatalf("spec %q parsed back as %q", txt.spec, rl.Spec)
-			}
+		exprs, xerr := nftExprs(family, raw.exprs)
+		txt, err := decodeNFRule(family, raw, testSetNames)
+		if xerr != nil && err == nil {
+			t.Fatalf("expressions refused (%v) but the rule decoded as %q", xerr, txt.spec)
+		}
+		if err != nil {
+			return
+		}
+		if len(exprs) != len(raw.exprs) {
+			t.Fatalf("%d expressions decoded from %d", len(exprs), len(raw.exprs))
+		}
+		rl, err := parseRuleLine("-A x " + txt.spec)
+		if err != nil {
+			t.Fatalf("decoded %q does not parse: %v", txt.spec, err)
+		}
+		if rl.Spec != strings.TrimSpace(txt.spec) {
+			t.Fatalf("spec %q parsed back as %q", txt.spec, rl.Spec)
 		}
 	})
 }
@@ -113,6 +112,7 @@ func FuzzDecodeNFTMatch(f *testing.F) {
 // panic.
 func FuzzDecodeNFTReplies(f *testing.F) {
 	ctr, _ := netlink.MarshalAttributes([]netlink.Attribute{{Type: nftaCounterBytes, Data: make([]byte, 8)}, {Type: nftaCounterPackets, Data: make([]byte, 8)}})
+	gen, _ := netlink.MarshalAttributes([]netlink.Attribute{{Type: nftaGenID, Data: []byte{0, 0, 1, 2}}})
 	chain, _ := netlink.MarshalAttributes([]netlink.Attribute{
 		{Type: unix.NFTA_CHAIN_NAME, Data: []byte("FORWARD\x00")},
 		{Type: unix.NLA_F_NESTED | unix.NFTA_CHAIN_HOOK, Data: []byte{8, 0, 1, 0, 0, 0, 0, 2}},
@@ -122,9 +122,11 @@ func FuzzDecodeNFTReplies(f *testing.F) {
 	set, _ := netlink.MarshalAttributes([]netlink.Attribute{{Type: ipsetAttrProtocol, Data: []byte{7}}, {Type: ipsetAttrSetName, Data: []byte("NIPv4x\x00")}})
 	f.Add(chain)
 	f.Add(set)
+	f.Add(gen)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		decodeChainHead(b)
 		decodeIPSetName(b)
+		decodeGeneration(b)
 	})
 }
 
@@ -175,11 +177,7 @@ func nftSeedMatches() []nftMatchSeed {
 func nftSeedRules(tb testing.TB) []nftSeed {
 	var out []nftSeed
 	for _, c := range nftRuleCases() {
-		fam := nftables.TableFamilyIPv4
-		if c.family == IPv6 {
-			fam = nftables.TableFamilyIPv6
-		}
-		out = append(out, nftSeed{c.family == IPv6, marshalRule(tb, fam, c.exprs...)})
+		out = append(out, nftSeed{c.family == IPv6, marshalRule(tb, c.family, c.exprs...)})
 	}
 	return out
 }

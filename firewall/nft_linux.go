@@ -2,133 +2,87 @@ package firewall
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
 // nftReader lists one family's iptables-nft filter chains through
-// nf_tables netlink: the rules with google/nftables (one GETRULE dump per
-// chain), the chain's policy and counters, the ruleset generation and
-// the ipsets' names by index with plain nfnetlink requests (google/nftables
-// decodes neither chain counters nor ipset messages). Both sockets are
-// opened on a thread inside the namespace (internal/netns) and stay
-// bound to it; the caller's thread never moves. Not safe for concurrent
-// use: one reader per goroutine.
+// nf_tables netlink, on the package's one netfilter socket stack (nfConn,
+// nfmsg.go): the chain's policy and counters (NFT_MSG_GETCHAIN), its
+// rules (one NFT_MSG_GETRULE dump per chain, every expression kept by
+// name by parseNFRule), the ruleset generation and the ipsets' names by
+// index (IPSET_CMD_GET_BYINDEX). Each expression is typed with
+// google/nftables' expr types (expr.Unmarshal, one expression at a time)
+// only when its name is one decodeNFTRule knows; any other name (socket,
+// rt, byteorder, …: what google/nftables' own rule parser would skip
+// without a word) refuses the rule, so its chain is listed by the tool.
+// The socket is opened on a thread inside the namespace (internal/netns)
+// and stays bound to it; the caller's thread never moves. Not safe for
+// concurrent use: one reader per goroutine.
 type nftReader struct {
 	family Family
-	conn   *nftables.Conn
-	nl     *netlink.Conn
+	nl     *nfConn
 	sets   map[uint16]string
 }
 
-// Netlink message types and attributes not in x/sys/unix.
 const (
-	ipsetCmdGetByIndex = 15
-	ipsetAttrIndex     = 11
-	// ipsetProtocolByIndex is the ip_set protocol version the by-index
-	// lookup is asked with (as ipset 7.x sends it; the listing uses 6).
-	ipsetProtocolByIndex = 7
-	nftaChainCounters    = 8
-	nftaCounterBytes     = 1
-	nftaCounterPackets   = 2
-	nftaGenID            = 1
-	nfnetlinkV0          = 0
-	nftTableFilter       = "filter"
-	nftMaxGenerationTry  = 3
+	nftTableFilter      = "filter"
+	nftMaxGenerationTry = 3
 )
 
 // openNFT opens a reader of family f's filter table in the namespace at
-// netnsPath ("" the caller's). ctx's deadline, if any, becomes both
-// sockets' deadline (a netlink request has no other way to be
-// interrupted); a cancellation without a deadline is seen between
-// chains only.
+// netnsPath ("" the caller's). ctx's deadline and cancellation interrupt
+// a request in flight (see dialNetfilter).
 func openNFT(ctx context.Context, netnsPath string, f Family) (*nftReader, error) {
-	r := &nftReader{family: f, sets: map[uint16]string{}}
-	deadline, hasDeadline := ctx.Deadline()
-	setDeadline := func(c *netlink.Conn) error {
-		if !hasDeadline {
-			return nil
-		}
-		return c.SetDeadline(deadline)
-	}
-	err := inNetNS(netnsPath, func() error {
-		var err error
-		if r.conn, err = nftables.New(nftables.AsLasting(), nftables.WithSockOptions(setDeadline)); err != nil {
-			return fmt.Errorf("firewall: nf_tables netlink: %w", err)
-		}
-		if r.nl, err = netlink.Dial(unix.NETLINK_NETFILTER, nil); err != nil {
-			return fmt.Errorf("firewall: nfnetlink: %w", err)
-		}
-		return setDeadline(r.nl)
-	})
+	c, err := dialNetfilter(ctx, netnsPath)
 	if err != nil {
-		r.Close()
 		return nil, err
 	}
-	return r, nil
+	return &nftReader{family: f, nl: c, sets: map[uint16]string{}}, nil
 }
 
-// Close closes both sockets; it may be called more than once.
+// Close closes the socket; it may be called more than once.
 func (r *nftReader) Close() {
-	if r.conn != nil {
-		r.conn.CloseLasting()
-		r.conn = nil
-	}
-	if r.nl != nil {
-		r.nl.Close()
-		r.nl = nil
-	}
+	r.nl.Close()
 }
 
-func (r *nftReader) tableFamily() nftables.TableFamily {
-	if r.family == IPv6 {
-		return nftables.TableFamilyIPv6
-	}
-	return nftables.TableFamilyIPv4
-}
+// nfproto is the reader's nfgenmsg family (NFPROTO_IPV4 or _IPV6).
+func (r *nftReader) nfproto() uint8 { return nfproto(r.family) }
 
-// request sends one nfnetlink request of subsystem sub and command cmd
-// and returns the attributes of its one reply.
-func (r *nftReader) request(sub, cmd int, family byte, attrs []netlink.Attribute) ([]byte, error) {
-	data, err := netlink.MarshalAttributes(attrs)
-	if err != nil {
-		return nil, err
+func nfproto(f Family) uint8 {
+	if f == IPv6 {
+		return unix.NFPROTO_IPV6
 	}
-	msgs, err := r.nl.Execute(netlink.Message{
-		Header: netlink.Header{Type: netlink.HeaderType(sub<<8 | cmd), Flags: netlink.Request},
-		Data:   append([]byte{family, nfnetlinkV0, 0, 0}, data...),
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(msgs) != 1 || len(msgs[0].Data) < 4 {
-		return nil, fmt.Errorf("firewall: nfnetlink: %d replies, want one", len(msgs))
-	}
-	return msgs[0].Data[4:], nil
+	return unix.NFPROTO_IPV4
 }
 
 // generation returns the nf_tables ruleset generation: a read whose
 // generation did not change saw one ruleset.
 func (r *nftReader) generation() (uint32, error) {
-	b, err := r.request(unix.NFNL_SUBSYS_NFTABLES, unix.NFT_MSG_GETGEN, unix.AF_UNSPEC, nil)
+	b, err := r.nl.requestOne(nfnlSubsysNFTables, nftMsgGetGen, unix.AF_UNSPEC, nil)
 	if err != nil {
 		return 0, fmt.Errorf("firewall: nf_tables generation: %w", err)
 	}
-	ad, err := netlink.NewAttributeDecoder(b)
+	return decodeGeneration(b)
+}
+
+// decodeGeneration reads NFTA_GEN_ID from a NEWGEN message's attributes.
+func decodeGeneration(b []byte) (uint32, error) {
+	ad, err := newDecoder(b)
 	if err != nil {
 		return 0, err
 	}
-	ad.ByteOrder = binary.BigEndian
 	for ad.Next() {
-		if ad.Type() == nftaGenID {
-			return ad.Uint32(), ad.Err()
+		if ad.Type() == nftaGenID && len(ad.Bytes()) == 4 {
+			return ad.Uint32(), nil
 		}
+	}
+	if err := ad.Err(); err != nil {
+		return 0, fmt.Errorf("firewall: nf_tables generation: %w", err)
 	}
 	return 0, fmt.Errorf("firewall: nf_tables generation: no NFTA_GEN_ID")
 }
@@ -139,43 +93,12 @@ func (r *nftReader) setName(index uint16) (string, error) {
 	if n, ok := r.sets[index]; ok {
 		return n, nil
 	}
-	idx := make([]byte, 2)
-	binary.BigEndian.PutUint16(idx, index)
-	b, err := r.request(nfnlSubsysIPSet, ipsetCmdGetByIndex, unix.AF_INET, []netlink.Attribute{
-		{Type: ipsetAttrProtocol, Data: []byte{ipsetProtocolByIndex}},
-		{Type: ipsetAttrIndex, Data: idx},
-	})
-	if err != nil {
-		return "", fmt.Errorf("ipset index %d: %w", index, err)
-	}
-	name, err := decodeIPSetName(b)
+	name, err := ipsetNameByIndex(r.nl, index)
 	if err != nil {
 		return "", err
 	}
 	r.sets[index] = name
 	return name, nil
-}
-
-// decodeIPSetName reads IPSET_ATTR_SETNAME from a GET_BYINDEX reply's
-// attributes.
-func decodeIPSetName(b []byte) (string, error) {
-	ad, err := netlink.NewAttributeDecoder(b)
-	if err != nil {
-		return "", fmt.Errorf("ipset reply: %w", err)
-	}
-	for ad.Next() {
-		if ad.Type() == ipsetAttrSetName {
-			n := strings.TrimRight(ad.String(), "\x00")
-			if n == "" {
-				return "", fmt.Errorf("ipset reply: empty name")
-			}
-			return n, nil
-		}
-	}
-	if err := ad.Err(); err != nil {
-		return "", fmt.Errorf("ipset reply: %w", err)
-	}
-	return "", fmt.Errorf("ipset reply: no IPSET_ATTR_SETNAME")
 }
 
 // nftChainHead is a chain's header: a base chain's policy and counters.
@@ -188,11 +111,11 @@ type nftChainHead struct {
 // chainHead reads one chain of the filter table (NFT_MSG_GETCHAIN);
 // ok is false when it does not exist.
 func (r *nftReader) chainHead(name string) (h nftChainHead, ok bool, err error) {
-	b, err := r.request(unix.NFNL_SUBSYS_NFTABLES, unix.NFT_MSG_GETCHAIN, byte(r.tableFamily()), []netlink.Attribute{
-		{Type: unix.NFTA_CHAIN_TABLE, Data: []byte(nftTableFilter + "\x00")},
-		{Type: unix.NFTA_CHAIN_NAME, Data: []byte(name + "\x00")},
+	b, err := r.nl.requestOne(nfnlSubsysNFTables, nftMsgGetChain, r.nfproto(), []netlink.Attribute{
+		strAttr(nftaChainTable, nftTableFilter),
+		strAttr(nftaChainName, name),
 	})
-	if errors.Is(err, unix.ENOENT) {
+	if isNotFound(err) {
 		return h, false, nil
 	}
 	if err != nil {
@@ -202,67 +125,56 @@ func (r *nftReader) chainHead(name string) (h nftChainHead, ok bool, err error) 
 	return h, err == nil, err
 }
 
-// decodeChainHead reads a NEWCHAIN message's attributes.
+// decodeChainHead reads a NEWCHAIN message's attributes (parseNFChain)
+// as iptables prints a chain's header.
 func decodeChainHead(b []byte) (nftChainHead, error) {
-	var h nftChainHead
-	ad, err := netlink.NewAttributeDecoder(b)
+	c, err := parseNFChain(b)
 	if err != nil {
-		return h, fmt.Errorf("chain reply: %w", err)
+		return nftChainHead{}, fmt.Errorf("chain reply: %w", err)
 	}
-	ad.ByteOrder = binary.BigEndian
-	hasPolicy := false
-	for ad.Next() {
-		switch ad.Type() {
-		case unix.NFTA_CHAIN_HOOK:
-			h.base = true
-		case unix.NFTA_CHAIN_POLICY:
-			hasPolicy = true
-			switch p := ad.Uint32(); p {
-			case nfAccept:
-				h.policy = "ACCEPT"
-			case nfDrop:
-				h.policy = "DROP"
-			default:
-				return h, fmt.Errorf("chain reply: policy %d", p)
-			}
-		case nftaChainCounters:
-			ad.Nested(func(nd *netlink.AttributeDecoder) error {
-				for nd.Next() {
-					switch nd.Type() {
-					case nftaCounterBytes:
-						h.bytes = nd.Uint64()
-					case nftaCounterPackets:
-						h.packets = nd.Uint64()
-					}
-				}
-				return nil
-			})
+	h := nftChainHead{base: c.base, packets: c.packets, bytes: c.bytes}
+	if c.base != c.hasPolicy {
+		return h, fmt.Errorf("chain reply: base chain %v with policy %v", c.base, c.hasPolicy)
+	}
+	if c.base {
+		switch c.policy {
+		case nfAccept:
+			h.policy = "ACCEPT"
+		case nfDrop:
+			h.policy = "DROP"
+		default:
+			return h, fmt.Errorf("chain reply: policy %d", c.policy)
 		}
-	}
-	if err := ad.Err(); err != nil {
-		return h, fmt.Errorf("chain reply: %w", err)
-	}
-	if h.base != hasPolicy {
-		return h, fmt.Errorf("chain reply: base chain %v with policy %v", h.base, hasPolicy)
 	}
 	return h, nil
 }
 
 // chain lists one chain as iptables-save -c lines (":NAME POLICY
 // [p:b]" and "[p:b] -A NAME SPEC"). ok is false when the chain does not
-// exist; an error means it must be listed another way (a rule not
-// decoded names itself).
+// exist, true when it does (also with an error); an error means it must
+// be listed another way (a rule not decoded names itself).
 func (r *nftReader) chain(name string) (text string, ok bool, err error) {
 	h, ok, err := r.chainHead(name)
 	if err != nil || !ok {
 		return "", ok, err
 	}
-	rules, err := r.conn.GetRules(&nftables.Table{Name: nftTableFilter, Family: r.tableFamily()}, &nftables.Chain{Name: name})
+	text, err = r.rules(name, h)
+	return text, true, err
+}
+
+// rules lists the rules of chain name, whose head is h.
+func (r *nftReader) rules(name string, h nftChainHead) (string, error) {
+	msgs, err := r.nl.request(nfnlSubsysNFTables, nftMsgGetRule, r.nfproto(), []netlink.Attribute{
+		strAttr(nftaRuleTable, nftTableFilter),
+		strAttr(nftaRuleChain, name),
+	}, true)
 	if err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return "", false, nil
-		}
-		return "", false, fmt.Errorf("chain %s: rules: %w", name, err)
+		// Even ENOENT: the chain was there a moment ago.
+		return "", fmt.Errorf("chain %s: rules: %w", name, err)
+	}
+	rules := map[string][]nfRule{}
+	if err := collectRules(msgs, nftTableFilter, rules, name); err != nil {
+		return "", fmt.Errorf("chain %s: rules: %w", name, err)
 	}
 	var b strings.Builder
 	if h.base {
@@ -270,15 +182,15 @@ func (r *nftReader) chain(name string) (text string, ok bool, err error) {
 	} else {
 		fmt.Fprintf(&b, ":%s - [0:0]\n", name)
 	}
-	for i, rl := range rules {
-		if len(rl.UserData) > 0 {
+	for i, rl := range rules[name] {
+		if len(rl.udata) > 0 {
 			// iptables-nft 1.8.9 writes none; `nft` writes a comment
 			// there, which iptables prints as -m comment.
-			return "", false, fmt.Errorf("chain %s rule %d: user data (a comment nft wrote) not decoded", name, i+1)
+			return "", fmt.Errorf("chain %s rule %d: user data (a comment nft wrote) not decoded", name, i+1)
 		}
-		t, err := decodeNFTRule(r.family, rl.Exprs, r.setName)
+		t, err := decodeNFRule(r.family, rl, r.setName)
 		if err != nil {
-			return "", false, fmt.Errorf("chain %s rule %d: %w", name, i+1, err)
+			return "", fmt.Errorf("chain %s rule %d: %w", name, i+1, err)
 		}
 		fmt.Fprintf(&b, "[%d:%d] -A %s", t.packets, t.bytes, name)
 		if t.spec != "" {
@@ -286,5 +198,69 @@ func (r *nftReader) chain(name string) (text string, ok bool, err error) {
 		}
 		b.WriteString("\n")
 	}
-	return b.String(), true, nil
+	return b.String(), nil
+}
+
+// decodeNFRule types a rule's expressions (nftExprs) and decodes them
+// (decodeNFTRule).
+func decodeNFRule(f Family, rl nfRule, names nftSetNamer) (nftRuleText, error) {
+	exprs, err := nftExprs(f, rl.exprs)
+	if err != nil {
+		return nftRuleText{}, err
+	}
+	return decodeNFTRule(f, exprs, names)
+}
+
+// nftExprs types each raw expression with google/nftables' expr type of
+// its name, for the names decodeNFTRule decodes (or refuses with a
+// reason naming the type: target). Any other name is an error naming
+// it and its place: never left out, which would read the rule broader
+// than the kernel runs it.
+func nftExprs(f Family, raw []nfExpr) ([]expr.Any, error) {
+	fam := nfproto(f)
+	out := make([]expr.Any, 0, len(raw))
+	for i, r := range raw {
+		var e expr.Any
+		switch r.name {
+		case "meta":
+			e = &expr.Meta{}
+		case "payload":
+			e = &expr.Payload{}
+		case "cmp":
+			e = &expr.Cmp{}
+		case "bitwise":
+			e = &expr.Bitwise{}
+		case "range":
+			e = &expr.Range{}
+		case "match":
+			e = &expr.Match{}
+		case "target":
+			e = &expr.Target{}
+		case "counter":
+			e = &expr.Counter{}
+		case "immediate":
+			e = &expr.Verdict{}
+		default:
+			return nil, fmt.Errorf("expression %d (%s) not decoded", i+1, r.name)
+		}
+		if r.data == nil {
+			return nil, fmt.Errorf("expression %d (%s) without data", i+1, r.name)
+		}
+		if r.name == "immediate" {
+			// iptables-nft's immediates are verdicts only: one loading
+			// data into a register is refused.
+			imm := &expr.Immediate{}
+			if err := expr.Unmarshal(fam, r.data, imm); err != nil {
+				return nil, fmt.Errorf("expression %d (immediate): %w", i+1, err)
+			}
+			if imm.Register != unix.NFT_REG_VERDICT || len(imm.Data) != 0 {
+				return nil, fmt.Errorf("expression %d (immediate) loads register %d, not a verdict", i+1, imm.Register)
+			}
+		}
+		if err := expr.Unmarshal(fam, r.data, e); err != nil {
+			return nil, fmt.Errorf("expression %d (%s): %w", i+1, r.name, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }

@@ -36,8 +36,8 @@ type source struct {
 // every tool runs with its listing flags, started from a thread inside
 // the namespace (the caller's thread never moves), all at once, while
 // ebtables-nft's nat table and the ipsets are read through a netlink
-// socket opened inside the namespace (see the package doc; Provenance
-// says which way each was read). A source that cannot be read is named in
+// socket opened inside the namespace (see the package doc; Snapshot.Reads
+// says which way each part was read). A source that cannot be read is named in
 // Snapshot.Missing; Read fails only when the namespace cannot be entered
 // or no iptables table could be read.
 //
@@ -163,6 +163,7 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 		if s.absent {
 			// No legacy filter table in the namespace: it filters nothing.
 			snap.Tables = append(snap.Tables, Table{Backend: s.backend, Family: s.family, Name: "filter"})
+			snap.Reads = append(snap.Reads, TableRead{Part: PartIPTables, Backend: s.backend, Family: s.family, Via: ViaSave})
 			continue
 		}
 		if s.missing != "" {
@@ -183,7 +184,11 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 				continue
 			}
 			snap.Ebtables = t
-			snap.Provenance = append(snap.Provenance, fmt.Sprintf("ebtables nat: `%s -t nat -L --Lc` (%s)", s.path, s.backend))
+			snap.Reads = append(snap.Reads, TableRead{Part: PartEbtables, Backend: s.backend, Via: ViaEbList})
+			continue
+		}
+		if m := saveIncompatible(s.path, s.out.String()); m != "" {
+			snap.Missing = append(snap.Missing, m)
 			continue
 		}
 		ts, err := ParseIPTablesSave(s.out.String(), s.backend, s.family)
@@ -191,6 +196,7 @@ func Read(ctx context.Context, cfg *Config) (*Snapshot, error) {
 			errs = append(errs, err)
 			continue
 		}
+		snap.Reads = append(snap.Reads, TableRead{Part: PartIPTables, Backend: s.backend, Family: s.family, Via: ViaSave})
 		hasFilter := false
 		for _, t := range ts {
 			if t.Name == "filter" {

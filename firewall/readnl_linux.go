@@ -64,7 +64,7 @@ func (n *nlRead) wait() {
 }
 
 // finish completes the Snapshot's Ebtables (when ebNFT), Sets,
-// Provenance and Missing. It runs after snap.Tables are read.
+// Reads and Missing. It runs after snap.Tables are read.
 func (n *nlRead) finish(ctx context.Context, snap *Snapshot) []error {
 	<-n.done
 	defer n.conn.Close()
@@ -83,14 +83,10 @@ func (n *nlRead) finish(ctx context.Context, snap *Snapshot) []error {
 			default:
 				snap.Ebtables = t
 			}
-			snap.Provenance = append(snap.Provenance, fmt.Sprintf("ebtables nat: `%s -t nat -L --Lc` (netlink: %v)", ebTool, err))
+			snap.Reads = append(snap.Reads, TableRead{Part: PartEbtables, Backend: BackendNFT, Via: ViaEbList, Fallback: []string{fmt.Sprintf("netlink: %v", err)}})
 		default:
 			t := n.eb.table
-			scope := "whole table"
-			if n.scoped {
-				scope = "the built-in chains and the taps' chains"
-			}
-			snap.Provenance = append(snap.Provenance, fmt.Sprintf("ebtables nat: nf_tables netlink, %s (%d chains)", scope, len(t.Chains)))
+			read := TableRead{Part: PartEbtables, Backend: BackendNFT, Via: ViaNetlink}
 			if len(n.eb.fallback) > 0 {
 				names := make([]string, 0, len(n.eb.fallback))
 				for c := range n.eb.fallback {
@@ -114,9 +110,10 @@ func (n *nlRead) finish(ctx context.Context, snap *Snapshot) []error {
 					// netlink read it (the listing prints RETURN for
 					// every user chain).
 					t.Chains[i].Rules = lc.Rules
-					snap.Provenance = append(snap.Provenance, fmt.Sprintf("ebtables nat chain %s: `%s -t nat -L %s --Lc` (netlink: %s)", c, ebTool, c, n.eb.fallback[c]))
+					read.Fallback = append(read.Fallback, fmt.Sprintf("chain %s: `%s -t nat -L %s --Lc` (netlink: %s)", c, ebTool, c, n.eb.fallback[c]))
 				}
 			}
+			snap.Reads = append(snap.Reads, read)
 			snap.Ebtables = t
 		}
 	}
@@ -130,7 +127,7 @@ func (n *nlRead) finish(ctx context.Context, snap *Snapshot) []error {
 	switch err := firstErr(n.dialErr, n.setsErr); {
 	case err != nil:
 		out, miss := runTool(ctx, n.d.NetNSPath, n.d.IPSet, "save")
-		snap.Provenance = append(snap.Provenance, fmt.Sprintf("ipsets: `%s save` (netlink: %v)", n.d.IPSet, err))
+		snap.Reads = append(snap.Reads, TableRead{Part: PartIPSets, Via: ViaIPSetSave, Fallback: []string{fmt.Sprintf("netlink: %v", err)}})
 		if miss != "" {
 			snap.Missing = append(snap.Missing, miss)
 			break
@@ -145,11 +142,7 @@ func (n *nlRead) finish(ctx context.Context, snap *Snapshot) []error {
 		}
 	case n.setsSet:
 		snap.Sets = n.sets
-		what := "every set"
-		if n.scoped {
-			what = "the sets the rules name"
-		}
-		snap.Provenance = append(snap.Provenance, fmt.Sprintf("ipsets: ip_set netlink, %s (%d)", what, len(n.sets)))
+		snap.Reads = append(snap.Reads, TableRead{Part: PartIPSets, Via: ViaNetlink})
 		snap.Missing = append(snap.Missing, n.skipped...)
 	}
 	return errs

@@ -68,7 +68,9 @@ func readScopedNFT(ctx context.Context, d Config) []*scopedTable {
 		}()
 	}
 	wg.Wait()
-	if v4 := ts[0]; v4.table != nil && v4.table.Chain(SGChain) != nil {
+	if v4 := ts[0]; v4.table != nil && v4.table.Chain(SGChain) != nil || v4.table == nil && v4.read != nil && v4.missing != "" {
+		// The agent's layout read, or a chain netlink saw that neither
+		// way can list (see listCLI): a whole read would not do better.
 		return ts
 	}
 	for _, t := range ts {
@@ -76,7 +78,7 @@ func readScopedNFT(ctx context.Context, d Config) []*scopedTable {
 		go func() {
 			defer wg.Done()
 			t.table, t.missing, t.err = readSave(ctx, d.NetNSPath, t.save, t.family)
-			t.read = &TableRead{Backend: BackendNFT, Family: t.family, Via: ViaSave}
+			t.read = &TableRead{Part: PartIPTables, Backend: BackendNFT, Family: t.family, Via: ViaSave}
 		}()
 	}
 	wg.Wait()
@@ -95,7 +97,7 @@ func readChains(ctx context.Context, netnsPath, tool string, f Family, first []s
 		return nil, nil, fmt.Sprintf("%s: %v", tool, err), nil
 	}
 	t := &Table{Backend: BackendNFT, Family: f, Name: "filter", Chains: []Chain{}}
-	read := &TableRead{Backend: BackendNFT, Family: f, Via: ViaList}
+	read := &TableRead{Part: PartIPTables, Backend: BackendNFT, Family: f, Via: ViaList}
 	if nl != nil {
 		read.Via = ViaNetlink
 	}
@@ -104,19 +106,20 @@ func readChains(ctx context.Context, netnsPath, tool string, f Family, first []s
 	for round := 0; len(pending) > 0 && round < 8; round++ {
 		texts := make([]string, len(pending))
 		cli := make([]bool, len(pending))
+		exists := make([]bool, len(pending))
 		for i, c := range pending {
 			listed[c] = true
 			cli[i] = nl == nil
 		}
 		if nl != nil {
-			nftRound(ctx, nl, pending, texts, cli, read)
+			nftRound(ctx, nl, pending, texts, cli, exists, read)
 		}
-		missing, err := listCLI(ctx, netnsPath, tool, pending, texts, cli)
+		missing, err := listCLI(ctx, netnsPath, tool, pending, texts, cli, exists)
 		if err != nil {
 			return nil, nil, "", err
 		}
 		if missing != "" {
-			return nil, nil, missing, nil
+			return nil, read, missing, nil
 		}
 		if ctx.Err() != nil {
 			return nil, nil, "", ctx.Err()
@@ -143,16 +146,17 @@ func readChains(ctx context.Context, netnsPath, tool string, f Family, first []s
 
 // nftRound lists chains through nl into texts (iptables-save -c lines;
 // "" for a chain that does not exist), marking in cli the chains it
-// could not decode (named in read.Fallback with why). The ruleset
+// could not decode (named in read.Fallback with why) and in exists the
+// chains it saw (in its last try; see listCLI). The ruleset
 // generation is read before and after: a round that saw the rules change
 // is read again (at most nftMaxGenerationTry times, then left to the
 // tool whole).
-func nftRound(ctx context.Context, nl *nftReader, chains []string, texts []string, cli []bool, read *TableRead) {
+func nftRound(ctx context.Context, nl *nftReader, chains []string, texts []string, cli, exists []bool, read *TableRead) {
 	var why []string
 	for try := 0; ; try++ {
 		why = why[:0]
 		for i := range chains {
-			texts[i], cli[i] = "", false
+			texts[i], cli[i], exists[i] = "", false, false
 		}
 		g0, err := nl.generation()
 		if err != nil {
@@ -167,7 +171,8 @@ func nftRound(ctx context.Context, nl *nftReader, chains []string, texts []strin
 				cli[i] = true
 				continue
 			}
-			text, _, err := nl.chain(c)
+			text, ok, err := nl.chain(c)
+			exists[i] = ok
 			if err != nil {
 				cli[i] = true
 				why = append(why, err.Error())
@@ -195,7 +200,13 @@ func nftRound(ctx context.Context, nl *nftReader, chains []string, texts []strin
 // iptables-save -c lines by ConvertListRules; "" for a chain that does
 // not exist). A tool that cannot list is returned as missing; err is
 // for a namespace that cannot be entered.
-func listCLI(ctx context.Context, netnsPath, tool string, chains []string, texts []string, cli []bool) (missing string, err error) {
+//
+// iptables-nft 1.8.9 says the same ("chain `X' in table `filter' is
+// incompatible") for a chain that does not exist and for one holding an
+// expression it cannot print (a rule `nft` added): a chain exists marks
+// (nf_tables netlink saw it) is therefore never taken as absent, it is
+// missing: its rules are unknown both ways.
+func listCLI(ctx context.Context, netnsPath, tool string, chains []string, texts []string, cli, exists []bool) (missing string, err error) {
 	cmds := make([]*exec.Cmd, len(chains))
 	outs := make([]bytes.Buffer, len(chains))
 	errbs := make([]bytes.Buffer, len(chains))
@@ -231,7 +242,7 @@ func listCLI(ctx context.Context, netnsPath, tool string, chains []string, texts
 		}
 		if e := cmd.Wait(); e != nil {
 			msg := errbs[i].String()
-			if strings.Contains(msg, "incompatible") || strings.Contains(msg, "No chain/target/match") || strings.Contains(msg, "does not exist") {
+			if !exists[i] && (strings.Contains(msg, "incompatible") || strings.Contains(msg, "No chain/target/match") || strings.Contains(msg, "does not exist")) {
 				continue // the chain is absent
 			}
 			if werr == nil {
@@ -275,6 +286,9 @@ func readSave(ctx context.Context, netnsPath, save string, f Family) (*Table, st
 	if err := cmd.Wait(); err != nil {
 		return nil, fmt.Sprintf("%s -c -t filter: %v: %s", save, err, strings.TrimSpace(errb.String())), nil
 	}
+	if m := saveIncompatible(save, out.String()); m != "" {
+		return nil, m, nil
+	}
 	ts, err := ParseIPTablesSave(out.String(), BackendNFT, f)
 	if err != nil {
 		return nil, "", err
@@ -285,4 +299,18 @@ func readSave(ctx context.Context, netnsPath, save string, f Family) (*Table, st
 		}
 	}
 	return &Table{Backend: BackendNFT, Family: f, Name: "filter"}, "", nil
+}
+
+// saveIncompatible returns why iptables-nft-save's output out holds no
+// table it should: iptables-nft-save prints "# Table `filter' is
+// incompatible, use 'nft' tool." instead of a table holding a rule it
+// cannot print (a rule `nft` added), and exits 0. That table is unknown,
+// not empty nor absent. "" when out has no such line.
+func saveIncompatible(save, out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "# ") && strings.Contains(l, "is incompatible, use 'nft' tool") {
+			return fmt.Sprintf("%s: %s", save, strings.TrimPrefix(l, "# "))
+		}
+	}
+	return ""
 }

@@ -61,17 +61,14 @@ type Snapshot struct {
 	// ports' chains are absent, so StaleTaps and any other node-wide
 	// judgement cannot be made from it (see Scoped).
 	Scope []string `json:"scope,omitempty"`
-	// Reads says how a scoped read listed each iptables-nft table (see
-	// TableRead): through nf_tables netlink, which chains it left to
-	// `iptables-nft -S` and why. nil for a read of the whole node, whose
-	// tables all come from the save tools.
+	// Reads says how each part of the snapshot was read, one TableRead
+	// each: every iptables filter table (a scoped read's iptables-nft
+	// tables through nf_tables netlink or `iptables-nft -S`, with the
+	// chains left to the tool and why; the others with the save tools),
+	// ebtables' nat table (netlink or the listing, with the chains left
+	// to the listing and why) and the ipsets (ip_set netlink or `ipset
+	// save`). A part that could not be read at all is in Missing.
 	Reads []TableRead `json:"reads,omitempty"`
-	// Provenance says how each part other than the iptables tables was
-	// read, one line each: "ebtables nat: nf_tables netlink, …", a chain
-	// listed with the tool because netlink held a rule the decoder does
-	// not model (and why), "ipsets: ip_set netlink, …", or the tool's
-	// command line when netlink could not be used.
-	Provenance []string `json:"provenance,omitempty"`
 	// Missing names each source that could not be read and why
 	// ("iptables-legacy-save: not found"), so a judge can say a hop is
 	// unknown rather than empty.
@@ -241,33 +238,55 @@ type EbRule struct {
 	Unknown []string `json:"unknown,omitempty"`
 }
 
-// TableRead is the provenance of one table of a scoped read.
+// TableRead is the provenance of one part of a Snapshot: an iptables
+// filter table, ebtables' nat table or the ipsets.
 type TableRead struct {
-	// Backend and Family name the table.
-	Backend Backend `json:"backend"`
-	Family  Family  `json:"family"`
-	// Via is how its chains were listed.
+	// Part is what was read; Backend (iptables, ebtables) and Family
+	// (iptables) name the table.
+	Part    ReadPart `json:"part"`
+	Backend Backend  `json:"backend,omitempty"`
+	Family  Family   `json:"family,omitempty"`
+	// Via is how it was read.
 	Via ReadVia `json:"via"`
 	// Fallback lists, for a netlink read, each chain left to the tool
-	// (`iptables-nft -S CHAIN -v`) with why: a rule whose expressions
-	// this package does not decode ("chain X rule 3: expression 2:
-	// match limit rev 0 not decoded"), a netlink error, or the ruleset
-	// changing under the read; for a tool read, why netlink could not
-	// be opened.
+	// (`iptables-nft -S CHAIN -v`, `ebtables -t nat -L CHAIN --Lc`)
+	// with why: a rule whose expressions this package does not decode
+	// ("chain X rule 3: expression 2 (rt) not decoded"), a netlink
+	// error, or the ruleset changing under the read; for a tool read
+	// where netlink was tried, why netlink could not be used.
 	Fallback []string `json:"fallback,omitempty"`
 }
 
-// ReadVia says how a table's chains were listed.
+// ReadPart names a part of a Snapshot in a TableRead.
+type ReadPart string
+
+// The parts of a Snapshot.
+const (
+	// PartIPTables: one iptables filter table (Backend, Family).
+	PartIPTables ReadPart = "iptables"
+	// PartEbtables: ebtables' nat table (Backend).
+	PartEbtables ReadPart = "ebtables"
+	// PartIPSets: the ipsets (every set; for a scoped read the sets the
+	// rules name).
+	PartIPSets ReadPart = "ipsets"
+)
+
+// ReadVia says how a part of a Snapshot was read.
 type ReadVia string
 
 // The ways a table is listed.
 const (
-	// ViaNetlink: nf_tables netlink (rules, chain policies and counters,
-	// ipset names by index), decoded by this package into the text
-	// `iptables-nft -S` prints and parsed like it.
+	// ViaNetlink: netlink, decoded by this package: nf_tables (rules,
+	// chain policies and counters, ipset names by index) turned into
+	// the text `iptables-nft -S` or `ebtables -L` prints and parsed like
+	// it, or ip_set's set listing.
 	ViaNetlink ReadVia = "netlink"
 	// ViaList: one `iptables-nft -t filter -S CHAIN -v` per chain.
 	ViaList ReadVia = "iptables -S"
 	// ViaSave: the save tool, the whole table.
 	ViaSave ReadVia = "iptables-save"
+	// ViaEbList: `ebtables -t nat -L --Lc`, the whole table.
+	ViaEbList ReadVia = "ebtables -L"
+	// ViaIPSetSave: `ipset save`, every set.
+	ViaIPSetSave ReadVia = "ipset save"
 )

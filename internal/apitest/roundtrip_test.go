@@ -134,6 +134,7 @@ var results = map[string]any{
 	"firewall.Family":            firewall.Family(""),
 	"firewall.TableRead":         firewall.TableRead{},
 	"firewall.ReadVia":           firewall.ReadVia(""),
+	"firewall.ReadPart":          firewall.ReadPart(""),
 	// issue 13: console, metadata, MTU
 	"dhcpns.DHCPOption":            dhcpns.DHCPOption{},
 	"dhcpns.Listener":              dhcpns.Listener{},
