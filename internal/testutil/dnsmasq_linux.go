@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/vifpath/vifpath/internal/sandbox"
@@ -43,17 +42,6 @@ func (n *NetNS) StartDnsmasq(tb testing.TB, o DnsmasqOptions) *Dnsmasq {
 	check(tb, err)
 	tb.Cleanup(func() { d.Close() })
 	return &Dnsmasq{d}
-}
-
-// SearchableTempDir is a tb.TempDir() whose parents others may search
-// (up to os.TempDir()): dnsmasq reads its files as nobody.
-func SearchableTempDir(tb testing.TB) string {
-	tb.Helper()
-	dir := tb.TempDir()
-	for p := dir; p != os.TempDir() && p != "/" && p != "."; p = filepath.Dir(p) {
-		os.Chmod(p, 0o755)
-	}
-	return dir
 }
 
 // Kill sends SIGKILL to dnsmasq. With reap false the process stays a
