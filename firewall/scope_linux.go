@@ -268,28 +268,14 @@ func listCLI(ctx context.Context, netnsPath, tool string, chains []string, texts
 // readSave reads one family's whole iptables-nft filter table with its
 // save tool (the unscoped way).
 func readSave(ctx context.Context, netnsPath, save string, f Family) (*Table, string, error) {
-	if _, err := os.Stat(save); err != nil {
-		return nil, fmt.Sprintf("%s: %v", save, err), nil
+	out, miss := runTool(ctx, netnsPath, save, "-c", "-t", "filter")
+	if miss != "" {
+		return nil, miss, nil
 	}
-	var out, errb bytes.Buffer
-	cmd := exec.CommandContext(ctx, save, "-c", "-t", "filter")
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
-	if err := inNetNS(netnsPath, cmd.Start); err != nil {
-		if cmd.Process != nil {
-			// Started, but the thread could not go back: reap it.
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-		return nil, fmt.Sprintf("%s: %v", save, err), nil
-	}
-	if err := cmd.Wait(); err != nil {
-		return nil, fmt.Sprintf("%s -c -t filter: %v: %s", save, err, strings.TrimSpace(errb.String())), nil
-	}
-	if m := saveIncompatible(save, out.String()); m != "" {
+	if m := saveIncompatible(save, out); m != "" {
 		return nil, m, nil
 	}
-	ts, err := ParseIPTablesSave(out.String(), BackendNFT, f)
+	ts, err := ParseIPTablesSave(out, BackendNFT, f)
 	if err != nil {
 		return nil, "", err
 	}
