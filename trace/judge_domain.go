@@ -130,6 +130,13 @@ func (v *view) domainHops() (Hop, Hop) {
 		ih.Summary = fmt.Sprintf("libvirt says %s is on %s, but it is a port of %s", i.Target, i.Source, v.bridge.Name)
 		ih.Cause = "the tap was moved to another bridge after the guest started (by hand, or an agent re-plugged it)"
 		ih.Next = "ip link set " + i.Target + " master " + i.Source + "; brctl show; the linuxbridge agent's log"
+	case v.tap == nil && holdsTap(det.State) && v.bridgeMissing(i.Source):
+		// compute1's brq deleted while the server ran (aio cloud): the
+		// kernel released the tap; the bridge itself is what is gone.
+		ih.Verdict = Fail
+		ih.Summary = fmt.Sprintf("the domain runs but its bridge %s does not exist: its tap %s is on no bridge", i.Source, i.Target)
+		ih.Cause = "the bridge libvirt plugged the tap into was deleted while the server runs (by hand, or a cleanup): the kernel released its ports"
+		ih.Next = "restart neutron-linuxbridge-agent on the node (at start it re-plugs every tap, creating the bridge), or ip link add " + i.Source + " type bridge and re-enslave the tap and the provider NIC"
 	case v.tap == nil && holdsTap(det.State):
 		ih.Verdict = Fail
 		ih.Summary = fmt.Sprintf("the domain runs but its tap %s is on no bridge", i.Target)
@@ -217,4 +224,19 @@ func (v *view) searchedDomains() int {
 // so its taps.
 func holdsTap(st libvirtinspect.State) bool {
 	return st == libvirtinspect.StateRunning || st == libvirtinspect.StateBlocked || st == libvirtinspect.StatePaused
+}
+
+// bridgeMissing reports whether the node's bridge snapshot was read and
+// has no bridge named name.
+func (v *view) bridgeMissing(name string) bool {
+	b := v.obs.Bridges
+	if name == "" || b == nil || b.Before == nil {
+		return false
+	}
+	for _, br := range b.Before.Bridges {
+		if br.Name == name {
+			return false
+		}
+	}
+	return true
 }
