@@ -68,10 +68,13 @@ func (v *view) domainHops() (Hop, Hop) {
 		dh.Verdict = OK
 		dh.Summary = fmt.Sprintf("%s (%s)", det.State, det.Reason)
 	case libvirtinspect.StatePaused:
-		dh.Verdict = Warn
+		// A paused guest answers nothing: on the aio cloud (`openstack
+		// server pause`) the bridge forgot its MAC and ARP and ping went
+		// unanswered, and the trace blamed the FDB. The pause is the fault.
+		dh.Verdict = Fail
 		dh.Summary = fmt.Sprintf("paused (%s): the guest's CPUs are stopped", det.Reason)
-		dh.Cause = "the domain is paused (a migration, a snapshot, an I/O error or `virsh suspend`)"
-		dh.Next = "virsh domstate --reason " + det.Name + "; virsh resume " + det.Name
+		dh.Cause = "the domain is paused (openstack server pause, a migration, a snapshot, an I/O error or `virsh suspend`): the guest answers nothing, so the FDB, ARP and reachability hops fail for that reason alone"
+		dh.Next = "virsh domstate --reason " + det.Name + "; openstack server unpause <server> (paused by Nova) or virsh resume " + det.Name
 	default:
 		dh.Verdict = Fail
 		dh.Summary = fmt.Sprintf("%s (%s): the guest is not running", det.State, det.Reason)
