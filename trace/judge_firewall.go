@@ -560,7 +560,10 @@ func remoteGroupAdmitting(pol *firewall.Policy, proto string) string {
 	}
 	for _, g := range pol.SecurityGroups {
 		for _, ar := range g.Rules {
-			if ar.Direction != "ingress" || ar.EtherType != "IPv4" || ar.RemoteGroupID == "" {
+			// A rule for the protocol itself: the default group's "any
+			// protocol from its members" is no choice to admit ping or
+			// ssh from them only (its ICMP rule deleted still fails).
+			if ar.Direction != "ingress" || ar.EtherType != "IPv4" || ar.RemoteGroupID == "" || ar.Protocol == "" {
 				continue
 			}
 			any := ar
