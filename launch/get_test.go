@@ -194,6 +194,11 @@ func TestServerBuildAndError(t *testing.T) {
 		if len(s.Ports) != 1 || s.Ports[0].VIFType != "binding_failed" {
 			t.Errorf("ERROR server ports = %+v", s.Ports)
 		}
+		// By name: Nova's list has no fault, Server reads it by ID.
+		s, err = c.Server(ctx, "broken1")
+		if err != nil || s.Fault == nil || s.Fault.Message != msg {
+			t.Fatalf("Server(broken1) by name = %+v, %v; want the fault %q", s, err, msg)
+		}
 	})
 }
 

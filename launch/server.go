@@ -257,6 +257,13 @@ func (c *Client) Server(ctx context.Context, nameOrID string) (*Server, error) {
 			return nil, fmt.Errorf("launch: server %q: no server has this ID or name in the project (openstack server list): %w", nameOrID, ErrNotFound)
 		}
 		r = got
+		// Nova's list leaves out an ERROR server's fault (seen on the aio
+		// cloud, Zed: "No valid host was found" only in GET /servers/ID).
+		if Status(r.Status) == StatusError && r.Fault.Code == 0 && r.Fault.Message == "" {
+			if full, err := c.getServer(ctx, r.ID); err == nil {
+				r = full
+			}
+		}
 	}
 	s := serverOf(r)
 	ports, err := c.Ports(ctx, s.ID)

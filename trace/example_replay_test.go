@@ -22,13 +22,13 @@ func ExampleJudgeServer() {
 	}
 	fmt.Println(st.ServerName, st.Verdict)
 	for _, h := range st.Traces[0].Hops {
-		if h.Verdict == trace.Fail {
+		if h.Verdict == trace.Fail || h.Verdict == trace.Warn {
 			fmt.Printf("%s %s: %s\n", h.Kind, h.Verdict, h.Cause)
 		}
 	}
 	// Output:
-	// cirros1 fail
-	// agents fail: the Linux bridge agent on compute1 is dead (last heartbeat 2m1s ago): new ports stay DOWN and Nova's boot fails after vif_plugging_timeout
+	// cirros1 warn
+	// agents warn: the Linux bridge agent on compute1 is dead (last heartbeat 2m1s ago): the ports it wired keep working as it left them, but new ports stay DOWN (Nova's boot fails after vif_plugging_timeout) and security-group changes are not applied
 }
 
 // The observation carries the packages' own types: its ports are
@@ -46,5 +46,5 @@ func ExampleJudgeAgents() {
 	h := trace.JudgeAgents(*need)
 	fmt.Println(p.MAC, p.FixedIPs[0].Address, h.Verdict)
 	// Output:
-	// fa:16:3e:89:17:3e 192.168.31.74 fail
+	// fa:16:3e:89:17:3e 192.168.31.74 warn
 }

@@ -296,8 +296,39 @@ func joinTrace(c *half, ct *Trace, n *half, ntr *Trace) *Trace {
 		linkAt = len(t.Hops)
 	}
 	t.Hops = slices.Insert(t.Hops, linkAt, link)
+	remoteGroupOnly(&t)
 	t.Verdict = Worst(t.Hops)
 	return &t
+}
+
+// remoteGroupOnly settles the network node's reachability hop when the
+// compute node's security-group hop says its groups admit the probe's
+// ping and ssh only from a remote group's members (evidence
+// admitted_only_from): with the guest answering ARP, probes that went
+// silent are what the rules ask for, not a broken path (seen on the aio
+// cloud, a rule --remote-group on a server of compute1). A probe that was
+// unreachable (no ARP answer or no route) still fails.
+func remoteGroupOnly(t *Trace) {
+	sg, ok := t.Hop(KindSecurityGroup, "")
+	if !ok || sg.Verdict != Warn {
+		return
+	}
+	if _, only := sg.Get("admitted_only_from"); !only {
+		return
+	}
+	if arp, ok := t.Hop(KindARP, ""); !ok || arp.Verdict != OK {
+		return
+	}
+	for i := range t.Hops {
+		h := &t.Hops[i]
+		if h.Kind != KindReachability || h.Verdict != Fail || !strings.Contains(h.Summary, "silent") || strings.Contains(h.Summary, "unreachable") {
+			continue
+		}
+		h.Verdict = Warn
+		h.add("explained_by", "%s: %s", KindSecurityGroup, sg.Summary)
+		h.Cause = "the probe's source is not a member of the remote group the port's rules admit (see the security-group hop): this alone does not show the VM unreachable for its clients"
+		h.Next = "probe from a member of the group; the security-group hop"
+	}
 }
 
 // explain marks the node hops that only show the link's fault: Fail or

@@ -92,6 +92,13 @@ func JudgeAgents(f launch.PortAgents) Hop {
 		a := *f.L2
 		h.add("l2_agent", "%s", state(a))
 		switch {
+		case !a.Alive && f.Port.Status == "ACTIVE" && f.ServerStatus == launch.StatusActive:
+			// The agent wired the port before it stopped: the tap, bridge
+			// and firewall stay as it left them (seen on the aio cloud:
+			// compute1's agent stopped, every path hop OK). Whether the
+			// path works is the path hops' to judge.
+			warns = append(warns, "Linux bridge agent on "+a.Host+" is dead")
+			setWarnCause("the Linux bridge agent on "+a.Host+" is dead (last heartbeat "+age(a.Heartbeat)+" ago): the ports it wired keep working as it left them, but new ports stay DOWN (Nova's boot fails after vif_plugging_timeout) and security-group changes are not applied", "restart neutron-linuxbridge-agent on "+a.Host+" and read its log")
 		case !a.Alive:
 			fails = append(fails, "Linux bridge agent on "+a.Host+" is dead")
 			setCause("the Linux bridge agent on "+a.Host+" is dead (last heartbeat "+age(a.Heartbeat)+" ago): new ports stay DOWN and Nova's boot fails after vif_plugging_timeout", "restart neutron-linuxbridge-agent on "+a.Host+" and read its log")

@@ -56,7 +56,10 @@ func TestJudgeAgents(t *testing.T) {
 		next    string
 	}{
 		{name: "healthy", verdict: trace.OK, summary: "agents up: Linux bridge on vm, 1 DHCP, 1 metadata; nova-compute up"},
-		{name: "l2 dead", setup: func(f *fakecloud.Cloud) { f.SetAgent(launch.AgentLinuxBridge, "vm", false) }, verdict: trace.Fail,
+		{name: "l2 dead", setup: func(f *fakecloud.Cloud) { f.SetAgent(launch.AgentLinuxBridge, "vm", false) }, verdict: trace.Warn,
+			summary: "Linux bridge agent on vm is dead", cause: "the ports it wired keep working", next: "restart neutron-linuxbridge-agent on vm"},
+		{name: "l2 dead, port down", setup: func(f *fakecloud.Cloud) { f.SetAgent(launch.AgentLinuxBridge, "vm", false) },
+			edit: func(p *launch.PortAgents) { p.Port.Status = "DOWN" }, verdict: trace.Fail,
 			summary: "Linux bridge agent on vm is dead", cause: "new ports stay DOWN", next: "restart neutron-linuxbridge-agent on vm"},
 		{name: "l2 alive, port not wired", edit: func(p *launch.PortAgents) { p.Port.Status = "DOWN" }, verdict: trace.Fail,
 			summary: "alive (heartbeat 5s ago) but has not reported port", cause: "heartbeats but does not wire ports", next: "ebtables or iptables"},

@@ -54,6 +54,10 @@ func TestAgentsHopFromRecordedList(t *testing.T) {
 		{"healthy", nil, trace.OK, "agents up: Linux bridge on compute1, 1 DHCP, 1 metadata; nova-compute up", ""},
 		{"l2 dead", func(o *trace.Observation) {
 			setAgent(o, launch.AgentLinuxBridge, func(a *launch.NetworkAgent) { a.Alive = false })
+		}, trace.Warn, "Linux bridge agent on compute1 is dead", "the ports it wired keep working"},
+		{"l2 dead, port not wired", func(o *trace.Observation) {
+			setAgent(o, launch.AgentLinuxBridge, func(a *launch.NetworkAgent) { a.Alive = false })
+			o.API.Servers[0].Ports[0].Status = "DOWN"
 		}, trace.Fail, "Linux bridge agent on compute1 is dead", "vif_plugging_timeout"},
 		{"l2 alive, port not wired", func(o *trace.Observation) { o.API.Servers[0].Ports[0].Status = "DOWN" }, trace.Fail,
 			"has not reported port", "heartbeats but does not wire ports"},

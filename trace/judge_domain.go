@@ -68,10 +68,13 @@ func (v *view) domainHops() (Hop, Hop) {
 		dh.Verdict = OK
 		dh.Summary = fmt.Sprintf("%s (%s)", det.State, det.Reason)
 	case libvirtinspect.StatePaused:
-		dh.Verdict = Warn
+		// A paused guest answers nothing: on the aio cloud (`openstack
+		// server pause`) the bridge forgot its MAC and ARP and ping went
+		// unanswered, and the trace blamed the FDB. The pause is the fault.
+		dh.Verdict = Fail
 		dh.Summary = fmt.Sprintf("paused (%s): the guest's CPUs are stopped", det.Reason)
-		dh.Cause = "the domain is paused (a migration, a snapshot, an I/O error or `virsh suspend`)"
-		dh.Next = "virsh domstate --reason " + det.Name + "; virsh resume " + det.Name
+		dh.Cause = "the domain is paused (openstack server pause, a migration, a snapshot, an I/O error or `virsh suspend`): the guest answers nothing, so the FDB, ARP and reachability hops fail for that reason alone"
+		dh.Next = "virsh domstate --reason " + det.Name + "; openstack server unpause <server> (paused by Nova) or virsh resume " + det.Name
 	default:
 		dh.Verdict = Fail
 		dh.Summary = fmt.Sprintf("%s (%s): the guest is not running", det.State, det.Reason)
@@ -130,6 +133,13 @@ func (v *view) domainHops() (Hop, Hop) {
 		ih.Summary = fmt.Sprintf("libvirt says %s is on %s, but it is a port of %s", i.Target, i.Source, v.bridge.Name)
 		ih.Cause = "the tap was moved to another bridge after the guest started (by hand, or an agent re-plugged it)"
 		ih.Next = "ip link set " + i.Target + " master " + i.Source + "; brctl show; the linuxbridge agent's log"
+	case v.tap == nil && holdsTap(det.State) && v.bridgeMissing(i.Source):
+		// compute1's brq deleted while the server ran (aio cloud): the
+		// kernel released the tap; the bridge itself is what is gone.
+		ih.Verdict = Fail
+		ih.Summary = fmt.Sprintf("the domain runs but its bridge %s does not exist: its tap %s is on no bridge", i.Source, i.Target)
+		ih.Cause = "the bridge libvirt plugged the tap into was deleted while the server runs (by hand, or a cleanup): the kernel released its ports"
+		ih.Next = "restart neutron-linuxbridge-agent on the node (at start it re-plugs every tap, creating the bridge), or ip link add " + i.Source + " type bridge and re-enslave the tap and the provider NIC"
 	case v.tap == nil && holdsTap(det.State):
 		ih.Verdict = Fail
 		ih.Summary = fmt.Sprintf("the domain runs but its tap %s is on no bridge", i.Target)
@@ -217,4 +227,19 @@ func (v *view) searchedDomains() int {
 // so its taps.
 func holdsTap(st libvirtinspect.State) bool {
 	return st == libvirtinspect.StateRunning || st == libvirtinspect.StateBlocked || st == libvirtinspect.StatePaused
+}
+
+// bridgeMissing reports whether the node's bridge snapshot was read and
+// has no bridge named name.
+func (v *view) bridgeMissing(name string) bool {
+	b := v.obs.Bridges
+	if name == "" || b == nil || b.Before == nil {
+		return false
+	}
+	for _, br := range b.Before.Bridges {
+		if br.Name == name {
+			return false
+		}
+	}
+	return true
 }

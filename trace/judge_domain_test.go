@@ -62,7 +62,7 @@ func TestDomainHops(t *testing.T) {
 		{name: "libvirt error", libvirt: true, dom: domainResult{err: "libvirtinspect: libvirtd unavailable"}, wantD: Unknown, wantI: Unknown, summary: "libvirt could not be asked"},
 		{name: "named domain missing", libvirt: true, target: Target{Domain: "instance-0000000a"}, wantD: Fail, wantI: Unknown, summary: `libvirt has no domain "instance-0000000a"`},
 		{name: "no owner", libvirt: true, wantD: Fail, wantI: Unknown, summary: "no libvirt domain has an interface on " + tap},
-		{name: "paused", libvirt: true, dom: withIf(libvirtinspect.StatePaused, nil), mac: portMAC, wantD: Warn, wantI: OK, summary: "paused"},
+		{name: "paused", libvirt: true, dom: withIf(libvirtinspect.StatePaused, nil), mac: portMAC, wantD: Fail, wantI: OK, summary: "paused"},
 		{name: "crashed", libvirt: true, dom: withIf(libvirtinspect.StateCrashed, nil), mac: portMAC, noTap: true, wantD: Fail, wantI: Unknown, summary: "not running"},
 		{name: "other port's MAC", libvirt: true, dom: withIf(libvirtinspect.StateRunning, func(i *libvirtinspect.Interface) { i.MAC = MAC(otherMAC) }), mac: portMAC, wantD: OK, wantI: Fail, summary: "guest MAC fa:16:3e:44:55:66 is not the port's fa:16:3e:11:22:33"},
 		{name: "stale network", libvirt: true, dom: withIf(libvirtinspect.StateRunning, nil), mac: portMAC, wantNet: "0d9e4b1c-5a36-4c7b-9f0e-2b8f1c3d4e5f", wantD: OK, wantI: Fail, summary: "the port's network bridge is brq0d9e4b1c-5a"},

@@ -192,6 +192,7 @@ func JudgeSecurityGroup(f FirewallFacts) Hop {
 		dsts = []netip.Addr{netip.MustParseAddr("192.0.2.1")}
 	}
 	admits := map[string]bool{}
+	remoteOnly := map[string]bool{} // dropped from src, admitted from a remote group's members
 	for _, proto := range []string{"icmp", "tcp"} {
 		if len(dsts) == 0 {
 			break // an IPv6-only port: judged below
@@ -218,7 +219,16 @@ func JudgeSecurityGroup(f FirewallFacts) Hop {
 		}
 		h.add(name, "from %s to %s %s by %s", src, dsts[0], strings.ToLower(r.Verdict)+"ped", deciderText(r))
 		msg := fmt.Sprintf("%s to %s is %s by %s", strings.ToUpper(name), dsts[0], strings.ToLower(r.Verdict)+"ped", deciderText(r))
-		if r.Rule != nil && r.Rule.Chain == p.Ingress.Name && !isAgentDrop(*r.Rule) {
+		foreignRule := r.Rule != nil && r.Rule.Chain == p.Ingress.Name && !isAgentDrop(*r.Rule)
+		if g := remoteGroupAdmitting(f.Policy, proto); g != "" && !foreignRule {
+			// A rule from a remote group (seen on the aio cloud): the
+			// group's members are admitted, the probe's source is not one.
+			remoteOnly[proto] = true
+			h.add("admitted_only_from", "%s: members of group %s", proto, g)
+			warn = append(warn, fmt.Sprintf("%s to %s is admitted only from members of group %s, not from %s", strings.ToUpper(name), dsts[0], g, src))
+			continue
+		}
+		if foreignRule {
 			fail = append(fail, msg+", a rule the agent does not write")
 		} else {
 			fail = append(fail, msg)
@@ -290,10 +300,10 @@ func JudgeSecurityGroup(f FirewallFacts) Hop {
 			in = "at all: the port has no security group"
 			noGroups = true
 		}
-		if len(dsts) > 0 && !apiICMP && !admits["icmp"] {
+		if len(dsts) > 0 && !apiICMP && !admits["icmp"] && !remoteOnly["icmp"] {
 			fail = append(fail, fmt.Sprintf("no ingress rule %s admits ICMP (the walkthrough's ping)", in))
 		}
-		if len(dsts) > 0 && !apiSSH && !admits["tcp"] {
+		if len(dsts) > 0 && !apiSSH && !admits["tcp"] && !remoteOnly["tcp"] {
 			fail = append(fail, fmt.Sprintf("no ingress rule %s admits TCP 22 (the walkthrough's ssh)", in))
 		}
 	}
@@ -319,6 +329,10 @@ func JudgeSecurityGroup(f FirewallFacts) Hop {
 		h.Summary = strings.Join(warn, "; ")
 		h.Cause = "the chain and the API disagree (a rule added by hand, or the agent has not caught up)"
 		h.Next = "restart the linuxbridge agent to rebuild the chain, or find who edits iptables on this node"
+		if len(remoteOnly) > 0 {
+			h.Cause = "the port's groups admit the walkthrough's ping or ssh only from a remote group's members (an ipset of their addresses): other sources, the reachability probe's among them, are dropped by design; this alone does not show the VM unreachable for its clients"
+			h.Next = "probe from a member of the group, or add a rule for the source you need (openstack security group rule create --remote-ip CIDR)"
+		}
 	default:
 		h.Verdict = OK
 		var ok []string
@@ -533,6 +547,36 @@ func foreignDrop(s *firewall.Snapshot, neutron firewall.Backend, pkt firewall.Pa
 			return fmt.Sprintf("iptables-%s %s's %s policy", b, r.Policy, r.Verdict)
 		}
 		return "iptables-" + string(b) + " " + ruleText(r.Rule)
+	}
+	return ""
+}
+
+// remoteGroupAdmitting names the security group (name and ID) whose IPv4
+// ingress rule admits proto ("icmp" or "tcp", the walkthrough's ping and
+// ssh) from a remote group's members only; "" when none does.
+func remoteGroupAdmitting(pol *firewall.Policy, proto string) string {
+	if pol == nil {
+		return ""
+	}
+	for _, g := range pol.SecurityGroups {
+		for _, ar := range g.Rules {
+			// A rule for the protocol itself: the default group's "any
+			// protocol from its members" is no choice to admit ping or
+			// ssh from them only (its ICMP rule deleted still fails).
+			if ar.Direction != "ingress" || ar.EtherType != "IPv4" || ar.RemoteGroupID == "" || ar.Protocol == "" {
+				continue
+			}
+			any := ar
+			any.RemoteGroupID = ""
+			if proto == "icmp" && coversICMP(any) || proto == "tcp" && coversSSH(any) {
+				for _, rg := range pol.SecurityGroups {
+					if rg.ID == ar.RemoteGroupID {
+						return groupName(rg)
+					}
+				}
+				return ar.RemoteGroupID
+			}
+		}
 	}
 	return ""
 }

@@ -61,7 +61,11 @@ func TestObservationOwnersTypesReadRecordings(t *testing.T) {
 			n := obs.DHCP.Networks[i]
 			for j, rl := range rn.Leases {
 				l := n.Leases[j]
-				got := rawLease{MAC: l.MAC.String(), IP: addrText(l.IP.String()), Hostname: l.Hostname, ClientID: l.ClientID, Origin: l.Origin.String(), Renewed: l.Renewed(), Line: l.Line}
+				got := rawLease{MAC: l.MAC.String(), IP: addrText(l.IP.String()), Hostname: l.Hostname, ClientID: l.ClientID, Origin: l.Origin.String(), Line: l.Line}
+				if rl.Renewed != nil {
+					renewed := l.Renewed()
+					got.Renewed = &renewed
+				}
 				if !l.Expiry.IsZero() {
 					got.Expiry = l.Expiry.Format("2006-01-02T15:04:05Z07:00")
 				}
@@ -160,8 +164,11 @@ type rawLease struct {
 	ClientID string `json:"client_id"`
 	Expiry   string `json:"expiry"`
 	Origin   string `json:"origin"`
-	Renewed  bool   `json:"renewed"`
-	Line     int    `json:"line"`
+	// Renewed was a field of older recordings (dhcpns.Lease.Renewed is a
+	// method of Origin now; current recordings have no "renewed"): nil
+	// when the file has none.
+	Renewed *bool `json:"renewed"`
+	Line    int   `json:"line"`
 }
 
 type rawReply struct {

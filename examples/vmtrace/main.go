@@ -737,9 +737,10 @@ func runDemo(ctx context.Context, o opts, log *slog.Logger, stdout, stderr io.Wr
 	if !report(o, brokenSrv, stderr) {
 		return exitFail
 	}
-	// A lease only seeded is a warning: the path may still work.
+	// A lease only seeded is a warning: the path may still work; so is a
+	// dead Linux bridge agent under a port it wired.
 	wantBroken := trace.Fail
-	if o.breakage == string(demo.BreakLeaseSeeded) {
+	if o.breakage == string(demo.BreakLeaseSeeded) || o.breakage == string(demo.BreakAgentDown) {
 		wantBroken = trace.Warn
 	}
 	if healthySrv.Verdict != trace.OK || brokenSrv.Verdict != wantBroken {

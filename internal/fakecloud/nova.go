@@ -223,6 +223,17 @@ func (c *Cloud) listServers(w http.ResponseWriter, r *http.Request, p string, de
 		if !detail {
 			b = obj{"id": b["id"], "name": b["name"], "links": b["links"]}
 		}
+		// Like Nova (Zed, on the aio cloud), the list shows no fault:
+		// only GET /servers/ID does (b may be the server's own body: copy).
+		if _, ok := b["fault"]; ok {
+			nb := obj{}
+			for k, v := range b {
+				if k != "fault" {
+					nb[k] = v
+				}
+			}
+			b = nb
+		}
 		l = append(l, b)
 	}
 	writeJSON(w, 200, obj{"servers": l})
