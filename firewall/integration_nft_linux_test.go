@@ -268,6 +268,26 @@ func TestIntegrationNFTUnknownExpression(t *testing.T) {
 		t.Errorf("IPv6 table not read (missing %q)", s.Missing)
 	}
 
+	// With the tool alone (Config.NFTCLI), iptables-nft says the same
+	// "incompatible" for that chain as for a missing one; the chain is
+	// jumped to, so it is missing, never absent.
+	cli, err := firewall.Read(context.Background(), &firewall.Config{NetNSPath: n.node.Path, Taps: []string{port.ID}, NFTCLI: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb := cli.Table(firewall.BackendNFT, firewall.IPv4); tb != nil {
+		t.Errorf("NFTCLI: IPv4 table read (chain %s: %+v) although the tool cannot list it", chain, tb.Chain(chain))
+	}
+	if !slices.ContainsFunc(cli.Missing, func(m string) bool { return strings.Contains(m, chain) && strings.Contains(m, "jumped to") }) {
+		t.Errorf("NFTCLI: Missing %q: want chain %s named as jumped to but not listed", cli.Missing, chain)
+	}
+	if r, err := cli.Evaluate(firewall.BackendNFT, "FORWARD", tcp); err == nil {
+		t.Errorf("NFTCLI: TCP 5555 from outside evaluated to %+v with the rt rule unread: want no verdict", r)
+	}
+	if cli.Table(firewall.BackendNFT, firewall.IPv6) == nil {
+		t.Errorf("NFTCLI: IPv6 table not read (missing %q)", cli.Missing)
+	}
+
 	// Unscoped, iptables-nft-save prints a comment instead of the table
 	// (and exits 0): missing too, never an empty table.
 	whole, err := firewall.Read(context.Background(), &firewall.Config{NetNSPath: n.node.Path})

@@ -141,7 +141,35 @@ func readChains(ctx context.Context, netnsPath, tool string, f Family, first []s
 		t.Chains = append(t.Chains, added...)
 		pending = scopeMore(added, listed, own)
 	}
+	if m := unlistedJump(t, listed); m != "" {
+		return nil, read, m, nil
+	}
 	return t, read, "", nil
+}
+
+// unlistedJump names a chain a read rule jumps to that was listed but
+// read as absent. A jump's target exists in nf_tables (the kernel refuses
+// a jump to a missing chain), so such a chain is one iptables-nft cannot
+// print ("incompatible": a rule `nft` added), which the tool alone
+// (Config.NFTCLI, or no netlink) cannot tell from a missing chain: its
+// rules are unknown, and leaving it out would let Evaluate skip the jump.
+// Upper-case names are left alone: they are target extensions (SET,
+// CHECKSUM…) that standardTargets does not list, not the agent's chains.
+func unlistedJump(t *Table, listed map[string]bool) string {
+	present := map[string]bool{}
+	for _, c := range t.Chains {
+		present[c.Name] = true
+	}
+	for _, c := range t.Chains {
+		for _, r := range c.Rules {
+			j := r.Target
+			if standardTargets[j] || !listed[j] || present[j] || strings.ToUpper(j) == j {
+				continue
+			}
+			return fmt.Sprintf("iptables-nft %s: chain %s (jumped to from %s) could not be listed: iptables-nft calls it incompatible (a rule added with nft?) or it vanished during the read; its rules are unknown", t.Family, j, c.Name)
+		}
+	}
+	return ""
 }
 
 // nftRound lists chains through nl into texts (iptables-save -c lines;
