@@ -147,13 +147,7 @@ func TestAcceptanceFirewall(t *testing.T) {
 		}
 		ns.Close()
 	}
-	waitFor(ctx, t, "a renewed lease for "+port.MAC.String(), func() (bool, string) {
-		h, err := dhcpns.CheckHealth(ctx, nil, p.network.ID, hwaddr.MAC(port.MAC))
-		if err != nil {
-			return false, err.Error()
-		}
-		return h.Status == dhcpns.StatusOK && h.Lease != nil && h.Lease.Renewed(), healthSummary(h)
-	})
+	waitRenewed(ctx, t, "a renewed lease for "+port.MAC.String(), p.network.ID, hwaddr.MAC(port.MAC))
 	// healthy waits until the three hops are OK (the agent may still be
 	// applying a change) and checks the evidence names the rules.
 	healthy := func(label string) trace.FirewallFacts {

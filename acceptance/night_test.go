@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vifpath/vifpath/dhcpns"
 	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
@@ -33,13 +32,7 @@ func TestAcceptanceNight(t *testing.T) {
 	port := p.server.Ports[0]
 	tap := linuxbridge.PortTapName(port.ID)
 	brq := linuxbridge.NetworkBridgeName(p.network.ID)
-	waitFor(ctx, t, "a renewed lease for "+port.MAC.String(), func() (bool, string) {
-		h, err := dhcpns.CheckHealth(ctx, nil, p.network.ID, hwaddr.MAC(port.MAC))
-		if err != nil {
-			return false, err.Error()
-		}
-		return h.Status == dhcpns.StatusOK && h.Lease != nil && h.Lease.Renewed(), healthSummary(h)
-	})
+	waitRenewed(ctx, t, "a renewed lease for "+port.MAC.String(), p.network.ID, hwaddr.MAC(port.MAC))
 	lv, err := libvirtinspect.NewFromConfig(&libvirtinspect.Config{ReadOnly: true})
 	if err != nil {
 		t.Fatalf("libvirtinspect: %v", err)

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vifpath/vifpath/dhcpns"
 	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/launch"
@@ -72,13 +71,7 @@ func TestAcceptanceNodeSeveral(t *testing.T) {
 	t.Logf("3 servers ACTIVE on %s after %s", me, time.Since(start).Round(time.Second))
 	for _, s := range servers {
 		port := s.Ports[0]
-		waitFor(ctx, t, "a renewed lease for "+s.Name+" "+port.MAC.String(), func() (bool, string) {
-			h, err := dhcpns.CheckHealth(ctx, nil, p.network.ID, hwaddr.MAC(port.MAC))
-			if err != nil {
-				return false, err.Error()
-			}
-			return h.Status == dhcpns.StatusOK && h.Lease != nil && h.Lease.Renewed(), healthSummary(h)
-		})
+		waitRenewed(ctx, t, "a renewed lease for "+s.Name+" "+port.MAC.String(), p.network.ID, hwaddr.MAC(port.MAC))
 	}
 	t.Logf("3 leases after %s", time.Since(start).Round(time.Second))
 

@@ -49,13 +49,7 @@ func TestAcceptanceTrace(t *testing.T) {
 	netID := p.network.ID
 	tap := linuxbridge.PortTapName(port.ID)
 	brq := linuxbridge.NetworkBridgeName(netID)
-	waitFor(ctx, t, "a renewed lease for "+port.MAC.String(), func() (bool, string) {
-		h, err := dhcpns.CheckHealth(ctx, nil, netID, hwaddr.MAC(port.MAC))
-		if err != nil {
-			return false, err.Error()
-		}
-		return h.Status == dhcpns.StatusOK && h.Lease != nil && h.Lease.Renewed(), healthSummary(h)
-	})
+	waitRenewed(ctx, t, "a renewed lease for "+port.MAC.String(), netID, hwaddr.MAC(port.MAC))
 
 	lv, err := libvirtinspect.NewFromConfig(&libvirtinspect.Config{ReadOnly: true})
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vifpath/vifpath/dhcpns"
 	"github.com/vifpath/vifpath/hwaddr"
 	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/launch"
@@ -122,13 +121,7 @@ func TestAcceptanceTwoNode(t *testing.T) {
 	// The guest on compute1 leases its address from the controller's
 	// dnsmasq, across the provider switch: the lease renewed in the qdhcp
 	// namespace, and the guest's own line in its console log.
-	waitFor(ctx, t, "a renewed lease for "+port.MAC.String()+" from compute1", func() (bool, string) {
-		h, err := dhcpns.CheckHealth(ctx, nil, netID, hwaddr.MAC(port.MAC))
-		if err != nil {
-			return false, err.Error()
-		}
-		return h.Status == dhcpns.StatusOK && h.Lease != nil && h.Lease.Renewed(), healthSummary(h)
-	})
+	waitRenewed(ctx, t, "a renewed lease for "+port.MAC.String()+" from compute1", netID, hwaddr.MAC(port.MAC))
 	ip := port.FixedIPs[0].Address.String()
 	waitFor(ctx, t, "the guest's DHCP line on its console", func() (bool, string) {
 		l, err := lv.ConsoleLog(ctx, p.server.InstanceName, 0)

@@ -368,6 +368,19 @@ func ifStats(ctx context.Context, t *testing.T, lv *libvirtinspect.Client, dom, 
 
 // waitFor polls cond every 2 s until it holds or ctx ends (then the last
 // detail goes into the failure).
+// waitRenewed waits (through waitFor) until the network's DHCP namespace
+// is healthy and holds a lease row for mac that the guest renewed.
+func waitRenewed(ctx context.Context, t *testing.T, what, netID string, mac hwaddr.MAC) {
+	t.Helper()
+	waitFor(ctx, t, what, func() (bool, string) {
+		h, err := dhcpns.CheckHealth(ctx, nil, netID, mac)
+		if err != nil {
+			return false, err.Error()
+		}
+		return h.Status == dhcpns.StatusOK && h.Lease != nil && h.Lease.Renewed(), healthSummary(h)
+	})
+}
+
 func waitFor(ctx context.Context, t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
 	start := time.Now()

@@ -60,14 +60,7 @@ func TestReplayNightObservations(t *testing.T) {
 			trace.KindReachability, trace.OK, "ping 192.168.31.72 answered"},
 	} {
 		t.Run(c.file, func(t *testing.T) {
-			obs, err := trace.ReadObservationFile(filepath.Join("testdata", "observations", c.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := trace.JudgeServer(obs)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, st := judgeRecorded(t, c.file)
 			if st.Verdict != c.verdict || len(st.Traces) != 1 {
 				t.Fatalf("verdict %s, %d traces; want %s, 1: %+v", st.Verdict, len(st.Traces), c.verdict, st.Traces[0].Failing())
 			}
@@ -101,14 +94,7 @@ func TestReplayNightAgents(t *testing.T) {
 		{"aio-night-nova-compute-stopped.json", "nova-compute on vm is not up and enabled", "the running server's network is not affected"},
 	} {
 		t.Run(c.file, func(t *testing.T) {
-			obs, err := trace.ReadObservationFile(filepath.Join("testdata", "observations", c.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := trace.JudgeServer(obs)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, st := judgeRecorded(t, c.file)
 			tr := st.Traces[0]
 			if st.Verdict != trace.Warn {
 				t.Errorf("verdict %s; want warn (the path works): %+v", st.Verdict, tr.Failing())
@@ -129,11 +115,7 @@ func TestReplayNightAgents(t *testing.T) {
 	}
 	// The seeded row is there in the nova-compute observation (recorded
 	// right after the DHCP agent's restart).
-	obs, err := trace.ReadObservationFile(filepath.Join("testdata", "observations", "aio-night-nova-compute-stopped.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, _ := trace.JudgeServer(obs)
+	_, st := judgeRecorded(t, "aio-night-nova-compute-stopped.json")
 	if h, _ := st.Traces[0].Hop(trace.KindLease, ""); h.Verdict != trace.Warn || !strings.Contains(h.Summary, "only Neutron's seed") {
 		t.Errorf("lease hop %s %q; want the seed-only warn", h.Verdict, h.Summary)
 	}
