@@ -5,10 +5,12 @@ package acceptance
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/netip"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,6 +60,7 @@ func cloud(t *testing.T) *launch.Client {
 	if err != nil {
 		testutil.SkipOrFail(t, "no reachable cloud %q (bring one up with `sudo aio/up.sh`): %v", cfg.Cloud, err)
 	}
+	sweepOnce.Do(func() { sweepLeftovers(ctx, t, c) })
 	// Whatever the test makes through c is deleted when it ends, even if a
 	// check fails.
 	t.Cleanup(func() {
@@ -68,6 +71,29 @@ func cloud(t *testing.T) *launch.Client {
 		}
 	})
 	return c
+}
+
+var sweepOnce sync.Once
+
+// sweepLeftovers deletes the servers of the suite's fixed names that a run
+// stopped before its cleanup left behind (seen: a run killed mid-test left
+// vifpath-walkthrough, which went SHUTOFF when its qemu died, and every
+// later run failed at launch). Servers of other names are left alone.
+func sweepLeftovers(ctx context.Context, t *testing.T, c *launch.Client) {
+	t.Helper()
+	for _, name := range []string{serverName, "cirros1"} {
+		s, err := c.Server(ctx, name)
+		if errors.Is(err, launch.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("looking for a leftover server %s: %v", name, err)
+		}
+		t.Logf("deleting server %s (%s, %s) left by an earlier run", name, s.ID, s.Status)
+		if err := c.DeleteServer(ctx, s.ID); err != nil {
+			t.Fatalf("deleting the leftover server %s: %v", name, err)
+		}
+	}
 }
 
 type pass struct {

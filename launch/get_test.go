@@ -236,3 +236,20 @@ func TestServerAmbiguous(t *testing.T) {
 		}
 	})
 }
+
+// TestLaunchAdoptsShutoff wants Launch, finding a SHUTOFF server of the
+// spec's name, to say so at once and name what to do, not wait for a
+// status that never comes nor claim it changed while waiting.
+func TestLaunchAdoptsShutoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := fakecloud.New(nil)
+		c := openFake(t, fake, &launch.Config{HTTPClient: &http.Client{Transport: fakecloud.ShutoffTransport{RT: fake.Transport()}}})
+		_, err := c.Launch(context.Background(), launch.ServerSpec{Name: "vm2", Flavor: "m1.nano", Image: "aio-tiny", Network: "provider1"})
+		if err == nil || !strings.Contains(err.Error(), "already exists and is SHUTOFF") || !strings.Contains(err.Error(), "openstack server start "+vm2ID) {
+			t.Errorf("Launch over a SHUTOFF vm2: %v; want it to say the server exists SHUTOFF and how to start it", err)
+		}
+		if got := c.Created(); len(got) != 0 {
+			t.Errorf("Launch over a SHUTOFF vm2 created %v", got)
+		}
+	})
+}

@@ -319,9 +319,13 @@ func (c *Client) Launch(ctx context.Context, spec ServerSpec) (*Server, error) {
 	}
 	if existing != nil {
 		c.log.LogAttrs(ctx, slog.LevelInfo, "found server", slog.String("name", spec.Name), slog.String("id", existing.ID), slog.String("status", existing.Status))
-		if existing.Status == string(StatusActive) {
+		switch Status(existing.Status) {
+		case StatusActive:
 			s := serverOf(existing)
 			return c.finish(ctx, &s, 0, 0)
+		case StatusBuild, StatusError:
+		default:
+			return nil, fmt.Errorf("launch: a server named %q (%s) already exists and is %s: start it (openstack server start %s) or delete it, then launch again", spec.Name, existing.ID, existing.Status, existing.ID)
 		}
 		return c.WaitActive(ctx, existing.ID)
 	}
