@@ -18,6 +18,11 @@ import (
 	"github.com/vifpath/vifpath/trace"
 )
 
+// nodeServerPrefix begins the names of the servers
+// TestAcceptanceNodeSeveral boots beside the walkthrough's (sweepLeftovers
+// deletes any a stopped run left).
+const nodeServerPrefix = "nt-node-"
+
 // TestAcceptanceNodeSeveral is issue 10's proof on the real cloud: a node
 // holding several servers, one of them broken, traced whole (node mode
 // with the API: trace.Observe with ModeNode, then trace.Judge) gives each
@@ -41,7 +46,7 @@ func TestAcceptanceNodeSeveral(t *testing.T) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for range 2 {
-		name := testutil.RandName("nt-node-")
+		name := testutil.RandName(nodeServerPrefix)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

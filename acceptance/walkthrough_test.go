@@ -75,12 +75,17 @@ func cloud(t *testing.T) *launch.Client {
 
 var sweepOnce sync.Once
 
-// sweepLeftovers deletes the servers of the suite's fixed names that a run
+// sweepLeftovers deletes the servers of the suite's names that a run
 // stopped before its cleanup left behind (seen: a run killed mid-test left
 // vifpath-walkthrough, which went SHUTOFF when its qemu died, and every
-// later run failed at launch). Servers of other names are left alone.
+// later run failed at launch; each leftover also holds one of the ten
+// addresses of provider1's pool). Those are the fixed names, found by
+// name, and TestAcceptanceNodeSeveral's nt-node-* servers, found through
+// the ports bound on each compute host. Servers of other names are left
+// alone.
 func sweepLeftovers(ctx context.Context, t *testing.T, c *launch.Client) {
 	t.Helper()
+	stale := map[string]*launch.Server{}
 	for _, name := range []string{serverName, "cirros1"} {
 		s, err := c.Server(ctx, name)
 		if errors.Is(err, launch.ErrNotFound) {
@@ -89,9 +94,34 @@ func sweepLeftovers(ctx context.Context, t *testing.T, c *launch.Client) {
 		if err != nil {
 			t.Fatalf("looking for a leftover server %s: %v", name, err)
 		}
-		t.Logf("deleting server %s (%s, %s) left by an earlier run", name, s.ID, s.Status)
+		stale[s.ID] = s
+	}
+	hvs, err := c.Hypervisors(ctx)
+	if err != nil {
+		t.Fatalf("listing the hypervisors to find leftover servers: %v", err)
+	}
+	for _, hv := range hvs {
+		ports, err := c.PortsOnHost(ctx, hv.Host)
+		if err != nil {
+			t.Fatalf("listing the ports on %s to find leftover servers: %v", hv.Host, err)
+		}
+		for _, p := range ports {
+			if !strings.HasPrefix(p.DeviceOwner, "compute:") || stale[p.DeviceID] != nil {
+				continue
+			}
+			s, err := c.Server(ctx, p.DeviceID)
+			if err != nil {
+				continue // deleted meanwhile, or not this project's
+			}
+			if strings.HasPrefix(s.Name, nodeServerPrefix) {
+				stale[s.ID] = s
+			}
+		}
+	}
+	for _, s := range stale {
+		t.Logf("deleting server %s (%s, %s) left by an earlier run", s.Name, s.ID, s.Status)
 		if err := c.DeleteServer(ctx, s.ID); err != nil {
-			t.Fatalf("deleting the leftover server %s: %v", name, err)
+			t.Fatalf("deleting the leftover server %s: %v", s.Name, err)
 		}
 	}
 }
