@@ -727,6 +727,26 @@ func subnetOf(r subnets.Subnet) Subnet {
 	return s
 }
 
+// Subnet reads the subnet with ID id (its DHCP setting, CIDR, pool,
+// gateway and DNS servers). A subnet that does not exist is an error
+// matching ErrNotFound. Only a GET request.
+func (c *Client) Subnet(ctx context.Context, id string) (*Subnet, error) {
+	if id == "" {
+		return nil, errors.New("launch: Subnet needs a subnet ID")
+	}
+	var r *subnets.Subnet
+	err := c.call(ctx, "show subnet "+id, false, func(ctx context.Context) error {
+		var err error
+		r, err = subnets.Get(ctx, c.network, id).Extract()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := subnetOf(*r)
+	return &s, nil
+}
+
 // EnsureSubnet returns the subnet named spec.Name on spec.Network, creating
 // it if missing. An existing one with another CIDR, pool, gateway or DHCP
 // setting is an ErrMismatch error.

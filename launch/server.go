@@ -82,6 +82,10 @@ type Port struct {
 	// port set --disable`): the agent keeps its tap down on purpose and
 	// Neutron reports it DOWN.
 	AdminDown bool `json:"admin_down,omitempty"`
+	// UpdatedAt is Neutron's updated_at: when the port last changed (a
+	// fixed IP, a group, a binding, a status the agent reported). Zero:
+	// unknown (an older recording, or a Neutron that does not say).
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }
 
 // Address is one entry of a server's addresses.
@@ -457,6 +461,9 @@ type portWithBinding struct {
 
 func portOf(r portWithBinding) Port {
 	p := Port{ID: r.ID, DeviceID: r.DeviceID, NetworkID: r.NetworkID, Status: r.Status, VIFType: r.VIFType, HostID: r.HostID, AdminDown: !r.AdminStateUp, FixedIPs: []FixedIP{}}
+	if !r.UpdatedAt.IsZero() {
+		p.UpdatedAt = r.UpdatedAt.UTC()
+	}
 	p.MAC, _ = hwaddr.Parse(r.MACAddress)
 	for _, f := range r.FixedIPs {
 		a, _ := netip.ParseAddr(f.IPAddress)

@@ -44,6 +44,9 @@ func JudgeAgents(f launch.PortAgents) Hop {
 	h.add("binding_host", "%s", agentsOr(f.Port.HostID, "(not bound)"))
 	h.add("port_status", "%s", agentsOr(f.Port.Status, "(unknown)"))
 	h.add("vif_type", "%s", agentsOr(f.Port.VIFType, "(unknown)"))
+	if !f.Port.UpdatedAt.IsZero() {
+		h.add("port_updated", "%s (%s before the agents were read)", f.Port.UpdatedAt.UTC().Format(time.RFC3339), age(f.Port.UpdatedAt))
+	}
 	var fails, warns []string
 	var cause, next, wcause, wnext string
 	// setCause records the first failure's cause, setWarnCause the first
@@ -113,7 +116,10 @@ func JudgeAgents(f launch.PortAgents) Hop {
 			// port hop names it; the agent is not to blame.
 		case f.Port.HostID != "" && f.Port.Status != "ACTIVE" && (f.ServerStatus == launch.StatusActive || f.ServerStatus == launch.StatusBuild):
 			msg := fmt.Sprintf("the Linux bridge agent on %s is alive (heartbeat %s ago) but has not reported port %s ACTIVE (it is %s) while the server is %s", a.Host, age(a.Heartbeat), f.Port.ID, agentsOr(f.Port.Status, "unknown"), f.ServerStatus)
-			if f.ServerStatus == launch.StatusBuild {
+			if at, ok := rewiring(f); ok {
+				warns = append(warns, fmt.Sprintf("port %s is %s, being rewired after an update at %s", f.Port.ID, f.Port.Status, at))
+				setWarnCause(msg+": the port was updated "+age(f.Port.UpdatedAt)+" before this look (at "+at+"), and the agent rewires a port in BUILD for 10 to 20 s after an update; it is a failure only if it stays so past "+PortRewireTime.String(), "trace again in a minute; if the port is still "+f.Port.Status+", read neutron-linuxbridge-agent's log on "+a.Host)
+			} else if f.ServerStatus == launch.StatusBuild {
 				warns = append(warns, msg)
 				setWarnCause(msg+": Nova waits for it (vif_plugging_timeout, 300 s) and fails the boot with \"Failed to allocate the network(s)\" if it never comes", "watch neutron-linuxbridge-agent's log on "+a.Host+" for a command it retries")
 			} else {
@@ -183,6 +189,31 @@ func JudgeAgents(f launch.PortAgents) Hop {
 		h.Cause, h.Next = wcause, wnext
 	}
 	return h
+}
+
+// PortRewireTime is how long after an update (Neutron's updated_at) a
+// port in BUILD on a running server is taken for one the Linux bridge
+// agent is still rewiring: on the aio cloud a port sat in BUILD for 10 to
+// 20 s after `openstack port set` on an ACTIVE server. Past it, BUILD
+// means the agent does not wire the port.
+const PortRewireTime = time.Minute
+
+// rewiring reports whether f's port is in BUILD after an update less than
+// PortRewireTime before the agents were read, and the update's time as
+// text. A port without updated_at, or an observation without its time,
+// is not rewiring: it is judged as before.
+func rewiring(f launch.PortAgents) (string, bool) {
+	p := f.Port
+	if p.Status != "BUILD" || p.UpdatedAt.IsZero() || f.ReadAt.IsZero() {
+		return "", false
+	}
+	d := f.ReadAt.Sub(p.UpdatedAt)
+	// A clock ahead on the Neutron server makes d negative: a second of
+	// skew is still "just updated", a large one proves nothing.
+	if d >= PortRewireTime || d < -5*time.Second {
+		return "", false
+	}
+	return p.UpdatedAt.UTC().Format(time.RFC3339), true
 }
 
 // agentsOr is s, or def when s is empty.

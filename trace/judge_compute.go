@@ -238,6 +238,13 @@ func (v *view) fdbHop() Hop {
 		if !tap.Learning {
 			h.Cause = "learning is off on " + v.tap.Name + ": the bridge floods traffic to the VM instead of forwarding it"
 			h.Next = "bridge link set dev " + v.tap.Name + " learning on"
+		} else if off := v.dhcpOff(); off != nil {
+			// The FDB is judged as far as the guest sends: on a DHCP-off
+			// subnet an unconfigured guest sends nothing at all.
+			h.Verdict = Warn
+			h.Summary += ": " + dhcpOffWhy(off) + ", so the guest sends nothing until it has an address"
+			h.Cause = dhcpOffWhy(off) + ": the guest got no address from DHCP and has sent no frame (it is not configured statically or by a config drive), so the bridge had nothing to learn"
+			h.Next = dhcpOffNext(off)
 		}
 	}
 	return h

@@ -73,6 +73,14 @@ func (v *view) dhcpHops() []Hop {
 			h.Next = "openstack network agent list --agent-type dhcp --network " + orUnknown(id.WantNetwork, "<network>") + "; trace on the node listed there; " + dhcpNext[KindDHCPNS]
 		}
 		v.noteSearch(&h)
+		if off := v.dhcpOff(); off != nil {
+			// No DHCP-on subnet on the network means no namespace, by
+			// design; the port needs none either way.
+			h.Verdict = Warn
+			h.Summary += ": " + dhcpOffWhy(off) + ", so the port needs none"
+			h.Cause = dhcpOffWhy(off) + " by design: no DHCP agent serves the port's address, so the guest has none unless it is configured statically or by a config drive (and no ARP probe can be sent from a qdhcp namespace)"
+			h.Next = dhcpOffNext(off)
+		}
 		return append([]Hop{h}, unknownDHCP("not reached: no qdhcp namespace")...)
 	}
 	n := v.netw
@@ -127,6 +135,7 @@ func (v *view) dhcpHops() []Hop {
 	if n.DnsmasqPID != 0 {
 		names[KindDnsmasq] = fmt.Sprintf("dnsmasq[%d]", n.DnsmasqPID)
 	}
+	off := v.dhcpOff()
 	var hops []Hop
 	for _, k := range dhcpOrder {
 		h, ok := byKind[k]
@@ -162,6 +171,9 @@ func (v *view) dhcpHops() []Hop {
 		}
 		if k == KindLease && h.Verdict == Fail && byKind[KindHostsEntry].Verdict == OK {
 			releasedButHeld(&h, n, id)
+		}
+		if (k == KindHostsEntry || k == KindLease) && off != nil {
+			v.judgeDHCPOff(&h, off)
 		}
 		hops = append(hops, h)
 	}
@@ -374,6 +386,15 @@ func (v *view) arpHop() Hop {
 		h.Summary = fmt.Sprintf("no answer for %s within %s", id.IP, v.obs.Settings.ARPTimeout)
 		h.Cause = "the guest does not hold " + id.IP.String() + " (no lease applied, guest down) or frames stop between the qdhcp port and the tap"
 		h.Next = "the tap, FDB and lease hops; the guest's console (ip addr)"
+		if off := v.dhcpOff(); off != nil && v.role.compute() && v.guestSilent() {
+			// The guest sent nothing the bridge learned: with DHCP off it
+			// has no address unless configured, so silence is expected.
+			// A guest that sends and does not answer still fails.
+			h.Verdict = Warn
+			h.Summary += "; " + dhcpOffWhy(off) + " and the guest sent no frame: it holds no address"
+			h.Cause = dhcpOffWhy(off) + ": the guest got no address from DHCP and sent nothing, so it has none (not configured statically or by a config drive)"
+			h.Next = dhcpOffNext(off)
+		}
 	case len(others) > 0 && id.MAC == nil:
 		h.Verdict = Warn
 		h.Summary = fmt.Sprintf("%s answered by %s; the port's MAC is unknown, so not compared", id.IP, strings.Join(others, ", "))

@@ -392,6 +392,13 @@ type APIFacts struct {
 	// port's agents hop derives its agents from it (launch.AgentList.Port).
 	Agents      *launch.AgentList `json:"agents,omitempty"`
 	AgentsError string            `json:"agents_error,omitempty"`
+	// Subnets are the subnets of the ports' fixed IPs as Neutron shows
+	// them (launch.Client.Subnet: above all their enable_dhcp), read once
+	// per subnet, by ID (nil: not read, or an observation older than the
+	// DHCP-off judgement, whose DHCP hops are judged as if DHCP were on);
+	// SubnetErrors say why one could not be read.
+	Subnets      map[string]*launch.Subnet `json:"subnets,omitempty"`
+	SubnetErrors map[string]string         `json:"subnet_errors,omitempty"`
 }
 
 // FirewallObs is the compute node's firewall (iptables of both backends,

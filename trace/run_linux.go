@@ -244,6 +244,7 @@ func readServer(ctx context.Context, c Config, role Role, api *launch.Client, se
 	}
 	readPolicies(ctx, c, api, facts)
 	readAgents(ctx, c, api, facts)
+	readSubnets(ctx, c, api, facts)
 	return facts, nil
 }
 
@@ -291,7 +292,37 @@ func readNodeServers(ctx context.Context, c Config, api *launch.Client, node str
 	readNetworks(ctx, c, api, facts)
 	readPolicies(ctx, c, api, facts)
 	readAgents(ctx, c, api, facts)
+	readSubnets(ctx, c, api, facts)
 	return facts, nil
+}
+
+// readSubnets reads the subnet of each port's fixed IPs once, for the
+// DHCP hops (a subnet with DHCP off needs no hosts entry or lease).
+func readSubnets(ctx context.Context, c Config, api *launch.Client, facts *APIFacts) {
+	for _, s := range facts.Servers {
+		for _, p := range s.Ports {
+			for _, f := range p.FixedIPs {
+				id := f.SubnetID
+				if id == "" || facts.Subnets[id] != nil || facts.SubnetErrors[id] != "" {
+					continue
+				}
+				wctx, cancel := context.WithTimeout(ctx, c.ServerWait)
+				sn, err := api.Subnet(wctx, id)
+				cancel()
+				if err != nil {
+					if facts.SubnetErrors == nil {
+						facts.SubnetErrors = map[string]string{}
+					}
+					facts.SubnetErrors[id] = err.Error()
+					continue
+				}
+				if facts.Subnets == nil {
+					facts.Subnets = map[string]*launch.Subnet{}
+				}
+				facts.Subnets[id] = sn
+			}
+		}
+	}
 }
 
 // readNetworks reads each port's network once.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"time"
 )
 
 // neutronRoutes registers Neutron's API (network v2.0).
@@ -206,10 +207,22 @@ func (c *Cloud) listAgents(w http.ResponseWriter, r *http.Request, _ []byte) {
 // agentTime is the layout of Neutron's agent timestamps.
 const agentTime = "2006-01-02 15:04:05"
 
+// setPortStatus sets a port's status and, when it changes, its
+// updated_at, as Neutron does when an agent reports a port up or down.
+func (c *Cloud) setPortStatus(p obj, status string) {
+	if p["status"] == status {
+		return
+	}
+	p["status"] = status
+	p["updated_at"] = c.cfg.Now().UTC().Format(time.RFC3339)
+}
+
 func (c *Cloud) newPort(nw obj) obj {
 	p := template("neutron-ports-by-device.json", "ports")
 	id := c.newID(0x90)
 	p["id"], p["network_id"], p["status"] = id, nw["id"], "DOWN"
+	now := c.cfg.Now().UTC().Format(time.RFC3339)
+	p["created_at"], p["updated_at"] = now, now
 	p["mac_address"] = fmt.Sprintf("fa:16:3e:%02x:%02x:%02x", (c.seq>>16)&0xff, (c.seq>>8)&0xff, c.seq&0xff)
 	var fixed []any
 	for _, sn := range c.subnets {

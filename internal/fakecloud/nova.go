@@ -311,7 +311,7 @@ func (c *Cloud) serverAction(w http.ResponseWriter, p, id string, body []byte) {
 	b["updated"] = c.cfg.Now().UTC().Format(time.RFC3339)
 	for _, pt := range c.ports {
 		if pt["device_id"] == b["id"] {
-			pt["status"] = portStatus
+			c.setPortStatus(pt, portStatus)
 		}
 	}
 	w.WriteHeader(202)
@@ -357,7 +357,8 @@ func (c *Cloud) serverView(sv *server) obj {
 		if sv.fault.BindingFailed {
 			for _, p := range c.ports {
 				if p["device_id"] == b["id"] {
-					p["binding:vif_type"], p["status"] = "binding_failed", "DOWN"
+					p["binding:vif_type"] = "binding_failed"
+					c.setPortStatus(p, "DOWN")
 				}
 			}
 		}
@@ -366,7 +367,7 @@ func (c *Cloud) serverView(sv *server) obj {
 		b["OS-SRV-USG:launched_at"] = c.cfg.Now().UTC().Format("2006-01-02T15:04:05.000000")
 		for _, p := range c.ports {
 			if p["device_id"] == b["id"] {
-				p["status"] = "ACTIVE"
+				c.setPortStatus(p, "ACTIVE")
 			}
 		}
 	default:

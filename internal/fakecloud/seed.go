@@ -35,6 +35,10 @@ type NetworkSpec struct {
 	PoolStart, PoolEnd netip.Addr
 	// DNS are the subnet's dns_nameservers. Zero: none.
 	DNS []netip.Addr
+	// NoDHCP sets the subnet's enable_dhcp false (`openstack subnet
+	// create --no-dhcp`): no DHCP agent hosts a network whose subnets
+	// all have it. Zero: DHCP on.
+	NoDHCP bool
 }
 
 // PortSpec describes a Neutron port, for AddPort. The body is a copy of
@@ -70,6 +74,11 @@ type PortSpec struct {
 	// AllowedAddressPairs are the port's allowed_address_pairs. Zero:
 	// none.
 	AllowedAddressPairs []AddressPair
+	// Updated is the port's updated_at, the time Neutron last changed it
+	// (a port update, or the agent reporting its status), at Neutron's
+	// one-second precision. Zero: now, on Config.Now's clock, as for a
+	// port just created.
+	Updated time.Time
 }
 
 // AddressPair is one allowed address pair of a port: an address or
@@ -220,6 +229,7 @@ func (c *Cloud) AddNetwork(n NetworkSpec) (NetworkSpec, error) {
 		dns = append(dns, a.String())
 	}
 	sn["dns_nameservers"] = dns
+	sn["enable_dhcp"] = !n.NoDHCP
 	sn["created_at"], sn["updated_at"] = now, now
 	c.networks = append(c.networks, nw)
 	c.subnets = append(c.subnets, sn)
@@ -296,6 +306,9 @@ func (c *Cloud) AddPort(p PortSpec) (PortSpec, error) {
 	po["device_id"], po["device_owner"], po["status"] = p.DeviceID, p.DeviceOwner, p.Status
 	po["binding:host_id"], po["binding:vif_type"] = p.HostID, p.VIFType
 	po["created_at"], po["updated_at"] = now, now
+	if !p.Updated.IsZero() {
+		po["updated_at"] = p.Updated.UTC().Format(time.RFC3339)
+	}
 	if p.SecurityGroups != nil {
 		gs := []any{}
 		for _, id := range p.SecurityGroups {
