@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vifpath/vifpath/dhcpns"
 	"github.com/vifpath/vifpath/launch"
 	"github.com/vifpath/vifpath/trace"
 )
@@ -17,7 +18,7 @@ import (
 // not read (older recordings), the same facts fail as they always did.
 // Every other hop is judged the same whatever the subnet says.
 func TestJudgeDHCPOff(t *testing.T) {
-	const file = "aio-healthy.json"
+	const file = "aio-night-mtu-bridge.json" // healthy but for the bridge device's MTU, with reachability probes
 	type edit func(*trace.Observation)
 	subnet := func(dhcp bool) edit {
 		return func(o *trace.Observation) {
@@ -31,8 +32,12 @@ func TestJudgeDHCPOff(t *testing.T) {
 		n.Hosts, n.Leases = nil, nil
 	}
 	noARP := func(o *trace.Observation) {
-		for i := range o.DHCP.Networks[0].ARP {
-			o.DHCP.Networks[0].ARP[i].Replies = nil
+		n := &o.DHCP.Networks[0]
+		for i := range n.ARP {
+			n.ARP[i].Replies = nil
+		}
+		for i := range n.Reach {
+			n.Reach[i].ICMP, n.Reach[i].TCP, n.Reach[i].ICMPRTT, n.Reach[i].Errno = dhcpns.ReachSilent, dhcpns.ReachSilent, 0, ""
 		}
 	}
 	noFDB := func(o *trace.Observation) { o.Bridges.After.FDB = nil; o.Bridges.Before.FDB = nil }
@@ -42,24 +47,26 @@ func TestJudgeDHCPOff(t *testing.T) {
 		edits  []edit
 		want   map[trace.Kind]trace.Verdict
 		has    map[trace.Kind]string // in the hop's summary
+		trace  trace.Verdict         // the trace's verdict (Unknown: not checked)
 	}{
 		{name: "dhcp on, no hosts row or lease: still failures", subnet: subnet(true), edits: []edit{noRows},
 			want: map[trace.Kind]trace.Verdict{trace.KindHostsEntry: trace.Fail, trace.KindLease: trace.Fail}},
 		{name: "subnet not read, no hosts row or lease: still failures", edits: []edit{noRows},
 			want: map[trace.Kind]trace.Verdict{trace.KindHostsEntry: trace.Fail, trace.KindLease: trace.Fail}},
 		{name: "dhcp on, guest silent: still failures", subnet: subnet(true), edits: []edit{noRows, noARP, noFDB},
-			want: map[trace.Kind]trace.Verdict{trace.KindFDB: trace.Fail, trace.KindARP: trace.Fail, trace.KindHostsEntry: trace.Fail}},
+			want: map[trace.Kind]trace.Verdict{trace.KindFDB: trace.Fail, trace.KindARP: trace.Fail, trace.KindHostsEntry: trace.Fail, trace.KindReachability: trace.Fail}},
 		{name: "dhcp off, guest holds its address", subnet: subnet(false), edits: []edit{noRows},
-			want: map[trace.Kind]trace.Verdict{trace.KindHostsEntry: trace.OK, trace.KindLease: trace.OK, trace.KindARP: trace.OK, trace.KindFDB: trace.OK},
+			want: map[trace.Kind]trace.Verdict{trace.KindHostsEntry: trace.OK, trace.KindLease: trace.OK, trace.KindARP: trace.OK, trace.KindFDB: trace.OK, trace.KindReachability: trace.OK},
 			has:  map[trace.Kind]string{trace.KindHostsEntry: "not needed: DHCP is off on subnet n3-nodhcp", trace.KindLease: "answered ARP"}},
 		{name: "dhcp off, guest silent", subnet: subnet(false), edits: []edit{noRows, noARP, noFDB},
-			want: map[trace.Kind]trace.Verdict{trace.KindHostsEntry: trace.Warn, trace.KindLease: trace.Warn, trace.KindARP: trace.Warn, trace.KindFDB: trace.Warn},
+			want: map[trace.Kind]trace.Verdict{trace.KindHostsEntry: trace.Warn, trace.KindLease: trace.Warn, trace.KindARP: trace.Warn, trace.KindFDB: trace.Warn, trace.KindReachability: trace.Warn},
 			has: map[trace.Kind]string{trace.KindHostsEntry: "the guest needs a static address or config drive", trace.KindLease: "DHCP is off on subnet n3-nodhcp",
-				trace.KindFDB: "the guest sends nothing until it has an address", trace.KindARP: "the guest sent no frame"}},
+				trace.KindFDB: "the guest sends nothing until it has an address", trace.KindARP: "the guest sent no frame", trace.KindReachability: "it holds no address"},
+			trace: trace.Warn},
 		// The guest sends (the bridge learned it) but does not answer ARP:
 		// the path or the guest is at fault, DHCP off or not.
 		{name: "dhcp off, guest sends but does not answer ARP", subnet: subnet(false), edits: []edit{noRows, noARP},
-			want: map[trace.Kind]trace.Verdict{trace.KindARP: trace.Fail, trace.KindFDB: trace.OK, trace.KindHostsEntry: trace.Warn}},
+			want: map[trace.Kind]trace.Verdict{trace.KindARP: trace.Fail, trace.KindFDB: trace.OK, trace.KindHostsEntry: trace.Warn, trace.KindReachability: trace.Fail}},
 		// A hosts row and a lease where DHCP is off are left as judged.
 		{name: "dhcp off, rows present", subnet: subnet(false),
 			want: map[trace.Kind]trace.Verdict{trace.KindHostsEntry: trace.OK, trace.KindLease: trace.OK}},
@@ -82,6 +89,9 @@ func TestJudgeDHCPOff(t *testing.T) {
 				return st.Traces[0]
 			}
 			got := judge(append([]edit{tc.subnet}, tc.edits...))
+			if tc.trace != trace.Unknown && got.Verdict != tc.trace {
+				t.Errorf("trace verdict %s; want %s", got.Verdict, tc.trace)
+			}
 			for k, v := range tc.want {
 				h, _ := got.Hop(k, "")
 				if h.Verdict != v || !strings.Contains(h.Summary, tc.has[k]) {
@@ -97,7 +107,7 @@ func TestJudgeDHCPOff(t *testing.T) {
 				ref := judge(tc.edits)
 				for i, h := range got.Hops {
 					switch h.Kind {
-					case trace.KindHostsEntry, trace.KindLease, trace.KindFDB, trace.KindARP:
+					case trace.KindHostsEntry, trace.KindLease, trace.KindFDB, trace.KindARP, trace.KindReachability:
 						continue
 					}
 					if r := ref.Hops[i]; r.Kind != h.Kind || r.Verdict != h.Verdict || r.Summary != h.Summary {

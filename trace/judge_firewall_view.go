@@ -129,5 +129,16 @@ func (v *view) reachHop() Hop {
 	if v.obs.Settings.NoARP || v.obs.Settings.NoReach {
 		return Hop{Kind: KindReachability, Name: v.id.Tap, Summary: "not probed (Config.NoARP or NoReach)"}
 	}
-	return JudgeReachability(v.firewallFacts())
+	h := JudgeReachability(v.firewallFacts())
+	if h.Verdict == Fail && !strings.Contains(h.Summary, "dropped by") {
+		if off := v.dhcpOff(); off != nil && v.role.compute() && v.guestSilent() {
+			// No rule dropped the probes and the guest sent nothing: with
+			// DHCP off it has no address to answer from (see the ARP hop).
+			h.Verdict = Warn
+			h.Summary += "; " + dhcpOffWhy(off) + " and the guest sent no frame: it holds no address"
+			h.Cause = dhcpOffWhy(off) + ": the guest got no address from DHCP and sent nothing, so nothing answers the probes (it is not configured statically or by a config drive)"
+			h.Next = dhcpOffNext(off)
+		}
+	}
+	return h
 }
