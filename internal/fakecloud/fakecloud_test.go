@@ -154,6 +154,24 @@ func portStatus(t *testing.T, neutron *gophercloud.ServiceClient, deviceID strin
 	return st
 }
 
+// portUpdated returns the updated_at of the ports whose device_id is deviceID.
+func portUpdated(t *testing.T, neutron *gophercloud.ServiceClient, deviceID string) []time.Time {
+	t.Helper()
+	pages, err := ports.List(neutron, ports.ListOpts{DeviceID: deviceID}).AllPages(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ports.ExtractPorts(pages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []time.Time
+	for _, p := range l {
+		out = append(out, p.UpdatedAt)
+	}
+	return out
+}
+
 // TestStopStart drives os-stop and os-start through gophercloud: SHUTOFF
 // with vm_state stopped and power_state 4 (SHUTDOWN), the port DOWN; then
 // ACTIVE, running (1), the port ACTIVE; and Nova's 409 for a stop of a
@@ -170,6 +188,7 @@ func TestStopStart(t *testing.T) {
 	if !gophercloud.ResponseCodeIs(err, http.StatusConflict) || !strings.Contains(err.Error(), "Cannot 'start' instance "+vm2+" while it is in vm_state active") {
 		t.Errorf("start of an ACTIVE server: %v, want Nova's 409", err)
 	}
+	before := time.Now().Truncate(time.Second)
 	if err := servers.Stop(ctx, nova, vm2).ExtractErr(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
@@ -178,6 +197,10 @@ func TestStopStart(t *testing.T) {
 	}
 	if got := portStatus(t, neutron, vm2); !slices.Equal(got, []string{"DOWN"}) {
 		t.Errorf("port after os-stop: %q", got)
+	}
+	// Neutron moves updated_at when the agent reports the port down.
+	if got := portUpdated(t, neutron, vm2); len(got) != 1 || got[0].Before(before) {
+		t.Errorf("port updated_at after os-stop: %v; want at or after %s", got, before)
 	}
 	err = servers.Stop(ctx, nova, vm2).ExtractErr()
 	if !gophercloud.ResponseCodeIs(err, http.StatusConflict) || !strings.Contains(err.Error(), "vm_state stopped") {
