@@ -99,7 +99,11 @@ func (v *view) dhcpHops() []Hop {
 		checks = append(checks, hostCheck(n, id.MAC), leaseCheck(n, id.MAC))
 	}
 	byKind := map[Kind]Hop{}
+	var dnsmasqReason dhcpns.Reason
 	for _, ch := range checks {
+		if ch.Name == dhcpns.CheckDnsmasq {
+			dnsmasqReason = ch.Reason
+		}
 		k, ok := dhcpKinds[ch.Name]
 		if !ok {
 			continue
@@ -132,7 +136,13 @@ func (v *view) dhcpHops() []Hop {
 		KindHostsEntry: filepath.Join(v.obs.Settings.StateDir, id.NetworkID, "host"),
 		KindLease:      filepath.Join(v.obs.Settings.StateDir, id.NetworkID, "leases"),
 	}
-	if n.DnsmasqPID != 0 {
+	switch {
+	case n.DnsmasqPID != 0 && dnsmasqReason == dhcpns.ReasonPIDFileMismatch:
+		// The pid file names a dead or foreign process while dnsmasq
+		// runs under another pid (seen on the aio cloud): do not name the
+		// hop by a pid that is not dnsmasq's.
+		names[KindDnsmasq] = fmt.Sprintf("dnsmasq (pid file: %d)", n.DnsmasqPID)
+	case n.DnsmasqPID != 0:
 		names[KindDnsmasq] = fmt.Sprintf("dnsmasq[%d]", n.DnsmasqPID)
 	}
 	off := v.dhcpOff()
