@@ -1,6 +1,7 @@
 package trace_test
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -176,5 +177,35 @@ func TestReplayNight3Observations(t *testing.T) {
 				t.Errorf("first non-OK hop %s %s %q %q (cause %q, next %q); want %s %q containing %q, cause with %q", h.Kind, h.Verdict, h.Name, h.Summary, h.Cause, h.Next, c.kind, c.name, c.has, c.cause)
 			}
 		})
+	}
+}
+
+// TestReplayNight3ProviderDown joins the two halves recorded with the
+// controller's eth2 set down under the server n3vm6 on compute1
+// (aio-night3-c1-eth2-down-{network,compute}.json): the provider link is
+// the first failure, naming the controller's end, and it explains the
+// silent probes.
+func TestReplayNight3ProviderDown(t *testing.T) {
+	var halves []*trace.Observation
+	for _, h := range []string{"compute", "network"} {
+		obs, err := trace.ReadObservationFile(filepath.Join("testdata", "observations", "aio-night3-c1-eth2-down-"+h+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		halves = append(halves, obs)
+	}
+	nt, err := trace.Join(halves[0], halves[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nt.Traces) != 1 || nt.Traces[0].Verdict != trace.Fail {
+		t.Fatalf("%d traces, verdict %s; want 1, fail", len(nt.Traces), nt.Verdict)
+	}
+	h, ok := nt.Traces[0].FirstFailing()
+	if !ok || h.Kind != trace.KindProviderLink || !strings.Contains(h.Summary, "vm's eth2 is administratively down") || !strings.Contains(h.Cause, "network node's provider NIC was set down") {
+		t.Errorf("first failing hop %s %q (cause %q); want the provider link, vm's eth2 down", h.Kind, h.Summary, h.Cause)
+	}
+	if ev, _ := h.Get("explains"); !strings.Contains(ev, "vm/reachability") {
+		t.Errorf("explains %q; want the silent reachability probe", ev)
 	}
 }
