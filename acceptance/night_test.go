@@ -4,12 +4,17 @@ package acceptance
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vifpath/vifpath/hwaddr"
+	"github.com/vifpath/vifpath/internal/testutil"
 	"github.com/vifpath/vifpath/libvirtinspect"
 	"github.com/vifpath/vifpath/linuxbridge"
 	"github.com/vifpath/vifpath/trace"
@@ -23,7 +28,11 @@ import (
 // failure), and a DROP in iptables-legacy's FORWARD chain for the tap
 // while Neutron's chains are in iptables-nft (the security-group hop
 // names the rule; so does the reachability hop, by its counter). Each is
-// undone in t.Cleanup and followed by a healthy trace.
+// undone in t.Cleanup and followed by a healthy trace. Two faults of a
+// third night follow: another namespace on the bridge holding the VM's
+// address (the ARP hop names it a duplicate) and a stale pid in
+// dnsmasq's pid file under a live dnsmasq (the dnsmasq hop warns, named
+// by the pid file, not as if that pid were dnsmasq's).
 func TestAcceptanceNight(t *testing.T) {
 	c := cloud(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -90,4 +99,53 @@ func TestAcceptanceNight(t *testing.T) {
 		}
 	})
 	traceHealthyAgain(ctx, t, c, cfg, p, "after the legacy DROP is deleted")
+
+	// A third night's faults (a few seconds each): another namespace on
+	// the brq holding the VM's address, and a stale pid in dnsmasq's pid
+	// file with dnsmasq alive.
+	t.Run("duplicate-address", func(t *testing.T) {
+		ns := testutil.NewNetNS(t)
+		host, peer := testutil.RandName("n3dp"), testutil.RandName("n3dq")
+		ipLink(t, "add", host, "type", "veth", "peer", "name", peer, "netns", ns.Name)
+		t.Cleanup(func() { ipLink(t, "del", host) })
+		ipLink(t, "set", host, "master", brq, "up")
+		ipIn(t, ns.Name, "link", "set", peer, "up")
+		ipIn(t, ns.Name, "addr", "add", port.FixedIPs[0].Address.String()+"/32", "dev", peer)
+		tr := traceServer(ctx, t, c, cfg, p.server.ID, "duplicate address").Traces[0]
+		h := wantFirstFailure(t, tr, trace.KindARP, "")
+		if !strings.Contains(h.Summary, "not (only) by the port's") || !strings.Contains(h.Cause, "duplicate address") {
+			t.Errorf("arp hop %q (cause %q); want the other MAC named as a duplicate address", h.Summary, h.Cause)
+		}
+	})
+	traceHealthyAgain(ctx, t, c, cfg, p, "after the duplicate address is gone")
+
+	t.Run("stale-pid-file", func(t *testing.T) {
+		pidFile := filepath.Join("/var/lib/neutron/dhcp", p.network.ID, "pid")
+		live := readPID(t, pidFile)
+		gone := exec.Command("true")
+		if err := gone.Run(); err != nil {
+			t.Fatal(err)
+		}
+		dead := strconv.Itoa(gone.Process.Pid)
+		if err := os.WriteFile(pidFile, []byte(dead), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			// Unless the DHCP agent has rewritten it meanwhile.
+			if pidOf(pidFile) == "pid "+dead {
+				if err := os.WriteFile(pidFile, []byte(strconv.Itoa(live)), 0o644); err != nil {
+					t.Errorf("restore %s: %v", pidFile, err)
+				}
+			}
+		})
+		st := traceServer(ctx, t, c, cfg, p.server.ID, "stale dnsmasq pid file")
+		h, _ := st.Traces[0].Hop(trace.KindDnsmasq, "")
+		if h.Verdict != trace.Warn || h.Name != "dnsmasq (pid file: "+dead+")" || !strings.Contains(h.Summary, fmt.Sprintf("dnsmasq pid %d runs in the namespace", live)) || h.Cause == "" {
+			t.Errorf("dnsmasq hop %s %q %q (cause %q); want a warning naming the live dnsmasq %d", h.Verdict, h.Name, h.Summary, h.Cause, live)
+		}
+		if st.Verdict != trace.Warn {
+			t.Errorf("verdict %s with dnsmasq serving: %s", st.Verdict, failingSummary(st))
+		}
+	})
+	traceHealthyAgain(ctx, t, c, cfg, p, "after the pid file is restored")
 }
