@@ -121,7 +121,31 @@ func (v *view) firewallHops() []Hop {
 		}
 	}
 	f := v.firewallFacts()
-	return []Hop{JudgeSecurityGroup(f), JudgeAntiSpoofing(f)}
+	hs := []Hop{JudgeSecurityGroup(f), JudgeAntiSpoofing(f)}
+	if pa := v.portAgents(); pa != nil {
+		if at, ok := rewiring(*pa); ok {
+			for i := range hs {
+				rewiringRules(&hs[i], at)
+			}
+		}
+	}
+	return hs
+}
+
+// rewiringRules turns a firewall hop's failure into a warning while the
+// port is in BUILD just after an update (rewiring): the agent applies the
+// update's rules during that window, so chains that lag Neutron's policy
+// are expected (seen on the aio cloud: after `openstack port set
+// --allowed-address`, iptables had the new pair and ebtables not yet).
+func rewiringRules(h *Hop, at string) {
+	if h.Verdict != Fail {
+		return
+	}
+	h.Verdict = Warn
+	h.add("rewiring", "the port is in BUILD after an update at %s: the agent is applying its rules", at)
+	h.Summary += " (the port is being rewired after an update at " + at + ")"
+	h.Cause = "the Linux bridge agent is rewiring the port after an update at " + at + " (the port is in BUILD): its rules may lag Neutron's until it reports the port ACTIVE; if they still do then: " + h.Cause
+	h.Next = "trace again in a minute; if this persists with the port ACTIVE: " + h.Next
 }
 
 // reachHop is the NIC's reachability hop (network side).

@@ -86,41 +86,54 @@ func TestReplayNight3DHCPOff(t *testing.T) {
 	}
 }
 
-// TestReplayNight3PortRewired judges the healthy server recorded on the
-// real aio cloud (aio-night3-healthy.json) with its port as Neutron
-// showed it after `openstack port set --allowed-address …` on the ACTIVE
-// server: in BUILD, updated_at the update's second. The window was under
-// a second on the quiet cloud tonight (32 traces, two updates, missed
-// it; the last session saw 10-20 s under load), so the status and time
-// are set here, on the real recording: a port in BUILD updated 15 s
-// before the agents were read warns, being rewired; 2 minutes after, it
-// fails as stuck.
+// TestReplayNight3PortRewired judges the server n3vm7 recorded on the
+// real aio cloud while its port was in BUILD after `openstack port set
+// --allowed-address` on the ACTIVE server (aio-night3-port-build.json):
+// the agents hop warns that the port is being rewired, and the
+// anti-spoofing hop, whose ebtables chain lacked the new pair that
+// iptables already had, warns too instead of failing with "restart the
+// agent". The same facts with the update 2 minutes before the look fail
+// both, as stuck.
 func TestReplayNight3PortRewired(t *testing.T) {
 	for _, c := range []struct {
-		ago     time.Duration
+		name    string
+		ago     time.Duration // updated_at set this long before the agents were read (0: as recorded)
 		verdict trace.Verdict
 		has     string
 	}{
-		{15 * time.Second, trace.Warn, "being rewired after an update at"},
-		{2 * time.Minute, trace.Fail, "has not reported port"},
+		{"as recorded", 0, trace.Warn, "being rewired after an update at 2026-12-06T22:30:18Z"},
+		{"two minutes later", 2 * time.Minute, trace.Fail, "has not reported port"},
 	} {
-		obs, _ := judgeRecorded(t, "aio-night3-healthy.json")
-		p := &obs.API.Servers[0].Ports[0]
-		if p.UpdatedAt.IsZero() || obs.API.Agents == nil {
-			t.Fatalf("the recording lacks the port's updated_at or the agents: %+v", p)
-		}
-		p.Status, p.UpdatedAt = "BUILD", obs.API.Agents.ReadAt.Add(-c.ago).Truncate(time.Second)
-		st, err := trace.JudgeServer(obs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, _ := st.Traces[0].Hop(trace.KindAgents, "")
-		if h.Verdict != c.verdict || !strings.Contains(h.Summary, c.has) || h.Cause == "" || h.Next == "" {
-			t.Errorf("updated %s before: agents hop %s %q (cause %q); want %s containing %q", c.ago, h.Verdict, h.Summary, h.Cause, c.verdict, c.has)
-		}
-		if ev, ok := h.Get("port_updated"); !ok || !strings.Contains(ev, p.UpdatedAt.Format(time.RFC3339)) {
-			t.Errorf("port_updated evidence %q", ev)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			obs, _ := judgeRecorded(t, "aio-night3-port-build.json")
+			p := &obs.API.Servers[0].Ports[0]
+			if p.Status != "BUILD" || p.UpdatedAt.IsZero() || obs.API.Agents == nil {
+				t.Fatalf("the recording lacks the port in BUILD, its updated_at or the agents: %+v", p)
+			}
+			if c.ago != 0 {
+				p.UpdatedAt = obs.API.Agents.ReadAt.Add(-c.ago).Truncate(time.Second)
+			}
+			st, err := trace.JudgeServer(obs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := st.Traces[0]
+			if tr.Verdict != c.verdict {
+				t.Errorf("verdict %s; want %s: %+v", tr.Verdict, c.verdict, tr.Failing())
+			}
+			h, _ := tr.Hop(trace.KindAgents, "")
+			if h.Verdict != c.verdict || !strings.Contains(h.Summary, c.has) || h.Cause == "" || h.Next == "" {
+				t.Errorf("agents hop %s %q (cause %q); want %s containing %q", h.Verdict, h.Summary, h.Cause, c.verdict, c.has)
+			}
+			if ev, ok := h.Get("port_updated"); !ok || !strings.Contains(ev, p.UpdatedAt.Format(time.RFC3339)) {
+				t.Errorf("port_updated evidence %q", ev)
+			}
+			as, _ := tr.Hop(trace.KindAntiSpoofing, "")
+			rewired := strings.Contains(as.Summary, "being rewired")
+			if as.Verdict != c.verdict || !strings.Contains(as.Summary, "lacks --arp-ip-src 192.168.31.95") || rewired != (c.verdict == trace.Warn) {
+				t.Errorf("anti-spoofing hop %s %q; want %s, the missing pair named", as.Verdict, as.Summary, c.verdict)
+			}
+		})
 	}
 }
 
