@@ -398,9 +398,9 @@ func (v *view) arpHop() Hop {
 		h.Next = "the tap, FDB and lease hops; the guest's console (ip addr)"
 		if off := v.dhcpOff(); off != nil && v.role.compute() && v.guestSilent() {
 			// The guest sent nothing the bridge learned: with DHCP off it
-			// has no address unless configured, so silence is expected.
-			// A guest that sends and does not answer still fails.
-			h.Verdict = Warn
+			// has no address unless configured. Nothing answers at the
+			// port's address, so the hop still fails, with that cause
+			// instead of blaming the path or the DHCP agent.
 			h.Summary += "; " + dhcpOffWhy(off) + " and the guest sent no frame: it holds no address"
 			h.Cause = dhcpOffWhy(off) + ": the guest got no address from DHCP and sent nothing, so it has none (not configured statically or by a config drive)"
 			h.Next = dhcpOffNext(off)

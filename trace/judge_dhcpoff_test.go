@@ -59,10 +59,12 @@ func TestJudgeDHCPOff(t *testing.T) {
 			want: map[trace.Kind]trace.Verdict{trace.KindHostsEntry: trace.OK, trace.KindLease: trace.OK, trace.KindARP: trace.OK, trace.KindFDB: trace.OK, trace.KindReachability: trace.OK},
 			has:  map[trace.Kind]string{trace.KindHostsEntry: "not needed: DHCP is off on subnet n3-nodhcp", trace.KindLease: "answered ARP"}},
 		{name: "dhcp off, guest silent", subnet: subnet(false), edits: []edit{noRows, noARP, noFDB},
-			want: map[trace.Kind]trace.Verdict{trace.KindHostsEntry: trace.Warn, trace.KindLease: trace.Warn, trace.KindARP: trace.Warn, trace.KindFDB: trace.Warn, trace.KindReachability: trace.Warn},
+			want: map[trace.Kind]trace.Verdict{trace.KindHostsEntry: trace.Warn, trace.KindLease: trace.Warn, trace.KindARP: trace.Fail, trace.KindFDB: trace.Warn, trace.KindReachability: trace.Fail},
 			has: map[trace.Kind]string{trace.KindHostsEntry: "the guest needs a static address or config drive", trace.KindLease: "DHCP is off on subnet n3-nodhcp",
 				trace.KindFDB: "the guest sends nothing until it has an address", trace.KindARP: "the guest sent no frame", trace.KindReachability: "it holds no address"},
-			trace: trace.Warn},
+			// Nothing answers at the port's address: the VM is unreachable
+			// there, so the trace fails, first at ARP, naming DHCP off.
+			trace: trace.Fail},
 		// The guest sends (the bridge learned it) but does not answer ARP:
 		// the path or the guest is at fault, DHCP off or not.
 		{name: "dhcp off, guest sends but does not answer ARP", subnet: subnet(false), edits: []edit{noRows, noARP},

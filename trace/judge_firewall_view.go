@@ -158,7 +158,8 @@ func (v *view) reachHop() Hop {
 		if off := v.dhcpOff(); off != nil && v.role.compute() && v.guestSilent() {
 			// No rule dropped the probes and the guest sent nothing: with
 			// DHCP off it has no address to answer from (see the ARP hop).
-			h.Verdict = Warn
+			// The VM is unreachable at the address: still a failure, with
+			// that cause.
 			h.Summary += "; " + dhcpOffWhy(off) + " and the guest sent no frame: it holds no address"
 			h.Cause = dhcpOffWhy(off) + ": the guest got no address from DHCP and sent nothing, so nothing answers the probes (it is not configured statically or by a config drive)"
 			h.Next = dhcpOffNext(off)

@@ -12,9 +12,10 @@ import (
 // TestReplayNight3DHCPOff judges the server n3vm1 recorded on the real
 // aio cloud with a second NIC on a subnet created with --no-dhcp
 // (aio-night3-dhcp-off.json, see testdata/observations/README.md): the
-// first NIC, on the DHCP subnet, is OK; the second warns, naming the
-// subnet, at the hops DHCP-off explains (it failed its FDB, hosts-entry,
-// lease, ARP and reachability hops blaming the DHCP agent), and its L2
+// first NIC, on the DHCP subnet, is OK; the second, unconfigured in the
+// guest, fails first at its ARP hop and at reachability (nothing answers
+// at its address), and its FDB, hosts-entry and lease hops warn; each
+// names the DHCP-off subnet where it blamed the DHCP agent before. Its L2
 // hops stay OK. The same facts with the subnet's DHCP on, or without the
 // subnets (an older recording), fail as they did.
 func TestReplayNight3DHCPOff(t *testing.T) {
@@ -41,13 +42,24 @@ func TestReplayNight3DHCPOff(t *testing.T) {
 	if on.Verdict != trace.OK {
 		t.Errorf("DHCP NIC: %s: %+v", on.Verdict, on.Failing())
 	}
-	if off.Verdict != trace.Warn {
-		t.Errorf("DHCP-off NIC: %s; want warn: %+v", off.Verdict, off.Failing())
+	// The unconfigured second NIC answers nothing at its address: the
+	// trace fails, first at the ARP hop, and every hop the missing
+	// address explains names the DHCP-off subnet instead of the agent.
+	if off.Verdict != trace.Fail {
+		t.Errorf("DHCP-off NIC: %s; want fail (nothing answers at its address): %+v", off.Verdict, off.Failing())
 	}
-	for _, k := range []trace.Kind{trace.KindFDB, trace.KindHostsEntry, trace.KindLease, trace.KindARP, trace.KindReachability} {
+	for _, h := range off.Hops {
+		if h.Verdict == trace.Fail {
+			if h.Kind != trace.KindARP {
+				t.Errorf("DHCP-off NIC: first failing hop %s %q; want the ARP hop", h.Kind, h.Summary)
+			}
+			break
+		}
+	}
+	for k, want := range map[trace.Kind]trace.Verdict{trace.KindFDB: trace.Warn, trace.KindHostsEntry: trace.Warn, trace.KindLease: trace.Warn, trace.KindARP: trace.Fail, trace.KindReachability: trace.Fail} {
 		h, _ := off.Hop(k, "")
-		if h.Verdict != trace.Warn || !strings.Contains(h.Summary, "DHCP is off on subnet n3-nodhcp") || !strings.Contains(h.Cause, "static") || h.Next == "" {
-			t.Errorf("%s hop %s %q (cause %q); want a warning naming subnet n3-nodhcp", k, h.Verdict, h.Summary, h.Cause)
+		if h.Verdict != want || !strings.Contains(h.Summary, "DHCP is off on subnet n3-nodhcp") || !strings.Contains(h.Cause, "static") || h.Next == "" {
+			t.Errorf("%s hop %s %q (cause %q); want %s naming subnet n3-nodhcp", k, h.Verdict, h.Summary, h.Cause, want)
 		}
 	}
 	for _, k := range []trace.Kind{trace.KindInterface, trace.KindTap, trace.KindSecurityGroup, trace.KindAntiSpoofing, trace.KindBridge, trace.KindPhysicalPort} {
