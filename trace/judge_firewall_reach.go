@@ -2,6 +2,7 @@ package trace
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/vifpath/vifpath/dhcpns"
@@ -58,7 +59,19 @@ func JudgeReachability(f FirewallFacts) Hop {
 			ebDrop = ebDecider(r) + " (the VM's ARP)"
 		}
 	}
+	// An address of the port that answered shows the guest up and the
+	// path open: another one silent without a moved DROP counter is an
+	// address the guest does not hold (DHCP gives a client one IPv4
+	// address; seen on the aio cloud after a fixed IP was added to a
+	// running port).
+	var answering []string
+	for _, p := range f.Probes {
+		if p.ICMP == dhcpns.ReachAnswered || p.TCP == dhcpns.ReachAnswered || p.TCP == dhcpns.ReachRefused {
+			answering = append(answering, p.Target.String())
+		}
+	}
 	var fail, warn, ok []string
+	unheld := false
 	for _, p := range f.Probes {
 		h.add("ping "+p.Target.String(), "%s%s", p.ICMP, rtt(p))
 		tcp := string(p.TCP)
@@ -91,6 +104,11 @@ func JudgeReachability(f FirewallFacts) Hop {
 					warn = append(warn, msg+fmt.Sprintf("; the rules admit %s only from group members or prefixes, not the probe's source %s (the DHCP port): this alone does not show the VM unreachable for its clients", probe.proto, f.ProbeSource))
 					continue
 				}
+				if len(answering) > 0 && !slices.Contains(answering, p.Target.String()) && ebDrop == "" && dropMoved(f.Moved, f.Tap) == "" {
+					warn = append(warn, msg+"; the guest answers at "+strings.Join(answering, ", ")+", so it does not hold "+p.Target.String())
+					unheld = true
+					continue
+				}
 				fail = append(fail, msg)
 			}
 		}
@@ -105,6 +123,11 @@ func JudgeReachability(f FirewallFacts) Hop {
 		} else {
 			h.Next = "check the ARP and security-group hops, then the guest's console (is its interface up, does it answer ping?)"
 		}
+	case len(warn) > 0 && unheld:
+		h.Verdict = Warn
+		h.Summary = strings.Join(warn, "; ")
+		h.Cause = "the port has more than one IPv4 address and the guest holds only some of them: DHCP gives a client one address, so the others work only once configured in the guest"
+		h.Next = "openstack port show <port> -c fixed_ips; configure the other addresses in the guest (its console: ip addr add), or remove them from the port"
 	case len(warn) > 0:
 		h.Verdict = Warn
 		h.Summary = strings.Join(warn, "; ")

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vifpath/vifpath/dhcpns"
 	"github.com/vifpath/vifpath/trace"
 )
 
@@ -232,5 +233,48 @@ func TestReplayNight3ProviderDown(t *testing.T) {
 	}
 	if ev, _ := h.Get("explains"); !strings.Contains(ev, "vm/reachability") {
 		t.Errorf("explains %q; want the silent reachability probe", ev)
+	}
+}
+
+// TestReplayNight3TwoFixedIPs judges the server n3vm2 recorded after a
+// second fixed IP (192.168.31.74) was added to its running port, which
+// Neutron lists before the leased one (aio-night3-two-fixed-ips.json).
+// DHCP gives the guest one address, .76: the trace probes that one (it
+// probed .74 and failed its ARP and reachability hops while the guest
+// answered at .76), and the reachability hop warns that the guest does
+// not hold .74. Never a wrong OK: with .76 silent too, it fails.
+func TestReplayNight3TwoFixedIPs(t *testing.T) {
+	const file = "aio-night3-two-fixed-ips.json"
+	obs, st := judgeRecorded(t, file)
+	if len(st.Traces) != 1 {
+		t.Fatalf("%d traces; want 1", len(st.Traces))
+	}
+	tr := st.Traces[0]
+	if tr.IP.String() != "192.168.31.76" {
+		t.Errorf("trace IP %s; want the leased 192.168.31.76", tr.IP)
+	}
+	if tr.Verdict != trace.Warn {
+		t.Errorf("verdict %s; want warn: %+v", tr.Verdict, tr.Failing())
+	}
+	if h, _ := tr.Hop(trace.KindARP, ""); h.Verdict == trace.Fail {
+		t.Errorf("ARP hop %s %q; the guest answers at its leased address", h.Verdict, h.Summary)
+	}
+	h, _ := tr.Hop(trace.KindReachability, "")
+	if h.Verdict != trace.Warn || !strings.Contains(h.Summary, "the guest answers at 192.168.31.76, so it does not hold 192.168.31.74") || !strings.Contains(h.Cause, "DHCP gives a client one address") {
+		t.Errorf("reachability hop %s %q (cause %q); want a warning that the guest does not hold .74", h.Verdict, h.Summary, h.Cause)
+	}
+
+	for i := range obs.DHCP.Networks {
+		n := &obs.DHCP.Networks[i]
+		for j := range n.Reach {
+			n.Reach[j].ICMP, n.Reach[j].TCP, n.Reach[j].ICMPRTT, n.Reach[j].Errno = dhcpns.ReachSilent, dhcpns.ReachSilent, 0, ""
+		}
+	}
+	st, err := trace.JudgeServer(obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := st.Traces[0].Hop(trace.KindReachability, ""); h.Verdict != trace.Fail {
+		t.Errorf("both addresses silent: reachability %s %q; want fail", h.Verdict, h.Summary)
 	}
 }

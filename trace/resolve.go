@@ -270,8 +270,20 @@ func resolveIx(obs *Observation, ix *obsIndex, t Target, hint *portHint) *view {
 				if mac == nil {
 					mac, src, from = h.MAC, MACFromHosts, fmt.Sprintf("%s line %d", v.netw.HostsPath, h.Line)
 				}
-				v.hostsRow = h
-				break
+				if v.hostsRow == nil {
+					v.hostsRow = h
+				}
+				// A port with several fixed IPs on the subnet has a row
+				// for each, but the guest leases one of them (DHCP gives a
+				// client one IPv4 address): the address to probe is the
+				// leased one, the first row's only when none is leased
+				// (seen on the aio cloud: a fixed IP added to a running
+				// port came first, and ARP and ping of it failed while the
+				// guest answered at its leased address).
+				if leased(v.netw, h.MAC, h.IP) {
+					v.hostsRow = h
+					break
+				}
 			}
 		}
 	}
@@ -502,4 +514,14 @@ func (n *NetworkFacts) arp(ip netip.Addr) *ARPFacts {
 		}
 	}
 	return nil
+}
+
+// leased reports whether n's lease file has a lease of ip to mac.
+func leased(n *NetworkFacts, mac hwaddr.MAC, ip netip.Addr) bool {
+	for i := range n.Leases {
+		if l := &n.Leases[i]; l.IP == ip && l.MAC.Equal(mac) {
+			return true
+		}
+	}
+	return false
 }
