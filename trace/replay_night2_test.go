@@ -44,18 +44,7 @@ func TestReplayNight2Observations(t *testing.T) {
 			trace.KindReachability, trace.Warn, "silent"},
 	} {
 		t.Run(c.fault, func(t *testing.T) {
-			var halves []*trace.Observation
-			for _, h := range []string{"compute", "network"} {
-				obs, err := trace.ReadObservationFile(filepath.Join("testdata", "observations", "aio-night2-"+c.fault+"-"+h+".json"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				halves = append(halves, obs)
-			}
-			nt, err := trace.Join(halves[0], halves[1])
-			if err != nil {
-				t.Fatal(err)
-			}
+			nt := joinRecorded(t, "aio-night2-"+c.fault)
 			if len(nt.Traces) != 1 || nt.Traces[0].Verdict != c.verdict {
 				t.Fatalf("%d traces, verdict %v; want 1, %s", len(nt.Traces), nt.Verdict, c.verdict)
 			}
@@ -81,4 +70,23 @@ func TestReplayNight2Observations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// joinRecorded joins the two halves recorded as prefix-compute.json and
+// prefix-network.json in testdata/observations.
+func joinRecorded(t *testing.T, prefix string) *trace.NodeTrace {
+	t.Helper()
+	var halves []*trace.Observation
+	for _, h := range []string{"compute", "network"} {
+		obs, err := trace.ReadObservationFile(filepath.Join("testdata", "observations", prefix+"-"+h+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		halves = append(halves, obs)
+	}
+	nt, err := trace.Join(halves[0], halves[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nt
 }

@@ -1,7 +1,6 @@
 package trace_test
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -212,18 +211,7 @@ func TestReplayNight3Observations(t *testing.T) {
 // the first failure, naming the controller's end, and it explains the
 // silent probes.
 func TestReplayNight3ProviderDown(t *testing.T) {
-	var halves []*trace.Observation
-	for _, h := range []string{"compute", "network"} {
-		obs, err := trace.ReadObservationFile(filepath.Join("testdata", "observations", "aio-night3-c1-eth2-down-"+h+".json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		halves = append(halves, obs)
-	}
-	nt, err := trace.Join(halves[0], halves[1])
-	if err != nil {
-		t.Fatal(err)
-	}
+	nt := joinRecorded(t, "aio-night3-c1-eth2-down")
 	if len(nt.Traces) != 1 || nt.Traces[0].Verdict != trace.Fail {
 		t.Fatalf("%d traces, verdict %s; want 1, fail", len(nt.Traces), nt.Verdict)
 	}

@@ -137,7 +137,8 @@ func getState(t *testing.T, nova *gophercloud.ServiceClient, id string) state {
 	return v
 }
 
-func portStatus(t *testing.T, neutron *gophercloud.ServiceClient, deviceID string) []string {
+// devicePorts lists the ports whose device_id is deviceID.
+func devicePorts(t *testing.T, neutron *gophercloud.ServiceClient, deviceID string) []ports.Port {
 	t.Helper()
 	pages, err := ports.List(neutron, ports.ListOpts{DeviceID: deviceID}).AllPages(context.Background())
 	if err != nil {
@@ -147,8 +148,13 @@ func portStatus(t *testing.T, neutron *gophercloud.ServiceClient, deviceID strin
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+func portStatus(t *testing.T, neutron *gophercloud.ServiceClient, deviceID string) []string {
+	t.Helper()
 	var st []string
-	for _, p := range l {
+	for _, p := range devicePorts(t, neutron, deviceID) {
 		st = append(st, p.Status)
 	}
 	return st
@@ -157,16 +163,8 @@ func portStatus(t *testing.T, neutron *gophercloud.ServiceClient, deviceID strin
 // portUpdated returns the updated_at of the ports whose device_id is deviceID.
 func portUpdated(t *testing.T, neutron *gophercloud.ServiceClient, deviceID string) []time.Time {
 	t.Helper()
-	pages, err := ports.List(neutron, ports.ListOpts{DeviceID: deviceID}).AllPages(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := ports.ExtractPorts(pages)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []time.Time
-	for _, p := range l {
+	for _, p := range devicePorts(t, neutron, deviceID) {
 		out = append(out, p.UpdatedAt)
 	}
 	return out
