@@ -3,6 +3,7 @@ package trace
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,6 +58,11 @@ type GuestFacts struct {
 	// should lease from). Zero when unknown: not compared.
 	PortIP     netip.Addr `json:"port_ip,omitzero"`
 	DHCPServer netip.Addr `json:"dhcp_server,omitzero"`
+	// NICIPs are this NIC's IPv4 fixed IPs when the domain has several
+	// NICs, whose DHCP clients share the one console: a lease of an
+	// address not among them is another NIC's, and says nothing of this
+	// one. Empty: not compared.
+	NICIPs []netip.Addr `json:"nic_ips,omitempty"`
 	// DomainRunning is set when the domain was running when the console
 	// was read; ReadAt is when it was read (the observation's start).
 	// With ConsoleModTime they tell how long an empty console has been
@@ -187,6 +193,9 @@ func JudgeGuest(f GuestFacts) Hop {
 			h.Summary = fmt.Sprintf("the guest leased %s from %s, not from the network's DHCP port %s", ip, srv, f.DHCPServer)
 			h.Cause = "a DHCP server other than Neutron's dnsmasq answers on this segment"
 			h.Next = "find " + srv.String() + " on the provider network and stop it"
+		case len(f.NICIPs) > 0 && ip.IsValid() && !slices.Contains(f.NICIPs, ip):
+			h.Summary = fmt.Sprintf("the console shows a lease of %s, an address of another of the domain's NICs: nothing of this NIC's %s", ip, addrList(f.NICIPs))
+			h.Next = "the guest's console (ip addr): does the NIC hold " + addrList(f.NICIPs) + "?"
 		default:
 			h.Verdict = OK
 			h.Summary = fmt.Sprintf("the guest leased %s from %s", addrText(ip), srvText(srv))
@@ -246,4 +255,13 @@ func srvText(a netip.Addr) string {
 // so they depend only on Hop's exported fields).
 func jAdd(h *Hop, key, format string, args ...any) {
 	h.Evidence = append(h.Evidence, Evidence{Key: key, Value: fmt.Sprintf(format, args...)})
+}
+
+// addrList is the addresses, comma-separated.
+func addrList(as []netip.Addr) string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.String()
+	}
+	return strings.Join(out, ", ")
 }

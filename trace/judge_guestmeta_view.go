@@ -41,9 +41,13 @@ func (v *view) guestHop() Hop {
 		DomainRunning: v.dom.State == libvirtinspect.StateRunning, ReadAt: v.obs.Started}
 	// The console mixes every NIC's DHCP client: the port's address is
 	// compared only when the domain has this one NIC.
-	if ips := v.fixedIPv4(); len(ips) == 1 && len(v.dom.Interfaces) == 1 {
+	ips := v.fixedIPv4()
+	if len(ips) == 1 && len(v.dom.Interfaces) == 1 {
 		f.PortIP = ips[0]
 		f.DHCPServer = v.dhcpServer(ips[0])
+	}
+	if len(v.dom.Interfaces) > 1 {
+		f.NICIPs = ips
 	}
 	return JudgeGuest(f)
 }

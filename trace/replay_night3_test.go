@@ -67,6 +67,14 @@ func TestReplayNight3DHCPOff(t *testing.T) {
 			t.Errorf("%s hop %s %q; the L2 path is OK", k, h.Verdict, h.Summary)
 		}
 	}
+	// The one console holds both NICs' DHCP clients: the first NIC's
+	// lease says nothing of the second.
+	if h, _ := on.Hop(trace.KindGuest, ""); h.Verdict != trace.OK {
+		t.Errorf("DHCP NIC: guest hop %s %q; want ok", h.Verdict, h.Summary)
+	}
+	if h, _ := off.Hop(trace.KindGuest, ""); h.Verdict != trace.Unknown || !strings.Contains(h.Summary, "another of the domain's NICs: nothing of this NIC's 10.31.99.10") {
+		t.Errorf("DHCP-off NIC: guest hop %s %q; want unknown (the lease is the other NIC's)", h.Verdict, h.Summary)
+	}
 	if h, _ := off.Hop(trace.KindHostsEntry, ""); !strings.Contains(h.Summary, "the guest needs a static address or config drive") {
 		t.Errorf("hosts-entry hop %q", h.Summary)
 	}
