@@ -1,6 +1,8 @@
 package trace_test
 
 import (
+	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -260,13 +262,33 @@ func TestReplayNight3TwoFixedIPs(t *testing.T) {
 		t.Errorf("reachability hop %s %q (cause %q); want a warning that the guest does not hold .74", h.Verdict, h.Summary, h.Cause)
 	}
 
+	// After a DHCP agent restart Neutron seeds a lease row for every
+	// fixed IP: the renewed lease still decides the address probed.
+	seeded, err := trace.ReadObservationFile(filepath.Join("testdata", "observations", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range seeded.DHCP.Networks {
+		n := &seeded.DHCP.Networks[i]
+		for _, l := range n.Leases {
+			if l.IP.String() == "192.168.31.76" {
+				l.IP, l.ClientID, l.Origin = netip.MustParseAddr("192.168.31.74"), "", dhcpns.OriginSeeded
+				n.Leases = append([]dhcpns.Lease{l}, n.Leases...)
+				break
+			}
+		}
+	}
+	if st, err := trace.JudgeServer(seeded); err != nil || st.Traces[0].IP.String() != "192.168.31.76" {
+		t.Errorf("with a seeded lease row of .74 first: %v, trace IP %v; want the renewed 192.168.31.76", err, st.Traces[0].IP)
+	}
+
 	for i := range obs.DHCP.Networks {
 		n := &obs.DHCP.Networks[i]
 		for j := range n.Reach {
 			n.Reach[j].ICMP, n.Reach[j].TCP, n.Reach[j].ICMPRTT, n.Reach[j].Errno = dhcpns.ReachSilent, dhcpns.ReachSilent, 0, ""
 		}
 	}
-	st, err := trace.JudgeServer(obs)
+	st, err = trace.JudgeServer(obs)
 	if err != nil {
 		t.Fatal(err)
 	}

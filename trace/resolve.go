@@ -261,6 +261,7 @@ func resolveIx(obs *Observation, ix *obsIndex, t Target, hint *portHint) *view {
 		mac, src, from = v.iface.MAC, MACFromLibvirt, "libvirt interface of "+v.dom.Name
 	}
 	if v.netw != nil {
+		best := -1
 		for i := range v.netw.Hosts {
 			h := &v.netw.Hosts[i]
 			if h.MAC == nil {
@@ -270,19 +271,20 @@ func resolveIx(obs *Observation, ix *obsIndex, t Target, hint *portHint) *view {
 				if mac == nil {
 					mac, src, from = h.MAC, MACFromHosts, fmt.Sprintf("%s line %d", v.netw.HostsPath, h.Line)
 				}
-				if v.hostsRow == nil {
-					v.hostsRow = h
-				}
 				// A port with several fixed IPs on the subnet has a row
 				// for each, but the guest leases one of them (DHCP gives a
 				// client one IPv4 address): the address to probe is the
-				// leased one, the first row's only when none is leased
-				// (seen on the aio cloud: a fixed IP added to a running
-				// port came first, and ARP and ping of it failed while the
-				// guest answered at its leased address).
-				if leased(v.netw, h.MAC, h.IP) {
-					v.hostsRow = h
-					break
+				// one the guest renewed, else one Neutron seeded a lease
+				// row for (it seeds every address after a DHCP agent
+				// restart), else the first row's (seen on the aio cloud: a
+				// fixed IP added to a running port came first, and ARP
+				// and ping of it failed while the guest answered at its
+				// leased address).
+				if r := leaseRank(v.netw, h.MAC, h.IP); r > best {
+					v.hostsRow, best = h, r
+					if r == leaseRenewed {
+						break
+					}
 				}
 			}
 		}
@@ -516,12 +518,23 @@ func (n *NetworkFacts) arp(ip netip.Addr) *ARPFacts {
 	return nil
 }
 
-// leased reports whether n's lease file has a lease of ip to mac.
-func leased(n *NetworkFacts, mac hwaddr.MAC, ip netip.Addr) bool {
+// The ranks leaseRank gives a hosts row's address.
+const (
+	leaseNone    = 0 // no lease row
+	leaseSeeded  = 1 // only Neutron's seeded row
+	leaseRenewed = 2 // the guest renewed it
+)
+
+// leaseRank ranks the lease of ip to mac in n's lease file.
+func leaseRank(n *NetworkFacts, mac hwaddr.MAC, ip netip.Addr) int {
+	r := leaseNone
 	for i := range n.Leases {
 		if l := &n.Leases[i]; l.IP == ip && l.MAC.Equal(mac) {
-			return true
+			if l.Renewed() {
+				return leaseRenewed
+			}
+			r = leaseSeeded
 		}
 	}
-	return false
+	return r
 }
