@@ -375,6 +375,16 @@ func (t *trackingDialer) Dial() (net.Conn, error) {
 	}
 }
 
+// conn returns the dialed socket (nil before the dial or after kill).
+func (t *trackingDialer) conn() net.Conn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.dead {
+		return nil
+	}
+	return t.nc
+}
+
 // kill closes the raw socket (now or as soon as the dial returns it).
 func (t *trackingDialer) kill() {
 	t.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -108,11 +109,12 @@ func TestIntegrationAllDetails(t *testing.T) {
 }
 
 // TestIntegrationDetailsOnStats: once a Stats call has opened the stats
-// connection, DetailsOf reads part of its domains' XML there (its RPC
-// encoded by hand): each domain's details read on the stats connection
-// equal Details' one by one, DetailsOf of every domain equals them too,
-// and a domain undefined since it was listed is not found on either
-// connection.
+// connection, DetailsOf reads its domains' XML there in one batch (the
+// RPCs encoded by hand and written at once, the replies matched by
+// serial): each domain's details from the batch equal Details' one by
+// one, in the order asked, DetailsOf of every domain equals them too, and
+// a domain undefined since it was listed is not found, on its own or in
+// the middle of a batch, while the rest of the batch is read.
 func TestIntegrationDetailsOnStats(t *testing.T) {
 	d, _ := bulk(t, 24)
 	adm := admin(t, d.Socket, "test:///default")
@@ -136,17 +138,21 @@ func TestIntegrationDetailsOnStats(t *testing.T) {
 		t.Fatalf("Stats listed %d domains, want the 24, the shut-off one and the driver's own", len(doms))
 	}
 	dets, errs := c.DetailsOf(ctx, doms)
+	// The batch in reverse order: each reply lands at its own index.
+	rev := slices.Clone(doms)
+	slices.Reverse(rev)
+	batch, batchErrs, err := c.DetailsOnStats(ctx, rev...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i, dm := range doms {
 		one, err := c.Details(ctx, dm.UUID)
 		if err != nil {
 			t.Fatalf("Details(%s): %v", dm.Name, err)
 		}
-		onStats, err := c.DetailsOnStats(ctx, dm)
-		if err != nil {
-			t.Fatalf("DetailsOnStats(%s): %v", dm.Name, err)
-		}
-		if !reflect.DeepEqual(onStats, one) {
-			t.Errorf("%s: the stats connection gave\n%+v\nDetails gives\n%+v", dm.Name, *onStats, *one)
+		k := len(doms) - 1 - i
+		if batchErrs[k] != nil || !reflect.DeepEqual(batch[k], one) {
+			t.Errorf("%s: the stats connection's batch gave\n%+v, %v\nDetails gives\n%+v", dm.Name, batch[k], batchErrs[k], *one)
 		}
 		if errs[i] != nil || !reflect.DeepEqual(dets[i], one) {
 			t.Errorf("%s: DetailsOf gave %+v, %v; Details gives\n%+v", dm.Name, dets[i], errs[i], *one)
@@ -157,9 +163,18 @@ func TestIntegrationDetailsOnStats(t *testing.T) {
 	}
 	for _, dm := range doms {
 		if dm.Name == off.Name {
-			if det, err := c.DetailsOnStats(ctx, dm); det != nil || !libvirtinspect.IsNotFound(err) {
-				t.Errorf("DetailsOnStats of an undefined domain = %+v, %v; want a not-found error", det, err)
+			if dets, errs, err := c.DetailsOnStats(ctx, dm); err != nil || dets[0] != nil || !libvirtinspect.IsNotFound(errs[0]) {
+				t.Errorf("DetailsOnStats of an undefined domain = %+v, %v, %v; want a not-found error", dets, errs, err)
 			}
+		}
+	}
+	batch, batchErrs, err = c.DetailsOnStats(ctx, doms...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, dm := range doms {
+		if gone := dm.Name == off.Name; gone != (batch[i] == nil) || gone != libvirtinspect.IsNotFound(batchErrs[i]) {
+			t.Errorf("a batch after undefining %s: [%s] = %+v, %v", off.Name, dm.Name, batch[i], batchErrs[i])
 		}
 	}
 	dets, errs = c.DetailsOf(ctx, doms)

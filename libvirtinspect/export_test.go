@@ -10,13 +10,15 @@ func SetDetailsParallel(n int) (restore func()) {
 	return func() { detailsParallel = DetailsParallel }
 }
 
-// DetailsOnStats reads d's details with one XML RPC on the stats
-// connection (dialed if none is open), as DetailsOf does for part of its
-// domains once a Stats call has opened it.
-func (c *Client) DetailsOnStats(ctx context.Context, d Domain) (*Details, error) {
+// DetailsOnStats reads the details of doms in one batch on the stats
+// connection (dialed if none is open), as DetailsOf does once a Stats call
+// has opened it, without DetailsOf's second try on the main connection.
+func (c *Client) DetailsOnStats(ctx context.Context, doms ...Domain) ([]*Details, []error, error) {
 	sc, err := c.statsConnection(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return c.detailsOnStats(ctx, sc, d)
+	dets, errs := make([]*Details, len(doms)), make([]error, len(doms))
+	c.detailsBatch(ctx, sc, doms, dets, errs)
+	return dets, errs, nil
 }

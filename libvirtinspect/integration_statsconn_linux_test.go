@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -138,6 +140,108 @@ func TestIntegrationStatsConnectionFaults(t *testing.T) {
 	}
 	if _, err := c.Stats(ctx, nil); !errors.Is(err, libvirtinspect.ErrClosed) {
 		t.Errorf("Stats after Close: %v, want ErrClosed", err)
+	}
+	goroutinesSettle(t)
+}
+
+// TestIntegrationDetailsBatchFaults: DetailsOf's batch on the stats
+// connection under faults. A batch abandoned for ctx on a hung daemon
+// returns at once with ctx's error for every domain, and its late replies
+// (after the thaw) change nothing the caller holds; a daemon killed in the
+// middle of a batch gives every domain a lost-connection error (the stats
+// connection's unanswered calls, then the main connection's retry), with
+// no hang; after a restart the calls work again; nothing leaks after
+// Close.
+func TestIntegrationDetailsBatchFaults(t *testing.T) {
+	d, _ := bulk(t, 40)
+	c := faultClient(t, d, nil)
+	ctx := ctxT(t, 60*time.Second)
+	stats, err := c.Stats(ctx, &libvirtinspect.StatsRequest{Groups: libvirtinspect.StatsState})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doms := make([]libvirtinspect.Domain, len(stats))
+	for i := range stats {
+		doms[i] = stats[i].Domain
+	}
+	want, errs := c.DetailsOf(ctx, doms)
+	for i := range doms {
+		if errs[i] != nil {
+			t.Fatalf("DetailsOf(%s): %v", doms[i].Name, errs[i])
+		}
+	}
+
+	// Abandoned: the daemon is frozen with the batch written.
+	d.Freeze(t)
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	start := time.Now()
+	dets, errs := c.DetailsOf(short, doms)
+	cancel()
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("DetailsOf on a frozen daemon took %v after its ctx ended", took)
+	}
+	for i := range doms {
+		if dets[i] != nil || !errors.Is(errs[i], context.DeadlineExceeded) {
+			t.Errorf("DetailsOf on a frozen daemon [%s] = %+v, %v; want ctx's deadline", doms[i].Name, dets[i], errs[i])
+		}
+	}
+	held := slices.Clone(errs)
+	d.Thaw(t)
+	time.Sleep(300 * time.Millisecond) // the abandoned batch's replies arrive
+	for i := range doms {
+		if dets[i] != nil || errs[i] != held[i] {
+			t.Fatalf("the abandoned batch's late reply changed [%s]: %+v, %v", doms[i].Name, dets[i], errs[i])
+		}
+	}
+	if _, err := c.Stats(ctx, nil); err != nil { // (reopens the stats connection if the watchdog dropped it)
+		t.Fatal(err)
+	}
+	dets, errs = c.DetailsOf(ctx, doms)
+	for i := range doms {
+		if errs[i] != nil || !reflect.DeepEqual(dets[i], want[i]) {
+			t.Errorf("DetailsOf after the thaw [%s] = %+v, %v; want %+v", doms[i].Name, dets[i], errs[i], want[i])
+		}
+	}
+
+	// Killed with the batch in flight.
+	d.Freeze(t)
+	type result struct {
+		dets []*libvirtinspect.Details
+		errs []error
+	}
+	done := make(chan result, 1)
+	go func() {
+		dets, errs := c.DetailsOf(ctx, doms)
+		done <- result{dets, errs}
+	}()
+	time.Sleep(150 * time.Millisecond)
+	d.Kill(t)
+	select {
+	case r := <-done:
+		for i := range doms {
+			if r.dets[i] != nil || !libvirtinspect.IsConnectionLost(r.errs[i]) {
+				t.Errorf("DetailsOf during kill [%s] = %+v, %v; want a lost connection", doms[i].Name, r.dets[i], r.errs[i])
+			}
+		}
+		t.Logf("killed during the batch: %v", r.errs[0])
+	case <-time.After(10 * time.Second):
+		t.Fatal("DetailsOf still blocked 10s after libvirtd was killed")
+	}
+	d.Start(t) // the test driver starts afresh: only its own domain
+	if _, err := c.Stats(ctx, nil); err != nil && !errors.Is(err, libvirtinspect.ErrConnectionLost) {
+		t.Fatalf("first Stats after restart: %v", err)
+	}
+	if _, err := c.Stats(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	dets, errs = c.DetailsOf(ctx, doms)
+	for i := range doms {
+		if gone := doms[i].Name != "test"; gone != libvirtinspect.IsNotFound(errs[i]) || gone != (dets[i] == nil) {
+			t.Errorf("DetailsOf after the restart [%s] = %+v, %v; want not found for all but the driver's own", doms[i].Name, dets[i], errs[i])
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
 	}
 	goroutinesSettle(t)
 }

@@ -41,6 +41,7 @@ const (
 	remoteProcGetAllDomainStats  = 344        // REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS
 	remoteProcDomainGetXMLDesc   = 14         // REMOTE_PROC_DOMAIN_GET_XML_DESC
 	remoteAuthNone               = 0          // REMOTE_AUTH_NONE
+	protocolVersion              = 1          // REMOTE_PROTOCOL_VERSION
 	remoteAuthPolkit             = 2          // REMOTE_AUTH_POLKIT
 	virConnectRO                 = 1          // VIR_CONNECT_RO
 	minStatsRecordLen            = 4 + 16 + 4 + 4
@@ -56,7 +57,10 @@ type statsConn struct {
 	s       *socket.Socket
 	serial  atomic.Int32
 	mu      sync.Mutex
-	pending map[int32]chan rpcReply
+	pending map[int32]func(rpcReply)
+	// wmu orders the writes: go-libvirt's SendPacket (one packet, under
+	// the socket's own lock) and sendBatch's one raw write of many.
+	wmu sync.Mutex
 }
 
 type rpcReply struct {
@@ -70,11 +74,11 @@ func (sc *statsConn) Route(h *socket.Header, buf []byte) {
 		return // no events are registered on this connection
 	}
 	sc.mu.Lock()
-	ch, ok := sc.pending[h.Serial]
+	deliver, ok := sc.pending[h.Serial]
 	delete(sc.pending, h.Serial)
 	sc.mu.Unlock()
 	if ok {
-		ch <- rpcReply{status: h.Status, payload: buf} // buffered
+		deliver(rpcReply{status: h.Status, payload: buf})
 	}
 }
 
@@ -93,14 +97,17 @@ func (sc *statsConn) roundTrip(proc uint32, payload []byte) ([]byte, error) {
 	serial := sc.serial.Add(1)
 	ch := make(chan rpcReply, 1)
 	sc.mu.Lock()
-	sc.pending[serial] = ch
+	sc.pending[serial] = func(r rpcReply) { ch <- r } // buffered
 	sc.mu.Unlock()
 	defer func() {
 		sc.mu.Lock()
 		delete(sc.pending, serial)
 		sc.mu.Unlock()
 	}()
-	if err := sc.s.SendPacket(serial, proc, remoteProgram, payload, socket.Call, socket.StatusOK); err != nil {
+	sc.wmu.Lock()
+	err := sc.s.SendPacket(serial, proc, remoteProgram, payload, socket.Call, socket.StatusOK)
+	sc.wmu.Unlock()
+	if err != nil {
 		// A failed write leaves the stream unusable, whatever the error.
 		return nil, fmt.Errorf("%w: send: %w", ErrConnectionLost, err)
 	}
@@ -114,6 +121,11 @@ func (sc *statsConn) roundTrip(proc uint32, payload []byte) ([]byte, error) {
 			return nil, libvirt.ErrInterrupted
 		}
 	}
+	return r.result(proc)
+}
+
+// result is the reply's payload, or the error it carries.
+func (r rpcReply) result(proc uint32) ([]byte, error) {
 	switch r.status {
 	case socket.StatusOK:
 		return r.payload, nil
@@ -121,6 +133,84 @@ func (sc *statsConn) roundTrip(proc uint32, payload []byte) ([]byte, error) {
 		return nil, decodeRemoteError(r.payload)
 	}
 	return nil, fmt.Errorf("libvirtinspect: procedure %d: reply with status %d, want 0 (ok) or 1 (error)", proc, r.status)
+}
+
+// roundTripBatch sends one call of proc per payload, all in one write,
+// and waits for every reply or the end of the connection. each(i, reply,
+// err) is called once per call, i indexing payloads: on the socket's
+// reader goroutine as the reply arrives (so decoding overlaps the wait for
+// the next one, and the caller is woken once, not per call), or, for a
+// call the connection ended before answering, on the caller's goroutine
+// with libvirt.ErrInterrupted, before roundTripBatch returns. The error is
+// for the write: every call is then unanswered and each is not called.
+func (sc *statsConn) roundTripBatch(proc uint32, payloads [][]byte, each func(i int, reply []byte, err error)) error {
+	n := len(payloads)
+	if n == 0 {
+		return nil
+	}
+	nc := sc.d.conn()
+	if nc == nil {
+		return fmt.Errorf("%w: the stats connection is closed", ErrConnectionLost)
+	}
+	first := sc.serial.Add(int32(n)) - int32(n) + 1
+	answered := make([]bool, n)
+	var left atomic.Int32
+	left.Store(int32(n))
+	done := make(chan struct{})
+	// The packets, as go-libvirt's SendPacket writes one: length, then the
+	// header (program, version, procedure, type, serial, status), then the
+	// payload.
+	size := 0
+	for _, p := range payloads {
+		size += 28 + len(p)
+	}
+	buf := make([]byte, 0, size)
+	sc.mu.Lock()
+	for i, p := range payloads {
+		serial := first + int32(i)
+		sc.pending[serial] = func(r rpcReply) {
+			answered[i] = true
+			reply, err := r.result(proc)
+			each(i, reply, err)
+			if left.Add(-1) == 0 {
+				close(done)
+			}
+		}
+		for _, v := range []uint32{uint32(28 + len(p)), remoteProgram, protocolVersion, proc, socket.Call, uint32(serial), socket.StatusOK} {
+			buf = binary.BigEndian.AppendUint32(buf, v)
+		}
+		buf = append(buf, p...)
+	}
+	sc.mu.Unlock()
+	forget := func() {
+		sc.mu.Lock()
+		for i := range n {
+			delete(sc.pending, first+int32(i))
+		}
+		sc.mu.Unlock()
+	}
+	sc.wmu.Lock()
+	_, err := nc.Write(buf)
+	sc.wmu.Unlock()
+	if err != nil {
+		forget()
+		// A failed or partial write leaves the stream unusable.
+		return fmt.Errorf("%w: send: %w", ErrConnectionLost, err)
+	}
+	select {
+	case <-done:
+		return nil
+	case <-sc.s.Disconnected():
+		// The reader routed every reply it read before it reported the
+		// end, and runs no more: the rest are unanswered.
+	}
+	forget()
+	for i := range n {
+		if !answered[i] {
+			each(i, nil, libvirt.ErrInterrupted)
+		}
+	}
+	return nil
 }
 
 // open runs the handshake go-libvirt's ConnectToURI runs: AUTH_LIST, then
@@ -208,7 +298,7 @@ func (c *Client) statsConnection(ctx context.Context) (*statsConn, error) {
 		return sc, err
 	}
 	td := newTrackingDialer(c.dialer, c.dialTO)
-	sc := &statsConn{d: td, pending: map[int32]chan rpcReply{}}
+	sc := &statsConn{d: td, pending: map[int32]func(rpcReply){}}
 	sc.s = socket.New(td, sc)
 	if err := c.handshake(ctx, td, "stats connection dial", func() error { return sc.open(c) }); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,7 +36,11 @@ func (f *fakeBridges) Link(_ context.Context, name string) (*linuxbridge.Link, e
 	return nil, fmt.Errorf("%w: no interface %s", linuxbridge.ErrNotFound, name)
 }
 
-type fakeLibvirt struct{ doms []libvirtinspect.Details }
+type fakeLibvirt struct {
+	doms []libvirtinspect.Details
+	// gate, when set, holds DetailsOf until it is closed (a slow XML read).
+	gate chan struct{}
+}
 
 func (f *fakeLibvirt) Stats(context.Context, *libvirtinspect.StatsRequest) ([]libvirtinspect.DomainStats, error) {
 	var out []libvirtinspect.DomainStats
@@ -59,6 +64,9 @@ func (f *fakeLibvirt) Details(_ context.Context, ref string) (*libvirtinspect.De
 }
 
 func (f *fakeLibvirt) DetailsOf(ctx context.Context, doms []libvirtinspect.Domain) ([]*libvirtinspect.Details, []error) {
+	if f.gate != nil {
+		<-f.gate
+	}
 	dets, errs := make([]*libvirtinspect.Details, len(doms)), make([]error, len(doms))
 	for i, d := range doms {
 		dets[i], errs[i] = f.Details(ctx, d.UUID)
@@ -70,6 +78,8 @@ type fakeDHCP struct {
 	netID  string
 	sweeps [][]netip.Addr
 	answer hwaddr.MAC
+	// swept, when set, is called after each sweep.
+	swept func()
 }
 
 func (f *fakeDHCP) List(context.Context) ([]dhcpns.NamespaceInfo, error) {
@@ -97,6 +107,9 @@ func (f *fakeDHCP) SweepARP(_ context.Context, ns, ifname string, ips []netip.Ad
 	var out []dhcpns.ARPResult
 	for _, ip := range ips {
 		out = append(out, dhcpns.ARPResult{IP: ip, Replies: []dhcpns.ARPReply{{MAC: f.answer, RTT: 50 * time.Microsecond}}})
+	}
+	if f.swept != nil {
+		f.swept()
 	}
 	return out, nil
 }
@@ -188,6 +201,53 @@ func TestObserveNodeWithFakes(t *testing.T) {
 	}
 	if nt.Verdict != Fail {
 		t.Errorf("node verdict %s", nt.Verdict)
+	}
+}
+
+// TestObserveProbesAgainAfterSlowDomains: the probes go out before the
+// domains' XML is read when that is slower than the DHCP side (node
+// mode's usual order); when the XML then changes a probe target (here a
+// domain for the second tap whose interface MAC, trusted over the tap's
+// own, has another hosts row), every probe and the second bridge snapshot
+// are taken again on the final NICs, and the first round's results are
+// dropped.
+func TestObserveProbesAgainAfterSlowDomains(t *testing.T) {
+	o, fd := fakeNodeObserver(t)
+	host := filepath.Join(o.c.StateDir, fd.netID, "host")
+	b, _ := os.ReadFile(host)
+	os.WriteFile(host, append(b, "fa:16:3e:00:00:04,host-10-0-0-8.openstacklocal,10.0.0.8\n"...), 0o644)
+	lv := o.libvirt.(*fakeLibvirt)
+	lv.doms = append(lv.doms, libvirtinspect.Details{Domain: libvirtinspect.Domain{ID: 2, Name: "instance-00000002", UUID: "0d6c1f4e-2a4b-4c1e-8f1a-2b3c4d5e6f70", State: libvirtinspect.StateRunning},
+		Type: "kvm", Interfaces: []libvirtinspect.Interface{{Type: "bridge", Source: lv.doms[0].Interfaces[0].Source, Target: "tap22222222-22", MAC: hwaddr.MustParse("fa:16:3e:00:00:04"), Model: "virtio"}}})
+	lv.gate = make(chan struct{})
+	fd.swept = func() {
+		if len(fd.sweeps) == 1 {
+			close(lv.gate) // the XML arrives after the first round
+		}
+	}
+	if err := o.observe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a5, a6, a8 := netip.MustParseAddr("10.0.0.5"), netip.MustParseAddr("10.0.0.6"), netip.MustParseAddr("10.0.0.8")
+	if len(fd.sweeps) != 2 || !slices.Equal(fd.sweeps[0], []netip.Addr{a5, a6}) || !slices.Equal(fd.sweeps[1], []netip.Addr{a5, a8}) {
+		t.Fatalf("sweeps %v, want [.5 .6] before the XML, then [.5 .8]", fd.sweeps)
+	}
+	n := o.obs.DHCP.network(fd.netID)
+	if len(n.ARP) != 2 || n.ARP[0].IP != a5 || n.ARP[1].IP != a8 {
+		t.Errorf("ARP facts %+v: want the second round's .5 and .8 only", n.ARP)
+	}
+	if got := o.bridges.(*fakeBridges).n; got != 3 {
+		t.Errorf("%d bridge snapshots, want 3: before, after the first round, after the second", got)
+	}
+	if o.obs.Bridges.After == nil || o.obs.Libvirt == nil || len(o.obs.Libvirt.Domains) != 2 {
+		t.Fatalf("after snapshot %v, libvirt %+v", o.obs.Bridges.After != nil, o.obs.Libvirt)
+	}
+	for _, x := range Judge(o.obs).Traces {
+		if x.Tap == "tap22222222-22" {
+			if h, _ := x.Hop(KindARP, ""); !slices.ContainsFunc(h.Evidence, func(e Evidence) bool { return strings.Contains(e.Value, "10.0.0.8") }) && !strings.Contains(h.Summary, "10.0.0.8") {
+				t.Errorf("tap2's ARP hop does not judge the XML MAC's address .8: %s %+v", h.Summary, h.Evidence)
+			}
+		}
 	}
 }
 

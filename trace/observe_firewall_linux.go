@@ -3,7 +3,6 @@ package trace
 import (
 	"context"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
 
@@ -79,9 +78,9 @@ func (o *observer) readFirewall(ctx context.Context, after bool) {
 	s, err := o.fw.Read(ctx, o.firewallTaps())
 	switch {
 	case after && err != nil:
-		f.AfterError = err.Error()
+		f.After, f.AfterError = nil, err.Error()
 	case after:
-		f.After = s
+		f.After, f.AfterError = s, ""
 	case err != nil:
 		f.BeforeError = err.Error()
 	default:
@@ -137,42 +136,27 @@ func (o *observer) needFirewallAfter() bool {
 	return false
 }
 
-// probeReach sends the reachability probes of every NIC's fixed IPv4
-// addresses from its network's qdhcp namespace, one call per namespace,
-// after the ARP sweep (the neighbour entries are then warm).
-func (o *observer) probeReach(ctx context.Context, views []*view) {
+// probeReach sends plan's reachability probes (each NIC's fixed IPv4
+// addresses) from each network's qdhcp namespace, one call per namespace.
+func (o *observer) probeReach(ctx context.Context, plan probePlan) {
 	if o.fw == nil {
 		return
 	}
-	byNet := map[string][]netip.Addr{}
-	var order []string
-	for _, v := range views {
-		id, _, ok := v.probeTarget()
-		if !ok {
+	var wg sync.WaitGroup
+	for _, id := range plan.order {
+		ips := plan.reach[id]
+		if len(ips) == 0 {
 			continue
 		}
-		if _, seen := byNet[id]; !seen {
-			order = append(order, id)
-		}
-		for _, ip := range v.fixedIPv4() {
-			if !slices.Contains(byNet[id], ip) {
-				byNet[id] = append(byNet[id], ip)
-			}
-		}
-	}
-	var wg sync.WaitGroup
-	for _, id := range order {
 		n := o.obs.DHCP.network(id)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rs, err := o.fw.ProbeReach(ctx, dhcpns.NamespaceName(id), byNet[id])
+		wg.Go(func() {
+			rs, err := o.fw.ProbeReach(ctx, dhcpns.NamespaceName(id), ips)
 			if err != nil {
 				n.ReachError = err.Error()
 				return
 			}
 			n.Reach = rs
-		}()
+		})
 	}
 	wg.Wait()
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -123,21 +124,23 @@ func (o *observer) observe(ctx context.Context) error {
 	var lv *LibvirtFacts
 	var wg sync.WaitGroup
 	defer wg.Wait() // (an early return still joins the readers)
+	lvDone := make(chan struct{})
+	lvStarted := false
 	readDomains := func(base *Observation) {
+		lvStarted = true
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer close(lvDone)
 			lv = o.observeDomains(ctx, base)
 			o.readConsoles(ctx, lv)
 		}()
 	}
+	var fwRead sync.WaitGroup
 	if role.compute() {
 		o.startFirewall()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			o.readFirewall(ctx, false)
-		}()
+		fwRead.Go(func() { o.readFirewall(ctx, false) })
+		defer fwRead.Wait()
 		if o.libvirt != nil && o.nics == nil {
 			readDomains(nil) // node mode: every domain, nothing to resolve
 		}
@@ -164,24 +167,37 @@ func (o *observer) observe(ctx context.Context) error {
 			readDomains(&base)
 		}
 	}
+	if !lvStarted {
+		close(lvDone)
+	}
 	var dhcpErr error
 	if role.dhcp() {
 		dhcpErr = o.observeDHCP(ctx)
 	}
-	wg.Wait()
-	obs.Libvirt = lv
+	fwRead.Wait() // the probes' baseline
 	if dhcpErr != nil {
 		return dhcpErr
 	}
-	views := o.views()
-	if role.compute() {
-		o.observeLinks(ctx, views)
-	}
-	if role.dhcp() && !c.NoARP {
-		o.probe(ctx, views)
-		if !c.NoReach {
-			o.probeReach(ctx, views)
+	// The probes need the NICs' addresses, which the DHCP side gives. They
+	// are sent as soon as that and the firewall are read, on the NICs
+	// resolved so far; the domains' XML (node mode's longest read) seldom
+	// changes what is probed, and when it does, every probe and the second
+	// samples are taken again below on the final NICs.
+	domainsRead := func() bool {
+		select {
+		case <-lvDone:
+			obs.Libvirt = lv
+			return true
+		default:
+			return false
 		}
+	}
+	early := domainsRead()
+	probing := role.dhcp() && !c.NoARP
+	var plan probePlan
+	if probing {
+		plan = o.planProbes(o.views())
+		o.sendProbes(ctx, plan)
 	}
 	if role.dhcp() {
 		o.probeMetadata(ctx)
@@ -189,32 +205,58 @@ func (o *observer) observe(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("trace: %w", err)
 	}
-	if role.compute() {
-		if d := c.CounterInterval - time.Since(obs.Bridges.BeforeAt); d > 0 {
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("trace: %w", ctx.Err())
-			case <-time.After(d):
-			}
+	// The second samples of what the probes may have changed (the
+	// bridges' FDB and counters, the firewall's counters) are independent
+	// reads, taken together, while the domains may still be read.
+	var after sync.WaitGroup
+	afterErr := make(chan error, 1)
+	fail := func(err error) {
+		select {
+		case afterErr <- err:
+		default: // one is enough
 		}
-		// The second samples are independent reads of what the probes
-		// may have changed: taken together.
-		var after sync.WaitGroup
+	}
+	takeAfter := func() {
+		if role.compute() {
+			after.Go(func() {
+				if err := o.sampleAfter(ctx); err != nil {
+					fail(err)
+				}
+			})
+		}
+	}
+	takeAfter()
+	if !early {
+		<-lvDone
+		domainsRead()
+	}
+	views := o.views()
+	if probing {
+		if final := o.planProbes(views); !final.equal(plan) {
+			after.Wait()
+			o.clearProbes()
+			o.sendProbes(ctx, final)
+			takeAfter()
+		}
+	}
+	if role.compute() && o.libvirt != nil && obs.Libvirt.Error == "" {
+		// The domains' second counter sample, after the final probes.
 		after.Go(func() {
-			if snap, err := o.bridges.Snapshot(ctx); err != nil {
-				obs.Bridges.AfterError = err.Error()
-			} else {
-				obs.Bridges.After = snap
+			if err := o.waitInterval(ctx); err != nil {
+				fail(err)
+				return
 			}
-			obs.Bridges.AfterAt = time.Now()
+			o.resampleDomains(ctx)
 		})
-		if o.needFirewallAfter() {
-			after.Go(func() { o.readFirewall(ctx, true) })
-		}
-		if o.libvirt != nil && obs.Libvirt.Error == "" {
-			after.Go(func() { o.resampleDomains(ctx) })
-		}
-		after.Wait()
+	}
+	after.Wait()
+	select {
+	case err := <-afterErr:
+		return err
+	default:
+	}
+	if role.compute() {
+		o.observeLinks(ctx, views)
 	}
 	if role != RoleAllInOne {
 		o.observeProvider(ctx, views) // join_observe_linux.go
@@ -224,6 +266,45 @@ func (o *observer) observe(ctx context.Context) error {
 		return fmt.Errorf("trace: %w", err)
 	}
 	obs.Duration = time.Since(obs.Started)
+	return nil
+}
+
+// sampleAfter waits out the counter interval and takes the second samples
+// of what the probes may have changed: the bridges (FDB and counters) and
+// the firewall's counters, together.
+func (o *observer) sampleAfter(ctx context.Context) error {
+	obs := o.obs
+	if err := o.waitInterval(ctx); err != nil {
+		return err
+	}
+	var after sync.WaitGroup
+	after.Go(func() {
+		if snap, err := o.bridges.Snapshot(ctx); err != nil {
+			obs.Bridges.After, obs.Bridges.AfterError = nil, err.Error()
+		} else {
+			obs.Bridges.After, obs.Bridges.AfterError = snap, ""
+		}
+		obs.Bridges.AfterAt = time.Now()
+	})
+	if o.needFirewallAfter() {
+		after.Go(func() { o.readFirewall(ctx, true) })
+	}
+	after.Wait()
+	return nil
+}
+
+// waitInterval waits until the counter interval has passed since the
+// bridges' first snapshot.
+func (o *observer) waitInterval(ctx context.Context) error {
+	if d := o.c.CounterInterval - time.Since(o.obs.Bridges.BeforeAt); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("trace: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
 	return nil
 }
 
@@ -578,31 +659,61 @@ func (o *observer) searchHosts(macs []hwaddr.MAC) *HostsSearch {
 	return s
 }
 
-// probe sends one ARP sweep per qdhcp namespace for the addresses of the
-// NICs resolved there.
-func (o *observer) probe(ctx context.Context, views []*view) {
-	byNet := map[string][]netip.Addr{}
-	var order []string
+// probePlan is what the probes of a set of NICs send: per network (in
+// order), the addresses of its one ARP sweep and of its reachability
+// probes.
+type probePlan struct {
+	order      []string
+	arp, reach map[string][]netip.Addr
+}
+
+// planProbes plans the probes of views: each NIC's probe target in its
+// network's ARP sweep, and (unless NoReach) each of its fixed IPv4
+// addresses in the reachability probes.
+func (o *observer) planProbes(views []*view) probePlan {
+	p := probePlan{arp: map[string][]netip.Addr{}, reach: map[string][]netip.Addr{}}
+	reach := !o.c.NoReach && o.fw != nil
 	for _, v := range views {
 		id, ip, ok := v.probeTarget()
 		if !ok {
 			continue
 		}
-		if _, seen := byNet[id]; !seen {
-			order = append(order, id)
+		if _, seen := p.arp[id]; !seen {
+			p.order = append(p.order, id)
 		}
-		if !slices.Contains(byNet[id], ip) {
-			byNet[id] = append(byNet[id], ip)
+		if !slices.Contains(p.arp[id], ip) {
+			p.arp[id] = append(p.arp[id], ip)
+		}
+		if !reach {
+			continue
+		}
+		for _, ip := range v.fixedIPv4() {
+			if !slices.Contains(p.reach[id], ip) {
+				p.reach[id] = append(p.reach[id], ip)
+			}
 		}
 	}
+	return p
+}
+
+// equal tells whether p and q send the same probes.
+func (p probePlan) equal(q probePlan) bool {
+	eq := func(a, b map[string][]netip.Addr) bool {
+		return maps.EqualFunc(a, b, func(x, y []netip.Addr) bool { return slices.Equal(x, y) })
+	}
+	return slices.Equal(p.order, q.order) && eq(p.arp, q.arp) && eq(p.reach, q.reach)
+}
+
+// sendProbes sends plan's ARP sweeps, one per qdhcp namespace, then its
+// reachability probes (after the sweep: the neighbour entries are then
+// warm).
+func (o *observer) sendProbes(ctx context.Context, plan probePlan) {
 	d := o.obs.DHCP
 	var wg sync.WaitGroup
-	for _, id := range order {
+	for _, id := range plan.order {
 		n := d.network(id)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ips := byNet[id]
+		wg.Go(func() {
+			ips := plan.arp[id]
 			rs, err := o.dhcp.SweepARP(ctx, dhcpns.NamespaceName(id), n.ServingInterface, ips, &dhcpns.ARPOptions{Timeout: o.c.ARPTimeout, Attempts: 3, Settle: o.c.ARPSettle})
 			for i, ip := range ips {
 				a := ARPFacts{IP: ip, From: n.ServingInterface}
@@ -613,9 +724,19 @@ func (o *observer) probe(ctx context.Context, views []*view) {
 				}
 				n.ARP = append(n.ARP, a)
 			}
-		}()
+		})
 	}
 	wg.Wait()
+	o.probeReach(ctx, plan)
+}
+
+// clearProbes forgets every probe's result, before the probes are sent
+// again.
+func (o *observer) clearProbes() {
+	for i := range o.obs.DHCP.Networks {
+		n := &o.obs.DHCP.Networks[i]
+		n.ARP, n.Reach, n.ReachError = nil, nil, ""
+	}
 }
 
 // observeLinks looks up the interfaces the physical-port hops expect but
