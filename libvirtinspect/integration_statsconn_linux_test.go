@@ -144,6 +144,31 @@ func TestIntegrationStatsConnectionFaults(t *testing.T) {
 	goroutinesSettle(t)
 }
 
+// batchMatchesDetails reads every domain's details in one batch on c's
+// stats connection (the raw write DetailsOf uses, over whatever transport
+// c has) and compares each with Details.
+func batchMatchesDetails(t *testing.T, c *libvirtinspect.Client) {
+	t.Helper()
+	ctx := ctxT(t, 30*time.Second)
+	doms, err := c.Domains(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dets, errs, err := c.DetailsOnStats(ctx, doms...)
+	if err != nil {
+		t.Fatalf("a batch on the stats connection: %v", err)
+	}
+	for i, dm := range doms {
+		one, err := c.Details(ctx, dm.UUID)
+		if err != nil {
+			t.Fatalf("Details(%s): %v", dm.Name, err)
+		}
+		if errs[i] != nil || !reflect.DeepEqual(dets[i], one) {
+			t.Errorf("%s: the batch gave %+v, %v; Details gives %+v", dm.Name, dets[i], errs[i], *one)
+		}
+	}
+}
+
 // TestIntegrationDetailsBatchFaults: DetailsOf's batch on the stats
 // connection under faults. A batch abandoned for ctx on a hung daemon
 // returns at once with ctx's error for every domain, and its late replies

@@ -50,6 +50,7 @@ func TestIntegrationTCPURI(t *testing.T) {
 		t.Errorf("URI() = %q", c.URI())
 	}
 	statsMatchVirsh(t, c, uri) // the stats connection over TCP
+	batchMatchesDetails(t, c)
 }
 
 // TestIntegrationTLSURI: test+tls:// with a throwaway PKI to a private
@@ -76,4 +77,5 @@ func TestIntegrationTLSURI(t *testing.T) {
 		t.Errorf("virsh -c %s list --all (-virsh +ours):\n%s", uri, diff)
 	}
 	statsMatchVirsh(t, c, uri) // the stats connection over TLS
+	batchMatchesDetails(t, c)
 }

@@ -157,6 +157,7 @@ func TestIntegrationSSHURI(t *testing.T) {
 		t.Errorf("over ssh: %d domains %v, want test and our two", len(doms), names)
 	}
 	statsMatchVirsh(t, c, local) // the stats connection over its own SSH session
+	batchMatchesDetails(t, c)
 	// Concurrent calls share the one SSH channel.
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
