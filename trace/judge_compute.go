@@ -230,6 +230,14 @@ func (v *view) fdbHop() Hop {
 		h.Summary = fmt.Sprintf("%s learned on %s of %s, not on %s", v.id.MAC, elsewhere[0].Port, elsewhere[0].Bridge, v.tap.Name)
 		h.Cause = "frames from the VM's MAC arrive through another port: a duplicate MAC, a loop, or a stale entry after a migration"
 		h.Next = "bridge fdb show | grep " + v.id.MAC.String() + "; look for another VM or host with the same MAC"
+		if e := elsewhere[0]; !e.Learned() {
+			// Seen on the aio cloud: `bridge fdb replace <MAC> dev eth2
+			// master static sticky` sent the VM's frames out of eth2
+			// (without sticky the guest's next frame moves the entry back).
+			h.Summary = fmt.Sprintf("%s has a %s entry on %s of %s, not on %s", v.id.MAC, e.State, e.Port, e.Bridge, v.tap.Name)
+			h.Cause = fmt.Sprintf("a %s FDB entry someone added sends the bridge's frames for the VM's MAC to %s instead of its tap", e.State, e.Port)
+			h.Next = fmt.Sprintf("bridge fdb show br %s | grep -i %s; bridge fdb del %s dev %s master", e.Bridge, v.id.MAC, v.id.MAC, e.Port)
+		}
 	default:
 		h.Verdict = Fail
 		h.Summary = fmt.Sprintf("%s has not learned %s", v.bridge.Name, v.id.MAC)

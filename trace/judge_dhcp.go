@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vifpath/vifpath/dhcpns"
+	"github.com/vifpath/vifpath/linuxbridge"
 )
 
 var dhcpKinds = map[string]Kind{
@@ -165,6 +166,9 @@ func (v *view) dhcpHops() []Hop {
 		if k == KindDHCPNS {
 			v.noteSearch(&h)
 		}
+		if k == KindDHCPIf && h.Verdict == OK {
+			v.dhcpPortOnBridge(&h, n)
+		}
 		if k == KindDHCPNS && len(v.seen) > 1 {
 			h.add("ambiguous", "%d namespaces match %s…: %s; traced the first", len(v.seen), v.prefix, strings.Join(v.seen, ", "))
 			if h.Verdict == OK {
@@ -188,6 +192,46 @@ func (v *view) dhcpHops() []Hop {
 		hops = append(hops, h)
 	}
 	return hops
+}
+
+// dhcpPortOnBridge fails the DHCP interface hop when this node's bridges
+// were read (an all-in-one node) and the host end of the serving
+// interface's veth (Neutron's "tap" + the DHCP port's ID prefix, the
+// serving interface being "ns-" + the same) is not a working port of the
+// NIC's bridge: the namespace, dnsmasq and the metadata proxy are then cut
+// off from the network although the interface inside is up with its
+// address (seen on the aio cloud: `ip link set tap<dhcp port> nomaster`
+// left every hop OK but ARP and ping silent).
+func (v *view) dhcpPortOnBridge(h *Hop, n *NetworkFacts) {
+	dn := linuxbridge.ParseDeviceName(n.ServingInterface)
+	if dn.Kind != linuxbridge.DeviceNS || v.bridge == nil || !v.role.compute() {
+		return // the bridges were not read here, or not a Neutron veth
+	}
+	tap := linuxbridge.PortTapName(dn.IDPrefix)
+	p, ok := v.bridge.Port(tap)
+	if ok && p.Up && p.STPState == linuxbridge.STPForwarding {
+		return // (no evidence added: recorded traces stay as they were)
+	}
+	h.Verdict = Fail
+	h.Next = fmt.Sprintf("bridge link show dev %s; restart the linuxbridge agent to plug the DHCP port again, or `ip link set %s master %s up`", tap, tap, v.bridge.Name)
+	switch {
+	case ok && !p.Up:
+		h.Summary = fmt.Sprintf("%s, the DHCP port's end of %s, is down on %s", tap, n.ServingInterface, v.bridge.Name)
+		h.Cause = "the DHCP port's tap is down: the namespace, its dnsmasq and metadata proxy are cut off from the network"
+	case ok:
+		h.Summary = fmt.Sprintf("%s, the DHCP port's end of %s, is %s on %s, not forwarding", tap, n.ServingInterface, p.STPState, v.bridge.Name)
+		h.Cause = "the DHCP port's bridge port does not forward: the namespace, its dnsmasq and metadata proxy are cut off from the network"
+	default:
+		where := "on no bridge"
+		for _, b := range v.obs.Bridges.Before.Bridges {
+			if _, on := b.Port(tap); on {
+				where = "on " + b.Name
+			}
+		}
+		h.Summary = fmt.Sprintf("%s, the DHCP port's end of %s, is not a port of %s (%s)", tap, n.ServingInterface, v.bridge.Name, where)
+		h.Cause = "the DHCP port's tap is not on the network's bridge: the namespace, its dnsmasq and metadata proxy are cut off from the network"
+	}
+	h.add("bridge_port", "%s: %s", tap, h.Summary)
 }
 
 // hostCheck is dhcpns's hosts check of mac on the observed hosts file.
