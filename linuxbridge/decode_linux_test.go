@@ -56,6 +56,7 @@ func linkMsg() []byte {
 				attr(unix.IFLA_BRPORT_MODE, []byte{1}),
 				attr(unix.IFLA_BRPORT_LEARNING, []byte{1}),
 				attr(unix.IFLA_BRPORT_UNICAST_FLOOD, []byte{0}),
+				attr(unix.IFLA_BRPORT_ISOLATED, []byte{1}),
 			)),
 		)),
 	)
@@ -68,7 +69,7 @@ func TestDecodeLink(t *testing.T) {
 	}
 	p := makePort(&l)
 	if p.Name != "tap31f2d3e9-8d" || p.Index != 7 || p.MTU != 1450 || p.Kind != PortTap || p.OperState != OperUp || !p.Up ||
-		p.STPState != STPListening || p.Priority != 32 || p.Cost != 2 || !p.Hairpin || !p.Learning || p.Flood ||
+		p.STPState != STPListening || p.Priority != 32 || p.Cost != 2 || !p.Hairpin || !p.Learning || p.Flood || !p.Isolated ||
 		p.Stats.RxPackets != 1 || p.Stats.TxDropped != 8 || p.MAC.String() != "fe:16:3e:57:19:35" || l.master != 3 || p.Peer != nil ||
 		p.Neutron.Kind != DeviceTap {
 		t.Errorf("decoded %+v (master %d)", p, l.master)

@@ -442,6 +442,7 @@ func makePort(l *rawLink) Port {
 		Learning:  l.port.learning,
 		Flood:     l.port.flood,
 		Hairpin:   l.port.hairpin,
+		Isolated:  l.port.isolated,
 		Stats:     l.stats,
 		Neutron:   ParseDeviceName(l.name),
 	}

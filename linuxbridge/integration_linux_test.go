@@ -47,7 +47,7 @@ func noIPv6(t testing.TB, ns *testutil.NetNS) {
 //	      tap<port1> (attached tap, up), tap<port2> (tap, no guest, down),
 //	      tap<dhcp> (veth to ns-<dhcp> in the dhcp namespace, hairpin on)
 //	      lbstp… (STP on, forward delay 30 s): lbva… (veth to lbvb… in host,
-//	      down, learning off), lbtp… (attached tap, up, flood off)
+//	      down, learning off), lbtp… (attached tap, up, flood off, isolated)
 //	      brq<net3> (no ports, down)
 type topo struct {
 	host, gw, dhcp              *testutil.NetNS
@@ -108,6 +108,7 @@ func newTopo(t *testing.T) *topo {
 	h.Enslave(t, tp.tp, tp.br2)
 	h.SetUp(t, tp.tp)
 	h.Run(t, "bridge", "link", "set", "dev", tp.tp, "flood", "off")
+	h.Run(t, "bridge", "link", "set", "dev", tp.tp, "isolated", "on")
 
 	h.Bridge(t, tp.br3)
 	h.SetDown(t, tp.br3)
@@ -248,8 +249,11 @@ func TestIntegrationInspect(t *testing.T) {
 			if p, _ := b2.Port(tp.va); p.Learning || p.Peer == nil || p.Peer.NetNSID != -1 {
 				t.Errorf("%s: learning=%v peer=%+v, want learning off and a peer in the same namespace", p.Name, p.Learning, p.Peer)
 			}
-			if p, _ := b2.Port(tp.tp); p.Flood {
-				t.Errorf("%s: flood on, want off", p.Name)
+			if p, _ := b2.Port(tp.tp); p.Flood || !p.Isolated {
+				t.Errorf("%s: flood %v isolated %v, want flood off, isolated on", p.Name, p.Flood, p.Isolated)
+			}
+			if p, _ := b2.Port(tp.va); p.Isolated {
+				t.Errorf("%s: isolated, want not", p.Name)
 			}
 			if p, _ := b1.Port(tp.eth); p.Peer == nil || p.Peer.NetNSID < 0 || p.Peer.Index != tp.gw.Link(t, tp.gwEth).Attrs().Index {
 				t.Errorf("%s: peer %+v, want %s's index %d in another namespace", p.Name, p.Peer, tp.gwEth, tp.gw.Link(t, tp.gwEth).Attrs().Index)
@@ -294,7 +298,7 @@ func TestIntegrationInspect(t *testing.T) {
 					}
 					sd := ip.LinkInfo.InfoSlaveData
 					if ip.LinkInfo.InfoSlaveKind != "bridge" || sd.State != p.STPState.String() || sd.Priority != p.Priority || sd.Cost != p.Cost ||
-						sd.Hairpin != p.Hairpin || sd.Learning != p.Learning || sd.Flood != p.Flood {
+						sd.Hairpin != p.Hairpin || sd.Learning != p.Learning || sd.Flood != p.Flood || sd.Isolated != p.Isolated {
 						t.Errorf("%s: port %+v, ip -d says %s %+v", p.Name, p, ip.LinkInfo.InfoSlaveKind, sd)
 					}
 					if p.Kind == linuxbridge.PortVeth {
@@ -335,7 +339,7 @@ func TestIntegrationInspect(t *testing.T) {
 					continue
 				}
 				got := brLink{IfIndex: p.Index, IfName: p.Name, Master: br.Name, MTU: p.MTU, State: p.STPState.String(),
-					Priority: p.Priority, Cost: p.Cost, Hairpin: p.Hairpin, Learning: p.Learning, Flood: p.Flood}
+					Priority: p.Priority, Cost: p.Cost, Hairpin: p.Hairpin, Learning: p.Learning, Flood: p.Flood, Isolated: p.Isolated}
 				bl.Flags = nil
 				if diff := cmp.Diff(bl, got); diff != "" {
 					t.Errorf("port %s vs bridge -d -j link show (-bridge +ours):\n%s", p.Name, diff)
@@ -506,6 +510,7 @@ type ipLink struct {
 			Hairpin  bool   `json:"hairpin"`
 			Learning bool   `json:"learning"`
 			Flood    bool   `json:"flood"`
+			Isolated bool   `json:"isolated"`
 		} `json:"info_slave_data"`
 	} `json:"linkinfo"`
 	Stats64 ipStats `json:"stats64"`
@@ -569,6 +574,7 @@ type brLink struct {
 	Hairpin  bool     `json:"hairpin"`
 	Learning bool     `json:"learning"`
 	Flood    bool     `json:"flood"`
+	Isolated bool     `json:"isolated"`
 }
 
 func bridgeLinks(t *testing.T, ns *testutil.NetNS) []brLink {

@@ -333,6 +333,7 @@ type brport struct {
 	learning bool
 	flood    bool
 	hairpin  bool
+	isolated bool
 }
 
 // decodeLink decodes an RTM_NEWLINK payload. In an AF_BRIDGE message (the
@@ -468,6 +469,8 @@ func decodeBrport(b []byte, p *brport) {
 			p.learning = u8(it.v) != 0
 		case unix.IFLA_BRPORT_UNICAST_FLOOD:
 			p.flood = u8(it.v) != 0
+		case unix.IFLA_BRPORT_ISOLATED:
+			p.isolated = u8(it.v) != 0
 		}
 	}
 }

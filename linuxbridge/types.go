@@ -83,6 +83,10 @@ type Port struct {
 	// Hairpin reports whether frames may be sent back out of the port they
 	// came in on.
 	Hairpin bool `json:"hairpin"`
+	// Isolated reports the port isolated (`bridge link set dev X isolated
+	// on`): the bridge forwards nothing between two isolated ports, only
+	// between an isolated port and the others. Neutron never sets it.
+	Isolated bool `json:"isolated"`
 	// Stats are the port's interface counters.
 	Stats Stats `json:"stats"`
 	// Peer is the other end of a veth port; nil for other kinds.

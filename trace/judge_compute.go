@@ -95,6 +95,9 @@ func (v *view) tapHop() Hop {
 		h.Next = "virsh domiflist <domain>; the port's network: its bridge is brq + the network ID's first 11 characters"
 		return h
 	}
+	if v.tap.Isolated && v.isolatedTap(&h) {
+		return h
+	}
 	if v.id.Target.PortID != "" && !v.tap.Neutron.Matches(v.id.Target.PortID) {
 		h.Verdict = Warn
 		h.Summary = fmt.Sprintf("%s does not name port %s", v.tap.Name, v.id.Target.PortID)
@@ -102,6 +105,49 @@ func (v *view) tapHop() Hop {
 		h.Next = "openstack port show " + v.id.Target.PortID
 	}
 	return h
+}
+
+// isolatedTap judges a tap with bridge port isolation on (Neutron never
+// sets it; seen on the aio cloud with `bridge link set dev … isolated on`
+// on the VM's tap and the DHCP port's: ARP and ping failed with no hop
+// naming why). The bridge forwards nothing between two isolated ports:
+// the hop fails when the DHCP port's tap or an uplink (a port that is not
+// a Neutron tap) is isolated too, and warns otherwise, naming the other
+// VMs' isolated taps. It reports whether it failed.
+func (v *view) isolatedTap(h *Hop) bool {
+	h.add("isolated", "%t", true)
+	dhcpTap := ""
+	if n := v.netw; n != nil {
+		if dn := linuxbridge.ParseDeviceName(n.ServingInterface); dn.Kind == linuxbridge.DeviceNS {
+			dhcpTap = linuxbridge.PortTapName(dn.IDPrefix)
+		}
+	}
+	var cut, others []string
+	for _, p := range v.bridge.Ports {
+		switch {
+		case p.Name == v.tap.Name || !p.Isolated:
+		case p.Name == dhcpTap || p.Neutron.Kind != linuxbridge.DeviceTap:
+			cut = append(cut, p.Name)
+		default:
+			others = append(others, p.Name)
+		}
+	}
+	off := "bridge link set dev " + v.tap.Name + " isolated off"
+	if len(cut) > 0 {
+		h.Verdict = Fail
+		h.Summary = fmt.Sprintf("%s and %s are isolated ports of %s: the bridge forwards nothing between them", v.tap.Name, strings.Join(cut, ", "), v.bridge.Name)
+		h.Cause = "bridge port isolation (Neutron never sets it) cuts the VM off from " + strings.Join(cut, ", ") + " (the DHCP port's tap or the uplink)"
+		h.Next = off + " (or on " + strings.Join(cut, ", ") + "); who set it? Neutron's agent does not"
+		return true
+	}
+	h.Verdict = Warn
+	h.Summary = fmt.Sprintf("%s is an isolated port of %s: it reaches only the bridge's ports that are not", v.tap.Name, v.bridge.Name)
+	h.Cause = "bridge port isolation is set on the tap (Neutron never sets it)"
+	if len(others) > 0 {
+		h.Cause += ": the VM cannot reach " + strings.Join(others, ", ") + ", isolated too"
+	}
+	h.Next = off + "; who set it? Neutron's agent does not"
+	return false
 }
 
 func (v *view) bridgeHops() (Hop, Hop, uplink) {

@@ -27,16 +27,19 @@ func firstFailing(tr *trace.Trace) *trace.Hop {
 //     (`bridge fdb replace <MAC> dev eth2 master static sticky`): the FDB
 //     hop fails first and names the static entry (ARP is answered: the
 //     reply does not need the entry; ping is not);
-//   - isolated: the VM's tap and the DHCP port's tap both `isolated on`:
-//     the trace fails at ARP (the bridge port flag is not read yet, so the
-//     cause is the generic one), never OK.
+//   - isolated (server n7vm2): the VM's tap and the DHCP port's tap both
+//     `isolated on`: the tap hop fails first, naming the DHCP port's tap
+//     (before linuxbridge read the flag, only ARP and reachability
+//     failed, with a generic cause);
+//   - isolated-vm-only: the VM's tap alone isolated: the path works, the
+//     tap hop warns (Neutron never sets the flag) and nothing fails.
 func TestReplayNight4(t *testing.T) {
 	for _, c := range []struct {
 		file, kind, summary, cause string
 	}{
 		{"aio-night4-dhcp-tap-off.json", "dhcp-interface", "tapb8e8a37d-14, the DHCP port's end of ns-b8e8a37d-14, is not a port of brqd959d018-f8 (on no bridge)", "cut off from the network"},
 		{"aio-night4-fdb-sticky.json", "fdb", "fa:16:3e:7c:14:5d has a static entry on eth2 of brqd959d018-f8, not on tapdc081d4c-3a", "static FDB entry someone added"},
-		{"aio-night4-isolated.json", "arp", "no answer for 192.168.31.72", ""},
+		{"aio-night4-isolated.json", "tap", "tapb6ead055-d3 and tapb8e8a37d-14 are isolated ports of brqd959d018-f8", "cuts the VM off from tapb8e8a37d-14"},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			_, st := judgeRecorded(t, c.file)
@@ -53,6 +56,13 @@ func TestReplayNight4(t *testing.T) {
 			}
 		})
 	}
+	_, st := judgeRecorded(t, "aio-night4-isolated-vm-only.json")
+	if tr := st.Traces[0]; tr.Verdict != trace.Warn || firstFailing(tr) != nil {
+		t.Errorf("the VM's tap alone isolated: %s, failing %+v; want warn, nothing failing", tr.Verdict, firstFailing(tr))
+	} else if h, _ := tr.Hop(trace.KindTap, ""); h.Verdict != trace.Warn || !strings.Contains(h.Summary, "is an isolated port") {
+		t.Errorf("tap hop %s %q; want the isolation warning", h.Verdict, h.Summary)
+	}
+
 	// The same DHCP-tap facts with the tap back on the bridge: the DHCP
 	// interface hop is OK again (the check fails only what it should).
 	obs, _ := judgeRecorded(t, "aio-night4-dhcp-tap-off.json")
