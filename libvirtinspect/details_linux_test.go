@@ -126,14 +126,7 @@ func TestIntegrationDetailsOnStats(t *testing.T) {
 	}
 	defer c.Close()
 	ctx := ctxT(t, time.Minute)
-	stats, err := c.Stats(ctx, &libvirtinspect.StatsRequest{Groups: libvirtinspect.StatsState})
-	if err != nil {
-		t.Fatal(err)
-	}
-	doms := make([]libvirtinspect.Domain, len(stats))
-	for i := range stats {
-		doms[i] = stats[i].Domain
-	}
+	doms := statsDomains(t, ctx, c)
 	if len(doms) < 26 {
 		t.Fatalf("Stats listed %d domains, want the 24, the shut-off one and the driver's own", len(doms))
 	}

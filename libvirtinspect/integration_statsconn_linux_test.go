@@ -144,6 +144,21 @@ func TestIntegrationStatsConnectionFaults(t *testing.T) {
 	goroutinesSettle(t)
 }
 
+// statsDomains returns the domains of one Stats call (it opens the stats
+// connection), as node mode lists them.
+func statsDomains(t *testing.T, ctx context.Context, c *libvirtinspect.Client) []libvirtinspect.Domain {
+	t.Helper()
+	stats, err := c.Stats(ctx, &libvirtinspect.StatsRequest{Groups: libvirtinspect.StatsState})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doms := make([]libvirtinspect.Domain, len(stats))
+	for i := range stats {
+		doms[i] = stats[i].Domain
+	}
+	return doms
+}
+
 // batchMatchesDetails reads every domain's details in one batch on c's
 // stats connection (the raw write DetailsOf uses, over whatever transport
 // c has) and compares each with Details.
@@ -181,14 +196,7 @@ func TestIntegrationDetailsBatchFaults(t *testing.T) {
 	d, _ := bulk(t, 40)
 	c := faultClient(t, d, nil)
 	ctx := ctxT(t, 60*time.Second)
-	stats, err := c.Stats(ctx, &libvirtinspect.StatsRequest{Groups: libvirtinspect.StatsState})
-	if err != nil {
-		t.Fatal(err)
-	}
-	doms := make([]libvirtinspect.Domain, len(stats))
-	for i := range stats {
-		doms[i] = stats[i].Domain
-	}
+	doms := statsDomains(t, ctx, c)
 	want, errs := c.DetailsOf(ctx, doms)
 	for i := range doms {
 		if errs[i] != nil {
