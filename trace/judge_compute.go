@@ -116,17 +116,15 @@ func (v *view) tapHop() Hop {
 // VMs' isolated taps. It reports whether it failed.
 func (v *view) isolatedTap(h *Hop) bool {
 	h.add("isolated", "%t", true)
-	dhcpTap := ""
-	if n := v.netw; n != nil {
-		if dn := linuxbridge.ParseDeviceName(n.ServingInterface); dn.Kind == linuxbridge.DeviceNS {
-			dhcpTap = linuxbridge.PortTapName(dn.IDPrefix)
-		}
+	dhcp := ""
+	if v.netw != nil {
+		dhcp = dhcpTap(v.netw)
 	}
 	var cut, others []string
 	for _, p := range v.bridge.Ports {
 		switch {
 		case p.Name == v.tap.Name || !p.Isolated:
-		case p.Name == dhcpTap || p.Neutron.Kind != linuxbridge.DeviceTap:
+		case p.Name == dhcp || p.Neutron.Kind != linuxbridge.DeviceTap:
 			cut = append(cut, p.Name)
 		default:
 			others = append(others, p.Name)

@@ -194,6 +194,16 @@ func (v *view) dhcpHops() []Hop {
 	return hops
 }
 
+// dhcpTap is the host end of the DHCP port's veth whose namespace end is
+// the network's serving interface: "tap" + the port ID prefix of its
+// "ns-" name; "" when the serving interface is not so named.
+func dhcpTap(n *NetworkFacts) string {
+	if dn := linuxbridge.ParseDeviceName(n.ServingInterface); dn.Kind == linuxbridge.DeviceNS {
+		return linuxbridge.PortTapName(dn.IDPrefix)
+	}
+	return ""
+}
+
 // dhcpPortOnBridge fails the DHCP interface hop when this node's bridges
 // were read (an all-in-one node) and the host end of the serving
 // interface's veth (Neutron's "tap" + the DHCP port's ID prefix, the
@@ -203,11 +213,10 @@ func (v *view) dhcpHops() []Hop {
 // address (seen on the aio cloud: `ip link set tap<dhcp port> nomaster`
 // left every hop OK but ARP and ping silent).
 func (v *view) dhcpPortOnBridge(h *Hop, n *NetworkFacts) {
-	dn := linuxbridge.ParseDeviceName(n.ServingInterface)
-	if dn.Kind != linuxbridge.DeviceNS || v.bridge == nil || !v.role.compute() {
+	tap := dhcpTap(n)
+	if tap == "" || v.bridge == nil || !v.role.compute() {
 		return // the bridges were not read here, or not a Neutron veth
 	}
-	tap := linuxbridge.PortTapName(dn.IDPrefix)
 	p, ok := v.bridge.Port(tap)
 	if ok && p.Up && p.STPState == linuxbridge.STPForwarding {
 		return // (no evidence added: recorded traces stay as they were)

@@ -138,10 +138,8 @@ func (o *observer) needFirewallAfter() bool {
 
 // probeReach sends plan's reachability probes (each NIC's fixed IPv4
 // addresses) from each network's qdhcp namespace, one call per namespace.
+// (planProbes plans none without a firewall source.)
 func (o *observer) probeReach(ctx context.Context, plan probePlan) {
-	if o.fw == nil {
-		return
-	}
 	var wg sync.WaitGroup
 	for _, id := range plan.order {
 		ips := plan.reach[id]

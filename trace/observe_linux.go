@@ -195,8 +195,13 @@ func (o *observer) observe(ctx context.Context) error {
 	early := domainsRead()
 	probing := role.dhcp() && !c.NoARP
 	var plan probePlan
+	var views []*view // the final NICs once the domains are read
 	if probing {
-		plan = o.planProbes(o.views())
+		vs := o.views()
+		if early {
+			views = vs
+		}
+		plan = o.planProbes(vs)
 		o.sendProbes(ctx, plan)
 	}
 	if role.dhcp() {
@@ -230,7 +235,9 @@ func (o *observer) observe(ctx context.Context) error {
 		<-lvDone
 		domainsRead()
 	}
-	views := o.views()
+	if views == nil {
+		views = o.views()
+	}
 	if probing {
 		if final := o.planProbes(views); !final.equal(plan) {
 			after.Wait()
