@@ -42,6 +42,23 @@ func aioScript(t *testing.T, name string) string {
 	return p
 }
 
+// smallServer ensures a flavor of 1 vCPU, 128 MiB and 1 GiB named name,
+// finds the acceptance image and the provider network, and returns the
+// spec booting them as a server called name.
+func smallServer(ctx context.Context, t *testing.T, c *launch.Client, name string) launch.ServerSpec {
+	t.Helper()
+	fl, err := c.EnsureFlavor(ctx, launch.FlavorSpec{Name: name, VCPUs: 1, RAMMiB: 128, DiskGiB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := c.FindImage(ctx, env("VIFPATH_ACCEPTANCE_IMAGE", "cirros"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw, _ := ensureProviderNetwork(ctx, t, c, 1)
+	return launch.ServerSpec{Name: name, Flavor: fl.ID, Image: im.ID, Network: nw.ID}
+}
+
 // TestAcceptanceAgentRestartThenBoot restarts the Linux bridge agent while a
 // server (and so its tap's ebtables among rule) exists, then boots another
 // server, which must go ACTIVE with its port ACTIVE: the Zed agent under
@@ -52,16 +69,9 @@ func TestAcceptanceAgentRestartThenBoot(t *testing.T) {
 	restart := aioScript(t, "restart-agent.sh")
 	c, ctx := launchingClient(t, 12*time.Minute)
 	suffix := time.Now().UTC().Format("150405")
-	fl, err := c.EnsureFlavor(ctx, launch.FlavorSpec{Name: "vpt-ag-" + suffix, VCPUs: 1, RAMMiB: 128, DiskGiB: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := c.FindImage(ctx, env("VIFPATH_ACCEPTANCE_IMAGE", "cirros"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nw, _ := ensureProviderNetwork(ctx, t, c, 1)
-	first, err := c.Launch(ctx, launch.ServerSpec{Name: "vpt-ag-a-" + suffix, Flavor: fl.ID, Image: im.ID, Network: nw.ID})
+	spec := smallServer(ctx, t, c, "vpt-ag-"+suffix)
+	spec.Name = "vpt-ag-a-" + suffix
+	first, err := c.Launch(ctx, spec)
 	if err != nil {
 		t.Fatalf("first server: %v", err)
 	}
@@ -77,7 +87,8 @@ func TestAcceptanceAgentRestartThenBoot(t *testing.T) {
 	start = time.Now()
 	bctx, bcancel := context.WithTimeout(ctx, 6*time.Minute)
 	defer bcancel()
-	second, err := c.Launch(bctx, launch.ServerSpec{Name: "vpt-ag-b-" + suffix, Flavor: fl.ID, Image: im.ID, Network: nw.ID})
+	spec.Name = "vpt-ag-b-" + suffix
+	second, err := c.Launch(bctx, spec)
 	var fe *launch.FaultError
 	if errors.As(err, &fe) {
 		b, _ := json.MarshalIndent(fe, "", "  ")
@@ -226,16 +237,7 @@ func TestAcceptanceMissingResourceProvider(t *testing.T) {
 		t.Logf("preflight: %s", pf)
 
 		name := fmt.Sprintf("vpt-rp-%s-%d", deleted.UTC().Format("150405"), attempt)
-		fl, err := c.EnsureFlavor(ctx, launch.FlavorSpec{Name: name, VCPUs: 1, RAMMiB: 128, DiskGiB: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, err := c.FindImage(ctx, env("VIFPATH_ACCEPTANCE_IMAGE", "cirros"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		nw, _ := ensureProviderNetwork(ctx, t, c, 1)
-		_, err = c.Launch(ctx, launch.ServerSpec{Name: name, Flavor: fl.ID, Image: im.ID, Network: nw.ID})
+		_, err = c.Launch(ctx, smallServer(ctx, t, c, name))
 		var fe *launch.FaultError
 		if !errors.As(err, &fe) {
 			if back("the boot") {
