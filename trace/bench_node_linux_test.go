@@ -283,6 +283,77 @@ func BenchmarkNode200(b *testing.B) {
 		b.Run(v.name, func(b *testing.B) { n.bench(b, v.full) })
 	}
 	b.Run("judge", n.benchJudge)
+	b.Run("defaults", n.benchDefaults)
+}
+
+// benchDefaults times the node and single traces as an operator runs
+// them (vmtrace -all, vmtrace -tap): every hop, and every wait at its
+// default, the 1 s counter interval and the 5 ms ARP settle. Node mode
+// waits the interval once for all 200 NICs, a single trace once per NIC:
+// issue 10's node/single and singles200/node are reported here with the
+// waits the issue names as what a node of 200 single traces costs, and
+// bench's wave1 and full report the same ratios with no wait at all. One
+// iteration takes over 200 s (the 200 singles' intervals); every NIC's
+// single verdict and domain must equal the node's, checked on the timed
+// singles themselves.
+func (n *node200) benchDefaults(b *testing.B) {
+	cfg := n.config(true)
+	cfg.CounterInterval, cfg.ARPSettle = 0, 0 // the defaults
+	ctx := context.Background()
+	var nodeT, singleT, singlesT time.Duration
+	singles := make([]*trace.Trace, len(n.nics))
+	for b.Loop() {
+		t0 := time.Now()
+		nt, err := trace.Node(ctx, cfg)
+		nodeT += time.Since(t0)
+		if err != nil {
+			b.Fatalf("node: %v", err)
+		}
+
+		t0 = time.Now()
+		tr, err := trace.Run(ctx, cfg, n.nics[0].target())
+		singleT += time.Since(t0)
+		if err != nil || tr.Verdict != trace.OK {
+			b.Fatalf("single: %v\n%s", err, tr)
+		}
+
+		t0 = time.Now()
+		for i, nic := range n.nics {
+			if singles[i], err = trace.Run(ctx, cfg, nic.target()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		singlesT += time.Since(t0)
+
+		byTap := make(map[string]*trace.Trace, len(nt.Traces))
+		for _, x := range nt.Traces {
+			byTap[x.Tap] = x
+		}
+		for i, nic := range n.nics {
+			x, s := byTap[nic.tap], singles[i]
+			switch {
+			case x == nil:
+				b.Fatalf("node mode did not trace %s", nic.tap)
+			case x.Verdict != s.Verdict || x.Domain != s.Domain:
+				b.Errorf("%s: node verdict %s domain %s, single %s %s", nic.tap, x.Verdict, x.Domain, s.Verdict, s.Domain)
+			}
+		}
+	}
+	b.StopTimer()
+	N := float64(b.N)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / N / 1000 }
+	b.ReportMetric(ms(nodeT), "node-ms")
+	b.ReportMetric(ms(singleT), "single-ms")
+	b.ReportMetric(ms(singlesT), "singles200-ms")
+	b.ReportMetric(float64(nodeT)/float64(singleT), "node/single")
+	b.ReportMetric(float64(singlesT)/float64(nodeT), "singles200/node")
+	b.Logf("every wait at its default: node %.1f ms, single %.1f ms, 200 singles %.1f ms", ms(nodeT), ms(singleT), ms(singlesT))
+	if nodeT > 2*singleT {
+		b.Errorf("the node took %.2fx one single trace, the issue asks for at most 2x", float64(nodeT)/float64(singleT))
+	}
+	if singlesT < 50*nodeT {
+		b.Errorf("200 single traces took only %.1fx the node, the issue asks for at least 50x", float64(singlesT)/float64(nodeT))
+	}
 }
 
 // benchJudge times Judge alone (pure CPU) over one observation of the
