@@ -80,14 +80,11 @@ func (s *Snapshot) Evaluate(b Backend, start string, p Packet) (Result, error) {
 	if t == nil {
 		return Result{}, fmt.Errorf("firewall: evaluate: no %s %s filter table in the snapshot: read it first (missing: %s)", b, p.Family(), strings.Join(s.Missing, "; "))
 	}
-	c := t.Chain(start)
+	c := s.chain(t, start)
 	if c == nil || c.Policy == "" {
 		return Result{}, fmt.Errorf("firewall: evaluate: %q is not a built-in chain of the %s %s filter table: start at FORWARD, INPUT or OUTPUT", start, b, p.Family())
 	}
-	sets := map[string]*Set{}
-	for i := range s.Sets {
-		sets[s.Sets[i].Name] = &s.Sets[i]
-	}
+	sets := s.setsByName()
 	type frame struct {
 		chain *Chain
 		next  int
@@ -130,7 +127,7 @@ func (s *Snapshot) Evaluate(b Backend, start string, p Packet) (Result, error) {
 			}
 			stack = stack[:len(stack)-1]
 		default:
-			if sub := t.Chain(r.Target); sub != nil && sub.Policy == "" {
+			if sub := s.chain(t, r.Target); sub != nil && sub.Policy == "" {
 				stack = append(stack, frame{chain: sub})
 			}
 			// Other targets (CT, LOG, MARK, "") go on to the next rule.
@@ -268,7 +265,7 @@ func (s *Snapshot) EvaluateEbtables(f Frame) (EbResult, error) {
 	if eb == nil {
 		return EbResult{}, fmt.Errorf("firewall: evaluate ebtables: the snapshot has no ebtables nat table (missing: %s)", strings.Join(s.Missing, "; "))
 	}
-	pre := eb.Chain("PREROUTING")
+	pre := s.ebChain("PREROUTING")
 	if pre == nil {
 		return EbResult{}, fmt.Errorf("firewall: evaluate ebtables: no PREROUTING chain in table %q", eb.Name)
 	}
@@ -313,7 +310,7 @@ func (s *Snapshot) EvaluateEbtables(f Frame) (EbResult, error) {
 			stack = stack[:len(stack)-1]
 		case "CONTINUE":
 		default:
-			if sub := eb.Chain(r.Target); sub != nil {
+			if sub := s.ebChain(r.Target); sub != nil {
 				stack = append(stack, frame{chain: sub})
 			}
 		}

@@ -120,6 +120,9 @@ type Port struct {
 // NeutronBackend returns the backend holding Neutron's chains (the first
 // if both do) and whether one does.
 func (s *Snapshot) NeutronBackend() (Backend, bool) {
+	if s.ix != nil {
+		return s.ix.neutron, s.ix.hasNeutron
+	}
 	bs := s.Backends()
 	if len(bs.Neutron) == 0 {
 		return "", false
@@ -135,42 +138,55 @@ func (s *Snapshot) Port(portIDOrTap string, f Family) Port {
 	if ok {
 		p.Backend = b
 		t := s.Table(b, f)
-		p.Ingress = t.Chain(PortChain(tap, Ingress))
-		p.Egress = t.Chain(PortChain(tap, Egress))
-		p.Spoof = t.Chain(PortChain(tap, Spoof))
+		in, eg, sp := PortChain(tap, Ingress), PortChain(tap, Egress), PortChain(tap, Spoof)
+		p.Ingress, p.Egress, p.Spoof = s.chain(t, in), s.chain(t, eg), s.chain(t, sp)
 		if t != nil {
-			own := map[string]bool{PortChain(tap, Ingress): true, PortChain(tap, Egress): true, PortChain(tap, Spoof): true}
-			for i := range t.Chains {
-				if name := t.Chains[i].Name; !own[name] && isPortChain(name) {
-					// Another port's chain: reached only by that port's
-					// traffic, so no jump for this tap (and 80% of the
-					// rules on a node with many ports).
-					continue
+			own := func(name string) bool {
+				// Another port's chain is reached only by that port's
+				// traffic, so it holds no jump for this tap (and 80% of
+				// the rules on a node with many ports).
+				return !isPortChain(name) || name == in || name == eg || name == sp
+			}
+			if ti := s.tableIndex(t); ti != nil {
+				for _, ref := range ti.jumps[tap] {
+					if own(t.Chains[ref.chain].Name) {
+						p.Jumps = append(p.Jumps, t.Chains[ref.chain].Rules[ref.rule])
+					}
 				}
-				rules := t.Chains[i].Rules
-				for j := range rules {
-					if m := &rules[j].Match; m.PhysdevIn == tap || m.PhysdevOut == tap {
-						p.Jumps = append(p.Jumps, rules[j])
+			} else {
+				for i := range t.Chains {
+					if !own(t.Chains[i].Name) {
+						continue
+					}
+					rules := t.Chains[i].Rules
+					for j := range rules {
+						if m := &rules[j].Match; m.PhysdevIn == tap || m.PhysdevOut == tap {
+							p.Jumps = append(p.Jumps, rules[j])
+						}
 					}
 				}
 			}
 		}
 	}
-	if eb := s.Ebtables; eb != nil {
-		p.MACChain = eb.Chain(EbMACChain(tap))
-		p.ARPChain = eb.Chain(EbARPChain(tap))
-		if pre := eb.Chain("PREROUTING"); pre != nil {
-			for i := range pre.Rules {
-				r := &pre.Rules[i]
-				if r.InIface != tap {
-					continue
+	if s.Ebtables != nil {
+		p.MACChain = s.ebChain(EbMACChain(tap))
+		p.ARPChain = s.ebChain(EbARPChain(tap))
+		var pre []*EbRule
+		if s.ix != nil && s.ix.ebPre != nil {
+			pre = s.ix.ebPre[tap]
+		} else if c := s.Ebtables.Chain("PREROUTING"); c != nil {
+			for i := range c.Rules {
+				if c.Rules[i].InIface == tap {
+					pre = append(pre, &c.Rules[i])
 				}
-				switch r.Target {
-				case EbMACChain(tap):
-					p.MACJump = r
-				case EbARPChain(tap):
-					p.ARPJump = r
-				}
+			}
+		}
+		for _, r := range pre {
+			switch r.Target {
+			case EbMACChain(tap):
+				p.MACJump = r
+			case EbARPChain(tap):
+				p.ARPJump = r
 			}
 		}
 	}

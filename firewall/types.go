@@ -73,6 +73,8 @@ type Snapshot struct {
 	// ("iptables-legacy-save: not found"), so a judge can say a hop is
 	// unknown rather than empty.
 	Missing []string `json:"missing,omitempty"`
+
+	ix *index // set by Indexed
 }
 
 // Table is one iptables table (filter) of one backend and family, as

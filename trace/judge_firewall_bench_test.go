@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/vifpath/vifpath/firewall"
 	"github.com/vifpath/vifpath/hwaddr"
@@ -13,7 +14,8 @@ import (
 
 // BenchmarkJudgeFirewall200 times the pure part alone: the security-group
 // and anti-spoofing judges of 200 ports on a parsed snapshot of the
-// agent's layout (no I/O).
+// agent's layout (no I/O), on the snapshot as parsed and indexed
+// (firewall.Snapshot.Indexed).
 func BenchmarkJudgeFirewall200(b *testing.B) {
 	var ports []fwlayout.Port
 	for i := range 200 {
@@ -51,7 +53,7 @@ func BenchmarkJudgeFirewall200(b *testing.B) {
 		b.Fatal(err)
 	}
 	s := &firewall.Snapshot{Tables: tables, Ebtables: eb, Sets: sets}
-	for b.Loop() {
+	judge := func(b *testing.B, s *firewall.Snapshot) {
 		for _, p := range ports {
 			f := trace.FirewallFacts{Tap: p.Tap(), MAC: p.MAC, FixedIPs: p.IPs, Snapshot: s}
 			if h := trace.JudgeSecurityGroup(f); h.Verdict != trace.OK {
@@ -62,4 +64,26 @@ func BenchmarkJudgeFirewall200(b *testing.B) {
 			}
 		}
 	}
+	// "scan" judges on the snapshot as read (each port's chains and jumps
+	// found by scanning every chain), "indexed" on s.Indexed() as node
+	// mode does, indexing included; indexed reports scan-ms and the
+	// ratio scan/indexed, measured in its own run.
+	b.Run("scan", func(b *testing.B) {
+		for b.Loop() {
+			judge(b, s)
+		}
+	})
+	b.Run("indexed", func(b *testing.B) {
+		var scan, indexed time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			judge(b, s)
+			t1 := time.Now()
+			judge(b, s.Indexed())
+			scan, indexed = scan+t1.Sub(t0), indexed+time.Since(t1)
+		}
+		b.ReportMetric(float64(scan.Microseconds())/float64(b.N)/1000, "scan-ms")
+		b.ReportMetric(float64(indexed.Microseconds())/float64(b.N)/1000, "indexed-ms")
+		b.ReportMetric(float64(scan)/float64(indexed), "scan/indexed")
+	})
 }

@@ -65,8 +65,9 @@ func (v *view) firewallFacts() FirewallFacts {
 	if api := v.obs.API; api != nil && v.id.PortID != "" {
 		f.Policy = api.Policies[v.id.PortID]
 	}
+	before, moved := v.firewallShared()
 	if fw := v.obs.Firewall; fw != nil && v.role.compute() {
-		f.Snapshot, f.SnapshotErr = fw.Before, fw.BeforeError
+		f.Snapshot, f.SnapshotErr = before, fw.BeforeError
 		if f.Snapshot == nil && f.SnapshotErr == "" {
 			f.SnapshotErr = "not read"
 		}
@@ -91,24 +92,52 @@ func (v *view) firewallFacts() FirewallFacts {
 			f.ProbeSourceTap = "tap" + strings.TrimPrefix(s, "ns-")
 		}
 	}
-	if fw := v.obs.Firewall; fw != nil && fw.Before != nil && fw.After != nil && f.Probes != nil {
-		if b, ok := fw.Before.NeutronBackend(); ok {
-			f.Moved = append(firewall.Moved(fw.Before, fw.After, b, firewall.IPv4), firewall.Moved(fw.Before, fw.After, b, firewall.IPv6)...)
-			// The other backend's counters too: its FORWARD DROP stops
-			// bridged packets Neutron's chains admit (the kernel runs
-			// both). Its rules are named with their backend.
-			for _, o := range fw.Before.Backends().Read {
-				if o == b {
-					continue
-				}
-				for _, d := range append(firewall.Moved(fw.Before, fw.After, o, firewall.IPv4), firewall.Moved(fw.Before, fw.After, o, firewall.IPv6)...) {
-					d.Rule.Chain = "iptables-" + string(o) + " " + d.Rule.Chain
-					f.Moved = append(f.Moved, d)
-				}
-			}
-		}
+	if f.Probes != nil {
+		f.Moved = moved
 	}
 	return f
+}
+
+// firewallShared returns the node-wide firewall facts every NIC's
+// FirewallFacts share: the snapshot before the probes (indexed when the
+// NIC is judged among many, on the observation's index) and the counters
+// that grew across the probes.
+func (v *view) firewallShared() (*firewall.Snapshot, []firewall.RuleDelta) {
+	fw := v.obs.Firewall
+	if fw == nil || fw.Before == nil {
+		return nil, nil
+	}
+	if v.ix == nil {
+		return fw.Before, firewallMoved(fw)
+	}
+	v.ix.fwOnce.Do(func() { v.ix.fw, v.ix.moved = fw.Before.Indexed(), firewallMoved(fw) })
+	return v.ix.fw, v.ix.moved
+}
+
+// firewallMoved returns the counters that grew between fw's two
+// snapshots (nil without the second): Neutron's backend's in both
+// families, then any other backend's, whose FORWARD DROP stops bridged
+// packets Neutron's chains admit (the kernel runs both); those rules are
+// named with their backend ("iptables-legacy FORWARD").
+func firewallMoved(fw *FirewallObs) []firewall.RuleDelta {
+	if fw.Before == nil || fw.After == nil {
+		return nil
+	}
+	b, ok := fw.Before.NeutronBackend()
+	if !ok {
+		return nil
+	}
+	moved := append(firewall.Moved(fw.Before, fw.After, b, firewall.IPv4), firewall.Moved(fw.Before, fw.After, b, firewall.IPv6)...)
+	for _, o := range fw.Before.Backends().Read {
+		if o == b {
+			continue
+		}
+		for _, d := range append(firewall.Moved(fw.Before, fw.After, o, firewall.IPv4), firewall.Moved(fw.Before, fw.After, o, firewall.IPv6)...) {
+			d.Rule.Chain = "iptables-" + string(o) + " " + d.Rule.Chain
+			moved = append(moved, d)
+		}
+	}
+	return moved
 }
 
 // firewallHops are the NIC's firewall hops on the compute side: its

@@ -1,6 +1,10 @@
 package trace
 
 import (
+	"github.com/vifpath/vifpath/firewall"
+
+	"sync"
+
 	"fmt"
 	"net/netip"
 	"strings"
@@ -136,6 +140,13 @@ type obsIndex struct {
 	domByTap map[string]int    // interface device in a domain's Stats → domain index
 	lowerNS  []string          // DHCP.Namespaces lowercased (nil: no DHCP facts)
 	network  map[string]int    // network ID → index in DHCP.Networks (first)
+	// fw is the firewall's snapshot before the probes, indexed
+	// (firewall.Snapshot.Indexed) for judging many ports on it, and moved
+	// the counters that grew across the probes (firewallMoved); both are
+	// node-wide, built once by the first NIC that needs them.
+	fwOnce sync.Once
+	fw     *firewall.Snapshot
+	moved  []firewall.RuleDelta
 }
 
 func newIndex(obs *Observation) *obsIndex {
