@@ -205,39 +205,66 @@ func dhcpTap(n *NetworkFacts) string {
 }
 
 // dhcpPortOnBridge fails the DHCP interface hop when this node's bridges
-// were read (an all-in-one node) and the host end of the serving
-// interface's veth (Neutron's "tap" + the DHCP port's ID prefix, the
-// serving interface being "ns-" + the same) is not a working port of the
-// NIC's bridge: the namespace, dnsmasq and the metadata proxy are then cut
-// off from the network although the interface inside is up with its
-// address (seen on the aio cloud: `ip link set tap<dhcp port> nomaster`
-// left every hop OK but ARP and ping silent).
+// were read and the host end of the serving interface's veth (Neutron's
+// "tap" + the DHCP port's ID prefix, the serving interface being "ns-" +
+// the same) is not a working port of the network's bridge: the namespace,
+// dnsmasq and the metadata proxy are then cut off from the network
+// although the interface inside is up with its address (seen on the aio
+// cloud: `ip link set tap<dhcp port> nomaster` left every hop OK but ARP
+// and ping silent). The network's bridge is the NIC's on a node that
+// holds it (all-in-one); on a network node it is the bridge Neutron names
+// for the network (brq + its ID's prefix) in the provider facts' bridges,
+// judged only when that bridge exists there (a node whose agent maps the
+// network to another bridge, or no linuxbridge node at all, is not
+// failed), or else the bridge the tap is on.
 func (v *view) dhcpPortOnBridge(h *Hop, n *NetworkFacts) {
 	tap := dhcpTap(n)
-	if tap == "" || v.bridge == nil || !v.role.compute() {
-		return // the bridges were not read here, or not a Neutron veth
+	if tap == "" {
+		return // not a Neutron veth
 	}
-	p, ok := v.bridge.Port(tap)
+	var br *linuxbridge.Bridge
+	var all []linuxbridge.Bridge
+	switch pf := v.obs.Provider; {
+	case v.role.compute() && v.bridge != nil:
+		br, all = v.bridge, v.obs.Bridges.Before.Bridges
+	case v.role == RoleNetwork && pf != nil && pf.Bridges != nil:
+		all = pf.Bridges.Bridges
+		want := linuxbridge.NetworkBridgeName(n.NetworkID)
+		for i := range all {
+			if _, on := all[i].Port(tap); all[i].Name == want || (on && br == nil) {
+				br = &all[i]
+			}
+			if all[i].Name == want {
+				break
+			}
+		}
+		if br == nil {
+			return // neither the network's bridge nor the tap on one
+		}
+	default:
+		return // the bridges were not read here
+	}
+	p, ok := br.Port(tap)
 	if ok && p.Up && p.STPState == linuxbridge.STPForwarding {
 		return // (no evidence added: recorded traces stay as they were)
 	}
 	h.Verdict = Fail
-	h.Next = fmt.Sprintf("bridge link show dev %s; restart the linuxbridge agent to plug the DHCP port again, or `ip link set %s master %s up`", tap, tap, v.bridge.Name)
+	h.Next = fmt.Sprintf("bridge link show dev %s; restart the linuxbridge agent to plug the DHCP port again, or `ip link set %s master %s up`", tap, tap, br.Name)
 	switch {
 	case ok && !p.Up:
-		h.Summary = fmt.Sprintf("%s, the DHCP port's end of %s, is down on %s", tap, n.ServingInterface, v.bridge.Name)
+		h.Summary = fmt.Sprintf("%s, the DHCP port's end of %s, is down on %s", tap, n.ServingInterface, br.Name)
 		h.Cause = "the DHCP port's tap is down: the namespace, its dnsmasq and metadata proxy are cut off from the network"
 	case ok:
-		h.Summary = fmt.Sprintf("%s, the DHCP port's end of %s, is %s on %s, not forwarding", tap, n.ServingInterface, p.STPState, v.bridge.Name)
+		h.Summary = fmt.Sprintf("%s, the DHCP port's end of %s, is %s on %s, not forwarding", tap, n.ServingInterface, p.STPState, br.Name)
 		h.Cause = "the DHCP port's bridge port does not forward: the namespace, its dnsmasq and metadata proxy are cut off from the network"
 	default:
 		where := "on no bridge"
-		for _, b := range v.obs.Bridges.Before.Bridges {
+		for _, b := range all {
 			if _, on := b.Port(tap); on {
 				where = "on " + b.Name
 			}
 		}
-		h.Summary = fmt.Sprintf("%s, the DHCP port's end of %s, is not a port of %s (%s)", tap, n.ServingInterface, v.bridge.Name, where)
+		h.Summary = fmt.Sprintf("%s, the DHCP port's end of %s, is not a port of %s (%s)", tap, n.ServingInterface, br.Name, where)
 		h.Cause = "the DHCP port's tap is not on the network's bridge: the namespace, its dnsmasq and metadata proxy are cut off from the network"
 	}
 	h.add("bridge_port", "%s: %s", tap, h.Summary)

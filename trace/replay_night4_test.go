@@ -1,9 +1,11 @@
 package trace_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/vifpath/vifpath/linuxbridge"
 	"github.com/vifpath/vifpath/trace"
 )
 
@@ -90,5 +92,87 @@ func TestReplayNight4(t *testing.T) {
 	st, _ = trace.JudgeServer(obs)
 	if h, _ := st.Traces[0].Hop(trace.KindDHCPIf, ""); h.Verdict != trace.Fail || !strings.Contains(h.Summary, "is down on") {
 		t.Errorf("with the DHCP tap down: dhcp-interface %s %q; want fail, down", h.Verdict, h.Summary)
+	}
+}
+
+// TestReplayNight4NetworkRole judges night 4's DHCP-tap faults on a
+// network node, where the VM's tap is not: the recorded network half of
+// a two-node trace (aio-night2-remote-group-network.json, controller
+// traced with -role network, its DHCP side healthy; its provider facts
+// hold the node's bridges), edited as the faults left the aio node's
+// bridges. The DHCP interface hop fails first when the DHCP port's tap
+// is off the network's brq, down, or not forwarding; it stays OK when
+// the tap is on the brq, when the agent maps the network to a bridge of
+// another name that holds the tap, and without provider facts (an older
+// vmtrace), so earlier recordings judge as before.
+func TestReplayNight4NetworkRole(t *testing.T) {
+	const (
+		file   = "aio-night2-remote-group-network.json"
+		tap    = "tapbbff1b75-89"
+		bridge = "brq0ed84132-72"
+	)
+	judge := func(t *testing.T, edit func(*trace.Observation)) (*trace.Trace, trace.Hop) {
+		t.Helper()
+		obs, _ := judgeRecorded(t, file)
+		if obs.Role != trace.RoleNetwork || obs.Provider == nil || obs.Provider.Bridges == nil {
+			t.Fatalf("%s: role %s, provider %v: not a network node's recording with its bridges", file, obs.Role, obs.Provider)
+		}
+		edit(obs)
+		st, err := trace.JudgeServer(obs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Traces) != 1 {
+			t.Fatalf("%d traces, want 1", len(st.Traces))
+		}
+		h, ok := st.Traces[0].Hop(trace.KindDHCPIf, "")
+		if !ok {
+			t.Fatalf("no dhcp-interface hop:\n%s", st.Traces[0])
+		}
+		return st.Traces[0], h
+	}
+	port := func(obs *trace.Observation) *linuxbridge.Port {
+		for i := range obs.Provider.Bridges.Bridges {
+			b := &obs.Provider.Bridges.Bridges[i]
+			for j := range b.Ports {
+				if b.Name == bridge && b.Ports[j].Name == tap {
+					return &b.Ports[j]
+				}
+			}
+		}
+		t.Fatalf("%s is not on %s in the recording", tap, bridge)
+		return nil
+	}
+	for _, c := range []struct {
+		name    string
+		edit    func(*trace.Observation)
+		summary string // "" wants OK
+	}{
+		{"as recorded", func(*trace.Observation) {}, ""},
+		{"off the bridge", func(obs *trace.Observation) {
+			b := &obs.Provider.Bridges.Bridges[0]
+			port(obs)
+			b.Ports = slices.DeleteFunc(b.Ports, func(p linuxbridge.Port) bool { return p.Name == tap })
+		}, tap + ", the DHCP port's end of ns-bbff1b75-89, is not a port of " + bridge + " (on no bridge)"},
+		{"down", func(obs *trace.Observation) { port(obs).Up = false }, "is down on " + bridge},
+		{"not forwarding", func(obs *trace.Observation) { port(obs).STPState = linuxbridge.STPBlocking }, "is blocking on " + bridge + ", not forwarding"},
+		{"on a mapped bridge of another name", func(obs *trace.Observation) {
+			port(obs)
+			obs.Provider.Bridges.Bridges[0].Name = "br-provider"
+		}, ""},
+		{"no provider facts", func(obs *trace.Observation) { obs.Provider = nil }, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tr, h := judge(t, c.edit)
+			if c.summary == "" {
+				if h.Verdict != trace.OK {
+					t.Errorf("dhcp-interface %s %q; want ok\n%s", h.Verdict, h.Summary, tr)
+				}
+				return
+			}
+			if f := firstFailing(tr); h.Verdict != trace.Fail || f == nil || f.Kind != trace.KindDHCPIf || !strings.Contains(h.Summary, c.summary) || !strings.Contains(h.Cause, "cut off from the network") {
+				t.Errorf("dhcp-interface %s %q (cause %q), first failing %+v; want it to fail first with %q\n%s", h.Verdict, h.Summary, h.Cause, f, c.summary, tr)
+			}
+		})
 	}
 }
