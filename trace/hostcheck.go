@@ -13,7 +13,7 @@ import (
 // brNFHop judges the content of bridge-nf-call-iptables (err: reading it).
 func brNFHop(path string, content []byte, err error) Hop {
 	h := Hop{Kind: KindHostCheck, Name: "bridge-nf-call-iptables"}
-	h.add("path", "%s", path)
+	h.put("path", path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		h.Verdict = Warn
@@ -24,7 +24,7 @@ func brNFHop(path string, content []byte, err error) Hop {
 		h.Summary = "cannot read it: " + err.Error()
 	default:
 		v := strings.TrimSpace(string(content))
-		h.add("value", "%s", v)
+		h.put("value", v)
 		switch v {
 		case "1":
 			h.Verdict = OK

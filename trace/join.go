@@ -281,7 +281,7 @@ func joinTrace(c *half, ct *Trace, n *half, ntr *Trace) *Trace {
 	var link Hop
 	if ntr == nil {
 		link = Hop{Kind: KindProviderLink, Name: c.node + " <-> ?", Summary: "not judged: no network node's half traced this port"}
-		link.add("compute", "%s", c.node)
+		link.put("compute", c.node)
 		link.add("match", "no network-node trace with port %s or MAC %s", orUnknown(ct.PortID, "?"), ct.PortMAC)
 	} else {
 		link = judgeLink(linkInput{comp: c.node, net: n.node, ct: ct, nt: ntr})

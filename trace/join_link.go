@@ -59,7 +59,7 @@ func judgeLink(in linkInput) Hop {
 		vmMAC = in.nt.PortMAC
 	}
 	h.add("network", "%s", orUnknown(netID, "?"))
-	h.add("vm_mac", "%s", vmMAC)
+	h.put("vm_mac", vmMAC.String())
 
 	// The compute end: the bridge and physical port its hops judged.
 	ce := &linkEnd{node: c.Node}
@@ -177,9 +177,9 @@ func judgeLink(in linkInput) Hop {
 		ip = in.ct.IP
 	}
 	bcast, bOK := broadcastARP(n.ARP, ip, vmMAC)
-	h.add("arp_broadcast", "%s", bcast)
+	h.put("arp_broadcast", bcast)
 	uni, uKnown, uOK := unicastProbe(n.Unicast, ip, vmMAC)
-	h.add("arp_unicast", "%s", uni)
+	h.put("arp_unicast", uni)
 
 	switch {
 	case bOK && uKnown && !uOK:

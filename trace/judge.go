@@ -111,7 +111,7 @@ func (v *view) hostHops(up *uplink) []Hop {
 func hostHops(obs *Observation, devs map[string]int, names []string) []Hop {
 	br := brNFFacts(&obs.Host)
 	if obs.Settings.BridgeNetNSPath != "" {
-		br.add("netns", "%s", obs.Settings.BridgeNetNSPath)
+		br.put("netns", obs.Settings.BridgeNetNSPath)
 	}
 	hops := []Hop{br, judgeNM(obs.Host.NM, devs, names, obs.Settings.HostNetNS)}
 	if fw := obs.Firewall; fw != nil && fw.Before != nil {
@@ -169,7 +169,7 @@ func JudgeServer(obs *Observation) (*ServerTrace, error) {
 	} else {
 		sh.Verdict = Fail
 		sh.Summary = "cannot read the server: " + api.Error
-		sh.add("error", "%s", api.Error)
+		sh.put("error", api.Error)
 		sh.Cause = "Nova or Neutron did not answer about the server (down, slow past Config.ServerWait, or the credentials lack a role)"
 		sh.Next = "openstack server show " + obs.Request.Server
 	}

@@ -93,7 +93,7 @@ func JudgeAgents(f launch.PortAgents) Hop {
 		setCause("no Linux bridge agent runs on "+host+": nothing wires the port into the bridge", "start neutron-linuxbridge-agent on "+host+"; openstack network agent list --host "+host)
 	default:
 		a := *f.L2
-		h.add("l2_agent", "%s", state(a))
+		h.put("l2_agent", state(a))
 		switch {
 		case !a.Alive && f.Port.Status == "ACTIVE" && f.ServerStatus == launch.StatusActive:
 			// The agent wired the port before it stopped: the tap, bridge
@@ -132,7 +132,7 @@ func JudgeAgents(f launch.PortAgents) Hop {
 	// DHCP agents hosting the network.
 	live := 0
 	for _, a := range f.DHCP {
-		h.add("dhcp_agent", "%s", state(a))
+		h.put("dhcp_agent", state(a))
 		if a.Up() {
 			live++
 		}
@@ -158,7 +158,7 @@ func JudgeAgents(f launch.PortAgents) Hop {
 	// The metadata agent.
 	mlive := 0
 	for _, a := range f.Metadata {
-		h.add("metadata_agent", "%s", state(a))
+		h.put("metadata_agent", state(a))
 		if a.Up() {
 			mlive++
 		}

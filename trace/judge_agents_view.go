@@ -25,7 +25,7 @@ func (v *view) agentsHop() Hop {
 		return h
 	case api.Agents == nil && api.AgentsError != "":
 		h.Summary = "cannot read the agents (listing agents and services needs the admin role)"
-		h.add("error", "%s", api.AgentsError)
+		h.put("error", api.AgentsError)
 		h.Next = "openstack network agent list; openstack compute service list"
 		return h
 	case api.Agents == nil:

@@ -11,15 +11,15 @@ import (
 // statusHop judges a server that is not in ERROR by its status.
 func statusHop(srv *ServerFacts) Hop {
 	sh := Hop{Kind: KindServer, Name: serverName(srv.Name, srv.ID)}
-	sh.add("id", "%s", srv.ID)
-	sh.add("status", "%s", srv.Status)
+	sh.put("id", srv.ID)
+	sh.put("status", srv.Status)
 	if srv.TaskState != "" {
-		sh.add("task_state", "%s", srv.TaskState)
+		sh.put("task_state", srv.TaskState)
 	}
 	sh.add("host", "%s", orUnknown(srv.Host, "(not shown: needs the admin role)"))
 	sh.add("instance_name", "%s", orUnknown(srv.InstanceName, "(not shown: needs the admin role)"))
 	for _, a := range srv.Addresses {
-		sh.add("address", "%s", a)
+		sh.put("address", a)
 	}
 	sh.Summary = fmt.Sprintf("%s on %s, %d ports", srv.Status, orUnknown(srv.Host, "?"), len(srv.Ports))
 	if srv.TaskState != "" {
@@ -50,22 +50,22 @@ func errorHop(srv *ServerFacts) Hop {
 	f := srv.Fault
 	sh := Hop{Kind: KindServer, Name: serverName(srv.Name, srv.ID), Verdict: Fail}
 	sh.Summary = "ERROR: " + f.Message
-	sh.add("id", "%s", srv.ID)
+	sh.put("id", srv.ID)
 	sh.add("status", "ERROR")
 	sh.add("host", "%s", orUnknown(srv.Host, "(never scheduled, or not shown: needs the admin role)"))
 	sh.add("fault_code", "%d", f.Code)
-	sh.add("fault_message", "%s", f.Message)
+	sh.put("fault_message", f.Message)
 	if !f.Created.IsZero() {
-		sh.add("fault_created", "%s", f.Created.UTC().Format("2006-01-02T15:04:05Z"))
+		sh.put("fault_created", f.Created.UTC().Format("2006-01-02T15:04:05Z"))
 	}
 	if d := firstLine(f.Details); d != "" {
-		sh.add("fault_details", "%s", d)
+		sh.put("fault_details", d)
 	}
 	for _, cs := range f.Compute {
-		sh.add("nova-compute", "%s", cs)
+		sh.put("nova-compute", cs)
 	}
 	for _, a := range f.Agents {
-		sh.add("agent", "%s", a)
+		sh.put("agent", a)
 	}
 	sh.Cause = "Nova put the server in ERROR: " + f.Message
 	sh.Next = "openstack server show " + srv.ID + " -c fault; " + strings.Join(f.Explain, "; ")
@@ -94,7 +94,7 @@ func networkEvidence(api *APIFacts, id string, ph *Hop) {
 	}
 	ph.add("network_type", "%s", orUnknown(nw.Type, "(not shown: needs the admin role)"))
 	if nw.PhysicalNetwork != "" {
-		ph.add("physical_network", "%s", nw.PhysicalNetwork)
+		ph.put("physical_network", nw.PhysicalNetwork)
 	}
 	if nw.SegmentationID != 0 {
 		ph.add("segmentation_id", "%d", nw.SegmentationID)
@@ -102,16 +102,16 @@ func networkEvidence(api *APIFacts, id string, ph *Hop) {
 }
 func portHop(p launch.Port, serverHost, node string) Hop {
 	h := Hop{Kind: KindPort, Name: p.ID}
-	h.add("network_id", "%s", p.NetworkID)
-	h.add("bridge", "%s", linuxbridge.NetworkBridgeName(p.NetworkID))
-	h.add("mac", "%s", p.MAC)
+	h.put("network_id", p.NetworkID)
+	h.put("bridge", linuxbridge.NetworkBridgeName(p.NetworkID))
+	h.put("mac", p.MAC.String())
 	for _, f := range p.FixedIPs {
 		h.add("fixed_ip", "%s (subnet %s)", f.Address, f.SubnetID)
 	}
-	h.add("status", "%s", p.Status)
-	h.add("vif_type", "%s", p.VIFType)
-	h.add("binding_host", "%s", p.HostID)
-	h.add("tap", "%s", linuxbridge.PortTapName(p.ID))
+	h.put("status", p.Status)
+	h.put("vif_type", p.VIFType)
+	h.put("binding_host", p.HostID)
+	h.put("tap", linuxbridge.PortTapName(p.ID))
 	h.Verdict = OK
 	h.Summary = fmt.Sprintf("%s bound to %s (%s), MAC %s", p.Status, orUnknown(p.HostID, "?"), p.VIFType, p.MAC)
 	if p.AdminDown {
@@ -139,7 +139,7 @@ func portHop(p launch.Port, serverHost, node string) Hop {
 		h.Cause = "a stale binding (after a migration or evacuation): the agents wire the port on the wrong host"
 		h.Next = "openstack port show " + p.ID + "; nova-compute's log on " + serverHost
 	case node != "" && p.HostID != "" && p.HostID != node:
-		h.add("this_node", "%s", node)
+		h.put("this_node", node)
 		h.Verdict = Warn
 		h.Summary = fmt.Sprintf("bound to %s; this trace runs on %s", p.HostID, node)
 		h.Cause = "the port's tap and the domain are on " + p.HostID + ": the local hops below describe this node, not the VM's"

@@ -9,12 +9,12 @@ import (
 )
 
 func portEvidence(h *Hop, p *linuxbridge.Port) {
-	h.add("kind", "%s", p.Kind)
-	h.add("mac", "%s", p.MAC)
+	h.put("kind", p.Kind.String())
+	h.put("mac", p.MAC.String())
 	h.add("up", "%t", p.Up)
 	h.add("lower_up", "%t", p.LowerUp)
-	h.add("oper_state", "%s", p.OperState)
-	h.add("stp_state", "%s", p.STPState)
+	h.put("oper_state", p.OperState.String())
+	h.put("stp_state", p.STPState.String())
 	h.add("learning", "%t", p.Learning)
 }
 
@@ -67,7 +67,7 @@ func (v *view) tapHop() Hop {
 		h.Next = "ip link show " + strings.TrimPrefix(h.Name, "(none)") + "; virsh domiflist <domain>; the linuxbridge agent's log"
 		return h
 	}
-	h.add("bridge", "%s", v.bridge.Name)
+	h.put("bridge", v.bridge.Name)
 	portEvidence(&h, v.tap)
 	h.Verdict = OK
 	h.Summary = fmt.Sprintf("up on %s, %s", v.bridge.Name, v.tap.STPState)
@@ -159,11 +159,11 @@ func (v *view) bridgeHops() (Hop, Hop, uplink) {
 	br := v.bridge
 	b.Name = br.Name
 	b.add("up", "%t", br.Up)
-	b.add("oper_state", "%s", br.OperState)
+	b.put("oper_state", br.OperState.String())
 	b.add("stp", "%t", br.STP)
 	b.add("ports", "%d", len(br.Ports))
 	if br.Neutron.Kind == linuxbridge.DeviceBridge {
-		b.add("network_id_prefix", "%s", br.Neutron.IDPrefix)
+		b.put("network_id_prefix", br.Neutron.IDPrefix)
 	}
 	switch {
 	case !br.Up:
@@ -248,7 +248,7 @@ func (v *view) fdbHop() Hop {
 		return h
 	}
 	snap, tap := v.after()
-	h.add("mac", "%s", v.id.MAC)
+	h.put("mac", v.id.MAC.String())
 	h.add("tap_learning", "%t", tap.Learning)
 	if snap != v.obs.Bridges.After {
 		h.add("snapshot", "before the probe (the second snapshot failed: %s)", v.obs.Bridges.AfterError)
@@ -258,7 +258,7 @@ func (v *view) fdbHop() Hop {
 		if !e.MAC.Equal(v.id.MAC) || e.Local() {
 			continue
 		}
-		h.add("entry", "%s", e)
+		h.put("entry", e.String())
 		if e.Bridge == v.bridge.Name && e.Port == v.tap.Name {
 			onTap = append(onTap, e)
 		} else {

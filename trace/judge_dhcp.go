@@ -160,7 +160,7 @@ func (v *view) dhcpHops() []Hop {
 		if k == KindHostsEntry || k == KindLease {
 			// The state dir's full path would make the table unreadably
 			// wide: the hop is named by the file, the path is evidence.
-			h.add("file", "%s", h.Name)
+			h.put("file", h.Name)
 			h.Name = filepath.Base(h.Name)
 		}
 		if k == KindDHCPNS {

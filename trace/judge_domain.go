@@ -26,7 +26,7 @@ func (v *view) domainHops() (Hop, Hop) {
 		return dh, ih
 	case v.libvirtErr() != "":
 		dh.Summary = "libvirt could not be asked: " + v.libvirtErr()
-		dh.add("error", "%s", v.libvirtErr())
+		dh.put("error", v.libvirtErr())
 		ih.Summary = "not reached"
 		return dh, ih
 	case v.dom == nil:
@@ -47,16 +47,16 @@ func (v *view) domainHops() (Hop, Hop) {
 	}
 	det := v.dom
 	dh.Name = det.Name
-	dh.add("uuid", "%s", det.UUID)
-	dh.add("found", "%s", v.id.DomainHow)
-	dh.add("type", "%s", det.Type)
+	dh.put("uuid", det.UUID)
+	dh.put("found", v.id.DomainHow)
+	dh.put("type", det.Type)
 	if det.ID >= 0 {
 		dh.add("id", "%d", det.ID)
 	}
 	dh.add("state", "%s (%s)", det.State, det.Reason)
 	if det.Nova != nil {
-		dh.add("nova_instance", "%s", det.Nova.InstanceUUID)
-		dh.add("nova_name", "%s", det.Nova.Name)
+		dh.put("nova_instance", det.Nova.InstanceUUID)
+		dh.put("nova_name", det.Nova.Name)
 		var ports []string
 		ports = append(ports, det.Nova.Ports...)
 		if len(ports) > 0 {
@@ -96,11 +96,11 @@ func (v *view) domainHops() (Hop, Hop) {
 	if i.Alias != "" && i.Target == "" {
 		ih.Name = det.Name + "/" + i.Alias
 	}
-	ih.add("type", "%s", i.Type)
-	ih.add("source", "%s", i.Source)
-	ih.add("target", "%s", i.Target)
-	ih.add("mac", "%s", i.MAC)
-	ih.add("model", "%s", i.Model)
+	ih.put("type", i.Type)
+	ih.put("source", i.Source)
+	ih.put("target", i.Target)
+	ih.put("mac", i.MAC.String())
+	ih.put("model", i.Model)
 	if i.MTU != 0 {
 		ih.add("mtu", "%d", i.MTU)
 	}
@@ -108,12 +108,12 @@ func (v *view) domainHops() (Hop, Hop) {
 		ih.add("port_mac", "%s (from %s)", v.id.MAC, v.id.MACFrom)
 	}
 	if v.bridge != nil {
-		ih.add("tap_bridge", "%s", v.bridge.Name)
+		ih.put("tap_bridge", v.bridge.Name)
 	}
 	wantBr := ""
 	if v.id.WantNetwork != "" {
 		wantBr = linuxbridge.NetworkBridgeName(v.id.WantNetwork)
-		ih.add("network_bridge", "%s", wantBr)
+		ih.put("network_bridge", wantBr)
 	}
 	ih.Verdict = OK
 	ih.Summary = fmt.Sprintf("%s on %s, MAC %s, model %s", i.Type, i.Source, i.MAC, i.Model)
@@ -190,7 +190,7 @@ func (v *view) domainCounters(h *Hop) (moved bool) {
 			continue
 		}
 		el := lv.StatsAfterAt.Sub(lv.StatsAt).Round(time.Millisecond)
-		h.add("domain_interval", "%s", el)
+		h.put("domain_interval", el.String())
 		// InterfaceStats counts from the tap's side: Rx is what the guest sent.
 		h.add("domain_tx_packets", "%d -> %d (+%d, guest sent, libvirt)", a.RxPackets, b.RxPackets, b.RxPackets-a.RxPackets)
 		h.add("domain_rx_packets", "%d -> %d (+%d, guest received, libvirt)", a.TxPackets, b.TxPackets, b.TxPackets-a.TxPackets)

@@ -85,7 +85,7 @@ func unknownFirewallHop(kind Kind, f FirewallFacts) (Hop, bool) {
 		return h, false
 	}
 	if f.SnapshotErr != "" {
-		h.add("read", "%s", f.SnapshotErr)
+		h.put("read", f.SnapshotErr)
 		h.Summary = "the firewall could not be read: " + f.SnapshotErr
 		return h, true
 	}
@@ -158,7 +158,7 @@ func JudgeSecurityGroup(f FirewallFacts) Hop {
 		}
 		return h
 	}
-	h.add("backend", "%s", backend)
+	h.put("backend", string(backend))
 	if !p.Filtered() {
 		var missing []string
 		if p.Ingress == nil {

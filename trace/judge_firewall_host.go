@@ -24,8 +24,8 @@ func JudgeFirewallHost(s *firewall.Snapshot, presentTaps []string) []Hop {
 
 	h := Hop{Kind: KindHostCheck, Name: "iptables-backends"}
 	bs := s.Backends()
-	h.add("read", "%s", backendNames(bs.Read))
-	h.add("neutron", "%s", backendNames(bs.Neutron))
+	h.put("read", backendNames(bs.Read))
+	h.put("neutron", backendNames(bs.Neutron))
 	for _, o := range bs.Others {
 		h.add("other", "iptables-%s %s: %d rules, DROP policy on %s", o.Backend, o.Family, o.Rules, strings.Join(o.DropPolicies, ","))
 	}
@@ -93,7 +93,7 @@ func JudgeFirewallHost(s *firewall.Snapshot, presentTaps []string) []Hop {
 	}
 
 	h = Hop{Kind: KindHostCheck, Name: "bridge-nf-call-ip6tables"}
-	h.add("value", "%s", s.BridgeNFCallIP6tables)
+	h.put("value", s.BridgeNFCallIP6tables)
 	switch s.BridgeNFCallIP6tables {
 	case "1":
 		h.Verdict = OK
@@ -153,15 +153,15 @@ func judgeAmongDelete(s *firewall.Snapshot) (Hop, bool) {
 	if path == "" {
 		path = "(no ebtables in the agent's path)"
 	}
-	h.add("agent_runs", "%s", path)
+	h.put("agent_runs", path)
 	if t.Wrapper != "" {
-		h.add("wrapper", "%s", t.Wrapper)
+		h.put("wrapper", t.Wrapper)
 	}
 	h.add("version", "%s (%s)", t.Version, t.Real)
 	among := s.AmongRules()
 	h.add("among_rules", "%d", len(among))
 	if len(among) > 0 {
-		h.add("first", "%s", ebRuleText(&among[0]))
+		h.put("first", ebRuleText(&among[0]))
 	}
 	switch {
 	case t.Version == "":

@@ -18,7 +18,7 @@ import (
 func JudgeReachability(f FirewallFacts) Hop {
 	h := Hop{Kind: KindReachability, Name: f.Tap}
 	if f.ProbeErr != "" {
-		h.add("probe", "%s", f.ProbeErr)
+		h.put("probe", f.ProbeErr)
 		h.Summary = "the probe could not run: " + f.ProbeErr
 		return h
 	}

@@ -151,7 +151,7 @@ func (v *view) metadataHop() Hop {
 		return h
 	case m.ProxyError != "":
 		h.Summary = "cannot read the metadata proxy"
-		h.add("error", "%s", m.ProxyError)
+		h.put("error", m.ProxyError)
 		return h
 	}
 	f := MetadataFacts{NetworkID: n.NetworkID, Proxy: m.Proxy, AddrKnown: m.AddrKnown, AddrLink: m.AddrLink, Probe: m.Probe}
@@ -166,7 +166,7 @@ func (v *view) metadataHop() Hop {
 	h = JudgeMetadata(f)
 	switch {
 	case m.ProbeError != "":
-		h.add("probe_error", "%s", m.ProbeError)
+		h.put("probe_error", m.ProbeError)
 	case m.Probe == nil && v.obs.Settings.NoMetadataProbe:
 		h.add("probe", "not sent (Config.NoMetadataProbe)")
 	}
@@ -232,7 +232,7 @@ func (v *view) mtuHop(up *uplink) Hop {
 	}
 	h = JudgeMTU(f)
 	if n := v.netw; n != nil && n.OptsError != "" && v.role.dhcp() {
-		h.add("opts_error", "%s", n.OptsError)
+		h.put("opts_error", n.OptsError)
 	}
 	return h
 }

@@ -159,7 +159,7 @@ func (v *view) judgeUplink(p *Hop, want, parent, how string) (uplink, bool) {
 	if v.obs.Bridges.Before != nil {
 		for _, b := range v.obs.Bridges.Before.Bridges {
 			if _, ok := b.Port(want); ok {
-				p.add("master", "%s", b.Name)
+				p.put("master", b.Name)
 				p.Summary = fmt.Sprintf("%s is on another bridge, %s, not on %s", want, b.Name, br.Name)
 				p.Cause = "the provider NIC is enslaved to another bridge (a stale brq of another network, or one made by hand or by NetworkManager): this network's frames never leave the node"
 				p.Next = "brctl show; ip link set " + want + " nomaster; ip link set " + want + " master " + br.Name + " (restarting the linuxbridge agent does it)"

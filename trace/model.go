@@ -148,6 +148,16 @@ func (h *Hop) add(key string, format string, args ...any) {
 	h.Evidence = append(h.Evidence, Evidence{Key: key, Value: v})
 }
 
+// put appends one piece of evidence whose value is the string v as it
+// is: add(key, "%s", v) without boxing v for fmt (a node's judges add
+// thousands).
+func (h *Hop) put(key, v string) {
+	if h.Evidence == nil {
+		h.Evidence = make([]Evidence, 0, 8)
+	}
+	h.Evidence = append(h.Evidence, Evidence{Key: key, Value: v})
+}
+
 // plainValue is fmt.Sprintf(format, args...) for the common one-argument
 // forms that need no formatting ("%s" of a string, "%t" of a bool, "%d"
 // of an int); ok is false for anything else.

@@ -114,6 +114,6 @@ const (
 // offNode returns a hop of kind that this node's role does not judge.
 func offNode(kind Kind, why string) Hop {
 	h := Hop{Kind: kind, Summary: why}
-	h.add("role", "%s", why)
+	h.put("role", why)
 	return h
 }
