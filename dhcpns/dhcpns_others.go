@@ -97,3 +97,8 @@ func FindMetadataProxy(ctx context.Context, cfg *Config, networkID string) (*Met
 func ProbeMetadata(ctx context.Context, cfg *Config, networkID string, opts *MetadataProbeOptions) (*MetadataProbeResult, error) {
 	return nil, ErrNotImplemented
 }
+
+// ProbeDHCPServers is not implemented on this OS.
+func ProbeDHCPServers(ctx context.Context, cfg *Config, networkID string, opts *DHCPProbeOptions) ([]DHCPOffer, error) {
+	return nil, ErrNotImplemented
+}

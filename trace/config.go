@@ -87,6 +87,21 @@ type Config struct {
 	// process, listeners and address alone. Zero value: probe (network
 	// side, once per namespace, after the ARP sweep).
 	NoMetadataProbe bool
+	// ProbeDHCPServers looks for DHCP servers other than Neutron's on each
+	// observed network (dhcpns.ProbeDHCPServers). It creates a probe
+	// namespace and a veth "dhp-…" on the network's bridge for
+	// DHCPServersTimeout, removed before the second samples are taken, and
+	// broadcasts DHCP DISCOVERs from it for a MAC no port has, which the
+	// bridge floods to every port, the provider NIC's too. Neutron's
+	// dnsmasq answers no such MAC, so every OFFER names another server (a
+	// rogue one, or a router's), and the dnsmasq hop warns. Zero value: no
+	// such probe (it sends DHCP onto the provider network and takes
+	// seconds).
+	ProbeDHCPServers bool
+	// DHCPServersTimeout is how long that probe listens for OFFERs. Zero
+	// value: 4 s (a dnsmasq pings a new address, up to 3 s, before it
+	// offers it).
+	DHCPServersTimeout time.Duration
 	// MetadataPIDDir, MetadataProxyDir and MetadataAgentSocket are
 	// dhcpns.Config's (where Neutron's DHCP agent keeps the metadata
 	// proxies' pid files and configurations, and the metadata agent's
@@ -166,6 +181,9 @@ func (c *Config) orDefault() Config {
 	}
 	if d.CounterInterval == 0 {
 		d.CounterInterval = time.Second
+	}
+	if d.DHCPServersTimeout <= 0 {
+		d.DHCPServersTimeout = 4 * time.Second
 	}
 	if d.ServerWait == 0 {
 		d.ServerWait = 30 * time.Second

@@ -36,7 +36,13 @@
 // HTTP GET to 169.254.169.254 (NoMetadataProbe). Probe traffic stays
 // between the node's own namespaces and the VM. The FDB and counters are
 // judged on a second snapshot taken after the probes, so a probe that
-// makes the path work is not a failure.
+// makes the path work is not a failure. One probe is off unless asked
+// for, because it creates something and its broadcasts reach the
+// provider network: Config.ProbeDHCPServers adds a probe veth to each
+// network's bridge for a few seconds and sends DHCP DISCOVERs for a MAC
+// no port has, which only a DHCP server other than Neutron's answers (the
+// dnsmasq hop then warns, naming it); the veth is gone before the second
+// snapshot.
 //
 // # Privileges
 //

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -169,6 +170,9 @@ func (v *view) dhcpHops() []Hop {
 		if k == KindDHCPIf && h.Verdict == OK {
 			v.dhcpPortOnBridge(&h, n)
 		}
+		if k == KindDnsmasq {
+			otherDHCPServers(&h, n)
+		}
 		if k == KindDHCPNS && len(v.seen) > 1 {
 			h.add("ambiguous", "%d namespaces match %s…: %s; traced the first", len(v.seen), v.prefix, strings.Join(v.seen, ", "))
 			if h.Verdict == OK {
@@ -192,6 +196,57 @@ func (v *view) dhcpHops() []Hop {
 		hops = append(hops, h)
 	}
 	return hops
+}
+
+// otherDHCPServers judges, on the dnsmasq hop, what the probe for other
+// DHCP servers saw on the network (NetworkFacts.DHCPServers; nothing when
+// it did not run). Neutron's dnsmasq answers no MAC outside its hosts
+// file, so an OFFER from any server but the network's DHCP port is
+// another DHCP server on the provider network: the hop warns (an OK hop
+// only; the path of this NIC may still work), naming each server, its MAC
+// and what it offered. Without an OFFER the hop keeps its verdict, with
+// the probe as evidence; a probe that could not run is evidence only.
+func otherDHCPServers(h *Hop, n *NetworkFacts) {
+	ds := n.DHCPServers
+	if ds == nil {
+		return
+	}
+	if ds.Error != "" {
+		h.put("dhcp_servers", "not probed: "+ds.Error)
+		return
+	}
+	neutron := func(a netip.Addr) bool {
+		return slices.ContainsFunc(n.ServingAddrs, func(p netip.Prefix) bool { return p.Addr() == a })
+	}
+	var others []string
+	var macs []string
+	for _, o := range ds.Offers {
+		if neutron(o.Server) {
+			continue
+		}
+		txt := fmt.Sprintf("%s (%s) offered %s", o.Server, o.ServerMAC, o.IP)
+		if len(o.Routers) > 0 {
+			txt += fmt.Sprintf(", router %s", o.Routers[0])
+		}
+		others = append(others, txt)
+		if m := o.ServerMAC.String(); !slices.Contains(macs, m) {
+			macs = append(macs, m)
+		}
+	}
+	if len(others) == 0 {
+		h.put("dhcp_servers", fmt.Sprintf("no other DHCP server offered an address to an unknown MAC within %s", ds.Timeout))
+		return
+	}
+	for _, o := range others {
+		h.put("other_dhcp_server", o)
+	}
+	if h.Verdict != OK {
+		return
+	}
+	h.Verdict = Warn
+	h.Summary = fmt.Sprintf("another DHCP server answers on the network: %s", strings.Join(others, "; "))
+	h.Cause = "a DHCP server that is not Neutron's (a rogue one, or a router's) is on the provider network: guests may take its address, gateway or DNS instead of their port's, or be refused their renewals"
+	h.Next = fmt.Sprintf("find its port by its MAC (bridge fdb show | grep -iE '%s') and stop that server; a VM's port with port security drops its DHCP replies, a device on the provider network needs its DHCP server off", strings.Join(macs, "|"))
 }
 
 // dhcpTap is the host end of the DHCP port's veth whose namespace end is

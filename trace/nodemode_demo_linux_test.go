@@ -15,24 +15,16 @@ import (
 	"github.com/vifpath/vifpath/trace"
 )
 
-// TestIntegrationNodeEqualsRunDemo traces the demo's node (internal/demo:
-// the VM behind its tap, the agent's firewall, dnsmasq and haproxy in the
-// qdhcp namespace) with every hop of today's trace (firewall,
-// reachability, metadata GET) and a second NIC that is broken (a tap on
-// the same bridge with nothing behind it: no carrier), in node mode and
-// one NIC at a time: each NIC's hops and verdict in node mode equal its
-// single trace's. Then the VM's ICMP rule is deleted from its port's
-// chain (demo.BreakICMPRule): in both modes the VM is not OK and its
-// reachability hop names the dropping rule (the firewall read again after
-// the silent probe), and the modes still agree hop by hop.
-func TestIntegrationNodeEqualsRunDemo(t *testing.T) {
+// buildDemoPath builds the demo's path (internal/demo.BuildPath, with its
+// metadata proxy) for a test, removed when it ends, and returns it with
+// its bridges' namespace.
+func buildDemoPath(ctx context.Context, t *testing.T) (*demo.Path, *testutil.NetNS) {
+	t.Helper()
 	testutil.RequireRoot(t)
 	for _, bin := range [][2]string{{"dnsmasq", "dnsmasq-base"}, {"busybox", "busybox"}, {"haproxy", "haproxy"},
 		{"iptables-nft-restore", "iptables"}, {"ebtables-nft", "ebtables"}, {"ipset", "ipset"}} {
 		testutil.RequireBinary(t, bin[0], bin[1])
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	dir := t.TempDir()
 	for d := dir; d != os.TempDir() && d != "/" && d != "."; d = filepath.Dir(d) {
 		os.Chmod(d, 0o755) // dnsmasq reads its files as nobody
@@ -49,7 +41,23 @@ func TestIntegrationNodeEqualsRunDemo(t *testing.T) {
 	if p.HaproxyPID == 0 {
 		t.Fatalf("the demo runs no metadata proxy: %s", p.MetadataWhy)
 	}
-	host := &testutil.NetNS{NetNS: sandbox.NetNSAt(p.HostPath)}
+	return p, &testutil.NetNS{NetNS: sandbox.NetNSAt(p.HostPath)}
+}
+
+// TestIntegrationNodeEqualsRunDemo traces the demo's node (internal/demo:
+// the VM behind its tap, the agent's firewall, dnsmasq and haproxy in the
+// qdhcp namespace) with every hop of today's trace (firewall,
+// reachability, metadata GET) and a second NIC that is broken (a tap on
+// the same bridge with nothing behind it: no carrier), in node mode and
+// one NIC at a time: each NIC's hops and verdict in node mode equal its
+// single trace's. Then the VM's ICMP rule is deleted from its port's
+// chain (demo.BreakICMPRule): in both modes the VM is not OK and its
+// reachability hop names the dropping rule (the firewall read again after
+// the silent probe), and the modes still agree hop by hop.
+func TestIntegrationNodeEqualsRunDemo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	p, host := buildDemoPath(ctx, t)
 	broken := linuxbridge.PortTapName(randUUID())
 	host.Tap(t, broken)
 	host.Enslave(t, broken, p.Bridge)

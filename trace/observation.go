@@ -97,10 +97,12 @@ type Settings struct {
 	NoReach    bool `json:"no_reach,omitempty"`
 	// NoConsole and NoMetadataProbe are Config's: the guest hop is then
 	// Unknown, the metadata hop judged without its HTTP probe.
-	NoConsole       bool          `json:"no_console,omitempty"`
-	NoMetadataProbe bool          `json:"no_metadata_probe,omitempty"`
-	ARPTimeout      time.Duration `json:"arp_timeout"`
-	CounterInterval time.Duration `json:"counter_interval"`
+	NoConsole       bool `json:"no_console,omitempty"`
+	NoMetadataProbe bool `json:"no_metadata_probe,omitempty"`
+	// ProbeDHCPServers is Config's: each network's DHCPServers was probed.
+	ProbeDHCPServers bool          `json:"probe_dhcp_servers,omitempty"`
+	ARPTimeout       time.Duration `json:"arp_timeout"`
+	CounterInterval  time.Duration `json:"counter_interval"`
 	// Libvirt is set when a libvirt client was given.
 	Libvirt bool `json:"libvirt"`
 	// IgnoreBinding is set when Config.NodeName was "-": the port hop
@@ -300,6 +302,21 @@ type NetworkFacts struct {
 	CmdlineOpts []dhcpns.DHCPOption `json:"cmdline_opts,omitempty"`
 	// Metadata is the namespace's metadata side (nil: not observed).
 	Metadata *MetadataObs `json:"metadata,omitempty"`
+	// DHCPServers is what the probe for other DHCP servers saw on the
+	// network (nil: not probed, Config.ProbeDHCPServers off).
+	DHCPServers *DHCPServersFacts `json:"dhcp_servers,omitempty"`
+}
+
+// DHCPServersFacts is what dhcpns.ProbeDHCPServers saw on one network:
+// the OFFERs to DISCOVERs for a MAC no port has, which Neutron's dnsmasq
+// does not answer.
+type DHCPServersFacts struct {
+	// Offers are the OFFERs that came, one per server and address (none:
+	// no other server answered within Timeout).
+	Offers []dhcpns.DHCPOffer `json:"offers,omitempty"`
+	// Timeout is how long the probe listened; Error why it could not run.
+	Timeout time.Duration `json:"timeout"`
+	Error   string        `json:"error,omitempty"`
 }
 
 // MetadataObs is the metadata side of one qdhcp namespace: the proxy

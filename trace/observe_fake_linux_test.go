@@ -80,6 +80,18 @@ type fakeDHCP struct {
 	answer hwaddr.MAC
 	// swept, when set, is called after each sweep.
 	swept func()
+	// offers are what ProbeDHCPServers finds; serverProbes counts its
+	// calls.
+	offers       []dhcpns.DHCPOffer
+	serverProbes int
+}
+
+func (f *fakeDHCP) ProbeDHCPServers(_ context.Context, id string, opts *dhcpns.DHCPProbeOptions) ([]dhcpns.DHCPOffer, error) {
+	f.serverProbes++
+	if id != f.netID || opts.Timeout <= 0 {
+		return nil, fmt.Errorf("fake: DHCP servers probe of %s, timeout %s", id, opts.Timeout)
+	}
+	return f.offers, nil
 }
 
 func (f *fakeDHCP) List(context.Context) ([]dhcpns.NamespaceInfo, error) {

@@ -43,6 +43,7 @@ type dhcpSource interface {
 	List(ctx context.Context) ([]dhcpns.NamespaceInfo, error)
 	CheckHealthAll(ctx context.Context, networkIDs []string) ([]*dhcpns.Health, error)
 	SweepARP(ctx context.Context, namespace, ifname string, ips []netip.Addr, opts *dhcpns.ARPOptions) ([]dhcpns.ARPResult, error)
+	ProbeDHCPServers(ctx context.Context, networkID string, opts *dhcpns.DHCPProbeOptions) ([]dhcpns.DHCPOffer, error)
 }
 
 // dhcpnsSource is dhcpSource on the dhcpns package.
@@ -54,6 +55,10 @@ func (d dhcpnsSource) List(ctx context.Context) ([]dhcpns.NamespaceInfo, error) 
 
 func (d dhcpnsSource) CheckHealthAll(ctx context.Context, networkIDs []string) ([]*dhcpns.Health, error) {
 	return dhcpns.CheckHealthAll(ctx, d.cfg, networkIDs)
+}
+
+func (d dhcpnsSource) ProbeDHCPServers(ctx context.Context, networkID string, opts *dhcpns.DHCPProbeOptions) ([]dhcpns.DHCPOffer, error) {
+	return dhcpns.ProbeDHCPServers(ctx, d.cfg, networkID, opts)
 }
 
 func (d dhcpnsSource) SweepARP(ctx context.Context, namespace, ifname string, ips []netip.Addr, opts *dhcpns.ARPOptions) ([]dhcpns.ARPResult, error) {
@@ -98,7 +103,7 @@ func newObservation(c Config, role Role, req Request) *Observation {
 	return &Observation{
 		Version: ObservationVersion, Node: node, Role: role, Request: req, Started: time.Now(),
 		Settings: Settings{NetNSDir: c.NetNSDir, StateDir: c.StateDir, ProcDir: c.ProcDir, NMRunDir: c.NMRunDir,
-			BridgeNetNSPath: c.BridgeNetNSPath, NoARP: c.NoARP, NoFirewall: c.NoFirewall, NoReach: c.NoReach, NoConsole: c.NoConsole, NoMetadataProbe: c.NoMetadataProbe, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
+			BridgeNetNSPath: c.BridgeNetNSPath, NoARP: c.NoARP, NoFirewall: c.NoFirewall, NoReach: c.NoReach, NoConsole: c.NoConsole, NoMetadataProbe: c.NoMetadataProbe, ProbeDHCPServers: c.ProbeDHCPServers, ARPTimeout: c.ARPTimeout, CounterInterval: c.CounterInterval,
 			Libvirt:   c.Libvirt != nil,
 			HostNetNS: c.BridgeNetNSPath == "" || netns.Same(c.BridgeNetNSPath, filepath.Join(c.ProcDir, "self/ns/net"))},
 	}
@@ -171,8 +176,12 @@ func (o *observer) observe(ctx context.Context) error {
 		close(lvDone)
 	}
 	var dhcpErr error
+	var servers sync.WaitGroup
+	defer servers.Wait()
 	if role.dhcp() {
-		dhcpErr = o.observeDHCP(ctx)
+		if dhcpErr = o.observeDHCP(ctx); dhcpErr == nil {
+			o.probeDHCPServers(ctx, &servers)
+		}
 	}
 	fwRead.Wait() // the probes' baseline
 	if dhcpErr != nil {
@@ -210,6 +219,9 @@ func (o *observer) observe(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("trace: %w", err)
 	}
+	// The DHCP servers probe's endpoint is gone before any second sample
+	// of the bridges.
+	servers.Wait()
 	// The second samples of what the probes may have changed (the
 	// bridges' FDB and counters, the firewall's counters) are independent
 	// reads, taken together, while the domains may still be read.
@@ -569,6 +581,33 @@ func (o *observer) observeDHCP(ctx context.Context) error {
 		return fmt.Errorf("trace: %w", err)
 	}
 	return nil
+}
+
+// probeDHCPServers starts, on wg, one probe for other DHCP servers per
+// observed network with a serving interface (Config.ProbeDHCPServers),
+// four at a time; each fills in its network's DHCPServers.
+func (o *observer) probeDHCPServers(ctx context.Context, wg *sync.WaitGroup) {
+	if !o.c.ProbeDHCPServers || o.obs.DHCP == nil {
+		return
+	}
+	opts := &dhcpns.DHCPProbeOptions{BridgeNetNSPath: o.c.BridgeNetNSPath, Timeout: o.c.DHCPServersTimeout}
+	sem := make(chan struct{}, 4)
+	for i := range o.obs.DHCP.Networks {
+		n := &o.obs.DHCP.Networks[i]
+		if n.ServingInterface == "" || n.HealthError != "" {
+			continue
+		}
+		n.DHCPServers = &DHCPServersFacts{Timeout: opts.Timeout}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			offers, err := o.dhcp.ProbeDHCPServers(ctx, n.NetworkID, opts)
+			n.DHCPServers.Offers = offers
+			if err != nil {
+				n.DHCPServers.Error = err.Error()
+			}
+		})
+	}
 }
 
 // network reads one network's DHCP facts from its health h (dhcpns's

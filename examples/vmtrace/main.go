@@ -177,6 +177,7 @@ type opts struct {
 	role, agentConfig         string
 	ifMappings                string
 	skipDHCP, noARP           bool
+	probeDHCPServers          bool
 	interval                  time.Duration
 	json, dot, mermaid        bool
 	demo                      bool
@@ -211,6 +212,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.agentConfig, "agent-config", "", "the linuxbridge agent's `FILE`, for physical_interface_mappings (default "+trace.DefaultAgentConfig+"; - : none, guess the NIC)")
 	fs.StringVar(&o.ifMappings, "interface-mappings", "", "physical_interface_mappings given here, `PHYSNET:NIC,…` (instead of -agent-config)")
 	fs.BoolVar(&o.noARP, "no-arp", false, "skip the ARP probe (the only hop that sends packets)")
+	fs.BoolVar(&o.probeDHCPServers, "probe-dhcp-servers", false, "also look for DHCP servers other than Neutron's on each network: broadcasts DHCP DISCOVERs for an unknown MAC from a probe veth it adds to the network's bridge for 4s, onto the provider network too")
 	fs.DurationVar(&o.interval, "interval", 0, "least time between the two counter samples (default 1s; negative: no wait)")
 	fs.BoolVar(&o.json, "json", false, "print JSON")
 	fs.BoolVar(&o.dot, "dot", false, "print a Graphviz DOT diagram of the path")
@@ -263,8 +265,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return usage("-demo traces its own topology: drop -server, -cloud, -libvirt-uri and -node")
 		}
 		if o.port != "" || o.mac != "" || o.tap != "" || o.netns != "" || o.netnsDir != "" || o.stateDir != "" || o.nmRunDir != "" ||
-			o.skipDHCP || o.noARP || o.interval != 0 {
-			return usage("-demo traces its own topology: drop -port, -mac, -tap, -netns, -netns-dir, -state-dir, -nm-run-dir, -skip-dhcp, -no-arp and -interval")
+			o.skipDHCP || o.noARP || o.interval != 0 || o.probeDHCPServers {
+			return usage("-demo traces its own topology: drop -port, -mac, -tap, -netns, -netns-dir, -state-dir, -nm-run-dir, -skip-dhcp, -no-arp, -interval and -probe-dhcp-servers")
 		}
 		if o.role != "" || o.agentConfig != "" || o.ifMappings != "" {
 			return usage("-demo traces its own all-in-one topology: drop -role, -agent-config and -interface-mappings")
@@ -304,13 +306,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return usage("%s", msg)
 	}
 	cfg := &trace.Config{
-		NetNSDir:        o.netnsDir,
-		StateDir:        o.stateDir,
-		NMRunDir:        o.nmRunDir,
-		NoARP:           o.noARP,
-		CounterInterval: o.interval,
-		NodeName:        o.node,
-		Logger:          log,
+		NetNSDir:         o.netnsDir,
+		StateDir:         o.stateDir,
+		NMRunDir:         o.nmRunDir,
+		NoARP:            o.noARP,
+		ProbeDHCPServers: o.probeDHCPServers,
+		CounterInterval:  o.interval,
+		NodeName:         o.node,
+		Logger:           log,
 	}
 	cfg.Role, cfg.AgentConfig, cfg.InterfaceMappings = role, o.agentConfig, ifMappings
 	if o.netns != "" {

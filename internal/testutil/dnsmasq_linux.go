@@ -5,6 +5,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vifpath/vifpath/internal/sandbox"
@@ -169,4 +172,30 @@ func (d *DHCPNetwork) StartDnsmasq(tb testing.TB, o DnsmasqOptions) *Dnsmasq {
 	o.NetworkID, o.Interface, o.Subnet = d.NetworkID, d.ServeIf, d.Subnet
 	d.Dnsmasq = d.QDHCP.StartDnsmasq(tb, o)
 	return d.Dnsmasq
+}
+
+// StartDynamicDnsmasq runs the real dnsmasq in n on ifname with a dynamic
+// pool (--dhcp-range=pool, as a rogue DHCP server or a router runs it,
+// unlike Neutron's static one), DNS off, until the test ends. It returns
+// a function that gives dnsmasq's output and DHCP log so far. Like every
+// dnsmasq it pings an address before it offers it: its OFFERs come up to
+// 3 s after a DISCOVER.
+func (n *NetNS) StartDynamicDnsmasq(tb testing.TB, ifname, pool string) (log func() string) {
+	tb.Helper()
+	bin := RequireBinary(tb, "dnsmasq", "dnsmasq-base")
+	dir := tb.TempDir()
+	cmd := exec.Command("nsenter", "--net="+n.Path, "--", bin, "--keep-in-foreground", "--conf-file=/dev/null", "--port=0",
+		"--bind-interfaces", "--interface="+ifname, "--except-interface=lo", "--dhcp-range="+pool,
+		"--dhcp-leasefile="+filepath.Join(dir, "leases"), "--pid-file="+filepath.Join(dir, "pid"),
+		"--log-dhcp", "--log-facility="+filepath.Join(dir, "log"))
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start a dynamic dnsmasq in %s: %v", n.Name, err)
+	}
+	tb.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return func() string {
+		b, _ := os.ReadFile(filepath.Join(dir, "log"))
+		return out.String() + string(b)
+	}
 }
