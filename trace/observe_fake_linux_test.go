@@ -357,3 +357,26 @@ func TestFirewallTaps(t *testing.T) {
 		})
 	}
 }
+
+// TestObserveDHCPServersWithFakes checks that the probe for other DHCP
+// servers runs once per observed network only when Config asks for it,
+// with the configured timeout, and that its OFFERs land in the network's
+// facts and the settings say it ran.
+func TestObserveDHCPServersWithFakes(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		o, fd := fakeNodeObserver(t)
+		o.c.ProbeDHCPServers = on
+		o.obs.Settings.ProbeDHCPServers = on
+		fd.offers = []dhcpns.DHCPOffer{{Server: netip.MustParseAddr("10.0.0.99"), IP: netip.MustParseAddr("10.0.0.50")}}
+		if err := o.observe(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ds := o.obs.DHCP.Networks[0].DHCPServers
+		switch {
+		case !on && (fd.serverProbes != 0 || ds != nil):
+			t.Errorf("off: %d probes, facts %+v; want none", fd.serverProbes, ds)
+		case on && (fd.serverProbes != 1 || ds == nil || len(ds.Offers) != 1 || ds.Timeout != 4*time.Second || ds.Error != ""):
+			t.Errorf("on: %d probes, facts %+v; want one probe, its offer, the 4 s default", fd.serverProbes, ds)
+		}
+	}
+}
