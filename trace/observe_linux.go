@@ -585,13 +585,14 @@ func (o *observer) observeDHCP(ctx context.Context) error {
 
 // probeDHCPServers starts, on wg, one probe for other DHCP servers per
 // observed network with a serving interface (Config.ProbeDHCPServers),
-// four at a time; each fills in its network's DHCPServers.
+// sixteen at a time (each listens the whole timeout); each fills in its
+// network's DHCPServers.
 func (o *observer) probeDHCPServers(ctx context.Context, wg *sync.WaitGroup) {
 	if !o.c.ProbeDHCPServers || o.obs.DHCP == nil {
 		return
 	}
 	opts := &dhcpns.DHCPProbeOptions{BridgeNetNSPath: o.c.BridgeNetNSPath, Timeout: o.c.DHCPServersTimeout}
-	sem := make(chan struct{}, 4)
+	sem := make(chan struct{}, 16)
 	for i := range o.obs.DHCP.Networks {
 		n := &o.obs.DHCP.Networks[i]
 		if n.ServingInterface == "" || n.HealthError != "" {
