@@ -29,11 +29,18 @@ func probeLinks(t *testing.T, ns *testutil.NetNS) []string {
 	return out
 }
 
-func TestIntegrationProbeDHCP(t *testing.T) {
+// probedNetwork builds a network whose real dnsmasq runs as Neutron runs
+// it, knowing macA at ipA, and the Config to probe it with.
+func probedNetwork(t *testing.T) (*testutil.DHCPNetwork, *testutil.Dnsmasq, *Config) {
+	t.Helper()
 	testutil.RequireRoot(t)
 	n := testutil.NewDHCPNetwork(t, t.TempDir(), netip.MustParsePrefix("192.168.31.64/27"), false)
 	d := n.StartDnsmasq(t, testutil.DnsmasqOptions{Hosts: []testutil.DnsmasqHost{{MAC: net.HardwareAddr(macA), IP: ipA}}})
-	cfg := &Config{NetNSDir: n.Host.Dir, StateDir: d.StateDir}
+	return n, d, &Config{NetNSDir: n.Host.Dir, StateDir: d.StateDir}
+}
+
+func TestIntegrationProbeDHCP(t *testing.T) {
+	n, d, cfg := probedNetwork(t)
 	opts := &DHCPProbeOptions{BridgeNetNSPath: n.Host.Path, Timeout: 2 * time.Second, Retransmit: 200 * time.Millisecond}
 	ctx := context.Background()
 
@@ -114,10 +121,7 @@ func startRogueDnsmasq(t *testing.T, n *testutil.DHCPNetwork, ip string, pool st
 // Neutron's; then a second rogue: both. No probe endpoint is left behind,
 // and no lease is taken.
 func TestIntegrationProbeDHCPServers(t *testing.T) {
-	testutil.RequireRoot(t)
-	n := testutil.NewDHCPNetwork(t, t.TempDir(), netip.MustParsePrefix("192.168.31.64/27"), false)
-	d := n.StartDnsmasq(t, testutil.DnsmasqOptions{Hosts: []testutil.DnsmasqHost{{MAC: net.HardwareAddr(macA), IP: ipA}}})
-	cfg := &Config{NetNSDir: n.Host.Dir, StateDir: d.StateDir}
+	n, d, cfg := probedNetwork(t)
 	opts := &DHCPProbeOptions{BridgeNetNSPath: n.Host.Path, Timeout: 1500 * time.Millisecond, Retransmit: 300 * time.Millisecond}
 	ctx := context.Background()
 
