@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vifpath/vifpath/dhcpns"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -98,6 +99,9 @@ func (v *view) tapHop() Hop {
 	if v.tap.Isolated && v.isolatedTap(&h) {
 		return h
 	}
+	if !v.tap.Flood && v.floodOff(&h) {
+		return h
+	}
 	if v.id.Target.PortID != "" && !v.tap.Neutron.Matches(v.id.Target.PortID) {
 		h.Verdict = Warn
 		h.Summary = fmt.Sprintf("%s does not name port %s", v.tap.Name, v.id.Target.PortID)
@@ -145,6 +149,46 @@ func (v *view) isolatedTap(h *Hop) bool {
 		h.Cause += ": the VM cannot reach " + strings.Join(others, ", ") + ", isolated too"
 	}
 	h.Next = off + "; who set it? Neutron's agent does not"
+	return false
+}
+
+// floodOff judges a tap with unknown-unicast flooding off (`bridge link
+// set dev … flood off`; Neutron never sets it). With learning off too the
+// bridge neither learns the VM's MAC nor floods frames for it to the tap:
+// unicast to the VM is dropped (seen on the aio cloud: ARP, a broadcast
+// request, was answered; ping and SSH were not), and the hop fails. With
+// learning on it works while the bridge has the MAC learned, and warns:
+// once the entry ages out of a silent guest, nothing reaches it until it
+// sends again. It reports whether it failed.
+func (v *view) floodOff(h *Hop) bool {
+	h.add("flood", "%t", false)
+	on := "bridge link set dev " + v.tap.Name + " flood on"
+	if !v.tap.Learning {
+		h.Verdict = Fail
+		h.Summary = fmt.Sprintf("learning and flooding are off on %s: %s neither learns the VM's MAC there nor floods unicast for it to the tap", v.tap.Name, v.bridge.Name)
+		h.Cause = "unicast to the VM is dropped: the bridge never learns where the VM's MAC is and does not flood unknown unicast to its tap (broadcasts such as ARP requests still pass); Neutron sets neither flag"
+		h.Next = "bridge link set dev " + v.tap.Name + " learning on flood on; who set them? Neutron's agent does not"
+		return true
+	}
+	h.Verdict = Warn
+	h.Summary = fmt.Sprintf("flooding is off on %s: unicast reaches the VM only while %s has its MAC learned", v.tap.Name, v.bridge.Name)
+	h.Cause = "unknown unicast is not flooded to the tap (Neutron never sets this): once the guest is silent for the bridge's ageing time its FDB entry expires and frames for it are dropped until it sends again"
+	h.Next = on + "; who set it? Neutron's agent does not"
+	return false
+}
+
+// reached reports whether the reachability probe of the NIC's address was
+// answered by the guest (an echo reply, a SYN-ACK or a RST): the path to
+// the VM works.
+func (v *view) reached() bool {
+	if v.netw == nil || !v.id.IP.IsValid() {
+		return false
+	}
+	for _, r := range v.netw.Reach {
+		if r.Target == v.id.IP && (r.ICMP == dhcpns.ReachAnswered || r.TCP == dhcpns.ReachAnswered || r.TCP == dhcpns.ReachRefused) {
+			return true
+		}
+	}
 	return false
 }
 
@@ -287,16 +331,30 @@ func (v *view) fdbHop() Hop {
 		h.Summary = fmt.Sprintf("%s has not learned %s", v.bridge.Name, v.id.MAC)
 		h.Cause = "no frame from the guest reached the bridge within the ageing time (guest down, NIC unconfigured, or learning off on the tap)"
 		h.Next = "the counters hop (is the tap's rx moving?); the guest's console; bridge link show dev " + v.tap.Name + " (learning on?)"
-		if !tap.Learning {
+		switch {
+		case !tap.Learning && !tap.Flood:
+			// Seen on the aio cloud: unicast to the VM is then dropped.
+			h.Cause = "learning and flooding are off on " + v.tap.Name + ": the bridge neither learns the VM's MAC nor floods unicast for it to the tap, so unicast to the VM is dropped"
+			h.Next = "bridge link set dev " + v.tap.Name + " learning on flood on"
+		case !tap.Learning && v.reached():
+			// Seen on the aio cloud: with flooding on, ping and SSH were
+			// answered; failing the hop would fail a working path.
+			h.Verdict = Warn
+			h.Summary += ": learning is off on " + v.tap.Name + ", the bridge floods frames for the VM (the probes were answered)"
+			h.Cause = "learning is off on " + v.tap.Name + ": the bridge floods every frame for the VM out of all its ports instead of forwarding it; it works, but every port of the bridge sees that traffic"
+			h.Next = "bridge link set dev " + v.tap.Name + " learning on; who set it off? Neutron's agent does not"
+		case !tap.Learning:
 			h.Cause = "learning is off on " + v.tap.Name + ": the bridge floods traffic to the VM instead of forwarding it"
 			h.Next = "bridge link set dev " + v.tap.Name + " learning on"
-		} else if off := v.dhcpOff(); off != nil {
-			// The FDB is judged as far as the guest sends: on a DHCP-off
-			// subnet an unconfigured guest sends nothing at all.
-			h.Verdict = Warn
-			h.Summary += ": " + dhcpOffWhy(off) + ", so the guest sends nothing until it has an address"
-			h.Cause = dhcpOffWhy(off) + ": the guest got no address from DHCP and has sent no frame (it is not configured statically or by a config drive), so the bridge had nothing to learn"
-			h.Next = dhcpOffNext(off)
+		default:
+			if off := v.dhcpOff(); off != nil {
+				// The FDB is judged as far as the guest sends: on a DHCP-off
+				// subnet an unconfigured guest sends nothing at all.
+				h.Verdict = Warn
+				h.Summary += ": " + dhcpOffWhy(off) + ", so the guest sends nothing until it has an address"
+				h.Cause = dhcpOffWhy(off) + ": the guest got no address from DHCP and has sent no frame (it is not configured statically or by a config drive), so the bridge had nothing to learn"
+				h.Next = dhcpOffNext(off)
+			}
 		}
 	}
 	return h

@@ -151,6 +151,9 @@ func (v *view) firewallHops() []Hop {
 	}
 	f := v.firewallFacts()
 	hs := []Hop{JudgeSecurityGroup(f), JudgeAntiSpoofing(f)}
+	if hs[0].Verdict == OK {
+		notEnforced(&hs[0], &v.obs.Host)
+	}
 	if pa := v.portAgents(); pa != nil {
 		if at, ok := rewiring(*pa); ok {
 			for i := range hs {
@@ -159,6 +162,24 @@ func (v *view) firewallHops() []Hop {
 		}
 	}
 	return hs
+}
+
+// notEnforced turns a security-group hop that is OK into a warning when
+// bridged IPv4 bypasses iptables (bridge-nf-call-iptables 0, or
+// br_netfilter not loaded): the chains admit the walkthrough, but they
+// are not applied, so the port's groups drop nothing (seen on the aio
+// cloud with `sysctl net.bridge.bridge-nf-call-iptables=0`: the path
+// worked, only the host check warned, and this hop said OK).
+func notEnforced(h *Hop, host *HostFacts) {
+	b := brNFFacts(host)
+	if b.Verdict != Warn {
+		return
+	}
+	h.Verdict = Warn
+	h.add("bridge_nf_call_iptables", "%s", strings.TrimSpace(orUnknown(host.BrNF, "br_netfilter not loaded")))
+	h.Summary = "the chains admit the walkthrough, but are not applied: " + b.Summary + " (" + h.Summary + ")"
+	h.Cause = "security groups are not enforced: bridged IPv4 does not cross iptables on this node, so the port's groups filter nothing (the path works; what they should drop passes)"
+	h.Next = b.Next
 }
 
 // rewiringRules turns a firewall hop's failure into a warning while the
