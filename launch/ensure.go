@@ -563,6 +563,10 @@ type Network struct {
 	MTU             int         `json:"mtu"`
 	Subnets         []string    `json:"subnets"`
 	Created         bool        `json:"created"`
+	// AdminDown is set when the network's admin_state_up is false
+	// (`openstack network set --disable`): the DHCP agents remove its
+	// qdhcp namespaces.
+	AdminDown bool `json:"admin_down,omitempty"`
 }
 
 // networkExt is a Neutron network with the provider, external and MTU
@@ -575,7 +579,7 @@ type networkExt struct {
 }
 
 func networkOf(r networkExt) Network {
-	n := Network{ID: r.ID, Name: r.Name, Status: r.Status, Type: NetworkType(r.NetworkType), PhysicalNetwork: r.PhysicalNetwork, Shared: r.Shared, External: r.External, MTU: r.MTU, Subnets: r.Subnets}
+	n := Network{ID: r.ID, Name: r.Name, Status: r.Status, Type: NetworkType(r.NetworkType), PhysicalNetwork: r.PhysicalNetwork, Shared: r.Shared, External: r.External, MTU: r.MTU, Subnets: r.Subnets, AdminDown: !r.AdminStateUp}
 	n.SegmentationID, _ = strconv.Atoi(r.SegmentationID)
 	return n
 }

@@ -75,7 +75,15 @@ func (v *view) dhcpHops() []Hop {
 			h.Next = "openstack network agent list --agent-type dhcp --network " + orUnknown(id.WantNetwork, "<network>") + "; trace on the node listed there; " + dhcpNext[KindDHCPNS]
 		}
 		v.noteSearch(&h)
-		if off := v.dhcpOff(); off != nil {
+		if nw := v.obs.API.network(id.WantNetwork); nw != nil && nw.AdminDown {
+			// Seen on the aio cloud: `openstack network set --disable`
+			// made the DHCP agent remove the namespace (the port stayed
+			// ACTIVE, its tap up).
+			h.add("network_admin_state_up", "false")
+			h.Summary += ": the network is administratively down"
+			h.Cause = "the network is disabled (admin_state_up false): the DHCP agent removed its qdhcp namespace, so no DHCP, metadata or probes for it on this node"
+			h.Next = "openstack network set --enable " + id.WantNetwork + "; who disabled it? (openstack network show " + id.WantNetwork + ")"
+		} else if off := v.dhcpOff(); off != nil {
 			// No DHCP-on subnet on the network means no namespace, by
 			// design; the port needs none either way.
 			h.Verdict = Warn
@@ -622,4 +630,12 @@ func releasedButHeld(h *Hop, n *NetworkFacts, id *Identity) {
 	h.Summary = fmt.Sprintf("no lease row for %s, but the guest holds %s (answered ARP) and the hosts file has it", m, id.IP)
 	h.Cause = "dnsmasq has no lease for an address the guest still uses: the DHCP agent released it (it does when the port's address changes) or dnsmasq restarted without it; the guest renews at half its lease time and dnsmasq grants it from the hosts file"
 	h.Next = "nothing urgent if the guest answers: wait for its renewal, or renew from its console (udhcpc/dhclient)"
+}
+
+// network is the API's network of that ID (nil: none read, or no API).
+func (a *APIFacts) network(id string) *NetworkInfo {
+	if a == nil || id == "" {
+		return nil
+	}
+	return a.Networks[id]
 }

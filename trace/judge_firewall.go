@@ -193,6 +193,7 @@ func JudgeSecurityGroup(f FirewallFacts) Hop {
 	}
 	admits := map[string]bool{}
 	remoteOnly := map[string]bool{} // dropped from src, admitted from a remote group's members
+	omitted := map[string]string{}  // dropped by the fallback rule: the groups have no rule for it
 	for _, proto := range []string{"icmp", "tcp"} {
 		if len(dsts) == 0 {
 			break // an IPv6-only port: judged below
@@ -230,9 +231,24 @@ func JudgeSecurityGroup(f FirewallFacts) Hop {
 		}
 		if foreignRule {
 			fail = append(fail, msg+", a rule the agent does not write")
+		} else if r.Rule != nil && r.Rule.Chain == firewall.FallbackChain && groupsOmit(f.Policy, proto) {
+			omitted[proto] = msg // judged below, once both protocols are
 		} else {
 			fail = append(fail, msg)
 		}
+	}
+	// One of ping and ssh left out of the port's groups, the other
+	// admitted: the groups' own choice, and the VM reachable on what they
+	// admit (seen on the aio cloud with only the ICMP rule deleted). Both
+	// left out is a VM nothing reaches: that fails.
+	policyOnly := map[string]bool{}
+	for proto, msg := range omitted {
+		if other := otherProto(proto); len(omitted) == 1 && admits[other] {
+			policyOnly[proto] = true
+			warn = append(warn, fmt.Sprintf("%s; the port's groups admit no %s at all (the agent's fallback rule drops it, as the groups ask), while %s is admitted", msg, walkName(proto), walkName(other)))
+			continue
+		}
+		fail = append(fail, msg)
 	}
 	mac := f.MAC
 	if mac == nil && f.Policy != nil {
@@ -300,10 +316,10 @@ func JudgeSecurityGroup(f FirewallFacts) Hop {
 			in = "at all: the port has no security group"
 			noGroups = true
 		}
-		if len(dsts) > 0 && !apiICMP && !admits["icmp"] && !remoteOnly["icmp"] {
+		if len(dsts) > 0 && !apiICMP && !admits["icmp"] && !remoteOnly["icmp"] && !policyOnly["icmp"] {
 			fail = append(fail, fmt.Sprintf("no ingress rule %s admits ICMP (the walkthrough's ping)", in))
 		}
-		if len(dsts) > 0 && !apiSSH && !admits["tcp"] && !remoteOnly["tcp"] {
+		if len(dsts) > 0 && !apiSSH && !admits["tcp"] && !remoteOnly["tcp"] && !policyOnly["tcp"] {
 			fail = append(fail, fmt.Sprintf("no ingress rule %s admits TCP 22 (the walkthrough's ssh)", in))
 		}
 	}
@@ -329,6 +345,10 @@ func JudgeSecurityGroup(f FirewallFacts) Hop {
 		h.Summary = strings.Join(warn, "; ")
 		h.Cause = "the chain and the API disagree (a rule added by hand, or the agent has not caught up)"
 		h.Next = "restart the linuxbridge agent to rebuild the chain, or find who edits iptables on this node"
+		if len(policyOnly) > 0 {
+			h.Cause = "the port's security groups leave one of the walkthrough's probes out (no rule for it): the agent drops it as asked, and the VM is reachable on what the groups admit"
+			h.Next = "nothing, if that is the intent; otherwise add the rule: openstack security group rule create --ingress --protocol icmp <group> (or --protocol tcp --dst-port 22)"
+		}
 		if len(remoteOnly) > 0 {
 			h.Cause = "the port's groups admit the walkthrough's ping or ssh only from a remote group's members (an ipset of their addresses): other sources, the reachability probe's among them, are dropped by design; this alone does not show the VM unreachable for its clients"
 			h.Next = "probe from a member of the group, or add a rule for the source you need (openstack security group rule create --remote-ip CIDR)"
@@ -418,6 +438,44 @@ func coversSSH(r firewall.SecurityGroupRule) bool {
 		return true
 	}
 	return (r.Protocol == "tcp" || r.Protocol == "6") && (r.PortRangeMin == 0 || r.PortRangeMin <= 22 && r.PortRangeMax >= 22)
+}
+
+// groupsOmit reports whether the port's security groups (known, at least
+// one) have no IPv4 ingress rule for the walkthrough's proto ("icmp" or
+// "tcp", port 22) from any source, remote groups included: dropping it is
+// then what the groups ask.
+func groupsOmit(pol *firewall.Policy, proto string) bool {
+	if pol == nil || len(pol.SecurityGroups) == 0 {
+		return false
+	}
+	for _, g := range pol.SecurityGroups {
+		for _, ar := range g.Rules {
+			if ar.Direction != "ingress" || ar.EtherType != "IPv4" {
+				continue
+			}
+			ar.RemoteGroupID = ""
+			if proto == "icmp" && coversICMP(ar) || proto == "tcp" && coversSSH(ar) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// otherProto is the walkthrough's other protocol; walkName a protocol's
+// name in the verdicts.
+func otherProto(proto string) string {
+	if proto == "icmp" {
+		return "tcp"
+	}
+	return "icmp"
+}
+
+func walkName(proto string) string {
+	if proto == "icmp" {
+		return "ICMP"
+	}
+	return "SSH (TCP 22)"
 }
 
 func describeAPIRule(r firewall.SecurityGroupRule) string {

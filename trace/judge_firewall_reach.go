@@ -38,6 +38,9 @@ func JudgeReachability(f FirewallFacts) Hop {
 	// admits, while a rule admits the protocol from a group's members or
 	// a prefix, is not a broken path: the DHCP port is not one of them.
 	notAdmitted := map[string]bool{}
+	// Is the protocol left out of the port's groups (no rule for it from
+	// any source), dropped by the agent's fallback rule as they ask?
+	byPolicy := map[string]bool{}
 	if f.Snapshot != nil && f.ProbeSource.IsValid() {
 		if b, ok := f.Snapshot.NeutronBackend(); ok {
 			in := f.Snapshot.Port(f.Tap, firewall.IPv4).Ingress
@@ -45,6 +48,9 @@ func JudgeReachability(f FirewallFacts) Hop {
 				r, err := f.Snapshot.Evaluate(b, "FORWARD", walkthroughPacket(proto, f.ProbeSource, f.Probes[0].Target, f.ProbeSourceTap, f.Tap))
 				if err == nil && r.Verdict != "ACCEPT" && (r.Rule == nil || r.Rule.Chain == firewall.FallbackChain) && sourceRestricted(in, proto) {
 					notAdmitted[proto] = true
+				}
+				if err == nil && r.Verdict != "ACCEPT" && r.Rule != nil && r.Rule.Chain == firewall.FallbackChain && groupsOmit(f.Policy, proto) {
+					byPolicy[proto] = true
 				}
 			}
 		}
@@ -71,7 +77,7 @@ func JudgeReachability(f FirewallFacts) Hop {
 		}
 	}
 	var fail, warn, ok []string
-	unheld := false
+	unheld, policy := false, false
 	for _, p := range f.Probes {
 		h.add("ping "+p.Target.String(), "%s%s", p.ICMP, rtt(p))
 		tcp := string(p.TCP)
@@ -104,6 +110,11 @@ func JudgeReachability(f FirewallFacts) Hop {
 					warn = append(warn, msg+fmt.Sprintf("; the rules admit %s only from group members or prefixes, not the probe's source %s (the DHCP port): this alone does not show the VM unreachable for its clients", probe.proto, f.ProbeSource))
 					continue
 				}
+				if other := reachedBy(p, otherProto(probe.proto)); byPolicy[probe.proto] && other != "" && ebDrop == "" {
+					warn = append(warn, msg+fmt.Sprintf("; the port's security groups admit no %s (the agent's fallback rule drops it, as they ask), and %s reached the VM", walkName(probe.proto), other))
+					policy = true
+					continue
+				}
 				if len(answering) > 0 && !slices.Contains(answering, p.Target.String()) && ebDrop == "" && dropMoved(f.Moved, f.Tap) == "" {
 					warn = append(warn, msg+"; the guest answers at "+strings.Join(answering, ", ")+", so it does not hold "+p.Target.String())
 					unheld = true
@@ -123,6 +134,11 @@ func JudgeReachability(f FirewallFacts) Hop {
 		} else {
 			h.Next = "check the ARP and security-group hops, then the guest's console (is its interface up, does it answer ping?)"
 		}
+	case len(warn) > 0 && policy:
+		h.Verdict = Warn
+		h.Summary = strings.Join(append(warn, ok...), "; ")
+		h.Cause = "the port's security groups leave one of the walkthrough's probes out: it is dropped as they ask, and the VM answers the other, so it is reachable"
+		h.Next = "nothing, if that is the intent; otherwise see the security-group hop for the missing rule"
 	case len(warn) > 0 && unheld:
 		h.Verdict = Warn
 		h.Summary = strings.Join(warn, "; ")
@@ -138,6 +154,18 @@ func JudgeReachability(f FirewallFacts) Hop {
 		h.Summary = strings.Join(ok, "; ")
 	}
 	return h
+}
+
+// reachedBy names p's probe of proto ("icmp" or "tcp") when it reached
+// the guest (answered, or refused by it), "" otherwise.
+func reachedBy(p dhcpns.ReachResult, proto string) string {
+	if proto == "icmp" && p.ICMP == dhcpns.ReachAnswered {
+		return "ping"
+	}
+	if proto == "tcp" && (p.TCP == dhcpns.ReachAnswered || p.TCP == dhcpns.ReachRefused) {
+		return fmt.Sprintf("tcp/%d (%s)", p.TCPPort, p.TCP)
+	}
+	return ""
 }
 
 // sourceRestricted reports whether a RETURN rule of the chain admits the

@@ -476,4 +476,7 @@ type NetworkInfo struct {
 	SegmentationID  int    `json:"segmentation_id,omitempty"`
 	// MTU is the network's MTU (0: unknown, or an older observation).
 	MTU int `json:"mtu,omitempty"`
+	// AdminDown is set when the network's admin_state_up is false (false
+	// in observations older than the field: judged as up).
+	AdminDown bool `json:"admin_down,omitempty"`
 }

@@ -352,7 +352,7 @@ func readNetworks(ctx context.Context, c Config, api *launch.Client, facts *APIF
 			if facts.Networks == nil {
 				facts.Networks = map[string]*NetworkInfo{}
 			}
-			facts.Networks[id] = &NetworkInfo{Type: string(nw.Type), PhysicalNetwork: nw.PhysicalNetwork, SegmentationID: nw.SegmentationID, MTU: nw.MTU}
+			facts.Networks[id] = &NetworkInfo{Type: string(nw.Type), PhysicalNetwork: nw.PhysicalNetwork, SegmentationID: nw.SegmentationID, MTU: nw.MTU, AdminDown: nw.AdminDown}
 		}
 	}
 }
