@@ -1,0 +1,118 @@
+package trace_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/vifpath/vifpath/trace"
+)
+
+// TestReplayNight5 judges the faults of a fifth night on the real aio
+// cloud (aio-night5-*.json, see testdata/observations/README.md), each on
+// the server n5vm1 (192.168.31.78) that traced OK before and after:
+//   - learn-flood-off: `bridge link set dev <tap> learning off flood off`:
+//     ARP (a broadcast) was answered, ping and SSH were not; the tap hop
+//     now fails first, naming both flags (before, the FDB hop failed
+//     first with a cause saying the bridge floods to the VM);
+//   - learning-off: learning alone off: the bridge floods, ping and SSH
+//     were answered; the FDB hop warns (it failed a working path);
+//   - flood-off: flooding alone off: the path works while the MAC is
+//     learned; the tap hop warns (it said OK);
+//   - brnf-off: `sysctl net.bridge.bridge-nf-call-iptables=0`: the path
+//     works, the security-group hop warns that its chains are not applied
+//     (it said OK);
+//   - sg-no-icmp: only the ICMP ingress rule deleted from the port's
+//     group, SSH still admitted: the security-group and reachability hops
+//     warn (they failed a VM reachable on tcp/22);
+//   - net-disabled: `openstack network set --disable`: the DHCP agent
+//     removed the qdhcp namespace; the dhcp-namespace hop fails naming the
+//     disabled network (its cause said no DHCP agent serves the network);
+//   - port-disabled: `openstack port set --disable`: the port hop fails
+//     first; the tap hop, down, names the disabled port as why.
+func TestReplayNight5(t *testing.T) {
+	for _, c := range []struct {
+		file, kind, summary, cause string
+	}{
+		{"aio-night5-learn-flood-off.json", "tap", "learning and flooding are off on tapd987bcdf-07", "unicast to the VM is dropped"},
+		{"aio-night5-net-disabled.json", "dhcp-namespace", "the network is administratively down", "the network is disabled (admin_state_up false)"},
+		{"aio-night5-port-disabled.json", "port", "administratively down (admin_state_up false)", ""},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			_, st := judgeRecorded(t, c.file)
+			if len(st.Traces) != 1 {
+				t.Fatalf("%d traces, want 1", len(st.Traces))
+			}
+			tr := st.Traces[0]
+			h := firstFailing(tr)
+			if tr.Verdict != trace.Fail || h == nil {
+				t.Fatalf("verdict %s; want fail:\n%s", tr.Verdict, tr)
+			}
+			if string(h.Kind) != c.kind || !strings.Contains(h.Summary, c.summary) || !strings.Contains(h.Cause, c.cause) {
+				t.Errorf("first failing hop %s %q (cause %q); want %s %q (cause with %q)", h.Kind, h.Summary, h.Cause, c.kind, c.summary, c.cause)
+			}
+		})
+	}
+	_, st := judgeRecorded(t, "aio-night5-learn-flood-off.json")
+	if h, _ := st.Traces[0].Hop(trace.KindFDB, ""); h.Verdict != trace.Fail || !strings.Contains(h.Cause, "learning and flooding are off") {
+		t.Errorf("learning and flooding off: fdb %s, cause %q; want fail naming both", h.Verdict, h.Cause)
+	}
+	_, st = judgeRecorded(t, "aio-night5-port-disabled.json")
+	if h, _ := st.Traces[0].Hop(trace.KindTap, ""); h.Verdict != trace.Fail || !strings.Contains(h.Cause, "the port is disabled") || !strings.Contains(h.Next, "openstack port set --enable") {
+		t.Errorf("port disabled: tap %s, cause %q, next %q; want fail naming the disabled port", h.Verdict, h.Cause, h.Next)
+	}
+
+	// Working paths: each warns at one hop, nothing fails.
+	for _, c := range []struct {
+		file    string
+		kinds   []trace.Kind
+		summary string
+	}{
+		{"aio-night5-learning-off.json", []trace.Kind{trace.KindFDB}, "learning is off on tapd987bcdf-07, the bridge floods"},
+		{"aio-night5-flood-off.json", []trace.Kind{trace.KindTap}, "flooding is off on tapd987bcdf-07"},
+		{"aio-night5-brnf-off.json", []trace.Kind{trace.KindSecurityGroup}, "are not applied: 0: bridged IPv4 bypasses iptables"},
+		{"aio-night5-sg-no-icmp.json", []trace.Kind{trace.KindSecurityGroup, trace.KindReachability}, "admit no ICMP"},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			_, st := judgeRecorded(t, c.file)
+			tr := st.Traces[0]
+			if tr.Verdict != trace.Warn || firstFailing(tr) != nil {
+				t.Fatalf("verdict %s, failing %+v; want warn, nothing failing:\n%s", tr.Verdict, firstFailing(tr), tr)
+			}
+			for _, k := range c.kinds {
+				if h, _ := tr.Hop(k, ""); h.Verdict != trace.Warn || !strings.Contains(h.Summary, c.summary) || h.Cause == "" || h.Next == "" {
+					t.Errorf("%s hop %s %q (cause %q); want warn with %q, a cause and a next step", k, h.Verdict, h.Summary, h.Cause, c.summary)
+				}
+			}
+		})
+	}
+
+	// The same facts with the fault's distinguishing fact removed judge
+	// as before the fix: the checks fail only what they should.
+	obs, _ := judgeRecorded(t, "aio-night5-sg-no-icmp.json")
+	for _, n := range obs.DHCP.Networks {
+		for i := range n.Reach {
+			n.Reach[i].TCP = "silent" // SSH not answered either
+		}
+	}
+	st, err := trace.JudgeServer(obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := st.Traces[0].Hop(trace.KindReachability, ""); h.Verdict != trace.Fail {
+		t.Errorf("ICMP out of the groups and SSH silent: reachability %s %q; want fail", h.Verdict, h.Summary)
+	}
+	obs, _ = judgeRecorded(t, "aio-night5-learning-off.json")
+	for i := range obs.DHCP.Networks {
+		obs.DHCP.Networks[i].Reach = nil // no proof the path works
+	}
+	st, _ = trace.JudgeServer(obs)
+	if h, _ := st.Traces[0].Hop(trace.KindFDB, ""); h.Verdict != trace.Fail || !strings.Contains(h.Cause, "learning is off") {
+		t.Errorf("learning off, no reachability answer: fdb %s %q; want fail", h.Verdict, h.Cause)
+	}
+	obs, _ = judgeRecorded(t, "aio-night5-brnf-off.json")
+	obs.Host.BrNF = "1"
+	st, _ = trace.JudgeServer(obs)
+	if h, _ := st.Traces[0].Hop(trace.KindSecurityGroup, ""); h.Verdict != trace.OK {
+		t.Errorf("bridge-nf-call-iptables 1: security-group %s %q; want ok", h.Verdict, h.Summary)
+	}
+}
