@@ -180,6 +180,7 @@ func (v *view) dhcpHops() []Hop {
 		}
 		if k == KindDnsmasq {
 			otherDHCPServers(&h, n)
+			v.dhcpFirewall(&h, n)
 		}
 		if k == KindDHCPNS && len(v.seen) > 1 {
 			h.add("ambiguous", "%d namespaces match %s…: %s; traced the first", len(v.seen), v.prefix, strings.Join(v.seen, ", "))

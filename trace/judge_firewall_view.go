@@ -204,6 +204,7 @@ func (v *view) reachHop() Hop {
 		return Hop{Kind: KindReachability, Name: v.id.Tap, Summary: "not probed (Config.NoARP or NoReach)"}
 	}
 	h := JudgeReachability(v.firewallFacts())
+	v.nsFirewallBlames(&h, v.netw)
 	if h.Verdict == Fail && !strings.Contains(h.Summary, "dropped by") {
 		if off := v.dhcpOff(); off != nil && v.role.compute() && v.guestSilent() {
 			// No rule dropped the probes and the guest sent nothing: with

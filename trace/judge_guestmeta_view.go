@@ -170,6 +170,7 @@ func (v *view) metadataHop() Hop {
 	case m.Probe == nil && v.obs.Settings.NoMetadataProbe:
 		h.add("probe", "not sent (Config.NoMetadataProbe)")
 	}
+	v.nsFirewallBlames(&h, n)
 	return h
 }
 

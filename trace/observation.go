@@ -305,6 +305,13 @@ type NetworkFacts struct {
 	// DHCPServers is what the probe for other DHCP servers saw on the
 	// network (nil: not probed, Config.ProbeDHCPServers off).
 	DHCPServers *DHCPServersFacts `json:"dhcp_servers,omitempty"`
+	// Firewall is the namespace's own IPv4 iptables, read whole (nil:
+	// not read, Settings.NoFirewall, or an observation older than the
+	// field; FirewallError says why a read failed). Neutron's DHCP agent
+	// writes no rule there that drops DHCP, the probes or the metadata
+	// proxy's traffic.
+	Firewall      *firewall.Snapshot `json:"firewall,omitempty"`
+	FirewallError string             `json:"firewall_error,omitempty"`
 }
 
 // DHCPServersFacts is what dhcpns.ProbeDHCPServers saw on one network:

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -277,6 +278,10 @@ func (f *fakeFirewall) Read(_ context.Context, taps []string) (*firewall.Snapsho
 		f.scoped.Add(1)
 	}
 	return &firewall.Snapshot{}, nil
+}
+
+func (f *fakeFirewall) ReadNamespace(context.Context, string) (*firewall.Snapshot, error) {
+	return nil, errors.New("fake: no namespace firewall")
 }
 
 func (f *fakeFirewall) ProbeReach(_ context.Context, _ string, targets []netip.Addr) ([]dhcpns.ReachResult, error) {

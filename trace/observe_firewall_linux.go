@@ -3,6 +3,8 @@ package trace
 import (
 	"context"
 	"net/netip"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -19,6 +21,9 @@ type firewallSource interface {
 	// whole node).
 	Read(ctx context.Context, taps []string) (*firewall.Snapshot, error)
 	ProbeReach(ctx context.Context, namespace string, targets []netip.Addr) ([]dhcpns.ReachResult, error)
+	// ReadNamespace reads the IPv4 iptables of the namespace at
+	// netnsPath, whole (a qdhcp namespace's own filter table).
+	ReadNamespace(ctx context.Context, netnsPath string) (*firewall.Snapshot, error)
 }
 
 // firewallPkg is firewallSource on the firewall and dhcpns packages.
@@ -39,6 +44,58 @@ func (f firewallPkg) Read(ctx context.Context, taps []string) (*firewall.Snapsho
 
 func (f firewallPkg) ProbeReach(ctx context.Context, namespace string, targets []netip.Addr) ([]dhcpns.ReachResult, error) {
 	return dhcpns.ProbeReach(ctx, f.dhcp, namespace, targets, f.opts)
+}
+
+func (f firewallPkg) ReadNamespace(ctx context.Context, netnsPath string) (*firewall.Snapshot, error) {
+	c := *f.fw
+	c.NetNSPath, c.Taps, c.SkipIPv6 = netnsPath, nil, true
+	return firewall.Read(ctx, &c)
+}
+
+// readDHCPFirewalls reads the own iptables of each observed network's
+// qdhcp namespace (NetworkFacts.Firewall): a rule there can drop DHCP,
+// the probes or the metadata proxy's traffic while every process and
+// file is fine (seen on the aio cloud). The reads run while the probes
+// are sent and the counter interval passes; join waits for them and sets
+// the facts (on no NetworkFacts before then: the probes read those).
+func (o *observer) readDHCPFirewalls(ctx context.Context) (join func()) {
+	d := o.obs.DHCP
+	if o.fw == nil || o.c.NoFirewall || d == nil {
+		return func() {}
+	}
+	type read struct {
+		s   *firewall.Snapshot
+		err error
+		ok  bool
+	}
+	res := make([]read, len(d.Networks))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i := range d.Networks {
+		n := &d.Networks[i]
+		if n.HealthError != "" || !slices.Contains(d.Namespaces, n.NetworkID) {
+			continue
+		}
+		path := filepath.Join(o.c.NetNSDir, dhcpns.NamespaceName(n.NetworkID))
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			s, err := o.fw.ReadNamespace(ctx, path)
+			res[i] = read{s: s, err: err, ok: true}
+		})
+	}
+	return func() {
+		wg.Wait()
+		for i, r := range res {
+			switch {
+			case !r.ok:
+			case r.err != nil:
+				d.Networks[i].FirewallError = r.err.Error()
+			default:
+				d.Networks[i].Firewall = r.s
+			}
+		}
+	}
 }
 
 // newFirewallSource reads the firewall of the bridges' namespace.

@@ -187,6 +187,11 @@ func (o *observer) observe(ctx context.Context) error {
 	if dhcpErr != nil {
 		return dhcpErr
 	}
+	joinNSFirewalls := func() {}
+	if role.dhcp() {
+		joinNSFirewalls = o.readDHCPFirewalls(ctx)
+	}
+	defer func() { joinNSFirewalls() }() // (an early return still joins the reads)
 	// The probes need the NICs' addresses, which the DHCP side gives. They
 	// are sent as soon as that and the firewall are read, on the NICs
 	// resolved so far; the domains' XML (node mode's longest read) seldom
@@ -280,6 +285,8 @@ func (o *observer) observe(ctx context.Context) error {
 	if role != RoleAllInOne {
 		o.observeProvider(ctx, views) // join_observe_linux.go
 	}
+	joinNSFirewalls()
+	joinNSFirewalls = func() {}
 	o.observeHost()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("trace: %w", err)

@@ -28,7 +28,13 @@ import (
 //     removed the qdhcp namespace; the dhcp-namespace hop fails naming the
 //     disabled network (its cause said no DHCP agent serves the network);
 //   - port-disabled: `openstack port set --disable`: the port hop fails
-//     first; the tap hop, down, names the disabled port as why.
+//     first; the tap hop, down, names the disabled port as why;
+//   - qdhcp-input-dhcp-drop: `iptables -I INPUT -p udp --dport 67 -j
+//     DROP` in the qdhcp namespace: the dnsmasq hop fails naming the rule
+//     (every hop was OK: the guest held its lease);
+//   - qdhcp-output-drop: `iptables -I OUTPUT -j DROP` there: the dnsmasq
+//     hop fails first naming the rule (the metadata hop failed first,
+//     blaming the proxy), the metadata and reachability hops name it too.
 func TestReplayNight5(t *testing.T) {
 	for _, c := range []struct {
 		file, kind, summary, cause string
@@ -36,6 +42,8 @@ func TestReplayNight5(t *testing.T) {
 		{"aio-night5-learn-flood-off.json", "tap", "learning and flooding are off on tapd987bcdf-07", "unicast to the VM is dropped"},
 		{"aio-night5-net-disabled.json", "dhcp-namespace", "the network is administratively down", "the network is disabled (admin_state_up false)"},
 		{"aio-night5-port-disabled.json", "port", "administratively down (admin_state_up false)", ""},
+		{"aio-night5-qdhcp-input-dhcp-drop.json", "dnsmasq", "a DHCP request (broadcast): dropped by INPUT#1 (-p udp -m udp --dport 67 -j DROP)", "filter table"},
+		{"aio-night5-qdhcp-output-drop.json", "dnsmasq", "dnsmasq's reply to 192.168.31.78: dropped by OUTPUT#1 (-j DROP)", "filter table"},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			_, st := judgeRecorded(t, c.file)
@@ -59,6 +67,15 @@ func TestReplayNight5(t *testing.T) {
 	_, st = judgeRecorded(t, "aio-night5-port-disabled.json")
 	if h, _ := st.Traces[0].Hop(trace.KindTap, ""); h.Verdict != trace.Fail || !strings.Contains(h.Cause, "the port is disabled") || !strings.Contains(h.Next, "openstack port set --enable") {
 		t.Errorf("port disabled: tap %s, cause %q, next %q; want fail naming the disabled port", h.Verdict, h.Cause, h.Next)
+	}
+
+	// The namespace's OUTPUT DROP: the metadata and reachability hops,
+	// failing too, name the rule instead of the proxy or the path.
+	_, st = judgeRecorded(t, "aio-night5-qdhcp-output-drop.json")
+	for _, k := range []trace.Kind{trace.KindMetadata, trace.KindReachability} {
+		if h, _ := st.Traces[0].Hop(k, ""); h.Verdict != trace.Fail || !strings.Contains(h.Summary, "dropped by OUTPUT#1 (-j DROP)") || !strings.Contains(h.Cause, "filter table") {
+			t.Errorf("namespace OUTPUT DROP: %s %s %q (cause %q); want fail naming the rule", k, h.Verdict, h.Summary, h.Cause)
+		}
 	}
 
 	// Working paths: each warns at one hop, nothing fails.
@@ -108,6 +125,19 @@ func TestReplayNight5(t *testing.T) {
 	st, _ = trace.JudgeServer(obs)
 	if h, _ := st.Traces[0].Hop(trace.KindFDB, ""); h.Verdict != trace.Fail || !strings.Contains(h.Cause, "learning is off") {
 		t.Errorf("learning off, no reachability answer: fdb %s %q; want fail", h.Verdict, h.Cause)
+	}
+	obs, _ = judgeRecorded(t, "aio-night5-qdhcp-input-dhcp-drop.json")
+	fw := obs.DHCP.Networks[0].Firewall
+	for i := range fw.Tables {
+		for j := range fw.Tables[i].Chains {
+			if c := &fw.Tables[i].Chains[j]; c.Name == "INPUT" {
+				c.Rules = c.Rules[1:] // the rule deleted: the namespace's own chains admit DHCP
+			}
+		}
+	}
+	st, _ = trace.JudgeServer(obs)
+	if h, _ := st.Traces[0].Hop(trace.KindDnsmasq, ""); h.Verdict != trace.OK {
+		t.Errorf("the INPUT DROP deleted: dnsmasq %s %q; want ok", h.Verdict, h.Summary)
 	}
 	obs, _ = judgeRecorded(t, "aio-night5-brnf-off.json")
 	obs.Host.BrNF = "1"
