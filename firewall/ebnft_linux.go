@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -299,4 +300,75 @@ func listEbChains(ctx context.Context, netnsPath, tool string, names []string) (
 		}
 	}
 	return got, firstErr
+}
+
+// bridgeHookNames are the bridge family's hooks (NF_BR_PRE_ROUTING …
+// NF_BR_BROUTING).
+var bridgeHookNames = []string{"prerouting", "input", "forward", "output", "postrouting", "brouting"}
+
+// readBridgeHooks lists the bridge family's base chains outside the "nat"
+// table (Snapshot.BridgeHooks): one dump of every bridge chain, then one
+// rule dump per table holding a base chain. Chains without a rule whose
+// policy accepts are left out.
+func readBridgeHooks(c *nfConn) ([]BridgeHook, error) {
+	const fam = unix.NFPROTO_BRIDGE
+	msgs, err := c.request(nfnlSubsysNFTables, nftMsgGetChain, fam, nil, true)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("firewall: list bridge chains: %w", err)
+	}
+	var hooks []BridgeHook
+	tables := map[string]bool{}
+	for _, m := range msgs {
+		b, err := nfPayload(m)
+		if err != nil {
+			return nil, err
+		}
+		ch, tbl, err := parseNFChainIn(b)
+		if err != nil {
+			return nil, err
+		}
+		if tbl == "nat" || !ch.base {
+			continue
+		}
+		h := BridgeHook{Table: tbl, Chain: ch.name, Hook: fmt.Sprintf("hook %d", ch.hook), Policy: "ACCEPT"}
+		if int(ch.hook) < len(bridgeHookNames) {
+			h.Hook = bridgeHookNames[ch.hook]
+		}
+		if ch.hasPolicy && ch.policy == nfDrop {
+			h.Policy = "DROP"
+		}
+		hooks = append(hooks, h)
+		tables[tbl] = true
+	}
+	for tbl := range tables {
+		msgs, err := c.request(nfnlSubsysNFTables, nftMsgGetRule, fam, []netlink.Attribute{strAttr(nftaRuleTable, tbl)}, true)
+		if err != nil {
+			return nil, fmt.Errorf("firewall: list bridge table %s rules: %w", tbl, err)
+		}
+		rules := map[string][]nfRule{}
+		if err := collectRules(msgs, tbl, rules, ""); err != nil {
+			return nil, err
+		}
+		for i := range hooks {
+			if hooks[i].Table == tbl {
+				hooks[i].Rules = len(rules[hooks[i].Chain])
+			}
+		}
+	}
+	out := hooks[:0]
+	for _, h := range hooks {
+		if h.Rules > 0 || h.Policy == "DROP" {
+			out = append(out, h)
+		}
+	}
+	slices.SortFunc(out, func(a, b BridgeHook) int {
+		return cmp.Or(strings.Compare(a.Table, b.Table), strings.Compare(a.Chain, b.Chain))
+	})
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
 }

@@ -31,6 +31,10 @@ type nlRead struct {
 	skipped []string
 	setsErr error
 	setsSet bool
+	// hooks are the bridge family's base chains outside nat
+	// (Snapshot.BridgeHooks), hooksErr why they could not be read.
+	hooks    []BridgeHook
+	hooksErr error
 }
 
 func startNetlinkRead(ctx context.Context, d Config, ebNFT, scoped bool) *nlRead {
@@ -52,6 +56,7 @@ func startNetlinkRead(ctx context.Context, d Config, ebNFT, scoped bool) *nlRead
 			n.sets, n.skipped, n.setsErr = readIPSetsNL(n.conn, nil, true)
 			n.setsSet = true
 		}
+		n.hooks, n.hooksErr = readBridgeHooks(n.conn)
 	}()
 	return n
 }
@@ -116,6 +121,10 @@ func (n *nlRead) finish(ctx context.Context, snap *Snapshot) []error {
 			snap.Reads = append(snap.Reads, read)
 			snap.Ebtables = t
 		}
+	}
+
+	if n.dialErr == nil && n.hooksErr == nil {
+		snap.BridgeHooks = n.hooks
 	}
 
 	// ipsets: all of them for a whole read (read on the goroutine), the

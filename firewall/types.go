@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"fmt"
 	"net/netip"
 
 	"github.com/vifpath/vifpath/hwaddr"
@@ -42,6 +43,15 @@ type Snapshot struct {
 	// Ebtables is the ebtables nat table (Neutron's ARP and MAC
 	// anti-spoofing chains); nil when it could not be read.
 	Ebtables *EbTable `json:"ebtables,omitempty"`
+	// BridgeHooks are the nf_tables bridge-family base chains outside
+	// Neutron's "nat" table that hold a rule or drop by policy
+	// (ebtables-nft's filter and broute tables, native `nft add table
+	// bridge …` tables): a bridged frame crosses each of them, and the
+	// anti-spoofing and reachability judges do not model their rules.
+	// Nil when there are none, when they could not be read through
+	// netlink, or in a snapshot older than the field; ebtables-legacy's
+	// filter table is not read.
+	BridgeHooks []BridgeHook `json:"bridge_hooks,omitempty"`
 	// NetNS is the namespace read (Config.NetNS); "" for the caller's,
 	// a compute node's host namespace where the agent runs.
 	NetNS string `json:"netns,omitempty"`
@@ -292,3 +302,33 @@ const (
 	// ViaIPSetSave: `ipset save`, every set.
 	ViaIPSetSave ReadVia = "ipset save"
 )
+
+// BridgeHook is one nf_tables bridge-family base chain outside Neutron's
+// nat table (Snapshot.BridgeHooks), summed up: where it hooks, its
+// policy and how many rules it holds, not the rules themselves.
+type BridgeHook struct {
+	// Table and Chain name it (`nft list chain bridge TABLE CHAIN`;
+	// ebtables-nft's filter table is "filter", its chains FORWARD, …).
+	Table string `json:"table"`
+	Chain string `json:"chain"`
+	// Hook is prerouting, input, forward, output, postrouting or
+	// brouting ("hook N" for another number).
+	Hook string `json:"hook"`
+	// Policy is ACCEPT or DROP.
+	Policy string `json:"policy"`
+	// Rules is how many rules the chain holds.
+	Rules int `json:"rules"`
+}
+
+// String is "table TABLE chain CHAIN (HOOK hook, N rule(s)[, policy DROP])".
+func (b BridgeHook) String() string {
+	rules := "rules"
+	if b.Rules == 1 {
+		rules = "rule"
+	}
+	s := fmt.Sprintf("table %s chain %s (%s hook, %d %s", b.Table, b.Chain, b.Hook, b.Rules, rules)
+	if b.Policy == "DROP" {
+		s += ", policy DROP"
+	}
+	return s + ")"
+}

@@ -77,7 +77,7 @@ func (v *view) tapHop() Hop {
 		h.Verdict = Fail
 		h.Summary = v.tap.Name + " is administratively down"
 		h.Cause = "the tap was set down: the bridge neither forwards to nor learns from it"
-		h.Next = "ip link set " + v.tap.Name + " up (nova/libvirt and the agent set it up when plugging; check who set it down); a disabled port's tap is set down by the agent: openstack port show " + orUnknown(v.id.PortID, "<port>") + " -c admin_state_up"
+		h.Next = "ip link set " + v.tap.Name + " up (nova/libvirt and the agent set it up when plugging; check who set it down)"
 		if p := v.apiPort(); p != nil && p.AdminDown {
 			// Seen on the aio cloud: `openstack port set --disable`.
 			h.Cause = "the tap was set down by the linuxbridge agent: the port is disabled (admin_state_up false), so the bridge neither forwards to nor learns from it"

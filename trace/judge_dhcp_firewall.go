@@ -139,3 +139,26 @@ func (v *view) nsFirewallBlames(h *Hop, n *NetworkFacts) {
 	h.Cause = "a rule in " + ns + "'s filter table (the DHCP agent writes none such) drops it: the fault is that rule, not the path beyond the namespace"
 	h.Next = "ip netns exec " + ns + " iptables -S; delete the rule, then find who added it"
 }
+
+// bridgeHooksBlame amends a hop that failed because frames between the
+// qdhcp port and the VM were lost without a named rule (the ARP probe
+// unanswered, a reachability probe silent): the compute node's bridge
+// family has base chains outside Neutron's nat table holding rules
+// (firewall.Snapshot.BridgeHooks: ebtables' filter table, a native nft
+// bridge table), which Neutron never writes and the judges do not model.
+// Seen on the aio cloud: `ebtables -A FORWARD -s <VM MAC> -j DROP` and an
+// nft bridge table dropping the VM's MAC both failed the ARP hop with a
+// cause blaming the guest.
+func (v *view) bridgeHooksBlame(h *Hop) {
+	fw := v.obs.Firewall
+	if h.Verdict != Fail || fw == nil || fw.Before == nil || len(fw.Before.BridgeHooks) == 0 {
+		return
+	}
+	var names []string
+	for _, b := range fw.Before.BridgeHooks {
+		names = append(names, b.String())
+		h.add("bridge_hook", "%s", b)
+	}
+	h.Cause = "frames may be dropped on the bridge by a bridge-family filter Neutron does not write (ebtables' filter table, or an nft bridge table): " + strings.Join(names, "; ") + "; otherwise " + h.Cause
+	h.Next = "ebtables -L; nft list ruleset bridge (a rule matching the VM's MAC or its tap); then " + h.Next
+}

@@ -205,6 +205,9 @@ func (v *view) reachHop() Hop {
 	}
 	h := JudgeReachability(v.firewallFacts())
 	v.nsFirewallBlames(&h, v.netw)
+	if !strings.Contains(h.Summary, "dropped by") {
+		v.bridgeHooksBlame(&h)
+	}
 	if h.Verdict == Fail && !strings.Contains(h.Summary, "dropped by") {
 		if off := v.dhcpOff(); off != nil && v.role.compute() && v.guestSilent() {
 			// No rule dropped the probes and the guest sent nothing: with

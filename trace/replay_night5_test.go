@@ -34,7 +34,12 @@ import (
 //     (every hop was OK: the guest held its lease);
 //   - qdhcp-output-drop: `iptables -I OUTPUT -j DROP` there: the dnsmasq
 //     hop fails first naming the rule (the metadata hop failed first,
-//     blaming the proxy), the metadata and reachability hops name it too.
+//     blaming the proxy), the metadata and reachability hops name it too;
+//   - eb-filter-fwd-drop: `ebtables -A FORWARD -s <VM MAC> -j DROP` (the
+//     filter table, not Neutron's nat) and nft-bridge-drop: a native `nft`
+//     bridge table whose forward-hook chain drops the VM's MAC: the ARP
+//     hop fails first, as before, but its cause now names the chain
+//     (firewall.Snapshot.BridgeHooks) instead of only the guest.
 func TestReplayNight5(t *testing.T) {
 	for _, c := range []struct {
 		file, kind, summary, cause string
@@ -44,6 +49,8 @@ func TestReplayNight5(t *testing.T) {
 		{"aio-night5-port-disabled.json", "port", "administratively down (admin_state_up false)", ""},
 		{"aio-night5-qdhcp-input-dhcp-drop.json", "dnsmasq", "a DHCP request (broadcast): dropped by INPUT#1 (-p udp -m udp --dport 67 -j DROP)", "filter table"},
 		{"aio-night5-qdhcp-output-drop.json", "dnsmasq", "dnsmasq's reply to 192.168.31.78: dropped by OUTPUT#1 (-j DROP)", "filter table"},
+		{"aio-night5-eb-filter-fwd-drop.json", "arp", "no answer for 192.168.31.78", "table filter chain FORWARD (forward hook, 1 rule)"},
+		{"aio-night5-nft-bridge-drop.json", "arp", "no answer for 192.168.31.78", "table n5 chain n5f (forward hook, 1 rule)"},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			_, st := judgeRecorded(t, c.file)
