@@ -134,7 +134,7 @@ func (v *view) nsFirewallBlames(h *Hop, n *NetworkFacts) {
 		return
 	}
 	ns := dhcpns.NamespaceName(n.NetworkID)
-	h.add("namespace_iptables", "%s", strings.Join(drops, "; "))
+	h.put("namespace_iptables", strings.Join(drops, "; "))
 	h.Summary += "; the namespace's own iptables drops " + strings.Join(drops, "; ")
 	h.Cause = "a rule in " + ns + "'s filter table (the DHCP agent writes none such) drops it: the fault is that rule, not the path beyond the namespace"
 	h.Next = "ip netns exec " + ns + " iptables -S; delete the rule, then find who added it"
@@ -157,7 +157,7 @@ func (v *view) bridgeHooksBlame(h *Hop) {
 	var names []string
 	for _, b := range fw.Before.BridgeHooks {
 		names = append(names, b.String())
-		h.add("bridge_hook", "%s", b)
+		h.put("bridge_hook", b.String())
 	}
 	h.Cause = "frames may be dropped on the bridge by a bridge-family filter Neutron does not write (ebtables' filter table, or an nft bridge table): " + strings.Join(names, "; ") + "; otherwise " + h.Cause
 	h.Next = "ebtables -L; nft list ruleset bridge (a rule matching the VM's MAC or its tap); then " + h.Next

@@ -176,7 +176,7 @@ func notEnforced(h *Hop, host *HostFacts) {
 		return
 	}
 	h.Verdict = Warn
-	h.add("bridge_nf_call_iptables", "%s", strings.TrimSpace(orUnknown(host.BrNF, "br_netfilter not loaded")))
+	h.put("bridge_nf_call_iptables", strings.TrimSpace(orUnknown(host.BrNF, "br_netfilter not loaded")))
 	h.Summary = "the chains admit the walkthrough, but are not applied: " + b.Summary + " (" + h.Summary + ")"
 	h.Cause = "security groups are not enforced: bridged IPv4 does not cross iptables on this node, so the port's groups filter nothing (the path works; what they should drop passes)"
 	h.Next = b.Next
