@@ -151,7 +151,7 @@ func (v *view) firewallHops() []Hop {
 	}
 	f := v.firewallFacts()
 	hs := []Hop{JudgeSecurityGroup(f), JudgeAntiSpoofing(f)}
-	if hs[0].Verdict == OK {
+	if hs[0].Verdict == OK && !f.portSecurityOff() {
 		notEnforced(&hs[0], &v.obs.Host)
 	}
 	if pa := v.portAgents(); pa != nil {
