@@ -89,11 +89,31 @@ type Port struct {
 	Isolated bool `json:"isolated"`
 	// Stats are the port's interface counters.
 	Stats Stats `json:"stats"`
+	// Qdiscs are the port's traffic-control qdiscs other than noqueue
+	// (`tc -s qdisc show dev X`: a root pfifo, tbf or htb, an ingress or
+	// clsact), read by Snapshot only (nil from Bridges and Bridge, for a
+	// port with none, and in snapshots older than the field). A qdisc
+	// drops frames on their way out of the port: for a VM's tap, to the
+	// VM.
+	Qdiscs []Qdisc `json:"qdiscs,omitempty"`
 	// Peer is the other end of a veth port; nil for other kinds.
 	Peer *VethPeer `json:"peer,omitempty"`
 	// Neutron is what the name says about Neutron (a "tap" port names a
 	// Neutron port).
 	Neutron DeviceName `json:"neutron"`
+}
+
+// Qdisc is one traffic-control queueing discipline of a port, with its
+// counters as `tc -s qdisc show` prints them.
+type Qdisc struct {
+	// Kind is the qdisc's kind (pfifo_fast, pfifo, tbf, htb, ingress, …).
+	Kind string `json:"kind"`
+	// Parent is "root", "ingress" (an ingress or clsact qdisc) or the
+	// parent class's handle ("1:10").
+	Parent string `json:"parent"`
+	// Packets is how many packets it sent; Drops how many it dropped.
+	Packets uint64 `json:"packets"`
+	Drops   uint64 `json:"drops"`
 }
 
 // VethPeer identifies the other end of a veth pair.
