@@ -19,6 +19,10 @@ type Config struct {
 	// Logger receives debug records (dump retries, vanished links). Nil
 	// means silent.
 	Logger *slog.Logger
+	// Qdiscs makes Snapshot also read every port's qdiscs (Port.Qdiscs):
+	// one more netlink dump per snapshot, after the addresses' on their
+	// socket. False: Port.Qdiscs stays nil.
+	Qdiscs bool
 }
 
 // orDefault returns a copy of c (nil: the zero Config) with every zero

@@ -47,6 +47,7 @@ type Inspector struct {
 	// is set while that Snapshot builds its bridges.
 	qdiscs     []rawQdisc
 	withQdiscs bool
+	qdiscsOn   bool // Config.Qdiscs
 }
 
 // rawAddr is one address from an RTM_GETADDR dump.
@@ -116,7 +117,7 @@ func Open(ctx context.Context, cfg *Config) (*Inspector, error) {
 		return nil, fmt.Errorf("linuxbridge: open: %w", err)
 	}
 	c := cfg.orDefault()
-	in := &Inspector{log: c.Logger, nsPath: c.NetNSPath}
+	in := &Inspector{log: c.Logger, nsPath: c.NetNSPath, qdiscsOn: c.Qdiscs}
 	if in.nsPath == "" {
 		if err := in.openConns(); err != nil {
 			return nil, permission(err, "open a netlink socket")
@@ -186,9 +187,13 @@ func (in *Inspector) Snapshot(ctx context.Context) (*Snapshot, error) {
 			if err := in.loadAddrs(ctx); err != nil {
 				return err
 			}
-			// The ports' qdiscs, on the addresses' socket after them (a
-			// short dump). Only a hint for the judges: a failed dump
-			// leaves them out rather than failing the snapshot.
+			// The ports' qdiscs (Config.Qdiscs), on the addresses'
+			// socket after them (a short dump). Only a hint for the
+			// judges: a failed dump leaves them out rather than failing
+			// the snapshot.
+			if !in.qdiscsOn {
+				return nil
+			}
 			if err := in.loadQdiscs(ctx); err != nil {
 				in.log.Debug("linuxbridge: qdiscs not read", "err", err)
 				in.qdiscs = in.qdiscs[:0]
@@ -199,7 +204,7 @@ func (in *Inspector) Snapshot(ctx context.Context) (*Snapshot, error) {
 	); err != nil {
 		return nil, err
 	}
-	in.withQdiscs = true
+	in.withQdiscs = in.qdiscsOn
 	defer func() { in.withQdiscs = false }()
 	return &Snapshot{Bridges: in.buildBridges(""), FDB: in.buildFDB(nil)}, nil
 }

@@ -14,7 +14,8 @@ import (
 // ping from the bridge's address floods ARP requests out of both, a
 // Snapshot reports the first port's two qdiscs with the kind, parent and
 // counters `tc -s -j qdisc show` prints (drops moved), none for the
-// second, and Bridges (no qdisc dump) none at all.
+// second, and Bridges (no qdisc dump) none at all; without Config.Qdiscs
+// a Snapshot reports none either.
 func TestIntegrationQdiscs(t *testing.T) {
 	testutil.RequireRoot(t)
 	testutil.RequireBinary(t, "tc", "iproute2")
@@ -33,7 +34,16 @@ func TestIntegrationQdiscs(t *testing.T) {
 	ns.Run(t, "tc", "qdisc", "add", "dev", a, "ingress")
 	ns.Run(t, "sh", "-c", "ping -c 2 -i 0.2 -W 1 10.55.0.2 >/dev/null 2>&1; true")
 
-	in := inspectorIn(t, ns)
+	if s, err := inspectorIn(t, ns).Snapshot(context.Background()); err != nil {
+		t.Fatal(err)
+	} else if b := s.Bridges[0]; b.Ports[0].Qdiscs != nil {
+		t.Errorf("without Config.Qdiscs: %s has qdiscs %+v, want none", b.Ports[0].Name, b.Ports[0].Qdiscs)
+	}
+	in, err := linuxbridge.OpenNamespace(context.Background(), &linuxbridge.Config{NetNSDir: ns.Dir, Qdiscs: true}, ns.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
 	snap, err := in.Snapshot(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +66,6 @@ func TestIntegrationQdiscs(t *testing.T) {
 		t.Fatalf("no bridge %s in the snapshot", br)
 	}
 	pa, _ := bridge.Port(a)
-	t.Logf("%s: %+v; tc: %+v", a, pa.Qdiscs, want)
 	pb, _ := bridge.Port(b)
 	if len(pb.Qdiscs) != 0 {
 		t.Errorf("%s (noqueue): qdiscs %+v, want none", b, pb.Qdiscs)

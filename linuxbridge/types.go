@@ -91,8 +91,9 @@ type Port struct {
 	Stats Stats `json:"stats"`
 	// Qdiscs are the port's traffic-control qdiscs other than noqueue
 	// (`tc -s qdisc show dev X`: a root pfifo, tbf or htb, an ingress or
-	// clsact), read by Snapshot only (nil from Bridges and Bridge, for a
-	// port with none, and in snapshots older than the field). A qdisc
+	// clsact), read by Snapshot only when Config.Qdiscs is set (nil
+	// otherwise, from Bridges and Bridge, for a port with none, and in
+	// snapshots older than the field). A qdisc
 	// drops frames on their way out of the port: for a VM's tap, to the
 	// VM.
 	Qdiscs []Qdisc `json:"qdiscs,omitempty"`
