@@ -541,6 +541,7 @@ func (v *view) arpHop() Hop {
 		h.Cause = "the guest does not hold " + id.IP.String() + " (no lease applied, guest down) or frames stop between the qdhcp port and the tap"
 		h.Next = "the tap, FDB and lease hops; the guest's console (ip addr)"
 		v.bridgeHooksBlame(&h)
+		v.qdiscBlame(&h)
 		if off := v.dhcpOff(); off != nil && v.role.compute() && v.guestSilent() {
 			// The guest sent nothing the bridge learned: with DHCP off it
 			// has no address unless configured. Nothing answers at the

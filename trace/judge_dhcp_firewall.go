@@ -162,3 +162,35 @@ func (v *view) bridgeHooksBlame(h *Hop) {
 	h.Cause = "frames may be dropped on the bridge by a bridge-family filter Neutron does not write (ebtables' filter table, or an nft bridge table): " + strings.Join(names, "; ") + "; otherwise " + h.Cause
 	h.Next = "ebtables -L; nft list ruleset bridge (a rule matching the VM's MAC or its tap); then " + h.Next
 }
+
+// qdiscBlame amends a hop that failed because frames to the VM were lost
+// without a named rule (the ARP probe unanswered, a reachability probe
+// silent) when a qdisc of the VM's tap dropped packets between the two
+// bridge snapshots, the probes' interval (linuxbridge.Port.Qdiscs). Seen
+// on the aio cloud: `tc qdisc replace dev <tap> root pfifo limit 0`
+// dropped every frame to the VM, and the ARP hop blamed the guest.
+func (v *view) qdiscBlame(h *Hop) {
+	if h.Verdict != Fail || v.tap == nil || v.obs.Bridges == nil || v.obs.Bridges.After == nil {
+		return
+	}
+	_, now := v.after()
+	var moved []string
+	for _, q := range now.Qdiscs {
+		var was uint64
+		for _, b := range v.tap.Qdiscs {
+			if b.Kind == q.Kind && b.Parent == q.Parent {
+				was = b.Drops
+			}
+		}
+		if q.Drops > was {
+			moved = append(moved, fmt.Sprintf("%s qdisc %s dropped %d packets", q.Parent, q.Kind, q.Drops-was))
+			h.put("tap_qdisc", fmt.Sprintf("%s %s: drops %d -> %d", q.Parent, q.Kind, was, q.Drops))
+		}
+	}
+	if len(moved) == 0 {
+		return
+	}
+	h.Summary += "; on " + v.tap.Name + " the " + strings.Join(moved, ", ") + " during the probes"
+	h.Cause = "traffic control on the VM's tap drops the frames to the VM (Neutron's QoS sets only rate limits): " + strings.Join(moved, ", ") + " while the probes ran"
+	h.Next = "tc -s qdisc show dev " + v.tap.Name + "; tc qdisc del dev " + v.tap.Name + " root (if no QoS policy asks for it)"
+}

@@ -207,6 +207,7 @@ func (v *view) reachHop() Hop {
 	v.nsFirewallBlames(&h, v.netw)
 	if !strings.Contains(h.Summary, "dropped by") {
 		v.bridgeHooksBlame(&h)
+		v.qdiscBlame(&h)
 	}
 	if h.Verdict == Fail && !strings.Contains(h.Summary, "dropped by") {
 		if off := v.dhcpOff(); off != nil && v.role.compute() && v.guestSilent() {

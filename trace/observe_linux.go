@@ -155,7 +155,7 @@ func (o *observer) observe(ctx context.Context) error {
 		o.loadAgent()
 		if o.bridges == nil {
 			var err error
-			in, err = linuxbridge.Open(ctx, &linuxbridge.Config{NetNSPath: c.BridgeNetNSPath, Logger: c.Logger})
+			in, err = linuxbridge.Open(ctx, &linuxbridge.Config{NetNSPath: c.BridgeNetNSPath, Logger: c.Logger, Qdiscs: true})
 			if err != nil {
 				return fmt.Errorf("trace: inspect the bridges' namespace %q: %w", c.BridgeNetNSPath, err)
 			}

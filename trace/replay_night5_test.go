@@ -40,10 +40,12 @@ import (
 //     bridge table whose forward-hook chain drops the VM's MAC: the ARP
 //     hop fails first, as before, but its cause now names the chain
 //     (firewall.Snapshot.BridgeHooks) instead of only the guest;
-//   - tc-root-drop: `tc qdisc replace dev <tap> root pfifo limit 0` (every
-//     frame to the VM dropped; this kernel has no tc actions, so no
-//     ingress drop nor netem): the ARP hop fails first with its generic
-//     cause (the qdisc is not read: not fixed, pinned here as a FAIL).
+//   - tc-root-drop (server n5vm2, 192.168.31.71): `tc qdisc replace dev
+//     <tap> root pfifo limit 0` (every frame to the VM dropped; this
+//     kernel has no tc actions, so no ingress drop nor netem): the ARP hop
+//     fails first, as before, its cause now naming the tap's qdisc and its
+//     drops during the probes (linuxbridge.Port.Qdiscs) instead of the
+//     guest.
 func TestReplayNight5(t *testing.T) {
 	for _, c := range []struct {
 		file, kind, summary, cause string
@@ -55,9 +57,7 @@ func TestReplayNight5(t *testing.T) {
 		{"aio-night5-qdhcp-output-drop.json", "dnsmasq", "dnsmasq's reply to 192.168.31.78: dropped by OUTPUT#1 (-j DROP)", "filter table"},
 		{"aio-night5-eb-filter-fwd-drop.json", "arp", "no answer for 192.168.31.78", "table filter chain FORWARD (forward hook, 1 rule)"},
 		{"aio-night5-nft-bridge-drop.json", "arp", "no answer for 192.168.31.78", "table n5 chain n5f (forward hook, 1 rule)"},
-		// Not fixed, pinned: the tap's qdisc drops are not read, so the
-		// cause stays generic, but the VM unreachable is never OK.
-		{"aio-night5-tc-root-drop.json", "arp", "no answer for 192.168.31.78", "frames stop between the qdhcp port and the tap"},
+		{"aio-night5-tc-root-drop.json", "arp", "on tapb297156c-9a the root qdisc pfifo dropped 7 packets during the probes", "traffic control on the VM's tap drops the frames to the VM"},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			_, st := judgeRecorded(t, c.file)
@@ -92,6 +92,30 @@ func TestReplayNight5(t *testing.T) {
 		}
 	}
 
+	// The same tap without the drops moving: the generic cause, as before.
+	obs, _ := judgeRecorded(t, "aio-night5-tc-root-drop.json")
+	for i := range obs.Bridges.Before.Bridges {
+		for j := range obs.Bridges.Before.Bridges[i].Ports {
+			if p := &obs.Bridges.Before.Bridges[i].Ports[j]; p.Name == "tapb297156c-9a" {
+				p.Qdiscs = nil
+			}
+		}
+	}
+	for i := range obs.Bridges.After.Bridges {
+		for j := range obs.Bridges.After.Bridges[i].Ports {
+			if p := &obs.Bridges.After.Bridges[i].Ports[j]; p.Name == "tapb297156c-9a" {
+				p.Qdiscs = nil
+			}
+		}
+	}
+	st, err := trace.JudgeServer(obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := st.Traces[0].Hop(trace.KindARP, ""); h.Verdict != trace.Fail || strings.Contains(h.Cause, "traffic control") {
+		t.Errorf("no qdisc read: arp %s, cause %q; want fail with the generic cause", h.Verdict, h.Cause)
+	}
+
 	// Working paths: each warns at one hop, nothing fails.
 	for _, c := range []struct {
 		file    string
@@ -119,16 +143,13 @@ func TestReplayNight5(t *testing.T) {
 
 	// The same facts with the fault's distinguishing fact removed judge
 	// as before the fix: the checks fail only what they should.
-	obs, _ := judgeRecorded(t, "aio-night5-sg-no-icmp.json")
+	obs, _ = judgeRecorded(t, "aio-night5-sg-no-icmp.json")
 	for _, n := range obs.DHCP.Networks {
 		for i := range n.Reach {
 			n.Reach[i].TCP = "silent" // SSH not answered either
 		}
 	}
-	st, err := trace.JudgeServer(obs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, _ = trace.JudgeServer(obs)
 	if h, _ := st.Traces[0].Hop(trace.KindReachability, ""); h.Verdict != trace.Fail {
 		t.Errorf("ICMP out of the groups and SSH silent: reachability %s %q; want fail", h.Verdict, h.Summary)
 	}
