@@ -186,3 +186,38 @@ func BenchmarkSnapshot(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSnapshotQdiscs times a Snapshot with Config.Qdiscs (one more
+// netlink dump, every device's qdiscs) against one without, interleaved
+// on the same 200-port namespace in the same run, and reports the ratio.
+func BenchmarkSnapshotQdiscs(b *testing.B) {
+	host, _ := buildScale(b, 20, 10)
+	open := func(q bool) *linuxbridge.Inspector {
+		in, err := linuxbridge.OpenNamespace(context.Background(), &linuxbridge.Config{NetNSDir: host.Dir, Qdiscs: q}, host.Name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { in.Close() })
+		return in
+	}
+	off, on := open(false), open(true)
+	ctx := context.Background()
+	var offT, onT []time.Duration
+	for b.Loop() {
+		for _, x := range []struct {
+			in *linuxbridge.Inspector
+			ts *[]time.Duration
+		}{{off, &offT}, {on, &onT}} {
+			t0 := time.Now()
+			if _, err := x.in.Snapshot(ctx); err != nil {
+				b.Fatal(err)
+			}
+			*x.ts = append(*x.ts, time.Since(t0))
+		}
+	}
+	b.StopTimer()
+	mo, mq := median(offT), median(onT)
+	b.ReportMetric(float64(mo.Nanoseconds()), "without-median-ns/op")
+	b.ReportMetric(float64(mq.Nanoseconds()), "with-qdiscs-median-ns/op")
+	b.ReportMetric(float64(mq)/float64(mo), "x-with-qdiscs")
+}
