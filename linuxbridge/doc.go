@@ -9,7 +9,9 @@
 // Snapshot reads every bridge with its ports and the whole forwarding
 // database at once; Bridge, BridgeForNetwork and FDB read a part; WhereIs
 // says which port learned a MAC. Each call costs a fixed number of netlink
-// dumps whatever the number of ports (the figures are in the README).
+// dumps whatever the number of ports (the figures are in the README);
+// Config.Qdiscs adds one to Snapshot, for the ports' qdiscs (Port.Qdiscs,
+// `tc -s qdisc show`).
 // Dumps interrupted by concurrent changes are retried a bounded number of
 // times; a link that vanishes during an inspection is left out, not an
 // error.
