@@ -129,9 +129,10 @@ func TestIntegrationVerdicts(t *testing.T) {
 					t.Errorf("impostor eth0: address %v addrs %v operstate %v; want another MAC with %s/27, UP", imp["address"], imp["addr_info"], imp["operstate"], p.IP)
 				}
 			}},
-		{name: "fdb-never-learned", b: BreakFDBNeverLearned, overall: trace.Fail,
-			hop: trace.KindFDB, verdict: trace.Fail, cause: "learning is off on ",
-			// Unknown unicast is flooded: the probe still gets its answer.
+		{name: "fdb-never-learned", b: BreakFDBNeverLearned, overall: trace.Warn,
+			hop: trace.KindFDB, verdict: trace.Warn, cause: "learning is off on ",
+			// Unknown unicast is flooded: the probes still get their
+			// answer, so the FDB hop warns (night 5 on the aio cloud).
 			after: map[trace.Kind]trace.Verdict{trace.KindDHCPNS: trace.OK, trace.KindDnsmasq: trace.OK, trace.KindDHCPIf: trace.OK,
 				trace.KindHostsEntry: trace.OK, trace.KindLease: trace.OK, trace.KindARP: trace.OK, trace.KindCounters: trace.OK},
 			check:      checkNotLearned,
