@@ -50,10 +50,12 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 2s $(PKGS)
 
 ## bench-trace: issue 10's and 12's trace figures (one VM among 200 NICs, the node whole, 200 singles,
-## the operator's commands; BenchmarkNode200/wave1 and /full, BenchmarkRun200), as root, with the load beside them.
+## the operator's commands; BenchmarkNode200/wave1, /full and /judge with no wait, BenchmarkRun200; then
+## BenchmarkNode200/defaults with every wait at its default, once: over 200 s), as root, with the load beside them.
 bench-trace: deps
 	uptime
-	CI=true $(GO) test -count=1 -run '^$$' -bench 'BenchmarkNode200|BenchmarkRun200' -benchtime 3x -v ./trace/
+	CI=true $(GO) test -count=1 -run '^$$' -bench 'BenchmarkNode200/(wave1|full|judge)|BenchmarkRun200' -benchtime 3x -v ./trace/
+	CI=true $(GO) test -count=1 -run '^$$' -bench 'BenchmarkNode200/defaults' -benchtime 1x -v ./trace/
 	uptime
 
 include aio/aio.mk
