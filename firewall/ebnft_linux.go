@@ -71,11 +71,7 @@ func readEbNFT(c *nfConn, taps []string) (*ebNFTRead, error) {
 			return nil, fmt.Errorf("firewall: list bridge nat chains: %w", err)
 		}
 		for _, m := range msgs {
-			b, err := nfPayload(m)
-			if err != nil {
-				return nil, err
-			}
-			ch, tbl, err := parseNFChainIn(b)
+			ch, tbl, err := parseNFChainMsg(m)
 			if err != nil {
 				return nil, err
 			}
@@ -322,11 +318,7 @@ func readBridgeHooks(c *nfConn) ([]BridgeHook, error) {
 	var hooks []BridgeHook
 	tables := map[string]bool{}
 	for _, m := range msgs {
-		b, err := nfPayload(m)
-		if err != nil {
-			return nil, err
-		}
-		ch, tbl, err := parseNFChainIn(b)
+		ch, tbl, err := parseNFChainMsg(m)
 		if err != nil {
 			return nil, err
 		}

@@ -172,6 +172,15 @@ func parseNFChain(b []byte) (nfChain, error) {
 	return c, nil
 }
 
+// parseNFChainMsg is parseNFChainIn on an NFT_MSG_NEWCHAIN message.
+func parseNFChainMsg(m netlink.Message) (nfChain, string, error) {
+	b, err := nfPayload(m)
+	if err != nil {
+		return nfChain{}, "", err
+	}
+	return parseNFChainIn(b)
+}
+
 // parseNFChainIn is parseNFChain that also returns the chain's table.
 func parseNFChainIn(b []byte) (nfChain, string, error) {
 	ch, err := parseNFChain(b)

@@ -19,6 +19,25 @@ func firstFailing(tr *trace.Trace) *trace.Hop {
 	return nil
 }
 
+// wantFirstFailing judges the recording file and wants one trace that
+// fails, first at a hop of kind whose summary and cause contain summary
+// and cause.
+func wantFirstFailing(t *testing.T, file, kind, summary, cause string) {
+	t.Helper()
+	_, st := judgeRecorded(t, file)
+	if len(st.Traces) != 1 {
+		t.Fatalf("%d traces, want 1", len(st.Traces))
+	}
+	tr := st.Traces[0]
+	h := firstFailing(tr)
+	if tr.Verdict != trace.Fail || h == nil {
+		t.Fatalf("verdict %s; want fail:\n%s", tr.Verdict, tr)
+	}
+	if string(h.Kind) != kind || !strings.Contains(h.Summary, summary) || !strings.Contains(h.Cause, cause) {
+		t.Errorf("first failing hop %s %q (cause %q); want %s %q (cause with %q)", h.Kind, h.Summary, h.Cause, kind, summary, cause)
+	}
+}
+
 // TestReplayNight4 judges the faults of a fourth night on the real aio
 // cloud (aio-night4-*.json, see testdata/observations/README.md), each on
 // the server n7vm1 that traced OK before and after:
@@ -43,20 +62,7 @@ func TestReplayNight4(t *testing.T) {
 		{"aio-night4-fdb-sticky.json", "fdb", "fa:16:3e:7c:14:5d has a static entry on eth2 of brqd959d018-f8, not on tapdc081d4c-3a", "static FDB entry someone added"},
 		{"aio-night4-isolated.json", "tap", "tapb6ead055-d3 and tapb8e8a37d-14 are isolated ports of brqd959d018-f8", "cuts the VM off from tapb8e8a37d-14"},
 	} {
-		t.Run(c.file, func(t *testing.T) {
-			_, st := judgeRecorded(t, c.file)
-			if len(st.Traces) != 1 {
-				t.Fatalf("%d traces, want 1", len(st.Traces))
-			}
-			tr := st.Traces[0]
-			h := firstFailing(tr)
-			if tr.Verdict != trace.Fail || h == nil {
-				t.Fatalf("verdict %s; want fail:\n%s", tr.Verdict, tr)
-			}
-			if string(h.Kind) != c.kind || !strings.Contains(h.Summary, c.summary) || !strings.Contains(h.Cause, c.cause) {
-				t.Errorf("first failing hop %s %q (cause %q); want %s %q (cause with %q)", h.Kind, h.Summary, h.Cause, c.kind, c.summary, c.cause)
-			}
-		})
+		t.Run(c.file, func(t *testing.T) { wantFirstFailing(t, c.file, c.kind, c.summary, c.cause) })
 	}
 	_, st := judgeRecorded(t, "aio-night4-isolated-vm-only.json")
 	if tr := st.Traces[0]; tr.Verdict != trace.Warn || firstFailing(tr) != nil {

@@ -59,20 +59,7 @@ func TestReplayNight5(t *testing.T) {
 		{"aio-night5-nft-bridge-drop.json", "arp", "no answer for 192.168.31.78", "table n5 chain n5f (forward hook, 1 rule)"},
 		{"aio-night5-tc-root-drop.json", "arp", "on tapb297156c-9a the root qdisc pfifo dropped 7 packets during the probes", "traffic control on the VM's tap drops the frames to the VM"},
 	} {
-		t.Run(c.file, func(t *testing.T) {
-			_, st := judgeRecorded(t, c.file)
-			if len(st.Traces) != 1 {
-				t.Fatalf("%d traces, want 1", len(st.Traces))
-			}
-			tr := st.Traces[0]
-			h := firstFailing(tr)
-			if tr.Verdict != trace.Fail || h == nil {
-				t.Fatalf("verdict %s; want fail:\n%s", tr.Verdict, tr)
-			}
-			if string(h.Kind) != c.kind || !strings.Contains(h.Summary, c.summary) || !strings.Contains(h.Cause, c.cause) {
-				t.Errorf("first failing hop %s %q (cause %q); want %s %q (cause with %q)", h.Kind, h.Summary, h.Cause, c.kind, c.summary, c.cause)
-			}
-		})
+		t.Run(c.file, func(t *testing.T) { wantFirstFailing(t, c.file, c.kind, c.summary, c.cause) })
 	}
 	_, st := judgeRecorded(t, "aio-night5-learn-flood-off.json")
 	if h, _ := st.Traces[0].Hop(trace.KindFDB, ""); h.Verdict != trace.Fail || !strings.Contains(h.Cause, "learning and flooding are off") {
