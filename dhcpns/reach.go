@@ -59,6 +59,12 @@ type ReachResult struct {
 	Errno string `json:"errno,omitempty"`
 }
 
+// Reached reports whether the address answered either probe: an echo
+// reply, a SYN-ACK or a RST (a host that refuses the port is reachable).
+func (r ReachResult) Reached() bool {
+	return r.ICMP == ReachAnswered || r.TCP == ReachAnswered || r.TCP == ReachRefused
+}
+
 func (o *ReachOptions) timeout() time.Duration {
 	if o == nil || o.Timeout <= 0 {
 		return time.Second

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vifpath/vifpath/dhcpns"
 	"github.com/vifpath/vifpath/linuxbridge"
 )
 
@@ -190,7 +189,7 @@ func (v *view) reached() bool {
 		return false
 	}
 	for _, r := range v.netw.Reach {
-		if r.Target == v.id.IP && (r.ICMP == dhcpns.ReachAnswered || r.TCP == dhcpns.ReachAnswered || r.TCP == dhcpns.ReachRefused) {
+		if r.Target == v.id.IP && r.Reached() {
 			return true
 		}
 	}

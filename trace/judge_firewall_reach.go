@@ -72,7 +72,7 @@ func JudgeReachability(f FirewallFacts) Hop {
 	// running port).
 	var answering []string
 	for _, p := range f.Probes {
-		if p.ICMP == dhcpns.ReachAnswered || p.TCP == dhcpns.ReachAnswered || p.TCP == dhcpns.ReachRefused {
+		if p.Reached() {
 			answering = append(answering, p.Target.String())
 		}
 	}
